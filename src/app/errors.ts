@@ -1,0 +1,23 @@
+/** Real failures, as named errors that keep their `cause`. Expected outcomes are returned values instead. */
+
+/** The event log could not confirm an append (NATS down, slow, or refusing); nothing is known to be stored. */
+export class LogUnavailable extends Error {
+  override readonly name = 'LogUnavailable';
+}
+
+/** A projection's stored position is not what its writer expected: the store was wiped or written by another writer. */
+export class SequenceConflict extends Error {
+  override readonly name = 'SequenceConflict';
+  readonly expected: number;
+  readonly found: number | null;
+  constructor(message: string, expected: number, found: number | null) {
+    super(message);
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
+/** A required service could not be reached at start-up. */
+export class ServiceUnreachable extends Error {
+  override readonly name = 'ServiceUnreachable';
+}

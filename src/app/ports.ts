@@ -1,0 +1,51 @@
+/**
+ * The interfaces the application layer runs against. Adapters in `src/adapters/*` implement them;
+ * nothing in `src/app` imports a client library.
+ */
+import type { CanvasEvent } from '../../proto/event-codec.ts';
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface AppendResult {
+  /** The stream sequence the event has (the original one when `duplicate`). */
+  readonly seq: number;
+  /** True when the log had already stored an event with the same message id. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * The durable, ordered log of every event (a JetStream stream).
+ * `append` resolves only once the log acknowledged the event as stored; it rejects with
+ * `LogUnavailable` when it cannot say that (timeout, no responders, connection lost, limits).
+ */
+export interface EventLog {
+  append(event: CanvasEvent, messageId: string): Promise<AppendResult>;
+}
+
+export type CooldownResult =
+  | { readonly acquired: true }
+  /** `holderRequestId` is the request that holds the cooldown: equal to ours means this is a retry. */
+  | { readonly acquired: false; readonly remainingMs: number; readonly holderRequestId: string; readonly holderPlacedAt: number };
+
+/** Per-user placement cooldowns (Redis `SET cooldown:{user} … NX EX`). */
+export interface CooldownStore {
+  /** Atomically takes the user's cooldown for `seconds` unless someone holds it. */
+  tryAcquire(userId: string, requestId: string, placedAt: number, seconds: number): Promise<CooldownResult>;
+  /** Gives the cooldown back, only if `requestId` still holds it (a refund after a failed append). */
+  release(userId: string, requestId: string): Promise<void>;
+  /** Remaining cooldown in ms (0 when none). */
+  remainingMs(userId: string): Promise<number>;
+}
+
+/** A pixel change labelled with its stream sequence. */
+export interface SequencedPixel {
+  readonly seq: number;
+  readonly x: number;
+  readonly y: number;
+  readonly color: number;
+}

@@ -1,0 +1,62 @@
+/**
+ * The JetStream stream and consumers, as code. `applyStreams` (streams/apply.ts) creates or updates them
+ * idempotently; it runs from `rplace streams apply` and at the start of every role.
+ *
+ * Choices for a multi-day event (~1.15B events of ~50 bytes, ~60 GB):
+ * - file storage, limits retention, and `discard: new`: when a limit is reached the stream refuses new
+ *   placements (they fail as `unavailable`) instead of silently deleting history.
+ * - `max_bytes` 200 GiB and no `max_age`: the history is the product; operators raise limits, never age out.
+ * - `duplicate_window` 5 minutes: a client that retries a `place` with the same request id within its own
+ *   cooldown is deduplicated by the server (`Nats-Msg-Id`), so a retry is appended once.
+ * - `max_msg_size` 1 KiB: an event is ~50 bytes; anything bigger is a bug or an attack.
+ * - `deny_delete`/`deny_purge`: no API call can quietly remove an acknowledged placement.
+ */
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
+import type { Names } from '../src/config/names.ts';
+
+const NS_PER_MS = 1_000_000;
+export const DUPLICATE_WINDOW_MS = 5 * 60_000;
+
+export interface StreamOptions {
+  /** 1 on a single server; 3 on the clustered topology. */
+  readonly replicas: number;
+}
+
+export function streamConfig(names: Names, options: StreamOptions): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.stream,
+    description: `rplace canvas "${names.canvasId}": every placement, in order`,
+    subjects: [names.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New,
+    max_bytes: 200 * 1024 ** 3,
+    max_msgs: -1,
+    max_age: 0,
+    max_msg_size: 1024,
+    duplicate_window: DUPLICATE_WINDOW_MS * NS_PER_MS,
+    num_replicas: options.replicas,
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+  };
+}
+
+/**
+ * One durable pull consumer per projection. Each projection stores its own position next to its data
+ * (Redis, Postgres) and is idempotent on the stream sequence, so the consumer is only a delivery cursor:
+ * at start a projector re-points it at (stored sequence + 1) if it disagrees.
+ */
+export function projectionConsumerConfig(name: string, names: Names, startSeq: number): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: name,
+    description: `rplace projection ${name} of ${names.stream}`,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: startSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+    ...(startSeq > 1 ? { opt_start_seq: startSeq } : {}),
+    filter_subject: names.subjects,
+    max_ack_pending: 100_000,
+    ack_wait: 30_000 * NS_PER_MS,
+  };
+}
