@@ -5,7 +5,9 @@
  * Choices for a multi-day event (~1.15B events of ~50 bytes, ~60 GB):
  * - file storage, limits retention, and `discard: new`: when a limit is reached the stream refuses new
  *   placements (they fail as `unavailable`) instead of silently deleting history.
- * - `max_bytes` 200 GiB and no `max_age`: the history is the product; operators raise limits, never age out.
+ * - no `max_age`: the history is the product; nothing ages out. `max_bytes` defaults to -1 (bounded by the
+ *   server's JetStream store) because nats-server reserves a stream's `max_bytes` up front; production sets
+ *   it explicitly (`STREAM_MAX_BYTES`, e.g. 200 GiB for a 4-day event).
  * - `duplicate_window` 5 minutes: a client that retries a `place` with the same request id within its own
  *   cooldown is deduplicated by the server (`Nats-Msg-Id`), so a retry is appended once.
  * - `max_msg_size` 1 KiB: an event is ~50 bytes; anything bigger is a bug or an attack.
@@ -21,6 +23,8 @@ export const DUPLICATE_WINDOW_MS = 5 * 60_000;
 export interface StreamOptions {
   /** 1 on a single server; 3 on the clustered topology. */
   readonly replicas: number;
+  /** -1: limited only by the server's store. */
+  readonly maxBytes?: number;
 }
 
 export function streamConfig(names: Names, options: StreamOptions): Partial<StreamConfig> & { name: string } {
@@ -31,7 +35,7 @@ export function streamConfig(names: Names, options: StreamOptions): Partial<Stre
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.New,
-    max_bytes: 200 * 1024 ** 3,
+    max_bytes: options.maxBytes ?? -1,
     max_msgs: -1,
     max_age: 0,
     max_msg_size: 1024,

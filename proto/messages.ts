@@ -1,0 +1,72 @@
+/**
+ * The JSON control messages of the WebSocket protocol (version `PROTOCOL_VERSION`), with zod schemas for
+ * everything a client may send. Binary frames (`pixels`, `canvas`) are in `frames.ts`.
+ * Documented in `proto/PROTOCOL.md`.
+ */
+import { z } from 'zod';
+import type { ErrorCode } from './error-codes.ts';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest client → server message an edge accepts (bytes). */
+export const MAX_CLIENT_MESSAGE_BYTES = 512;
+
+const requestId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'requestId: 1-64 of A-Z a-z 0-9 _ -');
+const coordinate = z.number().int().min(0).max(65_535);
+
+export const PlaceMessage = z.strictObject({
+  type: z.literal('place'),
+  x: coordinate,
+  y: coordinate,
+  color: z.number().int().min(0).max(255),
+  requestId,
+});
+export const PingMessage = z.strictObject({ type: z.literal('ping') });
+/** Ask for every event after `fromSeq` (a gap, or a reconnect); the edge answers with `pixels` or a fresh `canvas`. */
+export const ResumeMessage = z.strictObject({ type: z.literal('resume'), fromSeq: z.number().int().min(0) });
+
+export const ClientMessage = z.discriminatedUnion('type', [PlaceMessage, PingMessage, ResumeMessage]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type PlaceMessage = z.infer<typeof PlaceMessage>;
+
+export interface CanvasInfo {
+  readonly width: number;
+  readonly height: number;
+  readonly colorCount: number;
+  readonly cooldownSeconds: number;
+  /** `#RRGGBB` per palette index. */
+  readonly palette: readonly string[];
+  /** Colour names, per palette index (for tooltips and screen readers). */
+  readonly paletteNames: readonly string[];
+  /** The stream sequence the serving edge's canvas reflects. */
+  readonly seq: number;
+}
+
+export interface WelcomeMessage {
+  readonly type: 'welcome';
+  readonly protocol: number;
+  readonly userId: string;
+  readonly isGuest: boolean;
+  /** Seconds until this user may place again (0 = now). */
+  readonly cooldownRemaining: number;
+  readonly canvasInfo: CanvasInfo;
+}
+export interface SuccessMessage {
+  readonly type: 'success';
+  readonly requestId: string;
+  /** ms since the epoch when the next placement is allowed. */
+  readonly nextPlacement: number;
+  /** Stream sequence of the placement. */
+  readonly seq: number;
+}
+export interface ErrorMessage {
+  readonly type: 'error';
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly requestId?: string;
+  readonly remainingSeconds?: number;
+}
+export interface PongMessage {
+  readonly type: 'pong';
+}
+
+export type ServerControlMessage = WelcomeMessage | SuccessMessage | ErrorMessage | PongMessage;

@@ -1,0 +1,71 @@
+/**
+ * The placement command: validate → take the cooldown (atomic `SET NX EX`) → append to the log with the
+ * request id as the message id → answer. If the append fails the cooldown is refunded, so nothing
+ * half-done remains; a retry with the same request id is appended once (log deduplication) and answered
+ * the same way as the first attempt.
+ */
+import { checkPlacement } from '../domain/placement.ts';
+import type { CanvasSpec } from '../domain/canvas.ts';
+import { EventKind } from '../../proto/event-codec.ts';
+import { ErrorCode } from '../../proto/error-codes.ts';
+import { LogUnavailable } from './errors.ts';
+import type { Clock, CooldownStore, EventLog } from './ports.ts';
+
+export interface PlaceRequest {
+  readonly userId: string;
+  readonly requestId: string;
+  readonly x: number;
+  readonly y: number;
+  readonly color: number;
+}
+
+export type PlaceOutcome =
+  | { readonly ok: true; readonly seq: number; readonly nextPlacement: number; readonly duplicate: boolean }
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly remainingSeconds?: number;
+    };
+
+export interface PlacePixelDeps {
+  readonly spec: CanvasSpec;
+  readonly cooldownSeconds: number;
+  readonly cooldowns: CooldownStore;
+  readonly log: EventLog;
+  readonly clock: Clock;
+}
+
+export type PlacePixel = (request: PlaceRequest) => Promise<PlaceOutcome>;
+
+export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
+  const cooldownMs = deps.cooldownSeconds * 1000;
+  return async (request) => {
+    const check = checkPlacement(deps.spec, request.x, request.y, request.color);
+    if (!check.ok) return { ok: false, code: check.code, message: check.message };
+
+    const placedAt = deps.clock.now();
+    const cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds);
+    // A retry of the request that holds the cooldown is re-appended with its original time: the log
+    // deduplicates it by message id, and the client gets the answer the first attempt should have had.
+    const isRetry = !cooldown.acquired && cooldown.holderRequestId === request.requestId;
+    if (!cooldown.acquired && !isRetry) {
+      const remainingSeconds = Math.max(1, Math.ceil(cooldown.remainingMs / 1000));
+      return { ok: false, code: ErrorCode.cooldown, message: `you can place again in ${remainingSeconds} s`, remainingSeconds };
+    }
+    const eventTime = cooldown.acquired ? placedAt : cooldown.holderPlacedAt;
+    try {
+      const appended = await deps.log.append(
+        { kind: EventKind.PixelPlaced, x: request.x, y: request.y, color: request.color, userId: request.userId, requestId: request.requestId, placedAt: eventTime },
+        // Scoped by user: two users may pick the same request id.
+        `${request.userId}/${request.requestId}`,
+      );
+      return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
+    } catch (error) {
+      if (!(error instanceof LogUnavailable)) throw error;
+      // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.
+      if (cooldown.acquired) await deps.cooldowns.release(request.userId, request.requestId);
+      return { ok: false, code: ErrorCode.unavailable, message: 'the canvas is not accepting placements right now; try again in a moment' };
+    }
+  };
+}
