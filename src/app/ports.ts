@@ -49,3 +49,41 @@ export interface SequencedPixel {
   readonly y: number;
   readonly color: number;
 }
+
+/** An event as stored in the log: its sequence and the time the log stored it. */
+export interface StoredEvent {
+  readonly seq: number;
+  /** ms since the epoch at which the stream stored the event (JetStream message timestamp). */
+  readonly storedAt: number;
+  readonly event: CanvasEvent;
+}
+
+/**
+ * Ordered reads of the log without any server-side state (JetStream ordered consumers).
+ * Used for rebuilds, for the edges' live tail and for replaying a snapshot's tail.
+ */
+export interface EventStream {
+  /** The last sequence in the stream (0 when empty). */
+  lastSeq(): Promise<number>;
+  /**
+   * Batches of events with sequence ≥ `fromSeq`, in order, without gaps in delivery order.
+   * Ends after `untilSeq` when given; otherwise follows the stream live until `signal` aborts.
+   */
+  read(fromSeq: number, options?: { readonly untilSeq?: number; readonly signal?: AbortSignal }): AsyncIterable<readonly StoredEvent[]>;
+}
+
+/**
+ * Durable delivery for a projection: batches from `fromSeq` on; a batch is acknowledged when `handle`
+ * resolves and redelivered if it rejects or the process dies. Runs until `signal` aborts.
+ */
+export interface ProjectionSource {
+  run(fromSeq: number, handle: (batch: readonly StoredEvent[]) => Promise<void>, signal: AbortSignal): Promise<void>;
+}
+
+/** The live canvas in Redis (`canvas:current`) and the stream sequence it reflects, stored atomically together. */
+export interface BitmapStore {
+  /** The canvas and its sequence, read atomically; `null` when the store holds no projection (never built or wiped). */
+  load(): Promise<{ readonly canvas: Uint8Array; readonly seq: number } | null>;
+  /** The stored sequence alone (`null` when none). */
+  seq(): Promise<number | null>;
+}
