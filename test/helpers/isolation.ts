@@ -1,0 +1,60 @@
+/**
+ * Per-test-file isolation on the shared services: a unique canvas id (hence stream, subjects, Redis
+ * prefix and Postgres schema, see src/config/names.ts) and a cleanup that removes all of them.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import { namesFor, type Names } from '../../src/config/names.ts';
+
+export const TEST_NATS_URL = 'nats://127.0.0.1:4222';
+export const TEST_REDIS_URL = 'redis://127.0.0.1:6379';
+export const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** `t_<label>_<random>`, at most 32 characters. */
+export function uniqueCanvasId(label: string): string {
+  const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  return `t_${clean}_${randomBytes(5).toString('hex')}`;
+}
+
+export function testNames(label: string): Names {
+  return namesFor(uniqueCanvasId(label));
+}
+
+/** Environment for a child process or a config loader, pointing at this test's canvas. */
+export function testEnv(names: Names, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NATS_URL: TEST_NATS_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    DATABASE_URL: TEST_DATABASE_URL,
+    CANVAS_ID: names.canvasId,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+export async function deleteStream(nc: NatsConnection, names: Names): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(names.stream).catch(() => undefined);
+}
+
+export async function deleteRedisKeys(redis: Redis, names: Names): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export async function dropSchema(names: Names, databaseUrl = TEST_DATABASE_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
