@@ -4,7 +4,7 @@
  * ```
  * offset size  field
  * 0      1     format version = 1
- * 1      1     kind: 1 = PixelPlaced
+ * 1      1     kind: 1 = PixelPlaced, 2 = PixelRestored
  * 2      2     x (u16)
  * 4      2     y (u16)
  * 6      1     color (palette index)
@@ -16,6 +16,11 @@
  * 18+U   R     requestId, UTF-8
  * ```
  *
+ * Both kinds share this layout. `PixelRestored` is a moderation event (a compensating event written by
+ * `rplace mod rollback` / `restore`): it sets the pixel like a placement does, but `userId` is the
+ * moderator, `requestId` is the rollback id, and no cooldown ever applies to it. Projections that only
+ * need the pixel treat both kinds alike (`decodePixel`); history keeps the kind to show who moderated.
+ *
  * A typical event (12-byte user id, 16-byte request id) is 46 bytes against ~150 as JSON.
  * Readers must reject versions and kinds they do not know rather than guess (`EventDecodeError`).
  * Golden vectors: `proto/vectors/events.json`.
@@ -25,6 +30,8 @@ export const EVENT_FORMAT_VERSION = 1;
 
 export const EventKind = {
   PixelPlaced: 1,
+  /** A moderator's compensating event: restores a pixel; `userId` is the moderator, `requestId` the rollback id. */
+  PixelRestored: 2,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -41,7 +48,22 @@ export interface PixelPlaced {
   readonly placedAt: number;
 }
 
-export type CanvasEvent = PixelPlaced;
+/** Same fields as `PixelPlaced`; `userId` = the moderator, `requestId` = the rollback id, `placedAt` = when it was written. */
+export interface PixelRestored {
+  readonly kind: typeof EventKind.PixelRestored;
+  readonly x: number;
+  readonly y: number;
+  readonly color: number;
+  readonly userId: string;
+  readonly requestId: string;
+  readonly placedAt: number;
+}
+
+export type CanvasEvent = PixelPlaced | PixelRestored;
+
+function isKnownKind(kind: number | undefined): kind is EventKind {
+  return kind === EventKind.PixelPlaced || kind === EventKind.PixelRestored;
+}
 
 export class EventDecodeError extends Error {
   override readonly name = 'EventDecodeError';
@@ -85,7 +107,7 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
   const version = view.getUint8(0);
   if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`);
   const kind = view.getUint8(1);
-  if (kind !== EventKind.PixelPlaced) throw new EventDecodeError(`unknown event kind ${kind}`);
+  if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`);
   const userLength = bytes[HEADER_BYTES] ?? 0;
   const requestAt = HEADER_BYTES + 1 + userLength;
   const requestLength = bytes[requestAt] ?? 0;
@@ -108,12 +130,12 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
 }
 
 /**
- * Reads only the pixel of an encoded event, without allocating strings: the hot path of every
- * projection that only needs (x, y, color). Throws like `decodeEvent` on unknown versions or kinds.
+ * Reads only the pixel of an encoded event (either kind), without allocating strings: the hot path of
+ * every projection that only needs (x, y, color). Throws like `decodeEvent` on unknown versions or kinds.
  */
 export function decodePixel(bytes: Uint8Array): { x: number; y: number; color: number } {
-  if (bytes.length < HEADER_BYTES + 2 || bytes[0] !== EVENT_FORMAT_VERSION || bytes[1] !== EventKind.PixelPlaced) {
-    throw new EventDecodeError(`not a version ${EVENT_FORMAT_VERSION} PixelPlaced event`);
+  if (bytes.length < HEADER_BYTES + 2 || bytes[0] !== EVENT_FORMAT_VERSION || !isKnownKind(bytes[1])) {
+    throw new EventDecodeError(`not a version ${EVENT_FORMAT_VERSION} PixelPlaced or PixelRestored event`);
   }
   return {
     x: (bytes[2] as number) | ((bytes[3] as number) << 8),
