@@ -22,6 +22,14 @@ export const ErrorCode = {
   /** Too many requests or connections from this client. */
   rate_limited: 'rate_limited',
   not_found: 'not_found',
+  /** The account is banned from placing (the connection is closed with this code). */
+  banned: 'banned',
+  /** A risk check tripped: the client must pass a challenge (captcha / proof-of-work) before placing again. */
+  challenge_required: 'challenge_required',
+  /** Login failed: unknown username or wrong password (deliberately not saying which). */
+  invalid_credentials: 'invalid_credentials',
+  /** Registration failed: the username is already in use. */
+  username_taken: 'username_taken',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
