@@ -21,12 +21,17 @@ export const PlaceMessage = z.strictObject({
   requestId,
 });
 export const PingMessage = z.strictObject({ type: z.literal('ping') });
-/** Ask for every event after `fromSeq` (a gap, or a reconnect); the edge answers with `pixels` or a fresh `canvas`. */
-export const ResumeMessage = z.strictObject({ type: z.literal('resume'), fromSeq: z.number().int().min(0) });
+/**
+ * Ask for every event after `since` (the last sequence the client applied), after seeing a gap. The edge
+ * answers with one `pixels` frame starting exactly at `since + 1`, or a fresh `canvas` when it no longer
+ * holds those events. (On a reconnect, `/ws?since=SEQ` does the same.)
+ */
+export const ResumeMessage = z.strictObject({ type: z.literal('resume'), since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 
 export const ClientMessage = z.discriminatedUnion('type', [PlaceMessage, PingMessage, ResumeMessage]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type PlaceMessage = z.infer<typeof PlaceMessage>;
+export type ResumeMessage = z.infer<typeof ResumeMessage>;
 
 export interface CanvasInfo {
   readonly width: number;

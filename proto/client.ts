@@ -1,0 +1,365 @@
+/**
+ * The rplace WebSocket client, shared by the browser client, the tests and the benchmarks. Runs in
+ * browsers and in Node: it takes a WebSocket constructor (the browser's, or a wrapper around `ws`) and,
+ * optionally, a `fetch`. Protocol: `proto/PROTOCOL.md`.
+ *
+ * What it guarantees: its canvas (or, with `trackCanvas: false`, its sequence) only ever advances through
+ * contiguous stream sequences. A `pixels` frame starting after `seq + 1` is a gap: the client drops it and
+ * sends `resume {since: seq}`; a reconnect asks `/ws?since=seq`. The edge answers either with exactly the
+ * missing events or with a fresh `canvas`. It never silently diverges.
+ *
+ * Reconnects back off 1 s, 2 s, 4 s … 30 s plus up to 1 s of jitter, and reset after a successful sync.
+ * A `place` still unanswered when the connection drops is re-sent with the same `requestId` after the
+ * reconnect: the edge deduplicates it, so it is placed at most once and still gets its answer.
+ */
+import { inflateSync } from 'fflate';
+import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFrame } from './frames.ts';
+import { PROTOCOL_VERSION, type ErrorMessage, type SuccessMessage, type WelcomeMessage } from './messages.ts';
+import { CloseCode } from './close-codes.ts';
+
+/** The subset of the WHATWG WebSocket this client uses (`ws` in Node implements it too). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+interface FetchResponseLike {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+export type FetchLike = (url: string, init?: { credentials?: 'include' | 'same-origin' | 'omit' }) => Promise<FetchResponseLike>;
+
+export type ClientStatus = 'connecting' | 'syncing' | 'synced' | 'reconnecting' | 'closed' | 'incompatible';
+
+export type PlaceResult = SuccessMessage | ErrorMessage;
+
+export interface ClientOptions {
+  /** Base URL of the edge (`http://host:3000`, or `location.origin`); the socket goes to `<base>/ws`. */
+  readonly url: string;
+  readonly WebSocket: WebSocketConstructor;
+  /** When given: mints the guest cookie (`/api/v1/auth/me`) and loads the first canvas over HTTP (CDN-cacheable). */
+  readonly fetch?: FetchLike;
+  /** Keep a copy of the canvas (default true). `false` tracks only the sequence (benchmarks, tests). */
+  readonly trackCanvas?: boolean;
+  /** The caller already reflects this sequence: the first connect asks only for what follows it. */
+  readonly since?: number;
+  /** Reconnect back-off (ms). Defaults: 1000 doubling up to 30000, plus 0–1000 of jitter. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly jitterMs?: number };
+  /** How long a `place` waits for its answer across reconnects before resolving `unavailable` (default 15 s). */
+  readonly placeTimeoutMs?: number;
+  onWelcome?(welcome: WelcomeMessage): void;
+  /** A whole new canvas (first load or resync). `canvas` is the client's own buffer (absent without `trackCanvas`). */
+  onCanvas?(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void;
+  /** A batch just applied; the client's `seq` is now `frame.lastSeq`. */
+  onPixels?(frame: PixelsFrame): void;
+  onStatus?(status: ClientStatus, detail?: string): void;
+  /** An `error` message not tied to a request (bad input, rate limits, …). */
+  onServerError?(error: ErrorMessage): void;
+}
+
+interface PendingPlace {
+  readonly message: string;
+  readonly resolve: (result: PlaceResult) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+let requestCounter = 0;
+function newRequestId(): string {
+  requestCounter = (requestCounter + 1) % 1_000_000;
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}${requestCounter.toString(36)}`;
+}
+
+export class RplaceClient {
+  /** Last stream sequence this client reflects (-1 before the first canvas). */
+  seq: number;
+  canvas: Uint8Array | undefined;
+  width = 0;
+  height = 0;
+  welcome: WelcomeMessage | undefined;
+  status: ClientStatus = 'closed';
+
+  readonly #options: ClientOptions;
+  readonly #base: string;
+  readonly #track: boolean;
+  #socket: WebSocketLike | undefined;
+  #stopped = true;
+  #attempt = 0;
+  #resumePending = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #pending = new Map<string, PendingPlace>();
+  readonly #pings: ((rttMs: number) => void)[] = [];
+  #pingSentAt: number[] = [];
+  #syncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#track = options.trackCanvas ?? true;
+    this.seq = options.since ?? -1;
+  }
+
+  /** Connects (reconnecting as needed until `close()`); resolves once the client is first in sync. */
+  connect(): Promise<void> {
+    if (this.#stopped) {
+      this.#stopped = false;
+      void this.#open();
+    }
+    return this.synced();
+  }
+
+  /** Resolves the next time the client is in sync (immediately when it is). */
+  synced(): Promise<void> {
+    if (this.status === 'synced') return Promise.resolve();
+    return new Promise((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
+  }
+
+  /** Places a pixel. Resolves with the edge's `success` or `error` (never rejects). */
+  place(x: number, y: number, color: number, requestId = newRequestId()): Promise<PlaceResult> {
+    return new Promise((resolve) => {
+      const message = JSON.stringify({ type: 'place', x, y, color, requestId });
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        resolve({ type: 'error', code: 'unavailable', message: 'no answer from the edge in time', requestId });
+      }, this.#options.placeTimeoutMs ?? 15_000);
+      this.#pending.set(requestId, { message, resolve, timer });
+      if (this.status === 'syncing' || this.status === 'synced') this.#socket?.send(message);
+    });
+  }
+
+  /** Round trip time of an application-level ping, in ms. */
+  ping(): Promise<number> {
+    return new Promise((resolve) => {
+      this.#pings.push(resolve);
+      this.#pingSentAt.push(Date.now());
+      this.#socket?.send('{"type":"ping"}');
+    });
+  }
+
+  /** Closes for good: no reconnect; unanswered places resolve `unavailable`. */
+  close(): void {
+    this.#stopped = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#socket?.close(1000, 'client closed');
+    this.#socket = undefined;
+    for (const [requestId, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.resolve({ type: 'error', code: 'unavailable', message: 'client closed', requestId });
+    }
+    this.#pending.clear();
+    this.#setStatus('closed');
+    for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(new Error('client closed'));
+  }
+
+  async #open(): Promise<void> {
+    this.#setStatus(this.#attempt === 0 ? 'connecting' : 'reconnecting');
+    const fetchFn = this.#options.fetch;
+    if (fetchFn && this.#attempt === 0 && this.seq < 0) {
+      await fetchFn(`${this.#base}/api/v1/auth/me`, { credentials: 'include' }).catch(() => undefined);
+      if (this.#track) await this.#loadCanvasOverHttp(fetchFn).catch(() => undefined);
+    }
+    if (this.#stopped) return;
+    const wsBase = this.#base.replace(/^http/, 'ws');
+    const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}`;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.#options.WebSocket(url);
+    } catch (error) {
+      this.#scheduleReconnect(`cannot open ${url}: ${(error as Error).message}`);
+      return;
+    }
+    this.#socket = socket;
+    this.#resumePending = false;
+    socket.binaryType = 'arraybuffer';
+    socket.onopen = () => this.#setStatus('syncing');
+    socket.onmessage = (event) => this.#onMessage(event.data);
+    socket.onerror = () => undefined; // onclose follows and decides
+    socket.onclose = (event) => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      if (event.code === CloseCode.UnsupportedVersion) {
+        this.#stopped = true;
+        this.#setStatus('incompatible', event.reason);
+        return;
+      }
+      if (!this.#stopped) this.#scheduleReconnect(`closed ${event.code} ${event.reason}`);
+    };
+  }
+
+  async #loadCanvasOverHttp(fetchFn: FetchLike): Promise<void> {
+    const response = await fetchFn(`${this.#base}/api/v1/canvas`, { credentials: 'include' });
+    if (!response.ok) return;
+    const seq = Number(response.headers.get('x-rplace-seq'));
+    const width = Number(response.headers.get('x-canvas-width'));
+    const height = Number(response.headers.get('x-canvas-height'));
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (!Number.isSafeInteger(seq) || seq < 0 || body.length !== width * height || this.seq >= 0) return;
+    this.#setCanvas(seq, width, height, body);
+  }
+
+  #scheduleReconnect(reason: string): void {
+    this.#setStatus('reconnecting', reason);
+    const backoff = this.#options.backoff ?? {};
+    const initial = backoff.initialMs ?? 1_000;
+    const delay = Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(this.#attempt, 16)) + Math.random() * (backoff.jitterMs ?? 1_000);
+    this.#attempt += 1;
+    this.#reconnectTimer = setTimeout(() => void this.#open(), delay);
+  }
+
+  #onMessage(data: unknown): void {
+    if (typeof data === 'string') {
+      this.#onControl(data);
+      return;
+    }
+    let bytes: Uint8Array;
+    if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else return;
+    let frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (error) {
+      if (!(error instanceof FrameDecodeError)) throw error;
+      if (bytes[0] !== undefined && bytes[0] > PROTOCOL_VERSION) {
+        this.#stopped = true;
+        this.#socket?.close(1000, 'client too old');
+        this.#setStatus('incompatible', error.message);
+        return;
+      }
+      this.#resync(`undecodable frame: ${error.message}`);
+      return;
+    }
+    if (frame.type === FrameType.Canvas) {
+      let canvas: Uint8Array | undefined;
+      if (this.#track) {
+        const size = frame.width * frame.height;
+        try {
+          canvas = frame.encoding === CanvasEncoding.Deflate ? inflateSync(frame.data, { out: new Uint8Array(size) }) : frame.data.slice();
+        } catch {
+          this.#resync('canvas frame did not inflate');
+          return;
+        }
+        if (canvas.length !== size) {
+          this.#resync('canvas frame has the wrong size');
+          return;
+        }
+      }
+      this.#setCanvas(frame.seq, frame.width, frame.height, canvas);
+      this.#markSynced();
+      return;
+    }
+    if (this.seq < 0) return; // no base yet: the edge sends a canvas first
+    if (frame.lastSeq <= this.seq) {
+      // Old, or an empty "you are up to date" frame.
+      if (frame.firstSeq <= this.seq + 1) this.#markSynced();
+      return;
+    }
+    if (frame.firstSeq > this.seq + 1) {
+      // A gap: drop and ask for exactly what is missing, once until it arrives.
+      if (!this.#resumePending) {
+        this.#resumePending = true;
+        this.#setStatus('syncing', `gap after ${this.seq}`);
+        this.#socket?.send(JSON.stringify({ type: 'resume', since: this.seq }));
+      }
+      return;
+    }
+    // firstSeq ≤ seq + 1 < lastSeq + 1: re-applying an already applied prefix is harmless (last write wins, in order).
+    const canvas = this.canvas;
+    if (canvas) {
+      const r = frame.records;
+      const width = this.width;
+      for (let o = 0; o < frame.count * 5; o += 5) {
+        canvas[((r[o + 2] as number) | ((r[o + 3] as number) << 8)) * width + ((r[o] as number) | ((r[o + 1] as number) << 8))] = r[o + 4] as number;
+      }
+    }
+    this.seq = frame.lastSeq;
+    this.#resumePending = false;
+    this.#options.onPixels?.(frame);
+    this.#markSynced();
+  }
+
+  #onControl(text: string): void {
+    let message: { type?: unknown; requestId?: unknown; protocol?: unknown };
+    try {
+      message = JSON.parse(text) as typeof message;
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case 'welcome': {
+        const welcome = message as unknown as WelcomeMessage;
+        if (welcome.protocol !== PROTOCOL_VERSION) {
+          this.#stopped = true;
+          this.#socket?.close(1000, 'protocol mismatch');
+          this.#setStatus('incompatible', `edge speaks protocol ${welcome.protocol}, client ${PROTOCOL_VERSION}`);
+          return;
+        }
+        this.welcome = welcome;
+        this.#options.onWelcome?.(welcome);
+        for (const pending of this.#pending.values()) this.#socket?.send(pending.message);
+        return;
+      }
+      case 'success':
+      case 'error': {
+        const answer = message as unknown as PlaceResult;
+        const pending = typeof answer.requestId === 'string' ? this.#pending.get(answer.requestId) : undefined;
+        if (pending && answer.requestId !== undefined) {
+          clearTimeout(pending.timer);
+          this.#pending.delete(answer.requestId);
+          pending.resolve(answer);
+        } else if (answer.type === 'error') {
+          this.#options.onServerError?.(answer);
+        }
+        return;
+      }
+      case 'pong': {
+        const resolve = this.#pings.shift();
+        const sentAt = this.#pingSentAt.shift();
+        if (resolve && sentAt !== undefined) resolve(Date.now() - sentAt);
+        return;
+      }
+      default:
+        return; // unknown control messages are ignored: newer edges may add some
+    }
+  }
+
+  #setCanvas(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void {
+    this.seq = seq;
+    this.width = width;
+    this.height = height;
+    this.canvas = canvas;
+    this.#resumePending = false;
+    this.#options.onCanvas?.(seq, width, height, canvas);
+  }
+
+  /** Something is wrong with what we hold: forget it and reconnect for a fresh canvas. */
+  #resync(reason: string): void {
+    this.seq = this.#track ? -1 : this.seq;
+    this.#socket?.close(1000, 'resync');
+    this.#socket = undefined;
+    this.#scheduleReconnect(reason);
+  }
+
+  #markSynced(): void {
+    if (this.status !== 'synced') {
+      this.#attempt = 0;
+      this.#setStatus('synced');
+      for (const waiter of this.#syncWaiters.splice(0)) waiter.resolve();
+    }
+  }
+
+  #setStatus(status: ClientStatus, detail?: string): void {
+    if (this.status === status && detail === undefined) return;
+    this.status = status;
+    this.#options.onStatus?.(status, detail);
+    if (status === 'incompatible') for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(new Error(`incompatible: ${detail ?? ''}`));
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * WebSocket close codes an edge uses, in one place (documented in `proto/PROTOCOL.md`). A client
+ * reconnects (with back-off, resuming from its last sequence) after every code except `UnsupportedVersion`.
+ */
+export const CloseCode = {
+  /** The edge is shutting down (deploy, scale-in): reconnect elsewhere. */
+  GoingAway: 1001,
+  /** A message exceeded `MAX_CLIENT_MESSAGE_BYTES` (uWS closes at the transport level). */
+  MessageTooBig: 1009,
+  /** Too many malformed messages: the client is broken or hostile. */
+  PolicyViolation: 1008,
+  /** The client speaks a protocol version this edge does not serve; do not reconnect blindly. */
+  UnsupportedVersion: 4001,
+  /** The client did not read its frames fast enough (its send buffer passed the edge's limit); reconnect and resume. */
+  TooSlow: 4002,
+  /** The edge is not ready (still loading the canvas, or lost its feed); reconnect later. */
+  NotReady: 4003,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
