@@ -1,0 +1,200 @@
+/**
+ * The event codec against its documented layout (proto/event-codec.ts): golden vectors, a reference
+ * encoder written independently from the byte table, rejection of anything it does not understand, and
+ * fuzzing that decoding arbitrary bytes fails only with `EventDecodeError`.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  decodeEvent,
+  decodePixel,
+  encodeEvent,
+  EventDecodeError,
+  EventKind,
+  MAX_ID_BYTES,
+  type CanvasEvent,
+} from '../../proto/event-codec.ts';
+
+interface Vector {
+  readonly name: string;
+  readonly event: CanvasEvent;
+  readonly hex: string;
+}
+const vectors = JSON.parse(readFileSync(new URL('../../proto/vectors/events.json', import.meta.url), 'utf8')) as Vector[];
+const bytesOf = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+/** The layout table of proto/event-codec.ts, transcribed with Buffer writes (not DataView) on purpose. */
+function referenceEncode(e: CanvasEvent): Uint8Array {
+  const user = Buffer.from(e.userId, 'utf8');
+  const request = Buffer.from(e.requestId, 'utf8');
+  const out = Buffer.alloc(18 + user.length + request.length);
+  out.writeUInt8(1, 0);
+  out.writeUInt8(e.kind, 1);
+  out.writeUInt16LE(e.x, 2);
+  out.writeUInt16LE(e.y, 4);
+  out.writeUInt8(e.color, 6);
+  out.writeUInt8(0, 7);
+  out.writeDoubleLE(e.placedAt, 8);
+  out.writeUInt8(user.length, 16);
+  user.copy(out, 17);
+  out.writeUInt8(request.length, 17 + user.length);
+  request.copy(out, 18 + user.length);
+  return new Uint8Array(out);
+}
+
+const utf8Length = (s: string) => Buffer.byteLength(s, 'utf8');
+/** Ids of 1..64 UTF-8 bytes, including multi-byte characters. */
+const idArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }).filter((s) => utf8Length(s) >= 1 && utf8Length(s) <= MAX_ID_BYTES);
+const eventArb: fc.Arbitrary<CanvasEvent> = fc.record({
+  kind: fc.constantFrom(EventKind.PixelPlaced, EventKind.PixelRestored),
+  x: fc.integer({ min: 0, max: 0xffff }),
+  y: fc.integer({ min: 0, max: 0xffff }),
+  color: fc.integer({ min: 0, max: 0xff }),
+  placedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  userId: idArb,
+  requestId: idArb,
+});
+
+describe('golden vectors (proto/vectors/events.json)', () => {
+  it('has vectors for both kinds, the id-length limits and multi-byte UTF-8', () => {
+    expect(vectors.length).toBeGreaterThanOrEqual(6);
+    expect(vectors.some((v) => utf8Length(v.event.userId) === MAX_ID_BYTES)).toBe(true);
+    expect(vectors.some((v) => utf8Length(v.event.userId) === 1)).toBe(true);
+    expect(vectors.some((v) => utf8Length(v.event.userId) > v.event.userId.length)).toBe(true);
+  });
+
+  for (const v of vectors) {
+    it(`${v.name}: exact bytes both ways, and the reference encoder agrees`, () => {
+      expect(hexOf(encodeEvent(v.event))).toBe(v.hex);
+      expect(hexOf(referenceEncode(v.event))).toBe(v.hex);
+      expect(decodeEvent(bytesOf(v.hex))).toEqual(v.event);
+      expect(decodePixel(bytesOf(v.hex))).toEqual({ x: v.event.x, y: v.event.y, color: v.event.color });
+    });
+  }
+
+  it('a typical placement is 46 bytes or less, as the layout comment promises', () => {
+    const event: CanvasEvent = { kind: EventKind.PixelPlaced, x: 1, y: 2, color: 3, placedAt: Date.now(), userId: 'u_0123456789', requestId: '0123456789abcdef' };
+    expect(encodeEvent(event).length).toBe(46);
+  });
+
+  it('decodes from a subarray that does not start at offset 0 of its buffer (as NATS payloads do)', () => {
+    const v = vectors[0]!;
+    const inner = bytesOf(v.hex);
+    const outer = new Uint8Array(inner.length + 7);
+    outer.set(inner, 3);
+    expect(decodeEvent(outer.subarray(3, 3 + inner.length))).toEqual(v.event);
+  });
+});
+
+describe('rejection', () => {
+  const good = bytesOf(vectors[0]!.hex);
+  const expectRejected = (bytes: Uint8Array, message: RegExp) => {
+    expect(() => decodeEvent(bytes)).toThrow(EventDecodeError);
+    expect(() => decodeEvent(bytes)).toThrow(message);
+  };
+
+  it('unknown format versions', () => {
+    for (const version of [0, 2, 255]) {
+      const bytes = good.slice();
+      bytes[0] = version;
+      expectRejected(bytes, /unknown event format version/);
+      expect(() => decodePixel(bytes)).toThrow(EventDecodeError);
+    }
+  });
+
+  it('unknown kinds', () => {
+    for (const kind of [0, 3, 255]) {
+      const bytes = good.slice();
+      bytes[1] = kind;
+      expectRejected(bytes, /unknown event kind/);
+      expect(() => decodePixel(bytes)).toThrow(EventDecodeError);
+    }
+  });
+
+  it('every truncation of a valid event, and the empty input', () => {
+    for (let length = 0; length < good.length; length++) {
+      expect(() => decodeEvent(good.subarray(0, length)), `length ${length}`).toThrow(EventDecodeError);
+    }
+    expect(() => decodePixel(new Uint8Array(0))).toThrow(EventDecodeError);
+  });
+
+  it('trailing garbage after a valid event', () => {
+    const longer = new Uint8Array(good.length + 1);
+    longer.set(good);
+    expectRejected(longer, /lengths do not match/);
+  });
+
+  it('zero-length ids', () => {
+    const bytes = bytesOf('0101000000000000000000000000000000' + '0162');
+    expectRejected(bytes, /lengths do not match/);
+  });
+
+  it('ids that are not valid UTF-8', () => {
+    const bytes = bytesOf(vectors.find((v) => v.event.userId === 'a')!.hex);
+    bytes[17] = 0xff; // the single userId byte
+    expectRejected(bytes, /not valid UTF-8/);
+  });
+
+  it('encoding refuses ids outside 1..64 UTF-8 bytes instead of writing a corrupt length byte', () => {
+    const base = { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, placedAt: 0 } as const;
+    expect(() => encodeEvent({ ...base, userId: '', requestId: 'r' })).toThrow(RangeError);
+    expect(() => encodeEvent({ ...base, userId: 'u', requestId: 'x'.repeat(65) })).toThrow(RangeError);
+    expect(() => encodeEvent({ ...base, userId: 'é'.repeat(33), requestId: 'r' })).toThrow(RangeError); // 66 bytes
+  });
+});
+
+describe('properties', () => {
+  it('decode(encode(e)) equals e, and encode matches the reference layout', () => {
+    fc.assert(
+      fc.property(eventArb, (event) => {
+        const bytes = encodeEvent(event);
+        expect(hexOf(bytes)).toBe(hexOf(referenceEncode(event)));
+        expect(decodeEvent(bytes)).toEqual(event);
+        expect(decodePixel(bytes)).toEqual({ x: event.x, y: event.y, color: event.color });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('decoding random bytes never throws anything but EventDecodeError', () => {
+    const check = (bytes: Uint8Array) => {
+      for (const decode of [decodeEvent, decodePixel]) {
+        try {
+          decode(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(EventDecodeError);
+        }
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), check), { numRuns: 5_000 });
+    // Random bytes almost never get past the version byte; also fuzz behind a valid header.
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 160 }), (kind, tail) => {
+        const bytes = new Uint8Array(2 + tail.length);
+        bytes[0] = 1;
+        bytes[1] = kind;
+        bytes.set(tail, 2);
+        check(bytes);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('flipping any single byte of a valid event either still decodes or throws EventDecodeError', () => {
+    fc.assert(
+      fc.property(eventArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (event, at, delta) => {
+        const bytes = encodeEvent(event);
+        const i = at % bytes.length;
+        bytes[i] = (bytes[i]! + delta) & 0xff;
+        try {
+          decodeEvent(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(EventDecodeError);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
