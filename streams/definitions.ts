@@ -51,12 +51,16 @@ export function streamConfig(names: Names, options: StreamOptions): Partial<Stre
  * One durable pull consumer per projection. Each projection stores its own position next to its data
  * (Redis, Postgres) and is idempotent on the stream sequence, so the consumer is only a delivery cursor:
  * at start a projector re-points it at (stored sequence + 1) if it disagrees.
+ *
+ * AckAll: a projection handles its events in order, as batches, with one process per projection, so acking
+ * a batch's last message acknowledges the whole batch in one message instead of one ack per event
+ * (AckExplicit would require acking each message: acking only the last would leave the rest to redeliver).
  */
 export function projectionConsumerConfig(name: string, names: Names, startSeq: number): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: name,
     description: `rplace projection ${name} of ${names.stream}`,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: AckPolicy.All,
     deliver_policy: startSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
     ...(startSeq > 1 ? { opt_start_seq: startSeq } : {}),
     filter_subject: names.subjects,

@@ -1,0 +1,103 @@
+/**
+ * `EventStream` on a JetStream ordered consumer: no server-side state to manage, the client recreates
+ * the (ephemeral, AckNone) consumer at the next sequence when it detects a gap or a lost connection,
+ * so delivery is in order and gap-free. Used by rebuilds, the edges' live tail and snapshot tails.
+ *
+ * Batching: `consume()` is iterated (not called back) because nats.js queues its refill pulls inside the
+ * iterator, so at most about `pullMessages` messages are buffered however slow the reader is. A batch is
+ * yielded as soon as the client has no more messages buffered, or when it reaches `maxBatch`: large batches
+ * while catching up (rebuilds), single events with no added latency when following live.
+ *
+ * Undecodable messages follow the one rule in `stored-event.ts` (skipped, counted, warned once per batch).
+ */
+import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { EventStream, StoredEvent } from '../../app/ports.ts';
+import { LogUnavailable } from '../../app/errors.ts';
+import type { Names } from '../../config/names.ts';
+import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+
+export interface EventStreamOptions {
+  /** Largest batch yielded (default 4096). */
+  readonly maxBatch?: number;
+  /** Messages requested per pull, which also bounds what the client buffers (default 8192). */
+  readonly pullMessages?: number;
+  /** Receives the one warn line per batch that contained undecodable (skipped) messages. */
+  readonly logger?: Pick<Logger, 'warn'>;
+}
+
+export function createNatsEventStream(nc: NatsConnection, names: Names, options: EventStreamOptions = {}): EventStream {
+  const maxBatch = options.maxBatch ?? 4096;
+  const pullMessages = options.pullMessages ?? 8192;
+  const js = jetstream(nc);
+  let jsm: Promise<JetStreamManager> | undefined;
+
+  async function lastSeq(): Promise<number> {
+    jsm ??= jetstreamManager(nc);
+    try {
+      const info = await (await jsm).streams.info(names.stream);
+      return info.state.last_seq;
+    } catch (cause) {
+      jsm = undefined;
+      if (cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.StreamNotFound) {
+        throw new LogUnavailable(`stream ${names.stream} does not exist (run: rplace streams apply)`, { cause });
+      }
+      throw new LogUnavailable(`cannot read stream ${names.stream}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * With `untilSeq`, the range is clamped to the stream's last sequence at call time, so a read never waits
+   * for events that do not exist yet: it ends after min(untilSeq, lastSeq), immediately when that is
+   * below `fromSeq` (empty stream included).
+   */
+  async function* read(fromSeq: number, opts: { readonly untilSeq?: number; readonly signal?: AbortSignal } = {}): AsyncGenerator<readonly StoredEvent[]> {
+    const { signal } = opts;
+    if (signal?.aborted) return;
+    const start = Math.max(1, Math.floor(fromSeq));
+    let until: number | undefined;
+    if (opts.untilSeq !== undefined) {
+      until = Math.min(opts.untilSeq, await lastSeq());
+      if (start > until) return;
+    }
+    const consumer = await js.consumers.get(names.stream, {
+      filter_subjects: names.subjects,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: start,
+    });
+    let messages: ConsumerMessages | undefined;
+    const onAbort = () => void messages?.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const skips = new DecodeSkips();
+    try {
+      messages = await consumer.consume({ max_messages: pullMessages });
+      if (signal?.aborted) return;
+      let batch: StoredEvent[] = [];
+      for await (const msg of messages) {
+        const stored = toStoredEvent(msg, skips);
+        if (stored !== null) batch.push(stored);
+        const seq = msg.info.streamSequence;
+        // `pending === 0`: nothing left after this message, so the clamped range is done even across gaps.
+        const done = until !== undefined && (seq >= until || msg.info.pending === 0);
+        if (done || batch.length >= maxBatch || messages.getPending() === 0) {
+          skips.flush(options.logger, names.stream);
+          if (batch.length > 0) {
+            const out = batch;
+            batch = [];
+            yield out;
+          }
+          if (done || signal?.aborted) return;
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await messages?.close().catch(() => undefined);
+      // Ordered consumers are ephemeral; deleting now spares the server 5 minutes of an idle consumer.
+      await consumer.delete().catch(() => undefined);
+    }
+  }
+
+  return { lastSeq, read };
+}

@@ -1,0 +1,176 @@
+/**
+ * `ProjectionSource` on a durable JetStream pull consumer (definition: `projectionConsumerConfig` in
+ * streams/definitions.ts). The projection's own stored sequence is the truth; the durable is only a
+ * delivery cursor, so `run(fromSeq)` first makes sure the durable exists and sits exactly at `fromSeq`
+ * (its delivered and ack-floor sequences both equal `fromSeq - 1`), deleting and recreating it otherwise.
+ * Recreating rather than waiting also means messages a crashed process had in flight are redelivered at
+ * once instead of after `ack_wait`.
+ *
+ * Batching is self-adjusting: a batch is whatever the client has buffered when the previous batch's
+ * handler resolves (capped at `maxBatch`): one event at a time when idle, thousands when behind.
+ *
+ * Acknowledgement: the durable uses AckAll (see definitions.ts), and a batch is acknowledged by acking its
+ * last message once `handle` resolved; that covers every earlier message. A batch whose handler rejects is
+ * not acknowledged: the source backs off, re-positions the durable at the first unhandled sequence and
+ * delivers it again. Redeliveries of already-handled sequences are dropped here (and the projections are
+ * idempotent on the sequence anyway).
+ *
+ * Reconnects: nats.js re-issues pulls after a reconnect; if the consumer or stream disappears
+ * (a NATS restart without its store, an operator deleting it), the session ends and the loop recreates
+ * the durable at the position it knows, retrying with backoff until it succeeds or `signal` aborts.
+ *
+ * One process per projection: two processes sharing one durable would each receive part of the stream.
+ */
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { ProjectionSource, StoredEvent } from '../../app/ports.ts';
+import type { Names } from '../../config/names.ts';
+import { projectionConsumerConfig } from '../../../streams/definitions.ts';
+import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+
+export interface ProjectionSourceOptions {
+  /** Largest batch handed to the handler (default 5000). */
+  readonly maxBatch?: number;
+  /** Messages per pull request (default 10 000); bounds what the client buffers. */
+  readonly pullMessages?: number;
+  /** Longest wait between retries after a failure (default 5000 ms). */
+  readonly maxBackoffMs?: number;
+}
+
+/** The config fields that, when they differ from the definition, make us recreate the durable. */
+const COMPARED = ['ack_policy', 'filter_subject', 'max_ack_pending', 'ack_wait'] as const;
+
+export function createNatsProjectionSource(
+  nc: NatsConnection,
+  names: Names,
+  consumerName: string,
+  logger: Logger,
+  options: ProjectionSourceOptions = {},
+): ProjectionSource {
+  const maxBatch = options.maxBatch ?? 5000;
+  const pullMessages = options.pullMessages ?? 10_000;
+  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  const log = logger.child({ adapter: 'projection-source', consumer: consumerName });
+  const js = jetstream(nc);
+  let jsmPromise: Promise<JetStreamManager> | undefined;
+
+  /** Makes sure the durable exists and will deliver `fromSeq` next; returns its info. */
+  async function ensure(fromSeq: number): Promise<ConsumerInfo> {
+    jsmPromise ??= jetstreamManager(nc);
+    const jsm = await jsmPromise;
+    const wanted = projectionConsumerConfig(consumerName, names, fromSeq);
+    let current: ConsumerInfo | undefined;
+    try {
+      current = await jsm.consumers.info(names.stream, consumerName);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
+    }
+    if (current !== undefined) {
+      const positioned = current.delivered.stream_seq === fromSeq - 1 && current.ack_floor.stream_seq === fromSeq - 1;
+      const sameConfig = COMPARED.every((key) => JSON.stringify(current.config[key]) === JSON.stringify(wanted[key]));
+      if (positioned && sameConfig) return current;
+      log.info(
+        { fromSeq, delivered: current.delivered.stream_seq, ackFloor: current.ack_floor.stream_seq, sameConfig },
+        're-positioning durable consumer at the projection\'s stored sequence',
+      );
+      await jsm.consumers.delete(names.stream, consumerName).catch((error: unknown) => {
+        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
+      });
+    }
+    return jsm.consumers.add(names.stream, wanted);
+  }
+
+  /** One consume session; returns the next expected sequence when the session ends (abort or lost consumer). */
+  async function session(
+    next: number,
+    handle: (batch: readonly StoredEvent[]) => Promise<void>,
+    signal: AbortSignal,
+    progress: (next: number) => void,
+  ): Promise<number> {
+    const consumer = await js.consumers.get(names.stream, consumerName);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: pullMessages });
+    const onAbort = () => void messages.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found' || status.type === 'stream_not_found') {
+          log.warn({ status: status.type }, 'durable consumer lost; recreating it');
+          void messages.close();
+          return;
+        }
+      }
+    })().catch(() => undefined);
+    const skips = new DecodeSkips();
+    try {
+      if (signal.aborted) return next;
+      let batch: StoredEvent[] = [];
+      let last: JsMsg | undefined;
+      for await (const msg of messages) {
+        const seq = msg.info.streamSequence;
+        if (seq >= next) {
+          const stored = toStoredEvent(msg, skips);
+          if (stored !== null) batch.push(stored);
+          next = seq + 1;
+        }
+        last = msg;
+        if (batch.length < maxBatch && messages.getPending() > 0) continue;
+        skips.flush(log, names.stream);
+        if (batch.length > 0) {
+          const out = batch;
+          batch = [];
+          try {
+            await handle(out);
+          } catch (error) {
+            // Not acknowledged: the caller re-positions at the first sequence of this batch.
+            progress((out[0] as StoredEvent).seq);
+            throw error;
+          }
+        }
+        last.ack();
+        last = undefined;
+        progress(next);
+        if (signal.aborted) break;
+      }
+      return next;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      await messages.close().catch(() => undefined);
+    }
+  }
+
+  async function run(fromSeq: number, handle: (batch: readonly StoredEvent[]) => Promise<void>, signal: AbortSignal): Promise<void> {
+    let next = Math.max(1, Math.floor(fromSeq));
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await ensure(next);
+        failures = 0;
+        await session(next, handle, signal, (n) => {
+          next = n;
+        });
+      } catch (error) {
+        if (signal.aborted) break;
+        failures++;
+        const waitMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
+        log.warn({ err: error, next, retryInMs: waitMs }, 'projection delivery failed; retrying');
+        await sleep(waitMs, signal);
+      }
+    }
+  }
+
+  return { run };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

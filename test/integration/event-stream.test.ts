@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
+import type { StoredEvent } from '../../src/app/ports.ts';
+import { applyStreams } from '../../streams/apply.ts';
+import { appendPixels, appendRaw, randomPixels } from '../helpers/append-events.ts';
+import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+
+const names = testNames('evstream');
+const empty = testNames('evempty');
+let nc: NatsConnection;
+
+async function collect(iter: AsyncIterable<readonly StoredEvent[]>): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for await (const batch of iter) out.push(...batch);
+  return out;
+}
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'test-event-stream');
+  await applyStreams(nc, names);
+  await applyStreams(nc, empty);
+});
+
+afterAll(async () => {
+  await deleteStream(nc, names);
+  await deleteStream(nc, empty);
+  await nc.drain();
+});
+
+describe('NATS event stream', () => {
+  it('reads nothing from an empty stream and returns at once', async () => {
+    const stream = createNatsEventStream(nc, empty);
+    expect(await stream.lastSeq()).toBe(0);
+    const started = Date.now();
+    expect(await collect(stream.read(1, { untilSeq: 100 }))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('reads exact ranges, in order, with sequence and stored time', async () => {
+    const pixels = randomPixels(500, 100, 100, 32, 7);
+    const before = Date.now();
+    const last = await appendPixels(nc, names, pixels);
+    expect(last).toBe(500);
+    const stream = createNatsEventStream(nc, names, { maxBatch: 64 });
+    expect(await stream.lastSeq()).toBe(500);
+
+    const all = await collect(stream.read(1, { untilSeq: 500 }));
+    expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(all.map((e) => ({ x: e.event.x, y: e.event.y, color: e.event.color }))).toEqual(pixels);
+    expect(all[0]!.storedAt).toBeGreaterThanOrEqual(before - 1000);
+    expect(all[0]!.storedAt).toBeLessThanOrEqual(Date.now() + 1000);
+
+    const middle = await collect(stream.read(101, { untilSeq: 250 }));
+    expect(middle.map((e) => e.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 101));
+    // beyond the end: clamped to the last sequence, never waits for events that do not exist
+    expect((await collect(stream.read(490, { untilSeq: 10_000 }))).map((e) => e.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 490));
+    expect(await collect(stream.read(600, { untilSeq: 700 }))).toEqual([]);
+    expect(await collect(stream.read(300, { untilSeq: 200 }))).toEqual([]);
+  });
+
+  it('skips an undecodable message and keeps reading', async () => {
+    const stream = createNatsEventStream(nc, names);
+    const bad = await appendRaw(nc, names, new Uint8Array([99, 1, 2, 3]));
+    const good = await appendPixels(nc, names, [{ x: 1, y: 2, color: 3 }]);
+    const got = await collect(stream.read(bad - 1, { untilSeq: good }));
+    expect(got.map((e) => e.seq)).toEqual([bad - 1, good]);
+  });
+
+  it('follows the stream live until aborted', async () => {
+    const stream = createNatsEventStream(nc, names);
+    const from = (await stream.lastSeq()) + 1;
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const batch of stream.read(from, { signal: controller.signal })) {
+        for (const e of batch) seen.push(e.seq);
+        if (seen.length >= 300) controller.abort();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 9));
+    await appendPixels(nc, names, randomPixels(200, 100, 100, 32, 10));
+    await reading;
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => from + i));
+  });
+
+  it('ends a live read promptly when aborted while idle', async () => {
+    const stream = createNatsEventStream(nc, names);
+    const controller = new AbortController();
+    const from = (await stream.lastSeq()) + 1;
+    const reading = collect(stream.read(from, { signal: controller.signal }));
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    controller.abort();
+    expect(await reading).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('stops early when the consumer breaks out of the loop', async () => {
+    const stream = createNatsEventStream(nc, names, { maxBatch: 10 });
+    for await (const batch of stream.read(1)) {
+      expect(batch[0]!.seq).toBe(1);
+      break;
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
+import type { StoredEvent } from '../../src/app/ports.ts';
+import { applyStreams } from '../../streams/apply.ts';
+import { appendPixels, randomPixels } from '../helpers/append-events.ts';
+import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+
+const names = testNames('projsource');
+const logger = pino({ level: 'silent' });
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'test-projection-source');
+  await applyStreams(nc, names);
+  await appendPixels(nc, names, randomPixels(1000, 50, 50, 16, 3));
+});
+
+afterAll(async () => {
+  await deleteStream(nc, names);
+  await nc.drain();
+});
+
+/** Runs the source until `until` returns true for what was handled, then aborts; returns the handled sequences. */
+async function runUntil(fromSeq: number, until: (seqs: number[]) => boolean, onBatch?: (batch: readonly StoredEvent[]) => Promise<void>): Promise<number[]> {
+  const source = createNatsProjectionSource(nc, names, 'test-proj', logger);
+  const controller = new AbortController();
+  const seqs: number[] = [];
+  const timeout = setTimeout(() => controller.abort(), 15_000);
+  await source.run(fromSeq, async (batch) => {
+    await onBatch?.(batch);
+    for (const e of batch) seqs.push(e.seq);
+    if (until(seqs)) controller.abort();
+  }, controller.signal);
+  clearTimeout(timeout);
+  return seqs;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('NATS projection source', () => {
+  it('delivers everything from the start in order and acknowledges it', async () => {
+    expect(await runUntil(1, (s) => s.length >= 1000)).toEqual(range(1, 1000));
+    const info = await (await jetstreamManager(nc)).consumers.info(names.stream, 'test-proj');
+    expect(info.ack_floor.stream_seq).toBe(1000);
+    expect(info.num_ack_pending).toBe(0);
+  });
+
+  it('re-positions the durable at the stored sequence, backwards or forwards', async () => {
+    expect(await runUntil(501, (s) => s.length >= 500)).toEqual(range(501, 1000));
+    expect(await runUntil(901, (s) => s.length >= 100)).toEqual(range(901, 1000));
+  });
+
+  it('follows new events live', async () => {
+    const seqs = runUntil(1001, (s) => s.length >= 200);
+    await new Promise((r) => setTimeout(r, 200));
+    await appendPixels(nc, names, randomPixels(200, 50, 50, 16, 4));
+    expect(await seqs).toEqual(range(1001, 1200));
+  });
+
+  it('redelivers a batch whose handler failed, promptly, without losing or duplicating events', async () => {
+    let failures = 0;
+    const started = Date.now();
+    const seqs = await runUntil(1, (s) => s.length >= 1200, async (batch) => {
+      if (failures < 2 && batch.some((e) => e.seq >= 600)) {
+        failures++;
+        throw new Error('store unavailable');
+      }
+    });
+    expect(failures).toBe(2);
+    expect(seqs).toEqual(range(1, 1200));
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
