@@ -14,7 +14,8 @@
  */
 import { inflateSync } from 'fflate';
 import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFrame } from './frames.ts';
-import { PROTOCOL_VERSION, type ErrorMessage, type SuccessMessage, type WelcomeMessage } from './messages.ts';
+import type { ErrorMessage, SuccessMessage, WelcomeMessage } from './messages.ts';
+import { PROTOCOL_VERSION } from './version.ts';
 import { CloseCode } from './close-codes.ts';
 
 /** The subset of the WHATWG WebSocket this client uses (`ws` in Node implements it too). */

@@ -26,7 +26,7 @@
  * ```
  * Golden vectors: `proto/vectors/frames.json`.
  */
-import { PROTOCOL_VERSION } from './messages.ts';
+import { PROTOCOL_VERSION } from './version.ts';
 
 export const FrameType = { Pixels: 1, Canvas: 2 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from './error-codes.ts';
 
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION } from './version.ts';
 /** Largest client → server message an edge accepts (bytes). */
 export const MAX_CLIENT_MESSAGE_BYTES = 512;
 
