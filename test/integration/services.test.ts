@@ -40,13 +40,13 @@ describe('probing the shared services', () => {
     const port = await freePort();
     for (const kind of ['nats', 'redis', 'postgres'] as const) {
       const result = await probeService(kind, `${kind === 'postgres' ? 'postgres' : kind}://127.0.0.1:${port}`);
-      expect(result).toEqual({ up: false, reason: `nothing listens on 127.0.0.1:${port}` });
+      expect(result).toEqual({ up: false, reason: `nothing listens on 127.0.0.1:${port}`, occupied: false });
     }
   });
 
   it('reports a different service on the port as not that service', async () => {
     const result = await probeService('redis', TEST_NATS_URL);
-    expect(result).toEqual({ up: false, reason: '127.0.0.1:4222 answered, but not as Redis' });
+    expect(result).toEqual({ up: false, reason: '127.0.0.1:4222 answered, but not as Redis', occupied: true });
   });
 });
 

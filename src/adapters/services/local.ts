@@ -79,7 +79,7 @@ async function spawnService(kind: ServiceKind, url: string, command: string, arg
   const spawnError = new Promise<Error>((resolveError) => child.once('error', resolveError));
   const ready = await Promise.race([
     waitForService(kind, url, startTimeoutMs, () => child.exitCode === null && child.signalCode === null),
-    spawnError.then((error) => ({ up: false as const, reason: error.message })),
+    spawnError.then((error) => ({ up: false as const, reason: error.message, occupied: false })),
   ]);
   if (!ready.up) {
     await stopChild(child, 1_000);

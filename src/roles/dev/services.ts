@@ -1,0 +1,67 @@
+/**
+ * For `npm start`: make sure NATS (JetStream), Redis and Postgres answer at their configured URLs.
+ * A service that is down on its default loopback port is started locally under DATA_DIR and stopped on
+ * exit; a service configured elsewhere that is down is an error (we never start one in its place).
+ */
+import { join } from 'node:path';
+import type { Logger } from '../../adapters/logger.ts';
+import { DEFAULT_PORTS, SERVICE_LABELS, databaseOf, isDefaultLoopback, type ServiceKind } from '../../adapters/services/endpoints.ts';
+import { ServiceStartFailed, startLocalNats, startLocalPostgres, startLocalRedis, type LocalService } from '../../adapters/services/local.ts';
+import { probeService } from '../../adapters/services/probe.ts';
+
+export interface ServiceUrls {
+  readonly nats: string;
+  readonly redis: string;
+  readonly postgres: string;
+}
+
+export interface EnsuredServices {
+  /** Services this process started (stopped by `stop`). */
+  readonly started: readonly LocalService[];
+  stop(): Promise<void>;
+}
+
+async function startLocal(kind: ServiceKind, urls: ServiceUrls, dataDir: string): Promise<LocalService> {
+  switch (kind) {
+    case 'nats':
+      return startLocalNats({ port: DEFAULT_PORTS.nats, storeDir: join(dataDir, 'nats'), logFile: join(dataDir, 'nats.log') });
+    case 'redis':
+      return startLocalRedis({ port: DEFAULT_PORTS.redis, dir: join(dataDir, 'redis'), logFile: join(dataDir, 'redis.log'), persist: true });
+    case 'postgres':
+      return startLocalPostgres({ port: DEFAULT_PORTS.postgres, dataDir: join(dataDir, 'postgres'), database: databaseOf(urls.postgres) });
+  }
+}
+
+/** Probes each service and starts the missing ones (when allowed). Throws `ServiceStartFailed` with a one-line reason. */
+export async function ensureServices(urls: ServiceUrls, dataDir: string, allowStart: boolean, logger: Logger): Promise<EnsuredServices> {
+  const started: LocalService[] = [];
+  const stop = async () => {
+    for (const service of started.reverse()) await service.stop();
+    started.length = 0;
+  };
+  try {
+    for (const kind of ['nats', 'redis', 'postgres'] as const) {
+      const url = urls[kind];
+      const probe = await probeService(kind, url);
+      if (probe.up) {
+        logger.info({ service: kind }, `using ${probe.detail}`);
+        continue;
+      }
+      if (probe.occupied) throw new ServiceStartFailed(`${SERVICE_LABELS[kind]} at ${url} is not usable: ${probe.reason}`);
+      if (!allowStart || !isDefaultLoopback(kind, url)) {
+        throw new ServiceStartFailed(
+          `${SERVICE_LABELS[kind]} is not reachable at ${url} (${probe.reason})` +
+            (allowStart ? '; npm start only starts a local one on the default loopback port, so fix the URL or start it' : '; START_SERVICES=0, so start it yourself'),
+        );
+      }
+      logger.info({ service: kind, reason: probe.reason }, `${SERVICE_LABELS[kind]} is not running; starting a local one under ${dataDir}`);
+      const service = await startLocal(kind, urls, dataDir);
+      started.push(service);
+      logger.info({ service: kind, log: service.logFile }, `started local ${SERVICE_LABELS[kind]} at ${service.url}`);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { started, stop };
+}
