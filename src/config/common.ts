@@ -23,6 +23,11 @@ export const commonShape = {
   CANVAS_HEIGHT: int(1, MAX_CANVAS_SIDE).default(2000),
   PALETTE: z.enum(Object.keys(PALETTES) as [PaletteName, ...PaletteName[]]).default('rplace2022'),
   COOLDOWN_SECONDS: int(1, 86_400).default(300),
+  /**
+   * Replicas of the canvas stream: 1 on a single nats-server, 3 on a three-node JetStream cluster
+   * (`npm run topology`, deploy/). Pass it to `applyStreams(nc, names, { replicas: config.STREAM_REPLICAS })`.
+   */
+  STREAM_REPLICAS: int(1, 5).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
