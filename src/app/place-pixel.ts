@@ -6,7 +6,7 @@
  */
 import { checkPlacement } from '../domain/placement.ts';
 import type { CanvasSpec } from '../domain/canvas.ts';
-import { EventKind } from '../../proto/event-codec.ts';
+import { EventKind, MAX_ID_BYTES } from '../../proto/event-codec.ts';
 import { ErrorCode } from '../../proto/error-codes.ts';
 import { LogUnavailable } from './errors.ts';
 import type { Clock, CooldownStore, EventLog } from './ports.ts';
@@ -38,9 +38,23 @@ export interface PlacePixelDeps {
 
 export type PlacePixel = (request: PlaceRequest) => Promise<PlaceOutcome>;
 
+const utf8 = new TextEncoder();
+
+/** Ids travel in the event as 1-64 UTF-8 bytes; anything else is refused before any state changes. */
+function badId(label: string, value: unknown): string | null {
+  if (typeof value !== 'string') return `${label} must be a string`;
+  const bytes = utf8.encode(value).length;
+  if (bytes < 1 || bytes > MAX_ID_BYTES) return `${label} must be 1-${MAX_ID_BYTES} UTF-8 bytes, got ${bytes}`;
+  return null;
+}
+
 export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
   const cooldownMs = deps.cooldownSeconds * 1000;
   return async (request) => {
+    // The edge validates the wire message with zod; this guards the command itself, so a caller that
+    // skipped that cannot take a cooldown for an event that could never be encoded.
+    const idProblem = badId('userId', request.userId) ?? badId('requestId', request.requestId);
+    if (idProblem) return { ok: false, code: ErrorCode.bad_request, message: idProblem };
     const check = checkPlacement(deps.spec, request.x, request.y, request.color);
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
 
@@ -62,9 +76,10 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       );
       return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
     } catch (error) {
-      if (!(error instanceof LogUnavailable)) throw error;
       // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.
+      // Refund on any failure, so even a bug below leaves no cooldown without its event.
       if (cooldown.acquired) await deps.cooldowns.release(request.userId, request.requestId);
+      if (!(error instanceof LogUnavailable)) throw error;
       return { ok: false, code: ErrorCode.unavailable, message: 'the canvas is not accepting placements right now; try again in a moment' };
     }
   };

@@ -1,0 +1,276 @@
+/**
+ * The placement command against the real NATS JetStream and Redis: validate → cooldown (Lua SET NX EX)
+ * → pipelined append with Nats-Msg-Id → answer. One canvas id for the file; the fault test runs its own
+ * private nats-server and kills that one.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import { decodeEvent, EventKind } from '../../proto/event-codec.ts';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
+import { connectRedis } from '../../src/adapters/redis/connect.ts';
+import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
+import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
+import { createPlacePixel, type PlacePixel, type PlaceRequest } from '../../src/app/place-pixel.ts';
+import { LogUnavailable, ServiceUnreachable } from '../../src/app/errors.ts';
+import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
+import { PALETTE_32 } from '../../src/domain/palette.ts';
+import type { CanvasSpec } from '../../src/domain/canvas.ts';
+import { applyStreams } from '../../streams/apply.ts';
+import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+
+const spec: CanvasSpec = { width: 2000, height: 2000, palette: PALETTE_32 };
+const COOLDOWN_SECONDS = 300;
+const names = testNames('placepixel');
+
+let nc: NatsConnection;
+let redis: Redis;
+let jsm: JetStreamManager;
+let log: ReturnType<typeof createJetStreamEventLog>;
+let cooldowns: CooldownStore;
+let place: PlacePixel;
+let userCounter = 0;
+const newUser = () => `u_${++userCounter}_${Math.random().toString(36).slice(2, 8)}`;
+
+async function lastSeq(): Promise<number> {
+  return (await jsm.streams.info(names.stream)).state.last_seq;
+}
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'test place-pixel');
+  redis = await connectRedis(TEST_REDIS_URL, 'test place-pixel');
+  jsm = await jetstreamManager(nc);
+  await applyStreams(nc, names);
+  log = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
+  cooldowns = createRedisCooldownStore(redis, names);
+  place = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns, log, clock: systemClock });
+});
+
+afterAll(async () => {
+  await log?.close();
+  if (nc) await deleteStream(nc, names);
+  if (redis) {
+    await deleteRedisKeys(redis, names);
+    redis.disconnect();
+  }
+  await nc?.close();
+});
+
+describe('connecting', () => {
+  it('an unreachable Redis is a prompt ServiceUnreachable naming the URL', async () => {
+    const started = Date.now();
+    const attempt = connectRedis('redis://127.0.0.1:1', 'test unreachable');
+    await expect(attempt).rejects.toBeInstanceOf(ServiceUnreachable);
+    await expect(attempt).rejects.toThrow(/redis:\/\/127\.0\.0\.1:1.*ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
+describe('placing a pixel', () => {
+  it('is acknowledged, and the event is in the stream with the right subject, message id and fields', async () => {
+    const userId = newUser();
+    const before = Date.now();
+    const outcome = await place({ userId, requestId: 'req-1', x: 1234, y: 567, color: 12 });
+    expect(outcome.ok).toBe(true);
+    if (!outcome.ok) return;
+    expect(outcome.duplicate).toBe(false);
+
+    const stored = await jsm.streams.getMessage(names.stream, { seq: outcome.seq });
+    expect(stored).not.toBeNull();
+    expect(stored!.subject).toBe(names.pixelSubject(1234, 567));
+    expect(stored!.subject).toBe(`rplace.${names.canvasId}.px.4.2`);
+    expect(stored!.header.get('Nats-Msg-Id')).toBe(`${userId}/req-1`);
+    const event = decodeEvent(stored!.data);
+    expect(event).toMatchObject({ kind: EventKind.PixelPlaced, x: 1234, y: 567, color: 12, userId, requestId: 'req-1' });
+    expect(event.placedAt).toBeGreaterThanOrEqual(before);
+    expect(event.placedAt).toBeLessThanOrEqual(Date.now());
+    expect(outcome.nextPlacement).toBe(event.placedAt + COOLDOWN_SECONDS * 1000);
+
+    // The cooldown is held for about COOLDOWN_SECONDS.
+    const remaining = await cooldowns.remainingMs(userId);
+    expect(remaining).toBeGreaterThan((COOLDOWN_SECONDS - 5) * 1000);
+    expect(remaining).toBeLessThanOrEqual(COOLDOWN_SECONDS * 1000);
+  });
+
+  it('a second placement by the same user is a cooldown error with remainingSeconds, and nothing is appended', async () => {
+    const userId = newUser();
+    expect((await place({ userId, requestId: 'a', x: 1, y: 1, color: 1 })).ok).toBe(true);
+    const seqBefore = await lastSeq();
+    const outcome = await place({ userId, requestId: 'b', x: 2, y: 2, color: 2 });
+    expect(outcome).toMatchObject({ ok: false, code: 'cooldown' });
+    if (outcome.ok) return;
+    expect(outcome.remainingSeconds).toBeGreaterThanOrEqual(COOLDOWN_SECONDS - 5);
+    expect(outcome.remainingSeconds).toBeLessThanOrEqual(COOLDOWN_SECONDS);
+    expect(outcome.message).toMatch(/\d+ s/);
+    expect(await lastSeq()).toBe(seqBefore);
+  });
+
+  const invalid: [string, Record<string, unknown>, string][] = [
+    ['x beyond the width', { x: 2000 }, 'invalid_coordinates'],
+    ['negative y', { y: -1 }, 'invalid_coordinates'],
+    ['fractional x', { x: 1.5 }, 'invalid_coordinates'],
+    ['x as a string', { x: '5' }, 'invalid_coordinates'],
+    ['y missing', { y: undefined }, 'invalid_coordinates'],
+    ['colour beyond the palette', { color: 32 }, 'invalid_color'],
+    ['negative colour', { color: -1 }, 'invalid_color'],
+    ['colour as null', { color: null }, 'invalid_color'],
+    ['empty request id', { requestId: '' }, 'bad_request'],
+    ['request id over 64 bytes', { requestId: 'r'.repeat(65) }, 'bad_request'],
+    ['request id not a string', { requestId: 42 }, 'bad_request'],
+    ['user id missing', { userId: undefined }, 'bad_request'],
+  ];
+  it.each(invalid)('%s → %s, no cooldown taken and nothing appended', async (_label, patch, code) => {
+    const userId = newUser();
+    const request = { userId, requestId: 'req', x: 10, y: 10, color: 3, ...patch } as unknown as PlaceRequest;
+    const seqBefore = await lastSeq();
+    const outcome = await place(request);
+    expect(outcome).toMatchObject({ ok: false, code });
+    if (!outcome.ok) {
+      expect(outcome.message.length).toBeGreaterThan(5);
+      expect(outcome.remainingSeconds).toBeUndefined();
+    }
+    expect(await lastSeq()).toBe(seqBefore);
+    expect(await cooldowns.remainingMs(userId)).toBe(0);
+  });
+
+  it('1,000 concurrent placements by one user: exactly 1 success and 999 cooldown errors with remainingSeconds', async () => {
+    const userId = newUser();
+    const seqBefore = await lastSeq();
+    const outcomes = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => place({ userId, requestId: `c${i}`, x: i % 2000, y: 3, color: i % 32 })),
+    );
+    const successes = outcomes.filter((o) => o.ok);
+    const failures = outcomes.filter((o) => !o.ok);
+    expect(successes).toHaveLength(1);
+    expect(failures).toHaveLength(999);
+    for (const f of failures) {
+      expect(f).toMatchObject({ ok: false, code: 'cooldown' });
+      if (!f.ok) {
+        expect(f.remainingSeconds).toBeGreaterThanOrEqual(COOLDOWN_SECONDS - 10);
+        expect(f.remainingSeconds).toBeLessThanOrEqual(COOLDOWN_SECONDS);
+      }
+    }
+    expect(await lastSeq()).toBe(seqBefore + 1);
+  });
+
+  it('the same request id 10 times (concurrently, then again) → one event and the same answer every time', async () => {
+    const userId = newUser();
+    const request = { userId, requestId: 'retry-me', x: 300, y: 400, color: 7 };
+    const seqBefore = await lastSeq();
+    const outcomes = [
+      ...(await Promise.all(Array.from({ length: 5 }, () => place(request)))),
+      ...(await Promise.all(Array.from({ length: 5 }, () => place(request)))),
+    ];
+    expect(await lastSeq()).toBe(seqBefore + 1);
+    const first = outcomes[0]!;
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    expect(first.seq).toBe(seqBefore + 1);
+    for (const o of outcomes) expect(o).toMatchObject({ ok: true, seq: first.seq, nextPlacement: first.nextPlacement });
+    expect(outcomes.filter((o) => o.ok && !o.duplicate)).toHaveLength(1);
+    const stored = await jsm.streams.getMessage(names.stream, { seq: first.seq });
+    expect(decodeEvent(stored!.data)).toMatchObject({ x: 300, y: 400, color: 7, userId, requestId: 'retry-me' });
+  });
+
+  it('two users may use the same request id: message ids are scoped by user', async () => {
+    const seqBefore = await lastSeq();
+    const a = await place({ userId: newUser(), requestId: 'same', x: 5, y: 5, color: 5 });
+    const b = await place({ userId: newUser(), requestId: 'same', x: 6, y: 6, color: 6 });
+    expect(a.ok && b.ok).toBe(true);
+    expect(await lastSeq()).toBe(seqBefore + 2);
+  });
+});
+
+describe('the event log adapter', () => {
+  it('a missing stream (no responders) is LogUnavailable, promptly', async () => {
+    const missing = testNames('nostream');
+    const orphanLog = createJetStreamEventLog(nc, missing, { timeoutMs: 5_000 });
+    try {
+      const started = Date.now();
+      const append = orphanLog.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'u/r');
+      await expect(append).rejects.toBeInstanceOf(LogUnavailable);
+      await expect(append).rejects.toThrow(/503|no responders/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await orphanLog.close();
+    }
+  });
+
+  it('after close, pending and new appends are LogUnavailable', async () => {
+    const closing = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
+    await closing.close();
+    await expect(closing.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'closed/r')).rejects.toBeInstanceOf(LogUnavailable);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('NATS unreachable during a placement (a private nats-server)', () => {
+  it('answers unavailable and refunds the cooldown; after NATS returns the user places at once', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rplace-place-fault-'));
+    const port = await freePort();
+    const natsOptions = { port, storeDir: join(dir, 'js'), logFile: join(dir, 'nats.log') };
+    const faultNames = testNames('placefault');
+    let server: LocalService | undefined = await startLocalNats(natsOptions);
+    const privateNc = await connectNats(server.url, 'test place-pixel fault');
+    const privateLog = createJetStreamEventLog(privateNc, faultNames, { timeoutMs: 2_000 });
+    const privateCooldowns = createRedisCooldownStore(redis, faultNames);
+    const privatePlace = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: privateCooldowns, log: privateLog, clock: systemClock });
+    try {
+      await applyStreams(privateNc, faultNames);
+      expect((await privatePlace({ userId: 'before', requestId: 'r0', x: 1, y: 1, color: 1 })).ok).toBe(true);
+
+      // Kill the server and place while the client is finding out: in flight or refused up front,
+      // the answer must be the same.
+      server.kill();
+      const during = await Promise.all([
+        privatePlace({ userId: 'victim', requestId: 'r1', x: 2, y: 2, color: 2 }),
+        new Promise((resolve) => setTimeout(resolve, 50)).then(() => privatePlace({ userId: 'victim2', requestId: 'r1', x: 3, y: 3, color: 3 })),
+      ]);
+      for (const outcome of during) {
+        expect(outcome).toMatchObject({ ok: false, code: 'unavailable' });
+        if (!outcome.ok) expect(outcome.remainingSeconds).toBeUndefined();
+      }
+      expect(await privateCooldowns.remainingMs('victim')).toBe(0);
+      expect(await privateCooldowns.remainingMs('victim2')).toBe(0);
+
+      // Same port, same store: the client reconnects by itself, and the refunded user places right away.
+      server = await startLocalNats(natsOptions);
+      const deadline = Date.now() + 20_000;
+      let after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
+      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
+      }
+      expect(after).toMatchObject({ ok: true });
+
+      // Nothing half-done: the stream holds exactly the two acknowledged placements.
+      const privateJsm = await jetstreamManager(privateNc);
+      const info = await privateJsm.streams.info(faultNames.stream);
+      expect(info.state.messages).toBe(2);
+      const events = await Promise.all([1, 2].map(async (seq) => decodeEvent((await privateJsm.streams.getMessage(faultNames.stream, { seq }))!.data)));
+      expect(events.map((e) => e.userId)).toEqual(['before', 'victim']);
+    } finally {
+      await privateLog.close();
+      await privateNc.close().catch(() => undefined);
+      await server?.stop();
+      await deleteRedisKeys(redis, faultNames);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
