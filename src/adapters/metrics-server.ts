@@ -56,3 +56,13 @@ export async function startMetricsServer(port: number, logger: Logger, check: He
       }),
   };
 }
+
+/**
+ * For a role's `main.ts`: starts the metrics server when `METRICS_PORT` is set, else does nothing.
+ * Returns its close (a no-op when none), to chain into the role's shutdown.
+ */
+export async function startRoleMetrics(config: { readonly METRICS_PORT?: number | undefined }, logger: Logger, check: HealthCheck = alwaysHealthy): Promise<() => Promise<void>> {
+  if (config.METRICS_PORT === undefined) return async () => undefined;
+  const server = await startMetricsServer(config.METRICS_PORT, logger, check);
+  return () => server.close();
+}

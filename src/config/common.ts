@@ -28,6 +28,11 @@ export const commonShape = {
    * (`npm run topology`, deploy/). Pass it to `applyStreams(nc, names, { replicas: config.STREAM_REPLICAS })`.
    */
   STREAM_REPLICAS: int(1, 5).default(1),
+  /**
+   * Port of the tiny `/metrics` + `/healthz` server (src/adapters/metrics-server.ts) for roles without an
+   * HTTP port of their own; unset: none. The edge serves both on its own PORT.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
