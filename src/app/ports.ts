@@ -103,3 +103,22 @@ export interface Identity {
 export interface IdentityProvider {
   identify(headers: Readonly<Record<string, string>>): Promise<{ readonly identity: Identity; readonly setCookie?: string } | null>;
 }
+
+/**
+ * The bitmap projector's side of the live canvas. Every write moves the canvas bytes and the stored sequence
+ * together, atomically, so the stored sequence always says exactly which events the bytes reflect.
+ */
+export interface BitmapWriter extends BitmapStore {
+  /**
+   * Applies `pixels` (ascending `seq`) and sets the stored sequence to the last applied one, atomically.
+   * Pixels with `seq` ≤ the stored sequence are skipped, so a redelivery never applies twice.
+   * `expectedSeq` is the sequence the caller believes is stored (`null`: it knows of none, and an empty store
+   * is initialised). Rejects with `SequenceConflict`, writing nothing, when the store holds no projection
+   * while one was expected, holds an older sequence than expected, or holds a canvas of the wrong size:
+   * the store was wiped (Redis restarted empty) or rolled back, and the caller must rebuild.
+   * Resolves to the stored sequence after the call.
+   */
+  apply(pixels: readonly SequencedPixel[], expectedSeq: number | null): Promise<number>;
+  /** Replaces the canvas and the stored sequence together (a rebuild). */
+  replaceAll(canvas: Uint8Array, seq: number): Promise<void>;
+}

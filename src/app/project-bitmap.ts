@@ -1,0 +1,142 @@
+/**
+ * The live bitmap projection: keeps the bitmap store exactly equal to a replay of the stream.
+ *
+ * - Resumes from the store's own sequence (the truth; the durable consumer is re-pointed at it).
+ * - Each delivered batch is applied with its sequence atomically; the store skips sequences it already
+ *   holds, so redeliveries (after a crash mid-batch, a failed ack, a NATS reconnect) never double-apply.
+ * - When the store turns out wiped (Redis restarted empty: it keeps nothing on disk) or rolled back, the
+ *   projection rebuilds the whole canvas from the stream in memory, with the same `replay` every reader
+ *   uses, writes it with its sequence in one step, and carries on. It notices both on the next write
+ *   (`SequenceConflict`) and, while idle, with a periodic check of the stored sequence.
+ */
+import { createCanvas, replay, type CanvasSpec, type PixelChange } from '../domain/canvas.ts';
+import { SequenceConflict } from './errors.ts';
+import type { BitmapWriter, EventStream, ProjectionSource, SequencedPixel, StoredEvent } from './ports.ts';
+
+/** The slice of a logger the use case needs (pino's satisfies it). */
+export interface ProjectionLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface RebuildProgress {
+  /** Last sequence replayed so far. */
+  readonly seq: number;
+  /** Sequence the rebuild goes up to. */
+  readonly targetSeq: number;
+  readonly events: number;
+}
+
+export interface RebuildResult {
+  readonly seq: number;
+  readonly events: number;
+  readonly ms: number;
+}
+
+export interface RebuildDeps {
+  readonly stream: EventStream;
+  readonly store: Pick<BitmapWriter, 'replaceAll'>;
+  readonly spec: Pick<CanvasSpec, 'width' | 'height'>;
+}
+
+export class RebuildAborted extends Error {
+  override readonly name = 'RebuildAborted';
+}
+
+/**
+ * Replays the stream from the start up to `untilSeq` (default: its last sequence now) into a fresh canvas,
+ * then replaces the stored canvas and sequence in one step. Byte-identical to the live projection at that
+ * sequence, because both apply the same events in the same order with the same offset rule.
+ */
+export async function rebuildBitmap(
+  deps: RebuildDeps,
+  options: { readonly untilSeq?: number; readonly signal?: AbortSignal; readonly onProgress?: (progress: RebuildProgress) => void } = {},
+): Promise<RebuildResult> {
+  const started = performance.now();
+  const targetSeq = options.untilSeq ?? (await deps.stream.lastSeq());
+  const canvas = createCanvas(deps.spec);
+  let seq = 0;
+  let events = 0;
+  if (targetSeq > 0) {
+    const readOptions = options.signal ? { untilSeq: targetSeq, signal: options.signal } : { untilSeq: targetSeq };
+    for await (const batch of deps.stream.read(1, readOptions)) {
+      replay(canvas, deps.spec.width, pixelsOf(batch));
+      seq = (batch[batch.length - 1] as StoredEvent).seq;
+      events += batch.length;
+      options.onProgress?.({ seq, targetSeq, events });
+    }
+  }
+  if (options.signal?.aborted) throw new RebuildAborted(`rebuild aborted at sequence ${seq} of ${targetSeq}`);
+  await deps.store.replaceAll(canvas, seq);
+  return { seq, events, ms: performance.now() - started };
+}
+
+function* pixelsOf(batch: readonly StoredEvent[]): Iterable<PixelChange> {
+  for (const stored of batch) yield stored.event;
+}
+
+export interface BitmapProjectionDeps {
+  readonly store: BitmapWriter;
+  readonly source: ProjectionSource;
+  readonly stream: EventStream;
+  readonly spec: Pick<CanvasSpec, 'width' | 'height'>;
+  readonly log: ProjectionLog;
+  /** How often an idle projection checks that the store still holds its sequence (default 1000 ms). */
+  readonly wipeCheckMs?: number;
+  /** Called after every applied batch with the stored sequence (metrics, tests). */
+  readonly onApplied?: (seq: number, events: number) => void;
+}
+
+/** Runs the projection until `signal` aborts; resolves once the batch in progress (if any) has finished. */
+export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: AbortSignal): Promise<void> {
+  const { store, source, log } = deps;
+  let expected = await store.seq();
+  if (expected === null && (await deps.stream.lastSeq()) > 0) {
+    expected = (await rebuild('store holds no bitmap')).seq;
+  }
+
+  // The batch handler and the idle wipe check never run at the same time.
+  let tail: Promise<unknown> = Promise.resolve();
+  function serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = tail.then(task);
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async function rebuild(reason: string): Promise<RebuildResult> {
+    log.warn({ reason, expectedSeq: expected }, 'rebuilding the bitmap from the stream');
+    const result = await rebuildBitmap(deps, { signal });
+    log.info({ seq: result.seq, events: result.events, ms: Math.round(result.ms) }, 'bitmap rebuilt');
+    return result;
+  }
+
+  async function handle(batch: readonly StoredEvent[]): Promise<void> {
+    await serial(async () => {
+      const pixels: SequencedPixel[] = batch.map((e) => ({ seq: e.seq, x: e.event.x, y: e.event.y, color: e.event.color }));
+      try {
+        expected = await store.apply(pixels, expected);
+      } catch (error) {
+        if (!(error instanceof SequenceConflict)) throw error;
+        expected = (await rebuild(error.message)).seq;
+        expected = await store.apply(pixels, expected);
+      }
+      deps.onApplied?.(expected, batch.length);
+    });
+  }
+
+  const check = setInterval(() => {
+    if (expected === null) return;
+    serial(async () => {
+      const found = await store.seq();
+      if (expected !== null && (found === null || found < expected)) {
+        expected = (await rebuild(found === null ? 'store holds no bitmap (wiped)' : `store went back to sequence ${found}`)).seq;
+      }
+    }).catch((error: unknown) => log.warn({ err: error }, 'bitmap store check failed'));
+  }, deps.wipeCheckMs ?? 1000);
+  try {
+    await source.run((expected ?? 0) + 1, handle, signal);
+    await tail;
+  } finally {
+    clearInterval(check);
+  }
+}

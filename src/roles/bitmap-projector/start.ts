@@ -1,0 +1,71 @@
+/**
+ * The bitmap projector role: applies the canvas stream to the live Redis bitmap (see app/project-bitmap.ts).
+ * Composable: no process-wide state; everything it opens is closed by the returned shutdown.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { connectNats } from '../../adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
+import { createNatsProjectionSource } from '../../adapters/nats/projection-source.ts';
+import { connectRedis } from '../../adapters/redis/connect.ts';
+import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
+import { runBitmapProjection } from '../../app/project-bitmap.ts';
+import { canvasSpecOf } from '../../config/common.ts';
+import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
+import { namesFor } from '../../config/names.ts';
+import { applyStreams } from '../../../streams/apply.ts';
+
+export async function startBitmapProjector(config: BitmapProjectorConfig, logger: Logger): Promise<() => Promise<void>> {
+  const log = logger.child({ component: 'bitmap-projector' });
+  const names = namesFor(config.CANVAS_ID);
+  const spec = canvasSpecOf(config);
+  const nc = await connectNats(config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`);
+  let redis;
+  try {
+    redis = await connectRedis(config.REDIS_URL, `rplace-bitmap-projector-${names.canvasId}`);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+  const closeAll = async () => {
+    await nc.drain().catch(() => nc.close());
+    await redis.quit().catch(() => redis.disconnect());
+  };
+  try {
+    const { outcome } = await applyStreams(nc, names);
+    if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  const controller = new AbortController();
+  const deps = {
+    store: createRedisBitmapStore(redis, names, spec),
+    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { maxBatch: config.BITMAP_MAX_BATCH }),
+    stream: createNatsEventStream(nc, names, { logger: log }),
+    spec,
+    log,
+    wipeCheckMs: config.BITMAP_WIPE_CHECK_MS,
+  };
+  // The projection only returns early on a failure outside a batch (e.g. Redis down during the start-up
+  // rebuild): start it again after a pause rather than leave a process that projects nothing.
+  const running = (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        await runBitmapProjection(deps, controller.signal);
+      } catch (error) {
+        if (controller.signal.aborted) break;
+        log.error({ err: error }, 'bitmap projection failed; restarting it in 2 s');
+        await delay(2000, undefined, { signal: controller.signal }).catch(() => undefined);
+      }
+    }
+  })();
+  log.info({ canvas: names.canvasId, key: names.canvasKey }, 'bitmap projector running');
+
+  return async () => {
+    controller.abort();
+    await running;
+    await closeAll();
+  };
+}
