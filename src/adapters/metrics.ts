@@ -154,7 +154,7 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
 }
 
 /** A health check: resolves `ok: false` with a reason per failing dependency; never throws. */
-export type HealthCheck = () => Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, string>> }>;
+export type HealthCheck = () => Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, string | undefined>> }>;
 
 export const alwaysHealthy: HealthCheck = async () => ({ ok: true, checks: {} });
 
