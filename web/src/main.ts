@@ -1,0 +1,303 @@
+/**
+ * The browser client: wires the shared protocol client (`proto/client.ts`) to the renderer, the camera,
+ * the gestures, the palette and the placement flow. No framework: a handful of DOM nodes updated directly.
+ */
+import { RplaceClient, type ClientStatus } from '../../proto/client.ts';
+import type { WelcomeMessage } from '../../proto/messages.ts';
+import {
+  type Camera, cameraFromHash, cameraToHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
+  panBy, pixelAt, zoomAt,
+} from './camera.ts';
+import { attachGestures } from './gestures.ts';
+import { HistoryMode } from './history-mode.ts';
+import { PalettePicker } from './palette-picker.ts';
+import { formatCountdown, Placement } from './placement.ts';
+import { PixelInfo } from './pixel-info.ts';
+import { Renderer } from './renderer.ts';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from index.html`);
+  return el as T;
+};
+
+const viewportEl = $<HTMLElement>('viewport');
+const canvasEl = $<HTMLCanvasElement>('canvas');
+const reticleEl = $<HTMLElement>('reticle');
+const loadingEl = $<HTMLElement>('loading');
+const statusEl = $<HTMLElement>('status');
+const coordsEl = $<HTMLElement>('coords');
+const userEl = $<HTMLElement>('user');
+const selectedEl = $<HTMLElement>('selected');
+const feedbackEl = $<HTMLElement>('feedback');
+const placeEl = $<HTMLButtonElement>('place');
+
+const renderer = new Renderer(canvasEl);
+const palette = new PalettePicker($('palette'));
+const pixelInfo = new PixelInfo($('pixel-info'));
+
+let size = { width: 0, height: 0 };
+let paletteHex: readonly string[] = [];
+let camera: Camera = { x: 0, y: 0, zoom: 1 };
+let view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
+const urlCamera = cameraFromHash(location.hash);
+let cameraPlaced = false;
+
+// ---- camera -------------------------------------------------------------------------------------------
+
+let hashTimer: ReturnType<typeof setTimeout> | undefined;
+function setCamera(next: Camera): void {
+  camera = size.width > 0 ? clampCamera(next, view, size) : next;
+  canvasEl.style.transform = cssTransform(camera, view);
+  drawReticle();
+  // A shareable URL, updated at most 4 times a second and without filling the history.
+  if (!hashTimer) {
+    hashTimer = setTimeout(() => {
+      hashTimer = undefined;
+      if (size.width > 0) history.replaceState(null, '', cameraToHash(camera));
+    }, 250);
+  }
+}
+
+function zoomBy(factor: number): void {
+  setCamera(zoomAt(camera, view, size, factor, view.width / 2, view.height / 2));
+}
+
+new ResizeObserver(() => {
+  view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
+  if (size.width > 0) setCamera(camera);
+}).observe(viewportEl);
+
+window.addEventListener('hashchange', () => {
+  const fromUrl = cameraFromHash(location.hash);
+  if (fromUrl) setCamera(fromUrl);
+});
+
+// ---- selection and placement -------------------------------------------------------------------------
+
+const placement = new Placement(
+  {
+    render(state) {
+      const cooling = state.cooldownMs > 0;
+      placeEl.textContent = state.pending ? 'Placing…' : cooling ? formatCountdown(state.cooldownMs) : 'Place';
+      placeEl.disabled = !placement.canPlace();
+      placeEl.setAttribute('aria-label', cooling ? `Next pixel in ${formatCountdown(state.cooldownMs)}` : 'Place the selected colour');
+      placeEl.dataset.cooldown = String(Math.ceil(state.cooldownMs / 1000));
+      let text = state.feedback.text;
+      if (!text && !state.connected) text = 'Waiting for the connection…';
+      else if (!text && state.selected && state.color === null) text = 'Pick a colour.';
+      feedbackEl.textContent = text;
+      feedbackEl.dataset.kind = state.feedback.kind;
+      selectedEl.textContent = state.selected ? `Pixel (${state.selected.x}, ${state.selected.y})` : 'Tap a pixel to select it';
+      drawReticle();
+    },
+  },
+  (x, y, color) => client.place(x, y, color),
+);
+
+function select(pixel: { x: number; y: number } | null): void {
+  placement.select(pixel);
+  pixelInfo.show(pixel, paletteNamesOf);
+}
+
+function drawReticle(): void {
+  const { selected, color, pending } = placement.state;
+  if (!selected || size.width === 0) {
+    reticleEl.hidden = true;
+    return;
+  }
+  const p = canvasToScreen(camera, view, selected.x, selected.y);
+  const side = Math.max(6, camera.zoom);
+  const offset = (side - camera.zoom) / 2;
+  reticleEl.hidden = false;
+  reticleEl.style.width = `${side}px`;
+  reticleEl.style.height = `${side}px`;
+  reticleEl.style.transform = `translate(${(p.x - offset).toFixed(1)}px, ${(p.y - offset).toFixed(1)}px)`;
+  // The chosen colour previews on the pixel: immediate local feedback, without changing the canvas bytes.
+  reticleEl.style.background = color !== null && (pending || camera.zoom >= 4) && !historyMode.active ? (paletteHex[color] ?? '') : 'transparent';
+  reticleEl.classList.toggle('pending', pending);
+}
+
+palette.onSelect = (color) => placement.pick(color);
+placeEl.addEventListener('click', () => void placement.place());
+
+// ---- input ---------------------------------------------------------------------------------------------
+
+attachGestures(viewportEl, {
+  pan: (dx, dy) => setCamera(panBy(camera, dx, dy)),
+  zoomAt: (factor, sx, sy) => setCamera(zoomAt(camera, view, size, factor, sx, sy)),
+  tap: (sx, sy) => {
+    viewportEl.focus({ preventScroll: true });
+    const pixel = pixelAt(camera, view, size, sx, sy);
+    if (pixel) select(pixel);
+  },
+  hover: (point) => {
+    const pixel = point ? pixelAt(camera, view, size, point.x, point.y) : null;
+    coordsEl.textContent = pixel ? `(${pixel.x}, ${pixel.y})` : placement.state.selected ? `(${placement.state.selected.x}, ${placement.state.selected.y})` : '–';
+  },
+});
+
+viewportEl.addEventListener('keydown', (e) => {
+  const step = Math.max(1, Math.round(Math.min(view.width, view.height) / 8));
+  const arrows: Record<string, [number, number]> = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+  const arrow = arrows[e.key];
+  if (arrow && e.shiftKey && placement.state.selected) {
+    // Shift+arrows move the selection by one pixel, for precise keyboard placement.
+    const s = placement.state.selected;
+    const x = Math.min(size.width - 1, Math.max(0, s.x - Math.sign(arrow[0])));
+    const y = Math.min(size.height - 1, Math.max(0, s.y - Math.sign(arrow[1])));
+    select({ x, y });
+  } else if (arrow) {
+    setCamera(panBy(camera, arrow[0], arrow[1]));
+  } else if (e.key === '+' || e.key === '=') {
+    zoomBy(1.5);
+  } else if (e.key === '-' || e.key === '_') {
+    zoomBy(1 / 1.5);
+  } else if (e.key === 'Enter' || e.key === ' ') {
+    select(pixelAt(camera, view, size, view.width / 2, view.height / 2));
+  } else if (e.key === 'Escape') {
+    select(null);
+  } else {
+    return;
+  }
+  e.preventDefault();
+});
+
+$('zoom-in').addEventListener('click', () => zoomBy(2));
+$('zoom-out').addEventListener('click', () => zoomBy(0.5));
+$('zoom-fit').addEventListener('click', () => setCamera({ x: size.width / 2, y: size.height / 2, zoom: fitZoom(view, size) }));
+
+// ---- connection --------------------------------------------------------------------------------------
+
+const STATUS_TEXT: Record<ClientStatus, string> = {
+  connecting: 'Connecting…',
+  syncing: 'Syncing…',
+  synced: 'Live',
+  reconnecting: 'Reconnecting…',
+  closed: 'Offline',
+  incompatible: 'Server updated: please reload',
+};
+
+function showStatus(status: ClientStatus): void {
+  statusEl.dataset.state = status === 'synced' ? 'live' : status === 'closed' || status === 'incompatible' ? 'offline' : 'pending';
+  const text = statusEl.querySelector('.status-text');
+  if (text) text.textContent = STATUS_TEXT[status];
+  placement.setConnected(status === 'synced');
+}
+
+function paletteNamesOf(color: number): string {
+  return client.welcome?.canvasInfo.paletteNames[color] ?? `colour ${color}`;
+}
+
+function onWelcome(welcome: WelcomeMessage): void {
+  const info = welcome.canvasInfo;
+  if (info.palette.join() !== paletteHex.join()) {
+    paletteHex = info.palette;
+    renderer.setPalette(info.palette);
+    palette.setPalette(info.palette, info.paletteNames);
+    // A canvas that arrived before the palette (over HTTP) is redrawn with the right colours.
+    if (client.canvas) renderer.drawAll(client.canvas);
+  }
+  userEl.textContent = welcome.isGuest ? `Guest ${welcome.userId.slice(-6)}` : welcome.userId;
+  userEl.title = welcome.isGuest ? 'Placing as a guest' : `Signed in as ${welcome.userId}`;
+  placement.setCooldownSeconds(welcome.cooldownRemaining);
+}
+
+const debug = new URLSearchParams(location.search).has('debug');
+const timings = { canvasAt: -1, paintedAt: -1, frames: 0 };
+
+function onCanvas(width: number, height: number, canvas: Uint8Array | undefined): void {
+  if (!canvas) return;
+  if (paletteHex.length === 0) {
+    // First paint before the welcome: the default palette is the 32-colour one; corrected on welcome.
+    void fetchPaletteInfo();
+  }
+  size = { width, height };
+  renderer.resize(width, height);
+  renderer.drawAll(canvas);
+  if (!cameraPlaced) {
+    cameraPlaced = true;
+    setCamera(urlCamera ?? initialCamera(view, size));
+  } else {
+    setCamera(camera);
+  }
+  if (timings.canvasAt < 0) timings.canvasAt = performance.now();
+  historyMode.canvasChanged(size);
+}
+
+let infoRequested = false;
+async function fetchPaletteInfo(): Promise<void> {
+  if (infoRequested) return;
+  infoRequested = true;
+  try {
+    const res = await fetch('/api/v1/canvas/info');
+    if (!res.ok || paletteHex.length > 0) return;
+    const info = (await res.json()) as { palette?: string[]; paletteNames?: string[] };
+    if (!info.palette || paletteHex.length > 0) return;
+    paletteHex = info.palette;
+    renderer.setPalette(info.palette);
+    palette.setPalette(info.palette, info.paletteNames ?? []);
+    if (client.canvas) renderer.drawAll(client.canvas);
+  } catch {
+    // The welcome brings the palette too.
+  }
+}
+
+renderer.onFlush = (_tiles, full) => {
+  timings.frames += 1;
+  if (full && timings.paintedAt < 0 && paletteHex.length > 0) {
+    loadingEl.hidden = true;
+    // The pixels are on the canvas; the next frame has them on screen.
+    requestAnimationFrame(() => {
+      timings.paintedAt = performance.now();
+      document.documentElement.dataset.painted = 'true';
+    });
+  }
+};
+
+const client = new RplaceClient({
+  url: location.origin,
+  WebSocket: WebSocket as unknown as ConstructorParameters<typeof RplaceClient>[0]['WebSocket'],
+  fetch: (url, init) => fetch(url, init),
+  onWelcome,
+  onCanvas: (_seq, width, height, canvas) => onCanvas(width, height, canvas),
+  onPixels: (frame) => {
+    if (!historyMode.active) renderer.applyRecords(frame.records, frame.count);
+  },
+  onStatus: (status) => showStatus(status),
+});
+
+const historyMode = new HistoryMode({
+  renderer,
+  liveCanvas: () => client.canvas,
+  visibleRegion: () => ({ camera, view }),
+  selected: () => placement.state.selected,
+  onToggle: (active) => {
+    document.body.classList.toggle('history-mode', active);
+    drawReticle();
+    pixelInfo.show(placement.state.selected, paletteNamesOf);
+  },
+});
+
+fetchPaletteInfo();
+void client.connect().catch(() => undefined);
+showStatus('connecting');
+
+if (debug) {
+  // Test and benchmark hooks only (`/?debug`): the canvas bytes this page holds, its sequence and timings.
+  Object.assign(window, {
+    rplaceDebug: {
+      client,
+      timings,
+      canvasBase64: () => {
+        const bytes = client.canvas ?? new Uint8Array(0);
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(s);
+      },
+      seq: () => client.seq,
+      camera: () => camera,
+      placement: () => placement.state,
+    },
+  });
+}
