@@ -1,0 +1,32 @@
+/**
+ * Sessions in Redis: `<prefix>session:<sha256(id)>` → JSON, with `EX` = the session's lifetime, so an
+ * expired session is gone without any sweeper. Only the hash of the id is stored (see sessions.ts).
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { SessionData, SessionStore } from '../../app/auth/ports.ts';
+import { sessionKey } from '../../app/auth/sessions.ts';
+
+const Stored = z.object({ userId: z.string(), username: z.string(), accountCreatedAt: z.number(), createdAt: z.number() });
+
+export function createRedisSessionStore(redis: Redis, redisPrefix: string): SessionStore {
+  const key = (sessionId: string) => `${redisPrefix}session:${sessionKey(sessionId)}`;
+  return {
+    async create(sessionId, data, ttlSeconds) {
+      await redis.set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds);
+    },
+    async get(sessionId) {
+      const raw = await redis.get(key(sessionId));
+      if (raw === null) return null;
+      try {
+        const parsed = Stored.safeParse(JSON.parse(raw));
+        return parsed.success ? (parsed.data satisfies SessionData) : null;
+      } catch {
+        return null;
+      }
+    },
+    async destroy(sessionId) {
+      await redis.del(key(sessionId));
+    },
+  };
+}

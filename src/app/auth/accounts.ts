@@ -1,0 +1,118 @@
+/**
+ * The account use cases: register, login, logout, identify. Expected outcomes (bad input, taken
+ * username, wrong password, throttled) are returned values; only infrastructure failures throw.
+ *
+ * Login throttling happens BEFORE any password work, and counts attempts, not failures: 1,000 parallel
+ * guesses all race for the same bucket, at most `limit` of them ever reach scrypt, and the rest are
+ * refused at the cost of one Redis call. Buckets exist per account (guessing one password from many IPs)
+ * and per IP (one IP trying many accounts). A successful login refills the account's bucket.
+ */
+import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { Clock } from '../ports.ts';
+import { dummyPasswordHash, hashPassword, verifyPassword, type ScryptCost } from './password.ts';
+import type { RateLimiter, Revocations, SessionData, SessionStore, UserStore } from './ports.ts';
+import { Credentials } from './schemas.ts';
+import { newSessionId, sessionKey } from './sessions.ts';
+
+export interface Limit {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+export interface AuthSettings {
+  readonly sessionTtlSeconds: number;
+  readonly loginPerAccount: Limit;
+  readonly loginPerIp: Limit;
+  readonly registerPerIp: Limit;
+  readonly scryptCost?: ScryptCost;
+}
+
+export interface AccountsDeps {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly limits: RateLimiter;
+  readonly revocations: Revocations;
+  readonly clock: Clock;
+  readonly settings: AuthSettings;
+}
+
+export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly retryAfterSeconds?: number };
+export type SignedIn = { readonly ok: true; readonly sessionId: string; readonly session: SessionData };
+
+export interface Accounts {
+  register(body: unknown, ip: string, previousSessionId?: string): Promise<SignedIn | Refusal>;
+  login(body: unknown, ip: string, previousSessionId?: string): Promise<SignedIn | Refusal>;
+  logout(sessionId: string): Promise<void>;
+  session(sessionId: string): Promise<SessionData | null>;
+}
+
+function badRequest(issues: readonly { message: string }[]): Refusal {
+  return { ok: false, code: ErrorCode.bad_request, message: issues.map((i) => i.message).join('; ').slice(0, 300) };
+}
+
+function throttled(retryAfterMs: number, what: string): Refusal {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return { ok: false, code: ErrorCode.rate_limited, message: `too many ${what}; try again in ${retryAfterSeconds} s`, retryAfterSeconds };
+}
+
+export function newUserId(): string {
+  return `u_${randomBytes(9).toString('base64url')}`;
+}
+
+export function createAccounts(deps: AccountsDeps): Accounts {
+  const { users, sessions, limits, clock, settings } = deps;
+
+  async function signIn(account: { userId: string; username: string; createdAt: number }, previousSessionId: string | undefined): Promise<SignedIn> {
+    // Never reuse a session id presented by the client (no fixation): the old one, if any, is destroyed.
+    if (previousSessionId !== undefined) await endSession(previousSessionId);
+    const sessionId = newSessionId();
+    const session: SessionData = { userId: account.userId, username: account.username, accountCreatedAt: account.createdAt, createdAt: clock.now() };
+    await sessions.create(sessionId, session, settings.sessionTtlSeconds);
+    return { ok: true, sessionId, session };
+  }
+
+  async function endSession(sessionId: string): Promise<void> {
+    await sessions.destroy(sessionId);
+    await deps.revocations.sessionEnded(sessionKey(sessionId));
+  }
+
+  return {
+    async register(body, ip, previousSessionId) {
+      const parsed = Credentials.safeParse(body);
+      if (!parsed.success) return badRequest(parsed.error.issues);
+      const ipBucket = await limits.take(`register:ip:${ip}`, settings.registerPerIp.limit, settings.registerPerIp.windowMs);
+      if (!ipBucket.allowed) return throttled(ipBucket.retryAfterMs, 'registrations from your address');
+      const account = {
+        userId: newUserId(),
+        username: parsed.data.username,
+        passwordHash: await hashPassword(parsed.data.password, settings.scryptCost),
+        createdAt: clock.now(),
+      };
+      if (!(await users.create(account))) return { ok: false, code: ErrorCode.username_taken, message: `the username ${account.username} is taken` };
+      return signIn(account, previousSessionId);
+    },
+
+    async login(body, ip, previousSessionId) {
+      const parsed = Credentials.safeParse(body);
+      if (!parsed.success) return badRequest(parsed.error.issues);
+      const accountKey = `login:user:${parsed.data.username.toLowerCase()}`;
+      const [byAccount, byIp] = await Promise.all([
+        limits.take(accountKey, settings.loginPerAccount.limit, settings.loginPerAccount.windowMs),
+        limits.take(`login:ip:${ip}`, settings.loginPerIp.limit, settings.loginPerIp.windowMs),
+      ]);
+      if (!byAccount.allowed) return throttled(byAccount.retryAfterMs, 'login attempts for this account');
+      if (!byIp.allowed) return throttled(byIp.retryAfterMs, 'login attempts from your address');
+      const account = await users.findByUsername(parsed.data.username);
+      // Same scrypt work whether or not the account exists, so timing does not reveal usernames.
+      const valid = await verifyPassword(parsed.data.password, account?.passwordHash ?? (await dummyPasswordHash(settings.scryptCost)));
+      if (account === null || !valid) return { ok: false, code: ErrorCode.invalid_credentials, message: 'wrong username or password' };
+      await limits.reset(accountKey);
+      return signIn(account, previousSessionId);
+    },
+
+    logout: endSession,
+
+    session: (sessionId) => sessions.get(sessionId),
+  };
+}

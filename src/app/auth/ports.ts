@@ -1,0 +1,68 @@
+/**
+ * Ports of the accounts and abuse-resistance use cases. Implemented by src/adapters/pg/user-store.ts and
+ * src/adapters/redis/{session-store,ban-store,rate-limits}.ts; nothing here imports a client library.
+ */
+
+export interface Account {
+  readonly userId: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface UserStore {
+  /** Creates the account; `false` when the username (case-insensitively) is taken. */
+  create(account: Account): Promise<boolean>;
+  findByUsername(username: string): Promise<Account | null>;
+  findById(userId: string): Promise<Account | null>;
+}
+
+/** What a session knows about its user (copied in at login so the WebSocket upgrade needs one Redis read). */
+export interface SessionData {
+  readonly userId: string;
+  readonly username: string;
+  /** Account creation time, ms since the epoch (the built-in risk rule uses account age). */
+  readonly accountCreatedAt: number;
+  readonly createdAt: number;
+}
+
+/**
+ * Server-side sessions with an expiry. The store keys sessions by a hash of the id, so a dump of the
+ * store does not hand out live cookies. `sessionKey(id)` is that hash; sockets are tagged with it.
+ */
+export interface SessionStore {
+  create(sessionId: string, data: SessionData, ttlSeconds: number): Promise<void>;
+  get(sessionId: string): Promise<SessionData | null>;
+  destroy(sessionId: string): Promise<void>;
+}
+
+export type BanMode = 'ban' | 'shadow';
+
+export interface BanStore {
+  get(userId: string): Promise<BanMode | null>;
+  set(userId: string, mode: BanMode): Promise<void>;
+  /** `true` when a ban was lifted. */
+  clear(userId: string): Promise<boolean>;
+}
+
+export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
+
+/**
+ * Token buckets (GCRA) keyed by an arbitrary string: at most `limit` takes per `windowMs`, refilling
+ * smoothly. Atomic across every process sharing the store.
+ */
+export interface RateLimiter {
+  take(key: string, limit: number, windowMs: number): Promise<RateDecision>;
+  /** Forgets a bucket (e.g. a successful login clears the account's failure budget). */
+  reset(key: string): Promise<void>;
+}
+
+/**
+ * Tells every edge that sockets must close: a session ended (logout) or a user was banned. Core NATS,
+ * on a subject outside the canvas stream's subjects, so it never lands in the log.
+ */
+export interface Revocations {
+  sessionEnded(sessionKey: string): Promise<void>;
+  userBanned(userId: string): Promise<void>;
+}

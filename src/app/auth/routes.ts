@@ -1,0 +1,101 @@
+/**
+ * The account HTTP API as framework-free routes (mounted by the edge's uWS adapter):
+ * `POST /api/v1/auth/register`, `POST /api/v1/auth/login`, `POST /api/v1/auth/logout`, `GET /api/v1/auth/me`.
+ * Every POST is CSRF-checked (see origin.ts); every body is bounded and zod-validated; every refusal is a
+ * `{ code, message }` body with a code from proto/error-codes.ts.
+ */
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
+import type { Accounts, Refusal, SignedIn } from './accounts.ts';
+import { checkCsrf, type OriginPolicy } from './origin.ts';
+import { MAX_AUTH_BODY_BYTES } from './schemas.ts';
+import { clearedSessionCookie, sessionCookie, sessionIdFromCookie } from './sessions.ts';
+
+export interface AuthRoutesDeps {
+  readonly accounts: Accounts;
+  readonly origins: OriginPolicy;
+  /** Always mark the cookie Secure (set when the edge is served over TLS, directly or behind a proxy). */
+  readonly cookieSecure: boolean;
+  readonly sessionTtlSeconds: number;
+  /** The guest id a request carries (the edge's signed guest cookie), for `me` without a session. */
+  readonly guestId?: (request: HttpRequest) => string | null;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  too_large: 413,
+  invalid_credentials: 401,
+  unauthorized: 401,
+  forbidden: 403,
+  username_taken: 409,
+  rate_limited: 429,
+};
+
+function refusal(r: Refusal): HttpResponse {
+  const response = jsonError(STATUS[r.code] ?? 400, r.code, r.message, r.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: r.retryAfterSeconds });
+  return r.retryAfterSeconds === undefined ? response : { ...response, headers: { ...response.headers, 'retry-after': String(r.retryAfterSeconds) } };
+}
+
+function parseBody(request: HttpRequest): { ok: true; value: unknown } | { ok: false; response: HttpResponse } {
+  const body = request.body ?? new Uint8Array();
+  if (body.length > MAX_AUTH_BODY_BYTES) return { ok: false, response: jsonError(413, ErrorCode.too_large, `body over ${MAX_AUTH_BODY_BYTES} bytes`) };
+  try {
+    return { ok: true, value: JSON.parse(Buffer.from(body).toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, response: jsonError(400, ErrorCode.bad_request, 'body must be JSON: {"username": "...", "password": "..."}') };
+  }
+}
+
+export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
+  const secure = (request: HttpRequest) => deps.cookieSecure || request.headers['x-forwarded-proto'] === 'https';
+  const noStore = { 'cache-control': 'no-store' };
+
+  const signedIn = (request: HttpRequest, status: number, result: SignedIn): HttpResponse =>
+    json(
+      status,
+      { success: true, userId: result.session.userId, username: result.session.username, isGuest: false },
+      { ...noStore, 'set-cookie': sessionCookie(result.sessionId, { secure: secure(request), maxAgeSeconds: deps.sessionTtlSeconds }) },
+    );
+
+  const credentialsRoute = (path: string, status: number, run: Accounts['login']): HttpRoute => ({
+    method: 'POST',
+    path,
+    maxBodyBytes: MAX_AUTH_BODY_BYTES,
+    async handle(request) {
+      const csrf = checkCsrf(deps.origins, request.headers);
+      if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+      const body = parseBody(request);
+      if (!body.ok) return body.response;
+      const result = await run(body.value, request.remoteAddress, sessionIdFromCookie(request.headers['cookie']));
+      return result.ok ? signedIn(request, status, result) : refusal(result);
+    },
+  });
+
+  return [
+    credentialsRoute('/api/v1/auth/register', 201, deps.accounts.register),
+    credentialsRoute('/api/v1/auth/login', 200, deps.accounts.login),
+    {
+      method: 'POST',
+      path: '/api/v1/auth/logout',
+      maxBodyBytes: MAX_AUTH_BODY_BYTES,
+      async handle(request) {
+        const csrf = checkCsrf(deps.origins, request.headers);
+        if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+        const sessionId = sessionIdFromCookie(request.headers['cookie']);
+        if (sessionId !== undefined) await deps.accounts.logout(sessionId);
+        return json(200, { success: true }, { ...noStore, 'set-cookie': clearedSessionCookie(secure(request)) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/auth/me',
+      maxBodyBytes: 0,
+      async handle(request) {
+        const sessionId = sessionIdFromCookie(request.headers['cookie']);
+        const session = sessionId === undefined ? null : await deps.accounts.session(sessionId);
+        if (session !== null) return json(200, { userId: session.userId, username: session.username, isGuest: false }, noStore);
+        return json(200, { userId: deps.guestId?.(request) ?? null, username: null, isGuest: true }, noStore);
+      },
+    },
+  ];
+}
