@@ -1,0 +1,73 @@
+/**
+ * The edge's canvas, compressed for HTTP (gzip, deflate) and for `canvas` frames (raw deflate), at most
+ * once per `maxAgeMs` per encoding however many requests arrive: a request within that window gets the
+ * cached bytes, labelled with the sequence they reflect (the ETag), never a re-compression.
+ * Compression is synchronous on purpose: the result must be labelled with exactly the sequence the canvas
+ * had, and the canvas only changes at flush time, on this same thread.
+ */
+import { deflateRawSync, deflateSync, gzipSync, constants } from 'node:zlib';
+import { CanvasEncoding, encodeCanvasFrame } from '../../../proto/frames.ts';
+import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+
+export type HttpEncoding = 'gzip' | 'deflate' | 'identity';
+
+interface Entry {
+  readonly seq: number;
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+export class CanvasCache {
+  readonly #state: EdgeCanvas;
+  readonly #height: number;
+  readonly #maxAgeMs: number;
+  readonly #entries = new Map<HttpEncoding | 'frame', Entry>();
+
+  constructor(state: EdgeCanvas, height: number, maxAgeMs: number) {
+    this.#state = state;
+    this.#height = height;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** A `canvas` frame (raw deflate) and the sequence it reflects. */
+  frame(forceCurrent = false): Entry {
+    return this.#get('frame', forceCurrent);
+  }
+
+  /** The canvas bytes for an HTTP response with the given `Content-Encoding`. */
+  http(encoding: HttpEncoding): Entry {
+    return this.#get(encoding, false);
+  }
+
+  #get(kind: HttpEncoding | 'frame', forceCurrent: boolean): Entry {
+    const now = Date.now();
+    const cached = this.#entries.get(kind);
+    const seq = this.#state.seq;
+    if (cached && (cached.seq === seq || (!forceCurrent && now - cached.at < this.#maxAgeMs))) return cached;
+    const canvas = this.#state.canvas;
+    const options = { level: constants.Z_BEST_SPEED };
+    let bytes: Uint8Array;
+    if (kind === 'frame') {
+      bytes = encodeCanvasFrame(seq, this.#state.width, this.#height, CanvasEncoding.Deflate, deflateRawSync(canvas, options));
+    } else if (kind === 'gzip') bytes = gzipSync(canvas, options);
+    else if (kind === 'deflate') bytes = deflateSync(canvas, options);
+    else bytes = canvas.slice();
+    const entry = { seq, at: now, bytes };
+    this.#entries.set(kind, entry);
+    return entry;
+  }
+}
+
+/** Picks gzip, then deflate, from an `Accept-Encoding` header (q=0 excluded); identity otherwise. */
+export function pickEncoding(acceptEncoding: string | undefined): HttpEncoding {
+  if (!acceptEncoding) return 'identity';
+  const accepted = new Set<string>();
+  for (const part of acceptEncoding.toLowerCase().split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (name && !(q && Number(q.slice(2)) === 0)) accepted.add(name.trim());
+  }
+  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
+  if (accepted.has('deflate')) return 'deflate';
+  return 'identity';
+}

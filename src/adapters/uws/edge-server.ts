@@ -1,0 +1,350 @@
+/**
+ * The edge's uWebSockets.js server: `/ws` (the protocol of `proto/PROTOCOL.md`), the canvas endpoints,
+ * health, and every extra `HttpRoute` (history, auth) plus static files.
+ *
+ * Consistency: everything that reads the edge state (open, resume, drain, the canvas routes) runs
+ * synchronously on the one thread that also flushes, so a catch-up built from the ring ends exactly where
+ * the next published frame starts. A socket is subscribed to the live topic in the same tick as its
+ * catch-up is sent, never before.
+ *
+ * Slow clients: `maxBackpressure` bounds what uWS buffers per socket and `closeOnBackpressureLimit` closes
+ * a socket that passes it (it reconnects and resumes), so one slow reader neither stalls the others nor
+ * grows memory. A socket that was sent a whole canvas is subscribed only once that canvas has drained.
+ */
+import type { TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
+import { CloseCode } from '../../../proto/close-codes.ts';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import { json, jsonError, type HttpRoute } from '../../app/http.ts';
+import type { PlacePixel } from '../../app/place-pixel.ts';
+import type { CooldownStore, IdentityProvider } from '../../app/ports.ts';
+import type { Logger } from '../logger.ts';
+import { countPlacement, metrics, metricsRoutes } from '../metrics.ts';
+import { CanvasCache, pickEncoding } from './canvas-cache.ts';
+import { mountHttpRoutes } from './http-routes.ts';
+import type { UwsModule } from './load.ts';
+
+export const LIVE_TOPIC = 'pixels';
+/** `place` messages a socket may have in flight at once. */
+const MAX_INFLIGHT_PLACES = 4;
+/** Malformed messages tolerated per connection before closing it with 1008. */
+const MAX_BAD_MESSAGES = 20;
+
+export interface WsLimits {
+  /** Largest client message (bytes); uWS closes the socket (1009) beyond it. */
+  readonly maxPayloadLength: number;
+  /** Seconds without traffic before uWS closes a socket; it pings automatically before that. */
+  readonly idleTimeout: number;
+  /** Bytes uWS may buffer per socket before the socket counts as too slow. */
+  readonly maxBackpressure: number;
+  /** Close (rather than silently skip) a socket that passes `maxBackpressure`. */
+  readonly closeOnBackpressureLimit: true;
+}
+
+export interface EdgeServerDeps {
+  readonly uws: UwsModule;
+  readonly logger: Logger;
+  readonly canvasId: string;
+  readonly state: EdgeCanvas;
+  readonly info: Omit<CanvasInfo, 'seq'>;
+  readonly placePixel: PlacePixel;
+  readonly cooldowns: Pick<CooldownStore, 'remainingMs'>;
+  readonly identity: IdentityProvider;
+  readonly limits: WsLimits;
+  /** Cached compressed canvases are reused for this long (ms). */
+  readonly canvasCacheMs: number;
+  readonly staticDir: string;
+  readonly routes: readonly HttpRoute[];
+  /** Consuming the stream and caught up. */
+  isReady(): boolean;
+}
+
+interface Conn {
+  userId: string;
+  isGuest: boolean;
+  since: number | null;
+  version: number | null;
+  cooldownRemaining: number;
+  closed: boolean;
+  inflight: number;
+  bad: number;
+  /** Sent a canvas at this seq; waiting for it to drain before the catch-up and the subscription. */
+  waitingFrom: number | null;
+}
+
+export interface EdgeServer {
+  readonly port: number;
+  readonly connections: number;
+  /** Publishes one frame to every subscribed socket (one encoding, uWS fan-out). */
+  publish(frame: Uint8Array, events: number): void;
+  /** Stops listening and closes every socket with 1001. */
+  close(): void;
+}
+
+export function buildEdgeLimits(maxBackpressure: number, idleTimeout: number): WsLimits {
+  return { maxPayloadLength: MAX_CLIENT_MESSAGE_BYTES, idleTimeout, maxBackpressure, closeOnBackpressureLimit: true };
+}
+
+export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: number): Promise<EdgeServer> {
+  const { uws, state, logger, limits } = deps;
+  const app: TemplatedApp = uws.App();
+  const cache = new CanvasCache(state, deps.info.height, deps.canvasCacheMs);
+  const sockets = new Set<WebSocket<Conn>>();
+  let closing = false;
+
+  const sendControl = (ws: WebSocket<Conn>, message: ServerControlMessage) => ws.send(JSON.stringify(message), false);
+  const sendFrame = (ws: WebSocket<Conn>, frame: Uint8Array, kind: 'pixels' | 'canvas') => {
+    if (ws.send(frame, true) === 2) metrics.framesDropped.inc({ reason: 'backpressure' });
+    else metrics.framesSent.inc({ kind });
+  };
+  const reject = (ws: WebSocket<Conn>, code: ErrorCode, message: string, requestId?: string) => {
+    const conn = ws.getUserData();
+    sendControl(ws, { type: 'error', code, message, ...(requestId ? { requestId } : {}) });
+    if (code === ErrorCode.bad_request || code === ErrorCode.too_large) {
+      conn.bad += 1;
+      if (conn.bad > MAX_BAD_MESSAGES) ws.end(CloseCode.PolicyViolation, 'too many malformed messages');
+    }
+  };
+
+  /** Brings a socket from `since` (null: nothing) to the live topic: catch-up from the ring, or a whole canvas. */
+  const serveFrom = (ws: WebSocket<Conn>, since: number | null) => {
+    const conn = ws.getUserData();
+    if (since !== null) {
+      const catchUp = state.catchUp(since);
+      if (catchUp.kind === 'ahead') {
+        ws.subscribe(LIVE_TOPIC);
+        return;
+      }
+      if (catchUp.kind === 'pixels') {
+        sendFrame(ws, catchUp.frame, 'pixels');
+        ws.subscribe(LIVE_TOPIC);
+        return;
+      }
+      metrics.resyncs.inc({ reason: 'client_behind_ring' });
+    }
+    let entry = cache.frame();
+    if (state.catchUp(entry.seq).kind !== 'pixels') entry = cache.frame(true);
+    ws.unsubscribe(LIVE_TOPIC);
+    sendFrame(ws, entry.bytes, 'canvas');
+    if (ws.getBufferedAmount() > limits.maxBackpressure / 2) {
+      conn.waitingFrom = entry.seq;
+      return;
+    }
+    if (state.seq > entry.seq) {
+      const catchUp = state.catchUp(entry.seq);
+      if (catchUp.kind === 'pixels') sendFrame(ws, catchUp.frame, 'pixels');
+    }
+    ws.subscribe(LIVE_TOPIC);
+  };
+
+  app.ws<Conn>('/ws', {
+    maxPayloadLength: limits.maxPayloadLength,
+    idleTimeout: limits.idleTimeout,
+    maxBackpressure: limits.maxBackpressure,
+    closeOnBackpressureLimit: limits.closeOnBackpressureLimit as unknown as number,
+    sendPingsAutomatically: true,
+    compression: uws.DISABLED,
+    upgrade: (res, req, context) => {
+      // Copy everything out of the request now: it is gone after the first await.
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const headers = { cookie: req.getHeader('cookie'), origin: req.getHeader('origin') };
+      const versionText = req.getQuery('v') ?? '';
+      const sinceText = req.getQuery('since') ?? '';
+      const aborted = { value: false };
+      res.onAborted(() => {
+        aborted.value = true;
+      });
+      if (closing) {
+        res.cork(() => res.writeStatus('503 Service Unavailable').end('edge shutting down'));
+        return;
+      }
+      const since = /^\d{1,16}$/.test(sinceText) && Number.isSafeInteger(Number(sinceText)) ? Number(sinceText) : null;
+      const version = /^\d{1,4}$/.test(versionText) ? Number(versionText) : null;
+      void (async () => {
+        const who = await deps.identity.identify(headers).catch(() => null);
+        const remainingMs = who ? await deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
+        if (aborted.value) return;
+        res.cork(() => {
+          if (!who) {
+            res.writeStatus('401 Unauthorized').end(JSON.stringify({ code: ErrorCode.unauthorized, message: 'no identity' }));
+            return;
+          }
+          if (who.setCookie) res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', who.setCookie);
+          const conn: Conn = {
+            userId: who.identity.userId, isGuest: who.identity.isGuest, since, version, cooldownRemaining: Math.ceil(remainingMs / 1000),
+            closed: false, inflight: 0, bad: 0, waitingFrom: null,
+          };
+          res.upgrade(conn, key, protocol, extensions, context);
+        });
+      })();
+    },
+    open: (ws) => {
+      const conn = ws.getUserData();
+      sockets.add(ws);
+      metrics.wsConnections.set(sockets.size);
+      if (conn.version !== null && conn.version !== PROTOCOL_VERSION) {
+        sendControl(ws, { type: 'error', code: ErrorCode.unsupported_version, message: `this edge speaks protocol ${PROTOCOL_VERSION}, the client ${conn.version}` });
+        ws.end(CloseCode.UnsupportedVersion, 'unsupported protocol version');
+        return;
+      }
+      sendControl(ws, {
+        type: 'welcome', protocol: PROTOCOL_VERSION, userId: conn.userId, isGuest: conn.isGuest, cooldownRemaining: conn.cooldownRemaining,
+        canvasInfo: { ...deps.info, seq: state.seq },
+      });
+      serveFrom(ws, conn.since);
+    },
+    message: (ws, message, isBinary) => {
+      // Decode now: `message` is only valid until this handler returns or awaits.
+      if (isBinary) {
+        reject(ws, ErrorCode.bad_request, 'client messages are JSON text frames');
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(message).toString('utf8'));
+      } catch {
+        reject(ws, ErrorCode.bad_request, 'message is not JSON');
+        return;
+      }
+      const result = ClientMessage.safeParse(parsed);
+      if (!result.success) {
+        const requestId = typeof (parsed as { requestId?: unknown })?.requestId === 'string' ? (parsed as { requestId: string }).requestId.slice(0, 64) : undefined;
+        reject(ws, ErrorCode.bad_request, result.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ').slice(0, 300), requestId);
+        return;
+      }
+      const msg = result.data;
+      const conn = ws.getUserData();
+      if (msg.type === 'ping') {
+        sendControl(ws, { type: 'pong' });
+      } else if (msg.type === 'resume') {
+        if (conn.waitingFrom === null) serveFrom(ws, msg.since);
+      } else {
+        if (conn.inflight >= MAX_INFLIGHT_PLACES) {
+          reject(ws, ErrorCode.rate_limited, `at most ${MAX_INFLIGHT_PLACES} placements in flight`, msg.requestId);
+          return;
+        }
+        conn.inflight += 1;
+        deps.placePixel({ userId: conn.userId, requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color }).then(
+          (outcome) => {
+            conn.inflight -= 1;
+            countPlacement(outcome);
+            if (conn.closed) return;
+            ws.cork(() => {
+              if (outcome.ok) sendControl(ws, { type: 'success', requestId: msg.requestId, nextPlacement: outcome.nextPlacement, seq: outcome.seq });
+              else sendControl(ws, { type: 'error', code: outcome.code, message: outcome.message, requestId: msg.requestId, ...(outcome.remainingSeconds !== undefined ? { remainingSeconds: outcome.remainingSeconds } : {}) });
+            });
+          },
+          (error: unknown) => {
+            conn.inflight -= 1;
+            logger.error({ err: error }, 'placement failed');
+            if (!conn.closed) ws.cork(() => sendControl(ws, { type: 'error', code: ErrorCode.internal, message: 'internal error', requestId: msg.requestId }));
+          },
+        );
+      }
+    },
+    drain: (ws) => {
+      const conn = ws.getUserData();
+      if (conn.waitingFrom !== null && ws.getBufferedAmount() <= limits.maxBackpressure / 2) {
+        const from = conn.waitingFrom;
+        conn.waitingFrom = null;
+        serveFrom(ws, from);
+      }
+    },
+    close: (ws, code) => {
+      const conn = ws.getUserData();
+      conn.closed = true;
+      sockets.delete(ws);
+      metrics.wsConnections.set(sockets.size);
+      if (code === 1006) metrics.framesDropped.inc({ reason: 'closed' });
+    },
+  });
+
+  const canvasRoutes: HttpRoute[] = [
+    {
+      method: 'GET',
+      path: '/api/v1/canvas',
+      maxBodyBytes: 0,
+      handle: async (request) => {
+        const encoding = pickEncoding(request.headers['accept-encoding']);
+        const entry = cache.http(encoding);
+        const etag = `W/"${deps.canvasId}-${entry.seq}"`;
+        const headers: Record<string, string> = {
+          etag,
+          'cache-control': 'public, max-age=1, s-maxage=1, stale-while-revalidate=5',
+          vary: 'Accept-Encoding',
+          'x-rplace-seq': String(entry.seq),
+          'x-canvas-width': String(deps.info.width),
+          'x-canvas-height': String(deps.info.height),
+          'access-control-expose-headers': 'etag, x-rplace-seq, x-canvas-width, x-canvas-height',
+        };
+        if ((request.headers['if-none-match'] ?? '').split(',').some((tag) => tag.trim() === etag)) return { status: 304, headers };
+        return {
+          status: 200,
+          headers: { ...headers, 'content-type': 'application/octet-stream', ...(encoding === 'identity' ? {} : { 'content-encoding': encoding }) },
+          body: entry.bytes,
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/canvas/info',
+      maxBodyBytes: 0,
+      handle: async () => json(200, { ...deps.info, seq: state.seq }, { 'cache-control': 'no-cache' }),
+    },
+    {
+      method: 'GET',
+      path: '/readyz',
+      maxBodyBytes: 0,
+      handle: async () =>
+        deps.isReady() && !closing
+          ? json(200, { status: 'ready', seq: state.seq }, { 'cache-control': 'no-store' })
+          : json(503, { status: 'not ready', seq: state.seq }, { 'cache-control': 'no-store' }),
+    },
+    ...metricsRoutes(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) })),
+  ];
+  if (!deps.routes.some((r) => r.path === '/api/v1/auth/me')) canvasRoutes.push(guestMeRoute(deps.identity));
+  mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger);
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
+  });
+  const boundPort = uws.us_socket_local_port(listenSocket as never);
+
+  return {
+    port: boundPort,
+    get connections() {
+      return sockets.size;
+    },
+    publish(frame, events) {
+      app.publish(LIVE_TOPIC, frame, true, false);
+      metrics.framesSent.inc({ kind: 'pixels_topic' });
+      metrics.batchSize.observe({ stage: 'edge' }, events);
+    },
+    close() {
+      if (closing) return;
+      closing = true;
+      uws.us_listen_socket_close(listenSocket);
+      for (const ws of [...sockets]) ws.end(CloseCode.GoingAway, 'edge shutting down');
+    },
+  };
+}
+
+/** Guest-only `/api/v1/auth/me`: mints the signed guest cookie when missing (the accounts routes replace it). */
+function guestMeRoute(identity: IdentityProvider): HttpRoute {
+  return {
+    method: 'GET',
+    path: '/api/v1/auth/me',
+    maxBodyBytes: 0,
+    handle: async (request) => {
+      const who = await identity.identify(request.headers);
+      if (!who) return jsonError(401, ErrorCode.unauthorized, 'not signed in');
+      return json(200, { userId: who.identity.userId, username: null, isGuest: who.identity.isGuest }, {
+        'cache-control': 'no-store',
+        ...(who.setCookie ? { 'set-cookie': who.setCookie } : {}),
+      });
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Serves framework-free `HttpRoute`s (src/app/http.ts) and static files on a uWS app: one catch-all
+ * handler dispatching on method + exact path. It copies everything it needs out of the uWS request before
+ * any await, honours aborts, caps request bodies at the route's `maxBodyBytes` (413), and streams
+ * `AsyncIterable` bodies with backpressure (waits for `onWritable` when uWS buffers).
+ */
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import type { HttpRequest, HttpResponse, HttpRoute } from '../../app/http.ts';
+import { jsonError } from '../../app/http.ts';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { Logger } from '../logger.ts';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request',
+  401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.json': 'application/json',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.webmanifest': 'application/manifest+json', '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+};
+/** Largest body of a route that does not state `maxBodyBytes`. */
+const DEFAULT_MAX_BODY = 0;
+
+interface RequestState {
+  aborted: boolean;
+  /** Resumes a streamed body waiting for uWS to drain. */
+  wake?: (() => void) | undefined;
+}
+
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
+}
+
+export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[], staticDir: string, logger: Logger): void {
+  const table = new Map<string, HttpRoute>();
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    if (table.has(key)) throw new Error(`two HTTP routes for ${key}`);
+    table.set(key, route);
+  }
+  const paths = new Set(routes.map((r) => r.path));
+
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const path = req.getUrl();
+    const request = copyRequest(res, req, method, path);
+    const state: RequestState = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+      state.wake?.();
+    });
+    const route = table.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
+    if (!route) {
+      if ((method === 'GET' || method === 'HEAD') && !paths.has(path) && !path.startsWith('/api/')) {
+        void serveStatic(res, state, staticDir, path, method === 'HEAD');
+      } else {
+        send(res, state, paths.has(path) ? jsonError(405, ErrorCode.bad_request, `${method} not allowed on ${path}`) : jsonError(404, ErrorCode.not_found, `no route ${method} ${path}`), false);
+      }
+      return;
+    }
+    const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const declared = Number(request.headers['content-length'] ?? '0');
+    if (declared > limit) {
+      send(res, state, jsonError(413, ErrorCode.too_large, `request body over ${limit} bytes`), false);
+      return;
+    }
+    const run = (body: Uint8Array | undefined) => {
+      route.handle(body ? { ...request, body } : request).then(
+        (response) => send(res, state, response, method === 'HEAD'),
+        (error: unknown) => {
+          logger.error({ err: error, path }, 'HTTP route failed');
+          send(res, state, jsonError(500, ErrorCode.internal, 'internal error'), false);
+        },
+      );
+    };
+    if (method === 'GET' || method === 'HEAD' || method === 'DELETE') {
+      run(undefined);
+      return;
+    }
+    readBody(res, limit, state).then(run, () => send(res, state, jsonError(413, ErrorCode.too_large, `request body over ${limit} bytes`), false));
+  });
+}
+
+function copyRequest(res: UwsResponse, req: UwsRequest, method: string, path: string): HttpRequest {
+  const headers: Record<string, string> = {};
+  req.forEach((key, value) => {
+    headers[key] = value;
+  });
+  return {
+    method,
+    path,
+    query: new URLSearchParams(req.getQuery() ?? ''),
+    headers,
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+function readBody(res: UwsResponse, limit: number, state: RequestState): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    res.onData((chunk, isLast) => {
+      if (failed || state.aborted) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new Error('body too large'));
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS neuters the chunk on return: copy it
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/** Writes a response unless the request was aborted; streams `AsyncIterable` bodies with backpressure. */
+export function send(res: UwsResponse, state: RequestState, response: HttpResponse, headOnly: boolean): void {
+  if (state.aborted) return;
+  const body = response.body;
+  const writeHead = () => {
+    res.writeStatus(statusLine(response.status));
+    for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
+  };
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
+    res.cork(() => {
+      writeHead();
+      if (headOnly) res.endWithoutBody(body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      else res.end(body ?? '');
+    });
+    return;
+  }
+  void streamBody(res, state, writeHead, body);
+}
+
+async function streamBody(res: UwsResponse, state: RequestState, writeHead: () => void, body: AsyncIterable<Uint8Array>): Promise<void> {
+  let started = false;
+  res.onWritable(() => {
+    state.wake?.();
+    return true;
+  });
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (state.aborted) break;
+      if (next.done) {
+        res.cork(() => {
+          if (!started) writeHead();
+          res.end();
+        });
+        return;
+      }
+      let ok = true;
+      res.cork(() => {
+        if (!started) writeHead();
+        started = true;
+        ok = res.write(next.value);
+      });
+      // uWS buffered the chunk: wait until it drains (or the client goes away) before producing more.
+      if (!ok) await new Promise<void>((resolve) => (state.wake = resolve));
+      state.wake = undefined;
+      if (state.aborted) break;
+    }
+  } catch {
+    if (!state.aborted) res.cork(() => res.close());
+  }
+  await iterator.return?.();
+}
+
+async function serveStatic(res: UwsResponse, state: RequestState, dir: string, path: string, headOnly: boolean): Promise<void> {
+  let relative: string;
+  try {
+    relative = normalize(decodeURIComponent(path === '/' ? '/index.html' : path));
+  } catch {
+    send(res, state, jsonError(400, ErrorCode.bad_request, 'bad path'), false);
+    return;
+  }
+  const file = join(dir, relative);
+  if (!file.startsWith(dir + sep) || relative.includes('\0')) {
+    send(res, state, jsonError(404, ErrorCode.not_found, 'not found'), false);
+    return;
+  }
+  try {
+    const bytes = await readFile(file);
+    const immutable = relative.startsWith(`${sep}assets${sep}`);
+    send(res, state, {
+      status: 200,
+      headers: {
+        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      },
+      body: bytes,
+    }, headOnly);
+  } catch {
+    if (relative === `${sep}index.html`) {
+      send(res, state, { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `The web client is not built: run \`npm run build:web\` (it builds into ${dir}).\n` }, headOnly);
+    } else {
+      send(res, state, jsonError(404, ErrorCode.not_found, `no file ${path}`), false);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The edge's state, pure and synchronous: its copy of the canvas, the events consumed but not yet
+ * published, and a ring buffer of recently published events for resuming clients.
+ *
+ * Invariant: `canvas`, the ring buffer and the last published frame all reflect the same sequence `seq`.
+ * Events are buffered by `push` and applied only in `flush`, which also encodes the one `pixels` frame
+ * that carries them; so a socket opened at any moment between two flushes can be served a catch-up from
+ * the ring that ends exactly where the next published frame begins.
+ */
+import { encodePixelsFrame, PIXEL_RECORD_BYTES, writePixelRecord } from '../../../proto/frames.ts';
+
+/** One event as the edge needs it: its sequence, and the pixel it sets (absent for non-pixel events). */
+export interface EdgeEvent {
+  readonly seq: number;
+  readonly pixel?: { readonly x: number; readonly y: number; readonly color: number };
+}
+
+export class SequenceGap extends Error {
+  override readonly name = 'SequenceGap';
+}
+
+export type CatchUp =
+  /** One `pixels` frame starting exactly at `since + 1` (possibly empty: the client is up to date). */
+  | { readonly kind: 'pixels'; readonly frame: Uint8Array }
+  /** The ring no longer holds the events after `since`: send a whole canvas. */
+  | { readonly kind: 'canvas' }
+  /** The client is ahead of this edge (another edge served it): live frames will reach it. */
+  | { readonly kind: 'ahead' };
+
+export interface EdgeCanvasOptions {
+  /** Events kept for resuming clients (default 65,536 ≈ 20 s at 3,333/s; 13 bytes each). */
+  readonly ringEvents?: number;
+  /** Largest batch per frame; `push` callers flush when `pendingCount` reaches it (default 16,384). */
+  readonly maxBatchEvents?: number;
+}
+
+export class EdgeCanvas {
+  readonly width: number;
+  readonly canvas: Uint8Array;
+  /** The sequence the canvas, the ring and the last published frame reflect. */
+  seq: number;
+  readonly maxBatchEvents: number;
+
+  // Ring: event i (0 ≤ i < ringSize) lives at slot (ringStart + i) % capacity.
+  readonly #ringSeqs: Float64Array;
+  readonly #ringRecords: Uint8Array;
+  #ringStart = 0;
+  #ringSize = 0;
+  /** Every pixel event with sequence ≥ this is in the ring. */
+  #ringFrom: number;
+
+  // Pending events: received from the stream, not yet applied or published.
+  #pendingFirst = 0;
+  #pendingLast = 0;
+  #pendingCount = 0;
+  #pendingSeqs: Float64Array;
+  #pendingRecords: Uint8Array;
+
+  /** Takes ownership of `canvas` (mutated in place) reflecting `seq`. */
+  constructor(width: number, canvas: Uint8Array, seq: number, options: EdgeCanvasOptions = {}) {
+    this.width = width;
+    this.canvas = canvas;
+    this.seq = seq;
+    this.#ringFrom = seq + 1;
+    const capacity = Math.max(1, options.ringEvents ?? 65_536);
+    this.#ringSeqs = new Float64Array(capacity);
+    this.#ringRecords = new Uint8Array(capacity * PIXEL_RECORD_BYTES);
+    this.maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 16_384);
+    this.#pendingSeqs = new Float64Array(Math.min(this.maxBatchEvents, 1024));
+    this.#pendingRecords = new Uint8Array(this.#pendingSeqs.length * PIXEL_RECORD_BYTES);
+  }
+
+  /** The sequence of the last event received (published or pending). */
+  get receivedSeq(): number {
+    return this.#pendingLast > 0 ? this.#pendingLast : this.seq;
+  }
+
+  get pendingCount(): number {
+    return this.#pendingCount;
+  }
+
+  get hasPending(): boolean {
+    return this.#pendingLast > 0;
+  }
+
+  /**
+   * Buffers one event. Events at or below `receivedSeq` are ignored (a redelivery); anything but
+   * `receivedSeq + 1` throws `SequenceGap` (the feed must restart from `receivedSeq + 1`).
+   */
+  push(event: EdgeEvent): void {
+    const expected = this.receivedSeq + 1;
+    if (event.seq < expected) return;
+    if (event.seq !== expected) throw new SequenceGap(`expected event ${expected}, got ${event.seq}`);
+    if (this.#pendingLast === 0) this.#pendingFirst = event.seq;
+    this.#pendingLast = event.seq;
+    if (!event.pixel) return;
+    if (this.#pendingCount === this.#pendingSeqs.length) this.#growPending();
+    this.#pendingSeqs[this.#pendingCount] = event.seq;
+    writePixelRecord(this.#pendingRecords, this.#pendingCount, event.pixel.x, event.pixel.y, event.pixel.color);
+    this.#pendingCount += 1;
+  }
+
+  /**
+   * Applies the pending events to the canvas, appends them to the ring and returns the one `pixels`
+   * frame carrying them (`null` when nothing is pending). After it, `seq` is the frame's `lastSeq`.
+   */
+  flush(): Uint8Array | null {
+    if (this.#pendingLast === 0) return null;
+    const count = this.#pendingCount;
+    const records = this.#pendingRecords;
+    const canvas = this.canvas;
+    const width = this.width;
+    for (let o = 0; o < count * PIXEL_RECORD_BYTES; o += PIXEL_RECORD_BYTES) {
+      canvas[((records[o + 2] as number) | ((records[o + 3] as number) << 8)) * width + ((records[o] as number) | ((records[o + 1] as number) << 8))] =
+        records[o + 4] as number;
+    }
+    const frame = encodePixelsFrame(this.#pendingFirst, this.#pendingLast, records, count);
+    for (let i = 0; i < count; i++) this.#ringPush(this.#pendingSeqs[i] as number, records, i);
+    this.seq = this.#pendingLast;
+    this.#pendingFirst = 0;
+    this.#pendingLast = 0;
+    this.#pendingCount = 0;
+    return frame;
+  }
+
+  /** What a client that reflects `since` needs to reach `seq` (see `CatchUp`). */
+  catchUp(since: number): CatchUp {
+    if (since > this.seq) return { kind: 'ahead' };
+    if (since + 1 < this.#ringFrom) return { kind: 'canvas' };
+    const capacity = this.#ringSeqs.length;
+    // First ring index with seq > since (seqs ascend along the ring).
+    let lo = 0;
+    let hi = this.#ringSize;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#ringSeqs[(this.#ringStart + mid) % capacity] as number) <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    const count = this.#ringSize - lo;
+    const records = new Uint8Array(count * PIXEL_RECORD_BYTES);
+    const first = (this.#ringStart + lo) % capacity;
+    const tail = Math.min(count, capacity - first);
+    records.set(this.#ringRecords.subarray(first * PIXEL_RECORD_BYTES, (first + tail) * PIXEL_RECORD_BYTES), 0);
+    if (tail < count) records.set(this.#ringRecords.subarray(0, (count - tail) * PIXEL_RECORD_BYTES), tail * PIXEL_RECORD_BYTES);
+    return { kind: 'pixels', frame: encodePixelsFrame(since + 1, this.seq, records, count) };
+  }
+
+  #ringPush(seq: number, records: Uint8Array, index: number): void {
+    const capacity = this.#ringSeqs.length;
+    let slot: number;
+    if (this.#ringSize === capacity) {
+      slot = this.#ringStart;
+      this.#ringFrom = (this.#ringSeqs[slot] as number) + 1;
+      this.#ringStart = (this.#ringStart + 1) % capacity;
+    } else {
+      slot = (this.#ringStart + this.#ringSize) % capacity;
+      this.#ringSize += 1;
+    }
+    this.#ringSeqs[slot] = seq;
+    const o = index * PIXEL_RECORD_BYTES;
+    this.#ringRecords.set(records.subarray(o, o + PIXEL_RECORD_BYTES), slot * PIXEL_RECORD_BYTES);
+  }
+
+  #growPending(): void {
+    const seqs = new Float64Array(this.#pendingSeqs.length * 2);
+    seqs.set(this.#pendingSeqs);
+    const records = new Uint8Array(seqs.length * PIXEL_RECORD_BYTES);
+    records.set(this.#pendingRecords);
+    this.#pendingSeqs = seqs;
+    this.#pendingRecords = records;
+  }
+}
+
+/**
+ * When to flush next, given when the last flush happened: adaptive, so an idle edge publishes a lone
+ * placement at once (0 ms) while a busy one publishes at most one frame per window.
+ */
+export function flushDelay(now: number, lastFlushAt: number, windowMs: number, pendingCount: number, maxBatchEvents: number): number {
+  if (pendingCount >= maxBatchEvents) return 0;
+  return Math.max(0, lastFlushAt + windowMs - now);
+}

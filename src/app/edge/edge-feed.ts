@@ -1,0 +1,125 @@
+/**
+ * The edge's live tail: reads the stream from `state.receivedSeq + 1`, buffers events into the
+ * `EdgeCanvas` and flushes one `pixels` frame per window through `publish`. On any read failure (NATS
+ * restart, a gap) it re-reads from the next sequence it needs after a short pause, so the edge's copy
+ * never misses or double-applies an event.
+ */
+import { EventKind } from '../../../proto/event-codec.ts';
+import type { EventStream, StoredEvent } from '../ports.ts';
+import { flushDelay, type EdgeCanvas, type EdgeEvent } from './edge-canvas.ts';
+
+export interface EdgeFeedDeps {
+  readonly stream: EventStream;
+  readonly state: EdgeCanvas;
+  /** Largest wait between a received event and its frame, under load (default 50). */
+  readonly windowMs: number;
+  /** Called with each frame, synchronously after the state reflects it. */
+  publish(frame: Uint8Array, firstSeq: number, lastSeq: number, events: number): void;
+  /** Called when a read fails (it is retried). */
+  onReadError?(error: unknown): void;
+  /** The edge counts as caught up when at most this many events behind the stream's end (default 1,000). */
+  readonly readyLagEvents?: number;
+  /** How often to compare with the stream's end (default 1,000 ms). */
+  readonly lagCheckMs?: number;
+}
+
+export interface EdgeFeed {
+  /** Reading and within `readyLagEvents` of the stream's end at the last check. */
+  readonly caughtUp: boolean;
+  /** Events behind the stream's end at the last check. */
+  readonly lag: number;
+  stop(): Promise<void>;
+}
+
+/** Every event kind so far sets one pixel (placements and moderators' restores). */
+export function toEdgeEvent(stored: StoredEvent): EdgeEvent {
+  const event = stored.event;
+  return event.kind === EventKind.PixelPlaced || event.kind === EventKind.PixelRestored ? { seq: stored.seq, pixel: event } : { seq: stored.seq };
+}
+
+export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
+  const { state } = deps;
+  const abort = new AbortController();
+  let lastFlushAt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lag = Number.POSITIVE_INFINITY;
+  let reading = false;
+
+  const flush = () => {
+    timer = undefined;
+    const firstSeq = state.seq + 1;
+    const events = state.pendingCount;
+    const frame = state.flush();
+    lastFlushAt = Date.now();
+    if (frame) deps.publish(frame, firstSeq, state.seq, events);
+  };
+  const schedule = () => {
+    if (!state.hasPending) return;
+    const delay = flushDelay(Date.now(), lastFlushAt, deps.windowMs, state.pendingCount, state.maxBatchEvents);
+    if (delay === 0) {
+      if (timer) clearTimeout(timer);
+      flush();
+    } else {
+      timer ??= setTimeout(flush, delay);
+    }
+  };
+
+  const readLoop = async () => {
+    while (!abort.signal.aborted) {
+      try {
+        reading = true;
+        for await (const batch of deps.stream.read(state.receivedSeq + 1, { signal: abort.signal })) {
+          for (const stored of batch) {
+            state.push(toEdgeEvent(stored));
+            if (state.pendingCount >= state.maxBatchEvents) flush();
+          }
+          schedule();
+        }
+      } catch (error) {
+        if (abort.signal.aborted) break;
+        deps.onReadError?.(error);
+      }
+      reading = false;
+      if (!abort.signal.aborted) await sleep(500, abort.signal);
+    }
+    reading = false;
+  };
+
+  const checkLag = async () => {
+    try {
+      const last = await deps.stream.lastSeq();
+      lag = Math.max(0, last - state.receivedSeq);
+    } catch {
+      lag = Number.POSITIVE_INFINITY;
+    }
+  };
+  void checkLag();
+  const lagTimer = setInterval(() => void checkLag(), deps.lagCheckMs ?? 1_000);
+  const loop = readLoop();
+
+  return {
+    get caughtUp() {
+      return reading && lag <= (deps.readyLagEvents ?? 1_000);
+    },
+    get lag() {
+      return lag;
+    },
+    async stop() {
+      abort.abort();
+      clearInterval(lagTimer);
+      if (timer) clearTimeout(timer);
+      await loop;
+      if (state.hasPending) flush();
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

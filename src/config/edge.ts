@@ -1,0 +1,33 @@
+/** The edge role: the common settings plus its listener, fan-out window, WebSocket limits and the guest-cookie secret. */
+import { z } from 'zod';
+import { commonShape } from './common.ts';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const edgeSchema = z.object({
+  ...commonShape,
+  PORT: int(0, 65_535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** HMAC key of the signed guest cookie (≥ 32 characters). A secret: no default. */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)'),
+  /** Mark the guest cookie `Secure` (set behind HTTPS). */
+  COOKIE_SECURE: z.enum(['0', '1']).default('0'),
+  /** Longest time an event waits for its `pixels` frame under load (ms); an idle edge publishes at once. */
+  FLUSH_WINDOW_MS: int(1, 1000).default(50),
+  /** Events kept in memory to resume clients without a whole canvas (≈ 13 bytes each). */
+  RING_EVENTS: int(1024, 10_000_000).default(65_536),
+  /** Bytes uWS may buffer per socket before closing it as too slow (the client resumes on reconnect). */
+  WS_MAX_BACKPRESSURE: int(16_384, 256 * 1024 * 1024).default(1024 * 1024),
+  /** Seconds without traffic before a socket is closed (uWS pings before that; a multiple of 4, ≥ 8). */
+  WS_IDLE_TIMEOUT_S: int(8, 960).default(120),
+  /** How long a compressed canvas is reused before the edge compresses a newer one (ms). */
+  CANVAS_CACHE_MS: int(0, 60_000).default(1000),
+  /** The edge counts as ready when at most this many events behind the stream's end. */
+  READY_LAG_EVENTS: int(0, 10_000_000).default(1000),
+  /** How long a placement waits for the log's ack before answering `unavailable`. */
+  APPEND_TIMEOUT_MS: int(100, 60_000).default(2000),
+  /** The built browser client (`npm run build:web`), served at `/`. */
+  STATIC_DIR: z.string().min(1).default('dist/web'),
+});
+
+export type EdgeConfig = z.output<typeof edgeSchema>;

@@ -1,0 +1,120 @@
+/**
+ * The edge role: loads its canvas copy (Redis bitmap + its sequence, or a replay), tails the stream and
+ * fans out one `pixels` frame per window to every WebSocket client, takes placements through the
+ * placement command, and serves the canvas over HTTP. Composable: no process-wide state; everything it
+ * opens is closed by the returned shutdown.
+ */
+import type { Logger } from 'pino';
+import { createGuestIdentity } from '../../adapters/identity/guest-cookie.ts';
+import { metrics } from '../../adapters/metrics.ts';
+import { connectNats } from '../../adapters/nats/connect.ts';
+import { createJetStreamEventLog } from '../../adapters/nats/event-log.ts';
+import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
+import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
+import { connectRedis } from '../../adapters/redis/connect.ts';
+import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
+import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
+import { loadUws } from '../../adapters/uws/load.ts';
+import { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
+import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
+import type { HttpRoute } from '../../app/http.ts';
+import { createPlacePixel } from '../../app/place-pixel.ts';
+import { systemClock } from '../../app/ports.ts';
+import { canvasSpecOf } from '../../config/common.ts';
+import type { EdgeConfig } from '../../config/edge.ts';
+import { namesFor } from '../../config/names.ts';
+import { applyStreams } from '../../../streams/apply.ts';
+import { resolve } from 'node:path';
+
+export interface EdgeOptions {
+  /** Extra HTTP routes (history, auth) mounted next to the edge's own. */
+  readonly routes?: readonly HttpRoute[];
+  /** Called once listening, with the bound port (useful with PORT=0). */
+  readonly onListening?: (port: number) => void;
+}
+
+export async function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<() => Promise<void>> {
+  const uws = loadUws(); // before connecting anything: refuse to start without the native binary
+  const log = logger.child({ component: 'edge' });
+  const names = namesFor(config.CANVAS_ID);
+  const spec = canvasSpecOf(config);
+  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`);
+  let redis;
+  try {
+    redis = await connectRedis(config.REDIS_URL, `rplace-edge-${names.canvasId}`);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+  const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: config.APPEND_TIMEOUT_MS });
+  const closeAll = async () => {
+    await eventLog.close().catch(() => undefined);
+    await nc.drain().catch(() => nc.close());
+    await redis.quit().catch(() => redis.disconnect());
+  };
+  let stopFeed: (() => Promise<void>) | undefined;
+  let closeServer: (() => void) | undefined;
+  let feedRef: { readonly caughtUp: boolean } | undefined;
+  try {
+    await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
+    const stream = createNatsEventStream(nc, names, { logger: log });
+    const started = Date.now();
+    const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
+    log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');
+    const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
+    const cooldowns = createRedisCooldownStore(redis, names);
+    const server = await startEdgeServer(
+      {
+        uws,
+        logger: log,
+        canvasId: names.canvasId,
+        state,
+        info: {
+          width: spec.width,
+          height: spec.height,
+          colorCount: spec.palette.length,
+          cooldownSeconds: config.COOLDOWN_SECONDS,
+          palette: spec.palette.map((c) => c.hex),
+          paletteNames: spec.palette.map((c) => c.name),
+        },
+        placePixel: createPlacePixel({ spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: eventLog, clock: systemClock }),
+        cooldowns,
+        identity: createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' }),
+        limits: buildEdgeLimits(config.WS_MAX_BACKPRESSURE, config.WS_IDLE_TIMEOUT_S),
+        canvasCacheMs: config.CANVAS_CACHE_MS,
+        staticDir: resolve(config.STATIC_DIR),
+        routes: options.routes ?? [],
+        isReady: () => feedRef?.caughtUp ?? false,
+      },
+      config.HOST,
+      config.PORT,
+    );
+    closeServer = () => server.close();
+    const feed = startEdgeFeed({
+      stream,
+      state,
+      windowMs: config.FLUSH_WINDOW_MS,
+      readyLagEvents: config.READY_LAG_EVENTS,
+      publish: (frame, _firstSeq, lastSeq, events) => {
+        server.publish(frame, events);
+        metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
+      },
+      onReadError: (error) => log.warn({ err: error, seq: state.receivedSeq }, 'stream read failed; resuming from the next sequence'),
+    });
+    feedRef = feed;
+    stopFeed = () => feed.stop();
+    log.info({ port: server.port, seq: state.seq }, 'edge listening');
+    options.onListening?.(server.port);
+  } catch (error) {
+    closeServer?.();
+    await stopFeed?.();
+    await closeAll();
+    throw error;
+  }
+  return async () => {
+    closeServer?.();
+    await stopFeed?.();
+    await closeAll();
+  };
+}
