@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
+import { EdgeCanvas, flushDelay, SequenceGap } from '../../src/app/edge/edge-canvas.ts';
+
+const px = (seq: number, x: number, y: number, color: number) => ({ seq, pixel: { x, y, color } });
+function pixelsOf(frame: Uint8Array) {
+  const decoded = decodeFrame(frame);
+  if (decoded.type !== FrameType.Pixels) throw new Error('expected pixels');
+  const out: number[][] = [];
+  forEachPixel(decoded, (x, y, c) => out.push([x, y, c]));
+  return { firstSeq: decoded.firstSeq, lastSeq: decoded.lastSeq, pixels: out };
+}
+
+describe('EdgeCanvas', () => {
+  it('applies events only at flush, so canvas, ring and frame share one seq', () => {
+    const state = new EdgeCanvas(4, new Uint8Array(16), 10);
+    state.push(px(11, 1, 1, 5));
+    state.push(px(12, 2, 3, 7));
+    expect(state.canvas[5]).toBe(0);
+    expect(state.seq).toBe(10);
+    expect(state.catchUp(10)).toMatchObject({ kind: 'pixels' });
+    const frame = state.flush();
+    if (!frame) throw new Error('expected a frame');
+    expect(pixelsOf(frame)).toEqual({ firstSeq: 11, lastSeq: 12, pixels: [[1, 1, 5], [2, 3, 7]] });
+    expect(state.seq).toBe(12);
+    expect(state.canvas[5]).toBe(5);
+    expect(state.canvas[14]).toBe(7);
+    expect(state.flush()).toBeNull();
+  });
+
+  it('ignores redeliveries and throws on a gap', () => {
+    const state = new EdgeCanvas(4, new Uint8Array(16), 10);
+    state.push(px(11, 0, 0, 1));
+    state.push(px(11, 0, 0, 2));
+    expect(() => state.push(px(13, 0, 0, 3))).toThrow(SequenceGap);
+    expect(state.receivedSeq).toBe(11);
+  });
+
+  it('serves a catch-up starting exactly at since + 1, across ring wrap-around', () => {
+    const state = new EdgeCanvas(100, new Uint8Array(10_000), 0, { ringEvents: 8 });
+    for (let seq = 1; seq <= 20; seq++) {
+      state.push(px(seq, seq, 0, seq % 32));
+      if (seq % 3 === 0) state.flush();
+    }
+    state.flush();
+    expect(state.catchUp(20)).toEqual({ kind: 'pixels', frame: expect.any(Uint8Array) });
+    const up = state.catchUp(15);
+    if (up.kind !== 'pixels') throw new Error('expected pixels');
+    expect(pixelsOf(up.frame)).toEqual({ firstSeq: 16, lastSeq: 20, pixels: [16, 17, 18, 19, 20].map((s) => [s, 0, s % 32]) });
+    // The ring holds 13..20: resuming from 12 still works, from 11 needs a canvas.
+    expect(state.catchUp(12).kind).toBe('pixels');
+    expect(state.catchUp(11)).toEqual({ kind: 'canvas' });
+    expect(state.catchUp(21)).toEqual({ kind: 'ahead' });
+    const empty = state.catchUp(20);
+    if (empty.kind !== 'pixels') throw new Error('expected pixels');
+    expect(pixelsOf(empty.frame)).toEqual({ firstSeq: 21, lastSeq: 20, pixels: [] });
+  });
+
+  it('replaying catch-up frames onto an old canvas equals the edge canvas (golden invariant)', () => {
+    const state = new EdgeCanvas(10, new Uint8Array(100), 0, { ringEvents: 1000 });
+    const client = new Uint8Array(100);
+    for (let seq = 1; seq <= 300; seq++) {
+      state.push(px(seq, (seq * 7) % 10, (seq * 3) % 10, seq % 16));
+      if (seq % 17 === 0) state.flush();
+      if (seq === 100) {
+        const f = state.flush();
+        if (f) pixelsOf(f).pixels.forEach(([x, y, c]) => (client[(y as number) * 10 + (x as number)] = c as number));
+      }
+    }
+    state.flush();
+    const up = state.catchUp(0);
+    if (up.kind !== 'pixels') throw new Error('expected pixels');
+    const replayed = new Uint8Array(100);
+    pixelsOf(up.frame).pixels.forEach(([x, y, c]) => (replayed[(y as number) * 10 + (x as number)] = c as number));
+    expect(replayed).toEqual(state.canvas);
+  });
+
+  it('grows its pending buffer beyond the initial size', () => {
+    const state = new EdgeCanvas(100, new Uint8Array(10_000), 0);
+    for (let seq = 1; seq <= 5000; seq++) state.push(px(seq, seq % 100, 0, 1));
+    expect(state.pendingCount).toBe(5000);
+    const f = state.flush();
+    expect(f && pixelsOf(f).pixels.length).toBe(5000);
+  });
+});
+
+describe('flushDelay', () => {
+  it('publishes at once when idle, at most once per window under load', () => {
+    expect(flushDelay(1000, 0, 50, 1, 100)).toBe(0);
+    expect(flushDelay(1010, 1000, 50, 1, 100)).toBe(40);
+    expect(flushDelay(1010, 1000, 50, 100, 100)).toBe(0);
+  });
+});
