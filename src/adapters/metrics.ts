@@ -113,6 +113,18 @@ const snapshotSeq = new Gauge({
   registers: [registry],
 });
 
+const historyStoreUp = new Gauge({
+  name: 'rplace_history_store_up',
+  help: 'History projector: 1 while Postgres accepts its writes, 0 while it holds a batch and retries (nothing is acknowledged meanwhile).',
+  registers: [registry],
+});
+
+const historyStoreOutages = new Counter({
+  name: 'rplace_history_store_outages_total',
+  help: 'History projector: Postgres outages survived (a held batch finally written; catch-up from the stream follows).',
+  registers: [registry],
+});
+
 export const metrics = {
   placementsAccepted,
   placementsRejected,
@@ -126,6 +138,8 @@ export const metrics = {
   resyncs,
   snapshotAge,
   snapshotSeq,
+  historyStoreUp,
+  historyStoreOutages,
 } as const;
 
 /** Convenience for the placement path: one call per answered placement. */
