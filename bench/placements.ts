@@ -1,0 +1,289 @@
+/**
+ * `npm run bench -- placements [--seconds 60] [--rate-seconds 30] [--rate 3333] [--window 2000]`
+ *
+ * The placement command path end to end, in-process: createPlacePixel + the Redis cooldown store + the
+ * pipelined JetStream event log, against the real NATS and Redis, on a canvas of its own (deleted at the
+ * end). Many distinct users (one new user per placement) so the cooldown never rejects.
+ *
+ * Phases:
+ * 1. baseline: raw pipelined JetStream appends (the event log adapter alone, no validation, no Redis),
+ *    the same window in flight: the ceiling the command path is compared with;
+ *    plus a short run of nats.js `js.publish` with the same window, the alternative we did not choose.
+ * 2. max: placements as fast as the system accepts them with `--window` in flight, for `--seconds`.
+ * 3. rate: placements issued open-loop at `--rate`/s (latency measured from the scheduled send time, so a
+ *    stall is not hidden by coordinated omission), for `--rate-seconds`.
+ * The bitmap projector runs in-process throughout (startBitmapProjector); its lag is sampled every
+ * 100 ms as events (acked seq − projected seq) and as the age of the oldest acknowledged but unprojected
+ * event, and after each phase as the time it takes to catch up.
+ *
+ * Floors (issue 2): ≥ 10,000 accepted placements/s sustained; p99 ack ≤ 50 ms at 3,333/s.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { jetstream } from '@nats-io/jetstream';
+import pino from 'pino';
+import { encodeEvent, EventKind, type PixelPlaced } from '../proto/event-codec.ts';
+import { connectNats } from '../src/adapters/nats/connect.ts';
+import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
+import { connectRedis } from '../src/adapters/redis/connect.ts';
+import { createRedisCooldownStore } from '../src/adapters/redis/cooldown-store.ts';
+import { createPlacePixel, type PlaceOutcome } from '../src/app/place-pixel.ts';
+import { systemClock } from '../src/app/ports.ts';
+import { PALETTE_32 } from '../src/domain/palette.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { namesFor } from '../src/config/names.ts';
+import { applyStreams } from '../streams/apply.ts';
+import { deleteRedisKeys, deleteStream } from '../test/helpers/isolation.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    'rate-seconds': { type: 'string', default: '30' },
+    'baseline-seconds': { type: 'string', default: '10' },
+    rate: { type: 'string', default: '3333' },
+    window: { type: 'string', default: '2000' },
+    cooldown: { type: 'string', default: '10' },
+  },
+});
+const positive = (name: keyof typeof args): number => {
+  const n = Number(args[name]);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`--${name} must be a positive number, got ${JSON.stringify(args[name])}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const MAX_SECONDS = positive('seconds');
+const RATE_SECONDS = positive('rate-seconds');
+const BASELINE_SECONDS = positive('baseline-seconds');
+const RATE = positive('rate');
+const WINDOW = Math.floor(positive('window'));
+/** Short, so the one-key-per-user cooldowns of a long run expire instead of piling up in the shared Redis. */
+const COOLDOWN_SECONDS = Math.floor(positive('cooldown'));
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const spec = { width: 2000, height: 2000, palette: PALETTE_32 };
+const canvasId = `b_place_${randomBytes(4).toString('hex')}`;
+const names = namesFor(canvasId);
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Latencies in ms, kept in a growable Float64Array (no per-sample objects). */
+class Samples {
+  private data = new Float64Array(1 << 16);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  percentile(p: number): number {
+    if (this.length === 0) return Number.NaN;
+    const sorted = this.data.slice(0, this.length).sort();
+    return sorted[Math.min(this.length - 1, Math.floor((p / 100) * this.length))]!;
+  }
+  max(): number {
+    let m = 0;
+    for (let i = 0; i < this.length; i++) m = Math.max(m, this.data[i]!);
+    return m;
+  }
+}
+
+let xorshift = 0x9e3779b9;
+const rand = () => {
+  xorshift ^= xorshift << 13;
+  xorshift ^= xorshift >>> 17;
+  xorshift ^= xorshift << 5;
+  return xorshift >>> 0;
+};
+
+const nc = await connectNats(NATS_URL, 'rplace bench placements');
+const redis = await connectRedis(REDIS_URL, 'rplace bench placements');
+const logger = pino({ level: 'warn' });
+let stopProjector: (() => Promise<void>) | undefined;
+let eventLog: ReturnType<typeof createJetStreamEventLog> | undefined;
+let sampler: NodeJS.Timeout | undefined;
+
+try {
+  await applyStreams(nc, names);
+  eventLog = createJetStreamEventLog(nc, names, { timeoutMs: 10_000 });
+  const log = eventLog;
+  const place = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: createRedisCooldownStore(redis, names), log, clock: systemClock });
+
+  // Acknowledgement time per sequence, for the projection lag as an age. Sized for the run, grown if needed.
+  let ackTimes = new Float64Array(1 << 20);
+  let ackedSeq = 0;
+  const noteAck = (seq: number, at: number) => {
+    while (seq >= ackTimes.length) {
+      const bigger = new Float64Array(ackTimes.length * 2);
+      bigger.set(ackTimes);
+      ackTimes = bigger;
+    }
+    ackTimes[seq] = at;
+    if (seq > ackedSeq) ackedSeq = seq;
+  };
+
+  const { bitmapProjectorSchema } = await import('../src/config/bitmap-projector.ts');
+  const { startBitmapProjector } = await import('../src/roles/bitmap-projector/start.ts');
+  const projectorConfig = loadConfig(bitmapProjectorSchema, { NATS_URL, REDIS_URL, CANVAS_ID: canvasId, LOG_LEVEL: 'warn' });
+  stopProjector = await startBitmapProjector(projectorConfig, logger);
+
+  let projectedSeq = 0;
+  const lagEvents = new Samples();
+  const lagMs = new Samples();
+  const sample = async () => {
+    const value = await redis.get(names.canvasSeqKey);
+    projectedSeq = value === null ? 0 : Number(value);
+    const now = performance.now();
+    lagEvents.push(Math.max(0, ackedSeq - projectedSeq));
+    // Age of the oldest acknowledged event the bitmap does not show yet.
+    const oldest = projectedSeq + 1;
+    lagMs.push(oldest <= ackedSeq && ackTimes[oldest]! > 0 ? now - ackTimes[oldest]! : 0);
+  };
+  let sampling = false;
+  sampler = setInterval(() => {
+    if (sampling) return;
+    sampling = true;
+    sample().catch(() => undefined).finally(() => (sampling = false));
+  }, 100);
+
+  const resetLag = () => {
+    lagEvents.length = 0;
+    lagMs.length = 0;
+  };
+  const catchUp = async (): Promise<number> => {
+    const target = ackedSeq;
+    const started = performance.now();
+    while (performance.now() - started < 60_000) {
+      const value = await redis.get(names.canvasSeqKey);
+      if (value !== null && Number(value) >= target) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return Number.NaN;
+  };
+
+  let sequence = 0;
+  const event = (): PixelPlaced => {
+    const i = ++sequence;
+    return { kind: EventKind.PixelPlaced, x: rand() % spec.width, y: rand() % spec.height, color: rand() % 32, userId: `bu${i}`, requestId: `br${i}`, placedAt: Date.now() };
+  };
+
+  /** `worker` until `seconds` pass, `WINDOW` at a time. Returns completed operations and latencies. */
+  const closedLoop = async (seconds: number, op: () => Promise<boolean>) => {
+    const latencies = new Samples();
+    let ok = 0;
+    let failed = 0;
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: WINDOW }, async () => {
+        while (performance.now() < deadline) {
+          const t = performance.now();
+          if (await op()) ok++;
+          else failed++;
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    return { ok, failed, elapsed: (performance.now() - started) / 1000, latencies };
+  };
+
+  say(`placements benchmark: canvas ${canvasId}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  // 1. Baselines.
+  const raw = await closedLoop(BASELINE_SECONDS, async () => {
+    const e = event();
+    const r = await log.append(e, `${e.userId}/${e.requestId}`);
+    noteAck(r.seq, performance.now());
+    return true;
+  });
+  const rawRate = raw.ok / raw.elapsed;
+  say(`baseline  raw pipelined JetStream append: ${fmt(rawRate)}/s (${fmt(raw.ok)} in ${raw.elapsed.toFixed(1)} s), p50 ${raw.latencies.percentile(50).toFixed(1)} ms, p99 ${raw.latencies.percentile(99).toFixed(1)} ms`);
+  const js = jetstream(nc);
+  const jsSeconds = Math.min(5, BASELINE_SECONDS);
+  const viaJs = await closedLoop(jsSeconds, async () => {
+    const e = event();
+    const ack = await js.publish(names.pixelSubject(e.x, e.y), encodeEvent(e), { msgID: `${e.userId}/${e.requestId}`, timeout: 10_000 });
+    noteAck(ack.seq, performance.now());
+    return true;
+  });
+  const jsRate = viaJs.ok / viaJs.elapsed;
+  say(`reference nats.js js.publish, same window:  ${fmt(jsRate)}/s (${fmt(viaJs.ok)} in ${viaJs.elapsed.toFixed(1)} s); pipelined/js.publish = ${(rawRate / jsRate).toFixed(2)}x`);
+  say(`          projector caught up with the baseline's ${fmt(ackedSeq)} events in ${fmt(await catchUp())} ms`);
+
+  // 2. As fast as accepted.
+  const codes = new Map<string, number>();
+  const record = (outcome: PlaceOutcome, at: number): boolean => {
+    if (outcome.ok) {
+      noteAck(outcome.seq, at);
+      return true;
+    }
+    codes.set(outcome.code, (codes.get(outcome.code) ?? 0) + 1);
+    return false;
+  };
+  const placeOne = () => {
+    const e = event();
+    return place({ userId: e.userId, requestId: e.requestId, x: e.x, y: e.y, color: e.color });
+  };
+  resetLag();
+  const max = await closedLoop(MAX_SECONDS, async () => record(await placeOne(), performance.now()));
+  const maxRate = max.ok / max.elapsed;
+  const maxLag = { p50: lagEvents.percentile(50), p99: lagEvents.percentile(99), max: lagEvents.max(), msP99: lagMs.percentile(99), msMax: lagMs.max() };
+  const maxCatchUp = await catchUp();
+  say('');
+  say(`max rate  accepted placements: ${fmt(maxRate)}/s (${fmt(max.ok)} in ${max.elapsed.toFixed(1)} s; rejected ${fmt(max.failed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
+  say(`          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms`);
+  say(`          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`);
+  say(`          command path / raw pipelined append = ${(maxRate / rawRate).toFixed(2)}; floor 10,000/s: ${maxRate >= 10_000 ? 'MET' : 'MISSED'}`);
+
+  // 3. Fixed rate, open loop.
+  codes.clear();
+  resetLag();
+  const fixed = new Samples();
+  let fixedOk = 0;
+  let fixedFailed = 0;
+  let issued = 0;
+  const total = Math.round(RATE * RATE_SECONDS);
+  const fixedStart = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - fixedStart) / 1000) * RATE));
+    while (issued < due) {
+      const scheduled = fixedStart + (issued / RATE) * 1000;
+      issued++;
+      const p: Promise<void> = placeOne().then((outcome) => {
+        const at = performance.now();
+        if (record(outcome, at)) fixedOk++;
+        else fixedFailed++;
+        fixed.push(at - scheduled);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inFlight);
+  const fixedElapsed = (performance.now() - fixedStart) / 1000;
+  const fixedLag = { p50: lagEvents.percentile(50), p99: lagEvents.percentile(99), max: lagEvents.max(), msP99: lagMs.percentile(99), msMax: lagMs.max() };
+  const fixedCatchUp = await catchUp();
+  const p99 = fixed.percentile(99);
+  say('');
+  say(`fixed     ${fmt(RATE)}/s for ${RATE_SECONDS} s: accepted ${fmt(fixedOk / fixedElapsed)}/s (${fmt(fixedOk)}; rejected ${fmt(fixedFailed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
+  say(`          ack latency from scheduled send: p50 ${fixed.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${fixed.max().toFixed(1)} ms; floor p99 <= 50 ms: ${p99 <= 50 ? 'MET' : 'MISSED'}`);
+  say(`          bitmap lag: events p50 ${fmt(fixedLag.p50)}, p99 ${fmt(fixedLag.p99)}, max ${fmt(fixedLag.max)}; oldest unprojected event p99 ${fmt(fixedLag.msP99)} ms, max ${fmt(fixedLag.msMax)} ms; caught up ${fmt(fixedCatchUp)} ms after the last ack`);
+  say(`          load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+} finally {
+  if (sampler) clearInterval(sampler);
+  await stopProjector?.().catch(() => undefined);
+  await eventLog?.close();
+  await deleteStream(nc, names).catch(() => undefined);
+  await deleteRedisKeys(redis, names).catch(() => undefined);
+  redis.disconnect();
+  await nc.close();
+}
