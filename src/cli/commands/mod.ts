@@ -1,0 +1,205 @@
+/**
+ * `rplace mod …` — moderation: bans, and rollbacks/restores written as compensating `PixelRestored` events.
+ *
+ *   rplace mod ban USER [--shadow]     ban (closes the user's sockets) or shadow-ban (they notice nothing)
+ *   rplace mod unban USER
+ *   rplace mod rollback --user USER [--since T] [--region x,y,w,h] [--yes]
+ *   rplace mod restore --region x,y,w,h --at T [--yes]
+ *
+ * USER is a username or a user id (`u_…`, `g_…`). T is an ISO 8601 time, ms since the epoch, or an age
+ * such as `30m`, `2h`, `1d` (that long ago). Rollback and restore print the plan first and ask before
+ * writing; without a terminal to ask on they refuse unless `--yes` is given.
+ */
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { commonSchema, canvasSpecOf, type CommonConfig } from '../../config/common.ts';
+import { loadConfig } from '../../config/load.ts';
+import { namesFor, type Names } from '../../config/names.ts';
+import { connectNats } from '../../adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
+import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
+import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
+import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
+import { createPgUserStore } from '../../adapters/pg/user-store.ts';
+import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
+import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
+
+const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
+
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError';
+}
+
+export function parseTime(value: string, now = Date.now()): number {
+  const age = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (age) return now - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
+  if (/^\d{1,16}$/.test(value)) return Number(value);
+  const parsed = Date.parse(value);
+  if (Number.isNaN(parsed)) throw new CliUsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
+  return parsed;
+}
+
+export function parseRegion(value: string): Region {
+  const parts = value.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 4 || !parts.every((n) => Number.isSafeInteger(n) && n >= 0) || parts[2] === 0 || parts[3] === 0) {
+    throw new CliUsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
+  }
+  const [x, y, width, height] = parts as [number, number, number, number];
+  return { x, y, width, height };
+}
+
+async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>) => Promise<T>): Promise<T> {
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1, connectionTimeoutMillis: 5_000, options: `-c search_path="${names.pgSchema}"` });
+  const users = createPgUserStore(pool, names.pgSchema);
+  try {
+    return await run(async (user) => {
+      const account = await users.findByUsername(user).catch(() => null);
+      if (account) return account.userId;
+      if (USER_ID.test(user)) return user;
+      throw new CliUsageError(`no such user: ${user}`);
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
+function printPlan(plan: ModerationPlan, what: string): void {
+  process.stdout.write(`${what}\nplanned through stream sequence ${plan.throughSeq}: ${plan.matchedEvents} matching events, ${plan.changes.length} pixels to change\n`);
+  for (const c of plan.changes.slice(0, 20)) process.stdout.write(`  (${c.x}, ${c.y}): colour ${c.from} -> ${c.to}\n`);
+  if (plan.changes.length > 20) process.stdout.write(`  … and ${plan.changes.length - 20} more\n`);
+}
+
+async function confirm(question: string, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) throw new CliUsageError('refusing to write without confirmation: no terminal to ask on (pass --yes)');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
+  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod');
+  try {
+    const stream = createNatsEventStream(nc, names);
+    const plan = await planFromStream(stream, makePlanner());
+    printPlan(plan, what);
+    if (plan.changes.length === 0) return;
+    if (!(await confirm(`write ${plan.changes.length} PixelRestored events to ${names.stream}?`, options.yes === true))) {
+      process.stdout.write('nothing written\n');
+      return;
+    }
+    const rollbackId = `rb_${randomBytes(6).toString('hex')}`;
+    const result = await executePlan(plan, stream, createNatsModerationLog(nc, names), {
+      width: config.CANVAS_WIDTH,
+      moderatorId: options.as,
+      rollbackId,
+      now: () => Date.now(),
+    });
+    process.stdout.write(
+      `${rollbackId}: wrote ${result.applied} events (through sequence ${result.lastSeq}); ${result.superseded} skipped because someone placed there since; ${result.contended.length} given up under contention${result.contended.length > 0 ? ' (run again)' : ''}\n`,
+    );
+  } finally {
+    await nc.drain();
+  }
+}
+
+/** Expected failures (bad arguments, unreachable services, refused confirmation) print one line and exit non-zero. */
+function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await run(...args);
+    } catch (error) {
+      process.stderr.write(`rplace mod: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = error instanceof CliUsageError ? 2 : 1;
+    }
+  };
+}
+
+export function registerMod(program: Command): void {
+  const mod = program.command('mod').description('moderation: bans, rollbacks and restores (as compensating events)');
+  const setup = () => {
+    const config = loadConfig(commonSchema);
+    return { config, names: namesFor(config.CANVAS_ID) };
+  };
+  const moderatorOption = ['--as <moderator>', 'moderator id recorded in the events', `m_${(process.env['USER'] ?? 'operator').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'operator'}`] as const;
+
+  mod
+    .command('ban <user>')
+    .description('ban a user from placing; --shadow: their placements look accepted to them but reach nobody')
+    .option('--shadow', 'shadow ban')
+    .action(action(async (user: string, options: { shadow?: boolean }) => {
+      const { config, names } = setup();
+      await withUsers(config, names, async (find) => {
+        const userId = await find(user);
+        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        try {
+          await createRedisBanStore(redis, names.redisPrefix).set(userId, options.shadow ? 'shadow' : 'ban');
+        } finally {
+          redis.disconnect();
+        }
+        if (!options.shadow) {
+          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod');
+          await createNatsRevocations(nc, names.canvasId).userBanned(userId);
+          await nc.drain();
+        }
+        process.stdout.write(`${options.shadow ? 'shadow-banned' : 'banned'} ${user} (${userId})\n`);
+      });
+    }));
+
+  mod
+    .command('unban <user>')
+    .description('lift a ban or shadow ban')
+    .action(action(async (user: string) => {
+      const { config, names } = setup();
+      await withUsers(config, names, async (find) => {
+        const userId = await find(user);
+        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        try {
+          const lifted = await createRedisBanStore(redis, names.redisPrefix).clear(userId);
+          process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
+        } finally {
+          redis.disconnect();
+        }
+      });
+    }));
+
+  mod
+    .command('rollback')
+    .description("restore every pixel whose latest placement is the user's to what it was before, unless someone else placed there since")
+    .requiredOption('--user <user>', 'username or user id')
+    .option('--since <time>', 'only placements at or after this time')
+    .option('--region <x,y,w,h>', 'only inside this rectangle')
+    .option('--yes', 'do not ask for confirmation')
+    .option(...moderatorOption)
+    .action(action(async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
+      const { config, names } = setup();
+      const spec = canvasSpecOf(config);
+      const since = options.since === undefined ? undefined : parseTime(options.since);
+      const region = options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
+      const userId = await withUsers(config, names, (find) => find(options.user));
+      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.width},${region.height}` : ''} on ${names.stream}`;
+      await runPlan(config, names, what, () => createRollbackPlanner(spec.width, spec.height, { userId, ...(since === undefined ? {} : { since }), ...(region ? { region } : {}) }), options);
+    }));
+
+  mod
+    .command('restore')
+    .description('restore a region to how it was at a moment')
+    .requiredOption('--region <x,y,w,h>', 'the rectangle to restore')
+    .requiredOption('--at <time>', 'the moment to restore to')
+    .option('--yes', 'do not ask for confirmation')
+    .option(...moderatorOption)
+    .action(action(async (options: { region: string; at: string; yes?: boolean; as: string }) => {
+      const { config, names } = setup();
+      const spec = canvasSpecOf(config);
+      const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
+      const at = parseTime(options.at);
+      const what = `restore of ${region.x},${region.y},${region.width},${region.height} to ${new Date(at).toISOString()} on ${names.stream}`;
+      await runPlan(config, names, what, () => createRestorePlanner(spec.width, spec.height, { at, region }), options);
+    }));
+}
