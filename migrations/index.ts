@@ -1,0 +1,10 @@
+/**
+ * Every migration, in order. A static list (not a directory scan) so tsx, vitest and any bundler load the
+ * same set; names sort lexically, and Kysely refuses to run a set whose order disagrees with what ran before.
+ */
+import type { Migration } from 'kysely';
+import * as history0001 from './0001_history.ts';
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_history': history0001,
+};

@@ -1,0 +1,284 @@
+/**
+ * `HistoryStore` on Postgres (schema: migrations/0001_history.ts). The write path is one transaction per
+ * batch: compare-and-set the projection's position, a multi-row `INSERT … SELECT FROM unnest(…)` (one array
+ * parameter per column: a 4,096-event batch is one statement) with `ON CONFLICT DO NOTHING`, and any
+ * snapshots. Snapshots are deflated with node:zlib (level 1; server-side zlib is several times faster than
+ * fflate here) before the transaction opens, so locks are held only for the inserts.
+ *
+ * Daily partitions of `events` are created ahead of the rows that need them (the day of each event and the
+ * next one), outside the batch's transaction; `events_default` only catches a day whose partition could not
+ * be created.
+ */
+import { promisify } from 'node:util';
+import { deflate, inflate, constants as zlibConstants } from 'node:zlib';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { SequenceConflict } from '../../app/errors.ts';
+import type { PixelChange } from '../../domain/canvas.ts';
+import {
+  StoreUnavailable,
+  type HistoryRow,
+  type HistoryStore,
+  type Placement,
+  type Region,
+  type SnapshotMeta,
+  type Tail,
+} from '../../app/history/ports.ts';
+import type { PgConnection } from './connect.ts';
+
+const deflateAsync = promisify(deflate);
+const inflateAsync = promisify(inflate);
+const DAY_MS = 86_400_000;
+
+/** Deflates a raw canvas for a snapshot row. */
+export function compressCanvas(canvas: Uint8Array): Promise<Buffer> {
+  return deflateAsync(canvas, { level: 1, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
+}
+
+export function decompressCanvas(bytes: Uint8Array): Promise<Buffer> {
+  return inflateAsync(bytes);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function unavailable(what: string, cause: unknown): StoreUnavailable {
+  return new StoreUnavailable(`postgres ${what} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+const SNAPSHOT_META = `seq, (extract(epoch FROM captured_at) * 1000)::bigint AS captured_at,
+  (extract(epoch FROM max_placed_at) * 1000)::bigint AS max_placed_at, pixel_count, width, height`;
+
+function toMeta(row: Record<string, unknown>): SnapshotMeta {
+  return {
+    seq: Number(row.seq),
+    capturedAt: Number(row.captured_at),
+    maxPlacedAt: Number(row.max_placed_at),
+    pixelCount: Number(row.pixel_count),
+    width: Number(row.width),
+    height: Number(row.height),
+  };
+}
+
+export function createPgHistoryStore(conn: PgConnection, logger: Logger): HistoryStore {
+  const { pool, db } = conn;
+  const knownDays = new Set<number>();
+
+  async function query<R extends pg.QueryResultRow = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await pool.query<R>(text, values);
+    } catch (cause) {
+      throw unavailable(what, cause);
+    }
+  }
+
+  async function ensurePartitions(rows: readonly HistoryRow[]): Promise<void> {
+    const days = new Set<number>();
+    for (const row of rows) {
+      const day = Math.floor(row.event.placedAt / DAY_MS);
+      if (!knownDays.has(day)) days.add(day);
+      if (!knownDays.has(day + 1)) days.add(day + 1);
+    }
+    for (const day of days) {
+      const from = new Date(day * DAY_MS);
+      const name = `events_p${from.toISOString().slice(0, 10).replace(/-/g, '')}`;
+      try {
+        await pool.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM ('${from.toISOString()}') TO ('${iso((day + 1) * DAY_MS)}')`);
+        knownDays.add(day);
+      } catch (cause) {
+        const code = (cause as { code?: string }).code;
+        // 42P07: created concurrently. 23514: rows of that day already sit in events_default (kept there).
+        if (code === '42P07' || code === '23514' || code === '42P17') {
+          if (code !== '42P07') logger.warn({ partition: name, err: (cause as Error).message }, 'cannot create partition; its rows stay in events_default');
+          knownDays.add(day);
+        } else {
+          throw unavailable(`creating partition ${name}`, cause);
+        }
+      }
+    }
+  }
+
+  return {
+    async position(projection) {
+      const result = await query<{ seq: number }>('reading the position', 'SELECT seq FROM projection_positions WHERE name = $1', [projection]);
+      return result.rows[0]?.seq ?? 0;
+    },
+
+    async commit({ projection, expectedSeq, newSeq, rows, snapshots }) {
+      let compressed: Buffer[];
+      try {
+        compressed = await Promise.all(snapshots.map((s) => compressCanvas(s.canvas)));
+      } catch (cause) {
+        throw new Error('deflating a snapshot failed', { cause });
+      }
+      if (rows.length > 0) await ensurePartitions(rows);
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (cause) {
+        throw unavailable('connecting', cause);
+      }
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const moved = expectedSeq === 0
+          ? await client.query(
+            `INSERT INTO projection_positions (name, seq) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now() WHERE projection_positions.seq = 0`,
+            [projection, newSeq])
+          : await client.query('UPDATE projection_positions SET seq = $2, updated_at = now() WHERE name = $1 AND seq = $3', [projection, newSeq, expectedSeq]);
+        if (moved.rowCount !== 1) {
+          await client.query('ROLLBACK');
+          const found = (await client.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [projection])).rows[0]?.seq ?? null;
+          throw new SequenceConflict(`history position of ${projection} is ${found}, expected ${expectedSeq}`, expectedSeq, found);
+        }
+        if (rows.length > 0) {
+          const n = rows.length;
+          const seq = new Array<number>(n), kind = new Array<number>(n), x = new Array<number>(n), y = new Array<number>(n);
+          const color = new Array<number>(n), user = new Array<string>(n), placed = new Array<string>(n), stored = new Array<string>(n);
+          for (let i = 0; i < n; i++) {
+            const row = rows[i] as HistoryRow;
+            seq[i] = row.seq;
+            kind[i] = row.event.kind;
+            x[i] = row.event.x;
+            y[i] = row.event.y;
+            color[i] = row.event.color;
+            user[i] = row.event.userId;
+            placed[i] = iso(row.event.placedAt);
+            stored[i] = iso(row.storedAt);
+          }
+          await client.query(
+            `INSERT INTO events (seq, kind, x, y, color, user_id, placed_at, stored_at)
+             SELECT * FROM unnest($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::int2[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+             ON CONFLICT DO NOTHING`,
+            [seq, kind, x, y, color, user, placed, stored],
+          );
+        }
+        for (const [i, s] of snapshots.entries()) {
+          await client.query(
+            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (seq) DO NOTHING`,
+            [s.seq, iso(s.capturedAt), iso(s.maxPlacedAt), s.pixelCount, s.width, s.height, compressed[i]],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        if (error instanceof SequenceConflict) throw error;
+        broken = true;
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw unavailable('writing a batch', error);
+      } finally {
+        client.release(broken);
+      }
+    },
+
+    async latestSnapshot(maxSeq) {
+      const result = await query('reading snapshots', `SELECT ${SNAPSHOT_META} FROM snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`, [maxSeq]);
+      return result.rows[0] ? toMeta(result.rows[0]) : null;
+    },
+
+    async snapshotFor(time) {
+      const result = await query('reading snapshots',
+        `SELECT ${SNAPSHOT_META} FROM snapshots WHERE max_placed_at <= $1 ORDER BY max_placed_at DESC, seq DESC LIMIT 1`, [iso(time)]);
+      return result.rows[0] ? toMeta(result.rows[0]) : null;
+    },
+
+    async nextSnapshotSeq(seq) {
+      const result = await query<{ seq: number }>('reading snapshots', 'SELECT seq FROM snapshots WHERE seq > $1 ORDER BY seq LIMIT 1', [seq]);
+      return result.rows[0]?.seq ?? null;
+    },
+
+    async loadSnapshot(seq) {
+      const result = await query<{ canvas: Buffer; width: number; height: number }>('reading a snapshot',
+        'SELECT canvas, width, height FROM snapshots WHERE seq = $1', [seq]);
+      const row = result.rows[0];
+      if (!row) throw new StoreUnavailable(`snapshot ${seq} does not exist`);
+      const raw = await decompressCanvas(row.canvas);
+      if (raw.length !== row.width * row.height) throw new StoreUnavailable(`snapshot ${seq} inflates to ${raw.length} bytes, not ${row.width}×${row.height}`);
+      return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+    },
+
+    async tail(afterSeq, untilSeq, time, region?: Region): Promise<Tail> {
+      if (untilSeq <= afterSeq) return { changes: [], lastSeq: afterSeq };
+      let lastSeq = untilSeq;
+      if (Number.isFinite(time)) {
+        const stop = await query<{ s: number | null }>('reading the tail',
+          'SELECT min(seq) AS s FROM events WHERE seq > $1 AND seq <= $2 AND placed_at > $3', [afterSeq, untilSeq, iso(time)]);
+        const s = stop.rows[0]?.s;
+        if (s != null) lastSeq = Number(s) - 1;
+      }
+      if (lastSeq <= afterSeq) return { changes: [], lastSeq: afterSeq };
+      const values: unknown[] = [afterSeq, lastSeq];
+      let where = 'seq > $1 AND seq <= $2';
+      if (region) {
+        values.push(region.x, region.x + region.w - 1, region.y, region.y + region.h - 1);
+        where += ' AND x BETWEEN $3 AND $4 AND y BETWEEN $5 AND $6';
+      }
+      let result: pg.QueryResult<[number, number, number]>;
+      try {
+        result = await pool.query<[number, number, number]>({ text: `SELECT x, y, color FROM events WHERE ${where} ORDER BY seq`, values, rowMode: 'array' });
+      } catch (cause) {
+        throw unavailable('reading the tail', cause);
+      }
+      const changes: PixelChange[] = new Array(result.rows.length);
+      for (let i = 0; i < result.rows.length; i++) {
+        const r = result.rows[i] as [number, number, number];
+        changes[i] = { x: r[0], y: r[1], color: r[2] };
+      }
+      return { changes, lastSeq };
+    },
+
+    async tailMaxPlacedAt(afterSeq, untilSeq) {
+      if (untilSeq <= afterSeq) return 0;
+      const result = await query<{ m: number | null }>('reading the tail',
+        'SELECT (extract(epoch FROM max(placed_at)) * 1000)::bigint AS m FROM events WHERE seq > $1 AND seq <= $2', [afterSeq, untilSeq]);
+      return Number(result.rows[0]?.m ?? 0);
+    },
+
+    async pixelHistory(x, y, beforeSeq, limit): Promise<readonly Placement[]> {
+      try {
+        const rows = await db.selectFrom('events')
+          .select(['seq', 'kind', 'color', 'user_id', 'placed_at'])
+          .where('x', '=', x).where('y', '=', y).where('seq', '<', beforeSeq)
+          .orderBy('seq', 'desc').limit(limit)
+          .execute();
+        return rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, color: r.color, userId: r.user_id, placedAt: r.placed_at.getTime() }));
+      } catch (cause) {
+        throw unavailable('reading pixel history', cause);
+      }
+    },
+
+    async summary(projection) {
+      const result = await query<{ position: number | null; first: number | null; last: number | null; snap_max: number | null; snapshots: number }>('reading the summary', `
+        SELECT (SELECT seq FROM projection_positions WHERE name = $1) AS position,
+               (SELECT (extract(epoch FROM placed_at) * 1000)::bigint FROM events ORDER BY seq LIMIT 1) AS first,
+               (SELECT (extract(epoch FROM placed_at) * 1000)::bigint FROM events ORDER BY seq DESC LIMIT 1) AS last,
+               (SELECT (extract(epoch FROM max_placed_at) * 1000)::bigint FROM snapshots ORDER BY seq DESC LIMIT 1) AS snap_max,
+               (SELECT count(*) FROM snapshots) AS snapshots`, [projection]);
+      const row = result.rows[0];
+      const last = row?.last == null ? null : Math.max(Number(row.last), Number(row.snap_max ?? 0));
+      return {
+        position: Number(row?.position ?? 0),
+        firstPlacedAt: row?.first == null ? null : Number(row.first),
+        lastPlacedAt: last,
+        snapshots: Number(row?.snapshots ?? 0),
+      };
+    },
+
+    async reset(projection) {
+      const client = await pool.connect().catch((cause: unknown) => { throw unavailable('connecting', cause); });
+      try {
+        await client.query('BEGIN');
+        await client.query('TRUNCATE events, snapshots');
+        await client.query('DELETE FROM projection_positions WHERE name = $1', [projection]);
+        await client.query('COMMIT');
+      } catch (cause) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw unavailable('resetting history', cause);
+      } finally {
+        client.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/** Kysely table types of the history schema (see migrations/0001_history.ts). */
+import type { ColumnType } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Int8 = ColumnType<number, number | string, number | string>;
+
+export interface HistoryDatabase {
+  events: {
+    seq: Int8;
+    kind: number;
+    x: number;
+    y: number;
+    color: number;
+    user_id: string;
+    placed_at: Timestamp;
+    stored_at: Timestamp;
+  };
+  snapshots: {
+    seq: Int8;
+    captured_at: Timestamp;
+    max_placed_at: Timestamp;
+    pixel_count: Int8;
+    width: number;
+    height: number;
+    canvas: Uint8Array;
+  };
+  projection_positions: {
+    name: string;
+    seq: Int8;
+    updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  };
+}

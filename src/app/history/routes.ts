@@ -1,0 +1,251 @@
+/**
+ * The history HTTP API (documented in docs/HISTORY-API.md), as framework-free routes the edge mounts.
+ * Every query is parsed with zod and bounded; failures are `{ code, message }` with 400 (bad input),
+ * 404, 429 (too many timelapses at once) or 503 (store down).
+ */
+import { z } from 'zod';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { PaletteColor } from '../../domain/palette.ts';
+import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
+import type { Clock } from '../ports.ts';
+import { canvasAt } from './point-in-time.ts';
+import { StoreUnavailable, type HistoryStore } from './ports.ts';
+import { timelapseFrames } from './timelapse.ts';
+import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
+
+/** Encodes palette images (implemented by src/adapters/image/png.ts). */
+export interface ImageEncoder {
+  png(indices: Uint8Array, width: number, height: number): Promise<Uint8Array>;
+  apng(width: number, height: number, frames: number, fps: number): {
+    header(): Uint8Array;
+    frame(indices: Uint8Array): Promise<Uint8Array>;
+    end(): Uint8Array;
+  };
+}
+
+export interface TimelapseLimits {
+  /** Largest region side in pixels is the canvas; this bounds width × height. */
+  readonly maxRegionPixels: number;
+  readonly maxFrames: number;
+  /** Bounds total work and output: region pixels × frames. */
+  readonly maxPixelFrames: number;
+  readonly maxRangeMs: number;
+  readonly maxConcurrent: number;
+}
+
+export const DEFAULT_TIMELAPSE_LIMITS: TimelapseLimits = {
+  maxRegionPixels: 4_000_000,
+  maxFrames: 600,
+  maxPixelFrames: 400_000_000,
+  maxRangeMs: 31 * 86_400_000,
+  maxConcurrent: 2,
+};
+
+export interface HistoryRoutesOptions {
+  readonly store: HistoryStore;
+  readonly width: number;
+  readonly height: number;
+  readonly palette: readonly PaletteColor[];
+  readonly projection: string;
+  readonly clock: Clock;
+  readonly encoder: ImageEncoder;
+  readonly limits?: TimelapseLimits;
+  /** `null` when ffmpeg is not installed: MP4/WebM are then refused with a clear 400. */
+  readonly ffmpegPath?: string | null;
+  readonly onError?: (error: Error, what: string) => void;
+}
+
+/** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
+export function parseTime(value: string): number | null {
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return null;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+const timeParam = z.string().max(40).transform((v, ctx) => {
+  const ms = parseTime(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
+  const result = schema.safeParse(Object.fromEntries(query));
+  if (result.success) return { ok: true, value: result.data };
+  const message = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
+  return { ok: false, response: jsonError(400, ErrorCode.bad_request, message) };
+}
+
+export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
+  const { store, width, height, clock, encoder, projection } = options;
+  const limits = options.limits ?? DEFAULT_TIMELAPSE_LIMITS;
+  const jobs = new TimelapseJobs(clock, limits.maxConcurrent);
+
+  function failure(error: unknown, what: string): HttpResponse {
+    if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
+    options.onError?.(error as Error, what);
+    return jsonError(500, ErrorCode.internal, `${what} failed`);
+  }
+
+  function notFuture(time: number, label: string): HttpResponse | null {
+    if (time > clock.now()) return jsonError(400, ErrorCode.bad_request, `${label} ${new Date(time).toISOString()} is in the future`);
+    return null;
+  }
+
+  const snapshotQuery = z.object({ time: timeParam, format: z.enum(['raw', 'png']).default('raw') });
+  const pixelQuery = z.object({
+    x: int(0, width - 1),
+    y: int(0, height - 1),
+    limit: int(1, 100).default(50),
+    cursor: z.string().regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page').transform(Number).optional(),
+  });
+  const timelapseQuery = z.object({
+    from: timeParam,
+    to: timeParam,
+    x: int(0, width - 1).default(0),
+    y: int(0, height - 1).default(0),
+    w: int(1, width).optional(),
+    h: int(1, height).optional(),
+    fps: int(1, 60).default(10),
+    duration: int(1, 600).default(10),
+    format: z.enum(['apng', 'mp4', 'webm']).default('apng'),
+    job: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ -').optional(),
+  });
+
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/history/info',
+      maxBodyBytes: 0,
+      async handle() {
+        try {
+          const summary = await store.summary(projection);
+          return json(200, { width, height, ...summary, limits, formats: options.ffmpegPath ? ['apng', 'mp4', 'webm'] : ['apng'] }, { 'cache-control': 'no-store' });
+        } catch (error) {
+          return failure(error, 'history info');
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/history/snapshot',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest) {
+        const parsed = parse(snapshotQuery, request.query);
+        if (!parsed.ok) return parsed.response;
+        const { time, format } = parsed.value;
+        const future = notFuture(time, 'time');
+        if (future) return future;
+        try {
+          const at = await canvasAt(store, { width, height }, projection, time);
+          const headers = {
+            'x-rplace-seq': String(at.seq),
+            'x-rplace-time': new Date(time).toISOString(),
+            'x-rplace-width': String(width),
+            'x-rplace-height': String(height),
+            'cache-control': 'public, max-age=60',
+          };
+          if (format === 'png') return { status: 200, headers: { ...headers, 'content-type': 'image/png' }, body: await encoder.png(at.canvas, width, height) };
+          return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: at.canvas };
+        } catch (error) {
+          return failure(error, 'point-in-time canvas');
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/history/pixel',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest) {
+        const parsed = parse(pixelQuery, request.query);
+        if (!parsed.ok) return parsed.response;
+        const { x, y, limit, cursor } = parsed.value;
+        try {
+          const rows = await store.pixelHistory(x, y, cursor ?? Number.MAX_SAFE_INTEGER, limit + 1);
+          const page = rows.slice(0, limit);
+          const last = page[page.length - 1];
+          return json(200, {
+            x, y,
+            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
+            nextCursor: rows.length > limit && last ? String(last.seq) : null,
+          });
+        } catch (error) {
+          return failure(error, 'pixel history');
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/history/timelapse',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest) {
+        const parsed = parse(timelapseQuery, request.query);
+        if (!parsed.ok) return parsed.response;
+        const q = parsed.value;
+        const region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
+        const frames = q.fps * q.duration;
+        const problems: string[] = [];
+        if (region.x + region.w > width || region.y + region.h > height) problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`);
+        if (region.w * region.h > limits.maxRegionPixels) problems.push(`region has ${region.w * region.h} pixels; at most ${limits.maxRegionPixels}`);
+        if (frames > limits.maxFrames) problems.push(`fps × duration = ${frames} frames; at most ${limits.maxFrames}`);
+        if (region.w * region.h * frames > limits.maxPixelFrames) problems.push(`region pixels × frames = ${region.w * region.h * frames}; at most ${limits.maxPixelFrames} (use a smaller region or fewer frames)`);
+        if (q.to <= q.from) problems.push('to must be after from');
+        if (q.to - q.from > limits.maxRangeMs) problems.push(`time range is over ${limits.maxRangeMs / 86_400_000} days`);
+        if (q.to > clock.now()) problems.push(`to ${new Date(q.to).toISOString()} is in the future`);
+        if (q.format !== 'apng') problems.push(options.ffmpegPath ? `format ${q.format} is not implemented yet; use apng` : `format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
+        if (problems.length > 0) return jsonError(400, ErrorCode.bad_request, problems.join('; '));
+        const job = jobs.start(q.job, frames);
+        if (!job) return jsonError(429, ErrorCode.rate_limited, `at most ${limits.maxConcurrent} timelapses run at once; retry shortly`);
+        const jobId = job.id;
+        const writer = encoder.apng(region.w, region.h, frames, q.fps);
+        const controller = new AbortController();
+        async function* body(): AsyncGenerator<Uint8Array> {
+          try {
+            yield writer.header();
+            for await (const frame of timelapseFrames(store, { width, height }, projection, { from: q.from, to: q.to, frames, region }, controller.signal)) {
+              yield await writer.frame(frame.pixels);
+              jobs.progress(jobId, frame.index + 1);
+            }
+            yield writer.end();
+            jobs.finish(jobId, 'done');
+          } catch (error) {
+            jobs.finish(jobId, 'failed', (error as Error).message);
+            options.onError?.(error as Error, 'timelapse');
+            throw error;
+          } finally {
+            // A client that disconnects stops the generator (return()), which lands here.
+            if (jobs.get(jobId)?.state === 'running') jobs.finish(jobId, 'cancelled');
+            controller.abort();
+          }
+        }
+        return {
+          status: 200,
+          headers: {
+            'content-type': 'image/apng',
+            'x-rplace-frames': String(frames),
+            'x-rplace-job': jobId,
+            'content-disposition': `inline; filename="timelapse-${jobId}.png"`,
+            'cache-control': 'no-store',
+          },
+          body: body(),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/history/timelapse/progress',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest) {
+        const parsed = parse(z.object({ job: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }), request.query);
+        if (!parsed.ok) return parsed.response;
+        const job = jobs.get(parsed.value.job);
+        if (!job) return jsonError(404, ErrorCode.not_found, `no timelapse job ${parsed.value.job} (finished jobs are kept 10 minutes)`);
+        return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
+      },
+    },
+  ];
+}

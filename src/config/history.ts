@@ -1,0 +1,22 @@
+/** The history role (projector + snapshotter) and the history API: the common settings plus their knobs. */
+import { z } from 'zod';
+import { commonShape } from './common.ts';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const historySchema = z.object({
+  ...commonShape,
+  /** Snapshot every this many ms of wall-clock time, and of event time while catching up or rebuilding. */
+  SNAPSHOT_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  /** Also snapshot after this many events, whatever the time: bounds every point-in-time replay. */
+  SNAPSHOT_MAX_EVENTS: int(1_000, 10_000_000).default(200_000),
+  /** Largest batch written to Postgres in one transaction (events). */
+  HISTORY_MAX_BATCH: int(1, 50_000).default(5_000),
+  PG_POOL_SIZE: int(1, 64).default(4),
+  /** Timelapses computed at once by this process (each holds a canvas and streams frames). */
+  TIMELAPSE_MAX_CONCURRENT: int(1, 16).default(2),
+  /** Port for /metrics and /healthz of the standalone history role (unset: none). */
+  METRICS_PORT: int(0, 65_535).optional(),
+});
+
+export type HistoryConfig = z.output<typeof historySchema>;

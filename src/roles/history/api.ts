@@ -1,0 +1,68 @@
+/**
+ * The history query side, as routes the edge mounts (`startEdge(config, logger, { routes })`): point-in-time
+ * canvas, pixel history, timelapse and its progress. Reads Postgres only; runs the migrations too so an edge
+ * started before the history role finds its tables. `close()` ends the pool.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { Logger } from 'pino';
+import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
+import { connectPg } from '../../adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { migrateToLatest } from '../../adapters/pg/migrate.ts';
+import type { HttpRoute } from '../../app/http.ts';
+import { DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
+import { systemClock } from '../../app/ports.ts';
+import { canvasSpecOf } from '../../config/common.ts';
+import type { HistoryConfig } from '../../config/history.ts';
+import { namesFor } from '../../config/names.ts';
+
+/** The path of an executable `ffmpeg` on PATH, or null. */
+export function findFfmpeg(path = process.env.PATH ?? ''): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, 'ffmpeg');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
+  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT'>>;
+
+export async function startHistoryApi(config: HistoryApiConfig, logger: Logger): Promise<{ routes: HttpRoute[]; close(): Promise<void> }> {
+  const log = logger.child({ component: 'history-api' });
+  const names = namesFor(config.CANVAS_ID);
+  const spec = canvasSpecOf(config);
+  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE ?? 4, statementTimeoutMs: 30_000 });
+  try {
+    await migrateToLatest(pg.pool, names.pgSchema);
+  } catch (error) {
+    await pg.close();
+    throw error;
+  }
+  const encoder: ImageEncoder = {
+    png: (indices, width, height) => encodePng(indices, width, height, spec.palette),
+    apng: (width, height, frames, fps) => createApngWriter(width, height, frames, fps, spec.palette, 6),
+  };
+  const ffmpegPath = findFfmpeg();
+  if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
+  const routes = historyRoutes({
+    store: createPgHistoryStore(pg, log),
+    width: spec.width,
+    height: spec.height,
+    palette: spec.palette,
+    projection: names.consumers.history,
+    clock: systemClock,
+    encoder,
+    ffmpegPath,
+    limits: { ...DEFAULT_TIMELAPSE_LIMITS, maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent },
+    onError: (error, what) => log.error({ err: error }, `${what} failed`),
+  });
+  return { routes, close: () => pg.close() };
+}

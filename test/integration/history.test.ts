@@ -1,0 +1,244 @@
+/**
+ * History against the real NATS and Postgres: the projector writes every event once, snapshots equal a
+ * replay to their sequence, the point-in-time canvas equals the reference rule for random instants (event
+ * times deliberately not monotone in sequence), restarts and redeliveries change nothing, and the HTTP
+ * routes answer PNG / APNG that decode to the expected pixels.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
+import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
+import { SequenceConflict } from '../../src/app/errors.ts';
+import { canvasAt } from '../../src/app/history/point-in-time.ts';
+import type { HistoryStore } from '../../src/app/history/ports.ts';
+import type { HttpResponse, HttpRoute } from '../../src/app/http.ts';
+import { historySchema } from '../../src/config/history.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { PALETTE_32, paletteRgba } from '../../src/domain/palette.ts';
+import { startHistoryApi } from '../../src/roles/history/api.ts';
+import { startHistory } from '../../src/roles/history/start.ts';
+import { applyStreams } from '../../streams/apply.ts';
+import { publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
+import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import { decodePng } from '../helpers/png.ts';
+
+const W = 40;
+const H = 30;
+const INTERVAL = 300;
+const names = testNames('history');
+const logger = pino({ level: 'silent' });
+const config = loadConfig(historySchema, testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), SNAPSHOT_INTERVAL_MS: String(INTERVAL), SNAPSHOT_MAX_EVENTS: '1000' }));
+const projection = names.consumers.history;
+
+let nc: NatsConnection;
+let pg: PgConnection;
+let store: HistoryStore;
+let events: TestEvent[] = [];
+let stop: (() => Promise<void>) | null = null;
+let api: { routes: HttpRoute[]; close(): Promise<void> };
+const start = Date.now() - 3_600_000;
+const SPAN = 60_000;
+
+async function rowCount(): Promise<number> {
+  return Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
+}
+
+async function bytesOf(response: HttpResponse): Promise<Uint8Array> {
+  const body = response.body;
+  if (body === undefined) return new Uint8Array(0);
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  const parts: Uint8Array[] = [];
+  for await (const part of body) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+function route(path: string): HttpRoute {
+  const found = api.routes.find((r) => r.path === path);
+  if (!found) throw new Error(`no route ${path}`);
+  return found;
+}
+
+function get(path: string, query: Record<string, string>): Promise<HttpResponse> {
+  return route(path).handle({ method: 'GET', path, query: new URLSearchParams(query), headers: {}, remoteAddress: '127.0.0.1' });
+}
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'history-test');
+  await applyStreams(nc, names);
+  pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
+  await migrateToLatest(pg.pool, names.pgSchema);
+  store = createPgHistoryStore(pg, logger);
+  events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
+  stop = await startHistory(config, logger);
+  await waitFor('history to reach the last event', async () => (await store.position(projection)) === events.at(-1)?.seq);
+  api = await startHistoryApi(config, logger);
+});
+
+afterAll(async () => {
+  await stop?.();
+  await api?.close();
+  await pg?.close();
+  if (nc) {
+    await deleteStream(nc, names);
+    await nc.close();
+  }
+  await dropSchema(names);
+});
+
+describe('history projector', () => {
+  it('writes every event exactly once, with its fields', async () => {
+    expect(await rowCount()).toBe(events.length);
+    const e = events[1234] as TestEvent;
+    const row = (await pg.pool.query('SELECT x, y, color, user_id, placed_at FROM events WHERE seq = $1', [e.seq])).rows[0];
+    expect(row).toEqual({ x: e.x, y: e.y, color: e.color, user_id: e.userId, placed_at: new Date(e.placedAt) });
+    const partitions = (await pg.pool.query(`SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname LIKE 'events_p%'`, [names.pgSchema])).rows[0].n;
+    expect(Number(partitions)).toBeGreaterThanOrEqual(2);
+    expect(Number((await pg.pool.query('SELECT count(*) AS n FROM events_default')).rows[0].n)).toBe(0);
+  });
+
+  it('takes snapshots by event time during catch-up, each equal to a replay to its sequence', async () => {
+    const snaps = (await pg.pool.query('SELECT seq, max_placed_at, pixel_count FROM snapshots ORDER BY seq')).rows;
+    // 60 s of event time at a 300 ms interval: about 200 snapshots (plus count/timer ones).
+    expect(snaps.length).toBeGreaterThan(100);
+    for (const snap of snaps.filter((_, i) => i % 10 === 0)) {
+      const seq = Number(snap.seq);
+      expect(Buffer.from(await store.loadSnapshot(seq))).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, seq)));
+      expect(Number(snap.pixel_count)).toBe(events.filter((e) => e.seq <= seq).length);
+      expect(snap.max_placed_at.getTime()).toBe(Math.max(...events.filter((e) => e.seq <= seq).map((e) => e.placedAt)));
+    }
+  });
+
+  it('point-in-time equals the reference replay for random instants, byte for byte', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: start - 1000, max: start + SPAN + 1000 }), async (time) => {
+      const got = await canvasAt(store, { width: W, height: H }, projection, time);
+      const want = referenceCanvasAt(events, W, H, time);
+      expect(got.seq).toBe(want.seq);
+      expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
+    }), { numRuns: 60 });
+  });
+
+  it('snapshots by wall clock while idle after live events', async () => {
+    const before = Number((await pg.pool.query('SELECT count(*) AS n FROM snapshots')).rows[0].n);
+    const now = Date.now();
+    const live = await publishEvents(nc, names, randomEvents(20, W, H, now - 100, 50, 32, 8));
+    events = [...events, ...live];
+    await waitFor('a wall-clock snapshot of the live events', async () => (await store.latestSnapshot(Number.MAX_SAFE_INTEGER))?.seq === live.at(-1)?.seq, 10_000);
+    expect(Number((await pg.pool.query('SELECT count(*) AS n FROM snapshots')).rows[0].n)).toBeGreaterThan(before);
+    expect(Buffer.from(await store.loadSnapshot(live.at(-1)!.seq))).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, live.at(-1)!.seq)));
+  });
+
+  it('a redelivered batch changes nothing, and a stale writer gets SequenceConflict', async () => {
+    const position = await store.position(projection);
+    const old = events.slice(0, 100).map((e) => ({ seq: e.seq, storedAt: e.placedAt, event: { ...e, color: (e.color + 1) % 32 } }));
+    await store.commit({ projection, expectedSeq: position, newSeq: position, rows: old, snapshots: [] });
+    expect(await rowCount()).toBe(events.length);
+    const row = (await pg.pool.query('SELECT color FROM events WHERE seq = $1', [events[5]!.seq])).rows[0];
+    expect(row.color).toBe(events[5]!.color);
+    await expect(store.commit({ projection, expectedSeq: position - 10, newSeq: position, rows: old, snapshots: [] })).rejects.toBeInstanceOf(SequenceConflict);
+  });
+
+  it('a restart resumes from the stored position: nothing lost, nothing doubled', async () => {
+    await stop?.();
+    stop = null;
+    const more = await publishEvents(nc, names, randomEvents(500, W, H, Date.now() - 2000, 1000, 32, 9));
+    events = [...events, ...more];
+    stop = await startHistory(config, logger);
+    await waitFor('history to catch up after the restart', async () => (await store.position(projection)) === more.at(-1)?.seq);
+    expect(await rowCount()).toBe(events.length);
+    const got = await canvasAt(store, { width: W, height: H }, projection, Date.now());
+    expect(Buffer.from(got.canvas)).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, more.at(-1)!.seq)));
+  });
+});
+
+describe('history API', () => {
+  it('serves the canvas at an instant as raw bytes and as a palette PNG', async () => {
+    const time = start + SPAN / 2;
+    const want = referenceCanvasAt(events, W, H, time);
+    const raw = await get('/api/v1/history/snapshot', { time: new Date(time).toISOString() });
+    expect(raw.status).toBe(200);
+    expect(raw.headers?.['x-rplace-seq']).toBe(String(want.seq));
+    expect(Buffer.from(await bytesOf(raw))).toEqual(Buffer.from(want.canvas));
+    const png = await get('/api/v1/history/snapshot', { time: String(time), format: 'png' });
+    expect(png.headers?.['content-type']).toBe('image/png');
+    const decoded = decodePng(await bytesOf(png));
+    expect([decoded.width, decoded.height]).toEqual([W, H]);
+    expect(Buffer.from(decoded.frames[0]!)).toEqual(Buffer.from(want.canvas));
+    const rgba = paletteRgba(PALETTE_32);
+    expect(decoded.palette[3]).toEqual([rgba[12], rgba[13], rgba[14]]);
+  });
+
+  it('refuses bad and future times with 400 {code, message}', async () => {
+    for (const time of ['yesterday', '2026-13-45T00:00:00Z', '', new Date(Date.now() + 3_600_000).toISOString()]) {
+      const response = await get('/api/v1/history/snapshot', { time });
+      expect(response.status).toBe(400);
+      const body = JSON.parse(String(response.body));
+      expect(body.code).toBe('bad_request');
+      expect(body.message).toMatch(/time/);
+    }
+  });
+
+  it('pages a pixel history newest first', async () => {
+    const counts = new Map<string, number>();
+    for (const e of events) counts.set(`${e.x},${e.y}`, (counts.get(`${e.x},${e.y}`) ?? 0) + 1);
+    const [key] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
+    const [x, y] = key.split(',');
+    const want = events.filter((e) => `${e.x},${e.y}` === key).reverse();
+    const seen: { seq: number; color: number; userId: string; placedAt: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await get('/api/v1/history/pixel', { x: x!, y: y!, limit: '3', ...(cursor ? { cursor } : {}) });
+      expect(response.status).toBe(200);
+      const body = JSON.parse(String(response.body));
+      seen.push(...body.placements);
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen.map((p) => p.seq)).toEqual(want.map((e) => e.seq));
+    expect(seen[0]).toMatchObject({ color: want[0]!.color, userId: want[0]!.userId, placedAt: new Date(want[0]!.placedAt).toISOString() });
+    expect((await get('/api/v1/history/pixel', { x: '-1', y: '0' })).status).toBe(400);
+  });
+
+  it('streams an APNG timelapse of a region whose frames equal the reference, with progress', async () => {
+    const region = { x: 5, y: 4, w: 20, h: 10 };
+    const from = start, to = start + SPAN;
+    const response = await get('/api/v1/history/timelapse', {
+      from: String(from), to: String(to), x: '5', y: '4', w: '20', h: '10', fps: '4', duration: '3', job: 'tl-test',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers?.['x-rplace-frames']).toBe('12');
+    const decoded = decodePng(await bytesOf(response));
+    expect(decoded.declaredFrames).toBe(12);
+    expect(decoded.frames.length).toBe(12);
+    expect(decoded.delays[0]).toBeCloseTo(0.25);
+    decoded.frames.forEach((frame, i) => {
+      const time = Math.round(from + ((to - from) * i) / 11);
+      const full = referenceCanvasAt(events, W, H, time).canvas;
+      const crop = new Uint8Array(region.w * region.h);
+      for (let r = 0; r < region.h; r++) crop.set(full.subarray((region.y + r) * W + region.x, (region.y + r) * W + region.x + region.w), r * region.w);
+      expect(Buffer.from(frame), `frame ${i}`).toEqual(Buffer.from(crop));
+    });
+    const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-test' })).body));
+    expect(progress).toMatchObject({ id: 'tl-test', state: 'done', framesDone: 12, framesTotal: 12 });
+  });
+
+  it('bounds timelapse inputs and says mp4 needs ffmpeg', async () => {
+    const base = { from: String(start), to: String(start + 1000) };
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ ...base, fps: '60', duration: '60' }, /frames; at most/],
+      [{ ...base, w: '41' }, /w/],
+      [{ ...base, to: String(start - 1) }, /after from/],
+      [{ ...base, format: 'mp4' }, /ffmpeg/],
+      [{ ...base, to: String(Date.now() + 60_000) }, /future/],
+    ];
+    for (const [query, message] of cases) {
+      const response = await get('/api/v1/history/timelapse', query);
+      expect(response.status, JSON.stringify(query)).toBe(400);
+      expect(JSON.parse(String(response.body)).message).toMatch(message);
+    }
+  });
+});
