@@ -97,6 +97,8 @@ const placement = new Placement(
 
 function select(pixel: { x: number; y: number } | null): void {
   placement.select(pixel);
+  // Touch screens have no hover: the coordinates show the selected pixel.
+  coordsEl.textContent = pixel ? `(${pixel.x}, ${pixel.y})` : '–';
   pixelInfo.show(pixel, paletteNamesOf);
 }
 
@@ -297,6 +299,19 @@ if (debug) {
       },
       seq: () => client.seq,
       camera: () => camera,
+      /** Client (page) coordinates of the centre of canvas pixel (x, y). */
+      screenOf: (x: number, y: number) => {
+        const r = viewportEl.getBoundingClientRect();
+        const p = canvasToScreen(camera, view, x + 0.5, y + 0.5);
+        return { x: r.left + p.x, y: r.top + p.y };
+      },
+      /** The palette index this page holds for (x, y). */
+      pixel: (x: number, y: number) => client.canvas?.[y * size.width + x] ?? -1,
+      /** The colour actually drawn on the <canvas> at (x, y), as #RRGGBB. */
+      rendered: (x: number, y: number) => {
+        const d = canvasEl.getContext('2d')?.getImageData(x, y, 1, 1).data;
+        return d ? `#${[d[0], d[1], d[2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join('').toUpperCase()}` : '';
+      },
       placement: () => placement.state,
     },
   });
