@@ -40,3 +40,12 @@ describe('service endpoints', () => {
     expect(installHint('postgres')).toContain('apt-get install postgresql');
   });
 });
+
+describe('where npm start may start a local service', () => {
+  it('on the URL port when the URL is loopback, never for a remote host', async () => {
+    const { localPortOf } = await import('../../src/adapters/services/endpoints.ts');
+    expect(localPortOf('redis', 'redis://127.0.0.1')).toBe(6379);
+    expect(localPortOf('postgres', 'postgres://postgres@localhost:5433/x')).toBe(5433);
+    expect(localPortOf('nats', 'nats://nats.prod:4222')).toBeNull();
+  });
+});

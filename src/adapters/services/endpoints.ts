@@ -46,10 +46,19 @@ export function endpointOf(kind: ServiceKind, url: string): Endpoint | null {
   return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
-/** True when the URL names this machine on the service's default port: the only case where `npm start` starts a local one. */
+/** True when the URL names this machine on the service's default port. */
 export function isDefaultLoopback(kind: ServiceKind, url: string): boolean {
   const endpoint = endpointOf(kind, url);
   return endpoint !== null && LOOPBACK.has(endpoint.host) && endpoint.port === DEFAULT_PORTS[kind];
+}
+
+/**
+ * The loopback port `npm start` may start a local service on: the URL's port when the URL names this
+ * machine (the default port in the usual case), else null (a remote service is never replaced).
+ */
+export function localPortOf(kind: ServiceKind, url: string): number | null {
+  const endpoint = endpointOf(kind, url);
+  return endpoint !== null && LOOPBACK.has(endpoint.host) ? endpoint.port : null;
 }
 
 /** The database name of a postgres:// URL (`postgres` when none). */

@@ -1,11 +1,12 @@
 /**
  * For `npm start`: make sure NATS (JetStream), Redis and Postgres answer at their configured URLs.
- * A service that is down on its default loopback port is started locally under DATA_DIR and stopped on
- * exit; a service configured elsewhere that is down is an error (we never start one in its place).
+ * A service that is down on loopback (its default port, unless the URL says otherwise) is started locally
+ * under DATA_DIR on that port and stopped on exit; a remote service that is down is an error (we never
+ * start one in its place).
  */
 import { join } from 'node:path';
 import type { Logger } from '../../adapters/logger.ts';
-import { DEFAULT_PORTS, SERVICE_LABELS, databaseOf, isDefaultLoopback, type ServiceKind } from '../../adapters/services/endpoints.ts';
+import { SERVICE_LABELS, databaseOf, localPortOf, type ServiceKind } from '../../adapters/services/endpoints.ts';
 import { ServiceStartFailed, startLocalNats, startLocalPostgres, startLocalRedis, type LocalService } from '../../adapters/services/local.ts';
 import { probeService } from '../../adapters/services/probe.ts';
 
@@ -21,14 +22,14 @@ export interface EnsuredServices {
   stop(): Promise<void>;
 }
 
-async function startLocal(kind: ServiceKind, urls: ServiceUrls, dataDir: string): Promise<LocalService> {
+async function startLocal(kind: ServiceKind, port: number, urls: ServiceUrls, dataDir: string): Promise<LocalService> {
   switch (kind) {
     case 'nats':
-      return startLocalNats({ port: DEFAULT_PORTS.nats, storeDir: join(dataDir, 'nats'), logFile: join(dataDir, 'nats.log') });
+      return startLocalNats({ port, storeDir: join(dataDir, 'nats'), logFile: join(dataDir, 'nats.log') });
     case 'redis':
-      return startLocalRedis({ port: DEFAULT_PORTS.redis, dir: join(dataDir, 'redis'), logFile: join(dataDir, 'redis.log'), persist: true });
+      return startLocalRedis({ port, dir: join(dataDir, 'redis'), logFile: join(dataDir, 'redis.log'), persist: true });
     case 'postgres':
-      return startLocalPostgres({ port: DEFAULT_PORTS.postgres, dataDir: join(dataDir, 'postgres'), database: databaseOf(urls.postgres) });
+      return startLocalPostgres({ port, dataDir: join(dataDir, 'postgres'), database: databaseOf(urls.postgres) });
   }
 }
 
@@ -47,15 +48,16 @@ export async function ensureServices(urls: ServiceUrls, dataDir: string, allowSt
         logger.info({ service: kind }, `using ${probe.detail}`);
         continue;
       }
-      if (probe.occupied) throw new ServiceStartFailed(`${SERVICE_LABELS[kind]} at ${url} is not usable: ${probe.reason}`);
-      if (!allowStart || !isDefaultLoopback(kind, url)) {
+      const port = localPortOf(kind, url);
+      if (probe.occupied && port !== null) throw new ServiceStartFailed(`${SERVICE_LABELS[kind]} at ${url} is not usable: ${probe.reason}`);
+      if (!allowStart || port === null) {
         throw new ServiceStartFailed(
           `${SERVICE_LABELS[kind]} is not reachable at ${url} (${probe.reason})` +
-            (allowStart ? '; npm start only starts a local one on the default loopback port, so fix the URL or start it' : '; START_SERVICES=0, so start it yourself'),
+            (allowStart ? '; npm start only starts local services on loopback, so fix the URL or start it' : '; START_SERVICES=0, so start it yourself'),
         );
       }
       logger.info({ service: kind, reason: probe.reason }, `${SERVICE_LABELS[kind]} is not running; starting a local one under ${dataDir}`);
-      const service = await startLocal(kind, urls, dataDir);
+      const service = await startLocal(kind, port, urls, dataDir);
       started.push(service);
       logger.info({ service: kind, log: service.logFile }, `started local ${SERVICE_LABELS[kind]} at ${service.url}`);
     }
