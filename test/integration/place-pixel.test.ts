@@ -235,6 +235,41 @@ describe('the event log adapter', () => {
     }
   });
 
+  it('an append nobody acknowledges times out as LogUnavailable, found by the periodic sweep', async () => {
+    const silent = testNames('silent');
+    // A core subscriber and no stream: the server has a responder, so no 503 comes back, and no PubAck either.
+    const sink = nc.subscribe(silent.subjects);
+    const silentLog = createJetStreamEventLog(nc, silent, { timeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const append = silentLog.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'u/r');
+      await expect(append).rejects.toBeInstanceOf(LogUnavailable);
+      await expect(append).rejects.toThrow(/not acknowledged within 300 ms/);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(1_500);
+    } finally {
+      sink.unsubscribe();
+      await silentLog.close();
+    }
+  });
+
+  it('beyond maxPending unacknowledged appends, the next one fails at once', async () => {
+    const silent = testNames('silentmax');
+    const sink = nc.subscribe(silent.subjects);
+    const silentLog = createJetStreamEventLog(nc, silent, { timeoutMs: 5_000, maxPending: 3 });
+    const event = { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 } as const;
+    try {
+      const held = [1, 2, 3].map((i) => silentLog.append(event, `m${i}`));
+      await expect(silentLog.append(event, 'm4')).rejects.toThrow(/3 appends already await/);
+      await silentLog.close();
+      for (const p of held) await expect(p).rejects.toBeInstanceOf(LogUnavailable);
+    } finally {
+      sink.unsubscribe();
+      await silentLog.close();
+    }
+  });
+
   it('after close, pending and new appends are LogUnavailable', async () => {
     const closing = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
     await closing.close();

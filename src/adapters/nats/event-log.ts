@@ -25,6 +25,8 @@ import type { AppendResult, EventLog } from '../../app/ports.ts';
 export interface JetStreamEventLogOptions {
   /** How long an append waits for its PubAck before failing with `LogUnavailable`. */
   readonly timeoutMs: number;
+  /** Most appends awaiting their PubAck at once; beyond it an append fails at once (default 100,000). */
+  readonly maxPending?: number;
 }
 
 interface Pending {
@@ -45,6 +47,7 @@ export function createJetStreamEventLog(
   names: Names,
   options: JetStreamEventLogOptions,
 ): EventLog & { close(): Promise<void> } {
+  const maxPending = options.maxPending ?? 100_000;
   const inbox = createInbox();
   const prefixLength = inbox.length + 1;
   const pending = new Map<string, Pending>();
@@ -123,6 +126,7 @@ export function createJetStreamEventLog(
     append(event, messageId) {
       if (closed) return Promise.reject(new LogUnavailable('event log is closed'));
       if (!connected || nc.isClosed()) return Promise.reject(new LogUnavailable('not connected to NATS'));
+      if (pending.size >= maxPending) return Promise.reject(new LogUnavailable(`${maxPending} appends already await their acknowledgement`));
       const payload = encodeEvent(event);
       const hdrs = headers();
       hdrs.set('Nats-Msg-Id', messageId);
