@@ -3,10 +3,9 @@
  * the (ephemeral, AckNone) consumer at the next sequence when it detects a gap or a lost connection,
  * so delivery is in order and gap-free. Used by rebuilds, the edges' live tail and snapshot tails.
  *
- * Batching: `consume()` is iterated (not called back) because nats.js queues its refill pulls inside the
- * iterator, so at most about `pullMessages` messages are buffered however slow the reader is. A batch is
- * yielded as soon as the client has no more messages buffered, or when it reaches `maxBatch`: large batches
- * while catching up (rebuilds), single events with no added latency when following live.
+ * Batching (see batches.ts): a batch is whatever arrived by the time the reader asks for more, at most
+ * `maxBatch`: large batches while catching up (rebuilds), single events with no added latency when
+ * following live; at most about `pullMessages + 2 * maxBatch` messages are buffered however slow the reader.
  *
  * Undecodable messages follow the one rule in `stored-event.ts` (skipped, counted, warned once per batch).
  */
@@ -17,6 +16,7 @@ import type { Logger } from 'pino';
 import type { EventStream, StoredEvent } from '../../app/ports.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { Names } from '../../config/names.ts';
+import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 
 export interface EventStreamOptions {
@@ -74,22 +74,26 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     try {
       messages = await consumer.consume({ max_messages: pullMessages });
       if (signal?.aborted) return;
-      let batch: StoredEvent[] = [];
-      for await (const msg of messages) {
-        const stored = toStoredEvent(msg, skips);
-        if (stored !== null) batch.push(stored);
-        const seq = msg.info.streamSequence;
-        // `pending === 0`: nothing left after this message, so the clamped range is done even across gaps.
-        const done = until !== undefined && (seq >= until || msg.info.pending === 0);
-        if (done || batch.length >= maxBatch || messages.getPending() === 0) {
-          skips.flush(options.logger, names.stream);
-          if (batch.length > 0) {
-            const out = batch;
-            batch = [];
-            yield out;
+      for await (const msgs of batchMessages(messages, maxBatch)) {
+        const batch: StoredEvent[] = [];
+        let done = false;
+        for (const msg of msgs) {
+          const seq = msg.info.streamSequence;
+          if (until !== undefined && seq > until) {
+            done = true;
+            break;
           }
-          if (done || signal?.aborted) return;
+          const stored = toStoredEvent(msg, skips);
+          if (stored !== null) batch.push(stored);
+          // `pending === 0`: nothing left after this message, so the clamped range is done even across gaps.
+          if (until !== undefined && (seq === until || msg.info.pending === 0)) {
+            done = true;
+            break;
+          }
         }
+        skips.flush(options.logger, names.stream);
+        if (batch.length > 0) yield batch;
+        if (done || signal?.aborted) return;
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);

@@ -6,8 +6,8 @@
  * Recreating rather than waiting also means messages a crashed process had in flight are redelivered at
  * once instead of after `ack_wait`.
  *
- * Batching is self-adjusting: a batch is whatever the client has buffered when the previous batch's
- * handler resolves (capped at `maxBatch`): one event at a time when idle, thousands when behind.
+ * Batching is self-adjusting (see batches.ts): a batch is whatever arrived while the previous batch's
+ * handler ran (capped at `maxBatch`): one event at a time when idle, thousands when behind.
  *
  * Acknowledgement: the durable uses AckAll (see definitions.ts), and a batch is acknowledged by acking its
  * last message once `handle` resolved; that covers every earlier message. A batch whose handler rejects is
@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import type { ProjectionSource, StoredEvent } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
+import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 
 export interface ProjectionSourceOptions {
@@ -105,31 +106,27 @@ export function createNatsProjectionSource(
     const skips = new DecodeSkips();
     try {
       if (signal.aborted) return next;
-      let batch: StoredEvent[] = [];
-      let last: JsMsg | undefined;
-      for await (const msg of messages) {
-        const seq = msg.info.streamSequence;
-        if (seq >= next) {
+      for await (const msgs of batchMessages(messages, maxBatch)) {
+        const batch: StoredEvent[] = [];
+        for (const msg of msgs) {
+          const seq = msg.info.streamSequence;
+          if (seq < next) continue; // a redelivery of something already handled
           const stored = toStoredEvent(msg, skips);
           if (stored !== null) batch.push(stored);
           next = seq + 1;
         }
-        last = msg;
-        if (batch.length < maxBatch && messages.getPending() > 0) continue;
         skips.flush(log, names.stream);
         if (batch.length > 0) {
-          const out = batch;
-          batch = [];
           try {
-            await handle(out);
+            await handle(batch);
           } catch (error) {
             // Not acknowledged: the caller re-positions at the first sequence of this batch.
-            progress((out[0] as StoredEvent).seq);
+            progress((batch[0] as StoredEvent).seq);
             throw error;
           }
         }
-        last.ack();
-        last = undefined;
+        // AckAll: acking the last message acknowledges the whole batch.
+        (msgs[msgs.length - 1] as JsMsg).ack();
         progress(next);
         if (signal.aborted) break;
       }

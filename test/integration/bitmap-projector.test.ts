@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
+import { connectRedis } from '../../src/adapters/redis/connect.ts';
+import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
+import type { EventStream } from '../../src/app/ports.ts';
+import { rebuildBitmap } from '../../src/app/project-bitmap.ts';
+import { bitmapProjectorSchema } from '../../src/config/bitmap-projector.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createCanvas, replay } from '../../src/domain/canvas.ts';
+import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
+import { applyStreams } from '../../streams/apply.ts';
+import { appendPixels, randomPixels } from '../helpers/append-events.ts';
+import { deleteRedisKeys, deleteStream, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+
+const spec = { width: 200, height: 150 };
+const sizeEnv = { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200' };
+const logger = pino({ level: 'silent' });
+const live = testNames('bmproj');
+const killed = testNames('bmkill');
+let nc: NatsConnection;
+let redis: Redis;
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'test-bitmap-projector');
+  redis = await connectRedis(TEST_REDIS_URL, 'test-bitmap-projector');
+  await applyStreams(nc, live);
+  await applyStreams(nc, killed);
+});
+
+afterAll(async () => {
+  for (const names of [live, killed]) {
+    await deleteStream(nc, names);
+    await deleteRedisKeys(redis, names);
+  }
+  await redis.quit();
+  await nc.drain();
+});
+
+async function replayWholeStream(stream: EventStream): Promise<{ canvas: Uint8Array; seq: number }> {
+  const canvas = createCanvas(spec);
+  let seq = 0;
+  for await (const batch of stream.read(1, { untilSeq: await stream.lastSeq() })) {
+    replay(canvas, spec.width, batch.map((e) => e.event));
+    seq = batch[batch.length - 1]!.seq;
+  }
+  return { canvas, seq };
+}
+
+async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('bitmap projector', () => {
+  it('applies events, stores their sequence, rebuilds by itself after Redis loses the bitmap', async () => {
+    const config = loadConfig(bitmapProjectorSchema, testEnv(live, sizeEnv));
+    const store = createRedisBitmapStore(redis, live, spec);
+    const stream = createNatsEventStream(nc, live);
+    const shutdown = await startBitmapProjector(config, logger);
+    try {
+      let last = await appendPixels(nc, live, randomPixels(3000, spec.width, spec.height, 32, 11));
+      await waitFor('projection of the first 3000 events', async () => (await store.seq()) === last);
+      let expected = await replayWholeStream(stream);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
+
+      // Redis comes back empty (simulated on our own keys only; the shared Redis is never flushed).
+      await redis.del(live.canvasKey, live.canvasSeqKey);
+      await waitFor('the rebuild while idle', async () => (await store.seq()) === last);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
+
+      // wiped again, and events keep coming: the next write notices too
+      await redis.del(live.canvasKey, live.canvasSeqKey);
+      last = await appendPixels(nc, live, randomPixels(2000, spec.width, spec.height, 32, 12));
+      await waitFor('projection after the second wipe', async () => (await store.seq()) === last);
+      expected = await replayWholeStream(stream);
+      expect(expected.seq).toBe(last);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
+    } finally {
+      await shutdown();
+    }
+  });
+
+  it('rebuild produces the live bitmap byte for byte, and the projector resumes after it', async () => {
+    const store = createRedisBitmapStore(redis, live, spec);
+    const stream = createNatsEventStream(nc, live);
+    const liveBitmap = (await store.load())!;
+    const progress: number[] = [];
+    const result = await rebuildBitmap({ stream, store, spec }, { onProgress: (p) => progress.push(p.seq) });
+    expect(result.seq).toBe(liveBitmap.seq);
+    expect(result.events).toBe(liveBitmap.seq);
+    expect(progress.at(-1)).toBe(liveBitmap.seq);
+    const rebuilt = (await store.load())!;
+    expect(rebuilt.seq).toBe(liveBitmap.seq);
+    expect(Buffer.from(rebuilt.canvas).equals(Buffer.from(liveBitmap.canvas))).toBe(true);
+
+    const config = loadConfig(bitmapProjectorSchema, testEnv(live, sizeEnv));
+    const shutdown = await startBitmapProjector(config, logger);
+    try {
+      const last = await appendPixels(nc, live, randomPixels(500, spec.width, spec.height, 32, 13));
+      await waitFor('projection after the rebuild', async () => (await store.seq()) === last);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from((await replayWholeStream(stream)).canvas))).toBe(true);
+    } finally {
+      await shutdown();
+    }
+  });
+
+  it('a projector killed with SIGKILL mid-batch under load resumes exactly after a restart', async () => {
+    const env = { ...process.env, ...testEnv(killed, { ...sizeEnv, BITMAP_MAX_BATCH: '500' }) };
+    const spawnProjector = (): ChildProcess =>
+      spawn(process.execPath, ['--import', 'tsx', 'src/roles/bitmap-projector/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const store = createRedisBitmapStore(redis, killed, spec);
+    const stream = createNatsEventStream(nc, killed);
+    let child = spawnProjector();
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      // keep appending while the projector works, and kill it once it is part-way through
+      const appending = appendPixels(nc, killed, randomPixels(20_000, spec.width, spec.height, 32, 21), 1000);
+      await waitFor('the projector to be part-way', async () => ((await store.seq()) ?? 0) > 3000, 30_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const atKill = (await store.seq())!;
+      const last = await appending;
+      expect(atKill).toBeLessThan(last);
+
+      child = spawnProjector();
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitFor('the restarted projector to catch up', async () => (await store.seq()) === last, 40_000);
+      const expected = await replayWholeStream(stream);
+      expect(expected.seq).toBe(last);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    }
+    expect(stderr).not.toMatch(/Error|failed/);
+  }, 90_000);
+});
