@@ -9,18 +9,23 @@ import { streamConfig, type StreamOptions } from './definitions.ts';
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
 
-export async function applyStreams(nc: NatsConnection, names: Names, options: StreamOptions = { replicas: 1 }): Promise<{ outcome: ApplyOutcome; info: StreamInfo }> {
+/**
+ * Without `options`, the caller has no opinion on replicas: a new stream gets 1, and an existing one keeps
+ * its own (so a role started without STREAM_REPLICAS never scales an R3 stream down to R1). Roles pass
+ * `{ replicas: config.STREAM_REPLICAS }`.
+ */
+export async function applyStreams(nc: NatsConnection, names: Names, options?: StreamOptions): Promise<{ outcome: ApplyOutcome; info: StreamInfo }> {
   const jsm = await jetstreamManager(nc);
-  const wanted = streamConfig(names, options);
   let current: StreamInfo;
   try {
-    current = await jsm.streams.info(wanted.name);
+    current = await jsm.streams.info(names.stream);
   } catch (error) {
     if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-      return { outcome: 'created', info: await jsm.streams.add(wanted) };
+      return { outcome: 'created', info: await jsm.streams.add(streamConfig(names, options ?? { replicas: 1 })) };
     }
     throw error;
   }
+  const wanted = streamConfig(names, options ?? { replicas: current.config.num_replicas });
   const differs = (Object.keys(wanted) as (keyof typeof wanted)[]).some(
     (key) => JSON.stringify(current.config[key]) !== JSON.stringify(wanted[key]),
   );
