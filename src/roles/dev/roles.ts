@@ -6,9 +6,12 @@
 import type { Logger } from '../../adapters/logger.ts';
 import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
 import { edgeSchema } from '../../config/edge.ts';
+import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { startBitmapProjector } from '../bitmap-projector/start.ts';
 import { startEdge } from '../edge/start.ts';
+import { startHistoryApi } from '../history/api.ts';
+import { startHistory } from '../history/start.ts';
 import type { Shutdown } from '../run-role.ts';
 
 export interface RunningRoles {
@@ -34,14 +37,21 @@ export async function startAllRoles(env: Record<string, string | undefined>, log
   };
   // Parse every config first: a bad variable is reported before anything starts.
   const bitmapConfig = loadConfig(bitmapProjectorSchema, env);
+  const historyConfig = loadConfig(historySchema, env);
   const edgeConfig = loadConfig(edgeSchema, env);
   let port = edgeConfig.PORT;
   try {
-    // The projector first, so the edge finds a current bitmap to load instead of replaying the stream.
+    // The projectors first, so the edge finds a current bitmap to load instead of replaying the stream.
     running.push({ name: 'bitmap-projector', stop: await startBitmapProjector(bitmapConfig, logger) });
+    // The history projector and snapshotter (it runs the Postgres migrations).
+    running.push({ name: 'history', stop: await startHistory(historyConfig, logger) });
+    // The history HTTP API, mounted on the edge's port.
+    const historyApi = await startHistoryApi(historyConfig, logger);
+    running.push({ name: 'history-api', stop: historyApi.close });
     running.push({
       name: 'edge',
       stop: await startEdge(edgeConfig, logger, {
+        routes: historyApi.routes,
         onListening: (bound) => {
           port = bound;
         },
