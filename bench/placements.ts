@@ -177,6 +177,7 @@ try {
   /** `worker` until `seconds` pass, `WINDOW` at a time. Returns completed operations and latencies. */
   const closedLoop = async (seconds: number, op: () => Promise<boolean>) => {
     const latencies = new Samples();
+    const cpuBefore = process.cpuUsage();
     let ok = 0;
     let failed = 0;
     const started = performance.now();
@@ -191,10 +192,11 @@ try {
         }
       }),
     );
-    return { ok, failed, elapsed: (performance.now() - started) / 1000, latencies };
+    const cpu = process.cpuUsage(cpuBefore);
+    return { ok, failed, elapsed: (performance.now() - started) / 1000, latencies, cpuUsPerOp: (cpu.user + cpu.system) / Math.max(1, ok + failed) };
   };
 
-  say(`placements benchmark: canvas ${canvasId}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  say(`${new Date().toISOString()} placements benchmark: canvas ${canvasId}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   // 1. Baselines.
   const raw = await closedLoop(BASELINE_SECONDS, async () => {
@@ -204,7 +206,7 @@ try {
     return true;
   });
   const rawRate = raw.ok / raw.elapsed;
-  say(`baseline  raw pipelined JetStream append: ${fmt(rawRate)}/s (${fmt(raw.ok)} in ${raw.elapsed.toFixed(1)} s), p50 ${raw.latencies.percentile(50).toFixed(1)} ms, p99 ${raw.latencies.percentile(99).toFixed(1)} ms`);
+  say(`baseline  raw pipelined JetStream append: ${fmt(rawRate)}/s (${fmt(raw.ok)} in ${raw.elapsed.toFixed(1)} s), p50 ${raw.latencies.percentile(50).toFixed(1)} ms, p99 ${raw.latencies.percentile(99).toFixed(1)} ms; this process ${fmt(raw.cpuUsPerOp, 1)} µs CPU per append`);
   const js = jetstream(nc);
   const jsSeconds = Math.min(5, BASELINE_SECONDS);
   const viaJs = await closedLoop(jsSeconds, async () => {
@@ -238,7 +240,7 @@ try {
   const maxCatchUp = await catchUp();
   say('');
   say(`max rate  accepted placements: ${fmt(maxRate)}/s (${fmt(max.ok)} in ${max.elapsed.toFixed(1)} s; rejected ${fmt(max.failed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
-  say(`          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms`);
+  say(`          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms; this process (bench + command path + projector) ${fmt(max.cpuUsPerOp, 1)} µs CPU per placement`);
   say(`          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`);
   say(`          command path / raw pipelined append = ${(maxRate / rawRate).toFixed(2)}; floor 10,000/s: ${maxRate >= 10_000 ? 'MET' : 'MISSED'}`);
 
