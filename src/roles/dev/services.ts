@@ -34,14 +34,20 @@ async function startLocal(kind: ServiceKind, port: number, urls: ServiceUrls, da
 }
 
 /** Probes each service and starts the missing ones (when allowed). Throws `ServiceStartFailed` with a one-line reason. */
-export async function ensureServices(urls: ServiceUrls, dataDir: string, allowStart: boolean, logger: Logger): Promise<EnsuredServices> {
+export async function ensureServices(
+  urls: ServiceUrls,
+  dataDir: string,
+  allowStart: boolean,
+  logger: Logger,
+  kinds: readonly ServiceKind[] = ['nats', 'redis', 'postgres'],
+): Promise<EnsuredServices> {
   const started: LocalService[] = [];
   const stop = async () => {
     for (const service of started.reverse()) await service.stop();
     started.length = 0;
   };
   try {
-    for (const kind of ['nats', 'redis', 'postgres'] as const) {
+    for (const kind of kinds) {
       const url = urls[kind];
       const probe = await probeService(kind, url);
       if (probe.up) {

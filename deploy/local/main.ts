@@ -1,0 +1,68 @@
+/**
+ * `npm run topology`: the clustered topology on this machine, without containers (see topology.ts).
+ * Three NATS nodes on 4301-4303 (cluster 6301-6303, monitoring 8301-8303), data under .data/cluster/,
+ * the stream at three replicas, two edges on 3001 and 3002, the bitmap and history projectors.
+ * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
+ * Ctrl-C stops everything it started.
+ */
+import { join } from 'node:path';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { ServiceStartFailed } from '../../src/adapters/services/local.ts';
+import { commonSchema } from '../../src/config/common.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { devSessionSecret } from '../../src/roles/dev/secret.ts';
+import { ensureServices } from '../../src/roles/dev/services.ts';
+import { repoRoot, startTopology } from './topology.ts';
+
+const env = { ...process.env, CANVAS_ID: process.env.CANVAS_ID ?? 'topology' };
+let config;
+try {
+  config = loadConfig(commonSchema, env);
+} catch (error) {
+  process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+const logger = createLogger('topology', config.LOG_LEVEL);
+const dataDir = join(repoRoot, '.data');
+const say = (line: string) => process.stdout.write(`[topology] ${line}\n`);
+
+let services;
+try {
+  services = await ensureServices({ nats: config.NATS_URL, redis: config.REDIS_URL, postgres: config.DATABASE_URL }, dataDir, true, logger, ['redis', 'postgres']);
+} catch (error) {
+  process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
+  process.exit(error instanceof ServiceStartFailed ? 3 : 1);
+}
+
+const secret = process.env.SESSION_SECRET ?? devSessionSecret(join(dataDir, 'session-secret')).secret;
+let topology;
+try {
+  topology = await startTopology({
+    dataDir: join(dataDir, 'cluster'),
+    natsPorts: [4301, 4302, 4303],
+    edgePorts: [3001, 3002],
+    projectorMetricsPorts: [9101, 9102],
+    env: { CANVAS_ID: config.CANVAS_ID, REDIS_URL: config.REDIS_URL, DATABASE_URL: config.DATABASE_URL, SESSION_SECRET: secret, LOG_LEVEL: config.LOG_LEVEL },
+    onStep: say,
+  });
+} catch (error) {
+  process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
+  await services.stop();
+  process.exit(1);
+}
+
+say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
+say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz)`);
+say(`logs: ${join(dataDir, 'cluster', 'logs')}   Ctrl-C stops everything`);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping`);
+  await topology.stop();
+  await services.stop();
+  process.exit(0);
+};
+process.once('SIGINT', () => void stop('SIGINT'));
+process.once('SIGTERM', () => void stop('SIGTERM'));
