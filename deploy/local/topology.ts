@@ -229,7 +229,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       await proc.start();
     }
     for (const [i, port] of options.edgePorts.entries()) {
-      const edge = roleProcess(`edge${i + 1}`, 'src/roles/edge/main.ts', { ...roleEnv, PORT: String(port) }, join(logs, `edge${i + 1}.log`), () => httpOk(`http://127.0.0.1:${port}/healthz`));
+      const edge = roleProcess(`edge${i + 1}`, 'src/roles/edge/main.ts', { ...roleEnv, PORT: String(port) }, join(logs, `edge${i + 1}.log`), () => httpOk(`http://127.0.0.1:${port}/readyz`));
       edges.push(edge);
     }
     step(`starting edges on ports ${options.edgePorts.join(', ')}`);
