@@ -15,5 +15,9 @@ export const CloseCode = {
   TooSlow: 4002,
   /** The edge is not ready (still loading the canvas, or lost its feed); reconnect later. */
   NotReady: 4003,
+  /** The session this socket authenticated with ended (logout, expiry): reconnect (as a guest, or with the new session). */
+  SessionEnded: 4004,
+  /** The account was banned: the socket is closed; it may reconnect to watch, placements are refused with `banned`. */
+  Banned: 4005,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -1,11 +1,14 @@
 /** The edge role: the common settings plus its listener, fan-out window, WebSocket limits and the guest-cookie secret. */
 import { z } from 'zod';
+import { authShape } from './auth.ts';
 import { commonShape } from './common.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const edgeSchema = z.object({
   ...commonShape,
+  /** Accounts and abuse resistance: origins, guest placement, sessions, per-IP caps, login throttling (src/config/auth.ts). */
+  ...authShape,
   PORT: int(0, 65_535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   /** HMAC key of the signed guest cookie (≥ 32 characters). A secret: no default. */

@@ -19,6 +19,8 @@ import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
 import { json, jsonError, type HttpRoute } from '../../app/http.ts';
 import type { PlacePixel } from '../../app/place-pixel.ts';
 import type { CooldownStore, IdentityProvider } from '../../app/ports.ts';
+import type { EdgeAccess } from '../../app/auth/edge-access.ts';
+import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
 import { countPlacement, metrics, metricsRoutes } from '../metrics.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
@@ -58,6 +60,8 @@ export interface EdgeServerDeps {
   readonly routes: readonly HttpRoute[];
   /** Consuming the stream and caught up. */
   isReady(): boolean;
+  /** Accounts and abuse resistance (Origin allow-list, per-IP caps, guarded placement); absent: guests place freely. */
+  readonly access?: EdgeAccess;
 }
 
 interface Conn {
@@ -71,6 +75,10 @@ interface Conn {
   bad: number;
   /** Sent a canvas at this seq; waiting for it to drain before the catch-up and the subscription. */
   waitingFrom: number | null;
+  /** Client address (per-IP limits) and whether it holds a connection slot to release on close. */
+  ip: string;
+  counted: boolean;
+  account: AccountIdentity;
 }
 
 export interface EdgeServer {
@@ -80,6 +88,8 @@ export interface EdgeServer {
   publish(frame: Uint8Array, events: number): void;
   /** Stops listening and closes every socket with 1001. */
   close(): void;
+  /** Closes every socket whose identity matches (logout: by session; ban: by user); returns how many. */
+  closeWhere(matches: (identity: AccountIdentity) => boolean, code: number, reason: string): number;
 }
 
 export function buildEdgeLimits(maxBackpressure: number, idleTimeout: number): WsLimits {
@@ -150,16 +160,32 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const headers = { cookie: req.getHeader('cookie'), origin: req.getHeader('origin') };
+      const headers = { cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host') };
+      const ip = deps.access?.clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for')) ?? '';
       const versionText = req.getQuery('v') ?? '';
       const sinceText = req.getQuery('since') ?? '';
       const aborted = { value: false };
+      let counted = false;
       res.onAborted(() => {
         aborted.value = true;
+        if (counted) deps.access?.connections.release(ip);
+        counted = false;
       });
       if (closing) {
         res.cork(() => res.writeStatus('503 Service Unavailable').end('edge shutting down'));
         return;
+      }
+      if (deps.access) {
+        const badOrigin = deps.access.checkOrigin(headers);
+        if (badOrigin !== null) {
+          res.cork(() => res.writeStatus('403 Forbidden').end(JSON.stringify({ code: ErrorCode.forbidden, message: badOrigin })));
+          return;
+        }
+        if (!deps.access.connections.acquire(ip)) {
+          res.cork(() => res.writeStatus('429 Too Many Requests').end(JSON.stringify({ code: ErrorCode.rate_limited, message: 'too many connections from your address' })));
+          return;
+        }
+        counted = true;
       }
       const since = /^\d{1,16}$/.test(sinceText) && Number.isSafeInteger(Number(sinceText)) ? Number(sinceText) : null;
       const version = /^\d{1,4}$/.test(versionText) ? Number(versionText) : null;
@@ -169,15 +195,17 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         if (aborted.value) return;
         res.cork(() => {
           if (!who) {
+            if (counted) deps.access?.connections.release(ip);
             res.writeStatus('401 Unauthorized').end(JSON.stringify({ code: ErrorCode.unauthorized, message: 'no identity' }));
             return;
           }
           if (who.setCookie) res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', who.setCookie);
           const conn: Conn = {
             userId: who.identity.userId, isGuest: who.identity.isGuest, since, version, cooldownRemaining: Math.ceil(remainingMs / 1000),
-            closed: false, inflight: 0, bad: 0, waitingFrom: null,
+            closed: false, inflight: 0, bad: 0, waitingFrom: null, ip, counted, account: asAccountIdentity(who.identity),
           };
           res.upgrade(conn, key, protocol, extensions, context);
+          counted = false; // the slot now belongs to the socket, released in `close`
         });
       })();
     },
@@ -227,7 +255,8 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           return;
         }
         conn.inflight += 1;
-        deps.placePixel({ userId: conn.userId, requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color }).then(
+        const request = { requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color };
+        (deps.access ? deps.access.place(conn.account, conn.ip, request) : deps.placePixel({ ...request, userId: conn.userId })).then(
           (outcome) => {
             conn.inflight -= 1;
             countPlacement(outcome);
@@ -256,6 +285,8 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     close: (ws, code) => {
       const conn = ws.getUserData();
       conn.closed = true;
+      if (conn.counted) deps.access?.connections.release(conn.ip);
+      conn.counted = false;
       sockets.delete(ws);
       metrics.wsConnections.set(sockets.size);
       if (code === 1006) metrics.framesDropped.inc({ reason: 'closed' });
@@ -322,6 +353,16 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       app.publish(LIVE_TOPIC, frame, true, false);
       metrics.framesSent.inc({ kind: 'pixels_topic' });
       metrics.batchSize.observe({ stage: 'edge' }, events);
+    },
+    closeWhere(matches, code, reason) {
+      let closed = 0;
+      for (const ws of [...sockets]) {
+        if (matches(ws.getUserData().account)) {
+          ws.end(code, reason);
+          closed++;
+        }
+      }
+      return closed;
     },
     close() {
       if (closing) return;

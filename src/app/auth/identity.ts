@@ -1,30 +1,37 @@
 /**
- * Who is on the other end of a WebSocket upgrade: the account of a valid session cookie, otherwise the
- * guest the edge's guest identity gives. A missing, forged (unknown id) or expired session is simply not
- * a session: the connection is a guest and can watch but (by default) not place.
+ * Accounts behind the edge's `IdentityProvider` port: the account of a valid session cookie, otherwise
+ * whatever the guest provider gives (the signed guest cookie). A missing, forged (unknown id) or expired
+ * session is simply not a session: the connection is a guest and can watch but, by default, not place.
+ * The protocol does not change: `welcome` carries `userId` and `isGuest` as before.
  */
+import type { Identity, IdentityProvider } from '../ports.ts';
 import type { SessionStore } from './ports.ts';
 import { sessionIdFromCookie, sessionKey } from './sessions.ts';
 
-export interface Identity {
-  readonly userId: string;
+export interface AccountIdentity extends Identity {
   readonly username: string | null;
-  readonly isGuest: boolean;
   /** `sessionKey` of the session this connection authenticated with (logout closes sockets by it). */
   readonly sessionKey: string | null;
   /** Account creation time (ms) for the risk rule; null for guests. */
   readonly accountCreatedAt: number | null;
 }
 
-export type ResolveIdentity = (headers: Readonly<Record<string, string>>) => Promise<Identity>;
+export function asAccountIdentity(identity: Identity): AccountIdentity {
+  const extra = identity as Partial<AccountIdentity>;
+  return { userId: identity.userId, isGuest: identity.isGuest, username: extra.username ?? null, sessionKey: extra.sessionKey ?? null, accountCreatedAt: extra.accountCreatedAt ?? null };
+}
 
-export function createIdentityResolver(sessions: SessionStore, guestId: (headers: Readonly<Record<string, string>>) => string): ResolveIdentity {
-  return async (headers) => {
-    const sessionId = sessionIdFromCookie(headers['cookie']);
-    const session = sessionId === undefined ? null : await sessions.get(sessionId);
-    if (session !== null && sessionId !== undefined) {
-      return { userId: session.userId, username: session.username, isGuest: false, sessionKey: sessionKey(sessionId), accountCreatedAt: session.accountCreatedAt };
-    }
-    return { userId: guestId(headers), username: null, isGuest: true, sessionKey: null, accountCreatedAt: null };
+export function createAccountIdentity(sessions: SessionStore, guest: IdentityProvider): IdentityProvider {
+  return {
+    async identify(headers) {
+      const sessionId = sessionIdFromCookie(headers['cookie']);
+      const session = sessionId === undefined ? null : await sessions.get(sessionId);
+      if (session !== null && sessionId !== undefined) {
+        const identity: AccountIdentity = { userId: session.userId, isGuest: false, username: session.username, sessionKey: sessionKey(sessionId), accountCreatedAt: session.accountCreatedAt };
+        return { identity };
+      }
+      const who = await guest.identify(headers);
+      return who === null ? null : { ...who, identity: asAccountIdentity(who.identity) };
+    },
   };
 }

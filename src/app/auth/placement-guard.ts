@@ -2,7 +2,7 @@
  * Everything that stands between a WebSocket `place` and the placement command: guests, bans, per-IP
  * placement caps, the risk check, and shadow bans.
  *
- * One Redis round trip for the checks (ban + two buckets, auto-pipelined), then the ordinary command.
+ * One Redis round trip for the checks (session still alive, ban, two buckets; auto-pipelined), then the ordinary command.
  * A shadow-banned user's placement runs the same command against a log that never appends: the user
  * gets a normal `success` (and a normal cooldown, so nothing looks different), the edge echoes the pixel
  * to that socket only, and nothing reaches the stream, so no other client and no projection ever sees it.
@@ -11,13 +11,14 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import { createPlacePixel, type PlaceOutcome, type PlacePixelDeps, type PlaceRequest } from '../place-pixel.ts';
 import type { EventLog } from '../ports.ts';
 import type { Limit } from './accounts.ts';
-import type { Identity } from './identity.ts';
-import type { BanStore, RateLimiter } from './ports.ts';
+import type { AccountIdentity } from './identity.ts';
+import type { BanStore, RateLimiter, SessionStore } from './ports.ts';
 import type { ChallengeGate, RiskRule } from './risk.ts';
 
 export interface PlacementGuardDeps {
   readonly place: PlacePixelDeps;
   readonly bans: BanStore;
+  readonly sessions: Pick<SessionStore, 'aliveByKey'>;
   readonly limits: RateLimiter;
   readonly allowGuestPlacement: boolean;
   /** Placement attempts per IP (all users behind it). */
@@ -31,7 +32,7 @@ export interface PlacementGuardDeps {
 }
 
 export type GuardedOutcome = PlaceOutcome & { readonly shadow?: boolean };
-export type GuardedPlace = (identity: Identity, ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise<GuardedOutcome>;
+export type GuardedPlace = (identity: AccountIdentity, ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise<GuardedOutcome>;
 
 /** An `EventLog` that stores nothing: a shadow-banned user's placements end here. */
 export function shadowLog(currentSeq: () => number): EventLog {
@@ -45,11 +46,14 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
     if (identity.isGuest && !deps.allowGuestPlacement) {
       return { ok: false, code: ErrorCode.unauthorized, message: 'log in to place pixels (guests can watch)' };
     }
-    const [ban, byIp, byUser] = await Promise.all([
+    const [alive, ban, byIp, byUser] = await Promise.all([
+      identity.sessionKey === null ? true : deps.sessions.aliveByKey(identity.sessionKey),
       deps.bans.get(identity.userId),
       deps.limits.take(`place:ip:${ip}`, deps.perIp.limit, deps.perIp.windowMs),
       deps.limits.take(`place:user:${identity.userId}`, deps.perUser.limit, deps.perUser.windowMs),
     ]);
+    // The socket outlived its session (logout on another edge whose notice was lost, or expiry).
+    if (!alive) return { ok: false, code: ErrorCode.unauthorized, message: 'your session has ended; log in again' };
     if (ban === 'ban') return { ok: false, code: ErrorCode.banned, message: 'this account is banned from placing pixels' };
     if (!byIp.allowed) {
       const remainingSeconds = Math.max(1, Math.ceil(byIp.retryAfterMs / 1000));

@@ -35,6 +35,8 @@ export interface SessionStore {
   create(sessionId: string, data: SessionData, ttlSeconds: number): Promise<void>;
   get(sessionId: string): Promise<SessionData | null>;
   destroy(sessionId: string): Promise<void>;
+  /** Whether the session with this `sessionKey` still exists (not logged out, not expired). */
+  aliveByKey(sessionKey: string): Promise<boolean>;
 }
 
 export type BanMode = 'ban' | 'shadow';

@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
+import type { IdentityProvider } from '../ports.ts';
 import type { Accounts, Refusal, SignedIn } from './accounts.ts';
 import { checkCsrf, type OriginPolicy } from './origin.ts';
 import { MAX_AUTH_BODY_BYTES } from './schemas.ts';
@@ -17,8 +18,8 @@ export interface AuthRoutesDeps {
   /** Always mark the cookie Secure (set when the edge is served over TLS, directly or behind a proxy). */
   readonly cookieSecure: boolean;
   readonly sessionTtlSeconds: number;
-  /** The guest id a request carries (the edge's signed guest cookie), for `me` without a session. */
-  readonly guestId?: (request: HttpRequest) => string | null;
+  /** The guest identity (the edge's signed guest cookie) answered by `me` without a session; it may mint the cookie. */
+  readonly guest?: IdentityProvider;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -94,7 +95,8 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
         const sessionId = sessionIdFromCookie(request.headers['cookie']);
         const session = sessionId === undefined ? null : await deps.accounts.session(sessionId);
         if (session !== null) return json(200, { userId: session.userId, username: session.username, isGuest: false }, noStore);
-        return json(200, { userId: deps.guestId?.(request) ?? null, username: null, isGuest: true }, noStore);
+        const who = await deps.guest?.identify(request.headers);
+        return json(200, { userId: who?.identity.userId ?? null, username: null, isGuest: true }, { ...noStore, ...(who?.setCookie ? { 'set-cookie': who.setCookie } : {}) });
       },
     },
   ];

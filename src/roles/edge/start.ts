@@ -26,6 +26,7 @@ import type { EdgeConfig } from '../../config/edge.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
 import { resolve } from 'node:path';
+import { startEdgeAccounts } from './accounts.ts';
 
 export interface EdgeOptions {
   /** Extra HTTP routes (history, auth) mounted next to the edge's own. */
@@ -56,6 +57,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   let stopFeed: (() => Promise<void>) | undefined;
   let closeServer: (() => void) | undefined;
   let feedRef: { readonly caughtUp: boolean } | undefined;
+  let closeAccounts: (() => Promise<void>) | undefined;
   try {
     await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
     const stream = createNatsEventStream(nc, names, { logger: log });
@@ -64,6 +66,10 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
     log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     const cooldowns = createRedisCooldownStore(redis, names);
+    const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: eventLog, clock: systemClock };
+    const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
+    const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1' });
+    closeAccounts = () => accounts.close();
     const server = await startEdgeServer(
       {
         uws,
@@ -78,19 +84,21 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
           palette: spec.palette.map((c) => c.hex),
           paletteNames: spec.palette.map((c) => c.name),
         },
-        placePixel: createPlacePixel({ spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: eventLog, clock: systemClock }),
+        placePixel: createPlacePixel(placeDeps),
         cooldowns,
-        identity: createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' }),
+        identity: accounts.identity,
+        access: accounts.access,
         limits: buildEdgeLimits(config.WS_MAX_BACKPRESSURE, config.WS_IDLE_TIMEOUT_S),
         canvasCacheMs: config.CANVAS_CACHE_MS,
         staticDir: resolve(config.STATIC_DIR),
-        routes: options.routes ?? [],
+        routes: [...accounts.routes, ...(options.routes ?? [])],
         isReady: () => feedRef?.caughtUp ?? false,
       },
       config.HOST,
       config.PORT,
     );
     closeServer = () => server.close();
+    accounts.follow((matches, code, reason) => server.closeWhere(matches, code, reason));
     const feed = startEdgeFeed({
       stream,
       state,
@@ -109,12 +117,14 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   } catch (error) {
     closeServer?.();
     await stopFeed?.();
+    await closeAccounts?.();
     await closeAll();
     throw error;
   }
   return async () => {
     closeServer?.();
     await stopFeed?.();
+    await closeAccounts?.();
     await closeAll();
   };
 }

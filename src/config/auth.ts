@@ -1,0 +1,55 @@
+/**
+ * Accounts and abuse-resistance settings, spread into the edge's schema (`...authShape`).
+ * Defaults suit a public deployment: guests watch, placing needs an account. The single-machine demo
+ * (`npm start`) sets ALLOW_GUEST_PLACEMENT=1 unless the environment says otherwise, so the browser client
+ * works without a login form; every other limit keeps its default there.
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const authShape = {
+  /**
+   * Comma-separated origins (`https://place.example`) allowed to open WebSockets and send state-changing
+   * requests, besides the edge's own origin (same host as the request), which is always allowed.
+   */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must look like https://host[:port]')).max(64)),
+  /** Let guests place pixels (demos). Off by default: placing requires an account. */
+  ALLOW_GUEST_PLACEMENT: z.enum(['0', '1']).default('0'),
+  SESSION_TTL_SECONDS: int(60, 90 * 86_400).default(7 * 86_400),
+  /** Concurrent WebSocket connections per client address, per edge. */
+  WS_MAX_CONNECTIONS_PER_IP: int(1, 100_000).default(20),
+  /** Placement attempts per client address per minute (all users behind it; NAT-friendly default). */
+  PLACE_ATTEMPTS_PER_IP_PER_MINUTE: int(1, 1_000_000).default(120),
+  /** Placement attempts per user per 10 minutes before the risk rule is asked about a challenge. */
+  PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: int(1, 1_000_000).default(30),
+  /** Accounts younger than this are challenged when they exceed the attempt budget. */
+  RISK_MIN_ACCOUNT_AGE_HOURS: int(0, 10_000).default(24),
+  /** Login attempts per account per 15 minutes (counted before the password is checked). */
+  LOGIN_ATTEMPTS_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  /** Login attempts per client address per 15 minutes. */
+  LOGIN_ATTEMPTS_PER_IP: int(1, 1_000_000).default(100),
+  /** Registrations per client address per hour. */
+  REGISTRATIONS_PER_IP_PER_HOUR: int(1, 1_000_000).default(10),
+  /**
+   * Take the client address from the first `X-Forwarded-For` entry (only behind a trusted proxy that sets
+   * it; otherwise a client could pick its own address and dodge every per-IP limit).
+   */
+  TRUST_PROXY: z.enum(['0', '1']).default('0'),
+};
+
+export const authSchema = z.object(authShape);
+export type AuthConfig = z.output<typeof authSchema>;
+
+/** The client address of a request, honouring `TRUST_PROXY`. */
+export function clientAddress(config: Pick<AuthConfig, 'TRUST_PROXY'>, remoteAddress: string, forwardedFor: string | undefined): string {
+  if (config.TRUST_PROXY === '1' && forwardedFor) {
+    const first = forwardedFor.split(',')[0]?.trim();
+    if (first && first.length <= 64) return first;
+  }
+  return remoteAddress;
+}

@@ -1,0 +1,150 @@
+/**
+ * Wires accounts and abuse resistance into an edge: Postgres users (migrated at start, but an edge whose
+ * Postgres is down still serves the canvas and existing sessions; only register/login answer
+ * `unavailable`), Redis sessions, bans and rate buckets, the guarded placement, and the revocation
+ * subscription that closes sockets on logout and ban (from any edge).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import { CloseCode } from '../../../proto/close-codes.ts';
+import pg from 'pg';
+import { quoteIdent } from '../../adapters/pg/connect.ts';
+import { migrateToLatest } from '../../adapters/pg/migrate.ts';
+import { createPgUserStore } from '../../adapters/pg/user-store.ts';
+import { createNatsRevocations, subscribeRevocations } from '../../adapters/nats/revocations.ts';
+import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
+import { createRedisRateLimiter } from '../../adapters/redis/rate-limits.ts';
+import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
+import { createAccounts } from '../../app/auth/accounts.ts';
+import { ConnectionCaps } from '../../app/auth/connection-caps.ts';
+import type { EdgeAccess } from '../../app/auth/edge-access.ts';
+import { createAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
+import { checkUpgradeOrigin, originPolicy } from '../../app/auth/origin.ts';
+import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
+import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule } from '../../app/auth/risk.ts';
+import { createAuthRoutes } from '../../app/auth/routes.ts';
+import { jsonError, type HttpRoute } from '../../app/http.ts';
+import type { PlacePixelDeps } from '../../app/place-pixel.ts';
+import type { IdentityProvider } from '../../app/ports.ts';
+import { clientAddress, type AuthConfig } from '../../config/auth.ts';
+import type { CommonConfig } from '../../config/common.ts';
+import type { Names } from '../../config/names.ts';
+
+export interface EdgeAccountsDeps {
+  readonly logger: Logger;
+  readonly nc: NatsConnection;
+  readonly redis: Redis;
+  readonly names: Names;
+  readonly guest: IdentityProvider;
+  readonly place: PlacePixelDeps;
+  readonly currentSeq: () => number;
+  readonly cookieSecure: boolean;
+  /** Pluggable risk rule and challenge (defaults: account age + attempt budget; no challenge provider). */
+  readonly risk?: RiskRule;
+  readonly challenge?: ChallengeGate;
+}
+
+export interface EdgeAccounts {
+  readonly identity: IdentityProvider;
+  readonly routes: readonly HttpRoute[];
+  readonly access: EdgeAccess;
+  /** Starts closing sockets on revocations; call once the server exists. */
+  follow(closeWhere: (matches: (identity: AccountIdentity) => boolean, code: number, reason: string) => number): void;
+  close(): Promise<void>;
+}
+
+/** A Postgres failure during register/login is `unavailable` (503), not a crash or a 500 without a code. */
+function guardRoute(route: HttpRoute, logger: Logger): HttpRoute {
+  return {
+    ...route,
+    async handle(request) {
+      try {
+        return await route.handle(request);
+      } catch (error) {
+        logger.warn({ err: error, path: route.path }, 'account request failed');
+        return jsonError(503, ErrorCode.unavailable, 'accounts are unavailable right now; try again in a moment');
+      }
+    },
+  };
+}
+
+export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps: EdgeAccountsDeps): Promise<EdgeAccounts> {
+  const log = deps.logger.child({ component: 'accounts' });
+  const { names, redis } = deps;
+  // A lazy pool: it connects on first use and again after Postgres comes back.
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: 2,
+    connectionTimeoutMillis: 3_000,
+    idleTimeoutMillis: 30_000,
+    options: `-c search_path=${quoteIdent(names.pgSchema)},public -c statement_timeout=5000`,
+  });
+  pool.on('error', (error) => log.warn({ err: error.message }, 'accounts database connection lost'));
+  try {
+    await migrateToLatest(pool, names.pgSchema);
+  } catch (error) {
+    // Keep serving: the canvas and existing sessions need no Postgres. Register/login answer 503 until it is back.
+    log.warn({ err: error }, 'accounts database unavailable at start; register and login fail until it is reachable and migrated');
+  }
+  const users = createPgUserStore(pool, names.pgSchema);
+  const sessions = createRedisSessionStore(redis, names.redisPrefix);
+  const limits = createRedisRateLimiter(redis, names.redisPrefix);
+  const bans = createRedisBanStore(redis, names.redisPrefix);
+  const origins = originPolicy(config.ALLOWED_ORIGINS);
+  const clientIp = (remote: string, forwardedFor: string | undefined) => clientAddress(config, remote, forwardedFor);
+  const window15m = 15 * 60_000;
+  const accounts = createAccounts({
+    users,
+    sessions,
+    limits,
+    revocations: createNatsRevocations(deps.nc, names.canvasId),
+    clock: deps.place.clock,
+    settings: {
+      sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+      loginPerAccount: { limit: config.LOGIN_ATTEMPTS_PER_ACCOUNT, windowMs: window15m },
+      loginPerIp: { limit: config.LOGIN_ATTEMPTS_PER_IP, windowMs: window15m },
+      registerPerIp: { limit: config.REGISTRATIONS_PER_IP_PER_HOUR, windowMs: 3_600_000 },
+    },
+  });
+  const routes = createAuthRoutes({ accounts, origins, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest })
+    .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, request.headers['x-forwarded-for']) }) }))
+    .map((route) => guardRoute(route, log));
+  const access: EdgeAccess = {
+    checkOrigin: (headers) => checkUpgradeOrigin(origins, headers),
+    clientIp,
+    connections: new ConnectionCaps(config.WS_MAX_CONNECTIONS_PER_IP),
+    place: createPlacementGuard({
+      place: deps.place,
+      bans,
+      sessions,
+      limits,
+      allowGuestPlacement: config.ALLOW_GUEST_PLACEMENT === '1',
+      perIp: { limit: config.PLACE_ATTEMPTS_PER_IP_PER_MINUTE, windowMs: 60_000 },
+      perUser: { limit: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES, windowMs: 600_000 },
+      risk: deps.risk ?? accountAgeRiskRule(config.RISK_MIN_ACCOUNT_AGE_HOURS * 3_600_000),
+      challenge: deps.challenge ?? noChallengeGate,
+      currentSeq: deps.currentSeq,
+    }),
+  };
+  let subscription: ReturnType<typeof subscribeRevocations> | undefined;
+  return {
+    identity: createAccountIdentity(sessions, deps.guest),
+    routes,
+    access,
+    follow(closeWhere) {
+      subscription = subscribeRevocations(deps.nc, names.canvasId, (revocation) => {
+        const closed =
+          'session' in revocation
+            ? closeWhere((who) => who.sessionKey === revocation.session, CloseCode.SessionEnded, 'session ended')
+            : closeWhere((who) => who.userId === revocation.user, CloseCode.Banned, 'banned');
+        if (closed > 0) log.info({ closed, reason: 'session' in revocation ? 'logout' : 'ban' }, 'closed sockets on revocation');
+      });
+    },
+    async close() {
+      subscription?.unsubscribe();
+      await pool.end();
+    },
+  };
+}
