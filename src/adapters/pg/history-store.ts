@@ -215,16 +215,21 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger): Histor
         values.push(region.x, region.x + region.w - 1, region.y, region.y + region.h - 1);
         where += ' AND x BETWEEN $3 AND $4 AND y BETWEEN $5 AND $6';
       }
-      let result: pg.QueryResult<[number, number, number]>;
+      // One row back: the tail packed server-side as 6 bytes per event (x, y, colour as big-endian int2),
+      // which is several times faster than 50,000 protocol rows parsed one by one.
+      let packed: Buffer | null;
       try {
-        result = await pool.query<[number, number, number]>({ text: `SELECT x, y, color FROM events WHERE ${where} ORDER BY seq`, values, rowMode: 'array' });
+        const result = await pool.query<{ b: Buffer | null }>(
+          `SELECT string_agg(int2send(x) || int2send(y) || int2send(color), ''::bytea ORDER BY seq) AS b FROM events WHERE ${where}`, values);
+        packed = result.rows[0]?.b ?? null;
       } catch (cause) {
         throw unavailable('reading the tail', cause);
       }
-      const changes: PixelChange[] = new Array(result.rows.length);
-      for (let i = 0; i < result.rows.length; i++) {
-        const r = result.rows[i] as [number, number, number];
-        changes[i] = { x: r[0], y: r[1], color: r[2] };
+      const count = packed ? packed.length / 6 : 0;
+      const changes: PixelChange[] = new Array(count);
+      if (packed) {
+        const view = new DataView(packed.buffer, packed.byteOffset, packed.length);
+        for (let i = 0, at = 0; i < count; i++, at += 6) changes[i] = { x: view.getInt16(at), y: view.getInt16(at + 2), color: view.getInt16(at + 4) };
       }
       return { changes, lastSeq };
     },

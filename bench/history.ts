@@ -1,0 +1,150 @@
+/**
+ * `npm run bench -- history [--events N] [--rate R]`: history ingest, point-in-time and timelapse on the
+ * shared Postgres, in a throwaway schema.
+ *
+ * Loads N placements at R/s of event time (default 2,000,000 at 3,333/s = 10 minutes; the issue's hour is
+ * 12M, see BENCHMARKS.md for the extrapolation) on a 2000×2000 canvas, random pixels and colours (a worst
+ * case for deflate), through the real projector code (apply + snapshots every 30 s of event time + one
+ * transaction per 5,000-event batch) fed from memory; NATS is left out so the figure is the Postgres side.
+ * Baselines in the same run: a bare unnest INSERT into an unlogged, unindexed table (raw insert rate) and a
+ * raw inflate of a snapshot (the floor under every point-in-time answer and timelapse frame).
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { EventKind } from '../proto/event-codec.ts';
+import { connectPg } from '../src/adapters/pg/connect.ts';
+import { createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
+import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
+import { createApngWriter } from '../src/adapters/image/png.ts';
+import { canvasAt } from '../src/app/history/point-in-time.ts';
+import { createHistoryProjector } from '../src/app/history/projector.ts';
+import { timelapseFrames } from '../src/app/history/timelapse.ts';
+import type { ProjectionSource, StoredEvent } from '../src/app/ports.ts';
+import { namesFor } from '../src/config/names.ts';
+import { PALETTE_32 } from '../src/domain/palette.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const N = arg('events', 2_000_000);
+const RATE = arg('rate', 3_333);
+const BATCH = 5_000;
+const W = 2000, H = 2000;
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const names = namesFor(`b_hist_${randomBytes(4).toString('hex')}`);
+const logger = pino({ level: 'warn' });
+const start = Date.now() - Math.ceil(N / RATE) * 1000 - 60_000;
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+let s = 12345;
+const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+function batchAt(first: number, count: number): StoredEvent[] {
+  const out: StoredEvent[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const seq = first + i;
+    const placedAt = Math.round(start + ((seq - 1) * 1000) / RATE + (rand() - 0.5) * 40);
+    out[i] = {
+      seq, storedAt: placedAt + 1,
+      event: { kind: EventKind.PixelPlaced, x: Math.floor(rand() * W), y: Math.floor(rand() * H), color: Math.floor(rand() * 32), userId: `u_${Math.floor(rand() * 1e6)}`, requestId: `r${seq}`, placedAt },
+    };
+  }
+  return out;
+}
+
+const pg = await connectPg(url, names.pgSchema, logger, { max: 4 });
+try {
+  await migrateToLatest(pg.pool, names.pgSchema);
+  const store = createPgHistoryStore(pg, logger);
+  process.stdout.write(`history bench: ${fmt(N)} events at ${RATE}/s of event time (${(N / RATE / 60).toFixed(1)} min), ${W}×${H} canvas, schema ${names.pgSchema}\n`);
+
+  // Baseline: raw unnest insert, no indexes, unlogged.
+  await pg.pool.query('CREATE UNLOGGED TABLE raw_events (seq int8, kind int2, x int2, y int2, color int2, user_id text, placed_at timestamptz, stored_at timestamptz)');
+  const rawN = Math.min(N, 500_000);
+  let t = performance.now();
+  for (let first = 1; first <= rawN; first += BATCH) {
+    const b = batchAt(first, Math.min(BATCH, rawN - first + 1));
+    await pg.pool.query(`INSERT INTO raw_events SELECT * FROM unnest($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::int2[], $6::text[], $7::timestamptz[], $8::timestamptz[])`, [
+      b.map((e) => e.seq), b.map((e) => e.event.kind), b.map((e) => e.event.x), b.map((e) => e.event.y), b.map((e) => e.event.color),
+      b.map((e) => e.event.userId), b.map((e) => new Date(e.event.placedAt).toISOString()), b.map((e) => new Date(e.storedAt).toISOString()),
+    ]);
+  }
+  const rawRate = rawN / ((performance.now() - t) / 1000);
+  await pg.pool.query('DROP TABLE raw_events');
+  s = 12345;
+
+  // Ingest through the projector.
+  const controller = new AbortController();
+  const source: ProjectionSource = {
+    async run(fromSeq, handle) {
+      for (let first = fromSeq; first <= N; first += BATCH) await handle(batchAt(first, Math.min(BATCH, N - first + 1)));
+      controller.abort();
+    },
+  };
+  const projector = createHistoryProjector({
+    store, source, clock: { now: () => Date.now() }, width: W, height: H, projection: 'history-projector',
+    snapshotIntervalMs: 30_000, snapshotMaxEvents: 200_000,
+  });
+  t = performance.now();
+  let lastReport = t;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - lastReport > 15_000) {
+      lastReport = now;
+      process.stderr.write(`  … ${fmt(projector.seq)} events, ${fmt(projector.seq / ((now - t) / 1000))}/s\n`);
+    }
+  }, 1000);
+  await projector.run(controller.signal);
+  clearInterval(timer);
+  const ingestS = (performance.now() - t) / 1000;
+  const ingestRate = N / ingestS;
+  const summary = await store.summary('history-projector');
+  process.stdout.write(`ingest: ${fmt(N)} events in ${ingestS.toFixed(1)} s = ${fmt(ingestRate)} events/s (floor 10,000; ${summary.snapshots} snapshots); raw unnest insert, no indexes: ${fmt(rawRate)} events/s; ratio ${(ingestRate / rawRate).toFixed(2)}\n`);
+  const size = (await pg.pool.query(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r','i','t')`, [names.pgSchema])).rows[0].s;
+  process.stdout.write(`storage: ${size} for ${fmt(N)} events + snapshots\n`);
+
+  // Baseline: raw inflate of the newest snapshot.
+  const latest = await store.latestSnapshot(Number.MAX_SAFE_INTEGER);
+  const blob = (await pg.pool.query('SELECT canvas FROM snapshots WHERE seq = $1', [latest!.seq])).rows[0].canvas as Buffer;
+  const inflateMs: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    await decompressCanvas(blob);
+    inflateMs.push(performance.now() - t0);
+  }
+  const inflateP50 = q(inflateMs, 0.5);
+
+  // Point-in-time for 100 random instants.
+  const end = start + (N * 1000) / RATE;
+  const pit: number[] = [];
+  let replayed = 0;
+  for (let i = 0; i < 100; i++) {
+    const time = Math.round(start + Math.random() * (end - start));
+    const t0 = performance.now();
+    const at = await canvasAt(store, { width: W, height: H }, 'history-projector', time);
+    pit.push(performance.now() - t0);
+    replayed += at.replayed;
+  }
+  process.stdout.write(`point-in-time (100 random instants): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+
+  // Timelapse: 60 frames over the whole range, full canvas (frames only) and a 500×500 region as APNG.
+  for (const [label, region, encode] of [
+    ['full canvas, frames only', { x: 0, y: 0, w: W, h: H }, false],
+    ['500×500 region, APNG', { x: 700, y: 700, w: 500, h: 500 }, true],
+  ] as const) {
+    const frames = 60;
+    const writer = createApngWriter(region.w, region.h, frames, 10, PALETTE_32, 6);
+    let bytes = writer.header().length;
+    const t0 = performance.now();
+    for await (const frame of timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region })) {
+      if (encode) bytes += (await writer.frame(frame.pixels)).length;
+    }
+    const fps = frames / ((performance.now() - t0) / 1000);
+    process.stdout.write(`timelapse ${label}: ${fps.toFixed(1)} frames/s${encode ? ` (${(bytes / 1e6).toFixed(1)} MB)` : ''}; raw inflate ${(1000 / inflateP50).toFixed(1)}/s; ratio ${(fps / (1000 / inflateP50)).toFixed(2)}\n`);
+  }
+} finally {
+  await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);
+  await pg.close();
+}
