@@ -13,7 +13,7 @@ let routes: HttpRoute[];
 
 beforeAll(async () => {
   fx = await authFixture(names);
-  routes = createAuthRoutes({ accounts: fx.accounts, origins: originPolicy(['https://place.example']), cookieSecure: false, sessionTtlSeconds: 3600, guestId: () => 'g_test' });
+  routes = createAuthRoutes({ accounts: fx.accounts, origins: originPolicy(['https://place.example']), cookieSecure: false, sessionTtlSeconds: 3600, guest: { identify: async () => ({ identity: { userId: 'g_test', isGuest: true } }) } });
 }, 20_000);
 afterAll(async () => fx.close(), 20_000);
 

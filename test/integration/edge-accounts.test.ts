@@ -1,0 +1,266 @@
+/**
+ * Accounts and abuse resistance through real edges (in-process, uWS) on the shared NATS, Redis and
+ * Postgres: Origin allow-list, sessions on the WebSocket, guests, bans and shadow bans, logout closing
+ * sockets, per-IP connection and placement caps, the risk check.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Redis } from 'ioredis';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startEdge } from '../../src/roles/edge/start.ts';
+import { edgeSchema } from '../../src/config/edge.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
+import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
+import { deleteRedisKeys, deleteStream, dropSchema, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+
+const names = testNames('edgeaccounts');
+const SECRET = 'edge-accounts-test-secret-0123456789abcdef';
+let nc: NatsConnection;
+let redis: Redis;
+const stops: (() => Promise<void>)[] = [];
+let strict: string; // guests may not place; tight caps
+let open: string; // ALLOW_GUEST_PLACEMENT=1
+const sockets: WebSocket[] = [];
+
+async function edge(extra: Record<string, string>): Promise<string> {
+  const config = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: SECRET, CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', COOLDOWN_SECONDS: '1', LOG_LEVEL: 'silent', ...extra }));
+  let port = 0;
+  stops.push(await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) }));
+  return `127.0.0.1:${port}`;
+}
+
+beforeAll(async () => {
+  nc = await connect({ servers: TEST_NATS_URL });
+  redis = new Redis(TEST_REDIS_URL);
+  strict = await edge({
+    ALLOW_GUEST_PLACEMENT: '0', ALLOWED_ORIGINS: 'https://place.example', WS_MAX_CONNECTIONS_PER_IP: '8',
+    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24',
+  });
+  open = await edge({ ALLOW_GUEST_PLACEMENT: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  for (const stop of stops) await stop();
+  await deleteStream(nc, names);
+  await deleteRedisKeys(redis, names);
+  await dropSchema(names);
+  await nc.close();
+  redis.disconnect();
+}, 30_000);
+
+interface Client {
+  ws: WebSocket;
+  messages: Record<string, unknown>[];
+  /** Binary frames received (canvas, pixels). */
+  binary: { count: number };
+  closed: Promise<number>;
+  welcome: Record<string, unknown>;
+  place(x: number, y: number, color: number): Promise<Record<string, unknown>>;
+}
+
+let nextRequest = 0;
+function connectWs(host: string, options: { cookie?: string; origin?: string; localAddress?: string } = {}): Promise<Client | { refused: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.cookie) headers['cookie'] = options.cookie;
+    const ws = new WebSocket(`ws://${host}/ws?v=1`, { headers, perMessageDeflate: false, ...(options.origin ? { origin: options.origin } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    sockets.push(ws);
+    const messages: Record<string, unknown>[] = [];
+    const binary = { count: 0 };
+    const waiters: ((m: Record<string, unknown>) => void)[] = [];
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ refused: res.statusCode ?? 0, body }));
+    });
+    ws.on('error', (e) => reject(e));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        binary.count++;
+        return;
+      }
+      const m = JSON.parse(String(data)) as Record<string, unknown>;
+      messages.push(m);
+      for (const w of waiters.splice(0)) w(m);
+      if (m['type'] === 'welcome') {
+        resolve({
+          ws, messages, binary, closed, welcome: m,
+          place(x, y, color) {
+            const requestId = `r${nextRequest++}`;
+            return new Promise((done) => {
+              const check = (msg: Record<string, unknown>) => (msg['requestId'] === requestId ? done(msg) : waiters.push(check));
+              waiters.push(check);
+              ws.send(JSON.stringify({ type: 'place', x, y, color, requestId }));
+            });
+          },
+        });
+      }
+    });
+  });
+}
+async function client(host: string, options: Parameters<typeof connectWs>[1] = {}): Promise<Client> {
+  const c = await connectWs(host, options);
+  if ('refused' in c) throw new Error(`refused ${c.refused} ${c.body}`);
+  return c;
+}
+
+async function http(host: string, method: string, path: string, body?: unknown, cookie?: string): Promise<{ status: number; json: Record<string, unknown>; cookie: string | undefined }> {
+  const res = await fetch(`http://${host}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1', ...(cookie ? { cookie } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const sid = /rplace_session=([^;]*)/.exec(setCookie)?.[1];
+  return { status: res.status, json: (await res.json()) as Record<string, unknown>, cookie: sid ? `rplace_session=${sid}` : undefined };
+}
+
+async function register(username: string): Promise<{ cookie: string; userId: string }> {
+  const r = await http(strict, 'POST', '/api/v1/auth/register', { username, password: 'password-123' });
+  expect(r.status).toBe(201);
+  return { cookie: r.cookie!, userId: String(r.json['userId']) };
+}
+
+async function streamCount(): Promise<number> {
+  const info = await (await jetstreamManager(nc)).streams.info(names.stream);
+  return info.state.messages;
+}
+
+describe('the WebSocket upgrade', () => {
+  it('refuses a cross-origin upgrade and accepts the own origin, an allowed origin and no origin', async () => {
+    const evil = await connectWs(strict, { origin: 'https://evil.example' });
+    expect(evil).toMatchObject({ refused: 403 });
+    expect(JSON.parse((evil as { body: string }).body)).toMatchObject({ code: 'forbidden' });
+    for (const origin of [`http://${strict}`, 'https://place.example', undefined]) {
+      const c = await client(strict, origin ? { origin } : {});
+      expect(c.welcome['type']).toBe('welcome');
+      c.ws.close();
+    }
+  });
+
+  it('caps a connection flood from one address while other addresses are unaffected', async () => {
+    const flood = await Promise.all(Array.from({ length: 30 }, () => connectWs(strict, { localAddress: '127.0.0.3' }).catch(() => ({ refused: -1, body: '' }))));
+    const accepted = flood.filter((c): c is Client => !('refused' in c));
+    const refused = flood.filter((c) => 'refused' in c) as { refused: number; body: string }[];
+    expect(accepted.length).toBe(8);
+    expect(refused.every((r) => r.refused === 429 && JSON.parse(r.body).code === 'rate_limited')).toBe(true);
+    const other = await client(strict, { localAddress: '127.0.0.4' });
+    expect(other.welcome['type']).toBe('welcome');
+    // a slot is free again once a connection closes
+    accepted[0]!.ws.close();
+    await accepted[0]!.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await client(strict, { localAddress: '127.0.0.3' })).welcome['type']).toBe('welcome');
+    for (const c of accepted) c.ws.close();
+  });
+});
+
+describe('who may place', () => {
+  it('a guest can watch but not place, unless guest placement is switched on', async () => {
+    const guest = await client(strict);
+    expect(guest.welcome).toMatchObject({ isGuest: true });
+    expect(await guest.place(1, 1, 3)).toMatchObject({ type: 'error', code: 'unauthorized' });
+    const demoGuest = await client(open);
+    expect(await demoGuest.place(1, 2, 3)).toMatchObject({ type: 'success' });
+  });
+
+  it('a missing, forged or expired session cannot place; a live one can', async () => {
+    const forged = await client(strict, { cookie: `rplace_session=${'x'.repeat(43)}` });
+    expect(forged.welcome['isGuest']).toBe(true);
+    expect(await forged.place(2, 2, 3)).toMatchObject({ code: 'unauthorized' });
+
+    const { cookie, userId } = await register('placer');
+    const user = await client(strict, { cookie });
+    expect(user.welcome).toMatchObject({ isGuest: false, userId });
+    expect(await user.place(2, 3, 4)).toMatchObject({ type: 'success' });
+
+    // expiry: the session key disappears (as EX does) while the socket is open
+    const keys = await redis.keys(`${names.redisPrefix}session:*`);
+    for (const k of keys) if ((await redis.get(k))?.includes(userId)) await redis.del(k);
+    await new Promise((r) => setTimeout(r, 1_100)); // cooldown
+    expect(await user.place(2, 4, 4)).toMatchObject({ code: 'unauthorized' });
+    expect((await client(strict, { cookie })).welcome['isGuest']).toBe(true);
+  });
+
+  it('gives a new session id at login, and logout closes that session\'s sockets', async () => {
+    const { cookie } = await register('leaver');
+    const login = await http(strict, 'POST', '/api/v1/auth/login', { username: 'leaver', password: 'password-123' }, cookie);
+    expect(login.status).toBe(200);
+    expect(login.cookie).not.toBe(cookie);
+    const [a, b] = await Promise.all([client(strict, { cookie: login.cookie! }), client(open, { cookie: login.cookie! })]);
+    expect(a.welcome['isGuest']).toBe(false);
+    const out = await http(strict, 'POST', '/api/v1/auth/logout', undefined, login.cookie);
+    expect(out.status).toBe(200);
+    // both edges close it: the revocation travels over NATS
+    expect(await a.closed).toBe(4004);
+    expect(await b.closed).toBe(4004);
+    expect((await http(strict, 'GET', '/api/v1/auth/me', undefined, login.cookie)).json['isGuest']).toBe(true);
+  });
+
+  it('refuses logout without the CSRF header', async () => {
+    const res = await fetch(`http://${strict}/api/v1/auth/logout`, { method: 'POST' });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { code: string }).code).toBe('forbidden');
+  });
+});
+
+describe('bans and abuse', () => {
+  it('a banned user is disconnected and refused; unban restores placing', async () => {
+    const { cookie, userId } = await register('vandal');
+    const c = await client(strict, { cookie });
+    await createRedisBanStore(redis, names.redisPrefix).set(userId, 'ban');
+    await createNatsRevocations(nc, names.canvasId).userBanned(userId);
+    expect(await c.closed).toBe(4005);
+    const again = await client(strict, { cookie });
+    expect(await again.place(5, 5, 1)).toMatchObject({ code: 'banned' });
+    await createRedisBanStore(redis, names.redisPrefix).clear(userId);
+    expect(await again.place(5, 5, 1)).toMatchObject({ type: 'success' });
+  });
+
+  it('a shadow-banned user is answered success, but nothing reaches the stream or anyone else', async () => {
+    const { cookie, userId } = await register('sneaky');
+    await createRedisBanStore(redis, names.redisPrefix).set(userId, 'shadow');
+    const watcher = await client(open);
+    const sneaky = await client(strict, { cookie });
+    const before = await streamCount();
+    await new Promise((r) => setTimeout(r, 200)); // the watcher's initial canvas has arrived
+    const framesBefore = watcher.binary.count;
+    const answer = await sneaky.place(7, 7, 9);
+    expect(answer).toMatchObject({ type: 'success' });
+    // the cooldown applies to them as to anyone, so nothing looks different
+    expect(await sneaky.place(7, 8, 9)).toMatchObject({ code: 'cooldown' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await streamCount()).toBe(before);
+    expect(watcher.binary.count).toBe(framesBefore);
+    // while an ordinary placement does reach the watcher
+    const { cookie: honestCookie } = await register('honest');
+    expect(await (await client(strict, { cookie: honestCookie })).place(7, 9, 9)).toMatchObject({ type: 'success' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(watcher.binary.count).toBeGreaterThan(framesBefore);
+    expect(await streamCount()).toBe(before + 1);
+  });
+
+  it('caps placement attempts per address', async () => {
+    const guests = await Promise.all([client(open, { localAddress: '127.0.0.5' }), client(open, { localAddress: '127.0.0.5' })]);
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await guests[i % 2]!.place(10 + i, 10, 2));
+    expect(answers.map((a) => a['code'] ?? a['type'])).toEqual(['success', 'success', 'cooldown', 'rate_limited']);
+    expect(answers[3]!['remainingSeconds']).toBeGreaterThan(0);
+    const elsewhere = await client(open, { localAddress: '127.0.0.6' });
+    expect(await elsewhere.place(20, 20, 2)).toMatchObject({ type: 'success' });
+  });
+
+  it('a new account placing far faster than the cooldown allows trips the risk check', async () => {
+    const { cookie } = await register('hammer');
+    const c = await client(strict, { cookie });
+    const codes: string[] = [];
+    for (let i = 0; i < 8; i++) codes.push(String((await c.place(i, 30, 1))['code'] ?? 'success'));
+    expect(codes.slice(0, 6).every((code) => code === 'success' || code === 'cooldown')).toBe(true);
+    expect(codes.slice(6)).toEqual(['challenge_required', 'challenge_required']);
+  });
+});
