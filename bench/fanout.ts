@@ -1,0 +1,269 @@
+/**
+ * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--per-worker 5000]`
+ *
+ * One edge (a child process running the real role) with N WebSocket clients spread over client worker
+ * processes (`bench/_fanout-client.ts`), while this process places pixels at `rate`/s through the real
+ * command path (createPlacePixel → Redis cooldown → JetStream append). Then, in the same run, the same
+ * clients connect to a bare uWS server (`bench/_fanout-bare.ts`) publishing frames of the same size at
+ * the same window: the baseline. Prints latency p50/p99/max, deliveries/s, CPU per delivered frame for
+ * both, their ratio, and the edge's RSS per connection.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats } from '../src/adapters/nats/connect.ts';
+import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
+import { connectRedis } from '../src/adapters/redis/connect.ts';
+import { createRedisCooldownStore } from '../src/adapters/redis/cooldown-store.ts';
+import { createPlacePixel } from '../src/app/place-pixel.ts';
+import { systemClock } from '../src/app/ports.ts';
+import { namesFor } from '../src/config/names.ts';
+import { PALETTE_32 } from '../src/domain/palette.ts';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '3333' },
+    seconds: { type: 'string', default: '15' },
+    window: { type: 'string', default: '50' },
+    'per-worker': { type: 'string', default: '5000' },
+  },
+});
+const CLIENTS = Number(values.clients);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const WINDOW = Number(values.window);
+const PER_WORKER = Math.min(15_000, Number(values['per-worker']));
+const MOD = 4_000_000;
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const TICKS = 100; // USER_HZ on Linux
+
+const canvasId = `t_benchfanout_${randomBytes(4).toString('hex')}`;
+const names = namesFor(canvasId);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+function waitFor<T>(child: ChildProcess, cmd: string, timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${cmd}`)), timeoutMs);
+    const onMessage = (message: { cmd: string }) => {
+      if (message.cmd !== cmd) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message as T);
+    };
+    child.on('message', onMessage);
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Report {
+  frames: number;
+  samples: number;
+  synced: number;
+  histogram: number[];
+}
+function percentile(histogram: number[], total: number, p: number): number {
+  let seen = 0;
+  for (let ms = 0; ms < histogram.length; ms++) {
+    seen += histogram[ms] ?? 0;
+    if (seen >= total * p) return ms;
+  }
+  return histogram.length - 1;
+}
+function summarize(reports: Report[]) {
+  const histogram = new Array<number>(30_001).fill(0);
+  let frames = 0;
+  let samples = 0;
+  let synced = 0;
+  for (const r of reports) {
+    frames += r.frames;
+    samples += r.samples;
+    synced += r.synced;
+    r.histogram.forEach((n, i) => (histogram[i] = (histogram[i] ?? 0) + n));
+  }
+  let max = 0;
+  histogram.forEach((n, i) => n > 0 && (max = i));
+  return { frames, samples, synced, p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max };
+}
+
+const workers: ChildProcess[] = [];
+const children: ChildProcess[] = [];
+async function startWorkers() {
+  const count = Math.ceil(CLIENTS / PER_WORKER);
+  for (let i = 0; i < count; i++) {
+    const w = fork(here('./_fanout-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    workers.push(w);
+    await waitFor(w, 'ready');
+  }
+}
+async function broadcast(message: object, reply: string): Promise<unknown[]> {
+  const waits = workers.map((w) => waitFor(w, reply, 300_000));
+  for (const w of workers) w.send(message);
+  return Promise.all(waits);
+}
+async function connectClients(port: number, since: number) {
+  const waits = workers.map((w) => waitFor(w, 'connected', 300_000));
+  let left = CLIENTS;
+  workers.forEach((w, i) => {
+    const count = Math.min(PER_WORKER, left);
+    left -= count;
+    w.send({ cmd: 'connect', port, count, since, offset: i * PER_WORKER });
+  });
+  await Promise.all(waits);
+}
+async function measure(pid: number) {
+  await broadcast({ cmd: 'reset' }, 'reset');
+  const cpu0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  await sleep(SECONDS * 1000);
+  const reports = (await broadcast({ cmd: 'report' }, 'report')) as Report[];
+  const elapsed = (Date.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  const s = summarize(reports);
+  // Sampled clients count every frame; the others too: frames is over all clients.
+  return { ...s, elapsed, cpu, deliveriesPerSecond: s.frames / elapsed, cpuPerFrameUs: (cpu / s.frames) * 1e6 };
+}
+
+async function main() {
+  log(`fanout: ${CLIENTS} clients, ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms, canvas ${canvasId}`);
+  const nc = await connectNats('nats://127.0.0.1:4222', 'bench-fanout');
+  const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-fanout');
+  const env = {
+    ...process.env, CANVAS_ID: canvasId, PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1',
+    FLUSH_WINDOW_MS: String(WINDOW), LOG_LEVEL: 'warn', WS_MAX_BACKPRESSURE: String(1024 * 1024),
+    // every bench client is 127.0.0.1 and a guest: lift the accounts and per-IP limits (src/config/auth.ts)
+    ALLOW_GUEST_PLACEMENT: '1', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+  };
+  // A random high port: PORT=0 would work, but the parent then has to learn the port from the edge's logs.
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const edgeProc = fork(here('../src/roles/edge/main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(edgeProc);
+  const edgePid = edgeProc.pid ?? 0;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 300) throw new Error('edge did not become ready');
+    await sleep(100);
+  }
+  const rssBefore = rssBytes(edgePid);
+  await startWorkers();
+  const info = (await (await fetch(`http://127.0.0.1:${port}/api/v1/canvas/info`)).json()) as { seq: number };
+  const connectStart = Date.now();
+  await connectClients(port, info.seq);
+  log(`edge: ${CLIENTS} clients connected and synced in ${((Date.now() - connectStart) / 1000).toFixed(1)} s`);
+
+  // Placements through the real command path, pipelined at RATE/s.
+  const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
+  const place = createPlacePixel({
+    spec: { width: 2000, height: 2000, palette: PALETTE_32 },
+    cooldownSeconds: 1,
+    cooldowns: createRedisCooldownStore(redis, names),
+    log: eventLog,
+    clock: systemClock,
+  });
+  let placed = 0;
+  let failed = 0;
+  let inFlight = 0;
+  const failures = new Map<string, number>();
+  const placeLatencies: number[] = [];
+  let user = 0;
+  let carry = 0;
+  let last = Date.now();
+  const placer = setInterval(() => {
+    const now = Date.now();
+    carry += ((now - last) * RATE) / 1000;
+    last = now;
+    // Open loop, but never a burst after a stall (a starved machine) and never more than 5,000 in flight.
+    const count = Math.min(Math.floor(carry), Math.ceil(RATE / 20), 5000 - inFlight);
+    carry = Math.min(carry - Math.floor(carry), 1);
+    for (let i = 0; i < count; i++) {
+      inFlight++;
+      const code = Date.now() % MOD;
+      user = (user + 1) % 50_000;
+      const startedAt = Date.now();
+      place({ userId: `bench${user}`, requestId: `r${now}_${i}`, x: code % 2000, y: Math.floor(code / 2000), color: 1 + (i % 31) }).then(
+        (o) => {
+          inFlight--;
+          placeLatencies.push(Date.now() - startedAt);
+          if (o.ok) placed++;
+          else {
+            failed++;
+            failures.set(o.code, (failures.get(o.code) ?? 0) + 1);
+          }
+        },
+        () => {
+          inFlight--;
+          failed++;
+        },
+      );
+    }
+  }, 10);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  await sleep(3000); // warm-up
+  const rssDuring = rssBytes(edgePid);
+  const placedBefore = placed;
+  const edgeResult = await measure(edgePid);
+  const placedRate = (placed - placedBefore) / edgeResult.elapsed;
+  clearInterval(placer);
+  log(`bench process event-loop delay while placing: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
+  await sleep(1000);
+  await eventLog.close();
+  const edgeRss = rssBytes(edgePid);
+  await broadcast({ cmd: 'disconnect' }, 'disconnected');
+  edgeProc.kill('SIGTERM');
+
+  // Baseline: bare uWS, same clients, same frame sizes and window.
+  const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, WINDOW_MS: String(WINDOW), RATE: String(RATE), PORT: '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(bare);
+  const { port: barePort } = await waitFor<{ port: number }>(bare, 'listening');
+  await connectClients(barePort, 0);
+  bare.send({ cmd: 'start' });
+  await sleep(3000);
+  const bareResult = await measure(bare.pid ?? 0);
+  bare.send({ cmd: 'stop' });
+
+  const fmt = (r: typeof edgeResult) =>
+    `latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; ${Math.round(r.deliveriesPerSecond).toLocaleString('en')} deliveries/s; ` +
+    `CPU ${(r.cpu / r.elapsed * 100).toFixed(0)}% of a core = ${r.cpuPerFrameUs.toFixed(2)} µs per delivered frame; synced ${r.synced}/${CLIENTS}`;
+  placeLatencies.sort((a, b) => a - b);
+  log(`placement command (cooldown + append ack): p50 ${placeLatencies[Math.floor(placeLatencies.length / 2)]} ms, p99 ${placeLatencies[Math.floor(placeLatencies.length * 0.99)]} ms`);
+  log(`placements: ${placedRate.toFixed(0)}/s accepted during measurement (${failed} failed in total: ${JSON.stringify(Object.fromEntries(failures))})`);
+  log(`edge     : ${fmt(edgeResult)}`);
+  log(`bare uWS : ${fmt(bareResult)}`);
+  log(`edge RSS: ${(edgeRss / 2 ** 20).toFixed(0)} MiB with ${CLIENTS} clients (${(rssBefore / 2 ** 20).toFixed(0)} MiB before) = ${((rssDuring - rssBefore) / CLIENTS / 1024).toFixed(1)} KiB per connection`);
+  const ratio = edgeResult.cpuPerFrameUs / bareResult.cpuPerFrameUs;
+  log(`ratio edge/bare CPU per delivered frame: ${ratio.toFixed(2)} (floor ≤ 1.5); p99 ${edgeResult.p99} ms (floor ≤ 250)`);
+  log(ratio <= 1.5 && edgeResult.p99 <= 250 ? 'floors: PASS' : 'floors: FAIL');
+
+  await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await nc.close();
+  redis.disconnect();
+}
+
+try {
+  await main();
+} finally {
+  for (const w of workers) w.kill('SIGKILL');
+  for (const c of children) c.kill('SIGKILL');
+}
+process.exit(0);

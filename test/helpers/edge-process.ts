@@ -1,0 +1,80 @@
+/** Starts the real edge role as a child process (so a test can SIGKILL it) and Node clients for it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import WebSocket from 'ws';
+import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
+import type { Names } from '../../src/config/names.ts';
+import { testEnv } from './isolation.ts';
+
+export const TEST_SESSION_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface EdgeProcess {
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Every edge child started by this test file, so a failed start never leaks one. */
+const started = new Set<ChildProcess>();
+export function killAllEdgeProcesses(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+}
+
+export async function startEdgeProcess(names: Names, port: number, extra: Record<string, string> = {}): Promise<EdgeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/roles/edge/main.ts'], {
+    env: { ...process.env, ...testEnv(names, { PORT: String(port), HOST: '127.0.0.1', SESSION_SECRET: TEST_SESSION_SECRET, CANVAS_WIDTH: '64', CANVAS_HEIGHT: '64', COOLDOWN_SECONDS: '1', ...extra }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.add(child);
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000; // tsx compiles the role at start: slow on a busy 2-core machine
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`edge exited with ${child.exitCode}: ${output}`);
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`edge not ready in 90 s: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    url,
+    child,
+    output: () => output,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export const NodeWebSocket = class extends WebSocket {
+  constructor(url: string) {
+    super(url, { perMessageDeflate: false });
+  }
+} as unknown as WebSocketConstructor;
+
+export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
+  return new RplaceClient({ url, WebSocket: NodeWebSocket, backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 }, ...options });
+}
