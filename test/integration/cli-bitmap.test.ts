@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
+import { connectRedis } from '../../src/adapters/redis/connect.ts';
+import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
+import { createCanvas, replay } from '../../src/domain/canvas.ts';
+import { appendPixels, randomPixels } from '../helpers/append-events.ts';
+import { deleteRedisKeys, deleteStream, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+
+const run = promisify(execFile);
+const names = testNames('clibitmap');
+const spec = { width: 64, height: 48 };
+const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height) }) };
+let nc: NatsConnection;
+let redis: Redis;
+
+/** Runs `rplace <args>` and returns its exit code and output, whatever the code. */
+async function rplace(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+beforeAll(async () => {
+  nc = await connectNats(TEST_NATS_URL, 'test-cli-bitmap');
+  redis = await connectRedis(TEST_REDIS_URL, 'test-cli-bitmap');
+});
+
+afterAll(async () => {
+  await deleteStream(nc, names);
+  await deleteRedisKeys(redis, names);
+  await redis.quit();
+  await nc.drain();
+});
+
+describe('rplace streams apply / rebuild bitmap / status', () => {
+  it('applies the stream idempotently, rebuilds the bitmap from it, and reports positions and lag', async () => {
+    const created = await rplace(['streams', 'apply']);
+    expect(created.stdout).toMatch(new RegExp(`stream ${names.stream} .*: created`));
+    expect((await rplace(['streams', 'apply'])).stdout).toMatch(/: unchanged/);
+
+    const pixels = randomPixels(700, spec.width, spec.height, 32, 5);
+    const last = await appendPixels(nc, names, pixels);
+    const rebuilt = await rplace(['rebuild', 'bitmap']);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toMatch(new RegExp(`rebuilt through sequence ${last}: ${last} events`));
+    const stored = (await createRedisBitmapStore(redis, names, spec).load())!;
+    expect(stored.seq).toBe(last);
+    expect(Buffer.from(stored.canvas).equals(Buffer.from(replay(createCanvas(spec), spec.width, pixels)))).toBe(true);
+    expect(await createNatsEventStream(nc, names).lastSeq()).toBe(last);
+
+    await appendPixels(nc, names, randomPixels(30, spec.width, spec.height, 32, 6));
+    const status = await rplace(['status', '--json']);
+    const parsed = JSON.parse(status.stdout) as { stream: { lastSeq: number; messages: number }; projections: { name: string; seq: number; lag: number }[] };
+    expect(parsed.stream.lastSeq).toBe(last + 30);
+    expect(parsed.stream.messages).toBe(last + 30);
+    expect(parsed.projections.find((p) => p.name === 'bitmap')).toMatchObject({ seq: last, lag: 30 });
+    const text = await rplace(['status']);
+    expect(text.stdout).toContain(`last sequence ${last + 30}`);
+    expect(text.stdout).toMatch(new RegExp(`bitmap +seq ${last}, lag 30`));
+  }, 120_000);
+
+  it('prints one line, no stack trace, and a non-zero code on errors', async () => {
+    const badConfig = await rplace(['rebuild', 'bitmap'], { CANVAS_WIDTH: 'wide' });
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toMatch(/^rplace rebuild bitmap: invalid configuration:\n {2}CANVAS_WIDTH="wide": /);
+    expect(badConfig.stderr).not.toMatch(/\n\s+at /);
+    const down = await rplace(['streams', 'apply'], { NATS_URL: 'nats://127.0.0.1:1' });
+    expect(down.code).toBe(3);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/^rplace streams apply: cannot reach NATS/);
+  }, 60_000);
+});
