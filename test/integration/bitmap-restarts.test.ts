@@ -1,0 +1,112 @@
+/**
+ * The bitmap projector across service restarts, on PRIVATE NATS and Redis instances (never the shared ones):
+ * NATS killed and restarted on its store → the projector resumes by itself; Redis killed and restarted empty
+ * (no persistence, as on this machine) → the projector notices and rebuilds the bitmap from the stream.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
+import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
+import { connectRedis } from '../../src/adapters/redis/connect.ts';
+import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
+import { startLocalNats, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
+import { bitmapProjectorSchema } from '../../src/config/bitmap-projector.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createCanvas, replay } from '../../src/domain/canvas.ts';
+import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
+import { appendPixels, randomPixels } from '../helpers/append-events.ts';
+import { testNames } from '../helpers/isolation.ts';
+
+const spec = { width: 120, height: 80 };
+const names = testNames('bmrestart');
+const dir = mkdtempSync(join(tmpdir(), 'rplace-bm-restarts-'));
+let natsPort = 0;
+let redisPort = 0;
+let nats: LocalService;
+let redisServer: LocalService;
+let nc: NatsConnection;
+let redis: Redis;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const startNats = () => startLocalNats({ port: natsPort, storeDir: join(dir, 'nats'), logFile: join(dir, 'nats.log') });
+const startRedis = () => startLocalRedis({ port: redisPort, dir: join(dir, 'redis'), logFile: join(dir, 'redis.log') });
+
+async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  natsPort = await freePort();
+  redisPort = await freePort();
+  nats = await startNats();
+  redisServer = await startRedis();
+  nc = await connectNats(nats.url, 'test-bitmap-restarts');
+  redis = await connectRedis(redisServer.url, 'test-bitmap-restarts');
+});
+
+afterAll(async () => {
+  await redis?.quit().catch(() => redis.disconnect());
+  await nc?.close().catch(() => undefined);
+  await nats?.stop();
+  await redisServer?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bitmap projector across service restarts', () => {
+  it('resumes after NATS restarts and rebuilds after Redis restarts empty', async () => {
+    const config = loadConfig(bitmapProjectorSchema, {
+      NATS_URL: nats.url, REDIS_URL: redisServer.url, CANVAS_ID: names.canvasId, LOG_LEVEL: 'silent',
+      CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200',
+    });
+    const shutdown = await startBitmapProjector(config, pino({ level: 'silent' }));
+    const store = createRedisBitmapStore(redis, names, spec);
+    const all = randomPixels(3000, spec.width, spec.height, 32, 77);
+    const expectedAfter = (count: number) => replay(createCanvas(spec), spec.width, all.slice(0, count));
+    const bitmapIs = async (count: number) => {
+      const loaded = await store.load();
+      return loaded !== null && loaded.seq === count && Buffer.from(loaded.canvas).equals(Buffer.from(expectedAfter(count)));
+    };
+    try {
+      expect(await appendPixels(nc, names, all.slice(0, 1000))).toBe(1000);
+      await waitFor('the first 1000 events', () => bitmapIs(1000));
+
+      // NATS dies and comes back on its store: the durable and the stream survive; the projector resumes.
+      nats.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      nats = await startNats();
+      await waitFor('the test client to reconnect', async () => !nc.isClosed() && (await createNatsEventStream(nc, names).lastSeq()) === 1000);
+      expect(await appendPixels(nc, names, all.slice(1000, 2000))).toBe(2000);
+      await waitFor('the projector to resume after the NATS restart', () => bitmapIs(2000));
+
+      // Redis dies and comes back EMPTY: the projector notices and rebuilds from the stream by itself.
+      redisServer.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      redisServer = await startRedis();
+      await waitFor('the rebuild after Redis came back empty', () => bitmapIs(2000));
+      expect(await appendPixels(nc, names, all.slice(2000))).toBe(3000);
+      await waitFor('the projection of new events after the rebuild', () => bitmapIs(3000));
+    } finally {
+      await shutdown();
+    }
+  }, 120_000);
+});
