@@ -11,6 +11,25 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
+/** The web client's test hooks, present on `/?debug` only (web/src/main.ts). */
+export interface RplaceDebug {
+  seq(): number;
+  pixel(x: number, y: number): number;
+  rendered(x: number, y: number): string;
+  screenOf(x: number, y: number): { x: number; y: number };
+  camera(): { x: number; y: number; zoom: number };
+  placement(): { selected: { x: number; y: number } | null; cooldownMs: number; pending: boolean };
+  canvasBase64(): string;
+  timings: { canvasAt: number; paintedAt: number; frames: number; drawAllMs: number; firstFlushMs: number };
+  client: { status: string };
+}
+
+declare global {
+  interface Window {
+    rplaceDebug: RplaceDebug;
+  }
+}
+
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -163,7 +182,7 @@ export async function canonicalCanvas(base: string): Promise<CanonicalCanvas> {
 /** The page's own canvas bytes and sequence, through the `/?debug` hooks of the web client. */
 export async function pageCanvas(page: Page): Promise<{ seq: number; bytes: Buffer }> {
   const { seq, b64 } = await page.evaluate(() => {
-    const d = (window as unknown as { rplaceDebug: { seq(): number; canvasBase64(): string } }).rplaceDebug;
+    const d = window.rplaceDebug;
     return { seq: d.seq(), b64: d.canvasBase64() };
   });
   return { seq, bytes: Buffer.from(b64, 'base64') };

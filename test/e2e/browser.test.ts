@@ -25,22 +25,6 @@ const WIDTH = 96;
 const HEIGHT = 64;
 const COOLDOWN_SECONDS = 30;
 
-interface Debug {
-  seq(): number;
-  pixel(x: number, y: number): number;
-  rendered(x: number, y: number): string;
-  screenOf(x: number, y: number): { x: number; y: number };
-  camera(): { x: number; y: number; zoom: number };
-  placement(): { selected: { x: number; y: number } | null; cooldownMs: number; pending: boolean };
-  client: { status: string };
-}
-declare global {
-  interface Window {
-    /** The web client's test hooks, present on `/?debug` (web/src/main.ts). */
-    rplaceDebug: Debug;
-  }
-}
-
 let env: Record<string, string>;
 let base = '';
 let port = 0;

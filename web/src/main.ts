@@ -15,6 +15,12 @@ import { formatCountdown, Placement } from './placement.ts';
 import { PixelInfo } from './pixel-info.ts';
 import { Renderer } from './renderer.ts';
 
+// The canvas download starts now, in parallel with the guest-cookie request the client makes first
+// (it matches the <link rel=preload> in index.html when the browser kept that one).
+const canvasUrl = `${location.origin}/api/v1/canvas`;
+let earlyCanvas: Promise<Response> | undefined = fetch(canvasUrl, { credentials: 'include' });
+earlyCanvas.catch(() => undefined);
+
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing from index.html`);
@@ -206,7 +212,7 @@ function onWelcome(welcome: WelcomeMessage): void {
 }
 
 const debug = new URLSearchParams(location.search).has('debug');
-const timings = { canvasAt: -1, paintedAt: -1, frames: 0 };
+const timings = { canvasAt: -1, paintedAt: -1, frames: 0, drawAllMs: -1, firstFlushMs: -1 };
 
 function onCanvas(width: number, height: number, canvas: Uint8Array | undefined): void {
   if (!canvas) return;
@@ -216,7 +222,9 @@ function onCanvas(width: number, height: number, canvas: Uint8Array | undefined)
   }
   size = { width, height };
   renderer.resize(width, height);
+  const t0 = performance.now();
   renderer.drawAll(canvas);
+  if (timings.drawAllMs < 0) timings.drawAllMs = performance.now() - t0;
   if (!cameraPlaced) {
     cameraPlaced = true;
     setCamera(urlCamera ?? initialCamera(view, size));
@@ -245,8 +253,9 @@ async function fetchPaletteInfo(): Promise<void> {
   }
 }
 
-renderer.onFlush = (_tiles, full) => {
+renderer.onFlush = (_tiles, full, flushMs) => {
   timings.frames += 1;
+  if (full && timings.firstFlushMs < 0) timings.firstFlushMs = flushMs;
   if (full && timings.paintedAt < 0 && paletteHex.length > 0) {
     loadingEl.hidden = true;
     // The pixels are on the canvas; the next frame has them on screen.
@@ -260,7 +269,14 @@ renderer.onFlush = (_tiles, full) => {
 const client = new RplaceClient({
   url: location.origin,
   WebSocket: WebSocket as unknown as ConstructorParameters<typeof RplaceClient>[0]['WebSocket'],
-  fetch: (url, init) => fetch(url, init),
+  fetch: (url, init) => {
+    if (url === canvasUrl && earlyCanvas) {
+      const early = earlyCanvas;
+      earlyCanvas = undefined;
+      return early.catch(() => fetch(url, init));
+    }
+    return fetch(url, init);
+  },
   onWelcome,
   onCanvas: (_seq, width, height, canvas) => onCanvas(width, height, canvas),
   onPixels: (frame) => {

@@ -23,7 +23,7 @@ export class Renderer {
   private allDirty = false;
   private frameRequested = false;
   /** Called after each frame that copied pixels to the canvas (benchmarks and tests listen). */
-  onFlush: ((tiles: number, full: boolean) => void) | null = null;
+  onFlush: ((tiles: number, full: boolean, flushMs: number) => void) | null = null;
 
   constructor(element: HTMLCanvasElement) {
     this.element = element;
@@ -68,7 +68,20 @@ export class Renderer {
     const n = Math.min(indices.length, this.pixels32.length);
     const lut = this.lut;
     const out = this.pixels32;
-    for (let i = 0; i < n; i++) out[i] = lut[indices[i] as number] as number;
+    // Four pixels per iteration from one u32 read of the indices when aligned: this loop runs once over
+    // 4M pixels before the first paint, mostly before the JIT has optimised it.
+    let i = 0;
+    if (indices.byteOffset % 4 === 0) {
+      const quads = new Uint32Array(indices.buffer, indices.byteOffset, n >>> 2);
+      for (let q = 0; q < quads.length; q++, i += 4) {
+        const v = quads[q] as number;
+        out[i] = lut[v & 0xff] as number;
+        out[i + 1] = lut[(v >>> 8) & 0xff] as number;
+        out[i + 2] = lut[(v >>> 16) & 0xff] as number;
+        out[i + 3] = lut[v >>> 24] as number;
+      }
+    }
+    for (; i < n; i++) out[i] = lut[indices[i] as number] as number;
     this.allDirty = true;
     this.requestFrame();
   }
@@ -104,6 +117,7 @@ export class Renderer {
   /** Copies dirty pixels to the canvas; runs once per animation frame while there are changes. */
   flush(): void {
     this.frameRequested = false;
+    const started = performance.now();
     const tiles = this.dirtyTiles.length;
     // Past a quarter of the tiles, one full copy is cheaper than many small ones.
     const full = this.allDirty || tiles > this.tileDirty.length / 4;
@@ -119,6 +133,6 @@ export class Renderer {
     for (const t of this.dirtyTiles) this.tileDirty[t] = 0;
     this.dirtyTiles.length = 0;
     this.allDirty = false;
-    if (full || tiles > 0) this.onFlush?.(tiles, full);
+    if (full || tiles > 0) this.onFlush?.(tiles, full, performance.now() - started);
   }
 }
