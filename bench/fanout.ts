@@ -144,7 +144,8 @@ async function main() {
   const env = {
     ...process.env, CANVAS_ID: canvasId, PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1',
     FLUSH_WINDOW_MS: String(WINDOW), LOG_LEVEL: 'warn', WS_MAX_BACKPRESSURE: String(1024 * 1024),
-    // every bench client is 127.0.0.1 and a guest: lift the accounts and per-IP limits (src/config/auth.ts)
+    // Every bench client connects from 127.0.0.1 as a guest: lift the per-address caps and the guest switch
+    // meant for the public (src/config/auth.ts).
     ALLOW_GUEST_PLACEMENT: '1', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
   };
   // A random high port: PORT=0 would work, but the parent then has to learn the port from the edge's logs.
@@ -260,10 +261,19 @@ async function main() {
   redis.disconnect();
 }
 
+const killChildren = () => {
+  for (const w of workers) w.kill('SIGKILL');
+  for (const c of children) c.kill('SIGKILL');
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
 try {
   await main();
 } finally {
-  for (const w of workers) w.kill('SIGKILL');
-  for (const c of children) c.kill('SIGKILL');
+  killChildren();
 }
 process.exit(0);
