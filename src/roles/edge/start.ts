@@ -27,12 +27,16 @@ import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
 import { resolve } from 'node:path';
 import { startEdgeAccounts } from './accounts.ts';
+import type { ChallengeGate, RiskRule } from '../../app/auth/risk.ts';
 
 export interface EdgeOptions {
   /** Extra HTTP routes (history, auth) mounted next to the edge's own. */
   readonly routes?: readonly HttpRoute[];
   /** Called once listening, with the bound port (useful with PORT=0). */
   readonly onListening?: (port: number) => void;
+  /** Plug in a risk rule and a challenge (captcha / proof-of-work) gate; defaults in src/app/auth/risk.ts. */
+  readonly risk?: RiskRule;
+  readonly challenge?: ChallengeGate;
 }
 
 export async function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<() => Promise<void>> {
@@ -68,7 +72,9 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
     const cooldowns = createRedisCooldownStore(redis, names);
     const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: eventLog, clock: systemClock };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
-    const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1' });
+    const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
+      ...(options.risk ? { risk: options.risk } : {}), ...(options.challenge ? { challenge: options.challenge } : {}),
+    });
     closeAccounts = () => accounts.close();
     const server = await startEdgeServer(
       {
