@@ -21,3 +21,8 @@ export class SequenceConflict extends Error {
 export class ServiceUnreachable extends Error {
   override readonly name = 'ServiceUnreachable';
 }
+
+/** A state store (the Redis cooldowns) could not answer; nothing was changed by the failed call. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}

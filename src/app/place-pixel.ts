@@ -8,8 +8,8 @@ import { checkPlacement } from '../domain/placement.ts';
 import type { CanvasSpec } from '../domain/canvas.ts';
 import { EventKind, MAX_ID_BYTES } from '../../proto/event-codec.ts';
 import { ErrorCode } from '../../proto/error-codes.ts';
-import { LogUnavailable } from './errors.ts';
-import type { Clock, CooldownStore, EventLog } from './ports.ts';
+import { LogUnavailable, StoreUnavailable } from './errors.ts';
+import type { Clock, CooldownResult, CooldownStore, EventLog } from './ports.ts';
 
 export interface PlaceRequest {
   readonly userId: string;
@@ -40,6 +40,13 @@ export type PlacePixel = (request: PlaceRequest) => Promise<PlaceOutcome>;
 
 const utf8 = new TextEncoder();
 
+/** NATS or Redis could not take the placement; the cooldown was refunded (or never taken). */
+const UNAVAILABLE: PlaceOutcome = {
+  ok: false,
+  code: ErrorCode.unavailable,
+  message: 'the canvas is not accepting placements right now; try again in a moment',
+};
+
 /** Ids travel in the event as 1-64 UTF-8 bytes; anything else is refused before any state changes. */
 function badId(label: string, value: unknown): string | null {
   if (typeof value !== 'string') return `${label} must be a string`;
@@ -59,7 +66,13 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
 
     const placedAt = deps.clock.now();
-    const cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds);
+    let cooldown: CooldownResult;
+    try {
+      cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds);
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return UNAVAILABLE;
+      throw error;
+    }
     // A retry of the request that holds the cooldown is re-appended with its original time: the log
     // deduplicates it by message id, and the client gets the answer the first attempt should have had.
     const isRetry = !cooldown.acquired && cooldown.holderRequestId === request.requestId;
@@ -77,10 +90,15 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
     } catch (error) {
       // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.
-      // Refund on any failure, so even a bug below leaves no cooldown without its event.
-      if (cooldown.acquired) await deps.cooldowns.release(request.userId, request.requestId);
+      // Refund on any failure, so even a bug below leaves no cooldown without its event. If Redis fails
+      // the refund too, the cooldown simply runs out: the user waits, but nothing is inconsistent.
+      if (cooldown.acquired) {
+        await deps.cooldowns.release(request.userId, request.requestId).catch((refundError: unknown) => {
+          if (!(refundError instanceof StoreUnavailable)) throw refundError;
+        });
+      }
       if (!(error instanceof LogUnavailable)) throw error;
-      return { ok: false, code: ErrorCode.unavailable, message: 'the canvas is not accepting placements right now; try again in a moment' };
+      return UNAVAILABLE;
     }
   };
 }

@@ -16,7 +16,7 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
-import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
+import { startLocalNats, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
 import { createPlacePixel, type PlacePixel, type PlaceRequest } from '../../src/app/place-pixel.ts';
 import { LogUnavailable, ServiceUnreachable } from '../../src/app/errors.ts';
 import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
@@ -338,6 +338,41 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
       await privateNc.close().catch(() => undefined);
       await server?.stop();
       await deleteRedisKeys(redis, faultNames);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Redis unreachable during a placement (a private redis-server)', () => {
+  it('answers unavailable, appends nothing, and places again once Redis is back', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rplace-place-redis-fault-'));
+    const port = await freePort();
+    const redisOptions = { port, dir: join(dir, 'data'), logFile: join(dir, 'redis.log') };
+    let server: LocalService | undefined = await startLocalRedis(redisOptions);
+    const privateRedis = await connectRedis(server.url, 'test place-pixel redis fault');
+    const privatePlace = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: createRedisCooldownStore(privateRedis, names), log, clock: systemClock });
+    try {
+      expect((await privatePlace({ userId: newUser(), requestId: 'r0', x: 1, y: 1, color: 1 })).ok).toBe(true);
+      server.kill();
+      const seqBefore = await lastSeq();
+      const started = Date.now();
+      const during = await privatePlace({ userId: newUser(), requestId: 'r1', x: 2, y: 2, color: 2 });
+      expect(during).toMatchObject({ ok: false, code: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await lastSeq()).toBe(seqBefore);
+
+      server = await startLocalRedis(redisOptions);
+      const deadline = Date.now() + 20_000;
+      const userId = newUser();
+      let after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
+      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
+      }
+      expect(after).toMatchObject({ ok: true });
+    } finally {
+      privateRedis.disconnect();
+      await server?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

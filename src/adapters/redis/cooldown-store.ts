@@ -12,10 +12,16 @@
  * so two attempts for the same user in one batch still see each other. Measured on this machine, one
  * command per acquisition costs more client CPU than the whole JetStream append (see BENCHMARKS.md).
  * (On Redis Cluster the keys of a batch would have to share a slot; we run a single Redis.)
+ * Every Redis failure is a `StoreUnavailable`, which the placement command answers as `unavailable`.
  */
 import type { Redis } from 'ioredis';
 import type { Names } from '../../config/names.ts';
 import type { CooldownResult, CooldownStore } from '../../app/ports.ts';
+import { StoreUnavailable } from '../../app/errors.ts';
+
+const unavailable = (what: string) => (cause: unknown): never => {
+  throw new StoreUnavailable(`Redis could not ${what}: ${(cause as Error).message}`, { cause });
+};
 
 /**
  * KEYS: the cooldown keys; ARGV: per key, the value `<placedAt>:<requestId>` then the seconds.
@@ -94,7 +100,8 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
       (replies) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(toResult(replies[i]));
       },
-      (error: unknown) => {
+      (cause: unknown) => {
+        const error = new StoreUnavailable(`Redis could not take ${batch.length} cooldown(s): ${(cause as Error).message}`, { cause });
         for (const w of batch) w.reject(error);
       },
     );
@@ -119,11 +126,11 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
     },
 
     async release(userId, requestId): Promise<void> {
-      await commands.rplaceCooldownRelease(names.cooldownKey(userId), requestId);
+      await commands.rplaceCooldownRelease(names.cooldownKey(userId), requestId).catch(unavailable('release a cooldown'));
     },
 
     async remainingMs(userId): Promise<number> {
-      return Math.max(0, await redis.pttl(names.cooldownKey(userId)));
+      return Math.max(0, await redis.pttl(names.cooldownKey(userId)).catch(unavailable('read a cooldown')));
     },
   };
 }
