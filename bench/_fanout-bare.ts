@@ -32,6 +32,7 @@ app.listen('127.0.0.1', port, (socket) => {
   if (!socket) process.exit(1);
   process.send?.({ cmd: 'listening', port: uws.us_socket_local_port(socket as never) });
 });
+process.on('disconnect', () => process.exit(0));
 process.on('message', (message: { cmd: string }) => {
   if (message.cmd === 'start') {
     let last = Date.now();

@@ -81,4 +81,5 @@ process.on('message', (message: { cmd: string; port?: number; count?: number; si
     }
   })();
 });
+process.on('disconnect', () => process.exit(0)); // the bench died: do not linger with thousands of sockets
 process.send?.({ cmd: 'ready' });

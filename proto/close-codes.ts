@@ -11,7 +11,10 @@ export const CloseCode = {
   PolicyViolation: 1008,
   /** The client speaks a protocol version this edge does not serve; do not reconnect blindly. */
   UnsupportedVersion: 4001,
-  /** The client did not read its frames fast enough (its send buffer passed the edge's limit); reconnect and resume. */
+  /**
+   * Reserved for "too slow". Today uWS (`closeOnBackpressureLimit`) shuts such a socket down itself, so the
+   * client observes 1006; either way it reconnects with `since` and resumes.
+   */
   TooSlow: 4002,
   /** The edge is not ready (still loading the canvas, or lost its feed); reconnect later. */
   NotReady: 4003,
