@@ -37,14 +37,18 @@ export class HistoryMode {
   private inFlight = false;
   private wanted: number | null = null;
   private shownTime: number | null = null;
+  private shownSeq = 0;
+  private exporting = false;
 
   constructor(deps: HistoryDeps) {
     this.deps = deps;
     this.toggle.addEventListener('click', () => this.setActive(!this.active));
     (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
     this.slider.addEventListener('input', () => this.scrub());
-    this.timelapse.addEventListener('focus', () => this.updateTimelapseLink());
-    this.timelapse.addEventListener('pointerdown', () => this.updateTimelapseLink());
+    this.timelapse.addEventListener('click', (e) => {
+      e.preventDefault();
+      void this.exportTimelapse();
+    });
   }
 
   canvasChanged(size: { width: number; height: number }): void {
@@ -57,7 +61,8 @@ export class HistoryMode {
     this.toggle.setAttribute('aria-pressed', String(active));
     this.panel.hidden = !active;
     if (active) {
-      this.end = Date.now();
+      // The API refuses future times: the right end is just now.
+      this.end = Date.now() - 500;
       this.slider.max = String(SLIDER_STEPS);
       this.slider.value = String(SLIDER_STEPS);
       this.shownTime = null;
@@ -79,11 +84,16 @@ export class HistoryMode {
 
   private async loadRange(): Promise<void> {
     try {
-      const res = await fetch('/api/v1/history/range', { credentials: 'include' });
+      const res = await fetch('/api/v1/history/info', { credentials: 'include' });
+      if (res.status === 404) {
+        this.note.textContent = 'History is not available on this server.';
+        return;
+      }
       if (!res.ok) return;
-      const body = (await res.json()) as { from?: string; to?: string };
-      const from = body.from ? Date.parse(body.from) : Number.NaN;
-      if (Number.isFinite(from) && from < this.end) this.start = from;
+      const body = (await res.json()) as { firstPlacedAt?: number | null };
+      const from = typeof body.firstPlacedAt === 'number' ? body.firstPlacedAt : Number.NaN;
+      // One second before the first placement, so the slider's left end shows the blank canvas.
+      if (Number.isFinite(from) && from < this.end) this.start = from - 1000;
     } catch {
       // The default span stands.
     }
@@ -102,27 +112,76 @@ export class HistoryMode {
       this.wanted = null;
       this.inFlight = true;
       try {
-        const res = await fetch(`/api/v1/history/snapshot?time=${encodeURIComponent(new Date(t).toISOString())}`, { credentials: 'include' });
+        // PNG: a fraction of the raw bytes, decoded natively off the main thread; fast enough to drag.
+        const res = await fetch(`/api/v1/history/snapshot?format=png&time=${encodeURIComponent(new Date(t).toISOString())}`, { credentials: 'include' });
         if (!res.ok) {
           const body = (await res.json().catch(() => ({}))) as { message?: string };
           this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
           continue;
         }
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        if (!this.active) break;
-        if (bytes.length !== this.size.width * this.size.height) {
+        const bitmap = await createImageBitmap(await res.blob());
+        if (!this.active) {
+          bitmap.close();
+          break;
+        }
+        if (bitmap.width !== this.size.width || bitmap.height !== this.size.height) {
+          bitmap.close();
           this.note.textContent = 'The snapshot does not match this canvas.';
           continue;
         }
-        this.deps.renderer.drawAll(bytes);
+        this.deps.renderer.drawBitmap(bitmap);
+        bitmap.close();
+        this.shownSeq = Number(res.headers.get('x-rplace-seq'));
         this.shownTime = t;
-        this.note.textContent = `Showing ${new Date(t).toLocaleString()}`;
+        this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${this.shownSeq} events)`;
         this.updateTimelapseLink();
       } catch {
         this.note.textContent = 'Could not reach the history service.';
       } finally {
         this.inFlight = false;
       }
+    }
+  }
+
+  /**
+   * Downloads the timelapse of the visible region with a job id, polling the job's progress meanwhile,
+   * then saves it through a blob URL.
+   */
+  private async exportTimelapse(): Promise<void> {
+    if (this.exporting) return;
+    this.updateTimelapseLink();
+    const job = `web${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const url = `${this.timelapse.href}&job=${job}`;
+    this.exporting = true;
+    this.note.textContent = 'Rendering the timelapse…';
+    const poll = setInterval(() => {
+      fetch(`/api/v1/history/timelapse/progress?job=${job}`)
+        .then(async (r) => {
+          if (!r.ok) return;
+          const p = (await r.json()) as { framesDone?: number; framesTotal?: number };
+          if (this.exporting && p.framesTotal) this.note.textContent = `Rendering the timelapse: frame ${p.framesDone ?? 0} of ${p.framesTotal}…`;
+        })
+        .catch(() => undefined);
+    }, 500);
+    try {
+      const res = await fetch(url, { credentials: 'include' });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { message?: string };
+        this.note.textContent = `Timelapse failed: ${body.message ?? res.status}`;
+        return;
+      }
+      const blob = await res.blob();
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = this.timelapse.download;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+      this.note.textContent = `Timelapse saved (${Math.round(blob.size / 1024)} KB).`;
+    } catch {
+      this.note.textContent = 'Could not reach the history service.';
+    } finally {
+      clearInterval(poll);
+      this.exporting = false;
     }
   }
 

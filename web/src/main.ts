@@ -292,6 +292,7 @@ const historyMode = new HistoryMode({
   selected: () => placement.state.selected,
   onToggle: (active) => {
     document.body.classList.toggle('history-mode', active);
+    pixelInfo.full = active;
     drawReticle();
     pixelInfo.show(placement.state.selected, paletteNamesOf);
   },

@@ -2,10 +2,12 @@
  * Who placed the selected pixel and when, from `GET /api/v1/history/pixel` (newest first). With `full`,
  * the whole recent history of the pixel (history mode). Stays quiet when the history API is not deployed.
  */
+/** One entry of `GET /api/v1/history/pixel` (docs/HISTORY-API.md). */
 export interface Placement {
   readonly color: number;
   readonly userId: string;
   readonly placedAt: string | number;
+  readonly kind?: 'placed' | 'restored';
 }
 
 const PAGE = 20;
@@ -67,7 +69,7 @@ export class PixelInfo {
         list.className = 'pixel-history';
         for (const p of placements) {
           const item = document.createElement('li');
-          item.textContent = `${colorName(p.color)} by ${p.userId}, ${relativeTime(p.placedAt)}`;
+          item.textContent = `${colorName(p.color)} ${p.kind === 'restored' ? 'restored by moderation' : `by ${p.userId}`}, ${relativeTime(p.placedAt)}`;
           list.append(item);
         }
         this.root.replaceChildren(list);

@@ -86,6 +86,14 @@ export class Renderer {
     this.requestFrame();
   }
 
+  /**
+   * Shows a decoded image (a history snapshot PNG) as is. The image buffer is left alone: `drawAll` with
+   * the live canvas restores the live view.
+   */
+  drawBitmap(bitmap: ImageBitmap): void {
+    this.ctx.drawImage(bitmap, 0, 0);
+  }
+
   setPixel(x: number, y: number, color: number): void {
     if (x >= this.width || y >= this.height) return;
     this.pixels32[y * this.width + x] = this.lut[color] as number;
