@@ -50,6 +50,8 @@ const UNAVAILABLE: PlaceOutcome = {
 /** Ids travel in the event as 1-64 UTF-8 bytes; anything else is refused before any state changes. */
 function badId(label: string, value: unknown): string | null {
   if (typeof value !== 'string') return `${label} must be a string`;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short ids (the usual case) need no encoding pass.
+  if (value.length >= 1 && value.length * 3 <= MAX_ID_BYTES) return null;
   const bytes = utf8.encode(value).length;
   if (bytes < 1 || bytes > MAX_ID_BYTES) return `${label} must be 1-${MAX_ID_BYTES} UTF-8 bytes, got ${bytes}`;
   return null;
