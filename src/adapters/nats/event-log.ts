@@ -53,6 +53,9 @@ export function createJetStreamEventLog(
   const pending = new Map<string, Pending>();
   let nextToken = 0;
   let connected = !nc.isClosed();
+  // One headers object for every append: nats.js encodes headers synchronously inside publish(), so the
+  // next append may overwrite the id. Saves an object and a Map per event on the hot path.
+  const hdrs = headers();
   let closed = false;
 
   const failAll = (reason: string): void => {
@@ -128,7 +131,6 @@ export function createJetStreamEventLog(
       if (!connected || nc.isClosed()) return Promise.reject(new LogUnavailable('not connected to NATS'));
       if (pending.size >= maxPending) return Promise.reject(new LogUnavailable(`${maxPending} appends already await their acknowledgement`));
       const payload = encodeEvent(event);
-      const hdrs = headers();
       hdrs.set('Nats-Msg-Id', messageId);
       const token = (nextToken++).toString(36);
       return new Promise<AppendResult>((resolve, reject) => {
