@@ -20,7 +20,7 @@ export function registerStreams(program: Command): void {
       const names = namesFor(config.CANVAS_ID);
       const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`);
       try {
-        const { outcome, info } = await applyStreams(nc, names);
+        const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
         process.stdout.write(`stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`);
       } finally {
         await nc.drain().catch(() => nc.close());

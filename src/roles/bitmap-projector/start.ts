@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsProjectionSource } from '../../adapters/nats/projection-source.ts';
+import { metrics } from '../../adapters/metrics.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { runBitmapProjection } from '../../app/project-bitmap.ts';
@@ -32,7 +33,7 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
     await redis.quit().catch(() => redis.disconnect());
   };
   try {
-    const { outcome } = await applyStreams(nc, names);
+    const { outcome } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
     if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
   } catch (error) {
     await closeAll();
@@ -40,14 +41,31 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
   }
 
   const controller = new AbortController();
+  const stream = createNatsEventStream(nc, names, { logger: log });
+  const store = createRedisBitmapStore(redis, names, spec);
   const deps = {
-    store: createRedisBitmapStore(redis, names, spec),
+    store,
     source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { maxBatch: config.BITMAP_MAX_BATCH }),
-    stream: createNatsEventStream(nc, names, { logger: log }),
+    stream,
     spec,
     log,
     wipeCheckMs: config.BITMAP_WIPE_CHECK_MS,
+    onApplied: (seq: number, events: number) => {
+      metrics.projectionSeq.set({ projection: 'bitmap' }, seq);
+      metrics.batchSize.observe({ stage: 'bitmap' }, events);
+    },
   };
+  // Lag in events (stream last sequence − stored sequence), sampled every 2 s, one sample in flight at most.
+  let sampling = false;
+  const lagTimer = setInterval(() => {
+    if (sampling) return;
+    sampling = true;
+    Promise.all([stream.lastSeq(), store.seq()])
+      .then(([last, seq]) => metrics.projectionLag.set({ projection: 'bitmap' }, Math.max(0, last - (seq ?? 0))))
+      .catch(() => undefined)
+      .finally(() => (sampling = false));
+  }, 2000);
+  lagTimer.unref();
   // The projection only returns early on a failure outside a batch (e.g. Redis down during the start-up
   // rebuild): start it again after a pause rather than leave a process that projects nothing.
   const running = (async () => {
@@ -64,6 +82,7 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
   log.info({ canvas: names.canvasId, key: names.canvasKey }, 'bitmap projector running');
 
   return async () => {
+    clearInterval(lagTimer);
     controller.abort();
     await running;
     await closeAll();
