@@ -28,7 +28,7 @@ const sockets: WebSocket[] = [];
 async function edge(extra: Record<string, string>): Promise<string> {
   const config = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: SECRET, CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', COOLDOWN_SECONDS: '1', LOG_LEVEL: 'silent', ...extra }));
   let port = 0;
-  stops.push(await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) }));
+  stops.push(await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), { onListening: (p) => (port = p) }));
   return `127.0.0.1:${port}`;
 }
 
@@ -201,6 +201,14 @@ describe('who may place', () => {
     expect(await b.closed).toBe(4004);
     expect((await http(strict, 'GET', '/api/v1/auth/me', undefined, login.cookie)).json['isGuest']).toBe(true);
   });
+
+  it('throttles 1,000 parallel wrong-password logins over HTTP: only the account budget reaches scrypt', async () => {
+    await register('target');
+    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => http(strict, 'POST', '/api/v1/auth/login', { username: 'target', password: `wrong-${i}-pw` })));
+    const byCode = new Map<string, number>();
+    for (const a of answers) byCode.set(`${a.status} ${String(a.json['code'])}`, (byCode.get(`${a.status} ${String(a.json['code'])}`) ?? 0) + 1);
+    expect(Object.fromEntries(byCode)).toEqual({ '401 invalid_credentials': 10, '429 rate_limited': 990 });
+  }, 60_000);
 
   it('refuses logout without the CSRF header', async () => {
     const res = await fetch(`http://${strict}/api/v1/auth/logout`, { method: 'POST' });

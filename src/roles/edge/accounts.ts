@@ -76,8 +76,9 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
   // A lazy pool: it connects on first use and again after Postgres comes back.
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
-    max: 2,
-    connectionTimeoutMillis: 3_000,
+    max: 4,
+    // Generous: under a login flood the event loop is busy, and a connect that loses its turn is not a failure.
+    connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     options: `-c search_path=${quoteIdent(names.pgSchema)},public -c statement_timeout=5000`,
   });
