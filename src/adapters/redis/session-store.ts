@@ -10,7 +10,8 @@ import { sessionKey } from '../../app/auth/sessions.ts';
 const Stored = z.object({ userId: z.string(), username: z.string(), accountCreatedAt: z.number(), createdAt: z.number() });
 
 export function createRedisSessionStore(redis: Redis, redisPrefix: string): SessionStore {
-  const key = (sessionId: string) => `${redisPrefix}session:${sessionKey(sessionId)}`;
+  const keyOf = (hash: string) => `${redisPrefix}session:${hash}`;
+  const key = (sessionId: string) => keyOf(sessionKey(sessionId));
   return {
     async create(sessionId, data, ttlSeconds) {
       await redis.set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds);
@@ -27,6 +28,9 @@ export function createRedisSessionStore(redis: Redis, redisPrefix: string): Sess
     },
     async destroy(sessionId) {
       await redis.del(key(sessionId));
+    },
+    async aliveByKey(hash) {
+      return (await redis.exists(keyOf(hash))) === 1;
     },
   };
 }
