@@ -139,7 +139,7 @@ describe('web client in chromium', () => {
     }
     expect((await (await fetch(`${base}/api/v1/canvas`)).arrayBuffer()).byteLength).toBe(WIDTH * HEIGHT);
     await alice.screenshot({ path: join(ARTIFACTS, 'browser-desktop.png') });
-  });
+  }, 45_000);
 
   it('reconnects by itself after the edge is killed and restarted, ending equal to the canonical canvas', async () => {
     const carol = await openPlayer({ width: 900, height: 700 });
@@ -222,7 +222,7 @@ describe('web client in chromium', () => {
     const settled = await settledCanvases(phone, base);
     expect(settled.page.equals(settled.canonical)).toBe(true);
     await phone.screenshot({ path: join(ARTIFACTS, 'browser-phone.png') });
-  });
+  }, 45_000);
 });
 
 /** During a cooldown, selecting and picking still work but Place stays disabled and shows the countdown. */
