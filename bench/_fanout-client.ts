@@ -21,7 +21,9 @@ let samples = 0;
 let clients: RplaceClient[] = [];
 const sampleEvery = Number(process.env.SAMPLE_EVERY ?? 10);
 
+let cpuAtReset = process.cpuUsage();
 function reset() {
+  cpuAtReset = process.cpuUsage();
   histogram.fill(0);
   frames = 0;
   samples = 0;
@@ -70,7 +72,8 @@ process.on('message', (message: { cmd: string; port?: number; count?: number; si
       process.send?.({ cmd: 'reset' });
     } else if (message.cmd === 'report') {
       const synced = clients.filter((c) => c.status === 'synced').length;
-      process.send?.({ cmd: 'report', frames, samples, synced, histogram: Array.from(histogram) });
+      const cpu = process.cpuUsage(cpuAtReset);
+      process.send?.({ cmd: 'report', frames, samples, synced, cpuSeconds: (cpu.user + cpu.system) / 1e6, histogram: Array.from(histogram) });
     } else if (message.cmd === 'disconnect') {
       for (const c of clients) c.close();
       clients = [];

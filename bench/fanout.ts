@@ -70,6 +70,7 @@ function waitFor<T>(child: ChildProcess, cmd: string, timeoutMs = 120_000): Prom
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Report {
+  cpuSeconds: number;
   frames: number;
   samples: number;
   synced: number;
@@ -88,7 +89,9 @@ function summarize(reports: Report[]) {
   let frames = 0;
   let samples = 0;
   let synced = 0;
+  let clientCpu = 0;
   for (const r of reports) {
+    clientCpu += r.cpuSeconds;
     frames += r.frames;
     samples += r.samples;
     synced += r.synced;
@@ -96,7 +99,7 @@ function summarize(reports: Report[]) {
   }
   let max = 0;
   histogram.forEach((n, i) => n > 0 && (max = i));
-  return { frames, samples, synced, p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max };
+  return { frames, samples, synced, clientCpu, p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max };
 }
 
 const workers: ChildProcess[] = [];
@@ -239,7 +242,8 @@ async function main() {
 
   const fmt = (r: typeof edgeResult) =>
     `latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; ${Math.round(r.deliveriesPerSecond).toLocaleString('en')} deliveries/s; ` +
-    `CPU ${(r.cpu / r.elapsed * 100).toFixed(0)}% of a core = ${r.cpuPerFrameUs.toFixed(2)} µs per delivered frame; synced ${r.synced}/${CLIENTS}`;
+    `CPU ${(r.cpu / r.elapsed * 100).toFixed(0)}% of a core = ${r.cpuPerFrameUs.toFixed(2)} µs per delivered frame; synced ${r.synced}/${CLIENTS}; ` +
+    `client workers ${(r.clientCpu / r.elapsed * 100).toFixed(0)}% of a core (${((r.clientCpu / r.frames) * 1e6).toFixed(1)} µs per frame received)`;
   placeLatencies.sort((a, b) => a - b);
   log(`placement command (cooldown + append ack): p50 ${placeLatencies[Math.floor(placeLatencies.length / 2)]} ms, p99 ${placeLatencies[Math.floor(placeLatencies.length * 0.99)]} ms`);
   log(`placements: ${placedRate.toFixed(0)}/s accepted during measurement (${failed} failed in total: ${JSON.stringify(Object.fromEntries(failures))})`);
