@@ -90,6 +90,18 @@ describe('bitmap projector across service restarts', () => {
       expect(await appendPixels(nc, names, all.slice(0, 1000))).toBe(1000);
       await waitFor('the first 1000 events', () => bitmapIs(1000));
 
+      // A live reader (the edges' tail) follows across the NATS restart too, without gaps or repeats.
+      const tail = createNatsEventStream(nc, names);
+      const tailAbort = new AbortController();
+      const tailSeqs: number[] = [];
+      const tailing = (async () => {
+        for await (const batch of tail.read(1, { signal: tailAbort.signal })) {
+          for (const e of batch) tailSeqs.push(e.seq);
+          if (tailSeqs.length >= 2000) tailAbort.abort();
+        }
+      })();
+      await waitFor('the live reader to catch up', async () => tailSeqs.length === 1000);
+
       // NATS dies and comes back on its store: the durable and the stream survive; the projector resumes.
       nats.kill();
       await new Promise((r) => setTimeout(r, 500));
@@ -97,6 +109,8 @@ describe('bitmap projector across service restarts', () => {
       await waitFor('the test client to reconnect', async () => !nc.isClosed() && (await createNatsEventStream(nc, names).lastSeq()) === 1000);
       expect(await appendPixels(nc, names, all.slice(1000, 2000))).toBe(2000);
       await waitFor('the projector to resume after the NATS restart', () => bitmapIs(2000));
+      await Promise.race([tailing, new Promise((_, reject) => setTimeout(() => reject(new Error('live reader stuck after the NATS restart')), 30_000))]);
+      expect(tailSeqs).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
 
       // Redis dies and comes back EMPTY: the projector notices and rebuilds from the stream by itself.
       redisServer.kill();
