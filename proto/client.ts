@@ -164,8 +164,12 @@ export class RplaceClient {
     this.#setStatus(this.#attempt === 0 ? 'connecting' : 'reconnecting');
     const fetchFn = this.#options.fetch;
     if (fetchFn && this.#attempt === 0 && this.seq < 0) {
-      await fetchFn(`${this.#base}/api/v1/auth/me`, { credentials: 'include' }).catch(() => undefined);
-      if (this.#track) await this.#loadCanvasOverHttp(fetchFn).catch(() => undefined);
+      // The canvas downloads (and paints) while the guest cookie is minted; the socket waits for both, so
+      // its identity is the cookie's and it resumes from the HTTP canvas's sequence.
+      const cookie = fetchFn(`${this.#base}/api/v1/auth/me`, { credentials: 'include' }).catch(() => undefined);
+      const canvas = this.#track ? this.#loadCanvasOverHttp(fetchFn).catch(() => undefined) : undefined;
+      await cookie;
+      await canvas;
     }
     if (this.#stopped) return;
     const wsBase = this.#base.replace(/^http/, 'ws');
