@@ -42,7 +42,15 @@ try {
     natsPorts: [4301, 4302, 4303],
     edgePorts: [3001, 3002],
     projectorMetricsPorts: [9101, 9102],
-    env: { CANVAS_ID: config.CANVAS_ID, REDIS_URL: config.REDIS_URL, DATABASE_URL: config.DATABASE_URL, SESSION_SECRET: secret, LOG_LEVEL: config.LOG_LEVEL },
+    env: {
+      CANVAS_ID: config.CANVAS_ID,
+      REDIS_URL: config.REDIS_URL,
+      DATABASE_URL: config.DATABASE_URL,
+      SESSION_SECRET: secret,
+      LOG_LEVEL: config.LOG_LEVEL,
+      // A local demo, like npm start: guests may place unless the environment says otherwise.
+      ALLOW_GUEST_PLACEMENT: process.env.ALLOW_GUEST_PLACEMENT ?? '1',
+    },
     onStep: say,
   });
 } catch (error) {

@@ -249,3 +249,26 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     stop,
   };
 }
+
+async function portFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}
+
+/**
+ * Three NATS client ports whose cluster (+2000) and monitoring (+4000) ports are free too, for tests that
+ * run a private cluster next to anything else on the machine.
+ */
+export async function freeNatsPorts(): Promise<[number, number, number]> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports: [number, number, number] = [base, base + 1, base + 2];
+    const all = ports.flatMap((p) => [p, p + 2000, p + 4000]);
+    if ((await Promise.all(all.map(portFree))).every(Boolean)) return ports;
+  }
+  throw new Error('no free ports for a NATS cluster');
+}

@@ -46,6 +46,8 @@ await runRole('start', async () => {
 
   try {
     const env: Record<string, string | undefined> = { ...process.env };
+    // The single-machine demo lets guests place, so the browser client works without a login form.
+    env.ALLOW_GUEST_PLACEMENT ??= '1';
     if (!env.SESSION_SECRET) {
       const { secret, created } = devSessionSecret(join(dataDir, 'session-secret'));
       if (created) logger.info(`generated a dev session secret in ${join(config.DATA_DIR, 'session-secret')}`);
