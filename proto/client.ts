@@ -69,6 +69,8 @@ export interface ClientOptions {
 
 interface PendingPlace {
   readonly message: string;
+  /** The socket it was last sent on: re-sent after a reconnect only. */
+  sentOn: WebSocketLike | undefined;
   readonly resolve: (result: PlaceResult) => void;
   readonly timer: ReturnType<typeof setTimeout>;
 }
@@ -131,8 +133,12 @@ export class RplaceClient {
         this.#pending.delete(requestId);
         resolve({ type: 'error', code: 'unavailable', message: 'no answer from the edge in time', requestId });
       }, this.#options.placeTimeoutMs ?? 15_000);
-      this.#pending.set(requestId, { message, resolve, timer });
-      if (this.status === 'syncing' || this.status === 'synced') this.#socket?.send(message);
+      const pending: PendingPlace = { message, resolve, timer, sentOn: undefined };
+      this.#pending.set(requestId, pending);
+      if (this.welcome && this.#socket && (this.status === 'syncing' || this.status === 'synced')) {
+        this.#socket.send(message);
+        pending.sentOn = this.#socket;
+      }
     });
   }
 
@@ -309,7 +315,12 @@ export class RplaceClient {
         }
         this.welcome = welcome;
         this.#options.onWelcome?.(welcome);
-        for (const pending of this.#pending.values()) this.#socket?.send(pending.message);
+        const socket = this.#socket;
+        for (const pending of this.#pending.values()) {
+          if (!socket || pending.sentOn === socket) continue;
+          socket.send(pending.message);
+          pending.sentOn = socket;
+        }
         return;
       }
       case 'success':
