@@ -115,7 +115,8 @@ export interface BitmapWriter extends BitmapStore {
    * `expectedSeq` is the sequence the caller believes is stored (`null`: it knows of none, and an empty store
    * is initialised). Rejects with `SequenceConflict`, writing nothing, when the store holds no projection
    * while one was expected, holds an older sequence than expected, or holds a canvas of the wrong size:
-   * the store was wiped (Redis restarted empty) or rolled back, and the caller must rebuild.
+   * the store was wiped (Redis restarted empty) or rolled back. `found` is `null` when nothing usable is left
+   * (rebuild), or the older sequence the store still holds consistently (replay the gap after it).
    * Resolves to the stored sequence after the call.
    */
   apply(pixels: readonly SequencedPixel[], expectedSeq: number | null): Promise<number>;

@@ -4,10 +4,11 @@
  * - Resumes from the store's own sequence (the truth; the durable consumer is re-pointed at it).
  * - Each delivered batch is applied with its sequence atomically; the store skips sequences it already
  *   holds, so redeliveries (after a crash mid-batch, a failed ack, a NATS reconnect) never double-apply.
- * - When the store turns out wiped (Redis restarted empty: it keeps nothing on disk) or rolled back, the
- *   projection rebuilds the whole canvas from the stream in memory, with the same `replay` every reader
- *   uses, writes it with its sequence in one step, and carries on. It notices both on the next write
- *   (`SequenceConflict`) and, while idle, with a periodic check of the stored sequence.
+ * - When the store turns out wiped (Redis restarted empty: it keeps nothing on disk), the projection
+ *   rebuilds the whole canvas from the stream in memory, with the same `replay` every reader uses, writes
+ *   it with its sequence in one step, and carries on. When it went back to an older consistent state (a
+ *   CLI rebuild that landed behind the live projection, a restored dump), only the gap is replayed. It
+ *   notices both on the next write (`SequenceConflict`) and, while idle, with a periodic check.
  */
 import { createCanvas, replay, type CanvasSpec, type PixelChange } from '../domain/canvas.ts';
 import { SequenceConflict } from './errors.ts';
@@ -71,6 +72,10 @@ export async function rebuildBitmap(
   return { seq, events, ms: performance.now() - started };
 }
 
+function toPixel(stored: StoredEvent): SequencedPixel {
+  return { seq: stored.seq, x: stored.event.x, y: stored.event.y, color: stored.event.color };
+}
+
 function* pixelsOf(batch: readonly StoredEvent[]): Iterable<PixelChange> {
   for (const stored of batch) yield stored.event;
 }
@@ -110,14 +115,29 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
     return result;
   }
 
+  /**
+   * Brings a store that lost writes back to `expected`: a store that went back to an older consistent state
+   * (`found`: a `rplace rebuild bitmap` landing behind us, a restored dump) only needs the gap replayed;
+   * one with nothing usable (`found` null: Redis restarted empty) is rebuilt from the whole stream.
+   */
+  async function repair(found: number | null, reason: string): Promise<number> {
+    if (found === null || expected === null || found > expected) return (await rebuild(reason)).seq;
+    log.warn({ reason, foundSeq: found, expectedSeq: expected }, 'replaying the gap the bitmap store lost');
+    let seq = found;
+    for await (const batch of deps.stream.read(found + 1, { untilSeq: expected, signal })) {
+      seq = await store.apply(batch.map(toPixel), seq);
+    }
+    return seq;
+  }
+
   async function handle(batch: readonly StoredEvent[]): Promise<void> {
     await serial(async () => {
-      const pixels: SequencedPixel[] = batch.map((e) => ({ seq: e.seq, x: e.event.x, y: e.event.y, color: e.event.color }));
+      const pixels: SequencedPixel[] = batch.map(toPixel);
       try {
         expected = await store.apply(pixels, expected);
       } catch (error) {
         if (!(error instanceof SequenceConflict)) throw error;
-        expected = (await rebuild(error.message)).seq;
+        expected = await repair(error.found, error.message);
         expected = await store.apply(pixels, expected);
       }
       deps.onApplied?.(expected, batch.length);
@@ -129,7 +149,7 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
     serial(async () => {
       const found = await store.seq();
       if (expected !== null && (found === null || found < expected)) {
-        expected = (await rebuild(found === null ? 'store holds no bitmap (wiped)' : `store went back to sequence ${found}`)).seq;
+        expected = await repair(found, found === null ? 'store holds no bitmap (wiped)' : `store went back to sequence ${found}`);
       }
     }).catch((error: unknown) => log.warn({ err: error }, 'bitmap store check failed'));
   }, deps.wipeCheckMs ?? 1000);

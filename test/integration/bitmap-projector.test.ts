@@ -106,7 +106,14 @@ describe('bitmap projector', () => {
     try {
       const last = await appendPixels(nc, live, randomPixels(500, spec.width, spec.height, 32, 13));
       await waitFor('projection after the rebuild', async () => (await store.seq()) === last);
-      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from((await replayWholeStream(stream)).canvas))).toBe(true);
+      const whole = await replayWholeStream(stream);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
+
+      // A rebuild that lands behind the running projector (older, but consistent): the projector replays the gap.
+      const behind = await rebuildBitmap({ stream, store, spec }, { untilSeq: last - 300 });
+      expect(behind.seq).toBe(last - 300);
+      await waitFor('the projector to replay the gap', async () => (await store.seq()) === last);
+      expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
     } finally {
       await shutdown();
     }

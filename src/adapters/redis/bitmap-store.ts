@@ -25,14 +25,15 @@ const SCRIPT_PIXELS = 10_000;
 
 /**
  * KEYS[1] canvas, KEYS[2] seq. ARGV[1] expected seq ('' = none known), ARGV[2] canvas size in bytes,
- * ARGV[3] base seq, ARGV[4] packed pixels. Returns {1, storedSeq} or {0, foundSeq (-1: none)} on conflict.
+ * ARGV[3] base seq, ARGV[4] packed pixels. Returns {1, storedSeq}, or on conflict {0, foundSeq} where -1 means
+ * "no usable projection" (no sequence, or a canvas of the wrong size).
  */
 const APPLY_LUA = `
 local size = tonumber(ARGV[2])
 local cur = redis.call('GET', KEYS[2])
 if cur then
   cur = tonumber(cur)
-  if redis.call('STRLEN', KEYS[1]) ~= size then return {0, cur} end
+  if redis.call('STRLEN', KEYS[1]) ~= size then return {0, -1} end
   if ARGV[1] ~= '' and cur < tonumber(ARGV[1]) then return {0, cur} end
 else
   if ARGV[1] ~= '' then return {0, -1} end
@@ -99,8 +100,8 @@ export function createRedisBitmapStore(redis: Redis, names: Names, spec: Pick<Ca
       const found = seq < 0 ? null : seq;
       throw new SequenceConflict(
         found === null
-          ? `bitmap ${canvasKey} holds no projection but sequence ${expected} was expected (Redis was wiped)`
-          : `bitmap ${canvasKey} is at sequence ${found} (expected ${expected ?? 'none'}) or has the wrong size`,
+          ? `bitmap ${canvasKey} holds no usable projection (no sequence or wrong size) but sequence ${expected} was expected (Redis was wiped)`
+          : `bitmap ${canvasKey} went back to sequence ${found} (expected ${expected ?? 'none'})`,
         expected ?? 0,
         found,
       );

@@ -1,8 +1,8 @@
 /**
  * `rplace rebuild bitmap`: replays the whole stream into a fresh canvas and replaces the Redis bitmap and its
  * sequence in one step. Byte-identical to the live projection at the same sequence. It can run while the
- * bitmap projector runs: if the projector is ahead when the rebuild lands, it notices on its next write
- * and rebuilds itself.
+ * bitmap projector runs: if the projector is ahead when the rebuild lands, it notices (next write or idle
+ * check) and replays the few events in between.
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
