@@ -37,6 +37,7 @@ async function connectAll(port: number, count: number, since: number, offset: nu
       url: `http://127.0.0.1:${port}`,
       WebSocket: WS,
       trackCanvas: false,
+      binaryType: 'nodebuffer',
       since,
       backoff: { initialMs: 500, maxMs: 5000, jitterMs: 500 },
       onPixels: sampled

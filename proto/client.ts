@@ -53,6 +53,8 @@ export interface ClientOptions {
   readonly trackCanvas?: boolean;
   /** The caller already reflects this sequence: the first connect asks only for what follows it. */
   readonly since?: number;
+  /** `arraybuffer` (default; what browsers need). Node's `ws` also takes `nodebuffer`, which saves a copy per message. */
+  readonly binaryType?: string;
   /** Reconnect back-off (ms). Defaults: 1000 doubling up to 30000, plus 0–1000 of jitter. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly jitterMs?: number };
   /** How long a `place` waits for its answer across reconnects before resolving `unavailable` (default 15 s). */
@@ -189,7 +191,7 @@ export class RplaceClient {
     }
     this.#socket = socket;
     this.#resumePending = false;
-    socket.binaryType = 'arraybuffer';
+    socket.binaryType = this.#options.binaryType ?? 'arraybuffer';
     socket.onopen = () => this.#setStatus('syncing');
     socket.onmessage = (event) => this.#onMessage(event.data);
     socket.onerror = () => undefined; // onclose follows and decides
