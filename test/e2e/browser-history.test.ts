@@ -118,5 +118,15 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   await page.click('#history-live');
   await page.waitForSelector('#history', { state: 'hidden' });
   await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#000000');
+
+  // Sign-in state: a guest creates an account from the dialog; the page comes back signed in, same view.
+  expect(await page.textContent('#user')).toMatch(/^Guest /);
+  const username = `web${Date.now().toString(36)}`;
+  await page.click('#account');
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', 'correct horse battery');
+  await page.click('button[value="register"]');
+  await page.waitForFunction((name) => document.getElementById('user')?.textContent === name, username, { timeout: 15_000 });
+  expect(await page.textContent('#account')).toBe('Sign out');
   await page.close();
 }, 60_000);

@@ -8,6 +8,7 @@ import {
   type Camera, cameraFromHash, cameraToHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
   panBy, pixelAt, zoomAt,
 } from './camera.ts';
+import { Account } from './account.ts';
 import { attachGestures } from './gestures.ts';
 import { HistoryMode } from './history-mode.ts';
 import { PalettePicker } from './palette-picker.ts';
@@ -33,12 +34,12 @@ const reticleEl = $<HTMLElement>('reticle');
 const loadingEl = $<HTMLElement>('loading');
 const statusEl = $<HTMLElement>('status');
 const coordsEl = $<HTMLElement>('coords');
-const userEl = $<HTMLElement>('user');
 const selectedEl = $<HTMLElement>('selected');
 const feedbackEl = $<HTMLElement>('feedback');
 const placeEl = $<HTMLButtonElement>('place');
 
 const renderer = new Renderer(canvasEl);
+const account = new Account();
 const palette = new PalettePicker($('palette'));
 const pixelInfo = new PixelInfo($('pixel-info'));
 
@@ -206,8 +207,8 @@ function onWelcome(welcome: WelcomeMessage): void {
     // A canvas that arrived before the palette (over HTTP) is redrawn with the right colours.
     if (client.canvas) renderer.drawAll(client.canvas);
   }
-  userEl.textContent = welcome.isGuest ? `Guest ${welcome.userId.slice(-6)}` : welcome.userId;
-  userEl.title = welcome.isGuest ? 'Placing as a guest' : `Signed in as ${welcome.userId}`;
+  if (welcome.isGuest) account.show({ userId: welcome.userId, username: null, isGuest: true });
+  else void account.refresh();
   placement.setCooldownSeconds(welcome.cooldownRemaining);
 }
 
