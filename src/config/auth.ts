@@ -35,6 +35,12 @@ export const authShape = {
   LOGIN_ATTEMPTS_PER_IP: int(1, 1_000_000).default(100),
   /** Registrations per client address per hour. */
   REGISTRATIONS_PER_IP_PER_HOUR: int(1, 1_000_000).default(10),
+  /** What a tripped risk check asks for: `pow` (built-in proof-of-work over HTTP) or `none` (slow down). */
+  CHALLENGE: z.enum(['pow', 'none']).default('pow'),
+  /** Leading zero bits the proof-of-work needs (each bit doubles the client's work; 18 ≈ 0.3 s of SHA-256 in a browser). */
+  POW_DIFFICULTY: int(1, 32).default(18),
+  /** How long a passed challenge clears the user (seconds). */
+  POW_CLEAR_SECONDS: int(60, 86_400).default(3600),
   /**
    * Take the client address from the first `X-Forwarded-For` entry (only behind a trusted proxy that sets
    * it; otherwise a client could pick its own address and dodge every per-IP limit).

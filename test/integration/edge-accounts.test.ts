@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
+import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
 import { deleteRedisKeys, deleteStream, dropSchema, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const names = testNames('edgeaccounts');
@@ -37,7 +38,7 @@ beforeAll(async () => {
   redis = new Redis(TEST_REDIS_URL);
   strict = await edge({
     ALLOW_GUEST_PLACEMENT: '0', ALLOWED_ORIGINS: 'https://place.example', WS_MAX_CONNECTIONS_PER_IP: '8',
-    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24',
+    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24', POW_DIFFICULTY: '8',
   });
   open = await edge({ ALLOW_GUEST_PLACEMENT: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
 }, 60_000);
@@ -270,5 +271,20 @@ describe('bans and abuse', () => {
     for (let i = 0; i < 8; i++) codes.push(String((await c.place(i, 30, 1))['code'] ?? 'success'));
     expect(codes.slice(0, 6).every((code) => code === 'success' || code === 'cooldown')).toBe(true);
     expect(codes.slice(6)).toEqual(['challenge_required', 'challenge_required']);
+    expect(String((await c.place(9, 30, 1))['message'])).toMatch(/\/api\/v1\/auth\/challenge/);
+
+    // the built-in proof-of-work: fetch a challenge, solve it, and placing works again
+    const got = await http(strict, 'GET', '/api/v1/auth/challenge', undefined, cookie);
+    expect(got.json).toMatchObject({ difficulty: 8 });
+    const challenge = String(got.json['challenge']);
+    const wrong = await http(strict, 'POST', '/api/v1/auth/challenge', { challenge, nonce: ['a', 'b', 'c', 'd'].find((n) => leadingZeroBits(powDigest(challenge, n)) < 8)! }, cookie);
+    expect(wrong.status).toBe(400); // a wrong nonce also burns the challenge (single use)
+    const fresh = String((await http(strict, 'GET', '/api/v1/auth/challenge', undefined, cookie)).json['challenge']);
+    const passed = await http(strict, 'POST', '/api/v1/auth/challenge', { challenge: fresh, nonce: solve(fresh, 8) }, cookie);
+    expect(passed.json).toMatchObject({ success: true });
+    await new Promise((r) => setTimeout(r, 1_100)); // cooldown
+    expect(await c.place(10, 30, 1)).toMatchObject({ type: 'success' });
+    // guests cannot ask for challenges
+    expect((await http(strict, 'GET', '/api/v1/auth/challenge')).status).toBe(401);
   });
 });

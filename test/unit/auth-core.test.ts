@@ -6,6 +6,7 @@ import { Credentials } from '../../src/app/auth/schemas.ts';
 import { ConnectionCaps } from '../../src/app/auth/connection-caps.ts';
 import { accountAgeRiskRule } from '../../src/app/auth/risk.ts';
 import { clientAddress } from '../../src/config/auth.ts';
+import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
 
 const cheap = { N: 1 << 10, r: 8, p: 1 };
 
@@ -87,5 +88,15 @@ describe('risk rule and client address', () => {
   it('uses X-Forwarded-For only behind a trusted proxy', () => {
     expect(clientAddress({ TRUST_PROXY: '0' }, '10.0.0.1', '1.2.3.4')).toBe('10.0.0.1');
     expect(clientAddress({ TRUST_PROXY: '1' }, '10.0.0.1', '1.2.3.4, 10.0.0.1')).toBe('1.2.3.4');
+  });
+});
+
+describe('proof-of-work', () => {
+  it('counts leading zero bits and finds a solving nonce', () => {
+    expect(leadingZeroBits(Uint8Array.of(0, 0x10, 0xff))).toBe(11);
+    expect(leadingZeroBits(Uint8Array.of(0x80))).toBe(0);
+    expect(leadingZeroBits(new Uint8Array(4))).toBe(32);
+    const nonce = solve('abc', 10);
+    expect(leadingZeroBits(powDigest('abc', nonce))).toBeGreaterThanOrEqual(10);
   });
 });

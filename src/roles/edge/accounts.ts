@@ -24,6 +24,8 @@ import { createAccountIdentity, type AccountIdentity } from '../../app/auth/iden
 import { checkUpgradeOrigin, originPolicy } from '../../app/auth/origin.ts';
 import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
 import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule } from '../../app/auth/risk.ts';
+import { proofOfWorkGate, proofOfWorkRoutes } from '../../app/auth/proof-of-work.ts';
+import { createRedisChallengeStore } from '../../adapters/redis/challenge-store.ts';
 import { createAuthRoutes } from '../../app/auth/routes.ts';
 import { jsonError, type HttpRoute } from '../../app/http.ts';
 import type { PlacePixelDeps } from '../../app/place-pixel.ts';
@@ -109,7 +111,12 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
       registerPerIp: { limit: config.REGISTRATIONS_PER_IP_PER_HOUR, windowMs: 3_600_000 },
     },
   });
-  const routes = createAuthRoutes({ accounts, origins, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest })
+  const identity = createAccountIdentity(sessions, deps.guest);
+  const pow = { store: createRedisChallengeStore(redis, names.redisPrefix), difficulty: config.POW_DIFFICULTY, clearSeconds: config.POW_CLEAR_SECONDS };
+  const builtInPow = deps.challenge === undefined && config.CHALLENGE === 'pow';
+  const challenge = deps.challenge ?? (builtInPow ? proofOfWorkGate(pow) : noChallengeGate);
+  const routes = [...createAuthRoutes({ accounts, origins, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
+    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins }) : [])]
     .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, request.headers['x-forwarded-for']) }) }))
     .map((route) => guardRoute(route, log));
   const access: EdgeAccess = {
@@ -125,13 +132,13 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
       perIp: { limit: config.PLACE_ATTEMPTS_PER_IP_PER_MINUTE, windowMs: 60_000 },
       perUser: { limit: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES, windowMs: 600_000 },
       risk: deps.risk ?? accountAgeRiskRule(config.RISK_MIN_ACCOUNT_AGE_HOURS * 3_600_000),
-      challenge: deps.challenge ?? noChallengeGate,
+      challenge,
       currentSeq: deps.currentSeq,
     }),
   };
   let subscription: ReturnType<typeof subscribeRevocations> | undefined;
   return {
-    identity: createAccountIdentity(sessions, deps.guest),
+    identity,
     routes,
     access,
     follow(closeWhere) {

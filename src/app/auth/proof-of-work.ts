@@ -1,0 +1,110 @@
+/**
+ * A built-in challenge: proof-of-work (hashcash style), as a `ChallengeGate` plus two HTTP routes. It needs
+ * no third party and no change to the WebSocket protocol: a client refused with `challenge_required` fetches
+ * a challenge over HTTP, finds a nonce, posts it, and places again.
+ *
+ *   GET  /api/v1/auth/challenge  → { challenge, difficulty }   (signed-in users; a challenge lives 5 minutes)
+ *   POST /api/v1/auth/challenge  { challenge, nonce } → { success: true, clearedForSeconds }
+ *
+ * Valid when SHA-256(challenge + ":" + nonce) starts with `difficulty` zero bits. A challenge is bound to
+ * the user and usable once; passing clears the user for `clearSeconds`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import { json, jsonError, type HttpRoute } from '../http.ts';
+import type { IdentityProvider } from '../ports.ts';
+import { checkCsrf, type OriginPolicy } from './origin.ts';
+import type { ChallengeGate } from './risk.ts';
+
+/** Short-lived keys (Redis in production). */
+export interface ChallengeStore {
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Reads and deletes (a challenge is usable once). */
+  take(key: string): Promise<string | null>;
+  has(key: string): Promise<boolean>;
+}
+
+export interface ProofOfWorkOptions {
+  readonly store: ChallengeStore;
+  readonly difficulty: number;
+  readonly clearSeconds: number;
+}
+
+export function leadingZeroBits(digest: Uint8Array): number {
+  let bits = 0;
+  for (const byte of digest) {
+    if (byte === 0) {
+      bits += 8;
+      continue;
+    }
+    return bits + Math.clz32(byte) - 24;
+  }
+  return bits;
+}
+
+export function powDigest(challenge: string, nonce: string): Uint8Array {
+  return createHash('sha256').update(`${challenge}:${nonce}`).digest();
+}
+
+/** Finds a nonce (for tests and Node clients). */
+export function solve(challenge: string, difficulty: number): string {
+  for (let n = 0; ; n++) if (leadingZeroBits(powDigest(challenge, String(n))) >= difficulty) return String(n);
+}
+
+export function proofOfWorkGate(options: ProofOfWorkOptions): ChallengeGate {
+  return {
+    isCleared: (userId) => options.store.has(`pow-ok:${userId}`),
+    instructions: `too many placement attempts for a new account: solve the proof-of-work at /api/v1/auth/challenge (GET, then POST {challenge, nonce}), or slow down`,
+  };
+}
+
+const Solution = z.strictObject({ challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/), nonce: z.string().min(1).max(32) });
+
+export function proofOfWorkRoutes(options: ProofOfWorkOptions & { identity: IdentityProvider; origins: OriginPolicy }): HttpRoute[] {
+  const path = '/api/v1/auth/challenge';
+  const signedIn = async (headers: Readonly<Record<string, string>>) => {
+    const who = await options.identity.identify(headers);
+    return who && !who.identity.isGuest ? who.identity.userId : null;
+  };
+  return [
+    {
+      method: 'GET',
+      path,
+      maxBodyBytes: 0,
+      async handle(request) {
+        const userId = await signedIn(request.headers);
+        if (userId === null) return jsonError(401, ErrorCode.unauthorized, 'log in first');
+        const challenge = randomBytes(16).toString('base64url');
+        await options.store.put(`pow:${challenge}`, userId, 300);
+        return json(200, { challenge, difficulty: options.difficulty }, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'POST',
+      path,
+      maxBodyBytes: 256,
+      async handle(request) {
+        const csrf = checkCsrf(options.origins, request.headers);
+        if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+        const userId = await signedIn(request.headers);
+        if (userId === null) return jsonError(401, ErrorCode.unauthorized, 'log in first');
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.from(request.body ?? new Uint8Array()).toString('utf8'));
+        } catch {
+          return jsonError(400, ErrorCode.bad_request, 'body must be JSON {challenge, nonce}');
+        }
+        const parsed = Solution.safeParse(body);
+        if (!parsed.success) return jsonError(400, ErrorCode.bad_request, 'body must be {challenge, nonce}');
+        const owner = await options.store.take(`pow:${parsed.data.challenge}`);
+        if (owner !== userId) return jsonError(400, ErrorCode.bad_request, 'unknown or expired challenge; GET a new one');
+        if (leadingZeroBits(powDigest(parsed.data.challenge, parsed.data.nonce)) < options.difficulty) {
+          return jsonError(400, ErrorCode.bad_request, 'the nonce does not solve the challenge; GET a new one');
+        }
+        await options.store.put(`pow-ok:${userId}`, '1', options.clearSeconds);
+        return json(200, { success: true, clearedForSeconds: options.clearSeconds }, { 'cache-control': 'no-store' });
+      },
+    },
+  ];
+}
