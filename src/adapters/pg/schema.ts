@@ -24,6 +24,15 @@ export interface HistoryDatabase {
     height: number;
     canvas: Uint8Array;
   };
+  /** Packed batches of events (migrations/0003_event_chunks.ts, layout in ./event-chunks.ts). */
+  event_chunks: {
+    first_seq: Int8;
+    last_seq: Int8;
+    min_placed_at: Timestamp;
+    max_placed_at: Timestamp;
+    count: number;
+    packed: Uint8Array;
+  };
   projection_positions: {
     name: string;
     seq: Int8;

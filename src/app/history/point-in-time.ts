@@ -1,11 +1,13 @@
 /**
- * The canvas at instant T (rule in ./ports.ts): the usable snapshot with the largest sequence, decompressed,
- * plus the tail up to the first event placed after T, replayed with the shared `replay`. The tail is bounded
- * by the next snapshot's sequence (whose `maxPlacedAt` is > T by choice of the snapshot), so its length is at
- * most one snapshot interval of events.
+ * The canvas at instant T (rule in ./ports.ts): the usable snapshot with the largest sequence, decompressed
+ * (or copied from the LRU of recently inflated snapshots), plus the tail up to the first event placed after T,
+ * replayed with the shared `replay`. The tail is read in one statement from the packed chunks; it stops
+ * before the next snapshot's sequence (whose `maxPlacedAt` is > T by choice of the snapshot), so its length is
+ * at most one snapshot interval of events.
  */
 import { createCanvas, replay } from '../../domain/canvas.ts';
-import type { HistoryStore, Region } from './ports.ts';
+import type { HistoryStore, Region, SnapshotMeta } from './ports.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
 
 export interface CanvasAt {
   readonly canvas: Uint8Array;
@@ -15,18 +17,34 @@ export interface CanvasAt {
   readonly replayed: number;
 }
 
+/** The snapshot's canvas, from `cache` when there (a fresh copy either way: the caller may mutate it). */
+export async function snapshotCanvas(
+  store: HistoryStore,
+  spec: { readonly width: number; readonly height: number },
+  snap: SnapshotMeta | null,
+  cache?: SnapshotCache,
+): Promise<Uint8Array> {
+  if (!snap) return createCanvas(spec);
+  let canvas = cache?.take(snap.seq);
+  if (!canvas) {
+    canvas = await store.loadSnapshot(snap.seq);
+    cache?.put(snap.seq, canvas);
+  }
+  if (canvas.length !== spec.width * spec.height) throw new Error(`snapshot is ${canvas.length} bytes, canvas is ${spec.width}×${spec.height}`);
+  return canvas;
+}
+
 export async function canvasAt(
   store: HistoryStore,
   spec: { readonly width: number; readonly height: number },
-  projection: string,
+  _projection: string,
   time: number,
+  cache?: SnapshotCache,
 ): Promise<CanvasAt> {
   const snap = await store.snapshotFor(time);
-  const canvas = snap ? await store.loadSnapshot(snap.seq) : createCanvas(spec);
-  if (canvas.length !== spec.width * spec.height) throw new Error(`snapshot is ${canvas.length} bytes, canvas is ${spec.width}×${spec.height}`);
+  const canvas = await snapshotCanvas(store, spec, snap, cache);
   const from = snap?.seq ?? 0;
-  const until = (await store.nextSnapshotSeq(from)) ?? (await store.position(projection));
-  const tail = await store.tail(from, until, time);
+  const tail = await store.tail(from, Number.POSITIVE_INFINITY, time);
   replay(canvas, spec.width, tail.changes);
   return { canvas, seq: tail.lastSeq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
 }

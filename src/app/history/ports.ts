@@ -94,7 +94,9 @@ export interface HistoryStore {
   loadSnapshot(seq: number): Promise<Uint8Array>;
   /**
    * The prefix rule's tail: events with `afterSeq < seq ≤ untilSeq`, in order, stopping before the first one
-   * placed after `time` (no stop when `time` is +Infinity).
+   * placed after `time` (no stop when `time` is +Infinity). `untilSeq` may be +Infinity: up to everything
+   * committed, read in the same statement (then `lastSeq`, when nothing stops the prefix, is the last
+   * committed sequence). Its cost is one read of the packed chunks covering the answer, not one per event.
    */
   tail(afterSeq: number, untilSeq: number, time: number, region?: Region): Promise<Tail>;
   /** Largest `placedAt` among events with `afterSeq < seq ≤ untilSeq` (0 when none). */

@@ -12,6 +12,7 @@ import { canvasAt } from './point-in-time.ts';
 import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
+import { SnapshotCache } from './snapshot-cache.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -53,6 +54,8 @@ export interface HistoryRoutesOptions {
   /** `null` when ffmpeg is not installed: MP4/WebM are then refused with a clear 400. */
   readonly ffmpegPath?: string | null;
   readonly onError?: (error: Error, what: string) => void;
+  /** Inflated snapshots kept in memory for the time slider and timelapses (each width × height bytes; default 8). */
+  readonly snapshotCacheEntries?: number;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
@@ -84,6 +87,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
   const { store, width, height, clock, encoder, projection } = options;
   const limits = options.limits ?? DEFAULT_TIMELAPSE_LIMITS;
   const jobs = new TimelapseJobs(clock, limits.maxConcurrent);
+  const snapshots = new SnapshotCache(options.snapshotCacheEntries ?? 8);
 
   function failure(error: unknown, what: string): HttpResponse {
     if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
@@ -141,7 +145,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         const future = notFuture(time, 'time');
         if (future) return future;
         try {
-          const at = await canvasAt(store, { width, height }, projection, time);
+          const at = await canvasAt(store, { width, height }, projection, time, snapshots);
           const headers = {
             'x-rplace-seq': String(at.seq),
             'x-rplace-time': new Date(time).toISOString(),
@@ -206,7 +210,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         async function* body(): AsyncGenerator<Uint8Array> {
           try {
             yield writer.header();
-            for await (const frame of timelapseFrames(store, { width, height }, projection, { from: q.from, to: q.to, frames, region }, controller.signal)) {
+            for await (const frame of timelapseFrames(store, { width, height }, projection, { from: q.from, to: q.to, frames, region }, controller.signal, snapshots)) {
               yield await writer.frame(frame.pixels);
               jobs.progress(jobId, frame.index + 1);
             }

@@ -1,12 +1,14 @@
 /**
  * Timelapse frames: the canvas (cropped to a region) at `frames` evenly spaced instants from `from` to `to`,
  * each exactly `canvasAt(t)` by the prefix rule (./ports.ts), produced incrementally: a frame starts from the
- * previous frame's canvas and replays only the events in between, except when a snapshot lies further ahead,
- * in which case it jumps to that snapshot (inflate ~4 MB) instead of replaying up to a snapshot interval.
+ * previous frame's canvas and replays only the events in between (one read of the packed chunks, filtered to
+ * the region), except when a snapshot lies further ahead, in which case it jumps to that snapshot (inflate
+ * ~4 MB, or a copy from `cache`) instead of replaying up to a snapshot interval.
  */
 import { createCanvas, replay } from '../../domain/canvas.ts';
-import { cropRegion } from './point-in-time.ts';
+import { cropRegion, snapshotCanvas } from './point-in-time.ts';
 import type { HistoryStore, Region } from './ports.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
 
 export interface TimelapseRequest {
   readonly from: number;
@@ -31,9 +33,10 @@ export function frameTimes(from: number, to: number, frames: number): number[] {
 export async function* timelapseFrames(
   store: HistoryStore,
   spec: { readonly width: number; readonly height: number },
-  projection: string,
+  _projection: string,
   request: TimelapseRequest,
   signal?: AbortSignal,
+  cache?: SnapshotCache,
 ): AsyncGenerator<TimelapseFrame> {
   const { width } = spec;
   const times = frameTimes(request.from, request.to, request.frames);
@@ -44,13 +47,12 @@ export async function* timelapseFrames(
     if (signal?.aborted) return;
     const snap = await store.snapshotFor(time);
     if (snap && snap.seq > seq) {
-      canvas = await store.loadSnapshot(snap.seq);
+      canvas = await snapshotCanvas(store, spec, snap, cache);
       seq = snap.seq;
     }
-    const until = (await store.nextSnapshotSeq(seq)) ?? (await store.position(projection));
-    // Whole-canvas tail: later frames start from this canvas, so events outside the region still matter
-    // only inside it; filtering by region is exact because pixels outside are never shown.
-    const tail = await store.tail(seq, until, time, request.region);
+    // Region-filtered tail: pixels outside the region are never shown, and a jump to a snapshot brings
+    // the whole canvas back, so skipping them is exact.
+    const tail = await store.tail(seq, Number.POSITIVE_INFINITY, time, request.region);
     replay(canvas, width, tail.changes);
     seq = tail.lastSeq;
     yield { index, time, seq, pixels: cropRegion(canvas, width, request.region, out) };
