@@ -17,6 +17,7 @@
  * event, and after each phase as the time it takes to catch up.
  *
  * Floors (issue 2): ≥ 10,000 accepted placements/s sustained; p99 ack ≤ 50 ms at 3,333/s.
+ * `--no-projector` (diagnosis only) leaves the projector out, to see what it costs the command path.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -45,6 +46,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '3333' },
     window: { type: 'string', default: '2000' },
     cooldown: { type: 'string', default: '10' },
+    /** Diagnosis only: leave the projector out to see what it costs the command path in this process. */
+    'no-projector': { type: 'boolean', default: false },
   },
 });
 const positive = (name: keyof typeof args): number => {
@@ -178,7 +181,8 @@ try {
   const { bitmapProjectorSchema } = await import('../src/config/bitmap-projector.ts');
   const { startBitmapProjector } = await import('../src/roles/bitmap-projector/start.ts');
   const projectorConfig = loadConfig(bitmapProjectorSchema, { NATS_URL, REDIS_URL, CANVAS_ID: canvasId, LOG_LEVEL: 'warn' });
-  stopProjector = await startBitmapProjector(projectorConfig, logger);
+  if (!args['no-projector']) stopProjector = await startBitmapProjector(projectorConfig, logger);
+  const withProjector = stopProjector !== undefined;
 
   let projectedSeq = 0;
   const lagEvents = new Samples();
@@ -194,7 +198,7 @@ try {
   };
   let sampling = false;
   sampler = setInterval(() => {
-    if (sampling) return;
+    if (sampling || !withProjector) return;
     sampling = true;
     sample().catch(() => undefined).finally(() => (sampling = false));
   }, 100);
@@ -204,6 +208,7 @@ try {
     lagMs.length = 0;
   };
   const catchUp = async (): Promise<number> => {
+    if (!withProjector) return Number.NaN;
     const target = ackedSeq;
     const started = performance.now();
     while (performance.now() - started < 60_000) {
@@ -241,7 +246,7 @@ try {
     return { ok, failed, elapsed: (performance.now() - started) / 1000, latencies, cpu: meter(ok + failed) };
   };
 
-  say(`${new Date().toISOString()} placements benchmark: canvas ${canvasId}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  say(`${new Date().toISOString()} placements benchmark: canvas ${canvasId}, ${withProjector ? 'projector in-process' : 'NO projector'}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   // 0. Warm-up (not reported): JIT-compile both paths, open the scripts, let the projector finish its start.
   await closedLoop(Math.min(3, BASELINE_SECONDS), async () => {
@@ -274,7 +279,7 @@ try {
   });
   const jsRate = viaJs.ok / viaJs.elapsed;
   say(`reference nats.js js.publish, same window:  ${fmt(jsRate)}/s (${fmt(viaJs.ok)} in ${viaJs.elapsed.toFixed(1)} s); pipelined/js.publish = ${(rawRate / jsRate).toFixed(2)}x`);
-  say(`          projector caught up with the baseline's ${fmt(ackedSeq)} events in ${fmt(await catchUp())} ms`);
+  if (withProjector) say(`          projector caught up with the baseline's ${fmt(ackedSeq)} events in ${fmt(await catchUp())} ms`);
 
   // 2. As fast as accepted.
   const codes = new Map<string, number>();
@@ -298,8 +303,9 @@ try {
   say('');
   say(`max rate  accepted placements: ${fmt(maxRate)}/s (${fmt(max.ok)} in ${max.elapsed.toFixed(1)} s; rejected ${fmt(max.failed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
   say(`          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms`);
-  say(`          ${max.cpu} (this process includes the projector)`);
-  say(`          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`);
+  say(`          ${max.cpu}${withProjector ? " (this process includes the projector)" : ""}`);
+  if (!withProjector) say('          bitmap lag: not measured (--no-projector)');
+  else say(`          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`);
   say(`          command path / raw pipelined append = ${(maxRate / rawRate).toFixed(2)}; floor 10,000/s: ${maxRate >= 10_000 ? 'MET' : 'MISSED'}`);
 
   // 3. Fixed rate, open loop.
@@ -338,7 +344,8 @@ try {
   say('');
   say(`fixed     ${fmt(RATE)}/s for ${RATE_SECONDS} s: accepted ${fmt(fixedOk / fixedElapsed)}/s (${fmt(fixedOk)}; rejected ${fmt(fixedFailed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
   say(`          ack latency from scheduled send: p50 ${fixed.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${fixed.max().toFixed(1)} ms; floor p99 <= 50 ms: ${p99 <= 50 ? 'MET' : 'MISSED'}`);
-  say(`          bitmap lag: events p50 ${fmt(fixedLag.p50)}, p99 ${fmt(fixedLag.p99)}, max ${fmt(fixedLag.max)}; oldest unprojected event p99 ${fmt(fixedLag.msP99)} ms, max ${fmt(fixedLag.msMax)} ms; caught up ${fmt(fixedCatchUp)} ms after the last ack`);
+  if (!withProjector) say('          bitmap lag: not measured (--no-projector)');
+  else say(`          bitmap lag: events p50 ${fmt(fixedLag.p50)}, p99 ${fmt(fixedLag.p99)}, max ${fmt(fixedLag.max)}; oldest unprojected event p99 ${fmt(fixedLag.msP99)} ms, max ${fmt(fixedLag.msMax)} ms; caught up ${fmt(fixedCatchUp)} ms after the last ack`);
   say(`          ${fixedCpu}`);
   say(`          load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
