@@ -15,9 +15,10 @@ import { EventKind } from '../proto/event-codec.ts';
 import { connectPg } from '../src/adapters/pg/connect.ts';
 import { createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
-import { createApngWriter } from '../src/adapters/image/png.ts';
+import { createApngWriter, encodePng } from '../src/adapters/image/png.ts';
 import { canvasAt } from '../src/app/history/point-in-time.ts';
 import { createHistoryProjector } from '../src/app/history/projector.ts';
+import { SnapshotCache } from '../src/app/history/snapshot-cache.ts';
 import { timelapseFrames } from '../src/app/history/timelapse.ts';
 import type { ProjectionSource, StoredEvent } from '../src/app/ports.ts';
 import { namesFor } from '../src/config/names.ts';
@@ -116,6 +117,9 @@ try {
   }
   const inflateP50 = q(inflateMs, 0.5);
 
+  // Cold figures use a store without the chunk cache: every tail comes from Postgres.
+  const cold = createPgHistoryStore(pg, logger, { chunkCacheBytes: 0 });
+
   // Point-in-time for 100 random instants.
   const end = start + (N * 1000) / RATE;
   const pit: number[] = [];
@@ -123,11 +127,52 @@ try {
   for (let i = 0; i < 100; i++) {
     const time = Math.round(start + Math.random() * (end - start));
     const t0 = performance.now();
-    const at = await canvasAt(store, { width: W, height: H }, 'history-projector', time);
+    const at = await canvasAt(cold, { width: W, height: H }, 'history-projector', time);
     pit.push(performance.now() - t0);
     replayed += at.replayed;
   }
-  process.stdout.write(`point-in-time (100 random instants): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+  process.stdout.write(`point-in-time (100 random instants, no caches): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+
+  // Baseline: the previous design's tail, one string_agg over the event rows (same ranges, 20 instants).
+  const rowTail: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const time = Math.round(start + Math.random() * (end - start));
+    const snap = await store.snapshotFor(time);
+    const from = snap?.seq ?? 0;
+    const until = (await store.nextSnapshotSeq(from)) ?? (await store.position('history-projector'));
+    const t0 = performance.now();
+    const stop = (await pg.pool.query('SELECT min(seq) AS s FROM events WHERE seq > $1 AND seq <= $2 AND placed_at > $3', [from, until, new Date(time).toISOString()])).rows[0].s;
+    await pg.pool.query(`SELECT string_agg(int2send(x) || int2send(y) || int2send(color), ''::bytea ORDER BY seq) AS b FROM events WHERE seq > $1 AND seq <= $2`, [from, stop == null ? until : Number(stop) - 1]);
+    rowTail.push(performance.now() - t0);
+  }
+  const chunkTail: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const time = Math.round(start + Math.random() * (end - start));
+    const snap = await store.snapshotFor(time);
+    const t0 = performance.now();
+    await cold.tail(snap?.seq ?? 0, Number.POSITIVE_INFINITY, time);
+    chunkTail.push(performance.now() - t0);
+  }
+  process.stdout.write(`tail read alone (20 instants): packed chunks p50 ${q(chunkTail, 0.5).toFixed(1)} ms; event rows (previous design, min(seq) + string_agg) p50 ${q(rowTail, 0.5).toFixed(1)} ms; ratio ${(q(chunkTail, 0.5) / q(rowTail, 0.5)).toFixed(3)}\n`);
+
+  // The time slider: 10 drags of 30 steps of 1 s of event time, through the snapshot LRU, and the same with
+  // the PNG the browser asks for.
+  const cache = new SnapshotCache(8);
+  const drag: number[] = [];
+  const dragPng: number[] = [];
+  for (let d = 0; d < 10; d++) {
+    let time = Math.round(start + Math.random() * (end - start - 30_000));
+    for (let step = 0; step < 30; step++, time += 1_000) {
+      const t0 = performance.now();
+      const at = await canvasAt(store, { width: W, height: H }, 'history-projector', time, cache);
+      drag.push(performance.now() - t0);
+      if (step % 5 === 0) {
+        await encodePng(at.canvas, W, H, PALETTE_32);
+        dragPng.push(performance.now() - t0);
+      }
+    }
+  }
+  process.stdout.write(`time slider (10 drags × 30 steps of 1 s, LRU of 8 snapshots + 32 MB chunk cache, ${cache.hits} hits / ${cache.misses} misses): p50 ${q(drag, 0.5).toFixed(1)} ms, p99 ${q(drag, 0.99).toFixed(1)} ms; with the PNG encode p50 ${q(dragPng, 0.5).toFixed(1)} ms; ratio p50 vs uncached ${(q(drag, 0.5) / q(pit, 0.5)).toFixed(2)}\n`);
 
   // Timelapse: 60 frames over the whole range, full canvas (frames only) and a 500×500 region as APNG.
   for (const [label, region, encode] of [
@@ -138,7 +183,7 @@ try {
     const writer = createApngWriter(region.w, region.h, frames, 10, PALETTE_32, 6);
     let bytes = writer.header().length;
     const t0 = performance.now();
-    for await (const frame of timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region })) {
+    for await (const frame of timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region }, undefined, new SnapshotCache(2))) {
       if (encode) bytes += (await writer.frame(frame.pixels)).length;
     }
     const fps = frames / ((performance.now() - t0) / 1000);

@@ -65,8 +65,37 @@ function toMeta(row: Record<string, unknown>): SnapshotMeta {
   };
 }
 
-export function createPgHistoryStore(conn: PgConnection, logger: Logger): HistoryStore {
+export interface PgHistoryStoreOptions {
+  /**
+   * Bytes of packed chunks kept in memory (default 32 MB ≈ 1.8M events). A chunk is the events of a fixed
+   * sequence range of the stream, so it never changes once written; cached ones are not re-read (the tail
+   * query returns NULL for them), which makes nearby instants (the time slider) and timelapses cheap.
+   * Keyed by (first_seq, last_seq): a rebuild that cut chunks differently only misses.
+   */
+  readonly chunkCacheBytes?: number;
+}
+
+export function createPgHistoryStore(conn: PgConnection, logger: Logger, options: PgHistoryStoreOptions = {}): HistoryStore {
   const { pool, db } = conn;
+  const chunkCacheBytes = options.chunkCacheBytes ?? 32 * 1024 * 1024;
+  const chunkCache = new Map<number, { lastSeq: number; packed: Buffer }>();
+  let chunkCached = 0;
+
+  function cacheChunk(firstSeq: number, lastSeq: number, packed: Buffer): void {
+    if (packed.length > chunkCacheBytes) return;
+    const old = chunkCache.get(firstSeq);
+    if (old) {
+      chunkCached -= old.packed.length;
+      chunkCache.delete(firstSeq);
+    }
+    chunkCache.set(firstSeq, { lastSeq, packed });
+    chunkCached += packed.length;
+    for (const [key, entry] of chunkCache) {
+      if (chunkCached <= chunkCacheBytes) break;
+      chunkCache.delete(key);
+      chunkCached -= entry.packed.length;
+    }
+  }
   const knownDays = new Set<number>();
 
   async function query<R extends pg.QueryResultRow = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -219,13 +248,34 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger): Histor
       // chunks is scanned for that stop, along the unique index on last_seq.
       const until = Number.isFinite(untilSeq) ? untilSeq : Number.MAX_SAFE_INTEGER;
       const stopAt = Number.isFinite(time) ? iso(time) : 'infinity';
-      const result = await query<{ first_seq: string; last_seq: string; packed: Buffer }>('reading the tail',
-        `SELECT first_seq, last_seq, packed FROM event_chunks
+      // Chunks already in memory come back as NULL (never detoasted nor sent).
+      const cached = [...chunkCache.keys()];
+      const result = await query<{ first_seq: string; last_seq: string; packed: Buffer | null }>('reading the tail',
+        `SELECT first_seq, last_seq, CASE WHEN first_seq = ANY($4::int8[]) THEN NULL ELSE packed END AS packed FROM event_chunks
          WHERE last_seq > $1 AND first_seq <= $2
            AND last_seq <= coalesce((SELECT last_seq FROM event_chunks WHERE last_seq > $1 AND first_seq <= $2 AND max_placed_at > $3
                                      ORDER BY last_seq LIMIT 1), 9223372036854775807)
-         ORDER BY last_seq`, [afterSeq, until, stopAt]);
-      const chunks: StoredChunk[] = result.rows.map((r) => ({ firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), packed: r.packed }));
+         ORDER BY last_seq`, [afterSeq, until, stopAt, cached]);
+      const chunks: StoredChunk[] = [];
+      for (const r of result.rows) {
+        const firstSeq = Number(r.first_seq), lastSeq = Number(r.last_seq);
+        let packed = r.packed;
+        if (packed === null) {
+          const hit = chunkCache.get(firstSeq);
+          if (hit && hit.lastSeq === lastSeq) {
+            packed = hit.packed;
+            chunkCache.delete(firstSeq);
+            chunkCache.set(firstSeq, hit);
+          } else {
+            // Evicted meanwhile, or a rebuild cut this range differently: read it alone.
+            const again = await query<{ packed: Buffer }>('reading the tail', 'SELECT packed FROM event_chunks WHERE first_seq = $1 AND last_seq = $2', [firstSeq, lastSeq]);
+            packed = again.rows[0]?.packed ?? null;
+            if (packed === null) throw new StoreUnavailable(`event chunk ${firstSeq}-${lastSeq} vanished during a read (history rebuilt?); retry`);
+          }
+        }
+        cacheChunk(firstSeq, lastSeq, packed);
+        chunks.push({ firstSeq, lastSeq, packed });
+      }
       let unpacked;
       try {
         unpacked = unpackTail(chunks, afterSeq, until, time, region);
@@ -281,6 +331,8 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger): Histor
       try {
         await client.query('BEGIN');
         await client.query('TRUNCATE events, snapshots, event_chunks');
+        chunkCache.clear();
+        chunkCached = 0;
         await client.query('DELETE FROM projection_positions WHERE name = $1', [projection]);
         await client.query('COMMIT');
       } catch (cause) {
