@@ -19,6 +19,13 @@ import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 
+/**
+ * How long one pull waits on the server. It also sets the idle heartbeat (half of it), which is how the
+ * client notices a pull parked on a dead cluster node: nats.js's 30 s default stalled readers for ~30 s
+ * after a node was killed (docs/RELIABILITY.md); 5 s bounds that stall to a few seconds.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
 export interface EventStreamOptions {
   /** Largest batch yielded (default 4096). */
   readonly maxBatch?: number;
@@ -72,7 +79,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     signal?.addEventListener('abort', onAbort, { once: true });
     const skips = new DecodeSkips();
     try {
-      messages = await consumer.consume({ max_messages: pullMessages });
+      messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
       if (signal?.aborted) return;
       for await (const msgs of batchMessages(messages, maxBatch)) {
         const batch: StoredEvent[] = [];
@@ -85,8 +92,9 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
           }
           const stored = toStoredEvent(msg, skips);
           if (stored !== null) batch.push(stored);
-          // `pending === 0`: nothing left after this message, so the clamped range is done even across gaps.
-          if (until !== undefined && (seq === until || msg.info.pending === 0)) {
+          // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
+          // and the stream has no gaps to wait across (deny_delete, never purged), so `until` always arrives.
+          if (until !== undefined && seq >= until) {
             done = true;
             break;
           }

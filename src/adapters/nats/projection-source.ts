@@ -29,6 +29,7 @@ import type { ProjectionSource, StoredEvent } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
+import { PULL_EXPIRES_MS } from './event-stream.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 
 export interface ProjectionSourceOptions {
@@ -91,7 +92,7 @@ export function createNatsProjectionSource(
     progress: (next: number) => void,
   ): Promise<number> {
     const consumer = await js.consumers.get(names.stream, consumerName);
-    const messages: ConsumerMessages = await consumer.consume({ max_messages: pullMessages });
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
     const onAbort = () => void messages.close();
     signal.addEventListener('abort', onAbort, { once: true });
     void (async () => {
