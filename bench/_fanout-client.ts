@@ -11,10 +11,6 @@
  *   frame (firstSeq, lastSeq, records): it checks the sequences are contiguous (gaps) and reads each
  *   placement's start time from its coordinates (the bench places at `y·2000 + x` = start ms mod
  *   4,000,000), for placement → receipt latency.
- * - Lazy reads (`lazyReadMs` > 0): an unsampled socket is paused after each read and resumed every
- *   `lazyReadMs`, so one read drains several frames from the kernel. The server's work is the same (one
- *   send per frame per socket, into the socket's kernel buffer); only the harness reads less often. Sampled
- *   sockets always read at once, so the latency they measure is not delayed.
  * - Pings are answered with pongs, closes with a close; a socket the server drops is counted, not reopened.
  */
 import { connect, type Socket } from 'node:net';
@@ -175,21 +171,6 @@ function walk(c: Conn, buf: Buffer, start: number, end: number): void {
 }
 
 const shared = Buffer.allocUnsafe(256 * 1024);
-let lazyReadMs = 0;
-let paused: Socket[] = [];
-let lazyTimer: ReturnType<typeof setInterval> | undefined;
-function setLazyReads(ms: number) {
-  lazyReadMs = ms;
-  if (lazyTimer) clearInterval(lazyTimer);
-  lazyTimer = undefined;
-  if (ms > 0) {
-    lazyTimer = setInterval(() => {
-      const now = paused;
-      paused = [];
-      for (const socket of now) if (!socket.destroyed) socket.resume();
-    }, ms);
-  }
-}
 
 function onRead(c: Conn, nread: number, buf: Buffer): void {
   reads++;
@@ -228,12 +209,7 @@ function connectOne(port: number, since: number, sampled: boolean): Promise<Conn
       onread: {
         buffer: shared,
         callback: (nread: number, buf: Buffer) => {
-          if (!conn) return true;
-          onRead(conn, nread, buf);
-          if (lazyReadMs > 0 && conn.open && !conn.sampled && !conn.closed) {
-            paused.push(conn.socket);
-            return false; // readStop until the next lazy tick
-          }
+          if (conn) onRead(conn, nread, buf);
           return true;
         },
       },
@@ -287,12 +263,11 @@ function report() {
   };
 }
 
-process.on('message', (message: { cmd: string; port?: number; count?: number; since?: number; offset?: number; sampleEvery?: number; lazyReadMs?: number }) => {
+process.on('message', (message: { cmd: string; port?: number; count?: number; since?: number; offset?: number; sampleEvery?: number }) => {
   void (async () => {
     if (message.cmd === 'connect') {
       closedByServer = 0;
       failed = 0;
-      setLazyReads(message.lazyReadMs ?? 0);
       await connectAll(message.port ?? 0, message.count ?? 0, message.since ?? 0, message.offset ?? 0, Math.max(1, message.sampleEvery ?? 50));
       process.send?.({ cmd: 'connected', open: conns.length, failed });
     } else if (message.cmd === 'reset') {
@@ -301,13 +276,11 @@ process.on('message', (message: { cmd: string; port?: number; count?: number; si
     } else if (message.cmd === 'report') {
       process.send?.(report());
     } else if (message.cmd === 'disconnect') {
-      setLazyReads(0);
       for (const c of conns) {
         c.closed = true;
         c.socket.destroy();
       }
       conns = [];
-      paused = [];
       await new Promise((r) => setTimeout(r, 500));
       process.send?.({ cmd: 'disconnected' });
     } else if (message.cmd === 'exit') {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--per-worker 5000] [--sampled 200] [--lazy-read 250]`
+ * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--per-worker 5000] [--sampled 200]`
  *
  * One edge (a child process running the real role) with N WebSocket clients spread over client worker
  * processes (`bench/_fanout-client.ts`: raw `node:net` sockets that only walk frame headers; `sampled`
@@ -34,7 +34,6 @@ const { values } = parseArgs({
     window: { type: 'string', default: '50' },
     'per-worker': { type: 'string', default: '5000' },
     sampled: { type: 'string', default: '200' },
-    'lazy-read': { type: 'string', default: '250' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -43,8 +42,6 @@ const SECONDS = Number(values.seconds);
 const WINDOW = Number(values.window);
 // 20,000 descriptors per process here; 5,000 sockets per worker keeps each worker's read loop short.
 const PER_WORKER = Math.max(1, Math.min(5_000, Number(values['per-worker'])));
-// Unsampled clients drain their socket every LAZY_READ_MS (0: on every frame); see bench/_fanout-client.ts.
-const LAZY_READ_MS = Math.max(0, Number(values['lazy-read']));
 const SAMPLE_EVERY = Math.max(1, Math.floor(CLIENTS / Math.max(1, Number(values.sampled))));
 const MOD = 4_000_000;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -136,7 +133,7 @@ async function connectClients(port: number, since: number) {
   workers.forEach((w, i) => {
     const count = Math.min(PER_WORKER, left);
     left -= count;
-    w.send({ cmd: 'connect', port, count, since, offset: i * PER_WORKER, sampleEvery: SAMPLE_EVERY, lazyReadMs: LAZY_READ_MS });
+    w.send({ cmd: 'connect', port, count, since, offset: i * PER_WORKER, sampleEvery: SAMPLE_EVERY });
   });
   const replies = (await Promise.all(waits)) as { open: number; failed: number }[];
   const failed = replies.reduce((a, r) => a + r.failed, 0);
@@ -194,7 +191,7 @@ function startPlacer(place: PlaceFn) {
 }
 
 async function main() {
-  log(`fanout: ${CLIENTS} clients (${Math.ceil(CLIENTS / PER_WORKER)} worker processes, 1 in ${SAMPLE_EVERY} sampled, the others read every ${LAZY_READ_MS} ms), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms, canvas ${canvasId}`);
+  log(`fanout: ${CLIENTS} clients (${Math.ceil(CLIENTS / PER_WORKER)} worker processes, 1 in ${SAMPLE_EVERY} sampled), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms, canvas ${canvasId}`);
   log(`machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`);
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-fanout');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-fanout');
