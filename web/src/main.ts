@@ -109,6 +109,23 @@ function select(pixel: { x: number; y: number } | null): void {
   pixelInfo.show(pixel, paletteNamesOf);
 }
 
+let pixelInfoRefresh: ReturnType<typeof setTimeout> | undefined;
+/**
+ * Someone (or we) just painted the selected pixel: show the new owner. Waits a moment because the history
+ * projector writes to Postgres in batches, a little after the live frame.
+ */
+function refreshPixelInfoIfTouched(records: Uint8Array, count: number): void {
+  const selected = placement.state.selected;
+  if (!selected) return;
+  for (let o = 0; o < count * 5; o += 5) {
+    if (((records[o] as number) | ((records[o + 1] as number) << 8)) !== selected.x) continue;
+    if (((records[o + 2] as number) | ((records[o + 3] as number) << 8)) !== selected.y) continue;
+    clearTimeout(pixelInfoRefresh);
+    pixelInfoRefresh = setTimeout(() => pixelInfo.show(placement.state.selected, paletteNamesOf), 400);
+    return;
+  }
+}
+
 function drawReticle(): void {
   const { selected, color, pending } = placement.state;
   if (!selected || size.width === 0) {
@@ -282,6 +299,7 @@ const client = new RplaceClient({
   onCanvas: (_seq, width, height, canvas) => onCanvas(width, height, canvas),
   onPixels: (frame) => {
     if (!historyMode.active) renderer.applyRecords(frame.records, frame.count);
+    refreshPixelInfoIfTouched(frame.records, frame.count);
   },
   onStatus: (status) => showStatus(status),
 });
