@@ -9,6 +9,8 @@ import { nodeClient } from '../helpers/edge-process.ts';
 export interface Acked {
   readonly seq: number;
   readonly requestId: string;
+  /** Index of the client (client i talks to edge i % edges). */
+  readonly client: number;
   readonly x: number;
   readonly y: number;
   readonly color: number;
@@ -69,7 +71,7 @@ export class PlacementLoad {
       const color = (index + n) % colors;
       const result = await client.place(x, y, color);
       if (result.type === 'success') {
-        this.acked.push({ seq: result.seq, requestId: result.requestId, x, y, color, at: Date.now() });
+        this.acked.push({ seq: result.seq, requestId: result.requestId, client: index, x, y, color, at: Date.now() });
         await sleep(Math.max(0, result.nextPlacement - Date.now()) + 20);
       } else {
         this.count(result.code);

@@ -1,0 +1,439 @@
+/**
+ * The shared harness of the fault suite: a whole topology (deploy/local/topology.ts: three clustered NATS
+ * nodes, stream R3, two edges, the bitmap and history projectors) with, on request, a PRIVATE redis-server
+ * and a PRIVATE Postgres of its own (for the faults that kill them; the others use the machine's shared
+ * services, isolated by the canvas id). A steady placement load from many WebSocket clients, a few
+ * "observer" clients that track the whole canvas and stay connected through the fault, and `verify()`:
+ *
+ * - lost: every placement answered `success` is in the stream at the sequence it was acknowledged with;
+ *   no request id stored twice;
+ * - every projection equals a replay of the stream, byte for byte, each watched at the same time with its own
+ *   convergence time: the Redis bitmap, the Postgres history (one `events` row per event, same pixel, and the
+ *   latest snapshot equal to a replay up to its sequence), every edge (as a fresh client receives it) and
+ *   every observer client that stayed connected (the same client object: resumed, never reloaded).
+ *
+ * Each test appends its report as one JSON line to test-artifacts/faults/results.jsonl (docs/RELIABILITY.md).
+ */
+import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { expect } from 'vitest';
+import { freeNatsPorts, startTopology, type Topology } from '../../deploy/local/topology.ts';
+import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
+import type { RplaceClient } from '../../proto/client.ts';
+import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
+import { decompressCanvas } from '../../src/adapters/pg/history-store.ts';
+import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
+import { startLocalPostgres, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
+import { canvasSpecOf } from '../../src/config/common.ts';
+import type { Names } from '../../src/config/names.ts';
+import { createCanvas, replay } from '../../src/domain/canvas.ts';
+import { PALETTES } from '../../src/domain/palette.ts';
+import { freePort, nodeClient, TEST_SESSION_SECRET } from '../helpers/edge-process.ts';
+import { deleteRedisKeys, dropSchema, testNames, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { PlacementLoad } from './load.ts';
+
+export const WIDTH = 64;
+export const HEIGHT = 64;
+const spec = canvasSpecOf({ CANVAS_WIDTH: WIDTH, CANVAS_HEIGHT: HEIGHT, PALETTE: 'rplace2022' });
+/** WebSocket clients placing (one guest user each), spread over the two edges. */
+export const CLIENTS = Number(process.env.FAULT_CLIENTS ?? 200);
+/** Clients that track the whole canvas and stay connected through the fault (half on each edge). */
+export const OBSERVERS = 4;
+/**
+ * How long after the load stops every projection must equal the replay ("within seconds"). Far above the
+ * 500 ms delivery target, so a failure means a consumer that stalled at the fault, not a slow one.
+ */
+export const CONVERGE_MS = Number(process.env.FAULT_CONVERGE_MS ?? 15_000);
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface FaultOptions {
+  /** Short label for the canvas id and the logs. */
+  readonly label: string;
+  /** Run a private redis-server (killed by the Redis fault) instead of using the shared one. */
+  readonly privateRedis?: boolean;
+  /** Run a private Postgres (stopped -m immediate by the Postgres fault) instead of using the shared one. */
+  readonly privatePostgres?: boolean;
+  /** Extra environment for every role. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface Fault {
+  readonly names: Names;
+  readonly topology: Topology;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** The private services (when asked for), with a restart on the same port (and data dir). */
+  readonly privateRedis?: PrivateService;
+  readonly privatePostgres?: PrivateService;
+  readonly say: (line: string) => void;
+  readonly edgeUrls: readonly string[];
+  stop(): Promise<void>;
+}
+
+export interface PrivateService {
+  readonly url: string;
+  /** redis: SIGKILL; postgres: `pg_ctl stop -m immediate`. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (Redis: empty; Postgres: same data dir, crash recovery). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitPortFree(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portFree(port))) {
+    if (Date.now() > deadline) throw new Error(`port ${port} still in use ${timeoutMs} ms after the kill`);
+    await sleep(100);
+  }
+}
+
+async function privateRedis(dir: string): Promise<PrivateService> {
+  const port = await freePort();
+  const options = { port, dir: join(dir, 'redis'), logFile: join(dir, 'logs', 'redis.log') };
+  let service: LocalService = await startLocalRedis(options);
+  return {
+    url: service.url,
+    kill: async () => {
+      service.kill();
+      await waitPortFree(port);
+    },
+    restart: async () => {
+      service = await startLocalRedis(options);
+    },
+    stop: () => service.stop(),
+  };
+}
+
+async function privatePostgres(dir: string): Promise<PrivateService> {
+  const port = await freePort();
+  const options = { port, dataDir: join(dir, 'pg'), database: 'rplace_faults' };
+  let service: LocalService = await startLocalPostgres(options);
+  return {
+    url: service.url,
+    kill: async () => {
+      service.kill(); // pg_ctl stop -m immediate: no checkpoint, crash recovery at the next start
+      await waitPortFree(port);
+    },
+    restart: async () => {
+      service = await startLocalPostgres(options);
+    },
+    stop: () => service.stop(),
+  };
+}
+
+export async function startFault(options: FaultOptions): Promise<Fault> {
+  const t0 = Date.now();
+  const say = (line: string) => process.stdout.write(`[faults ${options.label} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+  const names = testNames(`fault${options.label}`);
+  const dataDir = mkdtempSync(join(tmpdir(), `rplace-fault-${options.label}-`));
+  // A private Postgres runs as the `postgres` user when we are root: it must reach its data dir.
+  chmodSync(dataDir, 0o755);
+  mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  const redisService = options.privateRedis ? await privateRedis(dataDir) : undefined;
+  const pgService = options.privatePostgres ? await privatePostgres(dataDir) : undefined;
+  const redisUrl = redisService?.url ?? TEST_REDIS_URL;
+  const databaseUrl = pgService?.url ?? TEST_DATABASE_URL;
+  if (redisService || pgService) say(`private services: ${[redisService?.url, pgService?.url].filter(Boolean).join(', ')}`);
+  const edgePorts = [await freePort(), await freePort()];
+  let topology: Topology;
+  try {
+    topology = await startTopology({
+      onStep: say,
+      dataDir,
+      natsPorts: await freeNatsPorts(),
+      edgePorts,
+      projectors: ['bitmap-projector', 'history'],
+      env: {
+        CANVAS_ID: names.canvasId,
+        CANVAS_WIDTH: String(WIDTH),
+        CANVAS_HEIGHT: String(HEIGHT),
+        COOLDOWN_SECONDS: '1',
+        REDIS_URL: redisUrl,
+        DATABASE_URL: databaseUrl,
+        SESSION_SECRET: TEST_SESSION_SECRET,
+        HOST: '127.0.0.1',
+        // Every client comes from 127.0.0.1: lift the per-address caps, and let guests place.
+        ALLOW_GUEST_PLACEMENT: '1',
+        WS_MAX_CONNECTIONS_PER_IP: '100000',
+        PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
+        PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+        // Snapshots every 2 s, so the run has several and the latest is checked against a replay.
+        SNAPSHOT_INTERVAL_MS: '2000',
+        LOG_LEVEL: 'info',
+        ...options.env,
+      },
+    });
+  } catch (error) {
+    await redisService?.stop();
+    await pgService?.stop();
+    throw error;
+  }
+  const nc = await connect({ servers: topology.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const jsm = await jetstreamManager(nc);
+  say('topology up');
+  return {
+    names,
+    topology,
+    nc,
+    jsm,
+    redisUrl,
+    databaseUrl,
+    ...(redisService ? { privateRedis: redisService } : {}),
+    ...(pgService ? { privatePostgres: pgService } : {}),
+    say,
+    edgeUrls: topology.edgeUrls.map((u) => u.replace('localhost', '127.0.0.1')),
+    async stop() {
+      await topology.stop();
+      // Keep the role and NATS logs for a post-mortem.
+      cpSync(join(dataDir, 'logs'), join('test-artifacts', 'faults', names.canvasId), { recursive: true });
+      // A paused node must not outlive the test.
+      await nc.close().catch(() => undefined);
+      if (!redisService) {
+        const redis = new Redis(TEST_REDIS_URL);
+        await deleteRedisKeys(redis, names).catch(() => undefined);
+        redis.disconnect();
+      }
+      await redisService?.stop().catch(() => undefined);
+      if (!pgService) await dropSchema(names).catch(() => undefined);
+      await pgService?.stop().catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Clients that track the canvas and stay connected through the fault; they count reconnects and full canvases. */
+export class Observers {
+  readonly clients: RplaceClient[] = [];
+  readonly reconnects: number[] = [];
+  readonly canvases: number[] = [];
+
+  constructor(edgeUrls: readonly string[], count = OBSERVERS) {
+    for (let i = 0; i < count; i++) {
+      this.reconnects.push(0);
+      this.canvases.push(0);
+      this.clients.push(
+        nodeClient(edgeUrls[i % edgeUrls.length]!, {
+          trackCanvas: true,
+          onStatus: (status) => {
+            if (status === 'reconnecting') this.reconnects[i]!++;
+          },
+          onCanvas: () => {
+            this.canvases[i]!++;
+          },
+        }),
+      );
+    }
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.connect()));
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+}
+
+/** Starts the load (and the observers) and lets it run `warmMs`. */
+export async function startLoad(fault: Fault, warmMs = 4_000): Promise<{ load: PlacementLoad; observers: Observers }> {
+  const load = new PlacementLoad({ edgeUrls: fault.edgeUrls, clients: CLIENTS, width: WIDTH, height: HEIGHT, colors: PALETTES.rplace2022.length });
+  const observers = new Observers(fault.edgeUrls);
+  await Promise.all([load.start(), observers.connect()]);
+  fault.say(`${CLIENTS} clients and ${OBSERVERS} observers synced; load running`);
+  await sleep(warmMs);
+  expect(load.acked.length, 'placements acknowledged before the fault').toBeGreaterThan(100);
+  return { load, observers };
+}
+
+export interface VerifyOptions {
+  readonly fault: string;
+  /** When the fault was injected and when it was repaired (restart done, SIGCONT sent), ms epoch. */
+  readonly faultAt: number;
+  readonly repairedAt: number;
+  /** Anything else to put in the report. */
+  readonly extra?: Record<string, unknown>;
+}
+
+export interface Report {
+  readonly fault: string;
+  readonly clients: number;
+  readonly placementsPerSecond: number;
+  readonly acked: number;
+  readonly ackedAfterRepair: number;
+  readonly lost: number;
+  readonly writesRefusedMs: number;
+  readonly convergedMs: Record<string, number | null>;
+  readonly [key: string]: unknown;
+}
+
+interface ProjectionState {
+  readonly projection: string;
+  readonly seq: number;
+  readonly equal: boolean;
+  readonly ms: number;
+  readonly detail?: string;
+}
+
+/** Stops the load and runs every check; appends the report to test-artifacts/faults/results.jsonl. */
+export async function verify(fault: Fault, load: PlacementLoad, observers: Observers, options: VerifyOptions): Promise<Report> {
+  const { names, jsm, say } = fault;
+  const loadStartedAt = Math.min(...load.acked.map((a) => a.at));
+  await load.stop();
+  const loadStoppedAt = Date.now();
+  const ackedAfterRepair = load.ackedSince(options.repairedAt);
+  say(`load stopped: ${load.acked.length} acks, ${ackedAfterRepair} after the repair`);
+
+  // The stream must hold at least every acknowledged sequence; right after a fault stream info may briefly
+  // report an older state: poll, and fail only if it never gets there.
+  const maxAcked = Math.max(...load.acked.map((a) => a.seq));
+  let info = await jsm.streams.info(names.stream);
+  const pollStart = Date.now();
+  while (info.state.last_seq < maxAcked && Date.now() - pollStart < 30_000) {
+    await sleep(250);
+    info = await jsm.streams.info(names.stream);
+  }
+  const lastSeq = info.state.last_seq;
+
+  // Read the whole stream; a read right after a node rejoins may end early: retry until it reaches lastSeq.
+  const stream = createNatsEventStream(fault.nc, names);
+  let stored = new Map<number, PixelPlaced>();
+  let shortReads = 0;
+  const readStart = Date.now();
+  for (;;) {
+    stored = new Map();
+    for await (const batch of stream.read(1, { untilSeq: lastSeq })) {
+      for (const e of batch) if (e.event.kind === EventKind.PixelPlaced) stored.set(e.seq, e.event);
+    }
+    if (stored.has(lastSeq) || Date.now() - readStart > 30_000) break;
+    shortReads++;
+    await sleep(500);
+  }
+  // The authority for anything still missing: a direct get of that sequence from the stream leader.
+  for (const a of load.acked) {
+    if (stored.has(a.seq)) continue;
+    const msg = await jsm.streams.getMessage(names.stream, { seq: a.seq }).catch(() => null);
+    if (msg) stored.set(a.seq, decodeEvent(msg.data) as PixelPlaced);
+  }
+  const lost = load.acked.filter((a) => stored.get(a.seq)?.requestId !== a.requestId);
+  const requestIds = [...stored.values()].map((e) => e.requestId);
+  const ackTimes = [options.faultAt, ...load.acked.map((a) => a.at).filter((at) => at >= options.faultAt)].sort((a, b) => a - b);
+  const writesRefusedMs = ackTimes.slice(1).reduce((gap, at, i) => Math.max(gap, at - ackTimes[i]!), 0);
+  const base = {
+    fault: options.fault,
+    clients: CLIENTS,
+    // The steady rate before the fault.
+    placementsPerSecond: Math.round(load.acked.filter((a) => a.at < options.faultAt).length / Math.max(1, (options.faultAt - loadStartedAt) / 1000)),
+    acked: load.acked.length,
+    ackedAfterRepair,
+    lost: lost.length,
+    duplicates: requestIds.length - new Set(requestIds).size,
+    writesRefusedMs,
+    streamEvents: stored.size,
+    lastSeq,
+    shortReads,
+    errors: Object.fromEntries(load.errors),
+    faultToRepairMs: options.repairedAt - options.faultAt,
+    repairToLoadStopMs: loadStoppedAt - options.repairedAt,
+    observerReconnects: observers.reconnects.reduce((a, b) => a + b, 0),
+    observerFullCanvases: observers.canvases.reduce((a, b) => a + b, 0) - observers.clients.length,
+    ...options.extra,
+  };
+  if (lost.length > 0) say(`lost: ${JSON.stringify(lost.slice(0, 10).map((a) => ({ seq: a.seq, at: a.at - options.faultAt, stored: stored.get(a.seq)?.requestId ?? null })))}`);
+
+  // Convergence, every projection watched at once.
+  const seqs = [...stored.keys()].sort((a, b) => a - b);
+  const events = seqs.map((seq) => stored.get(seq)!);
+  const expected = replay(createCanvas(spec), WIDTH, events);
+  const start = Date.now();
+  const within = () => Date.now() - start < CONVERGE_MS;
+  const state = (projection: string, seq: number, equal: boolean, detail?: string): ProjectionState => ({ projection, seq, equal, ms: Date.now() - start, ...(detail ? { detail } : {}) });
+
+  const redis = new Redis(fault.redisUrl);
+  const watchBitmap = async (): Promise<ProjectionState> => {
+    const bitmap = createRedisBitmapStore(redis, names, spec);
+    let loaded = await bitmap.load().catch(() => null);
+    while ((loaded?.seq ?? 0) < lastSeq && within()) {
+      await sleep(100);
+      loaded = await bitmap.load().catch(() => null);
+    }
+    return state('bitmap', loaded?.seq ?? 0, loaded !== null && Buffer.from(loaded.canvas).equals(Buffer.from(expected)));
+  };
+
+  const db = new pg.Client({ connectionString: fault.databaseUrl });
+  await db.connect();
+  const schema = `"${names.pgSchema}"`;
+  const watchHistory = async (): Promise<ProjectionState> => {
+    const position = async () => Number((await db.query(`SELECT seq FROM ${schema}.projection_positions WHERE name = $1`, [names.consumers.history]).catch(() => ({ rows: [] }))).rows[0]?.seq ?? 0);
+    let seq = await position();
+    while (seq < lastSeq && within()) {
+      await sleep(100);
+      seq = await position();
+    }
+    if (seq !== lastSeq) return state('history', seq, false, 'position behind');
+    const rows = (await db.query<{ seq: string; x: number; y: number; color: number; user_id: string }>(`SELECT seq, x, y, color, user_id FROM ${schema}.events WHERE seq <= $1 ORDER BY seq`, [lastSeq])).rows;
+    const rowsEqual = rows.length === events.length && rows.every((r, i) => Number(r.seq) === seqs[i] && r.x === events[i]!.x && r.y === events[i]!.y && r.color === events[i]!.color && r.user_id === events[i]!.userId);
+    const snap = (await db.query<{ seq: string; canvas: Buffer }>(`SELECT seq, canvas FROM ${schema}.snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`, [lastSeq])).rows[0];
+    let snapshotEqual = false;
+    if (snap) {
+      const upTo = Number(snap.seq);
+      const reference = replay(createCanvas(spec), WIDTH, events.filter((_, i) => seqs[i]! <= upTo));
+      snapshotEqual = Buffer.from(await decompressCanvas(snap.canvas)).equals(Buffer.from(reference));
+    }
+    return state('history', seq, rowsEqual && snapshotEqual, `${rows.length} rows ${rowsEqual ? '=' : '≠'} ${events.length} events; snapshot at ${snap?.seq ?? 'none'} ${snapshotEqual ? '=' : '≠'} replay`);
+  };
+
+  const watchClient = async (projection: string, client: RplaceClient, close: boolean): Promise<ProjectionState> => {
+    try {
+      if (close) await client.connect();
+      while (client.seq < lastSeq && within()) await sleep(50);
+      return state(projection, client.seq, client.canvas !== undefined && Buffer.from(client.canvas).equals(Buffer.from(expected)), `status ${client.status}`);
+    } finally {
+      if (close) client.close();
+    }
+  };
+
+  let states: ProjectionState[];
+  try {
+    states = await Promise.all([
+      watchBitmap(),
+      watchHistory(),
+      ...fault.edgeUrls.map((url, i) => watchClient(`edge${i + 1}`, nodeClient(url, { trackCanvas: true }), true)),
+      ...observers.clients.map((client, i) => watchClient(`client${i + 1}`, client, false)),
+    ]);
+  } finally {
+    observers.close();
+    redis.disconnect();
+    await db.end();
+  }
+  for (const s of states) say(`${s.projection}: seq ${s.seq} of ${lastSeq}, equal to the replay: ${s.equal}, ${s.ms} ms after the load stopped${s.detail ? ` (${s.detail})` : ''}`);
+  const report: Report = { ...base, convergedMs: Object.fromEntries(states.map((s) => [s.projection, s.seq === lastSeq && s.equal ? s.ms : null])) };
+  process.stdout.write(`[faults] ${JSON.stringify(report)}\n`);
+  mkdirSync(join('test-artifacts', 'faults'), { recursive: true });
+  appendFileSync(join('test-artifacts', 'faults', 'results.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), canvas: names.canvasId, ...report })}\n`);
+
+  expect(lost, 'acknowledged placements missing from the stream').toEqual([]);
+  expect(base.duplicates, 'request ids stored twice').toBe(0);
+  expect(states.map(({ projection, seq, equal }) => ({ projection, seq, equal }))).toEqual(states.map(({ projection }) => ({ projection, seq: lastSeq, equal: true })));
+  // Clients resumed without a reload: the same client objects are in sync at the end (checked above), and
+  // placements went on after the repair from clients of every edge.
+  const edgesPlacing = new Set(load.acked.filter((a) => a.at >= options.repairedAt).map((a) => a.client % fault.edgeUrls.length));
+  expect(edgesPlacing.size, 'edges whose clients placed after the repair').toBe(fault.edgeUrls.length);
+  return report;
+}
