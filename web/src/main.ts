@@ -4,6 +4,7 @@
  */
 import { RplaceClient, type ClientStatus } from '../../proto/client.ts';
 import type { WelcomeMessage } from '../../proto/messages.ts';
+import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
 import {
   type Camera, cameraFromHash, cameraToHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
   panBy, pixelAt, zoomAt,
@@ -117,7 +118,7 @@ let pixelInfoRefresh: ReturnType<typeof setTimeout> | undefined;
 function refreshPixelInfoIfTouched(records: Uint8Array, count: number): void {
   const selected = placement.state.selected;
   if (!selected) return;
-  for (let o = 0; o < count * 5; o += 5) {
+  for (let o = 0; o < count * PIXEL_RECORD_BYTES; o += PIXEL_RECORD_BYTES) {
     if (((records[o] as number) | ((records[o + 1] as number) << 8)) !== selected.x) continue;
     if (((records[o + 2] as number) | ((records[o + 3] as number) << 8)) !== selected.y) continue;
     clearTimeout(pixelInfoRefresh);
