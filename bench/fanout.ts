@@ -25,6 +25,7 @@ import { createPlacePixel } from '../src/app/place-pixel.ts';
 import { systemClock } from '../src/app/ports.ts';
 import { namesFor } from '../src/config/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
+import { deleteRedisKeys } from '../test/helpers/isolation.ts';
 
 const { values } = parseArgs({
   options: {
@@ -297,12 +298,7 @@ async function main() {
   log(pass ? 'floors: PASS' : 'floors: FAIL');
 
   await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRedisKeys(redis, names);
   await nc.close();
   redis.disconnect();
 }

@@ -31,6 +31,7 @@ import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS } from './event-stream.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { sleep } from '../../app/sleep.ts';
 
 export interface ProjectionSourceOptions {
   /** Largest batch handed to the handler (default 5000). */
@@ -159,16 +160,4 @@ export function createNatsProjectionSource(
   }
 
   return { run };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

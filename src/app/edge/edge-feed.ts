@@ -7,6 +7,7 @@
 import { EventKind } from '../../../proto/event-codec.ts';
 import type { EventStream, StoredEvent } from '../ports.ts';
 import { flushDelay, type EdgeCanvas, type EdgeEvent } from './edge-canvas.ts';
+import { sleep } from '../sleep.ts';
 
 export interface EdgeFeedDeps {
   readonly stream: EventStream;
@@ -112,14 +113,4 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
       if (state.hasPending) flush();
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -18,6 +18,7 @@ import { SequenceConflict } from '../errors.ts';
 import { applyPixel, createCanvas, replay } from '../../domain/canvas.ts';
 import type { Clock, ProjectionSource, StoredEvent } from '../ports.ts';
 import { StoreUnavailable, type HistoryRow, type HistoryStore, type SnapshotInput } from './ports.ts';
+import { sleep } from '../sleep.ts';
 
 export interface ProjectorObserver {
   committed?(info: { readonly seq: number; readonly events: number; readonly snapshots: number; readonly ms: number }): void;
@@ -54,18 +55,6 @@ export interface HistoryProjector {
   readonly canvas: Uint8Array;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export function createHistoryProjector(options: HistoryProjectorOptions): HistoryProjector {
   const { store, source, clock, width, height, projection, observer = {} } = options;

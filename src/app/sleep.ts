@@ -1,0 +1,16 @@
+/**
+ * Waits `ms`, or less when `signal` aborts; never rejects, so retry loops can simply re-check the signal
+ * after it. Shared by every loop that backs off (projectors, edge tail, projection source).
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
