@@ -251,15 +251,63 @@ export class Observers {
   }
 }
 
+/**
+ * Samples the projections' positions (Redis bitmap sequence, Postgres history position) every 250 ms while
+ * the load runs, so `verify` can tell how long after the repair each caught up with what had been
+ * acknowledged by then. Read errors (the service is down) are samples of 0.
+ */
+export class PositionSampler {
+  readonly samples: { at: number; bitmap: number; history: number }[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(fault: Fault) {
+    this.done = this.run(fault);
+  }
+
+  private async run(fault: Fault): Promise<void> {
+    const redis = new Redis(fault.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: false });
+    redis.on('error', () => undefined);
+    const db = new pg.Pool({ connectionString: fault.databaseUrl, max: 1, connectionTimeoutMillis: 500 });
+    db.on('error', () => undefined);
+    const sql = `SELECT seq FROM "${fault.names.pgSchema}".projection_positions WHERE name = $1`;
+    try {
+      while (this.running) {
+        const [bitmap, history] = await Promise.all([
+          redis.get(fault.names.canvasSeqKey).then((v) => Number(v ?? 0), () => 0),
+          db.query(sql, [fault.names.consumers.history]).then((r) => Number(r.rows[0]?.seq ?? 0), () => 0),
+        ]);
+        this.samples.push({ at: Date.now(), bitmap, history });
+        await sleep(250);
+      }
+    } finally {
+      redis.disconnect();
+      await db.end().catch(() => undefined);
+    }
+  }
+
+  /** ms after `from` when the projection first held at least `seq` (null: never while sampled). */
+  caughtUp(projection: 'bitmap' | 'history', from: number, seq: number): number | null {
+    const hit = this.samples.find((s) => s.at >= from && s[projection] >= seq);
+    return hit ? hit.at - from : null;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
 /** Starts the load (and the observers) and lets it run `warmMs`. */
-export async function startLoad(fault: Fault, warmMs = 4_000): Promise<{ load: PlacementLoad; observers: Observers }> {
+export async function startLoad(fault: Fault, warmMs = 4_000): Promise<{ load: PlacementLoad; observers: Observers; sampler: PositionSampler }> {
   const load = new PlacementLoad({ edgeUrls: fault.edgeUrls, clients: CLIENTS, width: WIDTH, height: HEIGHT, colors: PALETTES.rplace2022.length });
   const observers = new Observers(fault.edgeUrls);
   await Promise.all([load.start(), observers.connect()]);
   fault.say(`${CLIENTS} clients and ${OBSERVERS} observers synced; load running`);
+  const sampler = new PositionSampler(fault);
   await sleep(warmMs);
   expect(load.acked.length, 'placements acknowledged before the fault').toBeGreaterThan(100);
-  return { load, observers };
+  return { load, observers, sampler };
 }
 
 export interface VerifyOptions {
@@ -292,10 +340,15 @@ interface ProjectionState {
 }
 
 /** Stops the load and runs every check; appends the report to test-artifacts/faults/results.jsonl. */
-export async function verify(fault: Fault, load: PlacementLoad, observers: Observers, options: VerifyOptions): Promise<Report> {
+export async function verify(fault: Fault, run: { load: PlacementLoad; observers: Observers; sampler: PositionSampler }, options: VerifyOptions): Promise<Report> {
   const { names, jsm, say } = fault;
+  const { load, observers, sampler } = run;
   const loadStartedAt = Math.min(...load.acked.map((a) => a.at));
+  // What had been acknowledged when the fault was repaired: each projection's catch-up is measured to it.
+  const ackedByRepair = Math.max(0, ...load.acked.filter((a) => a.at <= options.repairedAt).map((a) => a.seq));
   await load.stop();
+  await sampler.stop();
+  const catchUpMs = { bitmap: sampler.caughtUp('bitmap', options.repairedAt, ackedByRepair), history: sampler.caughtUp('history', options.repairedAt, ackedByRepair) };
   const loadStoppedAt = Date.now();
   const ackedAfterRepair = load.ackedSince(options.repairedAt);
   say(`load stopped: ${load.acked.length} acks, ${ackedAfterRepair} after the repair`);
@@ -350,6 +403,8 @@ export async function verify(fault: Fault, load: PlacementLoad, observers: Obser
     shortReads,
     errors: Object.fromEntries(load.errors),
     faultToRepairMs: options.repairedAt - options.faultAt,
+    // ms after the repair at which the bitmap / history held everything acknowledged before the repair.
+    catchUpMs,
     repairToLoadStopMs: loadStoppedAt - options.repairedAt,
     observerReconnects: observers.reconnects.reduce((a, b) => a + b, 0),
     observerFullCanvases: observers.canvases.reduce((a, b) => a + b, 0) - observers.clients.length,

@@ -17,17 +17,17 @@ export function roleKillSuite(label: string, role: 'bitmap-projector' | 'history
   describe(`kill -9 of the ${role} under load, then restart`, () => {
     it('loses no acknowledged placement and every projection and client converges to the replay', async () => {
       const f = fault!;
-      const { load, observers } = await startLoad(f);
+      const run = await startLoad(f);
       const proc = [...f.topology.projectors, ...f.topology.edges].find((p) => p.name === role)!;
       const faultAt = Date.now();
       proc.kill('SIGKILL');
-      f.say(`killed ${role} (pid ${proc.pid}) after ${load.acked.length} acks`);
+      f.say(`killed ${role} (pid ${proc.pid}) after ${run.load.acked.length} acks`);
       await sleep(downMs);
       await proc.restart();
       const repairedAt = Date.now();
       f.say(`${role} restarted after ${repairedAt - faultAt} ms`);
       await sleep(4_000);
-      await verify(f, load, observers, { fault: `kill -9 of the ${role}, restarted`, faultAt, repairedAt });
+      await verify(f, run, { fault: `kill -9 of the ${role}, restarted`, faultAt, repairedAt });
     });
   });
 }
