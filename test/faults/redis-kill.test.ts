@@ -3,7 +3,7 @@
  * EMPTY: no bitmap, no cooldowns, no sessions. The bitmap projector must notice and rebuild the bitmap from
  * the stream by itself; edges keep serving their in-memory canvas and placing once Redis answers again.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startFault, startLoad, verify, type Fault } from './harness.ts';
 
 let fault: Fault | undefined;
@@ -27,5 +27,7 @@ describe('kill -9 of Redis under load; it comes back empty', () => {
     f.say(`redis-server restarted empty after ${repairedAt - faultAt} ms`);
     await sleep(5_000);
     await verify(f, run, { fault: 'kill -9 of Redis (restarted empty)', faultAt, repairedAt });
+    // Redis down is an expected outage: every refused placement says `unavailable`, none `internal`.
+    expect(run.load.errors.get('internal') ?? 0).toBe(0);
   });
 });

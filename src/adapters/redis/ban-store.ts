@@ -5,19 +5,20 @@
  */
 import type { Redis } from 'ioredis';
 import type { BanMode, BanStore } from '../../app/auth/ports.ts';
+import { storeUnavailable } from './connect.ts';
 
 export function createRedisBanStore(redis: Redis, redisPrefix: string): BanStore {
   const key = (userId: string) => `${redisPrefix}ban:${userId}`;
   return {
     async get(userId) {
-      const value = await redis.get(key(userId));
+      const value = await redis.get(key(userId)).catch(storeUnavailable('read a ban'));
       return value === 'ban' || value === 'shadow' ? (value satisfies BanMode) : null;
     },
     async set(userId, mode) {
-      await redis.set(key(userId), mode);
+      await redis.set(key(userId), mode).catch(storeUnavailable('store a ban'));
     },
     async clear(userId) {
-      return (await redis.del(key(userId))) > 0;
+      return (await redis.del(key(userId)).catch(storeUnavailable('lift a ban'))) > 0;
     },
   };
 }

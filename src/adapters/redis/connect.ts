@@ -4,7 +4,15 @@
  * reconnect policy every role uses once connected (reconnect forever, backing off to 2 s).
  */
 import { Redis } from 'ioredis';
-import { ServiceUnreachable } from '../../app/errors.ts';
+import { ServiceUnreachable, StoreUnavailable } from '../../app/errors.ts';
+
+/**
+ * For `.catch(...)` on a Redis command: every failure (connection lost, retries exhausted, script error)
+ * becomes a `StoreUnavailable`, which the use cases answer as `unavailable` instead of `internal`.
+ */
+export const storeUnavailable = (what: string) => (cause: unknown): never => {
+  throw new StoreUnavailable(`Redis could not ${what}: ${(cause as Error).message}`, { cause });
+};
 
 export async function connectRedis(url: string, name: string): Promise<Redis> {
   let everReady = false;

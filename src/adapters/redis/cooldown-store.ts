@@ -18,10 +18,8 @@ import type { Redis } from 'ioredis';
 import type { Names } from '../../config/names.ts';
 import type { CooldownResult, CooldownStore } from '../../app/ports.ts';
 import { StoreUnavailable } from '../../app/errors.ts';
+import { storeUnavailable } from './connect.ts';
 
-const unavailable = (what: string) => (cause: unknown): never => {
-  throw new StoreUnavailable(`Redis could not ${what}: ${(cause as Error).message}`, { cause });
-};
 
 /**
  * KEYS: the cooldown keys; ARGV: per key, the value `<placedAt>:<requestId>` then the seconds.
@@ -126,11 +124,11 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
     },
 
     async release(userId, requestId): Promise<void> {
-      await commands.rplaceCooldownRelease(names.cooldownKey(userId), requestId).catch(unavailable('release a cooldown'));
+      await commands.rplaceCooldownRelease(names.cooldownKey(userId), requestId).catch(storeUnavailable('release a cooldown'));
     },
 
     async remainingMs(userId): Promise<number> {
-      return Math.max(0, await redis.pttl(names.cooldownKey(userId)).catch(unavailable('read a cooldown')));
+      return Math.max(0, await redis.pttl(names.cooldownKey(userId)).catch(storeUnavailable('read a cooldown')));
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RateDecision, RateLimiter } from '../../app/auth/ports.ts';
+import { storeUnavailable } from './connect.ts';
 
 const GCRA = `
 local t = redis.call('TIME')
@@ -32,11 +33,11 @@ export function createRedisRateLimiter(redis: Redis, redisPrefix: string): RateL
   const key = (name: string) => `${redisPrefix}rate:${name}`;
   return {
     async take(name, limit, windowMs): Promise<RateDecision> {
-      const [allowed, retryAfterMs] = await r.rplaceGcra(key(name), windowMs, limit);
+      const [allowed, retryAfterMs] = await r.rplaceGcra(key(name), windowMs, limit).catch(storeUnavailable('take a rate token'));
       return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterMs };
     },
     async reset(name) {
-      await redis.del(key(name));
+      await redis.del(key(name)).catch(storeUnavailable('reset a rate bucket'));
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { SessionData, SessionStore } from '../../app/auth/ports.ts';
 import { sessionKey } from '../../app/auth/sessions.ts';
+import { storeUnavailable } from './connect.ts';
 
 const Stored = z.object({ userId: z.string(), username: z.string(), accountCreatedAt: z.number(), createdAt: z.number() });
 
@@ -14,10 +15,10 @@ export function createRedisSessionStore(redis: Redis, redisPrefix: string): Sess
   const key = (sessionId: string) => keyOf(sessionKey(sessionId));
   return {
     async create(sessionId, data, ttlSeconds) {
-      await redis.set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds);
+      await redis.set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds).catch(storeUnavailable('store a session'));
     },
     async get(sessionId) {
-      const raw = await redis.get(key(sessionId));
+      const raw = await redis.get(key(sessionId)).catch(storeUnavailable('read a session'));
       if (raw === null) return null;
       try {
         const parsed = Stored.safeParse(JSON.parse(raw));
@@ -27,10 +28,10 @@ export function createRedisSessionStore(redis: Redis, redisPrefix: string): Sess
       }
     },
     async destroy(sessionId) {
-      await redis.del(key(sessionId));
+      await redis.del(key(sessionId)).catch(storeUnavailable('delete a session'));
     },
     async aliveByKey(hash) {
-      return (await redis.exists(keyOf(hash))) === 1;
+      return (await redis.exists(keyOf(hash)).catch(storeUnavailable('check a session'))) === 1;
     },
   };
 }

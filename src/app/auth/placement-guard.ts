@@ -12,7 +12,8 @@ import { createPlacePixel, type PlaceOutcome, type PlacePixelDeps, type PlaceReq
 import type { EventLog } from '../ports.ts';
 import type { Limit } from './accounts.ts';
 import type { AccountIdentity } from './identity.ts';
-import type { BanStore, RateLimiter, SessionStore } from './ports.ts';
+import type { BanMode, BanStore, RateDecision, RateLimiter, SessionStore } from './ports.ts';
+import { StoreUnavailable } from '../errors.ts';
 import type { ChallengeGate, RiskRule } from './risk.ts';
 
 export interface PlacementGuardDeps {
@@ -46,12 +47,20 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
     if (identity.isGuest && !deps.allowGuestPlacement) {
       return { ok: false, code: ErrorCode.unauthorized, message: 'log in to place pixels (guests can watch)' };
     }
-    const [alive, ban, byIp, byUser] = await Promise.all([
-      identity.sessionKey === null ? true : deps.sessions.aliveByKey(identity.sessionKey),
-      deps.bans.get(identity.userId),
-      deps.limits.take(`place:ip:${ip}`, deps.perIp.limit, deps.perIp.windowMs),
-      deps.limits.take(`place:user:${identity.userId}`, deps.perUser.limit, deps.perUser.windowMs),
-    ]);
+    let checks: [boolean, BanMode | null, RateDecision, RateDecision];
+    try {
+      checks = await Promise.all([
+        identity.sessionKey === null ? true : deps.sessions.aliveByKey(identity.sessionKey),
+        deps.bans.get(identity.userId),
+        deps.limits.take(`place:ip:${ip}`, deps.perIp.limit, deps.perIp.windowMs),
+        deps.limits.take(`place:user:${identity.userId}`, deps.perUser.limit, deps.perUser.windowMs),
+      ]);
+    } catch (error) {
+      // The same answer as the command gives when its cooldown store is down: nothing was taken, retry later.
+      if (error instanceof StoreUnavailable) return { ok: false, code: ErrorCode.unavailable, message: 'placements are paused for a moment; try again shortly' };
+      throw error;
+    }
+    const [alive, ban, byIp, byUser] = checks;
     // The socket outlived its session (logout on another edge whose notice was lost, or expiry).
     if (!alive) return { ok: false, code: ErrorCode.unauthorized, message: 'your session has ended; log in again' };
     if (ban === 'ban') return { ok: false, code: ErrorCode.banned, message: 'this account is banned from placing pixels' };

@@ -110,6 +110,4 @@ export interface HistoryStore {
 }
 
 /** The store could not be reached or failed a statement; nothing of the call was committed. */
-export class StoreUnavailable extends Error {
-  override readonly name = 'StoreUnavailable';
-}
+export { StoreUnavailable } from '../errors.ts';
