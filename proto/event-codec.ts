@@ -37,8 +37,8 @@ export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
 export const MAX_ID_BYTES = 64;
 
-export interface PixelPlaced {
-  readonly kind: typeof EventKind.PixelPlaced;
+/** The fields every pixel event carries (one byte layout for every kind). */
+interface PixelEventFields {
   readonly x: number;
   readonly y: number;
   readonly color: number;
@@ -48,15 +48,13 @@ export interface PixelPlaced {
   readonly placedAt: number;
 }
 
-/** Same fields as `PixelPlaced`; `userId` = the moderator, `requestId` = the rollback id, `placedAt` = when it was written. */
-export interface PixelRestored {
+export interface PixelPlaced extends PixelEventFields {
+  readonly kind: typeof EventKind.PixelPlaced;
+}
+
+/** `userId` = the moderator, `requestId` = the rollback id, `placedAt` = when it was written. */
+export interface PixelRestored extends PixelEventFields {
   readonly kind: typeof EventKind.PixelRestored;
-  readonly x: number;
-  readonly y: number;
-  readonly color: number;
-  readonly userId: string;
-  readonly requestId: string;
-  readonly placedAt: number;
 }
 
 export type CanvasEvent = PixelPlaced | PixelRestored;

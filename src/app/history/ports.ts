@@ -23,17 +23,6 @@ export interface HistoryRow {
   readonly event: CanvasEvent;
 }
 
-/** A canvas copy to store, labelled with the sequence it reflects. `canvas` is raw (the store compresses). */
-export interface SnapshotInput {
-  readonly seq: number;
-  readonly capturedAt: number;
-  readonly maxPlacedAt: number;
-  readonly pixelCount: number;
-  readonly width: number;
-  readonly height: number;
-  readonly canvas: Uint8Array;
-}
-
 export interface SnapshotMeta {
   readonly seq: number;
   readonly capturedAt: number;
@@ -41,6 +30,11 @@ export interface SnapshotMeta {
   readonly pixelCount: number;
   readonly width: number;
   readonly height: number;
+}
+
+/** A canvas copy to store, labelled with the sequence it reflects. `canvas` is raw (the store compresses). */
+export interface SnapshotInput extends SnapshotMeta {
+  readonly canvas: Uint8Array;
 }
 
 export interface Region {
