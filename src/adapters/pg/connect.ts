@@ -32,6 +32,17 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * A lost Postgres connection must never crash the process: node-postgres emits `error` on the pool for idle
+ * clients, and on the client itself for one that is checked out (between two statements of a transaction,
+ * say), where an unhandled `error` event kills Node. Every client gets a listener when it connects; the
+ * statement in flight fails on its own and the use case turns that into `StoreUnavailable`.
+ */
+export function survivePgDisconnects(pool: pg.Pool, onLost: (error: Error) => void): void {
+  pool.on('error', onLost);
+  pool.on('connect', (client) => client.on('error', onLost));
+}
+
 export async function connectPg(url: string, schema: string, logger: Logger, options: PgOptions = {}): Promise<PgConnection> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -40,7 +51,7 @@ export async function connectPg(url: string, schema: string, logger: Logger, opt
     idleTimeoutMillis: 30_000,
     options: `-c search_path=${quoteIdent(schema)},public -c statement_timeout=${options.statementTimeoutMs ?? 60_000}`,
   });
-  pool.on('error', (error) => logger.warn({ err: error.message }, 'postgres connection lost (idle client dropped)'));
+  survivePgDisconnects(pool, (error) => logger.warn({ err: error.message }, 'postgres connection lost'));
   try {
     const client = await pool.connect();
     client.release();

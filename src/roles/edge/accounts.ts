@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { CloseCode } from '../../../proto/close-codes.ts';
 import pg from 'pg';
-import { quoteIdent } from '../../adapters/pg/connect.ts';
+import { quoteIdent, survivePgDisconnects } from '../../adapters/pg/connect.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createNatsRevocations, subscribeRevocations } from '../../adapters/nats/revocations.ts';
@@ -84,7 +84,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
     idleTimeoutMillis: 30_000,
     options: `-c search_path=${quoteIdent(names.pgSchema)},public -c statement_timeout=5000`,
   });
-  pool.on('error', (error) => log.warn({ err: error.message }, 'accounts database connection lost'));
+  survivePgDisconnects(pool, (error) => log.warn({ err: error.message }, 'accounts database connection lost'));
   try {
     await migrateToLatest(pool, names.pgSchema);
   } catch (error) {
