@@ -30,6 +30,9 @@ import type { Names } from '../../config/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS } from './event-stream.ts';
+
+/** A session that delivered nothing for this long while the stream holds more is restarted. */
+const STALL_CHECK_MS = PULL_EXPIRES_MS;
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 import { sleep } from '../../app/sleep.ts';
 
@@ -105,6 +108,27 @@ export function createNatsProjectionSource(
         }
       }
     })().catch(() => undefined);
+    // Stall watchdog: after a whole-cluster outage the consumer's leader moves and our pull can be lost
+    // without any status event; measured, the history projector then sat idle ~15 s with the stream ahead.
+    // No progress for a whole check period, no batch in the handler, and the stream holding more than we
+    // handled → end this session; `run` re-positions the durable and starts a new one.
+    let handling = false;
+    let lastChecked = next;
+    const watchdog = setInterval(() => {
+      if (handling || next !== lastChecked) {
+        lastChecked = next;
+        return;
+      }
+      jsmPromise ??= jetstreamManager(nc);
+      void jsmPromise
+        .then((jsm) => jsm.streams.info(names.stream))
+        .then((info) => {
+          if (handling || next !== lastChecked || info.state.last_seq < next) return;
+          log.warn({ next, lastSeq: info.state.last_seq }, 'no delivery while the stream holds more; restarting the consume session');
+          void messages.close();
+        })
+        .catch(() => undefined);
+    }, STALL_CHECK_MS);
     const skips = new DecodeSkips();
     try {
       if (signal.aborted) return next;
@@ -119,12 +143,15 @@ export function createNatsProjectionSource(
         }
         skips.flush(log, names.stream);
         if (batch.length > 0) {
+          handling = true;
           try {
             await handle(batch);
           } catch (error) {
             // Not acknowledged: the caller re-positions at the first sequence of this batch.
             progress((batch[0] as StoredEvent).seq);
             throw error;
+          } finally {
+            handling = false;
           }
         }
         // AckAll: acking the last message acknowledges the whole batch.
@@ -134,6 +161,7 @@ export function createNatsProjectionSource(
       }
       return next;
     } finally {
+      clearInterval(watchdog);
       signal.removeEventListener('abort', onAbort);
       await messages.close().catch(() => undefined);
     }
