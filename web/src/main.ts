@@ -235,15 +235,15 @@ const timings = { canvasAt: -1, paintedAt: -1, frames: 0, drawAllMs: -1, firstFl
 
 function onCanvas(width: number, height: number, canvas: Uint8Array | undefined): void {
   if (!canvas) return;
-  if (paletteHex.length === 0) {
-    // First paint before the welcome: the default palette is the 32-colour one; corrected on welcome.
-    void fetchPaletteInfo();
-  }
   size = { width, height };
   renderer.resize(width, height);
-  const t0 = performance.now();
-  renderer.drawAll(canvas);
-  if (timings.drawAllMs < 0) timings.drawAllMs = performance.now() - t0;
+  // Without a palette the 4 MB canvas would be drawn twice (wrong colours, then right ones); it is drawn
+  // once when the palette arrives (asked for at start-up, alongside the canvas).
+  if (paletteHex.length > 0) {
+    const t0 = performance.now();
+    renderer.drawAll(canvas);
+    if (timings.drawAllMs < 0) timings.drawAllMs = performance.now() - t0;
+  }
   if (!cameraPlaced) {
     cameraPlaced = true;
     setCamera(urlCamera ?? initialCamera(view, size));
@@ -266,7 +266,11 @@ async function fetchPaletteInfo(): Promise<void> {
     paletteHex = info.palette;
     renderer.setPalette(info.palette);
     palette.setPalette(info.palette, info.paletteNames ?? []);
-    if (client.canvas) renderer.drawAll(client.canvas);
+    if (client.canvas) {
+      const t0 = performance.now();
+      renderer.drawAll(client.canvas);
+      if (timings.drawAllMs < 0) timings.drawAllMs = performance.now() - t0;
+    }
   } catch {
     // The welcome brings the palette too.
   }
@@ -319,6 +323,7 @@ const historyMode = new HistoryMode({
 });
 
 fetchPaletteInfo();
+void fetchPaletteInfo();
 void client.connect().catch(() => undefined);
 showStatus('connecting');
 
