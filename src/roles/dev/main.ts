@@ -46,15 +46,13 @@ await runRole('start', async () => {
 
   try {
     const env: Record<string, string | undefined> = { ...process.env };
-    // The single-machine demo lets guests place, so the browser client works without a login form.
+    // A demo on one machine: guests may place unless the operator says otherwise (production roles default to off).
     env.ALLOW_GUEST_PLACEMENT ??= '1';
     if (!env.SESSION_SECRET) {
       const { secret, created } = devSessionSecret(join(dataDir, 'session-secret'));
       if (created) logger.info(`generated a dev session secret in ${join(config.DATA_DIR, 'session-secret')}`);
       env.SESSION_SECRET = secret;
     }
-    // A demo on one machine: guests may place unless the operator says otherwise (production roles default to off).
-    env.ALLOW_GUEST_PLACEMENT ??= '1';
 
     // The client bundles proto/ (the shared WebSocket client) as well as web/.
     const sources = Math.max(newestMtime(join(root, 'web')) ?? 0, newestMtime(join(root, 'proto')) ?? 0) || null;
