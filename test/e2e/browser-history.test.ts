@@ -7,13 +7,11 @@
  * pixel's history lists its placements; and leaving history mode shows the live canvas again.
  */
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, TEST_NATS_URL, TEST_REDIS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
 
 const names = testNames('bhistory');
@@ -42,16 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
   await all?.stop();
-  const nc = await connect({ servers: TEST_NATS_URL });
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    await deleteStream(nc, names);
-    await deleteRedisKeys(redis, names);
-    await dropSchema(names);
-  } finally {
-    await nc.close();
-    redis.disconnect();
-  }
+  await cleanupCanvas(names);
 }, 60_000);
 
 it('scrubs the canvas through time, lists a pixel\'s history and returns to live', async () => {

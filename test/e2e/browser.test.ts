@@ -9,13 +9,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, TEST_NATS_URL, TEST_REDIS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import {
   ARTIFACTS, ensureWebBuilt, freePort, launchChromium, pageCanvas, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
 } from './browser-harness.ts';
@@ -85,17 +83,7 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close().catch(() => undefined);
   await Promise.all([edge, projector, ...extraRoles].map((r) => r?.stop()));
-  const nc: NatsConnection = await connect({ servers: TEST_NATS_URL });
-  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
-  try {
-    await deleteStream(nc, names);
-    await redis.connect();
-    await deleteRedisKeys(redis, names);
-    await dropSchema(names);
-  } finally {
-    await nc.close();
-    redis.disconnect();
-  }
+  await cleanupCanvas(names);
 }, 60_000);
 
 describe('web client in chromium', () => {

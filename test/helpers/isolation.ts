@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { namesFor, type Names } from '../../src/config/names.ts';
 
@@ -62,5 +62,22 @@ export async function dropSchema(names: Names, databaseUrl = TEST_DATABASE_URL):
     await client.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Removes everything a canvas id created: its stream, its Redis keys and its Postgres schema. Uses the
+ * given connections, or opens (and closes) its own.
+ */
+export async function cleanupCanvas(names: Names, given: { nc?: NatsConnection; redis?: Redis } = {}): Promise<void> {
+  const nc = given.nc ?? (await connect({ servers: TEST_NATS_URL }));
+  const redis = given.redis ?? new Redis(TEST_REDIS_URL);
+  try {
+    await deleteStream(nc, names);
+    await deleteRedisKeys(redis, names);
+    await dropSchema(names);
+  } finally {
+    if (!given.nc) await nc.close();
+    if (!given.redis) redis.disconnect();
   }
 }

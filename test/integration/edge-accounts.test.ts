@@ -15,7 +15,7 @@ import { createLogger } from '../../src/adapters/logger.ts';
 import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const names = testNames('edgeaccounts');
 const SECRET = 'edge-accounts-test-secret-0123456789abcdef';
@@ -46,9 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of sockets) s.terminate();
   for (const stop of stops) await stop();
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await dropSchema(names);
+  await cleanupCanvas(names, { nc, redis });
   await nc.close();
   redis.disconnect();
 }, 30_000);

@@ -25,7 +25,7 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
 import { createRollbackPlanner } from '../../src/app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const W = 16;
 const H = 16;
@@ -98,9 +98,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await historyRoutes?.close();
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await dropSchema(names);
+  await cleanupCanvas(names, { nc, redis });
   await nc.close();
   redis.disconnect();
 }, 30_000);
