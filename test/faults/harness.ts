@@ -49,7 +49,7 @@ export const OBSERVERS = 4;
  * How long after the load stops every projection must equal the replay ("within seconds"). Far above the
  * 500 ms delivery target, so a failure means a consumer that stalled at the fault, not a slow one.
  */
-export const CONVERGE_MS = Number(process.env.FAULT_CONVERGE_MS ?? 15_000);
+export const CONVERGE_MS = Number(process.env.FAULT_CONVERGE_MS ?? 5_000);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

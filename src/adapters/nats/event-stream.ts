@@ -18,6 +18,7 @@ import { LogUnavailable } from '../../app/errors.ts';
 import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { startStallWatchdog } from './stall-watchdog.ts';
 
 /**
  * How long one pull waits on the server. It also sets the idle heartbeat (half of it), which is how the
@@ -25,6 +26,9 @@ import { DecodeSkips, toStoredEvent } from './stored-event.ts';
  * after a node was killed (docs/RELIABILITY.md); 5 s bounds that stall to a few seconds.
  */
 export const PULL_EXPIRES_MS = 5_000;
+
+/** How often a reader that received nothing compares with the stream's end (stall-watchdog.ts). */
+export const STALL_CHECK_MS = 1_000;
 
 export interface EventStreamOptions {
   /** Largest batch yielded (default 4096). */
@@ -69,45 +73,70 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       until = Math.min(opts.untilSeq, await lastSeq());
       if (start > until) return;
     }
-    const consumer = await js.consumers.get(names.stream, {
-      filter_subjects: names.subjects,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: start,
-    });
-    let messages: ConsumerMessages | undefined;
-    const onAbort = () => void messages?.close();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const skips = new DecodeSkips();
-    try {
-      messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
-      if (signal?.aborted) return;
-      for await (const msgs of batchMessages(messages, maxBatch)) {
-        const batch: StoredEvent[] = [];
-        let done = false;
-        for (const msg of msgs) {
-          const seq = msg.info.streamSequence;
-          if (until !== undefined && seq > until) {
-            done = true;
-            break;
+    let next = start;
+    // Each pass is one ordered consumer from `next`; a stalled one (see stall-watchdog.ts) is replaced.
+    for (;;) {
+      const consumer = await js.consumers.get(names.stream, {
+        filter_subjects: names.subjects,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+      });
+      let messages: ConsumerMessages | undefined;
+      let stalled = false;
+      let suspended = false; // the caller holds a batch: no delivery is expected meanwhile
+      const onAbort = () => void messages?.close();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const watchdog = startStallWatchdog({
+        periodMs: STALL_CHECK_MS,
+        progress: () => ({ next, busy: suspended }),
+        streamLastSeq: lastSeq,
+        onStall: (progress, streamLast) => {
+          stalled = true;
+          options.logger?.warn({ stream: names.stream, next: progress.next, lastSeq: streamLast }, 'ordered consumer delivers nothing while the stream holds more; replacing it');
+          void messages?.close();
+        },
+      });
+      const skips = new DecodeSkips();
+      try {
+        messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
+        if (signal?.aborted) return;
+        for await (const msgs of batchMessages(messages, maxBatch)) {
+          const batch: StoredEvent[] = [];
+          let done = false;
+          for (const msg of msgs) {
+            const seq = msg.info.streamSequence;
+            if (seq < next) continue; // already yielded by a consumer this one replaced
+            if (until !== undefined && seq > until) {
+              done = true;
+              break;
+            }
+            const stored = toStoredEvent(msg, skips);
+            if (stored !== null) batch.push(stored);
+            next = seq + 1;
+            // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
+            // and the stream has no gaps to wait across (deny_delete, never purged), so `until` always arrives.
+            if (until !== undefined && seq >= until) {
+              done = true;
+              break;
+            }
           }
-          const stored = toStoredEvent(msg, skips);
-          if (stored !== null) batch.push(stored);
-          // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
-          // and the stream has no gaps to wait across (deny_delete, never purged), so `until` always arrives.
-          if (until !== undefined && seq >= until) {
-            done = true;
-            break;
+          skips.flush(options.logger, names.stream);
+          if (batch.length > 0) {
+            suspended = true;
+            yield batch;
+            suspended = false;
           }
+          if (done || signal?.aborted) return;
         }
-        skips.flush(options.logger, names.stream);
-        if (batch.length > 0) yield batch;
-        if (done || signal?.aborted) return;
+      } finally {
+        watchdog.stop();
+        signal?.removeEventListener('abort', onAbort);
+        await messages?.close().catch(() => undefined);
+        // Ordered consumers are ephemeral; deleting spares the server 5 minutes of an idle consumer. Not
+        // awaited: a consumer on a dead node answers nothing until the request times out.
+        void consumer.delete().catch(() => undefined);
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      await messages?.close().catch(() => undefined);
-      // Ordered consumers are ephemeral; deleting now spares the server 5 minutes of an idle consumer.
-      await consumer.delete().catch(() => undefined);
+      if (!stalled || signal?.aborted) return;
     }
   }
 

@@ -29,10 +29,8 @@ import type { ProjectionSource, StoredEvent } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
-import { PULL_EXPIRES_MS } from './event-stream.ts';
-
-/** A session that delivered nothing for this long while the stream holds more is restarted. */
-const STALL_CHECK_MS = PULL_EXPIRES_MS;
+import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';
+import { startStallWatchdog } from './stall-watchdog.ts';
 import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 import { sleep } from '../../app/sleep.ts';
 
@@ -108,27 +106,22 @@ export function createNatsProjectionSource(
         }
       }
     })().catch(() => undefined);
-    // Stall watchdog: after a whole-cluster outage the consumer's leader moves and our pull can be lost
-    // without any status event; measured, the history projector then sat idle ~15 s with the stream ahead.
-    // No progress for a whole check period, no batch in the handler, and the stream holding more than we
-    // handled → end this session; `run` re-positions the durable and starts a new one.
+    // After a whole-cluster outage or the loss of the consumer's node our pull can be lost without any status
+    // event (measured: the history projector sat idle ~15 s with the stream ahead). A stall ends this
+    // session; `run` re-positions the durable and starts a new one.
     let handling = false;
-    let lastChecked = next;
-    const watchdog = setInterval(() => {
-      if (handling || next !== lastChecked) {
-        lastChecked = next;
-        return;
-      }
-      jsmPromise ??= jetstreamManager(nc);
-      void jsmPromise
-        .then((jsm) => jsm.streams.info(names.stream))
-        .then((info) => {
-          if (handling || next !== lastChecked || info.state.last_seq < next) return;
-          log.warn({ next, lastSeq: info.state.last_seq }, 'no delivery while the stream holds more; restarting the consume session');
-          void messages.close();
-        })
-        .catch(() => undefined);
-    }, STALL_CHECK_MS);
+    const watchdog = startStallWatchdog({
+      periodMs: STALL_CHECK_MS,
+      progress: () => ({ next, busy: handling }),
+      streamLastSeq: async () => {
+        jsmPromise ??= jetstreamManager(nc);
+        return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
+      },
+      onStall: (progress, lastSeq) => {
+        log.warn({ next: progress.next, lastSeq }, 'no delivery while the stream holds more; restarting the consume session');
+        void messages.close();
+      },
+    });
     const skips = new DecodeSkips();
     try {
       if (signal.aborted) return next;
@@ -161,7 +154,7 @@ export function createNatsProjectionSource(
       }
       return next;
     } finally {
-      clearInterval(watchdog);
+      watchdog.stop();
       signal.removeEventListener('abort', onAbort);
       await messages.close().catch(() => undefined);
     }
