@@ -322,7 +322,6 @@ const historyMode = new HistoryMode({
   },
 });
 
-fetchPaletteInfo();
 void fetchPaletteInfo();
 void client.connect().catch(() => undefined);
 showStatus('connecting');
