@@ -2,14 +2,20 @@
  * History against the real NATS and Postgres: the projector writes every event once, snapshots equal a
  * replay to their sequence, the point-in-time canvas equals the reference rule for random instants (event
  * times deliberately not monotone in sequence), restarts and redeliveries change nothing, and the HTTP
- * routes answer PNG / APNG that decode to the expected pixels.
+ * routes answer PNG / APNG that decode to the expected pixels, and MP4 / WebM (ffmpeg) whose decoded frames show
+ * the expected palette colours; a client that disconnects from a video leaves no ffmpeg behind.
  */
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
+import { videoSize } from '../../src/adapters/image/ffmpeg-video.ts';
 import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { SequenceConflict } from '../../src/app/errors.ts';
@@ -19,12 +25,15 @@ import type { HttpResponse, HttpRoute } from '../../src/app/http.ts';
 import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { PALETTE_32, paletteRgba } from '../../src/domain/palette.ts';
+import { loadUws } from '../../src/adapters/uws/load.ts';
+import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import { decodePng } from '../helpers/png.ts';
+import { decodeFrame, ffmpegChildren, probeVideo, requireFfmpeg } from '../helpers/video.ts';
 
 const W = 40;
 const H = 30;
@@ -226,19 +235,119 @@ describe('history API', () => {
     expect(progress).toMatchObject({ id: 'tl-test', state: 'done', framesDone: 12, framesTotal: 12 });
   });
 
-  it('bounds timelapse inputs and says mp4 needs ffmpeg', async () => {
+  it('bounds timelapse inputs', async () => {
     const base = { from: String(start), to: String(start + 1000) };
     const cases: [Record<string, string>, RegExp][] = [
       [{ ...base, fps: '60', duration: '60' }, /frames; at most/],
       [{ ...base, w: '41' }, /w/],
       [{ ...base, to: String(start - 1) }, /after from/],
-      [{ ...base, format: 'mp4' }, /ffmpeg/],
       [{ ...base, to: String(Date.now() + 60_000) }, /future/],
     ];
     for (const [query, message] of cases) {
       const response = await get('/api/v1/history/timelapse', query);
       expect(response.status, JSON.stringify(query)).toBe(400);
       expect(JSON.parse(String(response.body)).message).toMatch(message);
+    }
+  });
+
+  it('says MP4 and WebM need ffmpeg when the server has none', async () => {
+    const noFfmpeg = await startHistoryApi(config, logger, { ffmpegPath: null });
+    try {
+      const find = (path: string) => noFfmpeg.routes.find((r) => r.path === path)!;
+      for (const format of ['mp4', 'webm']) {
+        const response = await find('/api/v1/history/timelapse').handle({ method: 'GET', path: '/api/v1/history/timelapse', query: new URLSearchParams({ from: String(start), to: String(start + 1000), format }), headers: {}, remoteAddress: '127.0.0.1' });
+        expect(response.status).toBe(400);
+        expect(JSON.parse(String(response.body))).toEqual({ code: 'bad_request', message: `format ${format} needs ffmpeg, which is not installed on this server; use apng` });
+      }
+      const info = await find('/api/v1/history/info').handle({ method: 'GET', path: '/api/v1/history/info', query: new URLSearchParams(), headers: {}, remoteAddress: '127.0.0.1' });
+      expect(JSON.parse(String(info.body)).formats).toEqual(['apng']);
+    } finally {
+      await noFfmpeg.close();
+    }
+  });
+});
+
+describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
+  const region = { x: 5, y: 4, w: 20, h: 10 };
+  const from = start, to = start + SPAN;
+  const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-'));
+  const rgba = paletteRgba(PALETTE_32);
+
+  /** The palette index whose colour is nearest (squared RGB distance). */
+  function nearestColor(rgb: readonly number[]): number {
+    let best = 0, bestDistance = Infinity;
+    for (let i = 0; i < PALETTE_32.length; i++) {
+      const d = (rgb[0]! - rgba[i * 4]!) ** 2 + (rgb[1]! - rgba[i * 4 + 1]!) ** 2 + (rgb[2]! - rgba[i * 4 + 2]!) ** 2;
+      if (d < bestDistance) [best, bestDistance] = [i, d];
+    }
+    return best;
+  }
+
+  it('lists mp4 and webm in /info when ffmpeg is installed', async () => {
+    requireFfmpeg();
+    expect(JSON.parse(String((await get('/api/v1/history/info', {})).body)).formats).toEqual(['apng', 'mp4', 'webm']);
+  });
+
+  for (const format of ['mp4', 'webm'] as const) {
+    it(`streams a ${format} whose frames count fps × duration, at the documented size, ending on the reference canvas`, async () => {
+      requireFfmpeg();
+      const job = `tl-${format}`;
+      const response = await get('/api/v1/history/timelapse', {
+        from: String(from), to: String(to), x: '5', y: '4', w: '20', h: '10', fps: '4', duration: '3', format, job,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers).toMatchObject({ 'content-type': `video/${format}`, 'x-rplace-frames': '12', 'x-rplace-job': job, 'x-rplace-width': '960', 'x-rplace-height': '480' });
+      const file = join(dir, `timelapse.${format}`);
+      writeFileSync(file, await bytesOf(response));
+      // 20×10 scaled by 48 (short side 480): each region pixel is a 48×48 square.
+      const size = videoSize(20, 10);
+      expect(await probeVideo(file)).toEqual({ codec: format === 'mp4' ? 'h264' : 'vp9', width: size.width, height: size.height, frames: 12 });
+      const last = await decodeFrame(file, 11);
+      expect(last.length).toBe(size.width * size.height * 3);
+      const want = referenceCanvasAt(events, W, H, to).canvas;
+      let worst = 0;
+      for (let r = 0; r < region.h; r++) {
+        for (let c = 0; c < region.w; c++) {
+          const color = want[(region.y + r) * W + region.x + c]!;
+          const at = ((r * size.scale + size.scale / 2) * size.width + c * size.scale + size.scale / 2) * 3;
+          const got = [...last.subarray(at, at + 3)];
+          expect(nearestColor(got), `pixel (${c},${r}): decoded ${got}, palette colour ${color}`).toBe(color);
+          for (let k = 0; k < 3; k++) worst = Math.max(worst, Math.abs(got[k]! - rgba[color * 4 + k]!));
+        }
+      }
+      expect(worst, 'largest channel error of a lossy codec at pixel centres').toBeLessThanOrEqual(16);
+      const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job })).body));
+      expect(progress).toMatchObject({ id: job, state: 'done', framesDone: 12, framesTotal: 12, error: null });
+    });
+  }
+
+  it('a client that disconnects mid-stream leaves no ffmpeg running and the job cancelled', async () => {
+    requireFfmpeg();
+    const uws = loadUws();
+    const app = uws.App();
+    mountHttpRoutes(app, api.routes, dir, logger);
+    const listen = await new Promise<NonNullable<unknown>>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))));
+    try {
+      const port = uws.us_socket_local_port(listen as never);
+      // 600 frames at 30 fps: far more than the client reads before hanging up.
+      const query = new URLSearchParams({ from: String(from), to: String(to), w: String(W), h: String(H), fps: '30', duration: '20', format: 'mp4', job: 'tl-gone' });
+      await new Promise<void>((resolve, reject) => {
+        const request = httpGet(`http://127.0.0.1:${port}/api/v1/history/timelapse?${query}`, (response) => {
+          expect(response.statusCode).toBe(200);
+          response.once('data', () => {
+            expect(ffmpegChildren(), 'ffmpeg runs while the video streams').toHaveLength(1);
+            request.destroy();
+            resolve();
+          });
+        });
+        request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
+      });
+      await waitFor('the job to be cancelled', async () => JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body)).state === 'cancelled', 10_000, 20);
+      await waitFor('no ffmpeg child left', async () => ffmpegChildren().length === 0, 5_000, 20);
+      const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body));
+      expect(progress.framesDone).toBeLessThan(600);
+    } finally {
+      uws.us_listen_socket_close(listen as never);
     }
   });
 });

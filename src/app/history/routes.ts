@@ -24,6 +24,21 @@ export interface ImageEncoder {
   };
 }
 
+export type VideoFormat = 'mp4' | 'webm';
+
+const VIDEO_CONTENT_TYPES: Readonly<Record<VideoFormat, string>> = { mp4: 'video/mp4', webm: 'video/webm' };
+
+/** Encodes palette frames into a video browsers play (implemented with ffmpeg by src/adapters/image/ffmpeg-video.ts). */
+export interface VideoEncoder {
+  /** The video's frame size for a `width × height` region (scaled up, even). */
+  size(width: number, height: number): { width: number; height: number };
+  /**
+   * The encoded file, streamed while `frames` (each `width × height` palette indices) is consumed. Ending the
+   * returned iteration early stops the encoder and frees everything it holds.
+   */
+  encode(format: VideoFormat, video: { width: number; height: number; fps: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+}
+
 export interface TimelapseLimits {
   /** Largest region side in pixels is the canvas; this bounds width × height. */
   readonly maxRegionPixels: number;
@@ -51,8 +66,8 @@ export interface HistoryRoutesOptions {
   readonly clock: Clock;
   readonly encoder: ImageEncoder;
   readonly limits?: TimelapseLimits;
-  /** `null` when ffmpeg is not installed: MP4/WebM are then refused with a clear 400. */
-  readonly ffmpegPath?: string | null;
+  /** MP4/WebM; absent or `null` when ffmpeg is not installed, and those formats are then refused with a clear 400. */
+  readonly video?: VideoEncoder | null;
   readonly onError?: (error: Error, what: string) => void;
   /** Inflated snapshots kept in memory for the time slider and timelapses (each width × height bytes; default 8). */
   readonly snapshotCacheEntries?: number;
@@ -85,6 +100,7 @@ function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: tr
 
 export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
   const { store, width, height, clock, encoder, projection } = options;
+  const video = options.video ?? null;
   const limits = options.limits ?? DEFAULT_TIMELAPSE_LIMITS;
   const jobs = new TimelapseJobs(clock, limits.maxConcurrent);
   const snapshots = new SnapshotCache(options.snapshotCacheEntries ?? 8);
@@ -128,7 +144,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
       async handle() {
         try {
           const summary = await store.summary(projection);
-          return json(200, { width, height, ...summary, limits, formats: options.ffmpegPath ? ['apng', 'mp4', 'webm'] : ['apng'] }, { 'cache-control': 'no-store' });
+          return json(200, { width, height, ...summary, limits, formats: video ? ['apng', 'mp4', 'webm'] : ['apng'] }, { 'cache-control': 'no-store' });
         } catch (error) {
           return failure(error, 'history info');
         }
@@ -200,42 +216,59 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         if (q.to <= q.from) problems.push('to must be after from');
         if (q.to - q.from > limits.maxRangeMs) problems.push(`time range is over ${limits.maxRangeMs / 86_400_000} days`);
         if (q.to > clock.now()) problems.push(`to ${new Date(q.to).toISOString()} is in the future`);
-        if (q.format !== 'apng') problems.push(options.ffmpegPath ? `format ${q.format} is not implemented yet; use apng` : `format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
+        if (q.format !== 'apng' && !video) problems.push(`format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
         if (problems.length > 0) return jsonError(400, ErrorCode.bad_request, problems.join('; '));
         const job = jobs.start(q.job, frames);
         if (!job) return jsonError(429, ErrorCode.rate_limited, `at most ${limits.maxConcurrent} timelapses run at once; retry shortly`);
         const jobId = job.id;
-        const writer = encoder.apng(region.w, region.h, frames, q.fps);
         const controller = new AbortController();
-        async function* body(): AsyncGenerator<Uint8Array> {
+        const span = { from: q.from, to: q.to, frames, region };
+        // Progress counts frames the encoder has taken: the next one is asked for when the last is done.
+        async function* regionFrames(): AsyncGenerator<Uint8Array> {
+          for await (const frame of timelapseFrames(store, { width, height }, projection, span, controller.signal, snapshots)) {
+            yield frame.pixels;
+            jobs.progress(jobId, frame.index + 1);
+          }
+        }
+        async function* apng(): AsyncGenerator<Uint8Array> {
+          const writer = encoder.apng(region.w, region.h, frames, q.fps);
+          yield writer.header();
+          for await (const pixels of regionFrames()) yield await writer.frame(pixels);
+          yield writer.end();
+        }
+        async function* body(encoded: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
           try {
-            yield writer.header();
-            for await (const frame of timelapseFrames(store, { width, height }, projection, { from: q.from, to: q.to, frames, region }, controller.signal, snapshots)) {
-              yield await writer.frame(frame.pixels);
-              jobs.progress(jobId, frame.index + 1);
-            }
-            yield writer.end();
+            yield* encoded;
             jobs.finish(jobId, 'done');
           } catch (error) {
             jobs.finish(jobId, 'failed', (error as Error).message);
             options.onError?.(error as Error, 'timelapse');
             throw error;
           } finally {
-            // A client that disconnects stops the generator (return()), which lands here.
+            // A client that disconnects stops the generator (return(), passed on to the encoder), which lands here.
             if (jobs.get(jobId)?.state === 'running') jobs.finish(jobId, 'cancelled');
             controller.abort();
           }
         }
+        const common = { 'x-rplace-frames': String(frames), 'x-rplace-job': jobId, 'cache-control': 'no-store' };
+        if (q.format === 'apng' || !video) {
+          return {
+            status: 200,
+            headers: { ...common, 'content-type': 'image/apng', 'x-rplace-width': String(region.w), 'x-rplace-height': String(region.h), 'content-disposition': `inline; filename="timelapse-${jobId}.png"` },
+            body: body(apng()),
+          };
+        }
+        const size = video.size(region.w, region.h);
         return {
           status: 200,
           headers: {
-            'content-type': 'image/apng',
-            'x-rplace-frames': String(frames),
-            'x-rplace-job': jobId,
-            'content-disposition': `inline; filename="timelapse-${jobId}.png"`,
-            'cache-control': 'no-store',
+            ...common,
+            'content-type': VIDEO_CONTENT_TYPES[q.format],
+            'x-rplace-width': String(size.width),
+            'x-rplace-height': String(size.height),
+            'content-disposition': `inline; filename="timelapse-${jobId}.${q.format}"`,
           },
-          body: body(),
+          body: body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps }, regionFrames())),
         };
       },
     },

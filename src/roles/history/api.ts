@@ -3,9 +3,8 @@
  * canvas, pixel history, timelapse and its progress. Reads Postgres only; runs the migrations too so an edge
  * started before the history role finds its tables. `close()` ends the pool.
  */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import type { Logger } from 'pino';
+import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
@@ -17,25 +16,15 @@ import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 
-/** The path of an executable `ffmpeg` on PATH, or null. */
-export function findFfmpeg(path = process.env.PATH ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'ffmpeg');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
   & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT'>>;
 
-export async function startHistoryApi(config: HistoryApiConfig, logger: Logger): Promise<{ routes: HttpRoute[]; close(): Promise<void> }> {
+export interface HistoryApiOptions {
+  /** The ffmpeg for MP4/WebM timelapses; `null` serves APNG only. Default: `ffmpeg` on PATH, if any. */
+  readonly ffmpegPath?: string | null;
+}
+
+export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, options: HistoryApiOptions = {}): Promise<{ routes: HttpRoute[]; close(): Promise<void> }> {
   const log = logger.child({ component: 'history-api' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
@@ -50,7 +39,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger):
     png: (indices, width, height) => encodePng(indices, width, height, spec.palette),
     apng: (width, height, frames, fps) => createApngWriter(width, height, frames, fps, spec.palette, 6),
   };
-  const ffmpegPath = findFfmpeg();
+  const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
   const routes = historyRoutes({
     store: createPgHistoryStore(pg, log),
@@ -60,7 +49,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger):
     projection: names.consumers.history,
     clock: systemClock,
     encoder,
-    ffmpegPath,
+    video: ffmpegPath ? createFfmpegVideoEncoder({ ffmpegPath, palette: spec.palette }) : null,
     limits: { ...DEFAULT_TIMELAPSE_LIMITS, maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent },
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
