@@ -5,6 +5,7 @@
  * routes answer PNG / APNG that decode to the expected pixels, and MP4 / WebM (ffmpeg) whose decoded frames show
  * the expected palette colours; a client that disconnects from a video leaves no ffmpeg behind.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -349,5 +350,34 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
     } finally {
       uws.us_listen_socket_close(listen as never);
     }
+  });
+});
+
+describe('rplace timelapse (CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-cli-'));
+  const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }) };
+
+  function rplace(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  it('writes MP4 (from the extension) and WebM (from --format), and says in one line when ffmpeg is missing', async () => {
+    requireFfmpeg();
+    const span = ['timelapse', '--from', String(start), '--to', String(start + SPAN), '--region', '5,4,20,10', '--fps', '4', '--duration', '2'];
+    const [mp4, webm, missing] = await Promise.all([
+      rplace([...span, '-o', join(dir, 'out.mp4')]),
+      rplace([...span, '--format', 'webm', '-o', join(dir, 'out.video')]),
+      rplace([...span, '-o', join(dir, 'none.mp4')], { PATH: '/nonexistent' }),
+    ]);
+    expect(mp4.code, mp4.stderr).toBe(0);
+    expect(mp4.stdout).toContain(`${join(dir, 'out.mp4')}: 8 frames of 20×10 (mp4, 960×480) in `);
+    expect(await probeVideo(join(dir, 'out.mp4'))).toEqual({ codec: 'h264', width: 960, height: 480, frames: 8 });
+    expect(webm.code, webm.stderr).toBe(0);
+    expect(await probeVideo(join(dir, 'out.video'))).toEqual({ codec: 'vp9', width: 960, height: 480, frames: 8 });
+    expect(missing).toMatchObject({ code: 1, stderr: 'rplace timelapse: mp4 needs ffmpeg, which is not on PATH (apt-get install ffmpeg); or write an animated PNG with -o out.png\n' });
   });
 });

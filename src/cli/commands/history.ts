@@ -4,17 +4,19 @@
  *   rplace migrate                                   create/upgrade the canvas's Postgres schema (idempotent)
  *   rplace rebuild history [--yes]                   empty the history tables and rebuild them from the stream
  *   rplace snapshot --at T -o canvas.png [--raw]     the canvas at instant T (PNG with the palette, or raw bytes)
- *   rplace timelapse --from T --to T [--region x,y,w,h] [--fps N] [--duration S] -o out.png
+ *   rplace timelapse --from T --to T [--region x,y,w,h] [--fps N] [--duration S] -o out.png|out.mp4|out.webm [--format F]
  *
  * T is an ISO 8601 time, ms since the epoch, or an age such as `30m`. Stop the history role before a rebuild:
  * the rebuild takes over the projection position (a running projector would notice the conflict and reload).
  */
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
+import { encodeVideo, findFfmpeg, videoSize } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
@@ -23,7 +25,7 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { canvasAt } from '../../app/history/point-in-time.ts';
 import { createHistoryProjector } from '../../app/history/projector.ts';
-import { DEFAULT_TIMELAPSE_LIMITS } from '../../app/history/routes.ts';
+import { DEFAULT_TIMELAPSE_LIMITS, type VideoFormat } from '../../app/history/routes.ts';
 import { timelapseFrames } from '../../app/history/timelapse.ts';
 import { systemClock, type ProjectionSource } from '../../app/ports.ts';
 import { canvasSpecOf } from '../../config/common.ts';
@@ -43,6 +45,21 @@ async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection) => Promis
   } finally {
     await pg.close();
   }
+}
+
+const TIMELAPSE_FORMATS = ['apng', 'mp4', 'webm'] as const;
+type TimelapseFormat = (typeof TIMELAPSE_FORMATS)[number];
+
+/** `--format`, else the output's extension (.png/.apng, .mp4, .webm). */
+function timelapseFormat(output: string, format: string | undefined): TimelapseFormat {
+  if (format !== undefined) {
+    if (!(TIMELAPSE_FORMATS as readonly string[]).includes(format)) throw new CliUsageError(`--format must be one of ${TIMELAPSE_FORMATS.join(', ')}`);
+    return format as TimelapseFormat;
+  }
+  const ext = extname(output).toLowerCase();
+  if (ext === '.png' || ext === '.apng') return 'apng';
+  if (ext === '.mp4' || ext === '.webm') return ext.slice(1) as VideoFormat;
+  throw new CliUsageError(`cannot tell the format from "${output}": name it .png, .mp4 or .webm, or pass --format`);
 }
 
 function bar(label: string): cliProgress.SingleBar {
@@ -147,24 +164,28 @@ export function registerHistory(program: Command): void {
     }));
 
   program.command('timelapse')
-    .description('write an animated PNG of a region over a time range')
+    .description('write a timelapse of a region over a time range: animated PNG, or MP4/WebM through ffmpeg')
     .requiredOption('--from <time>', 'start instant')
     .requiredOption('--to <time>', 'end instant')
     .option('--region <x,y,w,h>', 'region (default: the whole canvas)')
     .option('--fps <n>', 'frames per second (1-60)', '10')
     .option('--duration <s>', 'length in seconds', '10')
-    .requiredOption('-o, --output <file>', 'output .png (APNG)')
-    .action(action('timelapse', async (opts: { from: string; to: string; region?: string; fps: string; duration: string; output: string }) => {
+    .option('--format <f>', 'apng, mp4 or webm (default: from the output\'s extension)')
+    .requiredOption('-o, --output <file>', 'output .png (APNG), .mp4 or .webm')
+    .action(action('timelapse', async (opts: { from: string; to: string; region?: string; fps: string; duration: string; format?: string; output: string }) => {
       const from = parseTime(opts.from);
       const to = parseTime(opts.to);
       const fps = Number(opts.fps);
       const duration = Number(opts.duration);
+      const format = timelapseFormat(opts.output, opts.format);
       if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new CliUsageError('--fps must be an integer 1-60');
       if (!Number.isInteger(duration) || duration < 1) throw new CliUsageError('--duration must be a positive integer');
       if (to <= from) throw new CliUsageError('--to must be after --from');
       if (to > Date.now()) throw new CliUsageError('--to is in the future');
       const frames = fps * duration;
       if (frames > DEFAULT_TIMELAPSE_LIMITS.maxFrames) throw new CliUsageError(`fps × duration = ${frames}; at most ${DEFAULT_TIMELAPSE_LIMITS.maxFrames} frames`);
+      const ffmpegPath = format === 'apng' ? null : findFfmpeg();
+      if (format !== 'apng' && !ffmpegPath) throw new Error(`${format} needs ffmpeg, which is not on PATH (apt-get install ffmpeg); or write an animated PNG with -o out.png`);
       await withPg(async (config, pg) => {
         const names = namesFor(config.CANVAS_ID);
         const spec = canvasSpecOf(config);
@@ -173,23 +194,44 @@ export function registerHistory(program: Command): void {
         if (region.x + region.w > spec.width || region.y + region.h > spec.height) throw new CliUsageError(`region leaves the ${spec.width}×${spec.height} canvas`);
         if (region.w * region.h * frames > DEFAULT_TIMELAPSE_LIMITS.maxPixelFrames) throw new CliUsageError('region × frames is too large; use a smaller region or fewer frames');
         const out = createWriteStream(opts.output);
-        const write = async (bytes: Uint8Array) => {
-          if (!out.write(bytes)) await once(out, 'drain');
-        };
-        const writer = createApngWriter(region.w, region.h, frames, fps, spec.palette);
+        await once(out, 'open');
+        let writeError: Error | null = null;
+        out.on('error', (error) => (writeError = error));
         const progress = bar('timelapse');
         progress.start(frames, 0, { rate: '' });
         const started = Date.now();
-        await write(writer.header());
-        for await (const frame of timelapseFrames(createPgHistoryStore(pg, pino({ level: 'warn' })), spec, names.consumers.history, { from, to, frames, region })) {
-          await write(await writer.frame(frame.pixels));
-          progress.update(frame.index + 1, { rate: `${((frame.index + 1) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1)} frames/s` });
+        async function* regionFrames(): AsyncGenerator<Uint8Array> {
+          for await (const frame of timelapseFrames(createPgHistoryStore(pg, pino({ level: 'warn' })), spec, names.consumers.history, { from, to, frames, region })) {
+            yield frame.pixels;
+            progress.update(frame.index + 1, { rate: `${((frame.index + 1) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1)} frames/s` });
+          }
         }
-        await write(writer.end());
-        out.end();
-        await once(out, 'finish');
-        progress.stop();
-        process.stdout.write(`${opts.output}: ${frames} frames of ${region.w}×${region.h} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        async function* apng(): AsyncGenerator<Uint8Array> {
+          const writer = createApngWriter(region.w, region.h, frames, fps, spec.palette);
+          yield writer.header();
+          for await (const pixels of regionFrames()) yield await writer.frame(pixels);
+          yield writer.end();
+        }
+        const encoded = format === 'apng' || !ffmpegPath
+          ? apng()
+          : encodeVideo({ ffmpegPath, palette: spec.palette }, { format, width: region.w, height: region.h, fps }, regionFrames());
+        try {
+          for await (const bytes of encoded) {
+            if (!out.write(bytes)) await once(out, 'drain');
+            if (writeError) throw writeError;
+          }
+          out.end();
+          await once(out, 'finish');
+        } catch (error) {
+          // A half-written file would look like a short timelapse.
+          out.destroy();
+          await rm(opts.output, { force: true });
+          throw error;
+        } finally {
+          progress.stop();
+        }
+        const size = format === 'apng' ? { width: region.w, height: region.h } : videoSize(region.w, region.h);
+        process.stdout.write(`${opts.output}: ${frames} frames of ${region.w}×${region.h} (${format}, ${size.width}×${size.height}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       });
     }));
 }
