@@ -101,6 +101,17 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   expect(timelapse.headers.get('content-type')).toBe('image/apng');
   await timelapse.arrayBuffer();
 
+  // This server has ffmpeg (CI installs it): the format picker offers MP4/WebM, and the link follows it.
+  await page.waitForSelector('#history-format', { state: 'visible' });
+  expect(await page.$$eval('#history-format option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['apng', 'mp4', 'webm']);
+  await page.selectOption('#history-format', 'mp4');
+  const mp4Href = await page.getAttribute('#history-timelapse', 'href');
+  expect(mp4Href).toMatch(/&format=mp4$/);
+  expect(await page.getAttribute('#history-timelapse', 'download')).toMatch(/\.mp4$/);
+  const mp4 = await fetch(`${base}${mp4Href}`);
+  expect(mp4.headers.get('content-type')).toBe('video/mp4');
+  await mp4.arrayBuffer();
+
   // Back to live: the live canvas again, history panel closed.
   await slider.fill('0');
   await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#FFFFFF');

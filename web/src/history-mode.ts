@@ -1,7 +1,7 @@
 /**
  * History mode: a time slider that scrubs the canvas through the past (`GET /api/v1/history/snapshot`),
  * the selected pixel's history, and a timelapse export of the visible region
- * (`GET /api/v1/history/timelapse`). Live updates keep flowing into the client's canvas meanwhile and
+ * (`GET /api/v1/history/timelapse`; animated PNG, or MP4/WebM when the server lists them). Live updates keep flowing into the client's canvas meanwhile and
  * are shown again when leaving history mode.
  *
  * Scrubbing keeps at most one snapshot request in flight and always fetches the slider's latest position
@@ -31,6 +31,7 @@ export class HistoryMode {
   private readonly when = document.getElementById('history-when') as HTMLOutputElement;
   private readonly note = document.getElementById('history-note') as HTMLElement;
   private readonly timelapse = document.getElementById('history-timelapse') as HTMLAnchorElement;
+  private readonly format = document.getElementById('history-format') as HTMLSelectElement;
   private size = { width: 0, height: 0 };
   private start = Date.now() - DEFAULT_SPAN_MS;
   private end = Date.now();
@@ -45,6 +46,7 @@ export class HistoryMode {
     this.toggle.addEventListener('click', () => this.setActive(!this.active));
     (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
     this.slider.addEventListener('input', () => this.scrub());
+    this.format.addEventListener('change', () => this.updateTimelapseLink());
     this.timelapse.addEventListener('click', (e) => {
       e.preventDefault();
       void this.exportTimelapse();
@@ -90,7 +92,12 @@ export class HistoryMode {
         return;
       }
       if (!res.ok) return;
-      const body = (await res.json()) as { firstPlacedAt?: number | null };
+      const body = (await res.json()) as { firstPlacedAt?: number | null; formats?: string[] };
+      // MP4/WebM exist only where the server has ffmpeg; APNG stays the default either way.
+      for (const format of ['mp4', 'webm']) {
+        if (body.formats?.includes(format) && !this.format.querySelector(`option[value="${format}"]`)) this.format.add(new Option(format.toUpperCase(), format));
+      }
+      this.format.hidden = this.format.options.length < 2;
       const from = typeof body.firstPlacedAt === 'number' ? body.firstPlacedAt : Number.NaN;
       // One second before the first placement, so the slider's left end shows the blank canvas.
       if (Number.isFinite(from) && from < this.end) this.start = from - 1000;
@@ -200,9 +207,9 @@ export class HistoryMode {
       h: String(r.h),
       fps: '10',
       duration: '10',
-      format: 'apng',
+      format: this.format.value || 'apng',
     });
     this.timelapse.href = `/api/v1/history/timelapse?${params.toString()}`;
-    this.timelapse.download = `rplace-${r.x}-${r.y}-${r.w}x${r.h}.png`;
+    this.timelapse.download = `rplace-${r.x}-${r.y}-${r.w}x${r.h}.${this.format.value === 'apng' ? 'png' : this.format.value}`;
   }
 }
