@@ -7,7 +7,9 @@
  * case for deflate), through the real projector code (apply + snapshots every 30 s of event time + one
  * transaction per 5,000-event batch) fed from memory; NATS is left out so the figure is the Postgres side.
  * Baselines in the same run: a bare unnest INSERT into an unlogged, unindexed table (raw insert rate) and a
- * raw inflate of a snapshot (the floor under every point-in-time answer and timelapse frame).
+ * raw inflate of a snapshot (the floor under every point-in-time answer and timelapse frame). The MP4/WebM
+ * lines (when ffmpeg is installed) compare each encoder alone, on frames replayed from memory, with the APNG
+ * encode of the same frames.
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -15,6 +17,7 @@ import { EventKind } from '../proto/event-codec.ts';
 import { connectPg } from '../src/adapters/pg/connect.ts';
 import { createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
+import { encodeVideo, findFfmpeg } from '../src/adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../src/adapters/image/png.ts';
 import { canvasAt } from '../src/app/history/point-in-time.ts';
 import { createHistoryProjector } from '../src/app/history/projector.ts';
@@ -188,6 +191,44 @@ try {
     }
     const fps = frames / ((performance.now() - t0) / 1000);
     process.stdout.write(`timelapse ${label}: ${fps.toFixed(1)} frames/s${encode ? ` (${(bytes / 1e6).toFixed(1)} MB)` : ''}; raw inflate ${(1000 / inflateP50).toFixed(1)}/s; ratio ${(fps / (1000 / inflateP50)).toFixed(2)}\n`);
+  }
+
+  // Video: 120 frames of the 500×500 region (random pixels: the worst case for a video codec), end to end
+  // and the encoder alone on the same frames from memory, with the APNG encode of those frames as baseline.
+  const ffmpegPath = findFfmpeg();
+  if (!ffmpegPath) {
+    process.stdout.write('timelapse video: skipped (ffmpeg is not installed)\n');
+  } else {
+    const region = { x: 700, y: 700, w: 500, h: 500 };
+    const frames = 120;
+    const framesOf = () => timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region }, undefined, new SnapshotCache(2));
+    const stored: Uint8Array[] = [];
+    for await (const frame of framesOf()) stored.push(frame.pixels.slice());
+    async function* fromMemory(): AsyncGenerator<Uint8Array> {
+      yield* stored;
+    }
+    const writer = createApngWriter(region.w, region.h, frames, 10, PALETTE_32, 6);
+    let t0 = performance.now();
+    let apngBytes = writer.header().length;
+    for (const pixels of stored) apngBytes += (await writer.frame(pixels)).length;
+    const apngFps = frames / ((performance.now() - t0) / 1000);
+    for (const format of ['mp4', 'webm'] as const) {
+      const options = { ffmpegPath, palette: PALETTE_32 };
+      const video = { format, width: region.w, height: region.h, fps: 10 };
+      t0 = performance.now();
+      async function* pixelsOf(): AsyncGenerator<Uint8Array> {
+        for await (const frame of framesOf()) yield frame.pixels;
+      }
+      for await (const _ of encodeVideo(options, video, pixelsOf())) {
+        // drained: the figure is the whole job
+      }
+      const endToEnd = frames / ((performance.now() - t0) / 1000);
+      t0 = performance.now();
+      let bytes = 0;
+      for await (const chunk of encodeVideo(options, video, fromMemory())) bytes += chunk.length;
+      const alone = frames / ((performance.now() - t0) / 1000);
+      process.stdout.write(`timelapse 500×500 region, ${frames} frames, ${format} (${format === 'mp4' ? 'libx264 veryfast' : 'libvpx-vp9 realtime cpu-used 8'}): ${alone.toFixed(1)} frames/s encoding alone (${(bytes / 1e6).toFixed(1)} MB), ${endToEnd.toFixed(1)} frames/s end to end; APNG encode alone ${apngFps.toFixed(1)} frames/s (${(apngBytes / 1e6).toFixed(1)} MB); ratio ${(alone / apngFps).toFixed(2)}\n`);
+    }
   }
 } finally {
   await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);
