@@ -24,6 +24,7 @@ import { hostname } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode } from '../../proto/error-codes.ts';
 import type { HttpResponse, HttpRoute } from '../app/http.ts';
+import type { EventLog } from '../app/ports.ts';
 
 export const registry = new Registry();
 
@@ -148,13 +149,42 @@ export function countPlacement(outcome: { readonly ok: true; readonly duplicate:
   else placementsRejected.inc({ reason: outcome.code });
 }
 
+/**
+ * The event log with every append timed into `rplace_append_latency_seconds` (result `ok` or `error`).
+ * Wrapped here rather than inside the pipelined JetStream log so that log stays free of metrics.
+ */
+export function timeAppends(log: EventLog): EventLog {
+  return {
+    append(event, messageId) {
+      const end = appendLatency.startTimer();
+      return log.append(event, messageId).then(
+        (result) => {
+          end({ result: 'ok' });
+          return result;
+        },
+        (error: unknown) => {
+          end({ result: 'error' });
+          throw error;
+        },
+      );
+    },
+  };
+}
+
 let defaultsCollected = false;
+let instanceLabel = `${hostname()}:${process.pid}`;
+
+/** This process's `instance` label (the one `setMetricsRole` set, else host:pid), for `rplace status` replies. */
+export function metricsInstance(): string {
+  return instanceLabel;
+}
 
 /**
  * Labels every series of this process with its role and instance, and turns on the default process
  * metrics (CPU, memory, event-loop lag, GC). Idempotent; the last role set wins.
  */
 export function setMetricsRole(role: string, instance = `${hostname()}:${process.pid}`): void {
+  instanceLabel = instance;
   registry.setDefaultLabels({ role, instance });
   if (!defaultsCollected) {
     defaultsCollected = true;

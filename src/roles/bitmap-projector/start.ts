@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsProjectionSource } from '../../adapters/nats/projection-source.ts';
+import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { metrics } from '../../adapters/metrics.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
@@ -35,6 +36,7 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
   try {
     const { outcome } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
     if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
+    answerStatusRequests(nc, names.canvasId, 'bitmap-projector', log); // `rplace status`; ends with the connection's drain
   } catch (error) {
     await closeAll();
     throw error;

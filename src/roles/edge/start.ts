@@ -6,10 +6,11 @@
  */
 import type { Logger } from 'pino';
 import { createGuestIdentity } from '../../adapters/identity/guest-cookie.ts';
-import { metrics } from '../../adapters/metrics.ts';
+import { metrics, timeAppends } from '../../adapters/metrics.ts';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
+import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
@@ -64,13 +65,15 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   let closeAccounts: (() => Promise<void>) | undefined;
   try {
     await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
+    answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
     const stream = createNatsEventStream(nc, names, { logger: log });
     const started = Date.now();
     const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
     log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
+    metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
     const cooldowns = createRedisCooldownStore(redis, names);
-    const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: eventLog, clock: systemClock };
+    const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: timeAppends(eventLog), clock: systemClock };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
     const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
       ...(options.risk ? { risk: options.risk } : {}), ...(options.challenge ? { challenge: options.challenge } : {}),

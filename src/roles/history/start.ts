@@ -8,6 +8,7 @@ import { metrics } from '../../adapters/metrics.ts';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsProjectionSource } from '../../adapters/nats/projection-source.ts';
+import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
@@ -38,6 +39,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   };
   try {
     await applyStreams(nc, names);
+    answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
   } catch (error) {
     await closeAll();
     throw error;
