@@ -1,37 +1,71 @@
 /**
- * `rplace status`: where the stream is and how far behind each projection is.
+ * `rplace status`: where the stream is, how far behind each projection is, and what every running role
+ * process says about itself.
  *
  *   stream     last sequence, message count, bytes
  *   bitmap     sequence stored in Redis next to the canvas, and lag (stream last − bitmap)
  *   history    every row of `<schema>.projection_positions` in Postgres (when the schema exists), and lag
  *   consumers  each durable consumer's ack floor, pending (not yet delivered) and ack-pending counts
+ *   roles      one row per role process that answered the status request on NATS within `--wait` ms
+ *              (src/adapters/nats/status-responder.ts): uptime, placements, append latency, sockets,
+ *              frames, resyncs, its sequence and lag, batch size, snapshot age
  *
  * Each section fails on its own: an unreachable Redis or Postgres prints one line in its place and the
- * exit code becomes 1, but the other sections still print. `--json` prints the same as one object.
+ * exit code becomes 1, but the other sections still print. A role that does not answer is absent (no
+ * role answering is said, and is not an error). `--json` prints the same as one object.
  */
 import type { Command } from 'commander';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import pg from 'pg';
 import { connectNats } from '../../adapters/nats/connect.ts';
+import { requestRoleStatus, type StatusReplies } from '../../adapters/nats/status-responder.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { commonSchema, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
+import { lagAgainst } from '../../app/role-status.ts';
 import { cliAction } from '../action.ts';
+import { formatRoles } from '../role-table.ts';
+import { CliUsageError } from './mod.ts';
 
-interface Status {
+/** Long enough for every process on a loaded cluster to answer; `--wait` changes it. */
+export const DEFAULT_STATUS_WAIT_MS = 400;
+const MIN_WAIT_MS = 10;
+const MAX_WAIT_MS = 60_000;
+
+export interface Status {
   stream: { name: string; lastSeq: number; messages: number; bytes: number } | { name: string; error: string };
   consumers: { name: string; ackFloor: number; pending: number; ackPending: number; waiting: number }[] | { error: string };
   projections: { name: string; store: string; seq: number | null; lag: number | null }[];
+  /** The role processes that answered; each projection's `lag` is recomputed against the stream's last sequence. */
+  roles: StatusReplies | { error: string };
   errors: string[];
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-async function natsStatus(config: CommonConfig, names: Names, status: Status): Promise<number | null> {
+async function natsStatus(config: CommonConfig, names: Names, status: Status, waitMs: number): Promise<number | null> {
   const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`);
   try {
-    const jsm = await jetstreamManager(nc);
+    // Asked first and gathered while the stream is read: the wait overlaps the JetStream calls.
+    const roles = requestRoleStatus(nc, names.canvasId, waitMs).catch((error: unknown) => ({ error: message(error) }));
+    const lastSeq = await streamStatus(nc, names, status);
+    const replies = await roles;
+    if ('error' in replies) {
+      status.roles = replies;
+      status.errors.push(`roles: ${replies.error}`);
+    } else {
+      status.roles = { ...replies, answered: replies.answered.map((r) => (r.projection ? { ...r, projection: { ...r.projection, lag: lagAgainst(r, lastSeq) } } : r)) };
+    }
+    return lastSeq;
+  } finally {
+    await nc.drain().catch(() => nc.close());
+  }
+}
+
+async function streamStatus(nc: NatsConnection, names: Names, status: Status): Promise<number | null> {
+  const jsm = await jetstreamManager(nc);
     try {
       const info = await jsm.streams.info(names.stream);
       status.stream = { name: names.stream, lastSeq: info.state.last_seq, messages: info.state.messages, bytes: info.state.bytes };
@@ -49,9 +83,6 @@ async function natsStatus(config: CommonConfig, names: Names, status: Status): P
     }
     status.consumers = consumers;
     return status.stream.lastSeq;
-  } finally {
-    await nc.drain().catch(() => nc.close());
-  }
 }
 
 async function bitmapSeq(config: CommonConfig, names: Names): Promise<number | null> {
@@ -82,13 +113,15 @@ async function historyPositions(config: CommonConfig, names: Names): Promise<{ n
   }
 }
 
-async function collect(config: CommonConfig): Promise<Status> {
+/** Everything `rplace status` prints, as one object (also what `--json` prints). */
+export async function collectStatus(config: CommonConfig, waitMs = DEFAULT_STATUS_WAIT_MS): Promise<Status> {
   const names = namesFor(config.CANVAS_ID);
-  const status: Status = { stream: { name: names.stream, error: 'unknown' }, consumers: [], projections: [], errors: [] };
-  const [last, bitmap, history] = await Promise.allSettled([natsStatus(config, names, status), bitmapSeq(config, names), historyPositions(config, names)]);
+  const status: Status = { stream: { name: names.stream, error: 'unknown' }, consumers: [], projections: [], roles: { error: 'not asked' }, errors: [] };
+  const [last, bitmap, history] = await Promise.allSettled([natsStatus(config, names, status, waitMs), bitmapSeq(config, names), historyPositions(config, names)]);
   if (last.status === 'rejected') {
     status.stream = { name: names.stream, error: message(last.reason) };
     status.consumers = { error: 'NATS unreachable' };
+    status.roles = { error: 'NATS unreachable' };
     status.errors.push(`stream: ${message(last.reason)}`);
   }
   const lastSeq = last.status === 'fulfilled' ? last.value : null;
@@ -108,7 +141,8 @@ async function collect(config: CommonConfig): Promise<Status> {
   return status;
 }
 
-function print(status: Status): void {
+/** The human-readable form of a status. */
+export function formatStatus(status: Status): string {
   const out: string[] = [];
   const s = status.stream;
   out.push('error' in s ? `stream ${s.name}: ${s.error}` : `stream ${s.name}: last sequence ${s.lastSeq}, ${s.messages} messages, ${s.bytes} bytes`);
@@ -121,18 +155,24 @@ function print(status: Status): void {
   if (!Array.isArray(status.consumers)) out.push(`  ${status.consumers.error}`);
   else if (status.consumers.length === 0) out.push('  (none)');
   else for (const c of status.consumers) out.push(`  ${c.name.padEnd(20)} ack floor ${c.ackFloor}, pending ${c.pending}, ack pending ${c.ackPending}, waiting pulls ${c.waiting}`);
+  // Each role's lag was already recomputed against the stream in collectStatus (null stream: kept as sent).
+  if ('error' in status.roles) out.push(`roles: ${status.roles.error}`);
+  else out.push(...formatRoles(status.roles, null));
   for (const e of status.errors) out.push(`error: ${e}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  return `${out.join('\n')}\n`;
 }
 
 export function registerStatus(program: Command): void {
   program.command('status')
-    .description('the stream\'s last sequence and each projection\'s sequence and lag')
+    .description('the stream\'s last sequence, each projection\'s sequence and lag, and every running role\'s figures')
     .option('--json', 'print JSON')
-    .action(cliAction('status', async (opts: { json?: boolean }) => {
-      const status = await collect(loadConfig(commonSchema));
+    .option('--wait <ms>', `how long to gather the role processes' replies (${MIN_WAIT_MS}-${MAX_WAIT_MS})`, String(DEFAULT_STATUS_WAIT_MS))
+    .action(cliAction('status', async (opts: { json?: boolean; wait: string }) => {
+      const wait = Number(opts.wait);
+      if (!/^\d+$/.test(opts.wait) || wait < MIN_WAIT_MS || wait > MAX_WAIT_MS) throw new CliUsageError(`--wait must be a whole number of milliseconds, ${MIN_WAIT_MS}-${MAX_WAIT_MS} (got "${opts.wait}")`);
+      const status = await collectStatus(loadConfig(commonSchema), wait);
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-      else print(status);
+      else process.stdout.write(formatStatus(status));
       if (status.errors.length > 0) process.exitCode = 1;
     }));
 }
