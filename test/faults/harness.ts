@@ -27,7 +27,7 @@ import { freeNatsPorts, startTopology, type Topology } from '../../deploy/local/
 import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import type { RplaceClient } from '../../proto/client.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import { decompressCanvas } from '../../src/adapters/pg/history-store.ts';
+import { decodeSnapshotCanvas } from '../../src/adapters/pg/history-store.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { startLocalPostgres, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
 import { canvasSpecOf } from '../../src/config/common.ts';
@@ -444,12 +444,13 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
     if (seq !== lastSeq) return state('history', seq, false, 'position behind');
     const rows = (await db.query<{ seq: string; x: number; y: number; color: number; user_id: string }>(`SELECT seq, x, y, color, user_id FROM ${schema}.events WHERE seq <= $1 ORDER BY seq`, [lastSeq])).rows;
     const rowsEqual = rows.length === events.length && rows.every((r, i) => Number(r.seq) === seqs[i] && r.x === events[i]!.x && r.y === events[i]!.y && r.color === events[i]!.color && r.user_id === events[i]!.userId);
-    const snap = (await db.query<{ seq: string; canvas: Buffer }>(`SELECT seq, canvas FROM ${schema}.snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`, [lastSeq])).rows[0];
+    const snap = (await db.query<{ seq: string; canvas: Buffer; canvas_encoding: string; width: number; height: number }>(`SELECT seq, canvas, canvas_encoding, width, height FROM ${schema}.snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`, [lastSeq])).rows[0];
     let snapshotEqual = false;
     if (snap) {
       const upTo = Number(snap.seq);
       const reference = replay(createCanvas(spec), WIDTH, events.filter((_, i) => seqs[i]! <= upTo));
-      snapshotEqual = Buffer.from(await decompressCanvas(snap.canvas)).equals(Buffer.from(reference));
+      const canvas = await decodeSnapshotCanvas(snap.canvas_encoding, snap.canvas, snap.width, snap.height, upTo);
+      snapshotEqual = Buffer.from(canvas).equals(Buffer.from(reference));
     }
     return state('history', seq, rowsEqual && snapshotEqual, `${rows.length} rows ${rowsEqual ? '=' : '≠'} ${events.length} events; snapshot at ${snap?.seq ?? 'none'} ${snapshotEqual ? '=' : '≠'} replay`);
   };

@@ -2,8 +2,12 @@
  * `HistoryStore` on Postgres (schema: migrations/0001_history.ts). The write path is one transaction per
  * batch: compare-and-set the projection's position, a multi-row `INSERT … SELECT FROM unnest(…)` (one array
  * parameter per column: a 4,096-event batch is one statement) with `ON CONFLICT DO NOTHING`, and any
- * snapshots. Snapshots are deflated with node:zlib (level 1; server-side zlib is several times faster than
- * fflate here) before the transaction opens, so locks are held only for the inserts.
+ * snapshots. Snapshots are stored raw (migrations/0004_raw_snapshots.ts: TOAST lz4 compresses them inside
+ * Postgres); rows from before that are deflated, and `canvas_encoding` says which.
+ *
+ * Large reads (a snapshot's canvas, the packed chunks of a tail) go through binary COPY (./copy-out.ts):
+ * node-postgres would receive their `bytea` as hex text and spend more time decoding it than Postgres takes
+ * to produce it.
  *
  * Daily partitions of `events` are created ahead of the rows that need them (the day of each event and the
  * next one), outside the batch's transaction; `events_default` only catches a day whose partition could not
@@ -28,19 +32,41 @@ import {
   type Tail,
 } from '../../app/history/ports.ts';
 import type { PgConnection } from './connect.ts';
+import { copyInt8, copyInt4, copyText, CopyFormatError } from './copy-binary.ts';
+import { copyRows, sqlInt8Array, sqlInteger, sqlTimestamp } from './copy-out.ts';
 import { packChunks, unpackTail, type StoredChunk } from './event-chunks.ts';
 
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);
 const DAY_MS = 86_400_000;
 
-/** Deflates a raw canvas for a snapshot row. */
+/** Deflates a raw canvas as snapshot rows were stored before migration 0004 (kept for tests and benchmarks). */
 export function compressCanvas(canvas: Uint8Array): Promise<Buffer> {
   return deflateAsync(canvas, { level: 1, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
 }
 
 export function decompressCanvas(bytes: Uint8Array): Promise<Buffer> {
   return inflateAsync(bytes);
+}
+
+/**
+ * A snapshot row's canvas as raw palette indices, whichever form (`canvas_encoding`, 'raw' or 'deflate') it
+ * is stored in. A raw row's bytes are
+ * not copied (the caller hands over a buffer it owns); throws `StoreUnavailable` when the size is wrong.
+ */
+export async function decodeSnapshotCanvas(encoding: string, bytes: Uint8Array, width: number, height: number, seq: number): Promise<Uint8Array> {
+  let raw: Uint8Array;
+  if (encoding === 'raw') raw = bytes;
+  else if (encoding === 'deflate') {
+    try {
+      raw = await decompressCanvas(bytes);
+    } catch (cause) {
+      throw new StoreUnavailable(`snapshot ${seq} does not inflate: ${(cause as Error).message}`, { cause });
+    }
+  } else throw new StoreUnavailable(`snapshot ${seq} has an unknown canvas encoding ${JSON.stringify(encoding)}`);
+  if (raw.length !== width * height) throw new StoreUnavailable(`snapshot ${seq} holds ${raw.length} bytes (${encoding}), not ${width}×${height}`);
+  // A plain Uint8Array, never a Buffer: callers copy with `.slice()`, which on a Buffer would be a view.
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
 }
 
 function iso(ms: number): string {
@@ -78,11 +104,14 @@ export interface PgHistoryStoreOptions {
 export function createPgHistoryStore(conn: PgConnection, logger: Logger, options: PgHistoryStoreOptions = {}): HistoryStore {
   const { pool, db } = conn;
   const chunkCacheBytes = options.chunkCacheBytes ?? 32 * 1024 * 1024;
-  const chunkCache = new Map<number, { lastSeq: number; packed: Buffer }>();
+  const chunkCache = new Map<number, { lastSeq: number; packed: Uint8Array }>();
   let chunkCached = 0;
 
-  function cacheChunk(firstSeq: number, lastSeq: number, packed: Buffer): void {
-    if (packed.length > chunkCacheBytes) return;
+  function cacheChunk(firstSeq: number, lastSeq: number, chunk: Uint8Array): void {
+    if (chunk.length > chunkCacheBytes) return;
+    // A chunk read by COPY is a view into the whole answer's buffer: keep a copy, so the budget counts what
+    // is really held.
+    const packed = Buffer.from(chunk);
     const old = chunkCache.get(firstSeq);
     if (old) {
       chunkCached -= old.packed.length;
@@ -102,6 +131,16 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
     try {
       return await pool.query<R>(text, values);
     } catch (cause) {
+      throw unavailable(what, cause);
+    }
+  }
+
+  /** A binary COPY read; a driver failure is `StoreUnavailable`, malformed COPY output a corrupt-store one. */
+  async function copy(what: string, select: string, columns: number): Promise<(Uint8Array | null)[][]> {
+    try {
+      return await copyRows(pool, select, columns);
+    } catch (cause) {
+      if (cause instanceof CopyFormatError) throw new StoreUnavailable(`${what}: unexpected COPY output: ${cause.message}`, { cause });
       throw unavailable(what, cause);
     }
   }
@@ -139,12 +178,6 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
     },
 
     async commit({ projection, expectedSeq, newSeq, rows, snapshots }) {
-      let compressed: Buffer[];
-      try {
-        compressed = await Promise.all(snapshots.map((s) => compressCanvas(s.canvas)));
-      } catch (cause) {
-        throw new Error('deflating a snapshot failed', { cause });
-      }
       if (rows.length > 0) await ensurePartitions(rows);
       let client: pg.PoolClient;
       try {
@@ -197,11 +230,12 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
             [chunk.firstSeq, chunk.lastSeq, iso(chunk.minPlacedAt), iso(chunk.maxPlacedAt), chunk.count, chunk.packed],
           );
         }
-        for (const [i, s] of snapshots.entries()) {
+        for (const s of snapshots) {
+          // A Buffer/Uint8Array parameter goes as binary: the 4 MB canvas is neither encoded nor copied to text.
           await client.query(
-            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (seq) DO NOTHING`,
-            [s.seq, iso(s.capturedAt), iso(s.maxPlacedAt), s.pixelCount, s.width, s.height, compressed[i]],
+            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'raw') ON CONFLICT (seq) DO NOTHING`,
+            [s.seq, iso(s.capturedAt), iso(s.maxPlacedAt), s.pixelCount, s.width, s.height, s.canvas],
           );
         }
         await client.query('COMMIT');
@@ -232,13 +266,18 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
     },
 
     async loadSnapshot(seq) {
-      const result = await query<{ canvas: Buffer; width: number; height: number }>('reading a snapshot',
-        'SELECT canvas, width, height FROM snapshots WHERE seq = $1', [seq]);
-      const row = result.rows[0];
+      const rows = await copy('reading a snapshot',
+        `SELECT canvas_encoding, width, height, canvas FROM snapshots WHERE seq = ${sqlInteger(seq)}`, 4);
+      const row = rows[0];
       if (!row) throw new StoreUnavailable(`snapshot ${seq} does not exist`);
-      const raw = await decompressCanvas(row.canvas);
-      if (raw.length !== row.width * row.height) throw new StoreUnavailable(`snapshot ${seq} inflates to ${raw.length} bytes, not ${row.width}×${row.height}`);
-      return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+      let encoding: string, width: number, height: number, canvas: Uint8Array | null;
+      try {
+        [encoding, width, height, canvas] = [copyText(row[0] ?? null), copyInt4(row[1] ?? null), copyInt4(row[2] ?? null), row[3] ?? null];
+      } catch (cause) {
+        throw new StoreUnavailable(`snapshot ${seq} row is malformed: ${(cause as Error).message}`, { cause });
+      }
+      if (canvas === null) throw new StoreUnavailable(`snapshot ${seq} has no canvas`);
+      return decodeSnapshotCanvas(encoding, canvas, width, height, seq);
     },
 
     async tail(afterSeq, untilSeq, time, region?: Region): Promise<Tail> {
@@ -247,33 +286,39 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
       // after `time` (the prefix stops inside it), and none beyond `untilSeq`. At most a snapshot interval of
       // chunks is scanned for that stop, along the unique index on last_seq.
       const until = Number.isFinite(untilSeq) ? untilSeq : Number.MAX_SAFE_INTEGER;
-      const stopAt = Number.isFinite(time) ? iso(time) : 'infinity';
+      const after = sqlInteger(afterSeq), upTo = sqlInteger(until);
+      const stopAt = Number.isFinite(time) ? sqlTimestamp(time) : `'infinity'::timestamptz`;
       // Chunks already in memory come back as NULL (never detoasted nor sent).
-      const cached = [...chunkCache.keys()];
-      const result = await query<{ first_seq: string; last_seq: string; packed: Buffer | null }>('reading the tail',
-        `SELECT first_seq, last_seq, CASE WHEN first_seq = ANY($4::int8[]) THEN NULL ELSE packed END AS packed FROM event_chunks
-         WHERE last_seq > $1 AND first_seq <= $2
-           AND last_seq <= coalesce((SELECT last_seq FROM event_chunks WHERE last_seq > $1 AND first_seq <= $2 AND max_placed_at > $3
+      const rows = await copy('reading the tail',
+        `SELECT first_seq, last_seq, CASE WHEN first_seq = ANY(${sqlInt8Array(chunkCache.keys())}) THEN NULL ELSE packed END AS packed FROM event_chunks
+         WHERE last_seq > ${after} AND first_seq <= ${upTo}
+           AND last_seq <= coalesce((SELECT last_seq FROM event_chunks WHERE last_seq > ${after} AND first_seq <= ${upTo} AND max_placed_at > ${stopAt}
                                      ORDER BY last_seq LIMIT 1), 9223372036854775807)
-         ORDER BY last_seq`, [afterSeq, until, stopAt, cached]);
+         ORDER BY last_seq`, 3);
       const chunks: StoredChunk[] = [];
-      for (const r of result.rows) {
-        const firstSeq = Number(r.first_seq), lastSeq = Number(r.last_seq);
-        let packed = r.packed;
-        if (packed === null) {
-          const hit = chunkCache.get(firstSeq);
-          if (hit && hit.lastSeq === lastSeq) {
-            packed = hit.packed;
-            chunkCache.delete(firstSeq);
-            chunkCache.set(firstSeq, hit);
-          } else {
+      for (const r of rows) {
+        let firstSeq: number, lastSeq: number;
+        try {
+          firstSeq = copyInt8(r[0] ?? null);
+          lastSeq = copyInt8(r[1] ?? null);
+        } catch (cause) {
+          throw new StoreUnavailable(`history chunks are corrupt: ${(cause as Error).message}`, { cause });
+        }
+        let packed: Uint8Array | null = r[2] ?? null;
+        const hit = packed === null ? chunkCache.get(firstSeq) : undefined;
+        if (hit && hit.lastSeq === lastSeq) {
+          packed = hit.packed;
+          chunkCache.delete(firstSeq);
+          chunkCache.set(firstSeq, hit);
+        } else {
+          if (packed === null) {
             // Evicted meanwhile, or a rebuild cut this range differently: read it alone.
-            const again = await query<{ packed: Buffer }>('reading the tail', 'SELECT packed FROM event_chunks WHERE first_seq = $1 AND last_seq = $2', [firstSeq, lastSeq]);
-            packed = again.rows[0]?.packed ?? null;
+            const again = await copy('reading the tail', `SELECT packed FROM event_chunks WHERE first_seq = ${sqlInteger(firstSeq)} AND last_seq = ${sqlInteger(lastSeq)}`, 1);
+            packed = again[0]?.[0] ?? null;
             if (packed === null) throw new StoreUnavailable(`event chunk ${firstSeq}-${lastSeq} vanished during a read (history rebuilt?); retry`);
           }
+          cacheChunk(firstSeq, lastSeq, packed);
         }
-        cacheChunk(firstSeq, lastSeq, packed);
         chunks.push({ firstSeq, lastSeq, packed });
       }
       let unpacked;

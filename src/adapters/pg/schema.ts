@@ -22,7 +22,9 @@ export interface HistoryDatabase {
     pixel_count: Int8;
     width: number;
     height: number;
+    /** One palette index per pixel when `canvas_encoding` is 'raw'; deflated (rows before 0004) when 'deflate'. */
     canvas: Uint8Array;
+    canvas_encoding: ColumnType<'deflate' | 'raw', 'deflate' | 'raw' | undefined, 'deflate' | 'raw'>;
   };
   /** Packed batches of events (migrations/0003_event_chunks.ts, layout in ./event-chunks.ts). */
   event_chunks: {

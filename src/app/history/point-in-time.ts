@@ -1,9 +1,9 @@
 /**
- * The canvas at instant T (rule in ./ports.ts): the usable snapshot with the largest sequence, decompressed
- * (or copied from the LRU of recently inflated snapshots), plus the tail up to the first event placed after T,
- * replayed with the shared `replay`. The tail is read in one statement from the packed chunks; it stops
- * before the next snapshot's sequence (whose `maxPlacedAt` is > T by choice of the snapshot), so its length is
- * at most one snapshot interval of events.
+ * The canvas at instant T (rule in ./ports.ts): the usable snapshot with the largest sequence, loaded (or
+ * copied from the LRU of recently loaded snapshots), plus the tail up to the first event placed after T, read
+ * at the same time and replayed with the shared `replay`. The tail is read in one statement from the packed
+ * chunks; it stops before the next snapshot's sequence (whose `maxPlacedAt` is > T by choice of the
+ * snapshot), so its length is at most one snapshot interval of events.
  */
 import { createCanvas, replay } from '../../domain/canvas.ts';
 import type { HistoryStore, Region, SnapshotMeta } from './ports.ts';
@@ -42,9 +42,12 @@ export async function canvasAt(
   cache?: SnapshotCache,
 ): Promise<CanvasAt> {
   const snap = await store.snapshotFor(time);
-  const canvas = await snapshotCanvas(store, spec, snap, cache);
   const from = snap?.seq ?? 0;
-  const tail = await store.tail(from, Number.POSITIVE_INFINITY, time);
+  // The tail needs only the snapshot's sequence: both reads run at once (two pool connections).
+  const [canvas, tail] = await Promise.all([
+    snapshotCanvas(store, spec, snap, cache),
+    store.tail(from, Number.POSITIVE_INFINITY, time),
+  ]);
   replay(canvas, spec.width, tail.changes);
   return { canvas, seq: tail.lastSeq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
 }

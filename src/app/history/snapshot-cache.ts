@@ -1,8 +1,8 @@
 /**
- * A small LRU of inflated snapshots, keyed by sequence. A snapshot at sequence S is the canvas after S: a
+ * A small LRU of loaded snapshots, keyed by sequence. A snapshot at sequence S is the canvas after S: a
  * function of the (immutable) stream, so an entry never goes stale while the stream lives. The time slider
- * scrubs through nearby instants, which mostly share a snapshot: a hit replaces the Postgres read of ~1.4 MB
- * and the ~6 ms inflate with a 4 MB copy. Bounded by `maxEntries` canvases (each width × height bytes).
+ * scrubs through nearby instants, which mostly share a snapshot: a hit replaces the Postgres read of the
+ * canvas (and, for rows from before migration 0004, an inflate) with a 4 MB copy. Bounded by `maxEntries` canvases (each width × height bytes).
  */
 export class SnapshotCache {
   private readonly entries = new Map<number, Uint8Array>();
