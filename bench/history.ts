@@ -6,8 +6,10 @@
  * 12M, see BENCHMARKS.md for the extrapolation) on a 2000×2000 canvas, random pixels and colours (a worst
  * case for deflate), through the real projector code (apply + snapshots every 30 s of event time + one
  * transaction per 5,000-event batch) fed from memory; NATS is left out so the figure is the Postgres side.
- * Baselines in the same run: a bare unnest INSERT into an unlogged, unindexed table (raw insert rate) and a
- * raw inflate of a snapshot (the floor under every point-in-time answer and timelapse frame). The MP4/WebM
+ * Baselines in the same run: a bare unnest INSERT into an unlogged, unindexed table (raw insert rate), an
+ * inflate of a snapshot deflated as before migration 0004 (the floor under every answer then; now a measure
+ * of how loaded the machine is), and the snapshot read of the previous design (hex `bytea` + inflate)
+ * against the binary COPY of the raw row. The MP4/WebM
  * lines (when ffmpeg is installed) compare each encoder alone, on frames replayed from memory, with the APNG
  * encode of the same frames.
  */
@@ -15,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { EventKind } from '../proto/event-codec.ts';
 import { connectPg } from '../src/adapters/pg/connect.ts';
-import { createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
+import { copyRows } from '../src/adapters/pg/copy-out.ts';
+import { compressCanvas, createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
 import { encodeVideo, findFfmpeg } from '../src/adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../src/adapters/image/png.ts';
@@ -109,9 +112,9 @@ try {
   const size = (await pg.pool.query(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r','i','t')`, [names.pgSchema])).rows[0].s;
   process.stdout.write(`storage: ${size} for ${fmt(N)} events + snapshots\n`);
 
-  // Baseline: raw inflate of the newest snapshot.
+  // Baseline: inflate of the newest snapshot, deflated as rows were before migration 0004.
   const latest = await store.latestSnapshot(Number.MAX_SAFE_INTEGER);
-  const blob = (await pg.pool.query('SELECT canvas FROM snapshots WHERE seq = $1', [latest!.seq])).rows[0].canvas as Buffer;
+  const blob = await compressCanvas(await store.loadSnapshot(latest!.seq));
   const inflateMs: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
@@ -122,6 +125,28 @@ try {
 
   // Cold figures use a store without the chunk cache: every tail comes from Postgres.
   const cold = createPgHistoryStore(pg, logger, { chunkCacheBytes: 0 });
+
+  // The snapshot read alone, interleaved, same canvas: the previous design (deflated row, bytea as hex text
+  // through node-postgres, inflate), binary COPY of that deflated row + inflate (transfer fixed, storage not),
+  // and binary COPY of the raw row (this design; Postgres decompresses its TOAST).
+  await pg.pool.query('CREATE TABLE deflated_snapshot (canvas bytea NOT NULL)');
+  await pg.pool.query('ALTER TABLE deflated_snapshot ALTER COLUMN canvas SET STORAGE EXTERNAL');
+  await pg.pool.query('INSERT INTO deflated_snapshot VALUES ($1)', [blob]);
+  const hexInflate: number[] = [], copyInflate: number[] = [], copyRaw: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    let t0 = performance.now();
+    await decompressCanvas((await pg.pool.query('SELECT canvas FROM deflated_snapshot')).rows[0].canvas as Buffer);
+    hexInflate.push(performance.now() - t0);
+    t0 = performance.now();
+    await decompressCanvas((await copyRows(pg.pool, 'SELECT canvas FROM deflated_snapshot', 1))[0]![0]!);
+    copyInflate.push(performance.now() - t0);
+    t0 = performance.now();
+    await cold.loadSnapshot(latest!.seq);
+    copyRaw.push(performance.now() - t0);
+  }
+  await pg.pool.query('DROP TABLE deflated_snapshot');
+  const stored = (await pg.pool.query(`SELECT pg_column_size(canvas) AS s, pg_column_compression(canvas) AS c FROM snapshots WHERE seq = $1`, [latest!.seq])).rows[0];
+  process.stdout.write(`snapshot read alone (20 reads, ${(blob.length / 1e6).toFixed(1)} MB deflated / ${(Number(stored.s) / 1e6).toFixed(1)} MB stored raw, TOAST ${stored.c ?? 'uncompressed'}): hex bytea + inflate (previous) p50 ${q(hexInflate, 0.5).toFixed(1)} ms; COPY binary + inflate p50 ${q(copyInflate, 0.5).toFixed(1)} ms; COPY binary raw p50 ${q(copyRaw, 0.5).toFixed(1)} ms; ratio raw/previous ${(q(copyRaw, 0.5) / q(hexInflate, 0.5)).toFixed(2)}\n`);
 
   // Point-in-time for 100 random instants.
   const end = start + (N * 1000) / RATE;
@@ -134,7 +159,23 @@ try {
     pit.push(performance.now() - t0);
     replayed += at.replayed;
   }
-  process.stdout.write(`point-in-time (100 random instants, no caches): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+  process.stdout.write(`point-in-time (100 random instants, no caches): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250, moonshot ≤ 50), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+
+  // Overlap: the snapshot and the tail read one after the other, and at once (what canvasAt does).
+  const oneByOne: number[] = [], atOnce: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const time = Math.round(start + Math.random() * (end - start));
+    const snap = await cold.snapshotFor(time);
+    if (!snap) continue;
+    let t0 = performance.now();
+    await cold.loadSnapshot(snap.seq);
+    await cold.tail(snap.seq, Number.POSITIVE_INFINITY, time);
+    oneByOne.push(performance.now() - t0);
+    t0 = performance.now();
+    await Promise.all([cold.loadSnapshot(snap.seq), cold.tail(snap.seq, Number.POSITIVE_INFINITY, time)]);
+    atOnce.push(performance.now() - t0);
+  }
+  process.stdout.write(`snapshot + tail reads (20 instants): one after the other p50 ${q(oneByOne, 0.5).toFixed(1)} ms; at once p50 ${q(atOnce, 0.5).toFixed(1)} ms; ratio ${(q(atOnce, 0.5) / q(oneByOne, 0.5)).toFixed(2)}\n`);
 
   // Baseline: the previous design's tail, one string_agg over the event rows (same ranges, 20 instants).
   const rowTail: number[] = [];
