@@ -11,12 +11,11 @@
  * to exit; so does a frame source that throws, and a job that runs over `maxRunMs`.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { VideoEncoder, VideoFormat } from '../../app/history/routes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { paletteRgba } from '../../domain/palette.ts';
+import { findExecutable } from '../services/local.ts';
 
 /** Short side reached by upscaling when the long side allows it (small regions would play as a smudge). */
 const MIN_SHORT_SIDE = 480;
@@ -39,17 +38,7 @@ export class FfmpegFailed extends Error {
 
 /** The path of an executable `ffmpeg` on PATH, or null. */
 export function findFfmpeg(path = process.env.PATH ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'ffmpeg');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findExecutable('ffmpeg', path);
 }
 
 export interface VideoSize {
