@@ -47,9 +47,11 @@ export const CLIENTS = Number(process.env.FAULT_CLIENTS ?? 200);
 export const OBSERVERS = 4;
 /**
  * How long after the load stops every projection must equal the replay ("within seconds"). Far above the
- * 500 ms delivery target, so a failure means a consumer that stalled at the fault, not a slow one.
+ * 500 ms delivery target and the ~3 s a stalled consumer takes to be noticed and replaced
+ * (src/adapters/nats/stall-watchdog.ts), so a failure means a reader that stalled for good, not a slow one.
+ * (Was 15 s, which let 8–15 s stalls of an edge's tail pass.)
  */
-export const CONVERGE_MS = Number(process.env.FAULT_CONVERGE_MS ?? 5_000);
+export const CONVERGE_MS = Number(process.env.FAULT_CONVERGE_MS ?? 8_000);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
