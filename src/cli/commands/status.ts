@@ -132,9 +132,11 @@ export async function collectStatus(config: CommonConfig, waitMs = DEFAULT_STATU
     status.errors.push(`bitmap: ${message(bitmap.reason)}`);
   }
   if (history.status === 'fulfilled') {
-    for (const row of history.value ?? []) {
-      status.projections.push({ name: row.name, store: `postgres ${names.pgSchema}.projection_positions`, seq: row.seq, lag: lag(row.seq) });
-    }
+    const store = `postgres ${names.pgSchema}.projection_positions`;
+    const rows = history.value ?? [];
+    for (const row of rows) status.projections.push({ name: row.name, store, seq: row.seq, lag: lag(row.seq) });
+    // Listed even before its first batch, like the bitmap, so an operator sees it is expected.
+    if (!rows.some((r) => r.name === names.consumers.history)) status.projections.push({ name: names.consumers.history, store, seq: null, lag: null });
   } else {
     status.errors.push(`history: ${message(history.reason)}`);
   }
@@ -149,7 +151,7 @@ export function formatStatus(status: Status): string {
   out.push('projections:');
   if (status.projections.length === 0) out.push('  (none stored yet)');
   for (const p of status.projections) {
-    out.push(`  ${p.name.padEnd(20)} ${p.seq === null ? 'no bitmap stored' : `seq ${p.seq}`}${p.lag === null ? '' : `, lag ${p.lag}`}  (${p.store})`);
+    out.push(`  ${p.name.padEnd(20)} ${p.seq === null ? 'nothing stored yet' : `seq ${p.seq}`}${p.lag === null ? '' : `, lag ${p.lag}`}  (${p.store})`);
   }
   out.push('durable consumers:');
   if (!Array.isArray(status.consumers)) out.push(`  ${status.consumers.error}`);
