@@ -128,6 +128,51 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
 }
 
 /**
+ * Checks an encoded event exactly as `decodeEvent` does (it throws `EventDecodeError` in the same cases)
+ * and returns its kind, without building the event: no object, no strings for ASCII ids. For readers
+ * that then take only the pixel (`eventX`, `eventY`, `eventColor`), so they skip exactly the events every
+ * other reader skips (stored-event.ts).
+ */
+export function checkEvent(bytes: Uint8Array): EventKind {
+  if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`);
+  const version = bytes[0] as number;
+  if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`);
+  const kind = bytes[1];
+  if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`);
+  const userLength = bytes[HEADER_BYTES] ?? 0;
+  const requestAt = HEADER_BYTES + 1 + userLength;
+  const requestLength = bytes[requestAt] ?? 0;
+  if (userLength < 1 || requestLength < 1 || requestAt + 1 + requestLength !== bytes.length) {
+    throw new EventDecodeError('event id lengths do not match its size');
+  }
+  if (!isAscii(bytes, HEADER_BYTES + 1, requestAt) || !isAscii(bytes, requestAt + 1, bytes.length)) {
+    try {
+      utf8Decoder.decode(bytes.subarray(HEADER_BYTES + 1, requestAt));
+      utf8Decoder.decode(bytes.subarray(requestAt + 1));
+    } catch (cause) {
+      throw new EventDecodeError('event ids are not valid UTF-8', { cause });
+    }
+  }
+  return kind;
+}
+
+function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if ((bytes[i] as number) >= 0x80) return false;
+  return true;
+}
+
+/** The pixel's fields of an encoded event that `checkEvent` accepted (layout above; no checks here). */
+export function eventX(bytes: Uint8Array): number {
+  return (bytes[2] as number) | ((bytes[3] as number) << 8);
+}
+export function eventY(bytes: Uint8Array): number {
+  return (bytes[4] as number) | ((bytes[5] as number) << 8);
+}
+export function eventColor(bytes: Uint8Array): number {
+  return bytes[6] as number;
+}
+
+/**
  * Reads only the pixel of an encoded event (either kind), without allocating strings: the hot path of
  * every projection that only needs (x, y, color). Throws like `decodeEvent` on unknown versions or kinds.
  */

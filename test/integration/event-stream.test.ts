@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import type { StoredEvent } from '../../src/app/ports.ts';
+import type { PixelBatch, StoredEvent } from '../../src/app/ports.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, appendRaw, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
@@ -14,6 +14,18 @@ let nc: NatsConnection;
 async function collect(iter: AsyncIterable<readonly StoredEvent[]>): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   for await (const batch of iter) out.push(...batch);
+  return out;
+}
+
+/** Copies each reused batch out (it is valid only until the loop asks for the next one). */
+async function collectPixels(iter: AsyncIterable<PixelBatch>): Promise<{ seq: number; x: number; y: number; color: number }[]> {
+  const out: { seq: number; x: number; y: number; color: number }[] = [];
+  for await (const b of iter) {
+    for (let i = 0; i < b.count; i++) {
+      expect(b.setsPixel[i]).toBe(1);
+      out.push({ seq: b.seqs[i]!, x: b.xs[i]!, y: b.ys[i]!, color: b.colors[i]! });
+    }
+  }
   return out;
 }
 
@@ -66,6 +78,19 @@ describe('NATS event stream', () => {
     const good = await appendPixels(nc, names, [{ x: 1, y: 2, color: 3 }]);
     const got = await collect(stream.read(bad - 1, { untilSeq: good }));
     expect(got.map((e) => e.seq)).toEqual([bad - 1, good]);
+  });
+
+  it('readPixels yields the same events as read, in reused columns, skipping what read skips', async () => {
+    const stream = createNatsEventStream(nc, names, { maxBatch: 64 });
+    const bad = await appendRaw(nc, names, new Uint8Array([1, 1, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0x62])); // bad UTF-8 id
+    const last = await appendPixels(nc, names, randomPixels(300, 2000, 2000, 32, 11));
+    const fromRead = (await collect(stream.read(1, { untilSeq: last }))).map((e) => ({ seq: e.seq, x: e.event.x, y: e.event.y, color: e.event.color }));
+    const fromPixels = await collectPixels(stream.readPixels(1, { untilSeq: last }));
+    expect(fromPixels).toEqual(fromRead);
+    expect(fromPixels.some((e) => e.seq === bad)).toBe(false);
+    expect(fromPixels.at(-1)!.seq).toBe(last);
+    expect(fromPixels.length).toBeGreaterThan(64 * 3); // several batches: the reused arrays were refilled
+    expect((await collectPixels(stream.readPixels(last - 9, { untilSeq: last }))).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => last - 9 + i));
   });
 
   it('follows the stream live until aborted', async () => {

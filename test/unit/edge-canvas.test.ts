@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
-import { EdgeCanvas, flushDelay, SequenceGap } from '../../src/app/edge/edge-canvas.ts';
+import { EdgeCanvas, flushDelay, SequenceGap, type EdgeEvent } from '../../src/app/edge/edge-canvas.ts';
 
 const px = (seq: number, x: number, y: number, color: number) => ({ seq, pixel: { x, y, color } });
 function pixelsOf(frame: Uint8Array) {
@@ -34,6 +34,26 @@ describe('EdgeCanvas', () => {
     state.push(px(11, 0, 0, 2));
     expect(() => state.push(px(13, 0, 0, 3))).toThrow(SequenceGap);
     expect(state.receivedSeq).toBe(11);
+  });
+
+  it('pushPixel and pushOther (the live tail) leave the same state and frames as push', () => {
+    const byObject = new EdgeCanvas(4, new Uint8Array(16), 10, { ringEvents: 4 });
+    const byFields = new EdgeCanvas(4, new Uint8Array(16), 10, { ringEvents: 4 });
+    const events: EdgeEvent[] = [px(11, 1, 1, 5), { seq: 12 }, px(13, 3, 3, 9), px(13, 0, 0, 1), px(14, 2, 0, 4), { seq: 15 }, px(16, 1, 1, 6)];
+    const frames: [Uint8Array | null, Uint8Array | null][] = [];
+    events.forEach((e, i) => {
+      byObject.push(e);
+      if (e.pixel) byFields.pushPixel(e.seq, e.pixel.x, e.pixel.y, e.pixel.color);
+      else byFields.pushOther(e.seq);
+      if (i % 2 === 1) frames.push([byObject.flush(), byFields.flush()]);
+    });
+    frames.push([byObject.flush(), byFields.flush()]);
+    for (const [a, b] of frames) expect(b).toEqual(a);
+    expect(byFields.seq).toBe(16);
+    expect(byFields.canvas).toEqual(byObject.canvas);
+    expect(byFields.catchUp(11)).toEqual(byObject.catchUp(11));
+    expect(() => byFields.pushPixel(18, 0, 0, 1)).toThrow(SequenceGap);
+    expect(() => byFields.pushOther(18)).toThrow(SequenceGap);
   });
 
   it('serves a catch-up starting exactly at since + 1, across ring wrap-around', () => {

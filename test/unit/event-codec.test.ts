@@ -7,11 +7,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
+  checkEvent,
   decodeEvent,
   decodePixel,
   encodeEvent,
   EventDecodeError,
   EventKind,
+  eventColor,
+  eventX,
+  eventY,
   MAX_ID_BYTES,
   type CanvasEvent,
 } from '../../proto/event-codec.ts';
@@ -195,6 +199,66 @@ describe('properties', () => {
         }
       }),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+/** `checkEvent` + the field readers must accept and reject exactly what `decodeEvent` does (the one skip rule). */
+describe('checkEvent agrees with decodeEvent', () => {
+  const outcome = (decode: () => unknown) => {
+    try {
+      return { ok: decode() };
+    } catch (error) {
+      expect(error).toBeInstanceOf(EventDecodeError);
+      return { error: (error as Error).message };
+    }
+  };
+  const agree = (bytes: Uint8Array) => {
+    const full = outcome(() => decodeEvent(bytes));
+    const checked = outcome(() => {
+      const kind = checkEvent(bytes);
+      return { kind, x: eventX(bytes), y: eventY(bytes), color: eventColor(bytes) };
+    });
+    if ('error' in full) expect(checked).toEqual(full);
+    else {
+      const e = full.ok as CanvasEvent;
+      expect(checked).toEqual({ ok: { kind: e.kind, x: e.x, y: e.y, color: e.color } });
+    }
+  };
+
+  it('on every golden vector and every rejection case above', () => {
+    for (const v of vectors) agree(bytesOf(v.hex));
+    const good = bytesOf(vectors[0]!.hex);
+    for (let length = 0; length <= good.length; length++) agree(good.subarray(0, length));
+    const badUser = bytesOf(vectors.find((v) => v.event.userId === 'a')!.hex);
+    badUser[17] = 0xff;
+    agree(badUser);
+    const badRequest = bytesOf(vectors.find((v) => v.event.userId === 'a')!.hex);
+    badRequest[19] = 0xc3; // a lone lead byte in the requestId
+    agree(badRequest);
+    expect(() => checkEvent(badRequest)).toThrow(/not valid UTF-8/);
+  });
+
+  it('on random events, single-byte flips and random tails behind a valid header', () => {
+    fc.assert(
+      fc.property(eventArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (event, at, delta) => {
+        const bytes = encodeEvent(event);
+        agree(bytes);
+        const i = at % bytes.length;
+        bytes[i] = (bytes[i]! + delta) & 0xff;
+        agree(bytes);
+      }),
+      { numRuns: 3_000 },
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 160 }), (kind, tail) => {
+        const bytes = new Uint8Array(2 + tail.length);
+        bytes[0] = 1;
+        bytes[1] = kind;
+        bytes.set(tail, 2);
+        agree(bytes);
+      }),
+      { numRuns: 3_000 },
     );
   });
 });

@@ -10,14 +10,14 @@
  * Undecodable messages follow the one rule in `stored-event.ts` (skipped, counted, warned once per batch).
  */
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { EventStream, StoredEvent } from '../../app/ports.ts';
+import type { EventStream, PixelBatch, StoredEvent } from '../../app/ports.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
-import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { DecodeSkips, PixelColumns, toStoredEvent } from './stored-event.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 
 /**
@@ -37,6 +37,55 @@ export interface EventStreamOptions {
   readonly pullMessages?: number;
   /** Receives the one warn line per batch that contained undecodable (skipped) messages. */
   readonly logger?: Pick<Logger, 'warn'>;
+}
+
+/** Turns the messages of a read into the batches it yields (`read`: `StoredEvent`s; `readPixels`: columns). */
+interface BatchBuilder<B> {
+  /** Adds the message's event (or notes it in `skips` when it does not decode). */
+  add(msg: JsMsg, seq: number, skips: DecodeSkips): void;
+  /** What was added since the last call, or `null` when nothing was. */
+  take(): B | null;
+}
+
+function storedEvents(): BatchBuilder<StoredEvent[]> {
+  let batch: StoredEvent[] = [];
+  return {
+    add(msg, _seq, skips) {
+      const stored = toStoredEvent(msg, skips);
+      if (stored !== null) batch.push(stored);
+    },
+    take() {
+      if (batch.length === 0) return null;
+      const taken = batch;
+      batch = [];
+      return taken;
+    },
+  };
+}
+
+function pixelColumns(): BatchBuilder<PixelBatch> {
+  const columns = new PixelColumns();
+  let taken = false;
+  return {
+    add(msg, seq, skips) {
+      // The caller is done with the last batch it was given (it asked for more): reuse its arrays.
+      if (taken) {
+        columns.count = 0;
+        taken = false;
+      }
+      columns.add(msg, seq, skips);
+    },
+    take() {
+      if (taken || columns.count === 0) return null;
+      taken = true;
+      return columns;
+    },
+  };
+}
+
+interface ReadOptions {
+  readonly untilSeq?: number;
+  readonly signal?: AbortSignal;
 }
 
 export function createNatsEventStream(nc: NatsConnection, names: Names, options: EventStreamOptions = {}): EventStream {
@@ -64,7 +113,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
    * for events that do not exist yet: it ends after min(untilSeq, lastSeq), immediately when that is
    * below `fromSeq` (empty stream included).
    */
-  async function* read(fromSeq: number, opts: { readonly untilSeq?: number; readonly signal?: AbortSignal } = {}): AsyncGenerator<readonly StoredEvent[]> {
+  async function* readBatches<B>(fromSeq: number, opts: ReadOptions, builder: BatchBuilder<B>): AsyncGenerator<B> {
     const { signal } = opts;
     if (signal?.aborted) return;
     const start = Math.max(1, Math.floor(fromSeq));
@@ -101,7 +150,6 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
         messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
         if (signal?.aborted) return;
         for await (const msgs of batchMessages(messages, maxBatch)) {
-          const batch: StoredEvent[] = [];
           let done = false;
           for (const msg of msgs) {
             const seq = msg.info.streamSequence;
@@ -110,8 +158,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
               done = true;
               break;
             }
-            const stored = toStoredEvent(msg, skips);
-            if (stored !== null) batch.push(stored);
+            builder.add(msg, seq, skips);
             next = seq + 1;
             // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
             // and the stream has no gaps to wait across (deny_delete, never purged), so `until` always arrives.
@@ -121,7 +168,8 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
             }
           }
           skips.flush(options.logger, names.stream);
-          if (batch.length > 0) {
+          const batch = builder.take();
+          if (batch !== null) {
             suspended = true;
             yield batch;
             suspended = false;
@@ -140,5 +188,9 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     }
   }
 
-  return { lastSeq, read };
+  return {
+    lastSeq,
+    read: (fromSeq, opts = {}) => readBatches(fromSeq, opts, storedEvents()),
+    readPixels: (fromSeq, opts = {}) => readBatches(fromSeq, opts, pixelColumns()),
+  };
 }

@@ -12,8 +12,8 @@
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { decodeEvent } from '../../../proto/event-codec.ts';
-import type { StoredEvent } from '../../app/ports.ts';
+import { checkEvent, decodeEvent, eventColor, eventX, eventY } from '../../../proto/event-codec.ts';
+import type { PixelBatch, StoredEvent } from '../../app/ports.ts';
 
 const NS_PER_MS = 1_000_000;
 
@@ -55,5 +55,49 @@ export function toStoredEvent(msg: JsMsg, skips: DecodeSkips): StoredEvent | nul
   } catch (error) {
     skips.note(info.streamSequence, error);
     return null;
+  }
+}
+
+/**
+ * A `PixelBatch` filled message by message under the same rule as `toStoredEvent` (`checkEvent` rejects
+ * exactly what `decodeEvent` does), reused from batch to batch: no object or string per event.
+ */
+export class PixelColumns implements PixelBatch {
+  count = 0;
+  seqs = new Float64Array(256);
+  setsPixel = new Uint8Array(256);
+  xs = new Uint16Array(256);
+  ys = new Uint16Array(256);
+  colors = new Uint8Array(256);
+
+  /** Appends the message's event, or notes it in `skips` when it does not decode. */
+  add(msg: JsMsg, seq: number, skips: DecodeSkips): void {
+    const data = msg.data;
+    try {
+      checkEvent(data); // both kinds so far set a pixel
+    } catch (error) {
+      skips.note(seq, error);
+      return;
+    }
+    if (this.count === this.seqs.length) this.#grow();
+    const i = this.count++;
+    this.seqs[i] = seq;
+    this.setsPixel[i] = 1;
+    this.xs[i] = eventX(data);
+    this.ys[i] = eventY(data);
+    this.colors[i] = eventColor(data);
+  }
+
+  #grow(): void {
+    const grown = <T extends Float64Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
+      const b = make(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.seqs = grown(this.seqs, (n) => new Float64Array(n));
+    this.setsPixel = grown(this.setsPixel, (n) => new Uint8Array(n));
+    this.xs = grown(this.xs, (n) => new Uint16Array(n));
+    this.ys = grown(this.ys, (n) => new Uint16Array(n));
+    this.colors = grown(this.colors, (n) => new Uint8Array(n));
   }
 }

@@ -88,16 +88,32 @@ export class EdgeCanvas {
    * `receivedSeq + 1` throws `SequenceGap` (the feed must restart from `receivedSeq + 1`).
    */
   push(event: EdgeEvent): void {
-    const expected = this.receivedSeq + 1;
-    if (event.seq < expected) return;
-    if (event.seq !== expected) throw new SequenceGap(`expected event ${expected}, got ${event.seq}`);
-    if (this.#pendingLast === 0) this.#pendingFirst = event.seq;
-    this.#pendingLast = event.seq;
-    if (!event.pixel) return;
+    if (event.pixel) this.pushPixel(event.seq, event.pixel.x, event.pixel.y, event.pixel.color);
+    else this.pushOther(event.seq);
+  }
+
+  /** `push` of a pixel event, from its fields (the live tail's path: no object per event). */
+  pushPixel(seq: number, x: number, y: number, color: number): void {
+    if (!this.#accept(seq)) return;
     if (this.#pendingCount === this.#pendingSeqs.length) this.#growPending();
-    this.#pendingSeqs[this.#pendingCount] = event.seq;
-    writePixelRecord(this.#pendingRecords, this.#pendingCount, event.pixel.x, event.pixel.y, event.pixel.color);
+    this.#pendingSeqs[this.#pendingCount] = seq;
+    writePixelRecord(this.#pendingRecords, this.#pendingCount, x, y, color);
     this.#pendingCount += 1;
+  }
+
+  /** `push` of an event that sets no pixel: it only advances the sequence. */
+  pushOther(seq: number): void {
+    this.#accept(seq);
+  }
+
+  /** Advances the pending range to `seq`; false for a redelivery (ignored), `SequenceGap` for a gap. */
+  #accept(seq: number): boolean {
+    const expected = this.receivedSeq + 1;
+    if (seq < expected) return false;
+    if (seq !== expected) throw new SequenceGap(`expected event ${expected}, got ${seq}`);
+    if (this.#pendingLast === 0) this.#pendingFirst = seq;
+    this.#pendingLast = seq;
+    return true;
   }
 
   /**

@@ -1,12 +1,11 @@
 /**
- * The edge's live tail: reads the stream from `state.receivedSeq + 1`, buffers events into the
+ * The edge's live tail: reads the stream's pixels (`readPixels`: no object per event) from `state.receivedSeq + 1`, buffers events into the
  * `EdgeCanvas` and flushes one `pixels` frame per window through `publish`. On any read failure (NATS
  * restart, a gap) it re-reads from the next sequence it needs after a short pause, so the edge's copy
  * never misses or double-applies an event.
  */
-import { EventKind } from '../../../proto/event-codec.ts';
-import type { EventStream, StoredEvent } from '../ports.ts';
-import { flushDelay, type EdgeCanvas, type EdgeEvent } from './edge-canvas.ts';
+import type { EventStream } from '../ports.ts';
+import { flushDelay, type EdgeCanvas } from './edge-canvas.ts';
 import { sleep } from '../sleep.ts';
 
 export interface EdgeFeedDeps {
@@ -30,12 +29,6 @@ export interface EdgeFeed {
   /** Events behind the stream's end at the last check. */
   readonly lag: number;
   stop(): Promise<void>;
-}
-
-/** Every event kind so far sets one pixel (placements and moderators' restores). */
-export function toEdgeEvent(stored: StoredEvent): EdgeEvent {
-  const event = stored.event;
-  return event.kind === EventKind.PixelPlaced || event.kind === EventKind.PixelRestored ? { seq: stored.seq, pixel: event } : { seq: stored.seq };
 }
 
 export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
@@ -69,9 +62,12 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
     while (!abort.signal.aborted) {
       try {
         reading = true;
-        for await (const batch of deps.stream.read(state.receivedSeq + 1, { signal: abort.signal })) {
-          for (const stored of batch) {
-            state.push(toEdgeEvent(stored));
+        for await (const batch of deps.stream.readPixels(state.receivedSeq + 1, { signal: abort.signal })) {
+          const { count, seqs, setsPixel, xs, ys, colors } = batch;
+          for (let i = 0; i < count; i++) {
+            const seq = seqs[i] as number;
+            if (setsPixel[i] === 1) state.pushPixel(seq, xs[i] as number, ys[i] as number, colors[i] as number);
+            else state.pushOther(seq);
             if (state.pendingCount >= state.maxBatchEvents) flush();
           }
           schedule();
