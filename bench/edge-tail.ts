@@ -109,7 +109,7 @@ async function main() {
   }
   const readers: { mode: string; child: ChildProcess }[] = [];
   if (!values['no-baseline']) {
-    for (const mode of ['adapter', 'ordered', 'ordered-callback', 'core']) {
+    for (const mode of ['adapter', 'ordered', 'ordered-callback', 'pull', 'core']) {
       const child = fork(here('./_edge-tail-reader.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, MODE: mode, CANVAS_ID: canvasId, START_SEQ: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.push(child);
       await waitFor(child, 'ready');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import type { PixelBatch, StoredEvent } from '../../src/app/ports.ts';
@@ -91,6 +92,49 @@ describe('NATS event stream', () => {
     expect(fromPixels.at(-1)!.seq).toBe(last);
     expect(fromPixels.length).toBeGreaterThan(64 * 3); // several batches: the reused arrays were refilled
     expect((await collectPixels(stream.readPixels(last - 9, { untilSeq: last }))).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => last - 9 + i));
+  });
+
+  it('readPixels follows live, replaces a deleted consumer without gap or duplicate, and ends promptly on abort', async () => {
+    const stream = createNatsEventStream(nc, names);
+    const jsm = await jetstreamManager(nc);
+    const consumerNames = async () => (await jsm.consumers.list(names.stream).next()).map((c) => c.name).filter((n) => n.startsWith('edge_'));
+    const from = (await stream.lastSeq()) + 1;
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const b of stream.readPixels(from, { signal: controller.signal })) for (let i = 0; i < b.count; i++) seen.push(b.seqs[i]!);
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 21));
+    while (seen.length < 100) await new Promise((r) => setTimeout(r, 20));
+    const [first] = await consumerNames();
+    expect(first).toBeDefined();
+    await jsm.consumers.delete(names.stream, first!); // the server sends 409 Consumer Deleted to the open pull
+    await appendPixels(nc, names, randomPixels(150, 100, 100, 32, 22));
+    const deadline = Date.now() + 5000;
+    while (seen.length < 250 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => from + i));
+    expect(await consumerNames()).not.toContain(first);
+    const started = Date.now();
+    controller.abort();
+    await reading;
+    expect(Date.now() - started).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await consumerNames()).toEqual([]); // deleted on the way out
+  });
+
+  it('readPixels never holds more than one pull of events for a slow reader', async () => {
+    const last = await appendPixels(nc, names, randomPixels(400, 100, 100, 32, 23));
+    const stream = createNatsEventStream(nc, names, { pullMessages: 50 });
+    const sizes: number[] = [];
+    let count = 0;
+    for await (const b of stream.readPixels(last - 399, { untilSeq: last })) {
+      sizes.push(b.count);
+      count += b.count;
+      await new Promise((r) => setTimeout(r, 30)); // meanwhile the whole backlog would arrive without flow control
+    }
+    expect(count).toBe(400);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(50);
   });
 
   it('follows the stream live until aborted', async () => {

@@ -8,17 +8,21 @@
  * following live; at most about `pullMessages + 2 * maxBatch` messages are buffered however slow the reader.
  *
  * Undecodable messages follow the one rule in `stored-event.ts` (skipped, counted, warned once per batch).
+ *
+ * `readPixels`, the edges' live tail, reads the same consumer protocol without nats.js's consumer layer and
+ * with no object per event (pixel-tail.ts): that per-event cost is most of an edge's CPU with few clients.
  */
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventStream, PixelBatch, StoredEvent } from '../../app/ports.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
-import { DecodeSkips, PixelColumns, toStoredEvent } from './stored-event.ts';
+import { DecodeSkips, toStoredEvent } from './stored-event.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
+import { readPixelTail, watchReconnects } from './pixel-tail.ts';
 
 /**
  * How long one pull waits on the server. It also sets the idle heartbeat (half of it), which is how the
@@ -37,50 +41,6 @@ export interface EventStreamOptions {
   readonly pullMessages?: number;
   /** Receives the one warn line per batch that contained undecodable (skipped) messages. */
   readonly logger?: Pick<Logger, 'warn'>;
-}
-
-/** Turns the messages of a read into the batches it yields (`read`: `StoredEvent`s; `readPixels`: columns). */
-interface BatchBuilder<B> {
-  /** Adds the message's event (or notes it in `skips` when it does not decode). */
-  add(msg: JsMsg, seq: number, skips: DecodeSkips): void;
-  /** What was added since the last call, or `null` when nothing was. */
-  take(): B | null;
-}
-
-function storedEvents(): BatchBuilder<StoredEvent[]> {
-  let batch: StoredEvent[] = [];
-  return {
-    add(msg, _seq, skips) {
-      const stored = toStoredEvent(msg, skips);
-      if (stored !== null) batch.push(stored);
-    },
-    take() {
-      if (batch.length === 0) return null;
-      const taken = batch;
-      batch = [];
-      return taken;
-    },
-  };
-}
-
-function pixelColumns(): BatchBuilder<PixelBatch> {
-  const columns = new PixelColumns();
-  let taken = false;
-  return {
-    add(msg, seq, skips) {
-      // The caller is done with the last batch it was given (it asked for more): reuse its arrays.
-      if (taken) {
-        columns.count = 0;
-        taken = false;
-      }
-      columns.add(msg, seq, skips);
-    },
-    take() {
-      if (taken || columns.count === 0) return null;
-      taken = true;
-      return columns;
-    },
-  };
 }
 
 interface ReadOptions {
@@ -113,7 +73,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
    * for events that do not exist yet: it ends after min(untilSeq, lastSeq), immediately when that is
    * below `fromSeq` (empty stream included).
    */
-  async function* readBatches<B>(fromSeq: number, opts: ReadOptions, builder: BatchBuilder<B>): AsyncGenerator<B> {
+  async function* read(fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<readonly StoredEvent[]> {
     const { signal } = opts;
     if (signal?.aborted) return;
     const start = Math.max(1, Math.floor(fromSeq));
@@ -150,6 +110,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
         messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
         if (signal?.aborted) return;
         for await (const msgs of batchMessages(messages, maxBatch)) {
+          const batch: StoredEvent[] = [];
           let done = false;
           for (const msg of msgs) {
             const seq = msg.info.streamSequence;
@@ -158,7 +119,8 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
               done = true;
               break;
             }
-            builder.add(msg, seq, skips);
+            const stored = toStoredEvent(msg, skips);
+            if (stored !== null) batch.push(stored);
             next = seq + 1;
             // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
             // and the stream has no gaps to wait across (deny_delete, never purged), so `until` always arrives.
@@ -168,8 +130,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
             }
           }
           skips.flush(options.logger, names.stream);
-          const batch = builder.take();
-          if (batch !== null) {
+          if (batch.length > 0) {
             suspended = true;
             yield batch;
             suspended = false;
@@ -188,9 +149,27 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     }
   }
 
-  return {
-    lastSeq,
-    read: (fromSeq, opts = {}) => readBatches(fromSeq, opts, storedEvents()),
-    readPixels: (fromSeq, opts = {}) => readBatches(fromSeq, opts, pixelColumns()),
-  };
+  const onReconnect = watchReconnects(nc);
+  /** The edges' live tail: the protocol by hand (pixel-tail.ts); same range rules as `read`. */
+  async function* readPixels(fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<PixelBatch> {
+    if (opts.signal?.aborted) return;
+    const start = Math.max(1, Math.floor(fromSeq));
+    let untilSeq: number | undefined;
+    if (opts.untilSeq !== undefined) {
+      untilSeq = Math.min(opts.untilSeq, await lastSeq());
+      if (start > untilSeq) return;
+    }
+    yield* readPixelTail(nc, names, start, {
+      ...(untilSeq !== undefined ? { untilSeq } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      pullMessages,
+      expiresMs: PULL_EXPIRES_MS,
+      stallCheckMs: STALL_CHECK_MS,
+      lastSeq,
+      onReconnect,
+    });
+  }
+
+  return { lastSeq, read, readPixels };
 }

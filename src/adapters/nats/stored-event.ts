@@ -71,7 +71,7 @@ export class PixelColumns implements PixelBatch {
   colors = new Uint8Array(256);
 
   /** Appends the message's event, or notes it in `skips` when it does not decode. */
-  add(msg: JsMsg, seq: number, skips: DecodeSkips): void {
+  add(msg: { readonly data: Uint8Array }, seq: number, skips: DecodeSkips): void {
     const data = msg.data;
     try {
       checkEvent(data); // both kinds so far set a pixel
