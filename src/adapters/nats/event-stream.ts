@@ -151,17 +151,9 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
 
   const onReconnect = watchReconnects(nc);
   /** The edges' live tail: the protocol by hand (pixel-tail.ts); same range rules as `read`. */
-  async function* readPixels(fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<PixelBatch> {
-    if (opts.signal?.aborted) return;
-    const start = Math.max(1, Math.floor(fromSeq));
-    let untilSeq: number | undefined;
-    if (opts.untilSeq !== undefined) {
-      untilSeq = Math.min(opts.untilSeq, await lastSeq());
-      if (start > untilSeq) return;
-    }
-    yield* readPixelTail(nc, names, start, {
-      ...(untilSeq !== undefined ? { untilSeq } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+  const readPixels = (fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<PixelBatch> =>
+    readPixelTail(nc, names, fromSeq, {
+      ...opts,
       ...(options.logger ? { logger: options.logger } : {}),
       pullMessages,
       expiresMs: PULL_EXPIRES_MS,
@@ -169,7 +161,6 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       lastSeq,
       onReconnect,
     });
-  }
 
   return { lastSeq, read, readPixels };
 }

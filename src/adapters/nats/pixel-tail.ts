@@ -57,28 +57,61 @@ export function watchReconnects(nc: NatsConnection): (listener: () => void) => (
   };
 }
 
-/** Stream and delivery sequence from a JetStream reply subject, in either of its two layouts. */
-export function parseAckSubject(reply: string): { streamSeq: number; deliverySeq: number } | null {
+/** Where `parseAckSubject` puts what it read (one object for every message: the tail's hot path). */
+export const parsedAck = { streamSeq: 0, deliverySeq: 0 };
+
+/**
+ * Reads the stream and delivery sequences of a JetStream reply subject, in either of its layouts, into
+ * `parsedAck`; false when `reply` is not one. No substring or array per message.
+ */
+export function parseAckSubject(reply: string): boolean {
   // $JS.ACK.<stream>.<consumer>.<count>.<streamSeq>.<deliverySeq>.<ts>.<pending>                       (9 tokens)
   // $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<count>.<streamSeq>.<deliverySeq>.<ts>.<pending>[.<r>] (11-12)
-  if (!reply.startsWith('$JS.ACK.')) return null;
-  const dots: number[] = [];
-  for (let i = reply.indexOf('.'); i !== -1 && dots.length < 12; i = reply.indexOf('.', i + 1)) dots.push(i);
-  const tokens = dots.length + 1;
-  const first = tokens === 9 ? 5 : tokens === 11 || tokens === 12 ? 7 : -1; // index of the streamSeq token
-  if (first === -1) return null;
-  const streamSeq = Number(reply.slice((dots[first - 1] as number) + 1, dots[first]));
-  const deliverySeq = Number(reply.slice((dots[first] as number) + 1, dots[first + 1]));
-  if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq)) return null;
-  return { streamSeq, deliverySeq };
+  if (!reply.startsWith('$JS.ACK.')) return false;
+  let tokens = 1;
+  for (let i = reply.indexOf('.'); i !== -1; i = reply.indexOf('.', i + 1)) tokens++;
+  if (tokens !== 9 && tokens !== 11 && tokens !== 12) return false;
+  // <streamSeq>.<deliverySeq> are the 4th and 3rd tokens from the end (5th and 4th with the random suffix).
+  let end = reply.length;
+  for (let k = tokens === 12 ? 3 : 2; k > 0; k--) end = reply.lastIndexOf('.', end - 1);
+  const deliveryStart = reply.lastIndexOf('.', end - 1);
+  const streamStart = reply.lastIndexOf('.', deliveryStart - 1);
+  const streamSeq = digits(reply, streamStart + 1, deliveryStart);
+  const deliverySeq = digits(reply, deliveryStart + 1, end);
+  if (streamSeq < 0 || deliverySeq < 0) return false;
+  parsedAck.streamSeq = streamSeq;
+  parsedAck.deliverySeq = deliverySeq;
+  return true;
+}
+
+/** The decimal number in `s[from, to)`, or -1 when it is empty, not all digits, or above 2^53. */
+function digits(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 16) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return Number.isSafeInteger(n) ? n : -1;
 }
 
 let consumerSerial = 0;
 
+/**
+ * With `untilSeq`, the range is clamped to the stream's last sequence at call time (as `read` does): the
+ * read ends after min(untilSeq, lastSeq), at once when that is below `fromSeq`.
+ */
 export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: number, options: PixelTailOptions): AsyncGenerator<PixelBatch> {
-  const { signal, untilSeq: until } = options;
+  const { signal } = options;
+  if (signal?.aborted) return;
+  let next = Math.max(1, Math.floor(fromSeq));
+  let until: number | undefined;
+  if (options.untilSeq !== undefined) {
+    until = Math.min(options.untilSeq, await options.lastSeq());
+    if (next > until) return;
+  }
   let jsm: JetStreamManager | undefined;
-  let next = fromSeq;
   // Two column sets: the reader holds one while the callback fills the other.
   let filling = new PixelColumns();
   let held = new PixelColumns();
@@ -132,14 +165,13 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
         else failure = new Error(`pull from ${names.stream} failed: ${detail}`);
         return wakeReader();
       }
-      const delivered = parseAckSubject(reply);
-      if (delivered === null || delivered.deliverySeq !== expectedDelivery) {
-        replace = delivered === null ? `unexpected reply subject ${reply}` : `delivery ${delivered.deliverySeq}, expected ${expectedDelivery}`;
+      if (!parseAckSubject(reply) || parsedAck.deliverySeq !== expectedDelivery) {
+        replace = `delivery ${reply} where delivery ${expectedDelivery} was expected`;
         return wakeReader();
       }
       expectedDelivery++;
       outstanding--;
-      const seq = delivered.streamSeq;
+      const seq = parsedAck.streamSeq;
       if (seq >= next) {
         if (until !== undefined && seq > until) done = true;
         else {
