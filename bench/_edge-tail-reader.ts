@@ -35,7 +35,7 @@ if (mode === 'adapter') {
   const jsm = await jetstreamManager(nc);
   const consumer = await jsm.consumers.add(names.stream, {
     ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(process.env.START_SEQ ?? 1),
-    filter_subject: names.subjects, mem_storage: true, num_replicas: 1, inactive_threshold: nanos(5000),
+    filter_subject: names.subjects, mem_storage: true, num_replicas: 1, inactive_threshold: nanos(5 * 60_000),
   });
   const inbox = createInbox();
   const next = `$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${consumer.name}`;

@@ -147,7 +147,9 @@ async function main() {
   pids.forEach((p, i) => {
     const pct = (cpu[i]! / elapsed) * 100;
     const us = (cpu[i]! / events) * 1e6;
-    const ratio = i === 0 ? '' : `; edge/${p.name} = ${(edgePerEvent / us).toFixed(2)}`;
+    // A baseline that fell behind or stopped read fewer events than it was charged for: say so.
+    const incomplete = i > 0 && counts[i - 1] !== seq ? ` (INCOMPLETE: read ${counts[i - 1]} of ${seq})` : '';
+    const ratio = i === 0 ? '' : `; edge/${p.name} = ${(edgePerEvent / us).toFixed(2)}${incomplete}`;
     log(`${p.name.padEnd(16)} ${pct.toFixed(1)}% of a core = ${us.toFixed(1)} µs per event${ratio}`);
   });
 
