@@ -4,9 +4,10 @@
  * The edge's fixed cost of tailing the stream with no WebSocket client: one edge (a child process running
  * the real role) on a fresh canvas, while this process appends events at `rate`/s through the real event
  * log adapter (no placement command, no Redis cooldowns: only the stream's write side). Measured from
- * /proc/<pid>/stat over the same window, in the same run, next to two baseline processes reading the same
- * events with no processing (`bench/_edge-tail-reader.ts`): a bare nats.js ordered consumer and a core-NATS
- * subscription. Prints CPU % of a core and µs per event for each, and the edge's idle CPU (no events).
+ * /proc/<pid>/stat over the same window, in the same run, next to baseline processes reading the same events
+ * with no processing (`bench/_edge-tail-reader.ts`): the edge's reader alone (`adapter`), a bare nats.js ordered
+ * consumer (iterator and callback), the pull protocol by hand, and a core-NATS subscription. Prints CPU % of a
+ * core and µs per event for each, and the edge's idle CPU (no events).
  * `--profile <dir>` starts the edge with `--cpu-prof` (the profile is written when it exits on SIGTERM).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -63,6 +64,7 @@ function waitFor<T>(child: ChildProcess, cmd: string, timeoutMs = 60_000): Promi
 }
 
 const children: ChildProcess[] = [];
+let cleanup: (() => Promise<void>) | undefined;
 
 /** Appends at RATE/s, open loop, through the real pipelined event log adapter. */
 function startAppender(eventLog: ReturnType<typeof createJetStreamEventLog>) {
@@ -93,6 +95,13 @@ async function main() {
   log(`machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`);
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-edge-tail');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-edge-tail');
+  // Whatever happens below, the canvas's stream and keys go (a failed run left empty streams behind).
+  cleanup = async () => {
+    await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
+    await deleteRedisKeys(redis, names).catch(() => undefined);
+    await nc.close();
+    redis.disconnect();
+  };
   await applyStreams(nc, names);
   const env = {
     ...process.env, CANVAS_ID: canvasId, HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1', LOG_LEVEL: 'warn',
@@ -157,15 +166,12 @@ async function main() {
   edge.kill('SIGTERM');
   await new Promise((r) => edge.once('exit', r));
   for (const r of readers) r.child.kill('SIGKILL');
-  await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
-  await deleteRedisKeys(redis, names);
-  await nc.close();
-  redis.disconnect();
 }
 
 try {
   await main();
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await cleanup?.();
 }
 process.exit(0);
