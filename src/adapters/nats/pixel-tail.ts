@@ -14,7 +14,8 @@
  * from the next stream sequence (in order, gap-free, no duplicate: sequences below `next` are dropped). It is
  * also replaced on a 409 status (consumer deleted, leadership change), on a reconnect, when two idle
  * heartbeats are missed, and when the stall watchdog sees the stream hold events it does not deliver.
- * Failing to create a consumer ends the read with the error (the edge feed retries after a pause).
+ * Failing to create a consumer ends the read with the error (the edge feed retries after a pause); a consumer
+ * replaced before it delivered anything is followed by a 500 ms pause, never a tight loop.
  *
  * Flow control: one pull request at a time, for `pullMessages`; the next is sent only once it is used up
  * and the reader has taken what it delivered, so at most `pullMessages` events wait however slow the reader.
@@ -24,6 +25,7 @@ import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } 
 import type { Logger } from 'pino';
 import type { PixelBatch } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
+import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 import { DecodeSkips, PixelColumns } from './stored-event.ts';
 
@@ -97,6 +99,7 @@ function digits(s: string, from: number, to: number): number {
 }
 
 let consumerSerial = 0;
+const REPLACE_PAUSE_MS = 500;
 
 /**
  * With `untilSeq`, the range is clamped to the stream's last sequence at call time (as `read` does): the
@@ -112,6 +115,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
     if (next > until) return;
   }
   let jsm: JetStreamManager | undefined;
+  let fruitless = false;
   // Two column sets: the reader holds one while the callback fills the other.
   let filling = new PixelColumns();
   let held = new PixelColumns();
@@ -248,6 +252,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       if (done) return;
       options.logger?.warn({ stream: names.stream, next, reason: replace }, 'pixel tail replaces its consumer');
     } finally {
+      fruitless = expectedDelivery === 1;
       wake = undefined;
       watchdog.stop();
       clearInterval(heartbeats);
@@ -257,5 +262,8 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       // Not awaited: a consumer on a dead node answers nothing until the request times out.
       void jsm.consumers.delete(names.stream, name).catch(() => undefined);
     }
+    // A consumer replaced before it delivered anything: pause, so a server that keeps refusing is not asked
+    // again in a tight loop.
+    if (fruitless) await sleep(REPLACE_PAUSE_MS, signal ?? new AbortController().signal);
   }
 }
