@@ -4,16 +4,18 @@
  * again at once and is not told `cooldown`), and everything must recover within seconds of SIGCONT.
  * COOLDOWN_SECONDS is 5 here so that a cooldown that was not refunded would show.
  *
- * "Within seconds" is measured from the moment the stream has a leader again: after every node of a
- * nats-server 2.9 cluster was stopped, JetStream's own Raft elections take 4–20 s (measured here; they are the
+ * "Within seconds" is measured from the moment the stream takes writes again: after every node of a
+ * nats-server 2.9 cluster was stopped, JetStream's own Raft elections take 0–20 s (measured here; they are the
  * server's, not ours), and only then can any append succeed. What this test holds our roles to is what comes
- * after: placements succeed within seconds of the stream being writable again.
+ * after: the refunded user places within seconds of the stream being writable again, and the load goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeClient } from '../helpers/edge-process.ts';
 import { sleep, startFault, startLoad, verify, type Fault } from './harness.ts';
 
 const PAUSE_MS = Number(process.env.FAULT_PAUSE_MS ?? 30_000);
+/** Longest wait for the cluster to take a write after SIGCONT (the server's elections, not our roles). */
+const WRITABLE_BOUND_MS = 60_000;
 let fault: Fault | undefined;
 beforeAll(async () => {
   fault = await startFault({ label: 'natspause', env: { COOLDOWN_SECONDS: '5' } });
@@ -54,37 +56,38 @@ describe(`NATS paused (SIGSTOP of every node) for ${PAUSE_MS / 1000} s under loa
       repairedAt = Date.now();
     }
     f.say('SIGCONT');
-    let leaderMs = -1;
-    while (Date.now() - repairedAt < 60_000) {
-      const info = await f.jsm.streams.info(f.names.stream).catch(() => undefined);
-      if (info?.cluster?.leader) {
-        leaderMs = Date.now() - repairedAt;
-        break;
-      }
-      await sleep(250);
-    }
-    f.say(`stream leader elected ${leaderMs} ms after SIGCONT`);
-    expect(leaderMs).toBeGreaterThanOrEqual(0);
-    const writableAt = repairedAt + leaderMs;
-    // Recovery within seconds: the probe user places (its cooldown was refunded) and the load goes on.
-    let recoveredMs = -1;
-    while (Date.now() - writableAt < 15_000) {
+    // When the stream takes writes again is the server's business (its Raft elections after every node was
+    // stopped: 0–20 s measured on 2.9). A leader in stream info is no proof: right after SIGCONT a node can
+    // still report itself leader before it notices it lost quorum (seen: "leader" 5 ms after SIGCONT, first
+    // write 18 s later). So the moment is taken from the writes themselves: the load's first ack after SIGCONT.
+    while (run.load.ackedSince(repairedAt) === 0 && Date.now() - repairedAt < WRITABLE_BOUND_MS) await sleep(50);
+    const firstAck = run.load.acked.find((a) => a.at >= repairedAt);
+    const writableMs = firstAck ? firstAck.at - repairedAt : -1;
+    f.say(`stream writable again ${writableMs} ms after SIGCONT (the load's first ack)`);
+    expect(writableMs, `a write accepted within ${WRITABLE_BOUND_MS} ms of SIGCONT`).toBeGreaterThanOrEqual(0);
+    const writableAt = repairedAt + writableMs;
+    // Ours: the probe user, refunded twice during the pause, places at once (not `cooldown`), and the load goes
+    // on at its rate.
+    let probeMs = -1;
+    const probeResults: string[] = [];
+    while (Date.now() - writableAt < 10_000) {
       const result = await probe.place(2, 2, 2);
+      probeResults.push(result.type === 'error' ? result.code : result.type);
       if (result.type === 'success') {
-        recoveredMs = Date.now() - repairedAt;
+        probeMs = Date.now() - writableAt;
         break;
       }
       await sleep(200);
     }
     probe.close();
+    f.say(`probe placed ${probeMs} ms after the first ack (${probeResults.join(', ')})`);
+    expect(probeMs, 'the refunded user places within 5 s of the stream taking writes').toBeGreaterThanOrEqual(0);
+    expect(probeMs).toBeLessThan(5_000);
+    expect(probeResults, 'never told cooldown: the refunds held').not.toContain('cooldown');
     await sleep(3_000);
-    // Read after the pause above: the load's clients retry on their own schedule (100 ms after `unavailable`).
-    const firstAck = run.load.acked.find((a) => a.at >= repairedAt);
-    const firstAckMs = firstAck ? firstAck.at - repairedAt : -1;
-    f.say(`first placement after SIGCONT: probe ${recoveredMs} ms, load ${firstAckMs} ms (stream leader after ${leaderMs} ms)`);
-    await verify(f, run, { fault: `NATS cluster paused (SIGSTOP) ${PAUSE_MS / 1000} s`, faultAt, repairedAt, extra: { leaderMs, recoveredMs, firstAckMs } });
-    expect(recoveredMs).toBeGreaterThanOrEqual(0);
-    expect(recoveredMs - leaderMs).toBeLessThan(10_000);
-    expect(firstAckMs, 'the load places again after the pause').toBeGreaterThanOrEqual(0);
+    const ackedAfter = run.load.ackedSince(writableAt);
+    f.say(`${ackedAfter} acks in the ${((Date.now() - writableAt) / 1000).toFixed(1)} s after the first one`);
+    await verify(f, run, { fault: `NATS cluster paused (SIGSTOP) ${PAUSE_MS / 1000} s`, faultAt, repairedAt, extra: { writableMs, probeMs, ackedAfter } });
+    expect(ackedAfter, 'the load places again after the pause').toBeGreaterThan(50);
   });
 });
