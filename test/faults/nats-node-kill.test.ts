@@ -30,11 +30,12 @@ describe('kill -9 of the stream leader in a three-node NATS cluster, under load'
     const leader = (await f.jsm.streams.info(f.names.stream)).cluster?.leader;
     const victim = f.topology.nodes.find((n) => n.name === leader);
     expect(victim, `leader ${leader}`).toBeDefined();
+    // A short request timeout: an info request that went to the dead leader must not blur the election time.
+    // Made before the kill: creating a manager asks for the account info, which can time out mid-election.
+    const jsm = await jetstreamManager(f.nc, { timeout: 500, checkAPI: false });
     const faultAt = Date.now();
     victim!.kill();
     f.say(`killed ${victim!.name} (leader) after ${run.load.acked.length} acks`);
-    // A short request timeout: an info request that went to the dead leader must not blur the election time.
-    const jsm = await jetstreamManager(f.nc, { timeout: 500 });
     let newLeader: string | undefined;
     while (!newLeader && Date.now() - faultAt < ELECTION_BOUND_MS) {
       const info = await jsm.streams.info(f.names.stream).catch(() => undefined);
