@@ -23,6 +23,7 @@ import { EventKind } from '../proto/event-codec.ts';
 import { namesFor } from '../src/config/names.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { deleteRedisKeys } from '../test/helpers/isolation.ts';
+import { freePort } from '../test/helpers/edge-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -106,7 +107,7 @@ async function main() {
   const env = {
     ...process.env, CANVAS_ID: canvasId, HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1', LOG_LEVEL: 'warn',
   };
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort(); // a random port collided with a socket left by the fanout bench's clients
   const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
   const edge = fork(here('../src/roles/edge/main.ts'), [], { execArgv: ['--import', 'tsx', ...profileArgs], env: { ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(edge);
