@@ -10,6 +10,7 @@
  * core and µs per event for each, and the edge's idle CPU (no events).
  * `--profile <dir>` starts the edge with `--cpu-prof` (the profile is written when it exits on SIGTERM).
  */
+import { cpuSeconds, waitFor } from './_process.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -39,30 +40,12 @@ const SECONDS = Number(values.seconds);
 // Appends go out every TICK ms: 1 ms spreads them about as placements from many users arrive (a few per
 // socket read); 10 ms sends bursts of ~33 that the edge reads in one batch (cheaper per event).
 const TICK = Math.max(1, Number(values.tick));
-const TICKS = 100; // USER_HZ on Linux
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const canvasId = `t_benchtail_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-function waitFor<T>(child: ChildProcess, cmd: string, timeoutMs = 60_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${cmd}`)), timeoutMs);
-    const onMessage = (message: { cmd: string }) => {
-      if (message.cmd !== cmd) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message as T);
-    };
-    child.on('message', onMessage);
-  });
-}
 
 const children: ChildProcess[] = [];
 let cleanup: (() => Promise<void>) | undefined;
@@ -122,7 +105,7 @@ async function main() {
     for (const mode of ['adapter', 'ordered', 'ordered-callback', 'pull', 'core']) {
       const child = fork(here('./_edge-tail-reader.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, MODE: mode, CANVAS_ID: canvasId, START_SEQ: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.push(child);
-      await waitFor(child, 'ready');
+      await waitFor(child, 'ready', 60_000);
       readers.push({ mode, child });
     }
   }
@@ -146,7 +129,7 @@ async function main() {
   const events = appender.stats.appended - appended0;
   appender.stop();
   await sleep(500);
-  const replies = await Promise.all(readers.map(async (r) => { const w = waitFor<{ received: number; batches: number }>(r.child, 'count'); r.child.send({ cmd: 'count' }); return w; }));
+  const replies = await Promise.all(readers.map(async (r) => { const w = waitFor<{ received: number; batches: number }>(r.child, 'count', 60_000); r.child.send({ cmd: 'count' }); return w; }));
   const counts = replies.map((r) => r.received);
   const seq = ((await (await fetch(`http://127.0.0.1:${port}/api/v1/canvas/info`)).json()) as { seq: number }).seq;
 

@@ -10,6 +10,7 @@
  * baseline. Prints latency p50/p99/max, deliveries/s, CPU per delivered frame for both, their ratio, the
  * harness's own CPU per frame, and the edge's RSS per connection.
  */
+import { cpuSeconds, rssBytes, waitFor } from './_process.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -46,33 +47,11 @@ const PER_WORKER = Math.max(1, Math.min(5_000, Number(values['per-worker'])));
 const SAMPLE_EVERY = Math.max(1, Math.floor(CLIENTS / Math.max(1, Number(values.sampled))));
 const MOD = 4_000_000;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const TICKS = 100; // USER_HZ on Linux
 
 const canvasId = `t_benchfanout_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-function waitFor<T>(child: ChildProcess, cmd: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${cmd}`)), timeoutMs);
-    const onMessage = (message: { cmd: string }) => {
-      if (message.cmd !== cmd) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message as T);
-    };
-    child.on('message', onMessage);
-  });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Report {
@@ -120,7 +99,7 @@ async function startWorkers() {
   for (let i = 0; i < count; i++) {
     const w = fork(here('./_fanout-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     workers.push(w);
-    await waitFor(w, 'ready');
+    await waitFor(w, 'ready', 120_000);
   }
 }
 async function broadcast(message: object, reply: string): Promise<unknown[]> {
@@ -262,7 +241,7 @@ async function main() {
   // the stream, now unread) so the machine carries the same load as in the edge phase.
   const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, WINDOW_MS: String(WINDOW), RATE: String(RATE), PORT: '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(bare);
-  const { port: barePort } = await waitFor<{ port: number }>(bare, 'listening');
+  const { port: barePort } = await waitFor<{ port: number }>(bare, 'listening', 120_000);
   await connectClients(barePort, 0);
   const barePlacer = startPlacer(place);
   bare.send({ cmd: 'start' });

@@ -99,12 +99,15 @@ export function encodeEvent(event: CanvasEvent): Uint8Array {
   return out;
 }
 
-export function decodeEvent(bytes: Uint8Array): CanvasEvent {
+/**
+ * The checks every reader of an encoded event makes before its ids (size, version, kind, id lengths): throws
+ * `EventDecodeError`, else returns the offset of the request id's length byte. The kind is then `bytes[1]`.
+ */
+function checkLayout(bytes: Uint8Array): number {
   if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint8(0);
+  const version = bytes[0] as number;
   if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`);
-  const kind = view.getUint8(1);
+  const kind = bytes[1];
   if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`);
   const userLength = bytes[HEADER_BYTES] ?? 0;
   const requestAt = HEADER_BYTES + 1 + userLength;
@@ -112,6 +115,14 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
   if (userLength < 1 || requestLength < 1 || requestAt + 1 + requestLength !== bytes.length) {
     throw new EventDecodeError('event id lengths do not match its size');
   }
+  return requestAt;
+}
+
+export function decodeEvent(bytes: Uint8Array): CanvasEvent {
+  const requestAt = checkLayout(bytes);
+  const kind = bytes[1] as EventKind;
+  const requestLength = bytes[requestAt] as number;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     return {
       kind,
@@ -134,17 +145,8 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
  * other reader skips (stored-event.ts).
  */
 export function checkEvent(bytes: Uint8Array): EventKind {
-  if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`);
-  const version = bytes[0] as number;
-  if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`);
-  const kind = bytes[1];
-  if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`);
-  const userLength = bytes[HEADER_BYTES] ?? 0;
-  const requestAt = HEADER_BYTES + 1 + userLength;
-  const requestLength = bytes[requestAt] ?? 0;
-  if (userLength < 1 || requestLength < 1 || requestAt + 1 + requestLength !== bytes.length) {
-    throw new EventDecodeError('event id lengths do not match its size');
-  }
+  const requestAt = checkLayout(bytes);
+  const kind = bytes[1] as EventKind;
   if (!isAscii(bytes, HEADER_BYTES + 1, requestAt) || !isAscii(bytes, requestAt + 1, bytes.length)) {
     try {
       utf8Decoder.decode(bytes.subarray(HEADER_BYTES + 1, requestAt));
