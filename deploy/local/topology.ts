@@ -264,7 +264,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   };
 }
 
-async function portFree(port: number): Promise<boolean> {
+export async function portFree(port: number): Promise<boolean> {
   const { createServer } = await import('node:net');
   return new Promise((resolveFree) => {
     const server = createServer();

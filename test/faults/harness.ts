@@ -15,7 +15,6 @@
  * Each test appends its report as one JSON line to test-artifacts/faults/results.jsonl (docs/RELIABILITY.md).
  */
 import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -23,7 +22,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { freeNatsPorts, startTopology, type Topology } from '../../deploy/local/topology.ts';
+import { freeNatsPorts, portFree, startTopology, type Topology } from '../../deploy/local/topology.ts';
 import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import type { RplaceClient } from '../../proto/client.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
@@ -90,14 +89,6 @@ export interface PrivateService {
   stop(): Promise<void>;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 async function waitPortFree(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await portFree(port))) {
@@ -153,13 +144,22 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
   const redisUrl = redisService?.url ?? TEST_REDIS_URL;
   const databaseUrl = pgService?.url ?? TEST_DATABASE_URL;
   if (redisService || pgService) say(`private services: ${[redisService?.url, pgService?.url].filter(Boolean).join(', ')}`);
-  const edgePorts = [await freePort(), await freePort()];
+  // Edge ports from 10000–19999: below the kernel's ephemeral range (32768+, where outgoing connections take
+  // their local ports) and the NATS nodes' 20000+, so nothing else can bind one between this choice and the
+  // edge's start (a CI run once gave an edge the port a NATS node took a moment later).
+  const natsPorts = await freeNatsPorts();
+  const edgePorts: number[] = [];
+  for (let attempt = 0; edgePorts.length < 2; attempt++) {
+    if (attempt > 200) throw new Error('no free ports for the edges');
+    const port = 10_000 + Math.floor(Math.random() * 10_000);
+    if (!edgePorts.includes(port) && (await portFree(port))) edgePorts.push(port);
+  }
   let topology: Topology;
   try {
     topology = await startTopology({
       onStep: say,
       dataDir,
-      natsPorts: await freeNatsPorts(),
+      natsPorts,
       edgePorts,
       projectors: ['bitmap-projector', 'history'],
       env: {
