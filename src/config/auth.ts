@@ -5,6 +5,7 @@
  * works without a login form; every other limit keeps its default there.
  */
 import { z } from 'zod';
+import { proxyPolicy } from '../app/auth/client-address.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -29,8 +30,13 @@ export const authShape = {
   PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: int(1, 1_000_000).default(30),
   /** Accounts younger than this are challenged when they exceed the attempt budget. */
   RISK_MIN_ACCOUNT_AGE_HOURS: int(0, 10_000).default(24),
-  /** Login attempts per account per 15 minutes (counted before the password is checked). */
+  /**
+   * Login attempts per account per 15 minutes from anywhere (counted before the password is checked); past
+   * it a login must carry a solved proof-of-work (never a lockout of the owner).
+   */
   LOGIN_ATTEMPTS_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  /** Login attempts per account per 15 minutes from one address; past it that address is refused. */
+  LOGIN_ATTEMPTS_PER_ACCOUNT_PER_IP: int(1, 1_000_000).default(5),
   /** Login attempts per client address per 15 minutes. */
   LOGIN_ATTEMPTS_PER_IP: int(1, 1_000_000).default(100),
   /** Registrations per client address per hour. */
@@ -42,20 +48,32 @@ export const authShape = {
   /** How long a passed challenge clears the user (seconds). */
   POW_CLEAR_SECONDS: int(60, 86_400).default(3600),
   /**
-   * Take the client address from the first `X-Forwarded-For` entry (only behind a trusted proxy that sets
-   * it; otherwise a client could pick its own address and dodge every per-IP limit).
+   * Reverse proxies (comma-separated CIDRs or addresses) whose forwarding headers are believed. Empty: none,
+   * the socket's peer is the client. See src/app/auth/client-address.ts for how the address is resolved.
    */
-  TRUST_PROXY: z.enum(['0', '1']).default('0'),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+    .pipe(z.array(z.string().max(64)).max(256))
+    .superRefine((entries, ctx) => {
+      try {
+        proxyPolicy(entries);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+  /**
+   * A header the trusted proxy OVERWRITES with the client's address (nginx: `proxy_set_header X-Real-IP
+   * $remote_addr`). Unset: the right-most `X-Forwarded-For` entry that is not a trusted proxy.
+   */
+  CLIENT_ADDRESS_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'a header name such as X-Real-IP')
+    .optional(),
+  /** Replaced by TRUSTED_PROXIES: trusting the first X-Forwarded-For entry let every client pick its address. */
+  TRUST_PROXY: z.undefined({ message: 'TRUST_PROXY is gone: list your proxies in TRUSTED_PROXIES (CIDRs), optionally with CLIENT_ADDRESS_HEADER' }).optional(),
 };
 
 export const authSchema = z.object(authShape);
 export type AuthConfig = z.output<typeof authSchema>;
-
-/** The client address of a request, honouring `TRUST_PROXY`. */
-export function clientAddress(config: Pick<AuthConfig, 'TRUST_PROXY'>, remoteAddress: string, forwardedFor: string | undefined): string {
-  if (config.TRUST_PROXY === '1' && forwardedFor) {
-    const first = forwardedFor.split(',')[0]?.trim();
-    if (first && first.length <= 64) return first;
-  }
-  return remoteAddress;
-}

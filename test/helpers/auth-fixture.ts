@@ -13,11 +13,17 @@ import { createRedisRateLimiter } from '../../src/adapters/redis/rate-limits.ts'
 import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createPgUserStore } from '../../src/adapters/pg/user-store.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
+import { createRedisChallengeStore } from '../../src/adapters/redis/challenge-store.ts';
+import { createLoginChallenges } from '../../src/app/auth/login-challenge.ts';
+import { sessionCookies } from '../../src/app/auth/sessions.ts';
 import { systemClock } from '../../src/app/ports.ts';
 import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from './isolation.ts';
 import type { Names } from '../../src/config/names.ts';
 
 export const FAST_SCRYPT = { N: 1 << 10, r: 8, p: 1 };
+export const TEST_SESSION_SECRET = 'auth-fixture-session-secret-0123456789';
+/** Login challenges easy enough to solve in a test (2^8 hashes on average). */
+export const TEST_LOGIN_DIFFICULTY = 8;
 
 export async function createUsersSchema(names: Names): Promise<pg.Pool> {
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -41,14 +47,17 @@ export async function authFixture(names: Names, settings: Partial<AuthSettings> 
   const fullSettings: AuthSettings = {
     sessionTtlSeconds: 3600,
     loginPerAccount: { limit: 10, windowMs: 15 * 60_000 },
+    loginPerAccountPerIp: { limit: 10, windowMs: 15 * 60_000 },
     loginPerIp: { limit: 100, windowMs: 15 * 60_000 },
     registerPerIp: { limit: 1000, windowMs: 60 * 60_000 },
     scryptCost: FAST_SCRYPT,
     ...settings,
   };
-  const accounts = createAccounts({ users, sessions, limits, revocations: createNatsRevocations(nc, names.canvasId), clock: systemClock, settings: fullSettings });
+  const loginChallenges = createLoginChallenges({ store: createRedisChallengeStore(redis, names.redisPrefix), limits, difficulty: TEST_LOGIN_DIFFICULTY, perIp: fullSettings.loginPerIp });
+  const accounts = createAccounts({ users, sessions, limits, revocations: createNatsRevocations(nc, names.canvasId), clock: systemClock, settings: fullSettings, loginChallenges });
+  const cookies = sessionCookies(TEST_SESSION_SECRET);
   return {
-    redis, nc, pool, sessions, limits, bans, users, accounts, settings: fullSettings,
+    redis, nc, pool, sessions, limits, bans, users, accounts, loginChallenges, cookies, settings: fullSettings,
     async close() {
       await deleteRedisKeys(redis, names);
       redis.disconnect();

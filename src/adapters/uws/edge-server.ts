@@ -161,7 +161,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const headers = { cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host') };
-      const ip = deps.access?.clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for')) ?? '';
+      const ip = deps.access?.clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), (name) => req.getHeader(name)) ?? '';
       const versionText = req.getQuery('v') ?? '';
       const sinceText = req.getQuery('since') ?? '';
       const aborted = { value: false };

@@ -3,16 +3,23 @@
  * username, wrong password, throttled) are returned values; only infrastructure failures throw.
  *
  * Login throttling happens BEFORE any password work, and counts attempts, not failures: 1,000 parallel
- * guesses all race for the same bucket, at most `limit` of them ever reach scrypt, and the rest are
- * refused at the cost of one Redis call. Buckets exist per account (guessing one password from many IPs)
- * and per IP (one IP trying many accounts). A successful login refills the account's bucket.
+ * guesses all race for the same buckets, and at most the budget of each ever reaches scrypt. Three buckets:
+ * - per address (one address trying many accounts): refused, `rate_limited`;
+ * - per account+address (one address guessing one account): refused, `rate_limited`; other addresses,
+ *   the owner's among them, are untouched by it;
+ * - per account (one account guessed from many addresses): NOT refused once spent (that would let anyone
+ *   lock the owner out with ten wrong passwords), but `challenge_required`: the login must carry a solved
+ *   proof-of-work bound to the username (login-challenge.ts), so every further guess costs real work.
+ * The per-account bucket is taken only by attempts the first two let through, so a throttled address
+ * cannot keep draining it. A successful login refills the account's bucket and that address's pair bucket.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Clock } from '../ports.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword, type ScryptCost } from './password.ts';
 import type { RateLimiter, Revocations, SessionData, SessionStore, UserStore } from './ports.ts';
-import { Credentials } from './schemas.ts';
+import type { LoginChallenges } from './login-challenge.ts';
+import { Credentials, LoginBody } from './schemas.ts';
 import { newSessionId, sessionKey } from './sessions.ts';
 
 export interface Limit {
@@ -22,7 +29,10 @@ export interface Limit {
 
 export interface AuthSettings {
   readonly sessionTtlSeconds: number;
+  /** Per account from anywhere; past it a login needs a solved challenge. */
   readonly loginPerAccount: Limit;
+  /** Per account from one address; past it that address is refused. */
+  readonly loginPerAccountPerIp: Limit;
   readonly loginPerIp: Limit;
   readonly registerPerIp: Limit;
   readonly scryptCost?: ScryptCost;
@@ -35,6 +45,8 @@ export interface AccountsDeps {
   readonly revocations: Revocations;
   readonly clock: Clock;
   readonly settings: AuthSettings;
+  /** Redeems the challenge a login must carry once the account's budget is spent. */
+  readonly loginChallenges: Pick<LoginChallenges, 'redeem' | 'instructions'>;
 }
 
 export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly retryAfterSeconds?: number };
@@ -94,20 +106,26 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
 
     async login(body, ip, previousSessionId) {
-      const parsed = Credentials.safeParse(body);
+      const parsed = LoginBody.safeParse(body);
       if (!parsed.success) return badRequest(parsed.error.issues);
-      const accountKey = `login:user:${parsed.data.username.toLowerCase()}`;
-      const [byAccount, byIp] = await Promise.all([
-        limits.take(accountKey, settings.loginPerAccount.limit, settings.loginPerAccount.windowMs),
-        limits.take(`login:ip:${ip}`, settings.loginPerIp.limit, settings.loginPerIp.windowMs),
-      ]);
-      if (!byAccount.allowed) return throttled(byAccount.retryAfterMs, 'login attempts for this account');
+      const username = parsed.data.username.toLowerCase();
+      const byIp = await limits.take(`login:ip:${ip}`, settings.loginPerIp.limit, settings.loginPerIp.windowMs);
       if (!byIp.allowed) return throttled(byIp.retryAfterMs, 'login attempts from your address');
+      const pairKey = `login:user-ip:${username}:${ip}`;
+      const byPair = await limits.take(pairKey, settings.loginPerAccountPerIp.limit, settings.loginPerAccountPerIp.windowMs);
+      if (!byPair.allowed) return throttled(byPair.retryAfterMs, 'login attempts for this account from your address');
+      const accountKey = `login:user:${username}`;
+      const byAccount = await limits.take(accountKey, settings.loginPerAccount.limit, settings.loginPerAccount.windowMs);
+      if (!byAccount.allowed) {
+        const { challenge, nonce } = parsed.data;
+        const solved = challenge !== undefined && nonce !== undefined && (await deps.loginChallenges.redeem(username, challenge, nonce));
+        if (!solved) return { ok: false, code: ErrorCode.challenge_required, message: deps.loginChallenges.instructions };
+      }
       const account = await users.findByUsername(parsed.data.username);
       // Same scrypt work whether or not the account exists, so timing does not reveal usernames.
       const valid = await verifyPassword(parsed.data.password, account?.passwordHash ?? (await dummyPasswordHash(settings.scryptCost)));
       if (account === null || !valid) return { ok: false, code: ErrorCode.invalid_credentials, message: 'wrong username or password' };
-      await limits.reset(accountKey);
+      await Promise.all([limits.reset(accountKey), limits.reset(pairKey)]);
       return signIn(account, previousSessionId);
     },
 

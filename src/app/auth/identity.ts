@@ -1,12 +1,12 @@
 /**
  * Accounts behind the edge's `IdentityProvider` port: the account of a valid session cookie, otherwise
- * whatever the guest provider gives (the signed guest cookie). A missing, forged (unknown id) or expired
- * session is simply not a session: the connection is a guest and can watch but, by default, not place.
+ * whatever the guest provider gives (the signed guest cookie). A missing, unsigned (old format), forged
+ * (bad MAC, so never looked up) or expired session is simply not a session: the connection is a guest and can watch but, by default, not place.
  * The protocol does not change: `welcome` carries `userId` and `isGuest` as before.
  */
 import type { Identity, IdentityProvider } from '../ports.ts';
 import type { SessionStore } from './ports.ts';
-import { sessionIdFromCookie, sessionKey } from './sessions.ts';
+import { sessionKey, type SessionCookies } from './sessions.ts';
 
 export interface AccountIdentity extends Identity {
   readonly username: string | null;
@@ -21,10 +21,10 @@ export function asAccountIdentity(identity: Identity): AccountIdentity {
   return { userId: identity.userId, isGuest: identity.isGuest, username: extra.username ?? null, sessionKey: extra.sessionKey ?? null, accountCreatedAt: extra.accountCreatedAt ?? null };
 }
 
-export function createAccountIdentity(sessions: SessionStore, guest: IdentityProvider): IdentityProvider {
+export function createAccountIdentity(sessions: SessionStore, guest: IdentityProvider, cookies: SessionCookies): IdentityProvider {
   return {
     async identify(headers) {
-      const sessionId = sessionIdFromCookie(headers['cookie']);
+      const sessionId = cookies.idFrom(headers['cookie']);
       const session = sessionId === undefined ? null : await sessions.get(sessionId);
       if (session !== null && sessionId !== undefined) {
         const identity: AccountIdentity = { userId: session.userId, isGuest: false, username: session.username, sessionKey: sessionKey(sessionId), accountCreatedAt: session.accountCreatedAt };

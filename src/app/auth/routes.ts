@@ -10,7 +10,7 @@ import type { IdentityProvider } from '../ports.ts';
 import type { Accounts, Refusal, SignedIn } from './accounts.ts';
 import { checkCsrf, type OriginPolicy } from './origin.ts';
 import { MAX_AUTH_BODY_BYTES } from './schemas.ts';
-import { clearedSessionCookie, sessionCookie, sessionIdFromCookie } from './sessions.ts';
+import { clearedSessionCookie, sessionCookie, type SessionCookies } from './sessions.ts';
 
 export interface AuthRoutesDeps {
   readonly accounts: Accounts;
@@ -18,6 +18,8 @@ export interface AuthRoutesDeps {
   /** Always mark the cookie Secure (set when the edge is served over TLS, directly or behind a proxy). */
   readonly cookieSecure: boolean;
   readonly sessionTtlSeconds: number;
+  /** Signs the session cookie and checks its MAC before any session lookup. */
+  readonly cookies: SessionCookies;
   /** The guest identity (the edge's signed guest cookie) answered by `me` without a session; it may mint the cookie. */
   readonly guest?: IdentityProvider;
 }
@@ -30,6 +32,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   forbidden: 403,
   username_taken: 409,
   rate_limited: 429,
+  // Not a refusal of the caller: the account is under attack, and the login must carry a solved challenge.
+  challenge_required: 403,
 };
 
 function refusal(r: Refusal): HttpResponse {
@@ -55,7 +59,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
     json(
       status,
       { success: true, userId: result.session.userId, username: result.session.username, isGuest: false },
-      { ...noStore, 'set-cookie': sessionCookie(result.sessionId, { secure: secure(request), maxAgeSeconds: deps.sessionTtlSeconds }) },
+      { ...noStore, 'set-cookie': sessionCookie(deps.cookies, result.sessionId, { secure: secure(request), maxAgeSeconds: deps.sessionTtlSeconds }) },
     );
 
   const credentialsRoute = (path: string, status: number, run: Accounts['login']): HttpRoute => ({
@@ -67,7 +71,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
       if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
       const body = parseBody(request);
       if (!body.ok) return body.response;
-      const result = await run(body.value, request.remoteAddress, sessionIdFromCookie(request.headers['cookie']));
+      const result = await run(body.value, request.remoteAddress, deps.cookies.idFrom(request.headers['cookie']));
       return result.ok ? signedIn(request, status, result) : refusal(result);
     },
   });
@@ -82,7 +86,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
       async handle(request) {
         const csrf = checkCsrf(deps.origins, request.headers);
         if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
-        const sessionId = sessionIdFromCookie(request.headers['cookie']);
+        const sessionId = deps.cookies.idFrom(request.headers['cookie']);
         if (sessionId !== undefined) await deps.accounts.logout(sessionId);
         return json(200, { success: true }, { ...noStore, 'set-cookie': clearedSessionCookie(secure(request)) });
       },
@@ -92,7 +96,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
       path: '/api/v1/auth/me',
       maxBodyBytes: 0,
       async handle(request) {
-        const sessionId = sessionIdFromCookie(request.headers['cookie']);
+        const sessionId = deps.cookies.idFrom(request.headers['cookie']);
         const session = sessionId === undefined ? null : await deps.accounts.session(sessionId);
         if (session !== null) return json(200, { userId: session.userId, username: session.username, isGuest: false }, noStore);
         const who = await deps.guest?.identify(request.headers);

@@ -16,5 +16,12 @@ export const Password = z
 export const Credentials = z.strictObject({ username: Username, password: Password });
 export type Credentials = z.infer<typeof Credentials>;
 
+/** A login: the credentials, plus a solved challenge once the account's login budget is spent (login-challenge.ts). */
+export const LoginBody = z.strictObject({
+  ...Credentials.shape,
+  challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'challenge: as issued').optional(),
+  nonce: z.string().min(1).max(32).optional(),
+});
+
 /** Largest auth request body accepted (bytes). */
 export const MAX_AUTH_BODY_BYTES = 1024;

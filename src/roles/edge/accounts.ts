@@ -27,10 +27,13 @@ import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule 
 import { proofOfWorkGate, proofOfWorkRoutes } from '../../app/auth/proof-of-work.ts';
 import { createRedisChallengeStore } from '../../adapters/redis/challenge-store.ts';
 import { createAuthRoutes } from '../../app/auth/routes.ts';
+import { createLoginChallenges } from '../../app/auth/login-challenge.ts';
 import { jsonError, type HttpRoute } from '../../app/http.ts';
 import type { PlacePixelDeps } from '../../app/place-pixel.ts';
 import type { IdentityProvider } from '../../app/ports.ts';
-import { clientAddress, type AuthConfig } from '../../config/auth.ts';
+import type { AuthConfig } from '../../config/auth.ts';
+import { proxyPolicy, resolveClientAddress } from '../../app/auth/client-address.ts';
+import { sessionCookies } from '../../app/auth/sessions.ts';
 import type { CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../config/names.ts';
 
@@ -72,7 +75,7 @@ function guardRoute(route: HttpRoute, logger: Logger): HttpRoute {
   };
 }
 
-export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps: EdgeAccountsDeps): Promise<EdgeAccounts> {
+export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { readonly SESSION_SECRET: string }, deps: EdgeAccountsDeps): Promise<EdgeAccounts> {
   const log = deps.logger.child({ component: 'accounts' });
   const { names, redis } = deps;
   // A lazy pool: it connects on first use and again after Postgres comes back.
@@ -96,9 +99,15 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
   const limits = createRedisRateLimiter(redis, names.redisPrefix);
   const bans = createRedisBanStore(redis, names.redisPrefix);
   const origins = originPolicy(config.ALLOWED_ORIGINS);
-  const clientIp = (remote: string, forwardedFor: string | undefined) => clientAddress(config, remote, forwardedFor);
+  const proxies = proxyPolicy(config.TRUSTED_PROXIES, config.CLIENT_ADDRESS_HEADER ?? null);
+  const clientIp = (remote: string, header: (name: string) => string | undefined) => resolveClientAddress(proxies, remote, header);
+  const cookies = sessionCookies(config.SESSION_SECRET);
   const window15m = 15 * 60_000;
+  const challengeStore = createRedisChallengeStore(redis, names.redisPrefix);
+  const loginPerIp = { limit: config.LOGIN_ATTEMPTS_PER_IP, windowMs: window15m };
+  const loginChallenges = createLoginChallenges({ store: challengeStore, limits, difficulty: config.POW_DIFFICULTY, perIp: loginPerIp });
   const accounts = createAccounts({
+    loginChallenges,
     users,
     sessions,
     limits,
@@ -107,17 +116,18 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
     settings: {
       sessionTtlSeconds: config.SESSION_TTL_SECONDS,
       loginPerAccount: { limit: config.LOGIN_ATTEMPTS_PER_ACCOUNT, windowMs: window15m },
-      loginPerIp: { limit: config.LOGIN_ATTEMPTS_PER_IP, windowMs: window15m },
+      loginPerAccountPerIp: { limit: config.LOGIN_ATTEMPTS_PER_ACCOUNT_PER_IP, windowMs: window15m },
+      loginPerIp,
       registerPerIp: { limit: config.REGISTRATIONS_PER_IP_PER_HOUR, windowMs: 3_600_000 },
     },
   });
-  const identity = createAccountIdentity(sessions, deps.guest);
-  const pow = { store: createRedisChallengeStore(redis, names.redisPrefix), difficulty: config.POW_DIFFICULTY, clearSeconds: config.POW_CLEAR_SECONDS };
+  const identity = createAccountIdentity(sessions, deps.guest, cookies);
+  const pow = { store: challengeStore, difficulty: config.POW_DIFFICULTY, clearSeconds: config.POW_CLEAR_SECONDS };
   const builtInPow = deps.challenge === undefined && config.CHALLENGE === 'pow';
   const challenge = deps.challenge ?? (builtInPow ? proofOfWorkGate(pow) : noChallengeGate);
-  const routes = [...createAuthRoutes({ accounts, origins, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
-    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins }) : [])]
-    .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, request.headers['x-forwarded-for']) }) }))
+  const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
+    ...loginChallenges.routes, ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins }) : [])]
+    .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, (name) => request.headers[name]) }) }))
     .map((route) => guardRoute(route, log));
   const access: EdgeAccess = {
     checkOrigin: (headers) => checkUpgradeOrigin(origins, headers),
