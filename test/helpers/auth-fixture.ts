@@ -1,5 +1,5 @@
 /**
- * Real-service fixture for the accounts tests: Redis, Postgres (the users migration in this test's schema)
+ * Real-service fixture for the accounts tests: Redis, Postgres (the users and bans migrations in this test's schema)
  * and NATS, all keyed by one test canvas id.
  */
 import { Kysely, PostgresDialect } from 'kysely';
@@ -7,10 +7,12 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { up as usersUp } from '../../migrations/0002_users.ts';
+import { up as bansUp } from '../../migrations/0005_bans.ts';
 import { createAccounts, type AuthSettings } from '../../src/app/auth/accounts.ts';
 import { createRedisSessionStore } from '../../src/adapters/redis/session-store.ts';
 import { createRedisRateLimiter } from '../../src/adapters/redis/rate-limits.ts';
-import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
+import { createDurableBanStore } from '../../src/adapters/redis/ban-store.ts';
+import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
 import { createPgUserStore } from '../../src/adapters/pg/user-store.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { createRedisChallengeStore } from '../../src/adapters/redis/challenge-store.ts';
@@ -33,6 +35,7 @@ export async function createUsersSchema(names: Names): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 4, options: `-c search_path="${names.pgSchema}"` });
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   await usersUp(db);
+  await bansUp(db);
   return pool;
 }
 
@@ -42,7 +45,7 @@ export async function authFixture(names: Names, settings: Partial<AuthSettings> 
   const pool = await createUsersSchema(names);
   const sessions = createRedisSessionStore(redis, names.redisPrefix);
   const limits = createRedisRateLimiter(redis, names.redisPrefix);
-  const bans = createRedisBanStore(redis, names.redisPrefix);
+  const bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
   const users = createPgUserStore(pool, names.pgSchema);
   const fullSettings: AuthSettings = {
     sessionTtlSeconds: 3600,

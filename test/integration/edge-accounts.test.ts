@@ -12,15 +12,20 @@ import { startEdge } from '../../src/roles/edge/start.ts';
 import { edgeSchema } from '../../src/config/edge.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/adapters/logger.ts';
-import { createRedisBanStore } from '../../src/adapters/redis/ban-store.ts';
+import pg from 'pg';
+import { createDurableBanStore, type DurableBanStore } from '../../src/adapters/redis/ban-store.ts';
+import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
-import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { cleanupCanvas, deleteRedisKeys, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const names = testNames('edgeaccounts');
 const SECRET = 'edge-accounts-test-secret-0123456789abcdef';
 let nc: NatsConnection;
 let redis: Redis;
+let pool: pg.Pool;
+/** What `rplace mod ban` writes: Postgres, then the Redis copy the edges read. */
+let bans: DurableBanStore;
 const stops: (() => Promise<void>)[] = [];
 let strict: string; // guests may not place; tight caps
 let open: string; // ALLOW_GUEST_PLACEMENT=1
@@ -41,11 +46,14 @@ beforeAll(async () => {
     PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24', POW_DIFFICULTY: '8',
   });
   open = await edge({ ALLOW_GUEST_PLACEMENT: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
+  pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
+  bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
 }, 60_000);
 
 afterAll(async () => {
   for (const s of sockets) s.terminate();
   for (const stop of stops) await stop();
+  await pool.end();
   await cleanupCanvas(names, { nc, redis });
   await nc.close();
   redis.disconnect();
@@ -221,18 +229,18 @@ describe('bans and abuse', () => {
   it('a banned user is disconnected and refused; unban restores placing', async () => {
     const { cookie, userId } = await register('vandal');
     const c = await client(strict, { cookie });
-    await createRedisBanStore(redis, names.redisPrefix).set(userId, 'ban');
+    await bans.set(userId, 'ban');
     await createNatsRevocations(nc, names.canvasId).userBanned(userId);
     expect(await c.closed).toBe(4005);
     const again = await client(strict, { cookie });
     expect(await again.place(5, 5, 1)).toMatchObject({ code: 'banned' });
-    await createRedisBanStore(redis, names.redisPrefix).clear(userId);
+    await bans.clear(userId);
     expect(await again.place(5, 5, 1)).toMatchObject({ type: 'success' });
   });
 
   it('a shadow-banned user is answered success, but nothing reaches the stream or anyone else', async () => {
     const { cookie, userId } = await register('sneaky');
-    await createRedisBanStore(redis, names.redisPrefix).set(userId, 'shadow');
+    await bans.set(userId, 'shadow');
     const watcher = await client(open);
     const sneaky = await client(strict, { cookie });
     const before = await streamCount();
@@ -285,5 +293,22 @@ describe('bans and abuse', () => {
     expect(await c.place(10, 30, 1)).toMatchObject({ type: 'success' });
     // guests cannot ask for challenges
     expect((await http(strict, 'GET', '/api/v1/auth/challenge')).status).toBe(401);
+  });
+});
+
+describe('bans survive a Redis loss (last: it deletes every Redis key of this test canvas)', () => {
+  it('ban, delete the canvas\'s Redis keys, sign in again: still banned; unban: places', async () => {
+    const { userId } = await register('persistent');
+    await bans.set(userId, 'ban');
+    await deleteRedisKeys(redis, names); // only this test's prefix: as if Redis restarted empty
+    expect(await redis.exists(`${names.redisPrefix}bans`)).toBe(0);
+    // sessions went with Redis (disposable: the user signs in again); the ban did not
+    const login = await http(strict, 'POST', '/api/v1/auth/login', { username: 'persistent', password: 'password-123' });
+    expect(login.status).toBe(200);
+    const c = await client(strict, { cookie: login.cookie!, localAddress: '127.0.0.9' });
+    expect(await c.place(6, 6, 1)).toMatchObject({ code: 'banned' });
+    expect(await redis.hget(`${names.redisPrefix}bans`, userId)).toBe('ban'); // rebuilt from Postgres
+    await bans.clear(userId);
+    expect(await c.place(6, 6, 1)).toMatchObject({ type: 'success' });
   });
 });

@@ -22,7 +22,8 @@ import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
-import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
+import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
+import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
@@ -51,7 +52,7 @@ export function parseRegion(value: string): Region {
   return { x, y, width, height };
 }
 
-async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>) => Promise<T>): Promise<T> {
+async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>, pool: pg.Pool) => Promise<T>): Promise<T> {
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1, connectionTimeoutMillis: 5_000, options: `-c search_path="${names.pgSchema}"` });
   const users = createPgUserStore(pool, names.pgSchema);
   try {
@@ -60,7 +61,7 @@ async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (use
       if (account) return account.userId;
       if (USER_ID.test(user)) return user;
       throw new CliUsageError(`no such user: ${user}`);
-    });
+    }, pool);
   } finally {
     await pool.end();
   }
@@ -135,11 +136,12 @@ export function registerMod(program: Command): void {
     .option('--shadow', 'shadow ban')
     .action(action(async (user: string, options: { shadow?: boolean }) => {
       const { config, names } = setup();
-      await withUsers(config, names, async (find) => {
+      await withUsers(config, names, async (find, pool) => {
         const userId = await find(user);
         const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
         try {
-          await createRedisBanStore(redis, names.redisPrefix).set(userId, options.shadow ? 'shadow' : 'ban');
+          // Postgres first (the record that survives a Redis restart), then the copy the edges read.
+          await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).set(userId, options.shadow ? 'shadow' : 'ban');
         } finally {
           redis.disconnect();
         }
@@ -157,11 +159,11 @@ export function registerMod(program: Command): void {
     .description('lift a ban or shadow ban')
     .action(action(async (user: string) => {
       const { config, names } = setup();
-      await withUsers(config, names, async (find) => {
+      await withUsers(config, names, async (find, pool) => {
         const userId = await find(user);
         const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
         try {
-          const lifted = await createRedisBanStore(redis, names.redisPrefix).clear(userId);
+          const lifted = await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).clear(userId);
           process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
         } finally {
           redis.disconnect();

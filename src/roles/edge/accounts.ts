@@ -1,7 +1,8 @@
 /**
- * Wires accounts and abuse resistance into an edge: Postgres users (migrated at start, but an edge whose
- * Postgres is down still serves the canvas and existing sessions; only register/login answer
- * `unavailable`), Redis sessions, bans and rate buckets, the guarded placement, and the revocation
+ * Wires accounts and abuse resistance into an edge: Postgres users and bans (migrated at start, but an edge
+ * whose Postgres is down still serves the canvas and existing sessions; only register/login answer
+ * `unavailable`, and placements too if Redis lost its copy of the bans meanwhile), Redis sessions, the
+ * Redis copy of the bans, rate buckets, the guarded placement, and the revocation
  * subscription that closes sockets on logout and ban (from any edge).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,7 +15,8 @@ import { quoteIdent, survivePgDisconnects } from '../../adapters/pg/connect.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createNatsRevocations, subscribeRevocations } from '../../adapters/nats/revocations.ts';
-import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
+import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
+import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { createRedisRateLimiter } from '../../adapters/redis/rate-limits.ts';
 import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
 import { createAccounts } from '../../app/auth/accounts.ts';
@@ -97,7 +99,9 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   const users = createPgUserStore(pool, names.pgSchema);
   const sessions = createRedisSessionStore(redis, names.redisPrefix);
   const limits = createRedisRateLimiter(redis, names.redisPrefix);
-  const bans = createRedisBanStore(redis, names.redisPrefix);
+  const bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
+  // Warm the Redis copy now rather than on the first placement; a failure here is retried by that placement.
+  await bans.ensureLoaded().catch((error: unknown) => log.warn({ err: error }, 'bans not loaded into Redis yet; placements rebuild them or answer unavailable'));
   const origins = originPolicy(config.ALLOWED_ORIGINS);
   const proxies = proxyPolicy(config.TRUSTED_PROXIES, config.CLIENT_ADDRESS_HEADER ?? null);
   const clientIp = (remote: string, header: (name: string) => string | undefined) => resolveClientAddress(proxies, remote, header);
