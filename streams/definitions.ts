@@ -8,17 +8,19 @@
  * - no `max_age`: the history is the product; nothing ages out. `max_bytes` defaults to -1 (bounded by the
  *   server's JetStream store) because nats-server reserves a stream's `max_bytes` up front; production sets
  *   it explicitly (`STREAM_MAX_BYTES`, e.g. 200 GiB for a 4-day event).
- * - `duplicate_window` 5 minutes: a client that retries a `place` with the same request id within its own
- *   cooldown is deduplicated by the server (`Nats-Msg-Id`), so a retry is appended once.
+ * - `duplicate_window` 5 minutes: a retry of a `place` whose outcome the edge does not know is re-appended
+ *   with the same `Nats-Msg-Id` only well inside this window, so the server stores it once; a later retry
+ *   is answered from the cooldown (src/app/place-pixel.ts), so the cooldown does not depend on the window.
  * - `max_msg_size` 1 KiB: an event is ~50 bytes; anything bigger is a bug or an attack.
  * - `deny_delete`/`deny_purge`: no API call can quietly remove an acknowledged placement.
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
 import type { Names } from '../src/config/names.ts';
+// The placement command's contract with the log: it re-appends a retry only well inside this window.
+import { DUPLICATE_WINDOW_MS } from '../src/app/place-pixel.ts';
 
 const NS_PER_MS = 1_000_000;
-export const DUPLICATE_WINDOW_MS = 5 * 60_000;
 
 export interface StreamOptions {
   /** 1 on a single server; 3 on the clustered topology. */

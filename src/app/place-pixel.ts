@@ -1,8 +1,16 @@
 /**
- * The placement command: validate → take the cooldown (atomic `SET NX EX`) → append to the log with the
- * request id as the message id → answer. If the append fails the cooldown is refunded, so nothing
- * half-done remains; a retry with the same request id is appended once (log deduplication) and answered
- * the same way as the first attempt.
+ * The placement command: validate → take the cooldown (atomic `SET NX EX`, recording the request and its
+ * pixel) → append to the log with the request id as the message id → record the event's sequence in the
+ * cooldown → answer. If the append fails the cooldown is refunded, so nothing half-done remains.
+ *
+ * A retry of the request that holds the cooldown (same request id) never takes a second placement:
+ * - once its sequence is recorded, it is answered from the cooldown (`duplicate: true`), with no append;
+ * - while it is unknown (the first attempt is in flight, or its edge died before recording), it is
+ *   re-appended with its original time and message id ONLY for the same pixel and only within
+ *   `retryWindowMs` of the first attempt, where the log's duplicate window is sure to drop the copy;
+ * - otherwise (another pixel under the same id, or too late to be sure) it is a `cooldown` refusal.
+ * So the cooldown holds independently of the stream's duplicate window: a cooldown longer than the window
+ * no longer lets a re-sent request id append a second event (issue 11, item 10).
  */
 import { checkPlacement } from '../domain/placement.ts';
 import type { CanvasSpec } from '../domain/canvas.ts';
@@ -34,6 +42,30 @@ export interface PlacePixelDeps {
   readonly cooldowns: CooldownStore;
   readonly log: EventLog;
   readonly clock: Clock;
+  /**
+   * How long after a first attempt whose outcome is unknown a retry may still be re-appended: shorter than
+   * the log's duplicate window by the append timeout and the edges' clock skew. Default: `retryWindowFor(DUPLICATE_WINDOW_MS)`.
+   */
+  readonly retryWindowMs?: number;
+}
+
+/**
+ * The contract with the log: it drops a message id it stored this recently (JetStream `duplicate_window`,
+ * set from this constant in streams/definitions.ts).
+ */
+export const DUPLICATE_WINDOW_MS = 5 * 60_000;
+
+/** Allowance for clocks of different edges and for an append that was still in flight (ms). */
+export const RETRY_MARGIN_MS = 60_000;
+
+/**
+ * The retry window for a log with this duplicate window; a RangeError when the window leaves no room for
+ * a retry after the margin (the stream definition and this command disagree).
+ */
+export function retryWindowFor(duplicateWindowMs: number, marginMs = RETRY_MARGIN_MS): number {
+  const window = duplicateWindowMs - marginMs;
+  if (!(window > 0)) throw new RangeError(`the log's duplicate window (${duplicateWindowMs} ms) must exceed the retry margin (${marginMs} ms)`);
+  return window;
 }
 
 export type PlacePixel = (request: PlaceRequest) => Promise<PlaceOutcome>;
@@ -59,6 +91,8 @@ function badId(label: string, value: unknown): string | null {
 
 export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
   const cooldownMs = deps.cooldownSeconds * 1000;
+  const retryWindowMs = deps.retryWindowMs ?? retryWindowFor(DUPLICATE_WINDOW_MS);
+  if (!(retryWindowMs >= 0)) throw new RangeError(`retryWindowMs must be ≥ 0, got ${retryWindowMs}`);
   return async (request) => {
     // The edge validates the wire message with zod; this guards the command itself, so a caller that
     // skipped that cannot take a cooldown for an event that could never be encoded.
@@ -68,19 +102,26 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
 
     const placedAt = deps.clock.now();
+    const pixel = { x: request.x, y: request.y, color: request.color };
     let cooldown: CooldownResult;
     try {
-      cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds);
+      cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds, pixel);
     } catch (error) {
       if (error instanceof StoreUnavailable) return UNAVAILABLE;
       throw error;
     }
-    // A retry of the request that holds the cooldown is re-appended with its original time: the log
-    // deduplicates it by message id, and the client gets the answer the first attempt should have had.
-    const isRetry = !cooldown.acquired && cooldown.holderRequestId === request.requestId;
-    if (!cooldown.acquired && !isRetry) {
-      const remainingSeconds = Math.max(1, Math.ceil(cooldown.remainingMs / 1000));
-      return { ok: false, code: ErrorCode.cooldown, message: `you can place again in ${remainingSeconds} s`, remainingSeconds };
+    if (!cooldown.acquired) {
+      const refusal = (): PlaceOutcome => {
+        const remainingSeconds = Math.max(1, Math.ceil(cooldown.remainingMs / 1000));
+        return { ok: false, code: ErrorCode.cooldown, message: `you can place again in ${remainingSeconds} s`, remainingSeconds };
+      };
+      const held = cooldown.holderPixel;
+      const sameRequest = cooldown.holderRequestId === request.requestId && held !== null && held.x === pixel.x && held.y === pixel.y && held.color === pixel.color;
+      if (!sameRequest) return refusal();
+      // The first attempt's answer, from the cooldown: nothing is appended again.
+      if (cooldown.holderSeq !== null) return { ok: true, seq: cooldown.holderSeq, nextPlacement: cooldown.holderPlacedAt + cooldownMs, duplicate: true };
+      // Outcome unknown: re-append with the original time, only while the log is sure to deduplicate it.
+      if (placedAt - cooldown.holderPlacedAt > retryWindowMs) return refusal();
     }
     const eventTime = cooldown.acquired ? placedAt : cooldown.holderPlacedAt;
     try {
@@ -89,6 +130,8 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
         // Scoped by user: two users may pick the same request id.
         `${request.userId}/${request.requestId}`,
       );
+      // Not awaited: the answer does not wait for it, and until it lands a retry is deduplicated by the log.
+      deps.cooldowns.recordOutcome(request.userId, request.requestId, appended.seq).catch(() => undefined);
       return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
     } catch (error) {
       // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.

@@ -21,6 +21,11 @@ export const authShape = {
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must look like https://host[:port]')).max(64)),
   /** Let guests place pixels (demos). Off by default: placing requires an account. */
   ALLOW_GUEST_PLACEMENT: z.enum(['0', '1']).default('0'),
+  /**
+   * With guest placement on, guests also share one cooldown per client address (dropping the guest cookie
+   * must not escape the cooldown). `0` only for load generators that run many guests from one address.
+   */
+  GUEST_COOLDOWN_PER_IP: z.enum(['0', '1']).default('1'),
   SESSION_TTL_SECONDS: int(60, 90 * 86_400).default(7 * 86_400),
   /** Concurrent WebSocket connections per client address, per edge. */
   WS_MAX_CONNECTIONS_PER_IP: int(1, 100_000).default(20),

@@ -173,6 +173,7 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
         HOST: '127.0.0.1',
         // Every client comes from 127.0.0.1: lift the per-address caps, and let guests place.
         ALLOW_GUEST_PLACEMENT: '1',
+        GUEST_COOLDOWN_PER_IP: '0',
         WS_MAX_CONNECTIONS_PER_IP: '100000',
         PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
         PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',

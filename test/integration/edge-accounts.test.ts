@@ -45,7 +45,7 @@ beforeAll(async () => {
     ALLOW_GUEST_PLACEMENT: '0', ALLOWED_ORIGINS: 'https://place.example', WS_MAX_CONNECTIONS_PER_IP: '8',
     PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24', POW_DIFFICULTY: '8',
   });
-  open = await edge({ ALLOW_GUEST_PLACEMENT: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
+  open = await edge({ ALLOW_GUEST_PLACEMENT: '1', GUEST_COOLDOWN_PER_IP: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
   bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
 }, 60_000);
@@ -265,10 +265,27 @@ describe('bans and abuse', () => {
     const guests = await Promise.all([client(open, { localAddress: '127.0.0.5' }), client(open, { localAddress: '127.0.0.5' })]);
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await guests[i % 2]!.place(10 + i, 10, 2));
-    expect(answers.map((a) => a['code'] ?? a['type'])).toEqual(['success', 'success', 'cooldown', 'rate_limited']);
+    // the second guest at the address shares its guest cooldown (below); the fourth attempt is over the cap
+    expect(answers.map((a) => a['code'] ?? a['type'])).toEqual(['success', 'cooldown', 'cooldown', 'rate_limited']);
     expect(answers[3]!['remainingSeconds']).toBeGreaterThan(0);
     const elsewhere = await client(open, { localAddress: '127.0.0.6' });
     expect(await elsewhere.place(20, 20, 2)).toMatchObject({ type: 'success' });
+  });
+
+  it('demo mode: a guest that drops its cookie does not escape the cooldown; its address holds it', async () => {
+    const first = await client(open, { localAddress: '127.0.0.7' });
+    expect(await first.place(11, 11, 2)).toMatchObject({ type: 'success' });
+    first.ws.close();
+    // no cookie: a fresh guest id, same address
+    const fresh = await client(open, { localAddress: '127.0.0.7' });
+    expect(fresh.welcome['userId']).not.toBe(first.welcome['userId']);
+    const refused = await fresh.place(12, 12, 2);
+    expect(refused).toMatchObject({ code: 'cooldown' });
+    expect(refused['remainingSeconds']).toBeGreaterThan(0);
+    // another address is not affected, and after the cooldown (1 s here) the address may place again
+    expect(await (await client(open, { localAddress: '127.0.0.8' })).place(13, 13, 2)).toMatchObject({ type: 'success' });
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await fresh.place(12, 12, 2)).toMatchObject({ type: 'success' });
   });
 
   it('a new account placing far faster than the cooldown allows trips the risk check', async () => {

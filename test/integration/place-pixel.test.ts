@@ -188,11 +188,12 @@ describe('placing a pixel', () => {
 });
 
 describe('the cooldown store', () => {
+  const PX = { x: 0, y: 0, color: 0 };
   it('a rejected attempt learns the holder (request id, time) and the remaining time', async () => {
     const userId = newUser();
-    expect(await cooldowns.tryAcquire(userId, 'first', 1_700_000_000_000, 60)).toEqual({ acquired: true });
-    const second = await cooldowns.tryAcquire(userId, 'sec:ond', 1_700_000_000_500, 60);
-    expect(second).toMatchObject({ acquired: false, holderRequestId: 'first', holderPlacedAt: 1_700_000_000_000 });
+    expect(await cooldowns.tryAcquire(userId, 'first', 1_700_000_000_000, 60, { x: 1, y: 2, color: 3 })).toEqual({ acquired: true });
+    const second = await cooldowns.tryAcquire(userId, 'sec:ond', 1_700_000_000_500, 60, { x: 4, y: 5, color: 6 });
+    expect(second).toMatchObject({ acquired: false, holderRequestId: 'first', holderPlacedAt: 1_700_000_000_000, holderPixel: { x: 1, y: 2, color: 3 }, holderSeq: null });
     if (!second.acquired) {
       expect(second.remainingMs).toBeGreaterThan(55_000);
       expect(second.remainingMs).toBeLessThanOrEqual(60_000);
@@ -201,21 +202,21 @@ describe('the cooldown store', () => {
 
   it('release is compare-and-delete: only the holding request frees it (ids may contain ":")', async () => {
     const userId = newUser();
-    await cooldowns.tryAcquire(userId, 'a:b', 1, 60);
+    await cooldowns.tryAcquire(userId, 'a:b', 1, 60, PX);
     await cooldowns.release(userId, 'b');
     await cooldowns.release(userId, 'a');
     expect(await cooldowns.remainingMs(userId)).toBeGreaterThan(0);
     await cooldowns.release(userId, 'a:b');
     expect(await cooldowns.remainingMs(userId)).toBe(0);
     await cooldowns.release(userId, 'a:b'); // releasing a free cooldown is harmless
-    expect(await cooldowns.tryAcquire(userId, 'c', 2, 60)).toEqual({ acquired: true });
+    expect(await cooldowns.tryAcquire(userId, 'c', 2, 60, PX)).toEqual({ acquired: true });
   });
 
   it('many users in one event-loop turn (batched into script calls of at most 500 keys) each get their own answer', async () => {
     const users = Array.from({ length: 1_200 }, () => newUser());
-    const first = await Promise.all(users.map((u, i) => cooldowns.tryAcquire(u, `r${i}`, i, 60)));
+    const first = await Promise.all(users.map((u, i) => cooldowns.tryAcquire(u, `r${i}`, i, 60, PX)));
     expect(first.every((r) => r.acquired)).toBe(true);
-    const again = await Promise.all(users.map((u, i) => cooldowns.tryAcquire(u, `x${i}`, 0, 60)));
+    const again = await Promise.all(users.map((u, i) => cooldowns.tryAcquire(u, `x${i}`, 0, 60, PX)));
     again.forEach((r, i) => expect(r).toMatchObject({ acquired: false, holderRequestId: `r${i}`, holderPlacedAt: i }));
   });
 });

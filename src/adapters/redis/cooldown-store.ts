@@ -1,6 +1,10 @@
 /**
  * Per-user placement cooldowns in Redis: one key per user (`names.cooldownKey(userId)`) holding
- * `<placedAt>:<requestId>` with a TTL of the cooldown.
+ * `2:<placedAt>:<x>:<y>:<color>:<seq>:<requestId>` with a TTL of the cooldown. `<seq>` is empty until
+ * the holder's append is acknowledged and `recordOutcome` writes it (compare-and-set, keeping the TTL):
+ * from then on a retry of that request is answered from the key and never appended again, however long
+ * after the stream's duplicate window it comes (issue 11, item 10). A value in any other format (an
+ * older edge's) is held by nobody we know: a refusal, never a retry.
  *
  * `tryAcquire` is `SET key value NX EX seconds` in a Lua script, so "take it, or learn who holds it and
  * for how long" is atomic: a rejected attempt gets the holder's request id (the caller recognises a retry
@@ -22,7 +26,7 @@ import { storeUnavailable } from './connect.ts';
 
 
 /**
- * KEYS: the cooldown keys; ARGV: per key, the value `<placedAt>:<requestId>` then the seconds.
+ * KEYS: the cooldown keys; ARGV: per key, the value (seq empty) then the seconds.
  * Returns per key 1 (taken) or {holder value, PTTL}.
  */
 const ACQUIRE_LUA = `
@@ -37,14 +41,32 @@ end
 return out
 `;
 
+const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
+
 /** KEYS[1] cooldown key; ARGV[1] request id. Deletes the key only if that request holds it. */
 const RELEASE_LUA = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-local sep = string.find(v, ':', 1, true)
-if sep and string.sub(v, sep + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local _, _, _, _, _, r = string.match(v, ${HOLDER})
+if r == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/** KEYS: cooldown keys; ARGV: per key, request id then seq. Writes the seq where that request holds the key and none is recorded. */
+const RECORD_LUA = `
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local p, x, y, c, s, r = string.match(v, ${HOLDER})
+    if r == ARGV[2 * i - 1] and s == '' then
+      redis.call('SET', KEYS[i], '2:' .. p .. ':' .. x .. ':' .. y .. ':' .. c .. ':' .. ARGV[2 * i] .. ':' .. r, 'KEEPTTL')
+    end
+  end
+end
+return #KEYS
+`;
+
+const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
 
 /** Largest number of keys in one script call: bounds the time Redis spends in one script (~1 ms). */
 export const MAX_BATCH = 500;
@@ -53,6 +75,7 @@ type AcquireReply = (1 | [string, number])[];
 
 interface CooldownCommands {
   rplaceCooldownAcquire(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<AcquireReply>;
+  rplaceCooldownRecord(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   rplaceCooldownRelease(key: string, requestId: string): Promise<number>;
 }
 
@@ -67,26 +90,55 @@ interface Waiting {
 function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
   if (reply === 1) return { acquired: true };
   const [value, pttl] = reply ?? ['', 0];
-  // A value not written by this store (no separator) is held by nobody we know, for its remaining time.
-  const sep = value.indexOf(':');
+  const remainingMs = Math.max(0, pttl);
+  const m = HOLDER_JS.exec(value);
+  // A value not written by this store is held by nobody we know, for its remaining time.
+  if (m === null) return { acquired: false, remainingMs, holderRequestId: '', holderPlacedAt: 0, holderPixel: null, holderSeq: null };
   return {
     acquired: false,
-    remainingMs: Math.max(0, pttl),
-    holderRequestId: sep > 0 ? value.slice(sep + 1) : '',
-    holderPlacedAt: sep > 0 ? Number(value.slice(0, sep)) : 0,
+    remainingMs,
+    holderRequestId: m[6] as string,
+    holderPlacedAt: Number(m[1]),
+    holderPixel: { x: Number(m[2]), y: Number(m[3]), color: Number(m[4]) },
+    holderSeq: m[5] === '' ? null : Number(m[5]),
   };
+}
+
+/** Calls `send` once per event-loop turn with everything queued in it, in slices of at most MAX_BATCH. */
+function batcher<T>(send: (batch: T[]) => void): (item: T) => void {
+  let queue: T[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const all = queue;
+    queue = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) send(all.slice(i, i + MAX_BATCH));
+  };
+  return (item) => {
+    queue.push(item);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+}
+
+interface Recording {
+  readonly key: string;
+  readonly requestId: string;
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
 export function createRedisCooldownStore(redis: Redis, names: Names): CooldownStore {
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownAcquire', { lua: ACQUIRE_LUA });
+  redis.defineCommand('rplaceCooldownRecord', { lua: RECORD_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as unknown as CooldownCommands;
 
-  let queue: Waiting[] = [];
-  let scheduled = false;
-
-  const send = (batch: Waiting[]): void => {
+  const acquire = batcher<Waiting>((batch) => {
     const args: (string | number)[] = new Array(batch.length * 3);
     for (let i = 0; i < batch.length; i++) {
       const w = batch[i]!;
@@ -103,24 +155,37 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
         for (const w of batch) w.reject(error);
       },
     );
-  };
+  });
 
-  const flush = (): void => {
-    scheduled = false;
-    const all = queue;
-    queue = [];
-    for (let i = 0; i < all.length; i += MAX_BATCH) send(all.slice(i, i + MAX_BATCH));
-  };
+  // Recorded outcomes are batched like acquisitions: one script call per event-loop turn, not one per placement.
+  const record = batcher<Recording>((batch) => {
+    const args: (string | number)[] = new Array(batch.length * 3);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      args[i] = r.key;
+      args[batch.length + 2 * i] = r.requestId;
+      args[batch.length + 2 * i + 1] = r.seq;
+    }
+    commands.rplaceCooldownRecord(batch.length, ...args).then(
+      () => {
+        for (const r of batch) r.resolve();
+      },
+      (cause: unknown) => {
+        const error = new StoreUnavailable(`Redis could not record ${batch.length} placement outcome(s): ${(cause as Error).message}`, { cause });
+        for (const r of batch) r.reject(error);
+      },
+    );
+  });
 
   return {
-    tryAcquire(userId, requestId, placedAt, seconds): Promise<CooldownResult> {
+    tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
       return new Promise((resolve, reject) => {
-        queue.push({ key: names.cooldownKey(userId), value: `${placedAt}:${requestId}`, seconds, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        acquire({ key: names.cooldownKey(userId), value: `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds, resolve, reject });
       });
+    },
+
+    recordOutcome(userId, requestId, seq): Promise<void> {
+      return new Promise((resolve, reject) => record({ key: names.cooldownKey(userId), requestId, seq, resolve, reject }));
     },
 
     async release(userId, requestId): Promise<void> {

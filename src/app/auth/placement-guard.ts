@@ -2,6 +2,10 @@
  * Everything that stands between a WebSocket `place` and the placement command: guests, bans, per-IP
  * placement caps, the risk check, and shadow bans.
  *
+ * Guests (demo mode, `ALLOW_GUEST_PLACEMENT=1`) also hold a cooldown per client ADDRESS: a guest id is a
+ * cookie anyone can drop to get a fresh one, so without it one address placed 179 times in 30 s against a
+ * 300 s cooldown. Every guest behind one address (a NAT) shares it; accounts are not affected.
+ *
  * One Redis round trip for the checks (session still alive, ban, two buckets; auto-pipelined), then the ordinary command.
  * A shadow-banned user's placement runs the same command against a log that never appends: the user
  * gets a normal `success` (and a normal cooldown, so nothing looks different), the edge echoes the pixel
@@ -22,6 +26,8 @@ export interface PlacementGuardDeps {
   readonly sessions: Pick<SessionStore, 'aliveByKey'>;
   readonly limits: RateLimiter;
   readonly allowGuestPlacement: boolean;
+  /** Guests also hold one cooldown per client address (on unless a load test turns it off). */
+  readonly guestCooldownPerIp: boolean;
   /** Placement attempts per IP (all users behind it). */
   readonly perIp: Limit;
   /** Placement attempts per user before the risk rule is asked. */
@@ -75,6 +81,32 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
     }
     const full = { ...request, userId: identity.userId };
     if (ban === 'shadow') return { ...(await shadowPlace(full)), shadow: true };
+    if (identity.isGuest && deps.guestCooldownPerIp) return placeAsGuest(ip, full);
     return place(full);
   };
+
+  /** The address's guest cooldown first (a retry of the same request passes it), refunded if the placement did not happen. */
+  async function placeAsGuest(ip: string, full: PlaceRequest): Promise<GuardedOutcome> {
+    const { cooldowns, clock, cooldownSeconds } = deps.place;
+    const subject = `guest-ip:${ip}`;
+    const holder = `${full.userId}/${full.requestId}`;
+    let address;
+    try {
+      address = await cooldowns.tryAcquire(subject, holder, clock.now(), cooldownSeconds, full);
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return { ok: false, code: ErrorCode.unavailable, message: 'placements are paused for a moment; try again shortly' };
+      throw error;
+    }
+    if (!address.acquired && address.holderRequestId !== holder) {
+      const remainingSeconds = Math.max(1, Math.ceil(address.remainingMs / 1000));
+      return { ok: false, code: ErrorCode.cooldown, message: `a guest at your address placed recently; you can place again in ${remainingSeconds} s (or log in)`, remainingSeconds };
+    }
+    const outcome = await place(full);
+    if (!outcome.ok && address.acquired) {
+      await cooldowns.release(subject, holder).catch((error: unknown) => {
+        if (!(error instanceof StoreUnavailable)) throw error; // else it runs out: the address waits, nothing is inconsistent
+      });
+    }
+    return outcome;
+  }
 }

@@ -143,6 +143,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
       sessions,
       limits,
       allowGuestPlacement: config.ALLOW_GUEST_PLACEMENT === '1',
+      guestCooldownPerIp: config.GUEST_COOLDOWN_PER_IP === '1',
       perIp: { limit: config.PLACE_ATTEMPTS_PER_IP_PER_MINUTE, windowMs: 60_000 },
       perUser: { limit: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES, windowMs: 600_000 },
       risk: deps.risk ?? accountAgeRiskRule(config.RISK_MIN_ACCOUNT_AGE_HOURS * 3_600_000),
