@@ -62,6 +62,8 @@ export interface EdgeServerDeps {
   isReady(): boolean;
   /** Accounts and abuse resistance (Origin allow-list, per-IP caps, guarded placement); absent: guests place freely. */
   readonly access?: EdgeAccess;
+  /** Serve `/metrics` on this (public) port; false when the edge has an internal `METRICS_PORT` listener. */
+  readonly publicMetrics?: boolean;
 }
 
 interface Conn {
@@ -334,7 +336,8 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           ? json(200, { status: 'ready', seq: state.seq }, { 'cache-control': 'no-store' })
           : json(503, { status: 'not ready', seq: state.seq }, { 'cache-control': 'no-store' }),
     },
-    ...metricsRoutes(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) })),
+    ...metricsRoutes(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) }))
+      .filter((route) => deps.publicMetrics !== false || route.path !== '/metrics'),
   ];
   if (!deps.routes.some((r) => r.path === '/api/v1/auth/me')) canvasRoutes.push(guestMeRoute(deps.identity));
   mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger);

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { createGuestIdentity } from '../../adapters/identity/guest-cookie.ts';
 import { metrics, timeAppends } from '../../adapters/metrics.ts';
+import { startRoleMetrics } from '../../adapters/metrics-server.ts';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
@@ -63,6 +64,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   let closeServer: (() => void) | undefined;
   let feedRef: { readonly caughtUp: boolean } | undefined;
   let closeAccounts: (() => Promise<void>) | undefined;
+  let stopMetrics: (() => Promise<void>) | undefined;
   try {
     await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
@@ -102,11 +104,14 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
         staticDir: resolve(config.STATIC_DIR),
         routes: [...accounts.routes, ...(options.routes ?? [])],
         isReady: () => feedRef?.caughtUp ?? false,
+        // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
+        publicMetrics: config.METRICS_PORT === undefined,
       },
       config.HOST,
       config.PORT,
     );
     closeServer = () => server.close();
+    stopMetrics = await startRoleMetrics(config, log);
     accounts.follow((matches, code, reason) => server.closeWhere(matches, code, reason));
     const feed = startEdgeFeed({
       stream,
@@ -125,6 +130,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
     options.onListening?.(server.port);
   } catch (error) {
     closeServer?.();
+    await stopMetrics?.();
     await stopFeed?.();
     await closeAccounts?.();
     await closeAll();
@@ -132,6 +138,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   }
   return async () => {
     closeServer?.();
+    await stopMetrics?.();
     await stopFeed?.();
     await closeAccounts?.();
     await closeAll();
