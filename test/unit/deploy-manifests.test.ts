@@ -12,10 +12,24 @@ const root = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 interface ComposeService {
+  image?: string;
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
+  user?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  cap_add?: string[];
+  security_opt?: string[];
+  ports?: string[];
+  networks?: Record<string, { ipv4_address?: string }>;
 }
+
+/**
+ * An image pinned to a full version (`name:1.2.3`, `name:1.2.3-alpine`; Postgres numbers releases `15.7`),
+ * never `latest` or a floating `7-alpine` / `2.10-alpine`.
+ */
+const PINNED = /^(?:[a-z0-9./-]+:\d+\.\d+\.\d+|postgres:\d+\.\d+)(-[a-z0-9]+)?$/;
 
 function k8sDocuments(file: string): Record<string, any>[] {
   return parseAllDocuments(read(join('deploy/k8s', file))).map((doc) => {
@@ -60,6 +74,62 @@ describe('deploy/compose.yaml', () => {
   });
 });
 
+describe('deploy/compose.yaml hardening', () => {
+  const services = (parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> }).services;
+  const roles = Object.entries(services).filter(([, s]) => roleEntryPoint(s.command));
+
+  it('pins every image to a full version', () => {
+    for (const [name, service] of Object.entries(services)) expect(service.image, name).toMatch(PINNED);
+  });
+
+  it('requires every password from the environment: none in the file, no trust', () => {
+    const postgres = services['postgres']!;
+    expect(postgres.environment?.['POSTGRES_PASSWORD']).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(postgres.environment?.['RPLACE_DB_PASSWORD']).toMatch(/^\$\{RPLACE_DB_PASSWORD:\?/);
+    expect(postgres.environment?.['POSTGRES_HOST_AUTH_METHOD']).toBe('scram-sha-256');
+    const redis = services['redis']!;
+    expect(redis.command).toEqual(expect.arrayContaining(['--requirepass', '${REDIS_PASSWORD}', '--appendonly', 'yes']));
+    expect(redis.environment?.['REDIS_PASSWORD']).toMatch(/^\$\{REDIS_PASSWORD:\?/);
+    for (const [name, service] of roles) {
+      expect(service.environment?.['REDIS_URL'], name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379$/);
+      expect(service.environment?.['DATABASE_URL'], name).toMatch(/^postgres:\/\/rplace:\$\{RPLACE_DB_PASSWORD:\?[^}]*\}@postgres:5432\/rplace$/);
+    }
+    expect(read('deploy/compose.yaml')).not.toMatch(/(PASSWORD|SECRET): [^$\s]|AUTH_METHOD: trust/);
+  });
+
+  it('runs the roles as a non-root user on a read-only root without capabilities; every service without new privileges', () => {
+    for (const [name, service] of roles) {
+      expect(service.user, name).toBe('1000:1000');
+      expect(service.read_only, name).toBe(true);
+      expect(service.cap_drop, name).toEqual(['ALL']);
+      expect(service.cap_add, name).toBeUndefined();
+    }
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.security_opt, name).toContain('no-new-privileges:true');
+      expect(service.cap_drop, name).toEqual(['ALL']);
+      expect(service.read_only, name).toBe(true);
+    }
+  });
+
+  it('edges trust only nginx\'s fixed address for the client address; metrics are internal; nginx overwrites the headers', () => {
+    const lbAddress = services['lb']?.networks?.['default']?.ipv4_address;
+    expect(lbAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    for (const name of ['edge1', 'edge2']) {
+      const edge = services[name]!;
+      expect(edge.environment?.['TRUSTED_PROXIES'], name).toBe(lbAddress);
+      expect(edge.environment?.['CLIENT_ADDRESS_HEADER'], name).toBe('X-Real-IP');
+      expect(edge.environment?.['METRICS_PORT'], name).toBe('9100');
+      expect(edge.ports, name).toBeUndefined();
+    }
+    expect(services['lb']?.ports).toEqual(['8080:80']);
+    const nginx = read('deploy/nginx.conf');
+    expect(nginx).toMatch(/proxy_set_header X-Real-IP \$remote_addr;/);
+    expect(nginx).toMatch(/proxy_set_header X-Forwarded-For \$remote_addr;/);
+    expect(nginx).not.toMatch(/^\s*proxy_set_header[^\n]*\$proxy_add_x_forwarded_for/m);
+    expect(nginx).toMatch(/location = \/metrics \{ return 404; \}/);
+  });
+});
+
 describe('deploy/k8s', () => {
   const kustomization = parse(read('deploy/k8s/kustomization.yaml')) as { resources: string[] };
   const documents = kustomization.resources.flatMap((file) => k8sDocuments(file));
@@ -90,5 +160,88 @@ describe('deploy/k8s', () => {
         if (entry) expect(existsSync(join(root, entry)), entry).toBe(true);
       }
     }
+  });
+
+  const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
+  const containersOf = (w: Record<string, any>): Record<string, any>[] => w.spec.template.spec.containers;
+  const envOf = (c: Record<string, any>): Record<string, any>[] => c.env ?? [];
+  const byName = (name: string) => workloads.find((w) => w.metadata.name === name)!;
+
+  it('runs every pod non-root with the runtime\'s seccomp profile, every container read-only without capabilities or escalation', () => {
+    for (const workload of workloads) {
+      const pod = workload.spec.template.spec;
+      expect(pod.securityContext?.runAsNonRoot, workload.metadata.name).toBe(true);
+      expect(pod.securityContext?.runAsUser, workload.metadata.name).toBeGreaterThan(0);
+      expect(pod.securityContext?.seccompProfile, workload.metadata.name).toEqual({ type: 'RuntimeDefault' });
+      expect(pod.automountServiceAccountToken, workload.metadata.name).toBe(false);
+      for (const container of containersOf(workload)) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        expect(container.securityContext?.allowPrivilegeEscalation, where).toBe(false);
+        expect(container.securityContext?.readOnlyRootFilesystem, where).toBe(true);
+        expect(container.securityContext?.capabilities?.drop, where).toEqual(['ALL']);
+        expect(container.securityContext?.capabilities?.add, where).toBeUndefined();
+        expect(container.image, where).toMatch(PINNED);
+      }
+    }
+  });
+
+  it('takes every password and secret from the Secret, never a literal; Postgres without trust; Redis with a password and AOF on a volume', () => {
+    for (const workload of workloads) {
+      for (const container of containersOf(workload)) {
+        for (const env of envOf(container)) {
+          const where = `${workload.metadata.name}/${container.name} ${env.name}`;
+          if (/PASSWORD|SECRET/.test(env.name)) expect(env.valueFrom?.secretKeyRef?.name, where).toBe('rplace-secrets');
+          if (env.name === 'REDIS_URL') expect(env.value, where).toBe('redis://:$(REDIS_PASSWORD)@redis:6379');
+          if (env.name === 'DATABASE_URL') expect(env.value, where).toBe('postgres://rplace:$(RPLACE_DB_PASSWORD)@postgres:5432/rplace');
+          expect(String(env.value ?? ''), where).not.toMatch(/^trust$/);
+        }
+      }
+    }
+    const rplaceEnv = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'rplace-env')!.data as Record<string, string>;
+    expect(Object.keys(rplaceEnv).filter((k) => /URL/.test(k))).toEqual(['NATS_URL']);
+    const postgres = containersOf(byName('postgres'))[0]!;
+    expect(envOf(postgres).find((e) => e.name === 'POSTGRES_HOST_AUTH_METHOD')?.value).toBe('scram-sha-256');
+    const redis = containersOf(byName('redis'))[0]!;
+    expect(redis.args).toEqual(expect.arrayContaining(['--requirepass', '$(REDIS_PASSWORD)', '--appendonly', 'yes']));
+    expect(redis.volumeMounts).toEqual(expect.arrayContaining([{ name: 'data', mountPath: '/data' }]));
+    expect(byName('redis').spec.volumeClaimTemplates[0].metadata.name).toBe('data');
+    const generator = (parse(read('deploy/k8s/kustomization.yaml')) as { configMapGenerator: { name: string; files: string[] }[] }).configMapGenerator;
+    expect(generator.find((g) => g.name === 'postgres-init')?.files).toEqual(['10-rplace-role.sh=postgres-init.sh']);
+    expect(read('deploy/k8s/postgres-init.sh')).toMatch(/CREATE ROLE rplace LOGIN NOSUPERUSER/);
+  });
+
+  it('keeps client source addresses at the edge Service and serves metrics only on the internal port', () => {
+    const service = documents.find((d) => d.kind === 'Service' && d.metadata.name === 'rplace-edge')!;
+    expect(service.spec.externalTrafficPolicy).toBe('Local');
+    expect(service.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual(['http']);
+    const edge = byName('rplace-edge');
+    const container = containersOf(edge)[0]!;
+    const metricsPort = envOf(container).find((e) => e.name === 'METRICS_PORT')?.value;
+    expect(metricsPort).toBe('9100');
+    expect(edge.spec.template.metadata.annotations['prometheus.io/port']).toBe(metricsPort);
+    expect(container.ports).toEqual(expect.arrayContaining([{ name: 'metrics', containerPort: 9100 }]));
+  });
+
+  it('denies all traffic by default and lets each role reach only what it needs', () => {
+    const policies = documents.filter((d) => d.kind === 'NetworkPolicy');
+    const deny = policies.find((p) => p.metadata.name === 'default-deny')!;
+    expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const policyFor = (app: string) => policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === app)!;
+    const peers = (rules: Record<string, any>[] | undefined, key: 'to' | 'from') =>
+      (rules ?? []).flatMap((r) => (r[key] ?? []).map((peer: Record<string, any>) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'namespace')).sort();
+    expect(peers(policyFor('rplace-edge').spec.egress, 'to')).toEqual(['nats', 'postgres', 'redis']);
+    expect(peers(policyFor('rplace-bitmap-projector').spec.egress, 'to')).toEqual(['nats', 'redis']);
+    expect(peers(policyFor('rplace-history').spec.egress, 'to')).toEqual(['nats', 'postgres']);
+    expect(peers(policyFor('redis').spec.ingress, 'from')).toEqual(['rplace-bitmap-projector', 'rplace-edge']);
+    expect(peers(policyFor('postgres').spec.ingress, 'from')).toEqual(['rplace-edge', 'rplace-history']);
+    expect(peers(policyFor('nats').spec.ingress, 'from')).toEqual(['namespace', 'nats', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history']);
+    expect(policyFor('redis').spec.egress).toEqual([]);
+    expect(policyFor('postgres').spec.egress).toEqual([]);
+    // the edge's public port is open to all; its metrics port only to the monitoring namespace
+    const edgeIngress = policyFor('rplace-edge').spec.ingress as Record<string, any>[];
+    expect(edgeIngress.find((r) => r.from === undefined)?.ports).toEqual([{ protocol: 'TCP', port: 3000 }]);
+    expect(edgeIngress.find((r) => r.from !== undefined)?.ports).toEqual([{ protocol: 'TCP', port: 9100 }]);
+    // every workload is selected by a policy of its own
+    for (const workload of workloads) expect(policyFor(workload.spec.selector.matchLabels['app.kubernetes.io/name']), workload.metadata.name).toBeDefined();
   });
 });

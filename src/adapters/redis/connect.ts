@@ -41,7 +41,8 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     redis.disconnect();
     // ioredis rejects with "Connection is closed"; the socket error that caused it came as an event.
     const reason = lastError ?? (cause as Error);
-    throw new ServiceUnreachable(`cannot reach Redis at ${url}: ${reason.message}`, { cause: reason });
+    // Never the password (redis://:secret@host) in a message that ends up in logs.
+    throw new ServiceUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${reason.message}`, { cause: reason });
   }
   return redis;
 }
