@@ -5,54 +5,35 @@
  * a re-sent request id and a second event.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
 import { EventKind } from '../../proto/event-codec.ts';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
-import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
 import { createPlacePixel, DUPLICATE_WINDOW_MS, retryWindowFor, type PlacePixel } from '../../src/app/place-pixel.ts';
 import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { streamConfig } from '../../streams/definitions.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { openCommandPath, type CommandPath } from '../helpers/command-path.ts';
+import { testNames } from '../helpers/isolation.ts';
 
 const names = testNames('cooldownint');
 const DUP_WINDOW_MS = 1_000;
 const RETRY_WINDOW_MS = 400;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let nc: NatsConnection;
-let redis: Redis;
-let jsm: JetStreamManager;
-let log: ReturnType<typeof createJetStreamEventLog>;
+let fx: CommandPath;
+let log: CommandPath['log'];
 let cooldowns: CooldownStore;
 let place: PlacePixel;
 let n = 0;
 const newUser = () => `u_ci${++n}_${Math.random().toString(36).slice(2, 8)}`;
-const lastSeq = async () => (await jsm.streams.info(names.stream)).state.last_seq;
+const lastSeq = () => fx.lastSeq();
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test cooldown-integrity');
-  redis = await connectRedis(TEST_REDIS_URL, 'test cooldown-integrity');
-  jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ ...streamConfig(names, { replicas: 1 }), duplicate_window: DUP_WINDOW_MS * 1_000_000 });
-  log = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
-  cooldowns = createRedisCooldownStore(redis, names);
+  // The stream as every role defines it, but deduplicating for only 1 s.
+  fx = await openCommandPath(names, 'test cooldown-integrity', (jsm) => jsm.streams.add({ ...streamConfig(names, { replicas: 1 }), duplicate_window: DUP_WINDOW_MS * 1_000_000 }));
+  ({ log, cooldowns } = fx);
   place = createPlacePixel({ spec: { width: 64, height: 64, palette: PALETTE_32 }, cooldownSeconds: 30, cooldowns, log, clock: systemClock, retryWindowMs: RETRY_WINDOW_MS });
 });
 
-afterAll(async () => {
-  await log?.close();
-  if (nc) await deleteStream(nc, names);
-  if (redis) {
-    await deleteRedisKeys(redis, names);
-    redis.disconnect();
-  }
-  await nc?.close();
-});
+afterAll(async () => fx?.close());
 
 describe('a re-sent request id after the duplicate window', () => {
   it('with another pixel appends nothing (it is a cooldown refusal); with the same pixel it is answered from the cooldown', async () => {

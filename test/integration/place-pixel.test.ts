@@ -23,7 +23,8 @@ import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import type { CanvasSpec } from '../../src/domain/canvas.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { deleteRedisKeys, testNames } from '../helpers/isolation.ts';
+import { openCommandPath, type CommandPath } from '../helpers/command-path.ts';
 
 const spec: CanvasSpec = { width: 2000, height: 2000, palette: PALETTE_32 };
 const COOLDOWN_SECONDS = 300;
@@ -38,29 +39,16 @@ let place: PlacePixel;
 let userCounter = 0;
 const newUser = () => `u_${++userCounter}_${Math.random().toString(36).slice(2, 8)}`;
 
-async function lastSeq(): Promise<number> {
-  return (await jsm.streams.info(names.stream)).state.last_seq;
-}
+let fx: CommandPath;
+const lastSeq = () => fx.lastSeq();
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test place-pixel');
-  redis = await connectRedis(TEST_REDIS_URL, 'test place-pixel');
-  jsm = await jetstreamManager(nc);
-  await applyStreams(nc, names);
-  log = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
-  cooldowns = createRedisCooldownStore(redis, names);
+  fx = await openCommandPath(names, 'test place-pixel', (_jsm, conn) => applyStreams(conn, names));
+  ({ nc, redis, jsm, log, cooldowns } = fx);
   place = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns, log, clock: systemClock });
 });
 
-afterAll(async () => {
-  await log?.close();
-  if (nc) await deleteStream(nc, names);
-  if (redis) {
-    await deleteRedisKeys(redis, names);
-    redis.disconnect();
-  }
-  await nc?.close();
-});
+afterAll(async () => fx?.close());
 
 describe('connecting', () => {
   it('an unreachable Redis is a prompt ServiceUnreachable naming the URL', async () => {

@@ -52,18 +52,21 @@ if r == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
-/** KEYS: cooldown keys; ARGV: per key, request id then seq. Writes the seq where that request holds the key and none is recorded. */
+/** KEYS: cooldown keys; ARGV: per key, request id then seq. Writes the seq where that request holds the key and none is recorded (1), else 0. */
 const RECORD_LUA = `
+local out = {}
 for i = 1, #KEYS do
+  out[i] = 0
   local v = redis.call('GET', KEYS[i])
   if v then
     local p, x, y, c, s, r = string.match(v, ${HOLDER})
     if r == ARGV[2 * i - 1] and s == '' then
       redis.call('SET', KEYS[i], '2:' .. p .. ':' .. x .. ':' .. y .. ':' .. c .. ':' .. ARGV[2 * i] .. ':' .. r, 'KEEPTTL')
+      out[i] = 1
     end
   end
 end
-return #KEYS
+return out
 `;
 
 const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
@@ -71,20 +74,10 @@ const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
 /** Largest number of keys in one script call: bounds the time Redis spends in one script (~1 ms). */
 export const MAX_BATCH = 500;
 
-type AcquireReply = (1 | [string, number])[];
-
 interface CooldownCommands {
-  rplaceCooldownAcquire(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<AcquireReply>;
-  rplaceCooldownRecord(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  rplaceCooldownAcquire: Script<1 | [string, number]>;
+  rplaceCooldownRecord: Script<number>;
   rplaceCooldownRelease(key: string, requestId: string): Promise<number>;
-}
-
-interface Waiting {
-  readonly key: string;
-  readonly value: string;
-  readonly seconds: number;
-  readonly resolve: (result: CooldownResult) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
@@ -104,31 +97,56 @@ function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
   };
 }
 
-/** Calls `send` once per event-loop turn with everything queued in it, in slices of at most MAX_BATCH. */
-function batcher<T>(send: (batch: T[]) => void): (item: T) => void {
-  let queue: T[] = [];
+interface Queued<R> {
+  readonly key: string;
+  readonly a: string | number;
+  readonly b: string | number;
+  readonly resolve: (reply: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Script<R> = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<R[]>;
+
+/**
+ * A per-key script call batched over one event-loop turn: everything queued in the turn goes to Redis as
+ * one call (KEYS = the keys, ARGV = two values per key), in slices of at most MAX_BATCH; each caller gets
+ * its key's reply. A failed call is a `StoreUnavailable` for every caller in it.
+ */
+function batchedScript<R>(script: Script<R>, what: string): (key: string, a: string | number, b: string | number) => Promise<R> {
+  let queue: Queued<R>[] = [];
   let scheduled = false;
+  const send = (batch: Queued<R>[]): void => {
+    const args: (string | number)[] = new Array(batch.length * 3);
+    for (let i = 0; i < batch.length; i++) {
+      const q = batch[i]!;
+      args[i] = q.key;
+      args[batch.length + 2 * i] = q.a;
+      args[batch.length + 2 * i + 1] = q.b;
+    }
+    script(batch.length, ...args).then(
+      (replies) => {
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(replies[i] as R);
+      },
+      (cause: unknown) => {
+        const error = new StoreUnavailable(`Redis could not ${what} for ${batch.length} key(s): ${(cause as Error).message}`, { cause });
+        for (const q of batch) q.reject(error);
+      },
+    );
+  };
   const flush = (): void => {
     scheduled = false;
     const all = queue;
     queue = [];
     for (let i = 0; i < all.length; i += MAX_BATCH) send(all.slice(i, i + MAX_BATCH));
   };
-  return (item) => {
-    queue.push(item);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-}
-
-interface Recording {
-  readonly key: string;
-  readonly requestId: string;
-  readonly seq: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  return (key, a, b) =>
+    new Promise((resolve, reject) => {
+      queue.push({ key, a, b, resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
 }
 
 export function createRedisCooldownStore(redis: Redis, names: Names): CooldownStore {
@@ -138,54 +156,17 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as unknown as CooldownCommands;
 
-  const acquire = batcher<Waiting>((batch) => {
-    const args: (string | number)[] = new Array(batch.length * 3);
-    for (let i = 0; i < batch.length; i++) {
-      const w = batch[i]!;
-      args[i] = w.key;
-      args[batch.length + 2 * i] = w.value;
-      args[batch.length + 2 * i + 1] = w.seconds;
-    }
-    commands.rplaceCooldownAcquire(batch.length, ...args).then(
-      (replies) => {
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(toResult(replies[i]));
-      },
-      (cause: unknown) => {
-        const error = new StoreUnavailable(`Redis could not take ${batch.length} cooldown(s): ${(cause as Error).message}`, { cause });
-        for (const w of batch) w.reject(error);
-      },
-    );
-  });
-
+  const acquire = batchedScript<1 | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
   // Recorded outcomes are batched like acquisitions: one script call per event-loop turn, not one per placement.
-  const record = batcher<Recording>((batch) => {
-    const args: (string | number)[] = new Array(batch.length * 3);
-    for (let i = 0; i < batch.length; i++) {
-      const r = batch[i]!;
-      args[i] = r.key;
-      args[batch.length + 2 * i] = r.requestId;
-      args[batch.length + 2 * i + 1] = r.seq;
-    }
-    commands.rplaceCooldownRecord(batch.length, ...args).then(
-      () => {
-        for (const r of batch) r.resolve();
-      },
-      (cause: unknown) => {
-        const error = new StoreUnavailable(`Redis could not record ${batch.length} placement outcome(s): ${(cause as Error).message}`, { cause });
-        for (const r of batch) r.reject(error);
-      },
-    );
-  });
+  const record = batchedScript<number>(commands.rplaceCooldownRecord.bind(commands), 'record placement outcomes');
 
   return {
-    tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
-      return new Promise((resolve, reject) => {
-        acquire({ key: names.cooldownKey(userId), value: `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds, resolve, reject });
-      });
+    async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
+      return toResult(await acquire(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
     },
 
-    recordOutcome(userId, requestId, seq): Promise<void> {
-      return new Promise((resolve, reject) => record({ key: names.cooldownKey(userId), requestId, seq, resolve, reject }));
+    async recordOutcome(userId, requestId, seq): Promise<void> {
+      await record(names.cooldownKey(userId), requestId, seq);
     },
 
     async release(userId, requestId): Promise<void> {
