@@ -130,8 +130,8 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
         // Scoped by user: two users may pick the same request id.
         `${request.userId}/${request.requestId}`,
       );
-      // Not awaited: the answer does not wait for it, and until it lands a retry is deduplicated by the log.
-      deps.cooldowns.recordOutcome(request.userId, request.requestId, appended.seq).catch(() => undefined);
+      // The answer does not wait for it: until it lands, a retry is deduplicated by the log.
+      deps.cooldowns.recordOutcome(request.userId, request.requestId, appended.seq);
       return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
     } catch (error) {
       // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.

@@ -56,9 +56,10 @@ export interface CooldownStore {
   tryAcquire(userId: string, requestId: string, placedAt: number, seconds: number, pixel: PixelRef): Promise<CooldownResult>;
   /**
    * Records the stream sequence the holding request's event got, if `requestId` still holds the cooldown:
-   * a later retry of that request is answered from it and never appended again.
+   * a later retry of that request is answered from it and never appended again. Best effort, nobody waits:
+   * without the record a retry falls back to the log's deduplication inside the retry window.
    */
-  recordOutcome(userId: string, requestId: string, seq: number): Promise<void>;
+  recordOutcome(userId: string, requestId: string, seq: number): void;
   /** Gives the cooldown back, only if `requestId` still holds it (a refund after a failed append). */
   release(userId: string, requestId: string): Promise<void>;
   /** Remaining cooldown in ms (0 when none). */

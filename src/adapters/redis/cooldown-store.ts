@@ -101,21 +101,29 @@ interface Queued<R> {
   readonly key: string;
   readonly a: string | number;
   readonly b: string | number;
-  readonly resolve: (reply: R) => void;
-  readonly reject: (error: unknown) => void;
+  /** Absent for fire-and-forget calls (no promise per call). */
+  readonly resolve?: (reply: R) => void;
+  readonly reject?: (error: unknown) => void;
 }
 
 type Script<R> = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<R[]>;
+
+interface Batched<R> {
+  /** Queues one key; resolves with its reply. */
+  call(key: string, a: string | number, b: string | number): Promise<R>;
+  /** Queues one key, nobody waits for the reply; a failed call is reported to `onLost` once per batch. */
+  send(key: string, a: string | number, b: string | number): void;
+}
 
 /**
  * A per-key script call batched over one event-loop turn: everything queued in the turn goes to Redis as
  * one call (KEYS = the keys, ARGV = two values per key), in slices of at most MAX_BATCH; each caller gets
  * its key's reply. A failed call is a `StoreUnavailable` for every caller in it.
  */
-function batchedScript<R>(script: Script<R>, what: string): (key: string, a: string | number, b: string | number) => Promise<R> {
+function batchedScript<R>(script: Script<R>, what: string, onLost: (error: StoreUnavailable) => void = () => undefined): Batched<R> {
   let queue: Queued<R>[] = [];
   let scheduled = false;
-  const send = (batch: Queued<R>[]): void => {
+  const run = (batch: Queued<R>[]): void => {
     const args: (string | number)[] = new Array(batch.length * 3);
     for (let i = 0; i < batch.length; i++) {
       const q = batch[i]!;
@@ -125,11 +133,12 @@ function batchedScript<R>(script: Script<R>, what: string): (key: string, a: str
     }
     script(batch.length, ...args).then(
       (replies) => {
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(replies[i] as R);
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i] as R);
       },
       (cause: unknown) => {
         const error = new StoreUnavailable(`Redis could not ${what} for ${batch.length} key(s): ${(cause as Error).message}`, { cause });
-        for (const q of batch) q.reject(error);
+        onLost(error);
+        for (const q of batch) q.reject?.(error);
       },
     );
   };
@@ -137,19 +146,25 @@ function batchedScript<R>(script: Script<R>, what: string): (key: string, a: str
     scheduled = false;
     const all = queue;
     queue = [];
-    for (let i = 0; i < all.length; i += MAX_BATCH) send(all.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < all.length; i += MAX_BATCH) run(all.slice(i, i + MAX_BATCH));
   };
-  return (key, a, b) =>
-    new Promise((resolve, reject) => {
-      queue.push({ key, a, b, resolve, reject });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    });
+  const enqueue = (item: Queued<R>): void => {
+    queue.push(item);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return {
+    call: (key, a, b) => new Promise((resolve, reject) => enqueue({ key, a, b, resolve, reject })),
+    send: (key, a, b) => enqueue({ key, a, b }),
+  };
 }
 
-export function createRedisCooldownStore(redis: Redis, names: Names): CooldownStore {
+/**
+ * `onLostRecord` hears about a batch of outcome records Redis refused (the placements themselves are fine).
+ */
+export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecord: (error: StoreUnavailable) => void = () => undefined): CooldownStore {
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownAcquire', { lua: ACQUIRE_LUA });
   redis.defineCommand('rplaceCooldownRecord', { lua: RECORD_LUA });
@@ -157,16 +172,17 @@ export function createRedisCooldownStore(redis: Redis, names: Names): CooldownSt
   const commands = redis as unknown as CooldownCommands;
 
   const acquire = batchedScript<1 | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
-  // Recorded outcomes are batched like acquisitions: one script call per event-loop turn, not one per placement.
-  const record = batchedScript<number>(commands.rplaceCooldownRecord.bind(commands), 'record placement outcomes');
+  // Recorded outcomes are batched like acquisitions (one script call per event-loop turn) and nobody waits
+  // for them: a lost record only means a later retry falls back to the retry window (place-pixel.ts).
+  const record = batchedScript<number>(commands.rplaceCooldownRecord.bind(commands), 'record placement outcomes', onLostRecord);
 
   return {
     async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
-      return toResult(await acquire(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
+      return toResult(await acquire.call(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
     },
 
-    async recordOutcome(userId, requestId, seq): Promise<void> {
-      await record(names.cooldownKey(userId), requestId, seq);
+    recordOutcome(userId, requestId, seq): void {
+      record.send(names.cooldownKey(userId), requestId, seq);
     },
 
     async release(userId, requestId): Promise<void> {

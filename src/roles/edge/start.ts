@@ -74,7 +74,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
     log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
-    const cooldowns = createRedisCooldownStore(redis, names);
+    const cooldowns = createRedisCooldownStore(redis, names, (error) => log.warn({ err: error.message }, 'placement outcomes not recorded; their retries fall back to the retry window'));
     const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: timeAppends(eventLog), clock: systemClock };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
     const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
