@@ -126,7 +126,23 @@ const historyStoreOutages = new Counter({
   registers: [registry],
 });
 
+const eventsRejected = new Counter({
+  name: 'rplace_events_rejected_total',
+  help: 'Stored events a reader skipped because they fail validation (stored-event.ts), by reader and reason (bounds, color, time, kind, ...).',
+  labelNames: ['reader', 'reason'] as const,
+  registers: [registry],
+});
+
+const projectionHalted = new Gauge({
+  name: 'rplace_projection_halted',
+  help: '1 while a projection has stopped on a permanent error (it needs an operator); 0 otherwise.',
+  labelNames: ['projection'] as const,
+  registers: [registry],
+});
+
 export const metrics = {
+  eventsRejected,
+  projectionHalted,
   placementsAccepted,
   placementsRejected,
   appendLatency,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_CANVAS_SIDE, type CanvasSpec } from '../domain/canvas.ts';
 import { PALETTES, type PaletteName } from '../domain/palette.ts';
+import type { EventBounds } from '../../proto/event-codec.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -38,6 +39,11 @@ export const commonShape = {
 
 export const commonSchema = z.object(commonShape);
 export type CommonConfig = z.output<typeof commonSchema>;
+
+/** What every reader checks stored events against (proto/event-codec.ts `checkStoredEvent`). */
+export function eventBoundsOf(spec: CanvasSpec): EventBounds {
+  return { width: spec.width, height: spec.height, colors: spec.palette.length };
+}
 
 export function canvasSpecOf(config: Pick<CommonConfig, 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>): CanvasSpec {
   return { width: config.CANVAS_WIDTH, height: config.CANVAS_HEIGHT, palette: PALETTES[config.PALETTE] };

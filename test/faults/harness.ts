@@ -29,7 +29,7 @@ import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { decodeSnapshotCanvas } from '../../src/adapters/pg/history-store.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { startLocalPostgres, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
-import { canvasSpecOf } from '../../src/config/common.ts';
+import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
 import type { Names } from '../../src/config/names.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { PALETTES } from '../../src/domain/palette.ts';
@@ -367,7 +367,7 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   const lastSeq = info.state.last_seq;
 
   // Read the whole stream; a read right after a node rejoins may end early: retry until it reaches lastSeq.
-  const stream = createNatsEventStream(fault.nc, names);
+  const stream = createNatsEventStream(fault.nc, names, { canvas: eventBoundsOf(spec) });
   let stored = new Map<number, PixelPlaced>();
   let shortReads = 0;
   const readStart = Date.now();

@@ -31,10 +31,13 @@ import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
-import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
+import type { EventBounds } from '../../../proto/event-codec.ts';
 import { sleep } from '../../app/sleep.ts';
 
 export interface ProjectionSourceOptions {
+  /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */
+  readonly canvas: EventBounds;
   /** Largest batch handed to the handler (default 5000). */
   readonly maxBatch?: number;
   /** Messages per pull request (default 10 000); bounds what the client buffers. */
@@ -51,8 +54,9 @@ export function createNatsProjectionSource(
   names: Names,
   consumerName: string,
   logger: Logger,
-  options: ProjectionSourceOptions = {},
+  options: ProjectionSourceOptions,
 ): ProjectionSource {
+  const check: EventCheck = { bounds: options.canvas, names, reader: consumerName };
   const maxBatch = options.maxBatch ?? 5000;
   const pullMessages = options.pullMessages ?? 10_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
@@ -122,7 +126,7 @@ export function createNatsProjectionSource(
         void messages.close();
       },
     });
-    const skips = new DecodeSkips();
+    const skips = new DecodeSkips(consumerName);
     try {
       if (signal.aborted) return next;
       for await (const msgs of batchMessages(messages, maxBatch)) {
@@ -130,7 +134,7 @@ export function createNatsProjectionSource(
         for (const msg of msgs) {
           const seq = msg.info.streamSequence;
           if (seq < next) continue; // a redelivery of something already handled
-          const stored = toStoredEvent(msg, skips);
+          const stored = toStoredEvent(msg, check, skips);
           if (stored !== null) batch.push(stored);
           next = seq + 1;
         }

@@ -12,7 +12,7 @@ import { metrics } from '../../adapters/metrics.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { runBitmapProjection } from '../../app/project-bitmap.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf } from '../../config/common.ts';
 import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
@@ -43,11 +43,11 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
   }
 
   const controller = new AbortController();
-  const stream = createNatsEventStream(nc, names, { logger: log });
+  const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'bitmap-rebuild', logger: log });
   const store = createRedisBitmapStore(redis, names, spec);
   const deps = {
     store,
-    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { maxBatch: config.BITMAP_MAX_BATCH }),
+    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { canvas: eventBoundsOf(spec), maxBatch: config.BITMAP_MAX_BATCH }),
     stream,
     spec,
     log,

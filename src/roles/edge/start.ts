@@ -22,7 +22,7 @@ import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
 import { systemClock } from '../../app/ports.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
@@ -66,7 +66,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   try {
     await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
-    const stream = createNatsEventStream(nc, names, { logger: log });
+    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
     const started = Date.now();
     const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
     log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');

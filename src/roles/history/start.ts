@@ -14,6 +14,7 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
 import { systemClock } from '../../app/ports.ts';
+import { canvasSpecOf, eventBoundsOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
@@ -46,7 +47,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   }
 
   const store = createPgHistoryStore(pg, log);
-  const stream = createNatsEventStream(nc, names, { logger: log });
+  const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'history-tail', logger: log });
   let outageStartedAt = 0;
   let lastSnapshotAt = Date.now();
   let caughtUpAfterOutage = true;
@@ -81,7 +82,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   metrics.historyStoreUp.set(1);
   const projector = createHistoryProjector({
     store,
-    source: createNatsProjectionSource(nc, names, names.consumers.history, log, { maxBatch: config.HISTORY_MAX_BATCH }),
+    source: createNatsProjectionSource(nc, names, names.consumers.history, log, { canvas: eventBoundsOf(canvasSpecOf(config)), maxBatch: config.HISTORY_MAX_BATCH }),
     clock: systemClock,
     width: config.CANVAS_WIDTH,
     height: config.CANVAS_HEIGHT,
