@@ -19,6 +19,8 @@
  * (a NATS restart without its store, an operator deleting it), the session ends and the loop recreates
  * the durable at the position it knows, retrying with backoff until it succeeds or `signal` aborts.
  *
+ * A handler rejecting with `ProjectionHalted` (a permanent failure) ends `run` with that error: no retry.
+ *
  * One process per projection: two processes sharing one durable would each receive part of the stream.
  */
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
@@ -34,6 +36,7 @@ import { startStallWatchdog } from './stall-watchdog.ts';
 import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
 import type { EventBounds } from '../../../proto/event-codec.ts';
 import { sleep } from '../../app/sleep.ts';
+import { ProjectionHalted } from '../../app/errors.ts';
 
 export interface ProjectionSourceOptions {
   /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */
@@ -176,6 +179,7 @@ export function createNatsProjectionSource(
         });
       } catch (error) {
         if (signal.aborted) break;
+        if (error instanceof ProjectionHalted) throw error; // permanent: redelivering cannot help
         failures++;
         const waitMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
         log.warn({ err: error, next, retryInMs: waitMs }, 'projection delivery failed; retrying');

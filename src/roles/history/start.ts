@@ -69,6 +69,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     },
     storeBack({ downMs, attempts, seq }) {
       metrics.historyStoreUp.set(1);
+  metrics.projectionHalted.set({ projection: 'history' }, 0);
       metrics.historyStoreOutages.inc();
       log.warn({ downMs, attempts, seq }, 'postgres is back: held batch written, catching up from the stream');
     },
@@ -77,6 +78,10 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     },
     error({ error, what }) {
       log.error({ err: error }, what);
+    },
+    halted({ error }) {
+      metrics.projectionHalted.set({ projection: 'history' }, 1);
+      log.fatal({ err: error, seq: error.seq }, 'history projector HALTED on a permanent failure: it will not retry; /healthz and /readyz answer 503 until an operator fixes the cause and restarts the role');
     },
   };
   metrics.historyStoreUp.set(1);
