@@ -93,19 +93,25 @@ export class PixelColumns implements PixelBatch {
   ys = new Uint16Array(256);
   colors = new Uint8Array(256);
 
-  /** Appends the message's event, or notes it in `skips` when it is rejected. */
+  /**
+   * Appends the message's event. A rejected one is noted in `skips` and kept as an entry that sets no pixel
+   * (`setsPixel` 0): a reader that labels its state with a sequence (the edge) still advances past it
+   * rather than seeing a gap.
+   */
   add(msg: { readonly data: Uint8Array; readonly subject: string }, seq: number, storedAtMs: number, check: EventCheck, skips: DecodeSkips): void {
     const data = msg.data;
+    let valid = true;
     try {
       checkStoredEvent(data, check.bounds, storedAtMs, check.names.isModerationSubject(msg.subject)); // both kinds so far set a pixel
     } catch (error) {
       skips.note(seq, error);
-      return;
+      valid = false;
     }
     if (this.count === this.seqs.length) this.#grow();
     const i = this.count++;
     this.seqs[i] = seq;
-    this.setsPixel[i] = 1;
+    this.setsPixel[i] = valid ? 1 : 0;
+    if (!valid) return;
     this.xs[i] = eventX(data);
     this.ys[i] = eventY(data);
     this.colors[i] = eventColor(data);

@@ -69,7 +69,6 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     },
     storeBack({ downMs, attempts, seq }) {
       metrics.historyStoreUp.set(1);
-  metrics.projectionHalted.set({ projection: 'history' }, 0);
       metrics.historyStoreOutages.inc();
       log.warn({ downMs, attempts, seq }, 'postgres is back: held batch written, catching up from the stream');
     },
@@ -85,6 +84,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     },
   };
   metrics.historyStoreUp.set(1);
+  metrics.projectionHalted.set({ projection: 'history' }, 0);
   const projector = createHistoryProjector({
     store,
     source: createNatsProjectionSource(nc, names, names.consumers.history, log, { canvas: eventBoundsOf(canvasSpecOf(config)), maxBatch: config.HISTORY_MAX_BATCH }),
