@@ -16,6 +16,12 @@ export interface Names {
   readonly redisPrefix: string;
   readonly pgSchema: string;
   readonly consumers: { readonly bitmap: string; readonly history: string };
+  /**
+   * Core-NATS control subjects, OUTSIDE the stream's `rplace.<canvas>.>` so they never land in the log, one
+   * per writer (streams/permissions.ts): status requests (operator), session revocations (edges, on
+   * logout), user revocations (operator, on a ban); `revokeAll` is what edges listen to.
+   */
+  readonly control: { readonly status: string; readonly revokeSession: string; readonly revokeUser: string; readonly revokeAll: string };
   pixelSubject(x: number, y: number): string;
   /** Where moderation events (`PixelRestored`) are stored. */
   moderationSubject(x: number, y: number): string;
@@ -40,6 +46,12 @@ export function namesFor(canvasId: string): Names {
     redisPrefix,
     pgSchema: `rplace_${canvasId}`,
     consumers: { bitmap: 'bitmap-projector', history: 'history-projector' },
+    control: {
+      status: `rplace-ctl.${canvasId}.status`,
+      revokeSession: `rplace-ctl.${canvasId}.revoke.session`,
+      revokeUser: `rplace-ctl.${canvasId}.revoke.user`,
+      revokeAll: `rplace-ctl.${canvasId}.revoke.*`,
+    },
     pixelSubject: (x, y) => `rplace.${canvasId}.px.${tile(x, y)}`,
     moderationSubject: (x, y) => `${modPrefix}${tile(x, y)}`,
     placementSubjects: `rplace.${canvasId}.px.>`,

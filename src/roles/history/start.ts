@@ -14,10 +14,10 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
 import { systemClock } from '../../app/ports.ts';
-import { canvasSpecOf, eventBoundsOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
-import { applyStreams } from '../../../streams/apply.ts';
+import { ensureStream } from '../../../streams/apply.ts';
 
 const LAG_POLL_MS = 2_000;
 
@@ -29,7 +29,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   try {
     const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
     if (applied.length > 0) log.info({ schema: names.pgSchema, applied }, 'migrations applied');
-    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`);
+    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`, natsAuthOf(config), log);
   } catch (error) {
     await pg.close();
     throw error;
@@ -39,7 +39,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     await pg.close().catch(() => undefined);
   };
   try {
-    await applyStreams(nc, names);
+    await ensureStream(nc, names);
     answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
   } catch (error) {
     await closeAll();
