@@ -95,8 +95,14 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
   }
 }
 
-/** A role's secret: a password, or the public key of its nkey (the role holds the seed). */
-export type NatsSecret = { readonly password: string } | { readonly nkey: string };
+/**
+ * A role's secret: a password; the name of the nats-server's environment variable holding it (deployments:
+ * the password comes from a Secret, the permissions stay readable config); or its nkey's public key (the
+ * role holds the seed, NATS_NKEY_SEED_FILE).
+ */
+export type NatsSecret = { readonly password: string } | { readonly passwordEnv: string } | { readonly nkey: string };
+
+const ENV_MARK = '\u0000env:';
 
 /** The value of nats-server's `authorization` for a canvas: one user per role given a secret. */
 export function natsAuthorization(names: Names, secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>): { users: object[] } {
@@ -104,15 +110,25 @@ export function natsAuthorization(names: Names, secrets: Partial<Readonly<Record
     users: NATS_ROLES.filter((role) => secrets[role] !== undefined).map((role) => {
       const secret = secrets[role] as NatsSecret;
       const permissions = rolePermissions(role, names);
-      return { ...('nkey' in secret ? { nkey: secret.nkey } : { user: natsUserOf(role, names), password: secret.password }), permissions };
+      const credentials = 'nkey' in secret
+        ? { nkey: secret.nkey }
+        : { user: natsUserOf(role, names), password: 'password' in secret ? secret.password : `${ENV_MARK}${secret.passwordEnv}` };
+      return { ...credentials, permissions };
     }),
   };
 }
 
 /**
  * The `authorization { … }` block as nats-server config text. JSON is valid nats-server config, and quoted
- * strings are never read as `$variables`, so `$JS.API.>` stays a subject.
+ * strings are never read as `$variables`, so `$JS.API.>` stays a subject; a `passwordEnv` secret is written
+ * unquoted (`password: $NAME`), which nats-server resolves from its environment.
  */
 export function natsAuthorizationConfig(names: Names, secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>): string {
-  return `authorization: ${JSON.stringify(natsAuthorization(names, secrets), null, 2)}\n`;
+  const json = JSON.stringify(natsAuthorization(names, secrets), null, 2);
+  return `authorization: ${json.replace(/"\\u0000env:([A-Z0-9_]+)"/g, '$$$1')}\n`;
+}
+
+/** The environment variable a deployment's nats-server reads a role's password from. */
+export function natsPasswordEnv(role: NatsRole): string {
+  return `RPLACE_NATS_${role.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 }

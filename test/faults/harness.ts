@@ -18,7 +18,8 @@ import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
@@ -187,7 +188,8 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
     await pgService?.stop();
     throw error;
   }
-  const nc = await connect({ servers: topology.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  // The topology's NATS refuses anonymous clients: the harness administers as the operator.
+  const nc = await connectNats(topology.natsUrl, 'fault-harness', topology.natsAuth('operator'));
   const jsm = await jetstreamManager(nc);
   say('topology up');
   return {

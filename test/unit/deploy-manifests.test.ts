@@ -7,12 +7,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { deploymentAuthorization } from '../../deploy/nats/generate.ts';
+import { namesFor } from '../../src/config/names.ts';
+import { natsPasswordEnv, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 interface ComposeService {
   command?: string[];
+  restart?: string;
+  volumes?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
 }
@@ -50,12 +55,49 @@ describe('deploy/compose.yaml', () => {
 
   it('gives every service a health check, and every role a command that exists, the cluster URL and 3 replicas', () => {
     for (const [name, service] of Object.entries(services)) {
-      expect(service.healthcheck?.test, name).toBeDefined();
+      if (service.restart !== 'no') expect(service.healthcheck?.test, name).toBeDefined(); // one-shot jobs have none
       const entry = roleEntryPoint(service.command);
       if (!entry) continue;
       expect(existsSync(join(root, entry)), `${name}: ${entry}`).toBe(true);
       expect(service.environment?.NATS_URL?.split(',')).toHaveLength(3);
       expect(service.environment?.STREAM_REPLICAS).toBe('3');
+    }
+  });
+});
+
+describe('NATS authentication in deploy/ (generated from streams/permissions.ts)', () => {
+  const generated = deploymentAuthorization('main');
+  const compose = parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> };
+
+  it('ships the generated authorization, in deploy/nats/auth.conf and in the k8s NATS ConfigMap', () => {
+    expect(read('deploy/nats/auth.conf')).toBe(generated);
+    const config = k8sDocuments('nats.yaml').find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'nats-config');
+    expect(config?.data['auth.conf']).toBe(generated);
+    expect(config?.data['nats.conf']).toContain('include ./auth.conf');
+    for (const role of NATS_ROLES) expect(generated).toContain(`$${natsPasswordEnv(role)}`);
+    expect(generated).not.toMatch(/no_auth_user/);
+  });
+
+  it('gives every compose role its own NATS user and the NATS nodes the generated file', () => {
+    for (const name of ['nats1', 'nats2', 'nats3']) {
+      expect(compose.services[name]?.command?.slice(0, 2)).toEqual(['-c', '/etc/nats/auth.conf']);
+      expect(compose.services[name]?.volumes).toContain('./nats/auth.conf:/etc/nats/auth.conf:ro');
+    }
+    const users: Record<string, string> = { edge1: 'edge', edge2: 'edge', 'bitmap-projector': 'bitmap-projector', history: 'history', 'streams-apply': 'operator' };
+    for (const [service, role] of Object.entries(users)) {
+      expect(compose.services[service]?.environment?.NATS_USER, service).toBe(natsUserOf(role as NatsRole, namesFor('main')));
+      expect(compose.services[service]?.environment?.NATS_PASSWORD, service).toMatch(new RegExp(`^\\$\\{${natsPasswordEnv(role as NatsRole)}:\\?`));
+    }
+  });
+
+  it('gives every k8s role pod its own NATS user, with its password from the rplace-nats-auth Secret', () => {
+    const documents = ['edge.yaml', 'projectors.yaml'].flatMap((file) => k8sDocuments(file));
+    const roles: Record<string, NatsRole> = { 'rplace-edge': 'edge', 'rplace-bitmap-projector': 'bitmap-projector', 'rplace-history': 'history', 'rplace-streams-apply': 'operator' };
+    for (const [workload, role] of Object.entries(roles)) {
+      const container = documents.find((d) => d.metadata.name === workload)?.spec.template.spec.containers[0];
+      const env = Object.fromEntries((container?.env ?? []).map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+      expect(env.NATS_USER, workload).toBe(natsUserOf(role, namesFor('main')));
+      expect(env.NATS_PASSWORD, workload).toEqual({ secretKeyRef: { name: 'rplace-nats-auth', key: role } });
     }
   });
 });
