@@ -188,7 +188,12 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
     await pgService?.stop();
     throw error;
   }
-  // The topology's NATS refuses anonymous clients: the harness administers as the operator.
+  // The topology's NATS refuses anonymous clients (checked on every run): the harness administers as the operator.
+  const anonymous = await connectNats(topology.natsUrl.split(',')[0]!, 'fault-harness-anonymous').then((c) => c.close().then(() => 'accepted'), () => 'refused');
+  if (anonymous !== 'refused') {
+    await topology.stop();
+    throw new Error('the topology\'s NATS accepted an anonymous client');
+  }
   const nc = await connectNats(topology.natsUrl, 'fault-harness', topology.natsAuth('operator'));
   const jsm = await jetstreamManager(nc);
   say('topology up');
