@@ -308,5 +308,4 @@ describe('checkStoredEvent: the one check every reader of the stream makes (give
     expect(reasonOf(encodeEvent(placed({ kind: EventKind.PixelRestored })), false)).toBe(RejectReason.Subject);
     expect(reasonOf(encodeEvent(placed()), true)).toBe(RejectReason.Subject);
   });
-
 });
