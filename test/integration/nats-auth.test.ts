@@ -1,7 +1,8 @@
 /**
  * Least-privilege NATS against a real nats-server started by this test with the generated authorization
  * (streams/permissions.ts): anonymous and wrong-password connections are refused; each role's identity can
- * do what its code does (through the real adapters) and nothing else; the operator can administer.
+ * do what its code does (through the real adapters) and nothing else; the operator can administer. The
+ * history identity authenticates with an nkey (NATS_NKEY_SEED_FILE), the others with passwords.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { nkeys, type NatsConnection } from '@nats-io/nats-core';
 import { encodeEvent, EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
 import { connectNats, isPermissionViolation } from '../../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
@@ -33,12 +34,15 @@ const canvas = { width: 64, height: 64, colors: 32 };
 const logger = pino({ level: 'silent' });
 const passwords = Object.fromEntries(NATS_ROLES.map((role) => [role, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>;
 const dir = mkdtempSync(join(tmpdir(), 'rplace-natsauth-'));
+const historyKey = nkeys.createUser();
+const historySeedFile = join(dir, 'history.nk');
 let server: LocalService;
 let url: string;
 const connections: NatsConnection[] = [];
 
 async function as(role: NatsRole): Promise<NatsConnection> {
-  const nc = await connectNats(url, `test-${role}`, { user: { name: natsUserOf(role, names), password: passwords[role] } });
+  const auth = role === 'history' ? { nkeySeedFile: historySeedFile } : { user: { name: natsUserOf(role, names), password: passwords[role] } };
+  const nc = await connectNats(url, `test-${role}`, auth);
   connections.push(nc);
   return nc;
 }
@@ -66,7 +70,8 @@ beforeAll(async () => {
     }
   }
   expect(port).toBeGreaterThan(0);
-  const secrets = Object.fromEntries(NATS_ROLES.map((role) => [role, { password: passwords[role] }]));
+  const secrets = { ...Object.fromEntries(NATS_ROLES.map((role) => [role, { password: passwords[role] }])), history: { nkey: historyKey.getPublicKey() } };
+  writeFileSync(historySeedFile, `${new TextDecoder().decode(historyKey.getSeed())}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'nats.conf'), natsAuthorizationConfig(names, secrets), { mode: 0o600 });
   server = await startLocalNats({ port, storeDir: join(dir, 'store'), logFile: join(dir, 'nats.log'), extraArgs: ['-c', join(dir, 'nats.conf')] });
   url = `nats://127.0.0.1:${port}`;
@@ -83,6 +88,9 @@ describe('authentication', () => {
     await expect(connectNats(url, 'test-anonymous')).rejects.toBeInstanceOf(ServiceUnreachable);
     await expect(connectNats(url, 'test-anonymous')).rejects.toThrow(/authori[sz]ation/i);
     await expect(connectNats(url, 'test-wrong', { user: { name: natsUserOf('operator', names), password: 'not-it' } })).rejects.toThrow(/authori[sz]ation/i);
+    const stranger = join(dir, 'stranger.nk');
+    writeFileSync(stranger, nkeys.createUser().getSeed());
+    await expect(connectNats(url, 'test-stranger', { nkeySeedFile: stranger })).rejects.toThrow(/authori[sz]ation/i);
   });
 });
 
