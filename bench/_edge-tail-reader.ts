@@ -25,7 +25,7 @@ process.on('message', (message: { cmd: string }) => {
   if (message.cmd === 'count') process.send?.({ cmd: 'count', received, bytes, batches });
 });
 if (mode === 'adapter') {
-  const stream = createNatsEventStream(nc, names);
+  const stream = createNatsEventStream(nc, names, { canvas: { width: 2000, height: 2000, colors: 32 }, reader: 'bench' });
   process.send?.({ cmd: 'ready' });
   for await (const batch of stream.readPixels(Number(process.env.START_SEQ ?? 1))) {
     batches++;

@@ -90,7 +90,7 @@ try {
   cpu = process.cpuUsage();
 
   // 2. Rebuild.
-  const stream = createNatsEventStream(nc, names, { logger, maxBatch: 8192, pullMessages: 16_384 });
+  const stream = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 }, reader: 'bench', logger, maxBatch: 8192, pullMessages: 16_384 });
   const store = createRedisBitmapStore(redis, names, spec);
   const rebuilt = await rebuildBitmap({ stream, store, spec });
   if (rebuilt.events !== EVENTS) throw new Error(`rebuild replayed ${rebuilt.events} events, expected ${EVENTS}`);
@@ -105,7 +105,7 @@ try {
   let caughtUpMs = 0;
   await runBitmapProjection({
     store,
-    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger),
+    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: { ...spec, colors: 32 } }),
     stream,
     spec,
     log: logger,

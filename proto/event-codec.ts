@@ -24,6 +24,10 @@
  * A typical event (12-byte user id, 16-byte request id) is 46 bytes against ~150 as JSON.
  * Readers must reject versions and kinds they do not know rather than guess (`EventDecodeError`).
  * Golden vectors: `proto/vectors/events.json`.
+ *
+ * Subjects: a `PixelPlaced` is stored under `rplace.<canvas>.px.<tx>.<ty>` (the edges may publish there), a
+ * `PixelRestored` under `rplace.<canvas>.mod.<tx>.<ty>` (only the operator identity may), so NATS permissions
+ * decide who can write which kind; `checkStoredEvent` rejects a kind found on the other kind's subjects.
  */
 
 export const EVENT_FORMAT_VERSION = 1;
@@ -63,9 +67,48 @@ function isKnownKind(kind: number | undefined): kind is EventKind {
   return kind === EventKind.PixelPlaced || kind === EventKind.PixelRestored;
 }
 
+/**
+ * Why a reader refused a stored event: the `reason` label of `rplace_events_rejected_total`.
+ * `layout` covers truncated or oversized payloads and bad id lengths; `time` a `placedAt` that is not an
+ * integer, or is implausibly far from the time the stream stored the event.
+ */
+export const RejectReason = {
+  Layout: 'layout',
+  Version: 'version',
+  Kind: 'kind',
+  Encoding: 'encoding',
+  Bounds: 'bounds',
+  Color: 'color',
+  Time: 'time',
+  Subject: 'subject',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
 export class EventDecodeError extends Error {
   override readonly name = 'EventDecodeError';
+  readonly reason: RejectReason;
+  constructor(message: string, reason: RejectReason, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
 }
+
+/** What a stored event is checked against: the canvas it claims to change. */
+export interface EventBounds {
+  readonly width: number;
+  readonly height: number;
+  /** Palette size: colour indices are 0..colors-1. */
+  readonly colors: number;
+}
+
+/**
+ * How far `placedAt` may lie from the JetStream timestamp of the message (the server's clock when it
+ * stored it). Judged against the stored timestamp, never the reader's clock, so every replay decides the
+ * same. Earlier: a retry inside the cooldown re-sends the holder's `placedAt` (up to COOLDOWN_SECONDS, at
+ * most a day) plus clock skew; later: clock skew between an edge and the NATS servers.
+ */
+export const MAX_PLACED_BEFORE_STORED_MS = 2 * 86_400_000;
+export const MAX_PLACED_AFTER_STORED_MS = 5 * 60_000;
 
 const HEADER_BYTES = 16;
 const utf8Encoder = new TextEncoder();
@@ -104,17 +147,19 @@ export function encodeEvent(event: CanvasEvent): Uint8Array {
  * `EventDecodeError`, else returns the offset of the request id's length byte. The kind is then `bytes[1]`.
  */
 function checkLayout(bytes: Uint8Array): number {
-  if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`);
+  if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`, RejectReason.Layout);
   const version = bytes[0] as number;
-  if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`);
+  if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`, RejectReason.Version);
   const kind = bytes[1];
-  if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`);
+  if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`, RejectReason.Kind);
   const userLength = bytes[HEADER_BYTES] ?? 0;
   const requestAt = HEADER_BYTES + 1 + userLength;
   const requestLength = bytes[requestAt] ?? 0;
   if (userLength < 1 || requestLength < 1 || requestAt + 1 + requestLength !== bytes.length) {
-    throw new EventDecodeError('event id lengths do not match its size');
+    throw new EventDecodeError('event id lengths do not match its size', RejectReason.Layout);
   }
+  const placedAt = eventPlacedAt(bytes);
+  if (!Number.isSafeInteger(placedAt) || placedAt < 0) throw new EventDecodeError(`placedAt ${placedAt} is not a time`, RejectReason.Time);
   return requestAt;
 }
 
@@ -134,7 +179,7 @@ export function decodeEvent(bytes: Uint8Array): CanvasEvent {
       requestId: utf8Decoder.decode(bytes.subarray(requestAt + 1, requestAt + 1 + requestLength)),
     };
   } catch (cause) {
-    throw new EventDecodeError('event ids are not valid UTF-8', { cause });
+    throw new EventDecodeError('event ids are not valid UTF-8', RejectReason.Encoding, { cause });
   }
 }
 
@@ -152,10 +197,48 @@ export function checkEvent(bytes: Uint8Array): EventKind {
       utf8Decoder.decode(bytes.subarray(HEADER_BYTES + 1, requestAt));
       utf8Decoder.decode(bytes.subarray(requestAt + 1));
     } catch (cause) {
-      throw new EventDecodeError('event ids are not valid UTF-8', { cause });
+      throw new EventDecodeError('event ids are not valid UTF-8', RejectReason.Encoding, { cause });
     }
   }
   return kind;
+}
+
+/**
+ * THE check every reader of the stream makes before it applies an event (stored-event.ts calls it for the
+ * projectors, the edges' tail, rebuilds, point-in-time tails and moderation plans): `checkEvent`, then the
+ * event against the canvas (coordinates inside it, colour inside the palette), its `placedAt` against the
+ * time the stream stored it, and its kind against the subject it was stored under (`moderation`: a
+ * `rplace.<canvas>.mod.…` subject). Everything it reads is stored in the log, so every reader and every
+ * replay rejects exactly the same events. Throws `EventDecodeError` (with its `reason`), else returns the kind.
+ */
+export function checkStoredEvent(bytes: Uint8Array, bounds: EventBounds, storedAtMs: number, moderation: boolean): EventKind {
+  const kind = checkEvent(bytes);
+  if (moderation !== (kind === EventKind.PixelRestored)) {
+    throw new EventDecodeError(`event kind ${kind} stored under a ${moderation ? 'moderation' : 'placement'} subject`, RejectReason.Subject);
+  }
+  const x = eventX(bytes);
+  const y = eventY(bytes);
+  if (x >= bounds.width || y >= bounds.height) {
+    throw new EventDecodeError(`pixel (${x}, ${y}) is outside the ${bounds.width}×${bounds.height} canvas`, RejectReason.Bounds);
+  }
+  const color = eventColor(bytes);
+  if (color >= bounds.colors) throw new EventDecodeError(`colour ${color} is not in the ${bounds.colors}-colour palette`, RejectReason.Color);
+  const placedAt = eventPlacedAt(bytes);
+  if (placedAt < storedAtMs - MAX_PLACED_BEFORE_STORED_MS || placedAt > storedAtMs + MAX_PLACED_AFTER_STORED_MS) {
+    throw new EventDecodeError(`placedAt ${placedAt} is too far from the stored time ${storedAtMs}`, RejectReason.Time);
+  }
+  return kind;
+}
+
+// Reads the little-endian f64 without a DataView per event (the tail's hot path).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `placedAt` of an encoded event at least 16 bytes long (no checks). */
+export function eventPlacedAt(bytes: Uint8Array): number {
+  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? i : 7 - i] = bytes[8 + i] as number;
+  return f64[0] as number;
 }
 
 function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
@@ -180,7 +263,7 @@ export function eventColor(bytes: Uint8Array): number {
  */
 export function decodePixel(bytes: Uint8Array): { x: number; y: number; color: number } {
   if (bytes.length < HEADER_BYTES + 2 || bytes[0] !== EVENT_FORMAT_VERSION || !isKnownKind(bytes[1])) {
-    throw new EventDecodeError(`not a version ${EVENT_FORMAT_VERSION} PixelPlaced or PixelRestored event`);
+    throw new EventDecodeError(`not a version ${EVENT_FORMAT_VERSION} PixelPlaced or PixelRestored event`, RejectReason.Layout);
   }
   return {
     x: (bytes[2] as number) | ((bytes[3] as number) << 8),

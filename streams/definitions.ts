@@ -1,6 +1,7 @@
 /**
  * The JetStream stream and consumers, as code. `applyStreams` (streams/apply.ts) creates or updates them
- * idempotently; it runs from `rplace streams apply` and at the start of every role.
+ * idempotently; it runs from `rplace streams apply` (the operator's NATS identity, the only one allowed to
+ * create or update it: streams/permissions.ts) and at the start of every role, which only checks it there.
  *
  * Choices for a multi-day event (~1.15B events of ~50 bytes, ~60 GB):
  * - file storage, limits retention, and `discard: new`: when a limit is reached the stream refuses new

@@ -5,6 +5,7 @@
  * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
  * Ctrl-C stops everything it started.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { ServiceStartFailed } from '../../src/adapters/services/local.ts';
@@ -62,6 +63,11 @@ try {
 say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
 say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz)`);
 say(`logs: ${join(dataDir, 'cluster', 'logs')}   Ctrl-C stops everything`);
+// NATS refuses anonymous clients here: the operator identity for the rplace CLI goes to a 0600 file, not the console.
+const operator = topology.natsAuth('operator').user!;
+const operatorEnv = join(dataDir, 'cluster', 'operator.env');
+writeFileSync(operatorEnv, `NATS_URL=${topology.natsUrl}\nNATS_USER=${operator.name}\nNATS_PASSWORD=${operator.password}\nCANVAS_ID=${topology.canvasId}\n`, { mode: 0o600 });
+say(`operator identity (rplace CLI): set -a; . ${operatorEnv}; set +a`);
 
 let stopping = false;
 const stop = async (signal: string) => {

@@ -1,20 +1,24 @@
 /**
- * A tiny node:http server exposing `GET /metrics` and `GET /healthz` for roles without an HTTP port of
+ * A tiny node:http server exposing `GET /metrics`, `GET /healthz` (503 while a projection is halted) and
+ * `GET /readyz` (also 503 while a projection lags or its store is down) for roles without an HTTP port of
  * their own (projectors, snapshotter). Port from `METRICS_PORT`; 0 picks a free port (tests), and the
  * role may skip it entirely when `METRICS_PORT` is unset.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.ts';
-import { alwaysHealthy, metricsRoutes, type HealthCheck } from './metrics.ts';
+import { allOf, metricsRoutes, projectionsHealthy, projectionsReady, readyRoute, type HealthCheck } from './metrics.ts';
+
+/** `/readyz` answers 503 beyond this many events of lag (the edge's READY_LAG_EVENTS default). */
+const READY_LAG_EVENTS = 1000;
 
 export interface MetricsServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(port: number, logger: Logger, check: HealthCheck = alwaysHealthy, host = '0.0.0.0'): Promise<MetricsServer> {
-  const routes = new Map(metricsRoutes(check).map((route) => [route.path, route]));
+export async function startMetricsServer(port: number, logger: Logger, check: HealthCheck = projectionsHealthy, host = '0.0.0.0'): Promise<MetricsServer> {
+  const routes = new Map([...metricsRoutes(check), readyRoute(allOf(check, projectionsReady(READY_LAG_EVENTS)))].map((route) => [route.path, route]));
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = routes.get(path);
@@ -61,7 +65,7 @@ export async function startMetricsServer(port: number, logger: Logger, check: He
  * For a role's `main.ts`: starts the metrics server when `METRICS_PORT` is set, else does nothing.
  * Returns its close (a no-op when none), to chain into the role's shutdown.
  */
-export async function startRoleMetrics(config: { readonly METRICS_PORT?: number | undefined }, logger: Logger, check: HealthCheck = alwaysHealthy): Promise<() => Promise<void>> {
+export async function startRoleMetrics(config: { readonly METRICS_PORT?: number | undefined }, logger: Logger, check: HealthCheck = projectionsHealthy): Promise<() => Promise<void>> {
   if (config.METRICS_PORT === undefined) return async () => undefined;
   const server = await startMetricsServer(config.METRICS_PORT, logger, check);
   return () => server.close();

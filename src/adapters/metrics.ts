@@ -126,7 +126,23 @@ const historyStoreOutages = new Counter({
   registers: [registry],
 });
 
+const eventsRejected = new Counter({
+  name: 'rplace_events_rejected_total',
+  help: 'Stored events a reader skipped because they fail validation (stored-event.ts), by reader and reason (bounds, color, time, kind, ...).',
+  labelNames: ['reader', 'reason'] as const,
+  registers: [registry],
+});
+
+const projectionHalted = new Gauge({
+  name: 'rplace_projection_halted',
+  help: '1 while a projection has stopped on a permanent error (it needs an operator); 0 otherwise.',
+  labelNames: ['projection'] as const,
+  registers: [registry],
+});
+
 export const metrics = {
+  eventsRejected,
+  projectionHalted,
   placementsAccepted,
   placementsRejected,
   appendLatency,
@@ -202,6 +218,36 @@ export type HealthCheck = () => Promise<{ readonly ok: boolean; readonly checks:
 
 export const alwaysHealthy: HealthCheck = async () => ({ ok: true, checks: {} });
 
+/** Unhealthy while a projection of this process is halted on a permanent failure (`rplace_projection_halted`). */
+export const projectionsHealthy: HealthCheck = async () => {
+  const halted = (await projectionHalted.get()).values.filter((v) => v.value > 0).map((v) => String(v.labels.projection));
+  return { ok: halted.length === 0, checks: Object.fromEntries(halted.map((p) => [p, 'halted on a permanent failure (see the log)'])) };
+};
+
+/** Both checks must pass; their reasons are merged. */
+export function allOf(...checks: HealthCheck[]): HealthCheck {
+  return async () => {
+    const results = await Promise.all(checks.map((check) => check()));
+    return { ok: results.every((r) => r.ok), checks: Object.assign({}, ...results.map((r) => r.checks)) as Record<string, string | undefined> };
+  };
+}
+
+/**
+ * Readiness of a projector process: healthy, its store up, and every projection at most `maxLagEvents`
+ * behind the stream (`rplace_projection_lag_events`, sampled by the role): a stuck or lagging projection
+ * answers 503 on `/readyz`.
+ */
+export function projectionsReady(maxLagEvents: number): HealthCheck {
+  return allOf(projectionsHealthy, async () => {
+    const checks: Record<string, string> = {};
+    for (const v of (await projectionLag.get()).values) {
+      if (v.value > maxLagEvents) checks[`${String(v.labels.projection)}-lag`] = `${v.value} events behind the stream (ready at ≤ ${maxLagEvents})`;
+    }
+    if ((await historyStoreUp.get()).values.some((v) => v.value === 0)) checks['history-store'] = 'postgres refuses writes; holding the batch';
+    return { ok: Object.keys(checks).length === 0, checks };
+  });
+}
+
 async function healthResponse(check: HealthCheck): Promise<HttpResponse> {
   let result: Awaited<ReturnType<HealthCheck>>;
   try {
@@ -230,4 +276,9 @@ export function metricsRoutes(check: HealthCheck = alwaysHealthy): HttpRoute[] {
     },
     { method: 'GET', path: '/healthz', maxBodyBytes: 0, handle: () => healthResponse(check) },
   ];
+}
+
+/** `GET /readyz` for roles without an HTTP port of their own (the edge answers its own). */
+export function readyRoute(check: HealthCheck): HttpRoute {
+  return { method: 'GET', path: '/readyz', maxBodyBytes: 0, handle: () => healthResponse(check) };
 }

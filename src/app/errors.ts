@@ -26,3 +26,25 @@ export class ServiceUnreachable extends Error {
 export class StoreUnavailable extends Error {
   override readonly name = 'StoreUnavailable';
 }
+
+/**
+ * A store refused the data itself (Postgres SQLSTATE class 22 "data exception" or 23 "integrity constraint",
+ * a value the driver cannot encode): a permanent failure, retrying the same write can never succeed.
+ */
+export class StoreRejected extends Error {
+  override readonly name = 'StoreRejected';
+}
+
+/**
+ * A projection stopped on a permanent failure instead of retrying it forever. A `ProjectionSource` ends
+ * `run` with it rather than redelivering; the role reports it in `/healthz`, `/readyz` and `rplace status`
+ * (`rplace_projection_halted`), and an operator must act (the log names the sequence).
+ */
+export class ProjectionHalted extends Error {
+  override readonly name = 'ProjectionHalted';
+  readonly seq: number;
+  constructor(message: string, seq: number, options?: ErrorOptions) {
+    super(message, options);
+    this.seq = seq;
+  }
+}

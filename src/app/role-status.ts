@@ -62,6 +62,10 @@ export const RoleSummary = z.object({
     lag: z.number().nullable(),
     batches: z.number().nonnegative(),
     meanBatch: z.number().nonnegative().nullable(),
+    /** True once the projection stopped on a permanent failure (`rplace_projection_halted`). */
+    halted: z.boolean().optional(),
+    /** Stored events this role's readers skipped as invalid, by reason (`rplace_events_rejected_total`). */
+    rejected: counts.optional(),
   }).optional(),
   /** History: the newest stored snapshot. */
   snapshot: z.object({ seq: z.number().nonnegative().nullable(), ageSeconds: z.number().nonnegative().nullable() }).optional(),
@@ -177,6 +181,9 @@ export function summarizeRole(facts: ProcessFacts, snapshot: readonly MetricValu
     lag: gauge(snapshot, 'rplace_projection_lag_events', { projection }),
     batches,
     meanBatch: batches === 0 ? null : round(batchEvents / batches, 1),
+    halted: (gauge(snapshot, 'rplace_projection_halted', { projection }) ?? 0) > 0,
+    // Readers are labelled after their projection (`bitmap-projector`, `bitmap-rebuild`, `history-tail`, `edge`).
+    rejected: byLabel(samples(snapshot, 'rplace_events_rejected_total').filter((v) => String(v.labels.reader ?? '').startsWith(projection)), 'reason'),
   };
   if (facts.role === 'history') {
     summary.snapshot = { seq: gauge(snapshot, 'rplace_snapshot_seq'), ageSeconds: round(gauge(snapshot, 'rplace_snapshot_age_seconds'), 1) };

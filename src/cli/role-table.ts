@@ -41,7 +41,7 @@ export function sortRoles(roles: readonly RoleSummary[]): RoleSummary[] {
   return [...roles].sort((a, b) => rank(a.role) - rank(b.role) || a.role.localeCompare(b.role) || a.instance.localeCompare(b.instance));
 }
 
-const COLUMNS = ['role', 'instance', 'up', 'accepted', '/s', 'rejected', 'append p50/p99 ms', 'conns', 'frames sent/dropped', 'resyncs', 'seq', 'lag', 'batch', 'snapshot'] as const;
+const COLUMNS = ['role', 'instance', 'up', 'accepted', '/s', 'rejected', 'append p50/p99 ms', 'conns', 'frames sent/dropped', 'resyncs', 'seq', 'lag', 'batch', 'snapshot', 'skipped'] as const;
 
 function row(r: RoleSummary, streamLastSeq: number | null): string[] {
   const p = r.placements;
@@ -62,9 +62,10 @@ function row(r: RoleSummary, streamLastSeq: number | null): string[] {
     s ? `${s.framesSent}/${total(s.framesDropped)}` : '-',
     s ? String(total(s.resyncs)) : '-',
     r.projection?.seq == null ? '-' : String(r.projection.seq),
-    lag === null ? '-' : String(lag),
+    `${lag === null ? '-' : String(lag)}${r.projection?.halted ? ' HALTED' : ''}`,
     r.projection?.meanBatch == null ? '-' : String(r.projection.meanBatch),
     snapshot,
+    r.projection?.rejected ? String(total(r.projection.rejected)) : '-',
   ];
 }
 

@@ -5,12 +5,27 @@
 import { z } from 'zod';
 import { MAX_CANVAS_SIDE, type CanvasSpec } from '../domain/canvas.ts';
 import { PALETTES, type PaletteName } from '../domain/palette.ts';
+import type { EventBounds } from '../../proto/event-codec.ts';
+import { ConfigError } from './load.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const commonShape = {
   NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must be a nats:// URL (comma-separate several servers)')
     .default('nats://127.0.0.1:4222'),
+  /**
+   * This process's NATS identity (streams/permissions.ts gives each role its own): a user and password, or
+   * an nkey seed file, or a `.creds` file (JWT + seed). Secrets: no defaults. None of them: an
+   * unauthenticated connection, which only an open development server accepts (the role says so in its log).
+   */
+  NATS_USER: z.string().min(1).max(256).optional(),
+  NATS_PASSWORD: z.string().min(1).max(1024).optional(),
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** TLS: the CA that signed the servers' certificates (with `tls://` URLs), and a client certificate + key if the servers verify clients. */
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  NATS_TLS_KEY: z.string().min(1).optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/test'),
@@ -38,6 +53,41 @@ export const commonShape = {
 
 export const commonSchema = z.object(commonShape);
 export type CommonConfig = z.output<typeof commonSchema>;
+
+/** How a process authenticates to NATS (connect.ts reads the files), from the common settings. */
+export interface NatsAuth {
+  readonly user?: { readonly name: string; readonly password: string };
+  readonly nkeySeedFile?: string;
+  readonly credsFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+}
+
+type NatsAuthSettings = Pick<CommonConfig, 'NATS_URL' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_NKEY_SEED_FILE' | 'NATS_CREDS_FILE' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY'>;
+
+/** The NATS identity the settings describe; `ConfigError` (naming the variables) when they contradict each other. */
+export function natsAuthOf(config: NatsAuthSettings): NatsAuth {
+  const problems: string[] = [];
+  if ((config.NATS_USER === undefined) !== (config.NATS_PASSWORD === undefined)) problems.push('  NATS_USER, NATS_PASSWORD: set both or neither');
+  const ways = [config.NATS_USER !== undefined, config.NATS_NKEY_SEED_FILE !== undefined, config.NATS_CREDS_FILE !== undefined].filter(Boolean).length;
+  if (ways > 1) problems.push('  NATS_USER / NATS_NKEY_SEED_FILE / NATS_CREDS_FILE: choose one way to authenticate');
+  if ((config.NATS_TLS_CERT === undefined) !== (config.NATS_TLS_KEY === undefined)) problems.push('  NATS_TLS_CERT, NATS_TLS_KEY: a client certificate needs its key');
+  const tlsWanted = config.NATS_TLS_CA !== undefined || config.NATS_TLS_CERT !== undefined;
+  if (tlsWanted && !config.NATS_URL.split(',').every((u) => u.trim().startsWith('tls://'))) problems.push('  NATS_URL: NATS_TLS_* given, so every server must be a tls:// URL');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  return {
+    ...(config.NATS_USER !== undefined && config.NATS_PASSWORD !== undefined ? { user: { name: config.NATS_USER, password: config.NATS_PASSWORD } } : {}),
+    ...(config.NATS_NKEY_SEED_FILE !== undefined ? { nkeySeedFile: config.NATS_NKEY_SEED_FILE } : {}),
+    ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    ...(tlsWanted || config.NATS_URL.startsWith('tls://')
+      ? { tls: { ...(config.NATS_TLS_CA ? { caFile: config.NATS_TLS_CA } : {}), ...(config.NATS_TLS_CERT ? { certFile: config.NATS_TLS_CERT } : {}), ...(config.NATS_TLS_KEY ? { keyFile: config.NATS_TLS_KEY } : {}) } }
+      : {}),
+  };
+}
+
+/** What every reader checks stored events against (proto/event-codec.ts `checkStoredEvent`). */
+export function eventBoundsOf(spec: CanvasSpec): EventBounds {
+  return { width: spec.width, height: spec.height, colors: spec.palette.length };
+}
 
 export function canvasSpecOf(config: Pick<CommonConfig, 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>): CanvasSpec {
   return { width: config.CANVAS_WIDTH, height: config.CANVAS_HEIGHT, palette: PALETTES[config.PALETTE] };

@@ -3,6 +3,8 @@
  *
  * Subjects: `rplace.<canvas>.px.<tileX>.<tileY>` — the tile (256×256 pixels) lets a consumer filter
  * spatially (`rplace.main.px.3.*`), and the `<canvas>` token lets several canvases share one NATS account.
+ * Moderation events (`PixelRestored`) go to `rplace.<canvas>.mod.<tileX>.<tileY>`: a subject of their own, so
+ * NATS permissions let edges write placements but only the operator identity write moderation events.
  */
 export const TILE_SIZE = 256;
 
@@ -14,7 +16,20 @@ export interface Names {
   readonly redisPrefix: string;
   readonly pgSchema: string;
   readonly consumers: { readonly bitmap: string; readonly history: string };
+  /**
+   * Core-NATS control subjects, OUTSIDE the stream's `rplace.<canvas>.>` so they never land in the log, one
+   * per writer (streams/permissions.ts): status requests (operator), session revocations (edges, on
+   * logout), user revocations (operator, on a ban); `revokeAll` is what edges listen to.
+   */
+  readonly control: { readonly status: string; readonly revokeSession: string; readonly revokeUser: string; readonly revokeAll: string };
   pixelSubject(x: number, y: number): string;
+  /** Where moderation events (`PixelRestored`) are stored. */
+  moderationSubject(x: number, y: number): string;
+  /** Subject filters of the placements and of the moderation events (both inside `subjects`). */
+  readonly placementSubjects: string;
+  readonly moderationSubjects: string;
+  /** True when a stored message's subject is a moderation subject (`rplace.<canvas>.mod.…`). */
+  isModerationSubject(subject: string): boolean;
   cooldownKey(userId: string): string;
   readonly canvasKey: string;
   readonly canvasSeqKey: string;
@@ -22,6 +37,8 @@ export interface Names {
 
 export function namesFor(canvasId: string): Names {
   const redisPrefix = `rplace:${canvasId}:`;
+  const tile = (x: number, y: number) => `${Math.floor(x / TILE_SIZE)}.${Math.floor(y / TILE_SIZE)}`;
+  const modPrefix = `rplace.${canvasId}.mod.`;
   return {
     canvasId,
     stream: `RPLACE_${canvasId}`,
@@ -29,7 +46,17 @@ export function namesFor(canvasId: string): Names {
     redisPrefix,
     pgSchema: `rplace_${canvasId}`,
     consumers: { bitmap: 'bitmap-projector', history: 'history-projector' },
-    pixelSubject: (x, y) => `rplace.${canvasId}.px.${Math.floor(x / TILE_SIZE)}.${Math.floor(y / TILE_SIZE)}`,
+    control: {
+      status: `rplace-ctl.${canvasId}.status`,
+      revokeSession: `rplace-ctl.${canvasId}.revoke.session`,
+      revokeUser: `rplace-ctl.${canvasId}.revoke.user`,
+      revokeAll: `rplace-ctl.${canvasId}.revoke.*`,
+    },
+    pixelSubject: (x, y) => `rplace.${canvasId}.px.${tile(x, y)}`,
+    moderationSubject: (x, y) => `${modPrefix}${tile(x, y)}`,
+    placementSubjects: `rplace.${canvasId}.px.>`,
+    moderationSubjects: `${modPrefix}>`,
+    isModerationSubject: (subject) => subject.startsWith(modPrefix),
     cooldownKey: (userId) => `${redisPrefix}cooldown:${userId}`,
     canvasKey: `${redisPrefix}canvas:current`,
     canvasSeqKey: `${redisPrefix}canvas:seq`,

@@ -18,7 +18,8 @@ import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
@@ -29,7 +30,7 @@ import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { decodeSnapshotCanvas } from '../../src/adapters/pg/history-store.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { startLocalPostgres, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
-import { canvasSpecOf } from '../../src/config/common.ts';
+import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
 import type { Names } from '../../src/config/names.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { PALETTES } from '../../src/domain/palette.ts';
@@ -188,7 +189,13 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
     await pgService?.stop();
     throw error;
   }
-  const nc = await connect({ servers: topology.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  // The topology's NATS refuses anonymous clients (checked on every run): the harness administers as the operator.
+  const anonymous = await connectNats(topology.natsUrl.split(',')[0]!, 'fault-harness-anonymous').then((c) => c.close().then(() => 'accepted'), () => 'refused');
+  if (anonymous !== 'refused') {
+    await topology.stop();
+    throw new Error('the topology\'s NATS accepted an anonymous client');
+  }
+  const nc = await connectNats(topology.natsUrl, 'fault-harness', topology.natsAuth('operator'));
   const jsm = await jetstreamManager(nc);
   say('topology up');
   return {
@@ -368,7 +375,7 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   const lastSeq = info.state.last_seq;
 
   // Read the whole stream; a read right after a node rejoins may end early: retry until it reaches lastSeq.
-  const stream = createNatsEventStream(fault.nc, names);
+  const stream = createNatsEventStream(fault.nc, names, { canvas: eventBoundsOf(spec) });
   let stored = new Map<number, PixelPlaced>();
   let shortReads = 0;
   const readStart = Date.now();

@@ -13,8 +13,11 @@ export interface TestPixel {
   readonly color: number;
 }
 
+/** A minute before this test process started: readers reject a `placedAt` far from the time it was stored. */
+const PLACED_FROM = Date.now() - 60_000;
+
 export function pixelEvent(p: TestPixel, i: number): PixelPlaced {
-  return { kind: EventKind.PixelPlaced, x: p.x, y: p.y, color: p.color, userId: `u${i % 5000}`, requestId: `r${i}-${p.x}-${p.y}`, placedAt: 1_700_000_000_000 + i };
+  return { kind: EventKind.PixelPlaced, x: p.x, y: p.y, color: p.color, userId: `u${i % 5000}`, requestId: `r${i}-${p.x}-${p.y}`, placedAt: PLACED_FROM + i };
 }
 
 /** Deterministic pseudo-random pixels on a `width`×`height` canvas with `colors` colours. */

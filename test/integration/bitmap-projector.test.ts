@@ -63,7 +63,7 @@ describe('bitmap projector', () => {
   it('applies events, stores their sequence, rebuilds by itself after Redis loses the bitmap', async () => {
     const config = loadConfig(bitmapProjectorSchema, testEnv(live, sizeEnv));
     const store = createRedisBitmapStore(redis, live, spec);
-    const stream = createNatsEventStream(nc, live);
+    const stream = createNatsEventStream(nc, live, { canvas: { ...spec, colors: 32 } });
     const shutdown = await startBitmapProjector(config, logger);
     try {
       let last = await appendPixels(nc, live, randomPixels(3000, spec.width, spec.height, 32, 11));
@@ -90,7 +90,7 @@ describe('bitmap projector', () => {
 
   it('rebuild produces the live bitmap byte for byte, and the projector resumes after it', async () => {
     const store = createRedisBitmapStore(redis, live, spec);
-    const stream = createNatsEventStream(nc, live);
+    const stream = createNatsEventStream(nc, live, { canvas: { ...spec, colors: 32 } });
     const liveBitmap = (await store.load())!;
     const progress: number[] = [];
     const result = await rebuildBitmap({ stream, store, spec }, { onProgress: (p) => progress.push(p.seq) });
@@ -124,7 +124,7 @@ describe('bitmap projector', () => {
     const spawnProjector = (): ChildProcess =>
       spawn(process.execPath, ['--import', 'tsx', 'src/roles/bitmap-projector/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     const store = createRedisBitmapStore(redis, killed, spec);
-    const stream = createNatsEventStream(nc, killed);
+    const stream = createNatsEventStream(nc, killed, { canvas: { ...spec, colors: 32 } });
     let child = spawnProjector();
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -91,7 +91,7 @@ describe('bitmap projector across service restarts', () => {
       await waitFor('the first 1000 events', () => bitmapIs(1000));
 
       // A live reader (the edges' tail) follows across the NATS restart too, without gaps or repeats.
-      const tail = createNatsEventStream(nc, names);
+      const tail = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } });
       const tailAbort = new AbortController();
       const tailSeqs: number[] = [];
       const tailing = (async () => {
@@ -106,7 +106,7 @@ describe('bitmap projector across service restarts', () => {
       nats.kill();
       await new Promise((r) => setTimeout(r, 500));
       nats = await startNats();
-      await waitFor('the test client to reconnect', async () => !nc.isClosed() && (await createNatsEventStream(nc, names).lastSeq()) === 1000);
+      await waitFor('the test client to reconnect', async () => !nc.isClosed() && (await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()) === 1000);
       expect(await appendPixels(nc, names, all.slice(1000, 2000))).toBe(2000);
       await waitFor('the projector to resume after the NATS restart', () => bitmapIs(2000));
       await Promise.race([tailing, new Promise((_, reject) => setTimeout(() => reject(new Error('live reader stuck after the NATS restart')), 30_000))]);

@@ -85,7 +85,7 @@ it('clients of a SIGKILLed edge reconnect to its restart and resume with no miss
 
   // The canonical canvas: the whole stream replayed through the shared `replay`.
   const canonical = createCanvas({ width: 64, height: 64 });
-  for await (const batch of createNatsEventStream(nc, names).read(1, { untilSeq: after })) replay(canonical, 64, batch.map((e) => e.event));
+  for await (const batch of createNatsEventStream(nc, names, { canvas: { width: 64, height: 64, colors: 32 } }).read(1, { untilSeq: after })) replay(canonical, 64, batch.map((e) => e.event));
   for (const w of watchers) {
     expect(w.seq).toBe(after);
     expect(w.canvas).toEqual(canonical);

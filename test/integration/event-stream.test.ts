@@ -10,6 +10,8 @@ import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts'
 
 const names = testNames('evstream');
 const empty = testNames('evempty');
+/** Every event these tests append fits a 2000×2000, 32-colour canvas. */
+const CANVAS = { width: 2000, height: 2000, colors: 32 };
 let nc: NatsConnection;
 
 async function collect(iter: AsyncIterable<readonly StoredEvent[]>): Promise<StoredEvent[]> {
@@ -19,11 +21,18 @@ async function collect(iter: AsyncIterable<readonly StoredEvent[]>): Promise<Sto
 }
 
 /** Copies each reused batch out (it is valid only until the loop asks for the next one). */
+/** Sequences readPixels delivered as entries that set no pixel (rejected events), for the last collect. */
+let noPixelSeqs: number[] = [];
+
 async function collectPixels(iter: AsyncIterable<PixelBatch>): Promise<{ seq: number; x: number; y: number; color: number }[]> {
   const out: { seq: number; x: number; y: number; color: number }[] = [];
+  noPixelSeqs = [];
   for await (const b of iter) {
     for (let i = 0; i < b.count; i++) {
-      expect(b.setsPixel[i]).toBe(1);
+      if (b.setsPixel[i] === 0) {
+        noPixelSeqs.push(b.seqs[i]!);
+        continue;
+      }
       out.push({ seq: b.seqs[i]!, x: b.xs[i]!, y: b.ys[i]!, color: b.colors[i]! });
     }
   }
@@ -44,7 +53,7 @@ afterAll(async () => {
 
 describe('NATS event stream', () => {
   it('reads nothing from an empty stream and returns at once', async () => {
-    const stream = createNatsEventStream(nc, empty);
+    const stream = createNatsEventStream(nc, empty, { canvas: CANVAS });
     expect(await stream.lastSeq()).toBe(0);
     const started = Date.now();
     expect(await collect(stream.read(1, { untilSeq: 100 }))).toEqual([]);
@@ -56,7 +65,7 @@ describe('NATS event stream', () => {
     const before = Date.now();
     const last = await appendPixels(nc, names, pixels);
     expect(last).toBe(500);
-    const stream = createNatsEventStream(nc, names, { maxBatch: 64 });
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS, maxBatch: 64 });
     expect(await stream.lastSeq()).toBe(500);
 
     const all = await collect(stream.read(1, { untilSeq: 500 }));
@@ -74,7 +83,7 @@ describe('NATS event stream', () => {
   });
 
   it('skips an undecodable message and keeps reading', async () => {
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS });
     const bad = await appendRaw(nc, names, new Uint8Array([99, 1, 2, 3]));
     const good = await appendPixels(nc, names, [{ x: 1, y: 2, color: 3 }]);
     const got = await collect(stream.read(bad - 1, { untilSeq: good }));
@@ -82,20 +91,23 @@ describe('NATS event stream', () => {
   });
 
   it('readPixels yields the same events as read, in reused columns, skipping what read skips', async () => {
-    const stream = createNatsEventStream(nc, names, { maxBatch: 64 });
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS, maxBatch: 64 });
     const bad = await appendRaw(nc, names, new Uint8Array([1, 1, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0x62])); // bad UTF-8 id
     const last = await appendPixels(nc, names, randomPixels(300, 2000, 2000, 32, 11));
     const fromRead = (await collect(stream.read(1, { untilSeq: last }))).map((e) => ({ seq: e.seq, x: e.event.x, y: e.event.y, color: e.event.color }));
     const fromPixels = await collectPixels(stream.readPixels(1, { untilSeq: last }));
     expect(fromPixels).toEqual(fromRead);
     expect(fromPixels.some((e) => e.seq === bad)).toBe(false);
+    // Rejected events stay as no-pixel entries, so a sequence-labelled reader (the edge) advances past them.
+    expect(noPixelSeqs).toContain(bad);
+    expect([...noPixelSeqs, ...fromPixels.map((e) => e.seq)].sort((a, b) => a - b)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
     expect(fromPixels.at(-1)!.seq).toBe(last);
     expect(fromPixels.length).toBeGreaterThan(64 * 3); // several batches: the reused arrays were refilled
     expect((await collectPixels(stream.readPixels(last - 9, { untilSeq: last }))).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => last - 9 + i));
   });
 
   it('readPixels follows live, replaces a deleted consumer without gap or duplicate, and ends promptly on abort', async () => {
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS });
     const jsm = await jetstreamManager(nc);
     const consumerNames = async () => (await jsm.consumers.list(names.stream).next()).map((c) => c.name).filter((n) => n.startsWith('edge_'));
     const from = (await stream.lastSeq()) + 1;
@@ -125,7 +137,7 @@ describe('NATS event stream', () => {
 
   it('readPixels never holds more than one pull of events for a slow reader', async () => {
     const last = await appendPixels(nc, names, randomPixels(400, 100, 100, 32, 23));
-    const stream = createNatsEventStream(nc, names, { pullMessages: 50 });
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS, pullMessages: 50 });
     const sizes: number[] = [];
     let count = 0;
     for await (const b of stream.readPixels(last - 399, { untilSeq: last })) {
@@ -138,7 +150,7 @@ describe('NATS event stream', () => {
   });
 
   it('follows the stream live until aborted', async () => {
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS });
     const from = (await stream.lastSeq()) + 1;
     const controller = new AbortController();
     const seen: number[] = [];
@@ -156,7 +168,7 @@ describe('NATS event stream', () => {
   });
 
   it('ends a live read promptly when aborted while idle', async () => {
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS });
     const controller = new AbortController();
     const from = (await stream.lastSeq()) + 1;
     const reading = collect(stream.read(from, { signal: controller.signal }));
@@ -168,7 +180,7 @@ describe('NATS event stream', () => {
   });
 
   it('stops early when the consumer breaks out of the loop', async () => {
-    const stream = createNatsEventStream(nc, names, { maxBatch: 10 });
+    const stream = createNatsEventStream(nc, names, { canvas: CANVAS, maxBatch: 10 });
     for await (const batch of stream.read(1)) {
       expect(batch[0]!.seq).toBe(1);
       break;

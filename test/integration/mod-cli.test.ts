@@ -69,7 +69,7 @@ describe('rplace mod', () => {
 
     const run = mod(['restore', '--region', '0,0,4,2', '--at', new Date(at).toISOString(), '--yes']);
     expect(run.stdout).toMatch(/wrote 8 events/);
-    const stream = createNatsEventStream(fx.nc, names);
+    const stream = createNatsEventStream(fx.nc, names, { canvas: { width: W, height: W, colors: 32 } });
     const events: CanvasEvent[] = [];
     for await (const b of stream.read(1, { untilSeq: await stream.lastSeq() })) events.push(...b.map((s) => s.event));
     const canvas = replay(createCanvas({ width: W, height: W }), W, events);

@@ -48,12 +48,12 @@ async function append(events: readonly CanvasEvent[]): Promise<void> {
 }
 
 async function lastSeq(): Promise<number> {
-  return createNatsEventStream(nc, names).lastSeq();
+  return createNatsEventStream(nc, names, { canvas: { width: W, height: H, colors: 32 } }).lastSeq();
 }
 
 async function streamCanvas(): Promise<{ canvas: Uint8Array; events: CanvasEvent[] }> {
   const events: CanvasEvent[] = [];
-  for await (const batch of createNatsEventStream(nc, names).read(1, { untilSeq: await lastSeq() })) events.push(...batch.map((b) => b.event));
+  for await (const batch of createNatsEventStream(nc, names, { canvas: { width: W, height: H, colors: 32 } }).read(1, { untilSeq: await lastSeq() })) events.push(...batch.map((b) => b.event));
   return { canvas: replay(createCanvas({ width: W, height: H }), W, events), events };
 }
 
@@ -166,7 +166,7 @@ describe('rplace mod rollback on the real stream', () => {
       { kind: EventKind.PixelPlaced, x: 0, y: 15, color: 5, userId: 'u_vandal2', requestId: 'c1', placedAt: t0 },
       { kind: EventKind.PixelPlaced, x: 1, y: 15, color: 6, userId: 'u_vandal2', requestId: 'c2', placedAt: t0 },
     ]);
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: { width: W, height: H, colors: 32 } });
     const plan = await planFromStream(stream, createRollbackPlanner(W, H, { userId: 'u_vandal2' }));
     expect(plan.changes.map((c) => [c.x, c.y])).toEqual([[0, 15], [1, 15]]);
     // someone else paints (1, 15) after the plan was made

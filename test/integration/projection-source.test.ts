@@ -26,7 +26,7 @@ afterAll(async () => {
 
 /** Runs the source until `until` returns true for what was handled, then aborts; returns the handled sequences. */
 async function runUntil(fromSeq: number, until: (seqs: number[]) => boolean, onBatch?: (batch: readonly StoredEvent[]) => Promise<void>): Promise<number[]> {
-  const source = createNatsProjectionSource(nc, names, 'test-proj', logger);
+  const source = createNatsProjectionSource(nc, names, 'test-proj', logger, { canvas: { width: 50, height: 50, colors: 16 } });
   const controller = new AbortController();
   const seqs: number[] = [];
   const timeout = setTimeout(() => controller.abort(), 15_000);

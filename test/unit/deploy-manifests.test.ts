@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { deploymentAuthorization } from '../../deploy/nats/generate.ts';
+import { namesFor } from '../../src/config/names.ts';
+import { natsPasswordEnv, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -14,6 +17,8 @@ const read = (path: string) => readFileSync(join(root, path), 'utf8');
 interface ComposeService {
   image?: string;
   command?: string[];
+  restart?: string;
+  volumes?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   user?: string;
@@ -64,7 +69,7 @@ describe('deploy/compose.yaml', () => {
 
   it('gives every service a health check, and every role a command that exists, the cluster URL and 3 replicas', () => {
     for (const [name, service] of Object.entries(services)) {
-      expect(service.healthcheck?.test, name).toBeDefined();
+      if (service.restart !== 'no') expect(service.healthcheck?.test, name).toBeDefined(); // one-shot jobs have none
       const entry = roleEntryPoint(service.command);
       if (!entry) continue;
       expect(existsSync(join(root, entry)), `${name}: ${entry}`).toBe(true);
@@ -130,6 +135,43 @@ describe('deploy/compose.yaml hardening', () => {
   });
 });
 
+describe('NATS authentication in deploy/ (generated from streams/permissions.ts)', () => {
+  const generated = deploymentAuthorization('main');
+  const compose = parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> };
+
+  it('ships the generated authorization, in deploy/nats/auth.conf and in the k8s NATS ConfigMap', () => {
+    expect(read('deploy/nats/auth.conf')).toBe(generated);
+    const config = k8sDocuments('nats.yaml').find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'nats-config');
+    expect(config?.data['auth.conf']).toBe(generated);
+    expect(config?.data['nats.conf']).toContain('include ./auth.conf');
+    for (const role of NATS_ROLES) expect(generated).toContain(`$${natsPasswordEnv(role)}`);
+    expect(generated).not.toMatch(/no_auth_user/);
+  });
+
+  it('gives every compose role its own NATS user and the NATS nodes the generated file', () => {
+    for (const name of ['nats1', 'nats2', 'nats3']) {
+      expect(compose.services[name]?.command?.slice(0, 2)).toEqual(['-c', '/etc/nats/auth.conf']);
+      expect(compose.services[name]?.volumes).toContain('./nats/auth.conf:/etc/nats/auth.conf:ro');
+    }
+    const users: Record<string, string> = { edge1: 'edge', edge2: 'edge', 'bitmap-projector': 'bitmap-projector', history: 'history', 'streams-apply': 'operator' };
+    for (const [service, role] of Object.entries(users)) {
+      expect(compose.services[service]?.environment?.NATS_USER, service).toBe(natsUserOf(role as NatsRole, namesFor('main')));
+      expect(compose.services[service]?.environment?.NATS_PASSWORD, service).toMatch(new RegExp(`^\\$\\{${natsPasswordEnv(role as NatsRole)}:\\?`));
+    }
+  });
+
+  it('gives every k8s role pod its own NATS user, with its password from the rplace-nats-auth Secret', () => {
+    const documents = ['edge.yaml', 'projectors.yaml'].flatMap((file) => k8sDocuments(file));
+    const roles: Record<string, NatsRole> = { 'rplace-edge': 'edge', 'rplace-bitmap-projector': 'bitmap-projector', 'rplace-history': 'history', 'rplace-streams-apply': 'operator' };
+    for (const [workload, role] of Object.entries(roles)) {
+      const container = documents.find((d) => d.metadata.name === workload)?.spec.template.spec.containers[0];
+      const env = Object.fromEntries((container?.env ?? []).map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+      expect(env.NATS_USER, workload).toBe(natsUserOf(role, namesFor('main')));
+      expect(env.NATS_PASSWORD, workload).toEqual({ secretKeyRef: { name: 'rplace-nats-auth', key: role } });
+    }
+  });
+});
+
 describe('deploy/k8s', () => {
   const kustomization = parse(read('deploy/k8s/kustomization.yaml')) as { resources: string[] };
   const documents = kustomization.resources.flatMap((file) => k8sDocuments(file));
@@ -162,7 +204,9 @@ describe('deploy/k8s', () => {
     }
   });
 
-  const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
+  // The operator's stream-apply Job runs the same image, so it is held to the same rules as the long-running pods.
+  const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet' || d.kind === 'Job');
+  const appOf = (w: Record<string, any>): string => w.spec.template.metadata.labels['app.kubernetes.io/name'];
   const containersOf = (w: Record<string, any>): Record<string, any>[] => w.spec.template.spec.containers;
   const envOf = (c: Record<string, any>): Record<string, any>[] => c.env ?? [];
   const byName = (name: string) => workloads.find((w) => w.metadata.name === name)!;
@@ -190,7 +234,9 @@ describe('deploy/k8s', () => {
       for (const container of containersOf(workload)) {
         for (const env of envOf(container)) {
           const where = `${workload.metadata.name}/${container.name} ${env.name}`;
-          if (/PASSWORD|SECRET/.test(env.name)) expect(env.valueFrom?.secretKeyRef?.name, where).toBe('rplace-secrets');
+          // NATS identities have their own Secret (the nats pods read every role's password from it).
+          const secret = /^(NATS_PASSWORD|RPLACE_NATS_\w+_PASSWORD)$/.test(env.name) ? 'rplace-nats-auth' : 'rplace-secrets';
+          if (/PASSWORD|SECRET/.test(env.name)) expect(env.valueFrom?.secretKeyRef?.name, where).toBe(secret);
           if (env.name === 'REDIS_URL') expect(env.value, where).toBe('redis://:$(REDIS_PASSWORD)@redis:6379');
           if (env.name === 'DATABASE_URL') expect(env.value, where).toBe('postgres://rplace:$(RPLACE_DB_PASSWORD)@postgres:5432/rplace');
           expect(String(env.value ?? ''), where).not.toMatch(/^trust$/);
@@ -234,7 +280,8 @@ describe('deploy/k8s', () => {
     expect(peers(policyFor('rplace-history').spec.egress, 'to')).toEqual(['nats', 'postgres']);
     expect(peers(policyFor('redis').spec.ingress, 'from')).toEqual(['rplace-bitmap-projector', 'rplace-edge']);
     expect(peers(policyFor('postgres').spec.ingress, 'from')).toEqual(['rplace-edge', 'rplace-history']);
-    expect(peers(policyFor('nats').spec.ingress, 'from')).toEqual(['namespace', 'nats', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history']);
+    expect(peers(policyFor('rplace-streams-apply').spec.egress, 'to')).toEqual(['nats']);
+    expect(peers(policyFor('nats').spec.ingress, 'from')).toEqual(['namespace', 'nats', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history', 'rplace-streams-apply']);
     expect(policyFor('redis').spec.egress).toEqual([]);
     expect(policyFor('postgres').spec.egress).toEqual([]);
     // the edge's public port is open to all; its metrics port only to the monitoring namespace
@@ -242,6 +289,6 @@ describe('deploy/k8s', () => {
     expect(edgeIngress.find((r) => r.from === undefined)?.ports).toEqual([{ protocol: 'TCP', port: 3000 }]);
     expect(edgeIngress.find((r) => r.from !== undefined)?.ports).toEqual([{ protocol: 'TCP', port: 9100 }]);
     // every workload is selected by a policy of its own
-    for (const workload of workloads) expect(policyFor(workload.spec.selector.matchLabels['app.kubernetes.io/name']), workload.metadata.name).toBeDefined();
+    for (const workload of workloads) expect(policyFor(appOf(workload)), workload.metadata.name).toBeDefined();
   });
 });

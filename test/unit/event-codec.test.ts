@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   checkEvent,
+  checkStoredEvent,
   decodeEvent,
   decodePixel,
   encodeEvent,
@@ -17,6 +18,9 @@ import {
   eventX,
   eventY,
   MAX_ID_BYTES,
+  MAX_PLACED_AFTER_STORED_MS,
+  MAX_PLACED_BEFORE_STORED_MS,
+  RejectReason,
   type CanvasEvent,
 } from '../../proto/event-codec.ts';
 
@@ -252,5 +256,56 @@ describe('checkEvent agrees with decodeEvent', () => {
       { numRuns: 3_000 },
     );
     fc.assert(fc.property(behindValidHeader, agree), { numRuns: 3_000 });
+  });
+});
+
+describe('checkStoredEvent: the one check every reader of the stream makes (given a stored event, when checked, then the reason)', () => {
+  const bounds = { width: 2000, height: 2000, colors: 32 };
+  const storedAt = 1_764_580_000_000;
+  const placed = (over: Partial<CanvasEvent> = {}): CanvasEvent =>
+    ({ kind: EventKind.PixelPlaced, x: 1999, y: 1999, color: 31, userId: 'u1', requestId: 'r1', placedAt: storedAt - 5, ...over }) as CanvasEvent;
+  const reasonOf = (bytes: Uint8Array, moderation = false): string | null => {
+    try {
+      checkStoredEvent(bytes, bounds, storedAt, moderation);
+      return null;
+    } catch (error) {
+      expect(error).toBeInstanceOf(EventDecodeError);
+      return (error as EventDecodeError).reason;
+    }
+  };
+
+  it('accepts an event on the last pixel, last colour, at the edges of the time window', () => {
+    expect(reasonOf(encodeEvent(placed()))).toBeNull();
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt - MAX_PLACED_BEFORE_STORED_MS })))).toBeNull();
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + MAX_PLACED_AFTER_STORED_MS })))).toBeNull();
+    expect(reasonOf(encodeEvent(placed({ kind: EventKind.PixelRestored })), true)).toBeNull();
+  });
+
+  it('rejects each forged kind with its reason', () => {
+    expect(reasonOf(encodeEvent(placed({ x: 65535 })))).toBe(RejectReason.Bounds);
+    expect(reasonOf(encodeEvent(placed({ x: 2500 })))).toBe(RejectReason.Bounds);
+    expect(reasonOf(encodeEvent(placed({ y: 2000 })))).toBe(RejectReason.Bounds);
+    expect(reasonOf(encodeEvent(placed({ color: 200 })))).toBe(RejectReason.Color);
+    expect(reasonOf(encodeEvent(placed({ color: 32 })))).toBe(RejectReason.Color);
+    expect(reasonOf(encodeEvent(placed({ placedAt: Number.NaN })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: Number.POSITIVE_INFINITY })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + 0.5 })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: -1 })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + MAX_PLACED_AFTER_STORED_MS + 1 })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt - MAX_PLACED_BEFORE_STORED_MS - 1 })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: 8.64e15 })))).toBe(RejectReason.Time);
+    const unknownKind = encodeEvent(placed());
+    unknownKind[1] = 9;
+    expect(reasonOf(unknownKind)).toBe(RejectReason.Kind);
+    const unknownVersion = encodeEvent(placed());
+    unknownVersion[0] = 2;
+    expect(reasonOf(unknownVersion)).toBe(RejectReason.Version);
+    expect(reasonOf(encodeEvent(placed()).subarray(0, 20))).toBe(RejectReason.Layout);
+    expect(reasonOf(new Uint8Array(0))).toBe(RejectReason.Layout);
+  });
+
+  it('rejects a moderation event on a placement subject and a placement on a moderation subject', () => {
+    expect(reasonOf(encodeEvent(placed({ kind: EventKind.PixelRestored })), false)).toBe(RejectReason.Subject);
+    expect(reasonOf(encodeEvent(placed()), true)).toBe(RejectReason.Subject);
   });
 });

@@ -23,6 +23,8 @@ function registryLike() {
     resyncs: new Counter({ name: 'rplace_resyncs_total', help: 'h', labelNames: ['reason'], registers }),
     snapshotAge: new Gauge({ name: 'rplace_snapshot_age_seconds', help: 'h', registers }),
     snapshotSeq: new Gauge({ name: 'rplace_snapshot_seq', help: 'h', registers }),
+    halted: new Gauge({ name: 'rplace_projection_halted', help: 'h', labelNames: ['projection'], registers }),
+    eventsRejected: new Counter({ name: 'rplace_events_rejected_total', help: 'h', labelNames: ['reader', 'reason'], registers }),
   };
 }
 type Metrics = ReturnType<typeof registryLike>;
@@ -56,6 +58,11 @@ async function busyProcess(): Promise<MetricValues[]> {
   m.batch.observe({ stage: 'history' }, 5);
   m.snapshotSeq.set(30);
   m.snapshotAge.set(12.345);
+  m.halted.set({ projection: 'history' }, 1);
+  m.halted.set({ projection: 'bitmap' }, 0);
+  m.eventsRejected.inc({ reader: 'edge', reason: 'bounds' }, 3);
+  m.eventsRejected.inc({ reader: 'bitmap-projector', reason: 'bounds' }, 3);
+  m.eventsRejected.inc({ reader: 'bitmap-rebuild', reason: 'color' }, 1);
   return snapshotOf(m);
 }
 
@@ -81,7 +88,7 @@ describe('summarizeRole', () => {
     expect(RoleSummary.parse(summary)).toEqual(summary);
     expect(summary.placements).toEqual({ accepted: 42, duplicates: 2, rejected: { cooldown: 5, invalid_color: 1 }, appends: 100, appendP50Ms: 2.25, appendP99Ms: 5 });
     expect(summary.sockets).toEqual({ connections: 7, framesSent: 37, framesDropped: { backpressure: 2 }, resyncs: { client_behind_ring: 1 } });
-    expect(summary.projection).toEqual({ name: 'edge', seq: 42, lag: null, batches: 2, meanBatch: 3 });
+    expect(summary.projection).toEqual({ name: 'edge', seq: 42, lag: null, batches: 2, meanBatch: 3, halted: false, rejected: { bounds: 3 } });
     expect(summary.snapshot).toBeUndefined();
     expect(summary).toMatchObject({ role: 'edge', instance: 'host:42', pid: 42, version: '0.1.0', uptimeSeconds: 100 });
   });
@@ -91,16 +98,16 @@ describe('summarizeRole', () => {
     const bitmap = summarizeRole(facts('bitmap-projector'), snapshot);
     expect(bitmap.placements).toBeUndefined();
     expect(bitmap.sockets).toBeUndefined();
-    expect(bitmap.projection).toEqual({ name: 'bitmap', seq: 40, lag: 2, batches: 1, meanBatch: 10 });
+    expect(bitmap.projection).toEqual({ name: 'bitmap', seq: 40, lag: 2, batches: 1, meanBatch: 10, halted: false, rejected: { bounds: 3, color: 1 } });
     const history = summarizeRole(facts('history'), snapshot);
-    expect(history.projection).toEqual({ name: 'history', seq: 35, lag: 7, batches: 1, meanBatch: 5 });
+    expect(history.projection).toEqual({ name: 'history', seq: 35, lag: 7, batches: 1, meanBatch: 5, halted: true, rejected: {} });
     expect(history.snapshot).toEqual({ seq: 30, ageSeconds: 12.3 });
   });
 
   it('says "not known yet" (null) rather than 0 for what a fresh role has not measured', async () => {
     const summary = summarizeRole(facts('edge'), await snapshotOf(registryLike()));
     expect(summary.placements).toMatchObject({ accepted: 0, rejected: {}, appends: 0, appendP50Ms: null, appendP99Ms: null });
-    expect(summary.projection).toEqual({ name: 'edge', seq: null, lag: null, batches: 0, meanBatch: null });
+    expect(summary.projection).toEqual({ name: 'edge', seq: null, lag: null, batches: 0, meanBatch: null, halted: false, rejected: {} });
   });
 });
 
@@ -140,8 +147,10 @@ describe('formatRoles', () => {
     expect(bitmap).toMatch(/^ {2}bitmap-projector /);
     expect(cell(bitmap!, 'conns')).toBe('-');
     expect(cell(bitmap!, 'lag')).toBe('4');
-    expect(cell(history!, 'lag')).toBe('9');
+    expect(cell(history!, 'lag')).toBe('9 HALTED');
     expect(cell(history!, 'snapshot')).toBe('12s ago @30');
+    expect(cell(bitmap!, 'skipped')).toBe('4');
+    expect(cell(edge!, 'skipped')).toBe('3');
   });
 
   it('says plainly when no role answered', () => {

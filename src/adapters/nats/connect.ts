@@ -1,20 +1,69 @@
 /**
  * Connecting to NATS: one place that turns "nothing listening" into a `ServiceUnreachable` with a hint,
- * and that sets the reconnect policy every role uses (reconnect forever; the roles ride out NATS restarts).
+ * that authenticates as the process's own identity (`NatsAuth`: user + password, an nkey seed file, or a
+ * `.creds` file; TLS with a CA for `tls://` servers), and that sets the reconnect policy every role uses
+ * (reconnect forever; the roles ride out NATS restarts). Secrets are read here, never logged.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
 import { ServiceUnreachable } from '../../app/errors.ts';
+import type { NatsAuth } from '../../config/common.ts';
+import { ConfigError } from '../../config/load.ts';
 
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+let warnedOpen = false;
+
+function readSecret(variable: string, file: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (cause) {
+    throw new ConfigError(`invalid configuration:\n  ${variable}=${JSON.stringify(file)}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+  }
+}
+
+function authenticatorOf(auth: NatsAuth): Authenticator | undefined {
+  if (auth.user) return usernamePasswordAuthenticator(auth.user.name, auth.user.password);
+  if (auth.nkeySeedFile) return nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSecret('NATS_NKEY_SEED_FILE', auth.nkeySeedFile)).trim()));
+  if (auth.credsFile) return credsAuthenticator(readSecret('NATS_CREDS_FILE', auth.credsFile));
+  return undefined;
+}
+
+/**
+ * `auth` omitted or empty: an anonymous connection, which a deployment's servers refuse; `logger` then
+ * gets one warning per process saying this NATS is unauthenticated and for development only.
+ */
+export async function connectNats(url: string, name: string, auth: NatsAuth = {}, logger?: Pick<Logger, 'warn'>): Promise<NatsConnection> {
+  const authenticator = authenticatorOf(auth);
+  if (!authenticator && logger && !warnedOpen) {
+    warnedOpen = true;
+    logger.warn({ nats: url }, 'NATS connection is UNAUTHENTICATED (no NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE): anyone who reaches this server can write or delete the event log; for development only (see docs/SECURITY.md)');
+  }
   try {
     return await connect({
       servers: url.split(',').map((s) => s.trim()),
       name,
+      ...(authenticator ? { authenticator } : {}),
+      ...(auth.tls ? { tls: { ...auth.tls } } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 5_000,
     });
   } catch (cause) {
-    throw new ServiceUnreachable(`cannot reach NATS at ${url}: ${(cause as Error).message}`, { cause });
+    const message = (cause as Error).message;
+    const hint = /authori[sz]ation/i.test(message) ? ' (check NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE)' : '';
+    throw new ServiceUnreachable(`cannot reach NATS at ${url}: ${message}${hint}`, { cause });
   }
+}
+
+/**
+ * True when NATS refused an operation for lack of permission. nats.js v3 rejects a request to a subject the
+ * identity may not publish to with a `RequestError` (JetStream API calls alike) whose `cause` is the
+ * `PermissionViolationError`; this looks through such wrappers.
+ */
+export function isPermissionViolation(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof PermissionViolationError) return true;
+  }
+  return false;
 }

@@ -17,7 +17,7 @@
  * JetStream is down), a PubAck carrying `error`, a timeout, a lost connection.
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import { encodeEvent } from '../../../proto/event-codec.ts';
+import { encodeEvent, EventKind } from '../../../proto/event-codec.ts';
 import type { Names } from '../../config/names.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { AppendResult, EventLog } from '../../app/ports.ts';
@@ -136,7 +136,7 @@ export function createJetStreamEventLog(
       return new Promise<AppendResult>((resolve, reject) => {
         pending.set(token, { deadline: Date.now() + options.timeoutMs, resolve, reject });
         try {
-          nc.publish(names.pixelSubject(event.x, event.y), payload, { headers: hdrs, reply: `${inbox}.${token}` });
+          nc.publish(event.kind === EventKind.PixelRestored ? names.moderationSubject(event.x, event.y) : names.pixelSubject(event.x, event.y), payload, { headers: hdrs, reply: `${inbox}.${token}` });
         } catch (cause) {
           pending.delete(token);
           reject(new LogUnavailable(`append to ${names.stream} could not be published: ${(cause as Error).message}`, { cause }));

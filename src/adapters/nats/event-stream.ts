@@ -20,7 +20,8 @@ import type { EventStream, PixelBatch, StoredEvent } from '../../app/ports.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
-import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
+import type { EventBounds } from '../../../proto/event-codec.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 import { readPixelTail, watchReconnects } from './pixel-tail.ts';
 
@@ -35,6 +36,10 @@ export const PULL_EXPIRES_MS = 5_000;
 export const STALL_CHECK_MS = 1_000;
 
 export interface EventStreamOptions {
+  /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */
+  readonly canvas: EventBounds;
+  /** `reader` label of `rplace_events_rejected_total` (default `stream`). */
+  readonly reader?: string;
   /** Largest batch yielded (default 4096). */
   readonly maxBatch?: number;
   /** Messages requested per pull, which also bounds what the client buffers (default 8192). */
@@ -48,7 +53,8 @@ interface ReadOptions {
   readonly signal?: AbortSignal;
 }
 
-export function createNatsEventStream(nc: NatsConnection, names: Names, options: EventStreamOptions = {}): EventStream {
+export function createNatsEventStream(nc: NatsConnection, names: Names, options: EventStreamOptions): EventStream {
+  const check: EventCheck = { bounds: options.canvas, names, reader: options.reader ?? 'stream' };
   const maxBatch = options.maxBatch ?? 4096;
   const pullMessages = options.pullMessages ?? 8192;
   const js = jetstream(nc);
@@ -105,7 +111,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
           void messages?.close();
         },
       });
-      const skips = new DecodeSkips();
+      const skips = new DecodeSkips(check.reader);
       try {
         messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
         if (signal?.aborted) return;
@@ -119,7 +125,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
               done = true;
               break;
             }
-            const stored = toStoredEvent(msg, skips);
+            const stored = toStoredEvent(msg, check, skips);
             if (stored !== null) batch.push(stored);
             next = seq + 1;
             // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
@@ -155,6 +161,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     readPixelTail(nc, names, fromSeq, {
       ...opts,
       ...(options.logger ? { logger: options.logger } : {}),
+      check,
       pullMessages,
       expiresMs: PULL_EXPIRES_MS,
       stallCheckMs: STALL_CHECK_MS,

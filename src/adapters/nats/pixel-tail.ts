@@ -27,11 +27,13 @@ import type { PixelBatch } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
-import { DecodeSkips, PixelColumns } from './stored-event.ts';
+import { DecodeSkips, PixelColumns, type EventCheck } from './stored-event.ts';
 
 export interface PixelTailOptions {
   readonly untilSeq?: number;
   readonly signal?: AbortSignal;
+  /** What every event is checked against (stored-event.ts). */
+  readonly check: EventCheck;
   readonly pullMessages: number;
   /** How long a pull waits on the server; heartbeats come every half of it. */
   readonly expiresMs: number;
@@ -60,11 +62,12 @@ export function watchReconnects(nc: NatsConnection): (listener: () => void) => (
 }
 
 /** Where `parseAckSubject` puts what it read (one object for every message: the tail's hot path). */
-export const parsedAck = { streamSeq: 0, deliverySeq: 0 };
+export const parsedAck = { streamSeq: 0, deliverySeq: 0, storedAtMs: 0 };
 
 /**
- * Reads the stream and delivery sequences of a JetStream reply subject, in either of its layouts, into
- * `parsedAck`; false when `reply` is not one. No substring or array per message.
+ * Reads the stream and delivery sequences and the stored timestamp (`<ts>`, ns since the epoch, read to
+ * whole ms) of a JetStream reply subject, in either of its layouts, into `parsedAck`; false when `reply` is
+ * not one. No substring or array per message.
  */
 export function parseAckSubject(reply: string): boolean {
   // $JS.ACK.<stream>.<consumer>.<count>.<streamSeq>.<deliverySeq>.<ts>.<pending>                       (9 tokens)
@@ -80,9 +83,13 @@ export function parseAckSubject(reply: string): boolean {
   const streamStart = reply.lastIndexOf('.', deliveryStart - 1);
   const streamSeq = digits(reply, streamStart + 1, deliveryStart);
   const deliverySeq = digits(reply, deliveryStart + 1, end);
-  if (streamSeq < 0 || deliverySeq < 0) return false;
+  // <ts> follows <deliverySeq>; nanoseconds, so its last 6 digits are below a millisecond.
+  const tsEnd = reply.indexOf('.', end + 1);
+  const storedAtMs = tsEnd - end - 1 > 6 ? digits(reply, end + 1, tsEnd - 6) : tsEnd > end + 1 ? 0 : -1;
+  if (streamSeq < 0 || deliverySeq < 0 || storedAtMs < 0) return false;
   parsedAck.streamSeq = streamSeq;
   parsedAck.deliverySeq = deliverySeq;
+  parsedAck.storedAtMs = storedAtMs;
   return true;
 }
 
@@ -119,7 +126,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
   // Two column sets: the reader holds one while the callback fills the other.
   let filling = new PixelColumns();
   let held = new PixelColumns();
-  const skips = new DecodeSkips();
+  const skips = new DecodeSkips(options.check.reader);
 
   for (;;) {
     if (signal?.aborted) return;
@@ -179,7 +186,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       if (seq >= next) {
         if (until !== undefined && seq > until) done = true;
         else {
-          filling.add(msg, seq, skips);
+          filling.add(msg, seq, parsedAck.storedAtMs, options.check, skips);
           next = seq + 1;
           if (until !== undefined && seq >= until) done = true;
         }

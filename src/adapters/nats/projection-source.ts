@@ -19,6 +19,8 @@
  * (a NATS restart without its store, an operator deleting it), the session ends and the loop recreates
  * the durable at the position it knows, retrying with backoff until it succeeds or `signal` aborts.
  *
+ * A handler rejecting with `ProjectionHalted` (a permanent failure) ends `run` with that error: no retry.
+ *
  * One process per projection: two processes sharing one durable would each receive part of the stream.
  */
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
@@ -31,10 +33,14 @@ import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
-import { DecodeSkips, toStoredEvent } from './stored-event.ts';
+import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
+import type { EventBounds } from '../../../proto/event-codec.ts';
 import { sleep } from '../../app/sleep.ts';
+import { ProjectionHalted } from '../../app/errors.ts';
 
 export interface ProjectionSourceOptions {
+  /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */
+  readonly canvas: EventBounds;
   /** Largest batch handed to the handler (default 5000). */
   readonly maxBatch?: number;
   /** Messages per pull request (default 10 000); bounds what the client buffers. */
@@ -51,8 +57,9 @@ export function createNatsProjectionSource(
   names: Names,
   consumerName: string,
   logger: Logger,
-  options: ProjectionSourceOptions = {},
+  options: ProjectionSourceOptions,
 ): ProjectionSource {
+  const check: EventCheck = { bounds: options.canvas, names, reader: consumerName };
   const maxBatch = options.maxBatch ?? 5000;
   const pullMessages = options.pullMessages ?? 10_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
@@ -122,7 +129,7 @@ export function createNatsProjectionSource(
         void messages.close();
       },
     });
-    const skips = new DecodeSkips();
+    const skips = new DecodeSkips(consumerName);
     try {
       if (signal.aborted) return next;
       for await (const msgs of batchMessages(messages, maxBatch)) {
@@ -130,7 +137,7 @@ export function createNatsProjectionSource(
         for (const msg of msgs) {
           const seq = msg.info.streamSequence;
           if (seq < next) continue; // a redelivery of something already handled
-          const stored = toStoredEvent(msg, skips);
+          const stored = toStoredEvent(msg, check, skips);
           if (stored !== null) batch.push(stored);
           next = seq + 1;
         }
@@ -172,6 +179,7 @@ export function createNatsProjectionSource(
         });
       } catch (error) {
         if (signal.aborted) break;
+        if (error instanceof ProjectionHalted) throw error; // permanent: redelivering cannot help
         failures++;
         const waitMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
         log.warn({ err: error, next, retryInMs: waitMs }, 'projection delivery failed; retrying');

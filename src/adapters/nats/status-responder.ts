@@ -13,11 +13,12 @@ import { Empty, NoRespondersError, type NatsConnection, type Subscription } from
 import type { Logger } from 'pino';
 import { RoleSummary, summarizeRole, type StatusRole } from '../../app/role-status.ts';
 import { metrics, metricsInstance } from '../metrics.ts';
+import { namesFor } from '../../config/names.ts';
 
 export const MAX_STATUS_REPLY_BYTES = 8192;
 
 export function statusSubject(canvasId: string): string {
-  return `rplace-ctl.${canvasId}.status`;
+  return namesFor(canvasId).control.status;
 }
 
 const version = (() => {

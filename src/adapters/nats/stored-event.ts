@@ -1,57 +1,80 @@
 /**
  * Turning JetStream messages into `StoredEvent`s: the ONE rule every reader of the log follows
- * (bitmap projector, history projector, edges' live tail, rebuilds, snapshot tails).
+ * (bitmap projector, history projector, edges' live tail, rebuilds, snapshot and point-in-time tails,
+ * moderation plans).
  *
- * Rule for a message that does not decode (unknown format version or kind, truncated, bad UTF-8):
- * it is SKIPPED, counted, and reported once per batch with a warn log (count, first and last such
- * sequence, the first reason). Why skip rather than stop: every reader applies the same rule through this
- * module, so all projections stay equal to each other and to a rebuild (the golden invariant), while one bad
- * message (published by hand, or by a newer writer) cannot wedge every projection forever. The stream only
- * accepts writes from the placement command, which always encodes with `encodeEvent`, so a skip is an
- * operator-visible anomaly, not a normal path: `skipped` counters let it be alerted on.
+ * Rule: a message that `checkStoredEvent` refuses (unknown format version or kind, truncated, bad UTF-8,
+ * outside the canvas, colour outside the palette, `placedAt` not a time or too far from the time the stream
+ * stored it, a kind on the other kind's subjects) is SKIPPED, counted in `rplace_events_rejected_total`
+ * `{reader, reason}`, and reported once per batch with a warn log (count, the sequences, the reasons).
+ * Why skip rather than stop: the check reads only what the log stores (payload, subject, stored timestamp),
+ * so every reader and every replay skips exactly the same messages and all projections stay equal to each
+ * other and to a rebuild (the golden invariant), while one bad message cannot wedge them. Only authorised
+ * identities can write the stream (docs/SECURITY.md), so a skip is an operator-visible anomaly to alert on.
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { checkEvent, decodeEvent, eventColor, eventX, eventY } from '../../../proto/event-codec.ts';
+import { checkStoredEvent, decodeEvent, EventDecodeError, eventColor, eventX, eventY, RejectReason, type EventBounds } from '../../../proto/event-codec.ts';
 import type { PixelBatch, StoredEvent } from '../../app/ports.ts';
+import type { Names } from '../../config/names.ts';
+import { metrics } from '../metrics.ts';
 
 const NS_PER_MS = 1_000_000;
+/** Sequences listed in one batch's warn line (the count says how many more). */
+const LOGGED_SEQS = 20;
 
-/** Collects the messages of one batch that failed to decode, then reports them once. */
+/** What a reader checks events against: its canvas, and which subjects hold moderation events. */
+export interface EventCheck {
+  readonly bounds: EventBounds;
+  readonly names: Names;
+  /** `reader` label of the rejection counter: the projection or use that reads. */
+  readonly reader: string;
+}
+
+/** Collects the messages of one batch that were rejected, counts each, then reports them once. */
 export class DecodeSkips {
   /** Total skipped messages since this reader started. */
   total = 0;
+  private seqs: number[] = [];
   private count = 0;
-  private firstSeq = 0;
-  private lastSeq = 0;
-  private firstReason = '';
+  private reasons: Partial<Record<RejectReason, number>> = {};
+  private firstMessage = '';
+
+  private readonly reader: string;
+  constructor(reader: string) {
+    this.reader = reader;
+  }
 
   note(seq: number, error: unknown): void {
-    if (this.count === 0) {
-      this.firstSeq = seq;
-      this.firstReason = error instanceof Error ? error.message : String(error);
-    }
+    const reason = error instanceof EventDecodeError ? error.reason : RejectReason.Layout;
+    if (this.count === 0) this.firstMessage = error instanceof Error ? error.message : String(error);
+    if (this.seqs.length < LOGGED_SEQS) this.seqs.push(seq);
     this.count++;
     this.total++;
-    this.lastSeq = seq;
+    this.reasons[reason] = (this.reasons[reason] ?? 0) + 1;
+    metrics.eventsRejected.inc({ reader: this.reader, reason });
   }
 
   /** Logs one warn line for the batch's skips, if any, and resets the batch counters. */
   flush(logger: Pick<Logger, 'warn'> | undefined, source: string): void {
     if (this.count === 0) return;
     logger?.warn(
-      { source, skipped: this.count, firstSeq: this.firstSeq, lastSeq: this.lastSeq, reason: this.firstReason, skippedTotal: this.total },
-      'skipped events that do not decode',
+      { source, reader: this.reader, skipped: this.count, seqs: this.seqs, reasons: this.reasons, first: this.firstMessage, skippedTotal: this.total },
+      'skipped events that fail validation',
     );
     this.count = 0;
+    this.seqs = [];
+    this.reasons = {};
   }
 }
 
-/** Decodes a message into a `StoredEvent`, or returns `null` (and notes it in `skips`) when it does not decode. */
-export function toStoredEvent(msg: JsMsg, skips: DecodeSkips): StoredEvent | null {
+/** Decodes a message into a `StoredEvent`, or returns `null` (and notes it in `skips`) when it is rejected. */
+export function toStoredEvent(msg: JsMsg, check: EventCheck, skips: DecodeSkips): StoredEvent | null {
   const info = msg.info;
+  const storedAt = Math.floor(info.timestampNanos / NS_PER_MS);
   try {
-    return { seq: info.streamSequence, storedAt: Math.floor(info.timestampNanos / NS_PER_MS), event: decodeEvent(msg.data) };
+    checkStoredEvent(msg.data, check.bounds, storedAt, check.names.isModerationSubject(msg.subject));
+    return { seq: info.streamSequence, storedAt, event: decodeEvent(msg.data) };
   } catch (error) {
     skips.note(info.streamSequence, error);
     return null;
@@ -59,8 +82,8 @@ export function toStoredEvent(msg: JsMsg, skips: DecodeSkips): StoredEvent | nul
 }
 
 /**
- * A `PixelBatch` filled message by message under the same rule as `toStoredEvent` (`checkEvent` rejects
- * exactly what `decodeEvent` does), reused from batch to batch: no object or string per event.
+ * A `PixelBatch` filled message by message under the same rule as `toStoredEvent` (the same
+ * `checkStoredEvent`), reused from batch to batch: no object or string per event.
  */
 export class PixelColumns implements PixelBatch {
   count = 0;
@@ -70,19 +93,25 @@ export class PixelColumns implements PixelBatch {
   ys = new Uint16Array(256);
   colors = new Uint8Array(256);
 
-  /** Appends the message's event, or notes it in `skips` when it does not decode. */
-  add(msg: { readonly data: Uint8Array }, seq: number, skips: DecodeSkips): void {
+  /**
+   * Appends the message's event. A rejected one is noted in `skips` and kept as an entry that sets no pixel
+   * (`setsPixel` 0): a reader that labels its state with a sequence (the edge) still advances past it
+   * rather than seeing a gap.
+   */
+  add(msg: { readonly data: Uint8Array; readonly subject: string }, seq: number, storedAtMs: number, check: EventCheck, skips: DecodeSkips): void {
     const data = msg.data;
+    let valid = true;
     try {
-      checkEvent(data); // both kinds so far set a pixel
+      checkStoredEvent(data, check.bounds, storedAtMs, check.names.isModerationSubject(msg.subject)); // both kinds so far set a pixel
     } catch (error) {
       skips.note(seq, error);
-      return;
+      valid = false;
     }
     if (this.count === this.seqs.length) this.#grow();
     const i = this.count++;
     this.seqs[i] = seq;
-    this.setsPixel[i] = 1;
+    this.setsPixel[i] = valid ? 1 : 0;
+    if (!valid) return;
     this.xs[i] = eventX(data);
     this.ys[i] = eventY(data);
     this.colors[i] = eventColor(data);

@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import { deflate, inflate, constants as zlibConstants } from 'node:zlib';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SequenceConflict } from '../../app/errors.ts';
+import { SequenceConflict, StoreRejected } from '../../app/errors.ts';
 import {
   StoreUnavailable,
   type HistoryRow,
@@ -71,6 +71,18 @@ export async function decodeSnapshotCanvas(encoding: string, bytes: Uint8Array, 
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * A write that can never succeed as it is: Postgres refused the data (SQLSTATE class 22 data exception,
+ * e.g. 22003 smallint out of range; class 23 integrity constraint), or the driver could not encode a value
+ * (a `RangeError` from an invalid date). Everything else (connection refused or lost, shutdown, timeouts)
+ * is an outage and worth retrying.
+ */
+function isPermanent(cause: unknown): boolean {
+  if (cause instanceof RangeError || cause instanceof TypeError) return true;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code);
 }
 
 function unavailable(what: string, cause: unknown): StoreUnavailable {
@@ -178,7 +190,11 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
     },
 
     async commit({ projection, expectedSeq, newSeq, rows, snapshots }) {
-      if (rows.length > 0) await ensurePartitions(rows);
+      if (rows.length > 0) {
+        await ensurePartitions(rows).catch((cause: unknown) => {
+          throw isPermanent(cause) ? new StoreRejected(`postgres refused a batch's partitions: ${(cause as Error).message}`, { cause }) : cause;
+        });
+      }
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -243,6 +259,7 @@ export function createPgHistoryStore(conn: PgConnection, logger: Logger, options
         if (error instanceof SequenceConflict) throw error;
         broken = true;
         await client.query('ROLLBACK').catch(() => undefined);
+        if (isPermanent(error)) throw new StoreRejected(`postgres refused a batch: ${(error as Error)?.message ?? String(error)}`, { cause: error });
         throw unavailable('writing a batch', error);
       } finally {
         client.release(broken);

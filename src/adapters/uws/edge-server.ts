@@ -22,7 +22,7 @@ import type { CooldownStore, IdentityProvider } from '../../app/ports.ts';
 import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
-import { countPlacement, metrics, metricsRoutes } from '../metrics.ts';
+import { allOf, countPlacement, metrics, metricsRoutes, projectionsHealthy } from '../metrics.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
 import { mountHttpRoutes } from './http-routes.ts';
 import type { UwsModule } from './load.ts';
@@ -331,12 +331,13 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       method: 'GET',
       path: '/readyz',
       maxBodyBytes: 0,
+      // A projection halted in this process (`npm start` runs them all here) also makes the edge not ready.
       handle: async () =>
-        deps.isReady() && !closing
+        deps.isReady() && !closing && (await projectionsHealthy()).ok
           ? json(200, { status: 'ready', seq: state.seq }, { 'cache-control': 'no-store' })
           : json(503, { status: 'not ready', seq: state.seq }, { 'cache-control': 'no-store' }),
     },
-    ...metricsRoutes(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) }))
+    ...metricsRoutes(allOf(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) }), projectionsHealthy))
       .filter((route) => deps.publicMetrics !== false || route.path !== '/metrics'),
   ];
   if (!deps.routes.some((r) => r.path === '/api/v1/auth/me')) canvasRoutes.push(guestMeRoute(deps.identity));

@@ -12,9 +12,11 @@
  * Store outages: the batch is held and its commit retried with backoff until it succeeds (nothing is acked
  * meanwhile, so nothing is lost); the outage and the recovery are reported through `observer`.
  * A `SequenceConflict` (someone else moved or wiped the position) makes the projector reload its state
- * from the store and resume from the stored position.
+ * from the store and resume from the stored position. A `StoreRejected` (the store refuses the data itself:
+ * retrying can never help) halts the projector loudly with `ProjectionHalted` instead of wedging it in a
+ * retry loop; events reach it only after `checkStoredEvent`, so this is a bug or a schema change, not input.
  */
-import { SequenceConflict } from '../errors.ts';
+import { ProjectionHalted, SequenceConflict, StoreRejected } from '../errors.ts';
 import { applyPixel, createCanvas, replay } from '../../domain/canvas.ts';
 import type { Clock, ProjectionSource, StoredEvent } from '../ports.ts';
 import { StoreUnavailable, type HistoryRow, type HistoryStore, type SnapshotInput } from './ports.ts';
@@ -27,6 +29,8 @@ export interface ProjectorObserver {
   storeBack?(info: { readonly downMs: number; readonly attempts: number; readonly seq: number }): void;
   reloaded?(info: { readonly seq: number; readonly snapshotSeq: number | null; readonly replayed: number; readonly reason: string }): void;
   error?(info: { readonly error: Error; readonly what: string }): void;
+  /** The projection stopped for good on a permanent failure (`run` then rejects with the same error). */
+  halted?(info: { readonly error: ProjectionHalted }): void;
 }
 
 export interface HistoryProjectorOptions {
@@ -124,6 +128,9 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
         for (const s of snapshots) observer.snapshot?.({ seq: s.seq, maxPlacedAt: s.maxPlacedAt, pixelCount: s.pixelCount });
         return;
       } catch (error) {
+        if (error instanceof StoreRejected) {
+          throw new ProjectionHalted(`history store refused the batch ${committedSeq + 1}..${newSeq}: ${error.message}`, committedSeq + 1, { cause: error });
+        }
         if (!(error instanceof StoreUnavailable)) throw error;
         if (!downSince) {
           downSince = clock.now();
@@ -187,6 +194,10 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
             }
           }), inner.signal);
         } catch (error) {
+          if (error instanceof ProjectionHalted) {
+            observer.halted?.({ error });
+            throw error;
+          }
           if (!signal.aborted && !conflict) {
             observer.error?.({ error: error as Error, what: 'consuming the stream (restarting)' });
             await sleep(retryMaxMs, signal);

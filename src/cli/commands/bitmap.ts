@@ -13,7 +13,7 @@ import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { rebuildBitmap } from '../../app/project-bitmap.ts';
 import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
@@ -28,11 +28,11 @@ export function registerBitmap(program: Command): void {
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
       const logger = pino({ level: 'warn' }, pino.destination(2));
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`);
+      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
       try {
         const redis = await connectRedis(config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
         try {
-          const stream = createNatsEventStream(nc, names, { logger, maxBatch: 8192, pullMessages: 16_384 });
+          const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });
           const store = createRedisBitmapStore(redis, names, spec);
           const showBar = !opts.quiet && process.stderr.isTTY;
           const bar = new cliProgress.SingleBar({

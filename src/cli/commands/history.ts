@@ -28,7 +28,7 @@ import { createHistoryProjector } from '../../app/history/projector.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, type VideoFormat } from '../../app/history/routes.ts';
 import { timelapseFrames } from '../../app/history/timelapse.ts';
 import { systemClock, type ProjectionSource } from '../../app/ports.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
@@ -75,9 +75,9 @@ async function rebuild(yes: boolean): Promise<void> {
   await withPg(async (config, pg) => {
     const names = namesFor(config.CANVAS_ID);
     const logger = pino({ level: 'warn' });
-    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`);
+    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
     try {
-      const stream = createNatsEventStream(nc, names, { logger, maxBatch: config.HISTORY_MAX_BATCH });
+      const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'rebuild', logger, maxBatch: config.HISTORY_MAX_BATCH });
       const last = await stream.lastSeq();
       const store = createPgHistoryStore(pg, logger);
       await store.reset(names.consumers.history);

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { commonSchema, canvasSpecOf, type CommonConfig } from '../../config/common.ts';
+import { commonSchema, canvasSpecOf, eventBoundsOf, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
 import { connectNats } from '../../adapters/nats/connect.ts';
@@ -85,9 +85,9 @@ async function confirm(question: string, yes: boolean): Promise<boolean> {
 }
 
 async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
-  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod');
+  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
   try {
-    const stream = createNatsEventStream(nc, names);
+    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'moderation' });
     const plan = await planFromStream(stream, makePlanner());
     printPlan(plan, what);
     if (plan.changes.length === 0) return;
@@ -146,7 +146,7 @@ export function registerMod(program: Command): void {
           redis.disconnect();
         }
         if (!options.shadow) {
-          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod');
+          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
           await createNatsRevocations(nc, names.canvasId).userBanned(userId);
           await nc.drain();
         }

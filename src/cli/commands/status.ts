@@ -21,7 +21,7 @@ import pg from 'pg';
 import { connectNats } from '../../adapters/nats/connect.ts';
 import { requestRoleStatus, type StatusReplies } from '../../adapters/nats/status-responder.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
-import { commonSchema, type CommonConfig } from '../../config/common.ts';
+import { commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
 import { lagAgainst } from '../../app/role-status.ts';
@@ -46,7 +46,7 @@ export interface Status {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 async function natsStatus(config: CommonConfig, names: Names, status: Status, waitMs: number): Promise<number | null> {
-  const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`);
+  const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`, natsAuthOf(config));
   try {
     // Asked first and gathered while the stream is read: the wait overlaps the JetStream calls.
     const roles = requestRoleStatus(nc, names.canvasId, waitMs).catch((error: unknown) => ({ error: message(error) }));

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { connectNats } from '../../adapters/nats/connect.ts';
-import { commonSchema } from '../../config/common.ts';
+import { commonSchema, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
@@ -18,7 +18,7 @@ export function registerStreams(program: Command): void {
     .action(cliAction('streams apply', async () => {
       const config = loadConfig(commonSchema);
       const names = namesFor(config.CANVAS_ID);
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`);
+      const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config));
       try {
         const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
         process.stdout.write(`stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`);

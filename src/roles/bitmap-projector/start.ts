@@ -12,16 +12,16 @@ import { metrics } from '../../adapters/metrics.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { runBitmapProjection } from '../../app/project-bitmap.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
 import { namesFor } from '../../config/names.ts';
-import { applyStreams } from '../../../streams/apply.ts';
+import { ensureStream } from '../../../streams/apply.ts';
 
 export async function startBitmapProjector(config: BitmapProjectorConfig, logger: Logger): Promise<() => Promise<void>> {
   const log = logger.child({ component: 'bitmap-projector' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const nc = await connectNats(config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`);
+  const nc = await connectNats(config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`, natsAuthOf(config), log);
   let redis;
   try {
     redis = await connectRedis(config.REDIS_URL, `rplace-bitmap-projector-${names.canvasId}`);
@@ -34,7 +34,7 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
     await redis.quit().catch(() => redis.disconnect());
   };
   try {
-    const { outcome } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
+    const { outcome } = await ensureStream(nc, names, { replicas: config.STREAM_REPLICAS });
     if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
     answerStatusRequests(nc, names.canvasId, 'bitmap-projector', log); // `rplace status`; ends with the connection's drain
   } catch (error) {
@@ -43,11 +43,11 @@ export async function startBitmapProjector(config: BitmapProjectorConfig, logger
   }
 
   const controller = new AbortController();
-  const stream = createNatsEventStream(nc, names, { logger: log });
+  const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'bitmap-rebuild', logger: log });
   const store = createRedisBitmapStore(redis, names, spec);
   const deps = {
     store,
-    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { maxBatch: config.BITMAP_MAX_BATCH }),
+    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { canvas: eventBoundsOf(spec), maxBatch: config.BITMAP_MAX_BATCH }),
     stream,
     spec,
     log,

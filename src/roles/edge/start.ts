@@ -23,10 +23,10 @@ import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
 import { systemClock } from '../../app/ports.ts';
-import { canvasSpecOf } from '../../config/common.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
 import { namesFor } from '../../config/names.ts';
-import { applyStreams } from '../../../streams/apply.ts';
+import { ensureStream } from '../../../streams/apply.ts';
 import { resolve } from 'node:path';
 import { startEdgeAccounts } from './accounts.ts';
 import type { ChallengeGate, RiskRule } from '../../app/auth/risk.ts';
@@ -46,7 +46,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   const log = logger.child({ component: 'edge' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`);
+  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config), log);
   let redis;
   try {
     redis = await connectRedis(config.REDIS_URL, `rplace-edge-${names.canvasId}`);
@@ -66,9 +66,9 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   let closeAccounts: (() => Promise<void>) | undefined;
   let stopMetrics: (() => Promise<void>) | undefined;
   try {
-    await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
+    await ensureStream(nc, names, { replicas: config.STREAM_REPLICAS });
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
-    const stream = createNatsEventStream(nc, names, { logger: log });
+    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
     const started = Date.now();
     const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
     log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');

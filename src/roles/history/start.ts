@@ -14,9 +14,10 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
 import { systemClock } from '../../app/ports.ts';
+import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
-import { applyStreams } from '../../../streams/apply.ts';
+import { ensureStream } from '../../../streams/apply.ts';
 
 const LAG_POLL_MS = 2_000;
 
@@ -28,7 +29,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   try {
     const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
     if (applied.length > 0) log.info({ schema: names.pgSchema, applied }, 'migrations applied');
-    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`);
+    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`, natsAuthOf(config), log);
   } catch (error) {
     await pg.close();
     throw error;
@@ -38,7 +39,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     await pg.close().catch(() => undefined);
   };
   try {
-    await applyStreams(nc, names);
+    await ensureStream(nc, names);
     answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
   } catch (error) {
     await closeAll();
@@ -46,7 +47,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   }
 
   const store = createPgHistoryStore(pg, log);
-  const stream = createNatsEventStream(nc, names, { logger: log });
+  const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'history-tail', logger: log });
   let outageStartedAt = 0;
   let lastSnapshotAt = Date.now();
   let caughtUpAfterOutage = true;
@@ -77,11 +78,16 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
     error({ error, what }) {
       log.error({ err: error }, what);
     },
+    halted({ error }) {
+      metrics.projectionHalted.set({ projection: 'history' }, 1);
+      log.fatal({ err: error, seq: error.seq }, 'history projector HALTED on a permanent failure: it will not retry; /healthz and /readyz answer 503 until an operator fixes the cause and restarts the role');
+    },
   };
   metrics.historyStoreUp.set(1);
+  metrics.projectionHalted.set({ projection: 'history' }, 0);
   const projector = createHistoryProjector({
     store,
-    source: createNatsProjectionSource(nc, names, names.consumers.history, log, { maxBatch: config.HISTORY_MAX_BATCH }),
+    source: createNatsProjectionSource(nc, names, names.consumers.history, log, { canvas: eventBoundsOf(canvasSpecOf(config)), maxBatch: config.HISTORY_MAX_BATCH }),
     clock: systemClock,
     width: config.CANVAS_WIDTH,
     height: config.CANVAS_HEIGHT,

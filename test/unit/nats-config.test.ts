@@ -1,0 +1,61 @@
+/**
+ * The NATS identity settings (src/config/common.ts `natsAuthOf`) and the permissions as data
+ * (streams/permissions.ts): contradicting settings name their variables; only the operator may touch the
+ * stream's administration or moderation subjects; no role but the operator has a wildcard over the JetStream API.
+ */
+import { describe, expect, it } from 'vitest';
+import { commonSchema, natsAuthOf } from '../../src/config/common.ts';
+import { loadConfig, ConfigError } from '../../src/config/load.ts';
+import { namesFor } from '../../src/config/names.ts';
+import { natsAuthorizationConfig, rolePermissions, NATS_ROLES } from '../../streams/permissions.ts';
+
+const auth = (env: Record<string, string>) => natsAuthOf(loadConfig(commonSchema, env));
+
+describe('natsAuthOf', () => {
+  it('reads a user and password, an nkey seed file or a creds file, and TLS for tls:// servers', () => {
+    expect(auth({})).toEqual({});
+    expect(auth({ NATS_USER: 'u', NATS_PASSWORD: 'p' })).toEqual({ user: { name: 'u', password: 'p' } });
+    expect(auth({ NATS_NKEY_SEED_FILE: '/run/seed' })).toEqual({ nkeySeedFile: '/run/seed' });
+    expect(auth({ NATS_CREDS_FILE: '/run/x.creds' })).toEqual({ credsFile: '/run/x.creds' });
+    expect(auth({ NATS_URL: 'tls://n1:4222,tls://n2:4222', NATS_TLS_CA: '/ca.pem' })).toEqual({ tls: { caFile: '/ca.pem' } });
+  });
+
+  it('refuses contradicting settings, naming the variables', () => {
+    expect(() => auth({ NATS_USER: 'u' })).toThrow(ConfigError);
+    expect(() => auth({ NATS_PASSWORD: 'p' })).toThrow(/NATS_USER, NATS_PASSWORD: set both or neither/);
+    expect(() => auth({ NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_CREDS_FILE: '/c' })).toThrow(/choose one way/);
+    expect(() => auth({ NATS_TLS_CERT: '/c.pem' })).toThrow(/NATS_TLS_CERT, NATS_TLS_KEY/);
+    expect(() => auth({ NATS_TLS_CA: '/ca.pem' })).toThrow(/must be a tls:\/\/ URL/);
+  });
+});
+
+describe('rolePermissions', () => {
+  const names = namesFor('main');
+  const publishes = (role: (typeof NATS_ROLES)[number]) => rolePermissions(role, names).publish.allow;
+
+  it('leaves stream administration and moderation events to the operator', () => {
+    expect(publishes('operator')).toEqual(expect.arrayContaining(['$JS.API.>', 'rplace.main.mod.>']));
+    for (const role of ['edge', 'bitmap-projector', 'history'] as const) {
+      for (const subject of publishes(role)) {
+        expect(subject, role).not.toMatch(/^\$JS\.API\.(>|STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG))/);
+        expect(subject, role).not.toMatch(/\.mod\.|revoke\.user|\.status$|^rplace-ctl\.main\.>$/);
+      }
+    }
+    expect(publishes('edge')).toContain('rplace.main.px.>');
+    expect(publishes('bitmap-projector').some((s) => s.startsWith('rplace.'))).toBe(false);
+  });
+
+  it("denies every role the durables of the other projections", () => {
+    expect(rolePermissions('edge', names).publish.deny).toEqual(expect.arrayContaining(['$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector', '$JS.API.CONSUMER.DELETE.RPLACE_main.history-projector']));
+    expect(rolePermissions('bitmap-projector', names).publish.deny).toContain('$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.history-projector');
+    expect(rolePermissions('bitmap-projector', names).publish.deny).not.toContain('$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector');
+    expect(rolePermissions('history', names).publish.allow).toContain('$JS.ACK.RPLACE_main.history-projector.>');
+  });
+
+  it('writes env-var passwords unquoted, literal ones quoted, and never a no_auth_user', () => {
+    const text = natsAuthorizationConfig(names, { edge: { passwordEnv: 'EDGE_PW' }, operator: { password: 'x$y' } });
+    expect(text).toContain('"password": $EDGE_PW');
+    expect(text).toContain('"password": "x$y"');
+    expect(text).not.toContain('no_auth_user');
+  });
+});
