@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
+import { parseIsoTime } from '../../domain/time.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../ports.ts';
 import { canvasAt } from './point-in-time.ts';
@@ -73,12 +74,9 @@ export interface HistoryRoutesOptions {
   readonly snapshotCacheEntries?: number;
 }
 
-/** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
+/** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
 export function parseTime(value: string): number | null {
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return null;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : null;
+  return /^\d{1,15}$/.test(value) ? Number(value) : parseIsoTime(value);
 }
 
 const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
