@@ -10,6 +10,11 @@
  * Slow clients: `maxBackpressure` bounds what uWS buffers per socket and `closeOnBackpressureLimit` closes
  * a socket that passes it (it reconnects and resumes), so one slow reader neither stalls the others nor
  * grows memory. A socket that was sent a whole canvas is subscribed only once that canvas has drained.
+ *
+ * Bounded work per client (docs/SECURITY.md): each socket has a message rate (past it: `rate_limited`, then
+ * 1008), and whole-canvas or large catch-up sends are token buckets per socket and per address (past either:
+ * `rate_limited`, then 1013; the client reconnects with back-off). The checks are two numbers in the
+ * socket's user data: nothing is allocated per message.
  */
 import type { TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
@@ -23,8 +28,9 @@ import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
 import { countPlacement, metrics, metricsRoutes } from '../metrics.ts';
+import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../../domain/limits.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
-import { mountHttpRoutes } from './http-routes.ts';
+import { LARGE_BODY_BYTES, mountHttpRoutes } from './http-routes.ts';
 import type { UwsModule } from './load.ts';
 
 export const LIVE_TOPIC = 'pixels';
@@ -32,9 +38,36 @@ export const LIVE_TOPIC = 'pixels';
 const MAX_INFLIGHT_PLACES = 4;
 /** Malformed messages tolerated per connection before closing it with 1008. */
 const MAX_BAD_MESSAGES = 20;
+/**
+ * What uWS accepts in one frame. uWS.js 20.30 drops a socket whose frame passes `maxPayloadLength` without a
+ * close frame (the client sees 1006), so it is set above the protocol's 512 bytes and the edge itself answers
+ * `too_large` and closes with 1009 up to here; beyond 16 KiB uWS still cuts the connection (1006).
+ */
+export const TRANSPORT_MAX_PAYLOAD = 16 * 1024;
+/** A catch-up `pixels` frame at least this large is charged like a whole canvas. */
+const LARGE_CATCH_UP_BYTES = LARGE_BODY_BYTES;
+
+/** Per-client bounds of the edge (configured by src/config/edge.ts). */
+export interface ClientLimits {
+  /** Messages per socket; past it the socket gets `rate_limited` and is closed with 1008. */
+  readonly messages: Rate;
+  /** Whole-canvas (and large catch-up) sends per socket; past it `rate_limited` and 1013. */
+  readonly resyncsPerSocket: Rate;
+  /** The same across every socket of one client address. */
+  readonly resyncsPerIp: Rate;
+  /** Large HTTP responses one address may leave unread at once (src/adapters/uws/http-routes.ts). */
+  readonly maxUnreadResponsesPerIp: number;
+}
+
+export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
+  messages: { perSecond: 20, burst: 60 },
+  resyncsPerSocket: perMinute(6),
+  resyncsPerIp: perMinute(30),
+  maxUnreadResponsesPerIp: 8,
+};
 
 export interface WsLimits {
-  /** Largest client message (bytes); uWS closes the socket (1009) beyond it. */
+  /** Largest frame uWS takes (bytes); the edge closes with 1009 past `MAX_CLIENT_MESSAGE_BYTES`, uWS drops the socket past this. */
   readonly maxPayloadLength: number;
   /** Seconds without traffic before uWS closes a socket; it pings automatically before that. */
   readonly idleTimeout: number;
@@ -62,6 +95,8 @@ export interface EdgeServerDeps {
   isReady(): boolean;
   /** Accounts and abuse resistance (Origin allow-list, per-IP caps, guarded placement); absent: guests place freely. */
   readonly access?: EdgeAccess;
+  /** Per-client rates and caps; default `DEFAULT_CLIENT_LIMITS`. */
+  readonly clientLimits?: ClientLimits;
 }
 
 interface Conn {
@@ -79,6 +114,11 @@ interface Conn {
   ip: string;
   counted: boolean;
   account: AccountIdentity;
+  /** Token buckets: messages, and whole-canvas sends (per socket; the per-address ones live in the server). */
+  messages: Bucket;
+  resyncs: Bucket;
+  /** Already refused and closing: later messages are dropped unanswered. */
+  limited: boolean;
 }
 
 export interface EdgeServer {
@@ -93,7 +133,7 @@ export interface EdgeServer {
 }
 
 export function buildEdgeLimits(maxBackpressure: number, idleTimeout: number): WsLimits {
-  return { maxPayloadLength: MAX_CLIENT_MESSAGE_BYTES, idleTimeout, maxBackpressure, closeOnBackpressureLimit: true };
+  return { maxPayloadLength: TRANSPORT_MAX_PAYLOAD, idleTimeout, maxBackpressure, closeOnBackpressureLimit: true };
 }
 
 export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: number): Promise<EdgeServer> {
@@ -102,6 +142,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   const cache = new CanvasCache(state, deps.info.height, deps.canvasCacheMs);
   const sockets = new Set<WebSocket<Conn>>();
   let closing = false;
+  const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
+  const resyncsPerIp = new KeyedBuckets(clientLimits.resyncsPerIp);
+  const refuse = (limit: string) => metrics.limitRefusals.inc({ limit });
 
   const sendControl = (ws: WebSocket<Conn>, message: ServerControlMessage) => ws.send(JSON.stringify(message), false);
   const sendFrame = (ws: WebSocket<Conn>, frame: Uint8Array, kind: 'pixels' | 'canvas') => {
@@ -117,8 +160,30 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     }
   };
 
-  /** Brings a socket from `since` (null: nothing) to the live topic: catch-up from the ring, or a whole canvas. */
-  const serveFrom = (ws: WebSocket<Conn>, since: number | null) => {
+  /**
+   * Spends one whole-canvas send from the socket's and the address's buckets; when either is empty, answers
+   * `rate_limited` and closes with 1013 (the client reconnects with back-off) and returns false.
+   */
+  const chargeResync = (ws: WebSocket<Conn>): boolean => {
+    const conn = ws.getUserData();
+    const now = Date.now();
+    let waitMs = takeToken(conn.resyncs, clientLimits.resyncsPerSocket, now) ? 0 : msUntil(conn.resyncs, clientLimits.resyncsPerSocket, now);
+    const limit = waitMs > 0 ? 'ws_resyncs_per_socket' : 'ws_resyncs_per_ip';
+    if (waitMs === 0 && conn.ip !== '') waitMs = resyncsPerIp.take(conn.ip, now);
+    if (waitMs === 0) return true;
+    refuse(limit);
+    const seconds = Math.ceil(waitMs / 1000);
+    conn.limited = true;
+    sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket'}; reconnect in ${seconds} s`, remainingSeconds: seconds });
+    ws.end(CloseCode.TryAgainLater, 'too many resyncs');
+    return false;
+  };
+
+  /**
+   * Brings a socket from `since` (null: nothing) to the live topic: catch-up from the ring, or a whole canvas.
+   * `charged`: the catch-up completes a canvas already paid for.
+   */
+  const serveFrom = (ws: WebSocket<Conn>, since: number | null, charged = false) => {
     const conn = ws.getUserData();
     if (since !== null) {
       const catchUp = state.catchUp(since);
@@ -127,12 +192,14 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         return;
       }
       if (catchUp.kind === 'pixels') {
+        if (!charged && catchUp.frame.byteLength >= LARGE_CATCH_UP_BYTES && !chargeResync(ws)) return;
         sendFrame(ws, catchUp.frame, 'pixels');
         ws.subscribe(LIVE_TOPIC);
         return;
       }
       metrics.resyncs.inc({ reason: 'client_behind_ring' });
     }
+    if (!chargeResync(ws)) return;
     let entry = cache.frame();
     if (state.catchUp(entry.seq).kind !== 'pixels') entry = cache.frame(true);
     ws.unsubscribe(LIVE_TOPIC);
@@ -203,6 +270,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           const conn: Conn = {
             userId: who.identity.userId, isGuest: who.identity.isGuest, since, version, cooldownRemaining: Math.ceil(remainingMs / 1000),
             closed: false, inflight: 0, bad: 0, waitingFrom: null, ip, counted, account: asAccountIdentity(who.identity),
+            messages: fullBucket(clientLimits.messages, Date.now()), resyncs: fullBucket(clientLimits.resyncsPerSocket, Date.now()), limited: false,
           };
           res.upgrade(conn, key, protocol, extensions, context);
           counted = false; // the slot now belongs to the socket, released in `close`
@@ -225,6 +293,22 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       serveFrom(ws, conn.since);
     },
     message: (ws, message, isBinary) => {
+      const conn = ws.getUserData();
+      if (conn.limited) return;
+      if (!takeToken(conn.messages, clientLimits.messages, Date.now())) {
+        refuse('ws_messages');
+        conn.limited = true;
+        sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `more than ${clientLimits.messages.perSecond} messages a second (burst ${clientLimits.messages.burst})` });
+        ws.end(CloseCode.PolicyViolation, 'message rate limit');
+        return;
+      }
+      if (message.byteLength > MAX_CLIENT_MESSAGE_BYTES) {
+        refuse('ws_message_size');
+        conn.limited = true;
+        sendControl(ws, { type: 'error', code: ErrorCode.too_large, message: `messages are at most ${MAX_CLIENT_MESSAGE_BYTES} bytes` });
+        ws.end(CloseCode.MessageTooBig, 'message too big');
+        return;
+      }
       // Decode now: `message` is only valid until this handler returns or awaits.
       if (isBinary) {
         reject(ws, ErrorCode.bad_request, 'client messages are JSON text frames');
@@ -244,7 +328,6 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         return;
       }
       const msg = result.data;
-      const conn = ws.getUserData();
       if (msg.type === 'ping') {
         sendControl(ws, { type: 'pong' });
       } else if (msg.type === 'resume') {
@@ -279,7 +362,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       if (conn.waitingFrom !== null && ws.getBufferedAmount() <= limits.maxBackpressure / 2) {
         const from = conn.waitingFrom;
         conn.waitingFrom = null;
-        serveFrom(ws, from);
+        serveFrom(ws, from, true);
       }
     },
     close: (ws, code) => {
@@ -337,7 +420,12 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     ...metricsRoutes(async () => ({ ok: !closing, checks: closing ? { edge: 'shutting down' } : ({} as Record<string, string>) })),
   ];
   if (!deps.routes.some((r) => r.path === '/api/v1/auth/me')) canvasRoutes.push(guestMeRoute(deps.identity));
-  mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger);
+  mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger, {
+    maxPendingPerIp: clientLimits.maxUnreadResponsesPerIp,
+    ...(deps.access ? { clientIp: deps.access.clientIp } : {}),
+    onRefused: refuse,
+    onPending: (pending) => metrics.httpPendingResponses.set(pending),
+  });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
