@@ -186,8 +186,12 @@ function readBody(res: UwsResponse, limit: number, state: RequestState): Promise
  * what the kernel does not take, see the header), `AsyncIterable` bodies are streamed with backpressure.
  */
 export function send(res: UwsResponse, state: RequestState, response: HttpResponse, headOnly: boolean): void {
-  if (state.aborted) return;
   const body = response.body;
+  if (state.aborted) {
+    // The client left before the answer was ready: end a streamed body so it frees what it holds (a timelapse slot).
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) void body[Symbol.asyncIterator]().return?.();
+    return;
+  }
   const writeHead = () => {
     res.writeStatus(statusLine(response.status));
     for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
