@@ -16,6 +16,7 @@ import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createNatsRevocations, subscribeRevocations } from '../../adapters/nats/revocations.ts';
 import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
 import { createRedisRateLimiter } from '../../adapters/redis/rate-limits.ts';
+import { metrics } from '../../adapters/metrics.ts';
 import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
 import { createAccounts } from '../../app/auth/accounts.ts';
 import { ConnectionCaps } from '../../app/auth/connection-caps.ts';
@@ -116,7 +117,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig, deps:
   const builtInPow = deps.challenge === undefined && config.CHALLENGE === 'pow';
   const challenge = deps.challenge ?? (builtInPow ? proofOfWorkGate(pow) : noChallengeGate);
   const routes = [...createAuthRoutes({ accounts, origins, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
-    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins }) : [])]
+    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: { limit: config.POW_CHALLENGES_PER_IP_PER_MINUTE, windowMs: 60_000 }, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
     .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, request.headers['x-forwarded-for']) }) }))
     .map((route) => guardRoute(route, log));
   const access: EdgeAccess = {
