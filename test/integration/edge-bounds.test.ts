@@ -181,15 +181,19 @@ describe('WebSocket messages per socket', () => {
     big.ws.send('x'.repeat(MAX_CLIENT_MESSAGE_BYTES + 1));
     expect(await big.closed).toBe(CloseCode.MessageTooBig);
     expect(big.errors.map((e) => e.code)).toEqual(['too_large']);
+    const counted = await refusals('ws_message_size');
     const huge = await openWs('127.0.0.6');
     huge.ws.send('x'.repeat(64 * 1024));
     expect(await huge.closed).toBe(1006);
+    expect(await refusals('ws_message_size')).toBe(counted + 1); // counted like the edge's own refusals
   });
 
   it('drops a text frame that is not UTF-8 (uWS validates it before the edge sees it: 1006) and survives', async () => {
     const bad = await openWs('127.0.0.6');
+    const counted = await refusals('ws_invalid_utf8');
     bad.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     expect(await bad.closed).toBe(1006);
+    expect(await refusals('ws_invalid_utf8')).toBe(counted + 1);
     expect((await fetch(`${edge.url}/readyz`)).status).toBe(200);
   });
 });

@@ -365,8 +365,14 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         serveFrom(ws, from, true);
       }
     },
-    close: (ws, code) => {
+    close: (ws, code, reason) => {
       const conn = ws.getUserData();
+      // uWS drops oversized and non-UTF-8 frames itself (1006, its reason in `reason`): count them with the other refusals.
+      if (code === 1006 && reason.byteLength > 0) {
+        const why = Buffer.from(reason).toString();
+        if (why === 'Received too big message') refuse('ws_message_size');
+        else if (why === 'Received invalid UTF-8') refuse('ws_invalid_utf8');
+      }
       conn.closed = true;
       if (conn.counted) deps.access?.connections.release(conn.ip);
       conn.counted = false;
