@@ -12,6 +12,10 @@
  * 3. resumes: 10 sockets send `resume {since: 0}` every 10 ms for `--seconds`; bytes of canvas received.
  * 4. the per-message limit check alone (`takeToken`), 10M calls against an empty loop of the same shape;
  *    GCs observed during each (zero: the check allocates nothing).
+ * 5. the message path's cost with the check in it: probe 2 against a third edge of this tree whose message
+ *    rate is lifted (so nothing is refused), the edge's CPU time per answered ping against the baseline edge's.
+ * 6. what a reader pays for the tryEnd writes: `GET /api/v1/canvas` (4 MB, identity) fetched and read 40 times,
+ *    median and p90 ms, against the baseline edge's `res.end`.
  * Figures taken on a shared, loaded 2-core machine are noisy; the ratios are what to read.
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
@@ -28,7 +32,7 @@ import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { fullBucket, takeToken, type Bucket } from '../src/domain/limits.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../test/helpers/isolation.ts';
-import { rssBytes } from './_process.ts';
+import { cpuSeconds, rssBytes } from './_process.ts';
 
 const { values: args } = parseArgs({ options: { 'baseline-rev': { type: 'string', default: '45a0234' }, port: { type: 'string', default: '3340' }, seconds: { type: 'string', default: '5' } } });
 const seconds = Number(args.seconds);
@@ -38,12 +42,13 @@ const names = testNames('benchbounds');
 
 interface Edge { readonly label: string; readonly port: number; readonly child: ChildProcess }
 
-async function startEdge(label: string, cwd: string, port: number): Promise<Edge> {
+async function startEdge(label: string, cwd: string, port: number, extra: Record<string, string> = {}): Promise<Edge> {
   const env = testEnv(names, {
     PORT: String(port), HOST: '127.0.0.1', SESSION_SECRET: 'bench-secret-bench-secret-bench-secret-01', CANVAS_WIDTH: '2000', CANVAS_HEIGHT: '2000',
     RING_EVENTS: '1024', LOG_LEVEL: 'warn',
     // The probes come from 127.0.0.1: the per-address resync budget is the default (30/min), not the tests' override.
     WS_RESYNCS_PER_IP_PER_MINUTE: '30',
+    ...extra,
   });
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/roles/edge/main.ts'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 120_000;
@@ -161,6 +166,8 @@ try {
   edges.push(current);
   const baseline = await startEdge(`baseline ${args['baseline-rev']}`, baselineDir, port + 1);
   edges.push(baseline);
+  const lifted = await startEdge('this tree, lifted', process.cwd(), port + 2, { WS_MESSAGES_PER_SECOND: '100000', WS_MESSAGE_BURST: '1000000' });
+  edges.push(lifted);
 
   console.log('probe 1: 20 sockets × 25 pipelined GET /api/v1/canvas (4 MB each), never read');
   const r1 = { base: await unreadPipelined(baseline), cur: await unreadPipelined(current) };
@@ -181,6 +188,31 @@ try {
     console.log(`  ${label.padEnd(18)} received ${(r.bytes / MB).toFixed(1)} MB of frames, ${r.closed} sockets closed by the edge`);
   }
   console.log(`  bytes ratio this/baseline: ${(r3.cur.bytes / Math.max(1, r3.base.bytes)).toFixed(4)}`);
+
+  console.log(`probe 5: the message path with the check, nothing refused: one socket sending pings for ${seconds} s`);
+  const cpuPerPong = async (edge: Edge) => {
+    const cpu = cpuSeconds(edge.child.pid!);
+    const r = await pings(edge);
+    return { ...r, usPerPong: ((cpuSeconds(edge.child.pid!) - cpu) * 1e6) / Math.max(1, r.pongs) };
+  };
+  const r5 = { base: await cpuPerPong(baseline), cur: await cpuPerPong(lifted) };
+  for (const [label, r] of [[baseline.label, r5.base], [lifted.label, r5.cur]] as const) {
+    console.log(`  ${label.padEnd(18)} ${r.pongs} of ${r.sent} answered, edge CPU ${r.usPerPong.toFixed(2)} µs per ping, closed with ${r.closedWith ?? '-'}`);
+  }
+  console.log(`  CPU per ping ratio this/baseline: ${(r5.cur.usPerPong / r5.base.usPerPong).toFixed(3)}`);
+
+  console.log('probe 6: GET /api/v1/canvas (4 MB, identity) read whole, 40 times each, alternating');
+  const times: Record<string, number[]> = { [baseline.label]: [], [current.label]: [] };
+  for (let i = 0; i < 80; i++) {
+    const edge = i % 2 === 0 ? baseline : current;
+    const start = performance.now();
+    const bytes = (await (await fetch(`http://127.0.0.1:${edge.port}/api/v1/canvas`)).arrayBuffer()).byteLength;
+    if (bytes !== 2000 * 2000) throw new Error(`short canvas from ${edge.label}: ${bytes}`);
+    times[edge.label]!.push(performance.now() - start);
+  }
+  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+  for (const label of [baseline.label, current.label]) console.log(`  ${label.padEnd(18)} median ${pct(times[label]!, 0.5).toFixed(1)} ms, p90 ${pct(times[label]!, 0.9).toFixed(1)} ms`);
+  console.log(`  median ratio this/baseline: ${(pct(times[current.label]!, 0.5) / pct(times[baseline.label]!, 0.5)).toFixed(3)}`);
 
   const r4 = limitCheck();
   console.log(`probe 4: per-message limit check: ${r4.checkNs.toFixed(1)} ns/check vs ${r4.emptyNs.toFixed(1)} ns empty loop; GCs during 10M checks: ${r4.gcsCheck} (empty loop: ${r4.gcsEmpty})`);
