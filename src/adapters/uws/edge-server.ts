@@ -28,7 +28,7 @@ import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
 import { countPlacement, metrics, metricsRoutes } from '../metrics.ts';
-import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../../domain/limits.ts';
+import { DEFAULT_CLIENT_LIMITS, EdgeClientLimits, type ClientLimits, type SocketBudget } from '../../app/edge/client-limits.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
 import { LARGE_BODY_BYTES, mountHttpRoutes } from './http-routes.ts';
 import type { UwsModule } from './load.ts';
@@ -46,25 +46,6 @@ const MAX_BAD_MESSAGES = 20;
 export const TRANSPORT_MAX_PAYLOAD = 16 * 1024;
 /** A catch-up `pixels` frame at least this large is charged like a whole canvas. */
 const LARGE_CATCH_UP_BYTES = LARGE_BODY_BYTES;
-
-/** Per-client bounds of the edge (configured by src/config/edge.ts). */
-export interface ClientLimits {
-  /** Messages per socket; past it the socket gets `rate_limited` and is closed with 1008. */
-  readonly messages: Rate;
-  /** Whole-canvas (and large catch-up) sends per socket; past it `rate_limited` and 1013. */
-  readonly resyncsPerSocket: Rate;
-  /** The same across every socket of one client address. */
-  readonly resyncsPerIp: Rate;
-  /** Large HTTP responses one address may leave unread at once (src/adapters/uws/http-routes.ts). */
-  readonly maxUnreadResponsesPerIp: number;
-}
-
-export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
-  messages: { perSecond: 20, burst: 60 },
-  resyncsPerSocket: perMinute(6),
-  resyncsPerIp: perMinute(30),
-  maxUnreadResponsesPerIp: 8,
-};
 
 export interface WsLimits {
   /** Largest frame uWS takes (bytes); the edge closes with 1009 past `MAX_CLIENT_MESSAGE_BYTES`, uWS drops the socket past this. */
@@ -114,9 +95,8 @@ interface Conn {
   ip: string;
   counted: boolean;
   account: AccountIdentity;
-  /** Token buckets: messages, and whole-canvas sends (per socket; the per-address ones live in the server). */
-  messages: Bucket;
-  resyncs: Bucket;
+  /** Messages and whole-canvas sends this socket has left (the per-address buckets live in `EdgeClientLimits`). */
+  budget: SocketBudget;
   /** Already refused and closing: later messages are dropped unanswered. */
   limited: boolean;
 }
@@ -143,7 +123,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   const sockets = new Set<WebSocket<Conn>>();
   let closing = false;
   const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
-  const resyncsPerIp = new KeyedBuckets(clientLimits.resyncsPerIp);
+  const rates = new EdgeClientLimits(clientLimits);
   const refuse = (limit: string) => metrics.limitRefusals.inc({ limit });
 
   const sendControl = (ws: WebSocket<Conn>, message: ServerControlMessage) => ws.send(JSON.stringify(message), false);
@@ -166,15 +146,12 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
    */
   const chargeResync = (ws: WebSocket<Conn>): boolean => {
     const conn = ws.getUserData();
-    const now = Date.now();
-    let waitMs = takeToken(conn.resyncs, clientLimits.resyncsPerSocket, now) ? 0 : msUntil(conn.resyncs, clientLimits.resyncsPerSocket, now);
-    const limit = waitMs > 0 ? 'ws_resyncs_per_socket' : 'ws_resyncs_per_ip';
-    if (waitMs === 0 && conn.ip !== '') waitMs = resyncsPerIp.take(conn.ip, now);
-    if (waitMs === 0) return true;
-    refuse(limit);
-    const seconds = Math.ceil(waitMs / 1000);
+    const refused = rates.resync(conn.budget, conn.ip, Date.now());
+    if (refused === null) return true;
+    refuse(refused.limit);
+    const seconds = Math.ceil(refused.retryAfterMs / 1000);
     conn.limited = true;
-    sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket'}; reconnect in ${seconds} s`, remainingSeconds: seconds });
+    sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${refused.limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket'}; reconnect in ${seconds} s`, remainingSeconds: seconds });
     ws.end(CloseCode.TryAgainLater, 'too many resyncs');
     return false;
   };
@@ -270,7 +247,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           const conn: Conn = {
             userId: who.identity.userId, isGuest: who.identity.isGuest, since, version, cooldownRemaining: Math.ceil(remainingMs / 1000),
             closed: false, inflight: 0, bad: 0, waitingFrom: null, ip, counted, account: asAccountIdentity(who.identity),
-            messages: fullBucket(clientLimits.messages, Date.now()), resyncs: fullBucket(clientLimits.resyncsPerSocket, Date.now()), limited: false,
+            budget: rates.socket(Date.now()), limited: false,
           };
           res.upgrade(conn, key, protocol, extensions, context);
           counted = false; // the slot now belongs to the socket, released in `close`
@@ -295,7 +272,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData();
       if (conn.limited) return;
-      if (!takeToken(conn.messages, clientLimits.messages, Date.now())) {
+      if (!rates.message(conn.budget, Date.now())) {
         refuse('ws_messages');
         conn.limited = true;
         sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `more than ${clientLimits.messages.perSecond} messages a second (burst ${clientLimits.messages.burst})` });
