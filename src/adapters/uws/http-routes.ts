@@ -5,8 +5,9 @@
  * `AsyncIterable` bodies with backpressure (waits for `onWritable` when uWS buffers).
  *
  * Unread responses (uWS.js 20.30, measured): `res.end(body)` copies whatever the kernel does not take into
- * uWS's own buffer, for every pipelined request, so 20 sockets × 25 pipelined `GET /api/v1/canvas` that are
- * never read took a test edge from 89 MB to 2.07 GB. `tryEnd` writes only what the kernel takes and leaves
+ * uWS's own buffer, for every pipelined request: 20 sockets × 25 pipelined 4 MB responses never read took a
+ * bare uWS app from 89 MB to 2.07 GB, and the edge of 45a0234 up by 520-875 MB in 3 s (`npm run bench --
+ * client-bounds`; this file: +4 MB). `tryEnd` writes only what the kernel takes and leaves
  * the rest to us (we keep a reference to the body, often the shared cached canvas, and continue in
  * `onWritable`); while that response is pending, uWS parses no further request on the connection, and one
  * that arrives pipelined closes it. So a connection holds at most one response, which we already hold, and
