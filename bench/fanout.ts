@@ -181,6 +181,7 @@ async function main() {
     // Every bench client connects from 127.0.0.1 as a guest: lift the per-address caps and the guest switch
     // meant for the public (src/config/auth.ts).
     ALLOW_GUEST_PLACEMENT: '1', GUEST_COOLDOWN_PER_IP: '0', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+    WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
   };
   // A random high port: PORT=0 would work, but the parent then has to learn the port from the edge's logs.
   const port = 20_000 + Math.floor(Math.random() * 20_000);

@@ -5,10 +5,12 @@
 export const CloseCode = {
   /** The edge is shutting down (deploy, scale-in): reconnect elsewhere. */
   GoingAway: 1001,
-  /** A message exceeded `MAX_CLIENT_MESSAGE_BYTES` (uWS closes at the transport level). */
+  /** A message exceeded `MAX_CLIENT_MESSAGE_BYTES` (the edge answers `too_large` first; past 16 KiB uWS drops the socket, 1006). */
   MessageTooBig: 1009,
-  /** Too many malformed messages: the client is broken or hostile. */
+  /** Too many malformed messages, or more messages a second than the edge allows: the client is broken or hostile. */
   PolicyViolation: 1008,
+  /** Too many whole-canvas sends to this socket or address (resumes, reconnects): reconnect after the back-off. */
+  TryAgainLater: 1013,
   /** The client speaks a protocol version this edge does not serve; do not reconnect blindly. */
   UnsupportedVersion: 4001,
   /**

@@ -140,6 +140,19 @@ const projectionHalted = new Gauge({
   registers: [registry],
 });
 
+const limitRefusals = new Counter({
+  name: 'rplace_limit_refusals_total',
+  help: 'Requests, messages and connections refused or closed by a per-client bound, by limit (src/domain/limits.ts; docs/SECURITY.md).',
+  labelNames: ['limit'] as const,
+  registers: [registry],
+});
+
+const httpPendingResponses = new Gauge({
+  name: 'rplace_http_pending_responses',
+  help: 'HTTP responses the client has not read yet (the edge holds the body, uWS none of it).',
+  registers: [registry],
+});
+
 export const metrics = {
   eventsRejected,
   projectionHalted,
@@ -157,6 +170,8 @@ export const metrics = {
   snapshotSeq,
   historyStoreUp,
   historyStoreOutages,
+  limitRefusals,
+  httpPendingResponses,
 } as const;
 
 /** Convenience for the placement path: one call per answered placement. */

@@ -52,6 +52,8 @@ export const authShape = {
   POW_DIFFICULTY: int(1, 32).default(18),
   /** How long a passed challenge clears the user (seconds). */
   POW_CLEAR_SECONDS: int(60, 86_400).default(3600),
+  /** Proof-of-work challenges one client address may fetch per minute (each user has at most one outstanding). */
+  POW_CHALLENGES_PER_IP_PER_MINUTE: int(1, 1_000_000).default(20),
   /**
    * Reverse proxies (comma-separated CIDRs or addresses) whose forwarding headers are believed. Empty: none,
    * the socket's peer is the client. See src/app/auth/client-address.ts for how the address is resolved.

@@ -29,6 +29,16 @@ export const edgeSchema = z.object({
   READY_LAG_EVENTS: int(0, 10_000_000).default(1000),
   /** How long a placement waits for the log's ack before answering `unavailable`. */
   APPEND_TIMEOUT_MS: int(100, 60_000).default(2000),
+  /** Messages a second per socket (sustained; bursts up to WS_MESSAGE_BURST); past it: `rate_limited`, then close 1008. */
+  WS_MESSAGES_PER_SECOND: int(1, 100_000).default(20),
+  /** Messages a socket may send at once after a quiet spell. */
+  WS_MESSAGE_BURST: int(1, 1_000_000).default(60),
+  /** Whole-canvas (or ≥ 64 KiB catch-up) sends per socket per minute, the open's included; past it: `rate_limited`, close 1013. */
+  WS_RESYNCS_PER_SOCKET_PER_MINUTE: int(1, 100_000).default(6),
+  /** The same across every socket of one client address. */
+  WS_RESYNCS_PER_IP_PER_MINUTE: int(1, 1_000_000).default(30),
+  /** Large (≥ 64 KiB) HTTP responses one address may leave unread at once; past it: 503 `rate_limited`, connection closed. */
+  HTTP_MAX_UNREAD_RESPONSES_PER_IP: int(1, 100_000).default(8),
   /** The built browser client (`npm run build:web`), served at `/`. */
   STATIC_DIR: z.string().min(1).default('dist/web'),
 });

@@ -15,6 +15,12 @@ export const historySchema = z.object({
   PG_POOL_SIZE: int(1, 64).default(4),
   /** Timelapses computed at once by this process (each holds a canvas and streams frames). */
   TIMELAPSE_MAX_CONCURRENT: int(1, 16).default(2),
+  /** Timelapses one client address may run at once (its share of TIMELAPSE_MAX_CONCURRENT). */
+  TIMELAPSE_MAX_PER_IP: int(1, 16).default(1),
+  /** Point-in-time snapshots (raw or PNG; each inflates a canvas) computed at once by this process. */
+  SNAPSHOT_MAX_CONCURRENT: int(1, 256).default(4),
+  /** Of which one client address may hold this many. */
+  SNAPSHOT_MAX_PER_IP: int(1, 256).default(2),
   /** Port for /metrics and /healthz of the standalone history role (unset: none). */
   METRICS_PORT: int(0, 65_535).optional(),
 });

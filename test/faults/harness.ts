@@ -178,6 +178,7 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
         WS_MAX_CONNECTIONS_PER_IP: '100000',
         PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
         PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+        WS_RESYNCS_PER_IP_PER_MINUTE: '1000000', // 200 clients reconnecting at once after an edge kill
         // Snapshots every 2 s, so the run has several and the latest is checked against a replay.
         SNAPSHOT_INTERVAL_MS: '2000',
         LOG_LEVEL: 'info',

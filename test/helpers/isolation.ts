@@ -32,12 +32,13 @@ export function testEnv(names: Names, extra: Record<string, string> = {}): Recor
     CANVAS_ID: names.canvasId,
     LOG_LEVEL: 'warn',
     // Tests of everything but accounts run an edge as an open demo: guests place, and the per-IP caps
-    // (every test client is 127.0.0.1) are out of the way. The accounts tests set these explicitly.
+    // (every test client is 127.0.0.1) are out of the way (edge-bounds.test.ts tests them, from distinct 127.x addresses). The accounts tests set these explicitly.
     ALLOW_GUEST_PLACEMENT: '1',
     GUEST_COOLDOWN_PER_IP: '0',
     WS_MAX_CONNECTIONS_PER_IP: '100000',
     PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
     PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+    WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
     ...extra,
   };
 }

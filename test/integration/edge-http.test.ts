@@ -17,6 +17,7 @@ let listen: us_listen_socket;
 let base = '';
 let streamed = 0;
 const staticDir = mkdtempSync(join(tmpdir(), 'rplace-static-'));
+const big = new Uint8Array(6 * 2 ** 20).map((_, i) => (i * 2654435761) >>> 24); // larger than the kernel's socket buffers
 
 const routes: HttpRoute[] = [
   { method: 'POST', path: '/echo', maxBodyBytes: 1024, handle: async (r) => json(200, { bytes: r.body?.length ?? 0, q: r.query.get('q') }) },
@@ -35,6 +36,7 @@ const routes: HttpRoute[] = [
     }),
   },
   { method: 'GET', path: '/boom', handle: async () => { throw new Error('boom'); } },
+  { method: 'GET', path: '/big', handle: async () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: big }) },
 ];
 
 beforeAll(async () => {
@@ -78,4 +80,17 @@ it('answers unknown routes, wrong methods and failing handlers with JSON errors;
   const index = await fetch(`${base}/`);
   expect([index.status, index.headers.get('content-type'), await index.text()]).toEqual([200, 'text/html; charset=utf-8', '<h1>hi</h1>']);
   expect((await fetch(`${base}/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+});
+
+it('writes a whole body larger than the socket buffers intact to a reader that drains it slowly (tryEnd + onWritable)', async () => {
+  const response = await fetch(`${base}/big`);
+  const reader = response.body!.getReader();
+  const parts: Uint8Array[] = [];
+  for (let i = 0; ; i++) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    if (i % 8 === 0) await new Promise((r) => setTimeout(r, 5)); // let uWS hit backpressure and resume
+  }
+  expect(Buffer.concat(parts).equals(Buffer.from(big))).toBe(true);
 });

@@ -10,6 +10,11 @@
  * Slow clients: `maxBackpressure` bounds what uWS buffers per socket and `closeOnBackpressureLimit` closes
  * a socket that passes it (it reconnects and resumes), so one slow reader neither stalls the others nor
  * grows memory. A socket that was sent a whole canvas is subscribed only once that canvas has drained.
+ *
+ * Bounded work per client (docs/SECURITY.md): each socket has a message rate (past it: `rate_limited`, then
+ * 1008), and whole-canvas or large catch-up sends are token buckets per socket and per address (past either:
+ * `rate_limited`, then 1013; the client reconnects with back-off). The checks are two numbers in the
+ * socket's user data: nothing is allocated per message.
  */
 import type { TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
@@ -23,8 +28,9 @@ import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
 import { allOf, countPlacement, metrics, metricsRoutes, projectionsHealthy } from '../metrics.ts';
+import { DEFAULT_CLIENT_LIMITS, EdgeClientLimits, type ClientLimits, type SocketBudget } from '../../app/edge/client-limits.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
-import { mountHttpRoutes } from './http-routes.ts';
+import { LARGE_BODY_BYTES, mountHttpRoutes } from './http-routes.ts';
 import type { UwsModule } from './load.ts';
 
 export const LIVE_TOPIC = 'pixels';
@@ -32,9 +38,17 @@ export const LIVE_TOPIC = 'pixels';
 const MAX_INFLIGHT_PLACES = 4;
 /** Malformed messages tolerated per connection before closing it with 1008. */
 const MAX_BAD_MESSAGES = 20;
+/**
+ * What uWS accepts in one frame. uWS.js 20.30 drops a socket whose frame passes `maxPayloadLength` without a
+ * close frame (the client sees 1006), so it is set above the protocol's 512 bytes and the edge itself answers
+ * `too_large` and closes with 1009 up to here; beyond 16 KiB uWS still cuts the connection (1006).
+ */
+export const TRANSPORT_MAX_PAYLOAD = 16 * 1024;
+/** A catch-up `pixels` frame at least this large is charged like a whole canvas. */
+const LARGE_CATCH_UP_BYTES = LARGE_BODY_BYTES;
 
 export interface WsLimits {
-  /** Largest client message (bytes); uWS closes the socket (1009) beyond it. */
+  /** Largest frame uWS takes (bytes); the edge closes with 1009 past `MAX_CLIENT_MESSAGE_BYTES`, uWS drops the socket past this. */
   readonly maxPayloadLength: number;
   /** Seconds without traffic before uWS closes a socket; it pings automatically before that. */
   readonly idleTimeout: number;
@@ -64,6 +78,8 @@ export interface EdgeServerDeps {
   readonly access?: EdgeAccess;
   /** Serve `/metrics` on this (public) port; false when the edge has an internal `METRICS_PORT` listener. */
   readonly publicMetrics?: boolean;
+  /** Per-client rates and caps; default `DEFAULT_CLIENT_LIMITS`. */
+  readonly clientLimits?: ClientLimits;
 }
 
 interface Conn {
@@ -81,6 +97,10 @@ interface Conn {
   ip: string;
   counted: boolean;
   account: AccountIdentity;
+  /** Messages and whole-canvas sends this socket has left (the per-address buckets live in `EdgeClientLimits`). */
+  budget: SocketBudget;
+  /** Already refused and closing: later messages are dropped unanswered. */
+  limited: boolean;
 }
 
 export interface EdgeServer {
@@ -95,7 +115,7 @@ export interface EdgeServer {
 }
 
 export function buildEdgeLimits(maxBackpressure: number, idleTimeout: number): WsLimits {
-  return { maxPayloadLength: MAX_CLIENT_MESSAGE_BYTES, idleTimeout, maxBackpressure, closeOnBackpressureLimit: true };
+  return { maxPayloadLength: TRANSPORT_MAX_PAYLOAD, idleTimeout, maxBackpressure, closeOnBackpressureLimit: true };
 }
 
 export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: number): Promise<EdgeServer> {
@@ -104,6 +124,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   const cache = new CanvasCache(state, deps.info.height, deps.canvasCacheMs);
   const sockets = new Set<WebSocket<Conn>>();
   let closing = false;
+  const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
+  const rates = new EdgeClientLimits(clientLimits);
+  const refuse = (limit: string) => metrics.limitRefusals.inc({ limit });
 
   const sendControl = (ws: WebSocket<Conn>, message: ServerControlMessage) => ws.send(JSON.stringify(message), false);
   const sendFrame = (ws: WebSocket<Conn>, frame: Uint8Array, kind: 'pixels' | 'canvas') => {
@@ -119,8 +142,27 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     }
   };
 
-  /** Brings a socket from `since` (null: nothing) to the live topic: catch-up from the ring, or a whole canvas. */
-  const serveFrom = (ws: WebSocket<Conn>, since: number | null) => {
+  /**
+   * Spends one whole-canvas send from the socket's and the address's buckets; when either is empty, answers
+   * `rate_limited` and closes with 1013 (the client reconnects with back-off) and returns false.
+   */
+  const chargeResync = (ws: WebSocket<Conn>): boolean => {
+    const conn = ws.getUserData();
+    const refused = rates.resync(conn.budget, conn.ip, Date.now());
+    if (refused === null) return true;
+    refuse(refused.limit);
+    const seconds = Math.ceil(refused.retryAfterMs / 1000);
+    conn.limited = true;
+    sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${refused.limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket'}; reconnect in ${seconds} s`, remainingSeconds: seconds });
+    ws.end(CloseCode.TryAgainLater, 'too many resyncs');
+    return false;
+  };
+
+  /**
+   * Brings a socket from `since` (null: nothing) to the live topic: catch-up from the ring, or a whole canvas.
+   * `charged`: the catch-up completes a canvas already paid for.
+   */
+  const serveFrom = (ws: WebSocket<Conn>, since: number | null, charged = false) => {
     const conn = ws.getUserData();
     if (since !== null) {
       const catchUp = state.catchUp(since);
@@ -129,12 +171,14 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         return;
       }
       if (catchUp.kind === 'pixels') {
+        if (!charged && catchUp.frame.byteLength >= LARGE_CATCH_UP_BYTES && !chargeResync(ws)) return;
         sendFrame(ws, catchUp.frame, 'pixels');
         ws.subscribe(LIVE_TOPIC);
         return;
       }
       metrics.resyncs.inc({ reason: 'client_behind_ring' });
     }
+    if (!chargeResync(ws)) return;
     let entry = cache.frame();
     if (state.catchUp(entry.seq).kind !== 'pixels') entry = cache.frame(true);
     ws.unsubscribe(LIVE_TOPIC);
@@ -205,6 +249,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           const conn: Conn = {
             userId: who.identity.userId, isGuest: who.identity.isGuest, since, version, cooldownRemaining: Math.ceil(remainingMs / 1000),
             closed: false, inflight: 0, bad: 0, waitingFrom: null, ip, counted, account: asAccountIdentity(who.identity),
+            budget: rates.socket(Date.now()), limited: false,
           };
           res.upgrade(conn, key, protocol, extensions, context);
           counted = false; // the slot now belongs to the socket, released in `close`
@@ -227,6 +272,22 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       serveFrom(ws, conn.since);
     },
     message: (ws, message, isBinary) => {
+      const conn = ws.getUserData();
+      if (conn.limited) return;
+      if (!rates.message(conn.budget, Date.now())) {
+        refuse('ws_messages');
+        conn.limited = true;
+        sendControl(ws, { type: 'error', code: ErrorCode.rate_limited, message: `more than ${clientLimits.messages.perSecond} messages a second (burst ${clientLimits.messages.burst})` });
+        ws.end(CloseCode.PolicyViolation, 'message rate limit');
+        return;
+      }
+      if (message.byteLength > MAX_CLIENT_MESSAGE_BYTES) {
+        refuse('ws_message_size');
+        conn.limited = true;
+        sendControl(ws, { type: 'error', code: ErrorCode.too_large, message: `messages are at most ${MAX_CLIENT_MESSAGE_BYTES} bytes` });
+        ws.end(CloseCode.MessageTooBig, 'message too big');
+        return;
+      }
       // Decode now: `message` is only valid until this handler returns or awaits.
       if (isBinary) {
         reject(ws, ErrorCode.bad_request, 'client messages are JSON text frames');
@@ -246,7 +307,6 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         return;
       }
       const msg = result.data;
-      const conn = ws.getUserData();
       if (msg.type === 'ping') {
         sendControl(ws, { type: 'pong' });
       } else if (msg.type === 'resume') {
@@ -281,11 +341,17 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       if (conn.waitingFrom !== null && ws.getBufferedAmount() <= limits.maxBackpressure / 2) {
         const from = conn.waitingFrom;
         conn.waitingFrom = null;
-        serveFrom(ws, from);
+        serveFrom(ws, from, true);
       }
     },
-    close: (ws, code) => {
+    close: (ws, code, reason) => {
       const conn = ws.getUserData();
+      // uWS drops oversized and non-UTF-8 frames itself (1006, its reason in `reason`): count them with the other refusals.
+      if (code === 1006 && reason.byteLength > 0) {
+        const why = Buffer.from(reason).toString();
+        if (why === 'Received too big message') refuse('ws_message_size');
+        else if (why === 'Received invalid UTF-8') refuse('ws_invalid_utf8');
+      }
       conn.closed = true;
       if (conn.counted) deps.access?.connections.release(conn.ip);
       conn.counted = false;
@@ -341,7 +407,12 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       .filter((route) => deps.publicMetrics !== false || route.path !== '/metrics'),
   ];
   if (!deps.routes.some((r) => r.path === '/api/v1/auth/me')) canvasRoutes.push(guestMeRoute(deps.identity));
-  mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger);
+  mountHttpRoutes(app, [...canvasRoutes, ...deps.routes], deps.staticDir, logger, {
+    maxPendingPerIp: clientLimits.maxUnreadResponsesPerIp,
+    ...(deps.access ? { clientIp: deps.access.clientIp } : {}),
+    onRefused: refuse,
+    onPending: (pending) => metrics.httpPendingResponses.set(pending),
+  });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));

@@ -3,6 +3,17 @@
  * handler dispatching on method + exact path. It copies everything it needs out of the uWS request before
  * any await, honours aborts, caps request bodies at the route's `maxBodyBytes` (413), and streams
  * `AsyncIterable` bodies with backpressure (waits for `onWritable` when uWS buffers).
+ *
+ * Unread responses (uWS.js 20.30, measured): `res.end(body)` copies whatever the kernel does not take into
+ * uWS's own buffer, for every pipelined request: 20 sockets × 25 pipelined 4 MB responses never read took a
+ * bare uWS app from 89 MB to 2.07 GB, and the edge of 45a0234 up by 520-875 MB in 3 s (`npm run bench --
+ * client-bounds`; this file: +4 MB). `tryEnd` writes only what the kernel takes and leaves
+ * the rest to us (we keep a reference to the body, often the shared cached canvas, and continue in
+ * `onWritable`); while that response is pending, uWS parses no further request on the connection, and one
+ * that arrives pipelined closes it. So a connection holds at most one response, which we already hold, and
+ * uWS's 10 s HTTP timeout closes a reader that never drains it. On top, an address may have at most
+ * `maxPendingPerIp` large responses unread at once (more connections each waiting on one): past it a
+ * small 503 `rate_limited` with `Retry-After`, and the connection is closed.
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -24,18 +35,69 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 /** Largest body of a route that does not state `maxBodyBytes`. */
 const DEFAULT_MAX_BODY = 0;
+/** Bodies at least this large count against an address's unread-response cap (smaller ones fit the kernel's buffers). */
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+export interface HttpLimits {
+  /** Large responses one client address may have written but not yet read, across its connections. */
+  readonly maxPendingPerIp: number;
+  /** The client address of a request (per-address limits): the connection's peer unless a trusted proxy says otherwise. */
+  readonly clientIp?: (remoteAddress: string, header: (name: string) => string | undefined) => string;
+  /** Called once per refusal, with the limit's name (metrics). */
+  readonly onRefused?: (limit: string) => void;
+  /** Pending responses across every address changed (metrics). */
+  readonly onPending?: (pending: number) => void;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxPendingPerIp: 8 };
 
 interface RequestState {
   aborted: boolean;
   /** Resumes a streamed body waiting for uWS to drain. */
   wake?: (() => void) | undefined;
+  /** The client address, and the unread-response accounting it shares with its other requests. */
+  ip: string;
+  pending: PendingResponses;
+  /** Releases this response's pending slot (on completion or abort); at most once. */
+  done?: (() => void) | undefined;
+}
+
+/** Large responses written but not yet read, per client address. */
+class PendingResponses {
+  readonly #byIp = new Map<string, number>();
+  #total = 0;
+  readonly limits: HttpLimits;
+
+  constructor(limits: HttpLimits) {
+    this.limits = limits;
+  }
+
+  full(ip: string): boolean {
+    return (this.#byIp.get(ip) ?? 0) >= this.limits.maxPendingPerIp;
+  }
+
+  /** Counts a pending response; returns its release (idempotent). */
+  add(ip: string): () => void {
+    this.#byIp.set(ip, (this.#byIp.get(ip) ?? 0) + 1);
+    this.limits.onPending?.(++this.#total);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = this.#byIp.get(ip) ?? 0;
+      if (n <= 1) this.#byIp.delete(ip);
+      else this.#byIp.set(ip, n - 1);
+      this.limits.onPending?.(--this.#total);
+    };
+  }
 }
 
 export function statusLine(status: number): string {
   return `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
 }
 
-export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[], staticDir: string, logger: Logger): void {
+export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[], staticDir: string, logger: Logger, limits: HttpLimits = DEFAULT_HTTP_LIMITS): void {
+  const pending = new PendingResponses(limits);
   const table = new Map<string, HttpRoute>();
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
@@ -47,11 +109,12 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
-    const request = copyRequest(res, req, method, path);
-    const state: RequestState = { aborted: false };
+    const request = copyRequest(res, req, method, path, limits.clientIp);
+    const state: RequestState = { aborted: false, ip: request.remoteAddress, pending };
     res.onAborted(() => {
       state.aborted = true;
       state.wake?.();
+      state.done?.();
     });
     const route = table.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
     if (!route) {
@@ -85,17 +148,18 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
   });
 }
 
-function copyRequest(res: UwsResponse, req: UwsRequest, method: string, path: string): HttpRequest {
+function copyRequest(res: UwsResponse, req: UwsRequest, method: string, path: string, clientIp: HttpLimits['clientIp']): HttpRequest {
   const headers: Record<string, string> = {};
   req.forEach((key, value) => {
     headers[key] = value;
   });
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
   return {
     method,
     path,
     query: new URLSearchParams(req.getQuery() ?? ''),
     headers,
-    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    remoteAddress: clientIp ? clientIp(peer, (name) => headers[name]) : peer,
   };
 }
 
@@ -118,23 +182,67 @@ function readBody(res: UwsResponse, limit: number, state: RequestState): Promise
   });
 }
 
-/** Writes a response unless the request was aborted; streams `AsyncIterable` bodies with backpressure. */
+/**
+ * Writes a response unless the request was aborted; whole bodies go out with `tryEnd` (uWS keeps no copy of
+ * what the kernel does not take, see the header), `AsyncIterable` bodies are streamed with backpressure.
+ */
 export function send(res: UwsResponse, state: RequestState, response: HttpResponse, headOnly: boolean): void {
-  if (state.aborted) return;
   const body = response.body;
+  if (state.aborted) {
+    // The client left before the answer was ready: end a streamed body so it frees what it holds (a timelapse slot).
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) void body[Symbol.asyncIterator]().return?.();
+    return;
+  }
   const writeHead = () => {
     res.writeStatus(statusLine(response.status));
     for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
   };
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
-    res.cork(() => {
-      writeHead();
-      if (headOnly) res.endWithoutBody(body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-      else res.end(body ?? '');
-    });
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body ?? new Uint8Array(0);
+    if (headOnly || bytes.byteLength === 0) {
+      res.cork(() => {
+        writeHead();
+        if (headOnly) res.endWithoutBody(bytes.byteLength);
+        else res.end();
+      });
+      return;
+    }
+    if (bytes.byteLength >= LARGE_BODY_BYTES && state.pending.full(state.ip)) {
+      state.pending.limits.onRefused?.('http_unread_responses');
+      refuseAndClose(res, state);
+      return;
+    }
+    writeWhole(res, state, writeHead, bytes);
     return;
   }
   void streamBody(res, state, writeHead, body);
+}
+
+/** 503 with a small body and `Connection: close`: the client has too many large responses unread. */
+function refuseAndClose(res: UwsResponse, state: RequestState): void {
+  const busy = jsonError(503, ErrorCode.rate_limited, `more than ${state.pending.limits.maxPendingPerIp} large responses to your address are unread; read them, then retry`);
+  res.cork(() => {
+    res.writeStatus(statusLine(503)).writeHeader('retry-after', '1');
+    for (const [key, value] of Object.entries(busy.headers ?? {})) res.writeHeader(key, value);
+    res.end(busy.body as string, true);
+  });
+}
+
+function writeWhole(res: UwsResponse, state: RequestState, writeHead: () => void, bytes: Uint8Array): void {
+  const total = bytes.byteLength;
+  let done = false;
+  res.cork(() => {
+    writeHead();
+    [, done] = res.tryEnd(bytes, total);
+  });
+  if (done) return;
+  if (total >= LARGE_BODY_BYTES) state.done = state.pending.add(state.ip);
+  res.onWritable((offset) => {
+    if (state.aborted) return true;
+    const [ok, finished] = res.tryEnd(bytes.subarray(offset), total);
+    if (finished) state.done?.();
+    return ok;
+  });
 }
 
 async function streamBody(res: UwsResponse, state: RequestState, writeHead: () => void, body: AsyncIterable<Uint8Array>): Promise<void> {

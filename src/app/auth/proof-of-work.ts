@@ -8,6 +8,10 @@
  *
  * Valid when SHA-256(challenge + ":" + nonce) starts with `difficulty` zero bits. A challenge is bound to
  * the user and usable once; passing clears the user for `clearSeconds`.
+ *
+ * Bounded issuance: a user has at most one outstanding challenge (stored under the user, so a new one
+ * replaces the last: one Redis key per user however often it asks), and each client address may ask
+ * `issuePerIp.limit` times per `issuePerIp.windowMs` (429 `rate_limited` with `Retry-After` past it).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -15,6 +19,7 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
 import type { IdentityProvider } from '../ports.ts';
 import { checkCsrf, type OriginPolicy } from './origin.ts';
+import type { RateLimiter } from './ports.ts';
 import type { ChallengeGate } from './risk.ts';
 
 /** Short-lived keys (Redis in production). */
@@ -30,6 +35,17 @@ export interface ProofOfWorkOptions {
   readonly difficulty: number;
   readonly clearSeconds: number;
 }
+
+export interface ChallengeIssuance {
+  readonly limits: RateLimiter;
+  /** Challenges one client address may fetch per window. */
+  readonly issuePerIp: { readonly limit: number; readonly windowMs: number };
+  /** Called once per refused issuance (metrics). */
+  readonly onRefused?: () => void;
+}
+
+/** How long a challenge may be solved. */
+const CHALLENGE_TTL_SECONDS = 300;
 
 export function leadingZeroBits(digest: Uint8Array): number {
   let bits = 0;
@@ -61,7 +77,7 @@ export function proofOfWorkGate(options: ProofOfWorkOptions): ChallengeGate {
 
 const Solution = z.strictObject({ challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/), nonce: z.string().min(1).max(32) });
 
-export function proofOfWorkRoutes(options: ProofOfWorkOptions & { identity: IdentityProvider; origins: OriginPolicy }): HttpRoute[] {
+export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuance & { identity: IdentityProvider; origins: OriginPolicy }): HttpRoute[] {
   const path = '/api/v1/auth/challenge';
   const signedIn = async (headers: Readonly<Record<string, string>>) => {
     const who = await options.identity.identify(headers);
@@ -75,8 +91,15 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & { identity: Iden
       async handle(request) {
         const userId = await signedIn(request.headers);
         if (userId === null) return jsonError(401, ErrorCode.unauthorized, 'log in first');
+        const rate = await options.limits.take(`pow-issue-ip:${request.remoteAddress}`, options.issuePerIp.limit, options.issuePerIp.windowMs);
+        if (!rate.allowed) {
+          options.onRefused?.();
+          const retryAfterSeconds = Math.ceil(rate.retryAfterMs / 1000);
+          const refused = jsonError(429, ErrorCode.rate_limited, `too many challenges from your address; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+          return { ...refused, headers: { ...refused.headers, 'retry-after': String(retryAfterSeconds) } };
+        }
         const challenge = randomBytes(16).toString('base64url');
-        await options.store.put(`pow:${challenge}`, userId, 300);
+        await options.store.put(`pow-user:${userId}`, challenge, CHALLENGE_TTL_SECONDS); // replaces any earlier one
         return json(200, { challenge, difficulty: options.difficulty }, { 'cache-control': 'no-store' });
       },
     },
@@ -97,8 +120,8 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & { identity: Iden
         }
         const parsed = Solution.safeParse(body);
         if (!parsed.success) return jsonError(400, ErrorCode.bad_request, 'body must be {challenge, nonce}');
-        const owner = await options.store.take(`pow:${parsed.data.challenge}`);
-        if (owner !== userId) return jsonError(400, ErrorCode.bad_request, 'unknown or expired challenge; GET a new one');
+        const outstanding = await options.store.take(`pow-user:${userId}`);
+        if (outstanding !== parsed.data.challenge) return jsonError(400, ErrorCode.bad_request, 'unknown, replaced or expired challenge; GET a new one');
         if (leadingZeroBits(powDigest(parsed.data.challenge, parsed.data.nonce)) < options.difficulty) {
           return jsonError(400, ErrorCode.bad_request, 'the nonce does not solve the challenge; GET a new one');
         }

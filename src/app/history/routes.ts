@@ -1,11 +1,17 @@
 /**
  * The history HTTP API (documented in docs/HISTORY-API.md), as framework-free routes the edge mounts.
  * Every query is parsed with zod and bounded; failures are `{ code, message }` with 400 (bad input),
- * 404, 429 (too many timelapses at once) or 503 (store down).
+ * 404, 429 (this client already holds its share of snapshots or timelapses) or 503 (store down, or every
+ * slot taken), the last two with `Retry-After`.
+ *
+ * Concurrency: point-in-time snapshots (each inflates a canvas and may encode a PNG) and timelapses (each
+ * holds a canvas and streams for seconds) have global slots and a per-client share of them (`Slots`), so one
+ * address can neither exhaust memory nor hold the whole feature.
  */
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
+import { parseIsoTime } from '../../domain/time.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../ports.ts';
 import { canvasAt } from './point-in-time.ts';
@@ -13,6 +19,7 @@ import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
+import { Slots } from '../../domain/limits.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -47,7 +54,18 @@ export interface TimelapseLimits {
   readonly maxPixelFrames: number;
   readonly maxRangeMs: number;
   readonly maxConcurrent: number;
+  /** Timelapses one client address may run at once (its fair share of `maxConcurrent`). */
+  readonly maxPerClient: number;
 }
+
+export interface SnapshotLimits {
+  /** Point-in-time canvases (raw or PNG) computed at once. */
+  readonly maxConcurrent: number;
+  /** Of which one client address may hold this many. */
+  readonly maxPerClient: number;
+}
+
+export const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxConcurrent: 4, maxPerClient: 2 };
 
 export const DEFAULT_TIMELAPSE_LIMITS: TimelapseLimits = {
   maxRegionPixels: 4_000_000,
@@ -55,6 +73,7 @@ export const DEFAULT_TIMELAPSE_LIMITS: TimelapseLimits = {
   maxPixelFrames: 400_000_000,
   maxRangeMs: 31 * 86_400_000,
   maxConcurrent: 2,
+  maxPerClient: 1,
 };
 
 export interface HistoryRoutesOptions {
@@ -66,6 +85,9 @@ export interface HistoryRoutesOptions {
   readonly clock: Clock;
   readonly encoder: ImageEncoder;
   readonly limits?: TimelapseLimits;
+  readonly snapshotLimits?: SnapshotLimits;
+  /** Called once per request refused by a concurrency limit, with the limit's name (metrics). */
+  readonly onRefused?: (limit: string) => void;
   /** MP4/WebM; absent or `null` when ffmpeg is not installed, and those formats are then refused with a clear 400. */
   readonly video?: VideoEncoder | null;
   readonly onError?: (error: Error, what: string) => void;
@@ -73,12 +95,9 @@ export interface HistoryRoutesOptions {
   readonly snapshotCacheEntries?: number;
 }
 
-/** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
+/** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
 export function parseTime(value: string): number | null {
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return null;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : null;
+  return /^\d{1,15}$/.test(value) ? Number(value) : parseIsoTime(value);
 }
 
 const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
@@ -104,6 +123,18 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
   const limits = options.limits ?? DEFAULT_TIMELAPSE_LIMITS;
   const jobs = new TimelapseJobs(clock, limits.maxConcurrent);
   const snapshots = new SnapshotCache(options.snapshotCacheEntries ?? 8);
+  const snapshotLimits = options.snapshotLimits ?? DEFAULT_SNAPSHOT_LIMITS;
+  const snapshotSlots = new Slots(snapshotLimits.maxConcurrent, snapshotLimits.maxPerClient);
+  const timelapseSlots = new Slots(limits.maxConcurrent, limits.maxPerClient);
+
+  /** 429 when the client holds its share, 503 when every slot is taken; both say when to retry. */
+  function refused(what: 'snapshot' | 'timelapse', why: 'busy' | 'per_key', slots: Slots, retryAfterSeconds: number): HttpResponse {
+    options.onRefused?.(`${what}_${why === 'busy' ? 'slots' : 'per_client'}`);
+    const response = why === 'per_key'
+      ? jsonError(429, ErrorCode.rate_limited, `at most ${slots.perKey} ${what}${slots.perKey === 1 ? '' : 's'} at once per client; retry when yours is done`, { retryAfterSeconds })
+      : jsonError(503, ErrorCode.unavailable, `all ${slots.global} ${what} slots are busy; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    return { ...response, headers: { ...response.headers, 'retry-after': String(retryAfterSeconds) } };
+  }
 
   function failure(error: unknown, what: string): HttpResponse {
     if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
@@ -160,6 +191,9 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         const { time, format } = parsed.value;
         const future = notFuture(time, 'time');
         if (future) return future;
+        const client = request.remoteAddress;
+        const full = snapshotSlots.acquire(client);
+        if (full) return refused('snapshot', full, snapshotSlots, 1);
         try {
           const at = await canvasAt(store, { width, height }, projection, time, snapshots);
           const headers = {
@@ -173,6 +207,8 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
           return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: at.canvas };
         } catch (error) {
           return failure(error, 'point-in-time canvas');
+        } finally {
+          snapshotSlots.release(client);
         }
       },
     },
@@ -218,9 +254,25 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         if (q.to > clock.now()) problems.push(`to ${new Date(q.to).toISOString()} is in the future`);
         if (q.format !== 'apng' && !video) problems.push(`format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
         if (problems.length > 0) return jsonError(400, ErrorCode.bad_request, problems.join('; '));
+        const client = request.remoteAddress;
+        const full = timelapseSlots.acquire(client);
+        if (full) return refused('timelapse', full, timelapseSlots, 5);
         const job = jobs.start(q.job, frames);
-        if (!job) return jsonError(429, ErrorCode.rate_limited, `at most ${limits.maxConcurrent} timelapses run at once; retry shortly`);
+        if (!job) {
+          timelapseSlots.release(client);
+          return refused('timelapse', 'busy', timelapseSlots, 5);
+        }
         const jobId = job.id;
+        // Runs once, whether the body was streamed to its end, failed, or dropped before its first chunk
+        // (a generator's `finally` does not run when it never started).
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          timelapseSlots.release(client);
+          if (jobs.get(jobId)?.state === 'running') jobs.finish(jobId, 'cancelled');
+          controller.abort();
+        };
         const controller = new AbortController();
         const span = { from: q.from, to: q.to, frames, region };
         // Progress counts frames the encoder has taken: the next one is asked for when the last is done.
@@ -246,8 +298,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
             throw error;
           } finally {
             // A client that disconnects stops the generator (return(), passed on to the encoder), which lands here.
-            if (jobs.get(jobId)?.state === 'running') jobs.finish(jobId, 'cancelled');
-            controller.abort();
+            release();
           }
         }
         const common = { 'x-rplace-frames': String(frames), 'x-rplace-job': jobId, 'cache-control': 'no-store' };
@@ -255,7 +306,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
           return {
             status: 200,
             headers: { ...common, 'content-type': 'image/apng', 'x-rplace-width': String(region.w), 'x-rplace-height': String(region.h), 'content-disposition': `inline; filename="timelapse-${jobId}.png"` },
-            body: body(apng()),
+            body: releasing(body(apng()), release),
           };
         }
         const size = video.size(region.w, region.h);
@@ -268,7 +319,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
             'x-rplace-height': String(size.height),
             'content-disposition': `inline; filename="timelapse-${jobId}.${q.format}"`,
           },
-          body: body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps }, regionFrames())),
+          body: releasing(body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps }, regionFrames())), release),
         };
       },
     },
@@ -285,4 +336,32 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
       },
     },
   ];
+}
+
+/** `body`, calling `release` once when it ends, fails or is returned early, even before it started. */
+function releasing(body: AsyncIterable<Uint8Array>, release: () => void): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = body[Symbol.asyncIterator]();
+      return {
+        async next() {
+          try {
+            const result = await inner.next();
+            if (result.done) release();
+            return result;
+          } catch (error) {
+            release();
+            throw error;
+          }
+        },
+        async return() {
+          try {
+            return (await inner.return?.()) ?? { done: true as const, value: undefined };
+          } finally {
+            release();
+          }
+        },
+      };
+    },
+  };
 }

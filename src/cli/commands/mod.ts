@@ -27,6 +27,7 @@ import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
+import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
@@ -38,7 +39,7 @@ export function parseTime(value: string, now = Date.now()): number {
   const age = /^(\d+)(s|m|h|d)$/.exec(value);
   if (age) return now - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
   if (/^\d{1,16}$/.test(value)) return Number(value);
-  const parsed = Date.parse(value);
+  const parsed = parseIsoTime(value) ?? (isImpossibleDate(value) ? Number.NaN : Date.parse(value));
   if (Number.isNaN(parsed)) throw new CliUsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
   return parsed;
 }

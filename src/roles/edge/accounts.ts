@@ -18,6 +18,7 @@ import { createNatsRevocations, subscribeRevocations } from '../../adapters/nats
 import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { createRedisRateLimiter } from '../../adapters/redis/rate-limits.ts';
+import { metrics } from '../../adapters/metrics.ts';
 import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
 import { createAccounts } from '../../app/auth/accounts.ts';
 import { ConnectionCaps } from '../../app/auth/connection-caps.ts';
@@ -129,9 +130,10 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   const pow = { store: challengeStore, difficulty: config.POW_DIFFICULTY, clearSeconds: config.POW_CLEAR_SECONDS };
   const builtInPow = deps.challenge === undefined && config.CHALLENGE === 'pow';
   const challenge = deps.challenge ?? (builtInPow ? proofOfWorkGate(pow) : noChallengeGate);
+  // The HTTP adapter already gives every route the resolved client address (edge-server passes it `clientIp`).
   const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
-    ...loginChallenges.routes, ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins }) : [])]
-    .map((route) => ({ ...route, handle: (request: Parameters<HttpRoute['handle']>[0]) => route.handle({ ...request, remoteAddress: clientIp(request.remoteAddress, (name) => request.headers[name]) }) }))
+    ...loginChallenges.routes,
+    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: { limit: config.POW_CHALLENGES_PER_IP_PER_MINUTE, windowMs: 60_000 }, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
     .map((route) => guardRoute(route, log));
   const access: EdgeAccess = {
     checkOrigin: (headers) => checkUpgradeOrigin(origins, headers),

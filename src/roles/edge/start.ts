@@ -22,6 +22,7 @@ import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
 import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
+import { perMinute } from '../../domain/limits.ts';
 import { systemClock } from '../../app/ports.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
@@ -100,6 +101,12 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
         identity: accounts.identity,
         access: accounts.access,
         limits: buildEdgeLimits(config.WS_MAX_BACKPRESSURE, config.WS_IDLE_TIMEOUT_S),
+        clientLimits: {
+          messages: { perSecond: config.WS_MESSAGES_PER_SECOND, burst: config.WS_MESSAGE_BURST },
+          resyncsPerSocket: perMinute(config.WS_RESYNCS_PER_SOCKET_PER_MINUTE),
+          resyncsPerIp: perMinute(config.WS_RESYNCS_PER_IP_PER_MINUTE),
+          maxUnreadResponsesPerIp: config.HTTP_MAX_UNREAD_RESPONSES_PER_IP,
+        },
         canvasCacheMs: config.CANVAS_CACHE_MS,
         staticDir: resolve(config.STATIC_DIR),
         routes: [...accounts.routes, ...(options.routes ?? [])],

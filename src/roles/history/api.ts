@@ -10,14 +10,15 @@ import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
-import { DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
+import { DEFAULT_SNAPSHOT_LIMITS, DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
+import { metrics } from '../../adapters/metrics.ts';
 import { systemClock } from '../../app/ports.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
-  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT'>>;
+  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'TIMELAPSE_MAX_PER_IP' | 'SNAPSHOT_MAX_CONCURRENT' | 'SNAPSHOT_MAX_PER_IP'>>;
 
 export interface HistoryApiOptions {
   /** The ffmpeg for MP4/WebM timelapses; `null` serves APNG only. Default: `ffmpeg` on PATH, if any. */
@@ -50,7 +51,16 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     clock: systemClock,
     encoder,
     video: ffmpegPath ? createFfmpegVideoEncoder({ ffmpegPath, palette: spec.palette }) : null,
-    limits: { ...DEFAULT_TIMELAPSE_LIMITS, maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent },
+    limits: {
+      ...DEFAULT_TIMELAPSE_LIMITS,
+      maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent,
+      maxPerClient: config.TIMELAPSE_MAX_PER_IP ?? DEFAULT_TIMELAPSE_LIMITS.maxPerClient,
+    },
+    snapshotLimits: {
+      maxConcurrent: config.SNAPSHOT_MAX_CONCURRENT ?? DEFAULT_SNAPSHOT_LIMITS.maxConcurrent,
+      maxPerClient: config.SNAPSHOT_MAX_PER_IP ?? DEFAULT_SNAPSHOT_LIMITS.maxPerClient,
+    },
+    onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
   return { routes, close: () => pg.close() };

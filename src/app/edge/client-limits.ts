@@ -1,0 +1,64 @@
+/**
+ * The edge's per-client rates, as one pure object the uWS adapter asks (docs/SECURITY.md, "Bounded work per
+ * client"): messages per socket, and whole-canvas sends per socket and per client address. A socket's
+ * budget is two buckets in its user data, so the check per message allocates nothing; only a refusal does.
+ */
+import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../../domain/limits.ts';
+
+/** Per-client bounds of the edge (configured by src/config/edge.ts). */
+export interface ClientLimits {
+  /** Messages per socket; past it the socket gets `rate_limited` and is closed with 1008. */
+  readonly messages: Rate;
+  /** Whole-canvas (and large catch-up) sends per socket; past it `rate_limited` and 1013. */
+  readonly resyncsPerSocket: Rate;
+  /** The same across every socket of one client address. */
+  readonly resyncsPerIp: Rate;
+  /** Large HTTP responses one address may leave unread at once (src/adapters/uws/http-routes.ts). */
+  readonly maxUnreadResponsesPerIp: number;
+}
+
+export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
+  messages: { perSecond: 20, burst: 60 },
+  resyncsPerSocket: perMinute(6),
+  resyncsPerIp: perMinute(30),
+  maxUnreadResponsesPerIp: 8,
+};
+
+/** What one socket has left. */
+export interface SocketBudget {
+  readonly messages: Bucket;
+  readonly resyncs: Bucket;
+}
+
+export interface ResyncRefusal {
+  readonly limit: 'ws_resyncs_per_socket' | 'ws_resyncs_per_ip';
+  readonly retryAfterMs: number;
+}
+
+export class EdgeClientLimits {
+  readonly limits: ClientLimits;
+  readonly #perIp: KeyedBuckets;
+
+  constructor(limits: ClientLimits = DEFAULT_CLIENT_LIMITS) {
+    this.limits = limits;
+    this.#perIp = new KeyedBuckets(limits.resyncsPerIp);
+  }
+
+  socket(now: number): SocketBudget {
+    return { messages: fullBucket(this.limits.messages, now), resyncs: fullBucket(this.limits.resyncsPerSocket, now) };
+  }
+
+  /** Spends one message; false when the socket is past its rate. */
+  message(budget: SocketBudget, now: number): boolean {
+    return takeToken(budget.messages, this.limits.messages, now);
+  }
+
+  /** Spends one whole-canvas send from the socket's and then the address's bucket (`ip` '' has none); null when allowed. */
+  resync(budget: SocketBudget, ip: string, now: number): ResyncRefusal | null {
+    if (!takeToken(budget.resyncs, this.limits.resyncsPerSocket, now)) {
+      return { limit: 'ws_resyncs_per_socket', retryAfterMs: msUntil(budget.resyncs, this.limits.resyncsPerSocket, now) };
+    }
+    const waitMs = ip === '' ? 0 : this.#perIp.take(ip, now);
+    return waitMs === 0 ? null : { limit: 'ws_resyncs_per_ip', retryAfterMs: waitMs };
+  }
+}
