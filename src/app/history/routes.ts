@@ -13,6 +13,7 @@ import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
+import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -71,6 +72,8 @@ export interface HistoryRoutesOptions {
   readonly onError?: (error: Error, what: string) => void;
   /** Inflated snapshots kept in memory for the time slider and timelapses (each width × height bytes; default 8). */
   readonly snapshotCacheEntries?: number;
+  /** The dataset export (./export-routes.ts); absent: not served. */
+  readonly export?: ExportRoutesOptions;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
@@ -284,5 +287,6 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
       },
     },
+    ...(options.export ? exportRoutes(options.export) : []),
   ];
 }

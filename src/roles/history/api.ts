@@ -7,7 +7,10 @@ import type { Logger } from 'pino';
 import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
+import { gzipChunks } from '../../adapters/gzip-stream.ts';
+import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
@@ -17,7 +20,7 @@ import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
-  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT'>>;
+  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'EXPORT_USER_SALT' | 'EXPORT_MAX_PER_CLIENT' | 'EXPORT_MAX_CONCURRENT'>>;
 
 export interface HistoryApiOptions {
   /** The ffmpeg for MP4/WebM timelapses; `null` serves APNG only. Default: `ffmpeg` on PATH, if any. */
@@ -41,8 +44,9 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   };
   const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
+  const store = createPgHistoryStore(pg, log);
   const routes = historyRoutes({
-    store: createPgHistoryStore(pg, log),
+    store,
     width: spec.width,
     height: spec.height,
     palette: spec.palette,
@@ -52,6 +56,21 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     video: ffmpegPath ? createFfmpegVideoEncoder({ ffmpegPath, palette: spec.palette }) : null,
     limits: { ...DEFAULT_TIMELAPSE_LIMITS, maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent },
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    export: {
+      store,
+      log: createPgPlacementLog(pg, names.consumers.history),
+      parquet: createParquetEncoder(),
+      gzip: (body) => gzipChunks(body),
+      width: spec.width,
+      height: spec.height,
+      palette: spec.palette,
+      clock: systemClock,
+      userSalt: config.EXPORT_USER_SALT ?? null,
+      maxPerClient: config.EXPORT_MAX_PER_CLIENT ?? 1,
+      maxConcurrent: config.EXPORT_MAX_CONCURRENT ?? 2,
+      canvasId: config.CANVAS_ID,
+      onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    },
   });
   return { routes, close: () => pg.close() };
 }
