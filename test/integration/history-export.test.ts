@@ -22,6 +22,7 @@ import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { seqAt } from '../../src/app/history/export.ts';
+import { HEAT_PALETTE, heatIndices } from '../../src/app/history/heatmap.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/app/history/ports.ts';
 import type { HttpResponse, HttpRoute } from '../../src/app/http.ts';
@@ -31,6 +32,7 @@ import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
+import { decodePng } from '../helpers/png.ts';
 import { publishEvents, randomEvents, referenceCanvasAt, waitFor, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 
@@ -254,6 +256,60 @@ describe('GET /api/v1/history/export', () => {
   });
 });
 
+function activity(path: string, query: Record<string, string>): Promise<HttpResponse> {
+  const found = api.routes.find((r) => r.path === path);
+  if (!found) throw new Error(`no route ${path}`);
+  return found.handle({ method: 'GET', path, query: new URLSearchParams(query), headers: {}, remoteAddress: '127.0.0.1' });
+}
+
+function referenceCounts(list: readonly TestEvent[]): Uint32Array {
+  const counts = new Uint32Array(W * H);
+  for (const e of list) counts[e.y * W + e.x] = (counts[e.y * W + e.x] as number) + 1;
+  return counts;
+}
+
+describe('heatmap and virgin map', () => {
+  it('counts the placements of each pixel over a range (raw), and draws them on the heat scale (PNG)', async () => {
+    const from = start + 12_000, to = start + 30_000;
+    const want = referenceCounts(expected(await seqAt(store, from), await seqAt(store, to)));
+    const raw = await activity('/api/v1/history/heatmap', { from: String(from), to: String(to), format: 'raw' });
+    expect(raw.status).toBe(200);
+    const bytes = await bytesOf(raw);
+    expect(new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))).toEqual(want);
+    expect(raw.headers?.['x-rplace-max-count']).toBe(String(Math.max(...want)));
+    const png = decodePng(await bytesOf(await activity('/api/v1/history/heatmap', { from: String(from), to: String(to) })));
+    expect([png.width, png.height]).toEqual([W, H]);
+    expect(Buffer.from(png.frames[0] as Uint8Array)).toEqual(Buffer.from(heatIndices(want)));
+    expect(png.palette.slice(0, 2)).toEqual([[0, 0, 0], HEAT_PALETTE[1]?.hex.match(/[0-9A-F]{2}/g)?.map((h) => parseInt(h, 16))]);
+    const all = await bytesOf(await activity('/api/v1/history/heatmap', { format: 'raw' }));
+    expect(new Uint32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.length))).toEqual(referenceCounts(events));
+  });
+
+  it('marks the pixels never placed up to an instant', async () => {
+    const to = start + 2_000;
+    const placed = referenceCounts(expected(0, await seqAt(store, to)));
+    const raw = await bytesOf(await activity('/api/v1/history/virgin', { to: String(to), format: 'raw' }));
+    expect([...raw]).toEqual([...placed].map((n) => (n === 0 ? 1 : 0)));
+    expect(raw.includes(1) && raw.includes(0)).toBe(true);
+    const png = decodePng(await bytesOf(await activity('/api/v1/history/virgin', { to: String(to) })));
+    expect(Buffer.from(png.frames[0] as Uint8Array)).toEqual(raw);
+    expect(png.palette).toEqual([[0, 0, 0], [255, 255, 255]]);
+  });
+
+  it('answers bad input with 400', async () => {
+    for (const [path, query] of [
+      ['/api/v1/history/heatmap', { format: 'jpeg' }],
+      ['/api/v1/history/heatmap', { from: String(start + 9_000), to: String(start + 1_000) }],
+      ['/api/v1/history/virgin', { to: String(Date.now() + 60_000) }],
+      ['/api/v1/history/virgin', { from: String(start) }],
+    ] as const) {
+      const response = await activity(path, query);
+      expect(response.status, `${path} ${JSON.stringify(query)}`).toBe(400);
+      expect(JSON.parse(String(response.body)).code).toBe('bad_request');
+    }
+  });
+});
+
 describe('an export the client hangs up on', () => {
   // A canvas of its own with 300,000 events written straight to Postgres (a stream is not needed to read
   // history), so the export is still streaming when the client goes away; its odd size makes the COPY's
@@ -359,6 +415,22 @@ describe('rplace export (CLI)', () => {
     expect(rawRows[11]).toContain(`,${'ü'.repeat(32)},`);
     const resumed = tail.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).seq);
     expect(resumed).toEqual(want.filter((e) => e.seq > 1500).map((e) => e.seq));
+  });
+
+  it('writes heatmap and virgin map PNGs equal to the API\'s', async () => {
+    const to = start + 30_000;
+    const [heat, virgin] = await Promise.all([
+      rplace(['heatmap', '--from', String(start + 12_000), '--to', String(to), '-o', join(dir, 'heat.png')]),
+      rplace(['virgin', '--to', String(to), '-o', join(dir, 'virgin.png'), '--raw']),
+    ]);
+    expect(heat.code, heat.stderr).toBe(0);
+    expect(heat.stdout).toMatch(/heat\.png: placements per pixel, seq \d+\.\.\d+, busiest pixel \d+, in /);
+    expect(readFileSync(join(dir, 'heat.png'))).toEqual(await bytesOf(await activity('/api/v1/history/heatmap', { from: String(start + 12_000), to: String(to) })));
+    expect(virgin.code, virgin.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'virgin.png'))).toEqual(await bytesOf(await activity('/api/v1/history/virgin', { to: String(to), format: 'raw' })));
+    const bad = await rplace(['heatmap', '--to', String(Date.now() + 3_600_000), '-o', join(dir, 'x.png')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^rplace heatmap: to .* is in the future\n$/);
   });
 
   it('exits 2 with one line for bad input', async () => {

@@ -123,6 +123,21 @@ export class PlacementCopyParser {
   }
 }
 
+/** `pg_cancel_backend` from a connection of its own (not the pool's: it may be full); best effort. */
+async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
+  if (pid === null) return;
+  const client = new pg.Client(pool.options);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+  } catch {
+    // The connection is thrown away below all the same; Postgres then stops at its next write.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export function createPgPlacementLog(conn: PgConnection, projection: string, options: { readonly batchRows?: number } = {}): PlacementLog {
   const { pool } = conn;
   const batchRows = options.batchRows ?? 8_192;
@@ -187,8 +202,7 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
         if (!finished) {
           // Stopped early (the consumer went away) or failed: cancel the statement now rather than let the
           // backend finish its scan, and never hand this half-read connection to anyone else.
-          // `Client#cancel(client, query)` (node-postgres, untyped): a CancelRequest on a fresh socket, no pool slot.
-          (new pg.Client(pool.options) as unknown as { cancel(client: pg.PoolClient, query: unknown): void }).cancel(client, stream);
+          void cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
           stream.destroy();
         }
         client.release(!finished);

@@ -36,3 +36,9 @@ export interface PlacementLog {
 export interface ParquetEncoder {
   encode(batches: AsyncIterable<PlacementBatch>, columns: { readonly userKey: (userId: string) => string; readonly colorHex: readonly string[] }): AsyncIterable<Uint8Array>;
 }
+
+/** Placements per pixel, for heatmaps and the virgin map. */
+export interface PixelActivity {
+  /** Placements per pixel (row-major `width × height`) among events with `afterSeq < seq ≤ untilSeq`. */
+  counts(afterSeq: number, untilSeq: number, width: number, height: number): Promise<Uint32Array>;
+}

@@ -13,7 +13,7 @@ import { exportBytes, planExport } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, saltedUserKey, type ExportFormat } from './export-format.ts';
 import type { ParquetEncoder, PlacementLog } from './export-ports.ts';
 import { StoreUnavailable, type HistoryStore } from './ports.ts';
-import { parseTime } from './routes.ts';
+import { int, parse, timeParam } from './routes.ts';
 
 export interface ExportRoutesOptions {
   readonly store: HistoryStore;
@@ -42,16 +42,6 @@ const CONTENT_TYPES: Readonly<Record<ExportFormat, string>> = {
 
 /** An export whose response never started streaming (the client left first) frees its slot after this. */
 const UNSTARTED_SLOT_MS = 30_000;
-
-const int = (min: number, max: number) => z.string().regex(/^\d{1,10}$/, 'must be a non-negative integer').transform(Number).pipe(z.number().int().min(min).max(max));
-const timeParam = z.string().max(40).transform((v, ctx) => {
-  const ms = parseTime(v);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch' });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 /** Counts running exports per client and in total. */
 export class ExportSlots {
@@ -103,11 +93,9 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
     path: '/api/v1/history/export',
     maxBodyBytes: 0,
     async handle(request: HttpRequest): Promise<HttpResponse> {
-      const parsed = query.safeParse(Object.fromEntries(request.query));
-      if (!parsed.success) {
-        return jsonError(400, ErrorCode.bad_request, parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
-      }
-      const q = parsed.data;
+      const parsed = parse(query, request.query);
+      if (!parsed.ok) return parsed.response;
+      const q = parsed.value;
       if (!userKey) return jsonError(503, ErrorCode.unavailable, 'dataset export is not configured on this server (EXPORT_USER_SALT is unset)');
       const hasRegion = q.x !== undefined || q.y !== undefined || q.w !== undefined || q.h !== undefined;
       const x = q.x ?? 0, y = q.y ?? 0;

@@ -13,6 +13,7 @@ import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
+import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
@@ -74,6 +75,8 @@ export interface HistoryRoutesOptions {
   readonly snapshotCacheEntries?: number;
   /** The dataset export (./export-routes.ts); absent: not served. */
   readonly export?: ExportRoutesOptions;
+  /** Heatmap and virgin map (./activity-routes.ts); absent: not served. */
+  readonly activity?: ActivityRoutesOptions;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
@@ -84,8 +87,10 @@ export function parseTime(value: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
-const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
-const timeParam = z.string().max(40).transform((v, ctx) => {
+/** An integer query parameter in [min, max]. */
+export const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+/** A time query parameter (`parseTime`), as ms since the epoch. */
+export const timeParam = z.string().max(40).transform((v, ctx) => {
   const ms = parseTime(v);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch' });
@@ -94,7 +99,8 @@ const timeParam = z.string().max(40).transform((v, ctx) => {
   return ms;
 });
 
-function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
+/** Parses a query with `schema`: the value, or a 400 naming every problem. */
+export function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
   const result = schema.safeParse(Object.fromEntries(query));
   if (result.success) return { ok: true, value: result.data };
   const message = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
@@ -288,5 +294,6 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
       },
     },
     ...(options.export ? exportRoutes(options.export) : []),
+    ...(options.activity ? activityRoutes(options.activity) : []),
   ];
 }

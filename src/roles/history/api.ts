@@ -10,6 +10,7 @@ import { connectPg } from '../../adapters/pg/connect.ts';
 import { gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
@@ -45,6 +46,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
   const store = createPgHistoryStore(pg, log);
+  const placementLog = createPgPlacementLog(pg, names.consumers.history);
   const routes = historyRoutes({
     store,
     width: spec.width,
@@ -58,7 +60,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
     export: {
       store,
-      log: createPgPlacementLog(pg, names.consumers.history),
+      log: placementLog,
       parquet: createParquetEncoder(),
       gzip: (body) => gzipChunks(body),
       width: spec.width,
@@ -69,6 +71,18 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
       maxPerClient: config.EXPORT_MAX_PER_CLIENT ?? 1,
       maxConcurrent: config.EXPORT_MAX_CONCURRENT ?? 2,
       canvasId: config.CANVAS_ID,
+      onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    },
+    activity: {
+      store,
+      log: placementLog,
+      activity: createPgPixelActivity(pg),
+      png: (indices, width, height, palette) => encodePng(indices, width, height, palette),
+      width: spec.width,
+      height: spec.height,
+      clock: systemClock,
+      maxPerClient: 1,
+      maxConcurrent: 4,
       onError: (error, what) => log.error({ err: error }, `${what} failed`),
     },
   });
