@@ -7,10 +7,12 @@ import * as history0001 from './0001_history.ts';
 import * as users0002 from './0002_users.ts';
 import * as eventChunks0003 from './0003_event_chunks.ts';
 import * as rawSnapshots0004 from './0004_raw_snapshots.ts';
+import * as userHistory0005 from './0005_user_history.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_history': history0001,
   '0002_users': users0002,
   '0003_event_chunks': eventChunks0003,
   '0004_raw_snapshots': rawSnapshots0004,
+  '0005_user_history': userHistory0005,
 };

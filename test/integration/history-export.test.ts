@@ -433,6 +433,26 @@ describe('rplace export (CLI)', () => {
     expect(bad.stderr).toMatch(/^rplace heatmap: to .* is in the future\n$/);
   });
 
+  it('lists a user\'s placements newest first, a page at a time (user-history)', async () => {
+    const mine = events.filter((e) => e.userId === 'u7').reverse();
+    expect(mine.length).toBeGreaterThan(30);
+    const first = await rplace(['user-history', 'u7', '--limit', '20', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const page1 = JSON.parse(first.stdout);
+    expect(page1.placements.map((p: { seq: number; x: number; y: number; color: number; placedAt: string }) => [p.seq, p.x, p.y, p.color, Date.parse(p.placedAt)]))
+      .toEqual(mine.slice(0, 20).map((e) => [e.seq, e.x, e.y, e.color, e.placedAt]));
+    expect(page1.nextBefore).toBe(mine[19]?.seq);
+    const second = await rplace(['user-history', 'u7', '--limit', '1000', '--before', String(page1.nextBefore)]);
+    expect(second.code, second.stderr).toBe(0);
+    const lines = second.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`u7: ${mine.length - 20} placement(s) before seq ${page1.nextBefore}, newest first`);
+    expect(lines.slice(1).map((l) => Number(/seq (\d+)/.exec(l)?.[1]))).toEqual(mine.slice(20).map((e) => e.seq));
+    expect(lines.at(-1)).not.toMatch(/^more:/);
+    // Served by an index led by the user (migration 0005), on every partition.
+    const indexes = (await pg.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'events%'`, [names.pgSchema])).rows.map((r) => String(r.indexdef));
+    expect(indexes.filter((d) => /\(user_id, seq DESC\)/.test(d)).length).toBe(indexes.filter((d) => /\(x, y, seq DESC\)/.test(d)).length);
+  });
+
   it('exits 2 with one line for bad input', async () => {
     const runs = await Promise.all([
       rplace(['export', '--format', 'xml']),
