@@ -34,7 +34,7 @@ import { applyStreams } from '../../streams/apply.ts';
 import { publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import { decodePng } from '../helpers/png.ts';
-import { decodeFrame, ffmpegChildren, probeVideo, requireFfmpeg } from '../helpers/video.ts';
+import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
 
 const W = 40;
 const H = 30;
@@ -303,6 +303,8 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
       // 20×10 scaled by 48 (short side 480): each region pixel is a 48×48 square.
       const size = videoSize(20, 10);
       expect(await probeVideo(file)).toEqual({ codec: format === 'mp4' ? 'h264' : 'vp9', width: size.width, height: size.height, frames: 12 });
+      // Streamed, yet players show its length: 12 frames at 4 fps.
+      expect(await probeDuration(file)).toBeCloseTo(3, 2);
       const last = await decodeFrame(file, 11);
       expect(last.length).toBe(size.width * size.height * 3);
       const want = referenceCanvasAt(events, W, H, to).canvas;

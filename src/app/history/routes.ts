@@ -38,7 +38,7 @@ export interface VideoEncoder {
    * The encoded file, streamed while `frames` (each `width × height` palette indices) is consumed. Ending the
    * returned iteration early stops the encoder and frees everything it holds.
    */
-  encode(format: VideoFormat, video: { width: number; height: number; fps: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  encode(format: VideoFormat, video: { width: number; height: number; fps: number; frames?: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
 }
 
 export interface TimelapseLimits {
@@ -277,7 +277,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
             'x-rplace-height': String(size.height),
             'content-disposition': `inline; filename="timelapse-${jobId}.${q.format}"`,
           },
-          body: body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps }, regionFrames())),
+          body: body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps, frames }, regionFrames())),
         };
       },
     },
