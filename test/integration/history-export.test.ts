@@ -4,7 +4,6 @@
  * and the CLI. Round trip: an export of from..to replayed onto canvas(from) equals canvas(to) byte for byte,
  * in every format; region, resume, gzip, limits and bad input; a client that hangs up stops the Postgres read.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -32,8 +31,9 @@ import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
+import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
-import { publishEvents, randomEvents, referenceCanvasAt, waitFor, type TestEvent } from '../helpers/history.ts';
+import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, waitFor, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 
 const W = 40;
@@ -53,15 +53,6 @@ let store: HistoryStore;
 let events: TestEvent[] = [];
 let stop: (() => Promise<void>) | null = null;
 let api: { routes: HttpRoute[]; close(): Promise<void> };
-
-async function bytesOf(response: HttpResponse): Promise<Buffer> {
-  const body = response.body;
-  if (body === undefined) return Buffer.alloc(0);
-  if (typeof body === 'string' || body instanceof Uint8Array) return Buffer.from(body);
-  const parts: Uint8Array[] = [];
-  for await (const part of body) parts.push(part);
-  return Buffer.concat(parts);
-}
 
 function exportRoute(routes = api.routes): HttpRoute {
   const found = routes.find((r) => r.path === '/api/v1/history/export');
@@ -387,13 +378,7 @@ describe('rplace export (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-export-cli-'));
   const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }) };
 
-  function rplace(args: string[], extraEnv: Record<string, string> = { EXPORT_USER_SALT: SALT }): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      });
-    });
-  }
+  const rplace = rplaceCli(env, { EXPORT_USER_SALT: SALT });
 
   it('writes the same bytes as the API, gzip from the extension, raw ids on request, and resumes with --after-seq', async () => {
     const to = start + 45_000;

@@ -4,15 +4,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PlacementCopyParser } from '../../src/adapters/pg/placement-export.ts';
+import { newParseBatch, PlacementCopyParser } from '../../src/adapters/pg/placement-export.ts';
 import { CopyFormatError } from '../../src/adapters/pg/copy-binary.ts';
 import { colorHexes, csvFormatter, ndjsonFormatter, rawUserKey, redditTimestamp, saltedUserKey } from '../../src/app/history/export-format.ts';
 import type { PlacementBatch } from '../../src/app/history/export-ports.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 
 function batchOf(rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[]): PlacementBatch {
-  const n = rows.length;
-  const b = { count: n, seq: new Float64Array(n), kind: new Uint8Array(n), x: new Uint16Array(n), y: new Uint16Array(n), color: new Uint8Array(n), placedAt: new Float64Array(n), userId: new Array<string>(n) };
+  const b = newParseBatch(rows.length);
+  b.count = rows.length;
   rows.forEach((r, i) => {
     b.seq[i] = r.seq; b.kind[i] = r.kind ?? 1; b.x[i] = r.x; b.y[i] = r.y; b.color[i] = r.color; b.placedAt[i] = r.placedAt; b.userId[i] = r.userId;
   });
@@ -79,7 +79,7 @@ function copyOutput(rows: { seq: number; kind: number; x: number; y: number; col
 function parseAll(bytes: Buffer, cuts: number[], capacity: number): { rows: unknown[]; ended: boolean } {
   const parser = new PlacementCopyParser();
   const rows: unknown[] = [];
-  const batch = { count: 0, capacity, seq: new Float64Array(capacity), kind: new Uint8Array(capacity), x: new Uint16Array(capacity), y: new Uint16Array(capacity), color: new Uint8Array(capacity), placedAt: new Float64Array(capacity), userId: new Array<string>(capacity) };
+  const batch = newParseBatch(capacity);
   const drain = () => {
     for (let i = 0; i < batch.count; i++) rows.push({ seq: batch.seq[i], kind: batch.kind[i], x: batch.x[i], y: batch.y[i], color: batch.color[i], placedAt: batch.placedAt[i], userId: batch.userId[i] });
     batch.count = 0;
@@ -88,7 +88,7 @@ function parseAll(bytes: Buffer, cuts: number[], capacity: number): { rows: unkn
   for (const cut of [...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length]) {
     parser.push(bytes.subarray(last, cut));
     last = cut;
-    while (parser.parse(batch as never)) drain();
+    while (parser.parse(batch)) drain();
   }
   drain();
   return { rows, ended: parser.ended };

@@ -29,26 +29,15 @@ const PG_EPOCH_MS = 946_684_800_000;
 const FIXED_BEFORE_USER = 38;
 const ROW_OVERHEAD = 54;
 
-class Batch implements PlacementBatch {
-  count = 0;
-  readonly seq: Float64Array;
-  readonly kind: Uint8Array;
-  readonly x: Uint16Array;
-  readonly y: Uint16Array;
-  readonly color: Uint8Array;
-  readonly placedAt: Float64Array;
-  readonly userId: string[];
-  readonly capacity: number;
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.seq = new Float64Array(capacity);
-    this.kind = new Uint8Array(capacity);
-    this.x = new Uint16Array(capacity);
-    this.y = new Uint16Array(capacity);
-    this.color = new Uint8Array(capacity);
-    this.placedAt = new Float64Array(capacity);
-    this.userId = new Array<string>(capacity);
-  }
+/** A batch the reader fills (`count` rows of `capacity`), handed out as a `PlacementBatch`. */
+export type ParseBatch = { -readonly [K in keyof PlacementBatch]: PlacementBatch[K] } & { readonly capacity: number };
+
+export function newParseBatch(capacity: number): ParseBatch {
+  return {
+    count: 0, capacity,
+    seq: new Float64Array(capacity), kind: new Uint8Array(capacity), x: new Uint16Array(capacity), y: new Uint16Array(capacity),
+    color: new Uint8Array(capacity), placedAt: new Float64Array(capacity), userId: new Array<string>(capacity),
+  };
 }
 
 /**
@@ -67,7 +56,7 @@ export class PlacementCopyParser {
   }
 
   /** Parses rows into `batch` until it is full (true: call again) or the input runs out (false). */
-  parse(batch: Batch): boolean {
+  parse(batch: ParseBatch): boolean {
     const b = this.rest;
     let at = 0;
     if (!this.headerDone) {
@@ -175,7 +164,7 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
       }
       const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`));
       const parser = new PlacementCopyParser();
-      const batch = new Batch(batchRows);
+      const batch = newParseBatch(batchRows);
       let finished = false;
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {

@@ -75,24 +75,17 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
     }
   }
 
-  return [
-    {
-      method: 'GET',
-      path: '/api/v1/history/heatmap',
-      maxBodyBytes: 0,
-      async handle(request) {
-        const q = parse(heatQuery, request.query);
-        return q.ok ? answer(request, 'heatmap', q.value) : q.response;
-      },
+  const routes = [
+    { path: '/api/v1/history/heatmap', schema: heatQuery, what: 'heatmap' },
+    { path: '/api/v1/history/virgin', schema: virginQuery, what: 'virgin map' },
+  ] as const;
+  return routes.map(({ path, schema, what }): HttpRoute => ({
+    method: 'GET',
+    path,
+    maxBodyBytes: 0,
+    async handle(request) {
+      const q = parse(schema, request.query);
+      return q.ok ? answer(request, what, q.value) : q.response;
     },
-    {
-      method: 'GET',
-      path: '/api/v1/history/virgin',
-      maxBodyBytes: 0,
-      async handle(request) {
-        const q = parse(virginQuery, request.query);
-        return q.ok ? answer(request, 'virgin map', q.value) : q.response;
-      },
-    },
-  ];
+  }));
 }
