@@ -45,6 +45,8 @@ const config = loadConfig(historySchema, testEnv(names, { CANVAS_WIDTH: String(W
 const projection = names.consumers.history;
 const start = Date.now() - 3_600_000;
 const SPAN = 60_000;
+/** CLI tests start tsx processes: ~10 s each on a loaded 2-core machine. */
+const CLI_TIMEOUT_MS = 120_000;
 const HEX = PALETTE_32.map((c) => c.hex.toUpperCase());
 
 let nc: NatsConnection;
@@ -400,23 +402,23 @@ describe('rplace export (CLI)', () => {
     expect(rawRows[11]).toContain(`,${'ü'.repeat(32)},`);
     const resumed = tail.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).seq);
     expect(resumed).toEqual(want.filter((e) => e.seq > 1500).map((e) => e.seq));
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('writes heatmap and virgin map PNGs equal to the API\'s', async () => {
     const to = start + 30_000;
-    const [heat, virgin] = await Promise.all([
+    const [heat, virgin, bad] = await Promise.all([
       rplace(['heatmap', '--from', String(start + 12_000), '--to', String(to), '-o', join(dir, 'heat.png')]),
       rplace(['virgin', '--to', String(to), '-o', join(dir, 'virgin.png'), '--raw']),
+      rplace(['heatmap', '--to', String(Date.now() + 3_600_000), '-o', join(dir, 'x.png')]),
     ]);
     expect(heat.code, heat.stderr).toBe(0);
     expect(heat.stdout).toMatch(/heat\.png: placements per pixel, seq \d+\.\.\d+, busiest pixel \d+, in /);
     expect(readFileSync(join(dir, 'heat.png'))).toEqual(await bytesOf(await activity('/api/v1/history/heatmap', { from: String(start + 12_000), to: String(to) })));
     expect(virgin.code, virgin.stderr).toBe(0);
     expect(readFileSync(join(dir, 'virgin.png'))).toEqual(await bytesOf(await activity('/api/v1/history/virgin', { to: String(to), format: 'raw' })));
-    const bad = await rplace(['heatmap', '--to', String(Date.now() + 3_600_000), '-o', join(dir, 'x.png')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^rplace heatmap: to .* is in the future\n$/);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('lists a user\'s placements newest first, a page at a time (user-history)', async () => {
     const mine = events.filter((e) => e.userId === 'u7').reverse();
@@ -436,7 +438,7 @@ describe('rplace export (CLI)', () => {
     // Served by an index led by the user (migration 0005), on every partition.
     const indexes = (await pg.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'events%'`, [names.pgSchema])).rows.map((r) => String(r.indexdef));
     expect(indexes.filter((d) => /\(user_id, seq DESC\)/.test(d)).length).toBe(indexes.filter((d) => /\(x, y, seq DESC\)/.test(d)).length);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('exits 2 with one line for bad input', async () => {
     const runs = await Promise.all([
@@ -453,5 +455,5 @@ describe('rplace export (CLI)', () => {
       expect(run.stderr).toMatch(messages[i] as RegExp);
       expect(run.stdout).toBe('');
     });
-  });
+  }, CLI_TIMEOUT_MS);
 });

@@ -95,8 +95,8 @@ const ascii = (text: string): Uint8Array => utf8.encode(text);
 
 /**
  * Writes CSV rows as bytes: every part of a row comes from a small table (the second's prefix, the
- * millisecond fraction, the colour, each coordinate's digits, each user's key), copied byte by byte. Building
- * one string per batch and encoding it ran at ~0.5M rows/s; this is the hot path of a dataset export.
+ * millisecond fraction, the colour, each coordinate's digits, each user's key), copied into one buffer per
+ * batch: no string per row, no UTF-8 encode of the whole batch. The hot path of a dataset export.
  */
 export function csvFormatter(userKey: (userId: string) => string, colorHex: readonly string[], cacheEntries = 1_000_000): RowFormatter {
   const fractions = FRACTIONS.map((f) => ascii(`${f} UTC,`));
