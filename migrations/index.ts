@@ -8,6 +8,7 @@ import * as users0002 from './0002_users.ts';
 import * as eventChunks0003 from './0003_event_chunks.ts';
 import * as rawSnapshots0004 from './0004_raw_snapshots.ts';
 import * as bans0005 from './0005_bans.ts';
+import * as userHistory0006 from './0006_user_history.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_history': history0001,
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_event_chunks': eventChunks0003,
   '0004_raw_snapshots': rawSnapshots0004,
   '0005_bans': bans0005,
+  '0006_user_history': userHistory0006,
 };

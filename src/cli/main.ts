@@ -3,6 +3,8 @@
  * `src/cli/commands/<group>.ts` and registers itself here.
  */
 import { Command } from 'commander';
+import { registerActivity } from './commands/activity.ts';
+import { registerExport } from './commands/export.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerMod } from './commands/mod.ts';
 import { registerBitmap } from './commands/bitmap.ts';
@@ -11,7 +13,7 @@ import { registerStreams } from './commands/streams.ts';
 
 const program = new Command('rplace').description('operate an rplace canvas').showHelpAfterError();
 
-const groups: ((program: Command) => void)[] = [registerHistory, registerMod, registerStreams, registerBitmap, registerStatus];
+const groups: ((program: Command) => void)[] = [registerHistory, registerExport, registerActivity, registerMod, registerStreams, registerBitmap, registerStatus];
 for (const register of groups) register(program);
 
 await program.parseAsync(process.argv);

@@ -21,6 +21,15 @@ export const historySchema = z.object({
   SNAPSHOT_MAX_CONCURRENT: int(1, 256).default(4),
   /** Of which one client address may hold this many. */
   SNAPSHOT_MAX_PER_IP: int(1, 256).default(2),
+  /**
+   * Secret salt of the user ids in dataset exports (`sha512(salt ‖ 0 ‖ userId)`, base64). No default: unset,
+   * the export API answers 503 (`npm start` derives one from the dev session secret).
+   */
+  EXPORT_USER_SALT: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
+  /** Dataset exports one client address may run at once. */
+  EXPORT_MAX_PER_CLIENT: int(1, 16).default(1),
+  /** Dataset exports this process runs at once (each holds one Postgres connection while it streams). */
+  EXPORT_MAX_CONCURRENT: int(1, 64).default(2),
   /** Port for /metrics and /healthz of the standalone history role (unset: none). */
   METRICS_PORT: int(0, 65_535).optional(),
 });

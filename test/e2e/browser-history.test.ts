@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
+import { HEAT_PALETTE } from '../../src/app/history/heatmap.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
 
@@ -83,11 +84,22 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   await slider.fill('0');
   await page.waitForFunction(() => /^Showing /.test(document.getElementById('history-note')?.textContent ?? ''));
   await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#FFFFFF' && window.rplaceDebug.rendered(5, 6) === '#FFFFFF');
+  // The timelapse ending here would show nothing: the line under the link names its range and says so.
+  await page.waitForFunction(() => /^Timelapse: 40×\d+ at \(0,\d+\), .+ – .+\. No pixel of this region changes in that range/.test(document.getElementById('history-timelapse-range')?.textContent ?? ''));
 
   // Slider to the end: every placement.
   await slider.fill('1000');
   await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4');
   await page.screenshot({ path: join(ARTIFACTS, 'browser-history.png') });
+  await page.waitForFunction(() => /^Timelapse: 40×\d+ at \(0,\d+\), .+ – [^.]+$/.test(document.getElementById('history-timelapse-range')?.textContent ?? ''));
+
+  // The layer picker: the heatmap (5,6 placed twice is the busiest, 20,10 once), the never-placed pixels, the canvas again.
+  await page.selectOption('#history-layer', 'heatmap');
+  await page.waitForFunction(([hot, once]) => window.rplaceDebug.rendered(5, 6) === hot && window.rplaceDebug.rendered(20, 10) === once && window.rplaceDebug.rendered(0, 0) === '#000000', [HEAT_PALETTE[31]?.hex, HEAT_PALETTE[1]?.hex]);
+  await page.selectOption('#history-layer', 'virgin');
+  await page.waitForFunction(() => window.rplaceDebug.rendered(5, 6) === '#000000' && window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(0, 0) === '#FFFFFF');
+  await page.selectOption('#history-layer', 'canvas');
+  await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4');
 
   // The timelapse link covers the visible region (the history panel hides a few rows at the bottom).
   const href = await page.getAttribute('#history-timelapse', 'href');

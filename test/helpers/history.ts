@@ -2,6 +2,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
+import type { HttpResponse } from '../../src/app/http.ts';
 import type { Names } from '../../src/config/names.ts';
 
 export interface TestEvent extends PixelPlaced {
@@ -59,4 +60,14 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A route's whole body (streamed or not) as one buffer. */
+export async function bytesOf(response: HttpResponse): Promise<Buffer> {
+  const body = response.body;
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body === 'string' || body instanceof Uint8Array) return Buffer.from(body);
+  const parts: Uint8Array[] = [];
+  for await (const part of body) parts.push(part);
+  return Buffer.concat(parts);
 }

@@ -29,6 +29,13 @@ export async function probeVideo(file: string): Promise<Probe> {
   return { codec: String(stream.codec_name), width: Number(stream.width), height: Number(stream.height), frames: Number(stream.nb_read_frames) };
 }
 
+/** The container's duration in seconds (`ffprobe` format=duration), or null when it has none (`N/A`). */
+export async function probeDuration(file: string): Promise<number | null> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]);
+  const value = stdout.trim();
+  return value === 'N/A' || value === '' ? null : Number(value);
+}
+
 /** Frame `n` (from 0) decoded to rgb24, `width × height × 3` bytes. */
 export async function decodeFrame(file: string, n: number): Promise<Buffer> {
   const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-vf', `select=eq(n\\,${n})`, '-frames:v', '1',

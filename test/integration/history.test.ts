@@ -5,7 +5,6 @@
  * routes answer PNG / APNG that decode to the expected pixels, and MP4 / WebM (ffmpeg) whose decoded frames show
  * the expected palette colours; a client that disconnects from a video leaves no ffmpeg behind.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -31,10 +30,11 @@ import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
+import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
-import { decodeFrame, ffmpegChildren, probeVideo, requireFfmpeg } from '../helpers/video.ts';
+import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
 
 const W = 40;
 const H = 30;
@@ -55,16 +55,6 @@ const SPAN = 60_000;
 
 async function rowCount(): Promise<number> {
   return Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
-}
-
-async function bytesOf(response: HttpResponse): Promise<Uint8Array> {
-  const body = response.body;
-  if (body === undefined) return new Uint8Array(0);
-  if (typeof body === 'string') return new TextEncoder().encode(body);
-  if (body instanceof Uint8Array) return body;
-  const parts: Uint8Array[] = [];
-  for await (const part of body) parts.push(part);
-  return Buffer.concat(parts);
 }
 
 function route(path: string): HttpRoute {
@@ -303,6 +293,8 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
       // 20×10 scaled by 48 (short side 480): each region pixel is a 48×48 square.
       const size = videoSize(20, 10);
       expect(await probeVideo(file)).toEqual({ codec: format === 'mp4' ? 'h264' : 'vp9', width: size.width, height: size.height, frames: 12 });
+      // Streamed, yet players show its length: 12 frames at 4 fps.
+      expect(await probeDuration(file)).toBeCloseTo(3, 2);
       const last = await decodeFrame(file, 11);
       expect(last.length).toBe(size.width * size.height * 3);
       const want = referenceCanvasAt(events, W, H, to).canvas;
@@ -357,13 +349,7 @@ describe('rplace timelapse (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-cli-'));
   const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }) };
 
-  function rplace(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 60_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      });
-    });
-  }
+  const rplace = rplaceCli(env);
 
   it('writes MP4 (from the extension) and WebM (from --format), and says in one line when ffmpeg is missing', async () => {
     requireFfmpeg();

@@ -6,6 +6,11 @@
  *
  * Scrubbing keeps at most one snapshot request in flight and always fetches the slider's latest position
  * when it lands, so dragging stays responsive however slow the server is.
+ *
+ * The layer picker shows, instead of the canvas at the slider's time, the heatmap of every placement up to it
+ * (`GET /api/v1/history/heatmap`) or the pixels never placed up to it (`GET /api/v1/history/virgin`). Under the
+ * timelapse link, a line names the range the timelapse covers and warns when the region has no change in it
+ * (asked of the dataset export: its first line, then the request is dropped, which stops the export).
  */
 import { type Camera, type Viewport, visibleRegion } from './camera.ts';
 import type { Renderer } from './renderer.ts';
@@ -32,6 +37,10 @@ export class HistoryMode {
   private readonly note = document.getElementById('history-note') as HTMLElement;
   private readonly timelapse = document.getElementById('history-timelapse') as HTMLAnchorElement;
   private readonly format = document.getElementById('history-format') as HTMLSelectElement;
+  private readonly layer = document.getElementById('history-layer') as HTMLSelectElement;
+  private readonly range = document.getElementById('history-timelapse-range') as HTMLElement;
+  private rangeCheck: AbortController | null = null;
+  private rangeTimer: ReturnType<typeof setTimeout> | null = null;
   private size = { width: 0, height: 0 };
   private start = Date.now() - DEFAULT_SPAN_MS;
   private end = Date.now();
@@ -47,6 +56,7 @@ export class HistoryMode {
     (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
     this.slider.addEventListener('input', () => this.scrub());
     this.format.addEventListener('change', () => this.updateTimelapseLink());
+    this.layer.addEventListener('change', () => this.scrub());
     this.timelapse.addEventListener('click', (e) => {
       e.preventDefault();
       void this.exportTimelapse();
@@ -120,7 +130,10 @@ export class HistoryMode {
       this.inFlight = true;
       try {
         // PNG: a fraction of the raw bytes, decoded natively off the main thread; fast enough to drag.
-        const res = await fetch(`/api/v1/history/snapshot?format=png&time=${encodeURIComponent(new Date(t).toISOString())}`, { credentials: 'include' });
+        const iso = encodeURIComponent(new Date(t).toISOString());
+        const layer = this.layer.value;
+        const url = layer === 'heatmap' ? `/api/v1/history/heatmap?to=${iso}` : layer === 'virgin' ? `/api/v1/history/virgin?to=${iso}` : `/api/v1/history/snapshot?format=png&time=${iso}`;
+        const res = await fetch(url, { credentials: 'include' });
         if (!res.ok) {
           const body = (await res.json().catch(() => ({}))) as { message?: string };
           this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
@@ -138,9 +151,11 @@ export class HistoryMode {
         }
         this.deps.renderer.drawBitmap(bitmap);
         bitmap.close();
-        this.shownSeq = Number(res.headers.get('x-rplace-seq'));
+        this.shownSeq = Number(res.headers.get('x-rplace-seq') ?? res.headers.get('x-rplace-to-seq'));
         this.shownTime = t;
-        this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${this.shownSeq} events)`;
+        const what = layer === 'heatmap' ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
+          : layer === 'virgin' ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)` : `Showing ${new Date(t).toLocaleString()}`;
+        this.note.textContent = `${what} (${this.shownSeq} events)`;
         this.updateTimelapseLink();
       } catch {
         this.note.textContent = 'Could not reach the history service.';
@@ -211,5 +226,33 @@ export class HistoryMode {
     });
     this.timelapse.href = `/api/v1/history/timelapse?${params.toString()}`;
     this.timelapse.download = `rplace-${r.x}-${r.y}-${r.w}x${r.h}.${this.format.value === 'apng' ? 'png' : this.format.value}`;
+    const covers = `Timelapse: ${r.w}×${r.h} at (${r.x},${r.y}), ${new Date(from).toLocaleString()} – ${new Date(to).toLocaleString()}`;
+    this.range.textContent = covers;
+    // Asked once the view settles (not on every drag step), one question at a time.
+    if (this.rangeTimer) clearTimeout(this.rangeTimer);
+    this.rangeTimer = setTimeout(() => void this.checkRegionChanges(covers, from, to, r), 400);
+  }
+
+  /** Warns under the link when no placement falls in the region during the timelapse's range. */
+  private async checkRegionChanges(covers: string, from: number, to: number, r: { x: number; y: number; w: number; h: number }): Promise<void> {
+    this.rangeCheck?.abort();
+    const controller = new AbortController();
+    this.rangeCheck = controller;
+    const params = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), format: 'ndjson', x: String(r.x), y: String(r.y), w: String(r.w), h: String(r.h) });
+    try {
+      const res = await fetch(`/api/v1/history/export?${params.toString()}`, { credentials: 'include', signal: controller.signal });
+      if (!res.ok || !res.body) return;
+      const reader = res.body.getReader();
+      const first = await reader.read();
+      await reader.cancel().catch(() => undefined);
+      if (this.rangeCheck !== controller) return;
+      const empty = first.done || first.value.length === 0;
+      this.range.textContent = empty ? `${covers}. No pixel of this region changes in that range: the timelapse would be one still frame.` : covers;
+    } catch {
+      // Unknown: the range line stays without a warning.
+    } finally {
+      if (this.rangeCheck === controller) this.rangeCheck = null;
+      controller.abort();
+    }
   }
 }

@@ -65,6 +65,12 @@ export interface VideoRequest {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
+  /**
+   * Frames the source will give, when known. Passed to ffmpeg as the output's length (`-t frames/fps`): the
+   * WebM muxer then writes the Duration up front, which it otherwise leaves out on a pipe (it cannot seek back
+   * to fill it in), so players show no length (`ffprobe`: `duration=N/A`; measured with ffmpeg 5.1).
+   */
+  readonly frames?: number;
 }
 
 export interface FfmpegVideoOptions {
@@ -100,6 +106,7 @@ export function ffmpegArgs(request: VideoRequest): string[] {
     '-an', '-vf', filters.join(','),
     '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
     ...encoderArgs(request.format, request.fps),
+    ...(request.frames ? ['-t', (request.frames / request.fps).toFixed(6)] : []),
     '-',
   ];
 }

@@ -33,11 +33,28 @@ export async function migrateToLatest(pool: pg.Pool, schema: string): Promise<Mi
     provider: { getMigrations: async () => ({ ...migrations }) },
     migrationTableSchema: schema,
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let outcome = await migrator.migrateToLatest();
+  // Kysely's migrator checks for its tables by introspecting every schema of the database (with
+  // `pg_get_serial_sequence` per column), which fails when another canvas's schema is dropped at that moment
+  // ("schema … does not exist", seen with parallel test files). Nothing of ours was touched: try again.
+  for (let attempt = 1; attempt < 5 && droppedElsewhere(outcome.error, schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results } = outcome;
   const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
   if (error) {
     const failed = (results ?? []).find((r) => r.status === 'Error')?.migrationName ?? '(migrator)';
     throw new MigrationFailed(`migration ${failed} failed in schema ${schema}: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
   return { applied };
+}
+
+/** The error of a concurrent `DROP SCHEMA` of a schema other than `ours`, during the migrator's introspection. */
+function droppedElsewhere(error: unknown, ours: string): boolean {
+  if (!error) return false;
+  const message = (error as Error).message ?? '';
+  const match = /schema "([^"]+)" does not exist|relation "([^"]+)\.[^"]*" does not exist/.exec(message);
+  const other = match?.[1] ?? match?.[2];
+  return other !== undefined && other !== ours;
 }

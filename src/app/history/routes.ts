@@ -20,6 +20,8 @@ import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { Slots } from '../../domain/limits.ts';
+import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
+import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -43,7 +45,7 @@ export interface VideoEncoder {
    * The encoded file, streamed while `frames` (each `width × height` palette indices) is consumed. Ending the
    * returned iteration early stops the encoder and frees everything it holds.
    */
-  encode(format: VideoFormat, video: { width: number; height: number; fps: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  encode(format: VideoFormat, video: { width: number; height: number; fps: number; frames?: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
 }
 
 export interface TimelapseLimits {
@@ -93,6 +95,10 @@ export interface HistoryRoutesOptions {
   readonly onError?: (error: Error, what: string) => void;
   /** Inflated snapshots kept in memory for the time slider and timelapses (each width × height bytes; default 8). */
   readonly snapshotCacheEntries?: number;
+  /** The dataset export (./export-routes.ts); absent: not served. */
+  readonly export?: ExportRoutesOptions;
+  /** Heatmap and virgin map (./activity-routes.ts); absent: not served. */
+  readonly activity?: ActivityRoutesOptions;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
@@ -100,8 +106,10 @@ export function parseTime(value: string): number | null {
   return /^\d{1,15}$/.test(value) ? Number(value) : parseIsoTime(value);
 }
 
-const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
-const timeParam = z.string().max(40).transform((v, ctx) => {
+/** An integer query parameter in [min, max]. */
+export const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+/** A time query parameter (`parseTime`), as ms since the epoch. */
+export const timeParam = z.string().max(40).transform((v, ctx) => {
   const ms = parseTime(v);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch' });
@@ -110,7 +118,8 @@ const timeParam = z.string().max(40).transform((v, ctx) => {
   return ms;
 });
 
-function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
+/** Parses a query with `schema`: the value, or a 400 naming every problem. */
+export function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
   const result = schema.safeParse(Object.fromEntries(query));
   if (result.success) return { ok: true, value: result.data };
   const message = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
@@ -319,7 +328,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
             'x-rplace-height': String(size.height),
             'content-disposition': `inline; filename="timelapse-${jobId}.${q.format}"`,
           },
-          body: releasing(body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps }, regionFrames())), release),
+          body: releasing(body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps, frames }, regionFrames())), release),
         };
       },
     },
@@ -335,6 +344,8 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
       },
     },
+    ...(options.export ? exportRoutes(options.export) : []),
+    ...(options.activity ? activityRoutes(options.activity) : []),
   ];
 }
 

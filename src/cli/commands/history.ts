@@ -214,7 +214,7 @@ export function registerHistory(program: Command): void {
         }
         const encoded = format === 'apng' || !ffmpegPath
           ? apng()
-          : encodeVideo({ ffmpegPath, palette: spec.palette }, { format, width: region.w, height: region.h, fps }, regionFrames());
+          : encodeVideo({ ffmpegPath, palette: spec.palette }, { format, width: region.w, height: region.h, fps, frames }, regionFrames());
         try {
           for await (const bytes of encoded) {
             if (!out.write(bytes)) await once(out, 'drain');

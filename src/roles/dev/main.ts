@@ -9,6 +9,7 @@
  * 4. Start every role in this process (see roles.ts), print the URL, and on SIGINT/SIGTERM stop the
  *    roles, then the services this process started.
  */
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceUnreachable } from '../../app/errors.ts';
@@ -53,6 +54,8 @@ await runRole('start', async () => {
       if (created) logger.info(`generated a dev session secret in ${join(config.DATA_DIR, 'session-secret')}`);
       env.SESSION_SECRET = secret;
     }
+    // Dataset exports hash user ids with a secret salt; on one machine, one derived from the session secret.
+    env.EXPORT_USER_SALT ??= createHash('sha256').update(`rplace-export-salt:${env.SESSION_SECRET}`).digest('hex');
 
     // The client bundles proto/ (the shared WebSocket client) as well as web/.
     const sources = Math.max(newestMtime(join(root, 'web')) ?? 0, newestMtime(join(root, 'proto')) ?? 0) || null;

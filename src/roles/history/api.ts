@@ -7,7 +7,11 @@ import type { Logger } from 'pino';
 import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
+import { gzipChunks } from '../../adapters/gzip-stream.ts';
+import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
+import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { DEFAULT_SNAPSHOT_LIMITS, DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
@@ -18,7 +22,7 @@ import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
-  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'TIMELAPSE_MAX_PER_IP' | 'SNAPSHOT_MAX_CONCURRENT' | 'SNAPSHOT_MAX_PER_IP'>>;
+  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'TIMELAPSE_MAX_PER_IP' | 'SNAPSHOT_MAX_CONCURRENT' | 'SNAPSHOT_MAX_PER_IP' | 'EXPORT_USER_SALT' | 'EXPORT_MAX_PER_CLIENT' | 'EXPORT_MAX_CONCURRENT'>>;
 
 export interface HistoryApiOptions {
   /** The ffmpeg for MP4/WebM timelapses; `null` serves APNG only. Default: `ffmpeg` on PATH, if any. */
@@ -42,8 +46,10 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   };
   const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
+  const store = createPgHistoryStore(pg, log);
+  const placementLog = createPgPlacementLog(pg, names.consumers.history);
   const routes = historyRoutes({
-    store: createPgHistoryStore(pg, log),
+    store,
     width: spec.width,
     height: spec.height,
     palette: spec.palette,
@@ -62,6 +68,33 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     },
     onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    export: {
+      store,
+      log: placementLog,
+      parquet: createParquetEncoder(),
+      gzip: (body) => gzipChunks(body),
+      width: spec.width,
+      height: spec.height,
+      palette: spec.palette,
+      clock: systemClock,
+      userSalt: config.EXPORT_USER_SALT ?? null,
+      maxPerClient: config.EXPORT_MAX_PER_CLIENT ?? 1,
+      maxConcurrent: config.EXPORT_MAX_CONCURRENT ?? 2,
+      canvasId: config.CANVAS_ID,
+      onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    },
+    activity: {
+      store,
+      log: placementLog,
+      activity: createPgPixelActivity(pg),
+      png: (indices, width, height, palette) => encodePng(indices, width, height, palette),
+      width: spec.width,
+      height: spec.height,
+      clock: systemClock,
+      maxPerClient: 1,
+      maxConcurrent: 4,
+      onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    },
   });
   return { routes, close: () => pg.close() };
 }

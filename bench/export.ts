@@ -1,0 +1,119 @@
+/**
+ * `npm run bench -- export [--events N] [--users U]`: the dataset export's throughput from the history's
+ * Postgres `events` table (the store that holds user ids), in a throwaway schema on the shared Postgres.
+ *
+ * Loads N placements (default 2,000,000) by U distinct users (default N / 16, the 2022 event's ratio of
+ * 160M placements to 10.4M users) with SQL, in daily partitions as the projector makes them, and packed
+ * chunks, then times in one run:
+ *   raw        the same binary COPY, bytes counted and dropped (the floor: what Postgres can send)
+ *   parse      the export's reader (src/adapters/pg/placement-export.ts): COPY parsed into column batches
+ *   csv …      the whole export (bin/rplace export's path) into a sink that drops the bytes
+ * Each line prints events/s and its ratio to `raw` measured in the same run. Figures taken while other work
+ * shares the machine are noisy: compare the ratios.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { to as copyTo } from 'pg-copy-streams';
+import { BACKFILL_CHUNKS_SQL } from '../migrations/0003_event_chunks.ts';
+import { gzipChunks } from '../src/adapters/gzip-stream.ts';
+import { createParquetEncoder } from '../src/adapters/parquet/placements-parquet.ts';
+import { connectPg } from '../src/adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../src/adapters/pg/history-store.ts';
+import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
+import { createPgPlacementLog } from '../src/adapters/pg/placement-export.ts';
+import { colorHexes, rawUserKey, saltedUserKey, type ExportFormat } from '../src/app/history/export-format.ts';
+import { exportBytes, planExport } from '../src/app/history/export.ts';
+import { namesFor } from '../src/config/names.ts';
+import { PALETTE_32 } from '../src/domain/palette.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const N = arg('events', 2_000_000);
+const USERS = arg('users', Math.max(1, Math.round(N / 16)));
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const names = namesFor(`b_exp_${randomBytes(4).toString('hex')}`);
+const logger = pino({ level: 'warn' });
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pg = await connectPg(url, names.pgSchema, logger, { statementTimeoutMs: 600_000 });
+const projection = names.consumers.history;
+
+try {
+  await migrateToLatest(pg.pool, names.pgSchema);
+  const span = Math.ceil(N / 3.333);
+  const start = Date.now() - span - 60_000;
+  const DAY = 86_400_000;
+  for (let day = Math.floor(start / DAY); day <= Math.floor(Date.now() / DAY) + 1; day++) {
+    const from = new Date(day * DAY).toISOString();
+    await pg.pool.query(`CREATE TABLE IF NOT EXISTS events_p${from.slice(0, 10).replace(/-/g, '')} PARTITION OF events FOR VALUES FROM ('${from}') TO ('${new Date((day + 1) * DAY).toISOString()}')`);
+  }
+  const t0 = performance.now();
+  await pg.pool.query(`INSERT INTO events (seq, kind, x, y, color, user_id, placed_at, stored_at)
+    SELECT g, 1, (random() * 1999)::int, (random() * 1999)::int, (random() * 31)::int, 'user_' || (random() * ${USERS - 1})::int,
+           to_timestamp((${start} + (g * ${span}::float8 / ${N}))::bigint / 1000.0), now()
+    FROM generate_series(1, ${N}) g`);
+  await pg.pool.query(BACKFILL_CHUNKS_SQL);
+  await pg.pool.query(`INSERT INTO projection_positions (name, seq) VALUES ($1, $2)`, [projection, N]);
+  await pg.pool.query('ANALYZE events');
+  process.stdout.write(`loaded ${fmt(N)} events by ${fmt(USERS)} users in ${((performance.now() - t0) / 1000).toFixed(1)} s (schema ${names.pgSchema})\n`);
+
+  const log = createPgPlacementLog(pg, projection);
+  const store = createPgHistoryStore(pg, logger);
+  const planned = await planExport(store, log, { width: 2000, height: 2000 }, {}, Date.now());
+  if (!planned.ok) throw new Error(planned.problems.join('; '));
+  const plan = planned.plan;
+  const colorHex = colorHexes(PALETTE_32);
+
+  async function raw(): Promise<number> {
+    const client = await pg.pool.connect();
+    let bytes = 0;
+    try {
+      const copy = client.query(copyTo(`COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events WHERE seq > 0 AND seq <= ${N} ORDER BY seq) TO STDOUT (FORMAT binary)`));
+      for await (const part of copy as AsyncIterable<Buffer>) bytes += part.length;
+    } finally {
+      client.release();
+    }
+    return bytes;
+  }
+  async function parse(): Promise<number> {
+    let rows = 0;
+    for await (const batch of log.placements(0, N)) rows += batch.count;
+    if (rows !== N) throw new Error(`parse read ${rows} rows, expected ${N}`);
+    return rows;
+  }
+  async function exportTo(format: ExportFormat, opts: { raw?: boolean; gzip?: boolean } = {}): Promise<number> {
+    let bytes = 0, rows = 0;
+    const body = exportBytes(log, plan, {
+      format, colorHex,
+      userKey: opts.raw ? rawUserKey : saltedUserKey('bench-salt'),
+      parquet: createParquetEncoder(),
+      onBatch: (_seq, n) => (rows += n),
+    });
+    for await (const chunk of opts.gzip ? gzipChunks(body) : body) bytes += chunk.length;
+    if (rows !== N) throw new Error(`${format} exported ${rows} rows, expected ${N}`);
+    return bytes;
+  }
+  const runs: [string, () => Promise<number>][] = [
+    ['raw COPY read (baseline)', raw],
+    ['parse into batches', parse],
+    ['csv, hashed user ids', () => exportTo('csv')],
+    ['csv, raw user ids', () => exportTo('csv', { raw: true })],
+    ['ndjson, hashed user ids', () => exportTo('ndjson')],
+    ['parquet, hashed user ids', () => exportTo('parquet')],
+    ['csv + gzip, hashed user ids', () => exportTo('csv', { gzip: true })],
+  ];
+  let baseline = 0;
+  for (const [label, run] of runs) {
+    const rss0 = process.memoryUsage().rss;
+    const t = performance.now();
+    const bytes = await run();
+    const rate = N / ((performance.now() - t) / 1000);
+    if (baseline === 0) baseline = rate;
+    process.stdout.write(`${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`);
+  }
+} finally {
+  await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);
+  await pg.close();
+}

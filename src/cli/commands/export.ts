@@ -1,0 +1,160 @@
+/**
+ * `rplace export`: the dataset of every placement in a range (src/app/history/export.ts), as CSV in the shape
+ * of Reddit's r/place 2022 file, NDJSON or Parquet, optionally gzipped, to a file or stdout.
+ *
+ *   rplace export [--from T] [--to T] [--format csv|ndjson|parquet] [--gzip] [--region x,y,w,h]
+ *                 [--after-seq N] [--raw-user-ids] [-o FILE]
+ *
+ * User ids are salted hashes (EXPORT_USER_SALT) unless `--raw-user-ids`. Progress (by sequence) goes to
+ * stderr. Ctrl-C stops after the batch in hand and still closes the file properly (a complete gzip stream, a
+ * Parquet footer), then prints the `--after-seq` that resumes it; the exit status is then 130.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { pino } from 'pino';
+import { gzipChunks } from '../../adapters/gzip-stream.ts';
+import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
+import { connectPg } from '../../adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { migrateToLatest } from '../../adapters/pg/migrate.ts';
+import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
+import { exportBytes, planExport } from '../../app/history/export.ts';
+import { colorHexes, EXPORT_FORMATS, rawUserKey, saltedUserKey, type ExportFormat } from '../../app/history/export-format.ts';
+import type { PlacementLog } from '../../app/history/export-ports.ts';
+import { cliAction } from '../action.ts';
+import { canvasSpecOf } from '../../config/common.ts';
+import { historySchema } from '../../config/history.ts';
+import { loadConfig } from '../../config/load.ts';
+import { namesFor } from '../../config/names.ts';
+import { CliUsageError, parseRegion, parseTime } from './mod.ts';
+
+interface ExportOptions {
+  from?: string;
+  to?: string;
+  format?: string;
+  gzip?: boolean;
+  region?: string;
+  afterSeq?: string;
+  rawUserIds?: boolean;
+  output?: string;
+}
+
+/** `--format`, else the output's extension (`.csv`, `.ndjson`/`.jsonl`, `.parquet`, each optionally `.gz`), else csv. */
+function formatOf(output: string | undefined, format: string | undefined, gzip: boolean): { format: ExportFormat; gzip: boolean } {
+  const gz = gzip || Boolean(output?.toLowerCase().endsWith('.gz'));
+  if (format !== undefined) {
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new CliUsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+    return { format: format as ExportFormat, gzip: gz };
+  }
+  const name = (output ?? '').toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.ndjson') || name.endsWith('.jsonl')) return { format: 'ndjson', gzip: gz };
+  if (name.endsWith('.parquet')) return { format: 'parquet', gzip: gz };
+  return { format: 'csv', gzip: gz };
+}
+
+async function runExport(opts: ExportOptions): Promise<void> {
+  const { format, gzip } = formatOf(opts.output, opts.format, Boolean(opts.gzip));
+  const from = opts.from === undefined ? undefined : parseTime(opts.from);
+  const to = opts.to === undefined ? undefined : parseTime(opts.to);
+  if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq)) throw new CliUsageError('--after-seq must be a sequence number');
+  const afterSeq = opts.afterSeq === undefined ? undefined : Number(opts.afterSeq);
+  const config = loadConfig(historySchema);
+  if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new CliUsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
+  const spec = canvasSpecOf(config);
+  const r = opts.region === undefined ? undefined : parseRegion(opts.region);
+  const region = r ? { x: r.x, y: r.y, w: r.width, h: r.height } : undefined;
+  const names = namesFor(config.CANVAS_ID);
+  const logger = pino({ level: 'warn' });
+  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
+  try {
+    await migrateToLatest(pg.pool, names.pgSchema);
+    const store = createPgHistoryStore(pg, logger);
+    const pgLog = createPgPlacementLog(pg, names.consumers.history);
+    const planned = await planExport(store, pgLog, spec, {
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to }),
+      ...(afterSeq === undefined ? {} : { afterSeq }),
+      ...(region ? { region } : {}),
+    }, Date.now());
+    if (!planned.ok) throw new CliUsageError(planned.problems.join('; '));
+    const { plan } = planned;
+    let interrupted = false;
+    const onSigint = () => {
+      interrupted = true;
+    };
+    process.on('SIGINT', onSigint);
+    // Stops between batches, so every format still ends properly (the file holds whole batches).
+    const log: PlacementLog = {
+      lastSeq: () => pgLog.lastSeq(),
+      async *placements(a, b, reg) {
+        for await (const batch of pgLog.placements(a, b, reg)) {
+          yield batch;
+          if (interrupted) return;
+        }
+      },
+    };
+    const out: Writable = opts.output === undefined || opts.output === '-' ? process.stdout : createWriteStream(opts.output);
+    if (out !== process.stdout) await once(out, 'open');
+    let writeError: Error | null = null;
+    out.on('error', (error) => (writeError = error));
+    const span = Math.max(0, plan.toSeq - plan.startSeq);
+    const progress = new cliProgress.SingleBar({
+      format: 'export [{bar}] {percentage}% | seq {seq} | {rows} rows | {rate}',
+      stream: process.stderr,
+      hideCursor: true,
+    }, cliProgress.Presets.shades_classic);
+    progress.start(span, 0, { seq: plan.startSeq, rows: 0, rate: '' });
+    const started = Date.now();
+    let rows = 0, lastSeq = plan.startSeq;
+    const encoded = exportBytes(log, plan, {
+      format,
+      userKey: opts.rawUserIds ? rawUserKey : saltedUserKey(config.EXPORT_USER_SALT as string),
+      colorHex: colorHexes(spec.palette),
+      parquet: createParquetEncoder(),
+      onBatch: (seq, n) => {
+        rows += n;
+        lastSeq = seq;
+        progress.update(seq - plan.startSeq, { seq, rows, rate: `${Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000))} ev/s` });
+      },
+    });
+    try {
+      for await (const bytes of gzip ? gzipChunks(encoded) : encoded) {
+        if (!out.write(bytes)) await once(out, 'drain');
+        if (writeError) throw writeError;
+      }
+      if (out !== process.stdout) {
+        out.end();
+        await once(out, 'finish');
+      }
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSigint);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const through = interrupted ? lastSeq : plan.toSeq;
+    process.stderr.write(`${interrupted ? 'interrupted: ' : ''}exported ${rows} placements (seq ${plan.startSeq + 1}..${through}) as ${format}${gzip ? '.gz' : ''} in ${seconds.toFixed(1)} s (${Math.round(rows / Math.max(0.001, seconds))} ev/s)${opts.output && opts.output !== '-' ? ` to ${opts.output}` : ''}\n`);
+    if (interrupted) {
+      process.stderr.write(`resume with --after-seq ${through}\n`);
+      process.exitCode = 130;
+    }
+  } finally {
+    await pg.close();
+  }
+}
+
+export function registerExport(program: Command): void {
+  program.command('export')
+    .description('write every placement of a range as CSV (r/place 2022 shape), NDJSON or Parquet, in stream order')
+    .option('--from <time>', 'start instant: ISO 8601, ms since the epoch or an age like 2h (default: the first event)')
+    .option('--to <time>', 'end instant (default: everything the history holds)')
+    .option('--format <f>', `${EXPORT_FORMATS.join(', ')} (default: from the output's extension, else csv)`)
+    .option('--gzip', 'gzip the output (implied by an output ending in .gz)')
+    .option('--region <x,y,w,h>', 'only placements inside this region')
+    .option('--after-seq <n>', 'resume: only placements after this sequence (printed by an interrupted export)')
+    .option('--raw-user-ids', 'write user ids as stored instead of salted hashes (operators only)')
+    .option('-o, --output <file>', 'output file (default: stdout)')
+    .action(cliAction('export', runExport));
+}
