@@ -1,7 +1,8 @@
 /**
  * `npm run topology`: the clustered topology on this machine, without containers (see topology.ts).
  * Three NATS nodes on 4301-4303 (cluster 6301-6303, monitoring 8301-8303), data under .data/cluster/,
- * the stream at three replicas, two edges on 3001 and 3002, the bitmap and history projectors.
+ * the stream at three replicas, two edges on 3001 and 3002 (each with the history API), the bitmap and
+ * history projectors, every role run from the build as production runs it (`npm run topology` builds first).
  * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
  * Ctrl-C stops everything it started.
  */
@@ -52,6 +53,7 @@ try {
       ALLOW_GUEST_PLACEMENT: process.env.ALLOW_GUEST_PLACEMENT ?? '1',
     },
     onStep: say,
+    compiled: true,
   });
 } catch (error) {
   process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
@@ -60,7 +62,7 @@ try {
 }
 
 say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
-say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz)`);
+say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz; history: <edge>/api/v1/history/…)`);
 say(`logs: ${join(dataDir, 'cluster', 'logs')}   Ctrl-C stops everything`);
 
 let stopping = false;

@@ -31,6 +31,8 @@ export const edgeSchema = z.object({
   APPEND_TIMEOUT_MS: int(100, 60_000).default(2000),
   /** The built browser client (`npm run build:web`), served at `/`. */
   STATIC_DIR: z.string().min(1).default('dist/web'),
+  /** `1`: serve the history API on this port too (reads Postgres at DATABASE_URL); `0`: an edge without it. */
+  HISTORY_API: z.enum(['0', '1']).default('1'),
 });
 
 export type EdgeConfig = z.output<typeof edgeSchema>;

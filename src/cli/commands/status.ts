@@ -27,7 +27,7 @@ import { namesFor, type Names } from '../../config/names.ts';
 import { lagAgainst } from '../../app/role-status.ts';
 import { cliAction } from '../action.ts';
 import { formatRoles } from '../role-table.ts';
-import { CliUsageError } from './mod.ts';
+import { UsageError } from '../../exit-codes.ts';
 
 /** Long enough for every process on a loaded cluster to answer; `--wait` changes it. */
 export const DEFAULT_STATUS_WAIT_MS = 400;
@@ -171,7 +171,7 @@ export function registerStatus(program: Command): void {
     .option('--wait <ms>', `how long to gather the role processes' replies (${MIN_WAIT_MS}-${MAX_WAIT_MS})`, String(DEFAULT_STATUS_WAIT_MS))
     .action(cliAction('status', async (opts: { json?: boolean; wait: string }) => {
       const wait = Number(opts.wait);
-      if (!/^\d+$/.test(opts.wait) || wait < MIN_WAIT_MS || wait > MAX_WAIT_MS) throw new CliUsageError(`--wait must be a whole number of milliseconds, ${MIN_WAIT_MS}-${MAX_WAIT_MS} (got "${opts.wait}")`);
+      if (!/^\d+$/.test(opts.wait) || wait < MIN_WAIT_MS || wait > MAX_WAIT_MS) throw new UsageError(`--wait must be a whole number of milliseconds, ${MIN_WAIT_MS}-${MAX_WAIT_MS} (got "${opts.wait}")`);
       const status = await collectStatus(loadConfig(commonSchema), wait);
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(formatStatus(status));
