@@ -12,8 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { commonSchema, canvasSpecOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
@@ -22,7 +21,9 @@ import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
 import { createRedisBanStore } from '../../adapters/redis/ban-store.ts';
+import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
+import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { UsageError } from '../../exit-codes.ts';
@@ -50,7 +51,8 @@ export function parseRegion(value: string): Region {
 }
 
 async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>) => Promise<T>): Promise<T> {
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1, connectionTimeoutMillis: 5_000, options: `-c search_path="${names.pgSchema}"` });
+  // connectPg fails fast with ServiceUnreachable (exit 3), and sets the canvas's search_path.
+  const { pool } = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'silent' }), { max: 1 });
   const users = createPgUserStore(pool, names.pgSchema);
   try {
     return await run(async (user) => {
@@ -112,7 +114,7 @@ export function registerMod(program: Command): void {
       const { config, names } = setup();
       await withUsers(config, names, async (find) => {
         const userId = await find(user);
-        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
         try {
           await createRedisBanStore(redis, names.redisPrefix).set(userId, options.shadow ? 'shadow' : 'ban');
         } finally {
@@ -134,7 +136,7 @@ export function registerMod(program: Command): void {
       const { config, names } = setup();
       await withUsers(config, names, async (find) => {
         const userId = await find(user);
-        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
         try {
           const lifted = await createRedisBanStore(redis, names.redisPrefix).clear(userId);
           process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
