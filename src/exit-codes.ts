@@ -40,14 +40,16 @@ export function exitCodeFor(error: unknown): ExitCode {
   return ExitCode.failure;
 }
 
-/** A module that is not there: from a compiled dist/ (half-built) or from node_modules (not installed). */
+/** Compiled code runs from dist/ (`.js`); the source runs through tsx (`.ts`). */
+const compiled = import.meta.url.endsWith('.js');
+
+/** A module that is not there: a package not installed, or a file of a half-built dist/. */
 function missingModule(error: unknown): string | null {
   const code = (error as { code?: unknown })?.code;
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return null;
   const first = (error as Error).message.split('\n')[0] ?? '';
-  return /\/dist\//.test(first)
-    ? `dist/ is half-built (${first}); run \`npm run build\` and let it finish`
-    : `a dependency is missing (${first}); run \`npm ci\``;
+  if (/Cannot find package/.test(first)) return `a dependency is not installed (${first}); run \`npm ci\``;
+  return compiled ? `dist/ is half-built (${first}); run \`npm run build\` and let it finish` : null;
 }
 
 /** The one line printed for a failure: the message (a ConfigError keeps its one line per variable). */
