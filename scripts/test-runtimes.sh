@@ -82,11 +82,12 @@ run_steps() { # run_steps <label> <command prefix...>: runs in the current tree 
   local p=$((port++))
   say "$label: $("$@" node -p '`node ${process.version} (ABI ${process.versions.modules}), glibc ${process.report.getReport().header.glibcVersionRuntime}`')"
   say "$label: npm ci"
-  "$@" npm ci --no-audit --no-fund </dev/null 2>&1 | tail -3
+  "$@" npm ci --no-audit --no-fund </dev/null 2>&1 | grep -vE 'install-scripts' | tail -3
+  say "$label: uWebSockets.js build: $("$@" node --import tsx --input-type=module -e "const { loadUwsBuild } = await import('./src/adapters/uws/load.ts'); const b = loadUwsBuild(); console.log(b.packageName + ' ' + b.path.replace(process.cwd() + '/', ''))" </dev/null 2>&1)"
   say "$label: npm start on port $p, then one WebSocket placement"
   "$@" env PORT=$p START_SERVICES=0 CANVAS_ID="rt_${label//[^a-z0-9]/_}" CANVAS_WIDTH=64 CANVAS_HEIGHT=64 COOLDOWN_SECONDS=1 \
     LOG_LEVEL=warn node scripts/place-check.mjs "http://127.0.0.1:$p" -- npm start </dev/null
-  results+=("$label: npm start + placement OK")
+  results+=("$label: npm ci, npm start + WebSocket placement + history API OK")
   if [[ ${SUITES:-1} == 1 ]]; then
     say "$label: unit and integration suites"
     if "$@" npx vitest run test/unit test/integration </dev/null 2>&1 | tee "$cache/$label.vitest.log" | grep -E '^ *(Test Files|Tests|FAIL|×)' ; then :; fi
