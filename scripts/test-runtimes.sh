@@ -86,8 +86,9 @@ run_steps() { # run_steps <label> <command prefix...>: runs in the current tree 
   say "$label: uWebSockets.js build: $("$@" node --import tsx --input-type=module -e "const { loadUwsBuild } = await import('./src/adapters/uws/load.ts'); const b = loadUwsBuild(); console.log(b.packageName + ' ' + b.path.replace(process.cwd() + '/', ''))" </dev/null 2>&1)"
   say "$label: npm start on port $p, then one WebSocket placement"
   "$@" env PORT=$p START_SERVICES=0 CANVAS_ID="rt_${label//[^a-z0-9]/_}" CANVAS_WIDTH=64 CANVAS_HEIGHT=64 COOLDOWN_SECONDS=1 \
-    LOG_LEVEL=warn node scripts/place-check.mjs "http://127.0.0.1:$p" -- npm start </dev/null
-  results+=("$label: npm ci, npm start + WebSocket placement + history API OK")
+    LOG_LEVEL=warn node scripts/place-check.mjs "http://127.0.0.1:$p" -- npm start </dev/null \
+    && results+=("$label: npm ci, npm start + WebSocket placement + history API OK") \
+    || results+=("$label: npm start check FAILED")
   if [[ ${SUITES:-1} == 1 ]]; then
     say "$label: unit and integration suites"
     if "$@" npx vitest run test/unit test/integration </dev/null 2>&1 | tee "$cache/$label.vitest.log" | grep -E '^ *(Test Files|Tests|FAIL|×)' ; then :; fi
@@ -102,7 +103,9 @@ run_steps() { # run_steps <label> <command prefix...>: runs in the current tree 
 if [[ ${HOST:-1} == 1 ]]; then
   host_tree=$cache/host-tree
   copy_tree "$host_tree"
-  (cd "$host_tree" && run_steps "host-node$(node -p 'process.versions.node.split(".")[0]')" env)
+  pushd "$host_tree" >/dev/null # not a subshell: run_steps records its results and advances the port
+  run_steps "host-node$(node -p 'process.versions.node.split(".")[0]')" env
+  popd >/dev/null
 fi
 
 for major in $majors; do

@@ -19,7 +19,7 @@ let nc: NatsConnection;
 
 function rplace(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/rplace.mjs', ...args], { env: { ...env, ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['bin/rplace.mjs', ...args], { env: { ...env, ...extra }, timeout: 120_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -42,15 +42,19 @@ afterAll(async () => {
 });
 
 describe('rplace exit codes', () => {
+  // Each case is a CLI process compiling its TypeScript through tsx: seconds each on a loaded machine, so
+  // the cases run concurrently and the timeouts are generous.
   it('usage errors exit 2: an unknown command, a missing option, a bad value, a bad variable', async () => {
-    expect((await rplace(['nosuch'])).code).toBe(2);
-    expect((await rplace(['mod', 'restore', '--at', '1h'])).code).toBe(2); // --region missing
-    const wait = await rplace(['status', '--wait', 'soon']);
-    expect(wait.code).toBe(2);
+    const [unknown, missing, wait, variable, help] = await Promise.all([
+      rplace(['nosuch']),
+      rplace(['mod', 'restore', '--at', '1h']), // --region missing
+      rplace(['status', '--wait', 'soon']),
+      rplace(['mod', 'ban', 'x'], { CANVAS_WIDTH: 'wide' }),
+      rplace(['--help']),
+    ]);
+    expect([unknown.code, missing.code, wait.code, variable.code, help.code]).toEqual([2, 2, 2, 2, 0]);
     oneLine(wait.stderr);
-    expect((await rplace(['mod', 'ban', 'x'], { CANVAS_WIDTH: 'wide' })).code).toBe(2);
-    expect((await rplace(['--help'])).code).toBe(0);
-  });
+  }, 240_000);
 
   it('an unreachable service exits 3 with one line, for every command', async () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
@@ -61,8 +65,9 @@ describe('rplace exit codes', () => {
       [['rebuild', 'bitmap', '--yes'], { NATS_URL: 'nats://127.0.0.1:1' }, /^rplace rebuild bitmap: cannot reach NATS/],
       [['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' }, /^rplace migrate: cannot reach Postgres/],
     ];
-    for (const [args, extra, message] of cases) {
-      const result = await rplace(args, extra);
+    const results = await Promise.all(cases.map(([args, extra]) => rplace(args, extra)));
+    for (const [i, [args, , message]] of cases.entries()) {
+      const result = results[i]!;
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(3);
       expect(result.stderr).toMatch(message);
       oneLine(result.stderr);
@@ -72,17 +77,18 @@ describe('rplace exit codes', () => {
     expect(status.code).toBe(3);
     expect(status.stdout).toMatch(/^error: bitmap: cannot reach Redis/m);
     expect(status.stdout).toMatch(new RegExp(`stream ${names.stream}: last sequence 50`));
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('destructive commands', () => {
   it('need --yes without a terminal', async () => {
-    for (const args of [['rebuild', 'history'], ['rebuild', 'bitmap'], ['mod', 'restore', '--region', '0,0,32,32', '--at', '1600000000000']]) {
-      const result = await rplace(args);
-      expect(result.code, args.join(' ')).toBe(2);
+    const cases = [['rebuild', 'history'], ['rebuild', 'bitmap'], ['mod', 'restore', '--region', '0,0,32,32', '--at', '1600000000000']];
+    const results = await Promise.all(cases.map((args) => rplace(args)));
+    for (const [i, result] of results.entries()) {
+      expect(result.code, cases[i]!.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/no terminal to ask on \(pass --yes\)/);
     }
-  }, 60_000);
+  }, 240_000);
 
   it('refuse to rebuild while the owning role runs, unless --force', async () => {
     const history = answerStatusRequests(nc, names.canvasId, 'history');
@@ -109,5 +115,5 @@ describe('destructive commands', () => {
     await nc.flush();
     const alone = await rplace(['rebuild', 'history', '--yes']);
     expect(alone.code, alone.stderr).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });
