@@ -6,6 +6,7 @@
  * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
  * Ctrl-C stops everything it started.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { ServiceStartFailed } from '../../src/adapters/services/local.ts';
@@ -15,6 +16,10 @@ import { devSessionSecret } from '../../src/roles/dev/secret.ts';
 import { ensureServices } from '../../src/roles/dev/services.ts';
 import { repoRoot, startTopology } from './topology.ts';
 
+if (!existsSync(join(repoRoot, 'dist', 'build.json'))) {
+  process.stderr.write('rplace topology: the roles run from dist/, which is missing or half-built (no dist/build.json): run `npm run topology` (it builds first) or `npm run build`\n');
+  process.exit(1);
+}
 const env = { ...process.env, CANVAS_ID: process.env.CANVAS_ID ?? 'topology' };
 let config;
 try {
