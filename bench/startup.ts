@@ -4,12 +4,15 @@
  * (how it runs now). Needs a whole build (`npm run build`). A role counts as started when it answers its
  * health check (the edge `/readyz`: caught up and listening; a projector `/healthz` on METRICS_PORT); the CLI
  * when `rplace --help` has exited. Runs alternate tsx / dist so machine load hits both alike; prints the
- * median, min and max of each and the ratio dist/tsx. Real NATS, Redis and Postgres, a 64×64 canvas of its own.
+ * median, min and max of each and the ratio dist/tsx, for the wall-clock time and for the CPU time the process
+ * used until then (from /proc; the CLI reports its own at exit): on a shared, loaded machine the CPU time is
+ * the steadier figure. Real NATS, Redis and Postgres, a 64×64 canvas of its own.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/edge-process.ts';
+import { cpuSeconds } from './_process.ts';
 import { cleanupCanvas, testEnv, testNames } from '../test/helpers/isolation.ts';
 import { ROOT } from '../test/e2e/browser-harness.ts';
 
@@ -52,10 +55,19 @@ const targets: Target[] = [
   }),
   role('bitmap-projector', metricsReady),
   role('history', metricsReady),
-  { name: 'cli (rplace --help)', tsx: ['--import', 'tsx', 'src/cli/main.ts', '--help'], dist: ['dist/src/cli/main.js', '--help'] },
+  {
+    name: 'cli (rplace --help)',
+    tsx: ['--import', 'tsx', '--import', './bench/_exit-cpu.mjs', 'src/cli/main.ts', '--help'],
+    dist: ['--import', './bench/_exit-cpu.mjs', 'dist/src/cli/main.js', '--help'],
+  },
 ];
 
-async function startOnce(target: Target, args: string[]): Promise<number> {
+interface Sample {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+async function startOnce(target: Target, args: string[]): Promise<Sample> {
   const ready = await target.ready?.();
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...env, ...ready?.env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -65,12 +77,14 @@ async function startOnce(target: Target, args: string[]): Promise<number> {
   try {
     if (!ready) {
       const code = await exited;
-      if (code !== 0) throw new Error(`${target.name} exited ${code}: ${stderr}`);
-      return performance.now() - started;
+      const wallMs = performance.now() - started;
+      const cpu = /bench-cpu-ms ([\d.]+)\s*$/.exec(stderr);
+      if (code !== 0 || !cpu) throw new Error(`${target.name} exited ${code}: ${stderr}`);
+      return { wallMs, cpuMs: Number(cpu[1]) };
     }
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${target.name} exited ${child.exitCode}: ${stderr}`);
-      if (await fetch(ready.url).then((r) => r.ok, () => false)) return performance.now() - started;
+      if (await fetch(ready.url).then((r) => r.ok, () => false)) return { wallMs: performance.now() - started, cpuMs: cpuSeconds(child.pid!) * 1000 };
       if (performance.now() - started > 120_000) throw new Error(`${target.name} not ready in 120 s`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -91,15 +105,18 @@ const fmt = (s: { median: number; min: number; max: number }) => `median ${s.med
 try {
   process.stdout.write(`startup: ${runs} runs each, tsx and dist alternating, Node ${process.version}\n`);
   for (const target of targets) {
-    const tsx: number[] = [];
-    const dist: number[] = [];
+    const tsx: Sample[] = [];
+    const dist: Sample[] = [];
     for (let i = 0; i < runs; i++) {
       tsx.push(await startOnce(target, target.tsx));
       dist.push(await startOnce(target, target.dist));
     }
-    const t = stats(tsx);
-    const d = stats(dist);
-    process.stdout.write(`  ${target.name.padEnd(20)} tsx ${fmt(t)}   dist ${fmt(d)}   ratio dist/tsx ${(d.median / t.median).toFixed(2)}\n`);
+    for (const key of ['wallMs', 'cpuMs'] as const) {
+      const t = stats(tsx.map((s) => s[key]));
+      const d = stats(dist.map((s) => s[key]));
+      const label = key === 'wallMs' ? target.name : '  (CPU time)';
+      process.stdout.write(`  ${label.padEnd(20)} tsx ${fmt(t)}   dist ${fmt(d)}   ratio dist/tsx ${(d.median / t.median).toFixed(2)}\n`);
+    }
   }
 } finally {
   await cleanupCanvas(names);

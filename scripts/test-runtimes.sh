@@ -120,7 +120,7 @@ for major in $majors; do
   fi
   copy_tree "$root/work/node$major"
   # The host's CA bundle (copied in above) for Node and npm, as this machine's Node and npm are set up.
-  in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb CI=true PATH="/opt/node$major/bin:/usr/local/bin:/usr/bin:/bin" \
+  in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb CI=true PATH="/opt/node$major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm_config_cafile=/etc/ssl/certs/ca-certificates.crt \
     sh -c 'cd /work/node'"$major"' && exec "$@"' sh "$@"; }
   run_steps "trixie-node$major" in_root
