@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+# Everything below writes under $repo/.cache and copies $repo: make sure this is the checkout.
+[[ -f $repo/package.json && -f $repo/scripts/test-runtimes.sh ]] || { echo "[runtimes] run it as scripts/test-runtimes.sh from the rplace checkout" >&2; exit 2; }
 cache=$repo/.cache/runtimes
 root=$cache/trixie
 majors=${MAJORS-22 24 25}
@@ -91,11 +93,16 @@ run_steps() { # run_steps <label> <command prefix...>: runs in the current tree 
     || results+=("$label: npm start check FAILED")
   if [[ ${SUITES:-1} == 1 ]]; then
     say "$label: unit and integration suites"
-    if "$@" npx vitest run test/unit test/integration </dev/null 2>&1 | tee "$cache/$label.vitest.log" | grep -E '^ *(Test Files|Tests|FAIL|×)' ; then :; fi
-    if grep -qE 'Test Files .*failed|Tests .*failed' "$cache/$label.vitest.log" || ! grep -qE 'Test Files' "$cache/$label.vitest.log"; then
-      results+=("$label: suites FAILED (see $cache/$label.vitest.log)")
+    # vitest colours its output even into a pipe (CI=true): strip that before reading the summary.
+    "$@" npx vitest run test/unit test/integration </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$cache/$label.vitest.log" || true
+    local summary
+    summary=$(grep -E '^ *(Test Files|Tests) ' "$cache/$label.vitest.log" | xargs || true)
+    say "$label: ${summary:-no vitest summary}"
+    grep -E '^ *FAIL ' "$cache/$label.vitest.log" || true
+    if [[ -z $summary || $summary == *failed* ]]; then
+      results+=("$label: suites FAILED: ${summary:-no summary} (see $cache/$label.vitest.log)")
     else
-      results+=("$label: $(grep -E '^ *Tests ' "$cache/$label.vitest.log" | sed 's/\x1b\[[0-9;]*m//g' | xargs)")
+      results+=("$label: unit + integration: $summary")
     fi
   fi
 }
