@@ -1,11 +1,13 @@
 /**
  * `npm run topology`: the clustered topology on this machine, without containers (see topology.ts).
  * Three NATS nodes on 4301-4303 (cluster 6301-6303, monitoring 8301-8303), data under .data/cluster/,
- * the stream at three replicas, two edges on 3001 and 3002, the bitmap and history projectors.
+ * the stream at three replicas, two edges on 3001 and 3002 (each with the history API), the bitmap and
+ * history projectors, every role run from the build as production runs it (`npm run topology` builds first).
  * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
  * Ctrl-C stops everything it started.
  */
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { ServiceStartFailed } from '../../src/adapters/services/local.ts';
@@ -15,6 +17,10 @@ import { devSessionSecret } from '../../src/roles/dev/secret.ts';
 import { ensureServices } from '../../src/roles/dev/services.ts';
 import { repoRoot, startTopology } from './topology.ts';
 
+if (!existsSync(join(repoRoot, 'dist', 'build.json'))) {
+  process.stderr.write('rplace topology: the roles run from dist/, which is missing or half-built (no dist/build.json): run `npm run topology` (it builds first) or `npm run build`\n');
+  process.exit(1);
+}
 const env = { ...process.env, CANVAS_ID: process.env.CANVAS_ID ?? 'topology' };
 let config;
 try {
@@ -51,8 +57,11 @@ try {
       LOG_LEVEL: config.LOG_LEVEL,
       // A local demo, like npm start: guests may place unless the environment says otherwise.
       ALLOW_GUEST_PLACEMENT: process.env.ALLOW_GUEST_PLACEMENT ?? '1',
+      // The edges serve the dataset export too: the same derived development salt as npm start's.
+      EXPORT_USER_SALT: process.env.EXPORT_USER_SALT ?? createHash('sha256').update(`rplace-export-salt:${secret}`).digest('hex'),
     },
     onStep: say,
+    compiled: true,
   });
 } catch (error) {
   process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
@@ -61,7 +70,7 @@ try {
 }
 
 say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
-say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz)`);
+say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz; history: <edge>/api/v1/history/…)`);
 say(`logs: ${join(dataDir, 'cluster', 'logs')}   Ctrl-C stops everything`);
 // NATS refuses anonymous clients here: the operator identity for the rplace CLI goes to a 0600 file, not the console.
 const operator = topology.natsAuth('operator').user!;

@@ -44,6 +44,11 @@ export interface TopologyOptions {
   readonly projectorMetricsPorts?: readonly number[];
   /** Called with one line per lifecycle step. */
   readonly onStep?: (line: string) => void;
+  /**
+   * Run the roles as production does, from the build (`node dist/src/roles/<role>/main.js`, after
+   * `npm run build`), instead of from the TypeScript source through tsx (the default: tests need no build).
+   */
+  readonly compiled?: boolean;
 }
 
 export interface NatsNode {
@@ -171,13 +176,18 @@ function natsNode(index: number, options: TopologyOptions, names: Names, secrets
   };
 }
 
-function roleProcess(name: string, entry: string, env: Record<string, string>, logFile: string, ready: () => Promise<boolean>): RoleProcess & { start(): Promise<void> } {
+/** The command line of a role: its compiled entry point, or its source through tsx. */
+export function roleCommand(role: string, compiled: boolean): string[] {
+  return compiled ? [`dist/src/roles/${role}/main.js`] : ['--import', 'tsx', `src/roles/${role}/main.ts`];
+}
+
+function roleProcess(name: string, command: readonly string[], env: Record<string, string>, logFile: string, ready: () => Promise<boolean>): RoleProcess & { start(): Promise<void> } {
   let child: ChildProcess | undefined;
   const isAlive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
     const log = openSync(logFile, 'a');
-    // One process per role (node --import tsx, not the tsx wrapper), so a kill reaches the role itself.
-    child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    // One process per role (node itself, never a wrapper such as npm or tsx), so a kill reaches the role.
+    child = spawn(process.execPath, command, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
     const current = child;
     await until(`${name}`, 60_000, async () => {
@@ -277,16 +287,16 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const metricsPort = options.projectorMetricsPorts?.[i];
       const env = { ...roleEnv, ...natsEnv(role), ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) };
       const consumer = role === 'bitmap-projector' ? names.consumers.bitmap : names.consumers.history;
-      const proc = roleProcess(role, `src/roles/${role}/main.ts`, env, join(logs, `${role}.log`), consumerExists(consumer));
+      const proc = roleProcess(role, roleCommand(role, options.compiled === true), env, join(logs, `${role}.log`), consumerExists(consumer));
       projectors.push(proc);
     }
     for (const [i, port] of options.edgePorts.entries()) {
-      const edge = roleProcess(`edge${i + 1}`, 'src/roles/edge/main.ts', { ...roleEnv, ...natsEnv('edge'), PORT: String(port) }, join(logs, `edge${i + 1}.log`), () => httpOk(`http://127.0.0.1:${port}/readyz`));
+      const edge = roleProcess(`edge${i + 1}`, roleCommand('edge', options.compiled === true), { ...roleEnv, ...natsEnv('edge'), PORT: String(port) }, join(logs, `edge${i + 1}.log`), () => httpOk(`http://127.0.0.1:${port}/readyz`));
       edges.push(edge);
     }
     // The roles do not depend on one another (each reads the stream on its own), so they start together:
     // on a loaded 2-core machine, one after another took ~25 s.
-    step(`starting ${projectors.map((p) => p.name).join(', ')} and edges on ports ${options.edgePorts.join(', ')}`);
+    step(`starting ${projectors.map((p) => p.name).join(', ')} and edges (with the history API) on ports ${options.edgePorts.join(', ')}, ${options.compiled ? 'from dist/' : 'from the source (tsx)'}`);
     const started = await Promise.allSettled([...projectors, ...edges].map((role) => role.start()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;

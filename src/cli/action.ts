@@ -1,19 +1,18 @@
 /**
- * Wraps a CLI command so that every failure prints ONE line, `rplace <command>: <reason>`, never a stack
- * trace, and sets the exit code: 2 for a bad configuration or usage, 3 for an unreachable service, 1 otherwise.
+ * Wraps every CLI command so that a failure prints ONE line, `rplace <command>: <reason>`, never a stack
+ * trace, with the exit code of the one policy in src/exit-codes.ts (2 usage or configuration, 3 unreachable
+ * service, 1 anything else).
  */
-import { ServiceUnreachable } from '../app/errors.ts';
-import { ConfigError } from '../config/load.ts';
+import { describeFailure, exitCodeFor } from '../exit-codes.ts';
 
 export function cliAction<A extends unknown[]>(name: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args) => {
     try {
       await run(...args);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       // A ConfigError spans several lines (one per wrong variable); keep them, they are the point.
-      process.stderr.write(`rplace ${name}: ${message.replace(/\s+$/, '')}\n`);
-      process.exitCode = error instanceof ConfigError || (error instanceof Error && error.name === 'CliUsageError') ? 2 : error instanceof ServiceUnreachable ? 3 : 1;
+      process.stderr.write(`rplace ${name}: ${describeFailure(error)}\n`);
+      process.exitCode = exitCodeFor(error);
     }
   };
 }

@@ -1,8 +1,11 @@
 /**
- * `rplace` — the operator CLI (`npm run rplace -- <command>`). Each command group lives in
- * `src/cli/commands/<group>.ts` and registers itself here.
+ * `rplace` — the operator CLI (`npx rplace <command>` through bin/rplace.mjs, or `npm run rplace -- <command>`).
+ * Each command group lives in `src/cli/commands/<group>.ts` and registers itself here; every command's failure
+ * goes through cliAction (src/cli/action.ts), and commander's own usage errors exit 2 as the policy says
+ * (src/exit-codes.ts).
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from '../exit-codes.ts';
 import { registerActivity } from './commands/activity.ts';
 import { registerExport } from './commands/export.ts';
 import { registerHistory } from './commands/history.ts';
@@ -11,9 +14,16 @@ import { registerBitmap } from './commands/bitmap.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStreams } from './commands/streams.ts';
 
-const program = new Command('rplace').description('operate an rplace canvas').showHelpAfterError();
+// exitOverride before the commands are added: subcommands inherit it.
+const program = new Command('rplace').description('operate an rplace canvas').showHelpAfterError().exitOverride();
 
 const groups: ((program: Command) => void)[] = [registerHistory, registerExport, registerActivity, registerMod, registerStreams, registerBitmap, registerStatus];
 for (const register of groups) register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Commander has printed its message already (unknown command, missing argument, --help, --version).
+  if (!(error instanceof CommanderError)) throw error;
+  process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+}

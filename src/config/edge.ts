@@ -41,6 +41,8 @@ export const edgeSchema = z.object({
   HTTP_MAX_UNREAD_RESPONSES_PER_IP: int(1, 100_000).default(8),
   /** The built browser client (`npm run build:web`), served at `/`. */
   STATIC_DIR: z.string().min(1).default('dist/web'),
+  /** `1`: serve the history API on this port too (reads Postgres at DATABASE_URL); `0`: an edge without it. */
+  HISTORY_API: z.enum(['0', '1']).default('1'),
 });
 
 export type EdgeConfig = z.output<typeof edgeSchema>;

@@ -1,23 +1,37 @@
 /**
- * Shared shell of every process entry point: turns a bad configuration or an unreachable service into
- * one clear line and a non-zero exit (never a stack trace), and runs the role's shutdown on SIGTERM/SIGINT.
+ * Shared shell of every process entry point: refuses to run from a half-built dist/, turns any start-up
+ * failure into one line and the exit code of the one policy (src/exit-codes.ts: 2 configuration, 3
+ * unreachable service, 1 otherwise; never a stack trace), and runs the role's shutdown on SIGTERM/SIGINT.
  */
-import { ConfigError } from '../config/load.ts';
-import { ServiceUnreachable } from '../app/errors.ts';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describeFailure, exitCodeFor, ExitCode } from '../exit-codes.ts';
 
 export type Shutdown = () => Promise<void>;
 
+/**
+ * From dist/ (a compiled `.js`), the build must be whole: dist/build.json is written last by `npm run build`.
+ * Returns the sentence to print, or null. From the TypeScript source (tsx, tests) there is nothing to check.
+ */
+export function incompleteBuild(moduleUrl: string = import.meta.url): string | null {
+  if (!moduleUrl.endsWith('.js')) return null;
+  const stamp = fileURLToPath(new URL('../../build.json', moduleUrl));
+  return existsSync(stamp) ? null : `dist/ is half-built (${stamp}, written last by \`npm run build\`, is missing); run \`npm run build\` and let it finish`;
+}
+
 export async function runRole(role: string, start: () => Promise<Shutdown>): Promise<void> {
+  const incomplete = incompleteBuild();
+  if (incomplete) {
+    process.stderr.write(`rplace ${role}: ${incomplete}\n`);
+    process.exit(ExitCode.failure);
+  }
   let shutdown: Shutdown;
   try {
     shutdown = await start();
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof ServiceUnreachable) {
-      process.stderr.write(`rplace ${role}: ${error.message}\n`);
-      process.exit(error instanceof ConfigError ? 2 : 3);
-    }
-    process.stderr.write(`rplace ${role}: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
+    const code = exitCodeFor(error);
+    process.stderr.write(`rplace ${role}: ${code === ExitCode.failure ? 'failed to start: ' : ''}${describeFailure(error)}\n`);
+    process.exit(code);
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -25,14 +39,14 @@ export async function runRole(role: string, start: () => Promise<Shutdown>): Pro
     stopping = true;
     const force = setTimeout(() => {
       process.stderr.write(`rplace ${role}: shutdown after ${signal} took over 10 s, exiting\n`);
-      process.exit(1);
+      process.exit(ExitCode.failure);
     }, 10_000);
     force.unref();
     shutdown().then(
-      () => process.exit(0),
+      () => process.exit(ExitCode.ok),
       (error: unknown) => {
-        process.stderr.write(`rplace ${role}: shutdown failed: ${String(error)}\n`);
-        process.exit(1);
+        process.stderr.write(`rplace ${role}: shutdown failed: ${describeFailure(error)}\n`);
+        process.exit(ExitCode.failure);
       },
     );
   };

@@ -49,7 +49,7 @@ describe('rplace streams apply / rebuild bitmap / status', () => {
 
     const pixels = randomPixels(700, spec.width, spec.height, 32, 5);
     const last = await appendPixels(nc, names, pixels);
-    const rebuilt = await rplace(['rebuild', 'bitmap']);
+    const rebuilt = await rplace(['rebuild', 'bitmap', '--yes']);
     expect(rebuilt.code).toBe(0);
     expect(rebuilt.stdout).toMatch(new RegExp(`rebuilt through sequence ${last}: ${last} events`));
     const stored = (await createRedisBitmapStore(redis, names, spec).load())!;

@@ -50,7 +50,7 @@ describe('rplace mod', () => {
     expect(await fx.bans.get(userId)).toBeNull();
 
     const unknown = mod(['ban', 'nobody_here']);
-    expect([unknown.status, unknown.stderr]).toEqual([2, 'rplace mod: no such user: nobody_here\n']);
+    expect([unknown.status, unknown.stderr]).toEqual([2, 'rplace mod ban: no such user: nobody_here\n']);
   }, 120_000);
 
   it('restores a region to how it was at a moment, and only that region', async () => {

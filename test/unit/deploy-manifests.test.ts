@@ -43,7 +43,31 @@ function k8sDocuments(file: string): Record<string, any>[] {
   });
 }
 
-const roleEntryPoint = (command: readonly string[] | undefined) => command?.find((part) => /^src\/roles\/.+\/main\.ts$/.test(part));
+/** A role's production command is `node dist/src/roles/<role>/main.js`; returns the source it is compiled from. */
+const roleEntryPoint = (command: readonly string[] | undefined) => {
+  const compiled = command?.find((part) => /^dist\/src\/roles\/.+\/main\.js$/.test(part));
+  if (!compiled) return undefined;
+  expect(command?.[0], `${command?.join(' ')}: production runs node on the build`).toBe('node');
+  return compiled.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+};
+const everyCommand = (text: string) => expect(text, 'no role runs through tsx in production').not.toMatch(/tsx/);
+
+describe('deploy/Dockerfile and .dockerignore', () => {
+  it('builds on a current LTS image whose glibc loads uWebSockets.js, and runs the build with node', () => {
+    const dockerfile = read('deploy/Dockerfile');
+    const images = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(images).toEqual(['node:24-trixie-slim', 'node:24-trixie-slim']);
+    expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/roles\/edge\/main\.js"\]$/m);
+    everyCommand(dockerfile.replace(/^#.*$/gm, ''));
+  });
+
+  it('keeps local data, secrets, installs and builds out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['.data/', 'node_modules/', 'dist/', '.git/', 'test-artifacts/', '.cache/']) expect(ignored).toContain(entry);
+  });
+});
 
 describe('deploy/compose.yaml', () => {
   const compose = parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> };
@@ -65,9 +89,14 @@ describe('deploy/compose.yaml', () => {
     expect(nginx).toContain('server edge1:3000');
     expect(nginx).toContain('server edge2:3000');
     expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade/);
+    // The history API (on every edge) goes through the same upstream, unbuffered for streamed timelapses.
+    expect(nginx).toMatch(/location \/api\/v1\/history\/ \{[^}]*proxy_pass http:\/\/edges;[^}]*proxy_buffering off;/);
   });
 
   it('gives every service a health check, and every role a command that exists, the cluster URL and 3 replicas', () => {
+    everyCommand(JSON.stringify(services));
+    expect(['edge1', 'edge2', 'bitmap-projector', 'history'].map((name) => roleEntryPoint(services[name]?.command))).toEqual(
+      ['src/roles/edge/main.ts', 'src/roles/edge/main.ts', 'src/roles/bitmap-projector/main.ts', 'src/roles/history/main.ts']);
     for (const [name, service] of Object.entries(services)) {
       if (service.restart !== 'no') expect(service.healthcheck?.test, name).toBeDefined(); // one-shot jobs have none
       const entry = roleEntryPoint(service.command);
@@ -194,6 +223,9 @@ describe('deploy/k8s', () => {
   it('probes every container and points every role at an entry point that exists', () => {
     const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
     expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['nats', 'postgres', 'redis', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history']);
+    everyCommand(JSON.stringify(workloads));
+    const commandOf = (name: string) => roleEntryPoint(workloads.find((w) => w.metadata.name === name)?.spec.template.spec.containers[0].command);
+    expect(['rplace-edge', 'rplace-bitmap-projector', 'rplace-history'].map(commandOf)).toEqual(['src/roles/edge/main.ts', 'src/roles/bitmap-projector/main.ts', 'src/roles/history/main.ts']);
     for (const workload of workloads) {
       for (const container of workload.spec.template.spec.containers) {
         expect(container.readinessProbe, workload.metadata.name).toBeDefined();

@@ -8,12 +8,13 @@
  * cannot be made to do anything but answer); the reply is one `RoleSummary` as JSON, at most
  * `MAX_STATUS_REPLY_BYTES`.
  */
-import { readFileSync } from 'node:fs';
 import { Empty, NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { RoleSummary, summarizeRole, type StatusRole } from '../../app/role-status.ts';
 import { metrics, metricsInstance } from '../metrics.ts';
 import { namesFor } from '../../config/names.ts';
+// Imported (not read at run time) so `npm run build` emits it next to the compiled code: dist/package.json.
+import pkg from '../../../package.json' with { type: 'json' };
 
 export const MAX_STATUS_REPLY_BYTES = 8192;
 
@@ -21,14 +22,7 @@ export function statusSubject(canvasId: string): string {
   return namesFor(canvasId).control.status;
 }
 
-const version = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version.slice(0, 32) : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-})();
+const version = pkg.version.slice(0, 32);
 
 async function buildReply(role: StatusRole): Promise<Uint8Array> {
   const snapshot = await Promise.all(Object.values(metrics).map((metric) => metric.get()));

@@ -26,7 +26,8 @@ import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
-import { CliUsageError, parseTime } from './mod.ts';
+import { UsageError } from '../../exit-codes.ts';
+import { parseTime } from './mod.ts';
 
 async function activityMap(kind: 'heatmap' | 'virgin', opts: { from?: string; to?: string; output: string; raw?: boolean }): Promise<void> {
   const from = opts.from === undefined ? undefined : parseTime(opts.from);
@@ -42,7 +43,7 @@ async function activityMap(kind: 'heatmap' | 'virgin', opts: { from?: string; to
       ...(from === undefined ? {} : { from }),
       ...(to === undefined ? {} : { to }),
     }, Date.now());
-    if (!planned.ok) throw new CliUsageError(planned.problems.join('; '));
+    if (!planned.ok) throw new UsageError(planned.problems.join('; '));
     const after = kind === 'heatmap' ? planned.plan.fromSeq : 0;
     const started = Date.now();
     const counts = await createPgPixelActivity(pg).counts(after, planned.plan.toSeq, spec.width, spec.height);
@@ -62,8 +63,8 @@ async function activityMap(kind: 'heatmap' | 'virgin', opts: { from?: string; to
 
 async function userHistory(user: string, opts: { limit: string; before?: string; json?: boolean }): Promise<void> {
   const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliUsageError('--limit must be an integer 1-10000');
-  if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) throw new CliUsageError('--before must be a sequence number');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be an integer 1-10000');
+  if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) throw new UsageError('--before must be a sequence number');
   const config = loadConfig(historySchema);
   const spec = canvasSpecOf(config);
   const names = namesFor(config.CANVAS_ID);

@@ -1,8 +1,8 @@
 /**
  * `rplace rebuild bitmap`: replays the whole stream into a fresh canvas and replaces the Redis bitmap and its
- * sequence in one step. Byte-identical to the live projection at the same sequence. It can run while the
- * bitmap projector runs: if the projector is ahead when the rebuild lands, it notices (next write or idle
- * check) and replays the few events in between.
+ * sequence in one step. Byte-identical to the live projection at the same sequence. It asks first, and is
+ * refused while the bitmap projector runs unless `--force` (src/cli/guard.ts); forced, it is still safe: if
+ * the projector is ahead when the rebuild lands, it notices (next write or idle check) and replays the gap.
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -17,19 +17,27 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
+import { confirm, refuseWhileRunning } from '../guard.ts';
 
 export function registerBitmap(program: Command): void {
   const rebuild = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
   rebuild.command('bitmap')
     .description('rebuild the live Redis bitmap from the whole stream (byte-identical to the live projection)')
     .option('--quiet', 'no progress bar')
-    .action(cliAction('rebuild bitmap', async (opts: { quiet?: boolean }) => {
+    .option('--yes', 'do not ask for confirmation')
+    .option('--force', 'rebuild even while the bitmap projector is running')
+    .action(cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean }) => {
       const config = loadConfig(bitmapProjectorSchema);
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
       const logger = pino({ level: 'warn' }, pino.destination(2));
       const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
       try {
+        await refuseWhileRunning(nc, names.canvasId, 'bitmap-projector', 'rebuild bitmap', opts.force === true);
+        if (!(await confirm(`replace the Redis bitmap ${names.canvasKey} with a replay of ${names.stream}?`, opts.yes === true))) {
+          process.stdout.write('nothing changed\n');
+          return;
+        }
         const redis = await connectRedis(config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
         try {
           const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });

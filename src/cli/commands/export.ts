@@ -29,7 +29,8 @@ import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
-import { CliUsageError, parseRegion, parseTime } from './mod.ts';
+import { UsageError } from '../../exit-codes.ts';
+import { parseRegion, parseTime } from './mod.ts';
 
 interface ExportOptions {
   from?: string;
@@ -46,7 +47,7 @@ interface ExportOptions {
 function formatOf(output: string | undefined, format: string | undefined, gzip: boolean): { format: ExportFormat; gzip: boolean } {
   const gz = gzip || Boolean(output?.toLowerCase().endsWith('.gz'));
   if (format !== undefined) {
-    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new CliUsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
     return { format: format as ExportFormat, gzip: gz };
   }
   const name = (output ?? '').toLowerCase().replace(/\.gz$/, '');
@@ -59,10 +60,10 @@ async function runExport(opts: ExportOptions): Promise<void> {
   const { format, gzip } = formatOf(opts.output, opts.format, Boolean(opts.gzip));
   const from = opts.from === undefined ? undefined : parseTime(opts.from);
   const to = opts.to === undefined ? undefined : parseTime(opts.to);
-  if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq)) throw new CliUsageError('--after-seq must be a sequence number');
+  if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq)) throw new UsageError('--after-seq must be a sequence number');
   const afterSeq = opts.afterSeq === undefined ? undefined : Number(opts.afterSeq);
   const config = loadConfig(historySchema);
-  if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new CliUsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
+  if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new UsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
   const spec = canvasSpecOf(config);
   const r = opts.region === undefined ? undefined : parseRegion(opts.region);
   const region = r ? { x: r.x, y: r.y, w: r.width, h: r.height } : undefined;
@@ -79,7 +80,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
       ...(afterSeq === undefined ? {} : { afterSeq }),
       ...(region ? { region } : {}),
     }, Date.now());
-    if (!planned.ok) throw new CliUsageError(planned.problems.join('; '));
+    if (!planned.ok) throw new UsageError(planned.problems.join('; '));
     const { plan } = planned;
     let interrupted = false;
     const onSigint = () => {

@@ -2,12 +2,13 @@
  * History commands:
  *
  *   rplace migrate                                   create/upgrade the canvas's Postgres schema (idempotent)
- *   rplace rebuild history [--yes]                   empty the history tables and rebuild them from the stream
+ *   rplace rebuild history [--yes] [--force]         empty the history tables and rebuild them from the stream
  *   rplace snapshot --at T -o canvas.png [--raw]     the canvas at instant T (PNG with the palette, or raw bytes)
  *   rplace timelapse --from T --to T [--region x,y,w,h] [--fps N] [--duration S] -o out.png|out.mp4|out.webm [--format F]
  *
- * T is an ISO 8601 time, ms since the epoch, or an age such as `30m`. Stop the history role before a rebuild:
- * the rebuild takes over the projection position (a running projector would notice the conflict and reload).
+ * T is an ISO 8601 time, ms since the epoch, or an age such as `30m`. A rebuild asks first and is refused while
+ * the history role runs (src/cli/guard.ts): it takes over the projection position, which a running projector
+ * would notice as a conflict and reload.
  */
 import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -32,7 +33,10 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
-import { CliUsageError, parseRegion, parseTime } from './mod.ts';
+import { UsageError } from '../../exit-codes.ts';
+import { cliAction } from '../action.ts';
+import { confirm, refuseWhileRunning } from '../guard.ts';
+import { parseRegion, parseTime } from './mod.ts';
 
 async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection) => Promise<T>): Promise<T> {
   const config = loadConfig(historySchema);
@@ -53,13 +57,13 @@ type TimelapseFormat = (typeof TIMELAPSE_FORMATS)[number];
 /** `--format`, else the output's extension (.png/.apng, .mp4, .webm). */
 function timelapseFormat(output: string, format: string | undefined): TimelapseFormat {
   if (format !== undefined) {
-    if (!(TIMELAPSE_FORMATS as readonly string[]).includes(format)) throw new CliUsageError(`--format must be one of ${TIMELAPSE_FORMATS.join(', ')}`);
+    if (!(TIMELAPSE_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${TIMELAPSE_FORMATS.join(', ')}`);
     return format as TimelapseFormat;
   }
   const ext = extname(output).toLowerCase();
   if (ext === '.png' || ext === '.apng') return 'apng';
   if (ext === '.mp4' || ext === '.webm') return ext.slice(1) as VideoFormat;
-  throw new CliUsageError(`cannot tell the format from "${output}": name it .png, .mp4 or .webm, or pass --format`);
+  throw new UsageError(`cannot tell the format from "${output}": name it .png, .mp4 or .webm, or pass --format`);
 }
 
 function bar(label: string): cliProgress.SingleBar {
@@ -70,13 +74,17 @@ function bar(label: string): cliProgress.SingleBar {
   }, cliProgress.Presets.shades_classic);
 }
 
-async function rebuild(yes: boolean): Promise<void> {
-  if (!yes && !process.stdin.isTTY) throw new CliUsageError('rebuild empties the history tables; pass --yes to confirm');
+async function rebuild(opts: { yes?: boolean; force?: boolean }): Promise<void> {
   await withPg(async (config, pg) => {
     const names = namesFor(config.CANVAS_ID);
     const logger = pino({ level: 'warn' });
     const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
     try {
+      await refuseWhileRunning(nc, names.canvasId, 'history', 'rebuild history', opts.force === true);
+      if (!(await confirm(`empty the history tables of schema ${names.pgSchema} and rebuild them from ${names.stream}?`, opts.yes === true))) {
+        process.stdout.write('nothing changed\n');
+        return;
+      }
       const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'rebuild', logger, maxBatch: config.HISTORY_MAX_BATCH });
       const last = await stream.lastSeq();
       const store = createPgHistoryStore(pg, logger);
@@ -113,22 +121,10 @@ async function rebuild(yes: boolean): Promise<void> {
   });
 }
 
-/** Expected failures print one line (no stack) and exit non-zero: 2 for usage, 1 otherwise. */
-function action<A extends unknown[]>(name: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await run(...args);
-    } catch (error) {
-      process.stderr.write(`rplace ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = error instanceof CliUsageError ? 2 : 1;
-    }
-  };
-}
-
 export function registerHistory(program: Command): void {
   program.command('migrate')
     .description('create or upgrade the canvas\'s Postgres schema (idempotent; also runs at start-up)')
-    .action(action('migrate', async () => {
+    .action(cliAction('migrate', async () => {
       const config = loadConfig(historySchema);
       const names = namesFor(config.CANVAS_ID);
       const pg = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'warn' }));
@@ -142,18 +138,19 @@ export function registerHistory(program: Command): void {
 
   const rebuildCmd = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
   rebuildCmd.command('history')
-    .description('empty the history tables and rebuild them (events and snapshots) from the stream; stop the history role first')
+    .description('empty the history tables and rebuild them (events and snapshots) from the stream; refused while the history role runs')
     .option('--yes', 'do not ask for confirmation')
-    .action(action('rebuild history', async (opts: { yes?: boolean }) => rebuild(Boolean(opts.yes))));
+    .option('--force', 'rebuild even while the history role is running')
+    .action(cliAction('rebuild history', async (opts: { yes?: boolean; force?: boolean }) => rebuild(opts)));
 
   program.command('snapshot')
     .description('write the canvas as it was at an instant')
     .requiredOption('--at <time>', 'ISO 8601 time, ms since the epoch, or an age like 30m')
     .requiredOption('-o, --output <file>', 'output file')
     .option('--raw', 'raw palette indices (width × height bytes) instead of PNG')
-    .action(action('snapshot', async (opts: { at: string; output: string; raw?: boolean }) => {
+    .action(cliAction('snapshot', async (opts: { at: string; output: string; raw?: boolean }) => {
       const time = parseTime(opts.at);
-      if (time > Date.now()) throw new CliUsageError(`--at ${new Date(time).toISOString()} is in the future`);
+      if (time > Date.now()) throw new UsageError(`--at ${new Date(time).toISOString()} is in the future`);
       await withPg(async (config, pg) => {
         const names = namesFor(config.CANVAS_ID);
         const spec = canvasSpecOf(config);
@@ -172,18 +169,18 @@ export function registerHistory(program: Command): void {
     .option('--duration <s>', 'length in seconds', '10')
     .option('--format <f>', 'apng, mp4 or webm (default: from the output\'s extension)')
     .requiredOption('-o, --output <file>', 'output .png (APNG), .mp4 or .webm')
-    .action(action('timelapse', async (opts: { from: string; to: string; region?: string; fps: string; duration: string; format?: string; output: string }) => {
+    .action(cliAction('timelapse', async (opts: { from: string; to: string; region?: string; fps: string; duration: string; format?: string; output: string }) => {
       const from = parseTime(opts.from);
       const to = parseTime(opts.to);
       const fps = Number(opts.fps);
       const duration = Number(opts.duration);
       const format = timelapseFormat(opts.output, opts.format);
-      if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new CliUsageError('--fps must be an integer 1-60');
-      if (!Number.isInteger(duration) || duration < 1) throw new CliUsageError('--duration must be a positive integer');
-      if (to <= from) throw new CliUsageError('--to must be after --from');
-      if (to > Date.now()) throw new CliUsageError('--to is in the future');
+      if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new UsageError('--fps must be an integer 1-60');
+      if (!Number.isInteger(duration) || duration < 1) throw new UsageError('--duration must be a positive integer');
+      if (to <= from) throw new UsageError('--to must be after --from');
+      if (to > Date.now()) throw new UsageError('--to is in the future');
       const frames = fps * duration;
-      if (frames > DEFAULT_TIMELAPSE_LIMITS.maxFrames) throw new CliUsageError(`fps × duration = ${frames}; at most ${DEFAULT_TIMELAPSE_LIMITS.maxFrames} frames`);
+      if (frames > DEFAULT_TIMELAPSE_LIMITS.maxFrames) throw new UsageError(`fps × duration = ${frames}; at most ${DEFAULT_TIMELAPSE_LIMITS.maxFrames} frames`);
       const ffmpegPath = format === 'apng' ? null : findFfmpeg();
       if (format !== 'apng' && !ffmpegPath) throw new Error(`${format} needs ffmpeg, which is not on PATH (apt-get install ffmpeg); or write an animated PNG with -o out.png`);
       await withPg(async (config, pg) => {
@@ -191,8 +188,8 @@ export function registerHistory(program: Command): void {
         const spec = canvasSpecOf(config);
         const r = opts.region ? parseRegion(opts.region) : { x: 0, y: 0, width: spec.width, height: spec.height };
         const region = { x: r.x, y: r.y, w: r.width, h: r.height };
-        if (region.x + region.w > spec.width || region.y + region.h > spec.height) throw new CliUsageError(`region leaves the ${spec.width}×${spec.height} canvas`);
-        if (region.w * region.h * frames > DEFAULT_TIMELAPSE_LIMITS.maxPixelFrames) throw new CliUsageError('region × frames is too large; use a smaller region or fewer frames');
+        if (region.x + region.w > spec.width || region.y + region.h > spec.height) throw new UsageError(`region leaves the ${spec.width}×${spec.height} canvas`);
+        if (region.w * region.h * frames > DEFAULT_TIMELAPSE_LIMITS.maxPixelFrames) throw new UsageError('region × frames is too large; use a smaller region or fewer frames');
         const out = createWriteStream(opts.output);
         await once(out, 'open');
         let writeError: Error | null = null;

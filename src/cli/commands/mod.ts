@@ -11,10 +11,9 @@
  * writing; without a terminal to ask on they refuse unless `--yes` is given.
  */
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { Redis } from 'ioredis';
+import type pg from 'pg';
+import { pino } from 'pino';
 import { commonSchema, canvasSpecOf, eventBoundsOf, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
@@ -24,44 +23,46 @@ import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
 import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
+import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
+import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
+import { UsageError } from '../../exit-codes.ts';
+import { cliAction } from '../action.ts';
+import { confirm } from '../guard.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
-
-export class CliUsageError extends Error {
-  override readonly name = 'CliUsageError';
-}
 
 export function parseTime(value: string, now = Date.now()): number {
   const age = /^(\d+)(s|m|h|d)$/.exec(value);
   if (age) return now - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
   if (/^\d{1,16}$/.test(value)) return Number(value);
   const parsed = parseIsoTime(value) ?? (isImpossibleDate(value) ? Number.NaN : Date.parse(value));
-  if (Number.isNaN(parsed)) throw new CliUsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
+  if (Number.isNaN(parsed)) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
   return parsed;
 }
 
 export function parseRegion(value: string): Region {
   const parts = value.split(',').map((p) => Number(p.trim()));
   if (parts.length !== 4 || !parts.every((n) => Number.isSafeInteger(n) && n >= 0) || parts[2] === 0 || parts[3] === 0) {
-    throw new CliUsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
+    throw new UsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
   }
   const [x, y, width, height] = parts as [number, number, number, number];
   return { x, y, width, height };
 }
 
 async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>, pool: pg.Pool) => Promise<T>): Promise<T> {
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1, connectionTimeoutMillis: 5_000, options: `-c search_path="${names.pgSchema}"` });
+  // connectPg fails fast with ServiceUnreachable (exit 3), and sets the canvas's search_path.
+  const { pool } = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'silent' }), { max: 1 });
   const users = createPgUserStore(pool, names.pgSchema);
   try {
     return await run(async (user) => {
       const account = await users.findByUsername(user).catch(() => null);
       if (account) return account.userId;
       if (USER_ID.test(user)) return user;
-      throw new CliUsageError(`no such user: ${user}`);
+      throw new UsageError(`no such user: ${user}`);
     }, pool);
   } finally {
     await pool.end();
@@ -72,17 +73,6 @@ function printPlan(plan: ModerationPlan, what: string): void {
   process.stdout.write(`${what}\nplanned through stream sequence ${plan.throughSeq}: ${plan.matchedEvents} matching events, ${plan.changes.length} pixels to change\n`);
   for (const c of plan.changes.slice(0, 20)) process.stdout.write(`  (${c.x}, ${c.y}): colour ${c.from} -> ${c.to}\n`);
   if (plan.changes.length > 20) process.stdout.write(`  … and ${plan.changes.length - 20} more\n`);
-}
-
-async function confirm(question: string, yes: boolean): Promise<boolean> {
-  if (yes) return true;
-  if (!process.stdin.isTTY) throw new CliUsageError('refusing to write without confirmation: no terminal to ask on (pass --yes)');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
@@ -111,18 +101,6 @@ async function runPlan(config: CommonConfig, names: Names, what: string, makePla
   }
 }
 
-/** Expected failures (bad arguments, unreachable services, refused confirmation) print one line and exit non-zero. */
-function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await run(...args);
-    } catch (error) {
-      process.stderr.write(`rplace mod: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = error instanceof CliUsageError ? 2 : 1;
-    }
-  };
-}
-
 export function registerMod(program: Command): void {
   const mod = program.command('mod').description('moderation: bans, rollbacks and restores (as compensating events)');
   const setup = () => {
@@ -135,11 +113,11 @@ export function registerMod(program: Command): void {
     .command('ban <user>')
     .description('ban a user from placing; --shadow: their placements look accepted to them but reach nobody')
     .option('--shadow', 'shadow ban')
-    .action(action(async (user: string, options: { shadow?: boolean }) => {
+    .action(cliAction('mod ban', async (user: string, options: { shadow?: boolean }) => {
       const { config, names } = setup();
       await withUsers(config, names, async (find, pool) => {
         const userId = await find(user);
-        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
         try {
           // Postgres first (the record that survives a Redis restart), then the copy the edges read.
           await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).set(userId, options.shadow ? 'shadow' : 'ban');
@@ -158,11 +136,11 @@ export function registerMod(program: Command): void {
   mod
     .command('unban <user>')
     .description('lift a ban or shadow ban')
-    .action(action(async (user: string) => {
+    .action(cliAction('mod unban', async (user: string) => {
       const { config, names } = setup();
       await withUsers(config, names, async (find, pool) => {
         const userId = await find(user);
-        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
         try {
           const lifted = await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).clear(userId);
           process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
@@ -180,7 +158,7 @@ export function registerMod(program: Command): void {
     .option('--region <x,y,w,h>', 'only inside this rectangle')
     .option('--yes', 'do not ask for confirmation')
     .option(...moderatorOption)
-    .action(action(async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
+    .action(cliAction('mod rollback', async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
       const { config, names } = setup();
       const spec = canvasSpecOf(config);
       const since = options.since === undefined ? undefined : parseTime(options.since);
@@ -197,7 +175,7 @@ export function registerMod(program: Command): void {
     .requiredOption('--at <time>', 'the moment to restore to')
     .option('--yes', 'do not ask for confirmation')
     .option(...moderatorOption)
-    .action(action(async (options: { region: string; at: string; yes?: boolean; as: string }) => {
+    .action(cliAction('mod restore', async (options: { region: string; at: string; yes?: boolean; as: string }) => {
       const { config, names } = setup();
       const spec = canvasSpecOf(config);
       const region = clipRegion(parseRegion(options.region), spec.width, spec.height);

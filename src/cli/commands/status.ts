@@ -11,7 +11,7 @@
  *              frames, resyncs, its sequence and lag, batch size, snapshot age
  *
  * Each section fails on its own: an unreachable Redis or Postgres prints one line in its place and the
- * exit code becomes 1, but the other sections still print. A role that does not answer is absent (no
+ * exit code becomes 3 (another failure: 1), but the other sections still print. A role that does not answer is absent (no
  * role answering is said, and is not an error). `--json` prints the same as one object.
  */
 import type { Command } from 'commander';
@@ -27,7 +27,7 @@ import { namesFor, type Names } from '../../config/names.ts';
 import { lagAgainst } from '../../app/role-status.ts';
 import { cliAction } from '../action.ts';
 import { formatRoles } from '../role-table.ts';
-import { CliUsageError } from './mod.ts';
+import { ExitCode, exitCodeFor, UsageError } from '../../exit-codes.ts';
 
 /** Long enough for every process on a loaded cluster to answer; `--wait` changes it. */
 export const DEFAULT_STATUS_WAIT_MS = 400;
@@ -41,6 +41,8 @@ export interface Status {
   /** The role processes that answered; each projection's `lag` is recomputed against the stream's last sequence. */
   roles: StatusReplies | { error: string };
   errors: string[];
+  /** The command's exit code by the one policy (src/exit-codes.ts): 3 when a section's service was unreachable, 1 for any other failure. */
+  exitCode: number;
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -116,8 +118,10 @@ async function historyPositions(config: CommonConfig, names: Names): Promise<{ n
 /** Everything `rplace status` prints, as one object (also what `--json` prints). */
 export async function collectStatus(config: CommonConfig, waitMs = DEFAULT_STATUS_WAIT_MS): Promise<Status> {
   const names = namesFor(config.CANVAS_ID);
-  const status: Status = { stream: { name: names.stream, error: 'unknown' }, consumers: [], projections: [], roles: { error: 'not asked' }, errors: [] };
-  const [last, bitmap, history] = await Promise.allSettled([natsStatus(config, names, status, waitMs), bitmapSeq(config, names), historyPositions(config, names)]);
+  const status: Status = { stream: { name: names.stream, error: 'unknown' }, consumers: [], projections: [], roles: { error: 'not asked' }, errors: [], exitCode: ExitCode.ok };
+  const settled = await Promise.allSettled([natsStatus(config, names, status, waitMs), bitmapSeq(config, names), historyPositions(config, names)]);
+  const [last, bitmap, history] = settled;
+  for (const s of settled) if (s.status === 'rejected') status.exitCode = Math.max(status.exitCode, exitCodeFor(s.reason));
   if (last.status === 'rejected') {
     status.stream = { name: names.stream, error: message(last.reason) };
     status.consumers = { error: 'NATS unreachable' };
@@ -171,10 +175,10 @@ export function registerStatus(program: Command): void {
     .option('--wait <ms>', `how long to gather the role processes' replies (${MIN_WAIT_MS}-${MAX_WAIT_MS})`, String(DEFAULT_STATUS_WAIT_MS))
     .action(cliAction('status', async (opts: { json?: boolean; wait: string }) => {
       const wait = Number(opts.wait);
-      if (!/^\d+$/.test(opts.wait) || wait < MIN_WAIT_MS || wait > MAX_WAIT_MS) throw new CliUsageError(`--wait must be a whole number of milliseconds, ${MIN_WAIT_MS}-${MAX_WAIT_MS} (got "${opts.wait}")`);
+      if (!/^\d+$/.test(opts.wait) || wait < MIN_WAIT_MS || wait > MAX_WAIT_MS) throw new UsageError(`--wait must be a whole number of milliseconds, ${MIN_WAIT_MS}-${MAX_WAIT_MS} (got "${opts.wait}")`);
       const status = await collectStatus(loadConfig(commonSchema), wait);
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(formatStatus(status));
-      if (status.errors.length > 0) process.exitCode = 1;
+      process.exitCode = status.errors.length > 0 ? Math.max(status.exitCode, ExitCode.failure) : ExitCode.ok;
     }));
 }

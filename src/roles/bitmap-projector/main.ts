@@ -1,13 +1,15 @@
-/** Entry point of the bitmap projector role: `tsx src/roles/bitmap-projector/main.ts`. */
-import { createLogger } from '../../adapters/logger.ts';
-import { setMetricsRole } from '../../adapters/metrics.ts';
-import { startRoleMetrics } from '../../adapters/metrics-server.ts';
-import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
-import { loadConfig } from '../../config/load.ts';
+/**
+ * Entry point of the bitmap projector role: `node dist/src/roles/bitmap-projector/main.js` in production,
+ * `tsx src/roles/bitmap-projector/main.ts` from the source. Only the shell is imported statically (see
+ * the edge's main.ts).
+ */
 import { runRole } from '../run-role.ts';
-import { startBitmapProjector } from './start.ts';
 
 await runRole('bitmap-projector', async () => {
+  const [{ createLogger }, { setMetricsRole }, { startRoleMetrics }, { bitmapProjectorSchema }, { loadConfig }, { startBitmapProjector }] = await Promise.all([
+    import('../../adapters/logger.ts'), import('../../adapters/metrics.ts'), import('../../adapters/metrics-server.ts'),
+    import('../../config/bitmap-projector.ts'), import('../../config/load.ts'), import('./start.ts'),
+  ]);
   const config = loadConfig(bitmapProjectorSchema);
   const logger = createLogger('bitmap-projector', config.LOG_LEVEL);
   setMetricsRole('bitmap-projector');

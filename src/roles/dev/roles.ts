@@ -9,8 +9,7 @@ import { edgeSchema } from '../../config/edge.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { startBitmapProjector } from '../bitmap-projector/start.ts';
-import { startEdge } from '../edge/start.ts';
-import { startHistoryApi } from '../history/api.ts';
+import { startEdgeWithHistory } from '../edge/with-history.ts';
 import { startHistory } from '../history/start.ts';
 import type { Shutdown } from '../run-role.ts';
 
@@ -45,13 +44,10 @@ export async function startAllRoles(env: Record<string, string | undefined>, log
     running.push({ name: 'bitmap-projector', stop: await startBitmapProjector(bitmapConfig, logger) });
     // The history projector and snapshotter (it runs the Postgres migrations).
     running.push({ name: 'history', stop: await startHistory(historyConfig, logger) });
-    // The history HTTP API, mounted on the edge's port.
-    const historyApi = await startHistoryApi(historyConfig, logger);
-    running.push({ name: 'history-api', stop: historyApi.close });
+    // The edge with the history API on its port, as every production edge runs.
     running.push({
       name: 'edge',
-      stop: await startEdge(edgeConfig, logger, {
-        routes: historyApi.routes,
+      stop: await startEdgeWithHistory(edgeConfig, historyConfig, logger, {
         onListening: (bound) => {
           port = bound;
         },

@@ -1,13 +1,17 @@
-/** Entry point of the edge role: `tsx src/roles/edge/main.ts`. */
-import { createLogger } from '../../adapters/logger.ts';
-import { setMetricsRole } from '../../adapters/metrics.ts';
-import { edgeSchema } from '../../config/edge.ts';
-import { loadConfig } from '../../config/load.ts';
+/**
+ * Entry point of the edge role (with the history API): `node dist/src/roles/edge/main.js` in production,
+ * `tsx src/roles/edge/main.ts` from the source. Only the shell is imported statically, so a half-built
+ * dist/ or a missing dependency is reported by runRole in one line.
+ */
 import { runRole } from '../run-role.ts';
-import { startEdge } from './start.ts';
 
 await runRole('edge', async () => {
+  const [{ createLogger }, { setMetricsRole }, { edgeSchema }, { historySchema }, { loadConfig }, { startEdgeWithHistory }] = await Promise.all([
+    import('../../adapters/logger.ts'), import('../../adapters/metrics.ts'), import('../../config/edge.ts'),
+    import('../../config/history.ts'), import('../../config/load.ts'), import('./with-history.ts'),
+  ]);
   const config = loadConfig(edgeSchema);
+  const history = loadConfig(historySchema);
   setMetricsRole('edge');
-  return startEdge(config, createLogger('edge', config.LOG_LEVEL));
+  return startEdgeWithHistory(config, history, createLogger('edge', config.LOG_LEVEL));
 });

@@ -16,7 +16,7 @@ import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
-import { loadUws } from '../../adapters/uws/load.ts';
+import { loadUwsBuild } from '../../adapters/uws/load.ts';
 import { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
 import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
@@ -43,8 +43,10 @@ export interface EdgeOptions {
 }
 
 export async function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<() => Promise<void>> {
-  const uws = loadUws(); // before connecting anything: refuse to start without the native binary
+  const native = loadUwsBuild(); // before connecting anything: refuse to start without the native binary
+  const uws = native.uws;
   const log = logger.child({ component: 'edge' });
+  log.info({ uws: native.packageName, abi: process.versions.modules }, 'uWebSockets.js native build loaded');
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
   const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config), log);

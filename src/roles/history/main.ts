@@ -1,13 +1,15 @@
-/** Entry point of the history role (projector + snapshotter): `tsx src/roles/history/main.ts`. */
-import { createLogger } from '../../adapters/logger.ts';
-import { setMetricsRole } from '../../adapters/metrics.ts';
-import { startMetricsServer } from '../../adapters/metrics-server.ts';
-import { historySchema } from '../../config/history.ts';
-import { loadConfig } from '../../config/load.ts';
+/**
+ * Entry point of the history role (projector + snapshotter): `node dist/src/roles/history/main.js` in
+ * production, `tsx src/roles/history/main.ts` from the source. The history API is served by every edge
+ * (src/roles/edge/with-history.ts). Only the shell is imported statically (see the edge's main.ts).
+ */
 import { runRole } from '../run-role.ts';
-import { startHistory } from './start.ts';
 
 await runRole('history', async () => {
+  const [{ createLogger }, { setMetricsRole }, { startMetricsServer }, { historySchema }, { loadConfig }, { startHistory }] = await Promise.all([
+    import('../../adapters/logger.ts'), import('../../adapters/metrics.ts'), import('../../adapters/metrics-server.ts'),
+    import('../../config/history.ts'), import('../../config/load.ts'), import('./start.ts'),
+  ]);
   const config = loadConfig(historySchema);
   const logger = createLogger('history', config.LOG_LEVEL);
   setMetricsRole('history');

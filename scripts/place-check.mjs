@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * Smoke check of a running product, as a client would: through each edge URL, one real WebSocket placement
+ * (answered `success` with its sequence), then the history API on the same edge: the pixel's history lists
+ * that sequence, and the point-in-time snapshot answers raw and PNG.
+ *
+ *   node scripts/place-check.mjs URL [URL…] [-- COMMAND ARGS…]
+ *
+ * With a command (e.g. `-- npm start`) it starts it in its own process group, waits for the first URL's
+ * /readyz, checks, then stops it with SIGINT and waits for it. Prints one line per URL; exits 1 on a failure.
+ * Plain JavaScript on the `ws` package so it runs on any supported Node without a build (test:runtimes).
+ */
+import { spawn } from 'node:child_process';
+import WebSocket from 'ws';
+
+const args = process.argv.slice(2);
+const dash = args.indexOf('--');
+const urls = (dash === -1 ? args : args.slice(0, dash)).map((u) => u.replace(/\/+$/, ''));
+const command = dash === -1 ? [] : args.slice(dash + 1);
+if (urls.length === 0) {
+  process.stderr.write('usage: node scripts/place-check.mjs URL [URL…] [-- COMMAND ARGS…]\n');
+  process.exit(2);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, timeoutMs, attempt) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: no answer in ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+function place(url, x, y, color) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?v=1`, { perMessageDeflate: false });
+    const requestId = `check${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('no answer to the placement in 15 s'));
+    }, 15_000);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const message = JSON.parse(String(data));
+      if (message.type === 'welcome') ws.send(JSON.stringify({ type: 'place', x, y, color, requestId }));
+      else if (message.requestId === requestId) {
+        clearTimeout(timer);
+        ws.close();
+        if (message.type === 'success') resolve(message);
+        else reject(new Error(`placement answered ${message.code}: ${message.message}`));
+      }
+    });
+    ws.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function check(url) {
+  const info = await (await fetch(`${url}/api/v1/canvas/info`)).json();
+  const { width, height } = info;
+  const x = Math.floor(Math.random() * width);
+  const y = Math.floor(Math.random() * height);
+  const color = 1 + Math.floor(Math.random() * 3);
+  const t0 = Date.now();
+  const placed = await place(url, x, y, color);
+  const placeMs = Date.now() - t0;
+  const t1 = Date.now();
+  const seen = await until(`${url}/api/v1/history/pixel lists seq ${placed.seq}`, 30_000, async () => {
+    const response = await fetch(`${url}/api/v1/history/pixel?x=${x}&y=${y}`);
+    if (!response.ok) throw new Error(`pixel history answered ${response.status}`);
+    const body = await response.json();
+    return body.placements.some((p) => p.seq === placed.seq && p.color === color) ? true : undefined;
+  });
+  const historyMs = Date.now() - t1;
+  const raw = await fetch(`${url}/api/v1/history/snapshot?time=${Date.now()}`);
+  const rawBytes = (await raw.arrayBuffer()).byteLength;
+  const png = await fetch(`${url}/api/v1/history/snapshot?time=${Date.now()}&format=png`);
+  const pngBytes = new Uint8Array(await png.arrayBuffer());
+  const isPng = pngBytes[0] === 0x89 && pngBytes[1] === 0x50 && pngBytes[2] === 0x4e && pngBytes[3] === 0x47;
+  if (!seen || raw.status !== 200 || rawBytes !== width * height || png.status !== 200 || !isPng) {
+    throw new Error(`history API: snapshot raw ${raw.status} ${rawBytes} bytes, png ${png.status} ${isPng ? 'PNG' : 'not PNG'}`);
+  }
+  return `${url}: placed (${x},${y}) colour ${color} → seq ${placed.seq} in ${placeMs} ms; in /api/v1/history/pixel after ${historyMs} ms; snapshot raw ${rawBytes} B @seq ${raw.headers.get('x-rplace-seq')}, PNG ${pngBytes.length} B`;
+}
+
+let child;
+let exited;
+if (command.length > 0) {
+  child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+}
+let failed = false;
+try {
+  if (child) {
+    const t0 = Date.now();
+    await Promise.race([
+      until(`${urls[0]}/readyz`, 240_000, async () => ((await fetch(`${urls[0]}/readyz`)).ok ? true : undefined)),
+      exited.then((code) => Promise.reject(new Error(`${command.join(' ')} exited (${code}) before it was ready`))),
+    ]);
+    process.stdout.write(`[place-check] ${command.join(' ')} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  for (const url of urls) process.stdout.write(`[place-check] ${await check(url)}\n`);
+} catch (error) {
+  failed = true;
+  process.stderr.write(`[place-check] FAILED: ${error.message}\n`);
+} finally {
+  if (child && child.exitCode === null) {
+    process.kill(-child.pid, 'SIGINT');
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout')]);
+    if (code === 'timeout') process.kill(-child.pid, 'SIGKILL');
+    process.stdout.write(`[place-check] ${command.join(' ')} stopped (${code})\n`);
+  }
+}
+process.exit(failed ? 1 : 0);
