@@ -8,11 +8,13 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../ports.ts';
+import { userLabel } from '../../../proto/user-label.ts';
 import { canvasAt } from './point-in-time.ts';
 import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
+import type { Usernames } from './usernames.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -71,6 +73,8 @@ export interface HistoryRoutesOptions {
   readonly onError?: (error: Error, what: string) => void;
   /** Inflated snapshots kept in memory for the time slider and timelapses (each width × height bytes; default 8). */
   readonly snapshotCacheEntries?: number;
+  /** Resolves `userId`s to the `username` of each placement; without it guests are still labelled. */
+  readonly usernames?: Usernames;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`), or integer ms since the epoch. */
@@ -188,9 +192,10 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
           const rows = await store.pixelHistory(x, y, cursor ?? Number.MAX_SAFE_INTEGER, limit + 1);
           const page = rows.slice(0, limit);
           const last = page[page.length - 1];
+          const labels = await (options.usernames?.labels(page.map((p) => p.userId)) ?? new Map<string, string | null>());
           return json(200, {
             x, y,
-            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
+            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, username: labels.get(p.userId) ?? userLabel(p.userId, null), placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
             nextCursor: rows.length > limit && last ? String(last.seq) : null,
           });
         } catch (error) {

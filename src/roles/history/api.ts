@@ -8,9 +8,11 @@ import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpe
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
+import { Usernames } from '../../app/history/usernames.ts';
 import { systemClock } from '../../app/ports.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
@@ -41,6 +43,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   };
   const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
+  const users = createPgUserStore(pg.pool, names.pgSchema);
   const routes = historyRoutes({
     store: createPgHistoryStore(pg, log),
     width: spec.width,
@@ -52,6 +55,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     video: ffmpegPath ? createFfmpegVideoEncoder({ ffmpegPath, palette: spec.palette }) : null,
     limits: { ...DEFAULT_TIMELAPSE_LIMITS, maxConcurrent: config.TIMELAPSE_MAX_CONCURRENT ?? DEFAULT_TIMELAPSE_LIMITS.maxConcurrent },
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    usernames: new Usernames({ lookup: (ids) => users.usernamesOf(ids), clock: systemClock, onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only') }),
   });
   return { routes, close: () => pg.close() };
 }
