@@ -16,6 +16,8 @@ export interface HistoryDeps {
   visibleRegion(): { camera: Camera; view: Viewport };
   selected(): { x: number; y: number } | null;
   onToggle(active: boolean): void;
+  /** The moment shown while active: null for "now" (no snapshot yet), else ms since the epoch. */
+  onTime?(time: number | null): void;
 }
 
 /** The slider spans this much of the past, unless the server tells us when history starts. */
@@ -69,6 +71,7 @@ export class HistoryMode {
       this.slider.value = String(SLIDER_STEPS);
       this.shownTime = null;
       this.when.textContent = 'now';
+      this.deps.onTime?.(null);
       this.note.textContent = 'Drag the slider to see the canvas at an earlier moment.';
       void this.loadRange();
       this.updateTimelapseLink();
@@ -140,6 +143,7 @@ export class HistoryMode {
         bitmap.close();
         this.shownSeq = Number(res.headers.get('x-rplace-seq'));
         this.shownTime = t;
+        this.deps.onTime?.(t);
         this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${this.shownSeq} events)`;
         this.updateTimelapseLink();
       } catch {
