@@ -7,6 +7,8 @@
  * bad templates get a message and break nothing; a reload keeps the template and a link shares it. Given the
  * whole canvas on screen, a tap zooms in around the pixel first and only the next tap selects it.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,7 @@ import { appendPixels, type TestPixel } from '../helpers/append-events.ts';
 import { cleanupCanvas, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import { encodeRgbaPng } from '../helpers/png.ts';
 import {
-  ensureWebBuilt, freePort, launchChromium, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
+  ARTIFACTS, ensureWebBuilt, freePort, launchChromium, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
 } from './browser-harness.ts';
 
 const names = testNames('players');
@@ -130,6 +132,7 @@ async function expectCountsMatchCanvas(page: Page): Promise<Counts> {
 }
 
 beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
   await ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -163,7 +166,7 @@ const VIEWPORTS = [
   { name: 'phone', viewport: { width: 390, height: 844 }, touch: true },
 ] as const;
 
-describe.each(VIEWPORTS)('templates in chromium ($name)', ({ viewport, touch }) => {
+describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, touch }) => {
   it('progress equals a count from the canvas bytes, live; next wrong pixel selects it with its colour; reload and link keep it', async () => {
     const page = await openPage(viewport, touch);
     await addTemplate(page, touch, TEMPLATE_URL, TPL.x, TPL.y);
@@ -202,6 +205,8 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ viewport, touch }) 
     expect(canvasNow[y * WIDTH + x]).not.toBe(t);
     expect(state.zoom).toBeGreaterThanOrEqual(8);
     expect(await page.getAttribute(`.swatch[data-color="${t}"]`, 'aria-checked')).toBe('true');
+    if (await page.locator('#templates').isHidden()) await press(page, '#templates-toggle', touch);
+    await page.screenshot({ path: join(ARTIFACTS, `browser-template-${name}.png`) });
 
     // Kept across a reload (localStorage), with the same counts.
     await page.reload();

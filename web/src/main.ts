@@ -446,6 +446,7 @@ if (debug) {
       },
       placement: () => placement.state,
       templates: () => templates?.progress ?? [],
+      templateAddTimings: () => templates?.lastAdd,
     },
   });
 }

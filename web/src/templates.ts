@@ -155,6 +155,8 @@ export class Templates {
   private frameRequested = false;
   private pending: TemplateRef[] = [];
   private ready = false;
+  /** Where the last add spent its time (ms), for the client benchmark. */
+  readonly lastAdd = { loadMs: 0, decodeMs: 0, mapMs: 0, countMs: 0, drawMs: 0 };
 
   constructor(deps: TemplatesDeps, layer: HTMLElement) {
     this.deps = deps;
@@ -288,7 +290,11 @@ export class Templates {
     if (!Number.isInteger(ref.x) || !Number.isInteger(ref.y)) throw new TemplateError('The position must be whole pixels.');
     const early = placementProblem({ x: ref.x, y: ref.y, width: 1, height: 1 }, size);
     if (early) throw new TemplateError(early);
-    const bitmap = await decode(file ?? (await fetchImage(ref.src)));
+    let t0 = performance.now();
+    const blob = file ?? (await fetchImage(ref.src));
+    this.lastAdd.loadMs = performance.now() - t0;
+    t0 = performance.now();
+    const bitmap = await decode(blob);
     let rgba: Uint8ClampedArray;
     let width = bitmap.width;
     let height = bitmap.height;
@@ -300,10 +306,16 @@ export class Templates {
     if (ref.scale !== 1) ({ rgba, width, height } = scaleRgba(rgba, width, height, ref.scale));
     const problem = placementProblem({ x: ref.x, y: ref.y, width, height }, size);
     if (problem) throw new TemplateError(problem);
+    this.lastAdd.decodeMs = performance.now() - t0;
+    t0 = performance.now();
     const mapped = mapToPalette(rgba, width, height, this.deps.palette());
+    this.lastAdd.mapMs = performance.now() - t0;
+    t0 = performance.now();
     const progress = new Progress({ x: ref.x, y: ref.y, width, height, target: mapped.target });
     const canvas = this.deps.canvas();
     if (canvas) progress.recount(canvas, size.width);
+    this.lastAdd.countMs = performance.now() - t0;
+    t0 = performance.now();
 
     const overlay = document.createElement('canvas');
     overlay.className = 'template-overlay';
@@ -315,8 +327,12 @@ export class Templates {
     for (let i = 0; i < mapped.target.length; i++) {
       const t = mapped.target[i] as number;
       if (t >= UNMATCHED) continue;
-      const [r, g, b] = lut[t] ?? [255, 0, 255];
-      image.data.set([r, g, b, 255], i * 4);
+      const rgb = lut[t] ?? [255, 0, 255];
+      const o = i * 4;
+      image.data[o] = rgb[0];
+      image.data[o + 1] = rgb[1];
+      image.data[o + 2] = rgb[2];
+      image.data[o + 3] = 255;
     }
     octx?.putImageData(image, 0, 0);
     const wrongLayer = document.createElement('canvas');
@@ -338,6 +354,7 @@ export class Templates {
     this.say(`Added ${ref.name ?? 'the template'}: ${width}×${height} at (${ref.x}, ${ref.y}).`, 'ok');
     this.layout();
     this.requestFrame();
+    this.lastAdd.drawMs = performance.now() - t0;
   }
 
   private remove(t: Shown): void {
