@@ -239,11 +239,19 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, tou
       expect(await page.locator('.template-item').count()).toBe(0);
       await page.evaluate(() => { const m = document.getElementById('template-message'); if (m) m.dataset.kind = ''; });
     }
+    // A file that is not an image, then the same template as a file from the device.
+    await page.setInputFiles('#template-file', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await addTemplate(page, touch, '', TPL.x, TPL.y);
+    await page.waitForFunction(() => document.getElementById('template-message')?.dataset.kind === 'error');
+    expect(await page.textContent('#template-message')).toMatch(/not an image/);
     // Still live and usable: a placement by someone else shows, and a good template adds.
     await appendPixels(nc, names, [{ x: 150, y: 100, color: 7 }]);
     await page.waitForFunction(() => window.rplaceDebug.pixel(150, 100) === 7);
-    await addTemplate(page, touch, TEMPLATE_URL, TPL.x, TPL.y);
+    await page.setInputFiles('#template-file', { name: 'heart-file.png', mimeType: 'image/png', buffer: templatePng() });
+    await addTemplate(page, touch, '', TPL.x, TPL.y);
     await page.waitForSelector('.template-item');
+    expect(await page.textContent('.template-title')).toMatch(/^heart-file\.png · 24×16 at \(30, 40\)/);
+    await expectCountsMatchCanvas(page);
     expect((page as Page & { errors?: string[] }).errors).toEqual([]);
   }, 60_000);
 });
