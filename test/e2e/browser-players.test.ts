@@ -5,7 +5,8 @@
  * Given a template added from a URL, its right / wrong / remaining equal a count made in the test from the
  * page's canvas bytes, before and after live updates; "next wrong pixel" selects a wrong pixel with its colour;
  * bad templates get a message and break nothing; a reload keeps the template and a link shares it. Given the
- * whole canvas on screen, a tap zooms in around the pixel first and only the next tap selects it.
+ * whole canvas on screen, a tap zooms in around the pixel first and only the next tap selects it. Also: a
+ * template from a file, two at once (one scaled 2×), and the reconnect countdown with "Retry now".
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -252,6 +253,12 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, tou
     await page.waitForSelector('.template-item');
     expect(await page.textContent('.template-title')).toMatch(/^heart-file\.png · 24×16 at \(30, 40\)/);
     await expectCountsMatchCanvas(page);
+    // Several at once: the same image at scale 2 elsewhere, each pixel becoming 2×2.
+    await addTemplate(page, touch, TEMPLATE_URL, 100, 60, '2');
+    await page.waitForFunction(() => document.querySelectorAll('.template-item').length === 2);
+    const [one, two] = await pageCounts(page);
+    expect(two).toMatchObject({ x: 100, y: 60, width: 48, height: 32, total: (one as Counts).total * 4 });
+    expect((two as Counts).right + (two as Counts).wrong + (two as Counts).remaining).toBe((two as Counts).total);
     expect((page as Page & { errors?: string[] }).errors).toEqual([]);
   }, 60_000);
 });
