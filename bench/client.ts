@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- client [--prefill N] [--rate R] [--seconds S] [--runs K]`
+ * `npm run bench -- client [--prefill N] [--rate R] [--seconds S] [--runs K] [--template]`
  *
  * The web client in headless chromium against a real edge + bitmap projector on a 2000×2000 canvas:
  * 1. time from navigation to the whole canvas painted (median and worst of K cold page loads), against a
@@ -7,6 +7,9 @@
  *    fetching the canvas bytes from inside an already open page;
  * 2. frame times (requestAnimationFrame deltas) while R updates/s are appended to the stream and reach
  *    the page, against the same page's frame times with no updates.
+ * 3. with `--template`: the same load, the same page, after adding a 1000×1000 template (issue 15): frame times
+ *    against step 2's (same run, same load), the time to add it (decode, palette mapping, first count), and
+ *    its live counts against a count made here from the canvas bytes once the load stops.
  * Targets (issue 4): paint ≤ 1 s on loopback (moonshot ≤ 300 ms); p99 frame ≤ 50 ms at 3,333 updates/s.
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +19,7 @@ import type { Page } from 'playwright-core';
 import { applyStreams } from '../streams/apply.ts';
 import { appendPixels, randomPixels } from '../test/helpers/append-events.ts';
 import { deleteRedisKeys, deleteStream, dropSchema, TEST_NATS_URL, TEST_REDIS_URL, testEnv, testNames } from '../test/helpers/isolation.ts';
+import { encodeRgbaPng } from '../test/helpers/png.ts';
 import { canonicalCanvas, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp } from '../test/e2e/browser-harness.ts';
 
 const { values } = parseArgs({
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '3333' },
     seconds: { type: 'string', default: '10' },
     runs: { type: 'string', default: '5' },
+    template: { type: 'boolean', default: false },
   },
 });
 const PREFILL = Number(values.prefill);
@@ -32,6 +37,35 @@ const SECONDS = Number(values.seconds);
 const RUNS = Number(values.runs);
 const WIDTH = 2000;
 const HEIGHT = 2000;
+const TEMPLATE = { x: 500, y: 500, size: 1000, url: 'https://templates.bench/t.png' };
+
+/** A 1000×1000 template of palette colours in 8-px blocks (index 1 + (bx + by) % 31): never the blank white. */
+function templateTarget(tx: number, ty: number): number {
+  return 1 + (((tx >> 3) + (ty >> 3)) % 31);
+}
+function templatePng(palette: readonly string[]): Buffer {
+  const n = TEMPLATE.size;
+  const rgba = new Uint8Array(n * n * 4);
+  for (let ty = 0; ty < n; ty++) {
+    for (let tx = 0; tx < n; tx++) {
+      const hex = Number.parseInt((palette[templateTarget(tx, ty)] as string).slice(1), 16);
+      rgba.set([hex >> 16, (hex >> 8) & 0xff, hex & 0xff, 255], (ty * n + tx) * 4);
+    }
+  }
+  return encodeRgbaPng(rgba, n, n);
+}
+function templateCount(canvas: Buffer): { right: number; wrong: number; remaining: number } {
+  let right = 0, wrong = 0, remaining = 0;
+  for (let ty = 0; ty < TEMPLATE.size; ty++) {
+    for (let tx = 0; tx < TEMPLATE.size; tx++) {
+      const c = canvas[(TEMPLATE.y + ty) * WIDTH + TEMPLATE.x + tx];
+      if (c === templateTarget(tx, ty)) right++;
+      else if (c === 0) remaining++;
+      else wrong++;
+    }
+  }
+  return { right, wrong, remaining };
+}
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -135,6 +169,11 @@ try {
 
     // 2. Frame times: idle, then under a steady stream of updates appended to the log.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    if (values.template) {
+      const info = (await (await fetch(`${base}/api/v1/canvas/info`)).json()) as { palette: string[] };
+      const png = templatePng(info.palette);
+      await context.route(`${TEMPLATE.url}*`, (route) => route.fulfill({ status: 200, body: png, headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' } }));
+    }
     const page = await context.newPage();
     await page.goto(`${base}/?debug`);
     await page.waitForSelector('html[data-painted]');
@@ -163,6 +202,23 @@ try {
     await new Promise((r) => setTimeout(r, 1000)); // let the stream reach a steady rate
     const loadedFrames = await frameTimes(page, SECONDS);
     const seqMid = await page.evaluate(() => window.rplaceDebug.seq());
+    let withTemplate: { frames: number[]; addMs: number; seqFrom: number; seqTo: number } | undefined;
+    if (values.template) {
+      // The same page under the same load, now with a 1000×1000 template counting every update.
+      await page.click('#templates-toggle');
+      await page.fill('#template-url', TEMPLATE.url);
+      await page.fill('#template-x', String(TEMPLATE.x));
+      await page.fill('#template-y', String(TEMPLATE.y));
+      const t0 = Date.now();
+      await page.click('#template-add');
+      await page.waitForSelector('.template-item', { timeout: 60_000 });
+      const addMs = Date.now() - t0;
+      process.stdout.write(`  template added: ${addMs} ms from the click; in the page (ms): ${JSON.stringify(await page.evaluate('window.rplaceDebug.templateAddTimings()'), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}\n`);
+      await page.click('#template-close');
+      const seqFrom = await page.evaluate(() => window.rplaceDebug.seq());
+      const frames = await frameTimes(page, SECONDS);
+      withTemplate = { frames, addMs, seqFrom, seqTo: await page.evaluate(() => window.rplaceDebug.seq()) };
+    }
     stop = true;
     await load;
     const busy = summary(loadedFrames);
@@ -175,6 +231,20 @@ try {
     const final = await canonicalCanvas(base);
     await page.waitForFunction((s) => window.rplaceDebug.seq() >= s, final.seq, { timeout: 20_000 });
     process.stdout.write(`  page caught up to sequence ${final.seq}\n`);
+    if (withTemplate) {
+      const t = summary(withTemplate.frames);
+      const rate = (withTemplate.seqTo - withTemplate.seqFrom) / SECONDS;
+      process.stdout.write(`\nwith a ${TEMPLATE.size}×${TEMPLATE.size} template (added in ${withTemplate.addMs} ms from the click: download, decode, palette mapping, first count, first draw):\n`);
+      process.stdout.write(`frames at ${rate.toFixed(0)} updates/s applied: p50 ${ms(t.p50)}, p99 ${ms(t.p99)}, max ${ms(t.max)}, ${t.fps.toFixed(0)} fps  [target p99 ≤ 50 ms]\n`);
+      process.stdout.write(`  ratio p99 with template / p99 without (same load, same run): ${(t.p99 / busy.p99).toFixed(2)}×; fps ${(t.fps / busy.fps).toFixed(2)}×\n`);
+      const settled = await canonicalCanvas(base);
+      await page.waitForFunction((s) => window.rplaceDebug.seq() >= s, settled.seq, { timeout: 20_000 });
+      const got = (await page.evaluate('window.rplaceDebug.templates()[0]')) as { right: number; wrong: number; remaining: number };
+      const want = templateCount(settled.bytes);
+      const same = got.right === want.right && got.wrong === want.wrong && got.remaining === want.remaining;
+      process.stdout.write(`  live counts ${JSON.stringify({ right: got.right, wrong: got.wrong, remaining: got.remaining })} vs a count from the canvas bytes at sequence ${settled.seq}: ${same ? 'equal' : `DIFFERENT ${JSON.stringify(want)}`}\n`);
+      if (!same) process.exitCode = 1;
+    }
     await context.close();
   } finally {
     await browser.close();

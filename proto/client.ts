@@ -8,7 +8,8 @@
  * sends `resume {since: seq}`; a reconnect asks `/ws?since=seq`. The edge answers either with exactly the
  * missing events or with a fresh `canvas`. It never silently diverges.
  *
- * Reconnects back off 1 s, 2 s, 4 s … 30 s plus up to 1 s of jitter, and reset after a successful sync.
+ * A dropped connection is retried at once (within 250 ms), then backs off 1 s, 2 s, 4 s … 30 s plus up to 1 s
+ * of jitter, reset after a successful sync; `nextRetryAt` and `retryNow()` let a page show and skip the wait.
  * A `place` still unanswered when the connection drops is re-sent with the same `requestId` after the
  * reconnect: the edge deduplicates it, so it is placed at most once and still gets its answer.
  */
@@ -39,6 +40,25 @@ interface FetchResponseLike {
 }
 export type FetchLike = (url: string, init?: { credentials?: 'include' | 'same-origin' | 'omit' }) => Promise<FetchResponseLike>;
 
+export interface Backoff {
+  /** The first retry after a drop waits at most this (random): at once, but a whole edge's clients spread out. */
+  readonly firstMs?: number;
+  readonly initialMs?: number;
+  readonly maxMs?: number;
+  readonly jitterMs?: number;
+}
+
+/**
+ * How long to wait before reconnect attempt `attempt` (0 = right after the drop): 0–`firstMs` for the first,
+ * then `initialMs` doubling up to `maxMs`, plus 0–`jitterMs`, so clients dropped together do not return together.
+ * `random` is in [0, 1).
+ */
+export function reconnectDelay(attempt: number, backoff: Backoff, random: number): number {
+  if (attempt === 0) return random * (backoff.firstMs ?? 250);
+  const initial = backoff.initialMs ?? 1_000;
+  return Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(attempt - 1, 16)) + random * (backoff.jitterMs ?? 1_000);
+}
+
 export type ClientStatus = 'connecting' | 'syncing' | 'synced' | 'reconnecting' | 'closed' | 'incompatible';
 
 export type PlaceResult = SuccessMessage | ErrorMessage;
@@ -55,8 +75,8 @@ export interface ClientOptions {
   readonly since?: number;
   /** `arraybuffer` (default; what browsers need). Node's `ws` also takes `nodebuffer`, which saves a copy per message. */
   readonly binaryType?: string;
-  /** Reconnect back-off (ms). Defaults: 1000 doubling up to 30000, plus 0–1000 of jitter. */
-  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly jitterMs?: number };
+  /** Reconnect back-off (ms), see `reconnectDelay`. Defaults: first retry within 250, then 1000 doubling up to 30000, plus 0–1000 of jitter. */
+  readonly backoff?: Backoff;
   /** How long a `place` waits for its answer across reconnects before resolving `unavailable` (default 15 s). */
   readonly placeTimeoutMs?: number;
   onWelcome?(welcome: WelcomeMessage): void;
@@ -91,6 +111,8 @@ export class RplaceClient {
   height = 0;
   welcome: WelcomeMessage | undefined;
   status: ClientStatus = 'closed';
+  /** When the next reconnect attempt starts (ms since the epoch), while one is scheduled; else null. */
+  nextRetryAt: number | null = null;
 
   readonly #options: ClientOptions;
   readonly #base: string;
@@ -157,6 +179,8 @@ export class RplaceClient {
   close(): void {
     this.#stopped = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.nextRetryAt = null;
     this.#socket?.close(1000, 'client closed');
     this.#socket = undefined;
     for (const [requestId, pending] of this.#pending) {
@@ -219,12 +243,24 @@ export class RplaceClient {
   }
 
   #scheduleReconnect(reason: string): void {
-    this.#setStatus('reconnecting', reason);
-    const backoff = this.#options.backoff ?? {};
-    const initial = backoff.initialMs ?? 1_000;
-    const delay = Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(this.#attempt, 16)) + Math.random() * (backoff.jitterMs ?? 1_000);
+    const delay = reconnectDelay(this.#attempt, this.#options.backoff ?? {}, Math.random());
     this.#attempt += 1;
-    this.#reconnectTimer = setTimeout(() => void this.#open(), delay);
+    this.nextRetryAt = Date.now() + delay;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.nextRetryAt = null;
+      void this.#open();
+    }, delay);
+    this.#setStatus('reconnecting', reason);
+  }
+
+  /** While waiting to reconnect: try now instead (the page's "retry now"). */
+  retryNow(): void {
+    if (this.#stopped || !this.#reconnectTimer) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.nextRetryAt = null;
+    void this.#open();
   }
 
   #onMessage(data: unknown): void {

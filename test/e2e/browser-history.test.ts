@@ -76,8 +76,9 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   await page.waitForSelector('#history:not([hidden])');
   await page.waitForFunction(() => document.querySelectorAll('#pixel-info li').length === 2);
   const items = await page.locator('#pixel-info li').allTextContents();
-  expect(items[0]).toMatch(/^dark blue by /);
-  expect(items[1]).toMatch(/^red by /);
+  // Guests by the same label the header gives them, never their id.
+  expect(items[0]).toMatch(/^dark blue by Guest [0-9a-f]{6}, /);
+  expect(items[1]).toMatch(/^red by Guest [0-9a-f]{6}, /);
 
   // Slider to the start: the blank canvas.
   const slider = page.locator('#history-time');
@@ -86,6 +87,9 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#FFFFFF' && window.rplaceDebug.rendered(5, 6) === '#FFFFFF');
   // The timelapse ending here would show nothing: the line under the link names its range and says so.
   await page.waitForFunction(() => /^Timelapse: 40×\d+ at \(0,\d+\), .+ – .+\. No pixel of this region changes in that range/.test(document.getElementById('history-timelapse-range')?.textContent ?? ''));
+  // The header says this is the past, and when: not a green "Live".
+  expect(await page.getAttribute('#status', 'data-state')).toBe('past');
+  expect(await page.textContent('#status .status-text')).toMatch(/^History: \S/);
 
   // Slider to the end: every placement.
   await slider.fill('1000');

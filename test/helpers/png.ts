@@ -1,8 +1,8 @@
 /**
- * A strict PNG/APNG decoder for tests: checks the signature and every CRC, supports indexed colour with all
+ * A strict PNG/APNG decoder for tests (and an RGBA encoder): checks the signature and every CRC, supports indexed colour with all
  * five row filters, and returns each frame's palette indices plus the palette, so a test can assert pixels.
  */
-import { crc32, inflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
 export interface DecodedPng {
   readonly width: number;
@@ -83,4 +83,24 @@ function unfilter(raw: Uint8Array, width: number, height: number): Uint8Array {
     }
   }
   return out;
+}
+
+/** An 8-bit RGBA PNG (colour type 6), for template images with transparency and colours off the palette. */
+export function encodeRgbaPng(rgba: Uint8Array, width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;
+  header[9] = 6;
+  const raw = Buffer.alloc(height * (width * 4 + 1));
+  for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -203,6 +203,16 @@ describe('history API', () => {
     expect((await get('/api/v1/history/pixel', { x: '-1', y: '0' })).status).toBe(400);
   });
 
+  it('names who placed each pixel from the user store, keeping userId for tools', async () => {
+    const e = events.at(-1) as TestEvent;
+    await pg.pool.query('INSERT INTO users (user_id, username, password_hash, created_at) VALUES ($1, $2, $3, now())', [e.userId, `name_${e.userId}`, 'x']);
+    const body = JSON.parse(String((await get('/api/v1/history/pixel', { x: String(e.x), y: String(e.y), limit: '100' })).body));
+    const placements = body.placements as { userId: string; username: string | null }[];
+    expect(placements[0]).toMatchObject({ userId: e.userId, username: `name_${e.userId}` });
+    // The other test users have no account: no name, but their ids stay.
+    for (const p of placements) expect(p.username).toBe(p.userId === e.userId ? `name_${e.userId}` : null);
+  });
+
   it('streams an APNG timelapse of a region whose frames equal the reference, with progress', async () => {
     const region = { x: 5, y: 4, w: 20, h: 10 };
     const from = start, to = start + SPAN;

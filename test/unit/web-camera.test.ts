@@ -1,8 +1,11 @@
 /** The web client's pure view math and countdown formatting (web/src/camera.ts, web/src/placement.ts). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cameraFromHash, cameraToHash, clampCamera, MAX_ZOOM, panBy, pixelAt, screenToCanvas, visibleRegion, zoomAt } from '../../web/src/camera.ts';
+import {
+  cameraFromHash, cameraToHash, clampCamera, MAX_ZOOM, panBy, pixelAt, pixelFromHash, PLACE_ZOOM, screenToCanvas, shareHash, visibleRegion, withCamera, zoomAt, zoomToPlace,
+} from '../../web/src/camera.ts';
 import { formatCountdown } from '../../web/src/placement.ts';
+import { reconnectDelay } from '../../proto/client.ts';
 
 const view = { width: 800, height: 600 };
 const canvas = { width: 2000, height: 2000 };
@@ -60,5 +63,38 @@ describe('formatCountdown', () => {
     expect(formatCountdown(300_000)).toBe('5:00');
     expect(formatCountdown(3_600_000 + 61_000)).toBe('1:01:01');
     expect(formatCountdown(-5)).toBe('0:00');
+  });
+});
+
+describe('placing that cannot miss', () => {
+  it('a tap while zoomed out zooms to PLACE_ZOOM keeping the tapped canvas point under the finger', () => {
+    const cam = { x: 1000, y: 1000, zoom: 0.32 };
+    const before = screenToCanvas(cam, view, 123, 456);
+    const next = zoomToPlace(cam, view, canvas, 123, 456);
+    expect(next.zoom).toBe(PLACE_ZOOM);
+    const after = screenToCanvas(next, view, 123, 456);
+    expect(after.x).toBeCloseTo(before.x, 6);
+    expect(after.y).toBeCloseTo(before.y, 6);
+  });
+
+  it('keeps templates and the shared pixel in the hash when the camera moves, and links to a selected pixel', () => {
+    const hash = withCamera('#x=1&y=2&z=3&tpl=0,0,1,https://e.org/a.png', { x: 10, y: 20, zoom: 4 });
+    const params = new URLSearchParams(hash.slice(1));
+    expect([params.get('x'), params.get('y'), params.get('z'), params.get('tpl')]).toEqual(['10', '20', '4', '0,0,1,https://e.org/a.png']);
+    const shared = shareHash(hash, { x: 10, y: 20, zoom: 1 }, { x: 700, y: 701 });
+    expect(pixelFromHash(shared, canvas)).toEqual({ x: 700, y: 701 });
+    expect(cameraFromHash(shared)).toEqual({ x: 701, y: 702, zoom: PLACE_ZOOM * 2 });
+    expect(pixelFromHash(shareHash(shared, { x: 5, y: 6, zoom: 2 }, null), canvas)).toBeNull();
+    expect(pixelFromHash('#p=2000,0', canvas)).toBeNull();
+  });
+});
+
+describe('reconnect delay', () => {
+  it('retries at once (within firstMs), then backs off doubling to the cap, with jitter on top', () => {
+    const b = { firstMs: 250, initialMs: 1000, maxMs: 30_000, jitterMs: 1000 };
+    expect(reconnectDelay(0, b, 0)).toBe(0);
+    expect(reconnectDelay(0, b, 0.999)).toBeLessThan(250);
+    expect([1, 2, 3, 4, 5, 6, 7].map((a) => reconnectDelay(a, b, 0))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect(reconnectDelay(3, b, 0.5)).toBe(4500);
   });
 });

@@ -4,6 +4,8 @@
  * After a change of identity the page reloads, so the WebSocket reconnects as the new user; the URL hash
  * keeps the view.
  */
+import { userLabel } from '../../proto/user-label.ts';
+
 const CSRF = { 'x-rplace-csrf': '1', 'content-type': 'application/json' };
 
 export interface Me {
@@ -50,7 +52,7 @@ export class Account {
       label.title = `Signed in as ${me.username}`;
       this.button.textContent = 'Sign out';
     } else {
-      label.textContent = me.userId ? `Guest ${me.userId.slice(-6)}` : 'Guest';
+      label.textContent = (me.userId ? userLabel(me.userId, null) : null) ?? 'Guest';
       label.title = 'Placing as a guest';
       this.button.textContent = 'Sign in';
     }

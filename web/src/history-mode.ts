@@ -21,6 +21,8 @@ export interface HistoryDeps {
   visibleRegion(): { camera: Camera; view: Viewport };
   selected(): { x: number; y: number } | null;
   onToggle(active: boolean): void;
+  /** The moment shown while active: null for "now" (no snapshot yet), else ms since the epoch. */
+  onTime?(time: number | null): void;
 }
 
 /** The slider spans this much of the past, unless the server tells us when history starts. */
@@ -79,6 +81,7 @@ export class HistoryMode {
       this.slider.value = String(SLIDER_STEPS);
       this.shownTime = null;
       this.when.textContent = 'now';
+      this.deps.onTime?.(null);
       this.note.textContent = 'Drag the slider to see the canvas at an earlier moment.';
       void this.loadRange();
       this.updateTimelapseLink();
@@ -153,6 +156,7 @@ export class HistoryMode {
         bitmap.close();
         this.shownSeq = Number(res.headers.get('x-rplace-seq') ?? res.headers.get('x-rplace-to-seq'));
         this.shownTime = t;
+        this.deps.onTime?.(t);
         const what = layer === 'heatmap' ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
           : layer === 'virgin' ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)` : `Showing ${new Date(t).toLocaleString()}`;
         this.note.textContent = `${what} (${this.shownSeq} events)`;

@@ -6,8 +6,8 @@ import { RplaceClient, type ClientStatus } from '../../proto/client.ts';
 import type { WelcomeMessage } from '../../proto/messages.ts';
 import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
 import {
-  type Camera, cameraFromHash, cameraToHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
-  panBy, pixelAt, zoomAt,
+  type Camera, cameraFromHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
+  panBy, pixelAt, pixelFromHash, PLACE_ZOOM, shareHash, withCamera, zoomAt, zoomToPlace,
 } from './camera.ts';
 import { Account } from './account.ts';
 import { attachGestures } from './gestures.ts';
@@ -16,6 +16,7 @@ import { PalettePicker } from './palette-picker.ts';
 import { formatCountdown, Placement } from './placement.ts';
 import { PixelInfo } from './pixel-info.ts';
 import { Renderer } from './renderer.ts';
+import { Templates } from './templates.ts';
 
 // The canvas download starts now, in parallel with the guest-cookie request the client makes first
 // (it matches the <link rel=preload> in index.html when the browser kept that one).
@@ -38,6 +39,8 @@ const coordsEl = $<HTMLElement>('coords');
 const selectedEl = $<HTMLElement>('selected');
 const feedbackEl = $<HTMLElement>('feedback');
 const placeEl = $<HTMLButtonElement>('place');
+const zoomLevelEl = $<HTMLElement>('zoom-level');
+const retryEl = $<HTMLButtonElement>('retry-now');
 
 const renderer = new Renderer(canvasEl);
 const account = new Account();
@@ -46,10 +49,12 @@ const pixelInfo = new PixelInfo($('pixel-info'));
 
 let size = { width: 0, height: 0 };
 let paletteHex: readonly string[] = [];
+let paletteNames: readonly string[] = [];
 let camera: Camera = { x: 0, y: 0, zoom: 1 };
 let view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
 const urlCamera = cameraFromHash(location.hash);
 let cameraPlaced = false;
+let templates: Templates | undefined;
 
 // ---- camera -------------------------------------------------------------------------------------------
 
@@ -58,11 +63,15 @@ function setCamera(next: Camera): void {
   camera = size.width > 0 ? clampCamera(next, view, size) : next;
   canvasEl.style.transform = cssTransform(camera, view);
   drawReticle();
+  templates?.layout();
+  const pct = camera.zoom * 100;
+  zoomLevelEl.textContent = `${pct >= 100 ? Math.round(pct) : pct.toFixed(pct >= 10 ? 0 : 1)} %`;
+  zoomLevelEl.dataset.canPlace = String(camera.zoom >= PLACE_ZOOM);
   // A shareable URL, updated at most 4 times a second and without filling the history.
   if (!hashTimer) {
     hashTimer = setTimeout(() => {
       hashTimer = undefined;
-      if (size.width > 0) history.replaceState(null, '', cameraToHash(camera));
+      if (size.width > 0) history.replaceState(null, '', withCamera(location.hash, camera));
     }, 250);
   }
 }
@@ -156,7 +165,15 @@ attachGestures(viewportEl, {
   tap: (sx, sy) => {
     viewportEl.focus({ preventScroll: true });
     const pixel = pixelAt(camera, view, size, sx, sy);
-    if (pixel) select(pixel);
+    if (!pixel) return;
+    // Zoomed out, a pixel is smaller than a fingertip: the first tap zooms in around it, the next one selects.
+    if (camera.zoom < PLACE_ZOOM && !historyMode.active) {
+      setCamera(zoomToPlace(camera, view, size, sx, sy));
+      feedbackEl.textContent = 'Zoomed in: tap the pixel to select it.';
+      feedbackEl.dataset.kind = 'none';
+      return;
+    }
+    select(pixel);
   },
   hover: (point) => {
     const pixel = point ? pixelAt(camera, view, size, point.x, point.y) : null;
@@ -194,6 +211,19 @@ $('zoom-in').addEventListener('click', () => zoomBy(2));
 $('zoom-out').addEventListener('click', () => zoomBy(0.5));
 $('zoom-fit').addEventListener('click', () => setCamera({ x: size.width / 2, y: size.height / 2, zoom: fitZoom(view, size) }));
 
+const shareEl = $<HTMLButtonElement>('share');
+shareEl.addEventListener('click', () => {
+  const selected = placement.state.selected;
+  const link = `${location.origin}${location.pathname}${location.search}${shareHash(location.hash, camera, selected)}`;
+  const what = selected ? `pixel (${selected.x}, ${selected.y})` : 'this view';
+  const done = (text: string) => {
+    feedbackEl.textContent = text;
+    feedbackEl.dataset.kind = 'ok';
+    shareEl.dataset.link = link;
+  };
+  navigator.clipboard.writeText(link).then(() => done(`Link to ${what} copied.`), () => done(`Link to ${what}: ${link}`));
+});
+
 // ---- connection --------------------------------------------------------------------------------------
 
 const STATUS_TEXT: Record<ClientStatus, string> = {
@@ -205,12 +235,36 @@ const STATUS_TEXT: Record<ClientStatus, string> = {
   incompatible: 'Server updated: please reload',
 };
 
+let pastTime: number | null | undefined;
+let retryTicker: ReturnType<typeof setInterval> | undefined;
+
+/** The header's status: live, the past moment history mode shows, or the reconnect countdown with "retry now". */
 function showStatus(status: ClientStatus): void {
-  statusEl.dataset.state = status === 'synced' ? 'live' : status === 'closed' || status === 'incompatible' ? 'offline' : 'pending';
   const text = statusEl.querySelector('.status-text');
-  if (text) text.textContent = STATUS_TEXT[status];
+  const reconnecting = status === 'reconnecting' && client.nextRetryAt !== null;
+  retryEl.hidden = !reconnecting;
+  if (reconnecting && !retryTicker) retryTicker = setInterval(() => showStatus(client.status), 250);
+  if (!reconnecting && retryTicker) {
+    clearInterval(retryTicker);
+    retryTicker = undefined;
+  }
+  if (pastTime !== undefined) {
+    // History mode shows the past: never a green "Live" over it.
+    statusEl.dataset.state = 'past';
+    if (text) text.textContent = pastTime === null ? 'History: now' : `History: ${new Date(pastTime).toLocaleString()}`;
+  } else {
+    statusEl.dataset.state = status === 'synced' ? 'live' : status === 'closed' || status === 'incompatible' ? 'offline' : 'pending';
+    let label = STATUS_TEXT[status];
+    if (reconnecting) label = `Reconnecting in ${Math.max(0, Math.ceil(((client.nextRetryAt ?? 0) - Date.now()) / 1000))} s`;
+    if (text) text.textContent = label;
+  }
   placement.setConnected(status === 'synced');
 }
+
+retryEl.addEventListener('click', () => {
+  client.retryNow();
+  showStatus(client.status);
+});
 
 function paletteNamesOf(color: number): string {
   return client.welcome?.canvasInfo.paletteNames[color] ?? `colour ${color}`;
@@ -220,10 +274,12 @@ function onWelcome(welcome: WelcomeMessage): void {
   const info = welcome.canvasInfo;
   if (info.palette.join() !== paletteHex.join()) {
     paletteHex = info.palette;
+    paletteNames = info.paletteNames;
     renderer.setPalette(info.palette);
     palette.setPalette(info.palette, info.paletteNames);
     // A canvas that arrived before the palette (over HTTP) is redrawn with the right colours.
     if (client.canvas) renderer.drawAll(client.canvas);
+    templates?.canvasReady();
   }
   if (welcome.isGuest) account.show({ userId: welcome.userId, username: null, isGuest: true });
   else void account.refresh();
@@ -252,6 +308,17 @@ function onCanvas(width: number, height: number, canvas: Uint8Array | undefined)
   }
   if (timings.canvasAt < 0) timings.canvasAt = performance.now();
   historyMode.canvasChanged(size);
+  templates?.canvasReady();
+  selectLinkedPixel();
+}
+
+let linkedPixelDone = false;
+/** A shared link's `p=x,y`: select that pixel once the canvas is known. */
+function selectLinkedPixel(): void {
+  if (linkedPixelDone || size.width === 0) return;
+  linkedPixelDone = true;
+  const pixel = pixelFromHash(location.hash, size);
+  if (pixel) select(pixel);
 }
 
 let infoRequested = false;
@@ -264,8 +331,10 @@ async function fetchPaletteInfo(): Promise<void> {
     const info = (await res.json()) as { palette?: string[]; paletteNames?: string[] };
     if (!info.palette || paletteHex.length > 0) return;
     paletteHex = info.palette;
+    paletteNames = info.paletteNames ?? [];
     renderer.setPalette(info.palette);
     palette.setPalette(info.palette, info.paletteNames ?? []);
+    templates?.canvasReady();
     if (client.canvas) {
       const t0 = performance.now();
       renderer.drawAll(client.canvas);
@@ -304,6 +373,7 @@ const client = new RplaceClient({
   onCanvas: (_seq, width, height, canvas) => onCanvas(width, height, canvas),
   onPixels: (frame) => {
     if (!historyMode.active) renderer.applyRecords(frame.records, frame.count);
+    templates?.onRecords(frame.records, frame.count);
     refreshPixelInfoIfTouched(frame.records, frame.count);
   },
   onStatus: (status) => showStatus(status),
@@ -314,13 +384,34 @@ const historyMode = new HistoryMode({
   liveCanvas: () => client.canvas,
   visibleRegion: () => ({ camera, view }),
   selected: () => placement.state.selected,
+  onTime: (time) => {
+    pastTime = time;
+    showStatus(client.status);
+  },
   onToggle: (active) => {
     document.body.classList.toggle('history-mode', active);
+    pastTime = active ? (pastTime ?? null) : undefined;
+    showStatus(client.status);
     pixelInfo.full = active;
     drawReticle();
     pixelInfo.show(placement.state.selected, paletteNamesOf);
   },
 });
+
+templates = new Templates({
+  palette: () => paletteHex,
+  paletteNames: () => paletteNames,
+  canvas: () => client.canvas,
+  size: () => size,
+  view: () => ({ camera, view }),
+  selected: () => placement.state.selected,
+  jumpTo: (x, y, color) => {
+    if (historyMode.active) historyMode.setActive(false);
+    setCamera({ x: x + 0.5, y: y + 0.5, zoom: Math.max(camera.zoom, PLACE_ZOOM * 2) });
+    select({ x, y });
+    palette.select(color);
+  },
+}, $('overlays'));
 
 void fetchPaletteInfo();
 void client.connect().catch(() => undefined);
@@ -354,6 +445,8 @@ if (debug) {
         return d ? `#${[d[0], d[1], d[2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join('').toUpperCase()}` : '';
       },
       placement: () => placement.state,
+      templates: () => templates?.progress ?? [],
+      templateAddTimings: () => templates?.lastAdd,
     },
   });
 }

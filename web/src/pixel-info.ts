@@ -2,15 +2,24 @@
  * Who placed the selected pixel and when, from `GET /api/v1/history/pixel` (newest first). With `full`,
  * the whole recent history of the pixel (history mode). Stays quiet when the history API is not deployed.
  */
+import { userLabel } from '../../proto/user-label.ts';
+
 /** One entry of `GET /api/v1/history/pixel` (docs/HISTORY-API.md). */
 export interface Placement {
   readonly color: number;
   readonly userId: string;
+  /** The account's name or "Guest xxxxxx"; null for an account the server could not name. */
+  readonly username?: string | null;
   readonly placedAt: string | number;
   readonly kind?: 'placed' | 'restored';
 }
 
 const PAGE = 20;
+
+/** Who to show: the server's name, else the same label the header uses, else the id (tools still get it). */
+export function placedBy(p: Placement): string {
+  return p.username ?? userLabel(p.userId, null) ?? p.userId;
+}
 
 export function parsePlacements(body: unknown): Placement[] {
   const list = (body as { placements?: unknown } | null)?.placements;
@@ -62,14 +71,14 @@ export class PixelInfo {
         }
         if (!this.full) {
           const p = placements[0] as Placement;
-          this.root.textContent = `${colorName(p.color)} by ${p.userId}, ${relativeTime(p.placedAt)}`;
+          this.root.textContent = `${colorName(p.color)} by ${placedBy(p)}, ${relativeTime(p.placedAt)}`;
           return;
         }
         const list = document.createElement('ol');
         list.className = 'pixel-history';
         for (const p of placements) {
           const item = document.createElement('li');
-          item.textContent = `${colorName(p.color)} ${p.kind === 'restored' ? 'restored by moderation' : `by ${p.userId}`}, ${relativeTime(p.placedAt)}`;
+          item.textContent = `${colorName(p.color)} ${p.kind === 'restored' ? 'restored by moderation' : `by ${placedBy(p)}`}, ${relativeTime(p.placedAt)}`;
           list.append(item);
         }
         this.root.replaceChildren(list);

@@ -44,5 +44,10 @@ export function createPgUserStore(pool: pg.Pool, schema: string): UserStore {
       const row = await db.selectFrom('users').select(columns).where('user_id', '=', userId).executeTakeFirst();
       return row === undefined ? null : toAccount(row);
     },
+    async usernamesOf(userIds) {
+      if (userIds.length === 0) return new Map();
+      const rows = await db.selectFrom('users').select(['user_id', 'username']).where('user_id', 'in', [...userIds]).execute();
+      return new Map(rows.map((r) => [r.user_id, r.username]));
+    },
   };
 }

@@ -16,6 +16,8 @@ export interface UserStore {
   create(account: Account): Promise<boolean>;
   findByUsername(username: string): Promise<Account | null>;
   findById(userId: string): Promise<Account | null>;
+  /** The usernames of those of `userIds` that have an account, in one query. */
+  usernamesOf(userIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** What a session knows about its user (copied in at login so the WebSocket upgrade needs one Redis read). */

@@ -14,6 +14,7 @@ import type { PaletteColor } from '../../domain/palette.ts';
 import { parseIsoTime } from '../../domain/time.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../ports.ts';
+import { userLabel } from '../../../proto/user-label.ts';
 import { canvasAt } from './point-in-time.ts';
 import { StoreUnavailable, type HistoryStore } from './ports.ts';
 import { timelapseFrames } from './timelapse.ts';
@@ -22,6 +23,7 @@ import { SnapshotCache } from './snapshot-cache.ts';
 import { Slots } from '../../domain/limits.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
+import type { Usernames } from './usernames.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
@@ -99,6 +101,8 @@ export interface HistoryRoutesOptions {
   readonly export?: ExportRoutesOptions;
   /** Heatmap and virgin map (./activity-routes.ts); absent: not served. */
   readonly activity?: ActivityRoutesOptions;
+  /** Resolves `userId`s to the `username` of each placement; without it guests are still labelled. */
+  readonly usernames?: Usernames;
 }
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
@@ -233,9 +237,10 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
           const rows = await store.pixelHistory(x, y, cursor ?? Number.MAX_SAFE_INTEGER, limit + 1);
           const page = rows.slice(0, limit);
           const last = page[page.length - 1];
+          const labels = await (options.usernames?.labels(page.map((p) => p.userId)) ?? new Map<string, string | null>());
           return json(200, {
             x, y,
-            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
+            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, username: labels.get(p.userId) ?? userLabel(p.userId, null), placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
             nextCursor: rows.length > limit && last ? String(last.seq) : null,
           });
         } catch (error) {

@@ -16,6 +16,8 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { DEFAULT_SNAPSHOT_LIMITS, DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
 import { metrics } from '../../adapters/metrics.ts';
+import { createPgUserStore } from '../../adapters/pg/user-store.ts';
+import { Usernames } from '../../app/history/usernames.ts';
 import { systemClock } from '../../app/ports.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
@@ -48,6 +50,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
   const store = createPgHistoryStore(pg, log);
   const placementLog = createPgPlacementLog(pg, names.consumers.history);
+  const users = createPgUserStore(pg.pool, names.pgSchema);
   const routes = historyRoutes({
     store,
     width: spec.width,
@@ -95,6 +98,7 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
       maxConcurrent: 4,
       onError: (error, what) => log.error({ err: error }, `${what} failed`),
     },
+    usernames: new Usernames({ lookup: (ids) => users.usernamesOf(ids), clock: systemClock, onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only') }),
   });
   return { routes, close: () => pg.close() };
 }
