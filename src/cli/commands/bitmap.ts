@@ -17,6 +17,7 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerBitmap(program: Command): void {
   const rebuild = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
@@ -28,7 +29,7 @@ export function registerBitmap(program: Command): void {
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
       const logger = pino({ level: 'warn' }, pino.destination(2));
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
+      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
       try {
         const redis = await connectRedis(config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
         try {

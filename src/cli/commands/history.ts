@@ -33,6 +33,7 @@ import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { CliUsageError, parseRegion, parseTime } from './mod.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection) => Promise<T>): Promise<T> {
   const config = loadConfig(historySchema);
@@ -75,7 +76,7 @@ async function rebuild(yes: boolean): Promise<void> {
   await withPg(async (config, pg) => {
     const names = namesFor(config.CANVAS_ID);
     const logger = pino({ level: 'warn' });
-    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
+    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
     try {
       const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'rebuild', logger, maxBatch: config.HISTORY_MAX_BATCH });
       const last = await stream.lastSeq();

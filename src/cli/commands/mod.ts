@@ -28,6 +28,7 @@ import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
@@ -86,7 +87,7 @@ async function confirm(question: string, yes: boolean): Promise<boolean> {
 }
 
 async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
-  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
+  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
   try {
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'moderation' });
     const plan = await planFromStream(stream, makePlanner());
@@ -147,7 +148,7 @@ export function registerMod(program: Command): void {
           redis.disconnect();
         }
         if (!options.shadow) {
-          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
+          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
           await createNatsRevocations(nc, names.canvasId).userBanned(userId);
           await nc.drain();
         }
