@@ -9,8 +9,8 @@
  * What each role's code needs (src/adapters/nats/):
  * - reading the stream (every role: edge tail pixel-tail.ts, ordered consumers event-stream.ts, durables
  *   projection-source.ts): `$JS.API.INFO`, `STREAM.INFO.<stream>`, `CONSUMER.CREATE|INFO|DELETE|MSG.NEXT`
- *   on the canvas stream, replies on `_INBOX.>`. Not the projections' durables of other roles: an edge that
- *   pulled from `bitmap-projector` would steal its deliveries.
+ *   on the canvas stream, replies on the role's own inbox prefix (`natsInboxPrefix`). Not the projections'
+ *   durables of other roles: an edge that pulled from `bitmap-projector` would steal its deliveries.
  * - edge: publishes placements `rplace.<c>.px.*.*` (event-log.ts; PubAcks come back on its inbox) and the
  *   revocation of a session it logged out `rplace-ctl.<c>.revoke.session`; hears every revocation and the
  *   status request; answers it (`allow_responses`).
@@ -18,6 +18,9 @@
  * - operator (`rplace` CLI, migrations, `streams apply`): the whole JetStream API (create, update, delete
  *   streams), moderation events `rplace.<c>.mod.*.*`, every control subject (status requests, bans as
  *   `revoke.user`). It never places pixels.
+ * Replies: each identity connects with its own `inboxPrefix` and may subscribe only under it, so no identity
+ * reads another's JetStream API answers, pulled messages, PubAcks or status replies (a shared `_INBOX.>`
+ * would let it). Nobody publishes to an inbox except as `allow_responses` (one reply per request received).
  * Nobody but the operator can create, update, purge or delete a stream; `deny_delete`/`deny_purge` on the
  * stream (streams/definitions.ts) stop message deletes even for it.
  */
@@ -43,7 +46,15 @@ export function natsUserOf(role: NatsRole, names: Names): string {
   return `rplace-${names.canvasId}-${role}`;
 }
 
-const INBOX = '_INBOX.>';
+/**
+ * The reply-subject prefix a role's connections use (nats.js `inboxPrefix`: `<prefix>.<nuid>…`): one subject
+ * token per identity (user names have no dots; canvas ids no hyphens, so no identity's prefix is another's).
+ */
+export function natsInboxPrefix(role: NatsRole, names: Names): string {
+  return `_INBOX.${natsUserOf(role, names)}`;
+}
+
+const inboxOf = (role: NatsRole, names: Names): string => `${natsInboxPrefix(role, names)}.>`;
 
 /** Every JetStream API call a reader of the canvas stream makes, minus the durables it does not own. */
 function streamReader(names: Names, ownDurable: string | null): { allow: string[]; deny: string[] } {
@@ -77,20 +88,20 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
     case 'operator':
       return {
         publish: { allow: ['$JS.API.>', names.moderationSubjects, `rplace-ctl.${names.canvasId}.>`] },
-        subscribe: { allow: [INBOX] },
+        subscribe: { allow: [inboxOf(role, names)] },
       };
     case 'edge': {
       const reader = streamReader(names, null);
       return {
         publish: { allow: [...reader.allow, names.placementSubjects, revokeSession], deny: reader.deny },
-        subscribe: { allow: [INBOX, status, revokeAll] },
+        subscribe: { allow: [inboxOf(role, names), status, revokeAll] },
         allow_responses: true,
       };
     }
     case 'bitmap-projector':
     case 'history': {
       const reader = streamReader(names, role === 'history' ? names.consumers.history : names.consumers.bitmap);
-      return { publish: { allow: reader.allow, deny: reader.deny }, subscribe: { allow: [INBOX, status] }, allow_responses: true };
+      return { publish: { allow: reader.allow, deny: reader.deny }, subscribe: { allow: [inboxOf(role, names), status] }, allow_responses: true };
     }
   }
 }

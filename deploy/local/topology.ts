@@ -25,7 +25,7 @@ import { startLocalNats, type LocalService } from '../../src/adapters/services/l
 import type { NatsAuth } from '../../src/config/common.ts';
 import { namesFor, type Names } from '../../src/config/names.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { natsAuthorization, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
+import { natsAuthorization, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -250,7 +250,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const canvasId = options.env.CANVAS_ID ?? 'topology';
   const names = namesFor(canvasId);
   const secrets: NatsSecrets = { roles: Object.fromEntries(NATS_ROLES.map((role) => [role, secret()])) as Record<NatsRole, string>, route: secret() };
-  const natsAuth = (role: NatsRole): NatsAuth => ({ user: { name: natsUserOf(role, names), password: secrets.roles[role] } });
+  const natsAuth = (role: NatsRole): NatsAuth => ({ user: { name: natsUserOf(role, names), password: secrets.roles[role] }, inboxPrefix: natsInboxPrefix(role, names) });
   const natsEnv = (role: NatsRole) => ({ NATS_USER: natsUserOf(role, names), NATS_PASSWORD: secrets.roles[role] });
   const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets));
   const natsUrl = nodes.map((n) => n.url).join(',');

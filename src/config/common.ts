@@ -60,12 +60,17 @@ export interface NatsAuth {
   readonly nkeySeedFile?: string;
   readonly credsFile?: string;
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /** The identity's reply-subject prefix (streams/permissions.ts `natsInboxPrefix`): the only inboxes it may subscribe to. */
+  readonly inboxPrefix?: string;
 }
 
 type NatsAuthSettings = Pick<CommonConfig, 'NATS_URL' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_NKEY_SEED_FILE' | 'NATS_CREDS_FILE' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY'>;
 
-/** The NATS identity the settings describe; `ConfigError` (naming the variables) when they contradict each other. */
-export function natsAuthOf(config: NatsAuthSettings): NatsAuth {
+/**
+ * The NATS identity the settings describe, replying on `inboxPrefix` (the role's, `natsInboxPrefix`);
+ * `ConfigError` (naming the variables) when they contradict each other.
+ */
+export function natsAuthOf(config: NatsAuthSettings, inboxPrefix?: string): NatsAuth {
   const problems: string[] = [];
   if ((config.NATS_USER === undefined) !== (config.NATS_PASSWORD === undefined)) problems.push('  NATS_USER, NATS_PASSWORD: set both or neither');
   const ways = [config.NATS_USER !== undefined, config.NATS_NKEY_SEED_FILE !== undefined, config.NATS_CREDS_FILE !== undefined].filter(Boolean).length;
@@ -75,6 +80,7 @@ export function natsAuthOf(config: NatsAuthSettings): NatsAuth {
   if (tlsWanted && !config.NATS_URL.split(',').every((u) => u.trim().startsWith('tls://'))) problems.push('  NATS_URL: NATS_TLS_* given, so every server must be a tls:// URL');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   return {
+    ...(inboxPrefix !== undefined ? { inboxPrefix } : {}),
     ...(config.NATS_USER !== undefined && config.NATS_PASSWORD !== undefined ? { user: { name: config.NATS_USER, password: config.NATS_PASSWORD } } : {}),
     ...(config.NATS_NKEY_SEED_FILE !== undefined ? { nkeySeedFile: config.NATS_NKEY_SEED_FILE } : {}),
     ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),

@@ -24,7 +24,7 @@ import { startLocalNats, type LocalService } from '../../src/adapters/services/l
 import type { StoredEvent } from '../../src/app/ports.ts';
 import { ServiceUnreachable } from '../../src/app/errors.ts';
 import { ensureStream, applyStreams } from '../../streams/apply.ts';
-import { natsAuthorizationConfig, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
+import { natsAuthorizationConfig, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 import { portFree } from '../../deploy/local/topology.ts';
 import { testNames } from '../helpers/isolation.ts';
 import { ConfigError } from '../../src/config/load.ts';
@@ -41,8 +41,8 @@ let url: string;
 const connections: NatsConnection[] = [];
 
 async function as(role: NatsRole): Promise<NatsConnection> {
-  const auth = role === 'history' ? { nkeySeedFile: historySeedFile } : { user: { name: natsUserOf(role, names), password: passwords[role] } };
-  const nc = await connectNats(url, `test-${role}`, auth);
+  const credentials = role === 'history' ? { nkeySeedFile: historySeedFile } : { user: { name: natsUserOf(role, names), password: passwords[role] } };
+  const nc = await connectNats(url, `test-${role}`, { ...credentials, inboxPrefix: natsInboxPrefix(role, names) });
   connections.push(nc);
   return nc;
 }
@@ -59,6 +59,14 @@ async function refused(nc: NatsConnection, subject: string): Promise<boolean> {
   } catch (error) {
     return isPermissionViolation(error);
   }
+}
+
+/** The server refuses a subscription by closing it with a permission violation; an allowed one stays open. */
+async function subscribeRefused(nc: NatsConnection, subject: string): Promise<boolean> {
+  const sub = nc.subscribe(subject);
+  const verdict = await Promise.race([sub.closed, new Promise<'open'>((r) => setTimeout(() => r('open'), 1_500))]);
+  if (verdict === 'open') sub.unsubscribe();
+  return isPermissionViolation(verdict);
 }
 
 beforeAll(async () => {
@@ -178,5 +186,24 @@ describe('permissions per role', () => {
     expect(appended).toMatchObject({ ok: true, seq: last + 1 });
     await expect(jetstream(operator).publish(names.pixelSubject(0, 0), encodeEvent(placed(5)))).rejects.toSatisfy(isPermissionViolation);
     expect(await (await jetstreamManager(operator)).streams.delete(names.stream)).toBe(true);
+  });
+
+  it('each identity subscribes only under its own inbox prefix: not `_INBOX.>`, not another identity\'s, and without it a request fails', async () => {
+    const byRole = { operator, edge, 'bitmap-projector': bitmap, history } as const;
+    for (const role of NATS_ROLES) {
+      const nc = byRole[role];
+      expect(await subscribeRefused(nc, natsInboxPrefix(role, names) + '.probe.>'), `${role} own`).toBe(false);
+      expect(await subscribeRefused(nc, '_INBOX.>'), `${role} _INBOX.>`).toBe(true);
+      expect(await subscribeRefused(nc, '>'), `${role} >`).toBe(true);
+      for (const other of NATS_ROLES.filter((r) => r !== role)) {
+        expect(await subscribeRefused(nc, `${natsInboxPrefix(other, names)}.>`), `${role} reads ${other}`).toBe(true);
+      }
+      // Nor may it write into another identity's inbox (a forged reply), beyond answering a request it got.
+      expect(await refused(nc, `${natsInboxPrefix(role === 'operator' ? 'edge' : 'operator', names)}.forged`), `${role} forges`).toBe(true);
+    }
+    // The default `_INBOX` prefix is no longer any identity's: a request from it cannot get its reply.
+    const plain = await connectNats(url, 'test-edge-default-inbox', { user: { name: natsUserOf('edge', names), password: passwords.edge } });
+    connections.push(plain);
+    await expect(jetstreamManager(plain)).rejects.toSatisfy(isPermissionViolation);
   });
 });

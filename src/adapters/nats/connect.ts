@@ -1,12 +1,12 @@
 /**
  * Connecting to NATS: one place that turns "nothing listening" into a `ServiceUnreachable` with a hint,
  * that authenticates as the process's own identity (`NatsAuth`: user + password, an nkey seed file, or a
- * `.creds` file; TLS with a CA for `tls://` servers), and that sets the reconnect policy every role uses
+ * `.creds` file; TLS with a CA for `tls://` servers; its own inbox prefix), and that sets the reconnect policy every role uses
  * (reconnect forever; the roles ride out NATS restarts). Secrets are read here, never logged.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
+import { createInbox, credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { ServiceUnreachable } from '../../app/errors.ts';
 import type { NatsAuth } from '../../config/common.ts';
@@ -45,6 +45,8 @@ export async function connectNats(url: string, name: string, auth: NatsAuth = {}
       name,
       ...(authenticator ? { authenticator } : {}),
       ...(auth.tls ? { tls: { ...auth.tls } } : {}),
+      // Requests, JetStream API calls and consumers reply under it; the identity may subscribe nowhere else.
+      ...(auth.inboxPrefix ? { inboxPrefix: auth.inboxPrefix } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 5_000,
@@ -66,4 +68,12 @@ export function isPermissionViolation(error: unknown): boolean {
     if (e instanceof PermissionViolationError) return true;
   }
   return false;
+}
+
+/**
+ * A fresh inbox under the connection's `inboxPrefix` (nats.js keeps it in `options`, which the public
+ * `NatsConnection` type does not show): hand-written pulls must reply where the identity may subscribe.
+ */
+export function connectionInbox(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
 }

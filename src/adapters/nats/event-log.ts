@@ -16,9 +16,10 @@
  * Every failure is a `LogUnavailable`: a 503 status reply (no responders: the stream does not exist or
  * JetStream is down), a PubAck carrying `error`, a timeout, a lost connection.
  */
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { encodeEvent, EventKind } from '../../../proto/event-codec.ts';
 import type { Names } from '../../config/names.ts';
+import { connectionInbox } from './connect.ts';
 import { LogUnavailable } from '../../app/errors.ts';
 import type { AppendResult, EventLog } from '../../app/ports.ts';
 
@@ -48,7 +49,7 @@ export function createJetStreamEventLog(
   options: JetStreamEventLogOptions,
 ): EventLog & { close(): Promise<void> } {
   const maxPending = options.maxPending ?? 100_000;
-  const inbox = createInbox();
+  const inbox = connectionInbox(nc);
   const prefixLength = inbox.length + 1;
   const pending = new Map<string, Pending>();
   let nextToken = 0;

@@ -21,10 +21,11 @@
  * and the reader has taken what it delivered, so at most `pullMessages` events wait however slow the reader.
  */
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { PixelBatch } from '../../app/ports.ts';
 import type { Names } from '../../config/names.ts';
+import { connectionInbox } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 import { DecodeSkips, PixelColumns, type EventCheck } from './stored-event.ts';
@@ -132,7 +133,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
     if (signal?.aborted) return;
     jsm ??= await jetstreamManager(nc);
     const name = `edge_${process.pid}_${++consumerSerial}_${Date.now().toString(36)}`;
-    const inbox = createInbox();
+    const inbox = connectionInbox(nc);
     const heartbeatMs = Math.max(1, Math.floor(options.expiresMs / 2));
     let replace: string | undefined; // why this consumer must be replaced by a new one from `next`
     let failure: Error | undefined;

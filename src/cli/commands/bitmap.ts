@@ -18,6 +18,7 @@ import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerBitmap(program: Command): void {
   const rebuild = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
@@ -31,7 +32,7 @@ export function registerBitmap(program: Command): void {
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
       const logger = pino({ level: 'warn' }, pino.destination(2));
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
+      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
       try {
         await refuseWhileRunning(nc, names.canvasId, 'bitmap-projector', 'rebuild bitmap', opts.force === true);
         if (!(await confirm(`replace the Redis bitmap ${names.canvasKey} with a replay of ${names.stream}?`, opts.yes === true))) {

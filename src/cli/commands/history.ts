@@ -37,6 +37,7 @@ import { UsageError } from '../../exit-codes.ts';
 import { cliAction } from '../action.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
 import { parseRegion, parseTime } from './mod.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection) => Promise<T>): Promise<T> {
   const config = loadConfig(historySchema);
@@ -78,7 +79,7 @@ async function rebuild(opts: { yes?: boolean; force?: boolean }): Promise<void> 
   await withPg(async (config, pg) => {
     const names = namesFor(config.CANVAS_ID);
     const logger = pino({ level: 'warn' });
-    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config));
+    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
     try {
       await refuseWhileRunning(nc, names.canvasId, 'history', 'rebuild history', opts.force === true);
       if (!(await confirm(`empty the history tables of schema ${names.pgSchema} and rebuild them from ${names.stream}?`, opts.yes === true))) {

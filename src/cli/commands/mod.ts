@@ -32,6 +32,7 @@ import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';
 import { cliAction } from '../action.ts';
 import { confirm } from '../guard.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
@@ -76,7 +77,7 @@ function printPlan(plan: ModerationPlan, what: string): void {
 }
 
 async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
-  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
+  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
   try {
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'moderation' });
     const plan = await planFromStream(stream, makePlanner());
@@ -125,7 +126,7 @@ export function registerMod(program: Command): void {
           redis.disconnect();
         }
         if (!options.shadow) {
-          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config));
+          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
           await createNatsRevocations(nc, names.canvasId).userBanned(userId);
           await nc.drain();
         }

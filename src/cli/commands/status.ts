@@ -28,6 +28,7 @@ import { lagAgainst } from '../../app/role-status.ts';
 import { cliAction } from '../action.ts';
 import { formatRoles } from '../role-table.ts';
 import { ExitCode, exitCodeFor, UsageError } from '../../exit-codes.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 /** Long enough for every process on a loaded cluster to answer; `--wait` changes it. */
 export const DEFAULT_STATUS_WAIT_MS = 400;
@@ -48,7 +49,7 @@ export interface Status {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 async function natsStatus(config: CommonConfig, names: Names, status: Status, waitMs: number): Promise<number | null> {
-  const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`, natsAuthOf(config));
+  const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
   try {
     // Asked first and gathered while the stream is read: the wait overlaps the JetStream calls.
     const roles = requestRoleStatus(nc, names.canvasId, waitMs).catch((error: unknown) => ({ error: message(error) }));

@@ -10,6 +10,7 @@ import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
 import { cliAction } from '../action.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerStreams(program: Command): void {
   const streams = program.commands.find((c) => c.name() === 'streams') ?? program.command('streams').description('the JetStream stream, as code');
@@ -18,7 +19,7 @@ export function registerStreams(program: Command): void {
     .action(cliAction('streams apply', async () => {
       const config = loadConfig(commonSchema);
       const names = namesFor(config.CANVAS_ID);
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config));
+      const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
       try {
         const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
         process.stdout.write(`stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`);

@@ -16,12 +16,13 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
 import { namesFor } from '../../config/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export async function startBitmapProjector(config: BitmapProjectorConfig, logger: Logger): Promise<() => Promise<void>> {
   const log = logger.child({ component: 'bitmap-projector' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const nc = await connectNats(config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`, natsAuthOf(config), log);
+  const nc = await connectNats(config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('bitmap-projector', names)), log);
   let redis;
   try {
     redis = await connectRedis(config.REDIS_URL, `rplace-bitmap-projector-${names.canvasId}`);

@@ -31,6 +31,7 @@ import { ensureStream } from '../../../streams/apply.ts';
 import { resolve } from 'node:path';
 import { startEdgeAccounts } from './accounts.ts';
 import type { ChallengeGate, RiskRule } from '../../app/auth/risk.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export interface EdgeOptions {
   /** Extra HTTP routes (history, auth) mounted next to the edge's own. */
@@ -49,7 +50,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
   log.info({ uws: native.packageName, abi: process.versions.modules }, 'uWebSockets.js native build loaded');
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config), log);
+  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('edge', names)), log);
   let redis;
   try {
     redis = await connectRedis(config.REDIS_URL, `rplace-edge-${names.canvasId}`);

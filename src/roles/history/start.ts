@@ -18,6 +18,7 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
+import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 const LAG_POLL_MS = 2_000;
 
@@ -29,7 +30,7 @@ export async function startHistory(config: HistoryConfig, logger: Logger): Promi
   try {
     const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
     if (applied.length > 0) log.info({ schema: names.pgSchema, applied }, 'migrations applied');
-    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`, natsAuthOf(config), log);
+    nc = await connectNats(config.NATS_URL, `rplace-history-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('history', names)), log);
   } catch (error) {
     await pg.close();
     throw error;
