@@ -33,9 +33,18 @@ async function until(what, timeoutMs, attempt) {
   }
 }
 
-function place(url, x, y, color) {
+/**
+ * A guest's cooldown is shared by its address too (GUEST_COOLDOWN_PER_IP), so on loopback each URL's check
+ * places from its own 127.0.0.x source address, as different players would; elsewhere the system picks it.
+ */
+function sourceAddress(url, index) {
+  return /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+)(:|\/|$)/.test(url) ? { localAddress: `127.0.0.${10 + (index % 200)}` } : {};
+}
+
+function place(url, index, x, y, color) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?v=1`, { perMessageDeflate: false });
+    const target = `${url.replace(/^http/, 'ws').replace('//localhost', '//127.0.0.1')}/ws?v=1`;
+    const ws = new WebSocket(target, { perMessageDeflate: false, ...sourceAddress(url, index) });
     const requestId = `check${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const timer = setTimeout(() => {
       ws.terminate();
@@ -59,14 +68,14 @@ function place(url, x, y, color) {
   });
 }
 
-async function check(url) {
+async function check(url, index) {
   const info = await (await fetch(`${url}/api/v1/canvas/info`)).json();
   const { width, height } = info;
   const x = Math.floor(Math.random() * width);
   const y = Math.floor(Math.random() * height);
   const color = 1 + Math.floor(Math.random() * 3);
   const t0 = Date.now();
-  const placed = await place(url, x, y, color);
+  const placed = await place(url, index, x, y, color);
   const placeMs = Date.now() - t0;
   const t1 = Date.now();
   const seen = await until(`${url}/api/v1/history/pixel lists seq ${placed.seq}`, 30_000, async () => {
@@ -103,7 +112,7 @@ try {
     ]);
     process.stdout.write(`[place-check] ${command.join(' ')} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   }
-  for (const url of urls) process.stdout.write(`[place-check] ${await check(url)}\n`);
+  for (const [index, url] of urls.entries()) process.stdout.write(`[place-check] ${await check(url, index)}\n`);
 } catch (error) {
   failed = true;
   process.stderr.write(`[place-check] FAILED: ${error.message}\n`);
