@@ -64,6 +64,9 @@ static int nconns, epfd;
 static uint8_t buf[256 * 1024];
 static uint32_t hist[HIST];
 static uint64_t frames, bytes, reads, samples, sampledFrames, checkedFrames, gaps, closedByServer, failed;
+static int64_t lastResumedAt;
+static uint32_t closeCodes[5000]; /* close frames received, by code; [0] = dropped without one */
+static uint8_t gotClose[MAX_CONNS];
 static uint64_t canvases, resumedCount, resumeGaps, attempts, failedAttempts;
 static uint32_t resumeHist[HIST];
 static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
@@ -135,7 +138,11 @@ static void lost(conn_t *c) {
     connectDone++;
     return;
   }
-  if (wasOpen) closedByServer++;
+  if (wasOpen) {
+    closedByServer++;
+    if (!gotClose[c - conns]) closeCodes[0]++;
+  }
+  gotClose[c - conns] = 0;
   if (reconnectPort) {
     if (!c->downAt) c->downAt = now;
     c->awaiting = 1;
@@ -152,6 +159,7 @@ static void onPixelsHeader(conn_t *c) {
     if (first <= c->lastSeq + 1 && last >= c->lastSeq) {
       int64_t ms = nowMs() - c->downAt;
       resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
+      lastResumedAt = nowMs();
       c->awaiting = 0;
       c->downAt = 0;
       resumedCount++;
@@ -170,6 +178,7 @@ static void endFrame(conn_t *c) {
     if (c->awaiting) {
       int64_t ms = nowMs() - c->downAt;
       resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
+      lastResumedAt = nowMs();
       c->awaiting = 0;
       c->downAt = 0;
       resumedCount++;
@@ -191,6 +200,9 @@ static void endFrame(conn_t *c) {
   } else if (c->opcode == 9) {
     sendFrame(c, 0x8a, c->ctl, c->ctllen);
   } else if (c->opcode == 8) {
+    uint32_t code = c->ctllen >= 2 ? (uint32_t)(c->ctl[0] << 8 | c->ctl[1]) : 0;
+    closeCodes[code < 5000 ? code : 0]++;
+    gotClose[c - conns] = 1;
     sendFrame(c, 0x88, c->ctl, c->ctllen < 2 ? c->ctllen : 2);
   }
 }
@@ -344,9 +356,12 @@ static void report(void) {
   printf("],\"resumeHistogram\":[");
   firstOut = 1;
   for (int i = 0; i < HIST; i++) if (resumeHist[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, resumeHist[i]); firstOut = 0; }
+  printf("],\"closeCodes\":[");
+  firstOut = 1;
+  for (int i = 0; i < 5000; i++) if (closeCodes[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, closeCodes[i]); firstOut = 0; }
   int awaiting = 0;
   for (int i = 0; i < nconns; i++) awaiting += conns[i].awaiting;
-  printf("],\"notResumed\":%d}\n", awaiting);
+  printf("],\"notResumed\":%d,\"lastResumedAt\":%ld}\n", awaiting, lastResumedAt);
   fflush(stdout);
 }
 
@@ -356,6 +371,8 @@ static void resetCounters(void) {
   memset(resumeHist, 0, sizeof resumeHist);
   frames = bytes = reads = samples = sampledFrames = checkedFrames = gaps = 0;
   canvases = resumedCount = resumeGaps = attempts = failedAttempts = 0;
+  lastResumedAt = 0;
+  memset(closeCodes, 0, sizeof closeCodes);
   for (int i = 0; i < nconns; i++) conns[i].frames = 0;
 }
 

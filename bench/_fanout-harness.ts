@@ -36,6 +36,10 @@ export interface HarnessReport {
   attempts: number;
   failedAttempts: number;
   resumeHistogram: number[];
+  /** When the last client resumed (ms since the epoch, 0 = none since the reset). */
+  lastResumedAt: number;
+  /** Sockets closed by the server, by WebSocket close code (0 = dropped without a close frame). */
+  closeCodes: [number, number][];
   maxRssKiB: number;
 }
 
@@ -166,6 +170,10 @@ export function summarize(reports: HarnessReport[]) {
     p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max: maxOf(histogram),
     canvases: sum((r) => r.canvases), resumed, resumeGaps: sum((r) => r.resumeGaps), notResumed: sum((r) => r.notResumed),
     attempts: sum((r) => r.attempts), failedAttempts: sum((r) => r.failedAttempts),
+    closeCodes: Object.fromEntries(
+      [...reports.flatMap((r) => r.closeCodes ?? []).reduce((m, [code, n]) => m.set(code, (m.get(code) ?? 0) + n), new Map<number, number>())],
+    ),
+    lastResumedAt: Math.max(0, ...reports.map((r) => r.lastResumedAt ?? 0)),
     resumeP50: percentile(resume, resumed, 0.5), resumeP99: percentile(resume, resumed, 0.99), resumeMax: maxOf(resume),
   };
 }
