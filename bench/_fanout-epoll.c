@@ -390,6 +390,7 @@ static void onCommand(char *cmd) {
       memset(&conns[i], 0, sizeof conns[i]);
       conns[i].fd = -1;
       conns[i].lastSeq = since;
+      gotClose[i] = 0;
       conns[i].sampled = every > 0 && (offset + i - base) % every == 0;
     }
     connectDone = base;
