@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
+ * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--max-window M] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
  *
  * One edge (a child process running the real role) with N WebSocket clients held by harness processes
  * (`bench/_fanout-harness.ts`: `c` = the epoll client bench/_fanout-epoll.c, built with gcc, the default;
@@ -27,6 +27,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '3333' },
     seconds: { type: 'string', default: '15' },
     window: { type: 'string', default: '50' },
+    // FLUSH_WINDOW_MAX_MS of the edge (unset: the role's default, adaptive up to 250 ms; = window: fixed).
+    'max-window': { type: 'string' },
     harness: { type: 'string', default: 'c' },
     'per-process': { type: 'string' },
     sampled: { type: 'string', default: '200' },
@@ -37,6 +39,7 @@ const CLIENTS = Number(values.clients);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const WINDOW = Number(values.window);
+const MAX_WINDOW = values['max-window'];
 const HARNESS = values.harness as HarnessKind;
 if (HARNESS !== 'c' && HARNESS !== 'node') throw new Error('--harness is c or node');
 const PER = Math.max(1, Math.min(PER_PROCESS[HARNESS], Number(values['per-process'] ?? PER_PROCESS[HARNESS])));
@@ -76,11 +79,11 @@ async function measure(pid: number) {
 }
 
 async function main() {
-  log(`fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms, canvas ${canvasId}`);
+  log(`fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms (edge max ${MAX_WINDOW ?? 'default'}), canvas ${canvasId}`);
   log(`machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`);
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-fanout');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-fanout');
-  const edgeProc = await startEdgeProcess(canvasId, PORT, WINDOW);
+  const edgeProc = await startEdgeProcess(canvasId, PORT, WINDOW, MAX_WINDOW ? { FLUSH_WINDOW_MAX_MS: MAX_WINDOW } : {});
   children.push(edgeProc);
   const edgePid = edgeProc.pid ?? 0;
   const rssBefore = rssBytes(edgePid);
