@@ -339,16 +339,17 @@ static void report(void) {
   getrusage(RUSAGE_SELF, &ru);
   double cpu = (ru.ru_utime.tv_sec - ruAtReset.ru_utime.tv_sec) + (ru.ru_stime.tv_sec - ruAtReset.ru_stime.tv_sec) +
                ((ru.ru_utime.tv_usec - ruAtReset.ru_utime.tv_usec) + (ru.ru_stime.tv_usec - ruAtReset.ru_stime.tv_usec)) / 1e6;
+  double user = (ru.ru_utime.tv_sec - ruAtReset.ru_utime.tv_sec) + (ru.ru_utime.tv_usec - ruAtReset.ru_utime.tv_usec) / 1e6;
   uint32_t *per = malloc(sizeof(uint32_t) * (nconns ? nconns : 1));
   int open = 0;
   for (int i = 0; i < nconns; i++) { per[i] = conns[i].frames; open += conns[i].state == OPEN; }
   qsort(per, nconns, sizeof *per, cmpU32);
   printf("{\"cmd\":\"report\",\"frames\":%lu,\"bytes\":%lu,\"reads\":%lu,\"samples\":%lu,\"sampledFrames\":%lu,"
          "\"checkedFrames\":%lu,\"gaps\":%lu,\"closed\":%lu,\"failed\":%lu,\"open\":%d,\"minClientFrames\":%u,"
-         "\"medianClientFrames\":%u,\"cpuSeconds\":%.4f,\"maxRssKiB\":%ld,\"canvases\":%lu,\"resumed\":%lu,"
+         "\"medianClientFrames\":%u,\"cpuSeconds\":%.4f,\"userSeconds\":%.4f,\"maxRssKiB\":%ld,\"canvases\":%lu,\"resumed\":%lu,"
          "\"resumeGaps\":%lu,\"attempts\":%lu,\"failedAttempts\":%lu,\"waiting\":%d,\"histogram\":[",
          frames, bytes, reads, samples, sampledFrames, checkedFrames, gaps, closedByServer, failed, open,
-         nconns ? per[0] : 0, nconns ? per[nconns / 2] : 0, cpu, ru.ru_maxrss, canvases, resumedCount, resumeGaps,
+         nconns ? per[0] : 0, nconns ? per[nconns / 2] : 0, cpu, user, ru.ru_maxrss, canvases, resumedCount, resumeGaps,
          attempts, failedAttempts, waitingCount);
   free(per);
   int firstOut = 1;

@@ -13,6 +13,8 @@ export type HarnessKind = 'c' | 'node';
 
 export interface HarnessReport {
   cpuSeconds: number;
+  /** The user-space part of `cpuSeconds` (`c` only; the rest is the kernel's reads). */
+  userSeconds?: number;
   frames: number;
   bytes: number;
   reads: number;
@@ -165,7 +167,7 @@ export function summarize(reports: HarnessReport[]) {
   return {
     frames: sum((r) => r.frames), bytes: sum((r) => r.bytes), reads: sum((r) => r.reads), samples, sampledFrames: sum((r) => r.sampledFrames),
     checkedFrames: sum((r) => r.checkedFrames), gaps: sum((r) => r.gaps), closed: sum((r) => r.closed), open: sum((r) => r.open),
-    clientCpu: sum((r) => r.cpuSeconds),
+    clientCpu: sum((r) => r.cpuSeconds), clientUserCpu: sum((r) => r.userSeconds ?? Number.NaN),
     minClientFrames: Math.min(...reports.map((r) => r.minClientFrames)), medianClientFrames: Math.min(...reports.map((r) => r.medianClientFrames)),
     p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max: maxOf(histogram),
     canvases: sum((r) => r.canvases), resumed, resumeGaps: sum((r) => r.resumeGaps), notResumed: sum((r) => r.notResumed),

@@ -145,7 +145,7 @@ async function main() {
     `${((r.cpu / (placements * r.elapsed)) * 1e6).toFixed(0)} µs per placement delivered to all ${CLIENTS} clients\n` +
     `           clients: ${r.open}/${CLIENTS} open, ${r.closed} closed by the server, frames per client min ${r.minClientFrames} median ${r.medianClientFrames}, ` +
     `${r.gaps} sequence gaps in ${r.checkedFrames.toLocaleString('en')} checked frames; harness ${((r.clientCpu / r.elapsed) * 100).toFixed(0)}% of a core ` +
-    `(${((r.clientCpu / r.frames) * 1e6).toFixed(2)} µs per frame received, ${(r.reads / Math.max(1, r.frames)).toFixed(2)} reads per frame)`;
+    `(${((r.clientCpu / r.frames) * 1e6).toFixed(2)} µs per frame received, ${((r.clientUserCpu / r.frames) * 1e6).toFixed(2)} of them in user space, ${(r.reads / Math.max(1, r.frames)).toFixed(2)} reads per frame)`;
   log(`placement command (cooldown + append ack) during the edge phase: p50 ${placeLatencies[Math.floor(placeLatencies.length / 2)]} ms, p99 ${placeLatencies[Math.floor(placeLatencies.length * 0.99)]} ms`);
   log(`placements: ${placedRate.toFixed(0)}/s accepted during measurement (${placer.stats.failed} failed: ${JSON.stringify(Object.fromEntries(placer.stats.failures))}); bench event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
   log(`edge     (load ${loadEdge}): ${fmt(edgeResult, placedRate)}`);
