@@ -16,6 +16,7 @@ import { systemClock } from '../src/app/ports.ts';
 import { namesFor } from '../src/config/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 import { deleteRedisKeys } from '../test/helpers/isolation.ts';
+import { waitFor } from './_process.ts';
 
 export const MOD = 4_000_000;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +46,14 @@ export async function startEdgeProcess(canvasId: string, port: number, windowMs:
   }
 }
 
+/** The bare-uWS baseline (bench/_fanout-bare.ts) on `port`, publishing at `rate`/s once sent `start`. */
+export async function startBareProcess(port: number, windowMs: number, rate: number): Promise<ChildProcess> {
+  const env = { ...process.env, WINDOW_MS: String(windowMs), RATE: String(rate), PORT: String(port) };
+  const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await waitFor(bare, 'listening', 120_000);
+  return bare;
+}
+
 export async function edgeSeq(port: number): Promise<number> {
   return ((await (await fetch(`http://127.0.0.1:${port}/api/v1/canvas/info`)).json()) as { seq: number }).seq;
 }
@@ -60,10 +69,13 @@ export function benchPlace(nc: NatsConnection, redis: Redis, names: ReturnType<t
     log: eventLog,
     clock: systemClock,
   });
+  /** Deletes the bench's stream and keys, and closes both connections. */
   const cleanup = async () => {
     await eventLog.close();
     await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
     await deleteRedisKeys(redis, names);
+    await nc.close();
+    redis.disconnect();
   };
   return { place, cleanup };
 }
@@ -125,4 +137,24 @@ export function sampleProcess(pid: number, cpuSeconds: (pid: number) => number, 
       return { seconds, cpu, cores: cpu / seconds, peakRss };
     },
   };
+}
+
+/** Runs a benchmark's `main`, killing its harnesses and child processes on the way out, on Ctrl-C and on failure; then exits. */
+export async function runBench(main: () => Promise<void>, harnesses: () => readonly { kill(): void }[], children: readonly ChildProcess[]): Promise<never> {
+  const kill = () => {
+    for (const h of harnesses()) h.kill();
+    for (const c of children) c.kill('SIGKILL');
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      kill();
+      process.exit(130);
+    });
+  }
+  try {
+    await main();
+  } finally {
+    kill();
+  }
+  process.exit(0);
 }

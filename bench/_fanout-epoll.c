@@ -152,17 +152,22 @@ static void lost(conn_t *c) {
   }
 }
 
+/* The client continues its sequence after a reconnect: record how long it took since its drop. */
+static void markResumed(conn_t *c) {
+  int64_t now = nowMs(), ms = now - c->downAt;
+  resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
+  lastResumedAt = now;
+  c->awaiting = 0;
+  c->downAt = 0;
+  resumedCount++;
+}
+
 static void onPixelsHeader(conn_t *c) {
   double first = rd64(c->pfx + 2), last = rd64(c->pfx + 10);
   checkedFrames++;
   if (c->awaiting) {
     if (first <= c->lastSeq + 1 && last >= c->lastSeq) {
-      int64_t ms = nowMs() - c->downAt;
-      resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
-      lastResumedAt = nowMs();
-      c->awaiting = 0;
-      c->downAt = 0;
-      resumedCount++;
+      markResumed(c);
     } else if (first > c->lastSeq + 1) {
       resumeGaps++;
     }
@@ -176,12 +181,7 @@ static void endFrame(conn_t *c) {
     canvases++; /* a whole canvas: the client now reflects its seq */
     double seq = rd64(c->pfx + 2);
     if (c->awaiting) {
-      int64_t ms = nowMs() - c->downAt;
-      resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
-      lastResumedAt = nowMs();
-      c->awaiting = 0;
-      c->downAt = 0;
-      resumedCount++;
+      markResumed(c);
     }
     c->lastSeq = seq;
   } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 22) {

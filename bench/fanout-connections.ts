@@ -8,15 +8,14 @@
  * publishing frames of the same kind: the same-run baseline of RSS per connection.
  * Floor (issue 14): 19,000 connections, ≤ 2 KiB RSS each.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
-import { cpuSeconds, rssBytes, waitFor } from './_process.ts';
+import { cpuSeconds, rssBytes } from './_process.ts';
 import { startHarnesses, summarize, type Harness } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, startPlacer } from './_fanout-edge.ts';
+import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, runBench, startBareProcess, startPlacer } from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +37,6 @@ const WARM_S = Number(values.warm);
 const PORT = Number(values.port ?? 20_000 + Math.floor(Math.random() * 20_000));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const { canvasId, names } = benchCanvas('benchconns');
 
 let harnesses: Harness[] = [];
@@ -107,9 +105,8 @@ async function main() {
   placer.stop();
   edge.kill('SIGTERM');
 
-  const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, WINDOW_MS: String(WINDOW), RATE: String(RATE), PORT: String(PORT + 1) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const bare = await startBareProcess(PORT + 1, WINDOW, RATE);
   children.push(bare);
-  await waitFor(bare, 'listening', 120_000);
   const bareResult = await phase(bare.pid ?? 0, PORT + 1, 0, () => {
     placer = startPlacer(place, RATE); // the same load on the machine as in the edge phase
     bare.send({ cmd: 'start' });
@@ -132,23 +129,6 @@ async function main() {
   const pass = edgeResult.open === CLIENTS && edgeResult.closed === 0 && edgeResult.gaps === 0 && perConn <= 2;
   log(pass ? `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): PASS` : `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): FAIL`);
   await cleanup();
-  await nc.close();
-  redis.disconnect();
 }
 
-const killChildren = () => {
-  for (const h of harnesses) h.kill();
-  for (const c of children) c.kill('SIGKILL');
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-try {
-  await main();
-} finally {
-  killChildren();
-}
-process.exit(0);
+await runBench(main, () => harnesses, children);

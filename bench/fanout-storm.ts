@@ -17,7 +17,7 @@ import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
 import { startHarnesses, summarize, type Harness } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sampleProcess, sleep, startEdgeProcess, startPlacer } from './_fanout-edge.ts';
+import { benchCanvas, benchPlace, edgeSeq, sampleProcess, sleep, startEdgeProcess, runBench, startPlacer } from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -105,23 +105,6 @@ async function main() {
   const pass = s.notResumed === 0 && after.open === CLIENTS && allResumedS <= 10 && s.gaps === 0 && s.resumeGaps === 0 && after.gaps === 0 && live.gaps === 0;
   log(pass ? 'floors (all resumed ≤ 10 s, 0 gaps): PASS' : 'floors (all resumed ≤ 10 s, 0 gaps): FAIL');
   await cleanup();
-  await nc.close();
-  redis.disconnect();
 }
 
-const killChildren = () => {
-  for (const h of harnesses) h.kill();
-  for (const c of children) c.kill('SIGKILL');
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-try {
-  await main();
-} finally {
-  killChildren();
-}
-process.exit(0);
+await runBench(main, () => harnesses, children);

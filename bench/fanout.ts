@@ -10,16 +10,15 @@
  * deliveries/s, CPU per delivered frame and per placement delivered to every client for both, their ratio,
  * the harness's own CPU per frame, sequence gaps and the edge's RSS per connection.
  */
-import { cpuSeconds, rssBytes, waitFor } from './_process.ts';
-import { fork, type ChildProcess } from 'node:child_process';
+import { cpuSeconds, rssBytes } from './_process.ts';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { PER_PROCESS, startHarnesses, summarize, type Harness, type HarnessKind } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, startPlacer } from './_fanout-edge.ts';
+import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, runBench, startBareProcess, startPlacer } from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +45,6 @@ const PER = Math.max(1, Math.min(PER_PROCESS[HARNESS], Number(values['per-proces
 const SAMPLE_EVERY = Math.max(1, Math.floor(CLIENTS / Math.max(1, Number(values.sampled))));
 // Edge on PORT, bare uWS on PORT + 1 (a random high port pair unless given).
 const PORT = Number(values.port ?? 20_000 + Math.floor(Math.random() * 20_000));
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 const { canvasId, names } = benchCanvas('benchfanout');
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -123,10 +121,9 @@ async function main() {
 
   // Baseline: bare uWS, same clients, same frame sizes and window; the same placements keep running (into
   // the stream, now unread) so the machine carries the same load as in the edge phase.
-  const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, WINDOW_MS: String(WINDOW), RATE: String(RATE), PORT: String(PORT + 1) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const bare = await startBareProcess(PORT + 1, WINDOW, RATE);
   children.push(bare);
-  const { port: barePort } = await waitFor<{ port: number }>(bare, 'listening', 120_000);
-  await connectClients(barePort, 0);
+  await connectClients(PORT + 1, 0);
   const barePlacer = startPlacer(place, RATE);
   bare.send({ cmd: 'start' });
   await sleep(3000);
@@ -161,23 +158,6 @@ async function main() {
   log(pass ? 'floors: PASS' : 'floors: FAIL');
 
   await cleanup();
-  await nc.close();
-  redis.disconnect();
 }
 
-const killChildren = () => {
-  for (const h of harnesses) h.kill();
-  for (const c of children) c.kill('SIGKILL');
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-try {
-  await main();
-} finally {
-  killChildren();
-}
-process.exit(0);
+await runBench(main, () => harnesses, children);
