@@ -74,7 +74,7 @@ async function main() {
   await sleep(5000);
   const before = quiet.stop();
   const live = summarize(await Promise.all(harnesses.map((h) => h.report())));
-  log(`before the kill (load ${load()}): ${live.gaps} gaps in ${live.checkedFrames.toLocaleString('en')} checked frames on edge 1; delivery p50 ${live.p50} ms, p99 ${live.p99} ms`);
+  log(`before the kill (load ${load()}): ${live.gaps} gaps in ${live.checkedFrames.toLocaleString('en')} checked frames on edge 1; delivery p50 ${live.p50} ms, p99 ${live.p99} ms; drops ${JSON.stringify(live.closeCodes)}`);
 
   await Promise.all(harnesses.map((h) => h.reset()));
   const storm = sampleProcess(edge2Pid, cpuSeconds, rssBytes);
