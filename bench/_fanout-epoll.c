@@ -321,7 +321,8 @@ static void retryDue(void) {
   int64_t now = nowMs();
   for (int i = 0; i < nconns && waitingCount > 0; i++) {
     conn_t *c = &conns[i];
-    if (c->state != WAITING || c->retryAt > now || pendingConnects >= IN_FLIGHT) continue;
+    /* No cap on reconnects in flight: real clients do not coordinate; only their backoff + jitter spreads them. */
+    if (c->state != WAITING || c->retryAt > now) continue;
     waitingCount--;
     attempts++;
     if (openSocket(c, reconnectPort) < 0) { failedAttempts++; scheduleRetry(c, now); continue; }
