@@ -17,6 +17,12 @@ export const edgeSchema = z.object({
   COOKIE_SECURE: z.enum(['0', '1']).default('0'),
   /** Longest time an event waits for its `pixels` frame under load (ms); an idle edge publishes at once. */
   FLUSH_WINDOW_MS: int(1, 1000).default(50),
+  /**
+   * Latency budget of the adaptive flush window (ms): under load the window grows with the cost of
+   * publishing a frame to every socket, up to this (src/app/edge/flush-window.ts). Equal to
+   * FLUSH_WINDOW_MS (or below it): a fixed window.
+   */
+  FLUSH_WINDOW_MAX_MS: int(1, 1000).default(250),
   /** Events kept in memory to resume clients without a whole canvas (≈ 13 bytes each). */
   RING_EVENTS: int(1024, 10_000_000).default(65_536),
   /** Bytes uWS may buffer per socket before closing it as too slow (the client resumes on reconnect). */

@@ -76,6 +76,25 @@ describe('EdgeCanvas', () => {
     expect(pixelsOf(empty.frame)).toEqual({ firstSeq: 21, lastSeq: 20, pixels: [] });
   });
 
+  it('given clients resuming from the same sequence in one window, they share one catch-up encoding; a flush renews it', () => {
+    const state = new EdgeCanvas(100, new Uint8Array(10_000), 0, { ringEvents: 64 });
+    for (let seq = 1; seq <= 10; seq++) state.push(px(seq, seq, 1, 3));
+    state.flush();
+    const a = state.catchUp(4);
+    const b = state.catchUp(4);
+    if (a.kind !== 'pixels' || b.kind !== 'pixels') throw new Error('expected pixels');
+    expect(b.frame).toBe(a.frame);
+    const other = state.catchUp(6);
+    if (other.kind !== 'pixels') throw new Error('expected pixels');
+    expect(pixelsOf(other.frame).firstSeq).toBe(7);
+    state.push(px(11, 11, 1, 4));
+    state.flush();
+    const c = state.catchUp(4);
+    if (c.kind !== 'pixels') throw new Error('expected pixels');
+    expect(c.frame).not.toBe(a.frame);
+    expect(pixelsOf(c.frame)).toEqual({ firstSeq: 5, lastSeq: 11, pixels: [5, 6, 7, 8, 9, 10, 11].map((s) => [s, 1, s === 11 ? 4 : 3]) });
+  });
+
   it('replaying catch-up frames onto an old canvas equals the edge canvas (golden invariant)', () => {
     const state = new EdgeCanvas(10, new Uint8Array(100), 0, { ringEvents: 1000 });
     const client = new Uint8Array(100);

@@ -56,6 +56,13 @@ export class EdgeCanvas {
   #pendingSeqs: Float64Array;
   #pendingRecords: Uint8Array;
 
+  /**
+   * The last catch-up frame built, for (since, seq). Clients dropped together (an edge crash) reflect the
+   * same sequence and reconnect within the same window: one encoding serves them all, as `publish` does for
+   * live frames, instead of one copy of the ring's tail per socket. The ring only changes when `seq` does.
+   */
+  #lastCatchUp: { since: number; seq: number; frame: Uint8Array } | null = null;
+
   /** Takes ownership of `canvas` (mutated in place) reflecting `seq`. */
   constructor(width: number, canvas: Uint8Array, seq: number, options: EdgeCanvasOptions = {}) {
     this.width = width;
@@ -143,6 +150,8 @@ export class EdgeCanvas {
   catchUp(since: number): CatchUp {
     if (since > this.seq) return { kind: 'ahead' };
     if (since + 1 < this.#ringFrom) return { kind: 'canvas' };
+    const last = this.#lastCatchUp;
+    if (last !== null && last.since === since && last.seq === this.seq) return { kind: 'pixels', frame: last.frame };
     const capacity = this.#ringSeqs.length;
     // First ring index with seq > since (seqs ascend along the ring).
     let lo = 0;
@@ -158,7 +167,9 @@ export class EdgeCanvas {
     const tail = Math.min(count, capacity - first);
     records.set(this.#ringRecords.subarray(first * PIXEL_RECORD_BYTES, (first + tail) * PIXEL_RECORD_BYTES), 0);
     if (tail < count) records.set(this.#ringRecords.subarray(0, (count - tail) * PIXEL_RECORD_BYTES), tail * PIXEL_RECORD_BYTES);
-    return { kind: 'pixels', frame: encodePixelsFrame(since + 1, this.seq, records, count) };
+    const frame = encodePixelsFrame(since + 1, this.seq, records, count);
+    this.#lastCatchUp = { since, seq: this.seq, frame };
+    return { kind: 'pixels', frame };
   }
 
   #ringPush(seq: number, records: Uint8Array, index: number): void {

@@ -6,13 +6,19 @@
  */
 import type { EventStream } from '../ports.ts';
 import { flushDelay, type EdgeCanvas } from './edge-canvas.ts';
+import { FlushWindow } from './flush-window.ts';
 import { sleep } from '../sleep.ts';
 
 export interface EdgeFeedDeps {
   readonly stream: EventStream;
   readonly state: EdgeCanvas;
-  /** Largest wait between a received event and its frame, under load (default 50). */
+  /** Wait between a received event and its frame when quiet (ms); an idle edge publishes at once. */
   readonly windowMs: number;
+  /**
+   * The latency budget: under load the window grows with the cost of a flush up to this (ms; default
+   * `windowMs`, a fixed window). See `FlushWindow`.
+   */
+  readonly maxWindowMs?: number;
   /** Called with each frame, synchronously after the state reflects it. */
   publish(frame: Uint8Array, firstSeq: number, lastSeq: number, events: number): void;
   /** Called when a read fails (it is retried). */
@@ -28,6 +34,8 @@ export interface EdgeFeed {
   readonly caughtUp: boolean;
   /** Events behind the stream's end at the last check. */
   readonly lag: number;
+  /** The current flush window (ms). */
+  readonly windowMs: number;
   stop(): Promise<void>;
 }
 
@@ -38,18 +46,21 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lag = Number.POSITIVE_INFINITY;
   let reading = false;
+  const flushWindow = new FlushWindow({ minMs: deps.windowMs, maxMs: Math.max(deps.windowMs, deps.maxWindowMs ?? deps.windowMs) });
 
   const flush = () => {
     timer = undefined;
+    const startedAt = performance.now();
     const firstSeq = state.seq + 1;
     const events = state.pendingCount;
     const frame = state.flush();
     lastFlushAt = Date.now();
     if (frame) deps.publish(frame, firstSeq, state.seq, events);
+    flushWindow.observe(performance.now() - startedAt);
   };
   const schedule = () => {
     if (!state.hasPending) return;
-    const delay = flushDelay(Date.now(), lastFlushAt, deps.windowMs, state.pendingCount, state.maxBatchEvents);
+    const delay = flushDelay(Date.now(), lastFlushAt, flushWindow.windowMs, state.pendingCount, state.maxBatchEvents);
     if (delay === 0) {
       if (timer) clearTimeout(timer);
       flush();
@@ -100,6 +111,9 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
     },
     get lag() {
       return lag;
+    },
+    get windowMs() {
+      return flushWindow.windowMs;
     },
     async stop() {
       abort.abort();

@@ -127,6 +127,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
       stream,
       state,
       windowMs: config.FLUSH_WINDOW_MS,
+      maxWindowMs: config.FLUSH_WINDOW_MAX_MS,
       readyLagEvents: config.READY_LAG_EVENTS,
       publish: (frame, _firstSeq, lastSeq, events) => {
         server.publish(frame, events);

@@ -1,0 +1,478 @@
+/*
+ * Client harness of the fan-out benchmarks: one epoll thread holding up to ~19,000 WebSocket clients, cheap
+ * enough per received frame that the benchmark measures the edge and not itself (the Node worker,
+ * bench/_fanout-client.ts, costs ~9 µs per frame; this one ~1–2 µs: one read syscall and a header walk).
+ * Built by bench/_fanout-harness.ts with the machine's gcc into bench/.build/ (gitignored); no dependencies.
+ *
+ * Driven by line commands on stdin, answered by one line on stdout:
+ *   connect PORT COUNT SINCE OFFSET SAMPLE_EVERY  -> "connected OPEN FAILED"
+ *   reconnect PORT        (from now on a dropped client reconnects to PORT with `since` = its last sequence,
+ *                          backing off 1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter, like proto/client.ts) -> "ok"
+ *   reset | report (one JSON line) | disconnect | exit
+ *
+ * Every client walks frame headers and keeps the first 22 bytes of each binary frame, so sequence gaps are
+ * checked on every `pixels` frame of every client (layout: proto/frames.ts). One client in SAMPLE_EVERY also
+ * collects whole `pixels` payloads and reads each record's placement time (the bench places at
+ * y·2000 + x = start ms mod 4,000,000) for placement → receipt latency. Pings get pongs, closes a close.
+ * Clients bind to source addresses 127.0.0.10–127.0.0.209 so no single address runs out of ports.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define MOD 4000000
+#define HIST 30001
+#define MAX_COLLECT (1 << 20)
+#define MAX_CONNS 20000
+#define IN_FLIGHT 250
+#define SOURCES 200
+
+enum { CONNECTING, HANDSHAKE, OPEN, WAITING, CLOSED };
+
+typedef struct {
+  int fd;
+  uint8_t state, sampled, opcode, collecting, hlen, pfxlen, ctllen, awaiting;
+  uint8_t hdr[14], pfx[22], ctl[125];
+  uint32_t crlf; /* bytes of "\r\n\r\n" matched while reading the upgrade response */
+  uint32_t hsread;
+  uint64_t remaining, plen;
+  uint8_t *payload;
+  uint32_t collected;
+  double lastSeq;
+  uint32_t frames, attempt;
+  int64_t downAt, retryAt;
+  uint16_t port;
+} conn_t;
+
+static conn_t conns[MAX_CONNS];
+static int nconns, epfd;
+static uint8_t buf[256 * 1024];
+static uint32_t hist[HIST];
+static uint64_t frames, bytes, reads, samples, sampledFrames, checkedFrames, gaps, closedByServer, failed;
+static int64_t lastResumedAt;
+static uint32_t closeCodes[5000]; /* close frames received, by code; [0] = dropped without one */
+static uint8_t gotClose[MAX_CONNS];
+static uint64_t canvases, resumedCount, resumeGaps, attempts, failedAttempts;
+static uint32_t resumeHist[HIST];
+static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
+static struct rusage ruAtReset;
+static char request[256];
+
+static int64_t nowMs(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static double rd64(const uint8_t *p) { double d; memcpy(&d, p, 8); return d; } /* x86-64: little-endian */
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static void sendFrame(conn_t *c, uint8_t b0, const uint8_t *payload, size_t n) {
+  uint8_t out[6 + 125];
+  out[0] = b0;
+  out[1] = 0x80 | (uint8_t)n; /* masked with key 0: payload unchanged */
+  memset(out + 2, 0, 4);
+  memcpy(out + 6, payload, n);
+  if (write(c->fd, out, 6 + n) < 0) { /* a dead socket shows up as a read error next */ }
+}
+
+static void scheduleRetry(conn_t *c, int64_t now) {
+  uint32_t shift = c->attempt < 5 ? c->attempt : 5;
+  int64_t delay = 1000LL << shift;
+  if (delay > 30000) delay = 30000;
+  c->retryAt = now + delay + rand() % 1000;
+  c->attempt++;
+  c->state = WAITING;
+  waitingCount++;
+}
+
+static int openSocket(conn_t *c, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
+  src.sin_addr.s_addr = htonl(0x7f00000a + (uint32_t)((c - conns) % SOURCES));
+  bind(fd, (struct sockaddr *)&src, sizeof src);
+  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+  dst.sin_addr.s_addr = htonl(0x7f000001);
+  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(fd); return -1; }
+  c->fd = fd;
+  c->port = (uint16_t)port;
+  c->state = CONNECTING;
+  c->hlen = c->pfxlen = 0;
+  c->remaining = 0;
+  c->crlf = c->hsread = 0;
+  struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+  epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+  return 0;
+}
+
+/* The socket is gone: either it was a connect in progress (failed), or a live client dropped. */
+static void lost(conn_t *c) {
+  int wasOpen = c->state == OPEN;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->fd = -1;
+  int64_t now = nowMs();
+  if (c->state == CONNECTING || c->state == HANDSHAKE) {
+    pendingConnects--;
+    if (reconnectPort && c->downAt) { failedAttempts++; scheduleRetry(c, now); return; }
+    failed++;
+    c->state = CLOSED;
+    connectDone++;
+    return;
+  }
+  if (wasOpen) {
+    closedByServer++;
+    if (!gotClose[c - conns]) closeCodes[0]++;
+  }
+  gotClose[c - conns] = 0;
+  if (reconnectPort) {
+    if (!c->downAt) c->downAt = now;
+    c->awaiting = 1;
+    scheduleRetry(c, now);
+  } else {
+    c->state = CLOSED;
+  }
+}
+
+/* The client continues its sequence after a reconnect: record how long it took since its drop. */
+static void markResumed(conn_t *c) {
+  int64_t now = nowMs(), ms = now - c->downAt;
+  resumeHist[ms < HIST - 1 ? ms : HIST - 1]++;
+  lastResumedAt = now;
+  c->awaiting = 0;
+  c->downAt = 0;
+  resumedCount++;
+}
+
+static void onPixelsHeader(conn_t *c) {
+  double first = rd64(c->pfx + 2), last = rd64(c->pfx + 10);
+  checkedFrames++;
+  if (c->awaiting) {
+    if (first <= c->lastSeq + 1 && last >= c->lastSeq) {
+      markResumed(c);
+    } else if (first > c->lastSeq + 1) {
+      resumeGaps++;
+    }
+  }
+  if (c->lastSeq >= 0 && last > c->lastSeq && first > c->lastSeq + 1) gaps++;
+  if (last > c->lastSeq) c->lastSeq = last;
+}
+
+static void endFrame(conn_t *c) {
+  if (c->opcode == 2 && c->pfxlen >= 2 && c->pfx[1] == 2 && c->pfxlen >= 10) {
+    canvases++; /* a whole canvas: the client now reflects its seq */
+    double seq = rd64(c->pfx + 2);
+    if (c->awaiting) {
+      markResumed(c);
+    }
+    c->lastSeq = seq;
+  } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 22) {
+    uint32_t count = rd32(c->payload + 18);
+    uint64_t end = 22 + (uint64_t)count * 5;
+    if (end > c->plen) end = c->plen;
+    int64_t now = nowMs() % MOD;
+    sampledFrames++;
+    for (uint64_t o = 22; o + 5 <= end; o += 5) {
+      const uint8_t *r = c->payload + o;
+      int64_t code = (int64_t)(r[2] | (r[3] << 8)) * 2000 + (r[0] | (r[1] << 8));
+      int64_t latency = (now - code + MOD) % MOD;
+      hist[latency < HIST - 1 ? latency : HIST - 1]++;
+      samples++;
+    }
+  } else if (c->opcode == 9) {
+    sendFrame(c, 0x8a, c->ctl, c->ctllen);
+  } else if (c->opcode == 8) {
+    uint32_t code = c->ctllen >= 2 ? (uint32_t)(c->ctl[0] << 8 | c->ctl[1]) : 0;
+    closeCodes[code < 5000 ? code : 0]++;
+    gotClose[c - conns] = 1;
+    sendFrame(c, 0x88, c->ctl, c->ctllen < 2 ? c->ctllen : 2);
+  }
+}
+
+static void beginFrame(conn_t *c, const uint8_t *h) {
+  uint64_t len = h[1] & 127;
+  if (len == 126) len = ((uint64_t)h[2] << 8) | h[3];
+  else if (len == 127) { len = 0; for (int i = 2; i < 10; i++) len = (len << 8) | h[i]; }
+  c->opcode = h[0] & 15;
+  c->remaining = c->plen = len;
+  c->pfxlen = 0;
+  c->ctllen = 0;
+  c->collected = 0;
+  c->collecting = 0;
+  if (c->opcode == 2) {
+    frames++;
+    c->frames++;
+    if (c->sampled && len <= MAX_COLLECT) {
+      if (!c->payload) c->payload = malloc(MAX_COLLECT);
+      c->collecting = 1;
+    }
+  }
+  if (len == 0) endFrame(c);
+}
+
+static int headerSize(uint8_t b1) {
+  int l = b1 & 127;
+  return 2 + (l == 126 ? 2 : l == 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}
+
+/* Walks frames in p[0…n): headers parsed, payloads skipped except the 22-byte prefix and sampled frames. */
+static void walk(conn_t *c, const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (c->remaining > 0) {
+      size_t take = c->remaining < n - i ? (size_t)c->remaining : n - i;
+      if (c->opcode == 2 && c->pfxlen < 22) {
+        size_t want = (size_t)(22 - c->pfxlen), k = want < take ? want : take;
+        memcpy(c->pfx + c->pfxlen, p + i, k);
+        c->pfxlen += (uint8_t)k;
+        if (c->pfxlen == 22 && c->pfx[1] == 1) onPixelsHeader(c);
+      } else if (c->opcode >= 8 && c->ctllen + take <= 125) {
+        memcpy(c->ctl + c->ctllen, p + i, take);
+        c->ctllen += (uint8_t)take;
+      }
+      if (c->collecting) { memcpy(c->payload + c->collected, p + i, take); c->collected += (uint32_t)take; }
+      c->remaining -= take;
+      i += take;
+      if (c->remaining == 0) endFrame(c);
+      continue;
+    }
+    if (c->hlen == 0 && n - i >= 2 && n - i >= (size_t)headerSize(p[i + 1])) {
+      int size = headerSize(p[i + 1]);
+      beginFrame(c, p + i);
+      i += size;
+      continue;
+    }
+    c->hdr[c->hlen++] = p[i++]; /* a header split over reads */
+    if (c->hlen >= 2 && c->hlen == headerSize(c->hdr[1])) { c->hlen = 0; beginFrame(c, c->hdr); }
+  }
+}
+
+static void onWritable(conn_t *c) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err) { lost(c); return; }
+  char since[32] = "";
+  if (c->lastSeq >= 0) snprintf(since, sizeof since, "&since=%.0f", c->lastSeq);
+  int n = snprintf(request, sizeof request,
+                   "GET /ws?v=1%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: cmZhbm91dC1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   since, c->port);
+  if (write(c->fd, request, (size_t)n) != n) { lost(c); return; }
+  c->state = HANDSHAKE;
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+  epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void onReadable(conn_t *c) {
+  for (;;) {
+    ssize_t n = read(c->fd, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) { lost(c); return; }
+    if (n < 0) return;
+    reads++;
+    size_t from = 0;
+    if (c->state == HANDSHAKE) {
+      /* The upgrade response: check the status line, then skip to the blank line. */
+      for (; from < (size_t)n && c->crlf < 4; from++, c->hsread++) {
+        if (c->hsread < 12 && buf[from] != (uint8_t)"HTTP/1.1 101"[c->hsread]) { lost(c); return; }
+        uint8_t want = (c->crlf & 1) ? '\n' : '\r';
+        c->crlf = buf[from] == want ? c->crlf + 1 : (buf[from] == '\r' ? 1 : 0);
+      }
+      if (c->crlf < 4) { if (c->hsread > 8192) { lost(c); return; } continue; }
+      c->state = OPEN;
+      pendingConnects--;
+      if (c->downAt) { c->attempt = 0; c->downAt = c->awaiting ? c->downAt : 0; }
+      else connectDone++;
+    }
+    bytes += (size_t)n - from;
+    walk(c, buf + from, (size_t)n - from);
+    if ((size_t)n < sizeof buf) return;
+  }
+}
+
+static int listenPort;
+static void startConnects(void) {
+  while (pendingConnects < IN_FLIGHT && nconns < connectTarget) {
+    conn_t *c = &conns[nconns++];
+    if (openSocket(c, listenPort) < 0) { failed++; connectDone++; c->state = CLOSED; continue; }
+    pendingConnects++;
+  }
+}
+
+static void retryDue(void) {
+  int64_t now = nowMs();
+  for (int i = 0; i < nconns && waitingCount > 0; i++) {
+    conn_t *c = &conns[i];
+    /* No cap on reconnects in flight: real clients do not coordinate; only their backoff + jitter spreads them. */
+    if (c->state != WAITING || c->retryAt > now) continue;
+    waitingCount--;
+    attempts++;
+    if (openSocket(c, reconnectPort) < 0) { failedAttempts++; scheduleRetry(c, now); continue; }
+    pendingConnects++;
+  }
+}
+
+static int cmpU32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (ru.ru_utime.tv_sec - ruAtReset.ru_utime.tv_sec) + (ru.ru_stime.tv_sec - ruAtReset.ru_stime.tv_sec) +
+               ((ru.ru_utime.tv_usec - ruAtReset.ru_utime.tv_usec) + (ru.ru_stime.tv_usec - ruAtReset.ru_stime.tv_usec)) / 1e6;
+  double user = (ru.ru_utime.tv_sec - ruAtReset.ru_utime.tv_sec) + (ru.ru_utime.tv_usec - ruAtReset.ru_utime.tv_usec) / 1e6;
+  uint32_t *per = malloc(sizeof(uint32_t) * (nconns ? nconns : 1));
+  int open = 0;
+  for (int i = 0; i < nconns; i++) { per[i] = conns[i].frames; open += conns[i].state == OPEN; }
+  qsort(per, nconns, sizeof *per, cmpU32);
+  printf("{\"cmd\":\"report\",\"frames\":%lu,\"bytes\":%lu,\"reads\":%lu,\"samples\":%lu,\"sampledFrames\":%lu,"
+         "\"checkedFrames\":%lu,\"gaps\":%lu,\"closed\":%lu,\"failed\":%lu,\"open\":%d,\"minClientFrames\":%u,"
+         "\"medianClientFrames\":%u,\"cpuSeconds\":%.4f,\"userSeconds\":%.4f,\"maxRssKiB\":%ld,\"canvases\":%lu,\"resumed\":%lu,"
+         "\"resumeGaps\":%lu,\"attempts\":%lu,\"failedAttempts\":%lu,\"waiting\":%d,\"histogram\":[",
+         frames, bytes, reads, samples, sampledFrames, checkedFrames, gaps, closedByServer, failed, open,
+         nconns ? per[0] : 0, nconns ? per[nconns / 2] : 0, cpu, user, ru.ru_maxrss, canvases, resumedCount, resumeGaps,
+         attempts, failedAttempts, waitingCount);
+  free(per);
+  int firstOut = 1;
+  for (int i = 0; i < HIST; i++) if (hist[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, hist[i]); firstOut = 0; }
+  printf("],\"resumeHistogram\":[");
+  firstOut = 1;
+  for (int i = 0; i < HIST; i++) if (resumeHist[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, resumeHist[i]); firstOut = 0; }
+  printf("],\"closeCodes\":[");
+  firstOut = 1;
+  for (int i = 0; i < 5000; i++) if (closeCodes[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, closeCodes[i]); firstOut = 0; }
+  int awaiting = 0;
+  for (int i = 0; i < nconns; i++) awaiting += conns[i].awaiting;
+  printf("],\"notResumed\":%d,\"lastResumedAt\":%ld}\n", awaiting, lastResumedAt);
+  fflush(stdout);
+}
+
+static void resetCounters(void) {
+  getrusage(RUSAGE_SELF, &ruAtReset);
+  memset(hist, 0, sizeof hist);
+  memset(resumeHist, 0, sizeof resumeHist);
+  frames = bytes = reads = samples = sampledFrames = checkedFrames = gaps = 0;
+  canvases = resumedCount = resumeGaps = attempts = failedAttempts = 0;
+  lastResumedAt = 0;
+  memset(closeCodes, 0, sizeof closeCodes);
+  for (int i = 0; i < nconns; i++) conns[i].frames = 0;
+}
+
+static char line[512];
+static size_t lineLen;
+static void onCommand(char *cmd) {
+  int port, count, offset, every;
+  double since;
+  if (sscanf(cmd, "connect %d %d %lf %d %d", &port, &count, &since, &offset, &every) == 5) {
+    closedByServer = failed = 0;
+    listenPort = port;
+    int base = nconns;
+    connectTarget = nconns + (count < MAX_CONNS - nconns ? count : MAX_CONNS - nconns);
+    for (int i = base; i < connectTarget; i++) {
+      memset(&conns[i], 0, sizeof conns[i]);
+      conns[i].fd = -1;
+      conns[i].lastSeq = since;
+      gotClose[i] = 0;
+      conns[i].sampled = every > 0 && (offset + i - base) % every == 0;
+    }
+    connectDone = base;
+    startConnects();
+  } else if (sscanf(cmd, "reconnect %d", &port) == 1) {
+    reconnectPort = port;
+    printf("ok\n");
+    fflush(stdout);
+  } else if (strcmp(cmd, "reset") == 0) {
+    resetCounters();
+    printf("reset\n");
+    fflush(stdout);
+  } else if (strcmp(cmd, "report") == 0) {
+    report();
+  } else if (strcmp(cmd, "disconnect") == 0) {
+    reconnectPort = 0;
+    for (int i = 0; i < nconns; i++) {
+      if (conns[i].fd >= 0) close(conns[i].fd);
+      free(conns[i].payload);
+      conns[i].payload = NULL;
+      conns[i].fd = -1;
+      conns[i].state = CLOSED;
+    }
+    nconns = connectTarget = connectDone = pendingConnects = waitingCount = 0;
+    printf("disconnected\n");
+    fflush(stdout);
+  } else if (strcmp(cmd, "exit") == 0) {
+    exit(0);
+  }
+}
+
+int main(void) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max; /* the soft limit up to the hard one (20,000 here) */
+  setrlimit(RLIMIT_NOFILE, &rl);
+  srand((unsigned)getpid());
+  epfd = epoll_create1(0);
+  struct epoll_event in = { .events = EPOLLIN, .data.ptr = NULL };
+  epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in);
+  getrusage(RUSAGE_SELF, &ruAtReset);
+  printf("ready\n");
+  fflush(stdout);
+  struct epoll_event events[512];
+  int replied = 1;
+  for (;;) {
+    int n = epoll_wait(epfd, events, 512, 10);
+    for (int k = 0; k < n; k++) {
+      conn_t *c = events[k].data.ptr;
+      if (c == NULL) {
+        ssize_t r = read(0, line + lineLen, sizeof line - 1 - lineLen);
+        if (r <= 0) exit(0); /* the bench died: do not linger with thousands of sockets */
+        lineLen += (size_t)r;
+        char *nl;
+        while ((nl = memchr(line, '\n', lineLen)) != NULL) {
+          *nl = 0;
+          if (strncmp(line, "connect ", 8) == 0) replied = 0;
+          onCommand(line);
+          size_t used = (size_t)(nl - line) + 1;
+          memmove(line, line + used, lineLen - used);
+          lineLen -= used;
+        }
+        if (lineLen == sizeof line - 1) lineLen = 0;
+        continue;
+      }
+      if (c->fd < 0) continue;
+      if (c->state == CONNECTING) {
+        if (events[k].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) onWritable(c);
+      } else {
+        onReadable(c);
+      }
+    }
+    if (nconns < connectTarget) startConnects();
+    if (waitingCount > 0) retryDue();
+    if (!replied && connectDone >= connectTarget && pendingConnects == 0) {
+      int open = 0;
+      for (int i = 0; i < nconns; i++) open += conns[i].state == OPEN;
+      printf("connected %d %lu\n", open, failed);
+      fflush(stdout);
+      replied = 1;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The fan-out benchmarks' C client harness (bench/_fanout-epoll.c, built here with gcc) against real uWS
+ * servers scripted frame by frame: it must count what it receives, find a planted sequence gap, time the
+ * records, and, in reconnect mode, resume every dropped client from its last sequence on another server.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHarnesses, summarize, type Harness } from '../../bench/_fanout-harness.ts';
+import { encodeCanvasFrame, encodePixelsFrame, writePixelRecord } from '../../proto/frames.ts';
+import { loadUws } from '../../src/adapters/uws/load.ts';
+
+const uws = loadUws();
+const MOD = 4_000_000;
+const harnesses: Harness[] = [];
+const closers: (() => void)[] = [];
+afterAll(() => {
+  for (const h of harnesses) h.kill();
+  for (const close of closers) close();
+});
+
+/** A pixels frame [first, last] whose records carry "now" the way the bench encodes placement times. */
+function pixels(first: number, last: number): Uint8Array {
+  const count = last - first + 1;
+  const records = new Uint8Array(count * 5);
+  const code = Date.now() % MOD;
+  for (let i = 0; i < count; i++) writePixelRecord(records, i, code % 2000, Math.floor(code / 2000), 1);
+  return encodePixelsFrame(first, last, records, count);
+}
+
+/** A uWS server on a free port; `onOpen(ws, since)` scripts each socket. */
+function server(onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket<{ since: number }>, since: number) => void): Promise<number> {
+  const app = uws.App();
+  app.ws<{ since: number }>('/ws', {
+    compression: uws.DISABLED,
+    upgrade: (res, req, context) => {
+      const since = Number(req.getQuery('since') ?? '-1');
+      res.upgrade({ since }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws) => onOpen(ws, ws.getUserData().since),
+  });
+  return new Promise((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (socket) => {
+      if (!socket) return reject(new Error('listen failed'));
+      closers.push(() => uws.us_listen_socket_close(socket));
+      resolve(uws.us_socket_local_port(socket));
+    });
+  });
+}
+
+const waitUntil = async (check: () => Promise<boolean>, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('timed out');
+};
+
+describe('fan-out C harness', () => {
+  it('counts frames, finds a planted gap on every client, takes canvases and times every record', async () => {
+    const port = await server((ws) => {
+      ws.send('{"type":"welcome"}', false);
+      ws.send(pixels(1, 2), true);
+      ws.send(pixels(3, 3), true);
+      ws.send(pixels(6, 7), true); // gap: 4 and 5 missing
+      ws.ping();
+      ws.send(encodeCanvasFrame(10, 2, 2, 0, new Uint8Array(4)), true);
+      ws.send(pixels(11, 11), true); // continues the canvas: no gap
+    });
+    const [h] = await startHarnesses('c', 3);
+    harnesses.push(h!);
+    expect(await h!.connect(port, 3, 0, 0, 1)).toEqual({ open: 3, failed: 0 });
+    await waitUntil(async () => (await h!.report()).frames === 15);
+    const s = summarize([await h!.report()]);
+    expect(s).toMatchObject({ frames: 15, checkedFrames: 12, gaps: 3, canvases: 3, samples: 18, sampledFrames: 12, open: 3, closed: 0 });
+    expect(s.p99).toBeLessThan(5_000);
+    await h!.disconnect();
+  });
+
+  it('in reconnect mode, resumes every dropped client on the other server from its last sequence', async () => {
+    const resumedFrom: number[] = [];
+    const second = await server((ws, since) => {
+      resumedFrom.push(since);
+      ws.send(pixels(since + 1, since + 1), true);
+    });
+    const first = await server((ws) => {
+      ws.send(pixels(1, 4), true);
+      setTimeout(() => ws.close(), 100); // dropped without a close frame
+    });
+    const [h] = await startHarnesses('c', 5);
+    harnesses.push(h!);
+    await h!.reconnectTo(second);
+    expect((await h!.connect(first, 5, 0, 0, 1)).open).toBeGreaterThan(0);
+    await waitUntil(async () => (await h!.report()).resumed === 5);
+    const s = summarize([await h!.report()]);
+    expect(resumedFrom).toEqual([4, 4, 4, 4, 4]);
+    expect(s).toMatchObject({ resumed: 5, notResumed: 0, resumeGaps: 0, gaps: 0, closed: 5, closeCodes: { 0: 5 } });
+    expect(s.resumeMax).toBeGreaterThanOrEqual(1_000); // the first retry waits 1 s + up to 1 s of jitter
+    expect(s.resumeMax).toBeLessThan(3_000);
+    await h!.disconnect();
+  }, 30_000);
+});
