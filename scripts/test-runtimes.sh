@@ -53,7 +53,7 @@ if [[ ! -f $root/.complete ]]; then
   mount_in proc "$root/proc" -t proc
   # What the integration suite starts or calls by itself: private NATS, Redis and Postgres servers, ffmpeg.
   chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    nats-server redis-server postgresql ffmpeg procps git >>"$cache/debootstrap.log" 2>&1 </dev/null \
+    nats-server redis-server postgresql ffmpeg procps git gcc libc6-dev nginx-light >>"$cache/debootstrap.log" 2>&1 </dev/null \
     || die "apt-get install in the root failed; see $cache/debootstrap.log"
   chroot "$root" /usr/bin/apt-get clean
   touch "$root/.complete"
@@ -61,6 +61,16 @@ if [[ ! -f $root/.complete ]]; then
 fi
 
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+mount_in proc "$root/proc" -t proc
+# Tools the suites call that a cached root may predate (gcc builds the fan-out bench's C client; the
+# client-address test runs the shipped nginx config): installed when missing, so an old cache still passes.
+for tool in gcc:gcc nginx:nginx-light; do
+  if ! chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "command -v ${tool%%:*}" >/dev/null; then
+    say "installing ${tool#*:} in the root"
+    chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${tool#*:}" libc6-dev \
+      >>"$cache/debootstrap.log" 2>&1 </dev/null || die "apt-get install ${tool#*:} in the root failed; see $cache/debootstrap.log"
+  fi
+done
 # The host's CA certificates: the registry's TLS must verify the same way as here.
 cp -a /etc/ssl/certs/. "$root/etc/ssl/certs/"
 mount_in proc "$root/proc" -t proc
