@@ -456,7 +456,7 @@ function guestMeRoute(identity: IdentityProvider): HttpRoute {
     maxBodyBytes: 0,
     handle: async (request) => {
       const who = await identity.identify(request.headers);
-      if (!who) return jsonError(401, ErrorCode.unauthorized, 'not signed in');
+      if (!who) return jsonError(ErrorCode.unauthorized, 'not signed in');
       return json(200, { userId: who.identity.userId, username: null, isGuest: who.identity.isGuest }, {
         'cache-control': 'no-store',
         ...(who.setCookie ? { 'set-cookie': who.setCookie } : {}),

@@ -121,14 +121,14 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
       if ((method === 'GET' || method === 'HEAD') && !paths.has(path) && !path.startsWith('/api/')) {
         void serveStatic(res, state, staticDir, path, method === 'HEAD');
       } else {
-        send(res, state, paths.has(path) ? jsonError(405, ErrorCode.bad_request, `${method} not allowed on ${path}`) : jsonError(404, ErrorCode.not_found, `no route ${method} ${path}`), false);
+        send(res, state, paths.has(path) ? jsonError(ErrorCode.bad_request, `${method} not allowed on ${path}`, {}, 405) : jsonError(ErrorCode.not_found, `no route ${method} ${path}`), false);
       }
       return;
     }
     const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const declared = Number(request.headers['content-length'] ?? '0');
     if (declared > limit) {
-      send(res, state, jsonError(413, ErrorCode.too_large, `request body over ${limit} bytes`), false);
+      send(res, state, jsonError(ErrorCode.too_large, `request body over ${limit} bytes`), false);
       return;
     }
     const run = (body: Uint8Array | undefined) => {
@@ -136,7 +136,7 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
         (response) => send(res, state, response, method === 'HEAD'),
         (error: unknown) => {
           logger.error({ err: error, path }, 'HTTP route failed');
-          send(res, state, jsonError(500, ErrorCode.internal, 'internal error'), false);
+          send(res, state, jsonError(ErrorCode.internal, 'internal error'), false);
         },
       );
     };
@@ -144,7 +144,7 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
       run(undefined);
       return;
     }
-    readBody(res, limit, state).then(run, () => send(res, state, jsonError(413, ErrorCode.too_large, `request body over ${limit} bytes`), false));
+    readBody(res, limit, state).then(run, () => send(res, state, jsonError(ErrorCode.too_large, `request body over ${limit} bytes`), false));
   });
 }
 
@@ -220,7 +220,7 @@ export function send(res: UwsResponse, state: RequestState, response: HttpRespon
 
 /** 503 with a small body and `Connection: close`: the client has too many large responses unread. */
 function refuseAndClose(res: UwsResponse, state: RequestState): void {
-  const busy = jsonError(503, ErrorCode.rate_limited, `more than ${state.pending.limits.maxPendingPerIp} large responses to your address are unread; read them, then retry`);
+  const busy = jsonError(ErrorCode.rate_limited, `more than ${state.pending.limits.maxPendingPerIp} large responses to your address are unread; read them, then retry`, {}, 503);
   res.cork(() => {
     res.writeStatus(statusLine(503)).writeHeader('retry-after', '1');
     for (const [key, value] of Object.entries(busy.headers ?? {})) res.writeHeader(key, value);
@@ -285,12 +285,12 @@ async function serveStatic(res: UwsResponse, state: RequestState, dir: string, p
   try {
     relative = normalize(decodeURIComponent(path === '/' ? '/index.html' : path));
   } catch {
-    send(res, state, jsonError(400, ErrorCode.bad_request, 'bad path'), false);
+    send(res, state, jsonError(ErrorCode.bad_request, 'bad path'), false);
     return;
   }
   const file = join(dir, relative);
   if (!file.startsWith(dir + sep) || relative.includes('\0')) {
-    send(res, state, jsonError(404, ErrorCode.not_found, 'not found'), false);
+    send(res, state, jsonError(ErrorCode.not_found, 'not found'), false);
     return;
   }
   try {
@@ -308,7 +308,7 @@ async function serveStatic(res: UwsResponse, state: RequestState, dir: string, p
     if (relative === `${sep}index.html`) {
       send(res, state, { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `The web client is not built: run \`npm run build:web\` (it builds into ${dir}).\n` }, headOnly);
     } else {
-      send(res, state, jsonError(404, ErrorCode.not_found, `no file ${path}`), false);
+      send(res, state, jsonError(ErrorCode.not_found, `no file ${path}`), false);
     }
   }
 }

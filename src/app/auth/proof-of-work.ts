@@ -90,12 +90,12 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuanc
       maxBodyBytes: 0,
       async handle(request) {
         const userId = await signedIn(request.headers);
-        if (userId === null) return jsonError(401, ErrorCode.unauthorized, 'log in first');
+        if (userId === null) return jsonError(ErrorCode.unauthorized, 'log in first');
         const rate = await options.limits.take(`pow-issue-ip:${request.remoteAddress}`, options.issuePerIp.limit, options.issuePerIp.windowMs);
         if (!rate.allowed) {
           options.onRefused?.();
           const retryAfterSeconds = Math.ceil(rate.retryAfterMs / 1000);
-          const refused = jsonError(429, ErrorCode.rate_limited, `too many challenges from your address; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+          const refused = jsonError(ErrorCode.rate_limited, `too many challenges from your address; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
           return { ...refused, headers: { ...refused.headers, 'retry-after': String(retryAfterSeconds) } };
         }
         const challenge = randomBytes(16).toString('base64url');
@@ -109,21 +109,21 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuanc
       maxBodyBytes: 256,
       async handle(request) {
         const csrf = checkCsrf(options.origins, request.headers);
-        if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+        if (csrf !== null) return jsonError(ErrorCode.forbidden, csrf);
         const userId = await signedIn(request.headers);
-        if (userId === null) return jsonError(401, ErrorCode.unauthorized, 'log in first');
+        if (userId === null) return jsonError(ErrorCode.unauthorized, 'log in first');
         let body: unknown;
         try {
           body = JSON.parse(Buffer.from(request.body ?? new Uint8Array()).toString('utf8'));
         } catch {
-          return jsonError(400, ErrorCode.bad_request, 'body must be JSON {challenge, nonce}');
+          return jsonError(ErrorCode.bad_request, 'body must be JSON {challenge, nonce}');
         }
         const parsed = Solution.safeParse(body);
-        if (!parsed.success) return jsonError(400, ErrorCode.bad_request, 'body must be {challenge, nonce}');
+        if (!parsed.success) return jsonError(ErrorCode.bad_request, 'body must be {challenge, nonce}');
         const outstanding = await options.store.take(`pow-user:${userId}`);
-        if (outstanding !== parsed.data.challenge) return jsonError(400, ErrorCode.bad_request, 'unknown, replaced or expired challenge; GET a new one');
+        if (outstanding !== parsed.data.challenge) return jsonError(ErrorCode.bad_request, 'unknown, replaced or expired challenge; GET a new one');
         if (leadingZeroBits(powDigest(parsed.data.challenge, parsed.data.nonce)) < options.difficulty) {
-          return jsonError(400, ErrorCode.bad_request, 'the nonce does not solve the challenge; GET a new one');
+          return jsonError(ErrorCode.bad_request, 'the nonce does not solve the challenge; GET a new one');
         }
         await options.store.put(`pow-ok:${userId}`, '1', options.clearSeconds);
         return json(200, { success: true, clearedForSeconds: options.clearSeconds }, { 'cache-control': 'no-store' });

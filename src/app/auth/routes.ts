@@ -24,30 +24,18 @@ export interface AuthRoutesDeps {
   readonly guest?: IdentityProvider;
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  bad_request: 400,
-  too_large: 413,
-  invalid_credentials: 401,
-  unauthorized: 401,
-  forbidden: 403,
-  username_taken: 409,
-  rate_limited: 429,
-  // Not a refusal of the caller: the account is under attack, and the login must carry a solved challenge.
-  challenge_required: 403,
-};
-
 function refusal(r: Refusal): HttpResponse {
-  const response = jsonError(STATUS[r.code] ?? 400, r.code, r.message, r.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: r.retryAfterSeconds });
+  const response = jsonError(r.code, r.message, r.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: r.retryAfterSeconds });
   return r.retryAfterSeconds === undefined ? response : { ...response, headers: { ...response.headers, 'retry-after': String(r.retryAfterSeconds) } };
 }
 
 function parseBody(request: HttpRequest): { ok: true; value: unknown } | { ok: false; response: HttpResponse } {
   const body = request.body ?? new Uint8Array();
-  if (body.length > MAX_AUTH_BODY_BYTES) return { ok: false, response: jsonError(413, ErrorCode.too_large, `body over ${MAX_AUTH_BODY_BYTES} bytes`) };
+  if (body.length > MAX_AUTH_BODY_BYTES) return { ok: false, response: jsonError(ErrorCode.too_large, `body over ${MAX_AUTH_BODY_BYTES} bytes`) };
   try {
     return { ok: true, value: JSON.parse(Buffer.from(body).toString('utf8')) as unknown };
   } catch {
-    return { ok: false, response: jsonError(400, ErrorCode.bad_request, 'body must be JSON: {"username": "...", "password": "..."}') };
+    return { ok: false, response: jsonError(ErrorCode.bad_request, 'body must be JSON: {"username": "...", "password": "..."}') };
   }
 }
 
@@ -68,7 +56,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
     maxBodyBytes: MAX_AUTH_BODY_BYTES,
     async handle(request) {
       const csrf = checkCsrf(deps.origins, request.headers);
-      if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+      if (csrf !== null) return jsonError(ErrorCode.forbidden, csrf);
       const body = parseBody(request);
       if (!body.ok) return body.response;
       const result = await run(body.value, request.remoteAddress, deps.cookies.idFrom(request.headers['cookie']));
@@ -85,7 +73,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
       maxBodyBytes: MAX_AUTH_BODY_BYTES,
       async handle(request) {
         const csrf = checkCsrf(deps.origins, request.headers);
-        if (csrf !== null) return jsonError(403, ErrorCode.forbidden, csrf);
+        if (csrf !== null) return jsonError(ErrorCode.forbidden, csrf);
         const sessionId = deps.cookies.idFrom(request.headers['cookie']);
         if (sessionId !== undefined) await deps.accounts.logout(sessionId);
         return json(200, { success: true }, { ...noStore, 'set-cookie': clearedSessionCookie(secure(request)) });

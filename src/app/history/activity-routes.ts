@@ -39,13 +39,13 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
 
   async function answer(request: HttpRequest, what: 'heatmap' | 'virgin map', q: { from?: number; to?: number; format: 'png' | 'raw' }): Promise<HttpResponse> {
     const release = slots.acquire(request.remoteAddress);
-    if (!release) return jsonError(429, ErrorCode.rate_limited, `at most ${options.maxPerClient} heatmap(s) per client run at once; retry when yours has finished`);
+    if (!release) return jsonError(ErrorCode.rate_limited, `at most ${options.maxPerClient} heatmap(s) per client run at once; retry when yours has finished`);
     try {
       const planned = await planExport(store, log, { width, height }, {
         ...(q.from === undefined ? {} : { from: q.from }),
         ...(q.to === undefined ? {} : { to: q.to }),
       }, clock.now());
-      if (!planned.ok) return jsonError(400, ErrorCode.bad_request, planned.problems.join('; '));
+      if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
       const { fromSeq, toSeq } = planned.plan;
       const after = what === 'heatmap' ? fromSeq : 0;
       const counts = await activity.counts(after, toSeq, width, height);
@@ -67,9 +67,9 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
         : await options.png(virginIndices(counts), width, height, VIRGIN_PALETTE);
       return { status: 200, headers: { ...headers, 'content-type': 'image/png' }, body: png };
     } catch (error) {
-      if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
+      if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
       options.onError?.(error as Error, what);
-      return jsonError(500, ErrorCode.internal, `${what} failed`);
+      return jsonError(ErrorCode.internal, `${what} failed`);
     } finally {
       release();
     }

@@ -96,12 +96,12 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
       const parsed = parse(query, request.query);
       if (!parsed.ok) return parsed.response;
       const q = parsed.value;
-      if (!userKey) return jsonError(503, ErrorCode.unavailable, 'dataset export is not configured on this server (EXPORT_USER_SALT is unset)');
+      if (!userKey) return jsonError(ErrorCode.unavailable, 'dataset export is not configured on this server (EXPORT_USER_SALT is unset)');
       const hasRegion = q.x !== undefined || q.y !== undefined || q.w !== undefined || q.h !== undefined;
       const x = q.x ?? 0, y = q.y ?? 0;
       const region = hasRegion ? { x, y, w: q.w ?? width - x, h: q.h ?? height - y } : undefined;
       const slot = slots.acquire(request.remoteAddress);
-      if (!slot) return jsonError(429, ErrorCode.rate_limited, `at most ${options.maxPerClient} export(s) per client and ${options.maxConcurrent} in all run at once; retry when yours has finished`);
+      if (!slot) return jsonError(ErrorCode.rate_limited, `at most ${options.maxPerClient} export(s) per client and ${options.maxConcurrent} in all run at once; retry when yours has finished`);
       const release: () => void = slot;
       let handedOver = false;
       try {
@@ -111,7 +111,7 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
           ...(q.after_seq === undefined ? {} : { afterSeq: q.after_seq }),
           ...(region ? { region } : {}),
         }, clock.now());
-        if (!planned.ok) return jsonError(400, ErrorCode.bad_request, planned.problems.join('; '));
+        if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
         const { plan } = planned;
         const gzip = q.compress === 'gzip';
         const encoded = exportBytes(log, plan, { format: q.format, userKey, colorHex, parquet: options.parquet });
@@ -143,9 +143,9 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
           body: body(),
         };
       } catch (error) {
-        if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
+        if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
         options.onError?.(error as Error, 'export');
-        return jsonError(500, ErrorCode.internal, 'export failed');
+        return jsonError(ErrorCode.internal, 'export failed');
       } finally {
         if (!handedOver) release();
       }

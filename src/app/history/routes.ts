@@ -127,7 +127,7 @@ export function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): {
   const result = schema.safeParse(Object.fromEntries(query));
   if (result.success) return { ok: true, value: result.data };
   const message = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
-  return { ok: false, response: jsonError(400, ErrorCode.bad_request, message) };
+  return { ok: false, response: jsonError(ErrorCode.bad_request, message) };
 }
 
 export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
@@ -144,19 +144,19 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
   function refused(what: 'snapshot' | 'timelapse', why: 'busy' | 'per_key', slots: Slots, retryAfterSeconds: number): HttpResponse {
     options.onRefused?.(`${what}_${why === 'busy' ? 'slots' : 'per_client'}`);
     const response = why === 'per_key'
-      ? jsonError(429, ErrorCode.rate_limited, `at most ${slots.perKey} ${what}${slots.perKey === 1 ? '' : 's'} at once per client; retry when yours is done`, { retryAfterSeconds })
-      : jsonError(503, ErrorCode.unavailable, `all ${slots.global} ${what} slots are busy; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+      ? jsonError(ErrorCode.rate_limited, `at most ${slots.perKey} ${what}${slots.perKey === 1 ? '' : 's'} at once per client; retry when yours is done`, { retryAfterSeconds })
+      : jsonError(ErrorCode.unavailable, `all ${slots.global} ${what} slots are busy; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
     return { ...response, headers: { ...response.headers, 'retry-after': String(retryAfterSeconds) } };
   }
 
   function failure(error: unknown, what: string): HttpResponse {
-    if (error instanceof StoreUnavailable) return jsonError(503, ErrorCode.unavailable, 'history store is unavailable, retry later');
+    if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
     options.onError?.(error as Error, what);
-    return jsonError(500, ErrorCode.internal, `${what} failed`);
+    return jsonError(ErrorCode.internal, `${what} failed`);
   }
 
   function notFuture(time: number, label: string): HttpResponse | null {
-    if (time > clock.now()) return jsonError(400, ErrorCode.bad_request, `${label} ${new Date(time).toISOString()} is in the future`);
+    if (time > clock.now()) return jsonError(ErrorCode.bad_request, `${label} ${new Date(time).toISOString()} is in the future`);
     return null;
   }
 
@@ -267,7 +267,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         if (q.to - q.from > limits.maxRangeMs) problems.push(`time range is over ${limits.maxRangeMs / 86_400_000} days`);
         if (q.to > clock.now()) problems.push(`to ${new Date(q.to).toISOString()} is in the future`);
         if (q.format !== 'apng' && !video) problems.push(`format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
-        if (problems.length > 0) return jsonError(400, ErrorCode.bad_request, problems.join('; '));
+        if (problems.length > 0) return jsonError(ErrorCode.bad_request, problems.join('; '));
         const client = request.remoteAddress;
         const full = timelapseSlots.acquire(client);
         if (full) return refused('timelapse', full, timelapseSlots, 5);
@@ -345,7 +345,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         const parsed = parse(z.object({ job: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }), request.query);
         if (!parsed.ok) return parsed.response;
         const job = jobs.get(parsed.value.job);
-        if (!job) return jsonError(404, ErrorCode.not_found, `no timelapse job ${parsed.value.job} (finished jobs are kept 10 minutes)`);
+        if (!job) return jsonError(ErrorCode.not_found, `no timelapse job ${parsed.value.job} (finished jobs are kept 10 minutes)`);
         return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
       },
     },

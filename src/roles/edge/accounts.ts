@@ -72,7 +72,7 @@ function guardRoute(route: HttpRoute, logger: Logger): HttpRoute {
         return await route.handle(request);
       } catch (error) {
         logger.warn({ err: error, path: route.path }, 'account request failed');
-        return jsonError(503, ErrorCode.unavailable, 'accounts are unavailable right now; try again in a moment');
+        return jsonError(ErrorCode.unavailable, 'accounts are unavailable right now; try again in a moment');
       }
     },
   };
