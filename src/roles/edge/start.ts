@@ -16,6 +16,7 @@ import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
+import { prometheusEdgeMetrics } from '../../adapters/uws/edge-metrics.ts';
 import { loadUwsBuild } from '../../adapters/uws/load.ts';
 import { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
@@ -114,6 +115,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
         staticDir: resolve(config.STATIC_DIR),
         routes: [...accounts.routes, ...(options.routes ?? [])],
         isReady: () => feedRef?.caughtUp ?? false,
+        metrics: prometheusEdgeMetrics,
         // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
         publicMetrics: config.METRICS_PORT === undefined,
       },
