@@ -115,7 +115,7 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
   });
   const connect = (admitted: Partial<Admitted> = {}, socket = new FakeSocket()) => {
     const full: Admitted = { account: asAccountIdentity({ userId: 'g_1', isGuest: true }), ip: '10.0.0.1', since: null, version: null, cooldownRemaining: 0, ...admitted };
-    const session = sessions.open(socket, full, { request: { headers: { cookie: '', origin: '', host: '' }, ip: full.ip, version: '', since: '' }, since: full.since, version: full.version, holdsSlot: false });
+    const session = sessions.open(socket, full, { ip: full.ip, since: full.since, version: full.version, holdsSlot: false });
     return { socket, session };
   };
   return { canvas, advance, compressed, frames, metrics, placements, sessions, connect, errors, tick: (ms: number) => (now += ms) };
@@ -323,7 +323,7 @@ describe('edge session: placements and closing', () => {
     const { sessions, metrics } = setup({ access });
     const admission = sessions.admit({ headers: { cookie: '', origin: '', host: '' }, ip: '10.0.0.9', version: '', since: '5' });
     if (!admission.ok) throw new Error('expected admission');
-    const identified = await sessions.identify(admission.ticket);
+    const identified = await sessions.identify(admission.ticket, { cookie: '', origin: '', host: '' });
     if (!identified.ok) throw new Error('expected an identity');
     expect(identified.admitted.since).toBe(5);
     const socket = new FakeSocket();
@@ -387,10 +387,10 @@ describe('edge sessions: upgrade admission', () => {
     const anonymous = setup({ identity: { identify: async () => null } }).sessions;
     const ticket = anonymous.admit(request);
     if (!ticket.ok) throw new Error('expected a ticket');
-    expect(await anonymous.identify(ticket.ticket)).toMatchObject({ ok: false, refusal: { status: 401 } });
+    expect(await anonymous.identify(ticket.ticket, request.headers)).toMatchObject({ ok: false, refusal: { status: 401 } });
     const flaky = setup({ identity: { identify: async () => ({ identity: { userId: 'g_2', isGuest: true }, setCookie: 'c=1' }) }, cooldowns: { remainingMs: async () => Promise.reject(new Error('redis')) } }).sessions;
     const second = flaky.admit({ ...request, since: 'x', version: '99999' });
     if (!second.ok) throw new Error('expected a ticket');
-    expect(await flaky.identify(second.ticket)).toEqual({ ok: true, setCookie: 'c=1', admitted: { account: asAccountIdentity({ userId: 'g_2', isGuest: true }), ip: '10.0.0.2', since: null, version: null, cooldownRemaining: 0 } });
+    expect(await flaky.identify(second.ticket, request.headers)).toEqual({ ok: true, setCookie: 'c=1', admitted: { account: asAccountIdentity({ userId: 'g_2', isGuest: true }), ip: '10.0.0.2', since: null, version: null, cooldownRemaining: 0 } });
   });
 });

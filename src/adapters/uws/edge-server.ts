@@ -81,10 +81,9 @@ export interface EdgeServerDeps {
   readonly metrics: EdgeMetrics;
 }
 
-/** A socket's user data: what its upgrade admitted, and its session once open. */
+/** A socket's user data: what its upgrade admitted until it opens, then its session. */
 interface SocketData {
-  readonly admitted: Admitted;
-  readonly ticket: UpgradeTicket;
+  opening: { readonly admitted: Admitted; readonly ticket: UpgradeTicket } | null;
   session: EdgeSession | null;
 }
 
@@ -199,24 +198,28 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         writeRefusal(res, admission.refusal);
         return;
       }
-      const admitted = admission.ticket;
-      ticket = admitted;
-      void sessions.identify(admitted).then((identified) => {
+      const pass = admission.ticket;
+      ticket = pass;
+      void sessions.identify(pass, request.headers).then((identified) => {
         if (aborted) return;
         if (!identified.ok) {
-          sessions.release(admitted);
+          sessions.release(pass);
           writeRefusal(res, identified.refusal);
           return;
         }
         res.cork(() => {
           if (identified.setCookie) res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', identified.setCookie);
-          res.upgrade<SocketData>({ admitted: identified.admitted, ticket: admitted, session: null }, key, protocol, extensions, context);
+          // From here the slot belongs to the socket: released when it closes.
+          res.upgrade<SocketData>({ opening: { admitted: identified.admitted, ticket: pass }, session: null }, key, protocol, extensions, context);
         });
       });
     },
     open: (ws) => {
       const data = ws.getUserData();
-      data.session = sessions.open(new UwsSessionSocket(ws), data.admitted, data.ticket);
+      if (!data.opening) return;
+      const { admitted, ticket } = data.opening;
+      data.opening = null;
+      data.session = sessions.open(new UwsSessionSocket(ws), admitted, ticket);
     },
     // The session decodes `message` before it returns: the buffer is only valid until then.
     message: (ws, message, isBinary) => ws.getUserData().session?.receive(message, isBinary),

@@ -72,7 +72,6 @@ export class EdgeSession {
   readonly ip: string;
   readonly #ctx: EdgeSessionContext;
   readonly #socket: SessionSocket;
-  readonly #admitted: Admitted;
   /** Messages and whole-canvas sends this socket has left (the per-address buckets live in `EdgeClientLimits`). */
   readonly #budget: SocketBudget;
   #closed = false;
@@ -86,7 +85,6 @@ export class EdgeSession {
   constructor(ctx: EdgeSessionContext, socket: SessionSocket, admitted: Admitted) {
     this.#ctx = ctx;
     this.#socket = socket;
-    this.#admitted = admitted;
     this.account = admitted.account;
     this.ip = admitted.ip;
     this.#budget = ctx.rates.socket(ctx.clock.now());
@@ -97,8 +95,7 @@ export class EdgeSession {
   }
 
   /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
-  open(): void {
-    const { version, since, cooldownRemaining } = this.#admitted;
+  open({ version, since, cooldownRemaining }: Admitted): void {
     if (version !== null && version !== PROTOCOL_VERSION) {
       this.#send({ type: 'error', code: ErrorCode.unsupported_version, message: `this edge speaks protocol ${PROTOCOL_VERSION}, the client ${version}` });
       this.#socket.end(CloseCode.UnsupportedVersion, 'unsupported protocol version');

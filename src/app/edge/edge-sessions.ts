@@ -38,9 +38,9 @@ export interface UpgradeRequest {
   readonly since: string;
 }
 
-/** An upgrade that passed the synchronous checks and may hold a connection slot. */
+/** An upgrade that passed the synchronous checks and may hold a connection slot (kept for the socket's life: small). */
 export interface UpgradeTicket {
-  readonly request: UpgradeRequest;
+  readonly ip: string;
   readonly since: number | null;
   readonly version: number | null;
   /** True while this upgrade (and then its socket) owns one of its address's connection slots. */
@@ -103,19 +103,19 @@ export class EdgeSessions {
       if (!access.connections.acquire(request.ip)) return { ok: false, refusal: jsonError(ErrorCode.rate_limited, 'too many connections from your address') };
       holdsSlot = true;
     }
-    return { ok: true, ticket: { request, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot } };
+    return { ok: true, ticket: { ip: request.ip, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot } };
   }
 
   /**
    * Who the upgrade is (401 when nobody, and its slot released) and their remaining cooldown (0 when the
    * store fails: the placement itself will say). Never rejects.
    */
-  async identify(ticket: UpgradeTicket): Promise<Identified> {
-    const who = await this.#deps.identity.identify(ticket.request.headers).catch(() => null);
+  async identify(ticket: UpgradeTicket, headers: UpgradeRequest['headers']): Promise<Identified> {
+    const who = await this.#deps.identity.identify(headers).catch(() => null);
     const remainingMs = who ? await this.#deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
     if (!who) return { ok: false, refusal: jsonError(ErrorCode.unauthorized, 'no identity') };
     const admitted: Admitted = {
-      account: asAccountIdentity(who.identity), ip: ticket.request.ip, since: ticket.since, version: ticket.version,
+      account: asAccountIdentity(who.identity), ip: ticket.ip, since: ticket.since, version: ticket.version,
       cooldownRemaining: Math.ceil(remainingMs / 1000),
     };
     return { ok: true, admitted, ...(who.setCookie ? { setCookie: who.setCookie } : {}) };
@@ -125,7 +125,7 @@ export class EdgeSessions {
   release(ticket: UpgradeTicket): void {
     if (!ticket.holdsSlot) return;
     ticket.holdsSlot = false;
-    this.#deps.access?.connections.release(ticket.request.ip);
+    this.#deps.access?.connections.release(ticket.ip);
   }
 
   /** The upgraded socket opened: its session is served (welcome, catch-up) and counted; it now owns the ticket's slot. */
@@ -133,7 +133,7 @@ export class EdgeSessions {
     const session = new EdgeSession(this.#context, socket, admitted);
     this.#open.set(session, ticket);
     this.#deps.metrics.connections(this.#open.size);
-    session.open();
+    session.open(admitted);
     return session;
   }
 
