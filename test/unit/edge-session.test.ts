@@ -19,6 +19,8 @@ class FakeSocket implements SessionSocket {
   /** Everything in order: `text:<type>`, `frame:<pixels|canvas>`, `subscribe`, `unsubscribe`, `end:<code>`. */
   readonly log: string[] = [];
   ended: { code: number; reason: string } | null = null;
+  /** Called inside `end`, as uWS emits `close` synchronously from `end`. */
+  onEnd: ((code: number, reason: string) => void) | null = null;
   buffered = 0;
   sendResult = 1;
   corked = 0;
@@ -35,6 +37,7 @@ class FakeSocket implements SessionSocket {
   end(code: number, reason: string) {
     this.ended = { code, reason };
     this.log.push(`end:${code}`);
+    this.onEnd?.(code, reason);
   }
   subscribe() {
     this.log.push('subscribe');
@@ -115,7 +118,7 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
   });
   const connect = (admitted: Partial<Admitted> = {}, socket = new FakeSocket()) => {
     const full: Admitted = { account: asAccountIdentity({ userId: 'g_1', isGuest: true }), ip: '10.0.0.1', since: null, version: null, cooldownRemaining: 0, ...admitted };
-    const session = sessions.open(socket, full, { ip: full.ip, since: full.since, version: full.version, holdsSlot: false });
+    const session = sessions.open(socket, full, { ip: full.ip, since: full.since, version: full.version, holdsSlot: false }, () => undefined);
     return { socket, session };
   };
   return { canvas, advance, compressed, frames, metrics, placements, sessions, connect, errors, tick: (ms: number) => (now += ms) };
@@ -327,7 +330,7 @@ describe('edge session: placements and closing', () => {
     if (!identified.ok) throw new Error('expected an identity');
     expect(identified.admitted.since).toBe(5);
     const socket = new FakeSocket();
-    const session = sessions.open(socket, identified.admitted, admission.ticket);
+    const session = sessions.open(socket, identified.admitted, admission.ticket, () => undefined);
     session.receive(place('dup'), false);
     sessions.closed(session, 1006, 'Received too big message');
     sessions.release(admission.ticket);
@@ -349,6 +352,35 @@ describe('edge session: placements and closing', () => {
     expect(sessions.shutdown()).toBe(false);
     expect(b.socket.ended).toEqual({ code: CloseCode.GoingAway, reason: 'edge shutting down' });
     expect(sessions.closing).toBe(true);
+  });
+});
+
+describe('edge sessions: a socket refused while it opens', () => {
+  it('is closed, uncounted and its slot released even though the transport reports the close inside open', async () => {
+    const released: string[] = [];
+    const access = {
+      checkOrigin: () => null, clientIp: (peer: string) => peer,
+      connections: { acquire: () => true, release: (ip: string) => released.push(ip) } as never,
+      place: async () => ({ ok: true, seq: 1, nextPlacement: 1, duplicate: false }) as PlaceOutcome,
+    };
+    const { sessions, metrics } = setup({ access });
+    const admission = sessions.admit({ headers: { cookie: '', origin: '', host: '' }, ip: '10.0.0.5', version: String(PROTOCOL_VERSION + 1), since: '' });
+    if (!admission.ok) throw new Error('expected admission');
+    const identified = await sessions.identify(admission.ticket, { cookie: '', origin: '', host: '' });
+    if (!identified.ok) throw new Error('expected an identity');
+    const socket = new FakeSocket();
+    let attached: ReturnType<typeof sessions.open> | null = null;
+    socket.onEnd = (code, reason) => {
+      if (!attached) throw new Error('closed before the session was attached');
+      sessions.closed(attached, code, reason);
+    };
+    const session = sessions.open(socket, identified.admitted, admission.ticket, (s) => (attached = s));
+    expect(socket.ended?.code).toBe(CloseCode.UnsupportedVersion);
+    expect(session.isClosed).toBe(true);
+    expect(sessions.size).toBe(0);
+    expect(released).toEqual(['10.0.0.5']);
+    expect(metrics.calls.filter((c) => c.startsWith('connections'))).toEqual(['connections:1', 'connections:0']);
+    expect(sessions.closeWhere(() => true, CloseCode.Banned, 'banned')).toBe(0);
   });
 });
 

@@ -219,7 +219,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       if (!data.opening) return;
       const { admitted, ticket } = data.opening;
       data.opening = null;
-      data.session = sessions.open(new UwsSessionSocket(ws), admitted, ticket);
+      sessions.open(new UwsSessionSocket(ws), admitted, ticket, (session) => (data.session = session));
     },
     // The session decodes `message` before it returns: the buffer is only valid until then.
     message: (ws, message, isBinary) => ws.getUserData().session?.receive(message, isBinary),

@@ -128,11 +128,17 @@ export class EdgeSessions {
     this.#deps.access?.connections.release(ticket.ip);
   }
 
-  /** The upgraded socket opened: its session is served (welcome, catch-up) and counted; it now owns the ticket's slot. */
-  open(socket: SessionSocket, admitted: Admitted, ticket: UpgradeTicket): EdgeSession {
+  /**
+   * The upgraded socket opened: its session is counted, handed to `attach` (which stores it where the
+   * transport's close callback finds it), then served (welcome, catch-up). `attach` runs first because the
+   * transport may report the close inside this call: uWS `end` emits `close` synchronously, and a socket
+   * refused at its open (protocol version, whole-canvas budget) is ended right here.
+   */
+  open(socket: SessionSocket, admitted: Admitted, ticket: UpgradeTicket, attach: (session: EdgeSession) => void): EdgeSession {
     const session = new EdgeSession(this.#context, socket, admitted);
     this.#open.set(session, ticket);
     this.#deps.metrics.connections(this.#open.size);
+    attach(session);
     session.open(admitted);
     return session;
   }
