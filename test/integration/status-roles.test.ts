@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { RplaceClient } from '../../proto/client.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { MAX_STATUS_REPLY_BYTES, requestRoleStatus, statusSubject } from '../../src/adapters/nats/status-responder.ts';
-import type { RoleSummary } from '../../src/app/role-status.ts';
+import type { RoleSummary } from '../../proto/role-summary.ts';
 import { collectStatus, formatStatus, type Status } from '../../src/cli/commands/status.ts';
 import { bitmapProjectorSchema } from '../../src/config/bitmap-projector.ts';
 import { commonSchema } from '../../src/config/common.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import { createRestorePlanner, createRollbackPlanner, dropTouched, inRegion, type ModerationPlan, type Planner, type Region } from '../../src/app/moderation/plan.ts';
+import { createRestorePlanner, createRollbackPlanner, dropTouched, inRegion, type ModerationPlan, type Planner, type Region } from '../../src/domain/moderation/plan.ts';
 
 const W = 5;
 const H = 4;

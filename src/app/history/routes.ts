@@ -20,7 +20,7 @@ import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
-import { SnapshotCache } from './snapshot-cache.ts';
+import { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 import { Slots } from '../../domain/limits.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';

@@ -26,7 +26,7 @@ import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
-import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
+import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../domain/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';

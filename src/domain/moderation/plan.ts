@@ -13,7 +13,7 @@
  * Restore of a region to time T: every pixel inside the region whose current colour differs from its
  * colour after the last event placed at or before T (the stream prefix up to T) is set back.
  */
-import { applyPixel } from '../../domain/canvas.ts';
+import { applyPixel } from '../canvas.ts';
 import { EventKind, type CanvasEvent } from '../../../proto/event-codec.ts';
 
 export interface Region {
