@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient, type WebSocketConstructor } from '../../src/client/index.ts';
 import { HEAT_PALETTE } from '../../src/app/history/heatmap.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient, type WebSocketConstructor } from '../../src/client/index.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import {
   ARTIFACTS, ensureWebBuilt, freePort, launchChromium, pageCanvas, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,

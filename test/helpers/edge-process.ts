@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../src/client/index.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
 

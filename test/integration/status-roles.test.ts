@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { RplaceClient } from '../../proto/client.ts';
+import type { RplaceClient } from '../../src/client/index.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { MAX_STATUS_REPLY_BYTES, requestRoleStatus, statusSubject } from '../../src/adapters/nats/status-responder.ts';
 import type { RoleSummary } from '../../proto/role-summary.ts';
