@@ -28,7 +28,7 @@ import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../domain/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
-import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
+import { parseTime as parseTimeOf } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';
 import { cliAction } from '../action.ts';
 import { confirm } from '../guard.ts';
@@ -36,12 +36,10 @@ import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
+/** A time option (the human grammar of src/domain/time.ts `parseTime`); a usage error when it is none. */
 export function parseTime(value: string, now = Date.now()): number {
-  const age = /^(\d+)(s|m|h|d)$/.exec(value);
-  if (age) return now - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
-  if (/^\d{1,16}$/.test(value)) return Number(value);
-  const parsed = parseIsoTime(value) ?? (isImpossibleDate(value) ? Number.NaN : Date.parse(value));
-  if (Number.isNaN(parsed)) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
+  const parsed = parseTimeOf(value, { human: { now } });
+  if (parsed === null) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
   return parsed;
 }
 
