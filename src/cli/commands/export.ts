@@ -66,8 +66,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
   const config = loadConfig(historySchema);
   if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new UsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
   const spec = canvasSpecOf(config);
-  const r = opts.region === undefined ? undefined : parseRegion(opts.region);
-  const region = r ? { x: r.x, y: r.y, w: r.width, h: r.height } : undefined;
+  const region = opts.region === undefined ? undefined : parseRegion(opts.region);
   const names = namesFor(config.CANVAS_ID);
   const logger = pino({ level: 'warn' });
   const pg = await connectPg(config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });

@@ -26,7 +26,8 @@ import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
-import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../domain/moderation/plan.ts';
+import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan } from '../../domain/moderation/plan.ts';
+import type { Region } from '../../domain/region.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { parseTime as parseTimeOf } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';
@@ -49,7 +50,7 @@ export function parseRegion(value: string): Region {
     throw new UsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
   }
   const [x, y, width, height] = parts as [number, number, number, number];
-  return { x, y, width, height };
+  return { x, y, w: width, h: height };
 }
 
 async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>, pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -163,7 +164,7 @@ export function registerMod(program: Command): void {
       const since = options.since === undefined ? undefined : parseTime(options.since);
       const region = options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
       const userId = await withUsers(config, names, (find) => find(options.user));
-      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.width},${region.height}` : ''} on ${names.stream}`;
+      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
       await runPlan(config, names, what, () => createRollbackPlanner(spec.width, spec.height, { userId, ...(since === undefined ? {} : { since }), ...(region ? { region } : {}) }), options);
     }));
 
@@ -179,7 +180,7 @@ export function registerMod(program: Command): void {
       const spec = canvasSpecOf(config);
       const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
       const at = parseTime(options.at);
-      const what = `restore of ${region.x},${region.y},${region.width},${region.height} to ${new Date(at).toISOString()} on ${names.stream}`;
+      const what = `restore of ${region.x},${region.y},${region.w},${region.h} to ${new Date(at).toISOString()} on ${names.stream}`;
       await runPlan(config, names, what, () => createRestorePlanner(spec.width, spec.height, { at, region }), options);
     }));
 }
