@@ -3,14 +3,21 @@
  * these; in Node, `ws` (wrapped) and the global `fetch` do.
  */
 
+/**
+ * An event handler property. Declared through a method so its parameter is compared bivariantly: the
+ * browser's `WebSocket` (whose handlers take a `MessageEvent`, a `CloseEvent` …) and `ws`'s then satisfy
+ * `WebSocketLike` as they are, without a cast, while the client still only reads the fields named here.
+ */
+type Handler<E> = { bivariant(event: E): void }['bivariant'] | null;
+
 /** The subset of the WHATWG WebSocket this client uses (`ws` in Node implements it too). */
 export interface WebSocketLike {
   binaryType: string;
   readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onclose: Handler<{ code: number; reason: string }>;
+  onerror: Handler<unknown>;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }

@@ -73,7 +73,7 @@ export const NodeWebSocket = class extends WebSocket {
   constructor(url: string) {
     super(url, { perMessageDeflate: false });
   }
-} as unknown as WebSocketConstructor;
+} satisfies WebSocketConstructor;
 
 export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
   return new RplaceClient({ url, WebSocket: NodeWebSocket, backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 }, ...options });

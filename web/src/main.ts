@@ -360,7 +360,7 @@ renderer.onFlush = (_tiles, full, flushMs) => {
 
 const client = new RplaceClient({
   url: location.origin,
-  WebSocket: WebSocket as unknown as ConstructorParameters<typeof RplaceClient>[0]['WebSocket'],
+  WebSocket,
   fetch: (url, init) => {
     if (url === canvasUrl && earlyCanvas) {
       const early = earlyCanvas;

@@ -193,7 +193,8 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
         if (!finished) {
           // Stopped early (the consumer went away) or failed: cancel the statement now rather than let the
           // backend finish its scan, and never hand this half-read connection to anyone else.
-          void cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
+          // node-postgres keeps the backend pid on the client; @types/pg does not declare it.
+          void cancelBackend(pool, (client as typeof client & { processID?: number | null }).processID ?? null);
           stream.destroy();
         }
         client.release(!finished);
