@@ -141,6 +141,8 @@ export class ModConsole {
 
   private setDragging(on: boolean): void {
     this.drag.hidden = !on;
+    // On a phone the console is a bottom sheet over the canvas: it steps aside while the area is dragged.
+    this.panel.classList.toggle('selecting', on);
     this.panel.querySelector('#mod-select')?.setAttribute('aria-pressed', String(on));
     if (on) this.say('Drag across the canvas to select the area.', 'wait');
   }
