@@ -9,8 +9,8 @@ import { EventKind, type CanvasEvent, type PixelRestored } from '../../proto/eve
 import { inRegion } from '../../src/app/moderation/plan.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion } from '../../src/app/moderation/survey.ts';
 import { createModeratorConsole } from '../../src/app/moderation/console.ts';
-import type { EventStream, StoredEvent } from '../../src/app/ports.ts';
-import type { ModerationLog } from '../../src/app/moderation/ports.ts';
+import type { EventStream, StoredEvent } from '../../src/ports/event-log.ts';
+import type { ModerationLog } from '../../src/ports/moderation.ts';
 
 const W = 6;
 const H = 5;

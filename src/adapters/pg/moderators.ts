@@ -4,8 +4,8 @@
  */
 import { Kysely, PostgresDialect, type ColumnType, type Generated } from 'kysely';
 import type pg from 'pg';
-import { StoreUnavailable } from '../../app/errors.ts';
-import type { ModeratorActionKind, ModeratorActions, ModeratorRoles } from '../../app/moderation/ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { ModeratorActionKind, ModeratorActions, ModeratorRoles } from '../../ports/moderation.ts';
 
 interface ModeratorsDatabase {
   account_roles: { user_id: string; role: 'moderator'; granted_by: string; granted_at: ColumnType<Date, Date | undefined, Date> };

@@ -21,11 +21,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { PaletteColor } from '../../domain/palette.ts';
-import type { BanMode, BanStore, Revocations } from '../auth/ports.ts';
-import type { Clock, EventStream } from '../ports.ts';
+import type { BanMode, BanStore, Revocations } from '../../ports/auth.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { EventStream } from '../../ports/event-log.ts';
 import { executePlan, planFromStream, type ExecuteResult } from './execute.ts';
 import { clipRegion, createRestorePlanner, createRollbackPlanner, type ModerationPlan, type Planner, type Region } from './plan.ts';
-import type { ModerationLog, ModeratorAction, ModeratorActions } from './ports.ts';
+import type { ModerationLog, ModeratorAction, ModeratorActions } from '../../ports/moderation.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion, fanOut, type RollbackAudit, type Survey } from './survey.ts';
 
 export interface Selection {

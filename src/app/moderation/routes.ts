@@ -19,10 +19,10 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { SessionCookies } from '../auth/sessions.ts';
 import { checkCsrf, type OriginPolicy } from '../auth/origin.ts';
-import type { SessionStore, UserStore } from '../auth/ports.ts';
+import type { SessionStore, UserStore } from '../../ports/auth.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import { ConsoleBusy, type ModeratorConsole, type Selection } from './console.ts';
-import type { ModeratorRoles } from './ports.ts';
+import type { ModeratorRoles } from '../../ports/moderation.ts';
 
 export const MAX_MOD_BODY_BYTES = 4_096;
 /** 1024 × 1024: a preview is two PNGs of the region, and a survey's pixel set is bounded by it too. */
