@@ -21,6 +21,7 @@ import type { SessionCookies } from '../auth/sessions.ts';
 import { checkCsrf, type OriginPolicy } from '../auth/origin.ts';
 import type { SessionStore, UserStore } from '../../ports/auth.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
+import { LogUnavailable, StoreUnavailable } from '../../ports/errors.ts';
 import { ConsoleBusy, type ModeratorConsole, type Selection } from './console.ts';
 import type { ModeratorRoles } from '../../ports/moderation.ts';
 
@@ -119,7 +120,9 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       try {
         return await run(request, moderator);
       } catch (error) {
-        if (error instanceof ConsoleBusy) return jsonError(ErrorCode.unavailable, error.message, {}, 503);
+        if (error instanceof ConsoleBusy) return jsonError(ErrorCode.unavailable, error.message);
+        // Nothing of the action is lost: a retry with the same idempotency key completes it exactly once.
+        if (error instanceof LogUnavailable || error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, `${error.message.slice(0, 200)}; retry the action`);
         throw error;
       }
     },
