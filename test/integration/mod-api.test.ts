@@ -175,6 +175,20 @@ describe('moderator API', () => {
     expect(entries[0]).toMatchObject({ kind: 'rollback', rollbackId: a.json['rollbackId'], moderatorId: moderator.userId, moderator: 'modalice', pixels: 10 });
   });
 
+  it('selects a user without a rectangle: their placements anywhere, previewed in the box around them', async () => {
+    expect((await http('POST', '/api/v1/mod/survey', { since: 0 }, moderator.cookie)).status).toBe(400);
+    const t = Date.now() - 5_000;
+    await place(vandal.userId, [{ x: 40, y: 30, color: 7 }, { x: 50, y: 33, color: 7 }], t);
+    const survey = await http('POST', '/api/v1/mod/survey', { since: t, user: 'vandalvic' }, moderator.cookie);
+    expect(survey.json['users']).toEqual([{ userId: vandal.userId, username: 'vandalvic', placements: 2, firstAt: t, lastAt: t }]);
+    const preview = await http('POST', '/api/v1/mod/preview', { since: t, user: 'vandalvic' }, moderator.cookie);
+    expect([preview.json['pixels'], preview.json['region']]).toEqual([2, { x: 40, y: 30, width: 11, height: 4 }]);
+    const seq = await lastSeq();
+    const applied = await http('POST', '/api/v1/mod/apply', { selection: { since: t, user: vandal.userId }, idempotencyKey: 'user-only-01' }, moderator.cookie);
+    expect(applied.json['applied']).toBe(2);
+    expect(await lastSeq()).toBe(seq + 2);
+  });
+
   it('bans, shadow-bans and unbans, once per key, and audits each', async () => {
     const bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
     const ban = { user: 'vandalvic', mode: 'ban', idempotencyKey: 'ban-vandal-01' };

@@ -9,8 +9,9 @@ export interface Region {
   readonly height: number;
 }
 
+/** A region, a user (their placements anywhere), or both. */
 export interface Selection {
-  readonly region: Region;
+  readonly region?: Region;
   readonly since: number;
   readonly until?: number;
   readonly user?: string;

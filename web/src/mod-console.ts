@@ -188,16 +188,21 @@ export class ModConsole {
   private readRegionInputs(): void {
     const [x, y, width, height] = ['mod-x', 'mod-y', 'mod-w', 'mod-h'].map((id) => Math.max(0, Math.floor(Number(this.input(id).value) || 0))) as [number, number, number, number];
     if (width > 0 && height > 0) this.setRegion({ x, y, width, height });
+    else {
+      // w or h of 0: no rectangle (a user's placements anywhere).
+      this.region = null;
+      this.layout();
+    }
   }
 
   private selection(): Selection {
     this.readRegionInputs();
-    if (!this.region) throw new ModApiError(400, 'Select an area first (drag on the canvas, or type x, y, w, h).');
+    const user = this.input('mod-user').value.trim();
+    if (!this.region && !user) throw new ModApiError(400, 'Select an area (drag on the canvas, or type x, y, w, h), a user, or both.');
     const at = this.input('mod-since-at').value;
     const since = at ? new Date(at).getTime() : Math.max(0, Date.now() - Number((this.panel.querySelector('#mod-since') as HTMLSelectElement).value));
     const untilValue = this.input('mod-until').value;
-    const user = this.input('mod-user').value.trim();
-    return { region: this.region, since: Number.isFinite(since) ? since : 0, ...(untilValue ? { until: new Date(untilValue).getTime() } : {}), ...(user ? { user } : {}) };
+    return { ...(this.region ? { region: this.region } : {}), since: Number.isFinite(since) ? since : 0, ...(untilValue ? { until: new Date(untilValue).getTime() } : {}), ...(user ? { user } : {}) };
   }
 
   private say(text: string, kind: 'ok' | 'error' | 'wait' = 'ok'): void {
@@ -245,7 +250,8 @@ export class ModConsole {
 
   private async confirmApply(selection: Selection, pixels: number): Promise<void> {
     const r = selection.region;
-    if (!(await this.confirm(`Restore ${count(pixels)} pixels in ${r.width}×${r.height} at (${r.x}, ${r.y})? This writes compensating events every player sees.`, `Restore ${count(pixels)} pixels`))) return;
+    const where = r ? ` in ${r.width}×${r.height} at (${r.x}, ${r.y})` : ` placed by ${selection.user ?? ''}`;
+    if (!(await this.confirm(`Restore ${count(pixels)} pixels${where}? This writes compensating events every player sees.`, `Restore ${count(pixels)} pixels`))) return;
     const key = newIdempotencyKey();
     this.say('Applying…', 'wait');
     // A failed or lost response is retried with the same key: the server writes each pixel once.

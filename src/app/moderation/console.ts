@@ -3,9 +3,10 @@
  * the SAME planners and `executePlan` as `rplace mod rollback|restore`), ban / shadow-ban / unban, and the
  * audit log. Every call is made on behalf of a moderator already checked by the routes (routes.ts).
  *
- * A selection is a rectangle (optionally one user's placements only) and a time range starting at `since`:
- * - with a user: the rollback of that user's placements since `since` inside the rectangle (the CLI's
- *   `mod rollback --user --since --region`), "unless someone else placed there since";
+ * A selection is a rectangle and/or one user's placements, and a time range starting at `since`:
+ * - with a user: the rollback of that user's placements since `since` (inside the rectangle when one is
+ *   given; anywhere otherwise: the CLI's `mod rollback --user --since [--region]`), "unless someone else
+ *   placed there since";
  * - without: the rectangle restored to how it was at `since` (the CLI's `mod restore --region --at`).
  * `until` narrows only the survey (who placed between the two times); a rollback always undoes everything
  * after `since`, because undoing a middle slice would resurrect pixels later placements already covered.
@@ -29,8 +30,9 @@ import { clipRegion, createRestorePlanner, createRollbackPlanner, type Moderatio
 import type { ModerationLog, ModeratorAction, ModeratorActions } from '../../ports/moderation.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion, fanOut, type RollbackAudit, type Survey } from './survey.ts';
 
+/** A rectangle, or a user (then the rectangle is optional). */
 export interface Selection {
-  readonly region: Region;
+  readonly region?: Region;
   readonly since: number;
   readonly until?: number;
   readonly userId?: string;
@@ -50,6 +52,8 @@ export interface ConsoleDeps {
   readonly clock: Clock;
   readonly maxConcurrentScans?: number;
   readonly resultTtlMs?: number;
+  /** Largest preview image, in pixels (default 1024 × 1024). */
+  readonly maxPreviewPixels?: number;
 }
 
 export interface Preview {
@@ -76,6 +80,11 @@ export type AuditEntry =
   | ({ readonly kind: 'rollback' } & RollbackAudit)
   | ({ readonly kind: 'action' } & ModeratorAction);
 
+/** A user's rollback spans more than the preview's bound; the routes answer 413 `too_large`. */
+export class PreviewTooLarge extends Error {
+  override readonly name = 'PreviewTooLarge';
+}
+
 /** Thrown when every scan slot is taken; the routes answer 503 `unavailable`. */
 export class ConsoleBusy extends Error {
   override readonly name = 'ConsoleBusy';
@@ -86,6 +95,7 @@ const MAX_KEPT_RESULTS = 1_000;
 export function createModeratorConsole(deps: ConsoleDeps) {
   const maxScans = deps.maxConcurrentScans ?? 2;
   const ttl = deps.resultTtlMs ?? 10 * 60_000;
+  const maxPreviewPixels = deps.maxPreviewPixels ?? 1 << 20;
   let scans = 0;
   const results = new Map<string, { at: number; result: Promise<Omit<Applied, 'repeated'>> }>();
 
@@ -102,10 +112,19 @@ export function createModeratorConsole(deps: ConsoleDeps) {
   const clip = (region: Region) => clipRegion(region, deps.width, deps.height);
 
   function planner(selection: Selection): Planner {
-    const region = clip(selection.region);
-    return selection.userId === undefined
-      ? createRestorePlanner(deps.width, deps.height, { at: selection.since, region })
-      : createRollbackPlanner(deps.width, deps.height, { userId: selection.userId, since: selection.since, region });
+    const region = selection.region === undefined ? undefined : clip(selection.region);
+    if (selection.userId !== undefined) return createRollbackPlanner(deps.width, deps.height, { userId: selection.userId, since: selection.since, ...(region ? { region } : {}) });
+    if (region === undefined) throw new RangeError('a selection needs a rectangle or a user');
+    return createRestorePlanner(deps.width, deps.height, { at: selection.since, region });
+  }
+
+  /** The rectangle the preview shows: the selection's, or the box around a user's planned changes. */
+  function previewRegion(selection: Selection, plan: ModerationPlan): Region {
+    if (selection.region !== undefined) return clip(selection.region);
+    if (plan.changes.length === 0) return { x: 0, y: 0, width: 1, height: 1 };
+    let [x0, y0, x1, y1] = [deps.width, deps.height, 0, 0];
+    for (const c of plan.changes) [x0, y0, x1, y1] = [Math.min(x0, c.x), Math.min(y0, c.y), Math.max(x1, c.x + 1), Math.max(y1, c.y + 1)];
+    return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
   }
 
   /** Feeds the stream (to its current end) through `fold`; the sequence read through. */
@@ -134,18 +153,19 @@ export function createModeratorConsole(deps: ConsoleDeps) {
 
     survey: (selection: Selection): Promise<Survey> =>
       scan(async () => {
-        const fold = createSurvey(deps.width, deps.height, { region: clip(selection.region), since: selection.since, ...(selection.until === undefined ? {} : { until: selection.until }), ...(selection.userId === undefined ? {} : { userId: selection.userId }) });
+        const fold = createSurvey(deps.width, deps.height, { ...(selection.region === undefined ? {} : { region: clip(selection.region) }), since: selection.since, ...(selection.until === undefined ? {} : { until: selection.until }), ...(selection.userId === undefined ? {} : { userId: selection.userId }) });
         await feed(fold);
         return fold.finish();
       }),
 
     preview: (selection: Selection): Promise<Preview> =>
       scan(async () => {
-        const region = clip(selection.region);
         const plan = planner(selection);
         const canvas = createCanvasFold(deps.width, deps.height);
         const last = await feed(fanOut([plan, canvas]));
         const planned = plan.finish();
+        const region = previewRegion(selection, planned);
+        if (region.width * region.height > maxPreviewPixels) throw new PreviewTooLarge(`the rollback spans ${region.width}×${region.height} pixels; preview at most ${maxPreviewPixels} at once (select a rectangle)`);
         const before = cropRegion(canvas.finish(), deps.width, region);
         const [beforePng, afterPng] = await Promise.all([
           deps.encodePng(before, region.width, region.height, deps.palette),

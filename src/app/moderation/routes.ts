@@ -5,7 +5,8 @@
  * moderator role (Postgres, read per request: a revoke takes effect on the very next request). A guest, a
  * player, a logged-out or revoked moderator gets 403 `forbidden` on EVERY route, before its body is read.
  * POSTs are CSRF-checked like the auth routes. Bodies are bounded (`MAX_MOD_BODY_BYTES`) and zod-validated;
- * regions are clipped to the canvas and bounded (`MAX_REGION_PIXELS`) so a preview's images stay small.
+ * regions are clipped to the canvas and bounded (`MAX_REGION_PIXELS`) so a preview's images stay small; a
+ * selection is a region, a user (their placements anywhere), or both.
  *
  *   GET  /api/v1/mod/me                          200 { userId, username } for a moderator
  *   POST /api/v1/mod/survey   Selection          who placed there: users, counts, first/last times
@@ -22,7 +23,7 @@ import { checkCsrf, type OriginPolicy } from '../auth/origin.ts';
 import type { SessionStore, UserStore } from '../../ports/auth.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import { LogUnavailable, StoreUnavailable } from '../../ports/errors.ts';
-import { ConsoleBusy, type ModeratorConsole, type Selection } from './console.ts';
+import { ConsoleBusy, PreviewTooLarge, type ModeratorConsole, type Selection } from './console.ts';
 import type { ModeratorRoles } from '../../ports/moderation.ts';
 
 export const MAX_MOD_BODY_BYTES = 4_096;
@@ -33,7 +34,8 @@ const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
 const Time = z.number().int().min(0).max(8.64e15);
 const SelectionBody = z.strictObject({
-  region: z.strictObject({ x: z.number().int().min(0), y: z.number().int().min(0), width: z.number().int().min(1), height: z.number().int().min(1) }),
+  /** Optional only with `user`: then that user's placements anywhere. */
+  region: z.strictObject({ x: z.number().int().min(0), y: z.number().int().min(0), width: z.number().int().min(1), height: z.number().int().min(1) }).optional(),
   since: Time,
   until: Time.optional(),
   /** A username or a user id: only that user's placements. */
@@ -92,17 +94,18 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
   }
 
   async function selectionOf(body: z.infer<typeof SelectionBody>): Promise<Selection | HttpResponse> {
+    if (body.region === undefined && body.user === undefined) return jsonError(ErrorCode.bad_request, 'select a region, a user, or both');
     let region;
     try {
-      region = deps.console.clip(body.region);
+      region = body.region === undefined ? undefined : deps.console.clip(body.region);
     } catch (error) {
       return jsonError(ErrorCode.invalid_coordinates, (error as Error).message);
     }
-    if (region.width * region.height > MAX_REGION_PIXELS) return jsonError(ErrorCode.too_large, `the region has ${region.width * region.height} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`);
+    if (region !== undefined && region.width * region.height > MAX_REGION_PIXELS) return jsonError(ErrorCode.too_large, `the region has ${region.width * region.height} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`);
     if (body.until !== undefined && body.until < body.since) return jsonError(ErrorCode.bad_request, 'until is before since');
     const userId = body.user === undefined ? undefined : await resolveUser(body.user);
     if (userId === null) return jsonError(ErrorCode.not_found, `no such user: ${body.user}`);
-    return { region, since: body.since, ...(body.until === undefined ? {} : { until: body.until }), ...(userId === undefined ? {} : { userId }) };
+    return { ...(region === undefined ? {} : { region }), since: body.since, ...(body.until === undefined ? {} : { until: body.until }), ...(userId === undefined ? {} : { userId }) };
   }
 
   /** The check every route makes first; then CSRF for POSTs; failures of the stores are 503. */
@@ -120,6 +123,7 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       try {
         return await run(request, moderator);
       } catch (error) {
+        if (error instanceof PreviewTooLarge) return jsonError(ErrorCode.too_large, error.message);
         if (error instanceof ConsoleBusy) return jsonError(ErrorCode.unavailable, error.message);
         // Nothing of the action is lost: a retry with the same idempotency key completes it exactly once.
         if (error instanceof LogUnavailable || error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, `${error.message.slice(0, 200)}; retry the action`);
