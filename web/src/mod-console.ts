@@ -7,6 +7,7 @@
  * Builds its own DOM; main.ts only creates it and forwards camera changes and pixel selections.
  */
 import { modApi, ModApiError, newIdempotencyKey, type AuditEntry, type Region, type Selection, type SurveyResult } from './mod-api.ts';
+import { confirmDialog, count, el, num, time } from './mod-dom.ts';
 import { normalizeDrag, SINCE_CHOICES } from './mod-select.ts';
 import './mod-console.css';
 
@@ -21,18 +22,6 @@ export interface ModConsoleHost {
   toScreen(x: number, y: number): { x: number; y: number };
   zoom(): number;
 }
-
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> & { dataset?: Record<string, string> } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] => {
-  const node = document.createElement(tag);
-  const { dataset, ...rest } = props;
-  Object.assign(node, rest);
-  if (dataset) Object.assign(node.dataset, dataset);
-  node.append(...children);
-  return node;
-};
-const num = (id: string, label: string) => el('label', {}, label, el('input', { id, type: 'number', min: '0', step: '1', inputMode: 'numeric', value: '0' }));
-const time = (t: number) => new Date(t).toLocaleString();
-const count = (n: number) => n.toLocaleString('en-US');
 
 export class ModConsole {
   private readonly host: ModConsoleHost;
@@ -292,23 +281,7 @@ export class ModConsole {
     this.say(entries.length === 0 ? 'No moderator actions yet.' : `${entries.length} most recent moderator actions.`, 'ok');
   }
 
-  /** A modal that names the action; resolves once, however many times its button is clicked. */
   private confirm(text: string, ok: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      const yes = el('button', { type: 'button', className: 'place', id: 'mod-confirm-ok', textContent: ok });
-      const no = el('button', { type: 'button', className: 'tool', id: 'mod-confirm-cancel', textContent: 'Cancel' });
-      let settled = false;
-      const finish = (answer: boolean) => {
-        if (settled) return;
-        settled = true;
-        this.dialog.close();
-        resolve(answer);
-      };
-      yes.addEventListener('click', () => finish(true));
-      no.addEventListener('click', () => finish(false));
-      this.dialog.onclose = () => finish(false);
-      this.dialog.replaceChildren(el('p', { id: 'mod-confirm-text', textContent: text }), el('div', { className: 'account-actions' }, yes, no));
-      this.dialog.showModal();
-    });
+    return confirmDialog(this.dialog, text, ok);
   }
 }
