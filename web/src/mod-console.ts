@@ -227,7 +227,11 @@ export class ModConsole {
     const p = await modApi.preview(selection);
     const img = (id: string, png: string, alt: string) => el('img', { id, src: `data:image/png;base64,${png}`, alt, width: p.region.width, height: p.region.height });
     const apply = el('button', { type: 'button', className: 'place', id: 'mod-apply', textContent: `Restore ${count(p.pixels)} pixels…`, disabled: p.pixels === 0 });
-    apply.addEventListener('click', () => void this.run(() => this.confirmApply(selection, p.pixels)));
+    // Disabled while its dialog is open and the apply runs: one confirmed action per preview.
+    apply.addEventListener('click', () => {
+      apply.disabled = true;
+      void this.run(() => this.confirmApply(selection, p.pixels)).finally(() => (apply.disabled = false));
+    });
     this.previewBox.replaceChildren(
       el('figure', {}, img('mod-before', p.beforePng, 'Before'), el('figcaption', { textContent: 'Before (now)' })),
       el('figure', {}, img('mod-after', p.afterPng, 'After'), el('figcaption', { textContent: 'After the rollback' })),
