@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
-import { inRegion } from '../../src/app/moderation/plan.ts';
+import { inRegion } from '../../src/domain/moderation/plan.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion } from '../../src/app/moderation/survey.ts';
 import { createModeratorConsole } from '../../src/app/moderation/console.ts';
 import type { EventStream, StoredEvent } from '../../src/ports/event-log.ts';
@@ -23,7 +23,7 @@ const eventArb = fc.record({
   requestId: fc.constantFrom('rb_1', 'rb_2', 'r'),
   placedAt: fc.integer({ min: 0, max: 100 }),
 }) as fc.Arbitrary<CanvasEvent>;
-const regionArb = fc.record({ x: fc.integer({ min: 0, max: W - 1 }), y: fc.integer({ min: 0, max: H - 1 }), width: fc.integer({ min: 1, max: W }), height: fc.integer({ min: 1, max: H }) });
+const regionArb = fc.record({ x: fc.integer({ min: 0, max: W - 1 }), y: fc.integer({ min: 0, max: H - 1 }), w: fc.integer({ min: 1, max: W }), h: fc.integer({ min: 1, max: H }) });
 
 function feed<T>(fold: { add(seq: number, e: CanvasEvent): void; finish(): T }, events: readonly CanvasEvent[]): T {
   events.forEach((e, i) => fold.add(i + 1, e));
@@ -79,7 +79,7 @@ describe('rollback audit and canvas', () => {
 
   it('crops a region row by row', () => {
     const canvas = Uint8Array.from({ length: W * H }, (_, i) => i);
-    expect([...cropRegion(canvas, W, { x: 1, y: 2, width: 2, height: 2 })]).toEqual([13, 14, 19, 20]);
+    expect([...cropRegion(canvas, W, { x: 1, y: 2, w: 2, h: 2 })]).toEqual([13, 14, 19, 20]);
   });
 });
 
@@ -118,7 +118,7 @@ describe('console apply', () => {
       actions: { record: async () => true, recent: async () => [] }, clock: { now: () => 50 }, maxConcurrentScans: 4,
     });
     const mod = edge();
-    const selection = { region: { x: 0, y: 0, width: W, height: H }, since: 5, userId: 'u_v' };
+    const selection = { region: { x: 0, y: 0, w: W, h: H }, since: 5, userId: 'u_v' };
     const [a, b] = await Promise.all([mod.apply(selection, 'm_x', 'key-00001'), mod.apply(selection, 'm_x', 'key-00001')]);
     expect(a.rollbackId).toBe(b.rollbackId);
     expect([a.repeated, b.repeated]).toEqual([false, true]);

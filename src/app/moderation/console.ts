@@ -26,7 +26,8 @@ import type { BanMode, BanStore, Revocations } from '../../ports/auth.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { EventStream } from '../../ports/event-log.ts';
 import { executePlan, planFromStream, type ExecuteResult } from './execute.ts';
-import { clipRegion, createRestorePlanner, createRollbackPlanner, type ModerationPlan, type Planner, type Region } from './plan.ts';
+import { clipRegion, createRestorePlanner, createRollbackPlanner, type ModerationPlan, type Planner } from '../../domain/moderation/plan.ts';
+import type { Region } from '../../domain/region.ts';
 import type { ModerationLog, ModeratorAction, ModeratorActions } from '../../ports/moderation.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion, fanOut, type RollbackAudit, type Survey } from './survey.ts';
 
@@ -121,10 +122,10 @@ export function createModeratorConsole(deps: ConsoleDeps) {
   /** The rectangle the preview shows: the selection's, or the box around a user's planned changes. */
   function previewRegion(selection: Selection, plan: ModerationPlan): Region {
     if (selection.region !== undefined) return clip(selection.region);
-    if (plan.changes.length === 0) return { x: 0, y: 0, width: 1, height: 1 };
+    if (plan.changes.length === 0) return { x: 0, y: 0, w: 1, h: 1 };
     let [x0, y0, x1, y1] = [deps.width, deps.height, 0, 0];
     for (const c of plan.changes) [x0, y0, x1, y1] = [Math.min(x0, c.x), Math.min(y0, c.y), Math.max(x1, c.x + 1), Math.max(y1, c.y + 1)];
-    return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+    return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   }
 
   /** Feeds the stream (to its current end) through `fold`; the sequence read through. */
@@ -138,7 +139,7 @@ export function createModeratorConsole(deps: ConsoleDeps) {
 
   function afterImage(before: Uint8Array, region: Region, plan: ModerationPlan): Uint8Array {
     const after = before.slice();
-    for (const c of plan.changes) after[(c.y - region.y) * region.width + (c.x - region.x)] = c.to;
+    for (const c of plan.changes) after[(c.y - region.y) * region.w + (c.x - region.x)] = c.to;
     return after;
   }
 
@@ -165,11 +166,11 @@ export function createModeratorConsole(deps: ConsoleDeps) {
         const last = await feed(fanOut([plan, canvas]));
         const planned = plan.finish();
         const region = previewRegion(selection, planned);
-        if (region.width * region.height > maxPreviewPixels) throw new PreviewTooLarge(`the rollback spans ${region.width}×${region.height} pixels; preview at most ${maxPreviewPixels} at once (select a rectangle)`);
+        if (region.w * region.h > maxPreviewPixels) throw new PreviewTooLarge(`the rollback spans ${region.w}×${region.h} pixels; preview at most ${maxPreviewPixels} at once (select a rectangle)`);
         const before = cropRegion(canvas.finish(), deps.width, region);
         const [beforePng, afterPng] = await Promise.all([
-          deps.encodePng(before, region.width, region.height, deps.palette),
-          deps.encodePng(afterImage(before, region, planned), region.width, region.height, deps.palette),
+          deps.encodePng(before, region.w, region.h, deps.palette),
+          deps.encodePng(afterImage(before, region, planned), region.w, region.h, deps.palette),
         ]);
         return { region, pixels: planned.changes.length, matchedEvents: planned.matchedEvents, throughSeq: Math.max(planned.throughSeq, last), beforePng, afterPng };
       }),

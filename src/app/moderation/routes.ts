@@ -16,10 +16,11 @@
  *   POST /api/v1/mod/unban    { user, idempotencyKey }
  *   GET  /api/v1/mod/audit?limit=N               moderator actions, newest first (N ≤ 200)
  */
+import type { Region } from '../../domain/region.ts';
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { SessionCookies } from '../auth/sessions.ts';
-import { checkCsrf, type OriginPolicy } from '../auth/origin.ts';
+import { checkCsrf, type OriginPolicy } from '../../domain/auth/origin.ts';
 import type { SessionStore, UserStore } from '../../ports/auth.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import { LogUnavailable, StoreUnavailable } from '../../ports/errors.ts';
@@ -97,11 +98,11 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
     if (body.region === undefined && body.user === undefined) return jsonError(ErrorCode.bad_request, 'select a region, a user, or both');
     let region;
     try {
-      region = body.region === undefined ? undefined : deps.console.clip(body.region);
+      region = body.region === undefined ? undefined : deps.console.clip({ x: body.region.x, y: body.region.y, w: body.region.width, h: body.region.height });
     } catch (error) {
       return jsonError(ErrorCode.invalid_coordinates, (error as Error).message);
     }
-    if (region !== undefined && region.width * region.height > MAX_REGION_PIXELS) return jsonError(ErrorCode.too_large, `the region has ${region.width * region.height} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`);
+    if (region !== undefined && region.w * region.h > MAX_REGION_PIXELS) return jsonError(ErrorCode.too_large, `the region has ${region.w * region.h} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`);
     if (body.until !== undefined && body.until < body.since) return jsonError(ErrorCode.bad_request, 'until is before since');
     const userId = body.user === undefined ? undefined : await resolveUser(body.user);
     if (userId === null) return jsonError(ErrorCode.not_found, `no such user: ${body.user}`);
@@ -144,11 +145,11 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
     route('POST', '/api/v1/mod/survey', withSelection(async (selection) => {
       const survey = await deps.console.survey(selection);
       const names = await deps.users.usernamesOf(survey.users.map((u) => u.userId));
-      return json(200, { ...survey, region: selection.region, users: survey.users.map((u) => ({ ...u, username: names.get(u.userId) ?? null })) }, noStore);
+      return json(200, { ...survey, region: selection.region === undefined ? undefined : wireRegion(selection.region), users: survey.users.map((u) => ({ ...u, username: names.get(u.userId) ?? null })) }, noStore);
     })),
     route('POST', '/api/v1/mod/preview', withSelection(async (selection) => {
       const preview = await deps.console.preview(selection);
-      return json(200, { ...preview, beforePng: Buffer.from(preview.beforePng).toString('base64'), afterPng: Buffer.from(preview.afterPng).toString('base64') }, noStore);
+      return json(200, { ...preview, region: wireRegion(preview.region), beforePng: Buffer.from(preview.beforePng).toString('base64'), afterPng: Buffer.from(preview.afterPng).toString('base64') }, noStore);
     })),
     route('POST', '/api/v1/mod/apply', async (request, moderator) => {
       const body = parse(ApplyBody, request);
@@ -188,4 +189,9 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       return json(200, { entries: entries.map((e) => ({ ...e, moderator: name(e.moderatorId), ...(e.kind === 'action' ? { target: name(e.targetId) } : {}) })) }, noStore);
     }),
   ];
+}
+
+/** The API speaks `{ x, y, width, height }` (what the console and tools send); the domain's `Region` is `{ x, y, w, h }`. */
+function wireRegion(region: Region): { x: number; y: number; width: number; height: number } {
+  return { x: region.x, y: region.y, width: region.w, height: region.h };
 }

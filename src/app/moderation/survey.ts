@@ -9,7 +9,8 @@
  */
 import { applyPixel } from '../../domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../../proto/event-codec.ts';
-import { inRegion, type Region } from './plan.ts';
+import { inRegion } from '../../domain/moderation/plan.ts';
+import type { Region } from '../../domain/region.ts';
 
 export interface SurveyCriteria {
   readonly region?: Region;
@@ -132,12 +133,12 @@ export function fanOut(folds: readonly Fold<unknown>[]): Fold<void> {
   };
 }
 
-/** The `width × height` rectangle of `region` cut out of a canvas (row-major palette indices). */
+/** The `w × h` rectangle of `region` cut out of a canvas (row-major palette indices). */
 export function cropRegion(canvas: Uint8Array, canvasWidth: number, region: Region): Uint8Array {
-  const out = new Uint8Array(region.width * region.height);
-  for (let row = 0; row < region.height; row++) {
+  const out = new Uint8Array(region.w * region.h);
+  for (let row = 0; row < region.h; row++) {
     const start = (region.y + row) * canvasWidth + region.x;
-    out.set(canvas.subarray(start, start + region.width), row * region.width);
+    out.set(canvas.subarray(start, start + region.w), row * region.w);
   }
   return out;
 }

@@ -15,7 +15,7 @@ import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
 import { createPgModeratorActions, createPgModeratorRoles } from '../../adapters/pg/moderators.ts';
-import type { OriginPolicy } from '../../app/auth/origin.ts';
+import type { OriginPolicy } from '../../domain/auth/origin.ts';
 import type { BanStore, SessionStore, UserStore } from '../../ports/auth.ts';
 import type { SessionCookies } from '../../app/auth/sessions.ts';
 import type { HttpRoute } from '../../app/http.ts';
