@@ -4,7 +4,7 @@ import {
   accountLimits, clientAddressResolver, closeRevoked, edgeAccess, LOGIN_WINDOW_MS, unavailableOnFailure,
 } from '../../src/app/auth/edge-account-policy.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../src/app/auth/identity.ts';
-import { originPolicy } from '../../src/app/auth/origin.ts';
+import { originPolicy } from '../../src/domain/auth/origin.ts';
 import type { HttpRequest, HttpRoute } from '../../src/app/http.ts';
 
 const request: HttpRequest = { method: 'POST', path: '/api/v1/auth/login', query: new URLSearchParams(), headers: {}, remoteAddress: '127.0.0.1' };

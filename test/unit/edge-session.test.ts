@@ -3,7 +3,7 @@ import { CloseCode } from '../../proto/close-codes.ts';
 import { CanvasEncoding, decodeFrame, encodeCanvasFrame, FrameType } from '../../proto/frames.ts';
 import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../proto/messages.ts';
 import { asAccountIdentity } from '../../src/app/auth/identity.ts';
-import { EdgeCanvas } from '../../src/app/edge/edge-canvas.ts';
+import { EdgeCanvas } from '../../src/domain/edge/edge-canvas.ts';
 import { MAX_BAD_MESSAGES, MAX_INFLIGHT_PLACES, type Admitted } from '../../src/app/edge/edge-session.ts';
 import { EdgeSessions, type EdgeSessionsDeps } from '../../src/app/edge/edge-sessions.ts';
 import type { PlaceOutcome, PlaceRequest } from '../../src/app/place-pixel.ts';

@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readCookie } from '../../app/http-cookie.ts';
-import type { IdentityProvider } from '../../app/ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 
 export const GUEST_COOKIE = 'rplace_guest';
 const ONE_YEAR_S = 365 * 24 * 3600;

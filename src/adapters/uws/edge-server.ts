@@ -13,14 +13,15 @@
  */
 import type { HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { CanvasInfo } from '../../../proto/messages.ts';
-import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import type { HttpResponse, HttpRoute } from '../../app/http.ts';
 import type { PlacePixel } from '../../app/place-pixel.ts';
-import type { CooldownStore, IdentityProvider } from '../../app/ports.ts';
-import { systemClock } from '../../app/ports.ts';
+import type { CooldownStore } from '../../ports/cooldown.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
+import { systemClock } from '../system-clock.ts';
 import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import type { AccountIdentity } from '../../app/auth/identity.ts';
-import { DEFAULT_CLIENT_LIMITS, type ClientLimits } from '../../app/edge/client-limits.ts';
+import { DEFAULT_CLIENT_LIMITS, type ClientLimits } from '../../domain/edge/client-limits.ts';
 import { canvasRoutes, edgeReadyRoute } from '../../app/edge/edge-routes.ts';
 import type { Admitted, EdgeSession } from '../../app/edge/edge-session.ts';
 import { EdgeSessions, type UpgradeTicket } from '../../app/edge/edge-sessions.ts';

@@ -9,10 +9,10 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import { jsonError, type HttpRoute } from '../http.ts';
 import type { AuthSettings, Limit } from './accounts.ts';
 import { proxyPolicy, resolveClientAddress } from './client-address.ts';
-import { ConnectionCaps } from './connection-caps.ts';
+import { ConnectionCaps } from '../../domain/auth/connection-caps.ts';
 import type { EdgeAccess } from './edge-access.ts';
 import type { AccountIdentity } from './identity.ts';
-import { checkUpgradeOrigin, type OriginPolicy } from './origin.ts';
+import { checkUpgradeOrigin, type OriginPolicy } from '../../domain/auth/origin.ts';
 import type { GuardedPlace } from './placement-guard.ts';
 
 /** Login attempts are counted over 15 minutes: long enough to stop guessing, short enough to forgive a typo. */

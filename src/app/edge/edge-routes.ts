@@ -7,8 +7,8 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { CanvasInfo } from '../../../proto/messages.ts';
 import type { CompressedCanvas, HttpEncoding } from '../../ports/compressed-canvas.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
-import type { IdentityProvider } from '../ports.ts';
-import type { EdgeCanvas } from './edge-canvas.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 
 export interface CanvasRoutesDeps {
   readonly canvasId: string;

@@ -23,9 +23,9 @@ import type { EdgeMetrics } from '../../ports/edge-metrics.ts';
 import type { SessionSocket } from '../../ports/session-socket.ts';
 import type { AccountIdentity } from '../auth/identity.ts';
 import type { PlaceOutcome, PlaceRequest } from '../place-pixel.ts';
-import type { Clock } from '../ports.ts';
-import type { EdgeClientLimits, SocketBudget } from './client-limits.ts';
-import type { EdgeCanvas } from './edge-canvas.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { EdgeClientLimits, SocketBudget } from '../../domain/edge/client-limits.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 
 /** `place` messages a socket may have in flight at once. */
 export const MAX_INFLIGHT_PLACES = 4;

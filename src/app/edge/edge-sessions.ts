@@ -13,8 +13,9 @@ import type { EdgeAccess } from '../auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../auth/identity.ts';
 import { jsonError, type HttpResponse } from '../http.ts';
 import type { PlacePixel } from '../place-pixel.ts';
-import type { CooldownStore, IdentityProvider } from '../ports.ts';
-import { EdgeClientLimits, type ClientLimits } from './client-limits.ts';
+import type { CooldownStore } from '../../ports/cooldown.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
+import { EdgeClientLimits, type ClientLimits } from '../../domain/edge/client-limits.ts';
 import { EdgeSession, type Admitted, type EdgeSessionContext, type SessionPlace } from './edge-session.ts';
 import type { SessionSocket } from '../../ports/session-socket.ts';
 

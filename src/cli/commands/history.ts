@@ -28,7 +28,8 @@ import { canvasAt } from '../../app/history/point-in-time.ts';
 import { createHistoryProjector } from '../../app/history/projector.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, type VideoFormat } from '../../app/history/routes.ts';
 import { timelapseFrames } from '../../app/history/timelapse.ts';
-import { systemClock, type ProjectionSource } from '../../app/ports.ts';
+import { systemClock } from '../../adapters/system-clock.ts';
+import type { ProjectionSource } from '../../ports/event-log.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
@@ -187,8 +188,7 @@ export function registerHistory(program: Command): void {
       await withPg(async (config, pg) => {
         const names = namesFor(config.CANVAS_ID);
         const spec = canvasSpecOf(config);
-        const r = opts.region ? parseRegion(opts.region) : { x: 0, y: 0, width: spec.width, height: spec.height };
-        const region = { x: r.x, y: r.y, w: r.width, h: r.height };
+        const region = opts.region ? parseRegion(opts.region) : { x: 0, y: 0, w: spec.width, h: spec.height };
         if (region.x + region.w > spec.width || region.y + region.h > spec.height) throw new UsageError(`region leaves the ${spec.width}×${spec.height} canvas`);
         if (region.w * region.h * frames > DEFAULT_TIMELAPSE_LIMITS.maxPixelFrames) throw new UsageError('region × frames is too large; use a smaller region or fewer frames');
         const out = createWriteStream(opts.output);

@@ -24,7 +24,7 @@ import { createAccounts } from '../../app/auth/accounts.ts';
 import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { accountLimits, clientAddressResolver, closeRevoked, edgeAccess, unavailableOnFailure } from '../../app/auth/edge-account-policy.ts';
 import { createAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
-import { originPolicy } from '../../app/auth/origin.ts';
+import { originPolicy } from '../../domain/auth/origin.ts';
 import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
 import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule } from '../../app/auth/risk.ts';
 import { proofOfWorkGate, proofOfWorkRoutes } from '../../app/auth/proof-of-work.ts';
@@ -33,11 +33,12 @@ import { createAuthRoutes } from '../../app/auth/routes.ts';
 import { createLoginChallenges } from '../../app/auth/login-challenge.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import type { PlacePixelDeps } from '../../app/place-pixel.ts';
-import type { IdentityProvider } from '../../app/ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 import type { AuthConfig } from '../../config/auth.ts';
 import { sessionCookies } from '../../app/auth/sessions.ts';
 import type { CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../config/names.ts';
+import { edgeModerationRoutes } from './moderation.ts';
 
 export interface EdgeAccountsDeps {
   readonly logger: Logger;
@@ -118,6 +119,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   // The HTTP adapter already gives every route the resolved client address (edge-server passes it `clientIp`).
   const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
     ...loginChallenges.routes,
+    ...edgeModerationRoutes({ nc: deps.nc, names, spec: deps.place.spec, pool, users, sessions, bans, cookies, origins, clock: deps.place.clock }),
     ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: windows.powIssuePerIp, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
     .map((route) => unavailableOnFailure(route, (error, path) => log.warn({ err: error, path }, 'account request failed')));
   const access = edgeAccess({

@@ -18,13 +18,13 @@ import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
 import { prometheusEdgeMetrics } from '../../adapters/uws/edge-metrics.ts';
 import { loadUwsBuild } from '../../adapters/uws/load.ts';
-import { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
 import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
 import { perMinute } from '../../domain/limits.ts';
-import { systemClock } from '../../app/ports.ts';
+import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
 import { namesFor } from '../../config/names.ts';
