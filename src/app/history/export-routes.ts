@@ -12,8 +12,8 @@ import type { Clock } from '../ports.ts';
 import { exportBytes, planExport } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, saltedUserKey, type ExportFormat } from './export-format.ts';
 import type { ParquetEncoder, PlacementLog } from './export-ports.ts';
-import { StoreUnavailable, type HistoryStore } from './ports.ts';
-import { int, parse, timeParam } from './routes.ts';
+import type { HistoryStore } from './ports.ts';
+import { int, parse, storeFailure, timeParam } from './route-query.ts';
 
 export interface ExportRoutesOptions {
   readonly store: HistoryStore;
@@ -143,9 +143,7 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
           body: body(),
         };
       } catch (error) {
-        if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
-        options.onError?.(error as Error, 'export');
-        return jsonError(ErrorCode.internal, 'export failed');
+        return storeFailure(error, 'export', options.onError);
       } finally {
         if (!handedOver) release();
       }
