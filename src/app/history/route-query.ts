@@ -8,7 +8,25 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Slots } from '../../domain/limits.ts';
 import { parseIsoTime } from '../../domain/time.ts';
 import { jsonError, type HttpResponse } from '../http.ts';
-import { StoreUnavailable } from './ports.ts';
+import type { Clock } from '../ports.ts';
+import type { ImageEncoder } from './encoders.ts';
+import { StoreUnavailable, type HistoryStore } from './ports.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
+
+/** What the route groups that replay the canvas (point-in-time, timelapse) are given. */
+export interface ReplayRouteContext {
+  readonly store: HistoryStore;
+  readonly width: number;
+  readonly height: number;
+  readonly projection: string;
+  readonly clock: Clock;
+  readonly encoder: ImageEncoder;
+  /** One cache for both groups: inflated snapshots for the time slider and the timelapses. */
+  readonly snapshots: SnapshotCache;
+  /** Called once per request refused by a concurrency limit, with the limit's name (metrics). */
+  readonly onRefused?: (limit: string) => void;
+  readonly onError?: (error: Error, what: string) => void;
+}
 
 /** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
 export function parseTime(value: string): number | null {

@@ -7,12 +7,8 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { Slots } from '../../domain/limits.ts';
 import { json, jsonError, type HttpRequest, type HttpRoute } from '../http.ts';
-import type { Clock } from '../ports.ts';
-import type { ImageEncoder } from './encoders.ts';
 import { canvasAt } from './point-in-time.ts';
-import type { HistoryStore } from './ports.ts';
-import { parse, slotRefusal, storeFailure, timeParam } from './route-query.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import { parse, slotRefusal, storeFailure, timeParam, type ReplayRouteContext } from './route-query.ts';
 import type { TimelapseLimits } from './timelapse-routes.ts';
 
 export interface SnapshotLimits {
@@ -24,21 +20,11 @@ export interface SnapshotLimits {
 
 export const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxConcurrent: 4, maxPerClient: 2 };
 
-export interface SnapshotRoutesOptions {
-  readonly store: HistoryStore;
-  readonly width: number;
-  readonly height: number;
-  readonly projection: string;
-  readonly clock: Clock;
-  readonly encoder: ImageEncoder;
-  /** Shared with the timelapses: inflated snapshots for the time slider. */
-  readonly snapshots: SnapshotCache;
+export interface SnapshotRoutesOptions extends ReplayRouteContext {
   readonly snapshotLimits: SnapshotLimits;
   /** Shown by `info` (the timelapse group enforces them). */
   readonly timelapseLimits: TimelapseLimits;
   readonly formats: readonly string[];
-  readonly onRefused?: (limit: string) => void;
-  readonly onError?: (error: Error, what: string) => void;
 }
 
 export function snapshotRoutes(options: SnapshotRoutesOptions): HttpRoute[] {

@@ -8,11 +8,8 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { Slots } from '../../domain/limits.ts';
 import { json, jsonError, type HttpRequest, type HttpRoute } from '../http.ts';
-import type { Clock } from '../ports.ts';
-import { VIDEO_CONTENT_TYPES, type ImageEncoder, type VideoEncoder } from './encoders.ts';
-import type { HistoryStore } from './ports.ts';
-import { int, parse, slotRefusal, timeParam } from './route-query.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import { VIDEO_CONTENT_TYPES, type VideoEncoder } from './encoders.ts';
+import { int, parse, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 
@@ -37,20 +34,10 @@ export const DEFAULT_TIMELAPSE_LIMITS: TimelapseLimits = {
   maxPerClient: 1,
 };
 
-export interface TimelapseRoutesOptions {
-  readonly store: HistoryStore;
-  readonly width: number;
-  readonly height: number;
-  readonly projection: string;
-  readonly clock: Clock;
-  readonly encoder: ImageEncoder;
+export interface TimelapseRoutesOptions extends ReplayRouteContext {
   /** MP4/WebM; `null` when ffmpeg is not installed, and those formats are then refused with a clear 400. */
   readonly video: VideoEncoder | null;
   readonly limits: TimelapseLimits;
-  /** Shared with the point-in-time routes. */
-  readonly snapshots: SnapshotCache;
-  readonly onRefused?: (limit: string) => void;
-  readonly onError?: (error: Error, what: string) => void;
 }
 
 export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
