@@ -6,7 +6,7 @@
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { ServiceUnreachable } from '../../src/app/errors.ts';
+import { ServiceUnreachable } from '../../src/ports/errors.ts';
 import { bitmapProjectorSchema } from '../../src/config/bitmap-projector.ts';
 import { edgeSchema } from '../../src/config/edge.ts';
 import { historySchema } from '../../src/config/history.ts';

@@ -5,7 +5,7 @@
  * parameters (the bounds are ISO timestamps made here, the name digits only).
  */
 import type { Logger } from 'pino';
-import type { HistoryRow } from '../../app/history/ports.ts';
+import type { HistoryRow } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { iso, unavailable } from './history-sql.ts';
 

@@ -6,7 +6,8 @@
  */
 import { promisify } from 'node:util';
 import { deflate, inflate, constants as zlibConstants } from 'node:zlib';
-import { StoreUnavailable, type HistoryStore, type SnapshotMeta } from '../../app/history/ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryStore, SnapshotMeta } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { copyInt4, copyText } from './copy-binary.ts';
 import { sqlInteger } from './copy-out.ts';

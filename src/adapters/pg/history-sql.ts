@@ -4,7 +4,7 @@
  * binary COPY read that turns malformed output into a corrupt-store error.
  */
 import { sql, type RawBuilder } from 'kysely';
-import { StoreUnavailable } from '../../app/errors.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 import type { PgConnection } from './connect.ts';
 import { CopyFormatError, type CopyField } from './copy-binary.ts';
 import { copyRows } from './copy-out.ts';

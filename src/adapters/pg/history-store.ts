@@ -14,7 +14,7 @@
  * batch Postgres will never accept, `SequenceConflict` for a position that moved.
  */
 import type { Logger } from 'pino';
-import type { HistoryStore } from '../../app/history/ports.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { createPgHistorySummary } from './history-summary.ts';
 import { createPgSnapshotReads } from './history-snapshots.ts';

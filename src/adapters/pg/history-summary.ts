@@ -2,7 +2,7 @@
  * What a time slider needs of the history store, in one round trip: the projection's position, the first and
  * last placement times (the last one no earlier than the newest snapshot's), and the snapshot count.
  */
-import type { HistoryStore } from '../../app/history/ports.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { epochMs, reading } from './history-sql.ts';
 

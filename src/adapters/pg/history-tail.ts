@@ -6,7 +6,9 @@
  * and not sent again.
  */
 import { sql } from 'kysely';
-import { StoreUnavailable, type HistoryStore, type Region, type Tail } from '../../app/history/ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryStore, Tail } from '../../ports/history.ts';
+import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
 import { copyInt8 } from './copy-binary.ts';
 import { sqlInt8Array, sqlInteger, sqlTimestamp } from './copy-out.ts';

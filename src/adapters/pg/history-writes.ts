@@ -12,8 +12,8 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SequenceConflict, StoreRejected } from '../../app/errors.ts';
-import type { HistoryRow, HistoryStore } from '../../app/history/ports.ts';
+import { SequenceConflict, StoreRejected } from '../../ports/errors.ts';
+import type { HistoryRow, HistoryStore } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { packChunks } from './event-chunks.ts';
 import { createPartitioner } from './history-partitions.ts';

@@ -2,7 +2,7 @@
  * The per-pixel history of the history store: one pixel's placements, newest first, paged by sequence, off
  * the `events` rows and their (x, y, seq) index.
  */
-import type { HistoryStore, Placement } from '../../app/history/ports.ts';
+import type { HistoryStore, Placement } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
 import { reading } from './history-sql.ts';
 

@@ -4,7 +4,7 @@
  * A failed statement is `StoreUnavailable`, like every other history read.
  */
 import { sql } from 'kysely';
-import { StoreUnavailable } from '../../app/errors.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 import { quoteIdent, type PgConnection } from './connect.ts';
 
 export async function readProjectionPositions(conn: PgConnection): Promise<{ name: string; seq: number }[] | null> {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { userLabel } from '../../../proto/user-label.ts';
 import { json, type HttpRequest, type HttpRoute } from '../http.ts';
-import type { HistoryStore } from './ports.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import { int, parse, storeFailure } from './route-query.ts';
 import type { Usernames } from './usernames.ts';
 

@@ -8,9 +8,10 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Slots } from '../../domain/limits.ts';
 import { parseIsoTime } from '../../domain/time.ts';
 import { jsonError, type HttpResponse } from '../http.ts';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 import type { ImageEncoder } from './encoders.ts';
-import { StoreUnavailable, type HistoryStore } from './ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 
 /** What the route groups that replay the canvas (point-in-time, timelapse) are given. */

@@ -14,12 +14,12 @@
  */
 import type { PaletteColor } from '../../domain/palette.ts';
 import type { HttpRoute } from '../http.ts';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import type { ImageEncoder, VideoEncoder } from './encoders.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 import { pixelRoutes } from './pixel-route.ts';
-import type { HistoryStore } from './ports.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { DEFAULT_SNAPSHOT_LIMITS, snapshotRoutes, type SnapshotLimits } from './snapshot-routes.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, timelapseRoutes, type TimelapseLimits } from './timelapse-routes.ts';

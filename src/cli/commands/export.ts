@@ -22,7 +22,7 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { exportBytes, planExport } from '../../app/history/export.ts';
 import { colorHexes, EXPORT_FORMATS, rawUserKey, saltedUserKey, type ExportFormat } from '../../app/history/export-format.ts';
-import type { PlacementLog } from '../../app/history/export-ports.ts';
+import type { PlacementLog } from '../../ports/export.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
 import { canvasSpecOf } from '../../config/common.ts';
