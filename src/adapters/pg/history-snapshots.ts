@@ -9,7 +9,7 @@ import { deflate, inflate, constants as zlibConstants } from 'node:zlib';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore, SnapshotMeta } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
-import { copyInt4, copyText } from './copy-binary.ts';
+import { copyInt4, copyText } from '../../domain/codecs/copy-binary.ts';
 import { sqlInteger } from './copy-out.ts';
 import { copyRead, epochMs, reading } from './history-sql.ts';
 

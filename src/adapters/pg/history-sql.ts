@@ -6,7 +6,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { PgConnection } from './connect.ts';
-import { CopyFormatError, type CopyField } from './copy-binary.ts';
+import { CopyFormatError, type CopyField } from '../../domain/codecs/copy-binary.ts';
 import { copyRows } from './copy-out.ts';
 
 export function iso(ms: number): string {

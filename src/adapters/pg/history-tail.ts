@@ -10,9 +10,9 @@ import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore, Tail } from '../../ports/history.ts';
 import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
-import { copyInt8 } from './copy-binary.ts';
+import { copyInt8 } from '../../domain/codecs/copy-binary.ts';
 import { sqlInt8Array, sqlInteger, sqlTimestamp } from './copy-out.ts';
-import { unpackTail, type StoredChunk } from './event-chunks.ts';
+import { unpackTail, type StoredChunk } from '../../domain/history/event-chunks.ts';
 import { copyRead, reading } from './history-sql.ts';
 
 export interface TailReads extends Pick<HistoryStore, 'tail' | 'tailMaxPlacedAt'> {

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { SequenceConflict, StoreRejected } from '../../ports/errors.ts';
 import type { HistoryRow, HistoryStore } from '../../ports/history.ts';
 import type { PgConnection } from './connect.ts';
-import { packChunks } from './event-chunks.ts';
+import { packChunks } from '../../domain/history/event-chunks.ts';
 import { createPartitioner } from './history-partitions.ts';
 import { iso, isPermanent, reading, unavailable } from './history-sql.ts';
 

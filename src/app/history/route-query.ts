@@ -6,13 +6,13 @@
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Slots } from '../../domain/limits.ts';
-import { parseIsoTime } from '../../domain/time.ts';
+import { parseTime } from '../../domain/time.ts';
 import { jsonError, type HttpResponse } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ImageEncoder } from './encoders.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import type { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 
 /** What the route groups that replay the canvas (point-in-time, timelapse) are given. */
 export interface ReplayRouteContext {
@@ -27,11 +27,6 @@ export interface ReplayRouteContext {
   /** Called once per request refused by a concurrency limit, with the limit's name (metrics). */
   readonly onRefused?: (limit: string) => void;
   readonly onError?: (error: Error, what: string) => void;
-}
-
-/** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
-export function parseTime(value: string): number | null {
-  return /^\d{1,15}$/.test(value) ? Number(value) : parseIsoTime(value);
 }
 
 /** An integer query parameter in [min, max]. */

@@ -20,13 +20,13 @@ import type { ImageEncoder, VideoEncoder } from './encoders.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 import { pixelRoutes } from './pixel-route.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import { SnapshotCache } from './snapshot-cache.ts';
+import { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 import { DEFAULT_SNAPSHOT_LIMITS, snapshotRoutes, type SnapshotLimits } from './snapshot-routes.ts';
 import { DEFAULT_TIMELAPSE_LIMITS, timelapseRoutes, type TimelapseLimits } from './timelapse-routes.ts';
 import type { Usernames } from './usernames.ts';
 
 export type { ImageEncoder, VideoEncoder, VideoFormat } from './encoders.ts';
-export { int, parse, parseTime, timeParam } from './route-query.ts';
+export { int, parse, timeParam } from './route-query.ts';
 export { DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-routes.ts';
 export { DEFAULT_TIMELAPSE_LIMITS, type TimelapseLimits } from './timelapse-routes.ts';
 

@@ -21,7 +21,8 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { exportBytes, planExport } from '../../app/history/export.ts';
-import { colorHexes, EXPORT_FORMATS, rawUserKey, saltedUserKey, type ExportFormat } from '../../app/history/export-format.ts';
+import { colorHexes, EXPORT_FORMATS, rawUserKey, type ExportFormat } from '../../domain/history/export-format.ts';
+import { saltedUserKey } from '../../app/history/user-key.ts';
 import type { PlacementLog } from '../../ports/export.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
@@ -65,8 +66,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
   const config = loadConfig(historySchema);
   if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new UsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
   const spec = canvasSpecOf(config);
-  const r = opts.region === undefined ? undefined : parseRegion(opts.region);
-  const region = r ? { x: r.x, y: r.y, w: r.width, h: r.height } : undefined;
+  const region = opts.region === undefined ? undefined : parseRegion(opts.region);
   const names = namesFor(config.CANVAS_ID);
   const logger = pino({ level: 'warn' });
   await withLifecycle(cliLogger(), async (life) => {

@@ -23,7 +23,7 @@ import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { canvasSpecOf, commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
-import { lagAgainst } from '../../app/role-status.ts';
+import { lagAgainst } from '../../domain/role-status.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { formatRoles } from '../role-table.ts';
