@@ -23,7 +23,7 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { freeNatsPorts, portFree, startTopology, type Topology } from '../../deploy/local/topology.ts';
+import { freeNatsPorts, portFree, startTopology, type Topology, type TopologyOptions } from '../../deploy/local/topology.ts';
 import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import type { RplaceClient } from '../../proto/client.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
@@ -64,6 +64,11 @@ export interface FaultOptions {
   readonly privatePostgres?: boolean;
   /** Extra environment for every role. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Redis / Postgres the roles use instead (a forwarder: test/faults/tcp-forward.ts); same data as the shared ones. */
+  readonly redisUrl?: string;
+  readonly databaseUrl?: string;
+  /** Where each process runs (network namespaces: test/faults/netns.ts). */
+  readonly placement?: TopologyOptions['placement'];
 }
 
 export interface Fault {
@@ -142,8 +147,8 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
   const redisService = options.privateRedis ? await privateRedis(dataDir) : undefined;
   const pgService = options.privatePostgres ? await privatePostgres(dataDir) : undefined;
-  const redisUrl = redisService?.url ?? TEST_REDIS_URL;
-  const databaseUrl = pgService?.url ?? TEST_DATABASE_URL;
+  const redisUrl = options.redisUrl ?? redisService?.url ?? TEST_REDIS_URL;
+  const databaseUrl = options.databaseUrl ?? pgService?.url ?? TEST_DATABASE_URL;
   if (redisService || pgService) say(`private services: ${[redisService?.url, pgService?.url].filter(Boolean).join(', ')}`);
   // Edge ports from 10000–19999: below the kernel's ephemeral range (32768+, where outgoing connections take
   // their local ports) and the NATS nodes' 20000+, so nothing else can bind one between this choice and the
@@ -163,6 +168,7 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
       natsPorts,
       edgePorts,
       projectors: ['bitmap-projector', 'history'],
+      ...(options.placement ? { placement: options.placement } : {}),
       env: {
         CANVAS_ID: names.canvasId,
         CANVAS_WIDTH: String(WIDTH),
