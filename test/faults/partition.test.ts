@@ -5,10 +5,12 @@
  * under load, healed after PARTITION_MS, then checked by `verify` (0 acknowledged lost, every projection and
  * every connected client equal to the replay):
  *
- * 1. the stream leader cut from the two other nodes (a minority leader that edges may still be connected to);
- * 2. edge1 cut from all three NATS nodes while its clients stay connected: they get `unavailable`, never
+ * 1. edge1 cut from all three NATS nodes while its clients stay connected: they get `unavailable`, never
  *    `success`, and place again after the heal;
- * 3. the bitmap projector cut from Redis and the history projector cut from Postgres.
+ * 2. the bitmap projector cut from Redis and the history projector cut from Postgres;
+ * 3. the stream leader cut from the two other nodes (a minority leader that edges may still be connected to).
+ *    Last, because on nats-server 2.9.10 it can leave the stream and the history projection disagreeing for
+ *    good (docs/RELIABILITY.md, "Partitions"), which would fail the cases after it for a reason not theirs.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,39 +58,6 @@ const ackedOnEdge = (f: Fault, acked: readonly { client: number; at: number }[],
   acked.filter((a) => a.client % f.edgeUrls.length === index && a.at >= from && a.at < to).length;
 
 describe('network partitions under load (network namespaces)', () => {
-  it('the stream leader cut from the two other nodes: no acknowledged placement lost, all converge after the heal', async () => {
-    const f = fault!;
-    const run = await startLoad(f);
-    const leader = (await f.jsm.streams.info(f.names.stream)).cluster?.leader;
-    expect(NODES).toContain(leader);
-    const majority = NODES.filter((n) => n !== leader);
-    // The majority side's view, through a connection to its nodes only.
-    const nc = await connectNats(f.topology.nodes.filter((n) => majority.includes(n.name)).map((n) => n.url).join(','), 'fault-majority', f.topology.natsAuth('operator'));
-    const jsm = await jetstreamManager(nc, { timeout: 500, checkAPI: false });
-    const faultAt = Date.now();
-    lab!.cut(leader!, majority);
-    f.say(`cut ${leader} (stream leader) from ${majority.join(', ')} after ${run.load.acked.length} acks`);
-    let newLeader: string | undefined;
-    while (!newLeader && Date.now() - faultAt < PARTITION_MS + 20_000) {
-      const info = await jsm.streams.info(f.names.stream).catch(() => undefined);
-      if (info?.cluster?.leader && majority.includes(info.cluster.leader)) newLeader = info.cluster.leader;
-      else await sleep(100);
-    }
-    const electionMs = Date.now() - faultAt;
-    f.say(`majority elected ${newLeader ?? 'nobody'} after ${electionMs} ms`);
-    await nc.close();
-    expect(newLeader, 'the majority elects a stream leader').toBeDefined();
-    await sleep(Math.max(0, faultAt + PARTITION_MS - Date.now()));
-    const healAt = Date.now();
-    const ackedPerEdge = [0, 1].map((i) => ackedOnEdge(f, run.load.acked, i, faultAt + electionMs, healAt));
-    lab!.heal();
-    const repairedAt = Date.now();
-    f.say(`healed after ${repairedAt - faultAt} ms; acks per edge during the partition after the election: ${ackedPerEdge.join(', ')}`);
-    await sleep(5_000);
-    await verify(f, run, { fault: `partition: stream leader cut from the other two nodes for ${PARTITION_MS} ms, healed`, faultAt, repairedAt, extra: { electionMs, ackedPerEdgeAfterElection: ackedPerEdge } });
-    expect(run.load.errors.get('internal') ?? 0).toBe(0);
-  });
-
   it('edge1 cut from NATS with its clients connected: `unavailable`, never `success`; placing again after the heal', async () => {
     const f = fault!;
     const run = await startLoad(f);
@@ -134,5 +103,38 @@ describe('network partitions under load (network namespaces)', () => {
     const report = await verify(f, run, { fault: `partition: bitmap projector cut from Redis, history from Postgres, ${PARTITION_MS} ms, healed`, faultAt, repairedAt, extra: { ackedWhileCut } });
     expect(ackedWhileCut, 'placements go on while the projectors are cut').toBeGreaterThan(500);
     expect(report.lost).toBe(0);
+  });
+
+  it('the stream leader cut from the two other nodes: no acknowledged placement lost, all converge after the heal', async () => {
+    const f = fault!;
+    const run = await startLoad(f);
+    const leader = (await f.jsm.streams.info(f.names.stream)).cluster?.leader;
+    expect(NODES).toContain(leader);
+    const majority = NODES.filter((n) => n !== leader);
+    // The majority side's view, through a connection to its nodes only.
+    const nc = await connectNats(f.topology.nodes.filter((n) => majority.includes(n.name)).map((n) => n.url).join(','), 'fault-majority', f.topology.natsAuth('operator'));
+    const jsm = await jetstreamManager(nc, { timeout: 500, checkAPI: false });
+    const faultAt = Date.now();
+    lab!.cut(leader!, majority);
+    f.say(`cut ${leader} (stream leader) from ${majority.join(', ')} after ${run.load.acked.length} acks`);
+    let newLeader: string | undefined;
+    while (!newLeader && Date.now() - faultAt < PARTITION_MS + 20_000) {
+      const info = await jsm.streams.info(f.names.stream).catch(() => undefined);
+      if (info?.cluster?.leader && majority.includes(info.cluster.leader)) newLeader = info.cluster.leader;
+      else await sleep(100);
+    }
+    const electionMs = Date.now() - faultAt;
+    f.say(`majority elected ${newLeader ?? 'nobody'} after ${electionMs} ms`);
+    await nc.close();
+    expect(newLeader, 'the majority elects a stream leader').toBeDefined();
+    await sleep(Math.max(0, faultAt + PARTITION_MS - Date.now()));
+    const healAt = Date.now();
+    const ackedPerEdge = [0, 1].map((i) => ackedOnEdge(f, run.load.acked, i, faultAt + electionMs, healAt));
+    lab!.heal();
+    const repairedAt = Date.now();
+    f.say(`healed after ${repairedAt - faultAt} ms; acks per edge during the partition after the election: ${ackedPerEdge.join(', ')}`);
+    await sleep(5_000);
+    await verify(f, run, { fault: `partition: stream leader cut from the other two nodes for ${PARTITION_MS} ms, healed`, faultAt, repairedAt, extra: { electionMs, ackedPerEdgeAfterElection: ackedPerEdge } });
+    expect(run.load.errors.get('internal') ?? 0).toBe(0);
   });
 });
