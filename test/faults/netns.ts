@@ -12,10 +12,12 @@
  * there is no loss or delay injection; `ip link set … down` works but isolates a process from everyone (the
  * harness included), which cannot express "the leader cut from the other two while its clients stay".
  *
- * `createNetLab()` first removes anything left by a run that died (same fixed names), and `remove()` is
+ * The names are fixed, so one lab per machine at a time: `createNetLab()` takes a lock file (waiting, bounded,
+ * while another live process holds it), then removes anything left by a run that died, and `remove()` is
  * idempotent and also runs on process exit, so no namespace outlives the suite even when a test throws.
  */
 import { spawnSync } from 'node:child_process';
+import { openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 
 export const BRIDGE = 'hf-br0';
 export const BRIDGE_HOST = '10.217.0.1';
@@ -66,7 +68,36 @@ export interface NetLab {
   remove(): void;
 }
 
-export function createNetLab(): NetLab {
+const LOCK = '/tmp/rplace-hf-netns.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function lock(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch {
+      const holder = Number(readFileSync(LOCK, 'utf8').trim() || 0);
+      if (!holder || !alive(holder)) rmSync(LOCK, { force: true });
+      else if (Date.now() > deadline) throw new Error(`the network-namespace lab is held by pid ${holder} (${LOCK}) for over ${timeoutMs} ms`);
+      else await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+export async function createNetLab(lockTimeoutMs = 600_000): Promise<NetLab> {
+  await lock(lockTimeoutMs);
   removeAll();
   let removed = false;
   const onExit = () => lab.remove();
@@ -99,6 +130,7 @@ export function createNetLab(): NetLab {
       removed = true;
       process.removeListener('exit', onExit);
       removeAll();
+      rmSync(LOCK, { force: true });
     },
   };
   try {

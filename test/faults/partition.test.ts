@@ -29,7 +29,7 @@ let lab: NetLab | undefined;
 let forwards: TcpForward[] = [];
 let fault: Fault | undefined;
 beforeAll(async () => {
-  lab = createNetLab();
+  lab = await createNetLab();
   try {
     forwards = [await startTcpForward(REDIS_HOST, REDIS_FORWARD_PORT, { port: 6379 }), await startTcpForward(PG_HOST, PG_FORWARD_PORT, { port: 5432 })];
     fault = await startFault({
