@@ -59,76 +59,84 @@ const jsm = await jetstreamManager(nc);
 const redis = new Redis(TEST_REDIS_URL);
 const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
 await db.connect();
+// Everything after the start runs under one try/finally: a failed sample must not leave the roles running.
+try {
 
-let window: number[] = [];
-let acks = 0;
-let lastAck = { seq: 0, at: 0 };
-const load = new PlacementLoad({
-  edgeUrls, clients: PLACERS, width: SIZE, height: SIZE, colors: PALETTES.rplace2022.length, keepAcks: false,
-  onAck: (a) => {
-    acks++;
-    window.push(a.latencyMs);
-    if (a.seq > lastAck.seq) lastAck = { seq: a.seq, at: a.at };
-  },
-});
-const watchers = Array.from({ length: WATCHERS }, (_, i) => nodeClient(edgeUrls[i % 2]!, { trackCanvas: false }));
-await Promise.all(watchers.map((w) => w.connect()));
-await load.start();
-process.stdout.write(`[soak] ${PLACERS} placers + ${WATCHERS} watchers connected; ${MINUTES} min, a sample every ${SAMPLE_MS / 1000} s\n`);
+  let window: number[] = [];
+  let acks = 0;
+  let lastAck = { seq: 0, at: 0 };
+  const load = new PlacementLoad({
+    edgeUrls, clients: PLACERS, width: SIZE, height: SIZE, colors: PALETTES.rplace2022.length, keepAcks: false,
+    onAck: (a) => {
+      acks++;
+      window.push(a.latencyMs);
+      if (a.seq > lastAck.seq) lastAck = { seq: a.seq, at: a.at };
+    },
+  });
+  const watchers = Array.from({ length: WATCHERS }, (_, i) => nodeClient(edgeUrls[i % 2]!, { trackCanvas: false }));
+  await Promise.all(watchers.map((w) => w.connect()));
+  await load.start();
+  process.stdout.write(`[soak] ${PLACERS} placers + ${WATCHERS} watchers connected; ${MINUTES} min, a sample every ${SAMPLE_MS / 1000} s\n`);
 
-interface Sample { t: number; acksPerS: number; ackP50: number; ackP99: number; deliveryMs: number; bitmapLag: number; historyLag: number; rssMb: Record<string, number>; load1: number }
-const samples: Sample[] = [];
-const roles = [...topology.edges, ...topology.projectors];
-const started = Date.now();
-let acksBefore = 0;
-while (Date.now() - started < MINUTES * 60_000) {
-  const tickAt = Date.now();
-  // Delivery: the latest ack until the first watcher of each edge holds its sequence (10 ms polls, bound 5 s).
-  const probe = lastAck;
-  const probeWatchers = [watchers[0]!, watchers[1]!];
-  while (probe.seq > 0 && probeWatchers.some((w) => w.seq < probe.seq) && Date.now() - probe.at < 5_000) await sleep(10);
-  const deliveryMs = probe.seq > 0 ? Date.now() - probe.at : 0;
-  await sleep(Math.max(0, SAMPLE_MS - (Date.now() - tickAt)));
-  const last = (await jsm.streams.info(names.stream)).state.last_seq;
-  const bitmapSeq = Number((await redis.get(names.canvasSeqKey)) ?? 0);
-  const historySeq = Number((await db.query(`SELECT seq FROM "${names.pgSchema}".projection_positions WHERE name = $1`, [names.consumers.history]).catch(() => ({ rows: [] }))).rows[0]?.seq ?? 0);
-  const lat = window;
-  window = [];
-  const sample: Sample = {
-    t: Math.round((Date.now() - started) / 1000), acksPerS: Math.round((acks - acksBefore) / ((Date.now() - tickAt) / 1000)), ackP50: pct(lat, 0.5), ackP99: pct(lat, 0.99), deliveryMs,
-    bitmapLag: last - bitmapSeq, historyLag: last - historySeq,
-    rssMb: Object.fromEntries(roles.map((r) => [r.name, r.pid ? Math.round(rssBytes(r.pid) / 2 ** 20) : 0])), load1: Number(loadavg()[0]!.toFixed(1)),
-  };
-  acksBefore = acks;
-  samples.push(sample);
-  process.stdout.write(`[soak] ${JSON.stringify(sample)}\n`);
+  interface Sample { t: number; acksPerS: number; ackP50: number; ackP99: number; deliveryMs: number; bitmapLag: number; historyLag: number; rssMb: Record<string, number>; load1: number }
+  const samples: Sample[] = [];
+  const roles = [...topology.edges, ...topology.projectors];
+  const started = Date.now();
+  let acksBefore = 0;
+  while (Date.now() - started < MINUTES * 60_000) {
+    const tickAt = Date.now();
+    // Delivery: the latest ack until the first watcher of each edge holds its sequence (10 ms polls, bound 5 s).
+    const probe = lastAck;
+    const probeWatchers = [watchers[0]!, watchers[1]!];
+    while (probe.seq > 0 && probeWatchers.some((w) => w.seq < probe.seq) && Date.now() - probe.at < 5_000) await sleep(10);
+    const deliveryMs = probe.seq > 0 ? Date.now() - probe.at : 0;
+    await sleep(Math.max(0, SAMPLE_MS - (Date.now() - tickAt)));
+    // Projection positions first, then the stream: the lag is never negative. A sample the loaded machine could
+    // not answer in time is recorded as -1, not a crash.
+    const bitmapSeq = Number((await redis.get(names.canvasSeqKey).catch(() => null)) ?? 0);
+    const historySeq = Number((await db.query(`SELECT seq FROM "${names.pgSchema}".projection_positions WHERE name = $1`, [names.consumers.history]).catch(() => ({ rows: [] }))).rows[0]?.seq ?? 0);
+    const last = await jsm.streams.info(names.stream).then((i) => i.state.last_seq, () => null);
+    const lat = window;
+    window = [];
+    const sample: Sample = {
+      t: Math.round((Date.now() - started) / 1000), acksPerS: Math.round((acks - acksBefore) / ((Date.now() - tickAt) / 1000)), ackP50: pct(lat, 0.5), ackP99: pct(lat, 0.99), deliveryMs,
+      bitmapLag: last === null ? -1 : last - bitmapSeq, historyLag: last === null ? -1 : last - historySeq,
+      rssMb: Object.fromEntries(roles.map((r) => [r.name, r.pid ? Math.round(rssBytes(r.pid) / 2 ** 20) : 0])), load1: Number(loadavg()[0]!.toFixed(1)),
+    };
+    acksBefore = acks;
+    samples.push(sample);
+    process.stdout.write(`[soak] ${JSON.stringify(sample)}\n`);
+  }
+
+  const header = ['t s', 'acks/s', 'ack p50 ms', 'ack p99 ms', 'delivery ms', 'bitmap lag', 'history lag', ...roles.map((r) => `${r.name} MB`), 'load1'];
+  const rows = samples.map((s) => [s.t, s.acksPerS, s.ackP50, s.ackP99, s.deliveryMs, s.bitmapLag, s.historyLag, ...roles.map((r) => s.rssMb[r.name]), s.load1]);
+  process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+  // Growth: the mean of the last third against the first third (a leak shows as a steady rise).
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const growth = (pick: (s: Sample) => number) => ({ first: Math.round(mean(samples.slice(0, third).map(pick))), last: Math.round(mean(samples.slice(-third).map(pick))) });
+  const lagSamples = samples.filter((s) => s.bitmapLag >= 0);
+  const lagGrowth = (pick: (s: Sample) => number) => ({ first: Math.round(mean(lagSamples.slice(0, third).map(pick))), last: Math.round(mean(lagSamples.slice(-third).map(pick))) });
+  const trends = { ...Object.fromEntries(roles.map((r) => [`${r.name} MB`, growth((s) => s.rssMb[r.name]!)])), 'bitmap lag': lagGrowth((s) => s.bitmapLag), 'history lag': lagGrowth((s) => s.historyLag), 'ack p99': growth((s) => s.ackP99) };
+  process.stdout.write(`\ngrowth (mean of first third → last third): ${JSON.stringify(trends)}\nacks ${acks}, ${Math.round(acks / ((Date.now() - started) / 1000))}/s overall; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  mkdirSync(join('test-artifacts', 'soak'), { recursive: true });
+  const chart = lineChart([
+    { series: Object.fromEntries(roles.map((r) => [r.name, samples.map((s) => s.rssMb[r.name]!)])) },
+    { series: { bitmapLag: samples.map((s) => s.bitmapLag), historyLag: samples.map((s) => s.historyLag) } },
+    { series: { ackP50: samples.map((s) => s.ackP50), ackP99: samples.map((s) => s.ackP99), deliveryMs: samples.map((s) => s.deliveryMs) } },
+  ]);
+  writeFileSync(join('test-artifacts', 'soak', 'soak.png'), chart);
+  writeFileSync(join('test-artifacts', 'soak', 'soak.json'), JSON.stringify({ samples, trends }, null, 1));
+  process.stdout.write(`chart: test-artifacts/soak/soak.png (panels: RSS MB of ${roles.map((r) => r.name).join(', ')}; bitmap, history lag; ack p50, p99, delivery ms)\n`);
+
+  await load.stop();
+  for (const w of watchers) w.close();
+  await nc.close();
+} finally {
+  await topology.stop();
+  await deleteRedisKeys(redis, names).catch(() => undefined);
+  redis.disconnect();
+  await db.end();
+  await dropSchema(names).catch(() => undefined);
+  rmSync(dataDir, { recursive: true, force: true });
 }
-
-const header = ['t s', 'acks/s', 'ack p50 ms', 'ack p99 ms', 'delivery ms', 'bitmap lag', 'history lag', ...roles.map((r) => `${r.name} MB`), 'load1'];
-const rows = samples.map((s) => [s.t, s.acksPerS, s.ackP50, s.ackP99, s.deliveryMs, s.bitmapLag, s.historyLag, ...roles.map((r) => s.rssMb[r.name]), s.load1]);
-process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
-// Growth: the mean of the last third against the first third (a leak shows as a steady rise).
-const third = Math.max(1, Math.floor(samples.length / 3));
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const growth = (pick: (s: Sample) => number) => ({ first: Math.round(mean(samples.slice(0, third).map(pick))), last: Math.round(mean(samples.slice(-third).map(pick))) });
-const trends = { ...Object.fromEntries(roles.map((r) => [`${r.name} MB`, growth((s) => s.rssMb[r.name]!)])), 'bitmap lag': growth((s) => s.bitmapLag), 'history lag': growth((s) => s.historyLag), 'ack p99': growth((s) => s.ackP99) };
-process.stdout.write(`\ngrowth (mean of first third → last third): ${JSON.stringify(trends)}\nacks ${acks}, ${Math.round(acks / ((Date.now() - started) / 1000))}/s overall; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-mkdirSync(join('test-artifacts', 'soak'), { recursive: true });
-const chart = lineChart([
-  { series: Object.fromEntries(roles.map((r) => [r.name, samples.map((s) => s.rssMb[r.name]!)])) },
-  { series: { bitmapLag: samples.map((s) => s.bitmapLag), historyLag: samples.map((s) => s.historyLag) } },
-  { series: { ackP50: samples.map((s) => s.ackP50), ackP99: samples.map((s) => s.ackP99), deliveryMs: samples.map((s) => s.deliveryMs) } },
-]);
-writeFileSync(join('test-artifacts', 'soak', 'soak.png'), chart);
-writeFileSync(join('test-artifacts', 'soak', 'soak.json'), JSON.stringify({ samples, trends }, null, 1));
-process.stdout.write(`chart: test-artifacts/soak/soak.png (panels: RSS MB of ${roles.map((r) => r.name).join(', ')}; bitmap, history lag; ack p50, p99, delivery ms)\n`);
-
-await load.stop();
-for (const w of watchers) w.close();
-await nc.close();
-await topology.stop();
-await deleteRedisKeys(redis, names).catch(() => undefined);
-redis.disconnect();
-await db.end();
-await dropSchema(names).catch(() => undefined);
-rmSync(dataDir, { recursive: true, force: true });
