@@ -6,7 +6,7 @@
  * - cooldowns are Redis TTLs (Redis's clock), so they hold: no user places twice inside one; but the
  *   `nextPlacement` an edge answers is off by its skew (clients of the behind edge retry too early and are
  *   refused `cooldown`, those of the ahead edge wait 10 s too long); counted;
- * - point in time (src/app/history/ports.ts): canvas(T) is the longest stream PREFIX whose events all have
+ * - point in time (src/ports/history.ts): canvas(T) is the longest stream PREFIX whose events all have
  *   `placedAt ≤ T`, so stream order is the only order: the answer's sequence never goes back as T grows and
  *   its canvas is the replay of exactly that prefix, checked for T every 500 ms across the run.
  */
