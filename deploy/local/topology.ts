@@ -195,7 +195,8 @@ function roleProcess(name: string, command: readonly string[], env: Record<strin
   const isAlive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
     const log = openSync(logFile, 'a');
-    // One process per role (node itself, never a wrapper such as npm or tsx), so a kill reaches the role.
+    // One process per role (node itself, never a wrapper such as npm or tsx), so a kill reaches the role; a
+    // placement prefix (`ip netns exec …`, `env …`) execs into node, so the pid stays the role's.
     const [program, ...args] = [...prefix, process.execPath, ...command];
     child = spawn(program!, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
