@@ -19,6 +19,8 @@ import { HEIGHT, sleep, startFault, startLoad, verify, WIDTH, type Fault } from 
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const SKEW_S = 10;
+/** How much closer than the cooldown two placements may be on a loaded machine (see `doubles`). */
+const JITTER_MS = 500;
 const skewed = (offset: string) => ({ host: '127.0.0.1', prefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=${offset}`] });
 const spec = canvasSpecOf({ CANVAS_WIDTH: WIDTH, CANVAS_HEIGHT: HEIGHT, PALETTE: 'rplace2022' });
 
@@ -51,10 +53,15 @@ describe(`edge1 ${SKEW_S} s ahead, edge2 ${SKEW_S} s behind (faketime)`, () => {
     // placedAt minus the client's clock at the ack, per edge: the skew as the events carry it.
     const offsets = [0, 1].map((edge) => median(events.filter((e) => edgeOf.get(e.event.requestId) === edge).map((e) => e.event.placedAt - ackAt.get(e.event.requestId)!)));
     const inversions = events.filter((e, i) => i > 0 && e.event.placedAt < events[i - 1]!.event.placedAt).length;
-    // Doubles: a user's consecutive placements closer than the cooldown (1 s) on its own edge's clock.
+    // Doubles: a user's consecutive placements closer than the cooldown (1 s) on its own edge's clock, less
+    // JITTER_MS: the cooldown runs from the Redis SET, and `placedAt` is read before it, so on a loaded machine
+    // two placements can be a few hundred ms closer than the cooldown (13 such pairs in one run at load 27)
+    // without breaking it. A cooldown broken by a 10 s skew would show gaps near 0. Both counts are reported.
     const byUser = new Map<string, number[]>();
     for (const e of events) byUser.set(e.event.userId, [...(byUser.get(e.event.userId) ?? []), e.event.placedAt]);
-    const doubles = [...byUser.values()].reduce((n, times) => n + times.filter((t, i) => i > 0 && t - times[i - 1]! < 1_000).length, 0);
+    const closer = (limit: number) => [...byUser.values()].reduce((n, times) => n + times.filter((t, i) => i > 0 && t - times[i - 1]! < limit).length, 0);
+    const doubles = closer(1_000 - JITTER_MS);
+    const closerThanCooldown = closer(1_000);
 
     // Point in time on edge2 (its `time` may not be in its own future, so T ends at its clock's now).
     const expectedSeq = (time: number) => {
@@ -74,7 +81,7 @@ describe(`edge1 ${SKEW_S} s ahead, edge2 ${SKEW_S} s behind (faketime)`, () => {
     const monotone = answers.every((a, i) => i === 0 || a.seq >= answers[i - 1]!.seq);
     // The behind edge refuses a time that is "now" on the real clock as being in its future.
     const futureOnBehind = (await fetch(`${f.edgeUrls[1]}/api/v1/history/snapshot?time=${Date.now() - 1_000}`)).status;
-    const figures = { placedAtOffsetMs: offsets, inversions, events: events.length, doubles, cooldownRefusals: run.load.errors.get('cooldown') ?? 0, pointInTimeQueries: answers.length, monotone, futureOnBehindStatus: futureOnBehind, lastAnswerSeq: answers.at(-1)?.seq, lastSeq: report.lastSeq };
+    const figures = { placedAtOffsetMs: offsets, inversions, events: events.length, doubles, closerThanCooldown, cooldownRefusals: run.load.errors.get('cooldown') ?? 0, pointInTimeQueries: answers.length, monotone, futureOnBehindStatus: futureOnBehind, lastAnswerSeq: answers.at(-1)?.seq, lastSeq: report.lastSeq };
     f.say(`skew figures: ${JSON.stringify(figures)}`);
     expect(offsets[0]).toBeGreaterThan(SKEW_S * 1000 - 2_000);
     expect(offsets[1]).toBeLessThan(-SKEW_S * 1000 + 2_000);
