@@ -27,13 +27,15 @@ import { storeUnavailable } from './connect.ts';
 
 /**
  * KEYS: the cooldown keys; ARGV: per key, the value (seq empty) then the seconds.
- * Returns per key 1 (taken) or {holder value, PTTL}.
+ * Returns per key the PTTL it was just given (taken: a number) or {holder value, PTTL}. The PTTL of a
+ * taken key is what the caller's `nextPlacement` is computed from (issue 13): the TTL starts here, in
+ * Redis, after the batching and the round trip, not when the command read its clock.
  */
 const ACQUIRE_LUA = `
 local out = {}
 for i = 1, #KEYS do
   if redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'NX', 'EX', ARGV[2 * i]) then
-    out[i] = 1
+    out[i] = redis.call('PTTL', KEYS[i])
   else
     out[i] = {redis.call('GET', KEYS[i]) or '', redis.call('PTTL', KEYS[i])}
   end
@@ -75,13 +77,13 @@ const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
 export const MAX_BATCH = 500;
 
 interface CooldownCommands {
-  rplaceCooldownAcquire: Script<1 | [string, number]>;
+  rplaceCooldownAcquire: Script<number | [string, number]>;
   rplaceCooldownRecord: Script<number>;
   rplaceCooldownRelease(key: string, requestId: string): Promise<number>;
 }
 
-function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
-  if (reply === 1) return { acquired: true };
+function toResult(reply: number | [string, number] | undefined): CooldownResult {
+  if (typeof reply === 'number') return { acquired: true, remainingMs: Math.max(0, reply) };
   const [value, pttl] = reply ?? ['', 0];
   const remainingMs = Math.max(0, pttl);
   const m = HOLDER_JS.exec(value);
@@ -171,7 +173,7 @@ export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecor
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as unknown as CooldownCommands;
 
-  const acquire = batchedScript<1 | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
+  const acquire = batchedScript<number | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
   // Recorded outcomes are batched like acquisitions (one script call per event-loop turn) and nobody waits
   // for them: a lost record only means a later retry falls back to the retry window (place-pixel.ts).
   const record = batchedScript<number>(commands.rplaceCooldownRecord.bind(commands), 'record placement outcomes', onLostRecord);
