@@ -18,7 +18,7 @@
  * replaced before it delivered anything is followed by a 500 ms pause, never a tight loop.
  *
  * A pull counts as ended at its own deadline (its `expires` plus a grace) even without the server's 408:
- * nats-server < 2.9.15 silently drops a pull that expires as a message is due (see `pull`, issue 13).
+ * nats-server 2.9.10 silently drops a pull that expires as a message is due (see `pull`, issue 13).
  *
  * Flow control: one pull request at a time, for `pullMessages`; the next is sent only once it is used up
  * and the reader has taken what it delivered, so at most `pullMessages` events wait however slow the reader.
@@ -155,7 +155,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       w?.();
     };
     const pullRequest = JSON.stringify({ batch: options.pullMessages, expires: nanos(options.expiresMs), idle_heartbeat: nanos(heartbeatMs) });
-    // nats-server before 2.9.15 (nats-io/nats-server#3942; the shared server here is 2.9.10) drops a pull whose
+    // nats-server 2.9.10 (ours; fixed upstream by nats-io/nats-server#3942, merged after 2.9.15) drops a pull whose
     // `expires` passed when the next message is due, WITHOUT the 408: under steady load most pulls end that
     // way, and the tail waited for the stall watchdog (2-3 s, issue 13; test/integration/pixel-tail-load.test.ts
     // reproduced it). So a pull counts as ended at its own deadline, `expiresMs` + a grace for the 408 in
