@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlacePixel } from '../../src/app/place-pixel.ts';
-import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
+import { systemClock } from '../../src/adapters/system-clock.ts';
+import type { CooldownStore } from '../../src/ports/cooldown.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { testNames } from '../helpers/isolation.ts';
