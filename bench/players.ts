@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 48] [--port 21500] [--cpu-prof DIR]`
+ *   [--identities 48] [--port 21500] [--cpu-prof DIR] [--fresh N]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { namesFor } from '../src/config/names.ts';
 import { cleanupCanvas } from '../test/helpers/isolation.ts';
+import { startHarnesses, type Harness } from './_fanout-harness.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,9 +32,11 @@ const { values: args } = parseArgs({
     identities: { type: 'string', default: '48' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
+    /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
+    'fresh': { type: 'string', default: '0' },
   },
 });
-const count = (name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port', min: number): number => {
+const count = (name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port' | 'fresh', min: number): number => {
   const n = Number(args[name]);
   if (!Number.isInteger(n) || n < min) {
     process.stderr.write(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(args[name])}\n`);
@@ -51,6 +54,7 @@ const TIMING = Math.min(VIEWERS, count('timing', 0));
 const SECONDS = count('seconds', 3);
 const IDENTITIES = count('identities', 1);
 const PORT = count('port', 1);
+const FRESH = count('fresh', 0);
 const WARMUP_MS = 3_000;
 const SIZE = 1000;
 
@@ -248,7 +252,17 @@ try {
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const started = performance.now();
   measuring = true;
-  await sleep(SECONDS * 1000);
+  let fresh: Harness | undefined;
+  if (FRESH > 0) {
+    [fresh] = await startHarnesses('c', FRESH);
+    let lastSeq = 1;
+    for (let i = sentAt.length - 1; i >= 0; i--) if (sentAt[i]! > 0) { lastSeq = i + 1; break; }
+    for (let done = 0; done < FRESH && performance.now() - started < SECONDS * 1000; done += 200) {
+      await fresh!.connect(PORT, Math.min(200, FRESH - done), Math.max(1, lastSeq - 5), done, 0);
+      await sleep(100);
+    }
+  }
+  await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - started)));
   measuring = false;
   const wallUs = (performance.now() - started) * 1000;
   const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
@@ -262,6 +276,11 @@ try {
     }
   }
   for (const ws of viewers) ws.close();
+  if (fresh) {
+    const r = await fresh.report();
+    say(`fresh C-harness viewers: ${r.open} open, ${r.closed} closed by the edge, ${r.failed} failed; close codes ${JSON.stringify(r.closeCodes)}`);
+    fresh.kill();
+  }
 
   const rate = accepted / (wallUs / 1e6);
   say(`load ${load()}`);
