@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../src/client/index.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
 
@@ -73,7 +73,7 @@ export const NodeWebSocket = class extends WebSocket {
   constructor(url: string) {
     super(url, { perMessageDeflate: false });
   }
-} as unknown as WebSocketConstructor;
+} satisfies WebSocketConstructor;
 
 export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
   return new RplaceClient({ url, WebSocket: NodeWebSocket, backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 }, ...options });

@@ -181,7 +181,8 @@ export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecor
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-  const commands = redis as unknown as CooldownCommands;
+  // defineCommand just added these methods; ioredis's types cannot know them.
+  const commands = redis as Redis & CooldownCommands;
 
   // Recorded outcomes ride with the next acquisitions (or go alone after RECORD_RIDE_MS) and nobody waits
   // for them: a lost or late record only means a retry falls back to the retry window (place-pixel.ts).
