@@ -1,24 +1,15 @@
 /** Starts the real edge role as a child process (so a test can SIGKILL it) and Node clients for it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 export const TEST_SESSION_SECRET = 'test-secret-test-secret-test-secret-0123';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+/** Re-exported for the e2e harness and the benches, which import it from here. */
+export { freePort } from '../kit/free-port.ts';
 
 export interface EdgeProcess {
   readonly port: number;
@@ -55,7 +46,7 @@ export async function startEdgeProcess(names: Names, port: number, extra: Record
       child.kill('SIGKILL');
       throw new Error(`edge not ready in 90 s: ${output}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return {
     port,

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './edge-process.ts';
+import { freePort } from '../kit/free-port.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
@@ -50,7 +51,7 @@ export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
     const ok = await fetch(`${url}/lb-health`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`nginx did not answer on ${url}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return {
     url,
@@ -58,7 +59,7 @@ export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGQUIT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([exited, sleep(5_000)]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/edge-process.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const image = join(root, '.cache', `test-build-${process.pid}`);
@@ -98,7 +99,7 @@ describe('a whole dist/', () => {
       const deadline = Date.now() + 60_000;
       while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
         if (edge.exitCode !== null || Date.now() > deadline) throw new Error(`compiled edge not ready: ${output}`);
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
       const info = await fetch(`http://127.0.0.1:${port}/api/v1/history/info`);
       expect(info.status).toBe(200);

@@ -17,6 +17,7 @@ import { applyStreams } from '../../streams/apply.ts';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 import { cleanupCanvas, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edgebounds');
 let edge: EdgeProcess;
@@ -50,7 +51,6 @@ afterAll(async () => {
 });
 
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edge.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function refusals(limit: string): Promise<number> {
   const text = await (await fetch(`${edge.url}/metrics`)).text();
   return Number(new RegExp(`^rplace_limit_refusals_total\\{limit="${limit}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);

@@ -13,6 +13,7 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { RplaceClient } from '../../proto/client.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edgerestart');
 let nc: NatsConnection;
@@ -41,7 +42,7 @@ const until = async (check: () => boolean, ms = 30_000) => {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 };
 

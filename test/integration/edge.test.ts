@@ -17,6 +17,7 @@ import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import type { RplaceClient } from '../../proto/client.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL, dropSchema } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edge');
 let nc: NatsConnection;
@@ -69,7 +70,7 @@ const until = async (check: () => boolean, ms = 10_000) => {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 };
 
@@ -103,7 +104,7 @@ describe('edge', () => {
     expect(watchA.client.canvas).toEqual(watchB.client.canvas);
     placers.forEach((_, i) => expect(watchA.client.canvas?.[i * 2 * 64 + i]).toBe((i % 31) + 1));
     // The HTTP canvas is the same canvas, labelled with its sequence.
-    await new Promise((r) => setTimeout(r, 1100)); // past the canvas cache window
+    await sleep(1100); // past the canvas cache window
     const response = await fetch(`${edgeB.url}/api/v1/canvas`);
     expect(Number(response.headers.get('x-rplace-seq'))).toBe(watchB.client.seq);
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(watchB.client.canvas);

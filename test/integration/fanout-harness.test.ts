@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHarnesses, summarize, type Harness } from '../../bench/_fanout-harness.ts';
 import { encodeCanvasFrame, encodePixelsFrame, writePixelRecord } from '../../proto/frames.ts';
 import { loadUws } from '../../src/adapters/uws/load.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const uws = loadUws();
 const MOD = 4_000_000;
@@ -50,7 +51,7 @@ const waitUntil = async (check: () => Promise<boolean>, ms = 15_000) => {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error('timed out');
 };

@@ -26,6 +26,7 @@ import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
 import { createRollbackPlanner } from '../../src/app/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const W = 16;
 const H = 16;
@@ -61,7 +62,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = 15_000): 
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -111,9 +112,9 @@ describe('rplace mod rollback on the real stream', () => {
     const toEvents = (sample: typeof early, phase: string): CanvasEvent[] =>
       sample.map((s, i) => ({ kind: EventKind.PixelPlaced, x: s.x, y: s.y, color: s.color, userId: users[s.user]!, requestId: `${phase}${i}`, placedAt: Date.now() }));
     await append(toEvents(early, 'a'));
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const since = Date.now();
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     // JetStream keeps append order per publisher only loosely under Promise.all; the stream order is the truth
     await append(toEvents(late, 'b'));
     const { events: before } = await streamCanvas();

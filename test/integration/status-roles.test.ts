@@ -23,6 +23,7 @@ import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts'
 import { startHistory } from '../../src/roles/history/start.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const run = promisify(execFile);
 const names = testNames('statusroles');
@@ -70,7 +71,7 @@ describe('rplace status: the running roles', () => {
       status = await collectStatus(loadConfig(commonSchema, env), 300);
       const settled = ['bitmap-projector', 'history', 'edge'].every((role) => roleOf(status, role)?.projection?.seq === lastSeq) && roleOf(status, 'history')?.snapshot?.seq === lastSeq;
       if (settled || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     expect(status.errors).toEqual([]);
     expect('error' in status.stream ? null : status.stream.lastSeq).toBe(lastSeq);
