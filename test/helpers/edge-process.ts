@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
-import { sleep } from '../../src/app/sleep.ts';
+import { waitForHttpOk } from '../kit/wait-ready.ts';
 
 export const TEST_SESSION_SECRET = 'test-secret-test-secret-test-secret-0123';
 
@@ -37,17 +37,11 @@ export async function startEdgeProcess(names: Names, port: number, extra: Record
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000; // tsx compiles the role at start: slow on a busy 2-core machine
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`edge exited with ${child.exitCode}: ${output}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`edge not ready in 90 s: ${output}`);
-    }
-    await sleep(100);
-  }
+  // tsx compiles the role at start: slow on a busy 2-core machine.
+  await waitForHttpOk(`${url}/readyz`, child, { timeoutMs: 90_000, output: () => output, what: 'edge' }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
   return {
     port,
     url,

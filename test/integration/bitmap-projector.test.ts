@@ -16,7 +16,6 @@ import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts'
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
 import { deleteRedisKeys, deleteStream, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
-import { sleep } from '../../src/app/sleep.ts';
 
 const spec = { width: 200, height: 150 };
 const sizeEnv = { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200' };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -119,13 +119,12 @@ describe('NATS event stream', () => {
     })();
     await sleep(200);
     await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 21));
-    while (seen.length < 100) await sleep(20);
+    await expect.poll(() => seen.length, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(100);
     const [first] = await consumerNames();
     expect(first).toBeDefined();
     await jsm.consumers.delete(names.stream, first!); // the server sends 409 Consumer Deleted to the open pull
     await appendPixels(nc, names, randomPixels(150, 100, 100, 32, 22));
-    const deadline = Date.now() + 5000;
-    while (seen.length < 250 && Date.now() < deadline) await sleep(20);
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(250), { timeout: 5_000, interval: 20 }).catch(() => undefined); // the next line says what arrived
     expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => from + i));
     expect(await consumerNames()).not.toContain(first);
     const started = Date.now();

@@ -28,7 +28,6 @@ import { natsAuthorizationConfig, natsInboxPrefix, natsUserOf, NATS_ROLES, type 
 import { portFree } from '../../deploy/local/topology.ts';
 import { testNames } from '../helpers/isolation.ts';
 import { ConfigError } from '../../src/config/load.ts';
-import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('natsauth');
 const canvas = { width: 64, height: 64, colors: 32 };
@@ -149,8 +148,7 @@ describe('permissions per role', () => {
     expect(await refused(edge, names.control.revokeUser)).toBe(true);
     expect(await refused(edge, names.control.status)).toBe(true);
     await createNatsRevocations(operator, names.canvasId).userBanned('banned-1');
-    const deadline = Date.now() + 3_000;
-    while (heard.length < 2 && Date.now() < deadline) await sleep(20);
+    await expect.poll(() => heard.length, { timeout: 3_000, interval: 20 }).toBeGreaterThanOrEqual(2);
     expect(heard).toEqual([{ session: 'sess-1' }, { user: 'banned-1' }]);
   });
 

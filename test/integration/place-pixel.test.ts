@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
@@ -299,12 +299,11 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
 
       // Same port, same store: the client reconnects by itself, and the refunded user places right away.
       server = await startLocalNats(natsOptions);
-      const deadline = Date.now() + 20_000;
-      let after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
-      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
-        await sleep(200);
-        after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
-      }
+      const after = await vi.waitFor(async () => {
+        const outcome = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
+        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+        return outcome;
+      }, { timeout: 20_000, interval: 200 });
       expect(after).toMatchObject({ ok: true });
 
       // Nothing half-done: the stream holds exactly the two acknowledged placements.
@@ -342,13 +341,12 @@ describe('Redis unreachable during a placement (a private redis-server)', () => 
       expect(await lastSeq()).toBe(seqBefore);
 
       server = await startLocalRedis(redisOptions);
-      const deadline = Date.now() + 20_000;
       const userId = newUser();
-      let after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
-      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
-        await sleep(200);
-        after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
-      }
+      const after = await vi.waitFor(async () => {
+        const outcome = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
+        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+        return outcome;
+      }, { timeout: 20_000, interval: 200 });
       expect(after).toMatchObject({ ok: true });
     } finally {
       privateRedis.disconnect();
