@@ -102,6 +102,18 @@ export function eventLogContract(label: string, open: () => Promise<LogSubject>)
       await reading;
     });
 
+    it('a read whose signal aborts while it starts ends (read and readPixels)', async () => {
+      await s.log.append(placed(0, 0, 1), 'id-0');
+      for (const read of [s.stream.read.bind(s.stream), s.stream.readPixels.bind(s.stream)]) {
+        const controller = new AbortController();
+        const reading = (async () => {
+          for await (const batch of read(1, { signal: controller.signal })) void batch;
+        })();
+        controller.abort();
+        await expect(reading).resolves.toBeUndefined();
+      }
+    });
+
     it('readPixels yields the same sequences and pixels as read', async () => {
       const events = [placed(3, 4, 5), restored(6, 7, 8), placed(9, 10, 11)];
       for (const [i, e] of events.entries()) await s.log.append(e, `id-${i}`);
