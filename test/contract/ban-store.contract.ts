@@ -1,6 +1,6 @@
 /** The ban-store contract (fake and the durable Redis + Postgres store): one mode per user, `clear` says whether one was lifted. */
 import { describe, expect, it } from 'vitest';
-import type { BanStore } from '../../src/app/auth/ports.ts';
+import type { BanStore } from '../../src/ports/auth.ts';
 
 export function banStoreContract(label: string, open: () => Promise<BanStore>): void {
   describe(`ban store contract: ${label}`, () => {

@@ -5,8 +5,8 @@
  * says what is left (`found`); and the bytes equal `replay` of the same pixels (the golden invariant).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SequenceConflict } from '../../src/app/errors.ts';
-import type { BitmapWriter, SequencedPixel } from '../../src/app/ports.ts';
+import { SequenceConflict } from '../../src/ports/errors.ts';
+import type { BitmapWriter, SequencedPixel } from '../../src/ports/bitmap.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 
 export const BITMAP_SPEC = { width: 16, height: 8 } as const;

@@ -1,6 +1,6 @@
 /** The challenge-store contract (fake and Redis): a value is taken once, `has` does not consume it, keys expire. */
 import { describe, expect, it } from 'vitest';
-import type { ChallengeStore } from '../../src/app/auth/proof-of-work.ts';
+import type { ChallengeStore } from '../../src/ports/auth.ts';
 
 export interface ChallengeSubject {
   readonly store: ChallengeStore;

@@ -5,7 +5,7 @@
  * holder (keeping the TTL), and a refund that is compare-and-delete.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CooldownResult, CooldownStore } from '../../src/app/ports.ts';
+import type { CooldownResult, CooldownStore } from '../../src/ports/cooldown.ts';
 
 export interface CooldownSubject {
   readonly store: CooldownStore;

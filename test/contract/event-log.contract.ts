@@ -7,8 +7,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import type { ModerationLog } from '../../src/app/moderation/ports.ts';
-import type { EventLog, EventStream, StoredEvent } from '../../src/app/ports.ts';
+import type { ModerationLog } from '../../src/ports/moderation.ts';
+import type { EventLog, EventStream, StoredEvent } from '../../src/ports/event-log.ts';
 
 /** One fresh, empty stream seen through the three ports; `close` removes it. */
 export interface LogSubject {

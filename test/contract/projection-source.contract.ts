@@ -5,8 +5,8 @@
  * ends `run` with that error; an aborted signal ends `run`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProjectionHalted } from '../../src/app/errors.ts';
-import type { EventLog, ProjectionSource, StoredEvent } from '../../src/app/ports.ts';
+import { ProjectionHalted } from '../../src/ports/errors.ts';
+import type { EventLog, ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import { placed } from './event-log.contract.ts';
 
 export interface SourceSubject {

@@ -3,7 +3,7 @@
  * to wait (at most one interval, `windowMs / limit`), one more take per interval, independent keys, `reset`.
  */
 import { describe, expect, it } from 'vitest';
-import type { RateLimiter } from '../../src/app/auth/ports.ts';
+import type { RateLimiter } from '../../src/ports/auth.ts';
 
 export interface RateSubject {
   readonly limiter: RateLimiter;

@@ -1,6 +1,6 @@
 /** The session contract (fake and Redis): sessions round-trip, end on `destroy` or after their TTL, and are found by `sessionKey`. */
 import { describe, expect, it } from 'vitest';
-import type { SessionStore } from '../../src/app/auth/ports.ts';
+import type { SessionStore } from '../../src/ports/auth.ts';
 import { sessionKey } from '../../src/app/auth/sessions.ts';
 
 export interface SessionSubject {

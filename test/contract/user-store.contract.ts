@@ -1,6 +1,6 @@
 /** The account-store contract (fake and Postgres): usernames unique case-insensitively, ids unique, lookups. */
 import { describe, expect, it } from 'vitest';
-import type { Account, UserStore } from '../../src/app/auth/ports.ts';
+import type { Account, UserStore } from '../../src/ports/auth.ts';
 
 export function userStoreContract(label: string, open: () => Promise<UserStore>): void {
   describe(`user store contract: ${label}`, () => {

@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import { LogUnavailable } from '../../src/app/errors.ts';
+import { LogUnavailable } from '../../src/ports/errors.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { createRollbackPlanner } from '../../src/app/moderation/plan.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';

@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventKind } from '../../proto/event-codec.ts';
-import { LogUnavailable } from '../../src/app/errors.ts';
+import { LogUnavailable } from '../../src/ports/errors.ts';
 import { createPlacePixel, retryWindowFor, type PlacePixel } from '../../src/app/place-pixel.ts';
 import type { CanvasSpec } from '../../src/domain/canvas.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';

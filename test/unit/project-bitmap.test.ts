@@ -13,6 +13,7 @@ import { createFakeEventLog } from '../kit/fakes/event-log.ts';
 import { createFakeEventStream } from '../kit/fakes/event-stream.ts';
 import { MemoryStream } from '../kit/fakes/memory-stream.ts';
 import { createFakeProjectionSource } from '../kit/fakes/projection-source.ts';
+import type { ProjectionSource } from '../../src/ports/event-log.ts';
 
 const spec = { width: 20, height: 10 };
 const quiet = { info: () => undefined, warn: () => undefined };
@@ -34,7 +35,7 @@ async function storeEqualsReplay(): Promise<boolean> {
   const loaded = await store.load();
   return loaded !== null && loaded.seq === stream.lastSeq && Buffer.from(loaded.canvas).equals(Buffer.from(replayOfStream()));
 }
-function start(source = createFakeProjectionSource(stream, { maxBatch: 7 })): void {
+function start(source: ProjectionSource = createFakeProjectionSource(stream, { maxBatch: 7 })): void {
   running = runBitmapProjection({ store, source, stream: createFakeEventStream(stream, { maxBatch: 5 }), spec, log: quiet, wipeCheckMs: 10 }, controller.signal);
 }
 

@@ -1,5 +1,5 @@
 /** `BanStore` in memory: one mode per user; `clear` says whether there was a ban to lift. */
-import type { BanMode, BanStore } from '../../../src/app/auth/ports.ts';
+import type { BanMode, BanStore } from '../../../src/ports/auth.ts';
 
 export function createFakeBanStore(): BanStore & { readonly bans: ReadonlyMap<string, BanMode> } {
   const bans = new Map<string, BanMode>();

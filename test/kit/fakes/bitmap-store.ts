@@ -10,8 +10,8 @@
  *   sequence alone.
  * Fault injection: `wipe()` (Redis restarted empty), `truncate()` (a canvas of the wrong size).
  */
-import { SequenceConflict } from '../../../src/app/errors.ts';
-import type { BitmapWriter } from '../../../src/app/ports.ts';
+import { SequenceConflict } from '../../../src/ports/errors.ts';
+import type { BitmapWriter } from '../../../src/ports/bitmap.ts';
 import type { CanvasSpec } from '../../../src/domain/canvas.ts';
 
 export interface FakeBitmapStore extends BitmapWriter {

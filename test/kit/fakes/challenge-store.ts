@@ -1,6 +1,6 @@
 /** `ChallengeStore` in memory on a `Clock`: keys expire after `ttlSeconds`; `take` reads and deletes. */
-import type { ChallengeStore } from '../../../src/app/auth/proof-of-work.ts';
-import type { Clock } from '../../../src/app/ports.ts';
+import type { ChallengeStore } from '../../../src/ports/auth.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
 
 export function createFakeChallengeStore(clock: Clock = { now: () => Date.now() }): ChallengeStore {
   const values = new Map<string, { value: string; expiresAt: number }>();

@@ -1,5 +1,5 @@
 /** A `Clock` a test moves by hand, so cooldowns, TTLs and duplicate windows expire without waiting. */
-import type { Clock } from '../../../src/app/ports.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
 
 export interface ManualClock extends Clock {
   advance(ms: number): void;

@@ -6,8 +6,9 @@
  * Fault injection: `unavailable = true` makes every awaited call reject with `StoreUnavailable` (and
  * `recordOutcome` drop its record), as a Redis outage does.
  */
-import { StoreUnavailable } from '../../../src/app/errors.ts';
-import type { Clock, CooldownResult, CooldownStore, PixelRef } from '../../../src/app/ports.ts';
+import { StoreUnavailable } from '../../../src/ports/errors.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
+import type { CooldownResult, CooldownStore, PixelRef } from '../../../src/ports/cooldown.ts';
 
 interface Held {
   readonly requestId: string;

@@ -1,5 +1,5 @@
 /** `EventLog` over a `MemoryStream`: appends store and acknowledge at once (see memory-stream.ts). */
-import type { EventLog } from '../../../src/app/ports.ts';
+import type { EventLog } from '../../../src/ports/event-log.ts';
 import type { MemoryStream } from './memory-stream.ts';
 
 export function createFakeEventLog(stream: MemoryStream): EventLog {

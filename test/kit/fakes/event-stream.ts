@@ -3,7 +3,7 @@
  * live until `signal` aborts, or, with `untilSeq`, ending after min(untilSeq, the last sequence at call
  * time) without waiting for events that do not exist yet: the JetStream ordered consumer's rules.
  */
-import type { EventStream, PixelBatch, StoredEvent } from '../../../src/app/ports.ts';
+import type { EventStream, PixelBatch, StoredEvent } from '../../../src/ports/event-log.ts';
 import type { MemoryStream } from './memory-stream.ts';
 
 interface ReadOptions {

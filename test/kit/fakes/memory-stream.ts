@@ -13,7 +13,8 @@
  */
 import { decodeEvent, encodeEvent, type CanvasEvent } from '../../../proto/event-codec.ts';
 import { DUPLICATE_WINDOW_MS } from '../../../src/app/place-pixel.ts';
-import type { AppendResult, Clock, StoredEvent } from '../../../src/app/ports.ts';
+import type { AppendResult, StoredEvent } from '../../../src/ports/event-log.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
 
 export interface MemoryStreamOptions {
   readonly clock?: Clock;

@@ -3,7 +3,7 @@
  * the expected one (JetStream `Nats-Expected-Last-Sequence`), else answers the current last sequence.
  * `beforeAppend` lets a test place concurrently, between the moderator's look and the write.
  */
-import type { ModerationLog } from '../../../src/app/moderation/ports.ts';
+import type { ModerationLog } from '../../../src/ports/moderation.ts';
 import type { MemoryStream } from './memory-stream.ts';
 
 class WrongLastSequence extends Error {

@@ -4,8 +4,8 @@
  * ends `run` with that error, as the durable JetStream consumer does. Follows the stream live until
  * `signal` aborts.
  */
-import { ProjectionHalted } from '../../../src/app/errors.ts';
-import type { ProjectionSource, StoredEvent } from '../../../src/app/ports.ts';
+import { ProjectionHalted } from '../../../src/ports/errors.ts';
+import type { ProjectionSource, StoredEvent } from '../../../src/ports/event-log.ts';
 import { sleep } from '../../../src/app/sleep.ts';
 import type { MemoryStream } from './memory-stream.ts';
 

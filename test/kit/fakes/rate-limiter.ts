@@ -2,8 +2,8 @@
  * `RateLimiter` in memory on a `Clock`: the same GCRA as the Redis script (redis/rate-limits.ts), so a
  * burst of `limit` takes is allowed, then one per `windowMs / limit`, and a refusal says how long to wait.
  */
-import type { RateDecision, RateLimiter } from '../../../src/app/auth/ports.ts';
-import type { Clock } from '../../../src/app/ports.ts';
+import type { RateDecision, RateLimiter } from '../../../src/ports/auth.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
 
 export function createFakeRateLimiter(clock: Clock = { now: () => Date.now() }): RateLimiter {
   const tats = new Map<string, number>();

@@ -1,5 +1,5 @@
 /** `Revocations` that record what was sent, in order, for a test to assert on. */
-import type { Revocations } from '../../../src/app/auth/ports.ts';
+import type { Revocations } from '../../../src/ports/auth.ts';
 
 export type SentRevocation = { readonly session: string } | { readonly user: string };
 

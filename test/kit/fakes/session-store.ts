@@ -2,9 +2,9 @@
  * `SessionStore` in memory on a `Clock`, with the Redis store's rules (redis/session-store.ts): sessions
  * are kept under `sessionKey(id)` (the hash, never the id) and are gone once `ttlSeconds` passed.
  */
-import type { SessionData, SessionStore } from '../../../src/app/auth/ports.ts';
+import type { SessionData, SessionStore } from '../../../src/ports/auth.ts';
 import { sessionKey } from '../../../src/app/auth/sessions.ts';
-import type { Clock } from '../../../src/app/ports.ts';
+import type { Clock } from '../../../src/ports/clock.ts';
 
 export function createFakeSessionStore(clock: Clock = { now: () => Date.now() }): SessionStore {
   const sessions = new Map<string, { data: SessionData; expiresAt: number }>();

@@ -3,7 +3,7 @@
  * case-insensitively and user ids are unique (either clash: `create` answers false and stores nothing);
  * lookups by username ignore case; `usernamesOf` lists only ids that have an account.
  */
-import type { Account, UserStore } from '../../../src/app/auth/ports.ts';
+import type { Account, UserStore } from '../../../src/ports/auth.ts';
 
 export function createFakeUserStore(): UserStore & { readonly accounts: ReadonlyMap<string, Account> } {
   const byId = new Map<string, Account>();
