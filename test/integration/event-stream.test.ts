@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -124,7 +124,7 @@ describe('NATS event stream', () => {
     expect(first).toBeDefined();
     await jsm.consumers.delete(names.stream, first!); // the server sends 409 Consumer Deleted to the open pull
     await appendPixels(nc, names, randomPixels(150, 100, 100, 32, 22));
-    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(250), { timeout: 5_000, interval: 20 }).catch(() => undefined); // the next line says what arrived
+    await expect.poll(() => seen.length, { timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(250);
     expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => from + i));
     expect(await consumerNames()).not.toContain(first);
     const started = Date.now();

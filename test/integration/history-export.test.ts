@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BACKFILL_CHUNKS_SQL } from '../../migrations/0003_event_chunks.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -107,7 +107,8 @@ beforeAll(async () => {
   generated[11] = { ...(generated[11] as (typeof generated)[number]), userId: 'ü'.repeat(32) };
   events = await publishEvents(nc, names, generated);
   stop = await startHistory(config, logger);
-  await expect.poll(() => store.position(projection), { message: 'history to reach the last event', timeout: 20_000, interval: 100 }).toBe(events.at(-1)?.seq);
+  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
+  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
   api = await startHistoryApi(config, logger);
 }, 60_000);
 

@@ -10,7 +10,7 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -75,7 +75,8 @@ beforeAll(async () => {
   store = createPgHistoryStore(pg, logger);
   events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
   stop = await startHistory(config, logger);
-  await expect.poll(() => store.position(projection), { message: 'history to reach the last event', timeout: 20_000, interval: 100 }).toBe(events.at(-1)?.seq);
+  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
+  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
   api = await startHistoryApi(config, logger);
 });
 
