@@ -17,7 +17,7 @@ app.ws('/ws', {
   maxPayloadLength: 512,
   idleTimeout: 120,
   maxBackpressure: 1024 * 1024,
-  closeOnBackpressureLimit: true as unknown as number,
+  closeOnBackpressureLimit: 1, // on: load.ts types it as a number, and 1 is on whether the addon reads a boolean or an integer
   sendPingsAutomatically: true,
   compression: uws.DISABLED,
   open: (ws) => {

@@ -7,7 +7,7 @@
  * Driven by line commands on stdin, answered by one line on stdout:
  *   connect PORT COUNT SINCE OFFSET SAMPLE_EVERY  -> "connected OPEN FAILED"
  *   reconnect PORT        (from now on a dropped client reconnects to PORT with `since` = its last sequence,
- *                          backing off 1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter, like proto/client.ts) -> "ok"
+ *                          backing off 1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter, like src/client/rplace-client.ts) -> "ok"
  *   reset | report (one JSON line) | disconnect | exit
  *
  * Every client walks frame headers and keeps the first 22 bytes of each binary frame, so sequence gaps are

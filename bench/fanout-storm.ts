@@ -3,7 +3,7 @@
  *
  * A reconnect storm: two real edges on one canvas (ports P and P + 1) while placements flow at `rate`/s
  * through the real command path; N clients of the C harness (bench/_fanout-epoll.c) on edge 1, which is
- * then killed (SIGKILL: a crash, no goodbye). Each client reconnects to edge 2 as proto/client.ts does
+ * then killed (SIGKILL: a crash, no goodbye). Each client reconnects to edge 2 as src/client/rplace-client.ts does
  * (1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter) with `since` = the last sequence it applied, and counts as
  * resumed at its first frame that continues that sequence (or a whole canvas). Prints the time from the kill
  * until every client is resumed, gaps, whole canvases sent, failed attempts, edge 2's CPU and peak RSS

@@ -24,7 +24,7 @@ import { encodeVideo, findFfmpeg } from '../src/adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../src/adapters/image/png.ts';
 import { canvasAt } from '../src/app/history/point-in-time.ts';
 import { createHistoryProjector } from '../src/app/history/projector.ts';
-import { SnapshotCache } from '../src/app/history/snapshot-cache.ts';
+import { SnapshotCache } from '../src/domain/history/snapshot-cache.ts';
 import { timelapseFrames } from '../src/app/history/timelapse.ts';
 import type { ProjectionSource, StoredEvent } from '../src/ports/event-log.ts';
 import { namesFor } from '../src/config/names.ts';

@@ -1,5 +1,5 @@
 /**
- * Packed event chunks (layout: src/adapters/pg/event-chunks.ts): one row per committed batch holding its
+ * Packed event chunks (layout: src/domain/history/event-chunks.ts): one row per committed batch holding its
  * events as 18-byte records, so the point-in-time tail is a few sequential `bytea` reads instead of up to
  * ~100K row reads. Chunks are disjoint in sequence, so `last_seq` orders them like `first_seq`; the unique
  * index on it serves "the chunks after sequence S, in order" and "the first of them with an event placed

@@ -1,6 +1,8 @@
 /**
  * The JSON control messages of the WebSocket protocol (version `PROTOCOL_VERSION`), with zod schemas for
- * everything a client may send. Binary frames (`pixels`, `canvas`) are in `frames.ts`.
+ * everything a client may send (the edge validates them). The schemas of what a server sends, which the client
+ * validates, are in `server-messages.ts` (zod/mini, so the browser bundle stays small). Binary frames
+ * (`pixels`, `canvas`) are in `frames.ts`.
  * Documented in `proto/PROTOCOL.md`.
  */
 import { z } from 'zod';

@@ -12,7 +12,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { requestRoleStatus } from '../adapters/nats/status-responder.ts';
-import type { StatusRole } from '../app/role-status.ts';
+import type { StatusRole } from '../domain/role-status.ts';
 import { UsageError } from '../exit-codes.ts';
 import { DEFAULT_STATUS_WAIT_MS } from './commands/status.ts';
 

@@ -2,7 +2,8 @@
  * The roles part of `rplace status`: one table row per answering role process, then one line per row
  * that rejected placements (reasons do not fit a column). Pure: summaries in, lines out.
  */
-import { lagAgainst, STATUS_ROLES, type RoleSummary } from '../app/role-status.ts';
+import { lagAgainst, STATUS_ROLES } from '../domain/role-status.ts';
+import type { RoleSummary } from '../../proto/role-summary.ts';
 
 export interface RoleReplies {
   /** How long the command listened for replies. */

@@ -19,7 +19,7 @@ export const edgeSchema = z.object({
   FLUSH_WINDOW_MS: int(1, 1000).default(50),
   /**
    * Latency budget of the adaptive flush window (ms): under load the window grows with the cost of
-   * publishing a frame to every socket, up to this (src/app/edge/flush-window.ts). Equal to
+   * publishing a frame to every socket, up to this (src/domain/edge/flush-window.ts). Equal to
    * FLUSH_WINDOW_MS (or below it): a fixed window.
    */
   FLUSH_WINDOW_MAX_MS: int(1, 1000).default(250),

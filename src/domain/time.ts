@@ -30,3 +30,34 @@ export function isImpossibleDate(value: string): boolean {
   const match = DATE_PREFIX.exec(value);
   return match !== null && !realParts(match.slice(1));
 }
+
+/** Which inputs `parseTime` accepts besides the wire grammar. */
+export interface TimeGrammar {
+  /**
+   * A person at a terminal (the CLI), measured from `now`: also ages (`30s`, `15m`, `2h`, `7d` before `now`),
+   * 16-digit epoch ms, and whatever `Date.parse` reads that is a real date (`2026-04-01` as UTC midnight,
+   * `2026-04-01 12:00` in local time). Never for HTTP: a time without a zone means different instants to
+   * different servers.
+   */
+  readonly human?: { readonly now: number };
+}
+
+const AGE = /^(\d+)(s|m|h|d)$/;
+const AGE_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * The one time grammar (HTTP query parameters and the CLI). Wire: ISO 8601 with a zone (`Z` or `±hh:mm`)
+ * naming a real date and time, or integer ms since the epoch (1–15 digits: every instant a `Date` holds up
+ * to year 33658, so no 16-digit value can overflow one). With `human`, also the inputs `TimeGrammar` lists.
+ * Returns ms since the epoch, or null when the input is not a time of the grammar.
+ */
+export function parseTime(value: string, grammar: TimeGrammar = {}): number | null {
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  const iso = parseIsoTime(value);
+  if (iso !== null || grammar.human === undefined) return iso;
+  const age = AGE.exec(value);
+  if (age) return grammar.human.now - Number(age[1]) * AGE_MS[age[2] as keyof typeof AGE_MS];
+  if (/^\d{16}$/.test(value)) return Number(value);
+  const parsed = isImpossibleDate(value) ? Number.NaN : Date.parse(value);
+  return Number.isNaN(parsed) ? null : parsed;
+}

@@ -2,24 +2,8 @@
  * Ports of the dataset export (issue 16). Implemented by `src/adapters/pg/placement-export.ts` (the history's
  * `events` table, the only store that keeps user ids) and `src/adapters/parquet/placements-parquet.ts`.
  */
+import type { PlacementBatch } from '../domain/history/placement-batch.ts';
 import type { Region } from '../domain/region.ts';
-
-/**
- * Placements in stream order, column by column (`count` rows; arrays may be longer than `count`). Only valid
- * until the next batch is asked for: readers reuse the arrays.
- */
-export interface PlacementBatch {
-  readonly count: number;
-  readonly seq: Float64Array;
-  /** 1 = PixelPlaced, 2 = PixelRestored (proto/event-codec.ts). */
-  readonly kind: Uint8Array;
-  readonly x: Uint16Array;
-  readonly y: Uint16Array;
-  readonly color: Uint8Array;
-  /** ms since the epoch. */
-  readonly placedAt: Float64Array;
-  readonly userId: string[];
-}
 
 /** The placements the export reads (the history's `events` table). */
 export interface PlacementLog {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient } from '../../src/client/index.ts';
 import { HEAT_PALETTE } from '../../src/app/history/heatmap.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
@@ -48,7 +48,7 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   // Three placements by three guests (no cooldown between them), the first two on the same pixel.
   const placed: { x: number; y: number; color: number }[] = [{ x: 5, y: 6, color: 3 }, { x: 5, y: 6, color: 13 }, { x: 20, y: 10, color: 28 }];
   for (const p of placed) {
-    const c = new RplaceClient({ url: base, WebSocket: WebSocket as unknown as WebSocketConstructor, trackCanvas: false });
+    const c = new RplaceClient({ url: base, WebSocket, trackCanvas: false });
     await c.connect();
     expect((await c.place(p.x, p.y, p.color)).type).toBe('success');
     c.close();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RplaceClient, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient } from '../../src/client/index.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import {
   ARTIFACTS, ensureWebBuilt, freePort, launchChromium, pageCanvas, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
@@ -142,7 +142,7 @@ describe('web client in chromium', () => {
     await carol.waitForFunction(() => window.rplaceDebug.client.status === 'reconnecting', undefined, { timeout: 5000 });
     expect(await carol.getAttribute('#status', 'data-state')).toBe('pending');
 
-    const placer = new RplaceClient({ url: `http://127.0.0.1:${otherPort}`, WebSocket: WebSocket as unknown as WebSocketConstructor, trackCanvas: false });
+    const placer = new RplaceClient({ url: `http://127.0.0.1:${otherPort}`, WebSocket, trackCanvas: false });
     await placer.connect();
     const placed: { x: number; y: number; color: number }[] = [{ x: 40, y: 10, color: 13 }];
     const result = await placer.place(40, 10, 13);

@@ -25,7 +25,7 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { freeNatsPorts, portFree, startTopology, type Topology } from '../../deploy/local/topology.ts';
 import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
-import type { RplaceClient } from '../../proto/client.ts';
+import type { RplaceClient } from '../../src/client/index.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { decodeSnapshotCanvas } from '../../src/adapters/pg/history-store.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';

@@ -3,7 +3,7 @@
  * the edges, each placing as soon as its cooldown allows, recording every acknowledged placement (its
  * stream sequence and request id) so the suite can check that none was lost.
  */
-import type { RplaceClient } from '../../proto/client.ts';
+import type { RplaceClient } from '../../src/client/index.ts';
 import { nodeClient } from '../helpers/edge-process.ts';
 
 export interface Acked {

@@ -1,7 +1,7 @@
 /** Starts the real edge role as a child process (so a test can SIGKILL it) and Node clients for it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
-import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../proto/client.ts';
+import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../src/client/index.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
 import { waitForHttpOk } from '../kit/wait-ready.ts';
@@ -58,7 +58,7 @@ export const NodeWebSocket = class extends WebSocket {
   constructor(url: string) {
     super(url, { perMessageDeflate: false });
   }
-} as unknown as WebSocketConstructor;
+} satisfies WebSocketConstructor;
 
 export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
   return new RplaceClient({ url, WebSocket: NodeWebSocket, backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 }, ...options });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testNames } from '../helpers/isolation.ts';
 import { authFixture } from '../helpers/auth-fixture.ts';
 import { createAuthRoutes } from '../../src/app/auth/routes.ts';
-import { originPolicy } from '../../src/app/auth/origin.ts';
+import { originPolicy } from '../../src/domain/auth/origin.ts';
 import { sessionKey, SESSION_COOKIE } from '../../src/app/auth/sessions.ts';
 import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
 import { LOGIN_CHALLENGE_PATH } from '../../src/app/auth/login-challenge.ts';

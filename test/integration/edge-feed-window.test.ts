@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import { EdgeCanvas } from '../../src/app/edge/edge-canvas.ts';
+import { EdgeCanvas } from '../../src/domain/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../src/app/edge/edge-feed.ts';
 import { decodeFrame, FrameType } from '../../proto/frames.ts';
 import { applyStreams } from '../../streams/apply.ts';

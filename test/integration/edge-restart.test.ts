@@ -10,7 +10,7 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
-import type { RplaceClient } from '../../proto/client.ts';
+import type { RplaceClient } from '../../src/client/index.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 

@@ -14,7 +14,7 @@ import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { buildEdgeLimits, TRANSPORT_MAX_PAYLOAD } from '../../src/adapters/uws/edge-server.ts';
 import { CloseCode } from '../../proto/close-codes.ts';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
-import type { RplaceClient } from '../../proto/client.ts';
+import type { RplaceClient } from '../../src/client/index.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL, dropSchema } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 import { sleep } from '../../src/app/sleep.ts';

@@ -23,7 +23,7 @@ import { edgeSchema } from '../../src/config/edge.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import { createRollbackPlanner } from '../../src/app/moderation/plan.ts';
+import { createRollbackPlanner } from '../../src/domain/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 import { sleep } from '../../src/app/sleep.ts';

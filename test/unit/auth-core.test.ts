@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../src/app/auth/password.ts';
-import { checkCsrf, checkUpgradeOrigin, originPolicy } from '../../src/app/auth/origin.ts';
+import { checkCsrf, checkUpgradeOrigin, originPolicy } from '../../src/domain/auth/origin.ts';
 import { readCookie, sessionCookie, sessionCookies, sessionKey, newSessionId } from '../../src/app/auth/sessions.ts';
 import { Credentials } from '../../src/app/auth/schemas.ts';
-import { ConnectionCaps } from '../../src/app/auth/connection-caps.ts';
+import { ConnectionCaps } from '../../src/domain/auth/connection-caps.ts';
 import { accountAgeRiskRule } from '../../src/app/auth/risk.ts';
 import { proxyPolicy, resolveClientAddress } from '../../src/app/auth/client-address.ts';
 import { authSchema } from '../../src/config/auth.ts';

@@ -1,11 +1,11 @@
 /**
- * The binary COPY reader (src/adapters/pg/copy-binary.ts) and the literal builders COPY statements use
+ * The binary COPY reader (src/domain/codecs/copy-binary.ts) and the literal builders COPY statements use
  * (src/adapters/pg/copy-out.ts): a golden vector, every malformed shape rejected with `CopyFormatError`
  * (never another error, never a wrong row), and literals that can only be numbers or timestamps.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyInt4, copyInt8, copyText, CopyFormatError, parseCopyBinary } from '../../src/adapters/pg/copy-binary.ts';
+import { copyInt4, copyInt8, copyText, CopyFormatError, parseCopyBinary } from '../../src/domain/codecs/copy-binary.ts';
 import { sqlInt8Array, sqlInteger, sqlTimestamp } from '../../src/adapters/pg/copy-out.ts';
 import { GOLDEN_COPY_BYTES } from '../helpers/copy-binary-golden.ts';
 

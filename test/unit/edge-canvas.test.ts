@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
-import { EdgeCanvas, flushDelay, SequenceGap, type EdgeEvent } from '../../src/app/edge/edge-canvas.ts';
+import { EdgeCanvas, flushDelay, SequenceGap, type EdgeEvent } from '../../src/domain/edge/edge-canvas.ts';
 
 const px = (seq: number, x: number, y: number, color: number) => ({ seq, pixel: { x, y, color } });
 function pixelsOf(frame: Uint8Array) {

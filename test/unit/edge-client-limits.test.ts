@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EdgeClientLimits } from '../../src/app/edge/client-limits.ts';
+import { EdgeClientLimits } from '../../src/domain/edge/client-limits.ts';
 import { perMinute } from '../../src/domain/limits.ts';
 
 const limits = { messages: { perSecond: 10, burst: 3 }, resyncsPerSocket: perMinute(2), resyncsPerIp: perMinute(3), maxUnreadResponsesPerIp: 8 };

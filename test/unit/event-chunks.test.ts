@@ -1,15 +1,15 @@
 /**
- * The packed chunk codec (src/adapters/pg/event-chunks.ts): golden bytes, and for random batches split at
+ * The packed chunk codec (src/domain/history/event-chunks.ts): golden bytes, and for random batches split at
  * random sizes, reading any (afterSeq, untilSeq, time, region) window equals the reference prefix rule.
- * Also the snapshot LRU (src/app/history/snapshot-cache.ts).
+ * Also the snapshot LRU (src/domain/history/snapshot-cache.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventKind } from '../../proto/event-codec.ts';
-import { CHUNK_RECORD_BYTES, packChunks, unpackTail } from '../../src/adapters/pg/event-chunks.ts';
+import { CHUNK_RECORD_BYTES, packChunks, unpackTail } from '../../src/domain/history/event-chunks.ts';
 import type { HistoryRow } from '../../src/ports/history.ts';
 import type { Region } from '../../src/domain/region.ts';
-import { SnapshotCache } from '../../src/app/history/snapshot-cache.ts';
+import { SnapshotCache } from '../../src/domain/history/snapshot-cache.ts';
 
 function row(seq: number, x: number, y: number, color: number, placedAt: number): HistoryRow {
   return { seq, storedAt: placedAt, event: { kind: EventKind.PixelPlaced, x, y, color, userId: 'u', requestId: 'r', placedAt } };
@@ -33,7 +33,7 @@ describe('event chunks', () => {
     expect(chunk).toMatchObject({ firstSeq: 10, lastSeq: 12, count: 2, minPlacedAt: 1_700_000_000_000, maxPlacedAt: 1_700_000_000_123 });
     const expected = Buffer.alloc(2 * CHUNK_RECORD_BYTES);
     expected.writeUInt32BE(0, 0); expected.writeInt16BE(1, 4); expected.writeInt16BE(2, 6); expected.writeInt16BE(3, 8); expected.writeDoubleBE(1_700_000_000_123, 10);
-    expect(chunk!.packed.subarray(0, 18)).toEqual(expected.subarray(0, 18));
+    expect(chunk!.packed.subarray(0, 18)).toEqual(new Uint8Array(expected.subarray(0, 18)));
     expect([...chunk!.packed.subarray(18, 28)]).toEqual([0, 0, 0, 2, 1, 2, 0, 7, 0, 31]);
   });
 

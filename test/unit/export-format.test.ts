@@ -5,9 +5,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newParseBatch, PlacementCopyParser } from '../../src/adapters/pg/placement-export.ts';
-import { CopyFormatError } from '../../src/adapters/pg/copy-binary.ts';
-import { colorHexes, csvFormatter, ndjsonFormatter, rawUserKey, redditTimestamp, saltedUserKey } from '../../src/app/history/export-format.ts';
-import type { PlacementBatch } from '../../src/ports/export.ts';
+import { CopyFormatError } from '../../src/domain/codecs/copy-binary.ts';
+import { colorHexes, csvFormatter, ndjsonFormatter, rawUserKey, redditTimestamp } from '../../src/domain/history/export-format.ts';
+import { saltedUserKey } from '../../src/app/history/user-key.ts';
+import type { PlacementBatch } from '../../src/domain/history/placement-batch.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 
 function batchOf(rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[]): PlacementBatch {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { FlushWindow } from '../../src/app/edge/flush-window.ts';
+import { FlushWindow } from '../../src/domain/edge/flush-window.ts';
 
 describe('FlushWindow', () => {
   it('given quiet flushes, when observed, then the window stays at its minimum', () => {

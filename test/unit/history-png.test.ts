@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApngWriter, encodePng } from '../../src/adapters/image/png.ts';
-import { parseTime } from '../../src/app/history/routes.ts';
+import { parseTime } from '../../src/domain/time.ts';
 import { frameTimes } from '../../src/app/history/timelapse.ts';
 import { PALETTE_16, paletteRgba } from '../../src/domain/palette.ts';
 import { decodePng } from '../helpers/png.ts';

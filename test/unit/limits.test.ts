@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fullBucket, KeyedBuckets, msUntil, perMinute, Slots, takeToken } from '../../src/domain/limits.ts';
-import { isImpossibleDate, parseIsoTime } from '../../src/domain/time.ts';
+import { isImpossibleDate, parseIsoTime, parseTime as parseApiTime } from '../../src/domain/time.ts';
 import { parseTime as parseCliTime } from '../../src/cli/commands/mod.ts';
-import { parseTime as parseApiTime } from '../../src/app/history/routes.ts';
 
 describe('token bucket', () => {
   it('allows a burst, then one token per interval, and says when the next one comes', () => {

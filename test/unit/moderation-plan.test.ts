@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import { createRestorePlanner, createRollbackPlanner, dropTouched, inRegion, type ModerationPlan, type Planner, type Region } from '../../src/app/moderation/plan.ts';
+import { createRestorePlanner, createRollbackPlanner, dropTouched, inRegion, type ModerationPlan, type Planner } from '../../src/domain/moderation/plan.ts';
+import type { Region } from '../../src/domain/region.ts';
 
 const W = 5;
 const H = 4;
@@ -21,7 +22,7 @@ const historyArb = fc.array(eventArb, { maxLength: 60 }).map((events) =>
   events.sort((a, b) => a.placedAt - b.placedAt),
 );
 const regionArb = fc.option(
-  fc.record({ x: fc.integer({ min: 0, max: W - 1 }), y: fc.integer({ min: 0, max: H - 1 }), width: fc.integer({ min: 1, max: W }), height: fc.integer({ min: 1, max: H }) }),
+  fc.record({ x: fc.integer({ min: 0, max: W - 1 }), y: fc.integer({ min: 0, max: H - 1 }), w: fc.integer({ min: 1, max: W }), h: fc.integer({ min: 1, max: H }) }),
   { nil: undefined },
 );
 
@@ -87,7 +88,7 @@ describe('restore planning', () => {
   it('given any history, sets the region back to the canvas at T and leaves the rest (oracle: replay of the prefix)', () => {
     fc.assert(
       fc.property(historyArb, fc.integer({ min: -1, max: 101 }), regionArb, (events, at, maybeRegion) => {
-        const region: Region = maybeRegion ?? { x: 0, y: 0, width: W, height: H };
+        const region: Region = maybeRegion ?? { x: 0, y: 0, w: W, h: H };
         const plan = run(createRestorePlanner(W, H, { at, region }), events);
         const cut = events.findIndex((e) => e.placedAt > at);
         const then = replay(createCanvas({ width: W, height: H }), W, cut < 0 ? events : events.slice(0, cut));

@@ -4,7 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { histogramQuantile, lagAgainst, RoleSummary, summarizeRole, type MetricValues, type ProcessFacts } from '../../src/app/role-status.ts';
+import { histogramQuantile, lagAgainst, summarizeRole, type MetricValues, type ProcessFacts } from '../../src/domain/role-status.ts';
+import { RoleSummary } from '../../proto/role-summary.ts';
 import { formatRoles, formatUptime } from '../../src/cli/role-table.ts';
 
 /** A private registry shaped like src/adapters/metrics.ts (same names, labels and buckets). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StallDetector } from '../../src/adapters/nats/stall-watchdog.ts';
+import { StallDetector } from '../../src/domain/stall-detector.ts';
 
 const at = (next: number, busy = false) => ({ next, busy });
 

@@ -5,7 +5,7 @@ import {
   cameraFromHash, cameraToHash, clampCamera, MAX_ZOOM, panBy, pixelAt, pixelFromHash, PLACE_ZOOM, screenToCanvas, shareHash, visibleRegion, withCamera, zoomAt, zoomToPlace,
 } from '../../web/src/camera.ts';
 import { formatCountdown } from '../../web/src/placement.ts';
-import { reconnectDelay } from '../../proto/client.ts';
+import { reconnectDelay } from '../../src/client/index.ts';
 
 const view = { width: 800, height: 600 };
 const canvas = { width: 2000, height: 2000 };

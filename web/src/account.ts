@@ -1,6 +1,6 @@
 /**
  * Sign-in state: a guest by default (the edge's signed guest cookie), or an account through
- * `/api/v1/auth/{login,register,logout}`. Those POSTs carry `X-Rplace-Csrf: 1` (see src/app/auth/origin.ts).
+ * `/api/v1/auth/{login,register,logout}`. Those POSTs carry `X-Rplace-Csrf: 1` (see src/domain/auth/origin.ts).
  * After a change of identity the page reloads, so the WebSocket reconnects as the new user; the URL hash
  * keeps the view.
  */

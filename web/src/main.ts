@@ -1,8 +1,8 @@
 /**
- * The browser client: wires the shared protocol client (`proto/client.ts`) to the renderer, the camera,
+ * The browser client: wires the shared protocol client (`src/client/rplace-client.ts`) to the renderer, the camera,
  * the gestures, the palette and the placement flow. No framework: a handful of DOM nodes updated directly.
  */
-import { RplaceClient, type ClientStatus } from '../../proto/client.ts';
+import { RplaceClient, type ClientStatus } from '../../src/client/index.ts';
 import type { WelcomeMessage } from '../../proto/messages.ts';
 import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
 import {
@@ -360,7 +360,7 @@ renderer.onFlush = (_tiles, full, flushMs) => {
 
 const client = new RplaceClient({
   url: location.origin,
-  WebSocket: WebSocket as unknown as ConstructorParameters<typeof RplaceClient>[0]['WebSocket'],
+  WebSocket,
   fetch: (url, init) => {
     if (url === canvasUrl && earlyCanvas) {
       const early = earlyCanvas;

@@ -149,7 +149,8 @@ export function createJetStreamEventLog(
       if (closed) return;
       closed = true;
       clearInterval(sweep);
-      (status as unknown as { stop?: () => void }).stop?.();
+      // The status iterator is a QueuedIterator at runtime (it has `stop`); its declared type is only AsyncIterable.
+      (status as typeof status & { stop?: () => void }).stop?.();
       failAll('event log closed');
       if (!nc.isClosed()) sub.unsubscribe();
     },

@@ -8,54 +8,11 @@
  * then sat still for 8–15 s or until the test ended. After a whole-cluster pause a durable's pull can be lost
  * the same way with no status event at all.
  *
- * The rule: the reader's next expected sequence has not moved for `strikes` consecutive checks, the reader
+ * The rule (src/domain/stall-detector.ts): the reader's next expected sequence has not moved for `strikes` checks, the reader
  * is not busy with a batch it holds, and the stream's last sequence (asked only when nothing moved) shows an
  * event at or past the one the reader waits for, at every one of those checks.
  */
-export interface DeliveryProgress {
-  /** The next stream sequence the reader expects. */
-  readonly next: number;
-  /** The reader holds a batch (handling it), so no delivery is expected from the consumer meanwhile. */
-  readonly busy: boolean;
-}
-
-/** The pure part: feed it one observation per check period; it says when the delivery counts as stalled. */
-export class StallDetector {
-  private lastNext = Number.NaN;
-  private strikes = 0;
-  private readonly strikesToStall: number;
-
-  constructor(strikesToStall = 2) {
-    this.strikesToStall = strikesToStall;
-  }
-
-  /** True when the reader moved or is busy (no need to ask the stream); resets the count. */
-  moved(progress: DeliveryProgress): boolean {
-    if (progress.busy || progress.next !== this.lastNext) {
-      this.lastNext = progress.next;
-      this.strikes = 0;
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * One observation of the stream's end while the reader stood still at `progress.next` (`undefined`: the
-   * stream could not be asked, which is no evidence either way). Returns true when the delivery is stalled.
-   */
-  observe(progress: DeliveryProgress, streamLastSeq: number | undefined): boolean {
-    if (this.moved(progress)) return false;
-    if (streamLastSeq === undefined) return false;
-    if (streamLastSeq < progress.next) {
-      this.strikes = 0;
-      return false;
-    }
-    this.strikes++;
-    if (this.strikes < this.strikesToStall) return false;
-    this.strikes = 0;
-    return true;
-  }
-}
+import { StallDetector, type DeliveryProgress } from '../../domain/stall-detector.ts';
 
 export interface StallWatchdogOptions {
   readonly periodMs: number;

@@ -10,7 +10,8 @@
  */
 import { Empty, NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { RoleSummary, summarizeRole, type StatusRole } from '../../app/role-status.ts';
+import { RoleSummary } from '../../../proto/role-summary.ts';
+import { summarizeRole, type StatusRole } from '../../domain/role-status.ts';
 import { metrics, metricsInstance } from '../metrics.ts';
 import { namesFor } from '../../config/names.ts';
 // Imported (not read at run time) so `npm run build` emits it next to the compiled code: dist/package.json.

@@ -14,7 +14,8 @@
  * `rowGroupRows` rows plus its encoding.
  */
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
-import type { ParquetEncoder, PlacementBatch } from '../../ports/export.ts';
+import type { ParquetEncoder } from '../../ports/export.ts';
+import type { PlacementBatch } from '../../domain/history/placement-batch.ts';
 
 const SCHEMA: SchemaElement[] = [
   { name: 'root', num_children: 7 },

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { parseCopyBinary, type CopyField } from './copy-binary.ts';
+import { parseCopyBinary, type CopyField } from '../../domain/codecs/copy-binary.ts';
 
 /** The rows of `query` (a SELECT), each `columns` fields of raw binary values. Rejects with the driver's error. */
 export async function copyRows(pool: pg.Pool, query: string, columns: number): Promise<CopyField[][]> {

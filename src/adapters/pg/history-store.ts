@@ -25,9 +25,9 @@ import { SequenceConflict, StoreRejected, StoreUnavailable } from '../../ports/e
 import type { HistoryRow, HistoryStore, Placement, SnapshotMeta, Tail } from '../../ports/history.ts';
 import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
-import { copyInt8, copyInt4, copyText, CopyFormatError } from './copy-binary.ts';
+import { copyInt8, copyInt4, copyText, CopyFormatError } from '../../domain/codecs/copy-binary.ts';
 import { copyRows, sqlInt8Array, sqlInteger, sqlTimestamp } from './copy-out.ts';
-import { packChunks, unpackTail, type StoredChunk } from './event-chunks.ts';
+import { packChunks, unpackTail, type StoredChunk } from '../../domain/history/event-chunks.ts';
 
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);

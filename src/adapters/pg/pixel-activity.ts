@@ -4,9 +4,9 @@
  * the `width × height` counters whatever the range.
  */
 import type { PgConnection } from './connect.ts';
-import { copyInt8, CopyFormatError } from './copy-binary.ts';
+import { copyInt8, CopyFormatError } from '../../domain/codecs/copy-binary.ts';
 import { copyRows, sqlInteger } from './copy-out.ts';
-import { CHUNK_RECORD_BYTES } from './event-chunks.ts';
+import { CHUNK_RECORD_BYTES } from '../../domain/history/event-chunks.ts';
 import type { PixelActivity } from '../../ports/export.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 

@@ -19,11 +19,12 @@
  */
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { PlacementBatch, PlacementLog } from '../../ports/export.ts';
+import type { PlacementBatch } from '../../domain/history/placement-batch.ts';
+import type { PlacementLog } from '../../ports/export.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
-import { COPY_BINARY_SIGNATURE, CopyFormatError } from './copy-binary.ts';
+import { COPY_BINARY_SIGNATURE, CopyFormatError } from '../../domain/codecs/copy-binary.ts';
 import { sqlInteger } from './copy-out.ts';
 
 const PG_EPOCH_MS = 946_684_800_000;
@@ -192,7 +193,8 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
         if (!finished) {
           // Stopped early (the consumer went away) or failed: cancel the statement now rather than let the
           // backend finish its scan, and never hand this half-read connection to anyone else.
-          void cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
+          // node-postgres keeps the backend pid on the client; @types/pg does not declare it.
+          void cancelBackend(pool, (client as typeof client & { processID?: number | null }).processID ?? null);
           stream.destroy();
         }
         client.release(!finished);

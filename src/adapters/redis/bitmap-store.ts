@@ -74,7 +74,8 @@ interface BitmapCommands {
 
 export function createRedisBitmapStore(redis: Redis, names: Names, spec: Pick<CanvasSpec, 'width' | 'height'>): BitmapWriter {
   redis.defineCommand('rplaceBitmapApply', { numberOfKeys: 2, lua: APPLY_LUA });
-  const commands = redis as unknown as BitmapCommands;
+  // defineCommand just added the method; ioredis's types cannot know it.
+  const commands = redis as Redis & BitmapCommands;
   const size = spec.width * spec.height;
   const { canvasKey, canvasSeqKey } = names;
 

@@ -169,7 +169,8 @@ export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecor
   redis.defineCommand('rplaceCooldownAcquire', { lua: ACQUIRE_LUA });
   redis.defineCommand('rplaceCooldownRecord', { lua: RECORD_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-  const commands = redis as unknown as CooldownCommands;
+  // defineCommand just added these methods; ioredis's types cannot know them.
+  const commands = redis as Redis & CooldownCommands;
 
   const acquire = batchedScript<1 | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
   // Recorded outcomes are batched like acquisitions (one script call per event-loop turn) and nobody waits

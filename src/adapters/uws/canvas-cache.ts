@@ -7,7 +7,7 @@
  */
 import { deflateRawSync, deflateSync, gzipSync, constants } from 'node:zlib';
 import { CanvasEncoding, encodeCanvasFrame } from '../../../proto/frames.ts';
-import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 
 export type HttpEncoding = 'gzip' | 'deflate' | 'identity';
 

@@ -20,7 +20,7 @@ import type { TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uw
 import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
 import { CloseCode } from '../../../proto/close-codes.ts';
 import { ErrorCode } from '../../../proto/error-codes.ts';
-import type { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { json, jsonError, type HttpRoute } from '../../app/http.ts';
 import type { PlacePixel } from '../../app/place-pixel.ts';
 import type { CooldownStore } from '../../ports/cooldown.ts';
@@ -29,7 +29,7 @@ import type { EdgeAccess } from '../../app/auth/edge-access.ts';
 import { asAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import type { Logger } from '../logger.ts';
 import { allOf, countPlacement, metrics, metricsRoutes, projectionsHealthy } from '../metrics.ts';
-import { DEFAULT_CLIENT_LIMITS, EdgeClientLimits, type ClientLimits, type SocketBudget } from '../../app/edge/client-limits.ts';
+import { DEFAULT_CLIENT_LIMITS, EdgeClientLimits, type ClientLimits, type SocketBudget } from '../../domain/edge/client-limits.ts';
 import { CanvasCache, pickEncoding } from './canvas-cache.ts';
 import { LARGE_BODY_BYTES, mountHttpRoutes } from './http-routes.ts';
 import type { UwsModule } from './load.ts';

@@ -3,7 +3,7 @@
  * one optional dependency: the Origin allow-list, the per-IP connection cap, the client address rule,
  * and the guarded placement (guests, bans, shadow bans, per-IP caps, risk check).
  */
-import type { ConnectionCaps } from './connection-caps.ts';
+import type { ConnectionCaps } from '../../domain/auth/connection-caps.ts';
 import type { GuardedPlace } from './placement-guard.ts';
 
 export interface EdgeAccess {

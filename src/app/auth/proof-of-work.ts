@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
-import { checkCsrf, type OriginPolicy } from './origin.ts';
+import { checkCsrf, type OriginPolicy } from '../../domain/auth/origin.ts';
 import type { ChallengeStore, RateLimiter } from '../../ports/auth.ts';
 import type { ChallengeGate } from './risk.ts';
 

@@ -5,8 +5,8 @@
  * never misses or double-applies an event.
  */
 import type { EventStream } from '../../ports/event-log.ts';
-import { flushDelay, type EdgeCanvas } from './edge-canvas.ts';
-import { FlushWindow } from './flush-window.ts';
+import { flushDelay, type EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
+import { FlushWindow } from '../../domain/edge/flush-window.ts';
 import { sleep } from '../sleep.ts';
 
 export interface EdgeFeedDeps {

@@ -11,9 +11,10 @@
  */
 import type { Region } from '../../domain/region.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import type { ExportFormat, RowFormatter } from './export-format.ts';
-import { csvFormatter, ndjsonFormatter } from './export-format.ts';
-import type { ParquetEncoder, PlacementBatch, PlacementLog } from '../../ports/export.ts';
+import type { ExportFormat, RowFormatter } from '../../domain/history/export-format.ts';
+import { csvFormatter, ndjsonFormatter } from '../../domain/history/export-format.ts';
+import type { ParquetEncoder, PlacementLog } from '../../ports/export.ts';
+import type { PlacementBatch } from '../../domain/history/placement-batch.ts';
 
 const utf8 = new TextEncoder();
 

@@ -8,7 +8,7 @@
 import { createCanvas, replay } from '../../domain/canvas.ts';
 import type { HistoryStore, SnapshotMeta } from '../../ports/history.ts';
 import type { Region } from '../../domain/region.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import type { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 
 export interface CanvasAt {
   readonly canvas: Uint8Array;

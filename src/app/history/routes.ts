@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
-import { parseIsoTime } from '../../domain/time.ts';
+import { parseTime } from '../../domain/time.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { userLabel } from '../../../proto/user-label.ts';
@@ -20,7 +20,7 @@ import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
-import { SnapshotCache } from './snapshot-cache.ts';
+import { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 import { Slots } from '../../domain/limits.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
@@ -104,11 +104,6 @@ export interface HistoryRoutesOptions {
   readonly activity?: ActivityRoutesOptions;
   /** Resolves `userId`s to the `username` of each placement; without it guests are still labelled. */
   readonly usernames?: Usernames;
-}
-
-/** A pure time parser: ISO 8601 with a zone (or `Z`) that names a real date, or integer ms since the epoch. */
-export function parseTime(value: string): number | null {
-  return /^\d{1,15}$/.test(value) ? Number(value) : parseIsoTime(value);
 }
 
 /** An integer query parameter in [min, max]. */

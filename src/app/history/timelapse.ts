@@ -9,7 +9,7 @@ import { createCanvas, replay } from '../../domain/canvas.ts';
 import { cropRegion, snapshotCanvas } from './point-in-time.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import type { Region } from '../../domain/region.ts';
-import type { SnapshotCache } from './snapshot-cache.ts';
+import type { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 
 export interface TimelapseRequest {
   readonly from: number;

@@ -9,7 +9,7 @@
  */
 import { EventKind } from '../../../proto/event-codec.ts';
 import type { EventStream } from '../../ports/event-log.ts';
-import { dropTouched, type ModerationPlan, type PlannedChange, type Planner } from './plan.ts';
+import { dropTouched, type ModerationPlan, type PlannedChange, type Planner } from '../../domain/moderation/plan.ts';
 import type { ModerationLog } from '../../ports/moderation.ts';
 
 /** Feeds the whole stream (up to its current end) through a planner. */

@@ -188,8 +188,7 @@ export function registerHistory(program: Command): void {
       await withPg(async (config, pg) => {
         const names = namesFor(config.CANVAS_ID);
         const spec = canvasSpecOf(config);
-        const r = opts.region ? parseRegion(opts.region) : { x: 0, y: 0, width: spec.width, height: spec.height };
-        const region = { x: r.x, y: r.y, w: r.width, h: r.height };
+        const region = opts.region ? parseRegion(opts.region) : { x: 0, y: 0, w: spec.width, h: spec.height };
         if (region.x + region.w > spec.width || region.y + region.h > spec.height) throw new UsageError(`region leaves the ${spec.width}×${spec.height} canvas`);
         if (region.w * region.h * frames > DEFAULT_TIMELAPSE_LIMITS.maxPixelFrames) throw new UsageError('region × frames is too large; use a smaller region or fewer frames');
         const out = createWriteStream(opts.output);

@@ -26,9 +26,10 @@ import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { connectRedis } from '../../adapters/redis/connect.ts';
-import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan, type Region } from '../../app/moderation/plan.ts';
+import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan } from '../../domain/moderation/plan.ts';
+import type { Region } from '../../domain/region.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
-import { isImpossibleDate, parseIsoTime } from '../../domain/time.ts';
+import { parseTime as parseTimeOf } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';
 import { cliAction } from '../action.ts';
 import { confirm } from '../guard.ts';
@@ -36,12 +37,10 @@ import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
+/** A time option (the human grammar of src/domain/time.ts `parseTime`); a usage error when it is none. */
 export function parseTime(value: string, now = Date.now()): number {
-  const age = /^(\d+)(s|m|h|d)$/.exec(value);
-  if (age) return now - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
-  if (/^\d{1,16}$/.test(value)) return Number(value);
-  const parsed = parseIsoTime(value) ?? (isImpossibleDate(value) ? Number.NaN : Date.parse(value));
-  if (Number.isNaN(parsed)) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
+  const parsed = parseTimeOf(value, { human: { now } });
+  if (parsed === null) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
   return parsed;
 }
 
@@ -51,7 +50,7 @@ export function parseRegion(value: string): Region {
     throw new UsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
   }
   const [x, y, width, height] = parts as [number, number, number, number];
-  return { x, y, width, height };
+  return { x, y, w: width, h: height };
 }
 
 async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>, pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -165,7 +164,7 @@ export function registerMod(program: Command): void {
       const since = options.since === undefined ? undefined : parseTime(options.since);
       const region = options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
       const userId = await withUsers(config, names, (find) => find(options.user));
-      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.width},${region.height}` : ''} on ${names.stream}`;
+      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
       await runPlan(config, names, what, () => createRollbackPlanner(spec.width, spec.height, { userId, ...(since === undefined ? {} : { since }), ...(region ? { region } : {}) }), options);
     }));
 
@@ -181,7 +180,7 @@ export function registerMod(program: Command): void {
       const spec = canvasSpecOf(config);
       const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
       const at = parseTime(options.at);
-      const what = `restore of ${region.x},${region.y},${region.width},${region.height} to ${new Date(at).toISOString()} on ${names.stream}`;
+      const what = `restore of ${region.x},${region.y},${region.w},${region.h} to ${new Date(at).toISOString()} on ${names.stream}`;
       await runPlan(config, names, what, () => createRestorePlanner(spec.width, spec.height, { at, region }), options);
     }));
 }

@@ -24,7 +24,7 @@ import { connectRedis } from '../../adapters/redis/connect.ts';
 import { commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
-import { lagAgainst } from '../../app/role-status.ts';
+import { lagAgainst } from '../../domain/role-status.ts';
 import { cliAction } from '../action.ts';
 import { formatRoles } from '../role-table.ts';
 import { ExitCode, exitCodeFor, UsageError } from '../../exit-codes.ts';

@@ -17,7 +17,7 @@ import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
 import { loadUwsBuild } from '../../adapters/uws/load.ts';
-import { EdgeCanvas } from '../../app/edge/edge-canvas.ts';
+import { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
 import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';

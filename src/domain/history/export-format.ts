@@ -15,10 +15,11 @@
  *
  * **NDJSON** adds what the CSV leaves out: one object per line,
  * `{"seq":12,"timestamp":"2026-04-01T12:00:00.123Z","user_id":"…","pixel_color":"#FF4500","x":3,"y":4,"kind":"placed"}`.
+ *
+ * Pure; the salted user key (SHA-512, node:crypto) is src/app/history/user-key.ts.
  */
-import { hash } from 'node:crypto';
-import type { PaletteColor } from '../../domain/palette.ts';
-import type { PlacementBatch } from '../../ports/export.ts';
+import type { PaletteColor } from '../palette.ts';
+import type { PlacementBatch } from './placement-batch.ts';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -30,25 +31,6 @@ export function colorHexes(palette: readonly PaletteColor[]): string[] {
   const out = palette.map((c) => `#${c.hex.replace(/^#/, '').toUpperCase()}`);
   while (out.length < 256) out.push('#000000');
   return out;
-}
-
-/**
- * The published user id for `userId`: base64 of SHA-512(salt ‖ 0x00 ‖ userId), 88 characters like Reddit's,
- * stable for one salt (so one user's placements correlate) and not reversible without it. Results are
- * memoised up to `cacheEntries` distinct ids (then the memo starts afresh): users place many times.
- */
-export function saltedUserKey(salt: string, cacheEntries = 1_000_000): (userId: string) => string {
-  let memo = new Map<string, string>();
-  const prefix = `${salt}\u0000`;
-  return (userId) => {
-    let key = memo.get(userId);
-    if (key === undefined) {
-      key = hash('sha512', prefix + userId, 'base64');
-      if (memo.size >= cacheEntries) memo = new Map();
-      memo.set(userId, key);
-    }
-    return key;
-  };
 }
 
 export const rawUserKey = (userId: string): string => userId;

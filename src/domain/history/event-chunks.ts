@@ -16,9 +16,8 @@
  * event of `events`: a chunk is written in the same transaction as its rows and the position move, only for
  * rows after the position the transaction verified (so a redelivered batch writes no chunk).
  */
-import type { PixelChange } from '../../domain/canvas.ts';
-import type { HistoryRow } from '../../ports/history.ts';
-import type { Region } from '../../domain/region.ts';
+import type { PixelChange } from '../canvas.ts';
+import type { Region } from '../region.ts';
 
 export const CHUNK_RECORD_BYTES = 18;
 /** Records per chunk at most: ~147 KB, one TOAST value read sequentially. */
@@ -31,41 +30,48 @@ export interface ChunkInput {
   readonly minPlacedAt: number;
   readonly maxPlacedAt: number;
   readonly count: number;
-  readonly packed: Buffer;
+  readonly packed: Uint8Array;
+}
+
+/** What packing reads of a history row (src/ports/history.ts `HistoryRow` is one). */
+export interface ChunkRow {
+  readonly seq: number;
+  readonly event: { readonly x: number; readonly y: number; readonly color: number; readonly placedAt: number };
 }
 
 /**
  * Packs the rows with `seq > afterSeq` (ascending; duplicates of one sequence keep the first) into chunks of
  * at most `maxRecords` records. Rows at or before `afterSeq` are a redelivery and are left out.
  */
-export function packChunks(rows: readonly HistoryRow[], afterSeq: number, maxRecords = CHUNK_MAX_RECORDS): ChunkInput[] {
+export function packChunks(rows: readonly ChunkRow[], afterSeq: number, maxRecords = CHUNK_MAX_RECORDS): ChunkInput[] {
   let fresh = rows.filter((r) => r.seq > afterSeq);
   for (let i = 1; i < fresh.length; i++) {
-    if ((fresh[i] as HistoryRow).seq <= (fresh[i - 1] as HistoryRow).seq) {
-      fresh = [...fresh].sort((a, b) => a.seq - b.seq).filter((r, j, all) => j === 0 || r.seq !== (all[j - 1] as HistoryRow).seq);
+    if ((fresh[i] as ChunkRow).seq <= (fresh[i - 1] as ChunkRow).seq) {
+      fresh = [...fresh].sort((a, b) => a.seq - b.seq).filter((r, j, all) => j === 0 || r.seq !== (all[j - 1] as ChunkRow).seq);
       break;
     }
   }
   const chunks: ChunkInput[] = [];
   let start = 0;
   while (start < fresh.length) {
-    const firstSeq = (fresh[start] as HistoryRow).seq;
+    const firstSeq = (fresh[start] as ChunkRow).seq;
     let end = start;
-    while (end < fresh.length && end - start < maxRecords && (fresh[end] as HistoryRow).seq - firstSeq <= MAX_OFFSET) end++;
-    const packed = Buffer.allocUnsafe((end - start) * CHUNK_RECORD_BYTES);
+    while (end < fresh.length && end - start < maxRecords && (fresh[end] as ChunkRow).seq - firstSeq <= MAX_OFFSET) end++;
+    const packed = new Uint8Array((end - start) * CHUNK_RECORD_BYTES);
+    const view = new DataView(packed.buffer);
     let minPlacedAt = Number.POSITIVE_INFINITY, maxPlacedAt = Number.NEGATIVE_INFINITY;
     for (let i = start, at = 0; i < end; i++, at += CHUNK_RECORD_BYTES) {
-      const row = fresh[i] as HistoryRow;
+      const row = fresh[i] as ChunkRow;
       const placedAt = row.event.placedAt;
-      packed.writeUInt32BE(row.seq - firstSeq, at);
-      packed.writeInt16BE(row.event.x, at + 4);
-      packed.writeInt16BE(row.event.y, at + 6);
-      packed.writeInt16BE(row.event.color, at + 8);
-      packed.writeDoubleBE(placedAt, at + 10);
+      view.setUint32(at, row.seq - firstSeq);
+      view.setInt16(at + 4, row.event.x);
+      view.setInt16(at + 6, row.event.y);
+      view.setInt16(at + 8, row.event.color);
+      view.setFloat64(at + 10, placedAt);
       if (placedAt < minPlacedAt) minPlacedAt = placedAt;
       if (placedAt > maxPlacedAt) maxPlacedAt = placedAt;
     }
-    chunks.push({ firstSeq, lastSeq: (fresh[end - 1] as HistoryRow).seq, minPlacedAt, maxPlacedAt, count: end - start, packed });
+    chunks.push({ firstSeq, lastSeq: (fresh[end - 1] as ChunkRow).seq, minPlacedAt, maxPlacedAt, count: end - start, packed });
     start = end;
   }
   return chunks;

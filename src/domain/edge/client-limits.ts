@@ -3,7 +3,7 @@
  * client"): messages per socket, and whole-canvas sends per socket and per client address. A socket's
  * budget is two buckets in its user data, so the check per message allocates nothing; only a refusal does.
  */
-import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../../domain/limits.ts';
+import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../limits.ts';
 
 /** Per-client bounds of the edge (configured by src/config/edge.ts). */
 export interface ClientLimits {

@@ -1,14 +1,15 @@
 /**
  * What one role process tells `rplace status` about itself: a small summary of its own Prometheus
  * metrics, built here from a snapshot of the registry (pure: the NATS responder in
- * `src/adapters/nats/status-responder.ts` reads the registry and sends the result).
+ * `src/adapters/nats/status-responder.ts` reads the registry and sends the result). The reply's schema is
+ * proto/role-summary.ts.
  *
  * Each summary holds only the figures of its role, even where several roles share one process and one
  * registry (`npm start` answers once per role, every reply with the same instance): the edge owns the
  * placements, the append latency, the sockets and the `edge` feed; each projector owns its projection;
  * the history role also owns the snapshots.
  */
-import { z } from 'zod';
+import { MAX_LABEL_ENTRIES, type RoleSummary } from '../../proto/role-summary.ts';
 
 /** What prom-client's `metric.get()` returns, reduced to what a summary reads (no client import here). */
 export interface MetricValues {
@@ -25,52 +26,6 @@ export type StatusRole = (typeof STATUS_ROLES)[number];
 
 /** The `projection` / `stage` label each role owns. */
 const PROJECTION_OF: Record<StatusRole, string> = { edge: 'edge', 'bitmap-projector': 'bitmap', history: 'history' };
-
-/** Label values are bounded sets, but a reply must stay small whatever a future label holds. */
-const MAX_LABEL_ENTRIES = 32;
-const counts = z.record(z.string().max(64), z.number().nonnegative()).refine((r) => Object.keys(r).length <= MAX_LABEL_ENTRIES, 'too many entries');
-const ms = z.number().nonnegative().nullable();
-
-export const RoleSummary = z.object({
-  role: z.string().min(1).max(32),
-  instance: z.string().min(1).max(128),
-  pid: z.number().int().nonnegative(),
-  version: z.string().max(32),
-  uptimeSeconds: z.number().nonnegative(),
-  rssBytes: z.number().nonnegative(),
-  /** Edge: placements answered since the process started. */
-  placements: z.object({
-    accepted: z.number().nonnegative(),
-    /** Of `accepted`: retries answered from JetStream's deduplication. */
-    duplicates: z.number().nonnegative(),
-    rejected: counts,
-    appends: z.number().nonnegative(),
-    appendP50Ms: ms,
-    appendP99Ms: ms,
-  }).optional(),
-  /** Edge: WebSocket fan-out. */
-  sockets: z.object({
-    connections: z.number().nonnegative(),
-    framesSent: z.number().nonnegative(),
-    framesDropped: counts,
-    resyncs: counts,
-  }).optional(),
-  /** The stream position this role has applied, its own sampled lag, and its batch sizes. */
-  projection: z.object({
-    name: z.string().max(32),
-    seq: z.number().nonnegative().nullable(),
-    lag: z.number().nullable(),
-    batches: z.number().nonnegative(),
-    meanBatch: z.number().nonnegative().nullable(),
-    /** True once the projection stopped on a permanent failure (`rplace_projection_halted`). */
-    halted: z.boolean().optional(),
-    /** Stored events this role's readers skipped as invalid, by reason (`rplace_events_rejected_total`). */
-    rejected: counts.optional(),
-  }).optional(),
-  /** History: the newest stored snapshot. */
-  snapshot: z.object({ seq: z.number().nonnegative().nullable(), ageSeconds: z.number().nonnegative().nullable() }).optional(),
-});
-export type RoleSummary = z.infer<typeof RoleSummary>;
 
 export interface ProcessFacts {
   readonly role: StatusRole;

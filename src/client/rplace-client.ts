@@ -12,52 +12,18 @@
  * of jitter, reset after a successful sync; `nextRetryAt` and `retryNow()` let a page show and skip the wait.
  * A `place` still unanswered when the connection drops is re-sent with the same `requestId` after the
  * reconnect: the edge deduplicates it, so it is placed at most once and still gets its answer.
+ *
+ * Every server control message is validated against its schema (./server-messages.ts); one that fails is
+ * reported through `onProtocolError` and dropped, never trusted and never thrown. Entry point: ./index.ts.
  */
 import { inflateSync } from 'fflate';
-import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFrame } from './frames.ts';
-import type { ErrorMessage, SuccessMessage, WelcomeMessage } from './messages.ts';
-import { PROTOCOL_VERSION } from './version.ts';
-import { CloseCode } from './close-codes.ts';
-
-/** The subset of the WHATWG WebSocket this client uses (`ws` in Node implements it too). */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-interface FetchResponseLike {
-  readonly ok: boolean;
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
-export type FetchLike = (url: string, init?: { credentials?: 'include' | 'same-origin' | 'omit' }) => Promise<FetchResponseLike>;
-
-export interface Backoff {
-  /** The first retry after a drop waits at most this (random): at once, but a whole edge's clients spread out. */
-  readonly firstMs?: number;
-  readonly initialMs?: number;
-  readonly maxMs?: number;
-  readonly jitterMs?: number;
-}
-
-/**
- * How long to wait before reconnect attempt `attempt` (0 = right after the drop): 0–`firstMs` for the first,
- * then `initialMs` doubling up to `maxMs`, plus 0–`jitterMs`, so clients dropped together do not return together.
- * `random` is in [0, 1).
- */
-export function reconnectDelay(attempt: number, backoff: Backoff, random: number): number {
-  if (attempt === 0) return random * (backoff.firstMs ?? 250);
-  const initial = backoff.initialMs ?? 1_000;
-  return Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(attempt - 1, 16)) + random * (backoff.jitterMs ?? 1_000);
-}
+import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFrame } from '../../proto/frames.ts';
+import type { ErrorMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
+import { PROTOCOL_VERSION } from '../../proto/version.ts';
+import { CloseCode } from '../../proto/close-codes.ts';
+import { reconnectDelay, type Backoff } from './backoff.ts';
+import { parseServerMessage, type ServerMessageError } from './server-messages.ts';
+import type { FetchLike, WebSocketConstructor, WebSocketLike } from './transport.ts';
 
 export type ClientStatus = 'connecting' | 'syncing' | 'synced' | 'reconnecting' | 'closed' | 'incompatible';
 
@@ -87,6 +53,8 @@ export interface ClientOptions {
   onStatus?(status: ClientStatus, detail?: string): void;
   /** An `error` message not tied to a request (bad input, rate limits, …). */
   onServerError?(error: ErrorMessage): void;
+  /** A control message from the server that failed validation (dropped; the connection carries on). */
+  onProtocolError?(error: ServerMessageError): void;
 }
 
 interface PendingPlace {
@@ -336,23 +304,23 @@ export class RplaceClient {
   }
 
   #onControl(text: string): void {
-    let message: { type?: unknown; requestId?: unknown; protocol?: unknown };
-    try {
-      message = JSON.parse(text) as typeof message;
-    } catch {
+    const parsed = parseServerMessage(text);
+    if (parsed.kind === 'unknown') return; // newer edges may add message types within a version
+    if (parsed.kind === 'invalid') {
+      this.#options.onProtocolError?.(parsed.error);
       return;
     }
+    if (parsed.kind === 'incompatible') {
+      this.#stopped = true;
+      this.#socket?.close(1000, 'protocol mismatch');
+      this.#setStatus('incompatible', `edge speaks protocol ${parsed.protocol}, client ${PROTOCOL_VERSION}`);
+      return;
+    }
+    const message = parsed.message;
     switch (message.type) {
       case 'welcome': {
-        const welcome = message as unknown as WelcomeMessage;
-        if (welcome.protocol !== PROTOCOL_VERSION) {
-          this.#stopped = true;
-          this.#socket?.close(1000, 'protocol mismatch');
-          this.#setStatus('incompatible', `edge speaks protocol ${welcome.protocol}, client ${PROTOCOL_VERSION}`);
-          return;
-        }
-        this.welcome = welcome;
-        this.#options.onWelcome?.(welcome);
+        this.welcome = message;
+        this.#options.onWelcome?.(message);
         const socket = this.#socket;
         for (const pending of this.#pending.values()) {
           if (!socket || pending.sentOn === socket) continue;
@@ -363,14 +331,13 @@ export class RplaceClient {
       }
       case 'success':
       case 'error': {
-        const answer = message as unknown as PlaceResult;
-        const pending = typeof answer.requestId === 'string' ? this.#pending.get(answer.requestId) : undefined;
-        if (pending && answer.requestId !== undefined) {
+        const pending = message.requestId !== undefined ? this.#pending.get(message.requestId) : undefined;
+        if (pending && message.requestId !== undefined) {
           clearTimeout(pending.timer);
-          this.#pending.delete(answer.requestId);
-          pending.resolve(answer);
-        } else if (answer.type === 'error') {
-          this.#options.onServerError?.(answer);
+          this.#pending.delete(message.requestId);
+          pending.resolve(message);
+        } else if (message.type === 'error') {
+          this.#options.onServerError?.(message);
         }
         return;
       }
@@ -380,8 +347,6 @@ export class RplaceClient {
         if (resolve && sentAt !== undefined) resolve(Date.now() - sentAt);
         return;
       }
-      default:
-        return; // unknown control messages are ignored: newer edges may add some
     }
   }
 

@@ -13,15 +13,9 @@
  * Restore of a region to time T: every pixel inside the region whose current colour differs from its
  * colour after the last event placed at or before T (the stream prefix up to T) is set back.
  */
-import { applyPixel } from '../../domain/canvas.ts';
+import { applyPixel } from '../canvas.ts';
+import type { Region } from '../region.ts';
 import { EventKind, type CanvasEvent } from '../../../proto/event-codec.ts';
-
-export interface Region {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
 
 export interface PlannedChange {
   readonly x: number;
@@ -61,17 +55,17 @@ export interface Planner {
 }
 
 export function inRegion(region: Region | undefined, x: number, y: number): boolean {
-  return region === undefined || (x >= region.x && y >= region.y && x < region.x + region.width && y < region.y + region.height);
+  return region === undefined || (x >= region.x && y >= region.y && x < region.x + region.w && y < region.y + region.h);
 }
 
 /** Clips a region to the canvas; throws a RangeError for an empty or disjoint region. */
 export function clipRegion(region: Region, width: number, height: number): Region {
   const x0 = Math.max(0, region.x);
   const y0 = Math.max(0, region.y);
-  const x1 = Math.min(width, region.x + region.width);
-  const y1 = Math.min(height, region.y + region.height);
-  if (x1 <= x0 || y1 <= y0) throw new RangeError(`region ${region.x},${region.y},${region.width},${region.height} does not overlap the ${width}x${height} canvas`);
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+  const x1 = Math.min(width, region.x + region.w);
+  const y1 = Math.min(height, region.y + region.h);
+  if (x1 <= x0 || y1 <= y0) throw new RangeError(`region ${region.x},${region.y},${region.w},${region.h} does not overlap the ${width}x${height} canvas`);
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
 const NONE = -1;
@@ -126,7 +120,7 @@ export function createRestorePlanner(width: number, height: number, criteria: Re
     },
     finish() {
       const then = target ?? canvas;
-      const { x: rx, y: ry, width: rw, height: rh } = clipRegion(criteria.region, width, height);
+      const { x: rx, y: ry, w: rw, h: rh } = clipRegion(criteria.region, width, height);
       const changes: PlannedChange[] = [];
       for (let y = ry; y < ry + rh; y++) {
         for (let x = rx; x < rx + rw; x++) {
