@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
 import { LogUnavailable } from '../../src/ports/errors.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
-import { createRollbackPlanner } from '../../src/app/moderation/plan.ts';
+import { createRollbackPlanner } from '../../src/domain/moderation/plan.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { createFakeEventLog } from '../kit/fakes/event-log.ts';
 import { createFakeEventStream } from '../kit/fakes/event-stream.ts';
