@@ -1,7 +1,7 @@
 /** The cooldown contract (test/contract/cooldown-store.contract.ts) on the Redis store, under a unique key prefix. */
 import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
+import { createRedisCooldownStore, RECORD_RIDE_MS } from '../../src/adapters/redis/cooldown-store.ts';
 import { sleep } from '../../src/app/sleep.ts';
 import { cooldownStoreContract } from '../contract/cooldown-store.contract.ts';
 import { deleteRedisKeys, testNames, TEST_REDIS_URL } from '../helpers/isolation.ts';
@@ -19,10 +19,10 @@ afterAll(async () => {
 cooldownStoreContract('Redis', async () => ({
   store: createRedisCooldownStore(redis, names),
   pass: (ms) => sleep(ms),
-  // Outcome records go out from a setImmediate (batched per event-loop turn): one queued after it runs
-  // after their flush, and a round trip on the same connection is answered after them.
+  // Outcome records ride with the next turn's acquisitions or go alone after RECORD_RIDE_MS; a round trip
+  // on the same connection after that is answered after them.
   settle: async () => {
-    await new Promise((resolve) => setImmediate(resolve));
+    await sleep(RECORD_RIDE_MS + 10);
     await redis.ping();
   },
   close: async () => undefined,

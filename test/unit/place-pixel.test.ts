@@ -33,7 +33,8 @@ beforeEach(() => {
 describe('placing a pixel (fakes)', () => {
   it('appends the event under the user-scoped message id and answers its sequence and the next placement time', async () => {
     const outcome = await place({ userId: 'u1', requestId: 'r1', x: 7, y: 8, color: 9 });
-    expect(outcome).toEqual({ ok: true, seq: 1, nextPlacement: clock.now() + COOLDOWN_SECONDS * 1000, duplicate: false });
+    // From the TTL the store reported, +1 ms: Redis keeps a key until its clock is past the expiry.
+    expect(outcome).toEqual({ ok: true, seq: 1, nextPlacement: clock.now() + COOLDOWN_SECONDS * 1000 + 1, duplicate: false });
     expect(stream.events).toHaveLength(1);
     expect(stream.events[0]?.event).toEqual({ kind: EventKind.PixelPlaced, x: 7, y: 8, color: 9, userId: 'u1', requestId: 'r1', placedAt: clock.now() });
     // The sequence is recorded in the cooldown: a retry is answered from it.
@@ -120,7 +121,7 @@ describe('placing a pixel (fakes)', () => {
       await cooldowns.tryAcquire('u1', 'r1', t0, COOLDOWN_SECONDS, { x: 3, y: 3, color: 3 });
       await stream.append({ kind: EventKind.PixelPlaced, x: 3, y: 3, color: 3, userId: 'u1', requestId: 'r1', placedAt: t0 }, 'u1/r1');
       clock.advance(10_000);
-      expect(await place({ userId: 'u1', requestId: 'r1', x: 3, y: 3, color: 3 })).toEqual({ ok: true, seq: 1, nextPlacement: t0 + COOLDOWN_SECONDS * 1000, duplicate: true });
+      expect(await place({ userId: 'u1', requestId: 'r1', x: 3, y: 3, color: 3 })).toEqual({ ok: true, seq: 1, nextPlacement: t0 + COOLDOWN_SECONDS * 1000 + 1, duplicate: true });
       expect(stream.events).toHaveLength(1);
     });
 

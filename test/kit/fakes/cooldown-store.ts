@@ -46,7 +46,7 @@ export function createFakeCooldownStore(clock: Clock = { now: () => Date.now() }
       const h = live(userId);
       if (h === undefined) {
         held.set(userId, { requestId, placedAt, pixel: { x: pixel.x, y: pixel.y, color: pixel.color }, expiresAt: clock.now() + seconds * 1000, seq: null });
-        return { acquired: true };
+        return { acquired: true, remainingMs: seconds * 1000 }; // the TTL as the store holds it once taken
       }
       return { acquired: false, remainingMs: Math.max(0, h.expiresAt - clock.now()), holderRequestId: h.requestId, holderPlacedAt: h.placedAt, holderPixel: h.pixel, holderSeq: h.seq };
     },
