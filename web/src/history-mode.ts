@@ -4,8 +4,13 @@
  * (`GET /api/v1/history/timelapse`; animated PNG, or MP4/WebM when the server lists them). Live updates keep flowing into the client's canvas meanwhile and
  * are shown again when leaving history mode.
  *
- * Scrubbing keeps at most one snapshot request in flight and always fetches the slider's latest position
- * when it lands, so dragging stays responsive however slow the server is.
+ * Scrubbing the canvas asks `GET /api/v1/history/canvas` for palette indices (the live canvas's layout) and
+ * draws them with the client's palette: no PNG encoded per step on the server nor decoded here. Each step
+ * starts a request; at most two are in flight (the older is aborted when a third is needed, which is also the
+ * server's per-client share), an answer is drawn only when it is newer than the one shown, and drawing it
+ * aborts every older request. So a fast drag keeps landing answers instead of cancelling them all. The
+ * heatmap and virgin layers (and `?slider=png`, the previous path, kept for the slider bench) keep at most
+ * one PNG request in flight and fetch the slider's latest position when it lands.
  *
  * The layer picker shows, instead of the canvas at the slider's time, the heatmap of every placement up to it
  * (`GET /api/v1/history/heatmap`) or the pixels never placed up to it (`GET /api/v1/history/virgin`). Under the
@@ -51,6 +56,12 @@ export class HistoryMode {
   private shownTime: number | null = null;
   private shownSeq = 0;
   private exporting = false;
+  private readonly pngSlider = new URLSearchParams(location.search).get('slider') === 'png';
+  private requests: { id: number; controller: AbortController }[] = [];
+  private nextRequest = 0;
+  private drawnRequest = 0;
+  /** Steps drawn so far and the last one's sequence and time (read by tests and the slider bench). */
+  readonly shown = { steps: 0, seq: 0, time: 0 };
 
   constructor(deps: HistoryDeps) {
     this.deps = deps;
@@ -86,6 +97,8 @@ export class HistoryMode {
       void this.loadRange();
       this.updateTimelapseLink();
     } else {
+      for (const r of this.requests) r.controller.abort();
+      this.requests = [];
       const live = this.deps.liveCanvas();
       if (live) this.deps.renderer.drawAll(live);
     }
@@ -122,8 +135,53 @@ export class HistoryMode {
   private scrub(): void {
     const t = this.sliderTime();
     this.when.textContent = new Date(t).toLocaleString();
+    if (this.layer.value === 'canvas' && !this.pngSlider) {
+      this.requestIndices(t);
+      return;
+    }
     this.wanted = t;
     if (!this.inFlight) void this.fetchWanted();
+  }
+
+  private requestIndices(t: number): void {
+    while (this.requests.length >= 2) this.requests.shift()?.controller.abort();
+    const request = { id: ++this.nextRequest, controller: new AbortController() };
+    this.requests.push(request);
+    void this.fetchIndices(t, request);
+  }
+
+  /** One slider step as palette indices; drawn only when newer than what is shown. */
+  private async fetchIndices(t: number, request: { id: number; controller: AbortController }): Promise<void> {
+    try {
+      const iso = encodeURIComponent(new Date(t).toISOString());
+      const res = await fetch(`/api/v1/history/canvas?time=${iso}`, { credentials: 'include', signal: request.controller.signal });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { message?: string };
+        if (request.id > this.drawnRequest) this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
+        return;
+      }
+      const indices = new Uint8Array(await res.arrayBuffer());
+      if (!this.active || request.id < this.drawnRequest) return;
+      if (indices.length !== this.size.width * this.size.height) {
+        this.note.textContent = 'The snapshot does not match this canvas.';
+        return;
+      }
+      this.drawnRequest = request.id;
+      for (const r of this.requests) if (r.id < request.id) r.controller.abort();
+      this.deps.renderer.drawAll(indices);
+      this.shownSeq = Number(res.headers.get('x-rplace-seq'));
+      this.shownTime = t;
+      this.shown.steps++;
+      this.shown.seq = this.shownSeq;
+      this.shown.time = t;
+      this.deps.onTime?.(t);
+      this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${this.shownSeq} events)`;
+      this.updateTimelapseLink();
+    } catch (error) {
+      if ((error as Error).name !== 'AbortError' && request.id > this.drawnRequest) this.note.textContent = 'Could not reach the history service.';
+    } finally {
+      this.requests = this.requests.filter((r) => r !== request);
+    }
   }
 
   private async fetchWanted(): Promise<void> {
@@ -156,6 +214,9 @@ export class HistoryMode {
         bitmap.close();
         this.shownSeq = Number(res.headers.get('x-rplace-seq') ?? res.headers.get('x-rplace-to-seq'));
         this.shownTime = t;
+        this.shown.steps++;
+        this.shown.seq = this.shownSeq;
+        this.shown.time = t;
         this.deps.onTime?.(t);
         const what = layer === 'heatmap' ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
           : layer === 'virgin' ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)` : `Showing ${new Date(t).toLocaleString()}`;

@@ -24,6 +24,7 @@ import { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 import { Slots } from '../../domain/limits.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
+import { canvasIndexRoutes } from './canvas-routes.ts';
 import type { Usernames } from './usernames.ts';
 
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
@@ -345,6 +346,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
         return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
       },
     },
+    ...canvasIndexRoutes({ store, width, height, projection, clock, snapshots, ...(options.onError ? { onError: options.onError } : {}) }),
     ...(options.export ? exportRoutes(options.export) : []),
     ...(options.activity ? activityRoutes(options.activity) : []),
   ];
