@@ -5,7 +5,7 @@
  * with the palette it already has: no PNG is encoded per step on the server nor decoded in the browser.
  *
  * Caching: the canvas after sequence S is a function of the immutable stream, so an answer by `seq` is
- * `immutable`, and every answer carries the ETag `"<seq>:<x>,<y>,<w>,<h>"` (a 304 when it matches). An
+ * `immutable`, and every answer carries the ETag `"<seq>:<x>.<y>.<w>x<h>"` (no commas: If-None-Match is a comma list) (a 304 when it matches). An
  * answer by `time` is revalidated (`no-cache`): events placed at or before a recent instant may still be
  * arriving. Computed canvases are kept in a small LRU by sequence (bounded by `maxCanvases`), compressed
  * bodies in another (bounded in bytes), so dragging back over steps already seen costs a copy.
@@ -142,7 +142,7 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
       canvas = canvases.get(seq) ?? at.canvas;
       canvases.set(seq, canvas);
     }
-    const tag = `"${seq}:${region.x},${region.y},${region.w},${region.h}"`;
+    const tag = `"${seq}:${region.x}.${region.y}.${region.w}x${region.h}"`;
     const headers: Record<string, string> = {
       etag: tag,
       vary: 'Accept-Encoding',
