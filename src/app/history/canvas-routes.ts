@@ -106,6 +106,8 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
     y: int(0, height - 1).default(0),
     w: int(1, width).optional(),
     h: int(1, height).optional(),
+    /** `identity` overrides Accept-Encoding: on a fast link gzip costs more than the bytes it saves. */
+    encoding: z.enum(['gzip', 'identity']).optional(),
   }).strict();
 
   /** The whole canvas after `seq` (the newest snapshot at or before it plus the events up to it). */
@@ -157,7 +159,7 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
     if ((request.headers['if-none-match'] ?? '').split(',').some((t) => t.trim() === tag || t.trim() === `W/${tag}`)) return { status: 304, headers };
     const whole = region.w === width && region.h === height;
     const raw = whole ? canvas : cropRegion(canvas, width, region);
-    const encoding: Encoding = acceptsGzip(request.headers['accept-encoding']) ? 'gzip' : 'identity';
+    const encoding: Encoding = q.encoding === 'identity' || !acceptsGzip(request.headers['accept-encoding']) ? 'identity' : 'gzip';
     if (encoding === 'identity') return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: raw };
     let body = compressed.get(tag);
     if (!body) {
