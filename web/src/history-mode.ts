@@ -202,7 +202,8 @@ export class HistoryMode {
           continue;
         }
         const bitmap = await createImageBitmap(await res.blob());
-        if (!this.active) {
+        // Switched to the canvas layer meanwhile: its indices are drawn by requestIndices, not this answer.
+        if (!this.active || (this.layer.value !== layer && this.layer.value === 'canvas' && !this.pngSlider)) {
           bitmap.close();
           break;
         }
