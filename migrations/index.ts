@@ -9,6 +9,7 @@ import * as eventChunks0003 from './0003_event_chunks.ts';
 import * as rawSnapshots0004 from './0004_raw_snapshots.ts';
 import * as bans0005 from './0005_bans.ts';
 import * as userHistory0006 from './0006_user_history.ts';
+import * as moderators0007 from './0007_moderators.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_history': history0001,
@@ -17,4 +18,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_raw_snapshots': rawSnapshots0004,
   '0005_bans': bans0005,
   '0006_user_history': userHistory0006,
+  '0007_moderators': moderators0007,
 };

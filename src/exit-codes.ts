@@ -59,3 +59,17 @@ export function describeFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s+$/, '') || (error instanceof Error ? error.name : 'failed');
 }
+
+/**
+ * The one failure wrapper of every process: writes `<prefix>: <the one line>` to stderr and returns the exit
+ * code of the policy above. A role's start-up failure that is not usage or unreachable says so
+ * (`failed to start: …`); the CLI commands (src/cli/action.ts) and the roles (src/roles/run-role.ts) both
+ * end here, so a failure reads and exits the same whichever printed it.
+ */
+export function reportFailure(prefix: string, error: unknown, options: { readonly starting?: boolean } = {}): ExitCode {
+  const code = exitCodeFor(error);
+  const what = options.starting && code === ExitCode.failure ? 'failed to start: ' : '';
+  // A ConfigError spans several lines (one per wrong variable); keep them, they are the point.
+  process.stderr.write(`${prefix}: ${what}${describeFailure(error)}\n`);
+  return code;
+}

@@ -11,8 +11,9 @@
  *   projection-source.ts): `$JS.API.INFO`, `STREAM.INFO.<stream>`, `CONSUMER.CREATE|INFO|DELETE|MSG.NEXT`
  *   on the canvas stream, replies on the role's own inbox prefix (`natsInboxPrefix`). Not the projections'
  *   durables of other roles: an edge that pulled from `bitmap-projector` would steal its deliveries.
- * - edge: publishes placements `rplace.<c>.px.*.*` (event-log.ts; PubAcks come back on its inbox) and the
- *   revocation of a session it logged out `rplace-ctl.<c>.revoke.session`; hears every revocation and the
+ * - edge: publishes placements `rplace.<c>.px.*.*` (event-log.ts; PubAcks come back on its inbox), the
+ *   revocation of a session it logged out `rplace-ctl.<c>.revoke.session`, and, for the moderator console it
+ *   serves, moderation events `rplace.<c>.mod.*.*` and bans as `revoke.user`; hears every revocation and the
  *   status request; answers it (`allow_responses`).
  * - projectors: their own durable (create, pull, ack on `$JS.ACK.<stream>.<durable>.>`); status answers.
  * - operator (`rplace` CLI, migrations, `streams apply`): the whole JetStream API (create, update, delete
@@ -93,7 +94,9 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
     case 'edge': {
       const reader = streamReader(names, null);
       return {
-        publish: { allow: [...reader.allow, names.placementSubjects, revokeSession], deny: reader.deny },
+        // Moderation events and user revocations: the moderator console runs on the edge (each request re-checks the
+        // moderator role in Postgres). A compromised edge could already place as anyone; docs/SECURITY.md says so.
+        publish: { allow: [...reader.allow, names.placementSubjects, names.moderationSubjects, revokeSession, names.control.revokeUser], deny: reader.deny },
         subscribe: { allow: [inboxOf(role, names), status, revokeAll] },
         allow_responses: true,
       };

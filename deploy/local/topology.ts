@@ -49,6 +49,12 @@ export interface TopologyOptions {
    * `npm run build`), instead of from the TypeScript source through tsx (the default: tests need no build).
    */
   readonly compiled?: boolean;
+  /**
+   * Where each process runs, by name (`n1`–`n3`, `edge1`…, `bitmap-projector`, `history`): the address it
+   * listens on (default 127.0.0.1) and a command prefix (e.g. `ip netns exec hf-n1`). The fault suite's
+   * partition tests put each one in its own network namespace (test/faults/netns.ts).
+   */
+  readonly placement?: (name: string) => { readonly host: string; readonly prefix: readonly string[] } | undefined;
 }
 
 export interface NatsNode {
@@ -99,15 +105,15 @@ const secret = () => randomBytes(24).toString('base64url');
  * One node's nats-server config: the canvas's authorization (streams/permissions.ts) and its cluster
  * block with authenticated routes to the two other nodes. JSON is valid nats-server config.
  */
-function nodeConfig(names: Names, secrets: NatsSecrets, ports: readonly number[], index: number): string {
-  const route = (p: number) => `nats-route://route:${secrets.route}@127.0.0.1:${p + 2000}`;
+function nodeConfig(names: Names, secrets: NatsSecrets, ports: readonly number[], hosts: readonly string[], index: number): string {
+  const route = (p: number, i: number) => `nats-route://route:${secrets.route}@${hosts[i]}:${p + 2000}`;
   const config = {
     authorization: natsAuthorization(names, Object.fromEntries(NATS_ROLES.map((role) => [role, { password: secrets.roles[role] }]))),
     cluster: {
       name: 'rplace-local',
-      listen: `127.0.0.1:${ports[index]! + 2000}`,
+      listen: `${hosts[index]}:${ports[index]! + 2000}`,
       authorization: { user: 'route', password: secrets.route },
-      routes: ports.filter((_, i) => i !== index).map(route),
+      routes: ports.map(route).filter((_, i) => i !== index),
     },
   };
   return `${JSON.stringify(config, null, 2)}\n`;
@@ -134,14 +140,17 @@ function natsNode(index: number, options: TopologyOptions, names: Names, secrets
   const ports = options.natsPorts;
   const port = ports[index]!;
   const name = `n${index + 1}`;
+  const hosts = [0, 1, 2].map((i) => options.placement?.(`n${i + 1}`)?.host ?? '127.0.0.1');
+  const where = options.placement?.(name);
   const configFile = join(options.dataDir, `nats-${name}.conf`);
   let service: LocalService | undefined;
   let alive = false;
   const pidFile = join(options.dataDir, `nats-${name}.pid`);
   const start = async () => {
-    writeFileSync(configFile, nodeConfig(names, secrets, ports, index), { mode: 0o600 });
+    writeFileSync(configFile, nodeConfig(names, secrets, ports, hosts, index), { mode: 0o600 });
     service = await startLocalNats({
       port,
+      ...(where ? { host: where.host, prefix: where.prefix } : {}),
       storeDir: join(options.dataDir, name),
       logFile: join(options.dataDir, 'logs', `nats-${name}.log`),
       extraArgs: ['-c', configFile, '--name', name, '-m', String(port + 4000), '-P', pidFile],
@@ -150,7 +159,7 @@ function natsNode(index: number, options: TopologyOptions, names: Names, secrets
   };
   return {
     name,
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${hosts[index]}:${port}`,
     get alive() {
       return alive;
     },
@@ -181,13 +190,15 @@ export function roleCommand(role: string, compiled: boolean): string[] {
   return compiled ? [`dist/src/roles/${role}/main.js`] : ['--import', 'tsx', `src/roles/${role}/main.ts`];
 }
 
-function roleProcess(name: string, command: readonly string[], env: Record<string, string>, logFile: string, ready: () => Promise<boolean>): RoleProcess & { start(): Promise<void> } {
+function roleProcess(name: string, command: readonly string[], env: Record<string, string>, logFile: string, ready: () => Promise<boolean>, prefix: readonly string[] = []): RoleProcess & { start(): Promise<void> } {
   let child: ChildProcess | undefined;
   const isAlive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
     const log = openSync(logFile, 'a');
-    // One process per role (node itself, never a wrapper such as npm or tsx), so a kill reaches the role.
-    child = spawn(process.execPath, command, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    // One process per role (node itself, never a wrapper such as npm or tsx), so a kill reaches the role; a
+    // placement prefix (`ip netns exec …`, `env …`) execs into node, so the pid stays the role's.
+    const [program, ...args] = [...prefix, process.execPath, ...command];
+    child = spawn(program!, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
     const current = child;
     await until(`${name}`, 60_000, async () => {
@@ -287,11 +298,14 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const metricsPort = options.projectorMetricsPorts?.[i];
       const env = { ...roleEnv, ...natsEnv(role), ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) };
       const consumer = role === 'bitmap-projector' ? names.consumers.bitmap : names.consumers.history;
-      const proc = roleProcess(role, roleCommand(role, options.compiled === true), env, join(logs, `${role}.log`), consumerExists(consumer));
+      const proc = roleProcess(role, roleCommand(role, options.compiled === true), env, join(logs, `${role}.log`), consumerExists(consumer), options.placement?.(role)?.prefix);
       projectors.push(proc);
     }
     for (const [i, port] of options.edgePorts.entries()) {
-      const edge = roleProcess(`edge${i + 1}`, roleCommand('edge', options.compiled === true), { ...roleEnv, ...natsEnv('edge'), PORT: String(port) }, join(logs, `edge${i + 1}.log`), () => httpOk(`http://127.0.0.1:${port}/readyz`));
+      const where = options.placement?.(`edge${i + 1}`);
+      const host = where?.host ?? '127.0.0.1';
+      const edgeEnv = { ...roleEnv, ...natsEnv('edge'), PORT: String(port), ...(where ? { HOST: host } : {}) };
+      const edge = roleProcess(`edge${i + 1}`, roleCommand('edge', options.compiled === true), edgeEnv, join(logs, `edge${i + 1}.log`), () => httpOk(`http://${host}:${port}/readyz`), where?.prefix);
       edges.push(edge);
     }
     // The roles do not depend on one another (each reads the stream on its own), so they start together:
@@ -310,7 +324,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     nodes,
     edges,
     projectors,
-    edgeUrls: options.edgePorts.map((port) => `http://localhost:${port}`),
+    edgeUrls: options.edgePorts.map((port, i) => `http://${options.placement?.(`edge${i + 1}`)?.host ?? 'localhost'}:${port}`),
     canvasId,
     natsAuth,
     stop,

@@ -92,7 +92,6 @@ function badId(label: string, value: unknown): string | null {
 }
 
 export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
-  const cooldownMs = deps.cooldownSeconds * 1000;
   const retryWindowMs = deps.retryWindowMs ?? retryWindowFor(DUPLICATE_WINDOW_MS);
   if (!(retryWindowMs >= 0)) throw new RangeError(`retryWindowMs must be ≥ 0, got ${retryWindowMs}`);
   return async (request) => {
@@ -112,6 +111,11 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       if (error instanceof StoreUnavailable) return UNAVAILABLE;
       throw error;
     }
+    // When the next placement may come: from the cooldown's TTL as the store reported it, counted from when
+    // its answer arrived, never from `placedAt`. The TTL starts in Redis after the batching and the round
+    // trip; counted from `placedAt` the answer was that much early, and a client placing exactly at it got
+    // `cooldown` (issue 13). +1: Redis keeps a key until its clock is PAST the expiry millisecond.
+    const nextPlacement = deps.clock.now() + cooldown.remainingMs + 1;
     if (!cooldown.acquired) {
       const refusal = (): PlaceOutcome => {
         const remainingSeconds = Math.max(1, Math.ceil(cooldown.remainingMs / 1000));
@@ -121,7 +125,7 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       const sameRequest = cooldown.holderRequestId === request.requestId && held !== null && held.x === pixel.x && held.y === pixel.y && held.color === pixel.color;
       if (!sameRequest) return refusal();
       // The first attempt's answer, from the cooldown: nothing is appended again.
-      if (cooldown.holderSeq !== null) return { ok: true, seq: cooldown.holderSeq, nextPlacement: cooldown.holderPlacedAt + cooldownMs, duplicate: true };
+      if (cooldown.holderSeq !== null) return { ok: true, seq: cooldown.holderSeq, nextPlacement, duplicate: true };
       // Outcome unknown: re-append with the original time, only while the log is sure to deduplicate it.
       if (placedAt - cooldown.holderPlacedAt > retryWindowMs) return refusal();
     }
@@ -134,7 +138,7 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       );
       // The answer does not wait for it: until it lands, a retry is deduplicated by the log.
       deps.cooldowns.recordOutcome(request.userId, request.requestId, appended.seq);
-      return { ok: true, seq: appended.seq, nextPlacement: eventTime + cooldownMs, duplicate: appended.duplicate };
+      return { ok: true, seq: appended.seq, nextPlacement, duplicate: appended.duplicate };
     } catch (error) {
       // Refund only a cooldown this attempt took: a retry's original attempt may already be in the log.
       // Refund on any failure, so even a bug below leaves no cooldown without its event. If Redis fails

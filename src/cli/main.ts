@@ -10,6 +10,7 @@ import { registerActivity } from './commands/activity.ts';
 import { registerExport } from './commands/export.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerMod } from './commands/mod.ts';
+import { registerModRoles } from './commands/mod-roles.ts';
 import { registerBitmap } from './commands/bitmap.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStreams } from './commands/streams.ts';
@@ -17,7 +18,7 @@ import { registerStreams } from './commands/streams.ts';
 // exitOverride before the commands are added: subcommands inherit it.
 const program = new Command('rplace').description('operate an rplace canvas').showHelpAfterError().exitOverride();
 
-const groups: ((program: Command) => void)[] = [registerHistory, registerExport, registerActivity, registerMod, registerStreams, registerBitmap, registerStatus];
+const groups: ((program: Command) => void)[] = [registerHistory, registerExport, registerActivity, registerMod, registerModRoles, registerStreams, registerBitmap, registerStatus];
 for (const register of groups) register(program);
 
 try {

@@ -11,7 +11,12 @@ export interface PixelRef {
 }
 
 export type CooldownResult =
-  | { readonly acquired: true }
+  /**
+   * `remainingMs` is the cooldown's time to live as the store reported it once taken. The TTL starts in the
+   * store, after the caller read its clock: the caller computes when the next placement may come from the
+   * moment the answer arrived plus this, never from its own earlier timestamp (issue 13).
+   */
+  | { readonly acquired: true; readonly remainingMs: number }
   /**
    * `holderRequestId` is the request that holds the cooldown: equal to ours means this is a retry. `holderPixel` is
    * what it placed (null when unknown), `holderSeq` its stream sequence once its append was acknowledged

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeFailure, exitCodeFor, ExitCode } from '../exit-codes.ts';
+import { describeFailure, ExitCode, reportFailure } from '../exit-codes.ts';
 
 export type Shutdown = () => Promise<void>;
 
@@ -29,9 +29,7 @@ export async function runRole(role: string, start: () => Promise<Shutdown>): Pro
   try {
     shutdown = await start();
   } catch (error) {
-    const code = exitCodeFor(error);
-    process.stderr.write(`rplace ${role}: ${code === ExitCode.failure ? 'failed to start: ' : ''}${describeFailure(error)}\n`);
-    process.exit(code);
+    process.exit(reportFailure(`rplace ${role}`, error, { starting: true }));
   }
   let stopping = false;
   const stop = (signal: string) => {

@@ -15,6 +15,8 @@ export interface Acked {
   readonly y: number;
   readonly color: number;
   readonly at: number;
+  /** ms from sending the placement to its `success` (the soak bench's ack latency). */
+  readonly latencyMs: number;
 }
 
 export interface LoadOptions {
@@ -23,6 +25,9 @@ export interface LoadOptions {
   readonly width: number;
   readonly height: number;
   readonly colors: number;
+  /** Called for every ack; with `keepAcks: false` the acks are not kept in `acked` (a long soak's memory). */
+  readonly onAck?: (ack: Acked) => void;
+  readonly keepAcks?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,9 +74,13 @@ export class PlacementLoad {
       const x = (index * 31 + n * 7) % width;
       const y = (index * 17 + n * 13) % height;
       const color = (index + n) % colors;
+      const sentAt = Date.now();
       const result = await client.place(x, y, color);
       if (result.type === 'success') {
-        this.acked.push({ seq: result.seq, requestId: result.requestId, client: index, x, y, color, at: Date.now() });
+        const at = Date.now();
+        const ack = { seq: result.seq, requestId: result.requestId, client: index, x, y, color, at, latencyMs: at - sentAt };
+        if (this.options.keepAcks !== false) this.acked.push(ack);
+        this.options.onAck?.(ack);
         await sleep(Math.max(0, result.nextPlacement - Date.now()) + 20);
       } else {
         this.count(result.code);

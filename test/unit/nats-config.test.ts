@@ -33,15 +33,16 @@ describe('rolePermissions', () => {
   const names = namesFor('main');
   const publishes = (role: (typeof NATS_ROLES)[number]) => rolePermissions(role, names).publish.allow;
 
-  it('leaves stream administration and moderation events to the operator', () => {
+  it('leaves stream administration to the operator, and moderation to the operator and the edge (its console)', () => {
     expect(publishes('operator')).toEqual(expect.arrayContaining(['$JS.API.>', 'rplace.main.mod.>']));
     for (const role of ['edge', 'bitmap-projector', 'history'] as const) {
       for (const subject of publishes(role)) {
         expect(subject, role).not.toMatch(/^\$JS\.API\.(>|STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG))/);
-        expect(subject, role).not.toMatch(/\.mod\.|revoke\.user|\.status$|^rplace-ctl\.main\.>$/);
+        expect(subject, role).not.toMatch(/\.status$|^rplace-ctl\.main\.>$/);
+        if (role !== 'edge') expect(subject, role).not.toMatch(/\.mod\.|revoke\.user/);
       }
     }
-    expect(publishes('edge')).toContain('rplace.main.px.>');
+    expect(publishes('edge')).toEqual(expect.arrayContaining(['rplace.main.px.>', 'rplace.main.mod.>', 'rplace-ctl.main.revoke.user']));
     expect(publishes('bitmap-projector').some((s) => s.startsWith('rplace.'))).toBe(false);
   });
 

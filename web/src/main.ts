@@ -7,7 +7,7 @@ import type { WelcomeMessage } from '../../proto/messages.ts';
 import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
 import {
   type Camera, cameraFromHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
-  panBy, pixelAt, pixelFromHash, PLACE_ZOOM, shareHash, withCamera, zoomAt, zoomToPlace,
+  panBy, pixelAt, pixelFromHash, PLACE_ZOOM, screenToCanvas, shareHash, withCamera, zoomAt, zoomToPlace,
 } from './camera.ts';
 import { Account } from './account.ts';
 import { attachGestures } from './gestures.ts';
@@ -17,6 +17,7 @@ import { formatCountdown, Placement } from './placement.ts';
 import { PixelInfo } from './pixel-info.ts';
 import { Renderer } from './renderer.ts';
 import { Templates } from './templates.ts';
+import { ModConsole } from './mod-console.ts';
 
 // The canvas download starts now, in parallel with the guest-cookie request the client makes first
 // (it matches the <link rel=preload> in index.html when the browser kept that one).
@@ -45,7 +46,8 @@ const retryEl = $<HTMLButtonElement>('retry-now');
 const renderer = new Renderer(canvasEl);
 const account = new Account();
 const palette = new PalettePicker($('palette'));
-const pixelInfo = new PixelInfo($('pixel-info'));
+const pixelInfoEl = $<HTMLElement>('pixel-info');
+const pixelInfo = new PixelInfo(pixelInfoEl);
 
 let size = { width: 0, height: 0 };
 let paletteHex: readonly string[] = [];
@@ -55,6 +57,7 @@ let view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
 const urlCamera = cameraFromHash(location.hash);
 let cameraPlaced = false;
 let templates: Templates | undefined;
+let modConsole: ModConsole | undefined;
 
 // ---- camera -------------------------------------------------------------------------------------------
 
@@ -64,6 +67,7 @@ function setCamera(next: Camera): void {
   canvasEl.style.transform = cssTransform(camera, view);
   drawReticle();
   templates?.layout();
+  modConsole?.layout();
   const pct = camera.zoom * 100;
   zoomLevelEl.textContent = `${pct >= 100 ? Math.round(pct) : pct.toFixed(pct >= 10 ? 0 : 1)} %`;
   zoomLevelEl.dataset.canPlace = String(camera.zoom >= PLACE_ZOOM);
@@ -117,6 +121,7 @@ function select(pixel: { x: number; y: number } | null): void {
   // Touch screens have no hover: the coordinates show the selected pixel.
   coordsEl.textContent = pixel ? `(${pixel.x}, ${pixel.y})` : '–';
   pixelInfo.show(pixel, paletteNamesOf);
+  modConsole?.pixelSelected(pixel);
 }
 
 let pixelInfoRefresh: ReturnType<typeof setTimeout> | undefined;
@@ -282,7 +287,10 @@ function onWelcome(welcome: WelcomeMessage): void {
     templates?.canvasReady();
   }
   if (welcome.isGuest) account.show({ userId: welcome.userId, username: null, isGuest: true });
-  else void account.refresh();
+  else {
+    void account.refresh();
+    startModConsole();
+  }
   placement.setCooldownSeconds(welcome.cooldownRemaining);
 }
 
@@ -412,6 +420,25 @@ templates = new Templates({
     palette.select(color);
   },
 }, $('overlays'));
+
+/** Signed-in sessions ask once whether they moderate; the console exists only then (the server re-checks every call). */
+function startModConsole(): void {
+  if (modConsole) return;
+  modConsole = new ModConsole({
+    viewport: viewportEl,
+    topbar: document.querySelector('.topbar') as HTMLElement,
+    pixelSlot: pixelInfoEl.parentElement as HTMLElement,
+    toPixel: (sx, sy) => {
+      if (size.width === 0) return null;
+      // Clamped: a drag that leaves the canvas selects up to its edge.
+      const p = screenToCanvas(camera, view, sx, sy);
+      return { x: Math.min(size.width - 1, Math.max(0, Math.floor(p.x))), y: Math.min(size.height - 1, Math.max(0, Math.floor(p.y))) };
+    },
+    toScreen: (x, y) => canvasToScreen(camera, view, x, y),
+    zoom: () => camera.zoom,
+  });
+  void modConsole.init();
+}
 
 void fetchPaletteInfo();
 void client.connect().catch(() => undefined);

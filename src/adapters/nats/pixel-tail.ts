@@ -17,6 +17,9 @@
  * Failing to create a consumer ends the read with the error (the edge feed retries after a pause); a consumer
  * replaced before it delivered anything is followed by a 500 ms pause, never a tight loop.
  *
+ * A pull counts as ended at its own deadline (its `expires` plus a grace) even without the server's 408:
+ * nats-server 2.9.10 silently drops a pull that expires as a message is due (see `pull`, issue 13).
+ *
  * Flow control: one pull request at a time, for `pullMessages`; the next is sent only once it is used up
  * and the reader has taken what it delivered, so at most `pullMessages` events wait however slow the reader.
  */
@@ -108,6 +111,8 @@ function digits(s: string, from: number, to: number): number {
 
 let consumerSerial = 0;
 const REPLACE_PAUSE_MS = 500;
+/** Longest wait for a pull's 408 after its `expires` before the pull counts as ended anyway (see `pull`). */
+const PULL_GRACE_MS = 250;
 
 /**
  * With `untilSeq`, the range is clamped to the stream's last sequence at call time (as `read` does): the
@@ -150,9 +155,27 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       w?.();
     };
     const pullRequest = JSON.stringify({ batch: options.pullMessages, expires: nanos(options.expiresMs), idle_heartbeat: nanos(heartbeatMs) });
+    // nats-server 2.9.10 (ours; fixed upstream by nats-io/nats-server#3942, merged after 2.9.15) drops a pull whose
+    // `expires` passed when the next message is due, WITHOUT the 408: under steady load most pulls end that
+    // way, and the tail waited for the stall watchdog (2-3 s, issue 13; test/integration/pixel-tail-load.test.ts
+    // reproduced it). So a pull counts as ended at its own deadline, `expiresMs` + a grace for the 408 in
+    // flight, whatever the server says; a 408 that arrives after a newer pull was sent (younger than
+    // `expiresMs`, so it cannot be that pull's) is ignored rather than ending the newer one.
+    let pulledAt = 0;
+    const graceMs = Math.min(PULL_GRACE_MS, Math.max(10, Math.floor(options.expiresMs / 5)));
+    let pullDeadline: ReturnType<typeof setTimeout> | undefined;
+    const onPullDeadline = () => {
+      pullDeadline = undefined;
+      if (replace !== undefined || done || outstanding === 0) return;
+      outstanding = 0;
+      wakeReader();
+    };
     const pull = () => {
       outstanding = options.pullMessages;
       heardAt = Date.now();
+      pulledAt = heardAt;
+      if (pullDeadline !== undefined) clearTimeout(pullDeadline);
+      pullDeadline = setTimeout(onPullDeadline, options.expiresMs + graceMs);
       nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${name}`, pullRequest, { reply: inbox });
     };
     const onMessage = (error: Error | null, msg: Msg) => {
@@ -167,6 +190,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
         const code = msg.headers?.code ?? 0;
         if (code === 100) return; // idle heartbeat
         if (code === 404 || code === 408) {
+          if (Date.now() - pulledAt < options.expiresMs - 1) return; // an older pull's, ended at its deadline already
           outstanding = 0; // the pull ended (expired, or nothing left for a no-wait pull): ask again
           return wakeReader();
         }
@@ -264,6 +288,7 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       wake = undefined;
       watchdog.stop();
       clearInterval(heartbeats);
+      if (pullDeadline !== undefined) clearTimeout(pullDeadline);
       stopWatchingReconnects();
       signal?.removeEventListener('abort', onAbort);
       sub?.unsubscribe();

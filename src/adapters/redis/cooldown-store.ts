@@ -15,6 +15,8 @@
  * their keys (at most `MAX_BATCH`): per key, the script does exactly what a single call would, in order,
  * so two attempts for the same user in one batch still see each other. Measured on this machine, one
  * command per acquisition costs more client CPU than the whole JetStream append (see BENCHMARKS.md).
+ * Outcome records ride in the same call as the next acquisitions (at most RECORD_RIDE_MS later): with one
+ * placement in flight per player they were a Redis write of their own per placement (issue 13).
  * (On Redis Cluster the keys of a batch would have to share a slot; we run a single Redis.)
  * Every Redis failure is a `StoreUnavailable`, which the placement command answers as `unavailable`.
  */
@@ -24,22 +26,6 @@ import type { CooldownResult, CooldownStore } from '../../ports/cooldown.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import { storeUnavailable } from './connect.ts';
 
-
-/**
- * KEYS: the cooldown keys; ARGV: per key, the value (seq empty) then the seconds.
- * Returns per key 1 (taken) or {holder value, PTTL}.
- */
-const ACQUIRE_LUA = `
-local out = {}
-for i = 1, #KEYS do
-  if redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'NX', 'EX', ARGV[2 * i]) then
-    out[i] = 1
-  else
-    out[i] = {redis.call('GET', KEYS[i]) or '', redis.call('PTTL', KEYS[i])}
-  end
-end
-return out
-`;
 
 const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
 
@@ -52,17 +38,36 @@ if r == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
-/** KEYS: cooldown keys; ARGV: per key, request id then seq. Writes the seq where that request holds the key and none is recorded (1), else 0. */
-const RECORD_LUA = `
+/**
+ * One script for both batched operations, so a turn's acquisitions and the outcome records waiting for a
+ * ride travel in ONE call (issue 13: with one placement in flight per player, separate record calls were a
+ * third Redis write per placement). KEYS: the keys, in queue order; ARGV: per key an op and two values:
+ * - `a` (acquire) value (seq empty), seconds → the PTTL it was just given (taken: a number) or
+ *   {holder value, PTTL}. That PTTL is what `nextPlacement` is computed from: the TTL starts here, in Redis,
+ *   after the batching and the round trip, not when the command read its clock.
+ * - `r` (record) request id, seq → writes the seq where that request holds the key and none is recorded
+ *   (1), else 0 (compare-and-set, keeping the TTL).
+ * Keys are handled in order, so two operations on one key in one call see each other.
+ */
+const BATCH_LUA = `
 local out = {}
 for i = 1, #KEYS do
-  out[i] = 0
-  local v = redis.call('GET', KEYS[i])
-  if v then
-    local p, x, y, c, s, r = string.match(v, ${HOLDER})
-    if r == ARGV[2 * i - 1] and s == '' then
-      redis.call('SET', KEYS[i], '2:' .. p .. ':' .. x .. ':' .. y .. ':' .. c .. ':' .. ARGV[2 * i] .. ':' .. r, 'KEEPTTL')
-      out[i] = 1
+  local op, a, b = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  if op == 'a' then
+    if redis.call('SET', KEYS[i], a, 'NX', 'EX', b) then
+      out[i] = redis.call('PTTL', KEYS[i])
+    else
+      out[i] = {redis.call('GET', KEYS[i]) or '', redis.call('PTTL', KEYS[i])}
+    end
+  else
+    out[i] = 0
+    local v = redis.call('GET', KEYS[i])
+    if v then
+      local p, x, y, c, s, r = string.match(v, ${HOLDER})
+      if r == a and s == '' then
+        redis.call('SET', KEYS[i], '2:' .. p .. ':' .. x .. ':' .. y .. ':' .. c .. ':' .. b .. ':' .. r, 'KEEPTTL')
+        out[i] = 1
+      end
     end
   end
 end
@@ -74,14 +79,15 @@ const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
 /** Largest number of keys in one script call: bounds the time Redis spends in one script (~1 ms). */
 export const MAX_BATCH = 500;
 
+type Reply = number | [string, number];
+
 interface CooldownCommands {
-  rplaceCooldownAcquire: Script<1 | [string, number]>;
-  rplaceCooldownRecord: Script<number>;
+  rplaceCooldownBatch(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<Reply[]>;
   rplaceCooldownRelease(key: string, requestId: string): Promise<number>;
 }
 
-function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
-  if (reply === 1) return { acquired: true };
+function toResult(reply: Reply | undefined): CooldownResult {
+  if (typeof reply === 'number') return { acquired: true, remainingMs: Math.max(0, reply) };
   const [value, pttl] = reply ?? ['', 0];
   const remainingMs = Math.max(0, pttl);
   const m = HOLDER_JS.exec(value);
@@ -97,67 +103,74 @@ function toResult(reply: 1 | [string, number] | undefined): CooldownResult {
   };
 }
 
-interface Queued<R> {
+interface Queued {
+  readonly op: 'a' | 'r';
   readonly key: string;
   readonly a: string | number;
   readonly b: string | number;
-  /** Absent for fire-and-forget calls (no promise per call). */
-  readonly resolve?: (reply: R) => void;
+  /** Absent for records (fire and forget: no promise per call). */
+  readonly resolve?: (reply: Reply) => void;
   readonly reject?: (error: unknown) => void;
 }
 
-type Script<R> = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<R[]>;
-
-interface Batched<R> {
-  /** Queues one key; resolves with its reply. */
-  call(key: string, a: string | number, b: string | number): Promise<R>;
-  /** Queues one key, nobody waits for the reply; a failed call is reported to `onLost` once per batch. */
-  send(key: string, a: string | number, b: string | number): void;
-}
+/** Longest a record waits for an acquisition to ride with before it goes alone (ms). */
+export const RECORD_RIDE_MS = 20;
 
 /**
- * A per-key script call batched over one event-loop turn: everything queued in the turn goes to Redis as
- * one call (KEYS = the keys, ARGV = two values per key), in slices of at most MAX_BATCH; each caller gets
- * its key's reply. A failed call is a `StoreUnavailable` for every caller in it.
+ * The batch over one event-loop turn: the acquisitions queued in the turn, and every record queued since the
+ * last call, go to Redis as one BATCH_LUA call (in slices of at most MAX_BATCH); each acquirer gets its key's
+ * reply. Records do not start a turn's flush of their own: they wait up to RECORD_RIDE_MS for one. A failed
+ * call is a `StoreUnavailable` for every acquirer in it and one `onLost` for its records.
  */
-function batchedScript<R>(script: Script<R>, what: string, onLost: (error: StoreUnavailable) => void = () => undefined): Batched<R> {
-  let queue: Queued<R>[] = [];
-  let scheduled = false;
-  const run = (batch: Queued<R>[]): void => {
-    const args: (string | number)[] = new Array(batch.length * 3);
+function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavailable) => void) {
+  let queue: Queued[] = [];
+  let immediate = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const run = (batch: Queued[]): void => {
+    const args: (string | number)[] = new Array(batch.length * 4);
     for (let i = 0; i < batch.length; i++) {
       const q = batch[i]!;
       args[i] = q.key;
-      args[batch.length + 2 * i] = q.a;
-      args[batch.length + 2 * i + 1] = q.b;
+      args[batch.length + 3 * i] = q.op;
+      args[batch.length + 3 * i + 1] = q.a;
+      args[batch.length + 3 * i + 2] = q.b;
     }
-    script(batch.length, ...args).then(
+    commands.rplaceCooldownBatch(batch.length, ...args).then(
       (replies) => {
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i] as R);
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i]!);
       },
       (cause: unknown) => {
-        const error = new StoreUnavailable(`Redis could not ${what} for ${batch.length} key(s): ${(cause as Error).message}`, { cause });
-        onLost(error);
+        const error = new StoreUnavailable(`Redis could not take or record cooldowns for ${batch.length} key(s): ${(cause as Error).message}`, { cause });
+        if (batch.some((q) => q.op === 'r')) onLost(error);
         for (const q of batch) q.reject?.(error);
       },
     );
   };
   const flush = (): void => {
-    scheduled = false;
+    immediate = false;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
     const all = queue;
     queue = [];
     for (let i = 0; i < all.length; i += MAX_BATCH) run(all.slice(i, i + MAX_BATCH));
   };
-  const enqueue = (item: Queued<R>): void => {
-    queue.push(item);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
   return {
-    call: (key, a, b) => new Promise((resolve, reject) => enqueue({ key, a, b, resolve, reject })),
-    send: (key, a, b) => enqueue({ key, a, b }),
+    acquire(key: string, value: string, seconds: number): Promise<Reply> {
+      return new Promise((resolve, reject) => {
+        queue.push({ op: 'a', key, a: value, b: seconds, resolve, reject });
+        if (!immediate) {
+          immediate = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    record(key: string, requestId: string, seq: number): void {
+      queue.push({ op: 'r', key, a: requestId, b: seq });
+      if (!immediate && timer === undefined) {
+        timer = setTimeout(flush, RECORD_RIDE_MS);
+        timer.unref?.();
+      }
+    },
   };
 }
 
@@ -166,24 +179,22 @@ function batchedScript<R>(script: Script<R>, what: string, onLost: (error: Store
  */
 export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecord: (error: StoreUnavailable) => void = () => undefined): CooldownStore {
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
-  redis.defineCommand('rplaceCooldownAcquire', { lua: ACQUIRE_LUA });
-  redis.defineCommand('rplaceCooldownRecord', { lua: RECORD_LUA });
+  redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   // defineCommand just added these methods; ioredis's types cannot know them.
   const commands = redis as Redis & CooldownCommands;
 
-  const acquire = batchedScript<1 | [string, number]>(commands.rplaceCooldownAcquire.bind(commands), 'take cooldowns');
-  // Recorded outcomes are batched like acquisitions (one script call per event-loop turn) and nobody waits
-  // for them: a lost record only means a later retry falls back to the retry window (place-pixel.ts).
-  const record = batchedScript<number>(commands.rplaceCooldownRecord.bind(commands), 'record placement outcomes', onLostRecord);
+  // Recorded outcomes ride with the next acquisitions (or go alone after RECORD_RIDE_MS) and nobody waits
+  // for them: a lost or late record only means a retry falls back to the retry window (place-pixel.ts).
+  const batch = createBatcher(commands, onLostRecord);
 
   return {
     async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
-      return toResult(await acquire.call(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
+      return toResult(await batch.acquire(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
     },
 
     recordOutcome(userId, requestId, seq): void {
-      record.send(names.cooldownKey(userId), requestId, seq);
+      batch.record(names.cooldownKey(userId), requestId, seq);
     },
 
     async release(userId, requestId): Promise<void> {

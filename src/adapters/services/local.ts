@@ -103,14 +103,20 @@ export interface LocalNatsOptions {
   /** Extra nats-server arguments (cluster routes, server name). */
   readonly extraArgs?: readonly string[];
   readonly startTimeoutMs?: number;
+  /** Address to listen on (default 127.0.0.1); the fault suite's partition tests use a network namespace's. */
+  readonly host?: string;
+  /** Command prefix the server runs under, e.g. `['ip', 'netns', 'exec', 'hf-n1']` (it execs: the pid stays the server's). */
+  readonly prefix?: readonly string[];
 }
 
 export async function startLocalNats(options: LocalNatsOptions): Promise<LocalService> {
   const binary = findExecutable('nats-server');
   if (!binary) throw new ServiceStartFailed(installHint('nats'));
   mkdirSync(options.storeDir, { recursive: true });
-  const args = ['-a', '127.0.0.1', '-p', String(options.port), '-js', '-sd', resolve(options.storeDir), ...(options.extraArgs ?? [])];
-  return spawnService('nats', `nats://127.0.0.1:${options.port}`, binary, args, options.logFile, options.startTimeoutMs ?? 15_000);
+  const host = options.host ?? '127.0.0.1';
+  const args = ['-a', host, '-p', String(options.port), '-js', '-sd', resolve(options.storeDir), ...(options.extraArgs ?? [])];
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), binary];
+  return spawnService('nats', `nats://${host}:${options.port}`, command!, [...prefixArgs, ...args], options.logFile, options.startTimeoutMs ?? 15_000);
 }
 
 export interface LocalRedisOptions {

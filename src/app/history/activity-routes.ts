@@ -13,9 +13,8 @@ import { planExport } from './export.ts';
 import { ExportSlots } from './export-routes.ts';
 import type { PixelActivity, PlacementLog } from '../../ports/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from './heatmap.ts';
-import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import { parse, timeParam } from './routes.ts';
+import { parse, storeFailure, timeParam } from './route-query.ts';
 
 export interface ActivityRoutesOptions {
   readonly store: HistoryStore;
@@ -68,9 +67,7 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
         : await options.png(virginIndices(counts), width, height, VIRGIN_PALETTE);
       return { status: 200, headers: { ...headers, 'content-type': 'image/png' }, body: png };
     } catch (error) {
-      if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
-      options.onError?.(error as Error, what);
-      return jsonError(ErrorCode.internal, `${what} failed`);
+      return storeFailure(error, what, options.onError);
     } finally {
       release();
     }

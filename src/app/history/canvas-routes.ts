@@ -17,10 +17,9 @@ import { Slots } from '../../domain/limits.ts';
 import type { Region } from '../../domain/region.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import { canvasAt, cropRegion, snapshotCanvas } from './point-in-time.ts';
-import { int, parse, timeParam } from './routes.ts';
+import { int, parse, slotRefusal, storeFailure, timeParam } from './route-query.ts';
 
 /** The snapshot LRU the other history routes share (the one `canvasAt` takes). */
 export type SnapshotCacheLike = NonNullable<Parameters<typeof canvasAt>[4]>;
@@ -39,6 +38,8 @@ export interface CanvasIndexRoutesOptions {
   readonly maxCanvases?: number;
   /** Bytes of compressed bodies kept (default 32 MiB). */
   readonly maxCompressedBytes?: number;
+  /** Called once per request refused by a concurrency limit, with the limit's name (metrics). */
+  readonly onRefused?: (limit: string) => void;
   readonly onError?: (error: Error, what: string) => void;
 }
 
@@ -178,18 +179,12 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
       if (!q.ok) return q.response;
       const client = request.remoteAddress;
       const full = slots.acquire(client);
-      if (full) {
-        const refusal = full === 'per_key'
-          ? jsonError(ErrorCode.rate_limited, `at most ${slots.perKey} history canvases at once per client; retry when yours is done`, { retryAfterSeconds: 1 })
-          : jsonError(ErrorCode.unavailable, `all ${slots.global} history canvas slots are busy; retry in 1 s`, { retryAfterSeconds: 1 });
-        return { ...refusal, headers: { ...refusal.headers, 'retry-after': '1' } };
-      }
+      // Counted as snapshots (the metric's limit names): each is one point-in-time canvas.
+      if (full) return slotRefusal('snapshot', full, slots, 1, options.onRefused);
       try {
         return await answer(request, q.value);
       } catch (error) {
-        if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
-        options.onError?.(error as Error, 'history canvas');
-        return jsonError(ErrorCode.internal, 'history canvas failed');
+        return storeFailure(error, 'history canvas', options.onError);
       } finally {
         slots.release(client);
       }

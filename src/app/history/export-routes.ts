@@ -13,9 +13,8 @@ import { exportBytes, planExport } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, type ExportFormat } from '../../domain/history/export-format.ts';
 import { saltedUserKey } from './user-key.ts';
 import type { ParquetEncoder, PlacementLog } from '../../ports/export.ts';
-import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import { int, parse, timeParam } from './routes.ts';
+import { int, parse, storeFailure, timeParam } from './route-query.ts';
 
 export interface ExportRoutesOptions {
   readonly store: HistoryStore;
@@ -145,9 +144,7 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
           body: body(),
         };
       } catch (error) {
-        if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
-        options.onError?.(error as Error, 'export');
-        return jsonError(ErrorCode.internal, 'export failed');
+        return storeFailure(error, 'export', options.onError);
       } finally {
         if (!handedOver) release();
       }

@@ -12,7 +12,6 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { encodePng } from '../../adapters/image/png.ts';
-import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
@@ -21,7 +20,8 @@ import { userPlacements } from '../../adapters/pg/user-history.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { planExport } from '../../app/history/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from '../../app/history/heatmap.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
@@ -36,8 +36,8 @@ async function activityMap(kind: 'heatmap' | 'virgin', opts: { from?: string; to
   const spec = canvasSpecOf(config);
   const names = namesFor(config.CANVAS_ID);
   const logger = pino({ level: 'warn' });
-  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
-  try {
+  await withLifecycle(cliLogger(), async (life) => {
+    const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
     await migrateToLatest(pg.pool, names.pgSchema);
     const planned = await planExport(createPgHistoryStore(pg, logger), createPgPlacementLog(pg, names.consumers.history), spec, {
       ...(from === undefined ? {} : { from }),
@@ -56,9 +56,7 @@ async function activityMap(kind: 'heatmap' | 'virgin', opts: { from?: string; to
     process.stdout.write(kind === 'heatmap'
       ? `${opts.output}: placements per pixel, seq ${after + 1}..${planned.plan.toSeq}, busiest pixel ${max}, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`
       : `${opts.output}: ${virgin} of ${counts.length} pixels never placed through seq ${planned.plan.toSeq}, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  } finally {
-    await pg.close();
-  }
+  });
 }
 
 async function userHistory(user: string, opts: { limit: string; before?: string; json?: boolean }): Promise<void> {
@@ -68,8 +66,8 @@ async function userHistory(user: string, opts: { limit: string; before?: string;
   const config = loadConfig(historySchema);
   const spec = canvasSpecOf(config);
   const names = namesFor(config.CANVAS_ID);
-  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'warn' }));
-  try {
+  await withLifecycle(cliLogger(), async (life) => {
+    const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, pino({ level: 'warn' }));
     await migrateToLatest(pg.pool, names.pgSchema);
     // A username if an account has it, else the user id as given (guests have no account).
     const account = await createPgUserStore(pg.pool, names.pgSchema).findByUsername(user).catch(() => null);
@@ -91,9 +89,7 @@ async function userHistory(user: string, opts: { limit: string; before?: string;
       process.stdout.write(`  seq ${p.seq}  ${new Date(p.placedAt).toISOString()}  (${p.x},${p.y})  ${colour}${p.kind === 2 ? '  (restored by a moderator)' : ''}\n`);
     }
     if (next !== null) process.stdout.write(`more: --before ${next}\n`);
-  } finally {
-    await pg.close();
-  }
+  });
 }
 
 export function registerActivity(program: Command): void {

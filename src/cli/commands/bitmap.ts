@@ -7,9 +7,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
-import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { rebuildBitmap } from '../../app/project-bitmap.ts';
 import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
@@ -17,6 +15,7 @@ import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts'
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
+import { openNats, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
@@ -32,50 +31,44 @@ export function registerBitmap(program: Command): void {
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
       const logger = pino({ level: 'warn' }, pino.destination(2));
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-      try {
+      await withLifecycle(logger, async (life) => {
+        const nc = await openNats(life, config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
         await refuseWhileRunning(nc, names.canvasId, 'bitmap-projector', 'rebuild bitmap', opts.force === true);
         if (!(await confirm(`replace the Redis bitmap ${names.canvasKey} with a replay of ${names.stream}?`, opts.yes === true))) {
           process.stdout.write('nothing changed\n');
           return;
         }
-        const redis = await connectRedis(config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
-        try {
-          const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });
-          const store = createRedisBitmapStore(redis, names, spec);
-          const showBar = !opts.quiet && process.stderr.isTTY;
-          const bar = new cliProgress.SingleBar({
-            format: 'rebuild bitmap [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | eta {eta_formatted}',
-            stream: process.stderr,
-            hideCursor: true,
-          }, cliProgress.Presets.shades_classic);
-          const started = performance.now();
-          let barStarted = false;
-          let lastDraw = 0;
-          const result = await rebuildBitmap({ stream, store, spec }, {
-            onProgress: ({ seq, targetSeq }) => {
-              if (!showBar) return;
-              if (!barStarted) {
-                bar.start(targetSeq, 0, { rate: '0' });
-                barStarted = true;
-              }
-              const now = performance.now();
-              if (now - lastDraw < 100 && seq < targetSeq) return;
-              lastDraw = now;
-              bar.update(seq, { rate: Math.round(seq / ((now - started) / 1000)).toLocaleString('en-US') });
-            },
-          });
-          if (barStarted) bar.stop();
-          const seconds = result.ms / 1000;
-          process.stdout.write(
-            `bitmap ${names.canvasKey} rebuilt through sequence ${result.seq}: ${result.events} events in ${seconds.toFixed(2)} s` +
-              (result.events > 0 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n` : '\n'),
-          );
-        } finally {
-          await redis.quit().catch(() => redis.disconnect());
-        }
-      } finally {
-        await nc.drain().catch(() => nc.close());
-      }
+        const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
+        const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });
+        const store = createRedisBitmapStore(redis, names, spec);
+        const showBar = !opts.quiet && process.stderr.isTTY;
+        const bar = new cliProgress.SingleBar({
+          format: 'rebuild bitmap [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | eta {eta_formatted}',
+          stream: process.stderr,
+          hideCursor: true,
+        }, cliProgress.Presets.shades_classic);
+        const started = performance.now();
+        let barStarted = false;
+        let lastDraw = 0;
+        const result = await rebuildBitmap({ stream, store, spec }, {
+          onProgress: ({ seq, targetSeq }) => {
+            if (!showBar) return;
+            if (!barStarted) {
+              bar.start(targetSeq, 0, { rate: '0' });
+              barStarted = true;
+            }
+            const now = performance.now();
+            if (now - lastDraw < 100 && seq < targetSeq) return;
+            lastDraw = now;
+            bar.update(seq, { rate: Math.round(seq / ((now - started) / 1000)).toLocaleString('en-US') });
+          },
+        });
+        if (barStarted) bar.stop();
+        const seconds = result.ms / 1000;
+        process.stdout.write(
+          `bitmap ${names.canvasKey} rebuilt through sequence ${result.seq}: ${result.events} events in ${seconds.toFixed(2)} s` +
+            (result.events > 0 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n` : '\n'),
+        );
+      });
     }));
 }

@@ -17,7 +17,6 @@ import cliProgress from 'cli-progress';
 import { pino } from 'pino';
 import { gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
-import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
@@ -25,7 +24,8 @@ import { exportBytes, planExport } from '../../app/history/export.ts';
 import { colorHexes, EXPORT_FORMATS, rawUserKey, type ExportFormat } from '../../domain/history/export-format.ts';
 import { saltedUserKey } from '../../app/history/user-key.ts';
 import type { PlacementLog } from '../../ports/export.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
@@ -69,8 +69,8 @@ async function runExport(opts: ExportOptions): Promise<void> {
   const region = opts.region === undefined ? undefined : parseRegion(opts.region);
   const names = namesFor(config.CANVAS_ID);
   const logger = pino({ level: 'warn' });
-  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
-  try {
+  await withLifecycle(cliLogger(), async (life) => {
+    const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
     await migrateToLatest(pg.pool, names.pgSchema);
     const store = createPgHistoryStore(pg, logger);
     const pgLog = createPgPlacementLog(pg, names.consumers.history);
@@ -141,9 +141,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
       process.stderr.write(`resume with --after-seq ${through}\n`);
       process.exitCode = 130;
     }
-  } finally {
-    await pg.close();
-  }
+  });
 }
 
 export function registerExport(program: Command): void {

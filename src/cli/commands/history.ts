@@ -19,9 +19,8 @@ import cliProgress from 'cli-progress';
 import { pino } from 'pino';
 import { encodeVideo, findFfmpeg, videoSize } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
-import { connectPg, type PgConnection } from '../../adapters/pg/connect.ts';
+import type { PgConnection } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { canvasAt } from '../../app/history/point-in-time.ts';
@@ -35,22 +34,22 @@ import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { UsageError } from '../../exit-codes.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openNats, openPg, withLifecycle, type Lifecycle } from '../../roles/lifecycle.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
 import { parseRegion, parseTime } from './mod.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
-async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection) => Promise<T>): Promise<T> {
+/** Postgres (migrated) and a lifecycle that closes it and whatever `fn` opens through it. */
+async function withPg<T>(fn: (config: HistoryConfig, pg: PgConnection, life: Lifecycle) => Promise<T>): Promise<T> {
   const config = loadConfig(historySchema);
   const logger = pino({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL });
   const names = namesFor(config.CANVAS_ID);
-  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, logger);
-  try {
+  return withLifecycle(logger, async (life) => {
+    const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, logger);
     await migrateToLatest(pg.pool, names.pgSchema);
-    return await fn(config, pg);
-  } finally {
-    await pg.close();
-  }
+    return fn(config, pg, life);
+  });
 }
 
 const TIMELAPSE_FORMATS = ['apng', 'mp4', 'webm'] as const;
@@ -77,49 +76,45 @@ function bar(label: string): cliProgress.SingleBar {
 }
 
 async function rebuild(opts: { yes?: boolean; force?: boolean }): Promise<void> {
-  await withPg(async (config, pg) => {
+  await withPg(async (config, pg, life) => {
     const names = namesFor(config.CANVAS_ID);
     const logger = pino({ level: 'warn' });
-    const nc = await connectNats(config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-    try {
-      await refuseWhileRunning(nc, names.canvasId, 'history', 'rebuild history', opts.force === true);
-      if (!(await confirm(`empty the history tables of schema ${names.pgSchema} and rebuild them from ${names.stream}?`, opts.yes === true))) {
-        process.stdout.write('nothing changed\n');
-        return;
-      }
-      const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'rebuild', logger, maxBatch: config.HISTORY_MAX_BATCH });
-      const last = await stream.lastSeq();
-      const store = createPgHistoryStore(pg, logger);
-      await store.reset(names.consumers.history);
-      const controller = new AbortController();
-      const source: ProjectionSource = {
-        async run(fromSeq, handle, signal) {
-          for await (const batch of stream.read(fromSeq, { untilSeq: last, signal })) await handle(batch);
-          controller.abort();
-        },
-      };
-      const progress = bar('rebuild history');
-      progress.start(last, 0, { rate: '' });
-      const started = Date.now();
-      const projector = createHistoryProjector({
-        store, source, clock: systemClock,
-        width: config.CANVAS_WIDTH, height: config.CANVAS_HEIGHT,
-        projection: names.consumers.history,
-        snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
-        snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
-        observer: {
-          committed: ({ seq }) => progress.update(seq, { rate: `${Math.round(seq / Math.max(0.001, (Date.now() - started) / 1000))} ev/s` }),
-          error: ({ error, what }) => process.stderr.write(`\n${what}: ${error.message}\n`),
-        },
-      });
-      if (last > 0) await projector.run(controller.signal);
-      progress.update(projector.seq);
-      progress.stop();
-      const snapshots = (await store.summary(names.consumers.history)).snapshots;
-      process.stdout.write(`history rebuilt: ${projector.seq} events, ${snapshots} snapshots in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    } finally {
-      await nc.drain().catch(() => nc.close());
+    const nc = await openNats(life, config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
+    await refuseWhileRunning(nc, names.canvasId, 'history', 'rebuild history', opts.force === true);
+    if (!(await confirm(`empty the history tables of schema ${names.pgSchema} and rebuild them from ${names.stream}?`, opts.yes === true))) {
+      process.stdout.write('nothing changed\n');
+      return;
     }
+    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'rebuild', logger, maxBatch: config.HISTORY_MAX_BATCH });
+    const last = await stream.lastSeq();
+    const store = createPgHistoryStore(pg, logger);
+    await store.reset(names.consumers.history);
+    const controller = new AbortController();
+    const source: ProjectionSource = {
+      async run(fromSeq, handle, signal) {
+        for await (const batch of stream.read(fromSeq, { untilSeq: last, signal })) await handle(batch);
+        controller.abort();
+      },
+    };
+    const progress = bar('rebuild history');
+    progress.start(last, 0, { rate: '' });
+    const started = Date.now();
+    const projector = createHistoryProjector({
+      store, source, clock: systemClock,
+      width: config.CANVAS_WIDTH, height: config.CANVAS_HEIGHT,
+      projection: names.consumers.history,
+      snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
+      snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
+      observer: {
+        committed: ({ seq }) => progress.update(seq, { rate: `${Math.round(seq / Math.max(0.001, (Date.now() - started) / 1000))} ev/s` }),
+        error: ({ error, what }) => process.stderr.write(`\n${what}: ${error.message}\n`),
+      },
+    });
+    if (last > 0) await projector.run(controller.signal);
+    progress.update(projector.seq);
+    progress.stop();
+    const snapshots = (await store.summary(names.consumers.history)).snapshots;
+    process.stdout.write(`history rebuilt: ${projector.seq} events, ${snapshots} snapshots in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 }
 
@@ -129,13 +124,11 @@ export function registerHistory(program: Command): void {
     .action(cliAction('migrate', async () => {
       const config = loadConfig(historySchema);
       const names = namesFor(config.CANVAS_ID);
-      const pg = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'warn' }));
-      try {
+      await withLifecycle(cliLogger(), async (life) => {
+        const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, cliLogger());
         const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
         process.stdout.write(applied.length ? `schema ${names.pgSchema}: applied ${applied.join(', ')}\n` : `schema ${names.pgSchema}: up to date\n`);
-      } finally {
-        await pg.close();
-      }
+      });
     }));
 
   const rebuildCmd = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');

@@ -12,26 +12,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import type pg from 'pg';
-import { pino } from 'pino';
 import { commonSchema, canvasSpecOf, eventBoundsOf, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';
 import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
-import { connectPg } from '../../adapters/pg/connect.ts';
+import type { PgConnection } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
-import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan } from '../../domain/moderation/plan.ts';
 import type { Region } from '../../domain/region.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { parseTime as parseTimeOf } from '../../domain/time.ts';
 import { UsageError } from '../../exit-codes.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openNats, openPg, openRedis, withLifecycle, type Lifecycle } from '../../roles/lifecycle.ts';
 import { confirm } from '../guard.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
@@ -53,20 +50,17 @@ export function parseRegion(value: string): Region {
   return { x, y, w: width, h: height };
 }
 
-async function withUsers<T>(config: CommonConfig, names: Names, run: (find: (user: string) => Promise<string>, pool: pg.Pool) => Promise<T>): Promise<T> {
-  // connectPg fails fast with ServiceUnreachable (exit 3), and sets the canvas's search_path.
-  const { pool } = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'silent' }), { max: 1 });
-  const users = createPgUserStore(pool, names.pgSchema);
-  try {
-    return await run(async (user) => {
-      const account = await users.findByUsername(user).catch(() => null);
-      if (account) return account.userId;
-      if (USER_ID.test(user)) return user;
-      throw new UsageError(`no such user: ${user}`);
-    }, pool);
-  } finally {
-    await pool.end();
-  }
+/** A username if an account has it, else a well-formed user id as given (guests have no account). */
+async function userIdOf(pg: PgConnection, names: Names, user: string): Promise<string> {
+  const account = await createPgUserStore(pg.pool, names.pgSchema).findByUsername(user).catch(() => null);
+  if (account) return account.userId;
+  if (USER_ID.test(user)) return user;
+  throw new UsageError(`no such user: ${user}`);
+}
+
+/** Postgres (fails fast with ServiceUnreachable, exit 3; the canvas's search_path), closed by `life`. */
+function openUsersDb(life: Lifecycle, config: CommonConfig, names: Names): Promise<PgConnection> {
+  return openPg(life, config.DATABASE_URL, names.pgSchema, cliLogger(), { max: 1 });
 }
 
 function printPlan(plan: ModerationPlan, what: string): void {
@@ -76,8 +70,8 @@ function printPlan(plan: ModerationPlan, what: string): void {
 }
 
 async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
-  const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
-  try {
+  await withLifecycle(cliLogger(), async (life) => {
+    const nc = await openNats(life, config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'moderation' });
     const plan = await planFromStream(stream, makePlanner());
     printPlan(plan, what);
@@ -96,9 +90,7 @@ async function runPlan(config: CommonConfig, names: Names, what: string, makePla
     process.stdout.write(
       `${rollbackId}: wrote ${result.applied} events (through sequence ${result.lastSeq}); ${result.superseded} skipped because someone placed there since; ${result.contended.length} given up under contention${result.contended.length > 0 ? ' (run again)' : ''}\n`,
     );
-  } finally {
-    await nc.drain();
-  }
+  });
 }
 
 export function registerMod(program: Command): void {
@@ -115,19 +107,15 @@ export function registerMod(program: Command): void {
     .option('--shadow', 'shadow ban')
     .action(cliAction('mod ban', async (user: string, options: { shadow?: boolean }) => {
       const { config, names } = setup();
-      await withUsers(config, names, async (find, pool) => {
-        const userId = await find(user);
-        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
-        try {
-          // Postgres first (the record that survives a Redis restart), then the copy the edges read.
-          await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).set(userId, options.shadow ? 'shadow' : 'ban');
-        } finally {
-          redis.disconnect();
-        }
+      await withLifecycle(cliLogger(), async (life) => {
+        const pg = await openUsersDb(life, config, names);
+        const userId = await userIdOf(pg, names, user);
+        const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
+        // Postgres first (the record that survives a Redis restart), then the copy the edges read.
+        await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pg.pool, names.pgSchema)).set(userId, options.shadow ? 'shadow' : 'ban');
         if (!options.shadow) {
-          const nc = await connectNats(config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
+          const nc = await openNats(life, config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
           await createNatsRevocations(nc, names.canvasId).userBanned(userId);
-          await nc.drain();
         }
         process.stdout.write(`${options.shadow ? 'shadow-banned' : 'banned'} ${user} (${userId})\n`);
       });
@@ -138,15 +126,12 @@ export function registerMod(program: Command): void {
     .description('lift a ban or shadow ban')
     .action(cliAction('mod unban', async (user: string) => {
       const { config, names } = setup();
-      await withUsers(config, names, async (find, pool) => {
-        const userId = await find(user);
-        const redis = await connectRedis(config.REDIS_URL, 'rplace-cli-mod');
-        try {
-          const lifted = await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).clear(userId);
-          process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
-        } finally {
-          redis.disconnect();
-        }
+      await withLifecycle(cliLogger(), async (life) => {
+        const pg = await openUsersDb(life, config, names);
+        const userId = await userIdOf(pg, names, user);
+        const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
+        const lifted = await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pg.pool, names.pgSchema)).clear(userId);
+        process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
       });
     }));
 
@@ -163,7 +148,7 @@ export function registerMod(program: Command): void {
       const spec = canvasSpecOf(config);
       const since = options.since === undefined ? undefined : parseTime(options.since);
       const region = options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
-      const userId = await withUsers(config, names, (find) => find(options.user));
+      const userId = await withLifecycle(cliLogger(), async (life) => userIdOf(await openUsersDb(life, config, names), names, options.user));
       const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
       await runPlan(config, names, what, () => createRollbackPlanner(spec.width, spec.height, { userId, ...(since === undefined ? {} : { since }), ...(region ? { region } : {}) }), options);
     }));

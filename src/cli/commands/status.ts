@@ -17,15 +17,15 @@
 import type { Command } from 'commander';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import pg from 'pg';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { requestRoleStatus, type StatusReplies } from '../../adapters/nats/status-responder.ts';
-import { connectRedis } from '../../adapters/redis/connect.ts';
-import { commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
+import { readProjectionPositions } from '../../adapters/pg/projection-positions.ts';
+import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
+import { canvasSpecOf, commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../config/names.ts';
 import { lagAgainst } from '../../domain/role-status.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { formatRoles } from '../role-table.ts';
 import { ExitCode, exitCodeFor, UsageError } from '../../exit-codes.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
@@ -49,8 +49,8 @@ export interface Status {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 async function natsStatus(config: CommonConfig, names: Names, status: Status, waitMs: number): Promise<number | null> {
-  const nc = await connectNats(config.NATS_URL, `rplace-cli-status-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-  try {
+  return withLifecycle(cliLogger(), async (life) => {
+    const nc = await openNats(life, config.NATS_URL, `rplace-cli-status-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
     // Asked first and gathered while the stream is read: the wait overlaps the JetStream calls.
     const roles = requestRoleStatus(nc, names.canvasId, waitMs).catch((error: unknown) => ({ error: message(error) }));
     const lastSeq = await streamStatus(nc, names, status);
@@ -62,9 +62,7 @@ async function natsStatus(config: CommonConfig, names: Names, status: Status, wa
       status.roles = { ...replies, answered: replies.answered.map((r) => (r.projection ? { ...r, projection: { ...r.projection, lag: lagAgainst(r, lastSeq) } } : r)) };
     }
     return lastSeq;
-  } finally {
-    await nc.drain().catch(() => nc.close());
-  }
+  });
 }
 
 async function streamStatus(nc: NatsConnection, names: Names, status: Status): Promise<number | null> {
@@ -88,32 +86,16 @@ async function streamStatus(nc: NatsConnection, names: Names, status: Status): P
     return status.stream.lastSeq;
 }
 
-async function bitmapSeq(config: CommonConfig, names: Names): Promise<number | null> {
-  const redis = await connectRedis(config.REDIS_URL, `rplace-cli-status-${names.canvasId}`);
-  try {
-    const value = await redis.get(names.canvasSeqKey);
-    return value === null ? null : Number(value);
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
+function bitmapSeq(config: CommonConfig, names: Names): Promise<number | null> {
+  return withLifecycle(cliLogger(), async (life) => {
+    const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-status-${names.canvasId}`);
+    return createRedisBitmapStore(redis, names, canvasSpecOf(config)).seq();
+  });
 }
 
-async function historyPositions(config: CommonConfig, names: Names): Promise<{ name: string; seq: number }[] | null> {
-  const client = new pg.Client({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: 5_000, statement_timeout: 10_000 });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new Error(`cannot reach Postgres: ${message(error)}`);
-  }
-  try {
-    const table = `"${names.pgSchema}".projection_positions`;
-    const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [table]);
-    if (exists.rows[0]?.t == null) return null;
-    const rows = await client.query<{ name: string; seq: string }>(`SELECT name, seq FROM ${table} ORDER BY name`);
-    return rows.rows.map((r) => ({ name: r.name, seq: Number(r.seq) }));
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+function historyPositions(config: CommonConfig, names: Names): Promise<{ name: string; seq: number }[] | null> {
+  const logger = cliLogger();
+  return withLifecycle(logger, async (life) => readProjectionPositions(await openPg(life, config.DATABASE_URL, names.pgSchema, logger, { max: 1, statementTimeoutMs: 10_000 })));
 }
 
 /** Everything `rplace status` prints, as one object (also what `--json` prints). */

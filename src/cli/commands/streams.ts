@@ -4,12 +4,12 @@
  * here: each projector creates its own, positioned at the sequence its store holds.
  */
 import type { Command } from 'commander';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { commonSchema, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
-import { cliAction } from '../action.ts';
+import { cliAction, cliLogger } from '../action.ts';
+import { openNats, withLifecycle } from '../../roles/lifecycle.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerStreams(program: Command): void {
@@ -19,12 +19,10 @@ export function registerStreams(program: Command): void {
     .action(cliAction('streams apply', async () => {
       const config = loadConfig(commonSchema);
       const names = namesFor(config.CANVAS_ID);
-      const nc = await connectNats(config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-      try {
+      await withLifecycle(cliLogger(), async (life) => {
+        const nc = await openNats(life, config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
         const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
         process.stdout.write(`stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`);
-      } finally {
-        await nc.drain().catch(() => nc.close());
-      }
+      });
     }));
 }

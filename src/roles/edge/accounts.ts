@@ -39,6 +39,7 @@ import { proxyPolicy, resolveClientAddress } from '../../app/auth/client-address
 import { sessionCookies } from '../../app/auth/sessions.ts';
 import type { CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../config/names.ts';
+import { edgeModerationRoutes } from './moderation.ts';
 
 export interface EdgeAccountsDeps {
   readonly logger: Logger;
@@ -133,6 +134,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   // The HTTP adapter already gives every route the resolved client address (edge-server passes it `clientIp`).
   const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
     ...loginChallenges.routes,
+    ...edgeModerationRoutes({ nc: deps.nc, names, spec: deps.place.spec, pool, users, sessions, bans, cookies, origins, clock: deps.place.clock }),
     ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: { limit: config.POW_CHALLENGES_PER_IP_PER_MINUTE, windowMs: 60_000 }, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
     .map((route) => guardRoute(route, log));
   const access: EdgeAccess = {

@@ -8,12 +8,10 @@ import type { Logger } from 'pino';
 import { createGuestIdentity } from '../../adapters/identity/guest-cookie.ts';
 import { metrics, timeAppends } from '../../adapters/metrics.ts';
 import { startRoleMetrics } from '../../adapters/metrics-server.ts';
-import { connectNats } from '../../adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
-import { connectRedis } from '../../adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
 import { loadUwsBuild } from '../../adapters/uws/load.ts';
@@ -32,6 +30,8 @@ import { resolve } from 'node:path';
 import { startEdgeAccounts } from './accounts.ts';
 import type { ChallengeGate, RiskRule } from '../../app/auth/risk.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
+import { openNats, openRedis, startWith } from '../lifecycle.ts';
+import type { Shutdown } from '../run-role.ts';
 
 export interface EdgeOptions {
   /** Extra HTTP routes (history, auth) mounted next to the edge's own. */
@@ -43,33 +43,20 @@ export interface EdgeOptions {
   readonly challenge?: ChallengeGate;
 }
 
-export async function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<() => Promise<void>> {
+export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<Shutdown> {
   const native = loadUwsBuild(); // before connecting anything: refuse to start without the native binary
   const uws = native.uws;
   const log = logger.child({ component: 'edge' });
   log.info({ uws: native.packageName, abi: process.versions.modules }, 'uWebSockets.js native build loaded');
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const nc = await connectNats(config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('edge', names)), log);
-  let redis;
-  try {
-    redis = await connectRedis(config.REDIS_URL, `rplace-edge-${names.canvasId}`);
-  } catch (error) {
-    await nc.close();
-    throw error;
-  }
-  const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: config.APPEND_TIMEOUT_MS });
-  const closeAll = async () => {
-    await eventLog.close().catch(() => undefined);
-    await nc.drain().catch(() => nc.close());
-    await redis.quit().catch(() => redis.disconnect());
-  };
-  let stopFeed: (() => Promise<void>) | undefined;
-  let closeServer: (() => void) | undefined;
-  let feedRef: { readonly caughtUp: boolean } | undefined;
-  let closeAccounts: (() => Promise<void>) | undefined;
-  let stopMetrics: (() => Promise<void>) | undefined;
-  try {
+  // Closed in reverse: the listen socket (no new requests), the feed, the metrics listener, accounts, the
+  // event log (pending appends fail as `unavailable`), Redis, then the NATS drain.
+  return startWith(log, async (life) => {
+    const nc = await openNats(life, config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('edge', names)), log);
+    const redis = await openRedis(life, config.REDIS_URL, `rplace-edge-${names.canvasId}`);
+    const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: config.APPEND_TIMEOUT_MS });
+    life.defer({ name: 'event log', close: () => eventLog.close() });
     await ensureStream(nc, names, { replicas: config.STREAM_REPLICAS });
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
@@ -81,11 +68,11 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
     const cooldowns = createRedisCooldownStore(redis, names, (error) => log.warn({ err: error.message }, 'placement outcomes not recorded; their retries fall back to the retry window'));
     const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: timeAppends(eventLog), clock: systemClock };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
-    const accounts = await startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
+    let feedRef: { readonly caughtUp: boolean } | undefined;
+    const accounts = await life.open('accounts', () => startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
       ...(options.risk ? { risk: options.risk } : {}), ...(options.challenge ? { challenge: options.challenge } : {}),
-    });
-    closeAccounts = () => accounts.close();
-    const server = await startEdgeServer(
+    }), (a) => a.close());
+    const server = await life.open('edge server', () => startEdgeServer(
       {
         uws,
         logger: log,
@@ -119,11 +106,10 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
       },
       config.HOST,
       config.PORT,
-    );
-    closeServer = () => server.close();
-    stopMetrics = await startRoleMetrics(config, log);
+    ), (s) => s.close());
+    await life.open('metrics listener', () => startRoleMetrics(config, log), (stop) => stop());
     accounts.follow((matches, code, reason) => server.closeWhere(matches, code, reason));
-    const feed = startEdgeFeed({
+    const feed = await life.open('edge feed', async () => startEdgeFeed({
       stream,
       state,
       windowMs: config.FLUSH_WINDOW_MS,
@@ -134,24 +120,12 @@ export async function startEdge(config: EdgeConfig, logger: Logger, options: Edg
         metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
       },
       onReadError: (error) => log.warn({ err: error, seq: state.receivedSeq }, 'stream read failed; resuming from the next sequence'),
-    });
+    }), (f) => f.stop());
     feedRef = feed;
-    stopFeed = () => feed.stop();
+    // Registered last so it runs first: stop taking connections before the feed and the rest stop
+    // (server.close is idempotent; the 'edge server' step above covers a failed start).
+    life.defer({ name: 'listen socket', close: () => server.close() });
     log.info({ port: server.port, seq: state.seq }, 'edge listening');
     options.onListening?.(server.port);
-  } catch (error) {
-    closeServer?.();
-    await stopMetrics?.();
-    await stopFeed?.();
-    await closeAccounts?.();
-    await closeAll();
-    throw error;
-  }
-  return async () => {
-    closeServer?.();
-    await stopMetrics?.();
-    await stopFeed?.();
-    await closeAccounts?.();
-    await closeAll();
-  };
+  });
 }

@@ -1,12 +1,11 @@
 /**
  * The history query side, as routes the edge mounts (`startEdge(config, logger, { routes })`): point-in-time
  * canvas, pixel history, timelapse and its progress. Reads Postgres only; runs the migrations too so an edge
- * started before the history role finds its tables. `close()` ends the pool.
+ * started before the history role finds its tables. `close()` ends the pool (../lifecycle.ts).
  */
 import type { Logger } from 'pino';
 import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
-import { connectPg } from '../../adapters/pg/connect.ts';
 import { gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
@@ -22,6 +21,7 @@ import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';
+import { createLifecycle, openPg } from '../lifecycle.ts';
 
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
   & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'TIMELAPSE_MAX_PER_IP' | 'SNAPSHOT_MAX_CONCURRENT' | 'SNAPSHOT_MAX_PER_IP' | 'EXPORT_USER_SALT' | 'EXPORT_MAX_PER_CLIENT' | 'EXPORT_MAX_CONCURRENT'>>;
@@ -35,11 +35,13 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
   const log = logger.child({ component: 'history-api' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
-  const pg = await connectPg(config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE ?? 4, statementTimeoutMs: 30_000 });
+  const life = createLifecycle(log);
+  let pg;
   try {
+    pg = await openPg(life, config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE ?? 4, statementTimeoutMs: 30_000 });
     await migrateToLatest(pg.pool, names.pgSchema);
   } catch (error) {
-    await pg.close();
+    await life.close();
     throw error;
   }
   const encoder: ImageEncoder = {
@@ -100,5 +102,5 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     },
     usernames: new Usernames({ lookup: (ids) => users.usernamesOf(ids), clock: systemClock, onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only') }),
   });
-  return { routes, close: () => pg.close() };
+  return { routes, close: () => life.close() };
 }

@@ -6,17 +6,18 @@
 import { runRole } from '../run-role.ts';
 
 await runRole('history', async () => {
-  const [{ createLogger }, { setMetricsRole }, { startMetricsServer }, { historySchema }, { loadConfig }, { startHistory }] = await Promise.all([
+  const [{ createLogger }, { setMetricsRole }, { startMetricsServer }, { historySchema }, { loadConfig }, { startHistory }, { startWith, ROLE_CLOSE_TIMEOUT_MS }] = await Promise.all([
     import('../../adapters/logger.ts'), import('../../adapters/metrics.ts'), import('../../adapters/metrics-server.ts'),
-    import('../../config/history.ts'), import('../../config/load.ts'), import('./start.ts'),
+    import('../../config/history.ts'), import('../../config/load.ts'), import('./start.ts'), import('../lifecycle.ts'),
   ]);
   const config = loadConfig(historySchema);
   const logger = createLogger('history', config.LOG_LEVEL);
   setMetricsRole('history');
-  const stop = await startHistory(config, logger);
-  const server = config.METRICS_PORT === undefined ? null : await startMetricsServer(config.METRICS_PORT, logger);
-  return async () => {
-    await server?.close();
-    await stop();
-  };
+  return startWith(logger, async (life) => {
+    life.defer({ name: 'history', close: await startHistory(config, logger) });
+    if (config.METRICS_PORT !== undefined) {
+      const port = config.METRICS_PORT;
+      await life.open('metrics listener', () => startMetricsServer(port, logger), (server) => server.close());
+    }
+  }, { closeTimeoutMs: ROLE_CLOSE_TIMEOUT_MS });
 });

@@ -1,0 +1,302 @@
+/**
+ * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
+ *   [--identities 48] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *
+ * The load players produce (issue 13): K closed-loop placers, each from its own client address
+ * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
+ * guest identities (one socket each) so the 1 s cooldown never makes it wait (`waited` says if it did).
+ * N viewers on WebSockets; `--timing` of them time every pixel from the placement's send to its frame.
+ * The server runs as a child pinned to core 0 (`taskset -c 0`): `dev` is every role in one process, as
+ * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
+ * generator) pins itself to core 1. The shared NATS, Redis and Postgres are NOT re-pinned (not ours):
+ * their CPU is read from /proc by pid, so their per-placement figures include whatever else uses them.
+ * Prints accepted/s, place RTT and delivery percentiles, early closes of fresh viewer sockets, and CPU µs
+ * per placement per process, with the issue's floors as the same-line reference.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { namesFor } from '../src/config/names.ts';
+import { cleanupCanvas } from '../test/helpers/isolation.ts';
+import { startHarnesses, type Harness } from './_fanout-harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'dev' },
+    placers: { type: 'string', default: '32' },
+    viewers: { type: 'string', default: '0' },
+    timing: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '15' },
+    identities: { type: 'string', default: '48' },
+    port: { type: 'string', default: '21500' },
+    'cpu-prof': { type: 'string' },
+    /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
+    'fresh': { type: 'string', default: '0' },
+  },
+});
+const count = (name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port' | 'fresh', min: number): number => {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(args[name])}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+if (args.server !== 'dev' && args.server !== 'edge') {
+  process.stderr.write(`--server must be dev or edge, got ${JSON.stringify(args.server)}\n`);
+  process.exit(2);
+}
+const PLACERS = count('placers', 1);
+const VIEWERS = count('viewers', 0);
+const TIMING = Math.min(VIEWERS, count('timing', 0));
+const SECONDS = count('seconds', 3);
+const IDENTITIES = count('identities', 1);
+const PORT = count('port', 1);
+const FRESH = count('fresh', 0);
+const WARMUP_MS = 3_000;
+const SIZE = 1000;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class Samples {
+  private data = new Float64Array(1 << 16);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  percentile(p: number): number {
+    if (this.length === 0) return Number.NaN;
+    const sorted = this.data.slice(0, this.length).sort();
+    return sorted[Math.min(this.length - 1, Math.floor((p / 100) * this.length))]!;
+  }
+}
+
+const TICK_US = 1_000_000 / 100; // CLK_TCK
+/** utime + stime (µs) of each of the processes `pids` that still exists. */
+function cpuOf(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_US);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+/** CPU used between two readings by the processes present in both (a Postgres backend may come and go). */
+function cpuUsed(before: Map<number, number>, after: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, at] of after) if (before.has(pid)) used += at - before.get(pid)!;
+  return used;
+}
+function pidsNamed(comm: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) out.push(Number(entry));
+    } catch {
+      // not ours to read
+    }
+  }
+  return out;
+}
+
+// Our own process only: the load generator on core 1 (the server child gets core 0 below).
+execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+
+const canvasId = `hperf_${randomBytes(4).toString('hex')}`;
+const names = namesFor(canvasId);
+const url = `http://127.0.0.1:${PORT}`;
+const entry = args.server === 'dev' ? 'bench/_players-server.ts' : 'src/roles/edge/main.ts';
+const nodeArgs = ['--import', 'tsx', ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []), entry];
+const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], {
+  env: {
+    ...process.env, PORT: String(PORT), HOST: '127.0.0.1', CANVAS_ID: canvasId, CANVAS_WIDTH: String(SIZE), CANVAS_HEIGHT: String(SIZE),
+    COOLDOWN_SECONDS: '1', LOG_LEVEL: 'warn', SESSION_SECRET: 'bench-players-secret-bench-players-secret-0', ALLOW_GUEST_PLACEMENT: '1',
+    // Every placer has its own address; its guests rotate so the 1 s cooldown never holds it up.
+    GUEST_COOLDOWN_PER_IP: '0', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let childOutput = '';
+child.stdout.on('data', (d: Buffer) => (childOutput += d.toString()));
+child.stderr.on('data', (d: Buffer) => (childOutput += d.toString()));
+const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+const stop = async () => {
+  if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+  await cleanupCanvas(names).catch((e: unknown) => say(`cleanup failed: ${(e as Error).message}`));
+};
+
+try {
+  const deadline = Date.now() + 120_000;
+  while (!(await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server not ready: ${childOutput.slice(-2000)}`);
+    await sleep(200);
+  }
+  // The node process itself (taskset execs it: same pid).
+  const serverPid = child.pid!;
+  say(`players: --server ${args.server} (pid ${serverPid}, core 0), ${PLACERS} placers × ${IDENTITIES} guests, ${VIEWERS} viewers (${TIMING} timing), ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up; load ${load()}`);
+
+  const wsUrl = `${url.replace('http', 'ws')}/ws?v=1`;
+  const rtt = new Samples();
+  const delivery = new Samples();
+  /** sentAt by sequence, for delivery timing (index seq - 1; grown as needed). */
+  let sentAt = new Float64Array(1 << 20);
+  let measuring = false;
+  let accepted = 0;
+  let refused = 0;
+  let waited = 0;
+  let earlyCloses = 0;
+  let closing = false;
+
+  // Viewers first, so their welcome is not mixed with the placers' start.
+  const timingFrames: { first: number; last: number; at: number }[][] = [];
+  const viewers: WebSocket[] = [];
+  for (let v = 0; v < VIEWERS; v++) {
+    const frames: { first: number; last: number; at: number }[] = [];
+    const timing = v < TIMING;
+    if (timing) timingFrames.push(frames);
+    const ws = new WebSocket(wsUrl, { perMessageDeflate: false, localAddress: `127.0.1.${1 + (v % 250)}` });
+    ws.binaryType = 'arraybuffer';
+    ws.on('message', (data: ArrayBuffer, isBinary) => {
+      if (!timing || !isBinary || !measuring) return;
+      const view = new DataView(data);
+      if (view.getUint8(1) === 1) frames.push({ first: view.getFloat64(2, true), last: view.getFloat64(10, true), at: performance.timeOrigin + performance.now() });
+    });
+    ws.on('close', () => {
+      if (!closing) earlyCloses++;
+    });
+    ws.on('error', () => undefined);
+    viewers.push(ws);
+    if (v % 200 === 199) await sleep(50);
+  }
+
+  interface Guest { ws: WebSocket; readyAt: number; open: boolean }
+  const placers = Array.from({ length: PLACERS }, (_, p) => {
+    const guests: Guest[] = [];
+    let inFlight: { requestId: string; at: number; guest: Guest } | null = null;
+    let n = 0;
+    const next = () => {
+      if (closing || inFlight) return;
+      let best: Guest | undefined;
+      for (const g of guests) if (g.open && (!best || g.readyAt < best.readyAt)) best = g;
+      if (!best) return;
+      const now = Date.now();
+      if (best.readyAt > now) {
+        if (measuring) waited++;
+        setTimeout(next, best.readyAt - now);
+        return;
+      }
+      const requestId = `p${p}-${++n}`;
+      inFlight = { requestId, at: performance.now(), guest: best };
+      const i = p * 7919 + n * 104729;
+      best.ws.send(JSON.stringify({ type: 'place', x: i % SIZE, y: Math.floor(i / SIZE) % SIZE, color: n % 32, requestId }));
+    };
+    for (let g = 0; g < IDENTITIES; g++) {
+      const ws = new WebSocket(wsUrl, { perMessageDeflate: false, localAddress: `127.0.0.${10 + p}` });
+      const guest: Guest = { ws, readyAt: 0, open: false };
+      guests.push(guest);
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        const m = JSON.parse(String(data)) as { type: string; requestId?: string; seq?: number; nextPlacement?: number; remainingSeconds?: number };
+        if (m.type === 'welcome') {
+          guest.open = true;
+          guest.readyAt = Date.now() + (m as { cooldownRemaining?: number }).cooldownRemaining! * 1000;
+          return next();
+        }
+        if (!inFlight || m.requestId !== inFlight.requestId) return;
+        const done = performance.now();
+        if (measuring) rtt.push(done - inFlight.at);
+        if (m.type === 'success') {
+          if (measuring) accepted++;
+          guest.readyAt = m.nextPlacement!;
+          const seq = m.seq!;
+          while (seq > sentAt.length) {
+            const bigger = new Float64Array(sentAt.length * 2);
+            bigger.set(sentAt);
+            sentAt = bigger;
+          }
+          sentAt[seq - 1] = performance.timeOrigin + inFlight.at;
+        } else {
+          if (measuring) refused++;
+          guest.readyAt = Date.now() + (m.remainingSeconds ?? 1) * 1000;
+        }
+        inFlight = null;
+        next();
+      });
+      ws.on('close', () => (guest.open = false));
+      ws.on('error', () => undefined);
+    }
+    return guests;
+  });
+
+  await sleep(WARMUP_MS);
+  const procs = { edge: [serverPid], 'nats-server': pidsNamed('nats-server'), 'redis-server': pidsNamed('redis-server'), postgres: pidsNamed('postgres'), 'load generator': [process.pid] };
+  const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
+  const started = performance.now();
+  measuring = true;
+  let fresh: Harness | undefined;
+  if (FRESH > 0) {
+    [fresh] = await startHarnesses('c', FRESH);
+    let lastSeq = 1;
+    for (let i = sentAt.length - 1; i >= 0; i--) if (sentAt[i]! > 0) { lastSeq = i + 1; break; }
+    for (let done = 0; done < FRESH && performance.now() - started < SECONDS * 1000; done += 200) {
+      await fresh!.connect(PORT, Math.min(200, FRESH - done), Math.max(1, lastSeq - 5), done, 0);
+      await sleep(100);
+    }
+  }
+  await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - started)));
+  measuring = false;
+  const wallUs = (performance.now() - started) * 1000;
+  const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
+  closing = true;
+  for (const guests of placers) for (const g of guests) g.ws.close();
+
+  for (const frames of timingFrames) {
+    for (const f of frames) for (let seq = f.first; seq <= f.last; seq++) {
+      const at = seq - 1 < sentAt.length ? sentAt[seq - 1]! : 0;
+      if (at > 0) delivery.push(f.at - at);
+    }
+  }
+  for (const ws of viewers) ws.close();
+  if (fresh) {
+    const r = await fresh.report();
+    say(`fresh C-harness viewers: ${r.open} open, ${r.closed} closed by the edge, ${r.failed} failed; close codes ${JSON.stringify(r.closeCodes)}`);
+    fresh.kill();
+  }
+
+  const rate = accepted / (wallUs / 1e6);
+  say(`load ${load()}`);
+  say(`accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times)`);
+  say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
+  if (TIMING > 0) say(`delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`);
+  let totalUs = 0;
+  for (const k of Object.keys(procs)) {
+    const used = cpuUsed(cpuBefore[k]!, cpuAfter[k]!);
+    if (k !== 'load generator') totalUs += used;
+    say(`cpu ${k.padEnd(14)} ${fmt(used / Math.max(1, accepted), 1).padStart(8)} µs/placement  (${fmt((100 * used) / wallUs)} % of a core${procs[k as keyof typeof procs].length === 0 ? ', process not found' : ''})`);
+  }
+  say(`cpu server side ${fmt(totalUs / Math.max(1, accepted), 1)} µs/placement (floor at 3,333/s: ≤ 120)`);
+  const floor = args.server === 'dev' ? (VIEWERS === 0 ? 8_000 : 4_000) : 15_000;
+  say(`vs the issue-13 floor for this point (${fmt(floor)}/s): ${fmt(rate / floor, 2)}×`);
+} finally {
+  await stop();
+}
+process.exit(0);
