@@ -6,6 +6,7 @@
  * "now" to about 40 % of the range, then the page asked for indices (never a PNG), several steps were drawn,
  * and the drawn <canvas>, read back pixel by pixel, equals a replay of the events up to the sequence the last
  * drawn answer was for (a sequence strictly inside the history, so a blank or a live canvas would fail).
+ * Zoomed in, the page asks for a region only and draws that region of the same replay.
  */
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -57,6 +58,63 @@ afterAll(async () => {
   await cleanupCanvas(names);
   await nc?.close();
 }, 60_000);
+
+/** Drags the slider's thumb from the right end ("now") to 40 % of its width, then waits until nothing new is drawn. */
+async function dragAndSettle(page: import('playwright-core').Page): Promise<{ steps: number; seq: number; time: number }> {
+  const box = await page.locator('#history-time').boundingBox();
+  if (!box) throw new Error('no slider');
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width - 4, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width - 4 - (box.width * 0.6 * i) / 12, y, { steps: 2 });
+  await page.mouse.up();
+  let last = '';
+  for (let stable = 0; stable < 5;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = JSON.stringify(await page.evaluate(() => window.rplaceDebug.history()));
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+  return page.evaluate(() => window.rplaceDebug.history());
+}
+
+function replayTo(seq: number): Uint8Array {
+  const canvas = new Uint8Array(W * H);
+  for (let i = 0; i < seq; i++) {
+    const p = pixels[i] as { x: number; y: number; color: number };
+    canvas[p.y * W + p.x] = p.color;
+  }
+  return canvas;
+}
+
+it('zoomed in, the slider asks for the visible region only and draws it', async () => {
+  if (!browser) throw new Error('no browser');
+  const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+  page.setDefaultTimeout(15_000);
+  const asked: URL[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/history/canvas')) asked.push(new URL(r.url()));
+  });
+  await page.goto(`${base}/?debug#x=20&y=15&z=50`);
+  await page.waitForSelector('html[data-painted]');
+  await page.click('#history-toggle');
+  await page.waitForSelector('#history:not([hidden])');
+  const shown = await dragAndSettle(page);
+  expect(shown.steps).toBeGreaterThan(1);
+  const lastAsked = asked.at(-1);
+  if (!lastAsked) throw new Error('no canvas request');
+  const [x, y, w, h] = ['x', 'y', 'w', 'h'].map((k) => Number(lastAsked.searchParams.get(k))) as [number, number, number, number];
+  expect(w * h).toBeGreaterThan(0);
+  expect(w * h, lastAsked.search).toBeLessThan(W * H);
+  const drawn = Buffer.from(await page.evaluate(() => window.rplaceDebug.renderedIndicesBase64()), 'base64');
+  const reference = replayTo(shown.seq);
+  let wrong = 0;
+  for (let row = y as number; row < y + h; row++) {
+    for (let col = x as number; col < x + w; col++) if (drawn[row * W + col] !== reference[row * W + col]) wrong++;
+  }
+  expect(wrong).toBe(0);
+  await page.close();
+}, 90_000);
 
 it('dragging the slider draws the point-in-time canvas from palette indices', async () => {
   if (!browser) throw new Error('no browser');

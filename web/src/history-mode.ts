@@ -61,6 +61,8 @@ export class HistoryMode {
   private requests: { id: number; controller: AbortController }[] = [];
   private nextRequest = 0;
   private drawnRequest = 0;
+  /** The last answer drawn was a region only (zoomed in): the rest of the canvas may show another moment. */
+  private partial = false;
   /** Steps drawn so far and the last one's sequence and time (read by tests and the slider bench). */
   readonly shown = { steps: 0, seq: 0, time: 0 };
 
@@ -144,6 +146,27 @@ export class HistoryMode {
     if (!this.inFlight) void this.fetchWanted();
   }
 
+  /**
+   * The camera moved: when only a region was drawn (zoomed in), ask again for the new view at the moment shown,
+   * so panning never uncovers pixels of another moment for longer than one answer.
+   */
+  viewChanged(): void {
+    if (this.active && this.partial && this.shownTime !== null && this.layer.value === 'canvas' && !this.pngSlider) this.requestIndices(this.shownTime);
+  }
+
+  /**
+   * What to ask for: the whole canvas, or, zoomed in (the view under a quarter of the canvas), the visible
+   * region with half its size again on each side, so a small pan stays inside what was drawn.
+   */
+  private wantedRegion(): { x: number; y: number; w: number; h: number } | null {
+    const { camera, view } = this.deps.visibleRegion();
+    const v = visibleRegion(camera, view, this.size);
+    if (v.w * v.h * 4 >= this.size.width * this.size.height) return null;
+    const x = Math.max(0, v.x - (v.w >> 1));
+    const y = Math.max(0, v.y - (v.h >> 1));
+    return { x, y, w: Math.min(this.size.width, v.x + v.w + (v.w >> 1)) - x, h: Math.min(this.size.height, v.y + v.h + (v.h >> 1)) - y };
+  }
+
   private requestIndices(t: number): void {
     while (this.requests.length >= 2) this.requests.shift()?.controller.abort();
     const request = { id: ++this.nextRequest, controller: new AbortController() };
@@ -155,7 +178,9 @@ export class HistoryMode {
   private async fetchIndices(t: number, request: { id: number; controller: AbortController }): Promise<void> {
     try {
       const iso = encodeURIComponent(new Date(t).toISOString());
-      const res = await fetch(`/api/v1/history/canvas?time=${iso}&encoding=identity`, { credentials: 'include', signal: request.controller.signal });
+      const region = this.wantedRegion();
+      const part = region ? `&x=${region.x}&y=${region.y}&w=${region.w}&h=${region.h}` : '';
+      const res = await fetch(`/api/v1/history/canvas?time=${iso}&encoding=identity${part}`, { credentials: 'include', signal: request.controller.signal });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { message?: string };
         if (request.id > this.drawnRequest) this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
@@ -163,13 +188,15 @@ export class HistoryMode {
       }
       const indices = new Uint8Array(await res.arrayBuffer());
       if (!this.active || request.id < this.drawnRequest) return;
-      if (indices.length !== this.size.width * this.size.height) {
+      if (indices.length !== (region ? region.w * region.h : this.size.width * this.size.height)) {
         this.note.textContent = 'The snapshot does not match this canvas.';
         return;
       }
       this.drawnRequest = request.id;
       for (const r of this.requests) if (r.id < request.id) r.controller.abort();
-      this.deps.renderer.drawAll(indices);
+      if (region) this.deps.renderer.drawRegion(indices, region);
+      else this.deps.renderer.drawAll(indices);
+      this.partial = region !== null;
       this.shownSeq = Number(res.headers.get('x-rplace-seq'));
       this.shownTime = t;
       this.shown.steps++;

@@ -57,6 +57,8 @@ let view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
 const urlCamera = cameraFromHash(location.hash);
 let cameraPlaced = false;
 let templates: Templates | undefined;
+/** History mode's hook (set once it exists: setCamera may run before). */
+let onCameraMoved: (() => void) | undefined;
 let modConsole: ModConsole | undefined;
 
 // ---- camera -------------------------------------------------------------------------------------------
@@ -68,6 +70,7 @@ function setCamera(next: Camera): void {
   drawReticle();
   templates?.layout();
   modConsole?.layout();
+  onCameraMoved?.();
   const pct = camera.zoom * 100;
   zoomLevelEl.textContent = `${pct >= 100 ? Math.round(pct) : pct.toFixed(pct >= 10 ? 0 : 1)} %`;
   zoomLevelEl.dataset.canPlace = String(camera.zoom >= PLACE_ZOOM);
@@ -405,6 +408,8 @@ const historyMode = new HistoryMode({
     pixelInfo.show(placement.state.selected, paletteNamesOf);
   },
 });
+
+onCameraMoved = () => historyMode.viewChanged();
 
 templates = new Templates({
   palette: () => paletteHex,
