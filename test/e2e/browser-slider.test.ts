@@ -128,34 +128,15 @@ it('dragging the slider draws the point-in-time canvas from palette indices', as
   await page.waitForSelector('html[data-painted]');
   await page.click('#history-toggle');
   await page.waitForSelector('#history:not([hidden])');
-  // A real drag: press on the thumb (at the right end, "now"), move left in steps, release.
-  const box = await page.locator('#history-time').boundingBox();
-  if (!box) throw new Error('no slider');
-  const y = box.y + box.height / 2;
-  await page.mouse.move(box.x + box.width - 4, y);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width - 4 - (box.width * 0.6 * i) / 12, y, { steps: 2 });
-  await page.mouse.up();
-  // Settled: the slider's last position drawn, nothing new for half a second.
-  let last = '';
-  for (let stable = 0; stable < 5;) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = JSON.stringify(await page.evaluate(() => window.rplaceDebug.history()));
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-  }
-  const shown = await page.evaluate(() => window.rplaceDebug.history());
+  // A real drag: press on the thumb, move left in steps, release; then settled.
+  const shown = await dragAndSettle(page);
   expect(shown.steps).toBeGreaterThan(1);
   expect(shown.seq).toBeGreaterThan(N * 0.2);
   expect(shown.seq).toBeLessThan(N * 0.8);
   expect(asked.filter((p) => p.endsWith('/snapshot'))).toEqual([]);
   expect(asked.filter((p) => p.endsWith('/canvas')).length).toBeGreaterThanOrEqual(shown.steps);
 
-  const reference = new Uint8Array(W * H);
-  for (let i = 0; i < shown.seq; i++) {
-    const p = pixels[i] as { x: number; y: number; color: number };
-    reference[p.y * W + p.x] = p.color;
-  }
+  const reference = replayTo(shown.seq);
   const drawn = Buffer.from(await page.evaluate(() => window.rplaceDebug.renderedIndicesBase64()), 'base64');
   expect(drawn.length).toBe(W * H);
   expect(drawn.equals(Buffer.from(reference))).toBe(true);
