@@ -10,7 +10,7 @@
  * new (`GET /api/v1/history/canvas`: palette indices drawn with the client's palette). Both then drag the
  * slider through S steps of a random walk (±1–20 of the slider's 1000), alternating page by page so the
  * machine's load falls on both alike; each step is timed inside the page from the `input` event to the
- * animation frame that painted the answer. Target: p50 ≤ 50 ms per step (new path).
+ * animation frame that painted the answer. A third page, zoomed in, shows the region-only path. Target: p50 ≤ 50 ms per step (new path).
  */
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -102,9 +102,9 @@ try {
   }
   const browser = await launchChromium();
   try {
-    const open = async (query: string): Promise<Page> => {
+    const open = async (query: string, hash = ''): Promise<Page> => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      await page.goto(`${base}/?debug${query}`);
+      await page.goto(`${base}/?debug${query}${hash}`);
       await page.waitForSelector('html[data-painted]', { timeout: 60_000 });
       await page.click('#history-toggle');
       await page.waitForSelector('#history:not([hidden])');
@@ -112,15 +112,19 @@ try {
     };
     const png = await open('&slider=png');
     const indices = await open('');
+    // Zoomed in (8 px per pixel: a 160×100 view): the region asked for is 320×200.
+    const zoomed = await open('', '#x=1000&y=1000&z=8');
     // One warm-up step each (JIT, first snapshot reads), not counted.
     await step(png, 500);
     await step(indices, 501);
-    const times = { png: [] as number[], indices: [] as number[] };
+    await step(zoomed, 502);
+    const times = { png: [] as number[], indices: [] as number[], zoomed: [] as number[] };
     const walkPng = walk(STEPS, 500, 7);
     const walkIdx = walkPng.map((v) => (v >= 999 ? v - 1 : v + 1));
     for (let i = 0; i < STEPS; i++) {
       times.png.push(await step(png, walkPng[i] as number));
       times.indices.push(await step(indices, walkIdx[i] as number));
+      times.zoomed.push(await step(zoomed, Math.max(1, (walkIdx[i] as number) - 2)));
     }
     const sizes = await indices.evaluate(`(async () => {
       const iso = new Date(Date.now() - 60000).toISOString();
@@ -136,6 +140,7 @@ try {
     process.stdout.write(`${line('previous: PNG per step', times.png)}\n`);
     process.stdout.write(`${line('new: palette indices (history/canvas)', times.indices)}  [target p50 ≤ 50 ms]\n`);
     const p50 = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
+    process.stdout.write(`${line('new, zoomed in (visible region)', times.zoomed)}\n`);
     process.stdout.write(`  ratio new / previous p50: ${(p50(times.indices) / p50(times.png)).toFixed(2)}×\n`);
     process.stdout.write(`  one full answer on the wire (as the slider asks for it): PNG ${(sizes.png / 1e6).toFixed(2)} MB, indices ${(sizes.indices / 1e6).toFixed(2)} MB (content-encoding ${sizes.encoding ?? 'identity'})\n`);
     // Where the time goes: the same answers fetched from Node (no browser), 10 instants each.
