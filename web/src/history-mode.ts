@@ -1,17 +1,12 @@
 /**
- * History mode: a time slider that scrubs the canvas through the past (`GET /api/v1/history/snapshot`),
+ * History mode: a time slider that scrubs the canvas through the past (`GET /api/v1/history/canvas`),
  * the selected pixel's history, and a timelapse export of the visible region
  * (`GET /api/v1/history/timelapse`; animated PNG, or MP4/WebM when the server lists them). Live updates keep flowing into the client's canvas meanwhile and
  * are shown again when leaving history mode.
  *
- * Scrubbing the canvas asks `GET /api/v1/history/canvas` for palette indices (the live canvas's layout) and
- * draws them with the client's palette: no PNG encoded per step on the server nor decoded here. Each step
- * starts a request; at most two are in flight (the older is aborted when a third is needed, which is also the
- * server's per-client share), an answer is drawn only when it is newer than the one shown, and drawing it
- * aborts every older request. It asks for the bytes uncompressed (`encoding=identity`): gzipping 4 MB costs the
- * server ~100 ms per step (slider bench), several times what sending them costs on a LAN. So a fast drag keeps landing answers instead of cancelling them all. The
- * heatmap and virgin layers (and `?slider=png`, the previous path, kept for the slider bench) keep at most
- * one PNG request in flight and fetch the slider's latest position when it lands.
+ * Scrubbing the canvas draws palette indices (./history-indices.ts). The heatmap and virgin layers (and
+ * `?slider=png`, the previous path, kept for the slider bench) keep at most one PNG request in flight and
+ * fetch the slider's latest position when it lands.
  *
  * The layer picker shows, instead of the canvas at the slider's time, the heatmap of every placement up to it
  * (`GET /api/v1/history/heatmap`) or the pixels never placed up to it (`GET /api/v1/history/virgin`). Under the
@@ -19,6 +14,7 @@
  * (asked of the dataset export: its first line, then the request is dropped, which stops the export).
  */
 import { type Camera, type Viewport, visibleRegion } from './camera.ts';
+import { IndexScrubber } from './history-indices.ts';
 import type { Renderer } from './renderer.ts';
 
 export interface HistoryDeps {
@@ -58,16 +54,31 @@ export class HistoryMode {
   private shownSeq = 0;
   private exporting = false;
   private readonly pngSlider = new URLSearchParams(location.search).get('slider') === 'png';
-  private requests: { id: number; controller: AbortController }[] = [];
-  private nextRequest = 0;
-  private drawnRequest = 0;
-  /** The last answer drawn was a region only (zoomed in): the rest of the canvas may show another moment. */
-  private partial = false;
+  private readonly indices: IndexScrubber;
   /** Steps drawn so far and the last one's sequence and time (read by tests and the slider bench). */
   readonly shown = { steps: 0, seq: 0, time: 0 };
 
   constructor(deps: HistoryDeps) {
     this.deps = deps;
+    this.indices = new IndexScrubber({
+      renderer: deps.renderer,
+      size: () => this.size,
+      visibleRegion: deps.visibleRegion,
+      active: () => this.active,
+      drawn: (t, seq) => {
+        this.shownSeq = seq;
+        this.shownTime = t;
+        this.shown.steps++;
+        this.shown.seq = seq;
+        this.shown.time = t;
+        this.deps.onTime?.(t);
+        this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${seq} events)`;
+        this.updateTimelapseLink();
+      },
+      failed: (message) => {
+        this.note.textContent = message;
+      },
+    });
     this.toggle.addEventListener('click', () => this.setActive(!this.active));
     (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
     this.slider.addEventListener('input', () => this.scrub());
@@ -100,8 +111,7 @@ export class HistoryMode {
       void this.loadRange();
       this.updateTimelapseLink();
     } else {
-      for (const r of this.requests) r.controller.abort();
-      this.requests = [];
+      this.indices.abortAll();
       const live = this.deps.liveCanvas();
       if (live) this.deps.renderer.drawAll(live);
     }
@@ -139,7 +149,7 @@ export class HistoryMode {
     const t = this.sliderTime();
     this.when.textContent = new Date(t).toLocaleString();
     if (this.layer.value === 'canvas' && !this.pngSlider) {
-      this.requestIndices(t);
+      this.indices.request(t);
       return;
     }
     this.wanted = t;
@@ -151,65 +161,7 @@ export class HistoryMode {
    * so panning never uncovers pixels of another moment for longer than one answer.
    */
   viewChanged(): void {
-    if (this.active && this.partial && this.shownTime !== null && this.layer.value === 'canvas' && !this.pngSlider) this.requestIndices(this.shownTime);
-  }
-
-  /**
-   * What to ask for: the whole canvas, or, zoomed in (the view under a quarter of the canvas), the visible
-   * region with half its size again on each side, so a small pan stays inside what was drawn.
-   */
-  private wantedRegion(): { x: number; y: number; w: number; h: number } | null {
-    const { camera, view } = this.deps.visibleRegion();
-    const v = visibleRegion(camera, view, this.size);
-    if (v.w * v.h * 4 >= this.size.width * this.size.height) return null;
-    const x = Math.max(0, v.x - (v.w >> 1));
-    const y = Math.max(0, v.y - (v.h >> 1));
-    return { x, y, w: Math.min(this.size.width, v.x + v.w + (v.w >> 1)) - x, h: Math.min(this.size.height, v.y + v.h + (v.h >> 1)) - y };
-  }
-
-  private requestIndices(t: number): void {
-    while (this.requests.length >= 2) this.requests.shift()?.controller.abort();
-    const request = { id: ++this.nextRequest, controller: new AbortController() };
-    this.requests.push(request);
-    void this.fetchIndices(t, request);
-  }
-
-  /** One slider step as palette indices; drawn only when newer than what is shown. */
-  private async fetchIndices(t: number, request: { id: number; controller: AbortController }): Promise<void> {
-    try {
-      const iso = encodeURIComponent(new Date(t).toISOString());
-      const region = this.wantedRegion();
-      const part = region ? `&x=${region.x}&y=${region.y}&w=${region.w}&h=${region.h}` : '';
-      const res = await fetch(`/api/v1/history/canvas?time=${iso}&encoding=identity${part}`, { credentials: 'include', signal: request.controller.signal });
-      if (!res.ok) {
-        const body = (await res.json().catch(() => ({}))) as { message?: string };
-        if (request.id > this.drawnRequest) this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
-        return;
-      }
-      const indices = new Uint8Array(await res.arrayBuffer());
-      if (!this.active || request.id < this.drawnRequest) return;
-      if (indices.length !== (region ? region.w * region.h : this.size.width * this.size.height)) {
-        this.note.textContent = 'The snapshot does not match this canvas.';
-        return;
-      }
-      this.drawnRequest = request.id;
-      for (const r of this.requests) if (r.id < request.id) r.controller.abort();
-      if (region) this.deps.renderer.drawRegion(indices, region);
-      else this.deps.renderer.drawAll(indices);
-      this.partial = region !== null;
-      this.shownSeq = Number(res.headers.get('x-rplace-seq'));
-      this.shownTime = t;
-      this.shown.steps++;
-      this.shown.seq = this.shownSeq;
-      this.shown.time = t;
-      this.deps.onTime?.(t);
-      this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${this.shownSeq} events)`;
-      this.updateTimelapseLink();
-    } catch (error) {
-      if ((error as Error).name !== 'AbortError' && request.id > this.drawnRequest) this.note.textContent = 'Could not reach the history service.';
-    } finally {
-      this.requests = this.requests.filter((r) => r !== request);
-    }
+    if (this.active && this.indices.partial && this.shownTime !== null && this.layer.value === 'canvas' && !this.pngSlider) this.indices.request(this.shownTime);
   }
 
   private async fetchWanted(): Promise<void> {
@@ -229,7 +181,7 @@ export class HistoryMode {
           continue;
         }
         const bitmap = await createImageBitmap(await res.blob());
-        // Switched to the canvas layer meanwhile: its indices are drawn by requestIndices, not this answer.
+        // Switched to the canvas layer meanwhile: its indices are drawn by the IndexScrubber, not this answer.
         if (!this.active || (this.layer.value !== layer && this.layer.value === 'canvas' && !this.pngSlider)) {
           bitmap.close();
           break;
