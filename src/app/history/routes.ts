@@ -17,7 +17,7 @@ import type { PaletteColor } from '../../domain/palette.ts';
 import type { HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
-import type { ImageEncoder, VideoEncoder } from './encoders.ts';
+import type { ImageEncoder, VideoEncoder } from '../../ports/media.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
 import { canvasIndexRoutes } from './canvas-routes.ts';
 import { pixelRoutes } from './pixel-route.ts';
@@ -27,7 +27,7 @@ import { DEFAULT_SNAPSHOT_LIMITS, snapshotRoutes, type SnapshotLimits } from './
 import { DEFAULT_TIMELAPSE_LIMITS, timelapseRoutes, type TimelapseLimits } from './timelapse-routes.ts';
 import type { Usernames } from './usernames.ts';
 
-export type { ImageEncoder, VideoEncoder, VideoFormat } from './encoders.ts';
+export type { ImageEncoder, VideoEncoder, VideoFormat } from '../../ports/media.ts';
 export { int, parse, timeParam } from './route-query.ts';
 export { DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-routes.ts';
 export { DEFAULT_TIMELAPSE_LIMITS, type TimelapseLimits } from './timelapse-routes.ts';
