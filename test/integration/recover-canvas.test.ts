@@ -16,7 +16,8 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
-import { rebuildBitmap } from '../../src/app/project-bitmap.ts';
+import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
+import { rebuildBitmap, runBitmapProjection } from '../../src/app/project-bitmap.ts';
 import { describeRecovery, recoverCanvas, type SnapshotSource } from '../../src/app/recover-canvas.ts';
 import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
@@ -174,4 +175,21 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     expect(replayed.seq).toBe(lastSeq);
     expect(Buffer.from(replayed.canvas).equals(expected)).toBe(true);
   });
+
+  it('the live projector, finding no bitmap, rebuilds from the snapshot + tail and says so', async () => {
+    await deleteRedisKeys(redis, names);
+    const store = createRedisBitmapStore(redis, names, spec);
+    const lines: string[] = [];
+    const log = { info: (_o: object, msg: string) => void lines.push(msg), warn: (_o: object, msg: string) => void lines.push(msg), error: () => undefined };
+    const snapshots = memorySnapshots([{ seq: newerSeq, canvas: await reference(newerSeq) }]);
+    await runBitmapProjection({
+      store, stream, spec, snapshots, log: log as never,
+      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: eventBoundsOf(spec) }),
+      onApplied: () => undefined,
+    }, AbortSignal.timeout(3000)); // runs until the timeout: the rebuild happens at its start
+    expect(lines).toContain(`bitmap rebuilt from snapshot seq ${newerSeq} (age 90 s) + ${lastSeq - newerSeq} events, through seq ${lastSeq}`);
+    const stored = (await store.load())!;
+    expect(stored.seq).toBe(lastSeq);
+    expect(Buffer.from(stored.canvas).equals(Buffer.from(await reference(lastSeq)))).toBe(true);
+  }, 20_000);
 });
