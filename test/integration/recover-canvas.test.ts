@@ -19,6 +19,7 @@ import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts
 import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
 import { rebuildBitmap, runBitmapProjection } from '../../src/app/project-bitmap.ts';
 import { describeRecovery, recoverCanvas, type SnapshotSource } from '../../src/app/recover-canvas.ts';
+import { loadEdgeCanvas } from '../../src/app/edge/load-edge-canvas.ts';
 import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { EventStream } from '../../src/ports/event-log.ts';
@@ -192,4 +193,21 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     expect(stored.seq).toBe(lastSeq);
     expect(Buffer.from(stored.canvas).equals(Buffer.from(await reference(lastSeq)))).toBe(true);
   }, 20_000);
+
+  it('an edge that finds no bitmap starts from the snapshot + tail, or from the bitmap when there is one', async () => {
+    await deleteRedisKeys(redis, names);
+    const store = createRedisBitmapStore(redis, names, spec);
+    const snapshots = memorySnapshots([{ seq: newerSeq, canvas: await reference(newerSeq) }]);
+    const expected = Buffer.from(await reference(lastSeq));
+    const fresh = await loadEdgeCanvas({ bitmap: store, stream, spec, snapshots });
+    expect([fresh.source, fresh.seq, fresh.detail]).toEqual(['snapshot', lastSeq, expect.stringMatching(new RegExp(`^from snapshot seq ${newerSeq} `))]);
+    expect(Buffer.from(fresh.canvas).equals(expected)).toBe(true);
+    expect(snapshots.loads).toEqual([newerSeq]);
+    // With a projection in Redis, the edge takes it as it is and touches no snapshot.
+    await rebuildBitmap({ stream, store, spec });
+    const warm = await loadEdgeCanvas({ bitmap: store, stream, spec, snapshots });
+    expect([warm.source, warm.seq]).toEqual(['bitmap', lastSeq]);
+    expect(Buffer.from(warm.canvas).equals(expected)).toBe(true);
+    expect(snapshots.loads).toEqual([newerSeq]);
+  });
 });

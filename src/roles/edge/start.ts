@@ -19,6 +19,7 @@ import { loadUwsBuild } from '../../adapters/uws/load.ts';
 import { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
 import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
+import type { SnapshotSource } from '../../app/recover-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
 import { perMinute } from '../../domain/limits.ts';
@@ -42,6 +43,8 @@ export interface EdgeOptions {
   /** Plug in a risk rule and a challenge (captcha / proof-of-work) gate; defaults in src/app/auth/risk.ts. */
   readonly risk?: RiskRule;
   readonly challenge?: ChallengeGate;
+  /** History snapshots: an edge that finds no Redis bitmap starts from the newest verified one + the tail. */
+  readonly snapshots?: SnapshotSource;
 }
 
 export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<Shutdown> {
@@ -62,7 +65,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
     const started = Date.now();
-    const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
+    const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec, ...(options.snapshots ? { snapshots: options.snapshots } : {}) });
     log.info({ seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);

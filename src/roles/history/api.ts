@@ -9,6 +9,7 @@ import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
 import { gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import type { SnapshotSource } from '../../app/recover-canvas.ts';
 import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
@@ -31,7 +32,7 @@ export interface HistoryApiOptions {
   readonly ffmpegPath?: string | null;
 }
 
-export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, options: HistoryApiOptions = {}): Promise<{ routes: HttpRoute[]; close(): Promise<void> }> {
+export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, options: HistoryApiOptions = {}): Promise<{ routes: HttpRoute[]; snapshots: SnapshotSource; close(): Promise<void> }> {
   const log = logger.child({ component: 'history-api' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
@@ -102,5 +103,5 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
     },
     usernames: new Usernames({ lookup: (ids) => users.usernamesOf(ids), clock: systemClock, onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only') }),
   });
-  return { routes, close: () => life.close() };
+  return { routes, snapshots: store, close: () => life.close() };
 }
