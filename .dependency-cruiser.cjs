@@ -86,8 +86,7 @@ module.exports = {
     {
       name: 'app-uses-ports-not-adapters',
       severity: 'error',
-      comment:
-        'Use cases run over ports passed in: src/app/ never imports adapters, composition roots or the client.',
+      comment: 'Use cases run over ports passed in: src/app/ never imports adapters, composition roots or the client.',
       from: { path: '^src/app/' },
       to: { path: '^src/(adapters|roles|cli|config|client)/|^src/exit-codes\\.ts$' },
     },
@@ -144,7 +143,7 @@ module.exports = {
     {
       name: 'web-runs-in-a-browser',
       severity: 'error',
-      comment: "No node:* in the browser bundle (its build config, web/vite.config.ts, runs in Node and may).",
+      comment: 'No node:* in the browser bundle (its build config, web/vite.config.ts, runs in Node and may).',
       from: { path: '^web/', pathNot: '^web/vite\\.config\\.ts$' },
       to: { dependencyTypes: ['core'] },
     },
