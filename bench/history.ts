@@ -26,7 +26,7 @@ import { canvasAt } from '../src/app/history/point-in-time.ts';
 import { createHistoryProjector } from '../src/app/history/projector.ts';
 import { SnapshotCache } from '../src/app/history/snapshot-cache.ts';
 import { timelapseFrames } from '../src/app/history/timelapse.ts';
-import type { ProjectionSource, StoredEvent } from '../src/app/ports.ts';
+import type { ProjectionSource, StoredEvent } from '../src/ports/event-log.ts';
 import { namesFor } from '../src/config/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 

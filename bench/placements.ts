@@ -31,7 +31,7 @@ import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../src/adapters/redis/cooldown-store.ts';
 import { createPlacePixel, type PlaceOutcome } from '../src/app/place-pixel.ts';
-import { systemClock } from '../src/app/ports.ts';
+import { systemClock } from '../src/adapters/system-clock.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { namesFor } from '../src/config/names.ts';

@@ -10,7 +10,7 @@
  * Also named here: a half-built dist/ and missing dependencies (module not found), both 1, each with what
  * to run.
  */
-import { ServiceUnreachable } from './app/errors.ts';
+import { ServiceUnreachable } from './ports/errors.ts';
 import { ConfigError } from './config/load.ts';
 
 export const ExitCode = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;

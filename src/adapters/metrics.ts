@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode } from '../../proto/error-codes.ts';
 import type { HttpResponse, HttpRoute } from '../app/http.ts';
-import type { EventLog } from '../app/ports.ts';
+import type { EventLog } from '../ports/event-log.ts';
 
 export const registry = new Registry();
 

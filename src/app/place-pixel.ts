@@ -16,8 +16,10 @@ import { checkPlacement } from '../domain/placement.ts';
 import type { CanvasSpec } from '../domain/canvas.ts';
 import { EventKind, MAX_ID_BYTES } from '../../proto/event-codec.ts';
 import { ErrorCode } from '../../proto/error-codes.ts';
-import { LogUnavailable, StoreUnavailable } from './errors.ts';
-import type { Clock, CooldownResult, CooldownStore, EventLog } from './ports.ts';
+import { LogUnavailable, StoreUnavailable } from '../ports/errors.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { CooldownResult, CooldownStore } from '../ports/cooldown.ts';
+import type { EventLog } from '../ports/event-log.ts';
 
 export interface PlaceRequest {
   readonly userId: string;

@@ -11,14 +11,10 @@
  *   notices both on the next write (`SequenceConflict`) and, while idle, with a periodic check.
  */
 import { createCanvas, replay, type CanvasSpec, type PixelChange } from '../domain/canvas.ts';
-import { SequenceConflict } from './errors.ts';
-import type { BitmapWriter, EventStream, ProjectionSource, SequencedPixel, StoredEvent } from './ports.ts';
-
-/** The slice of a logger the use case needs (pino's satisfies it). */
-export interface ProjectionLog {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-}
+import { SequenceConflict } from '../ports/errors.ts';
+import type { ProjectionLog } from '../ports/logger.ts';
+import type { BitmapWriter, SequencedPixel } from '../ports/bitmap.ts';
+import type { EventStream, ProjectionSource, StoredEvent } from '../ports/event-log.ts';
 
 export interface RebuildProgress {
   /** Last sequence replayed so far. */

@@ -18,7 +18,7 @@ import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { createRedisChallengeStore } from '../../src/adapters/redis/challenge-store.ts';
 import { createLoginChallenges } from '../../src/app/auth/login-challenge.ts';
 import { sessionCookies } from '../../src/app/auth/sessions.ts';
-import { systemClock } from '../../src/app/ports.ts';
+import { systemClock } from '../../src/adapters/system-clock.ts';
 import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from './isolation.ts';
 import type { Names } from '../../src/config/names.ts';
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDurableBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createPgBanRecords, type BanRecords } from '../../src/adapters/pg/ban-records.ts';
-import { StoreUnavailable } from '../../src/app/errors.ts';
+import { StoreUnavailable } from '../../src/ports/errors.ts';
 import { authFixture } from '../helpers/auth-fixture.ts';
 import { deleteRedisKeys, testNames } from '../helpers/isolation.ts';
 

@@ -7,7 +7,7 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
-import type { EventStream } from '../../src/app/ports.ts';
+import type { EventStream } from '../../src/ports/event-log.ts';
 import { rebuildBitmap } from '../../src/app/project-bitmap.ts';
 import { bitmapProjectorSchema } from '../../src/config/bitmap-projector.ts';
 import { loadConfig } from '../../src/config/load.ts';

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventKind } from '../../proto/event-codec.ts';
 import { createPlacePixel, DUPLICATE_WINDOW_MS, retryWindowFor, type PlacePixel } from '../../src/app/place-pixel.ts';
-import { systemClock, type CooldownStore } from '../../src/app/ports.ts';
+import { systemClock } from '../../src/adapters/system-clock.ts';
+import type { CooldownStore } from '../../src/ports/cooldown.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { streamConfig } from '../../streams/definitions.ts';
 import { openCommandPath, type CommandPath } from '../helpers/command-path.ts';

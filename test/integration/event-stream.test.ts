@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import type { PixelBatch, StoredEvent } from '../../src/app/ports.ts';
+import type { PixelBatch, StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, appendRaw, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';

@@ -16,11 +16,11 @@ import { unpackTail } from '../../src/adapters/pg/event-chunks.ts';
 import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
-import type { HistoryStore } from '../../src/app/history/ports.ts';
+import type { HistoryStore } from '../../src/ports/history.ts';
 import { createHistoryProjector } from '../../src/app/history/projector.ts';
 import { SnapshotCache } from '../../src/app/history/snapshot-cache.ts';
 import { timelapseFrames } from '../../src/app/history/timelapse.ts';
-import type { ProjectionSource, StoredEvent } from '../../src/app/ports.ts';
+import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import { randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
 import { dropSchema, TEST_DATABASE_URL, testNames } from '../helpers/isolation.ts';
 

@@ -23,7 +23,7 @@ import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { seqAt } from '../../src/app/history/export.ts';
 import { HEAT_PALETTE, heatIndices } from '../../src/app/history/heatmap.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
-import type { HistoryStore } from '../../src/app/history/ports.ts';
+import type { HistoryStore } from '../../src/ports/history.ts';
 import type { HttpResponse, HttpRoute } from '../../src/app/http.ts';
 import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';

@@ -21,8 +21,8 @@ import { createNatsProjectionSource } from '../../src/adapters/nats/projection-s
 import { createNatsRevocations, subscribeRevocations, type Revocation } from '../../src/adapters/nats/revocations.ts';
 import { answerStatusRequests, requestRoleStatus } from '../../src/adapters/nats/status-responder.ts';
 import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
-import type { StoredEvent } from '../../src/app/ports.ts';
-import { ServiceUnreachable } from '../../src/app/errors.ts';
+import type { StoredEvent } from '../../src/ports/event-log.ts';
+import { ServiceUnreachable } from '../../src/ports/errors.ts';
 import { ensureStream, applyStreams } from '../../streams/apply.ts';
 import { natsAuthorizationConfig, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 import { portFree } from '../../deploy/local/topology.ts';

@@ -16,10 +16,11 @@ import { createNatsProjectionSource } from '../../src/adapters/nats/projection-s
 import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
-import { ProjectionHalted, StoreRejected } from '../../src/app/errors.ts';
+import { ProjectionHalted, StoreRejected } from '../../src/ports/errors.ts';
 import { createHistoryProjector } from '../../src/app/history/projector.ts';
-import type { HistoryStore } from '../../src/app/history/ports.ts';
-import { systemClock, type ProjectionSource, type StoredEvent } from '../../src/app/ports.ts';
+import type { HistoryStore } from '../../src/ports/history.ts';
+import { systemClock } from '../../src/adapters/system-clock.ts';
+import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels } from '../helpers/append-events.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testNames } from '../helpers/isolation.ts';

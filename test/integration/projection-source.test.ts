@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
-import type { StoredEvent } from '../../src/app/ports.ts';
+import type { StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventKind } from '../../proto/event-codec.ts';
 import { CHUNK_RECORD_BYTES, packChunks, unpackTail } from '../../src/adapters/pg/event-chunks.ts';
-import type { HistoryRow, Region } from '../../src/app/history/ports.ts';
+import type { HistoryRow } from '../../src/ports/history.ts';
+import type { Region } from '../../src/domain/region.ts';
 import { SnapshotCache } from '../../src/app/history/snapshot-cache.ts';
 
 function row(seq: number, x: number, y: number, color: number, placedAt: number): HistoryRow {

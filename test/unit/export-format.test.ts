@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { newParseBatch, PlacementCopyParser } from '../../src/adapters/pg/placement-export.ts';
 import { CopyFormatError } from '../../src/adapters/pg/copy-binary.ts';
 import { colorHexes, csvFormatter, ndjsonFormatter, rawUserKey, redditTimestamp, saltedUserKey } from '../../src/app/history/export-format.ts';
-import type { PlacementBatch } from '../../src/app/history/export-ports.ts';
+import type { PlacementBatch } from '../../src/ports/export.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 
 function batchOf(rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[]): PlacementBatch {

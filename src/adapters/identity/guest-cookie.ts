@@ -4,7 +4,7 @@
  * Small on purpose: accounts replace it behind the same `IdentityProvider` port.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IdentityProvider } from '../../app/ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 
 export const GUEST_COOKIE = 'rplace_guest';
 const ONE_YEAR_S = 365 * 24 * 3600;

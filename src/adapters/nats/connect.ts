@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createInbox, credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { ServiceUnreachable } from '../../app/errors.ts';
+import { ServiceUnreachable } from '../../ports/errors.ts';
 import type { NatsAuth } from '../../config/common.ts';
 import { ConfigError } from '../../config/load.ts';
 

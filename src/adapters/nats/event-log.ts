@@ -20,8 +20,8 @@ import { headers, type Msg, type NatsConnection, type Subscription } from '@nats
 import { encodeEvent, EventKind } from '../../../proto/event-codec.ts';
 import type { Names } from '../../config/names.ts';
 import { connectionInbox } from './connect.ts';
-import { LogUnavailable } from '../../app/errors.ts';
-import type { AppendResult, EventLog } from '../../app/ports.ts';
+import { LogUnavailable } from '../../ports/errors.ts';
+import type { AppendResult, EventLog } from '../../ports/event-log.ts';
 
 export interface JetStreamEventLogOptions {
   /** How long an append waits for its PubAck before failing with `LogUnavailable`. */

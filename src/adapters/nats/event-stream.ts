@@ -16,8 +16,8 @@ import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStrea
 import type { ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { EventStream, PixelBatch, StoredEvent } from '../../app/ports.ts';
-import { LogUnavailable } from '../../app/errors.ts';
+import type { EventStream, PixelBatch, StoredEvent } from '../../ports/event-log.ts';
+import { LogUnavailable } from '../../ports/errors.ts';
 import type { Names } from '../../config/names.ts';
 import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';

@@ -7,8 +7,8 @@
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent } from '../../../proto/event-codec.ts';
-import { LogUnavailable } from '../../app/errors.ts';
-import type { ModerationLog } from '../../app/moderation/ports.ts';
+import { LogUnavailable } from '../../ports/errors.ts';
+import type { ModerationLog } from '../../ports/moderation.ts';
 import type { Names } from '../../config/names.ts';
 
 export function createNatsModerationLog(nc: NatsConnection, names: Names, timeoutMs = 5_000): ModerationLog {

@@ -23,7 +23,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import type { PixelBatch } from '../../app/ports.ts';
+import type { PixelBatch } from '../../ports/event-log.ts';
 import type { Names } from '../../config/names.ts';
 import { connectionInbox } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';

@@ -27,7 +27,7 @@ import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } fro
 import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { ProjectionSource, StoredEvent } from '../../app/ports.ts';
+import type { ProjectionSource, StoredEvent } from '../../ports/event-log.ts';
 import type { Names } from '../../config/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
@@ -36,7 +36,7 @@ import { startStallWatchdog } from './stall-watchdog.ts';
 import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
 import type { EventBounds } from '../../../proto/event-codec.ts';
 import { sleep } from '../../app/sleep.ts';
-import { ProjectionHalted } from '../../app/errors.ts';
+import { ProjectionHalted } from '../../ports/errors.ts';
 
 export interface ProjectionSourceOptions {
   /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */

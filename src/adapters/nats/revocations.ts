@@ -13,7 +13,7 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
-import type { Revocations } from '../../app/auth/ports.ts';
+import type { Revocations } from '../../ports/auth.ts';
 import { namesFor } from '../../config/names.ts';
 
 export const MAX_REVOCATION_BYTES = 256;

@@ -15,7 +15,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { checkStoredEvent, decodeEvent, EventDecodeError, eventColor, eventX, eventY, RejectReason, type EventBounds } from '../../../proto/event-codec.ts';
-import type { PixelBatch, StoredEvent } from '../../app/ports.ts';
+import type { PixelBatch, StoredEvent } from '../../ports/event-log.ts';
 import type { Names } from '../../config/names.ts';
 import { metrics } from '../metrics.ts';
 

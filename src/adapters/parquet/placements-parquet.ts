@@ -14,7 +14,7 @@
  * `rowGroupRows` rows plus its encoding.
  */
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
-import type { ParquetEncoder, PlacementBatch } from '../../app/history/export-ports.ts';
+import type { ParquetEncoder, PlacementBatch } from '../../ports/export.ts';
 
 const SCHEMA: SchemaElement[] = [
   { name: 'root', num_children: 7 },

@@ -5,8 +5,8 @@
  */
 import { Kysely, PostgresDialect, type ColumnType } from 'kysely';
 import type pg from 'pg';
-import type { BanMode } from '../../app/auth/ports.ts';
-import { StoreUnavailable } from '../../app/errors.ts';
+import type { BanMode } from '../../ports/auth.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 
 interface BansDatabase {
   bans: { user_id: string; mode: BanMode; banned_at: ColumnType<Date, Date | undefined, Date> };

@@ -9,7 +9,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { ServiceUnreachable } from '../../app/errors.ts';
+import { ServiceUnreachable } from '../../ports/errors.ts';
 import type { HistoryDatabase } from './schema.ts';
 
 // int8 (sequences, counts) as JS numbers: sequences stay far below 2^53.

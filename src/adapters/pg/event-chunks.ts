@@ -17,7 +17,8 @@
  * rows after the position the transaction verified (so a redelivered batch writes no chunk).
  */
 import type { PixelChange } from '../../domain/canvas.ts';
-import type { HistoryRow, Region } from '../../app/history/ports.ts';
+import type { HistoryRow } from '../../ports/history.ts';
+import type { Region } from '../../domain/region.ts';
 
 export const CHUNK_RECORD_BYTES = 18;
 /** Records per chunk at most: ~147 KB, one TOAST value read sequentially. */

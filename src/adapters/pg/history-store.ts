@@ -21,16 +21,9 @@ import { promisify } from 'node:util';
 import { deflate, inflate, constants as zlibConstants } from 'node:zlib';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SequenceConflict, StoreRejected } from '../../app/errors.ts';
-import {
-  StoreUnavailable,
-  type HistoryRow,
-  type HistoryStore,
-  type Placement,
-  type Region,
-  type SnapshotMeta,
-  type Tail,
-} from '../../app/history/ports.ts';
+import { SequenceConflict, StoreRejected, StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryRow, HistoryStore, Placement, SnapshotMeta, Tail } from '../../ports/history.ts';
+import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
 import { copyInt8, copyInt4, copyText, CopyFormatError } from './copy-binary.ts';
 import { copyRows, sqlInt8Array, sqlInteger, sqlTimestamp } from './copy-out.ts';

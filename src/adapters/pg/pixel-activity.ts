@@ -7,8 +7,8 @@ import type { PgConnection } from './connect.ts';
 import { copyInt8, CopyFormatError } from './copy-binary.ts';
 import { copyRows, sqlInteger } from './copy-out.ts';
 import { CHUNK_RECORD_BYTES } from './event-chunks.ts';
-import type { PixelActivity } from '../../app/history/export-ports.ts';
-import { StoreUnavailable } from '../../app/history/ports.ts';
+import type { PixelActivity } from '../../ports/export.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 
 const PAGE_CHUNKS = 64;
 

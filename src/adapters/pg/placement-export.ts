@@ -19,8 +19,9 @@
  */
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { PlacementBatch, PlacementLog } from '../../app/history/export-ports.ts';
-import { StoreUnavailable, type Region } from '../../app/history/ports.ts';
+import type { PlacementBatch, PlacementLog } from '../../ports/export.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
 import { COPY_BINARY_SIGNATURE, CopyFormatError } from './copy-binary.ts';
 import { sqlInteger } from './copy-out.ts';

@@ -1,7 +1,7 @@
 /**
  * A user's placements, newest first, a page at a time (index `events_user`, migrations/0006_user_history.ts).
  */
-import { StoreUnavailable } from '../../app/history/ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 import type { PgConnection } from './connect.ts';
 
 export interface UserPlacement {

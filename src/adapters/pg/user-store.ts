@@ -4,7 +4,7 @@
  */
 import { Kysely, PostgresDialect, sql, type ColumnType } from 'kysely';
 import type pg from 'pg';
-import type { Account, UserStore } from '../../app/auth/ports.ts';
+import type { Account, UserStore } from '../../ports/auth.ts';
 
 export interface AccountsDatabase {
   users: {

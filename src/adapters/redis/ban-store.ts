@@ -14,7 +14,7 @@
  * the safe direction.) Redis failures are `StoreUnavailable`.
  */
 import type { Redis } from 'ioredis';
-import type { BanMode, BanStore } from '../../app/auth/ports.ts';
+import type { BanMode, BanStore } from '../../ports/auth.ts';
 import type { BanRecords } from '../pg/ban-records.ts';
 import { storeUnavailable } from './connect.ts';
 

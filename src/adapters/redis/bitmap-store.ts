@@ -12,8 +12,8 @@
  * placement command would never have accepted.
  */
 import type { Redis } from 'ioredis';
-import { SequenceConflict } from '../../app/errors.ts';
-import type { BitmapWriter, SequencedPixel } from '../../app/ports.ts';
+import { SequenceConflict } from '../../ports/errors.ts';
+import type { BitmapWriter, SequencedPixel } from '../../ports/bitmap.ts';
 import type { Names } from '../../config/names.ts';
 import type { CanvasSpec } from '../../domain/canvas.ts';
 

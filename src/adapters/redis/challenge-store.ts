@@ -1,6 +1,6 @@
 /** Proof-of-work challenges and "cleared" marks in Redis: `<prefix>chal:<key>` with an expiry; `take` is GETDEL. */
 import type { Redis } from 'ioredis';
-import type { ChallengeStore } from '../../app/auth/proof-of-work.ts';
+import type { ChallengeStore } from '../../ports/auth.ts';
 
 export function createRedisChallengeStore(redis: Redis, redisPrefix: string): ChallengeStore {
   const key = (k: string) => `${redisPrefix}chal:${k}`;

@@ -4,7 +4,7 @@
  * reconnect policy every role uses once connected (reconnect forever, backing off to 2 s).
  */
 import { Redis } from 'ioredis';
-import { ServiceUnreachable, StoreUnavailable } from '../../app/errors.ts';
+import { ServiceUnreachable, StoreUnavailable } from '../../ports/errors.ts';
 
 /**
  * For `.catch(...)` on a Redis command: every failure (connection lost, retries exhausted, script error)

@@ -20,8 +20,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Names } from '../../config/names.ts';
-import type { CooldownResult, CooldownStore } from '../../app/ports.ts';
-import { StoreUnavailable } from '../../app/errors.ts';
+import type { CooldownResult, CooldownStore } from '../../ports/cooldown.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 import { storeUnavailable } from './connect.ts';
 
 

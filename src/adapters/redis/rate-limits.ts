@@ -7,7 +7,7 @@
  * The clock is Redis's own (`TIME`), so edges with skewed clocks share one notion of now.
  */
 import type { Redis } from 'ioredis';
-import type { RateDecision, RateLimiter } from '../../app/auth/ports.ts';
+import type { RateDecision, RateLimiter } from '../../ports/auth.ts';
 import { storeUnavailable } from './connect.ts';
 
 const GCRA = `

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { SessionData, SessionStore } from '../../app/auth/ports.ts';
+import type { SessionData, SessionStore } from '../../ports/auth.ts';
 import { sessionKey } from '../../app/auth/sessions.ts';
 import { storeUnavailable } from './connect.ts';
 

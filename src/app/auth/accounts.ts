@@ -15,9 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../proto/error-codes.ts';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword, type ScryptCost } from './password.ts';
-import type { RateLimiter, Revocations, SessionData, SessionStore, UserStore } from './ports.ts';
+import type { RateLimiter, Revocations, SessionData, SessionStore, UserStore } from '../../ports/auth.ts';
 import type { LoginChallenges } from './login-challenge.ts';
 import { Credentials, LoginBody } from './schemas.ts';
 import { newSessionId, sessionKey } from './sessions.ts';

@@ -4,8 +4,8 @@
  * (bad MAC, so never looked up) or expired session is simply not a session: the connection is a guest and can watch but, by default, not place.
  * The protocol does not change: `welcome` carries `userId` and `isGuest` as before.
  */
-import type { Identity, IdentityProvider } from '../ports.ts';
-import type { SessionStore } from './ports.ts';
+import type { Identity, IdentityProvider } from '../../ports/identity.ts';
+import type { SessionStore } from '../../ports/auth.ts';
 import { sessionKey, type SessionCookies } from './sessions.ts';
 
 export interface AccountIdentity extends Identity {

@@ -15,8 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
 import type { Limit } from './accounts.ts';
-import type { RateLimiter } from './ports.ts';
-import { leadingZeroBits, powDigest, type ChallengeStore } from './proof-of-work.ts';
+import type { RateLimiter, ChallengeStore } from '../../ports/auth.ts';
+import { leadingZeroBits, powDigest } from './proof-of-work.ts';
 import { Username } from './schemas.ts';
 
 export const LOGIN_CHALLENGE_PATH = '/api/v1/auth/login-challenge';

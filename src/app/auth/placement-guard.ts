@@ -13,11 +13,11 @@
  */
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { createPlacePixel, type PlaceOutcome, type PlacePixelDeps, type PlaceRequest } from '../place-pixel.ts';
-import type { EventLog } from '../ports.ts';
+import type { EventLog } from '../../ports/event-log.ts';
 import type { Limit } from './accounts.ts';
 import type { AccountIdentity } from './identity.ts';
-import type { BanMode, BanStore, RateDecision, RateLimiter, SessionStore } from './ports.ts';
-import { StoreUnavailable } from '../errors.ts';
+import type { BanMode, BanStore, RateDecision, RateLimiter, SessionStore } from '../../ports/auth.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
 import type { ChallengeGate, RiskRule } from './risk.ts';
 
 export interface PlacementGuardDeps {

@@ -17,18 +17,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
-import type { IdentityProvider } from '../ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 import { checkCsrf, type OriginPolicy } from './origin.ts';
-import type { RateLimiter } from './ports.ts';
+import type { ChallengeStore, RateLimiter } from '../../ports/auth.ts';
 import type { ChallengeGate } from './risk.ts';
-
-/** Short-lived keys (Redis in production). */
-export interface ChallengeStore {
-  put(key: string, value: string, ttlSeconds: number): Promise<void>;
-  /** Reads and deletes (a challenge is usable once). */
-  take(key: string): Promise<string | null>;
-  has(key: string): Promise<boolean>;
-}
 
 export interface ProofOfWorkOptions {
   readonly store: ChallengeStore;

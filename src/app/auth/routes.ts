@@ -6,7 +6,7 @@
  */
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
-import type { IdentityProvider } from '../ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 import type { Accounts, Refusal, SignedIn } from './accounts.ts';
 import { checkCsrf, type OriginPolicy } from './origin.ts';
 import { MAX_AUTH_BODY_BYTES } from './schemas.ts';

@@ -4,7 +4,7 @@
  * restart, a gap) it re-reads from the next sequence it needs after a short pause, so the edge's copy
  * never misses or double-applies an event.
  */
-import type { EventStream } from '../ports.ts';
+import type { EventStream } from '../../ports/event-log.ts';
 import { flushDelay, type EdgeCanvas } from './edge-canvas.ts';
 import { FlushWindow } from './flush-window.ts';
 import { sleep } from '../sleep.ts';

@@ -4,7 +4,8 @@
  * The edge then tails the stream from `seq + 1`.
  */
 import { createCanvas, replay, type CanvasSpec } from '../../domain/canvas.ts';
-import type { BitmapStore, EventStream } from '../ports.ts';
+import type { BitmapStore } from '../../ports/bitmap.ts';
+import type { EventStream } from '../../ports/event-log.ts';
 
 export async function loadEdgeCanvas(
   deps: { readonly bitmap: Pick<BitmapStore, 'load'>; readonly stream: EventStream; readonly spec: Pick<CanvasSpec, 'width' | 'height'> },

@@ -8,12 +8,13 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 import { planExport } from './export.ts';
 import { ExportSlots } from './export-routes.ts';
-import type { PixelActivity, PlacementLog } from './export-ports.ts';
+import type { PixelActivity, PlacementLog } from '../../ports/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from './heatmap.ts';
-import { StoreUnavailable, type HistoryStore } from './ports.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import { parse, timeParam } from './routes.ts';
 
 export interface ActivityRoutesOptions {

@@ -18,7 +18,7 @@
  */
 import { hash } from 'node:crypto';
 import type { PaletteColor } from '../../domain/palette.ts';
-import type { PlacementBatch } from './export-ports.ts';
+import type { PlacementBatch } from '../../ports/export.ts';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -8,11 +8,12 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 import { exportBytes, planExport } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, saltedUserKey, type ExportFormat } from './export-format.ts';
-import type { ParquetEncoder, PlacementLog } from './export-ports.ts';
-import { StoreUnavailable, type HistoryStore } from './ports.ts';
+import type { ParquetEncoder, PlacementLog } from '../../ports/export.ts';
+import { StoreUnavailable } from '../../ports/errors.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import { int, parse, timeParam } from './routes.ts';
 
 export interface ExportRoutesOptions {

@@ -3,16 +3,17 @@
  * 2022 shape), NDJSON or Parquet.
  *
  * ## Which placements a range holds
- * Times follow the point-in-time rule of ./ports.ts: `seqAt(T)` is the last sequence of canvas(T)'s prefix.
+ * Times follow the point-in-time rule of src/ports/history.ts: `seqAt(T)` is the last sequence of canvas(T)'s prefix.
  * An export of `from..to` holds exactly the events with `seqAt(from) < seq ≤ seqAt(to)` (no `from`: from the
  * first event; no `to`: up to the history's position), so replaying it onto canvas(from) gives canvas(to), byte
  * for byte, and an export with no `from` replayed onto a blank canvas IS canvas(to). `afterSeq` resumes an
  * interrupted export: it starts after that sequence (the last one the previous run wrote).
  */
-import type { Region, HistoryStore } from './ports.ts';
+import type { Region } from '../../domain/region.ts';
+import type { HistoryStore } from '../../ports/history.ts';
 import type { ExportFormat, RowFormatter } from './export-format.ts';
 import { csvFormatter, ndjsonFormatter } from './export-format.ts';
-import type { ParquetEncoder, PlacementBatch, PlacementLog } from './export-ports.ts';
+import type { ParquetEncoder, PlacementBatch, PlacementLog } from '../../ports/export.ts';
 
 const utf8 = new TextEncoder();
 
@@ -33,7 +34,7 @@ export interface ExportPlan {
   readonly region?: Region;
 }
 
-/** The last sequence of canvas(time)'s prefix (./ports.ts), from the usable snapshot plus its tail. */
+/** The last sequence of canvas(time)'s prefix (src/ports/history.ts), from the usable snapshot plus its tail. */
 export async function seqAt(store: HistoryStore, time: number): Promise<number> {
   const snap = await store.snapshotFor(time);
   return (await store.tail(snap?.seq ?? 0, Number.POSITIVE_INFINITY, time)).lastSeq;

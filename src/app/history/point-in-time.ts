@@ -1,12 +1,13 @@
 /**
- * The canvas at instant T (rule in ./ports.ts): the usable snapshot with the largest sequence, loaded (or
+ * The canvas at instant T (rule in src/ports/history.ts): the usable snapshot with the largest sequence, loaded (or
  * copied from the LRU of recently loaded snapshots), plus the tail up to the first event placed after T, read
  * at the same time and replayed with the shared `replay`. The tail is read in one statement from the packed
  * chunks; it stops before the next snapshot's sequence (whose `maxPlacedAt` is > T by choice of the
  * snapshot), so its length is at most one snapshot interval of events.
  */
 import { createCanvas, replay } from '../../domain/canvas.ts';
-import type { HistoryStore, Region, SnapshotMeta } from './ports.ts';
+import type { HistoryStore, SnapshotMeta } from '../../ports/history.ts';
+import type { Region } from '../../domain/region.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 
 export interface CanvasAt {

@@ -16,10 +16,11 @@
  * retrying can never help) halts the projector loudly with `ProjectionHalted` instead of wedging it in a
  * retry loop; events reach it only after `checkStoredEvent`, so this is a bug or a schema change, not input.
  */
-import { ProjectionHalted, SequenceConflict, StoreRejected } from '../errors.ts';
+import { ProjectionHalted, SequenceConflict, StoreRejected, StoreUnavailable } from '../../ports/errors.ts';
 import { applyPixel, createCanvas, replay } from '../../domain/canvas.ts';
-import type { Clock, ProjectionSource, StoredEvent } from '../ports.ts';
-import { StoreUnavailable, type HistoryRow, type HistoryStore, type SnapshotInput } from './ports.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { ProjectionSource, StoredEvent } from '../../ports/event-log.ts';
+import type { HistoryRow, HistoryStore, SnapshotInput } from '../../ports/history.ts';
 import { sleep } from '../sleep.ts';
 
 export interface ProjectorObserver {

@@ -3,7 +3,7 @@
  * `maxConcurrent` running, finished jobs kept 10 minutes and at most 1,000 remembered.
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../ports/clock.ts';
 
 export interface JobState {
   readonly id: string;

@@ -1,13 +1,14 @@
 /**
  * Timelapse frames: the canvas (cropped to a region) at `frames` evenly spaced instants from `from` to `to`,
- * each exactly `canvasAt(t)` by the prefix rule (./ports.ts), produced incrementally: a frame starts from the
+ * each exactly `canvasAt(t)` by the prefix rule (src/ports/history.ts), produced incrementally: a frame starts from the
  * previous frame's canvas and replays only the events in between (one read of the packed chunks, filtered to
  * the region), except when a snapshot lies further ahead, in which case it jumps to that snapshot (inflate
  * ~4 MB, or a copy from `cache`) instead of replaying up to a snapshot interval.
  */
 import { createCanvas, replay } from '../../domain/canvas.ts';
 import { cropRegion, snapshotCanvas } from './point-in-time.ts';
-import type { HistoryStore, Region } from './ports.ts';
+import type { HistoryStore } from '../../ports/history.ts';
+import type { Region } from '../../domain/region.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 
 export interface TimelapseRequest {

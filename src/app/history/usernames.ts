@@ -4,10 +4,8 @@
  * account is remembered for `missTtlMs`, since it may register under that id only if it is a new account).
  */
 import { isGuestId, userLabel } from '../../../proto/user-label.ts';
-import type { Clock } from '../ports.ts';
-
-/** `ids` → username for those that have an account (implemented by the Postgres user store). */
-export type UsernameLookup = (userIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+import type { Clock } from '../../ports/clock.ts';
+import type { UsernameLookup } from '../../ports/auth.ts';
 
 export interface UsernamesOptions {
   readonly lookup: UsernameLookup;

@@ -8,9 +8,9 @@
  * rollback is safe because the restores already written end the user's claim on their pixels.
  */
 import { EventKind } from '../../../proto/event-codec.ts';
-import type { EventStream } from '../ports.ts';
+import type { EventStream } from '../../ports/event-log.ts';
 import { dropTouched, type ModerationPlan, type PlannedChange, type Planner } from './plan.ts';
-import type { ModerationLog } from './ports.ts';
+import type { ModerationLog } from '../../ports/moderation.ts';
 
 /** Feeds the whole stream (up to its current end) through a planner. */
 export async function planFromStream(stream: EventStream, planner: Planner): Promise<ModerationPlan> {

@@ -23,7 +23,7 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { exportBytes, planExport } from '../../app/history/export.ts';
 import { colorHexes, EXPORT_FORMATS, rawUserKey, saltedUserKey, type ExportFormat } from '../../app/history/export-format.ts';
-import type { PlacementLog } from '../../app/history/export-ports.ts';
+import type { PlacementLog } from '../../ports/export.ts';
 import { cliAction } from '../action.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';

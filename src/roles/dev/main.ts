@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ServiceUnreachable } from '../../app/errors.ts';
+import { ServiceUnreachable } from '../../ports/errors.ts';
 import { createLogger } from '../../adapters/logger.ts';
 import { setMetricsRole } from '../../adapters/metrics.ts';
 import { ServiceStartFailed } from '../../adapters/services/local.ts';

@@ -33,7 +33,7 @@ import { createAuthRoutes } from '../../app/auth/routes.ts';
 import { createLoginChallenges } from '../../app/auth/login-challenge.ts';
 import { jsonError, type HttpRoute } from '../../app/http.ts';
 import type { PlacePixelDeps } from '../../app/place-pixel.ts';
-import type { IdentityProvider } from '../../app/ports.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
 import type { AuthConfig } from '../../config/auth.ts';
 import { proxyPolicy, resolveClientAddress } from '../../app/auth/client-address.ts';
 import { sessionCookies } from '../../app/auth/sessions.ts';

@@ -23,7 +23,7 @@ import { loadEdgeCanvas } from '../../app/edge/load-edge-canvas.ts';
 import type { HttpRoute } from '../../app/http.ts';
 import { createPlacePixel } from '../../app/place-pixel.ts';
 import { perMinute } from '../../domain/limits.ts';
-import { systemClock } from '../../app/ports.ts';
+import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
 import { namesFor } from '../../config/names.ts';

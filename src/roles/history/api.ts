@@ -18,7 +18,7 @@ import { DEFAULT_SNAPSHOT_LIMITS, DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type 
 import { metrics } from '../../adapters/metrics.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { Usernames } from '../../app/history/usernames.ts';
-import { systemClock } from '../../app/ports.ts';
+import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';

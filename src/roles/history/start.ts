@@ -13,7 +13,7 @@ import { connectPg } from '../../adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
-import { systemClock } from '../../app/ports.ts';
+import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../config/names.ts';

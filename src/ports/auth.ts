@@ -1,8 +1,9 @@
 /**
  * Ports of the accounts and abuse-resistance use cases. Implemented by src/adapters/pg/user-store.ts and
- * src/adapters/redis/{session-store,ban-store,rate-limits}.ts; nothing here imports a client library.
+ * src/adapters/redis/{session-store,ban-store,rate-limits,challenge-store}.ts; nothing here imports a client library.
  */
 
+/** A registered account as stored; `passwordHash` is the scrypt string of src/app/auth/password.ts. */
 export interface Account {
   readonly userId: string;
   readonly username: string;
@@ -11,6 +12,7 @@ export interface Account {
   readonly createdAt: number;
 }
 
+/** Accounts, unique by username case-insensitively. A store failure rejects with `StoreUnavailable`. */
 export interface UserStore {
   /** Creates the account; `false` when the username (case-insensitively) is taken. */
   create(account: Account): Promise<boolean>;
@@ -41,8 +43,10 @@ export interface SessionStore {
   aliveByKey(sessionKey: string): Promise<boolean>;
 }
 
+/** `ban` refuses placements; `shadow` accepts them for the user's eyes only (nothing is appended). */
 export type BanMode = 'ban' | 'shadow';
 
+/** Bans per user id, read on every placement and upgrade. */
 export interface BanStore {
   get(userId: string): Promise<BanMode | null>;
   set(userId: string, mode: BanMode): Promise<void>;
@@ -70,3 +74,14 @@ export interface Revocations {
   sessionEnded(sessionKey: string): Promise<void>;
   userBanned(userId: string): Promise<void>;
 }
+
+/** Short-lived keys for the proof-of-work challenges (src/adapters/redis/challenge-store.ts). */
+export interface ChallengeStore {
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Reads and deletes (a challenge is usable once). */
+  take(key: string): Promise<string | null>;
+  has(key: string): Promise<boolean>;
+}
+
+/** `ids` → username for those that have an account (implemented by the Postgres user store). */
+export type UsernameLookup = (userIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;

@@ -1,8 +1,9 @@
 /**
- * Ports the moderation use cases run against, beyond the shared `EventStream` (src/app/ports.ts).
+ * Ports the moderation use cases run against, beyond the shared `EventStream` (src/ports/event-log.ts).
  */
-import type { PixelRestored } from '../../../proto/event-codec.ts';
+import type { PixelRestored } from '../../proto/event-codec.ts';
 
+/** `ok: false` when the stream moved past `expectedLastSeq` (`lastSeq` is where it is now): re-plan and retry. */
 export type ConditionalAppend = { readonly ok: true; readonly seq: number } | { readonly ok: false; readonly lastSeq: number };
 
 /**

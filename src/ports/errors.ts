@@ -1,4 +1,8 @@
-/** Real failures, as named errors that keep their `cause`. Expected outcomes are returned values instead. */
+/**
+ * Real failures, as named errors that keep their `cause`: part of the ports' contracts (src/ports/*.ts say which
+ * call rejects with which). Adapters translate library errors into them at the boundary; use cases catch them.
+ * Expected outcomes are returned values instead.
+ */
 
 /** The event log could not confirm an append (NATS down, slow, or refusing); nothing is known to be stored. */
 export class LogUnavailable extends Error {

@@ -2,7 +2,7 @@
  * Ports of the dataset export (issue 16). Implemented by `src/adapters/pg/placement-export.ts` (the history's
  * `events` table, the only store that keeps user ids) and `src/adapters/parquet/placements-parquet.ts`.
  */
-import type { Region } from './ports.ts';
+import type { Region } from '../domain/region.ts';
 
 /**
  * Placements in stream order, column by column (`count` rows; arrays may be longer than `count`). Only valid
@@ -21,6 +21,7 @@ export interface PlacementBatch {
   readonly userId: string[];
 }
 
+/** The placements the export reads (the history's `events` table). */
 export interface PlacementLog {
   /** Last sequence the history holds (its projection position). */
   lastSeq(): Promise<number>;

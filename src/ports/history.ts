@@ -1,5 +1,6 @@
 /**
- * Ports of the history projection (issue 5). Implemented by `src/adapters/pg/history-store.ts`.
+ * Ports of the history projection (issue 5). Implemented by `src/adapters/pg/history-store.ts`; the
+ * `Region` they take is the domain's (src/domain/region.ts).
  *
  * ## The canvas at instant T (the rule every reader follows)
  * Event times (`placedAt`, set by the command handler just before the append) are not guaranteed monotone in
@@ -13,8 +14,9 @@
  * `maxPlacedAt` = max `placedAt` over events ≤ S, so it is usable for T iff `maxPlacedAt ≤ T`; the best one is
  * the usable snapshot with the largest sequence, and the prefix then ends before the next snapshot's sequence.
  */
-import type { CanvasEvent } from '../../../proto/event-codec.ts';
-import type { PixelChange } from '../../domain/canvas.ts';
+import type { CanvasEvent } from '../../proto/event-codec.ts';
+import type { PixelChange } from '../domain/canvas.ts';
+import type { Region } from '../domain/region.ts';
 
 /** One event as the history table stores it. */
 export interface HistoryRow {
@@ -23,6 +25,7 @@ export interface HistoryRow {
   readonly event: CanvasEvent;
 }
 
+/** What a stored snapshot is, without its bytes; `maxPlacedAt` decides which instants it can serve (rule above). */
 export interface SnapshotMeta {
   readonly seq: number;
   readonly capturedAt: number;
@@ -37,13 +40,7 @@ export interface SnapshotInput extends SnapshotMeta {
   readonly canvas: Uint8Array;
 }
 
-export interface Region {
-  readonly x: number;
-  readonly y: number;
-  readonly w: number;
-  readonly h: number;
-}
-
+/** The events after a snapshot, as the prefix rule reads them. */
 export interface Tail {
   /** Changes in sequence order (only those inside `region` when one was given). */
   readonly changes: readonly PixelChange[];
@@ -51,6 +48,7 @@ export interface Tail {
   readonly lastSeq: number;
 }
 
+/** One placement of a pixel, as the pixel history shows it. */
 export interface Placement {
   readonly seq: number;
   readonly kind: number;
@@ -102,6 +100,3 @@ export interface HistoryStore {
   /** Empties the history (events, snapshots, the projection's position) for a rebuild. */
   reset(projection: string): Promise<void>;
 }
-
-/** The store could not be reached or failed a statement; nothing of the call was committed. */
-export { StoreUnavailable } from '../errors.ts';
