@@ -7,18 +7,10 @@
  * ("src/app may not reach src/adapters") instead of as a list of `../../adapters/*` spellings per depth;
  * it also finds cycles through any number of files, type-only imports included.
  *
- * Rules for folders that do not exist yet (src/ports, src/client) match nothing until those folders appear.
  */
 
 /** Every dependency type of a package from node_modules (a "client library" in the layer rule's words). */
 const NPM = ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'];
-
-/** Files of the cycles found when this rule was written (issue 12, step 5); see the rule `known-cycles`. */
-const KNOWN_CYCLES =
-  '^src/app/history/(routes|export-routes|activity-routes)\\.ts$|^src/app/auth/(accounts|login-challenge)\\.ts$';
-
-/** The client while it still sits in proto/ (see `proto-client-until-moved`). */
-const PROTO_CLIENT = '^proto/client\\.ts$';
 
 /** What the RplaceClient may import, wherever it lives. */
 const CLIENT_MAY_IMPORT = '^(src/client/|proto/|src/domain/|node_modules/(zod|fflate)/)';
@@ -30,37 +22,15 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment: 'No import cycles anywhere (type-only imports count: a cycle of types is still a knot to untie).',
-      // The files of the two known cycles are exempt as a starting point only: a new cycle through any other
-      // file is still reported from that file.
-      from: { pathNot: KNOWN_CYCLES },
-      to: { circular: true },
-    },
-    {
-      name: 'known-cycles',
-      severity: 'warn',
-      comment:
-        'Known debt, left to the helpers who rewrite these files: the history routes share their query parsers ' +
-        'through routes.ts (a runtime cycle), accounts.ts and login-challenge.ts share types both ways. Delete ' +
-        'KNOWN_CYCLES once they are gone.',
-      from: { path: KNOWN_CYCLES },
+      from: {},
       to: { circular: true },
     },
     {
       name: 'proto-is-pure',
       severity: 'error',
       comment: 'proto/ holds wire schemas, byte layouts, codecs and vectors: it imports only proto/ and zod.',
-      from: { path: '^proto/', pathNot: PROTO_CLIENT },
+      from: { path: '^proto/' },
       to: { pathNot: '^(proto/|node_modules/zod/)' },
-    },
-    {
-      name: 'proto-client-until-moved',
-      severity: 'error',
-      comment:
-        'proto/client.ts is the stateful RplaceClient (timers and backoff are globals, not imports, so no import ' +
-        'rule sees them), moving to src/client/ (issue 12, step 2). Until then it is held to the client rule below. ' +
-        'Delete this rule and PROTO_CLIENT when the file has moved.',
-      from: { path: PROTO_CLIENT },
-      to: { pathNot: CLIENT_MAY_IMPORT },
     },
     {
       name: 'domain-is-pure',
@@ -108,10 +78,10 @@ module.exports = {
     },
     {
       name: 'adapters-not-to-config',
-      severity: 'warn',
+      severity: 'error',
       comment:
-        'Known debt: adapters read stream/key names and connection options from src/config/ (a composition ' +
-        'root). Kept as a warning until those types move next to the ports.',
+        'Adapters take their settings as arguments: names live in src/domain/names.ts, connection options are ' +
+        'declared by the adapter (NatsAuth in src/adapters/nats/connect.ts), config errors in src/ports/errors.ts.',
       from: { path: '^src/adapters/' },
       to: { path: '^src/config/' },
     },

@@ -12,7 +12,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos } from '@nats-io/nats-core';
 import { connectNats } from '../src/adapters/nats/connect.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { createNatsEventStream } from '../src/adapters/nats/event-stream.ts';
 
 const mode = process.env.MODE;

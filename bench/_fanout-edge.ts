@@ -13,7 +13,7 @@ import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { createRedisCooldownStore } from '../src/adapters/redis/cooldown-store.ts';
 import { createPlacePixel } from '../src/app/place-pixel.ts';
 import { systemClock } from '../src/adapters/system-clock.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 import { deleteRedisKeys } from '../test/helpers/isolation.ts';
 import { waitFor } from './_process.ts';

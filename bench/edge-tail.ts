@@ -21,7 +21,7 @@ import { connectNats } from '../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { EventKind } from '../proto/event-codec.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { deleteRedisKeys } from '../test/helpers/isolation.ts';
 import { freePort } from '../test/helpers/edge-process.ts';

@@ -24,7 +24,7 @@ import { createPgPlacementLog } from '../src/adapters/pg/placement-export.ts';
 import { colorHexes, rawUserKey, type ExportFormat } from '../src/domain/history/export-format.ts';
 import { saltedUserKey } from '../src/app/history/user-key.ts';
 import { exportBytes, planExport } from '../src/app/history/export.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 
 function arg(name: string, fallback: number): number {

@@ -27,7 +27,7 @@ import { createHistoryProjector } from '../src/app/history/projector.ts';
 import { SnapshotCache } from '../src/domain/history/snapshot-cache.ts';
 import { timelapseFrames } from '../src/app/history/timelapse.ts';
 import type { ProjectionSource, StoredEvent } from '../src/ports/event-log.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 
 function arg(name: string, fallback: number): number {

@@ -34,7 +34,7 @@ import { createPlacePixel, type PlaceOutcome } from '../src/app/place-pixel.ts';
 import { systemClock } from '../src/adapters/system-clock.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
 import { loadConfig } from '../src/config/load.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { deleteRedisKeys, deleteStream } from '../test/helpers/isolation.ts';
 

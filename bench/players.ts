@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { cleanupCanvas } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
 

@@ -35,7 +35,7 @@ import { createPgHistoryStore } from '../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
 import { rebuildBitmap, runBitmapProjection } from '../src/app/project-bitmap.ts';
 import { describeRecovery } from '../src/app/recover-canvas.ts';
-import { namesFor } from '../src/config/names.ts';
+import { namesFor } from '../src/domain/names.ts';
 import { createCanvas, replay } from '../src/domain/canvas.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { deleteRedisKeys, deleteStream, dropSchema, uniqueCanvasId } from '../test/helpers/isolation.ts';

@@ -11,7 +11,7 @@
  * to run.
  */
 import { ServiceUnreachable } from './ports/errors.ts';
-import { ConfigError } from './config/load.ts';
+import { ConfigError } from './ports/errors.ts';
 
 export const ExitCode = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -5,9 +5,9 @@
  */
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ConfigError } from '../src/config/load.ts';
+import { ConfigError } from '../src/ports/errors.ts';
 import { isPermissionViolation } from '../src/adapters/nats/connect.ts';
-import type { Names } from '../src/config/names.ts';
+import type { Names } from '../src/domain/names.ts';
 import { streamConfig, type StreamOptions } from './definitions.ts';
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged';

@@ -17,7 +17,7 @@
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
-import type { Names } from '../src/config/names.ts';
+import type { Names } from '../src/domain/names.ts';
 // The placement command's contract with the log: it re-appends a retry only well inside this window.
 import { DUPLICATE_WINDOW_MS } from '../src/app/place-pixel.ts';
 

@@ -25,7 +25,7 @@
  * Nobody but the operator can create, update, purge or delete a stream; `deny_delete`/`deny_purge` on the
  * stream (streams/definitions.ts) stop message deletes even for it.
  */
-import type { Names } from '../src/config/names.ts';
+import type { Names } from '../src/domain/names.ts';
 
 export const NATS_ROLES = ['operator', 'edge', 'bitmap-projector', 'history'] as const;
 export type NatsRole = (typeof NATS_ROLES)[number];

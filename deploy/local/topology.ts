@@ -22,8 +22,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
-import type { NatsAuth } from '../../src/config/common.ts';
-import { namesFor, type Names } from '../../src/config/names.ts';
+import type { NatsAuth } from '../../src/adapters/nats/connect.ts';
+import { namesFor, type Names } from '../../src/domain/names.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { natsAuthorization, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 

@@ -5,7 +5,7 @@
  * k8s, required variables in compose), so this file holds no secret. deploy/k8s/nats.yaml embeds the same
  * text; test/unit/deploy-manifests.test.ts fails when either differs from what this prints.
  */
-import { namesFor } from '../../src/config/names.ts';
+import { namesFor } from '../../src/domain/names.ts';
 import { natsAuthorizationConfig, natsPasswordEnv, NATS_ROLES } from '../../streams/permissions.ts';
 
 export function deploymentAuthorization(canvasId = 'main'): string {

@@ -2,11 +2,12 @@
  * Settings shared by every role. Each role's schema extends `commonSchema` with its own variables.
  * Defaults work on a node-svc machine with the services on their standard loopback ports.
  */
+import type { NatsAuth } from '../adapters/nats/connect.ts';
 import { z } from 'zod';
 import { MAX_CANVAS_SIDE, type CanvasSpec } from '../domain/canvas.ts';
 import { PALETTES, type PaletteName } from '../domain/palette.ts';
 import type { EventBounds } from '../../proto/event-codec.ts';
-import { ConfigError } from './load.ts';
+import { ConfigError } from '../ports/errors.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -54,15 +55,6 @@ export const commonShape = {
 export const commonSchema = z.object(commonShape);
 export type CommonConfig = z.output<typeof commonSchema>;
 
-/** How a process authenticates to NATS (connect.ts reads the files), from the common settings. */
-export interface NatsAuth {
-  readonly user?: { readonly name: string; readonly password: string };
-  readonly nkeySeedFile?: string;
-  readonly credsFile?: string;
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
-  /** The identity's reply-subject prefix (streams/permissions.ts `natsInboxPrefix`): the only inboxes it may subscribe to. */
-  readonly inboxPrefix?: string;
-}
 
 type NatsAuthSettings = Pick<CommonConfig, 'NATS_URL' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_NKEY_SEED_FILE' | 'NATS_CREDS_FILE' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY'>;
 

@@ -3,11 +3,9 @@
  * environment with it and, on a bad value, throws a `ConfigError` whose message names every wrong
  * variable and why. Role entry points print that message and exit non-zero (see `runRole`).
  */
+import { ConfigError } from '../ports/errors.ts';
 import type { z } from 'zod';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.output<S> {
   const result = schema.safeParse(env);

@@ -52,3 +52,8 @@ export class ProjectionHalted extends Error {
     this.seq = seq;
   }
 }
+
+/** A setting is invalid or contradicts another; the message names the variables (exit code: usage). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { connectNats } from '../adapters/nats/connect.ts';
 import { connectPg, type PgConnection, type PgOptions } from '../adapters/pg/connect.ts';
 import { connectRedis } from '../adapters/redis/connect.ts';
-import type { NatsAuth } from '../config/common.ts';
+import type { NatsAuth } from '../adapters/nats/connect.ts';
 import type { Shutdown } from './run-role.ts';
 
 /** Each close's bound unless the caller says otherwise: a drain or QUIT that takes longer is stuck. */

@@ -31,7 +31,7 @@ import { decodeSnapshotCanvas } from '../../src/adapters/pg/history-store.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { startLocalPostgres, startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
 import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
-import type { Names } from '../../src/config/names.ts';
+import type { Names } from '../../src/domain/names.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { PALETTES } from '../../src/domain/palette.ts';
 import { freePort, nodeClient, TEST_SESSION_SECRET } from '../helpers/edge-process.ts';

@@ -20,7 +20,7 @@ import { createLoginChallenges } from '../../src/app/auth/login-challenge.ts';
 import { sessionCookies } from '../../src/app/auth/sessions.ts';
 import { systemClock } from '../../src/adapters/system-clock.ts';
 import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from './isolation.ts';
-import type { Names } from '../../src/config/names.ts';
+import type { Names } from '../../src/domain/names.ts';
 
 export const FAST_SCRYPT = { N: 1 << 10, r: 8, p: 1 };
 export const TEST_SESSION_SECRET = 'auth-fixture-session-secret-0123456789';

@@ -11,7 +11,7 @@ import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
 import type { CooldownStore } from '../../src/ports/cooldown.ts';
-import type { Names } from '../../src/config/names.ts';
+import type { Names } from '../../src/domain/names.ts';
 import { deleteRedisKeys, deleteStream, TEST_NATS_URL, TEST_REDIS_URL } from './isolation.ts';
 
 export interface CommandPath {

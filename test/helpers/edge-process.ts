@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../src/client/index.ts';
-import type { Names } from '../../src/config/names.ts';
+import type { Names } from '../../src/domain/names.ts';
 import { testEnv } from './isolation.ts';
 import { waitForHttpOk } from '../kit/wait-ready.ts';
 

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import type { HttpResponse } from '../../src/app/http.ts';
-import type { Names } from '../../src/config/names.ts';
+import type { Names } from '../../src/domain/names.ts';
 
 export interface TestEvent extends PixelPlaced {
   seq: number;

@@ -7,7 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { namesFor, type Names } from '../../src/config/names.ts';
+import { namesFor, type Names } from '../../src/domain/names.ts';
 
 export const TEST_NATS_URL = 'nats://127.0.0.1:4222';
 export const TEST_REDIS_URL = 'redis://127.0.0.1:6379';

@@ -27,7 +27,7 @@ import { ensureStream, applyStreams } from '../../streams/apply.ts';
 import { natsAuthorizationConfig, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 import { portFree } from '../../deploy/local/topology.ts';
 import { testNames } from '../helpers/isolation.ts';
-import { ConfigError } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/ports/errors.ts';
 
 const names = testNames('natsauth');
 const canvas = { width: 64, height: 64, colors: 32 };

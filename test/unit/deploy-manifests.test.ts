@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { deploymentAuthorization } from '../../deploy/nats/generate.ts';
-import { namesFor } from '../../src/config/names.ts';
+import { namesFor } from '../../src/domain/names.ts';
 import { natsPasswordEnv, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { commonSchema, natsAuthOf } from '../../src/config/common.ts';
-import { loadConfig, ConfigError } from '../../src/config/load.ts';
-import { namesFor } from '../../src/config/names.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/ports/errors.ts';
+import { namesFor } from '../../src/domain/names.ts';
 import { natsAuthorizationConfig, rolePermissions, NATS_ROLES } from '../../streams/permissions.ts';
 
 const auth = (env: Record<string, string>) => natsAuthOf(loadConfig(commonSchema, env));

@@ -9,8 +9,17 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createInbox, credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { ServiceUnreachable } from '../../ports/errors.ts';
-import type { NatsAuth } from '../../config/common.ts';
-import { ConfigError } from '../../config/load.ts';
+import { ConfigError } from '../../ports/errors.ts';
+
+/** How a process authenticates to NATS (this adapter reads the files), from the common settings. */
+export interface NatsAuth {
+  readonly user?: { readonly name: string; readonly password: string };
+  readonly nkeySeedFile?: string;
+  readonly credsFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /** The identity's reply-subject prefix (streams/permissions.ts `natsInboxPrefix`): the only inboxes it may subscribe to. */
+  readonly inboxPrefix?: string;
+}
 
 let warnedOpen = false;
 

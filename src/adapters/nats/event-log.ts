@@ -18,7 +18,7 @@
  */
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { encodeEvent, EventKind } from '../../../proto/event-codec.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { connectionInbox } from './connect.ts';
 import { LogUnavailable } from '../../ports/errors.ts';
 import type { AppendResult, EventLog } from '../../ports/event-log.ts';

@@ -18,7 +18,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventStream, PixelBatch, StoredEvent } from '../../ports/event-log.ts';
 import { LogUnavailable } from '../../ports/errors.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { batchMessages } from './batches.ts';
 import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
 import type { EventBounds } from '../../../proto/event-codec.ts';

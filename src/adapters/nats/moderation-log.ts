@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent } from '../../../proto/event-codec.ts';
 import { LogUnavailable } from '../../ports/errors.ts';
 import type { ModerationLog } from '../../ports/moderation.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 
 export function createNatsModerationLog(nc: NatsConnection, names: Names, timeoutMs = 5_000): ModerationLog {
   const js = jetstream(nc, { timeout: timeoutMs });

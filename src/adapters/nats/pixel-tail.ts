@@ -27,7 +27,7 @@ import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } fro
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { PixelBatch } from '../../ports/event-log.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { connectionInbox } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';

@@ -28,7 +28,7 @@ import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@n
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ProjectionSource, StoredEvent } from '../../ports/event-log.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';

@@ -14,7 +14,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Revocations } from '../../ports/auth.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 
 export const MAX_REVOCATION_BYTES = 256;
 

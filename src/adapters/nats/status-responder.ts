@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { RoleSummary } from '../../../proto/role-summary.ts';
 import { summarizeRole, type StatusRole } from '../../domain/role-status.ts';
 import { metrics, metricsInstance } from '../metrics.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 // Imported (not read at run time) so `npm run build` emits it next to the compiled code: dist/package.json.
 import pkg from '../../../package.json' with { type: 'json' };
 

@@ -16,7 +16,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { checkStoredEvent, decodeEvent, EventDecodeError, eventColor, eventX, eventY, RejectReason, type EventBounds } from '../../../proto/event-codec.ts';
 import type { PixelBatch, StoredEvent } from '../../ports/event-log.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { metrics } from '../metrics.ts';
 
 const NS_PER_MS = 1_000_000;

@@ -14,7 +14,7 @@
 import type { Redis } from 'ioredis';
 import { SequenceConflict } from '../../ports/errors.ts';
 import type { BitmapWriter, SequencedPixel } from '../../ports/bitmap.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import type { CanvasSpec } from '../../domain/canvas.ts';
 
 const PIXEL_BYTES = 9;

@@ -21,7 +21,7 @@
  * Every Redis failure is a `StoreUnavailable`, which the placement command answers as `unavailable`.
  */
 import type { Redis } from 'ioredis';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import type { CooldownResult, CooldownStore } from '../../ports/cooldown.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import { storeUnavailable } from './connect.ts';

@@ -25,7 +25,7 @@ import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import { historySchema } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { UsageError } from '../../exit-codes.ts';
 import { parseTime } from './mod.ts';
 

@@ -17,7 +17,7 @@ import { rebuildBitmap } from '../../app/project-bitmap.ts';
 import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { cliAction } from '../action.ts';
 import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';

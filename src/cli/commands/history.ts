@@ -32,7 +32,7 @@ import type { ProjectionSource } from '../../ports/event-log.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { UsageError } from '../../exit-codes.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openNats, openPg, withLifecycle, type Lifecycle } from '../../roles/lifecycle.ts';

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { commonSchema } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { connectPg } from '../../adapters/pg/connect.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgModeratorActions, createPgModeratorRoles } from '../../adapters/pg/moderators.ts';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { commonSchema, canvasSpecOf, eventBoundsOf, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor, type Names } from '../../config/names.ts';
+import { namesFor, type Names } from '../../domain/names.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createNatsModerationLog } from '../../adapters/nats/moderation-log.ts';
 import { createNatsRevocations } from '../../adapters/nats/revocations.ts';

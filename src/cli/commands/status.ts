@@ -22,7 +22,7 @@ import { readProjectionPositions } from '../../adapters/pg/projection-positions.
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { canvasSpecOf, commonSchema, natsAuthOf, type CommonConfig } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor, type Names } from '../../config/names.ts';
+import { namesFor, type Names } from '../../domain/names.ts';
 import { lagAgainst } from '../../domain/role-status.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';

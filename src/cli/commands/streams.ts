@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { commonSchema, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { applyStreams } from '../../../streams/apply.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openNats, withLifecycle } from '../../roles/lifecycle.ts';

@@ -14,7 +14,7 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { runBitmapProjection } from '../../app/project-bitmap.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 import { openNats, openRedis, startWith } from '../lifecycle.ts';

@@ -37,7 +37,7 @@ import type { IdentityProvider } from '../../ports/identity.ts';
 import type { AuthConfig } from '../../config/auth.ts';
 import { sessionCookies } from '../../app/auth/sessions.ts';
 import type { CommonConfig } from '../../config/common.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 import { edgeModerationRoutes } from './moderation.ts';
 
 export interface EdgeAccountsDeps {

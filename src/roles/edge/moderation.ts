@@ -24,7 +24,7 @@ import { createModRoutes } from '../../app/moderation/routes.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { CanvasSpec } from '../../domain/canvas.ts';
 import { eventBoundsOf } from '../../config/common.ts';
-import type { Names } from '../../config/names.ts';
+import type { Names } from '../../domain/names.ts';
 
 export interface EdgeModerationDeps {
   readonly nc: NatsConnection;

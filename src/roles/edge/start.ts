@@ -26,7 +26,7 @@ import { perMinute } from '../../domain/limits.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { EdgeConfig } from '../../config/edge.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { resolve } from 'node:path';
 import { startEdgeAccounts } from './accounts.ts';

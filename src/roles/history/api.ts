@@ -21,7 +21,7 @@ import { Usernames } from '../../app/history/usernames.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { createLifecycle, openPg } from '../lifecycle.ts';
 
 export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>

@@ -14,7 +14,7 @@ import { createHistoryProjector, type ProjectorObserver } from '../../app/histor
 import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { HistoryConfig } from '../../config/history.ts';
-import { namesFor } from '../../config/names.ts';
+import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 import { openNats, openPg, startWith } from '../lifecycle.ts';

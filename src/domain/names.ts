@@ -4,7 +4,8 @@
  * Subjects: `rplace.<canvas>.px.<tileX>.<tileY>` — the tile (256×256 pixels) lets a consumer filter
  * spatially (`rplace.main.px.3.*`), and the `<canvas>` token lets several canvases share one NATS account.
  * Moderation events (`PixelRestored`) go to `rplace.<canvas>.mod.<tileX>.<tileY>`: a subject of their own, so
- * NATS permissions let edges write placements but only the operator identity write moderation events.
+ * NATS permissions can tell them apart (streams/permissions.ts: placements from edges, moderation events from the
+ * operator and the edges' moderator console).
  */
 export const TILE_SIZE = 256;
 
