@@ -10,6 +10,8 @@
  *   user is refused on the promoted replica, holder = the first request. Without the option the acquisition
  *   answers while the replica is frozen, and this test fails at "not answered yet".
  *
+ * - the edge role with the option: a placement succeeds, through a Redis connection of the cooldowns' own.
+ *
  * Nothing here is timed: the only wait is a bounded poll for "the replica link is up" and one turn of
  * 300 ms to give a wrongly unacked acquisition the chance to answer.
  */
@@ -20,8 +22,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCooldownStore } from '../../src/adapters/redis/cooldown-store.ts';
 import { startLocalRedis, type LocalService } from '../../src/adapters/services/local.ts';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { edgeSchema } from '../../src/config/edge.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import type { CooldownResult } from '../../src/ports/cooldown.ts';
-import { testNames } from '../helpers/isolation.ts';
+import { startEdge } from '../../src/roles/edge/start.ts';
+import { nodeClient } from '../helpers/edge-process.ts';
+import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 
 const PRIMARY_PORT = 22201;
 const REPLICA_PORT = 22202;
@@ -65,6 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (frozen) freeze(false);
+  await cleanupCanvas(names, { redis: replicaAdmin }).catch(() => undefined); // the stream on the shared NATS
   primaryRedis?.disconnect();
   replicaAdmin?.disconnect();
   await primary?.stop().catch(() => undefined);
@@ -85,6 +93,27 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
     }
     expect(unacked).toEqual([[1, 0]]);
     await linkUp(replicaAdmin);
+  });
+
+  it('the edge role with COOLDOWN_REPLICA_ACKS=1 places through a cooldown connection of its own', async () => {
+    const config = loadConfig(edgeSchema, testEnv(names, {
+      PORT: '0', HOST: '127.0.0.1', REDIS_URL: primary!.url, HISTORY_API: '0', SESSION_SECRET: 'h-sizing-replica-ack-secret-0123456789abcdef',
+      CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', COOLDOWN_SECONDS: '60', LOG_LEVEL: 'silent', ALLOW_GUEST_PLACEMENT: '1',
+      COOLDOWN_REPLICA_ACKS: '1', COOLDOWN_REPLICA_WAIT_MS: '1000',
+    }));
+    let port = 0;
+    const stop = await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) });
+    const client = nodeClient(`http://127.0.0.1:${port}`, { trackCanvas: false, placeTimeoutMs: 10_000 });
+    try {
+      await client.connect();
+      await client.synced();
+      expect((await client.place(3, 4, 1)).type).toBe('success');
+      const clients = await primaryRedis.client('LIST') as string;
+      expect(clients).toContain(`name=rplace-edge-cooldowns-${names.canvasId}`);
+    } finally {
+      client.close();
+      await stop();
+    }
   });
 
   it('answers only once the replica holds it; the promoted replica then refuses the same user', async () => {
