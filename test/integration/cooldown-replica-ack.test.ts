@@ -8,8 +8,9 @@
  * - replica frozen, long wait: the acquisition does not answer while the replica cannot hold it; once thawed
  *   it answers, and a failover right then (replica promoted, primary killed -9) keeps the cooldown: the same
  *   user is refused on the promoted replica, holder = the first request. Without the option the acquisition
- *   answers while the replica is frozen, and this test fails at "not answered yet".
- *
+ *   answers while the replica is frozen, and this test fails at "not answered yet";
+ * - replica frozen, acquisitions in five turns: two WAITs (the first turn, then the four queued behind it),
+ *   not five: a replica that does not answer costs each acquisition at most two waits;
  * - the edge role with the option: a placement succeeds, through a Redis connection of the cooldowns' own.
  *
  * Nothing here is timed: the only wait is a bounded poll for "the replica link is up" and one turn of
@@ -92,6 +93,27 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
       freeze(false);
     }
     expect(unacked).toEqual([[1, 0]]);
+    await linkUp(replicaAdmin);
+  });
+
+  it('a replica that does not answer: acquisitions of later turns wait together, one WAIT in flight at a time', async () => {
+    const unacked: number[] = [];
+    const store = createRedisCooldownStore(primaryRedis, names, undefined, { replicas: 1, timeoutMs: 300, onUnacked: (n) => unacked.push(n) });
+    await primaryRedis.config('RESETSTAT');
+    freeze(true);
+    try {
+      const turns: Promise<CooldownResult>[] = [];
+      for (let i = 0; i < 5; i++) {
+        turns.push(store.tryAcquire(`u_turn${i}`, `r_turn${i}`, Date.now(), 60, pixel));
+        await new Promise((r) => setImmediate(r)); // the next acquisition in another event-loop turn
+      }
+      expect((await Promise.all(turns)).every((r) => r.acquired)).toBe(true);
+    } finally {
+      freeze(false);
+    }
+    const waits = Number(/cmdstat_wait:calls=(\d+)/.exec(await primaryRedis.info('commandstats'))?.[1] ?? 0);
+    expect(waits, 'the first turn, then the four that queued behind it').toBe(2);
+    expect(unacked).toEqual([1, 4]);
     await linkUp(replicaAdmin);
   });
 

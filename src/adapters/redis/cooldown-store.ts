@@ -25,7 +25,9 @@
  * only once a replica holds its cooldown or the wait timed out: a failover right after an acknowledged
  * placement cannot hand the user a second one. A timed-out WAIT does not refuse the placement (the cooldown is on
  * the primary; refusing would stop every placement while a replica is gone): it is reported to `onUnacked`.
- * WAIT blocks its connection, so give this store a connection of its own when the option is on. Off (the
+ * WAIT blocks its connection, so give this store a connection of its own when the option is on; at most one
+ * acked flush is in flight (later turns queue and go together), so a silent replica costs each acquisition at
+ * most two waits, never a queue of them. Off (the
  * default), the call is the same single script as before.
  */
 import type { Redis } from 'ioredis';
@@ -170,9 +172,16 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
       args[batch.length + 3 * i + 1] = q.a;
       args[batch.length + 3 * i + 2] = q.b;
     }
-    const call = acked !== undefined && batch.some((q) => q.op === 'a')
-      ? batchWithAck(acked.pipeline(), acked.acks, batch.length, args)
-      : commands.rplaceCooldownBatch(batch.length, ...args);
+    let call: Promise<Reply[]>;
+    if (acked !== undefined && batch.some((q) => q.op === 'a')) {
+      inFlight++;
+      call = batchWithAck(acked.pipeline(), acked.acks, batch.length, args).finally(() => {
+        // The queue built up while this flush waited goes as the next one (see `flush`).
+        if (--inFlight === 0 && queue.length > 0) flush();
+      });
+    } else {
+      call = commands.rplaceCooldownBatch(batch.length, ...args);
+    }
     call.then(
       (replies) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i]!);
@@ -184,8 +193,13 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
       },
     );
   };
+  // Acked flushes in flight. WAIT blocks the connection until a replica answers or the wait ends, so while
+  // one flush waits the next turns' acquisitions queue up and go together once it is done: at most one WAIT in
+  // flight, however many turns (otherwise, with no replica, every turn would add WAIT_MS to the connection's queue).
+  let inFlight = 0;
   const flush = (): void => {
     immediate = false;
+    if (inFlight > 0) return;
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     const all = queue;
