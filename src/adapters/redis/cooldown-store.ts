@@ -27,8 +27,7 @@
  * the primary; refusing would stop every placement while a replica is gone): it is reported to `onUnacked`.
  * WAIT blocks its connection, so give this store a connection of its own when the option is on; at most one
  * acked flush is in flight (later turns queue and go together), so a silent replica costs each acquisition at
- * most two waits, never a queue of them. Off (the
- * default), the call is the same single script as before.
+ * most two waits, never a queue of them. Off (the default), the call is the same single script as before.
  */
 import type { Redis } from 'ioredis';
 import type { Names } from '../../config/names.ts';
