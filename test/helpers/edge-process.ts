@@ -1,24 +1,15 @@
 /** Starts the real edge role as a child process (so a test can SIGKILL it) and Node clients for it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import { RplaceClient, type ClientOptions, type WebSocketConstructor } from '../../src/client/index.ts';
 import type { Names } from '../../src/config/names.ts';
 import { testEnv } from './isolation.ts';
+import { waitForHttpOk } from '../kit/wait-ready.ts';
 
 export const TEST_SESSION_SECRET = 'test-secret-test-secret-test-secret-0123';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+/** Re-exported for the e2e harness and the benches, which import it from here. */
+export { freePort } from '../kit/free-port.ts';
 
 export interface EdgeProcess {
   readonly port: number;
@@ -46,17 +37,11 @@ export async function startEdgeProcess(names: Names, port: number, extra: Record
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000; // tsx compiles the role at start: slow on a busy 2-core machine
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`edge exited with ${child.exitCode}: ${output}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`edge not ready in 90 s: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // tsx compiles the role at start: slow on a busy 2-core machine.
+  await waitForHttpOk(`${url}/readyz`, child, { timeoutMs: 90_000, output: () => output, what: 'edge' }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
   return {
     port,
     url,

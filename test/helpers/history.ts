@@ -53,14 +53,6 @@ export function referenceCanvasToSeq(events: readonly TestEvent[], width: number
   return canvas;
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 /** A route's whole body (streamed or not) as one buffer. */
 export async function bytesOf(response: HttpResponse): Promise<Buffer> {

@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './edge-process.ts';
+import { freePort } from '../kit/free-port.ts';
+import { waitForHttpOk } from '../kit/wait-ready.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
@@ -44,21 +46,15 @@ export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`);
-    const ok = await fetch(`${url}/lb-health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`nginx did not answer on ${url}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const errorLog = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`;
+  await waitForHttpOk(`${url}/lb-health`, child, { timeoutMs: 10_000, intervalMs: 50, output: errorLog, what: 'nginx' });
   return {
     url,
     port,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGQUIT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([exited, sleep(5_000)]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-w
 import { LOGIN_CHALLENGE_PATH } from '../../src/app/auth/login-challenge.ts';
 import { revocationSubject } from '../../src/adapters/nats/revocations.ts';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../../src/app/http.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('authroutes');
 let fx: Awaited<ReturnType<typeof authFixture>>;
@@ -185,7 +186,7 @@ describe('session expiry', () => {
       expect(reg.headers?.['set-cookie']).toMatch(/; Secure$/);
       const sid = cookieOf(reg);
       expect(await f2.sessions.get(idOf(sid))).not.toBeNull();
-      await new Promise((r) => setTimeout(r, 1_200));
+      await sleep(1_200);
       expect(await f2.sessions.get(idOf(sid))).toBeNull();
     } finally {
       await f2.close();

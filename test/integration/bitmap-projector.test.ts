@@ -51,13 +51,6 @@ async function replayWholeStream(stream: EventStream): Promise<{ canvas: Uint8Ar
   return { canvas, seq };
 }
 
-async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('bitmap projector', () => {
   it('applies events, stores their sequence, rebuilds by itself after Redis loses the bitmap', async () => {
@@ -67,19 +60,19 @@ describe('bitmap projector', () => {
     const shutdown = await startBitmapProjector(config, logger);
     try {
       let last = await appendPixels(nc, live, randomPixels(3000, spec.width, spec.height, 32, 11));
-      await waitFor('projection of the first 3000 events', async () => (await store.seq()) === last);
+      await expect.poll(() => store.seq(), { message: 'projection of the first 3000 events', timeout: 20_000, interval: 50 }).toBe(last);
       let expected = await replayWholeStream(stream);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
 
       // Redis comes back empty (simulated on our own keys only; the shared Redis is never flushed).
       await redis.del(live.canvasKey, live.canvasSeqKey);
-      await waitFor('the rebuild while idle', async () => (await store.seq()) === last);
+      await expect.poll(() => store.seq(), { message: 'the rebuild while idle', timeout: 20_000, interval: 50 }).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
 
       // wiped again, and events keep coming: the next write notices too
       await redis.del(live.canvasKey, live.canvasSeqKey);
       last = await appendPixels(nc, live, randomPixels(2000, spec.width, spec.height, 32, 12));
-      await waitFor('projection after the second wipe', async () => (await store.seq()) === last);
+      await expect.poll(() => store.seq(), { message: 'projection after the second wipe', timeout: 20_000, interval: 50 }).toBe(last);
       expected = await replayWholeStream(stream);
       expect(expected.seq).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
@@ -105,14 +98,14 @@ describe('bitmap projector', () => {
     const shutdown = await startBitmapProjector(config, logger);
     try {
       const last = await appendPixels(nc, live, randomPixels(500, spec.width, spec.height, 32, 13));
-      await waitFor('projection after the rebuild', async () => (await store.seq()) === last);
+      await expect.poll(() => store.seq(), { message: 'projection after the rebuild', timeout: 20_000, interval: 50 }).toBe(last);
       const whole = await replayWholeStream(stream);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
 
       // A rebuild that lands behind the running projector (older, but consistent): the projector replays the gap.
       const behind = await rebuildBitmap({ stream, store, spec }, { untilSeq: last - 300 });
       expect(behind.seq).toBe(last - 300);
-      await waitFor('the projector to replay the gap', async () => (await store.seq()) === last);
+      await expect.poll(() => store.seq(), { message: 'the projector to replay the gap', timeout: 20_000, interval: 50 }).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
     } finally {
       await shutdown();
@@ -131,7 +124,7 @@ describe('bitmap projector', () => {
     try {
       // keep appending while the projector works, and kill it once it is part-way through
       const appending = appendPixels(nc, killed, randomPixels(12_000, spec.width, spec.height, 32, 21), 1000);
-      await waitFor('the projector to be part-way', async () => ((await store.seq()) ?? 0) > 2000, 60_000);
+      await expect.poll(async () => (await store.seq()) ?? 0, { message: 'the projector to be part-way', timeout: 60_000, interval: 50 }).toBeGreaterThan(2000);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await appending;
@@ -141,7 +134,7 @@ describe('bitmap projector', () => {
 
       child = spawnProjector();
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      await waitFor('the restarted projector to catch up', async () => (await store.seq()) === last, 60_000);
+      await expect.poll(() => store.seq(), { message: 'the restarted projector to catch up', timeout: 60_000, interval: 50 }).toBe(last);
       const expected = await replayWholeStream(stream);
       expect(expected.seq).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);

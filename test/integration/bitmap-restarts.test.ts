@@ -4,7 +4,6 @@
  * (no persistence, as on this machine) → the projector notices and rebuilds the bitmap from the stream.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,8 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
 import { testNames } from '../helpers/isolation.ts';
+import { freePort } from '../kit/free-port.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const spec = { width: 120, height: 80 };
 const names = testNames('bmrestart');
@@ -33,27 +34,10 @@ let redisServer: LocalService;
 let nc: NatsConnection;
 let redis: Redis;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const startNats = () => startLocalNats({ port: natsPort, storeDir: join(dir, 'nats'), logFile: join(dir, 'nats.log') });
 const startRedis = () => startLocalRedis({ port: redisPort, dir: join(dir, 'redis'), logFile: join(dir, 'redis.log') });
 
-async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   natsPort = await freePort();
@@ -88,7 +72,7 @@ describe('bitmap projector across service restarts', () => {
     };
     try {
       expect(await appendPixels(nc, names, all.slice(0, 1000))).toBe(1000);
-      await waitFor('the first 1000 events', () => bitmapIs(1000));
+      await expect.poll(() => bitmapIs(1000), { message: 'the first 1000 events', timeout: 30_000, interval: 100 }).toBe(true);
 
       // A live reader (the edges' tail) follows across the NATS restart too, without gaps or repeats.
       const tail = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } });
@@ -100,25 +84,25 @@ describe('bitmap projector across service restarts', () => {
           if (tailSeqs.length >= 2000) tailAbort.abort();
         }
       })();
-      await waitFor('the live reader to catch up', async () => tailSeqs.length === 1000);
+      await expect.poll(async () => tailSeqs.length, { message: 'the live reader to catch up', timeout: 30_000, interval: 100 }).toBe(1000);
 
       // NATS dies and comes back on its store: the durable and the stream survive; the projector resumes.
       nats.kill();
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       nats = await startNats();
-      await waitFor('the test client to reconnect', async () => !nc.isClosed() && (await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()) === 1000);
+      await expect.poll(async () => !nc.isClosed() && (await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()), { message: 'the test client to reconnect', timeout: 30_000, interval: 100 }).toBe(1000);
       expect(await appendPixels(nc, names, all.slice(1000, 2000))).toBe(2000);
-      await waitFor('the projector to resume after the NATS restart', () => bitmapIs(2000));
+      await expect.poll(() => bitmapIs(2000), { message: 'the projector to resume after the NATS restart', timeout: 30_000, interval: 100 }).toBe(true);
       await Promise.race([tailing, new Promise((_, reject) => setTimeout(() => reject(new Error('live reader stuck after the NATS restart')), 30_000))]);
       expect(tailSeqs).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
 
       // Redis dies and comes back EMPTY: the projector notices and rebuilds from the stream by itself.
       redisServer.kill();
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       redisServer = await startRedis();
-      await waitFor('the rebuild after Redis came back empty', () => bitmapIs(2000));
+      await expect.poll(() => bitmapIs(2000), { message: 'the rebuild after Redis came back empty', timeout: 30_000, interval: 100 }).toBe(true);
       expect(await appendPixels(nc, names, all.slice(2000))).toBe(3000);
-      await waitFor('the projection of new events after the rebuild', () => bitmapIs(3000));
+      await expect.poll(() => bitmapIs(3000), { message: 'the projection of new events after the rebuild', timeout: 30_000, interval: 100 }).toBe(true);
     } finally {
       await shutdown();
     }

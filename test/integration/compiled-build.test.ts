@@ -10,7 +10,8 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/edge-process.ts';
+import { freePort } from '../kit/free-port.ts';
+import { waitForHttpOk } from '../kit/wait-ready.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -95,11 +96,7 @@ describe('a whole dist/', () => {
     edge.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => edge.once('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 60_000;
-      while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
-        if (edge.exitCode !== null || Date.now() > deadline) throw new Error(`compiled edge not ready: ${output}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, edge, { timeoutMs: 60_000, intervalMs: 200, output: () => output, what: 'compiled edge' });
       const info = await fetch(`http://127.0.0.1:${port}/api/v1/history/info`);
       expect(info.status).toBe(200);
       expect(await info.json()).toMatchObject({ width: 32, height: 32, position: 0 });

@@ -13,11 +13,11 @@ import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { streamConfig } from '../../streams/definitions.ts';
 import { openCommandPath, type CommandPath } from '../helpers/command-path.ts';
 import { testNames } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('cooldownint');
 const DUP_WINDOW_MS = 1_000;
 const RETRY_WINDOW_MS = 400;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let fx: CommandPath;
 let log: CommandPath['log'];

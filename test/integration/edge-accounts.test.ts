@@ -18,6 +18,7 @@ import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
 import { cleanupCanvas, deleteRedisKeys, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edgeaccounts');
 const SECRET = 'edge-accounts-test-secret-0123456789abcdef';
@@ -161,7 +162,7 @@ describe('the WebSocket upgrade', () => {
     // a slot is free again once a connection closes
     accepted[0]!.ws.close();
     await accepted[0]!.closed;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect((await client(strict, { localAddress: '127.0.0.3' })).welcome['type']).toBe('welcome');
     for (const c of accepted) c.ws.close();
   });
@@ -189,7 +190,7 @@ describe('who may place', () => {
     // expiry: the session key disappears (as EX does) while the socket is open
     const keys = await redis.keys(`${names.redisPrefix}session:*`);
     for (const k of keys) if ((await redis.get(k))?.includes(userId)) await redis.del(k);
-    await new Promise((r) => setTimeout(r, 1_100)); // cooldown
+    await sleep(1_100); // cooldown
     expect(await user.place(2, 4, 4)).toMatchObject({ code: 'unauthorized' });
     expect((await client(strict, { cookie })).welcome['isGuest']).toBe(true);
   });
@@ -244,19 +245,19 @@ describe('bans and abuse', () => {
     const watcher = await client(open);
     const sneaky = await client(strict, { cookie });
     const before = await streamCount();
-    await new Promise((r) => setTimeout(r, 200)); // the watcher's initial canvas has arrived
+    await sleep(200); // the watcher's initial canvas has arrived
     const framesBefore = watcher.binary.count;
     const answer = await sneaky.place(7, 7, 9);
     expect(answer).toMatchObject({ type: 'success' });
     // the cooldown applies to them as to anyone, so nothing looks different
     expect(await sneaky.place(7, 8, 9)).toMatchObject({ code: 'cooldown' });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(await streamCount()).toBe(before);
     expect(watcher.binary.count).toBe(framesBefore);
     // while an ordinary placement does reach the watcher
     const { cookie: honestCookie } = await register('honest');
     expect(await (await client(strict, { cookie: honestCookie })).place(7, 9, 9)).toMatchObject({ type: 'success' });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(watcher.binary.count).toBeGreaterThan(framesBefore);
     expect(await streamCount()).toBe(before + 1);
   });
@@ -284,7 +285,7 @@ describe('bans and abuse', () => {
     expect(refused['remainingSeconds']).toBeGreaterThan(0);
     // another address is not affected, and after the cooldown (1 s here) the address may place again
     expect(await (await client(open, { localAddress: '127.0.0.8' })).place(13, 13, 2)).toMatchObject({ type: 'success' });
-    await new Promise((r) => setTimeout(r, 1_100));
+    await sleep(1_100);
     expect(await fresh.place(12, 12, 2)).toMatchObject({ type: 'success' });
   });
 
@@ -306,7 +307,7 @@ describe('bans and abuse', () => {
     const fresh = String((await http(strict, 'GET', '/api/v1/auth/challenge', undefined, cookie)).json['challenge']);
     const passed = await http(strict, 'POST', '/api/v1/auth/challenge', { challenge: fresh, nonce: solve(fresh, 8) }, cookie);
     expect(passed.json).toMatchObject({ success: true });
-    await new Promise((r) => setTimeout(r, 1_100)); // cooldown
+    await sleep(1_100); // cooldown
     expect(await c.place(10, 30, 1)).toMatchObject({ type: 'success' });
     // guests cannot ask for challenges
     expect((await http(strict, 'GET', '/api/v1/auth/challenge')).status).toBe(401);

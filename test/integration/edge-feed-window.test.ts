@@ -8,6 +8,7 @@ import { decodeFrame, FrameType } from '../../proto/frames.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('feedwin');
 let nc: NatsConnection;
@@ -49,23 +50,23 @@ describe('edge feed: adaptive flush window (real JetStream stream)', () => {
       // Quiet: cheap flushes keep the minimum.
       for (let round = 0; round < 5; round++) {
         await appendPixels(nc, names, randomPixels(20, 64, 64, 32, round + 1));
-        await new Promise((r) => setTimeout(r, 60));
+        await sleep(60);
       }
       expect(feed.windowMs).toBe(50);
       // Loaded: each flush costs 40 ms.
       costMs = 40;
       for (let round = 0; round < 30; round++) {
         await appendPixels(nc, names, randomPixels(20, 64, 64, 32, 100 + round));
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(Math.max(...windows)).toBeGreaterThan(60);
       expect(Math.max(...windows)).toBeLessThanOrEqual(200);
       // Quiet again: back to the minimum.
       costMs = 0;
       for (let round = 0; round < 30 && feed.windowMs > 50; round++) {
         await appendPixels(nc, names, randomPixels(5, 64, 64, 32, 200 + round));
-        await new Promise((r) => setTimeout(r, 60));
+        await sleep(60);
       }
       expect(feed.windowMs).toBe(50);
     } finally {

@@ -11,6 +11,7 @@ import type { us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { json, type HttpRoute } from '../../src/app/http.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const uws = loadUws();
 let listen: us_listen_socket;
@@ -64,7 +65,7 @@ it('streams an AsyncIterable body completely, and stops producing when the clien
   const reader = partial.body?.getReader();
   await reader?.read();
   controller.abort();
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   expect(streamed).toBeLessThan(64); // backpressure: the generator was not drained into memory
 });
 
@@ -90,7 +91,7 @@ it('writes a whole body larger than the socket buffers intact to a reader that d
     const { done, value } = await reader.read();
     if (done) break;
     parts.push(value);
-    if (i % 8 === 0) await new Promise((r) => setTimeout(r, 5)); // let uWS hit backpressure and resume
+    if (i % 8 === 0) await sleep(5); // let uWS hit backpressure and resume
   }
   expect(Buffer.concat(parts).equals(Buffer.from(big))).toBe(true);
 });

@@ -37,13 +37,6 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const until = async (check: () => boolean, ms = 30_000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 async function placeThrough(url: string, count: number, offset: number): Promise<number> {
   const placers = Array.from({ length: count }, () => nodeClient(url));
@@ -72,16 +65,16 @@ it('clients of a SIGKILLed edge reconnect to its restart and resume with no miss
   await Promise.all(watchers.map((w) => w.connect()));
 
   const before = await placeThrough(survivor.url, 10, 0);
-  await until(() => watchers.every((w) => w.seq >= before));
+  await expect.poll(() => watchers.every((w) => w.seq >= before), { timeout: 30_000, interval: 50 }).toBe(true);
 
   await victim.kill('SIGKILL');
   const whileDown = await placeThrough(survivor.url, 10, 10);
-  await until(() => watchers.every((w) => w.status === 'reconnecting'));
+  await expect.poll(() => watchers.every((w) => w.status === 'reconnecting'), { timeout: 30_000, interval: 50 }).toBe(true);
 
   victim = await startEdgeProcess(names, victim.port);
   const after = await placeThrough(victim.url, 5, 20);
   expect(after).toBeGreaterThan(whileDown);
-  await until(() => watchers.every((w) => w.status === 'synced' && w.seq >= after));
+  await expect.poll(() => watchers.every((w) => w.status === 'synced' && w.seq >= after), { timeout: 30_000, interval: 50 }).toBe(true);
 
   // The canonical canvas: the whole stream replayed through the shared `replay`.
   const canonical = createCanvas({ width: 64, height: 64 });

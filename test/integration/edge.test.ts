@@ -17,6 +17,7 @@ import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL, dropSchema } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edge');
 let nc: NatsConnection;
@@ -65,13 +66,6 @@ function rawSocket(url: string, query = 'v=1'): Promise<{ ws: WebSocket; texts: 
     ws.once('error', reject);
   });
 }
-const until = async (check: () => boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('edge', () => {
   it('sets its socket limits explicitly', () => {
@@ -91,7 +85,7 @@ describe('edge', () => {
     const results = await Promise.all(placers.map((p, i) => p.place(i, i * 2, (i % 31) + 1)));
     for (const r of results) expect(r.type, JSON.stringify(r)).toBe('success');
     const lastSeq = Math.max(...results.map((r) => (r.type === 'success' ? r.seq : 0)));
-    await until(() => watchA.client.seq >= lastSeq && watchB.client.seq >= lastSeq);
+    await expect.poll(() => watchA.client.seq >= lastSeq && watchB.client.seq >= lastSeq, { timeout: 10_000, interval: 20 }).toBe(true);
     for (const watch of [watchA, watchB]) {
       let expected = startSeq + 1;
       for (const frame of watch.frames) {
@@ -103,7 +97,7 @@ describe('edge', () => {
     expect(watchA.client.canvas).toEqual(watchB.client.canvas);
     placers.forEach((_, i) => expect(watchA.client.canvas?.[i * 2 * 64 + i]).toBe((i % 31) + 1));
     // The HTTP canvas is the same canvas, labelled with its sequence.
-    await new Promise((r) => setTimeout(r, 1100)); // past the canvas cache window
+    await sleep(1100); // past the canvas cache window
     const response = await fetch(`${edgeB.url}/api/v1/canvas`);
     expect(Number(response.headers.get('x-rplace-seq'))).toBe(watchB.client.seq);
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(watchB.client.canvas);
@@ -118,7 +112,7 @@ describe('edge', () => {
     ws.send(Buffer.from([1, 2, 3, 0xff]));
     ws.send(JSON.stringify({ type: 'place', x: 1, y: 1, color: 999, requestId: 'bad-color' }));
     ws.send(JSON.stringify({ type: 'place', x: 64, y: 1, color: 1, requestId: 'outside' }));
-    await until(() => texts.filter((t) => t.includes('"error"')).length >= 5);
+    await expect.poll(() => texts.filter((t) => t.includes('"error"')).length >= 5, { timeout: 10_000, interval: 20 }).toBe(true);
     const errors = texts.map((t) => JSON.parse(t) as { type: string; code?: string; requestId?: string }).filter((m) => m.type === 'error');
     expect(errors.map((e) => e.code)).toEqual(['bad_request', 'bad_request', 'bad_request', 'bad_request', 'invalid_coordinates']);
     expect(errors[3]?.requestId).toBe('bad-color');
@@ -148,7 +142,7 @@ describe('edge', () => {
       log.append({ kind: EventKind.PixelPlaced, x: i % 64, y: (i >> 6) % 64, color: i % 32, userId: 'bulk', requestId: `bulk${i}`, placedAt: Date.now() }, `bulk/${i}`)));
     await log.close();
     const last = Math.max(...acks.map((a) => a.seq));
-    await until(() => fast.seq >= last);
+    await expect.poll(() => fast.seq >= last, { timeout: 10_000, interval: 20 }).toBe(true);
     const rssOf = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edgeB.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
     const connections = async () => Number(/^rplace_ws_connections\{[^}]*\} (\d+)/m.exec(await (await fetch(`${edgeB.url}/metrics`)).text())?.[1]);
     const rssBefore = rssOf();

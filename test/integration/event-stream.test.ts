@@ -7,6 +7,7 @@ import type { PixelBatch, StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, appendRaw, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('evstream');
 const empty = testNames('evempty');
@@ -116,22 +117,21 @@ describe('NATS event stream', () => {
     const reading = (async () => {
       for await (const b of stream.readPixels(from, { signal: controller.signal })) for (let i = 0; i < b.count; i++) seen.push(b.seqs[i]!);
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 21));
-    while (seen.length < 100) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => seen.length, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(100);
     const [first] = await consumerNames();
     expect(first).toBeDefined();
     await jsm.consumers.delete(names.stream, first!); // the server sends 409 Consumer Deleted to the open pull
     await appendPixels(nc, names, randomPixels(150, 100, 100, 32, 22));
-    const deadline = Date.now() + 5000;
-    while (seen.length < 250 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => seen.length, { timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(250);
     expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => from + i));
     expect(await consumerNames()).not.toContain(first);
     const started = Date.now();
     controller.abort();
     await reading;
     expect(Date.now() - started).toBeLessThan(1000);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(await consumerNames()).toEqual([]); // deleted on the way out
   });
 
@@ -143,7 +143,7 @@ describe('NATS event stream', () => {
     for await (const b of stream.readPixels(last - 399, { untilSeq: last })) {
       sizes.push(b.count);
       count += b.count;
-      await new Promise((r) => setTimeout(r, 30)); // meanwhile the whole backlog would arrive without flow control
+      await sleep(30); // meanwhile the whole backlog would arrive without flow control
     }
     expect(count).toBe(400);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(50);
@@ -160,7 +160,7 @@ describe('NATS event stream', () => {
         if (seen.length >= 300) controller.abort();
       }
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 9));
     await appendPixels(nc, names, randomPixels(200, 100, 100, 32, 10));
     await reading;
@@ -172,7 +172,7 @@ describe('NATS event stream', () => {
     const controller = new AbortController();
     const from = (await stream.lastSeq()) + 1;
     const reading = collect(stream.read(from, { signal: controller.signal }));
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const started = Date.now();
     controller.abort();
     expect(await reading).toEqual([]);

@@ -46,14 +46,6 @@ function server(onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket
   });
 }
 
-const waitUntil = async (check: () => Promise<boolean>, ms = 15_000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('timed out');
-};
 
 describe('fan-out C harness', () => {
   it('counts frames, finds a planted gap on every client, takes canvases and times every record', async () => {
@@ -69,7 +61,7 @@ describe('fan-out C harness', () => {
     const [h] = await startHarnesses('c', 3);
     harnesses.push(h!);
     expect(await h!.connect(port, 3, 0, 0, 1)).toEqual({ open: 3, failed: 0 });
-    await waitUntil(async () => (await h!.report()).frames === 15);
+    await expect.poll(async () => (await h!.report()).frames, { timeout: 15_000, interval: 50 }).toBe(15);
     const s = summarize([await h!.report()]);
     expect(s).toMatchObject({ frames: 15, checkedFrames: 12, gaps: 3, canvases: 3, samples: 18, sampledFrames: 12, open: 3, closed: 0 });
     expect(s.p99).toBeLessThan(5_000);
@@ -90,7 +82,7 @@ describe('fan-out C harness', () => {
     harnesses.push(h!);
     await h!.reconnectTo(second);
     expect((await h!.connect(first, 5, 0, 0, 1)).open).toBeGreaterThan(0);
-    await waitUntil(async () => (await h!.report()).resumed === 5);
+    await expect.poll(async () => (await h!.report()).resumed, { timeout: 15_000, interval: 50 }).toBe(5);
     const s = summarize([await h!.report()]);
     expect(resumedFrom).toEqual([4, 4, 4, 4, 4]);
     expect(s).toMatchObject({ resumed: 5, notResumed: 0, resumeGaps: 0, gaps: 0, closed: 5, closeCodes: { 0: 5 } });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeVideo, ffmpegArgs, FfmpegFailed, videoSize } from '../../src/adapters/image/ffmpeg-video.ts';
 import { PALETTE_32, paletteRgba } from '../../src/domain/palette.ts';
 import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rplace-ffmpeg-'));
 const rgba = paletteRgba(PALETTE_32);
@@ -125,7 +126,7 @@ describe('encodeVideo', () => {
     await stream.return(undefined);
     expect(ffmpegChildren()).toEqual([]);
     const after = produced;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(produced).toBe(after);
   });
 });

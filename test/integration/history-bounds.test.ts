@@ -6,7 +6,7 @@
  * frame gives its slot back. The exact counts are checked on the routes themselves (deterministic), the
  * bounds and the client address through the edge.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { request } from 'node:http';
 import { createLogger } from '../../src/adapters/logger.ts';
@@ -18,7 +18,7 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { startEdge } from '../../src/roles/edge/start.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { publishEvents, randomEvents, waitFor } from '../helpers/history.ts';
+import { publishEvents, randomEvents } from '../helpers/history.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
 
@@ -43,7 +43,11 @@ beforeAll(async () => {
   api = await startHistoryApi(config, logger, { ffmpegPath: null });
   const last = events.at(-1)?.seq ?? 0;
   const probe = api.routes.find((r) => r.path === '/api/v1/history/info')!;
-  await waitFor('history to reach the last event', async () => (JSON.parse(String((await probe.handle({ method: 'GET', path: probe.path, query: new URLSearchParams(), headers: {}, remoteAddress: 'x' })).body)) as { position: number }).position === last, 60_000);
+  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
+  await vi.waitFor(async () => {
+    const info = JSON.parse(String((await probe.handle({ method: 'GET', path: probe.path, query: new URLSearchParams(), headers: {}, remoteAddress: 'x' })).body)) as { position: number };
+    expect(info.position, 'history to reach the last event').toBe(last);
+  }, { timeout: 60_000, interval: 100 });
   const edgeConfig = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: 'history-bounds-secret-0123456789abcdef', CANVAS_WIDTH: '2000', CANVAS_HEIGHT: '2000', LOG_LEVEL: 'silent' }));
   stopEdge = await startEdge(edgeConfig, createLogger('edge', 'silent'), { routes: api.routes, onListening: (p) => (port = p) });
 }, 60_000);

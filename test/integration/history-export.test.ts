@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BACKFILL_CHUNKS_SQL } from '../../migrations/0003_event_chunks.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -33,7 +33,7 @@ import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
-import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, waitFor, type TestEvent } from '../helpers/history.ts';
+import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 
 const W = 40;
@@ -107,7 +107,8 @@ beforeAll(async () => {
   generated[11] = { ...(generated[11] as (typeof generated)[number]), userId: 'ü'.repeat(32) };
   events = await publishEvents(nc, names, generated);
   stop = await startHistory(config, logger);
-  await waitFor('history to reach the last event', async () => (await store.position(projection)) === events.at(-1)?.seq);
+  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
+  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
   api = await startHistoryApi(config, logger);
 }, 60_000);
 
@@ -364,7 +365,7 @@ describe('an export the client hangs up on', () => {
       });
       expect(received).toBeGreaterThan(0);
       const gone = Date.now();
-      await waitFor('the COPY to stop', async () => (await copyRunning()) === 0, 5_000, 20);
+      await expect.poll(() => copyRunning(), { message: 'the COPY to stop', timeout: 5_000, interval: 20 }).toBe(0);
       expect(Date.now() - gone).toBeLessThan(2_000);
       // The slot is free again (EXPORT_MAX_PER_CLIENT is 1).
       const again = await get({ x: '0', y: '0', w: '10', h: '10' }, '127.0.0.1', bigApi.routes);

@@ -6,7 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -21,8 +20,10 @@ import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { publishEvents, randomEvents, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
+import { publishEvents, randomEvents, referenceCanvasToSeq, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import { freePort } from '../kit/free-port.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const W = 50;
 const H = 40;
@@ -46,14 +47,6 @@ function startPg(): void {
   pgCtl('-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rplace-pg-'));
@@ -97,17 +90,17 @@ it('loses nothing when Postgres stops for a while and comes back', async () => {
   const store = createPgHistoryStore(pg, logger);
   const projection = names.consumers.history;
   let events: TestEvent[] = await publishEvents(nc, names, randomEvents(2000, W, H, Date.now() - 60_000, 20_000, 32, 11));
-  await waitFor('the first events', async () => (await store.position(projection)) === events.at(-1)?.seq);
+  await expect.poll(() => store.position(projection), { message: 'the first events', timeout: 20_000, interval: 100 }).toBe(events.at(-1)?.seq);
   const outagesBefore = (await metrics.historyStoreOutages.get()).values[0]?.value ?? 0;
 
   pgCtl('-m', 'fast', 'stop');
   events = [...events, ...await publishEvents(nc, names, randomEvents(2000, W, H, Date.now() - 30_000, 20_000, 32, 12))];
-  await new Promise((r) => setTimeout(r, 3_000));
+  await sleep(3_000);
   expect((await metrics.historyStoreUp.get()).values[0]?.value).toBe(0);
   events = [...events, ...await publishEvents(nc, names, randomEvents(1000, W, H, Date.now() - 5_000, 4_000, 32, 13))];
   startPg();
 
-  await waitFor('catch-up after the outage', async () => (await store.position(projection).catch(() => 0)) === events.at(-1)?.seq, 40_000, 250);
+  await expect.poll(() => store.position(projection).catch(() => 0), { message: 'catch-up after the outage', timeout: 40_000, interval: 250 }).toBe(events.at(-1)?.seq);
   expect(Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n)).toBe(events.length);
   expect((await metrics.historyStoreUp.get()).values[0]?.value).toBe(1);
   expect((await metrics.historyStoreOutages.get()).values[0]?.value).toBe(outagesBefore + 1);

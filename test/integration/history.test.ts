@@ -10,7 +10,7 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -30,7 +30,7 @@ import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, waitFor, type TestEvent } from '../helpers/history.ts';
+import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, type TestEvent } from '../helpers/history.ts';
 import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
@@ -75,7 +75,8 @@ beforeAll(async () => {
   store = createPgHistoryStore(pg, logger);
   events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
   stop = await startHistory(config, logger);
-  await waitFor('history to reach the last event', async () => (await store.position(projection)) === events.at(-1)?.seq);
+  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
+  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
   api = await startHistoryApi(config, logger);
 });
 
@@ -128,7 +129,7 @@ describe('history projector', () => {
     const now = Date.now();
     const live = await publishEvents(nc, names, randomEvents(20, W, H, now - 100, 50, 32, 8));
     events = [...events, ...live];
-    await waitFor('a wall-clock snapshot of the live events', async () => (await store.latestSnapshot(Number.MAX_SAFE_INTEGER))?.seq === live.at(-1)?.seq, 10_000);
+    await expect.poll(async () => (await store.latestSnapshot(Number.MAX_SAFE_INTEGER))?.seq, { message: 'a wall-clock snapshot of the live events', timeout: 10_000, interval: 100 }).toBe(live.at(-1)?.seq);
     expect(Number((await pg.pool.query('SELECT count(*) AS n FROM snapshots')).rows[0].n)).toBeGreaterThan(before);
     expect(Buffer.from(await store.loadSnapshot(live.at(-1)!.seq))).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, live.at(-1)!.seq)));
   });
@@ -149,7 +150,7 @@ describe('history projector', () => {
     const more = await publishEvents(nc, names, randomEvents(500, W, H, Date.now() - 2000, 1000, 32, 9));
     events = [...events, ...more];
     stop = await startHistory(config, logger);
-    await waitFor('history to catch up after the restart', async () => (await store.position(projection)) === more.at(-1)?.seq);
+    await expect.poll(() => store.position(projection), { message: 'history to catch up after the restart', timeout: 20_000, interval: 100 }).toBe(more.at(-1)?.seq);
     expect(await rowCount()).toBe(events.length);
     const got = await canvasAt(store, { width: W, height: H }, projection, Date.now());
     expect(Buffer.from(got.canvas)).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, more.at(-1)!.seq)));
@@ -345,8 +346,8 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
         });
         request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
       });
-      await waitFor('the job to be cancelled', async () => JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body)).state === 'cancelled', 10_000, 20);
-      await waitFor('no ffmpeg child left', async () => ffmpegChildren().length === 0, 5_000, 20);
+      await expect.poll(async () => JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body)).state, { message: 'the job to be cancelled', timeout: 10_000, interval: 20 }).toBe('cancelled');
+      await expect.poll(async () => ffmpegChildren().length, { message: 'no ffmpeg child left', timeout: 5_000, interval: 20 }).toBe(0);
       const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body));
       expect(progress.framesDone).toBeLessThan(600);
     } finally {

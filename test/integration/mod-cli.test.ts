@@ -11,6 +11,7 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
 import { deleteStream, testEnv, testNames } from '../helpers/isolation.ts';
 import { authFixture } from '../helpers/auth-fixture.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const W = 8;
 const names = testNames('modcli');
@@ -57,9 +58,9 @@ describe('rplace mod', () => {
     const log = createJetStreamEventLog(fx.nc, names, { timeoutMs: 5_000 });
     const place = (x: number, y: number, color: number, i: number): CanvasEvent => ({ kind: EventKind.PixelPlaced, x, y, color, userId: 'u_someone', requestId: `p${i}`, placedAt: Date.now() });
     for (let i = 0; i < 16; i++) await log.append(place(i % W, Math.floor(i / W), 3, i), `s/${i}`);
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     const at = Date.now();
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     for (let i = 0; i < 16; i++) await log.append(place(i % W, Math.floor(i / W), 7, 100 + i), `s/${100 + i}`);
     await log.close();
 

@@ -26,6 +26,7 @@ import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
 import { createRollbackPlanner } from '../../src/domain/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const W = 16;
 const H = 16;
@@ -57,13 +58,6 @@ async function streamCanvas(): Promise<{ canvas: Uint8Array; events: CanvasEvent
   return { canvas: replay(createCanvas({ width: W, height: H }), W, events), events };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** What every projection must show: the oracle, from the events by `replay`, without the CLI's help. */
 function oracle(events: readonly CanvasEvent[], userId: string, since: number): Uint8Array {
@@ -111,9 +105,9 @@ describe('rplace mod rollback on the real stream', () => {
     const toEvents = (sample: typeof early, phase: string): CanvasEvent[] =>
       sample.map((s, i) => ({ kind: EventKind.PixelPlaced, x: s.x, y: s.y, color: s.color, userId: users[s.user]!, requestId: `${phase}${i}`, placedAt: Date.now() }));
     await append(toEvents(early, 'a'));
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const since = Date.now();
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     // JetStream keeps append order per publisher only loosely under Promise.all; the stream order is the truth
     await append(toEvents(late, 'b'));
     const { events: before } = await streamCanvas();
@@ -145,19 +139,19 @@ describe('rplace mod rollback on the real stream', () => {
 
     // every projection follows the compensating events
     const last = await lastSeq();
-    await until('the Redis bitmap', async () => Number(await redis.get(names.canvasSeqKey)) >= last);
+    await expect.poll(async () => Number(await redis.get(names.canvasSeqKey)), { message: 'the Redis bitmap', timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(last);
     const bitmap = await redis.getBuffer(names.canvasKey);
     expect(Buffer.from(bitmap!.subarray(0, W * H)).equals(Buffer.from(expected))).toBe(true);
 
-    await until('the edge', async () => (await fetch(`http://127.0.0.1:${edgePort}/api/v1/canvas/info`).then((r) => r.json()) as { seq: number }).seq >= last);
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${edgePort}/api/v1/canvas/info`).then((r) => r.json()) as { seq: number }).seq, { message: 'the edge', timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(last);
     const edgeCanvas = new Uint8Array(await (await fetch(`http://127.0.0.1:${edgePort}/api/v1/canvas`, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer());
     expect(Buffer.from(edgeCanvas).equals(Buffer.from(expected))).toBe(true);
 
     const snapshotRoute = historyRoutes.routes.find((r) => r.path === '/api/v1/history/snapshot')!;
-    await until('the history', async () => {
+    await expect.poll(async () => {
       const res = await snapshotRoute.handle({ method: 'GET', path: snapshotRoute.path, query: new URLSearchParams({ time: new Date().toISOString() }), headers: {}, remoteAddress: '127.0.0.1' });
       return res.status === 200 && Number(res.headers?.['x-rplace-seq']) >= last && Buffer.from(res.body as Uint8Array).equals(Buffer.from(expected));
-    });
+    }, { message: 'the history', timeout: 15_000, interval: 100 }).toBe(true);
   }, 120_000);
 
   it('drops a planned pixel that someone places on between the plan and the write', async () => {

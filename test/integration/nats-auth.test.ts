@@ -147,8 +147,7 @@ describe('permissions per role', () => {
     expect(await refused(edge, names.control.revokeUser)).toBe(false);
     expect(await refused(edge, names.control.status)).toBe(true);
     await createNatsRevocations(operator, names.canvasId).userBanned('banned-1');
-    const deadline = Date.now() + 3_000;
-    while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => heard.length, { timeout: 3_000, interval: 20 }).toBeGreaterThanOrEqual(2);
     expect(heard).toEqual([{ session: 'sess-1' }, { user: 'banned-1' }]);
   });
 

@@ -4,10 +4,9 @@
  * private nats-server and kills that one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
@@ -26,6 +25,8 @@ import type { CanvasSpec } from '../../src/domain/canvas.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { deleteRedisKeys, testNames } from '../helpers/isolation.ts';
 import { openCommandPath, type CommandPath } from '../helpers/command-path.ts';
+import { freePort } from '../kit/free-port.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const spec: CanvasSpec = { width: 2000, height: 2000, palette: PALETTE_32 };
 const COOLDOWN_SECONDS = 300;
@@ -278,16 +279,6 @@ describe('the event log adapter', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('NATS unreachable during a placement (a private nats-server)', () => {
   it('answers unavailable and refunds the cooldown; after NATS returns the user places at once', { timeout: 60_000 }, async () => {
@@ -309,7 +300,7 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
       server.kill();
       const during = await Promise.all([
         privatePlace({ userId: 'victim', requestId: 'r1', x: 2, y: 2, color: 2 }),
-        new Promise((resolve) => setTimeout(resolve, 50)).then(() => privatePlace({ userId: 'victim2', requestId: 'r1', x: 3, y: 3, color: 3 })),
+        sleep(50).then(() => privatePlace({ userId: 'victim2', requestId: 'r1', x: 3, y: 3, color: 3 })),
       ]);
       for (const outcome of during) {
         expect(outcome).toMatchObject({ ok: false, code: 'unavailable' });
@@ -320,12 +311,11 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
 
       // Same port, same store: the client reconnects by itself, and the refunded user places right away.
       server = await startLocalNats(natsOptions);
-      const deadline = Date.now() + 20_000;
-      let after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
-      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        after = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
-      }
+      const after = await vi.waitFor(async () => {
+        const outcome = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
+        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+        return outcome;
+      }, { timeout: 20_000, interval: 200 });
       expect(after).toMatchObject({ ok: true });
 
       // Nothing half-done: the stream holds exactly the two acknowledged placements.
@@ -363,13 +353,12 @@ describe('Redis unreachable during a placement (a private redis-server)', () => 
       expect(await lastSeq()).toBe(seqBefore);
 
       server = await startLocalRedis(redisOptions);
-      const deadline = Date.now() + 20_000;
       const userId = newUser();
-      let after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
-      while (!after.ok && after.code === 'unavailable' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        after = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
-      }
+      const after = await vi.waitFor(async () => {
+        const outcome = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
+        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+        return outcome;
+      }, { timeout: 20_000, interval: 200 });
       expect(after).toMatchObject({ ok: true });
     } finally {
       privateRedis.disconnect();

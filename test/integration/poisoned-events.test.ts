@@ -5,7 +5,7 @@
  * (point in time, and its latest snapshot) in Postgres, and an edge's canvas. On the real NATS, Redis and
  * Postgres, with the bitmap and history projectors in this process and the edge as its own process.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -26,7 +26,6 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { waitFor } from '../helpers/history.ts';
 import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
@@ -138,21 +137,21 @@ describe('poisoned events in the stream', () => {
 
   it('the bitmap projector goes on past them and Redis holds exactly the replay', async () => {
     const store = createRedisBitmapStore(redis, names, spec);
-    await waitFor('the bitmap at the last sequence', async () => (await store.seq()) === lastSeq, 60_000);
+    await expect.poll(() => store.seq(), { message: 'the bitmap at the last sequence', timeout: 60_000, interval: 100 }).toBe(lastSeq);
     expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
     expect(Object.values(await rejectedBy(names.consumers.bitmap)).reduce((a, b) => a + b, 0)).toBe(forgeries().length);
   }, 90_000);
 
   it('history goes on past them (no wedge, no smallint overflow): point in time and the latest snapshot equal the replay', async () => {
     const store = createPgHistoryStore(pg, logger);
-    await waitFor('history at the last sequence', async () => (await store.position(names.consumers.history)) === lastSeq, 60_000);
+    await expect.poll(() => store.position(names.consumers.history), { message: 'history at the last sequence', timeout: 60_000, interval: 100 }).toBe(lastSeq);
     const now = await canvasAt(store, spec, names.consumers.history, Date.now() + 60_000);
     expect(now.seq).toBe(lastSeq);
     expect(Buffer.from(now.canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
     const rows = await pg.pool.query<{ n: string; max_x: number; max_color: number }>(`SELECT count(*) AS n, max(x) AS max_x, max(color) AS max_color FROM "${names.pgSchema}".events`);
     expect({ n: Number(rows.rows[0]!.n), maxX: rows.rows[0]!.max_x < W, maxColor: rows.rows[0]!.max_color < spec.palette.length }).toEqual({ n: accepted.length, maxX: true, maxColor: true });
     // The wall-clock snapshotter (300 ms) labels a snapshot with the last sequence: it equals the replay too.
-    await waitFor('a snapshot at the last sequence', async () => (await store.latestSnapshot(lastSeq))?.seq === lastSeq, 30_000);
+    await expect.poll(async () => (await store.latestSnapshot(lastSeq))?.seq, { message: 'a snapshot at the last sequence', timeout: 30_000, interval: 100 }).toBe(lastSeq);
     const snap = await pg.pool.query<{ canvas: Buffer; canvas_encoding: string }>(`SELECT canvas, canvas_encoding FROM "${names.pgSchema}".snapshots WHERE seq = $1`, [lastSeq]);
     const canvas = await decodeSnapshotCanvas(snap.rows[0]!.canvas_encoding, snap.rows[0]!.canvas, W, H, lastSeq);
     expect(Buffer.from(canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
@@ -162,12 +161,12 @@ describe('poisoned events in the stream', () => {
   it("an edge's canvas (its live tail) equals the replay", async () => {
     let body = new Uint8Array(0);
     let seq = -1;
-    await waitFor('the edge at the last sequence', async () => {
+    await vi.waitFor(async () => {
       const response = await fetch(`${edge.url}/api/v1/canvas`, { headers: { 'accept-encoding': 'identity' } });
       seq = Number(response.headers.get('x-rplace-seq'));
       body = new Uint8Array(await response.arrayBuffer());
-      return seq === lastSeq;
-    }, 60_000).catch((error: unknown) => {
+      if (seq !== lastSeq) throw new Error('the edge is not at the last sequence yet');
+    }, { timeout: 60_000, interval: 100 }).catch((error: unknown) => {
       throw new Error(`edge at ${seq}, stream at ${lastSeq}: ${(error as Error).message}\n${edge.output().slice(-2000)}`);
     });
     expect(body.length).toBe(W * H);

@@ -8,6 +8,7 @@ import type { StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
+import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('projsource');
 const logger = pino({ level: 'silent' });
@@ -56,7 +57,7 @@ describe('NATS projection source', () => {
 
   it('follows new events live', async () => {
     const seqs = runUntil(1001, (s) => s.length >= 200);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await appendPixels(nc, names, randomPixels(200, 50, 50, 16, 4));
     expect(await seqs).toEqual(range(1001, 1200));
   });

@@ -3,21 +3,14 @@
  * service this file starts is private (free port, temp dir) and stopped here.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeService } from '../../src/adapters/services/probe.ts';
 import { startLocalNats, startLocalPostgres, startLocalRedis } from '../../src/adapters/services/local.ts';
 import { TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { freePort } from '../kit/free-port.ts';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'rplace-services-'));
 // The postgres user (initdb as root) must be able to reach its data dir.

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RplaceClient } from '../../src/client/index.ts';
@@ -64,14 +64,14 @@ afterAll(async () => {
 describe('rplace status: the running roles', () => {
   it('gathers one reply per role with the placements, connections, sequences and lag that are true', async () => {
     // The projectors apply asynchronously: ask until both caught up and history snapshotted (or time out).
-    let status: Status;
-    const deadline = Date.now() + 20_000;
-    for (;;) {
+    let status = await collectStatus(loadConfig(commonSchema, env), 300);
+    const settled = (s: Status) => ['bitmap-projector', 'history', 'edge'].every((role) => roleOf(s, role)?.projection?.seq === lastSeq) && roleOf(s, 'history')?.snapshot?.seq === lastSeq;
+    // Not settled in time: the assertions below say which part is behind.
+    await vi.waitFor(async () => {
+      if (settled(status)) return;
       status = await collectStatus(loadConfig(commonSchema, env), 300);
-      const settled = ['bitmap-projector', 'history', 'edge'].every((role) => roleOf(status, role)?.projection?.seq === lastSeq) && roleOf(status, 'history')?.snapshot?.seq === lastSeq;
-      if (settled || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      if (!settled(status)) throw new Error('the roles have not all caught up');
+    }, { timeout: 20_000, interval: 200 }).catch(() => undefined);
     expect(status.errors).toEqual([]);
     expect('error' in status.stream ? null : status.stream.lastSeq).toBe(lastSeq);
     expect('error' in status.roles ? [] : status.roles.answered.map((r) => r.role).sort()).toEqual(['bitmap-projector', 'edge', 'history']);

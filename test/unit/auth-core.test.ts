@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../src/app/auth/password.ts';
 import { checkCsrf, checkUpgradeOrigin, originPolicy } from '../../src/domain/auth/origin.ts';
-import { readCookie, sessionCookie, sessionCookies, sessionKey, newSessionId } from '../../src/app/auth/sessions.ts';
+import { readCookie } from '../../src/app/http-cookie.ts';
+import { sessionCookie, sessionCookies, sessionKey, newSessionId } from '../../src/app/auth/sessions.ts';
 import { Credentials } from '../../src/app/auth/schemas.ts';
 import { ConnectionCaps } from '../../src/domain/auth/connection-caps.ts';
 import { accountAgeRiskRule } from '../../src/app/auth/risk.ts';

@@ -4,6 +4,7 @@
  * Small on purpose: accounts replace it behind the same `IdentityProvider` port.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readCookie } from '../../app/http-cookie.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
 
 export const GUEST_COOKIE = 'rplace_guest';
@@ -14,15 +15,6 @@ export interface GuestCookieOptions {
   readonly secret: string;
   /** Add `Secure` (behind HTTPS). */
   readonly secure?: boolean;
-}
-
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 export function createGuestIdentity(options: GuestCookieOptions): IdentityProvider & { sign(userId: string): string; verify(value: string): string | null } {

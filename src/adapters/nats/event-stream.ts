@@ -98,6 +98,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       });
       let messages: ConsumerMessages | undefined;
       let stalled = false;
+      let iterating = false;
       let suspended = false; // the caller holds a batch: no delivery is expected meanwhile
       const onAbort = () => void messages?.close();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -115,6 +116,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       try {
         messages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
         if (signal?.aborted) return;
+        iterating = true;
         for await (const msgs of batchMessages(messages, maxBatch)) {
           const batch: StoredEvent[] = [];
           let done = false;
@@ -146,7 +148,11 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       } finally {
         watchdog.stop();
         signal?.removeEventListener('abort', onAbort);
-        await messages?.close().catch(() => undefined);
+        // nats.js 3.4 (@nats-io/jetstream): `ConsumerMessages.close()` settles only once the iterator is pulled
+        // again; one never iterated (the signal aborted while the consumer was being created) would hang this
+        // read forever. Its subscription and timers are released synchronously by close() all the same.
+        const closing = messages?.close().catch(() => undefined);
+        if (iterating) await closing;
         // Ordered consumers are ephemeral; deleting spares the server 5 minutes of an idle consumer. Not
         // awaited: a consumer on a dead node answers nothing until the request times out.
         void consumer.delete().catch(() => undefined);

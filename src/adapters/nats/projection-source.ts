@@ -117,6 +117,7 @@ export function createNatsProjectionSource(
     // event (measured: the history projector sat idle ~15 s with the stream ahead). A stall ends this
     // session; `run` re-positions the durable and starts a new one.
     let handling = false;
+    let iterating = false;
     const watchdog = startStallWatchdog({
       periodMs: STALL_CHECK_MS,
       progress: () => ({ next, busy: handling }),
@@ -132,6 +133,7 @@ export function createNatsProjectionSource(
     const skips = new DecodeSkips(consumerName);
     try {
       if (signal.aborted) return next;
+      iterating = true;
       for await (const msgs of batchMessages(messages, maxBatch)) {
         const batch: StoredEvent[] = [];
         for (const msg of msgs) {
@@ -163,7 +165,10 @@ export function createNatsProjectionSource(
     } finally {
       watchdog.stop();
       signal.removeEventListener('abort', onAbort);
-      await messages.close().catch(() => undefined);
+      // As in event-stream.ts: close() of an iterator never pulled (aborted during set-up) never settles in
+      // nats.js 3.4, which hung `run` forever; its subscription and timers are released synchronously anyway.
+      const closing = messages.close().catch(() => undefined);
+      if (iterating) await closing;
     }
   }
 

@@ -8,16 +8,13 @@
 import { deflateRawSync, deflateSync, gzipSync, constants } from 'node:zlib';
 import { CanvasEncoding, encodeCanvasFrame } from '../../../proto/frames.ts';
 import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
+import type { CompressedCanvas, CompressedCanvasEntry, HttpEncoding } from '../../ports/compressed-canvas.ts';
 
-export type HttpEncoding = 'gzip' | 'deflate' | 'identity';
-
-interface Entry {
-  readonly seq: number;
+interface Entry extends CompressedCanvasEntry {
   readonly at: number;
-  readonly bytes: Uint8Array;
 }
 
-export class CanvasCache {
+export class CanvasCache implements CompressedCanvas {
   readonly #state: EdgeCanvas;
   readonly #height: number;
   readonly #maxAgeMs: number;
@@ -56,18 +53,4 @@ export class CanvasCache {
     this.#entries.set(kind, entry);
     return entry;
   }
-}
-
-/** Picks gzip, then deflate, from an `Accept-Encoding` header (q=0 excluded); identity otherwise. */
-export function pickEncoding(acceptEncoding: string | undefined): HttpEncoding {
-  if (!acceptEncoding) return 'identity';
-  const accepted = new Set<string>();
-  for (const part of acceptEncoding.toLowerCase().split(',')) {
-    const [name, ...params] = part.trim().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (name && !(q && Number(q.slice(2)) === 0)) accepted.add(name.trim());
-  }
-  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
-  if (accepted.has('deflate')) return 'deflate';
-  return 'identity';
 }

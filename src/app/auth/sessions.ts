@@ -9,13 +9,12 @@
  * (a bare id) is not a session: the client is a guest and signs in again.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readCookie } from '../http-cookie.ts';
 
 export const SESSION_COOKIE = 'rplace_session';
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 /** base64url of a 32-byte HMAC. */
 const MAC_LENGTH = 43;
-/** Cookie headers longer than this are not parsed (browsers cap a cookie at 4 KiB). */
-const MAX_COOKIE_HEADER = 8192;
 
 export function newSessionId(): string {
   return randomBytes(32).toString('base64url');
@@ -23,16 +22,6 @@ export function newSessionId(): string {
 
 export function sessionKey(sessionId: string): string {
   return createHash('sha256').update(sessionId).digest('base64url');
-}
-
-/** The value of cookie `name` in a Cookie header, or undefined. Bounded; never throws. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined || header.length > MAX_COOKIE_HEADER) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 /** Signs and checks session cookie values with the edge's `SESSION_SECRET`. */

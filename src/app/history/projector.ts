@@ -181,6 +181,7 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
         const inner = new AbortController();
         const forward = () => inner.abort();
         signal.addEventListener('abort', forward, { once: true });
+        if (signal.aborted) inner.abort(); // aborted during `load`: a listener added now would never fire
         let conflict: SequenceConflict | null = null;
         try {
           await source.run(committedSeq + 1, (batch) => exclusive(async () => {

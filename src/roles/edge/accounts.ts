@@ -3,13 +3,13 @@
  * whose Postgres is down still serves the canvas and existing sessions; only register/login answer
  * `unavailable`, and placements too if Redis lost its copy of the bans meanwhile), Redis sessions, the
  * Redis copy of the bans, rate buckets, the guarded placement, and the revocation
- * subscription that closes sockets on logout and ban (from any edge).
+ * subscription that closes sockets on logout and ban (from any edge). Wiring only: the policy (attempt
+ * windows, 503 on a store failure, client addresses, which sockets a revocation closes) is in
+ * src/app/auth/edge-account-policy.ts.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ErrorCode } from '../../../proto/error-codes.ts';
-import { CloseCode } from '../../../proto/close-codes.ts';
 import pg from 'pg';
 import { quoteIdent, survivePgDisconnects } from '../../adapters/pg/connect.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
@@ -21,21 +21,20 @@ import { createRedisRateLimiter } from '../../adapters/redis/rate-limits.ts';
 import { metrics } from '../../adapters/metrics.ts';
 import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
 import { createAccounts } from '../../app/auth/accounts.ts';
-import { ConnectionCaps } from '../../domain/auth/connection-caps.ts';
 import type { EdgeAccess } from '../../app/auth/edge-access.ts';
+import { accountLimits, clientAddressResolver, closeRevoked, edgeAccess, unavailableOnFailure } from '../../app/auth/edge-account-policy.ts';
 import { createAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
-import { checkUpgradeOrigin, originPolicy } from '../../domain/auth/origin.ts';
+import { originPolicy } from '../../domain/auth/origin.ts';
 import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
 import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule } from '../../app/auth/risk.ts';
 import { proofOfWorkGate, proofOfWorkRoutes } from '../../app/auth/proof-of-work.ts';
 import { createRedisChallengeStore } from '../../adapters/redis/challenge-store.ts';
 import { createAuthRoutes } from '../../app/auth/routes.ts';
 import { createLoginChallenges } from '../../app/auth/login-challenge.ts';
-import { jsonError, type HttpRoute } from '../../app/http.ts';
+import type { HttpRoute } from '../../app/http.ts';
 import type { PlacePixelDeps } from '../../app/place-pixel.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
 import type { AuthConfig } from '../../config/auth.ts';
-import { proxyPolicy, resolveClientAddress } from '../../app/auth/client-address.ts';
 import { sessionCookies } from '../../app/auth/sessions.ts';
 import type { CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../config/names.ts';
@@ -64,21 +63,6 @@ export interface EdgeAccounts {
   close(): Promise<void>;
 }
 
-/** A Postgres failure during register/login is `unavailable` (503), not a crash or a 500 without a code. */
-function guardRoute(route: HttpRoute, logger: Logger): HttpRoute {
-  return {
-    ...route,
-    async handle(request) {
-      try {
-        return await route.handle(request);
-      } catch (error) {
-        logger.warn({ err: error, path: route.path }, 'account request failed');
-        return jsonError(ErrorCode.unavailable, 'accounts are unavailable right now; try again in a moment');
-      }
-    },
-  };
-}
-
 export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { readonly SESSION_SECRET: string }, deps: EdgeAccountsDeps): Promise<EdgeAccounts> {
   const log = deps.logger.child({ component: 'accounts' });
   const { names, redis } = deps;
@@ -105,13 +89,20 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   // Warm the Redis copy now rather than on the first placement; a failure here is retried by that placement.
   await bans.ensureLoaded().catch((error: unknown) => log.warn({ err: error }, 'bans not loaded into Redis yet; placements rebuild them or answer unavailable'));
   const origins = originPolicy(config.ALLOWED_ORIGINS);
-  const proxies = proxyPolicy(config.TRUSTED_PROXIES, config.CLIENT_ADDRESS_HEADER ?? null);
-  const clientIp = (remote: string, header: (name: string) => string | undefined) => resolveClientAddress(proxies, remote, header);
+  const clientIp = clientAddressResolver(config.TRUSTED_PROXIES, config.CLIENT_ADDRESS_HEADER ?? null);
   const cookies = sessionCookies(config.SESSION_SECRET);
-  const window15m = 15 * 60_000;
+  const windows = accountLimits({
+    sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+    loginAttemptsPerAccount: config.LOGIN_ATTEMPTS_PER_ACCOUNT,
+    loginAttemptsPerAccountPerIp: config.LOGIN_ATTEMPTS_PER_ACCOUNT_PER_IP,
+    loginAttemptsPerIp: config.LOGIN_ATTEMPTS_PER_IP,
+    registrationsPerIpPerHour: config.REGISTRATIONS_PER_IP_PER_HOUR,
+    powChallengesPerIpPerMinute: config.POW_CHALLENGES_PER_IP_PER_MINUTE,
+    placeAttemptsPerIpPerMinute: config.PLACE_ATTEMPTS_PER_IP_PER_MINUTE,
+    placeAttemptsPerUserPer10Minutes: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES,
+  });
   const challengeStore = createRedisChallengeStore(redis, names.redisPrefix);
-  const loginPerIp = { limit: config.LOGIN_ATTEMPTS_PER_IP, windowMs: window15m };
-  const loginChallenges = createLoginChallenges({ store: challengeStore, limits, difficulty: config.POW_DIFFICULTY, perIp: loginPerIp });
+  const loginChallenges = createLoginChallenges({ store: challengeStore, limits, difficulty: config.POW_DIFFICULTY, perIp: windows.auth.loginPerIp });
   const accounts = createAccounts({
     loginChallenges,
     users,
@@ -119,13 +110,7 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
     limits,
     revocations: createNatsRevocations(deps.nc, names.canvasId),
     clock: deps.place.clock,
-    settings: {
-      sessionTtlSeconds: config.SESSION_TTL_SECONDS,
-      loginPerAccount: { limit: config.LOGIN_ATTEMPTS_PER_ACCOUNT, windowMs: window15m },
-      loginPerAccountPerIp: { limit: config.LOGIN_ATTEMPTS_PER_ACCOUNT_PER_IP, windowMs: window15m },
-      loginPerIp,
-      registerPerIp: { limit: config.REGISTRATIONS_PER_IP_PER_HOUR, windowMs: 3_600_000 },
-    },
+    settings: windows.auth,
   });
   const identity = createAccountIdentity(sessions, deps.guest, cookies);
   const pow = { store: challengeStore, difficulty: config.POW_DIFFICULTY, clearSeconds: config.POW_CLEAR_SECONDS };
@@ -135,12 +120,12 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
     ...loginChallenges.routes,
     ...edgeModerationRoutes({ nc: deps.nc, names, spec: deps.place.spec, pool, users, sessions, bans, cookies, origins, clock: deps.place.clock }),
-    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: { limit: config.POW_CHALLENGES_PER_IP_PER_MINUTE, windowMs: 60_000 }, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
-    .map((route) => guardRoute(route, log));
-  const access: EdgeAccess = {
-    checkOrigin: (headers) => checkUpgradeOrigin(origins, headers),
+    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: windows.powIssuePerIp, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
+    .map((route) => unavailableOnFailure(route, (error, path) => log.warn({ err: error, path }, 'account request failed')));
+  const access = edgeAccess({
+    origins,
     clientIp,
-    connections: new ConnectionCaps(config.WS_MAX_CONNECTIONS_PER_IP),
+    maxConnectionsPerIp: config.WS_MAX_CONNECTIONS_PER_IP,
     place: createPlacementGuard({
       place: deps.place,
       bans,
@@ -148,13 +133,13 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
       limits,
       allowGuestPlacement: config.ALLOW_GUEST_PLACEMENT === '1',
       guestCooldownPerIp: config.GUEST_COOLDOWN_PER_IP === '1',
-      perIp: { limit: config.PLACE_ATTEMPTS_PER_IP_PER_MINUTE, windowMs: 60_000 },
-      perUser: { limit: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES, windowMs: 600_000 },
+      perIp: windows.placePerIp,
+      perUser: windows.placePerUser,
       risk: deps.risk ?? accountAgeRiskRule(config.RISK_MIN_ACCOUNT_AGE_HOURS * 3_600_000),
       challenge,
       currentSeq: deps.currentSeq,
     }),
-  };
+  });
   let subscription: ReturnType<typeof subscribeRevocations> | undefined;
   return {
     identity,
@@ -162,11 +147,8 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
     access,
     follow(closeWhere) {
       subscription = subscribeRevocations(deps.nc, names.canvasId, (revocation) => {
-        const closed =
-          'session' in revocation
-            ? closeWhere((who) => who.sessionKey === revocation.session, CloseCode.SessionEnded, 'session ended')
-            : closeWhere((who) => who.userId === revocation.user, CloseCode.Banned, 'banned');
-        if (closed > 0) log.info({ closed, reason: 'session' in revocation ? 'logout' : 'ban' }, 'closed sockets on revocation');
+        const { closed, reason } = closeRevoked(revocation, closeWhere);
+        if (closed > 0) log.info({ closed, reason }, 'closed sockets on revocation');
       });
     },
     async close() {

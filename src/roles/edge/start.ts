@@ -14,6 +14,7 @@ import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
 import { createRedisCooldownStore } from '../../adapters/redis/cooldown-store.ts';
 import { buildEdgeLimits, startEdgeServer } from '../../adapters/uws/edge-server.ts';
+import { prometheusEdgeMetrics } from '../../adapters/uws/edge-metrics.ts';
 import { loadUwsBuild } from '../../adapters/uws/load.ts';
 import { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { startEdgeFeed } from '../../app/edge/edge-feed.ts';
@@ -107,6 +108,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
         staticDir: resolve(config.STATIC_DIR),
         routes: [...accounts.routes, ...(options.routes ?? [])],
         isReady: () => feedRef?.caughtUp ?? false,
+        metrics: prometheusEdgeMetrics,
         // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
         publicMetrics: config.METRICS_PORT === undefined,
       },

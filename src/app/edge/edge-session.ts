@@ -1,0 +1,278 @@
+/**
+ * One WebSocket client of the edge, as plain synchronous code over a `SessionSocket` port: the protocol of
+ * `proto/PROTOCOL.md` after the upgrade (welcome, catch-up or whole canvas, `place`, `resume`, `ping`),
+ * and the per-connection bounds. The uWS adapter only forwards its callbacks here.
+ *
+ * Consistency: `open`, `resume` and `drained` read the edge canvas on the one thread that also flushes it,
+ * so a catch-up built from the ring ends exactly where the next published frame starts. A socket is
+ * subscribed to the live topic in the same call as its catch-up is sent, never before; a socket sent a
+ * whole canvas is subscribed only once that canvas has drained to half of `maxBackpressure`.
+ *
+ * Bounds per socket (docs/SECURITY.md): a message rate (past it: `rate_limited`, then 1008); messages over
+ * `MAX_CLIENT_MESSAGE_BYTES` (`too_large`, then 1009); more than `MAX_BAD_MESSAGES` malformed messages
+ * (1008); at most `MAX_INFLIGHT_PLACES` placements awaiting their answer (the next is refused with
+ * `rate_limited`, the socket stays open); whole-canvas and large catch-up sends from token buckets per
+ * socket and per address (past either: `rate_limited`, then 1013). The checks are numbers in this object:
+ * nothing is allocated per accepted message beyond its decoding.
+ */
+import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
+import { CloseCode } from '../../../proto/close-codes.ts';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { CompressedCanvas } from '../../ports/compressed-canvas.ts';
+import type { EdgeMetrics } from '../../ports/edge-metrics.ts';
+import type { SessionSocket } from '../../ports/session-socket.ts';
+import type { AccountIdentity } from '../auth/identity.ts';
+import type { PlaceOutcome, PlaceRequest } from '../place-pixel.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { EdgeClientLimits, SocketBudget } from '../../domain/edge/client-limits.ts';
+import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
+
+/** `place` messages a socket may have in flight at once. */
+export const MAX_INFLIGHT_PLACES = 4;
+/** Malformed messages tolerated per connection before closing it with 1008. */
+export const MAX_BAD_MESSAGES = 20;
+
+/** Places one pixel for a connection (the guarded placement with accounts, the plain command without). */
+export type SessionPlace = (account: AccountIdentity, ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise<PlaceOutcome>;
+
+/** What every session of one edge shares. */
+export interface EdgeSessionContext {
+  readonly canvas: Pick<EdgeCanvas, 'seq' | 'catchUp'>;
+  readonly compressed: Pick<CompressedCanvas, 'frame'>;
+  readonly rates: EdgeClientLimits;
+  readonly info: Omit<CanvasInfo, 'seq'>;
+  /** The transport's per-socket buffer bound (bytes); a whole canvas waits until half of it drained. */
+  readonly maxBackpressure: number;
+  /** A catch-up `pixels` frame at least this large is charged like a whole canvas. */
+  readonly largeCatchUpBytes: number;
+  readonly metrics: EdgeMetrics;
+  readonly clock: Clock;
+  readonly place: SessionPlace;
+  /** A placement failed with an exception (not a refusal): log it; the client gets `internal`. */
+  readonly onPlacementError: (error: unknown) => void;
+}
+
+/** Who the upgrade admitted, and how (src/app/edge/edge-upgrade.ts). */
+export interface Admitted {
+  readonly account: AccountIdentity;
+  /** Client address for the per-address limits ('' when the edge has none). */
+  readonly ip: string;
+  /** `?since=`: the last sequence the client holds; null: it holds nothing. */
+  readonly since: number | null;
+  /** `?v=`: the protocol version the client speaks; null: unstated. */
+  readonly version: number | null;
+  /** Seconds until the user may place again, for `welcome`. */
+  readonly cooldownRemaining: number;
+}
+
+const utf8 = new TextDecoder();
+
+export class EdgeSession {
+  readonly account: AccountIdentity;
+  readonly ip: string;
+  readonly #ctx: EdgeSessionContext;
+  readonly #socket: SessionSocket;
+  /** Messages and whole-canvas sends this socket has left (the per-address buckets live in `EdgeClientLimits`). */
+  readonly #budget: SocketBudget;
+  #closed = false;
+  #inflight = 0;
+  #bad = 0;
+  /** Sent a canvas at this seq; waiting for it to drain before the catch-up and the subscription. */
+  #waitingFrom: number | null = null;
+  /** Already refused and closing: later messages are dropped unanswered. */
+  #limited = false;
+
+  constructor(ctx: EdgeSessionContext, socket: SessionSocket, admitted: Admitted) {
+    this.#ctx = ctx;
+    this.#socket = socket;
+    this.account = admitted.account;
+    this.ip = admitted.ip;
+    this.#budget = ctx.rates.socket(ctx.clock.now());
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
+  open({ version, since, cooldownRemaining }: Admitted): void {
+    if (version !== null && version !== PROTOCOL_VERSION) {
+      this.#send({ type: 'error', code: ErrorCode.unsupported_version, message: `this edge speaks protocol ${PROTOCOL_VERSION}, the client ${version}` });
+      this.#socket.end(CloseCode.UnsupportedVersion, 'unsupported protocol version');
+      return;
+    }
+    this.#send({
+      type: 'welcome', protocol: PROTOCOL_VERSION, userId: this.account.userId, isGuest: this.account.isGuest, cooldownRemaining,
+      canvasInfo: { ...this.#ctx.info, seq: this.#ctx.canvas.seq },
+    });
+    this.#serveFrom(since);
+  }
+
+  /**
+   * One client frame. Reads `message` synchronously, before anything awaits, so the caller may pass the
+   * transport's own buffer (uWS neuters it when its handler returns).
+   */
+  receive(message: ArrayBuffer, isBinary: boolean): void {
+    if (this.#limited) return;
+    const ctx = this.#ctx;
+    if (!ctx.rates.message(this.#budget, ctx.clock.now())) {
+      const rate = ctx.rates.limits.messages;
+      this.#refuseAndEnd('ws_messages', { type: 'error', code: ErrorCode.rate_limited, message: `more than ${rate.perSecond} messages a second (burst ${rate.burst})` }, CloseCode.PolicyViolation, 'message rate limit');
+      return;
+    }
+    if (message.byteLength > MAX_CLIENT_MESSAGE_BYTES) {
+      this.#refuseAndEnd('ws_message_size', { type: 'error', code: ErrorCode.too_large, message: `messages are at most ${MAX_CLIENT_MESSAGE_BYTES} bytes` }, CloseCode.MessageTooBig, 'message too big');
+      return;
+    }
+    if (isBinary) {
+      this.#reject(ErrorCode.bad_request, 'client messages are JSON text frames');
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(utf8.decode(message));
+    } catch {
+      this.#reject(ErrorCode.bad_request, 'message is not JSON');
+      return;
+    }
+    const result = ClientMessage.safeParse(parsed);
+    if (!result.success) {
+      const requestId = typeof (parsed as { requestId?: unknown })?.requestId === 'string' ? (parsed as { requestId: string }).requestId.slice(0, 64) : undefined;
+      this.#reject(ErrorCode.bad_request, result.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ').slice(0, 300), requestId);
+      return;
+    }
+    const msg = result.data;
+    if (msg.type === 'ping') this.#send({ type: 'pong' });
+    else if (msg.type === 'resume') {
+      if (this.#waitingFrom === null) this.#serveFrom(msg.since);
+    } else this.#place({ requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color });
+  }
+
+  /** The transport's buffer for this socket drained: a whole canvas waiting on it may now be followed by its catch-up. */
+  drained(): void {
+    if (this.#waitingFrom !== null && this.#socket.bufferedAmount() <= this.#ctx.maxBackpressure / 2) {
+      const from = this.#waitingFrom;
+      this.#waitingFrom = null;
+      this.#serveFrom(from, true);
+    }
+  }
+
+  /**
+   * The socket closed. `reason` is the close reason as text; uWS drops oversized and non-UTF-8 frames itself
+   * (1006 with its reason), counted with the other refusals.
+   */
+  closed(code: number, reason: string): void {
+    const metrics = this.#ctx.metrics;
+    if (code === 1006) {
+      if (reason === 'Received too big message') metrics.refused('ws_message_size');
+      else if (reason === 'Received invalid UTF-8') metrics.refused('ws_invalid_utf8');
+    }
+    this.#closed = true;
+  }
+
+  /** Closes the socket from the edge's side (shutdown, logout, ban); a no-op once it closed. */
+  end(code: number, reason: string): void {
+    if (!this.#closed) this.#socket.end(code, reason);
+  }
+
+  #send(message: ServerControlMessage): void {
+    this.#socket.sendText(JSON.stringify(message));
+  }
+
+  #sendFrame(frame: Uint8Array, kind: 'pixels' | 'canvas'): void {
+    if (this.#socket.sendBinary(frame) === 2) this.#ctx.metrics.frameDropped('backpressure');
+    else this.#ctx.metrics.frameSent(kind);
+  }
+
+  #refuseAndEnd(limit: string, message: ServerControlMessage, code: number, reason: string): void {
+    this.#ctx.metrics.refused(limit);
+    this.#limited = true;
+    this.#send(message);
+    this.#socket.end(code, reason);
+  }
+
+  /** An `error` answer; malformed and oversized messages also count toward `MAX_BAD_MESSAGES`. */
+  #reject(code: ErrorCode, message: string, requestId?: string): void {
+    this.#send({ type: 'error', code, message, ...(requestId ? { requestId } : {}) });
+    if (code === ErrorCode.bad_request || code === ErrorCode.too_large) {
+      this.#bad += 1;
+      if (this.#bad > MAX_BAD_MESSAGES) this.#socket.end(CloseCode.PolicyViolation, 'too many malformed messages');
+    }
+  }
+
+  #place(request: Omit<PlaceRequest, 'userId'>): void {
+    if (this.#inflight >= MAX_INFLIGHT_PLACES) {
+      this.#reject(ErrorCode.rate_limited, `at most ${MAX_INFLIGHT_PLACES} placements in flight`, request.requestId);
+      return;
+    }
+    this.#inflight += 1;
+    const ctx = this.#ctx;
+    ctx.place(this.account, this.ip, request).then(
+      (outcome) => {
+        this.#inflight -= 1;
+        ctx.metrics.placementAnswered(outcome);
+        if (this.#closed) return;
+        this.#socket.cork(() => {
+          if (outcome.ok) this.#send({ type: 'success', requestId: request.requestId, nextPlacement: outcome.nextPlacement, seq: outcome.seq });
+          else this.#send({ type: 'error', code: outcome.code, message: outcome.message, requestId: request.requestId, ...(outcome.remainingSeconds !== undefined ? { remainingSeconds: outcome.remainingSeconds } : {}) });
+        });
+      },
+      (error: unknown) => {
+        this.#inflight -= 1;
+        ctx.onPlacementError(error);
+        if (!this.#closed) this.#socket.cork(() => this.#send({ type: 'error', code: ErrorCode.internal, message: 'internal error', requestId: request.requestId }));
+      },
+    );
+  }
+
+  /**
+   * Spends one whole-canvas send from the socket's and the address's buckets; when either is empty, answers
+   * `rate_limited` and closes with 1013 (the client reconnects with back-off) and returns false.
+   */
+  #chargeResync(): boolean {
+    const refused = this.#ctx.rates.resync(this.#budget, this.ip, this.#ctx.clock.now());
+    if (refused === null) return true;
+    const seconds = Math.ceil(refused.retryAfterMs / 1000);
+    const to = refused.limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket';
+    this.#refuseAndEnd(refused.limit, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${to}; reconnect in ${seconds} s`, remainingSeconds: seconds }, CloseCode.TryAgainLater, 'too many resyncs');
+    return false;
+  }
+
+  /**
+   * Brings the socket from `since` (null: nothing) to the live topic: a catch-up from the ring, or a whole
+   * canvas. `charged`: the catch-up completes a canvas already paid for.
+   */
+  #serveFrom(since: number | null, charged = false): void {
+    const { canvas, compressed } = this.#ctx;
+    const socket = this.#socket;
+    if (since !== null) {
+      const catchUp = canvas.catchUp(since);
+      if (catchUp.kind === 'ahead') {
+        socket.subscribe();
+        return;
+      }
+      if (catchUp.kind === 'pixels') {
+        if (!charged && catchUp.frame.byteLength >= this.#ctx.largeCatchUpBytes && !this.#chargeResync()) return;
+        this.#sendFrame(catchUp.frame, 'pixels');
+        socket.subscribe();
+        return;
+      }
+      this.#ctx.metrics.resync('client_behind_ring');
+    }
+    if (!this.#chargeResync()) return;
+    let entry = compressed.frame();
+    // A cached canvas the ring can no longer bring up to date is no use: compress the current one.
+    if (canvas.catchUp(entry.seq).kind !== 'pixels') entry = compressed.frame(true);
+    socket.unsubscribe();
+    this.#sendFrame(entry.bytes, 'canvas');
+    if (socket.bufferedAmount() > this.#ctx.maxBackpressure / 2) {
+      this.#waitingFrom = entry.seq;
+      return;
+    }
+    if (canvas.seq > entry.seq) {
+      const catchUp = canvas.catchUp(entry.seq);
+      if (catchUp.kind === 'pixels') this.#sendFrame(catchUp.frame, 'pixels');
+    }
+    socket.subscribe();
+  }
+}

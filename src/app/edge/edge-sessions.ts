@@ -1,0 +1,182 @@
+/**
+ * Every WebSocket session of one edge: who may upgrade (shutdown, Origin allow-list, per-address connection
+ * cap, identity), the open sessions, and closing them (logout, ban, shutdown). Plain code over ports; the uWS
+ * adapter (src/adapters/uws/edge-server.ts) calls it from its `upgrade`/`open`/`close` callbacks.
+ *
+ * Connection slots: a per-address slot is taken at the upgrade (not the open), so parallel upgrades from one
+ * address cannot all pass the cap before any opens. It is released exactly once: when the upgrade is
+ * refused or aborted, or when the socket it became closes (`UpgradeTicket.holdsSlot` is the single owner).
+ */
+import { CloseCode } from '../../../proto/close-codes.ts';
+import { ErrorCode } from '../../../proto/error-codes.ts';
+import type { EdgeAccess } from '../auth/edge-access.ts';
+import { asAccountIdentity, type AccountIdentity } from '../auth/identity.ts';
+import { jsonError, type HttpResponse } from '../http.ts';
+import type { PlacePixel } from '../place-pixel.ts';
+import type { CooldownStore } from '../../ports/cooldown.ts';
+import type { IdentityProvider } from '../../ports/identity.ts';
+import { EdgeClientLimits, type ClientLimits } from '../../domain/edge/client-limits.ts';
+import { EdgeSession, type Admitted, type EdgeSessionContext, type SessionPlace } from './edge-session.ts';
+import type { SessionSocket } from '../../ports/session-socket.ts';
+
+export interface EdgeSessionsDeps extends Omit<EdgeSessionContext, 'rates' | 'place'> {
+  readonly clientLimits: ClientLimits;
+  readonly identity: IdentityProvider;
+  readonly cooldowns: Pick<CooldownStore, 'remainingMs'>;
+  /** The placement command, used as is when there is no `access`. */
+  readonly placePixel: PlacePixel;
+  /** Accounts and abuse resistance (Origin allow-list, per-address caps, guarded placement); absent: guests place freely. */
+  readonly access?: EdgeAccess;
+}
+
+/** What the adapter copied out of an upgrade request (it is gone after the first await). */
+export interface UpgradeRequest {
+  readonly headers: { readonly cookie: string; readonly origin: string; readonly host: string };
+  /** The resolved client address (`EdgeSessions.clientIp`). */
+  readonly ip: string;
+  /** The raw `?v=` and `?since=` query values ('' when absent). */
+  readonly version: string;
+  readonly since: string;
+}
+
+/** An upgrade that passed the synchronous checks and may hold a connection slot (kept for the socket's life: small). */
+export interface UpgradeTicket {
+  readonly ip: string;
+  readonly since: number | null;
+  readonly version: number | null;
+  /** True while this upgrade (and then its socket) owns one of its address's connection slots. */
+  holdsSlot: boolean;
+}
+
+export type Admission = { readonly ok: true; readonly ticket: UpgradeTicket } | { readonly ok: false; readonly refusal: HttpResponse };
+export type Identified = { readonly ok: true; readonly admitted: Admitted; readonly setCookie?: string } | { readonly ok: false; readonly refusal: HttpResponse };
+
+const SINCE = /^\d{1,16}$/;
+const VERSION = /^\d{1,4}$/;
+
+/** `?since=` as a sequence; null when absent or not a safe integer. */
+export function parseSince(text: string): number | null {
+  return SINCE.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
+}
+
+/** `?v=` as a protocol version; null when absent or malformed. */
+export function parseVersion(text: string): number | null {
+  return VERSION.test(text) ? Number(text) : null;
+}
+
+export class EdgeSessions {
+  readonly #deps: EdgeSessionsDeps;
+  readonly #context: EdgeSessionContext;
+  /** Open sessions, each with the upgrade whose connection slot it now owns. */
+  readonly #open = new Map<EdgeSession, UpgradeTicket>();
+  #closing = false;
+
+  constructor(deps: EdgeSessionsDeps) {
+    this.#deps = deps;
+    const access = deps.access;
+    const place: SessionPlace = access
+      ? (account, ip, request) => access.place(account, ip, request)
+      : (account, _ip, request) => deps.placePixel({ ...request, userId: account.userId });
+    this.#context = { ...deps, rates: new EdgeClientLimits(deps.clientLimits), place };
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** The client address for per-address limits: what `access` resolves (trusted proxies), '' without it. */
+  clientIp(peer: string, header: (name: string) => string | undefined): string {
+    return this.#deps.access?.clientIp(peer, header) ?? '';
+  }
+
+  /** The synchronous upgrade checks, in order: shutting down (503), Origin (403), connection cap (429). */
+  admit(request: UpgradeRequest): Admission {
+    if (this.#closing) return { ok: false, refusal: { status: 503, body: 'edge shutting down' } };
+    let holdsSlot = false;
+    const access = this.#deps.access;
+    if (access) {
+      const badOrigin = access.checkOrigin(request.headers);
+      if (badOrigin !== null) return { ok: false, refusal: jsonError(ErrorCode.forbidden, badOrigin) };
+      if (!access.connections.acquire(request.ip)) return { ok: false, refusal: jsonError(ErrorCode.rate_limited, 'too many connections from your address') };
+      holdsSlot = true;
+    }
+    return { ok: true, ticket: { ip: request.ip, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot } };
+  }
+
+  /**
+   * Who the upgrade is (401 when nobody, and its slot released) and their remaining cooldown (0 when the
+   * store fails: the placement itself will say). Never rejects.
+   */
+  async identify(ticket: UpgradeTicket, headers: UpgradeRequest['headers']): Promise<Identified> {
+    const who = await this.#deps.identity.identify(headers).catch(() => null);
+    const remainingMs = who ? await this.#deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
+    if (!who) return { ok: false, refusal: jsonError(ErrorCode.unauthorized, 'no identity') };
+    const admitted: Admitted = {
+      account: asAccountIdentity(who.identity), ip: ticket.ip, since: ticket.since, version: ticket.version,
+      cooldownRemaining: Math.ceil(remainingMs / 1000),
+    };
+    return { ok: true, admitted, ...(who.setCookie ? { setCookie: who.setCookie } : {}) };
+  }
+
+  /** Gives back the ticket's connection slot, if it still holds one (refused, aborted or closed); idempotent. */
+  release(ticket: UpgradeTicket): void {
+    if (!ticket.holdsSlot) return;
+    ticket.holdsSlot = false;
+    this.#deps.access?.connections.release(ticket.ip);
+  }
+
+  /**
+   * The upgraded socket opened: its session is counted, handed to `attach` (which stores it where the
+   * transport's close callback finds it), then served (welcome, catch-up). `attach` runs first because the
+   * transport may report the close inside this call: uWS `end` emits `close` synchronously, and a socket
+   * refused at its open (protocol version, whole-canvas budget) is ended right here.
+   */
+  open(socket: SessionSocket, admitted: Admitted, ticket: UpgradeTicket, attach: (session: EdgeSession) => void): EdgeSession {
+    const session = new EdgeSession(this.#context, socket, admitted);
+    this.#open.set(session, ticket);
+    this.#deps.metrics.connections(this.#open.size);
+    attach(session);
+    session.open(admitted);
+    return session;
+  }
+
+  /** The session's socket closed: it stops, its slot is released, and an abnormal close counts its frames as dropped. */
+  closed(session: EdgeSession, code: number, reason: string): void {
+    session.closed(code, reason);
+    const ticket = this.#open.get(session);
+    if (ticket) this.release(ticket);
+    this.#open.delete(session);
+    this.#deps.metrics.connections(this.#open.size);
+    if (code === 1006) this.#deps.metrics.frameDropped('closed');
+  }
+
+  /** Closes every session whose identity matches (logout: by session; ban: by user); returns how many. */
+  closeWhere(matches: (identity: AccountIdentity) => boolean, code: number, reason: string): number {
+    let closed = 0;
+    for (const session of [...this.#open.keys()]) {
+      if (matches(session.account)) {
+        session.end(code, reason);
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Refuses new upgrades from now on and closes every session with 1001; idempotent (false when already closing). */
+  shutdown(): boolean {
+    if (this.#closing) return false;
+    this.#closing = true;
+    for (const session of [...this.#open.keys()]) session.end(CloseCode.GoingAway, 'edge shutting down');
+    return true;
+  }
+
+  /** One live frame of `events` events went to the live topic. */
+  published(events: number): void {
+    this.#deps.metrics.frameSent('pixels_topic');
+    this.#deps.metrics.published(events);
+  }
+}
