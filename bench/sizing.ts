@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--in-view 0.10] [--utilization 0.7] [--storm-share 1]`
+ * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--in-view 0.10] [--utilization 0.7] [--storm-share 1] [--frame-us 9.63]`
  *
  * Measures nothing: prints the edge sizing table of deploy/README.md from the measured inputs below (each cited
  * with its BENCHMARKS.md section and command) through the pure formula in src/domain/sizing.ts. Change an input
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     'in-view': { type: 'string', default: '0.10' },
     utilization: { type: 'string', default: '0.7' },
     'storm-share': { type: 'string', default: '1' },
+    // CPU per frame to size with (µs): 9.63 is the issue-14 quiet run; other runs are cited in deploy/README.md.
+    'frame-us': { type: 'string', default: '9.63' },
   },
 });
 
@@ -29,6 +31,7 @@ const SOURCES: Record<string, string> = {
   cpuPerPlacementUs: 'placements: `npm run bench -- placements` (2026-11-28 05:41), open loop at 3,333/s: 76.2 + 102.3 + 24.9 = 203.4 µs (edge + nats-server + redis-server)',
   utilization: 'assumption: a process may use this share of its core (the storm run took an idle edge to 74 % of a core)',
   stormShare: 'assumption: share of a failed process\'s clients one process must absorb (1 = all, as in the storm run)',
+  maxClientsPerProcess: 'fanout › Issue 14: the fanout-connections run above held 19,000 clients on one edge (the descriptor limit here is 20,000)',
   mss: 'assumption: 1,448-byte TCP segments (1,500 MTU, IPv4, TCP timestamps)',
 };
 
@@ -36,7 +39,7 @@ const base = (windowMs: number): SizingInputs => ({
   clients: Number(values.clients),
   placementsPerSecond: Number(values.rate),
   windowMs,
-  cpuPerFrameUs: 9.63,
+  cpuPerFrameUs: Number(values['frame-us']),
   edgeFixedCores: 0.105,
   utilization: Number(values.utilization),
   edgeBaseMiB: 158,
@@ -44,6 +47,7 @@ const base = (windowMs: number): SizingInputs => ({
   stormKiBPerClient: 68,
   stormShare: Number(values['storm-share']),
   cpuPerPlacementUs: 203.4,
+  maxClientsPerProcess: 19_000,
   mss: 1448,
 });
 

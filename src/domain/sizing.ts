@@ -9,7 +9,7 @@
  *   (placements arriving as a Poisson process).
  * - edge CPU = clients × frames/s × CPU per frame, plus each edge process's fixed cost (tailing the stream at
  *   the placement rate). An edge process is one Node thread, so it holds at most as many clients as fit in
- *   `utilization` of one core.
+ *   `utilization` of one core, and at most `maxClientsPerProcess`.
  * - memory per process = its RSS before clients + clients × RSS per connection + storm headroom (clients
  *   × the transient RSS per reconnecting client, for the clients of a failed process landing on it).
  * - bandwidth per client = records × 5 B + per frame: the 22-byte header, the WebSocket header and the TCP/IP
@@ -38,6 +38,8 @@ export interface SizingInputs {
   readonly stormShare: number;
   /** CPU per accepted placement summed over edge, nats-server and redis-server (µs). */
   readonly cpuPerPlacementUs: number;
+  /** Most clients one process is sized for (the most measured on one edge), whatever the CPU would allow. */
+  readonly maxClientsPerProcess: number;
   /** Largest TCP segment payload (bytes). */
   readonly mss: number;
 }
@@ -86,7 +88,7 @@ export function framesPerSecond(windowMs: number, eventsPerSecond: number): numb
 }
 
 function check(inputs: SizingInputs, classes: readonly ViewerClass[]): void {
-  const positive: (keyof SizingInputs)[] = ['clients', 'placementsPerSecond', 'windowMs', 'cpuPerFrameUs', 'utilization', 'mss'];
+  const positive: (keyof SizingInputs)[] = ['clients', 'placementsPerSecond', 'windowMs', 'cpuPerFrameUs', 'utilization', 'mss', 'maxClientsPerProcess'];
   for (const k of positive) if (!(inputs[k] > 0)) throw new RangeError(`sizing: ${k} must be > 0 (got ${inputs[k]})`);
   if (inputs.utilization > 1) throw new RangeError('sizing: utilization must be at most 1 (one core per process)');
   if (inputs.edgeFixedCores >= inputs.utilization) throw new RangeError('sizing: edgeFixedCores leaves no room for clients');
@@ -107,7 +109,7 @@ export function sizeEdges(inputs: SizingInputs, classes: readonly ViewerClass[])
     bytes += c.share * f * frameWireBytes(events / f, inputs.mss);
   }
   const perClientCores = frames * inputs.cpuPerFrameUs * 1e-6;
-  const clientsPerProcess = Math.floor((inputs.utilization - inputs.edgeFixedCores) / perClientCores);
+  const clientsPerProcess = Math.min(inputs.maxClientsPerProcess, Math.floor((inputs.utilization - inputs.edgeFixedCores) / perClientCores));
   const processes = Math.ceil(inputs.clients / clientsPerProcess);
   const perProcessMiB = inputs.edgeBaseMiB
     + (clientsPerProcess * (inputs.rssPerConnectionKiB + inputs.stormShare * inputs.stormKiBPerClient)) / 1024;

@@ -4,7 +4,7 @@ import { frameWireBytes, framesPerSecond, sizeEdges, wsHeaderBytes, type SizingI
 
 const inputs: SizingInputs = {
   clients: 1_000_000, placementsPerSecond: 3333, windowMs: 50, cpuPerFrameUs: 10, edgeFixedCores: 0.1, utilization: 0.6,
-  edgeBaseMiB: 100, rssPerConnectionKiB: 1, stormKiBPerClient: 0, stormShare: 0, cpuPerPlacementUs: 200, mss: 1448,
+  edgeBaseMiB: 100, rssPerConnectionKiB: 1, stormKiBPerClient: 0, stormShare: 0, cpuPerPlacementUs: 200, mss: 1448, maxClientsPerProcess: 19_000,
 };
 const whole = [{ name: 'whole', share: 1, placementsInView: 1 }];
 
@@ -57,6 +57,12 @@ describe('sizeEdges', () => {
   it('given storm headroom, then each process holds room for that share of another one\'s clients', () => {
     const r = sizeEdges({ ...inputs, stormKiBPerClient: 68, stormShare: 1 }, whole);
     expect(r.edgeMemoryGiB).toBeCloseTo((400 * (100 + (2500 * 69) / 1024)) / 1024, 9);
+  });
+
+  it('given a CPU budget for more clients than the most measured on one process, then the measured count', () => {
+    const r = sizeEdges({ ...inputs, windowMs: 1000, cpuPerFrameUs: 1 }, whole); // CPU would allow 500,000
+    expect(r.clientsPerProcess).toBe(19_000);
+    expect(r.processes).toBe(Math.ceil(1_000_000 / 19_000));
   });
 
   it.each([
