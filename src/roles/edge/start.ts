@@ -138,11 +138,12 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
   });
 }
 
-/** Cooldown batches a replica did not acknowledge in time: one warning per 10 s with the count since the last. */
+/** Cooldown batches a replica did not acknowledge in time: counted, and one warning per 10 s with the count since the last. */
 function unackedWarner(log: Logger): (count: number, acked: number) => void {
   let unacked = 0;
   let lastAt = 0;
   return (count, acked) => {
+    metrics.cooldownsUnacked.inc(count);
     unacked += count;
     const now = Date.now();
     if (now - lastAt < 10_000) return;
