@@ -1,17 +1,25 @@
 /**
- * `npm run bench -- rebuild [--events 1000000] [--width 2000] [--height 2000]`
+ * `npm run bench -- rebuild [--events 1000000] [--tail 0.1] [--width 2000] [--height 2000] [--profile DIR] [--no-catch-up]`
  *
- * How fast the bitmap is rebuilt from the stream, and how fast the live projector catches up, on a canvas
- * stream of its own (deleted at the end) filled with `--events` PixelPlaced events (pipelined appends).
+ * How fast the bitmap is recovered from the stream, both ways, and how fast the live projector catches up,
+ * on a canvas stream of its own (deleted at the end) filled with `--events` PixelPlaced events (pipelined
+ * appends), with a history snapshot in Postgres (a schema of its own, dropped at the end) at
+ * `(1 - tail) × events`.
  *
  * 1. baseline: a bare ordered-consumer read of the whole stream (nats.js consume(), messages counted,
- *    nothing decoded): the ceiling any reader of this stream on this machine can reach.
- * 2. rebuild: `rebuildBitmap` (EventStream → decodeEvent → replay into a Uint8Array → one MULTI to Redis),
- *    the code behind `rplace rebuild bitmap` and the projector's self-rebuild; checked byte for byte.
- * 3. catch-up: the live projector (durable consumer → one Lua script per batch) from sequence 0 to the end.
- * Prints events/s for each and the ratios against the baseline.
+ *    nothing decoded), and the bare pixel-protocol read (`readPixels`, counted, nothing applied): the
+ *    ceilings of the two readers on this machine, in this run.
+ * 2. before: the old full replay (`read` → decodeEvent → StoredEvent objects → replay), for comparison.
+ * 3. full replay: `rebuildBitmap --full` (readPixels columns → canvas → one MULTI to Redis).
+ * 4. snapshot + tail: `rebuildBitmap` from the Postgres snapshot (load + verify + tail → Redis).
+ * 5. catch-up: the live projector (durable consumer → one Lua script per batch) from sequence 0 to the end.
+ * Every rebuilt canvas is checked byte for byte against the full replay. `--profile DIR` writes one
+ * .cpuprofile per phase there (node:inspector; keep DIR outside the repository).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
@@ -22,21 +30,32 @@ import { createNatsEventStream } from '../src/adapters/nats/event-stream.ts';
 import { createNatsProjectionSource } from '../src/adapters/nats/projection-source.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../src/adapters/redis/bitmap-store.ts';
+import { connectPg } from '../src/adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../src/adapters/pg/history-store.ts';
+import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
 import { rebuildBitmap, runBitmapProjection } from '../src/app/project-bitmap.ts';
+import { describeRecovery } from '../src/app/recover-canvas.ts';
 import { namesFor } from '../src/config/names.ts';
-import { createCanvas } from '../src/domain/canvas.ts';
+import { createCanvas, replay } from '../src/domain/canvas.ts';
 import { applyStreams } from '../streams/apply.ts';
-import { randomPixels } from '../test/helpers/append-events.ts';
-import { deleteRedisKeys, deleteStream, uniqueCanvasId } from '../test/helpers/isolation.ts';
+import { deleteRedisKeys, deleteStream, dropSchema, uniqueCanvasId } from '../test/helpers/isolation.ts';
 
 const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
     width: { type: 'string', default: '2000' },
     height: { type: 'string', default: '2000' },
+    tail: { type: 'string', default: '0.1' },
+    profile: { type: 'string' },
+    'no-catch-up': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(args.events);
+const TAIL = Number(args.tail);
+if (!(TAIL >= 0 && TAIL <= 1)) {
+  process.stderr.write('--tail is the share of events after the snapshot, 0..1\n');
+  process.exit(2);
+}
 const spec = { width: Number(args.width), height: Number(args.height) };
 if (![EVENTS, spec.width, spec.height].every((n) => Number.isSafeInteger(n) && n > 0) || spec.width > 8192 || spec.height > 8192) {
   process.stderr.write('--events, --width and --height must be positive integers (sides ≤ 8192)\n');
@@ -54,27 +73,75 @@ const logger = pino({ level: 'warn' });
 const names = namesFor(uniqueCanvasId('benchrebuild'));
 const nc = await connectNats('nats://127.0.0.1:4222', 'bench-rebuild');
 const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-rebuild');
+const pg = await connectPg('postgres://postgres@127.0.0.1:5432/test', names.pgSchema, logger);
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** Profiles `run` into `--profile`/<name>.cpuprofile when asked (in-process, so only that phase is in it). */
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
+  if (args.profile === undefined) return run();
+  mkdirSync(args.profile, { recursive: true });
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(args.profile, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+/** xorshift32, so a 12M-event fill needs no 12M-object array. */
+let seed = 42;
+const next = () => {
+  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5; seed >>>= 0;
+  return seed;
+};
 
 try {
   await applyStreams(nc, names);
-  process.stdout.write(`rebuild bench: ${fmt(EVENTS)} events on a ${spec.width}×${spec.height} canvas (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);
+  await migrateToLatest(pg.pool, names.pgSchema);
+  const snapshotSeq = Math.round(EVENTS * (1 - TAIL));
+  process.stdout.write(`rebuild bench: ${fmt(EVENTS)} events on a ${spec.width}×${spec.height} canvas, snapshot at seq ${fmt(snapshotSeq)} (load average ${load()})\n`);
 
-  // Fill the stream.
+  // Fill the stream, remembering each sequence's pixel (appends are pipelined: acks come in any order).
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 30_000 });
-  const pixels = randomPixels(EVENTS, spec.width, spec.height, 32, 42);
+  const bySeq = { x: new Uint16Array(EVENTS + 1), y: new Uint16Array(EVENTS + 1), color: new Uint8Array(EVENTS + 1) };
   let t = performance.now();
   const WINDOW = 5000;
   for (let i = 0; i < EVENTS; i += WINDOW) {
-    await Promise.all(pixels.slice(i, i + WINDOW).map((p, j) =>
+    const batch = Array.from({ length: Math.min(WINDOW, EVENTS - i) }, () => ({ x: next() % spec.width, y: next() % spec.height, color: next() % 32 }));
+    const acks = await Promise.all(batch.map((p, j) =>
       log.append({ kind: EventKind.PixelPlaced, ...p, userId: `user${(i + j) % 100_000}`, requestId: `req-${i + j}`, placedAt: Date.now() }, `req-${i + j}`)));
+    acks.forEach((ack, j) => {
+      const p = batch[j]!;
+      bySeq.x[ack.seq] = p.x;
+      bySeq.y[ack.seq] = p.y;
+      bySeq.color[ack.seq] = p.color;
+    });
   }
   await log.close();
-  process.stdout.write(`  filled:     ${fmt(rate(EVENTS, performance.now() - t))} appends/s\n`);
+  const fillMs = performance.now() - t;
+  process.stdout.write(`  filled:     ${fmt(rate(EVENTS, fillMs))} appends/s (${(fillMs / 1000).toFixed(1)} s)\n`);
 
-  // 1. Baseline: bare ordered consumer, count only.
+  // The history snapshot at `snapshotSeq`, as the history projector would have stored it.
+  const history = createPgHistoryStore(pg, logger);
+  {
+    const canvas = createCanvas(spec);
+    for (let seq = 1; seq <= snapshotSeq; seq++) canvas[bySeq.y[seq]! * spec.width + bySeq.x[seq]!] = bySeq.color[seq]!;
+    const capturedAt = Date.now() - 60_000;
+    await history.commit({ projection: names.consumers.history, expectedSeq: 0, newSeq: snapshotSeq, rows: [],
+      snapshots: snapshotSeq > 0 ? [{ seq: snapshotSeq, capturedAt, maxPlacedAt: capturedAt, pixelCount: snapshotSeq, width: spec.width, height: spec.height, canvas }] : [] });
+  }
+
+  // 1. Baselines: bare ordered consumer, and the bare pixel protocol, count only.
   t = performance.now();
   let cpu = process.cpuUsage();
-  {
+  await phase('baseline-consume', async () => {
     const consumer = await jetstream(nc).consumers.get(names.stream, { filter_subjects: names.subjects, deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 16_384 });
     let n = 0;
@@ -84,45 +151,81 @@ try {
     }
     await consumer.delete().catch(() => undefined);
     if (n !== EVENTS) throw new Error(`baseline read ${n} events, expected ${EVENTS}`);
-  }
+  });
   const baselineMs = performance.now() - t;
   process.stdout.write(`  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`);
-  cpu = process.cpuUsage();
-
-  // 2. Rebuild.
   const stream = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 }, reader: 'bench', logger, maxBatch: 8192, pullMessages: 16_384 });
-  const store = createRedisBitmapStore(redis, names, spec);
-  const rebuilt = await rebuildBitmap({ stream, store, spec });
-  if (rebuilt.events !== EVENTS) throw new Error(`rebuild replayed ${rebuilt.events} events, expected ${EVENTS}`);
-  const rebuiltCanvas = Buffer.from((await store.load())!.canvas);
-  process.stdout.write(`  rebuild:    ${fmt(rate(EVENTS, rebuilt.ms))} events/s (${(rebuilt.ms / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / rebuilt.ms).toFixed(2)}× the baseline rate)\n`);
-
-  // 3. Live projector catch-up from an empty bitmap at sequence 0.
-  await store.replaceAll(createCanvas(spec), 0);
-  const controller = new AbortController();
   t = performance.now();
   cpu = process.cpuUsage();
-  let caughtUpMs = 0;
-  await runBitmapProjection({
-    store,
-    source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: { ...spec, colors: 32 } }),
-    stream,
-    spec,
-    log: logger,
-    onApplied: (seq) => {
-      if (seq >= EVENTS && caughtUpMs === 0) {
-        caughtUpMs = performance.now() - t;
-        controller.abort();
-      }
-    },
-  }, controller.signal);
-  const live = Buffer.from((await store.load())!.canvas);
-  process.stdout.write(`  catch-up:   ${fmt(rate(EVENTS, caughtUpMs))} events/s (live projector, durable + Lua per batch, ${(caughtUpMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / caughtUpMs).toFixed(2)}× the baseline rate)\n`);
-  process.stdout.write(`  live bitmap equals rebuild byte for byte: ${live.equals(rebuiltCanvas)}\n`);
-  if (!live.equals(rebuiltCanvas)) process.exitCode = 1;
+  await phase('baseline-pixels', async () => {
+    let n = 0;
+    for await (const batch of stream.readPixels(1, { untilSeq: EVENTS })) n += batch.count;
+    if (n !== EVENTS) throw new Error(`pixel read ${n} events, expected ${EVENTS}`);
+  });
+  const pixelsMs = performance.now() - t;
+  process.stdout.write(`  bare pixel read: ${fmt(rate(EVENTS, pixelsMs))} events/s (readPixels, nothing applied, ${(pixelsMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`);
+
+  // 2. Before: the old full replay (StoredEvent objects, decodeEvent), without the Redis write.
+  t = performance.now();
+  cpu = process.cpuUsage();
+  const before = await phase('before-read-decode', async () => {
+    const canvas = createCanvas(spec);
+    for await (const batch of stream.read(1, { untilSeq: EVENTS })) replay(canvas, spec.width, batch.map((e) => e.event));
+    return Buffer.from(canvas);
+  });
+  const beforeMs = performance.now() - t;
+  process.stdout.write(`  before:     ${fmt(rate(EVENTS, beforeMs))} events/s (old full replay: read → decodeEvent → replay, no Redis write, ${(beforeMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`);
+
+  // 3. Full replay rebuild.
+  const store = createRedisBitmapStore(redis, names, spec);
+  cpu = process.cpuUsage();
+  const full = await phase('full-replay', () => rebuildBitmap({ stream, store, spec, snapshots: history }, { full: true }));
+  if (full.events !== EVENTS) throw new Error(`rebuild replayed ${full.events} events, expected ${EVENTS}`);
+  const rebuiltCanvas = Buffer.from((await store.load())!.canvas);
+  process.stdout.write(`  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`);
+  process.stdout.write(`               ${describeRecovery(full)}\n`);
+  process.stdout.write(`  before equals full replay byte for byte: ${before.equals(rebuiltCanvas)}\n`);
+
+  // 4. Snapshot + tail.
+  await store.replaceAll(createCanvas(spec), 0);
+  cpu = process.cpuUsage();
+  const fast = await phase('snapshot-tail', () => rebuildBitmap({ stream, store, spec, snapshots: history }));
+  const fastCanvas = Buffer.from((await store.load())!.canvas);
+  process.stdout.write(`  snapshot + tail: recovered ${fmt(EVENTS)} events in ${(fast.ms / 1000).toFixed(2)} s (${(full.ms / fast.ms).toFixed(1)}× faster than the full replay; ${(cpuSince(cpu)).toFixed(2)} CPU-s; load ${load()})\n`);
+  process.stdout.write(`               ${describeRecovery(fast)}\n`);
+  process.stdout.write(`  snapshot + tail equals full replay byte for byte: ${fastCanvas.equals(rebuiltCanvas)}\n`);
+  if (!fastCanvas.equals(rebuiltCanvas) || !before.equals(rebuiltCanvas) || fast.path.kind !== 'snapshot') process.exitCode = 1;
+
+  // 5. Live projector catch-up from an empty bitmap at sequence 0.
+  if (!args['no-catch-up']) {
+    await store.replaceAll(createCanvas(spec), 0);
+    const controller = new AbortController();
+    t = performance.now();
+    cpu = process.cpuUsage();
+    let caughtUpMs = 0;
+    await runBitmapProjection({
+      store,
+      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: { ...spec, colors: 32 } }),
+      stream,
+      spec,
+      log: logger,
+      onApplied: (seq) => {
+        if (seq >= EVENTS && caughtUpMs === 0) {
+          caughtUpMs = performance.now() - t;
+          controller.abort();
+        }
+      },
+    }, controller.signal);
+    const live = Buffer.from((await store.load())!.canvas);
+    process.stdout.write(`  catch-up:   ${fmt(rate(EVENTS, caughtUpMs))} events/s (live projector, durable + Lua per batch, ${(caughtUpMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / caughtUpMs).toFixed(2)}× the baseline rate)\n`);
+    process.stdout.write(`  live bitmap equals rebuild byte for byte: ${live.equals(rebuiltCanvas)}\n`);
+    if (!live.equals(rebuiltCanvas)) process.exitCode = 1;
+  }
 } finally {
   await deleteStream(nc, names);
   await deleteRedisKeys(redis, names);
+  await pg.close();
+  await dropSchema(names);
   await redis.quit();
   await nc.drain();
 }

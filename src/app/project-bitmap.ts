@@ -5,16 +5,17 @@
  * - Each delivered batch is applied with its sequence atomically; the store skips sequences it already
  *   holds, so redeliveries (after a crash mid-batch, a failed ack, a NATS reconnect) never double-apply.
  * - When the store turns out wiped (Redis restarted empty: it keeps nothing on disk), the projection
- *   rebuilds the whole canvas from the stream in memory, with the same `replay` every reader uses, writes
+ *   rebuilds the canvas in memory (newest verified snapshot + tail, or the whole stream: ./recover-canvas.ts), writes
  *   it with its sequence in one step, and carries on. When it went back to an older consistent state (a
  *   CLI rebuild that landed behind the live projection, a restored dump), only the gap is replayed. It
  *   notices both on the next write (`SequenceConflict`) and, while idle, with a periodic check.
  */
-import { createCanvas, replay, type CanvasSpec, type PixelChange } from '../domain/canvas.ts';
+import type { CanvasSpec } from '../domain/canvas.ts';
 import { SequenceConflict } from '../ports/errors.ts';
 import type { ProjectionLog } from '../ports/logger.ts';
 import type { BitmapWriter, SequencedPixel } from '../ports/bitmap.ts';
 import type { EventStream, ProjectionSource, StoredEvent } from '../ports/event-log.ts';
+import { describeRecovery, recoverCanvas, type RecoverOptions, type RecoveryPath, type SnapshotSource } from './recover-canvas.ts';
 
 export interface RebuildProgress {
   /** Last sequence replayed so far. */
@@ -28,12 +29,16 @@ export interface RebuildResult {
   readonly seq: number;
   readonly events: number;
   readonly ms: number;
+  /** Which path the rebuild took (src/app/recover-canvas.ts); `describeRecovery` prints it. */
+  readonly path: RecoveryPath;
 }
 
 export interface RebuildDeps {
   readonly stream: EventStream;
   readonly store: Pick<BitmapWriter, 'replaceAll'>;
-  readonly spec: Pick<CanvasSpec, 'width' | 'height'>;
+  readonly spec: Pick<CanvasSpec, 'width' | 'height'> & Partial<Pick<CanvasSpec, 'palette'>>;
+  /** History snapshots to start from (newest verified one + the tail); without, a full replay. */
+  readonly snapshots?: SnapshotSource;
 }
 
 export class RebuildAborted extends Error {
@@ -41,46 +46,32 @@ export class RebuildAborted extends Error {
 }
 
 /**
- * Replays the stream from the start up to `untilSeq` (default: its last sequence now) into a fresh canvas,
- * then replaces the stored canvas and sequence in one step. Byte-identical to the live projection at that
- * sequence, because both apply the same events in the same order with the same offset rule.
+ * Recovers the canvas at `untilSeq` (default: the stream's last sequence now) from the newest verified
+ * snapshot plus the tail, or by a full replay (`full`, or no snapshot verifies), then replaces the stored
+ * canvas and sequence in one step. Byte-identical to the live projection at that sequence either way
+ * (src/app/recover-canvas.ts says why).
  */
 export async function rebuildBitmap(
   deps: RebuildDeps,
-  options: { readonly untilSeq?: number; readonly signal?: AbortSignal; readonly onProgress?: (progress: RebuildProgress) => void } = {},
+  options: Omit<RecoverOptions, 'onProgress'> & { readonly onProgress?: (progress: RebuildProgress) => void } = {},
 ): Promise<RebuildResult> {
   const started = performance.now();
-  const targetSeq = options.untilSeq ?? (await deps.stream.lastSeq());
-  const canvas = createCanvas(deps.spec);
-  let seq = 0;
-  let events = 0;
-  if (targetSeq > 0) {
-    const readOptions = options.signal ? { untilSeq: targetSeq, signal: options.signal } : { untilSeq: targetSeq };
-    for await (const batch of deps.stream.read(1, readOptions)) {
-      replay(canvas, deps.spec.width, pixelsOf(batch));
-      seq = (batch[batch.length - 1] as StoredEvent).seq;
-      events += batch.length;
-      options.onProgress?.({ seq, targetSeq, events });
-    }
-  }
-  if (options.signal?.aborted) throw new RebuildAborted(`rebuild aborted at sequence ${seq} of ${targetSeq}`);
-  await deps.store.replaceAll(canvas, seq);
-  return { seq, events, ms: performance.now() - started };
+  const recovered = await recoverCanvas(deps, options);
+  if (options.signal?.aborted) throw new RebuildAborted(`rebuild aborted at sequence ${recovered.seq}`);
+  await deps.store.replaceAll(recovered.canvas, recovered.seq);
+  return { seq: recovered.seq, events: recovered.events, ms: performance.now() - started, path: recovered.path };
 }
 
 function toPixel(stored: StoredEvent): SequencedPixel {
   return { seq: stored.seq, x: stored.event.x, y: stored.event.y, color: stored.event.color };
 }
 
-function* pixelsOf(batch: readonly StoredEvent[]): Iterable<PixelChange> {
-  for (const stored of batch) yield stored.event;
-}
-
 export interface BitmapProjectionDeps {
   readonly store: BitmapWriter;
   readonly source: ProjectionSource;
   readonly stream: EventStream;
-  readonly spec: Pick<CanvasSpec, 'width' | 'height'>;
+  readonly spec: Pick<CanvasSpec, 'width' | 'height'> & Partial<Pick<CanvasSpec, 'palette'>>;
+  readonly snapshots?: SnapshotSource;
   readonly log: ProjectionLog;
   /** How often an idle projection checks that the store still holds its sequence (default 1000 ms). */
   readonly wipeCheckMs?: number;
@@ -107,7 +98,7 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
   async function rebuild(reason: string): Promise<RebuildResult> {
     log.warn({ reason, expectedSeq: expected }, 'rebuilding the bitmap from the stream');
     const result = await rebuildBitmap(deps, { signal });
-    log.info({ seq: result.seq, events: result.events, ms: Math.round(result.ms) }, 'bitmap rebuilt');
+    log.info({ seq: result.seq, events: result.events, ms: Math.round(result.ms), path: result.path.kind }, `bitmap rebuilt ${describeRecovery(result)}`);
     return result;
   }
 

@@ -85,3 +85,9 @@ export interface ChallengeStore {
 
 /** `ids` → username for those that have an account (implemented by the Postgres user store). */
 export type UsernameLookup = (userIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+
+/** A rate limit: at most `limit` hits per `windowMs` (what a {@link RateLimiter} is asked to enforce). */
+export interface Limit {
+  readonly limit: number;
+  readonly windowMs: number;
+}

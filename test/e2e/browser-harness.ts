@@ -19,6 +19,10 @@ export interface RplaceDebug {
   camera(): { x: number; y: number; zoom: number };
   placement(): { selected: { x: number; y: number } | null; cooldownMs: number; pending: boolean };
   canvasBase64(): string;
+  /** History mode's slider: steps drawn, and the last one's sequence and time. */
+  history(): { steps: number; seq: number; time: number };
+  /** The drawn <canvas> as palette indices (255: not a palette colour), base64. */
+  renderedIndicesBase64(): string;
   timings: { canvasAt: number; paintedAt: number; frames: number; drawAllMs: number; firstFlushMs: number };
   client: { status: string };
 }

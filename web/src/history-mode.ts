@@ -1,11 +1,12 @@
 /**
- * History mode: a time slider that scrubs the canvas through the past (`GET /api/v1/history/snapshot`),
+ * History mode: a time slider that scrubs the canvas through the past (`GET /api/v1/history/canvas`),
  * the selected pixel's history, and a timelapse export of the visible region
  * (`GET /api/v1/history/timelapse`; animated PNG, or MP4/WebM when the server lists them). Live updates keep flowing into the client's canvas meanwhile and
  * are shown again when leaving history mode.
  *
- * Scrubbing keeps at most one snapshot request in flight and always fetches the slider's latest position
- * when it lands, so dragging stays responsive however slow the server is.
+ * Scrubbing the canvas draws palette indices (./history-indices.ts). The heatmap and virgin layers (and
+ * `?slider=png`, the previous path, kept for the slider bench) keep at most one PNG request in flight and
+ * fetch the slider's latest position when it lands.
  *
  * The layer picker shows, instead of the canvas at the slider's time, the heatmap of every placement up to it
  * (`GET /api/v1/history/heatmap`) or the pixels never placed up to it (`GET /api/v1/history/virgin`). Under the
@@ -13,6 +14,7 @@
  * (asked of the dataset export: its first line, then the request is dropped, which stops the export).
  */
 import { type Camera, type Viewport, visibleRegion } from './camera.ts';
+import { IndexScrubber } from './history-indices.ts';
 import type { Renderer } from './renderer.ts';
 
 export interface HistoryDeps {
@@ -51,9 +53,32 @@ export class HistoryMode {
   private shownTime: number | null = null;
   private shownSeq = 0;
   private exporting = false;
+  private readonly pngSlider = new URLSearchParams(location.search).get('slider') === 'png';
+  private readonly indices: IndexScrubber;
+  /** Steps drawn so far and the last one's sequence and time (read by tests and the slider bench). */
+  readonly shown = { steps: 0, seq: 0, time: 0 };
 
   constructor(deps: HistoryDeps) {
     this.deps = deps;
+    this.indices = new IndexScrubber({
+      renderer: deps.renderer,
+      size: () => this.size,
+      visibleRegion: deps.visibleRegion,
+      active: () => this.active,
+      drawn: (t, seq) => {
+        this.shownSeq = seq;
+        this.shownTime = t;
+        this.shown.steps++;
+        this.shown.seq = seq;
+        this.shown.time = t;
+        this.deps.onTime?.(t);
+        this.note.textContent = `Showing ${new Date(t).toLocaleString()} (${seq} events)`;
+        this.updateTimelapseLink();
+      },
+      failed: (message) => {
+        this.note.textContent = message;
+      },
+    });
     this.toggle.addEventListener('click', () => this.setActive(!this.active));
     (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
     this.slider.addEventListener('input', () => this.scrub());
@@ -86,6 +111,7 @@ export class HistoryMode {
       void this.loadRange();
       this.updateTimelapseLink();
     } else {
+      this.indices.abortAll();
       const live = this.deps.liveCanvas();
       if (live) this.deps.renderer.drawAll(live);
     }
@@ -122,8 +148,20 @@ export class HistoryMode {
   private scrub(): void {
     const t = this.sliderTime();
     this.when.textContent = new Date(t).toLocaleString();
+    if (this.layer.value === 'canvas' && !this.pngSlider) {
+      this.indices.request(t);
+      return;
+    }
     this.wanted = t;
     if (!this.inFlight) void this.fetchWanted();
+  }
+
+  /**
+   * The camera moved: when only a region was drawn (zoomed in), ask again for the new view at the moment shown,
+   * so panning never uncovers pixels of another moment for longer than one answer.
+   */
+  viewChanged(): void {
+    if (this.active && this.indices.partial && this.shownTime !== null && this.layer.value === 'canvas' && !this.pngSlider) this.indices.request(this.shownTime);
   }
 
   private async fetchWanted(): Promise<void> {
@@ -143,7 +181,8 @@ export class HistoryMode {
           continue;
         }
         const bitmap = await createImageBitmap(await res.blob());
-        if (!this.active) {
+        // Switched to the canvas layer meanwhile: its indices are drawn by the IndexScrubber, not this answer.
+        if (!this.active || (this.layer.value !== layer && this.layer.value === 'canvas' && !this.pngSlider)) {
           bitmap.close();
           break;
         }
@@ -156,6 +195,9 @@ export class HistoryMode {
         bitmap.close();
         this.shownSeq = Number(res.headers.get('x-rplace-seq') ?? res.headers.get('x-rplace-to-seq'));
         this.shownTime = t;
+        this.shown.steps++;
+        this.shown.seq = this.shownSeq;
+        this.shown.time = t;
         this.deps.onTime?.(t);
         const what = layer === 'heatmap' ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
           : layer === 'virgin' ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)` : `Showing ${new Date(t).toLocaleString()}`;

@@ -57,6 +57,8 @@ let view = { width: viewportEl.clientWidth, height: viewportEl.clientHeight };
 const urlCamera = cameraFromHash(location.hash);
 let cameraPlaced = false;
 let templates: Templates | undefined;
+/** History mode's hook (set once it exists: setCamera may run before). */
+let onCameraMoved: (() => void) | undefined;
 let modConsole: ModConsole | undefined;
 
 // ---- camera -------------------------------------------------------------------------------------------
@@ -68,6 +70,7 @@ function setCamera(next: Camera): void {
   drawReticle();
   templates?.layout();
   modConsole?.layout();
+  onCameraMoved?.();
   const pct = camera.zoom * 100;
   zoomLevelEl.textContent = `${pct >= 100 ? Math.round(pct) : pct.toFixed(pct >= 10 ? 0 : 1)} %`;
   zoomLevelEl.dataset.canPlace = String(camera.zoom >= PLACE_ZOOM);
@@ -406,6 +409,8 @@ const historyMode = new HistoryMode({
   },
 });
 
+onCameraMoved = () => historyMode.viewChanged();
+
 templates = new Templates({
   palette: () => paletteHex,
   paletteNames: () => paletteNames,
@@ -472,6 +477,19 @@ if (debug) {
         return d ? `#${[d[0], d[1], d[2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join('').toUpperCase()}` : '';
       },
       placement: () => placement.state,
+      /** History mode's slider: steps drawn, and the last one's sequence and time. */
+      history: () => ({ ...historyMode.shown }),
+      /** The whole drawn <canvas> as palette indices (255 for a colour not in the palette), base64. */
+      renderedIndicesBase64: () => {
+        const d = canvasEl.getContext('2d')?.getImageData(0, 0, size.width, size.height).data;
+        if (!d) return '';
+        const byColor = new Map(paletteHex.map((hex, i) => [Number.parseInt(hex.slice(1, 7), 16), i]));
+        const out = new Uint8Array(size.width * size.height);
+        for (let i = 0; i < out.length; i++) out[i] = byColor.get(((d[i * 4] ?? 0) << 16) | ((d[i * 4 + 1] ?? 0) << 8) | (d[i * 4 + 2] ?? 0)) ?? 255;
+        let s = '';
+        for (let i = 0; i < out.length; i += 0x8000) s += String.fromCharCode(...out.subarray(i, i + 0x8000));
+        return btoa(s);
+      },
       templates: () => templates?.progress ?? [],
       templateAddTimings: () => templates?.lastAdd,
     },

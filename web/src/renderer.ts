@@ -86,6 +86,27 @@ export class Renderer {
     this.requestFrame();
   }
 
+  /** Repaints one rectangle from palette indices (row-major, `r.w * r.h` bytes); the rest is left as it is. */
+  drawRegion(indices: Uint8Array, r: { x: number; y: number; w: number; h: number }): void {
+    const lut = this.lut;
+    const out = this.pixels32;
+    for (let row = 0; row < r.h; row++) {
+      const from = row * r.w;
+      const to = (r.y + row) * this.width + r.x;
+      for (let i = 0; i < r.w; i++) out[to + i] = lut[indices[from + i] as number] as number;
+    }
+    for (let ty = (r.y / TILE) | 0; ty <= ((r.y + r.h - 1) / TILE | 0); ty++) {
+      for (let tx = (r.x / TILE) | 0; tx <= ((r.x + r.w - 1) / TILE | 0); tx++) {
+        const t = ty * this.tilesX + tx;
+        if (this.tileDirty[t] === 0) {
+          this.tileDirty[t] = 1;
+          this.dirtyTiles.push(t);
+        }
+      }
+    }
+    this.requestFrame();
+  }
+
   /**
    * Shows a decoded image (a history snapshot PNG) as is. The image buffer is left alone: `drawAll` with
    * the live canvas restores the live view.

@@ -86,6 +86,8 @@ export interface EdgeServerDeps {
 interface SocketData {
   opening: { readonly admitted: Admitted; readonly ticket: UpgradeTicket } | null;
   session: EdgeSession | null;
+  /** Closed before its deferred open ran (see `open`). */
+  closed: boolean;
 }
 
 export interface EdgeServer {
@@ -211,7 +213,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         res.cork(() => {
           if (identified.setCookie) res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', identified.setCookie);
           // From here the slot belongs to the socket: released when it closes.
-          res.upgrade<SocketData>({ opening: { admitted: identified.admitted, ticket: pass }, session: null }, key, protocol, extensions, context);
+          res.upgrade<SocketData>({ opening: { admitted: identified.admitted, ticket: pass }, session: null, closed: false }, key, protocol, extensions, context);
         });
       });
     },
@@ -220,7 +222,18 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       if (!data.opening) return;
       const { admitted, ticket } = data.opening;
       data.opening = null;
-      sessions.open(new UwsSessionSocket(ws), admitted, ticket, (session) => (data.session = session));
+      // The session's first writes (welcome, catch-up, the live subscription) wait until the upgrade's
+      // `res.cork` has returned, then run in the WebSocket's own cork. Written inside `open`, they went into
+      // the cork of the HTTP response the upgrade just replaced, and under load uWS.js 20.30 (the build for
+      // glibc < 2.38) then shut such fresh sockets down 3–60 ms after `welcome` with no close frame (issue 13,
+      // defect b; test/integration/edge-fresh-sockets.test.ts, edge-accounts "demo mode").
+      queueMicrotask(() => {
+        if (data.closed) {
+          sessions.release(ticket);
+          return;
+        }
+        ws.cork(() => sessions.open(new UwsSessionSocket(ws), admitted, ticket, (session) => (data.session = session)));
+      });
     },
     // The session decodes `message` before it returns: the buffer is only valid until then.
     message: (ws, message, isBinary) => ws.getUserData().session?.receive(message, isBinary),
@@ -228,6 +241,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     close: (ws, code, reason) => {
       const data = ws.getUserData();
       const why = code === 1006 && reason.byteLength > 0 ? Buffer.from(reason).toString() : '';
+      data.closed = true;
       if (data.session) sessions.closed(data.session, code, why);
     },
   });

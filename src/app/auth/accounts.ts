@@ -17,15 +17,10 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword, type ScryptCost } from './password.ts';
-import type { RateLimiter, Revocations, SessionData, SessionStore, UserStore } from '../../ports/auth.ts';
+import type { Limit, RateLimiter, Revocations, SessionData, SessionStore, UserStore } from '../../ports/auth.ts';
 import type { LoginChallenges } from './login-challenge.ts';
 import { Credentials, LoginBody } from './schemas.ts';
 import { newSessionId, sessionKey } from './sessions.ts';
-
-export interface Limit {
-  readonly limit: number;
-  readonly windowMs: number;
-}
 
 export interface AuthSettings {
   readonly sessionTtlSeconds: number;

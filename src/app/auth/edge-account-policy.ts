@@ -7,7 +7,8 @@
 import { CloseCode } from '../../../proto/close-codes.ts';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { jsonError, type HttpRoute } from '../http.ts';
-import type { AuthSettings, Limit } from './accounts.ts';
+import type { AuthSettings } from './accounts.ts';
+import type { Limit } from '../../ports/auth.ts';
 import { proxyPolicy, resolveClientAddress } from './client-address.ts';
 import { ConnectionCaps } from '../../domain/auth/connection-caps.ts';
 import type { EdgeAccess } from './edge-access.ts';

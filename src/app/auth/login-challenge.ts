@@ -14,8 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
-import type { Limit } from './accounts.ts';
-import type { RateLimiter, ChallengeStore } from '../../ports/auth.ts';
+import type { ChallengeStore, Limit, RateLimiter } from '../../ports/auth.ts';
 import { leadingZeroBits, powDigest } from './proof-of-work.ts';
 import { Username } from './schemas.ts';
 

@@ -14,9 +14,8 @@
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { createPlacePixel, type PlaceOutcome, type PlacePixelDeps, type PlaceRequest } from '../place-pixel.ts';
 import type { EventLog } from '../../ports/event-log.ts';
-import type { Limit } from './accounts.ts';
 import type { AccountIdentity } from './identity.ts';
-import type { BanMode, BanStore, RateDecision, RateLimiter, SessionStore } from '../../ports/auth.ts';
+import type { BanMode, BanStore, Limit, RateDecision, RateLimiter, SessionStore } from '../../ports/auth.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { ChallengeGate, RiskRule } from './risk.ts';
 

@@ -9,7 +9,7 @@ import type { Slots } from '../../domain/limits.ts';
 import { parseTime } from '../../domain/time.ts';
 import { jsonError, type HttpResponse } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
-import type { ImageEncoder } from './encoders.ts';
+import type { ImageEncoder } from '../../ports/media.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import type { SnapshotCache } from '../../domain/history/snapshot-cache.ts';

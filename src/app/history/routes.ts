@@ -7,6 +7,7 @@
  *   ./timelapse-routes.ts   timelapse, timelapse/progress
  *   ./export-routes.ts      the dataset export
  *   ./activity-routes.ts    heatmap, virgin map
+ *   ./canvas-routes.ts      canvas (palette indices at an instant or a seq: the time slider)
  *
  * Every query is parsed with zod and bounded (./route-query.ts); failures are `{ code, message }` with the
  * status of the one map in ../http.ts: 400 (bad input), 404, 429 (this client already holds its share of
@@ -16,8 +17,9 @@ import type { PaletteColor } from '../../domain/palette.ts';
 import type { HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { activityRoutes, type ActivityRoutesOptions } from './activity-routes.ts';
-import type { ImageEncoder, VideoEncoder } from './encoders.ts';
+import type { ImageEncoder, VideoEncoder } from '../../ports/media.ts';
 import { exportRoutes, type ExportRoutesOptions } from './export-routes.ts';
+import { canvasIndexRoutes } from './canvas-routes.ts';
 import { pixelRoutes } from './pixel-route.ts';
 import type { HistoryStore } from '../../ports/history.ts';
 import { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
@@ -25,7 +27,7 @@ import { DEFAULT_SNAPSHOT_LIMITS, snapshotRoutes, type SnapshotLimits } from './
 import { DEFAULT_TIMELAPSE_LIMITS, timelapseRoutes, type TimelapseLimits } from './timelapse-routes.ts';
 import type { Usernames } from './usernames.ts';
 
-export type { ImageEncoder, VideoEncoder, VideoFormat } from './encoders.ts';
+export type { ImageEncoder, VideoEncoder, VideoFormat } from '../../ports/media.ts';
 export { int, parse, timeParam } from './route-query.ts';
 export { DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-routes.ts';
 export { DEFAULT_TIMELAPSE_LIMITS, type TimelapseLimits } from './timelapse-routes.ts';
@@ -75,6 +77,7 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
     }),
     ...pixelRoutes({ store, width, height, ...(options.usernames ? { usernames: options.usernames } : {}), ...(options.onError ? { onError: options.onError } : {}) }),
     ...timelapseRoutes({ store, width, height, projection, clock, encoder, video, limits, snapshots, ...hooks }),
+    ...canvasIndexRoutes({ store, width, height, projection, clock, snapshots, ...hooks }),
     ...(options.export ? exportRoutes(options.export) : []),
     ...(options.activity ? activityRoutes(options.activity) : []),
   ];

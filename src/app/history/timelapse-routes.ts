@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import { Slots } from '../../domain/limits.ts';
 import { json, jsonError, type HttpRequest, type HttpRoute } from '../http.ts';
-import { VIDEO_CONTENT_TYPES, type VideoEncoder } from './encoders.ts';
+import { VIDEO_CONTENT_TYPES, type VideoEncoder } from '../../ports/media.ts';
 import { int, parse, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';

@@ -1,6 +1,8 @@
 /**
- * `rplace rebuild bitmap`: replays the whole stream into a fresh canvas and replaces the Redis bitmap and its
- * sequence in one step. Byte-identical to the live projection at the same sequence. It asks first, and is
+ * `rplace rebuild bitmap [--full]`: recovers the canvas from the newest verified history snapshot in Postgres
+ * plus the tail of the stream (src/app/recover-canvas.ts), or with `--full` (or when no snapshot verifies,
+ * or Postgres has none) by replaying the whole stream, and replaces the Redis bitmap and its sequence in one
+ * step; it prints which path it took. Byte-identical to the live projection at the same sequence. It asks first, and is
  * refused while the bitmap projector runs unless `--force` (src/cli/guard.ts); forced, it is still safe: if
  * the projector is ahead when the rebuild lands, it notices (next write or idle check) and replays the gap.
  */
@@ -9,24 +11,27 @@ import cliProgress from 'cli-progress';
 import { pino } from 'pino';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
+import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
+import { describeRecovery, type SnapshotSource } from '../../app/recover-canvas.ts';
 import { rebuildBitmap } from '../../app/project-bitmap.ts';
 import { bitmapProjectorSchema } from '../../config/bitmap-projector.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../config/names.ts';
 import { cliAction } from '../action.ts';
-import { openNats, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
+import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerBitmap(program: Command): void {
   const rebuild = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
   rebuild.command('bitmap')
-    .description('rebuild the live Redis bitmap from the whole stream (byte-identical to the live projection)')
+    .description('rebuild the live Redis bitmap from the newest verified snapshot + the stream tail (byte-identical to the live projection)')
+    .option('--full', 'replay the whole stream from sequence 1 instead of starting from a snapshot')
     .option('--quiet', 'no progress bar')
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'rebuild even while the bitmap projector is running')
-    .action(cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean }) => {
+    .action(cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean; full?: boolean }) => {
       const config = loadConfig(bitmapProjectorSchema);
       const names = namesFor(config.CANVAS_ID);
       const spec = canvasSpecOf(config);
@@ -41,6 +46,14 @@ export function registerBitmap(program: Command): void {
         const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
         const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });
         const store = createRedisBitmapStore(redis, names, spec);
+        let snapshots: SnapshotSource | undefined;
+        if (opts.full !== true) {
+          try {
+            snapshots = createPgHistoryStore(await openPg(life, config.DATABASE_URL, names.pgSchema, logger), logger);
+          } catch (error) {
+            process.stderr.write(`no snapshots (${(error as Error).message}); replaying the whole stream\n`);
+          }
+        }
         const showBar = !opts.quiet && process.stderr.isTTY;
         const bar = new cliProgress.SingleBar({
           format: 'rebuild bitmap [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | eta {eta_formatted}',
@@ -50,7 +63,8 @@ export function registerBitmap(program: Command): void {
         const started = performance.now();
         let barStarted = false;
         let lastDraw = 0;
-        const result = await rebuildBitmap({ stream, store, spec }, {
+        const result = await rebuildBitmap({ stream, store, spec, ...(snapshots ? { snapshots } : {}) }, {
+          full: opts.full === true,
           onProgress: ({ seq, targetSeq }) => {
             if (!showBar) return;
             if (!barStarted) {
@@ -67,7 +81,8 @@ export function registerBitmap(program: Command): void {
         const seconds = result.ms / 1000;
         process.stdout.write(
           `bitmap ${names.canvasKey} rebuilt through sequence ${result.seq}: ${result.events} events in ${seconds.toFixed(2)} s` +
-            (result.events > 0 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n` : '\n'),
+            (result.events > 0 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n` : '\n') +
+            `${describeRecovery(result)}\n`,
         );
       });
     }));

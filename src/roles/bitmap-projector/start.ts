@@ -9,6 +9,8 @@ import { createNatsProjectionSource } from '../../adapters/nats/projection-sourc
 import { answerStatusRequests } from '../../adapters/nats/status-responder.ts';
 import { metrics } from '../../adapters/metrics.ts';
 import { createRedisBitmapStore } from '../../adapters/redis/bitmap-store.ts';
+import { connectPg } from '../../adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { runBitmapProjection } from '../../app/project-bitmap.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
 import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
@@ -32,8 +34,19 @@ export function startBitmapProjector(config: BitmapProjectorConfig, logger: Logg
     const controller = new AbortController();
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'bitmap-rebuild', logger: log });
     const store = createRedisBitmapStore(redis, names, spec);
+    // History snapshots make a self-rebuild (Redis wiped) start from the newest verified one + the tail
+    // (app/recover-canvas.ts). Optional: without Postgres the projector still runs and rebuilds from seq 1.
+    let snapshots: ReturnType<typeof createPgHistoryStore> | undefined;
+    try {
+      const pg = await connectPg(config.DATABASE_URL, names.pgSchema, log, { max: 1 });
+      life.defer({ name: 'postgres (snapshots)', close: () => pg.close() });
+      snapshots = createPgHistoryStore(pg, log);
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'no history snapshots (Postgres unreachable): a rebuild will replay the whole stream');
+    }
     const deps = {
       store,
+      ...(snapshots ? { snapshots } : {}),
       source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { canvas: eventBoundsOf(spec), maxBatch: config.BITMAP_MAX_BATCH }),
       stream,
       spec,

@@ -11,6 +11,7 @@ import { loadConfig } from '../../config/load.ts';
 import { startBitmapProjector } from '../bitmap-projector/start.ts';
 import { startEdgeWithHistory } from '../edge/with-history.ts';
 import { startHistory } from '../history/start.ts';
+import { ROLE_CLOSE_TIMEOUT_MS, startWith } from '../lifecycle.ts';
 import type { Shutdown } from '../run-role.ts';
 
 export interface RunningRoles {
@@ -20,42 +21,28 @@ export interface RunningRoles {
 }
 
 export async function startAllRoles(env: Record<string, string | undefined>, logger: Logger): Promise<RunningRoles> {
-  const running: { name: string; stop: Shutdown }[] = [];
-  const shutdown = async () => {
-    const errors: unknown[] = [];
-    for (const { name, stop } of running.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        errors.push(error);
-        logger.error({ err: error, role: name }, 'role shutdown failed');
-      }
-    }
-    running.length = 0;
-    if (errors.length > 0) throw new AggregateError(errors, `${errors.length} role(s) failed to shut down`);
-  };
   // Parse every config first: a bad variable is reported before anything starts.
   const bitmapConfig = loadConfig(bitmapProjectorSchema, env);
   const historyConfig = loadConfig(historySchema, env);
   const edgeConfig = loadConfig(edgeSchema, env);
   let port = edgeConfig.PORT;
-  try {
-    // The projectors first, so the edge finds a current bitmap to load instead of replaying the stream.
-    running.push({ name: 'bitmap-projector', stop: await startBitmapProjector(bitmapConfig, logger) });
-    // The history projector and snapshotter (it runs the Postgres migrations).
-    running.push({ name: 'history', stop: await startHistory(historyConfig, logger) });
-    // The edge with the history API on its port, as every production edge runs.
-    running.push({
-      name: 'edge',
-      stop: await startEdgeWithHistory(edgeConfig, historyConfig, logger, {
-        onListening: (bound) => {
-          port = bound;
-        },
-      }),
-    });
-  } catch (error) {
-    await shutdown().catch(() => undefined);
-    throw error;
-  }
-  return { url: `http://localhost:${port}`, names: running.map((r) => r.name), shutdown };
+  const names: string[] = [];
+  // Each role's own shutdown bounds its steps; the outer bound is a role's whole budget.
+  const shutdown = await startWith(
+    logger,
+    async (life) => {
+      const role = (name: string, stop: Shutdown) => {
+        names.push(name);
+        life.defer({ name, close: stop });
+      };
+      // The projectors first, so the edge finds a current bitmap to load instead of replaying the stream.
+      role('bitmap-projector', await startBitmapProjector(bitmapConfig, logger));
+      // The history projector and snapshotter (it runs the Postgres migrations).
+      role('history', await startHistory(historyConfig, logger));
+      // The edge with the history API on its port, as every production edge runs; stopped first.
+      role('edge', await startEdgeWithHistory(edgeConfig, historyConfig, logger, { onListening: (bound) => (port = bound) }));
+    },
+    { closeTimeoutMs: ROLE_CLOSE_TIMEOUT_MS },
+  );
+  return { url: `http://localhost:${port}`, names, shutdown };
 }

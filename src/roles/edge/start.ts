@@ -63,7 +63,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
     const started = Date.now();
     const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec });
-    log.info({ seq: initial.seq, source: initial.source, ms: Date.now() - started }, 'edge canvas loaded');
+    log.info({ seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
     const cooldowns = createRedisCooldownStore(
