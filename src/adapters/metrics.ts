@@ -95,6 +95,12 @@ const framesDropped = new Counter({
   registers: [registry],
 });
 
+const cooldownsUnacked = new Counter({
+  name: 'rplace_cooldowns_unacked_total',
+  help: 'Cooldown acquisitions no replica acknowledged within COOLDOWN_REPLICA_WAIT_MS (only with COOLDOWN_REPLICA_ACKS > 0): a failover now could lose them.',
+  registers: [registry],
+});
+
 const resyncs = new Counter({
   name: 'rplace_resyncs_total',
   help: 'Full resynchronisations: a client or an edge reloaded a snapshot instead of following the live tail.',
@@ -165,6 +171,7 @@ export const metrics = {
   wsConnections,
   framesSent,
   framesDropped,
+  cooldownsUnacked,
   resyncs,
   snapshotAge,
   snapshotSeq,

@@ -33,6 +33,13 @@ export const edgeSchema = z.object({
   CANVAS_CACHE_MS: int(0, 60_000).default(1000),
   /** The edge counts as ready when at most this many events behind the stream's end. */
   READY_LAG_EVENTS: int(0, 10_000_000).default(1000),
+  /**
+   * Replicas that must hold a cooldown before its placement goes on (Redis `WAIT`, pipelined with the acquisition;
+   * docs/RELIABILITY.md, "Redis failover"). 0 (default): none, the primary's write alone.
+   */
+  COOLDOWN_REPLICA_ACKS: int(0, 16).default(0),
+  /** Longest a cooldown acquisition waits for COOLDOWN_REPLICA_ACKS (ms); past it the placement goes on, logged. */
+  COOLDOWN_REPLICA_WAIT_MS: int(1, 1000).default(50),
   /** How long a placement waits for the log's ack before answering `unavailable`. */
   APPEND_TIMEOUT_MS: int(100, 60_000).default(2000),
   /** Messages a second per socket (sustained; bursts up to WS_MESSAGE_BURST); past it: `rate_limited`, then close 1008. */

@@ -19,6 +19,15 @@
  * placement in flight per player they were a Redis write of their own per placement (issue 13).
  * (On Redis Cluster the keys of a batch would have to share a slot; we run a single Redis.)
  * Every Redis failure is a `StoreUnavailable`, which the placement command answers as `unavailable`.
+ *
+ * Opt-in replica acks (`COOLDOWN_REPLICA_ACKS`, issue 17): a batch holding an acquisition is sent as a pipeline
+ * of the script and `WAIT <replicas> <timeoutMs>`, written together (one round trip), so an acquirer hears back
+ * only once a replica holds its cooldown or the wait timed out: a failover right after an acknowledged
+ * placement cannot hand the user a second one. A timed-out WAIT does not refuse the placement (the cooldown is on
+ * the primary; refusing would stop every placement while a replica is gone): it is reported to `onUnacked`.
+ * WAIT blocks its connection, so give this store a connection of its own when the option is on; at most one
+ * acked flush is in flight (later turns queue and go together), so a silent replica costs each acquisition at
+ * most two waits, never a queue of them. Off (the default), the call is the same single script as before.
  */
 import type { Redis } from 'ioredis';
 import type { Names } from '../../domain/names.ts';
@@ -86,6 +95,33 @@ interface CooldownCommands {
   rplaceCooldownRelease(key: string, requestId: string): Promise<number>;
 }
 
+/** The pipeline of one acked batch: the script, then WAIT (ioredis adds defined commands to pipelines too). */
+interface AckedPipeline {
+  rplaceCooldownBatch(numberOfKeys: number, ...keysAndArgs: (string | number)[]): AckedPipeline;
+  wait(replicas: number, timeoutMs: number): AckedPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** Wait for this many replicas to hold each batch of acquisitions, at most `timeoutMs` (Redis `WAIT`). */
+export interface ReplicaAcks {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+  /** A batch of `count` acquisitions that fewer replicas than asked acknowledged in time (`acked` did). */
+  readonly onUnacked?: (count: number, acked: number) => void;
+}
+
+/** The script and WAIT in one pipeline; the script's replies, once WAIT has answered. */
+async function batchWithAck(pipeline: AckedPipeline, acks: ReplicaAcks, n: number, args: (string | number)[]): Promise<Reply[]> {
+  const results = await pipeline.rplaceCooldownBatch(n, ...args).wait(acks.replicas, acks.timeoutMs).exec();
+  if (results === null) throw new Error('the pipeline was aborted');
+  const [[scriptError, replies], [waitError, acked]] = results as [[Error | null, Reply[]], [Error | null, number]];
+  if (scriptError) throw scriptError;
+  // The script ran on the primary: a failed or short WAIT is a weaker guarantee, not a failed acquisition.
+  const got = waitError ? 0 : Number(acked);
+  if (got < acks.replicas) acks.onUnacked?.(n, got);
+  return replies;
+}
+
 function toResult(reply: Reply | undefined): CooldownResult {
   if (typeof reply === 'number') return { acquired: true, remainingMs: Math.max(0, reply) };
   const [value, pttl] = reply ?? ['', 0];
@@ -122,7 +158,7 @@ export const RECORD_RIDE_MS = 20;
  * reply. Records do not start a turn's flush of their own: they wait up to RECORD_RIDE_MS for one. A failed
  * call is a `StoreUnavailable` for every acquirer in it and one `onLost` for its records.
  */
-function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavailable) => void) {
+function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavailable) => void, acked?: { acks: ReplicaAcks; pipeline: () => AckedPipeline }) {
   let queue: Queued[] = [];
   let immediate = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -135,7 +171,17 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
       args[batch.length + 3 * i + 1] = q.a;
       args[batch.length + 3 * i + 2] = q.b;
     }
-    commands.rplaceCooldownBatch(batch.length, ...args).then(
+    let call: Promise<Reply[]>;
+    if (acked !== undefined && batch.some((q) => q.op === 'a')) {
+      inFlight++;
+      call = batchWithAck(acked.pipeline(), acked.acks, batch.length, args).finally(() => {
+        // The queue built up while this flush waited goes as the next one (see `flush`).
+        if (--inFlight === 0 && queue.length > 0) flush();
+      });
+    } else {
+      call = commands.rplaceCooldownBatch(batch.length, ...args);
+    }
+    call.then(
       (replies) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i]!);
       },
@@ -146,8 +192,13 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
       },
     );
   };
+  // Acked flushes in flight. WAIT blocks the connection until a replica answers or the wait ends, so while
+  // one flush waits the next turns' acquisitions queue up and go together once it is done: at most one WAIT in
+  // flight, however many turns (otherwise, with no replica, every turn would add WAIT_MS to the connection's queue).
+  let inFlight = 0;
   const flush = (): void => {
     immediate = false;
+    if (inFlight > 0) return;
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     const all = queue;
@@ -177,7 +228,12 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
 /**
  * `onLostRecord` hears about a batch of outcome records Redis refused (the placements themselves are fine).
  */
-export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecord: (error: StoreUnavailable) => void = () => undefined): CooldownStore {
+export function createRedisCooldownStore(
+  redis: Redis,
+  names: Names,
+  onLostRecord: (error: StoreUnavailable) => void = () => undefined,
+  replicaAcks?: ReplicaAcks,
+): CooldownStore {
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
@@ -186,7 +242,8 @@ export function createRedisCooldownStore(redis: Redis, names: Names, onLostRecor
 
   // Recorded outcomes ride with the next acquisitions (or go alone after RECORD_RIDE_MS) and nobody waits
   // for them: a lost or late record only means a retry falls back to the retry window (place-pixel.ts).
-  const batch = createBatcher(commands, onLostRecord);
+  const batch = createBatcher(commands, onLostRecord,
+    replicaAcks && replicaAcks.replicas > 0 ? { acks: replicaAcks, pipeline: () => redis.pipeline() as unknown as AckedPipeline } : undefined);
 
   return {
     async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {

@@ -69,7 +69,13 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
     log.info({ seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started }, 'edge canvas loaded');
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
-    const cooldowns = createRedisCooldownStore(redis, names, (error) => log.warn({ err: error.message }, 'placement outcomes not recorded; their retries fall back to the retry window'));
+    const cooldowns = createRedisCooldownStore(
+      // WAIT blocks its connection: with replica acks on, the cooldowns get one of their own.
+      config.COOLDOWN_REPLICA_ACKS > 0 ? await openRedis(life, config.REDIS_URL, `rplace-edge-cooldowns-${names.canvasId}`) : redis,
+      names,
+      (error) => log.warn({ err: error.message }, 'placement outcomes not recorded; their retries fall back to the retry window'),
+      config.COOLDOWN_REPLICA_ACKS > 0 ? { replicas: config.COOLDOWN_REPLICA_ACKS, timeoutMs: config.COOLDOWN_REPLICA_WAIT_MS, onUnacked: unackedWarner(log) } : undefined,
+    );
     const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: timeAppends(eventLog), clock: systemClock };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
     let feedRef: { readonly caughtUp: boolean } | undefined;
@@ -133,4 +139,19 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
     log.info({ port: server.port, seq: state.seq }, 'edge listening');
     options.onListening?.(server.port);
   });
+}
+
+/** Cooldown batches a replica did not acknowledge in time: counted, and one warning per 10 s with the count since the last. */
+function unackedWarner(log: Logger): (count: number, acked: number) => void {
+  let unacked = 0;
+  let lastAt = 0;
+  return (count, acked) => {
+    metrics.cooldownsUnacked.inc(count);
+    unacked += count;
+    const now = Date.now();
+    if (now - lastAt < 10_000) return;
+    log.warn({ acquisitions: unacked, replicasAcked: acked }, 'cooldowns not acknowledged by a replica in COOLDOWN_REPLICA_WAIT_MS; a failover now could lose them');
+    unacked = 0;
+    lastAt = now;
+  };
 }
