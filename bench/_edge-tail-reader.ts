@@ -25,7 +25,10 @@ process.on('message', (message: { cmd: string }) => {
   if (message.cmd === 'count') process.send?.({ cmd: 'count', received, bytes, batches });
 });
 if (mode === 'adapter') {
-  const stream = createNatsEventStream(nc, names, { canvas: { width: 2000, height: 2000, colors: 32 }, reader: 'bench' });
+  const stream = createNatsEventStream(nc, names, {
+    canvas: { width: 2000, height: 2000, colors: 32 },
+    reader: 'bench',
+  });
   process.send?.({ cmd: 'ready' });
   for await (const batch of stream.readPixels(Number(process.env.START_SEQ ?? 1))) {
     batches++;
@@ -34,8 +37,13 @@ if (mode === 'adapter') {
 } else if (mode === 'pull') {
   const jsm = await jetstreamManager(nc);
   const consumer = await jsm.consumers.add(names.stream, {
-    ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(process.env.START_SEQ ?? 1),
-    filter_subject: names.subjects, mem_storage: true, num_replicas: 1, inactive_threshold: nanos(5 * 60_000),
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: Number(process.env.START_SEQ ?? 1),
+    filter_subject: names.subjects,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: nanos(5 * 60_000),
   });
   const inbox = createInbox();
   const next = `$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${consumer.name}`;
@@ -50,7 +58,10 @@ if (mode === 'adapter') {
     callback: (_err, msg) => {
       const reply = msg.reply;
       if (!reply) {
-        if (msg.headers?.code !== 100) { outstanding = 0; pull(); } // request expired: ask again
+        if (msg.headers?.code !== 100) {
+          outstanding = 0;
+          pull();
+        } // request expired: ask again
         return;
       }
       // $JS.ACK.<stream>.<consumer>.<delivered>.<streamSeq>.<consumerSeq>.<ts>.<pending> (older 9-token form)
@@ -66,7 +77,12 @@ if (mode === 'adapter') {
   process.send?.({ cmd: 'ready' });
   void lastSeq;
 } else if (mode === 'core') {
-  nc.subscribe(names.subjects, { callback: (_err, msg) => { received++; bytes += msg.data.length; } });
+  nc.subscribe(names.subjects, {
+    callback: (_err, msg) => {
+      received++;
+      bytes += msg.data.length;
+    },
+  });
   await nc.flush();
   process.send?.({ cmd: 'ready' });
 } else {
@@ -77,7 +93,14 @@ if (mode === 'adapter') {
     opt_start_seq: Number(process.env.START_SEQ ?? 1),
   });
   if (mode === 'ordered-callback') {
-    await consumer.consume({ max_messages: 8192, expires: 5000, callback: (msg) => { received += msg.seq > 0 ? 1 : 0; bytes += msg.data.length; } });
+    await consumer.consume({
+      max_messages: 8192,
+      expires: 5000,
+      callback: (msg) => {
+        received += msg.seq > 0 ? 1 : 0;
+        bytes += msg.data.length;
+      },
+    });
     process.send?.({ cmd: 'ready' });
     await new Promise(() => undefined);
   }

@@ -80,8 +80,18 @@ function beginFrame(c: Conn, h: Uint8Array, o: number): void {
   let length = len7;
   if (len7 === 126) length = ((h[o + 2] as number) << 8) | (h[o + 3] as number);
   else if (len7 === 127) {
-    const hi = (((h[o + 2] as number) << 24) | ((h[o + 3] as number) << 16) | ((h[o + 4] as number) << 8) | (h[o + 5] as number)) >>> 0;
-    const lo = (((h[o + 6] as number) << 24) | ((h[o + 7] as number) << 16) | ((h[o + 8] as number) << 8) | (h[o + 9] as number)) >>> 0;
+    const hi =
+      (((h[o + 2] as number) << 24) |
+        ((h[o + 3] as number) << 16) |
+        ((h[o + 4] as number) << 8) |
+        (h[o + 5] as number)) >>>
+      0;
+    const lo =
+      (((h[o + 6] as number) << 24) |
+        ((h[o + 7] as number) << 16) |
+        ((h[o + 8] as number) << 8) |
+        (h[o + 9] as number)) >>>
+      0;
     length = hi * 2 ** 32 + lo;
   }
   const opcode = (h[o] as number) & 15;
@@ -94,7 +104,8 @@ function beginFrame(c: Conn, h: Uint8Array, o: number): void {
     c.frames++;
   }
   c.collecting = opcode >= 8 || (c.sampled && opcode === 2 && length <= MAX_COLLECT);
-  if (c.collecting && (c.payload === null || c.payload.length < length)) c.payload = Buffer.allocUnsafe(Math.max(length, 1024));
+  if (c.collecting && (c.payload === null || c.payload.length < length))
+    c.payload = Buffer.allocUnsafe(Math.max(length, 1024));
   if (length === 0) endFrame(c);
 }
 
@@ -113,7 +124,8 @@ function endFrame(c: Conn): void {
     const now = Date.now() % MOD;
     const end = Math.min(22 + count * 5, n);
     for (let o = 22; o + 5 <= end; o += 5) {
-      const code = ((p[o + 2] as number) | ((p[o + 3] as number) << 8)) * 2000 + ((p[o] as number) | ((p[o + 1] as number) << 8));
+      const code =
+        ((p[o + 2] as number) | ((p[o + 3] as number) << 8)) * 2000 + ((p[o] as number) | ((p[o + 1] as number) << 8));
       const latency = (now - code + MOD) % MOD;
       histogram[latency < 30_000 ? latency : 30_000]! += 1;
       samples++;
@@ -254,7 +266,15 @@ function report() {
   const cpu = process.cpuUsage(cpuAtReset);
   const perClient = conns.map((c) => c.frames).sort((a, b) => a - b);
   return {
-    cmd: 'report', frames, bytes, reads, samples, sampledFrames, gaps, closed: closedByServer, failed,
+    cmd: 'report',
+    frames,
+    bytes,
+    reads,
+    samples,
+    sampledFrames,
+    gaps,
+    closed: closedByServer,
+    failed,
     open: conns.filter((c) => !c.closed).length,
     minClientFrames: perClient[0] ?? 0,
     medianClientFrames: perClient[Math.floor(perClient.length / 2)] ?? 0,
@@ -263,30 +283,39 @@ function report() {
   };
 }
 
-process.on('message', (message: { cmd: string; port?: number; count?: number; since?: number; offset?: number; sampleEvery?: number }) => {
-  void (async () => {
-    if (message.cmd === 'connect') {
-      closedByServer = 0;
-      failed = 0;
-      await connectAll(message.port ?? 0, message.count ?? 0, message.since ?? 0, message.offset ?? 0, Math.max(1, message.sampleEvery ?? 50));
-      process.send?.({ cmd: 'connected', open: conns.length, failed });
-    } else if (message.cmd === 'reset') {
-      reset();
-      process.send?.({ cmd: 'reset' });
-    } else if (message.cmd === 'report') {
-      process.send?.(report());
-    } else if (message.cmd === 'disconnect') {
-      for (const c of conns) {
-        c.closed = true;
-        c.socket.destroy();
+process.on(
+  'message',
+  (message: { cmd: string; port?: number; count?: number; since?: number; offset?: number; sampleEvery?: number }) => {
+    void (async () => {
+      if (message.cmd === 'connect') {
+        closedByServer = 0;
+        failed = 0;
+        await connectAll(
+          message.port ?? 0,
+          message.count ?? 0,
+          message.since ?? 0,
+          message.offset ?? 0,
+          Math.max(1, message.sampleEvery ?? 50),
+        );
+        process.send?.({ cmd: 'connected', open: conns.length, failed });
+      } else if (message.cmd === 'reset') {
+        reset();
+        process.send?.({ cmd: 'reset' });
+      } else if (message.cmd === 'report') {
+        process.send?.(report());
+      } else if (message.cmd === 'disconnect') {
+        for (const c of conns) {
+          c.closed = true;
+          c.socket.destroy();
+        }
+        conns = [];
+        await new Promise((r) => setTimeout(r, 500));
+        process.send?.({ cmd: 'disconnected' });
+      } else if (message.cmd === 'exit') {
+        process.exit(0);
       }
-      conns = [];
-      await new Promise((r) => setTimeout(r, 500));
-      process.send?.({ cmd: 'disconnected' });
-    } else if (message.cmd === 'exit') {
-      process.exit(0);
-    }
-  })();
-});
+    })();
+  },
+);
 process.on('disconnect', () => process.exit(0)); // the bench died: do not linger with thousands of sockets
 process.send?.({ cmd: 'ready' });

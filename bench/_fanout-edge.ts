@@ -28,20 +28,43 @@ export function benchCanvas(prefix: string) {
 }
 
 /** Starts the real edge role on `port` and waits for /readyz. */
-export async function startEdgeProcess(canvasId: string, port: number, windowMs: number, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+export async function startEdgeProcess(
+  canvasId: string,
+  port: number,
+  windowMs: number,
+  extraEnv: Record<string, string> = {},
+): Promise<ChildProcess> {
   const env = {
-    ...process.env, CANVAS_ID: canvasId, PORT: String(port), HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1',
-    FLUSH_WINDOW_MS: String(windowMs), LOG_LEVEL: 'warn', WS_MAX_BACKPRESSURE: String(1024 * 1024),
+    ...process.env,
+    CANVAS_ID: canvasId,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SESSION_SECRET: randomBytes(24).toString('hex'),
+    COOLDOWN_SECONDS: '1',
+    FLUSH_WINDOW_MS: String(windowMs),
+    LOG_LEVEL: 'warn',
+    WS_MAX_BACKPRESSURE: String(1024 * 1024),
     // Every bench client is a guest from loopback: lift the per-address caps and the guest switch meant for
     // the public (src/config/auth.ts).
-    ALLOW_GUEST_PLACEMENT: '1', GUEST_COOLDOWN_PER_IP: '0', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+    ALLOW_GUEST_PLACEMENT: '1',
+    GUEST_COOLDOWN_PER_IP: '0',
+    WS_MAX_CONNECTIONS_PER_IP: '100000',
+    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
+    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
     // A storm resumes thousands of clients from each of the harness's 200 source addresses at once.
     WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
     ...extraEnv,
   };
-  const edge = fork(here('../src/roles/edge/main.ts'), [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const edge = fork(here('../src/roles/edge/main.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return edge;
     if (i > 300 || edge.exitCode !== null) throw new Error(`edge on port ${port} did not become ready`);
     await sleep(100);
@@ -51,7 +74,11 @@ export async function startEdgeProcess(canvasId: string, port: number, windowMs:
 /** The bare-uWS baseline (bench/_fanout-bare.ts) on `port`, publishing at `rate`/s once sent `start`. */
 export async function startBareProcess(port: number, windowMs: number, rate: number): Promise<ChildProcess> {
   const env = { ...process.env, WINDOW_MS: String(windowMs), RATE: String(rate), PORT: String(port) };
-  const bare = fork(here('./_fanout-bare.ts'), [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const bare = fork(here('./_fanout-bare.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await waitFor(bare, 'listening', 120_000);
   return bare;
 }
@@ -74,7 +101,9 @@ export function benchPlace(nc: NatsConnection, redis: Redis, names: ReturnType<t
   /** Deletes the bench's stream and keys, and closes both connections. */
   const cleanup = async () => {
     await eventLog.close();
-    await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
+    await jetstreamManager(nc)
+      .then((jsm) => jsm.streams.delete(names.stream))
+      .catch(() => undefined);
     await deleteRedisKeys(redis, names);
     await nc.close();
     redis.disconnect();
@@ -99,7 +128,13 @@ export function startPlacer(place: PlaceFn, rate: number) {
       const code = Date.now() % MOD; // the start time, read back by the clients from the coordinates
       user = (user + 1) % 50_000;
       const startedAt = Date.now();
-      place({ userId: `bench${user}`, requestId: `r${now}_${i}`, x: code % 2000, y: Math.floor(code / 2000), color: 1 + (i % 31) }).then(
+      place({
+        userId: `bench${user}`,
+        requestId: `r${now}_${i}`,
+        x: code % 2000,
+        y: Math.floor(code / 2000),
+        color: 1 + (i % 31),
+      }).then(
         (o) => {
           stats.inFlight--;
           stats.latencies.push(Date.now() - startedAt);
@@ -120,7 +155,12 @@ export function startPlacer(place: PlaceFn, rate: number) {
 }
 
 /** Samples a process's CPU and peak RSS every `everyMs` until stopped. */
-export function sampleProcess(pid: number, cpuSeconds: (pid: number) => number, rssBytes: (pid: number) => number, everyMs = 100) {
+export function sampleProcess(
+  pid: number,
+  cpuSeconds: (pid: number) => number,
+  rssBytes: (pid: number) => number,
+  everyMs = 100,
+) {
   const cpu0 = cpuSeconds(pid);
   const t0 = Date.now();
   let peakRss = rssBytes(pid);
@@ -142,7 +182,11 @@ export function sampleProcess(pid: number, cpuSeconds: (pid: number) => number, 
 }
 
 /** Runs a benchmark's `main`, killing its harnesses and child processes on the way out, on Ctrl-C and on failure; then exits. */
-export async function runBench(main: () => Promise<void>, harnesses: () => readonly { kill(): void }[], children: readonly ChildProcess[]): Promise<never> {
+export async function runBench(
+  main: () => Promise<void>,
+  harnesses: () => readonly { kill(): void }[],
+  children: readonly ChildProcess[],
+): Promise<never> {
   const kill = () => {
     for (const h of harnesses()) h.kill();
     for (const c of children) c.kill('SIGKILL');

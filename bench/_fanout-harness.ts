@@ -47,7 +47,13 @@ export interface HarnessReport {
 
 export interface Harness {
   readonly pid: number;
-  connect(port: number, count: number, since: number, offset: number, sampleEvery: number): Promise<{ open: number; failed: number }>;
+  connect(
+    port: number,
+    count: number,
+    since: number,
+    offset: number,
+    sampleEvery: number,
+  ): Promise<{ open: number; failed: number }>;
   /** From now on, a dropped client reconnects to `port` with backoff + jitter and `since` = its last sequence. */
   reconnectTo(port: number): Promise<void>;
   reset(): Promise<void>;
@@ -104,7 +110,10 @@ async function startEpollHarness(): Promise<Harness> {
     reconnectTo: async (port) => void (await ask(`reconnect ${port}`)),
     reset: async () => void (await ask('reset')),
     async report() {
-      const r = JSON.parse(await ask('report')) as HarnessReport & { histogram: [number, number][]; resumeHistogram: [number, number][] };
+      const r = JSON.parse(await ask('report')) as HarnessReport & {
+        histogram: [number, number][];
+        resumeHistogram: [number, number][];
+      };
       return { ...r, histogram: dense(r.histogram), resumeHistogram: dense(r.resumeHistogram) };
     },
     disconnect: async () => void (await ask('disconnect')),
@@ -113,7 +122,10 @@ async function startEpollHarness(): Promise<Harness> {
 }
 
 async function startNodeHarness(): Promise<Harness> {
-  const w: ChildProcess = fork(here('./_fanout-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const w: ChildProcess = fork(here('./_fanout-client.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await waitFor(w, 'ready', 120_000);
   const ask = <T>(message: object, reply: string) => {
     const wait = waitFor<T>(w, reply, 300_000);
@@ -122,7 +134,8 @@ async function startNodeHarness(): Promise<Harness> {
   };
   return {
     pid: w.pid ?? 0,
-    connect: (port, count, since, offset, sampleEvery) => ask({ cmd: 'connect', port, count, since, offset, sampleEvery }, 'connected'),
+    connect: (port, count, since, offset, sampleEvery) =>
+      ask({ cmd: 'connect', port, count, since, offset, sampleEvery }, 'connected'),
     reconnectTo: () => Promise.reject(new Error('the node harness does not reconnect: use --harness c')),
     reset: async () => void (await ask({ cmd: 'reset' }, 'reset')),
     async report() {
@@ -135,7 +148,11 @@ async function startNodeHarness(): Promise<Harness> {
 }
 
 /** Enough harness processes of `kind` for `clients`, at most `perProcess` each. */
-export async function startHarnesses(kind: HarnessKind, clients: number, perProcess = PER_PROCESS[kind]): Promise<Harness[]> {
+export async function startHarnesses(
+  kind: HarnessKind,
+  clients: number,
+  perProcess = PER_PROCESS[kind],
+): Promise<Harness[]> {
   const count = Math.ceil(clients / perProcess);
   const out: Harness[] = [];
   for (let i = 0; i < count; i++) out.push(await (kind === 'c' ? startEpollHarness() : startNodeHarness()));
@@ -165,17 +182,36 @@ export function summarize(reports: HarnessReport[]) {
   const resumed = sum((r) => r.resumed);
   const maxOf = (h: number[]) => h.reduce((m, n, i) => (n > 0 ? i : m), 0);
   return {
-    frames: sum((r) => r.frames), bytes: sum((r) => r.bytes), reads: sum((r) => r.reads), samples, sampledFrames: sum((r) => r.sampledFrames),
-    checkedFrames: sum((r) => r.checkedFrames), gaps: sum((r) => r.gaps), closed: sum((r) => r.closed), open: sum((r) => r.open),
-    clientCpu: sum((r) => r.cpuSeconds), clientUserCpu: sum((r) => r.userSeconds ?? Number.NaN),
-    minClientFrames: Math.min(...reports.map((r) => r.minClientFrames)), medianClientFrames: Math.min(...reports.map((r) => r.medianClientFrames)),
-    p50: percentile(histogram, samples, 0.5), p99: percentile(histogram, samples, 0.99), max: maxOf(histogram),
-    canvases: sum((r) => r.canvases), resumed, resumeGaps: sum((r) => r.resumeGaps), notResumed: sum((r) => r.notResumed),
-    attempts: sum((r) => r.attempts), failedAttempts: sum((r) => r.failedAttempts),
-    closeCodes: Object.fromEntries(
-      [...reports.flatMap((r) => r.closeCodes ?? []).reduce((m, [code, n]) => m.set(code, (m.get(code) ?? 0) + n), new Map<number, number>())],
-    ),
+    frames: sum((r) => r.frames),
+    bytes: sum((r) => r.bytes),
+    reads: sum((r) => r.reads),
+    samples,
+    sampledFrames: sum((r) => r.sampledFrames),
+    checkedFrames: sum((r) => r.checkedFrames),
+    gaps: sum((r) => r.gaps),
+    closed: sum((r) => r.closed),
+    open: sum((r) => r.open),
+    clientCpu: sum((r) => r.cpuSeconds),
+    clientUserCpu: sum((r) => r.userSeconds ?? Number.NaN),
+    minClientFrames: Math.min(...reports.map((r) => r.minClientFrames)),
+    medianClientFrames: Math.min(...reports.map((r) => r.medianClientFrames)),
+    p50: percentile(histogram, samples, 0.5),
+    p99: percentile(histogram, samples, 0.99),
+    max: maxOf(histogram),
+    canvases: sum((r) => r.canvases),
+    resumed,
+    resumeGaps: sum((r) => r.resumeGaps),
+    notResumed: sum((r) => r.notResumed),
+    attempts: sum((r) => r.attempts),
+    failedAttempts: sum((r) => r.failedAttempts),
+    closeCodes: Object.fromEntries([
+      ...reports
+        .flatMap((r) => r.closeCodes ?? [])
+        .reduce((m, [code, n]) => m.set(code, (m.get(code) ?? 0) + n), new Map<number, number>()),
+    ]),
     lastResumedAt: Math.max(0, ...reports.map((r) => r.lastResumedAt ?? 0)),
-    resumeP50: percentile(resume, resumed, 0.5), resumeP99: percentile(resume, resumed, 0.99), resumeMax: maxOf(resume),
+    resumeP50: percentile(resume, resumed, 0.5),
+    resumeP99: percentile(resume, resumed, 0.99),
+    resumeMax: maxOf(resume),
   };
 }

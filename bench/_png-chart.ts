@@ -11,7 +11,14 @@ export interface Panel {
 }
 
 const COLORS: readonly [number, number, number][] = [
-  [220, 50, 47], [38, 139, 210], [133, 153, 0], [211, 54, 130], [181, 137, 0], [42, 161, 152], [108, 113, 196], [0, 0, 0],
+  [220, 50, 47],
+  [38, 139, 210],
+  [133, 153, 0],
+  [211, 54, 130],
+  [181, 137, 0],
+  [42, 161, 152],
+  [108, 113, 196],
+  [0, 0, 0],
 ];
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -33,7 +40,12 @@ export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Bu
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Panels stacked vertically, `width`×`panelHeight` each, with a grey frame. Series colours in COLORS order. */

@@ -34,25 +34,49 @@ import { applyStreams } from '../streams/apply.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../test/helpers/isolation.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
 
-const { values: args } = parseArgs({ options: { 'baseline-rev': { type: 'string', default: '45a0234' }, port: { type: 'string', default: '3340' }, seconds: { type: 'string', default: '5' } } });
+const { values: args } = parseArgs({
+  options: {
+    'baseline-rev': { type: 'string', default: '45a0234' },
+    port: { type: 'string', default: '3340' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
 const seconds = Number(args.seconds);
 const MB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names = testNames('benchbounds');
 
-interface Edge { readonly label: string; readonly port: number; readonly child: ChildProcess }
+interface Edge {
+  readonly label: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+}
 
 async function startEdge(label: string, cwd: string, port: number, extra: Record<string, string> = {}): Promise<Edge> {
   const env = testEnv(names, {
-    PORT: String(port), HOST: '127.0.0.1', SESSION_SECRET: 'bench-secret-bench-secret-bench-secret-01', CANVAS_WIDTH: '2000', CANVAS_HEIGHT: '2000',
-    RING_EVENTS: '1024', LOG_LEVEL: 'warn',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SESSION_SECRET: 'bench-secret-bench-secret-bench-secret-01',
+    CANVAS_WIDTH: '2000',
+    CANVAS_HEIGHT: '2000',
+    RING_EVENTS: '1024',
+    LOG_LEVEL: 'warn',
     // The probes come from 127.0.0.1: the per-address resync budget is the default (30/min), not the tests' override.
     WS_RESYNCS_PER_IP_PER_MINUTE: '30',
     ...extra,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/roles/edge/main.ts'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/roles/edge/main.ts'], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const deadline = Date.now() + 120_000;
-  while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${label} edge did not start`);
     await sleep(200);
   }
@@ -157,8 +181,22 @@ try {
   const nc = await connectNats(TEST_NATS_URL, 'bench-client-bounds');
   await applyStreams(nc, names, { replicas: 1 });
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-  await Promise.all(Array.from({ length: 1100 }, (_, i) =>
-    log.append({ kind: EventKind.PixelPlaced, x: i % 2000, y: (i * 7) % 2000, color: i % 32, userId: 'bench', requestId: `b${i}`, placedAt: Date.now() }, `b/${i}`)));
+  await Promise.all(
+    Array.from({ length: 1100 }, (_, i) =>
+      log.append(
+        {
+          kind: EventKind.PixelPlaced,
+          x: i % 2000,
+          y: (i * 7) % 2000,
+          color: i % 32,
+          userId: 'bench',
+          requestId: `b${i}`,
+          placedAt: Date.now(),
+        },
+        `b/${i}`,
+      ),
+    ),
+  );
   await log.close();
   await nc.close();
   const port = Number(args.port);
@@ -166,26 +204,44 @@ try {
   edges.push(current);
   const baseline = await startEdge(`baseline ${args['baseline-rev']}`, baselineDir, port + 1);
   edges.push(baseline);
-  const lifted = await startEdge('this tree, lifted', process.cwd(), port + 2, { WS_MESSAGES_PER_SECOND: '100000', WS_MESSAGE_BURST: '1000000' });
+  const lifted = await startEdge('this tree, lifted', process.cwd(), port + 2, {
+    WS_MESSAGES_PER_SECOND: '100000',
+    WS_MESSAGE_BURST: '1000000',
+  });
   edges.push(lifted);
 
   console.log('probe 1: 20 sockets × 25 pipelined GET /api/v1/canvas (4 MB each), never read');
   const r1 = { base: await unreadPipelined(baseline), cur: await unreadPipelined(current) };
-  for (const [label, r] of [[baseline.label, r1.base], [current.label, r1.cur]] as const) {
-    console.log(`  ${label.padEnd(18)} RSS ${(r.before / MB).toFixed(0)} MB -> peak ${(r.peak / MB).toFixed(0)} MB (+${((r.peak - r.before) / MB).toFixed(0)} MB)`);
+  for (const [label, r] of [
+    [baseline.label, r1.base],
+    [current.label, r1.cur],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(18)} RSS ${(r.before / MB).toFixed(0)} MB -> peak ${(r.peak / MB).toFixed(0)} MB (+${((r.peak - r.before) / MB).toFixed(0)} MB)`,
+    );
   }
-  console.log(`  growth ratio this/baseline: ${((r1.cur.peak - r1.cur.before) / Math.max(1, r1.base.peak - r1.base.before)).toFixed(4)}`);
+  console.log(
+    `  growth ratio this/baseline: ${((r1.cur.peak - r1.cur.before) / Math.max(1, r1.base.peak - r1.base.before)).toFixed(4)}`,
+  );
 
   console.log(`probe 2: one socket sending pings for ${seconds} s`);
   const r2 = { base: await pings(baseline), cur: await pings(current) };
-  for (const [label, r] of [[baseline.label, r2.base], [current.label, r2.cur]] as const) {
+  for (const [label, r] of [
+    [baseline.label, r2.base],
+    [current.label, r2.cur],
+  ] as const) {
     console.log(`  ${label.padEnd(18)} sent ${r.sent}, answered ${r.pongs}, closed with ${r.closedWith ?? '-'}`);
   }
 
   console.log(`probe 3: 10 sockets sending resume {since: 0} every 10 ms for ${seconds} s`);
   const r3 = { base: await resumes(baseline), cur: await resumes(current) };
-  for (const [label, r] of [[baseline.label, r3.base], [current.label, r3.cur]] as const) {
-    console.log(`  ${label.padEnd(18)} received ${(r.bytes / MB).toFixed(1)} MB of frames, ${r.closed} sockets closed by the edge`);
+  for (const [label, r] of [
+    [baseline.label, r3.base],
+    [current.label, r3.cur],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(18)} received ${(r.bytes / MB).toFixed(1)} MB of frames, ${r.closed} sockets closed by the edge`,
+    );
   }
   console.log(`  bytes ratio this/baseline: ${(r3.cur.bytes / Math.max(1, r3.base.bytes)).toFixed(4)}`);
 
@@ -196,8 +252,13 @@ try {
     return { ...r, usPerPong: ((cpuSeconds(edge.child.pid!) - cpu) * 1e6) / Math.max(1, r.pongs) };
   };
   const r5 = { base: await cpuPerPong(baseline), cur: await cpuPerPong(lifted) };
-  for (const [label, r] of [[baseline.label, r5.base], [lifted.label, r5.cur]] as const) {
-    console.log(`  ${label.padEnd(18)} ${r.pongs} of ${r.sent} answered, edge CPU ${r.usPerPong.toFixed(2)} µs per ping, closed with ${r.closedWith ?? '-'}`);
+  for (const [label, r] of [
+    [baseline.label, r5.base],
+    [lifted.label, r5.cur],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(18)} ${r.pongs} of ${r.sent} answered, edge CPU ${r.usPerPong.toFixed(2)} µs per ping, closed with ${r.closedWith ?? '-'}`,
+    );
   }
   console.log(`  CPU per ping ratio this/baseline: ${(r5.cur.usPerPong / r5.base.usPerPong).toFixed(3)}`);
 
@@ -210,12 +271,20 @@ try {
     if (bytes !== 2000 * 2000) throw new Error(`short canvas from ${edge.label}: ${bytes}`);
     times[edge.label]!.push(performance.now() - start);
   }
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-  for (const label of [baseline.label, current.label]) console.log(`  ${label.padEnd(18)} median ${pct(times[label]!, 0.5).toFixed(1)} ms, p90 ${pct(times[label]!, 0.9).toFixed(1)} ms`);
-  console.log(`  median ratio this/baseline: ${(pct(times[current.label]!, 0.5) / pct(times[baseline.label]!, 0.5)).toFixed(3)}`);
+  const pct = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+  for (const label of [baseline.label, current.label])
+    console.log(
+      `  ${label.padEnd(18)} median ${pct(times[label]!, 0.5).toFixed(1)} ms, p90 ${pct(times[label]!, 0.9).toFixed(1)} ms`,
+    );
+  console.log(
+    `  median ratio this/baseline: ${(pct(times[current.label]!, 0.5) / pct(times[baseline.label]!, 0.5)).toFixed(3)}`,
+  );
 
   const r4 = limitCheck();
-  console.log(`probe 4: per-message limit check: ${r4.checkNs.toFixed(1)} ns/check vs ${r4.emptyNs.toFixed(1)} ns empty loop; GCs during 10M checks: ${r4.gcsCheck} (empty loop: ${r4.gcsEmpty})`);
+  console.log(
+    `probe 4: per-message limit check: ${r4.checkNs.toFixed(1)} ns/check vs ${r4.emptyNs.toFixed(1)} ns empty loop; GCs during 10M checks: ${r4.gcsCheck} (empty loop: ${r4.gcsEmpty})`,
+  );
 } finally {
   for (const edge of edges) edge.child.kill('SIGTERM');
   await sleep(500);

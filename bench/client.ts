@@ -18,9 +18,25 @@ import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { applyStreams } from '../streams/apply.ts';
 import { appendPixels, randomPixels } from '../test/helpers/append-events.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, TEST_NATS_URL, TEST_REDIS_URL, testEnv, testNames } from '../test/helpers/isolation.ts';
+import {
+  deleteRedisKeys,
+  deleteStream,
+  dropSchema,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+  testEnv,
+  testNames,
+} from '../test/helpers/isolation.ts';
 import { encodeRgbaPng } from '../test/helpers/png.ts';
-import { canonicalCanvas, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp } from '../test/e2e/browser-harness.ts';
+import {
+  canonicalCanvas,
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  sessionSecret,
+  startRole,
+  waitForHttp,
+} from '../test/e2e/browser-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +71,9 @@ function templatePng(palette: readonly string[]): Buffer {
   return encodeRgbaPng(rgba, n, n);
 }
 function templateCount(canvas: Buffer): { right: number; wrong: number; remaining: number } {
-  let right = 0, wrong = 0, remaining = 0;
+  let right = 0,
+    wrong = 0,
+    remaining = 0;
   for (let ty = 0; ty < TEMPLATE.size; ty++) {
     for (let tx = 0; tx < TEMPLATE.size; tx++) {
       const c = canvas[(TEMPLATE.y + ty) * WIDTH + TEMPLATE.x + tx];
@@ -67,7 +85,8 @@ function templateCount(canvas: Buffer): { right: number; wrong: number; remainin
   return { right, wrong, remaining };
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 declare global {
@@ -98,7 +117,12 @@ async function frameTimes(page: Page, seconds: number): Promise<number[]> {
 function summary(deltas: number[]): { p50: number; p99: number; max: number; fps: number } {
   const sorted = [...deltas].sort((a, b) => a - b);
   const total = deltas.reduce((a, b) => a + b, 0);
-  return { p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, fps: (deltas.length / total) * 1000 };
+  return {
+    p50: pct(sorted, 0.5),
+    p99: pct(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    fps: (deltas.length / total) * 1000,
+  };
 }
 
 const names = testNames('benchclient');
@@ -106,7 +130,9 @@ const nc = await connect({ servers: TEST_NATS_URL });
 const redis = new Redis(TEST_REDIS_URL);
 const roles: ReturnType<typeof startRole>[] = [];
 try {
-  process.stdout.write(`client bench: canvas ${WIDTH}×${HEIGHT}, prefill ${PREFILL} events, ${RATE} updates/s for ${SECONDS} s, ${RUNS} cold loads\n`);
+  process.stdout.write(
+    `client bench: canvas ${WIDTH}×${HEIGHT}, prefill ${PREFILL} events, ${RATE} updates/s for ${SECONDS} s, ${RUNS} cold loads\n`,
+  );
   await ensureWebBuilt();
   const pixels = randomPixels(PREFILL, WIDTH, HEIGHT, 32, 7);
   // Blocks of colour as well as noise, so the canvas does not compress unrealistically well.
@@ -119,7 +145,13 @@ try {
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = testEnv(names, { CANVAS_WIDTH: String(WIDTH), CANVAS_HEIGHT: String(HEIGHT), SESSION_SECRET: sessionSecret(), PORT: String(port), HOST: '127.0.0.1' });
+  const env = testEnv(names, {
+    CANVAS_WIDTH: String(WIDTH),
+    CANVAS_HEIGHT: String(HEIGHT),
+    SESSION_SECRET: sessionSecret(),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+  });
   roles.push(startRole('bitmap-projector', env));
   const edge = startRole('edge', env);
   roles.push(edge);
@@ -140,7 +172,11 @@ try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
       await page.goto(`${base}/api/v1/canvas/info`);
-      baselineNav.push(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd));
+      baselineNav.push(
+        await page.evaluate(
+          () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd,
+        ),
+      );
       await page.goto(`${base}/?debug`);
       await page.waitForSelector('html[data-painted]', { timeout: 30_000 });
       paints.push(await page.evaluate(() => window.rplaceDebug.timings.paintedAt));
@@ -153,26 +189,40 @@ try {
         })()`);
         process.stdout.write(`  first load breakdown (ms since navigation): ${JSON.stringify(steps)}\n`);
       }
-      baselineFetch.push(await page.evaluate(async () => {
-        const t0 = performance.now();
-        await (await fetch('/api/v1/canvas', { cache: 'no-store' })).arrayBuffer();
-        return performance.now() - t0;
-      }));
+      baselineFetch.push(
+        await page.evaluate(async () => {
+          const t0 = performance.now();
+          await (await fetch('/api/v1/canvas', { cache: 'no-store' })).arrayBuffer();
+          return performance.now() - t0;
+        }),
+      );
       await context.close();
     }
     const p = [...paints].sort((a, b) => a - b);
     const n = [...baselineNav].sort((a, b) => a - b);
     const f = [...baselineFetch].sort((a, b) => a - b);
-    process.stdout.write(`\nnavigation → full canvas painted (${(canvasBytes / 1e6).toFixed(1)} MB canvas): median ${ms(pct(p, 0.5))}, worst ${ms(p[p.length - 1] ?? Number.NaN)}  [target ≤ 1000 ms, moonshot ≤ 300 ms]\n`);
-    process.stdout.write(`  baseline, same edge: navigate to a tiny JSON document median ${ms(pct(n, 0.5))}; fetch the canvas bytes from an open page median ${ms(pct(f, 0.5))}\n`);
-    process.stdout.write(`  ratio paint / (tiny navigation + canvas fetch): ${(pct(p, 0.5) / (pct(n, 0.5) + pct(f, 0.5))).toFixed(2)}×\n`);
+    process.stdout.write(
+      `\nnavigation → full canvas painted (${(canvasBytes / 1e6).toFixed(1)} MB canvas): median ${ms(pct(p, 0.5))}, worst ${ms(p[p.length - 1] ?? Number.NaN)}  [target ≤ 1000 ms, moonshot ≤ 300 ms]\n`,
+    );
+    process.stdout.write(
+      `  baseline, same edge: navigate to a tiny JSON document median ${ms(pct(n, 0.5))}; fetch the canvas bytes from an open page median ${ms(pct(f, 0.5))}\n`,
+    );
+    process.stdout.write(
+      `  ratio paint / (tiny navigation + canvas fetch): ${(pct(p, 0.5) / (pct(n, 0.5) + pct(f, 0.5))).toFixed(2)}×\n`,
+    );
 
     // 2. Frame times: idle, then under a steady stream of updates appended to the log.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     if (values.template) {
       const info = (await (await fetch(`${base}/api/v1/canvas/info`)).json()) as { palette: string[] };
       const png = templatePng(info.palette);
-      await context.route(`${TEMPLATE.url}*`, (route) => route.fulfill({ status: 200, body: png, headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' } }));
+      await context.route(`${TEMPLATE.url}*`, (route) =>
+        route.fulfill({
+          status: 200,
+          body: png,
+          headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' },
+        }),
+      );
     }
     const page = await context.newPage();
     await page.goto(`${base}/?debug`);
@@ -213,7 +263,9 @@ try {
       await page.click('#template-add');
       await page.waitForSelector('.template-item', { timeout: 60_000 });
       const addMs = Date.now() - t0;
-      process.stdout.write(`  template added: ${addMs} ms from the click; in the page (ms): ${JSON.stringify(await page.evaluate('window.rplaceDebug.templateAddTimings()'), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}\n`);
+      process.stdout.write(
+        `  template added: ${addMs} ms from the click; in the page (ms): ${JSON.stringify(await page.evaluate('window.rplaceDebug.templateAddTimings()'), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}\n`,
+      );
       await page.click('#template-close');
       const seqFrom = await page.evaluate(() => window.rplaceDebug.seq());
       const frames = await frameTimes(page, SECONDS);
@@ -224,9 +276,15 @@ try {
     const busy = summary(loadedFrames);
     const elapsed = (Date.now() - started) / 1000;
     const applied = seqMid - seqBefore;
-    process.stdout.write(`\nframes with no updates:           p50 ${ms(idle.p50)}, p99 ${ms(idle.p99)}, max ${ms(idle.max)}, ${idle.fps.toFixed(0)} fps\n`);
-    process.stdout.write(`frames at ${(appended / elapsed).toFixed(0)} updates/s appended: p50 ${ms(busy.p50)}, p99 ${ms(busy.p99)}, max ${ms(busy.max)}, ${busy.fps.toFixed(0)} fps  [target p99 ≤ 50 ms]\n`);
-    process.stdout.write(`  page applied ${applied} events in ${(elapsed - 0).toFixed(1)} s of load (${(applied / (SECONDS + 1)).toFixed(0)}/s)\n`);
+    process.stdout.write(
+      `\nframes with no updates:           p50 ${ms(idle.p50)}, p99 ${ms(idle.p99)}, max ${ms(idle.max)}, ${idle.fps.toFixed(0)} fps\n`,
+    );
+    process.stdout.write(
+      `frames at ${(appended / elapsed).toFixed(0)} updates/s appended: p50 ${ms(busy.p50)}, p99 ${ms(busy.p99)}, max ${ms(busy.max)}, ${busy.fps.toFixed(0)} fps  [target p99 ≤ 50 ms]\n`,
+    );
+    process.stdout.write(
+      `  page applied ${applied} events in ${(elapsed - 0).toFixed(1)} s of load (${(applied / (SECONDS + 1)).toFixed(0)}/s)\n`,
+    );
     process.stdout.write(`  ratio p99 under load / p99 idle: ${(busy.p99 / idle.p99).toFixed(2)}×\n`);
     const final = await canonicalCanvas(base);
     await page.waitForFunction((s) => window.rplaceDebug.seq() >= s, final.seq, { timeout: 20_000 });
@@ -234,15 +292,27 @@ try {
     if (withTemplate) {
       const t = summary(withTemplate.frames);
       const rate = (withTemplate.seqTo - withTemplate.seqFrom) / SECONDS;
-      process.stdout.write(`\nwith a ${TEMPLATE.size}×${TEMPLATE.size} template (added in ${withTemplate.addMs} ms from the click: download, decode, palette mapping, first count, first draw):\n`);
-      process.stdout.write(`frames at ${rate.toFixed(0)} updates/s applied: p50 ${ms(t.p50)}, p99 ${ms(t.p99)}, max ${ms(t.max)}, ${t.fps.toFixed(0)} fps  [target p99 ≤ 50 ms]\n`);
-      process.stdout.write(`  ratio p99 with template / p99 without (same load, same run): ${(t.p99 / busy.p99).toFixed(2)}×; fps ${(t.fps / busy.fps).toFixed(2)}×\n`);
+      process.stdout.write(
+        `\nwith a ${TEMPLATE.size}×${TEMPLATE.size} template (added in ${withTemplate.addMs} ms from the click: download, decode, palette mapping, first count, first draw):\n`,
+      );
+      process.stdout.write(
+        `frames at ${rate.toFixed(0)} updates/s applied: p50 ${ms(t.p50)}, p99 ${ms(t.p99)}, max ${ms(t.max)}, ${t.fps.toFixed(0)} fps  [target p99 ≤ 50 ms]\n`,
+      );
+      process.stdout.write(
+        `  ratio p99 with template / p99 without (same load, same run): ${(t.p99 / busy.p99).toFixed(2)}×; fps ${(t.fps / busy.fps).toFixed(2)}×\n`,
+      );
       const settled = await canonicalCanvas(base);
       await page.waitForFunction((s) => window.rplaceDebug.seq() >= s, settled.seq, { timeout: 20_000 });
-      const got = (await page.evaluate('window.rplaceDebug.templates()[0]')) as { right: number; wrong: number; remaining: number };
+      const got = (await page.evaluate('window.rplaceDebug.templates()[0]')) as {
+        right: number;
+        wrong: number;
+        remaining: number;
+      };
       const want = templateCount(settled.bytes);
       const same = got.right === want.right && got.wrong === want.wrong && got.remaining === want.remaining;
-      process.stdout.write(`  live counts ${JSON.stringify({ right: got.right, wrong: got.wrong, remaining: got.remaining })} vs a count from the canvas bytes at sequence ${settled.seq}: ${same ? 'equal' : `DIFFERENT ${JSON.stringify(want)}`}\n`);
+      process.stdout.write(
+        `  live counts ${JSON.stringify({ right: got.right, wrong: got.wrong, remaining: got.remaining })} vs a count from the canvas bytes at sequence ${settled.seq}: ${same ? 'equal' : `DIFFERENT ${JSON.stringify(want)}`}\n`,
+      );
       if (!same) process.exitCode = 1;
     }
     await context.close();

@@ -46,7 +46,6 @@ const names = namesFor(canvasId);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 const children: ChildProcess[] = [];
 let cleanup: (() => Promise<void>) | undefined;
 
@@ -64,7 +63,15 @@ function startAppender(eventLog: ReturnType<typeof createJetStreamEventLog>) {
     carry -= count;
     for (let i = 0; i < count; i++) {
       n++;
-      const event = { kind: EventKind.PixelPlaced, x: n % 2000, y: Math.floor(n / 2000) % 2000, color: 1 + (n % 31), placedAt: now, userId: `bench${n % 50_000}`, requestId: `r${now}_${i}_${n}` } as const;
+      const event = {
+        kind: EventKind.PixelPlaced,
+        x: n % 2000,
+        y: Math.floor(n / 2000) % 2000,
+        color: 1 + (n % 31),
+        placedAt: now,
+        userId: `bench${n % 50_000}`,
+        requestId: `r${now}_${i}_${n}`,
+      } as const;
       eventLog.append(event, `${event.userId}/${event.requestId}`).then(
         () => stats.appended++,
         () => stats.failed++,
@@ -75,35 +82,60 @@ function startAppender(eventLog: ReturnType<typeof createJetStreamEventLog>) {
 }
 
 async function main() {
-  log(`edge-tail: ${RATE} events/s appended every ${TICK} ms, ${SECONDS} s measured, canvas ${canvasId}${values.profile ? `, profiling the edge into ${values.profile}` : ''}`);
-  log(`machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`);
+  log(
+    `edge-tail: ${RATE} events/s appended every ${TICK} ms, ${SECONDS} s measured, canvas ${canvasId}${values.profile ? `, profiling the edge into ${values.profile}` : ''}`,
+  );
+  log(
+    `machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`,
+  );
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-edge-tail');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-edge-tail');
   // Whatever happens below, the canvas's stream and keys go (a failed run left empty streams behind).
   cleanup = async () => {
-    await jetstreamManager(nc).then((jsm) => jsm.streams.delete(names.stream)).catch(() => undefined);
+    await jetstreamManager(nc)
+      .then((jsm) => jsm.streams.delete(names.stream))
+      .catch(() => undefined);
     await deleteRedisKeys(redis, names).catch(() => undefined);
     await nc.close();
     redis.disconnect();
   };
   await applyStreams(nc, names);
   const env = {
-    ...process.env, CANVAS_ID: canvasId, HOST: '127.0.0.1', SESSION_SECRET: randomBytes(24).toString('hex'), COOLDOWN_SECONDS: '1', LOG_LEVEL: 'warn',
+    ...process.env,
+    CANVAS_ID: canvasId,
+    HOST: '127.0.0.1',
+    SESSION_SECRET: randomBytes(24).toString('hex'),
+    COOLDOWN_SECONDS: '1',
+    LOG_LEVEL: 'warn',
   };
   const port = await freePort(); // a random port collided with a socket left by the fanout bench's clients
   const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
-  const edge = fork(here('../src/roles/edge/main.ts'), [], { execArgv: ['--import', 'tsx', ...profileArgs], env: { ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const edge = fork(here('../src/roles/edge/main.ts'), [], {
+    execArgv: ['--import', 'tsx', ...profileArgs],
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.push(edge);
   const edgePid = edge.pid ?? 0;
   for (let i = 0; ; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 300) throw new Error('edge did not become ready');
     await sleep(100);
   }
   const readers: { mode: string; child: ChildProcess }[] = [];
   if (!values['no-baseline']) {
     for (const mode of ['adapter', 'ordered', 'ordered-callback', 'pull', 'core']) {
-      const child = fork(here('./_edge-tail-reader.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, MODE: mode, CANVAS_ID: canvasId, START_SEQ: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(here('./_edge-tail-reader.ts'), [], {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, MODE: mode, CANVAS_ID: canvasId, START_SEQ: '1' },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       children.push(child);
       await waitFor(child, 'ready', 60_000);
       readers.push({ mode, child });
@@ -129,12 +161,22 @@ async function main() {
   const events = appender.stats.appended - appended0;
   appender.stop();
   await sleep(500);
-  const replies = await Promise.all(readers.map(async (r) => { const w = waitFor<{ received: number; batches: number }>(r.child, 'count', 60_000); r.child.send({ cmd: 'count' }); return w; }));
+  const replies = await Promise.all(
+    readers.map(async (r) => {
+      const w = waitFor<{ received: number; batches: number }>(r.child, 'count', 60_000);
+      r.child.send({ cmd: 'count' });
+      return w;
+    }),
+  );
   const counts = replies.map((r) => r.received);
   const seq = ((await (await fetch(`http://127.0.0.1:${port}/api/v1/canvas/info`)).json()) as { seq: number }).seq;
 
-  log(`appended ${events.toLocaleString('en')} events in ${elapsed.toFixed(1)} s = ${(events / elapsed).toFixed(0)}/s (${appender.stats.failed} failed); edge at seq ${seq} of ${appender.stats.appended}, baselines received ${counts.join(', ')}`);
-  replies.forEach((r, i) => { if (r.batches > 0) log(`${readers[i]!.mode}: ${(r.received / r.batches).toFixed(1)} events per batch`); });
+  log(
+    `appended ${events.toLocaleString('en')} events in ${elapsed.toFixed(1)} s = ${(events / elapsed).toFixed(0)}/s (${appender.stats.failed} failed); edge at seq ${seq} of ${appender.stats.appended}, baselines received ${counts.join(', ')}`,
+  );
+  replies.forEach((r, i) => {
+    if (r.batches > 0) log(`${readers[i]!.mode}: ${(r.received / r.batches).toFixed(1)} events per batch`);
+  });
   log(`edge idle (no events): ${(idleCores * 100).toFixed(1)}% of a core`);
   const edgePerEvent = (cpu[0]! / events) * 1e6;
   pids.forEach((p, i) => {

@@ -48,7 +48,9 @@ try {
   const DAY = 86_400_000;
   for (let day = Math.floor(start / DAY); day <= Math.floor(Date.now() / DAY) + 1; day++) {
     const from = new Date(day * DAY).toISOString();
-    await pg.pool.query(`CREATE TABLE IF NOT EXISTS events_p${from.slice(0, 10).replace(/-/g, '')} PARTITION OF events FOR VALUES FROM ('${from}') TO ('${new Date((day + 1) * DAY).toISOString()}')`);
+    await pg.pool.query(
+      `CREATE TABLE IF NOT EXISTS events_p${from.slice(0, 10).replace(/-/g, '')} PARTITION OF events FOR VALUES FROM ('${from}') TO ('${new Date((day + 1) * DAY).toISOString()}')`,
+    );
   }
   const t0 = performance.now();
   await pg.pool.query(`INSERT INTO events (seq, kind, x, y, color, user_id, placed_at, stored_at)
@@ -58,7 +60,9 @@ try {
   await pg.pool.query(BACKFILL_CHUNKS_SQL);
   await pg.pool.query(`INSERT INTO projection_positions (name, seq) VALUES ($1, $2)`, [projection, N]);
   await pg.pool.query('ANALYZE events');
-  process.stdout.write(`loaded ${fmt(N)} events by ${fmt(USERS)} users in ${((performance.now() - t0) / 1000).toFixed(1)} s (schema ${names.pgSchema})\n`);
+  process.stdout.write(
+    `loaded ${fmt(N)} events by ${fmt(USERS)} users in ${((performance.now() - t0) / 1000).toFixed(1)} s (schema ${names.pgSchema})\n`,
+  );
 
   const log = createPgPlacementLog(pg, projection);
   const store = createPgHistoryStore(pg, logger);
@@ -71,7 +75,11 @@ try {
     const client = await pg.pool.connect();
     let bytes = 0;
     try {
-      const copy = client.query(copyTo(`COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events WHERE seq > 0 AND seq <= ${N} ORDER BY seq) TO STDOUT (FORMAT binary)`));
+      const copy = client.query(
+        copyTo(
+          `COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events WHERE seq > 0 AND seq <= ${N} ORDER BY seq) TO STDOUT (FORMAT binary)`,
+        ),
+      );
       for await (const part of copy as AsyncIterable<Buffer>) bytes += part.length;
     } finally {
       client.release();
@@ -85,9 +93,11 @@ try {
     return rows;
   }
   async function exportTo(format: ExportFormat, opts: { raw?: boolean; gzip?: boolean } = {}): Promise<number> {
-    let bytes = 0, rows = 0;
+    let bytes = 0,
+      rows = 0;
     const body = exportBytes(log, plan, {
-      format, colorHex,
+      format,
+      colorHex,
       userKey: opts.raw ? rawUserKey : saltedUserKey('bench-salt'),
       parquet: createParquetEncoder(),
       onBatch: (_seq, n) => (rows += n),
@@ -112,7 +122,9 @@ try {
     const bytes = await run();
     const rate = N / ((performance.now() - t) / 1000);
     if (baseline === 0) baseline = rate;
-    process.stdout.write(`${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`);
+    process.stdout.write(
+      `${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`,
+    );
   }
 } finally {
   await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);

@@ -15,7 +15,16 @@ import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
 import { startHarnesses, summarize, type Harness } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, runBench, startBareProcess, startPlacer } from './_fanout-edge.ts';
+import {
+  benchCanvas,
+  benchPlace,
+  edgeSeq,
+  sleep,
+  startEdgeProcess,
+  runBench,
+  startBareProcess,
+  startPlacer,
+} from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +54,10 @@ const kib = (bytes: number) => (bytes / CLIENTS / 1024).toFixed(2);
 
 /** The edge's V8 heap in use, from its /metrics (prom-client's default metrics); NaN when not served. */
 async function heapUsed(port: number): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => (r.ok ? r.text() : ''),
+    () => '',
+  );
   const m = /^(?:rplace_process_)?nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
   return m ? Number(m[1]) : Number.NaN;
 }
@@ -83,11 +95,25 @@ async function phase(pid: number, port: number, since: number, start?: () => voi
   const rssSteady = rss.sort((a, b) => a - b)[Math.floor(rss.length / 2)] as number;
   const s = summarize(await Promise.all(harnesses.map((h) => h.report())));
   await Promise.all(harnesses.map((h) => h.disconnect()));
-  return { ...s, open, failed: replies.reduce((a, r) => a + r.failed, 0), connectS, rssBefore, rssConnected, rssPeak, rssSteady, heapBefore, heapDuring, cpu };
+  return {
+    ...s,
+    open,
+    failed: replies.reduce((a, r) => a + r.failed, 0),
+    connectS,
+    rssBefore,
+    rssConnected,
+    rssPeak,
+    rssSteady,
+    heapBefore,
+    heapDuring,
+    cpu,
+  };
 }
 
 async function main() {
-  log(`fanout-connections: ${CLIENTS} clients on one edge (port ${PORT}), ${RATE} placements/s, window ${WINDOW} ms, canvas ${canvasId}; load ${load()}`);
+  log(
+    `fanout-connections: ${CLIENTS} clients on one edge (port ${PORT}), ${RATE} placements/s, window ${WINDOW} ms, canvas ${canvasId}; load ${load()}`,
+  );
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-conns');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-conns');
   const { place, cleanup } = benchPlace(nc, redis, names);
@@ -117,17 +143,24 @@ async function main() {
     `${r.open}/${CLIENTS} connected in ${r.connectS.toFixed(1)} s (${r.failed} failed); RSS ${(r.rssBefore / 2 ** 20).toFixed(0)} MiB before, ` +
     `${(r.rssConnected / 2 ** 20).toFixed(0)} MiB connected (${kib(r.rssConnected - r.rssBefore)} KiB per connection), ` +
     `with live updates median ${(r.rssSteady / 2 ** 20).toFixed(0)} MiB (${kib(r.rssSteady - r.rssBefore)} KiB per connection), peak ${(r.rssPeak / 2 ** 20).toFixed(0)} MiB (${kib(r.rssPeak - r.rssBefore)} KiB); ` +
-    (Number.isNaN(r.heapBefore) ? '' : `V8 heap used ${(r.heapBefore / 2 ** 20).toFixed(0)} → ${(r.heapDuring / 2 ** 20).toFixed(0)} MiB (${kib(r.heapDuring - r.heapBefore)} KiB per connection); `) +
+    (Number.isNaN(r.heapBefore)
+      ? ''
+      : `V8 heap used ${(r.heapBefore / 2 ** 20).toFixed(0)} → ${(r.heapDuring / 2 ** 20).toFixed(0)} MiB (${kib(r.heapDuring - r.heapBefore)} KiB per connection); `) +
     `${Math.round(r.frames / SECONDS).toLocaleString('en')} deliveries/s (${(r.bytes / Math.max(1, r.frames)).toFixed(0)} B average), server ${((r.cpu / SECONDS) * 100).toFixed(0)}% of a core; ` +
     `latency p50 ${r.p50} ms, p99 ${r.p99} ms; ${r.open - r.closed} still open, drops ${JSON.stringify(r.closeCodes)}, ${r.gaps} gaps in ${r.checkedFrames.toLocaleString('en')} checked frames; ` +
     `harness ${((r.clientCpu / SECONDS) * 100).toFixed(0)}% of a core`;
   log(`edge     (load ${load()}): ${fmt(edgeResult)}`);
   log(`bare uWS: ${fmt(bareResult)}`);
   const perConn = (edgeResult.rssSteady - edgeResult.rssBefore) / CLIENTS / 1024;
-  const ratio = (edgeResult.rssSteady - edgeResult.rssBefore) / Math.max(1, bareResult.rssSteady - bareResult.rssBefore);
+  const ratio =
+    (edgeResult.rssSteady - edgeResult.rssBefore) / Math.max(1, bareResult.rssSteady - bareResult.rssBefore);
   log(`ratio edge/bare RSS per connection with live updates: ${ratio.toFixed(2)}`);
   const pass = edgeResult.open === CLIENTS && edgeResult.closed === 0 && edgeResult.gaps === 0 && perConn <= 2;
-  log(pass ? `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): PASS` : `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): FAIL`);
+  log(
+    pass
+      ? `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): PASS`
+      : `floors (${CLIENTS} connections, ≤ 2 KiB each, 0 gaps): FAIL`,
+  );
   await cleanup();
 }
 

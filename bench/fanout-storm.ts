@@ -17,7 +17,16 @@ import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
 import { startHarnesses, summarize, type Harness } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sampleProcess, sleep, startEdgeProcess, runBench, startPlacer } from './_fanout-edge.ts';
+import {
+  benchCanvas,
+  benchPlace,
+  edgeSeq,
+  sampleProcess,
+  sleep,
+  startEdgeProcess,
+  runBench,
+  startPlacer,
+} from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +50,9 @@ let harnesses: Harness[] = [];
 const children: ChildProcess[] = [];
 
 async function main() {
-  log(`fanout-storm: ${CLIENTS} clients on edge 1 (port ${PORT}), edge 2 on ${PORT + 1}, ${RATE} placements/s, window ${WINDOW} ms, canvas ${canvasId}; load ${load()}`);
+  log(
+    `fanout-storm: ${CLIENTS} clients on edge 1 (port ${PORT}), edge 2 on ${PORT + 1}, ${RATE} placements/s, window ${WINDOW} ms, canvas ${canvasId}; load ${load()}`,
+  );
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-storm');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-storm');
   const { place, cleanup } = benchPlace(nc, redis, names);
@@ -63,7 +74,9 @@ async function main() {
       return h.connect(PORT, count, since, i * per, sampleEvery);
     }),
   );
-  log(`edge 1: ${connected.reduce((a, r) => a + r.open, 0)} clients connected in ${((Date.now() - t0) / 1000).toFixed(1)} s (${connected.reduce((a, r) => a + r.failed, 0)} failed)`);
+  log(
+    `edge 1: ${connected.reduce((a, r) => a + r.open, 0)} clients connected in ${((Date.now() - t0) / 1000).toFixed(1)} s (${connected.reduce((a, r) => a + r.failed, 0)} failed)`,
+  );
   await Promise.all(harnesses.map((h) => h.reconnectTo(PORT + 1)));
 
   const placer = startPlacer(place, RATE);
@@ -74,7 +87,9 @@ async function main() {
   await sleep(5000);
   const before = quiet.stop();
   const live = summarize(await Promise.all(harnesses.map((h) => h.report())));
-  log(`before the kill (load ${load()}): ${live.gaps} gaps in ${live.checkedFrames.toLocaleString('en')} checked frames on edge 1; delivery p50 ${live.p50} ms, p99 ${live.p99} ms; drops ${JSON.stringify(live.closeCodes)}`);
+  log(
+    `before the kill (load ${load()}): ${live.gaps} gaps in ${live.checkedFrames.toLocaleString('en')} checked frames on edge 1; delivery p50 ${live.p50} ms, p99 ${live.p99} ms; drops ${JSON.stringify(live.closeCodes)}`,
+  );
 
   await Promise.all(harnesses.map((h) => h.reset()));
   const storm = sampleProcess(edge2Pid, cpuSeconds, rssBytes);
@@ -94,15 +109,30 @@ async function main() {
   const after = summarize(await Promise.all(harnesses.map((h) => h.report())));
   placer.stop();
 
-  log(`storm (load ${load()}): ${s.resumed} resumes (${s.notResumed} clients not resumed) on edge 2, the last ${allResumedS.toFixed(2)} s after the kill; ` +
-    `per client from its drop: p50 ${s.resumeP50} ms, p99 ${s.resumeP99} ms, max ${s.resumeMax} ms`);
-  log(`           ${s.attempts} reconnect attempts (${s.failedAttempts} failed), ${s.canvases} whole canvases sent, ${s.resumeGaps} resumes with a gap, ${s.gaps} sequence gaps in ${s.checkedFrames.toLocaleString('en')} checked frames; drops by close code ${JSON.stringify(s.closeCodes)} (0 = no close frame)`);
-  log(`edge 2 during the storm: ${(during.cores * 100).toFixed(0)}% of a core over ${during.seconds.toFixed(1)} s, peak RSS ${(during.peakRss / 2 ** 20).toFixed(0)} MiB; ` +
-    `baseline before (no client): ${(before.cores * 100).toFixed(1)}% of a core, ${(before.peakRss / 2 ** 20).toFixed(0)} MiB ` +
-    `(+${((during.peakRss - before.peakRss) / CLIENTS / 1024).toFixed(1)} KiB per client)`);
-  log(`after the storm, 3 s on edge 2: ${after.open}/${CLIENTS} open, ${after.gaps} gaps in ${after.checkedFrames.toLocaleString('en')} checked frames, delivery p50 ${after.p50} ms, p99 ${after.p99} ms; ` +
-    `harness ${((after.clientCpu / 3) * 100).toFixed(0)}% of a core; drops ${JSON.stringify(after.closeCodes)}; placements ${placer.stats.placed} accepted, ${placer.stats.failed} failed`);
-  const pass = s.notResumed === 0 && after.open === CLIENTS && allResumedS <= 10 && s.gaps === 0 && s.resumeGaps === 0 && after.gaps === 0 && live.gaps === 0;
+  log(
+    `storm (load ${load()}): ${s.resumed} resumes (${s.notResumed} clients not resumed) on edge 2, the last ${allResumedS.toFixed(2)} s after the kill; ` +
+      `per client from its drop: p50 ${s.resumeP50} ms, p99 ${s.resumeP99} ms, max ${s.resumeMax} ms`,
+  );
+  log(
+    `           ${s.attempts} reconnect attempts (${s.failedAttempts} failed), ${s.canvases} whole canvases sent, ${s.resumeGaps} resumes with a gap, ${s.gaps} sequence gaps in ${s.checkedFrames.toLocaleString('en')} checked frames; drops by close code ${JSON.stringify(s.closeCodes)} (0 = no close frame)`,
+  );
+  log(
+    `edge 2 during the storm: ${(during.cores * 100).toFixed(0)}% of a core over ${during.seconds.toFixed(1)} s, peak RSS ${(during.peakRss / 2 ** 20).toFixed(0)} MiB; ` +
+      `baseline before (no client): ${(before.cores * 100).toFixed(1)}% of a core, ${(before.peakRss / 2 ** 20).toFixed(0)} MiB ` +
+      `(+${((during.peakRss - before.peakRss) / CLIENTS / 1024).toFixed(1)} KiB per client)`,
+  );
+  log(
+    `after the storm, 3 s on edge 2: ${after.open}/${CLIENTS} open, ${after.gaps} gaps in ${after.checkedFrames.toLocaleString('en')} checked frames, delivery p50 ${after.p50} ms, p99 ${after.p99} ms; ` +
+      `harness ${((after.clientCpu / 3) * 100).toFixed(0)}% of a core; drops ${JSON.stringify(after.closeCodes)}; placements ${placer.stats.placed} accepted, ${placer.stats.failed} failed`,
+  );
+  const pass =
+    s.notResumed === 0 &&
+    after.open === CLIENTS &&
+    allResumedS <= 10 &&
+    s.gaps === 0 &&
+    s.resumeGaps === 0 &&
+    after.gaps === 0 &&
+    live.gaps === 0;
   log(pass ? 'floors (all resumed ≤ 10 s, 0 gaps): PASS' : 'floors (all resumed ≤ 10 s, 0 gaps): FAIL');
   await cleanup();
 }

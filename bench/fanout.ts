@@ -18,7 +18,16 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { PER_PROCESS, startHarnesses, summarize, type Harness, type HarnessKind } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, sleep, startEdgeProcess, runBench, startBareProcess, startPlacer } from './_fanout-edge.ts';
+import {
+  benchCanvas,
+  benchPlace,
+  edgeSeq,
+  sleep,
+  startEdgeProcess,
+  runBench,
+  startBareProcess,
+  startPlacer,
+} from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -77,11 +86,20 @@ async function measure(pid: number) {
 }
 
 async function main() {
-  log(`fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms (edge max ${MAX_WINDOW ?? 'default'}), canvas ${canvasId}`);
-  log(`machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`);
+  log(
+    `fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms (edge max ${MAX_WINDOW ?? 'default'}), canvas ${canvasId}`,
+  );
+  log(
+    `machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`,
+  );
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-fanout');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-fanout');
-  const edgeProc = await startEdgeProcess(canvasId, PORT, WINDOW, MAX_WINDOW ? { FLUSH_WINDOW_MAX_MS: MAX_WINDOW } : {});
+  const edgeProc = await startEdgeProcess(
+    canvasId,
+    PORT,
+    WINDOW,
+    MAX_WINDOW ? { FLUSH_WINDOW_MAX_MS: MAX_WINDOW } : {},
+  );
   children.push(edgeProc);
   const edgePid = edgeProc.pid ?? 0;
   const rssBefore = rssBytes(edgePid);
@@ -143,17 +161,30 @@ async function main() {
     `           clients: ${r.open}/${CLIENTS} open, ${r.closed} closed by the server, frames per client min ${r.minClientFrames} median ${r.medianClientFrames}, ` +
     `${r.gaps} sequence gaps in ${r.checkedFrames.toLocaleString('en')} checked frames; harness ${((r.clientCpu / r.elapsed) * 100).toFixed(0)}% of a core ` +
     `(${((r.clientCpu / r.frames) * 1e6).toFixed(2)} µs per frame received, ${((r.clientUserCpu / r.frames) * 1e6).toFixed(2)} of them in user space, ${(r.reads / Math.max(1, r.frames)).toFixed(2)} reads per frame)`;
-  log(`placement command (cooldown + append ack) during the edge phase: p50 ${placeLatencies[Math.floor(placeLatencies.length / 2)]} ms, p99 ${placeLatencies[Math.floor(placeLatencies.length * 0.99)]} ms`);
-  log(`placements: ${placedRate.toFixed(0)}/s accepted during measurement (${placer.stats.failed} failed: ${JSON.stringify(Object.fromEntries(placer.stats.failures))}); bench event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
+  log(
+    `placement command (cooldown + append ack) during the edge phase: p50 ${placeLatencies[Math.floor(placeLatencies.length / 2)]} ms, p99 ${placeLatencies[Math.floor(placeLatencies.length * 0.99)]} ms`,
+  );
+  log(
+    `placements: ${placedRate.toFixed(0)}/s accepted during measurement (${placer.stats.failed} failed: ${JSON.stringify(Object.fromEntries(placer.stats.failures))}); bench event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
+  );
   log(`edge     (load ${loadEdge}): ${fmt(edgeResult, placedRate)}`);
   log(`bare uWS (load ${loadBare}): ${fmt(bareResult, RATE)}`);
-  const marginalUs = ((edgeResult.cpu / edgeResult.elapsed - fixedCores) * edgeResult.elapsed / edgeResult.frames) * 1e6;
-  log(`edge fixed cost with no client (reading the stream at ${RATE}/s): ${(fixedCores * 100).toFixed(1)}% of a core; per delivered frame above that: ${marginalUs.toFixed(2)} µs`);
-  log(`edge RSS: ${(edgeRss / 2 ** 20).toFixed(0)} MiB with ${CLIENTS} clients (${(rssBefore / 2 ** 20).toFixed(0)} MiB before) = ${((rssDuring - rssBefore) / CLIENTS / 1024).toFixed(1)} KiB per connection`);
+  const marginalUs =
+    (((edgeResult.cpu / edgeResult.elapsed - fixedCores) * edgeResult.elapsed) / edgeResult.frames) * 1e6;
+  log(
+    `edge fixed cost with no client (reading the stream at ${RATE}/s): ${(fixedCores * 100).toFixed(1)}% of a core; per delivered frame above that: ${marginalUs.toFixed(2)} µs`,
+  );
+  log(
+    `edge RSS: ${(edgeRss / 2 ** 20).toFixed(0)} MiB with ${CLIENTS} clients (${(rssBefore / 2 ** 20).toFixed(0)} MiB before) = ${((rssDuring - rssBefore) / CLIENTS / 1024).toFixed(1)} KiB per connection`,
+  );
   const ratio = edgeResult.cpuPerFrameUs / bareResult.cpuPerFrameUs;
   const ratioPerByte = edgeResult.cpu / edgeResult.bytes / (bareResult.cpu / bareResult.bytes);
-  log(`ratio edge/bare CPU per delivered KiB: ${ratioPerByte.toFixed(2)} (frames of different sizes when a starved server batches more)`);
-  log(`ratio edge/bare CPU per delivered frame: ${ratio.toFixed(2)} (floor ≤ 1.1); p99 ${edgeResult.p99} ms (floor ≤ 150; bare ${bareResult.p99} ms)`);
+  log(
+    `ratio edge/bare CPU per delivered KiB: ${ratioPerByte.toFixed(2)} (frames of different sizes when a starved server batches more)`,
+  );
+  log(
+    `ratio edge/bare CPU per delivered frame: ${ratio.toFixed(2)} (floor ≤ 1.1); p99 ${edgeResult.p99} ms (floor ≤ 150; bare ${bareResult.p99} ms)`,
+  );
   const pass = ratio <= 1.1 && edgeResult.p99 <= 150 && edgeResult.gaps === 0 && bareResult.gaps === 0;
   log(pass ? 'floors: PASS' : 'floors: FAIL');
 

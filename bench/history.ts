@@ -38,24 +38,35 @@ function arg(name: string, fallback: number): number {
 const N = arg('events', 2_000_000);
 const RATE = arg('rate', 3_333);
 const BATCH = 5_000;
-const W = 2000, H = 2000;
+const W = 2000,
+  H = 2000;
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const names = namesFor(`b_hist_${randomBytes(4).toString('hex')}`);
 const logger = pino({ level: 'warn' });
 const start = Date.now() - Math.ceil(N / RATE) * 1000 - 60_000;
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
+const q = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 let s = 12345;
-const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 function batchAt(first: number, count: number): StoredEvent[] {
   const out: StoredEvent[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const seq = first + i;
     const placedAt = Math.round(start + ((seq - 1) * 1000) / RATE + (rand() - 0.5) * 40);
     out[i] = {
-      seq, storedAt: placedAt + 1,
-      event: { kind: EventKind.PixelPlaced, x: Math.floor(rand() * W), y: Math.floor(rand() * H), color: Math.floor(rand() * 32), userId: `u_${Math.floor(rand() * 1e6)}`, requestId: `r${seq}`, placedAt },
+      seq,
+      storedAt: placedAt + 1,
+      event: {
+        kind: EventKind.PixelPlaced,
+        x: Math.floor(rand() * W),
+        y: Math.floor(rand() * H),
+        color: Math.floor(rand() * 32),
+        userId: `u_${Math.floor(rand() * 1e6)}`,
+        requestId: `r${seq}`,
+        placedAt,
+      },
     };
   }
   return out;
@@ -65,18 +76,31 @@ const pg = await connectPg(url, names.pgSchema, logger, { max: 4 });
 try {
   await migrateToLatest(pg.pool, names.pgSchema);
   const store = createPgHistoryStore(pg, logger);
-  process.stdout.write(`history bench: ${fmt(N)} events at ${RATE}/s of event time (${(N / RATE / 60).toFixed(1)} min), ${W}×${H} canvas, schema ${names.pgSchema}\n`);
+  process.stdout.write(
+    `history bench: ${fmt(N)} events at ${RATE}/s of event time (${(N / RATE / 60).toFixed(1)} min), ${W}×${H} canvas, schema ${names.pgSchema}\n`,
+  );
 
   // Baseline: raw unnest insert, no indexes, unlogged.
-  await pg.pool.query('CREATE UNLOGGED TABLE raw_events (seq int8, kind int2, x int2, y int2, color int2, user_id text, placed_at timestamptz, stored_at timestamptz)');
+  await pg.pool.query(
+    'CREATE UNLOGGED TABLE raw_events (seq int8, kind int2, x int2, y int2, color int2, user_id text, placed_at timestamptz, stored_at timestamptz)',
+  );
   const rawN = Math.min(N, 500_000);
   let t = performance.now();
   for (let first = 1; first <= rawN; first += BATCH) {
     const b = batchAt(first, Math.min(BATCH, rawN - first + 1));
-    await pg.pool.query(`INSERT INTO raw_events SELECT * FROM unnest($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::int2[], $6::text[], $7::timestamptz[], $8::timestamptz[])`, [
-      b.map((e) => e.seq), b.map((e) => e.event.kind), b.map((e) => e.event.x), b.map((e) => e.event.y), b.map((e) => e.event.color),
-      b.map((e) => e.event.userId), b.map((e) => new Date(e.event.placedAt).toISOString()), b.map((e) => new Date(e.storedAt).toISOString()),
-    ]);
+    await pg.pool.query(
+      `INSERT INTO raw_events SELECT * FROM unnest($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::int2[], $6::text[], $7::timestamptz[], $8::timestamptz[])`,
+      [
+        b.map((e) => e.seq),
+        b.map((e) => e.event.kind),
+        b.map((e) => e.event.x),
+        b.map((e) => e.event.y),
+        b.map((e) => e.event.color),
+        b.map((e) => e.event.userId),
+        b.map((e) => new Date(e.event.placedAt).toISOString()),
+        b.map((e) => new Date(e.storedAt).toISOString()),
+      ],
+    );
   }
   const rawRate = rawN / ((performance.now() - t) / 1000);
   await pg.pool.query('DROP TABLE raw_events');
@@ -86,13 +110,20 @@ try {
   const controller = new AbortController();
   const source: ProjectionSource = {
     async run(fromSeq, handle) {
-      for (let first = fromSeq; first <= N; first += BATCH) await handle(batchAt(first, Math.min(BATCH, N - first + 1)));
+      for (let first = fromSeq; first <= N; first += BATCH)
+        await handle(batchAt(first, Math.min(BATCH, N - first + 1)));
       controller.abort();
     },
   };
   const projector = createHistoryProjector({
-    store, source, clock: { now: () => Date.now() }, width: W, height: H, projection: 'history-projector',
-    snapshotIntervalMs: 30_000, snapshotMaxEvents: 200_000,
+    store,
+    source,
+    clock: { now: () => Date.now() },
+    width: W,
+    height: H,
+    projection: 'history-projector',
+    snapshotIntervalMs: 30_000,
+    snapshotMaxEvents: 200_000,
   });
   t = performance.now();
   let lastReport = t;
@@ -108,8 +139,15 @@ try {
   const ingestS = (performance.now() - t) / 1000;
   const ingestRate = N / ingestS;
   const summary = await store.summary('history-projector');
-  process.stdout.write(`ingest: ${fmt(N)} events in ${ingestS.toFixed(1)} s = ${fmt(ingestRate)} events/s (floor 10,000; ${summary.snapshots} snapshots); raw unnest insert, no indexes: ${fmt(rawRate)} events/s; ratio ${(ingestRate / rawRate).toFixed(2)}\n`);
-  const size = (await pg.pool.query(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r','i','t')`, [names.pgSchema])).rows[0].s;
+  process.stdout.write(
+    `ingest: ${fmt(N)} events in ${ingestS.toFixed(1)} s = ${fmt(ingestRate)} events/s (floor 10,000; ${summary.snapshots} snapshots); raw unnest insert, no indexes: ${fmt(rawRate)} events/s; ratio ${(ingestRate / rawRate).toFixed(2)}\n`,
+  );
+  const size = (
+    await pg.pool.query(
+      `SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r','i','t')`,
+      [names.pgSchema],
+    )
+  ).rows[0].s;
   process.stdout.write(`storage: ${size} for ${fmt(N)} events + snapshots\n`);
 
   // Baseline: inflate of the newest snapshot, deflated as rows were before migration 0004.
@@ -132,7 +170,9 @@ try {
   await pg.pool.query('CREATE TABLE deflated_snapshot (canvas bytea NOT NULL)');
   await pg.pool.query('ALTER TABLE deflated_snapshot ALTER COLUMN canvas SET STORAGE EXTERNAL');
   await pg.pool.query('INSERT INTO deflated_snapshot VALUES ($1)', [blob]);
-  const hexInflate: number[] = [], copyInflate: number[] = [], copyRaw: number[] = [];
+  const hexInflate: number[] = [],
+    copyInflate: number[] = [],
+    copyRaw: number[] = [];
   for (let i = 0; i < 20; i++) {
     let t0 = performance.now();
     await decompressCanvas((await pg.pool.query('SELECT canvas FROM deflated_snapshot')).rows[0].canvas as Buffer);
@@ -145,8 +185,15 @@ try {
     copyRaw.push(performance.now() - t0);
   }
   await pg.pool.query('DROP TABLE deflated_snapshot');
-  const stored = (await pg.pool.query(`SELECT pg_column_size(canvas) AS s, pg_column_compression(canvas) AS c FROM snapshots WHERE seq = $1`, [latest!.seq])).rows[0];
-  process.stdout.write(`snapshot read alone (20 reads, ${(blob.length / 1e6).toFixed(1)} MB deflated / ${(Number(stored.s) / 1e6).toFixed(1)} MB stored raw, TOAST ${stored.c ?? 'uncompressed'}): hex bytea + inflate (previous) p50 ${q(hexInflate, 0.5).toFixed(1)} ms; COPY binary + inflate p50 ${q(copyInflate, 0.5).toFixed(1)} ms; COPY binary raw p50 ${q(copyRaw, 0.5).toFixed(1)} ms; ratio raw/previous ${(q(copyRaw, 0.5) / q(hexInflate, 0.5)).toFixed(2)}\n`);
+  const stored = (
+    await pg.pool.query(
+      `SELECT pg_column_size(canvas) AS s, pg_column_compression(canvas) AS c FROM snapshots WHERE seq = $1`,
+      [latest!.seq],
+    )
+  ).rows[0];
+  process.stdout.write(
+    `snapshot read alone (20 reads, ${(blob.length / 1e6).toFixed(1)} MB deflated / ${(Number(stored.s) / 1e6).toFixed(1)} MB stored raw, TOAST ${stored.c ?? 'uncompressed'}): hex bytea + inflate (previous) p50 ${q(hexInflate, 0.5).toFixed(1)} ms; COPY binary + inflate p50 ${q(copyInflate, 0.5).toFixed(1)} ms; COPY binary raw p50 ${q(copyRaw, 0.5).toFixed(1)} ms; ratio raw/previous ${(q(copyRaw, 0.5) / q(hexInflate, 0.5)).toFixed(2)}\n`,
+  );
 
   // Point-in-time for 100 random instants.
   const end = start + (N * 1000) / RATE;
@@ -159,10 +206,13 @@ try {
     pit.push(performance.now() - t0);
     replayed += at.replayed;
   }
-  process.stdout.write(`point-in-time (100 random instants, no caches): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250, moonshot ≤ 50), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`);
+  process.stdout.write(
+    `point-in-time (100 random instants, no caches): p50 ${q(pit, 0.5).toFixed(1)} ms, p99 ${q(pit, 0.99).toFixed(1)} ms (floor p99 ≤ 250, moonshot ≤ 50), mean tail ${fmt(replayed / 100)} events; raw inflate of one ${(blob.length / 1e6).toFixed(1)} MB → 4 MB snapshot: ${inflateP50.toFixed(1)} ms; ratio p50/inflate ${(q(pit, 0.5) / inflateP50).toFixed(1)}\n`,
+  );
 
   // Overlap: the snapshot and the tail read one after the other, and at once (what canvasAt does).
-  const oneByOne: number[] = [], atOnce: number[] = [];
+  const oneByOne: number[] = [],
+    atOnce: number[] = [];
   for (let i = 0; i < 20; i++) {
     const time = Math.round(start + Math.random() * (end - start));
     const snap = await cold.snapshotFor(time);
@@ -175,7 +225,9 @@ try {
     await Promise.all([cold.loadSnapshot(snap.seq), cold.tail(snap.seq, Number.POSITIVE_INFINITY, time)]);
     atOnce.push(performance.now() - t0);
   }
-  process.stdout.write(`snapshot + tail reads (20 instants): one after the other p50 ${q(oneByOne, 0.5).toFixed(1)} ms; at once p50 ${q(atOnce, 0.5).toFixed(1)} ms; ratio ${(q(atOnce, 0.5) / q(oneByOne, 0.5)).toFixed(2)}\n`);
+  process.stdout.write(
+    `snapshot + tail reads (20 instants): one after the other p50 ${q(oneByOne, 0.5).toFixed(1)} ms; at once p50 ${q(atOnce, 0.5).toFixed(1)} ms; ratio ${(q(atOnce, 0.5) / q(oneByOne, 0.5)).toFixed(2)}\n`,
+  );
 
   // Baseline: the previous design's tail, one string_agg over the event rows (same ranges, 20 instants).
   const rowTail: number[] = [];
@@ -185,8 +237,17 @@ try {
     const from = snap?.seq ?? 0;
     const until = (await store.nextSnapshotSeq(from)) ?? (await store.position('history-projector'));
     const t0 = performance.now();
-    const stop = (await pg.pool.query('SELECT min(seq) AS s FROM events WHERE seq > $1 AND seq <= $2 AND placed_at > $3', [from, until, new Date(time).toISOString()])).rows[0].s;
-    await pg.pool.query(`SELECT string_agg(int2send(x) || int2send(y) || int2send(color), ''::bytea ORDER BY seq) AS b FROM events WHERE seq > $1 AND seq <= $2`, [from, stop == null ? until : Number(stop) - 1]);
+    const stop = (
+      await pg.pool.query('SELECT min(seq) AS s FROM events WHERE seq > $1 AND seq <= $2 AND placed_at > $3', [
+        from,
+        until,
+        new Date(time).toISOString(),
+      ])
+    ).rows[0].s;
+    await pg.pool.query(
+      `SELECT string_agg(int2send(x) || int2send(y) || int2send(color), ''::bytea ORDER BY seq) AS b FROM events WHERE seq > $1 AND seq <= $2`,
+      [from, stop == null ? until : Number(stop) - 1],
+    );
     rowTail.push(performance.now() - t0);
   }
   const chunkTail: number[] = [];
@@ -197,7 +258,9 @@ try {
     await cold.tail(snap?.seq ?? 0, Number.POSITIVE_INFINITY, time);
     chunkTail.push(performance.now() - t0);
   }
-  process.stdout.write(`tail read alone (20 instants): packed chunks p50 ${q(chunkTail, 0.5).toFixed(1)} ms; event rows (previous design, min(seq) + string_agg) p50 ${q(rowTail, 0.5).toFixed(1)} ms; ratio ${(q(chunkTail, 0.5) / q(rowTail, 0.5)).toFixed(3)}\n`);
+  process.stdout.write(
+    `tail read alone (20 instants): packed chunks p50 ${q(chunkTail, 0.5).toFixed(1)} ms; event rows (previous design, min(seq) + string_agg) p50 ${q(rowTail, 0.5).toFixed(1)} ms; ratio ${(q(chunkTail, 0.5) / q(rowTail, 0.5)).toFixed(3)}\n`,
+  );
 
   // The time slider: 10 drags of 30 steps of 1 s of event time, through the snapshot LRU, and the same with
   // the PNG the browser asks for.
@@ -216,7 +279,9 @@ try {
       }
     }
   }
-  process.stdout.write(`time slider (10 drags × 30 steps of 1 s, LRU of 8 snapshots + 32 MB chunk cache, ${cache.hits} hits / ${cache.misses} misses): p50 ${q(drag, 0.5).toFixed(1)} ms, p99 ${q(drag, 0.99).toFixed(1)} ms; with the PNG encode p50 ${q(dragPng, 0.5).toFixed(1)} ms; ratio p50 vs uncached ${(q(drag, 0.5) / q(pit, 0.5)).toFixed(2)}\n`);
+  process.stdout.write(
+    `time slider (10 drags × 30 steps of 1 s, LRU of 8 snapshots + 32 MB chunk cache, ${cache.hits} hits / ${cache.misses} misses): p50 ${q(drag, 0.5).toFixed(1)} ms, p99 ${q(drag, 0.99).toFixed(1)} ms; with the PNG encode p50 ${q(dragPng, 0.5).toFixed(1)} ms; ratio p50 vs uncached ${(q(drag, 0.5) / q(pit, 0.5)).toFixed(2)}\n`,
+  );
 
   // Timelapse: 60 frames over the whole range, full canvas (frames only) and a 500×500 region as APNG.
   for (const [label, region, encode] of [
@@ -227,11 +292,20 @@ try {
     const writer = createApngWriter(region.w, region.h, frames, 10, PALETTE_32, 6);
     let bytes = writer.header().length;
     const t0 = performance.now();
-    for await (const frame of timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region }, undefined, new SnapshotCache(2))) {
+    for await (const frame of timelapseFrames(
+      store,
+      { width: W, height: H },
+      'history-projector',
+      { from: start, to: end, frames, region },
+      undefined,
+      new SnapshotCache(2),
+    )) {
       if (encode) bytes += (await writer.frame(frame.pixels)).length;
     }
     const fps = frames / ((performance.now() - t0) / 1000);
-    process.stdout.write(`timelapse ${label}: ${fps.toFixed(1)} frames/s${encode ? ` (${(bytes / 1e6).toFixed(1)} MB)` : ''}; raw inflate ${(1000 / inflateP50).toFixed(1)}/s; ratio ${(fps / (1000 / inflateP50)).toFixed(2)}\n`);
+    process.stdout.write(
+      `timelapse ${label}: ${fps.toFixed(1)} frames/s${encode ? ` (${(bytes / 1e6).toFixed(1)} MB)` : ''}; raw inflate ${(1000 / inflateP50).toFixed(1)}/s; ratio ${(fps / (1000 / inflateP50)).toFixed(2)}\n`,
+    );
   }
 
   // Video: 120 frames of the 500×500 region (random pixels: the worst case for a video codec), end to end
@@ -242,7 +316,15 @@ try {
   } else {
     const region = { x: 700, y: 700, w: 500, h: 500 };
     const frames = 120;
-    const framesOf = () => timelapseFrames(store, { width: W, height: H }, 'history-projector', { from: start, to: end, frames, region }, undefined, new SnapshotCache(2));
+    const framesOf = () =>
+      timelapseFrames(
+        store,
+        { width: W, height: H },
+        'history-projector',
+        { from: start, to: end, frames, region },
+        undefined,
+        new SnapshotCache(2),
+      );
     const stored: Uint8Array[] = [];
     for await (const frame of framesOf()) stored.push(frame.pixels.slice());
     async function* fromMemory(): AsyncGenerator<Uint8Array> {
@@ -268,7 +350,9 @@ try {
       let bytes = 0;
       for await (const chunk of encodeVideo(options, video, fromMemory())) bytes += chunk.length;
       const alone = frames / ((performance.now() - t0) / 1000);
-      process.stdout.write(`timelapse 500×500 region, ${frames} frames, ${format} (${format === 'mp4' ? 'libx264 veryfast' : 'libvpx-vp9 realtime cpu-used 8'}): ${alone.toFixed(1)} frames/s encoding alone (${(bytes / 1e6).toFixed(1)} MB), ${endToEnd.toFixed(1)} frames/s end to end; APNG encode alone ${apngFps.toFixed(1)} frames/s (${(apngBytes / 1e6).toFixed(1)} MB); ratio ${(alone / apngFps).toFixed(2)}\n`);
+      process.stdout.write(
+        `timelapse 500×500 region, ${frames} frames, ${format} (${format === 'mp4' ? 'libx264 veryfast' : 'libvpx-vp9 realtime cpu-used 8'}): ${alone.toFixed(1)} frames/s encoding alone (${(bytes / 1e6).toFixed(1)} MB), ${endToEnd.toFixed(1)} frames/s end to end; APNG encode alone ${apngFps.toFixed(1)} frames/s (${(apngBytes / 1e6).toFixed(1)} MB); ratio ${(alone / apngFps).toFixed(2)}\n`,
+      );
     }
   }
 } finally {

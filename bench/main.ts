@@ -7,7 +7,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const available = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.startsWith('_')).map((f) => f.slice(0, -3));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3));
 const name = process.argv[2];
 if (!name || !available.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${available.join('|')}> [options]\n`);

@@ -73,7 +73,8 @@ const canvasId = `b_place_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** Latencies in ms, kept in a growable Float64Array (no per-sample objects). */
 class Samples {
@@ -111,7 +112,8 @@ function serverCpuReader(command: string, port: string): (() => number) | null {
     try {
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== command) continue;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (!cmdline.includes(`:${port}`) && !cmdline.includes(`-p ${port}`) && !cmdline.includes(`--port ${port}`)) continue;
+      if (!cmdline.includes(`:${port}`) && !cmdline.includes(`-p ${port}`) && !cmdline.includes(`--port ${port}`))
+        continue;
       return () => {
         const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return (Number(fields[11]) + Number(fields[12])) * TICK_US; // utime + stime, fields 14 and 15
@@ -163,7 +165,13 @@ try {
   await applyStreams(nc, names);
   eventLog = createJetStreamEventLog(nc, names, { timeoutMs: 10_000 });
   const log = eventLog;
-  const place = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: createRedisCooldownStore(redis, names), log, clock: systemClock });
+  const place = createPlacePixel({
+    spec,
+    cooldownSeconds: COOLDOWN_SECONDS,
+    cooldowns: createRedisCooldownStore(redis, names),
+    log,
+    clock: systemClock,
+  });
 
   // Acknowledgement time per sequence, for the projection lag as an age. Sized for the run, grown if needed.
   let ackTimes = new Float64Array(1 << 20);
@@ -180,7 +188,12 @@ try {
 
   const { bitmapProjectorSchema } = await import('../src/config/bitmap-projector.ts');
   const { startBitmapProjector } = await import('../src/roles/bitmap-projector/start.ts');
-  const projectorConfig = loadConfig(bitmapProjectorSchema, { NATS_URL, REDIS_URL, CANVAS_ID: canvasId, LOG_LEVEL: 'warn' });
+  const projectorConfig = loadConfig(bitmapProjectorSchema, {
+    NATS_URL,
+    REDIS_URL,
+    CANVAS_ID: canvasId,
+    LOG_LEVEL: 'warn',
+  });
   if (!args['no-projector']) stopProjector = await startBitmapProjector(projectorConfig, logger);
   const withProjector = stopProjector !== undefined;
 
@@ -200,7 +213,9 @@ try {
   sampler = setInterval(() => {
     if (sampling || !withProjector) return;
     sampling = true;
-    sample().catch(() => undefined).finally(() => (sampling = false));
+    sample()
+      .catch(() => undefined)
+      .finally(() => (sampling = false));
   }, 100);
 
   const resetLag = () => {
@@ -222,7 +237,15 @@ try {
   let sequence = 0;
   const event = (): PixelPlaced => {
     const i = ++sequence;
-    return { kind: EventKind.PixelPlaced, x: rand() % spec.width, y: rand() % spec.height, color: rand() % 32, userId: `bu${i}`, requestId: `br${i}`, placedAt: Date.now() };
+    return {
+      kind: EventKind.PixelPlaced,
+      x: rand() % spec.width,
+      y: rand() % spec.height,
+      color: rand() % 32,
+      userId: `bu${i}`,
+      requestId: `br${i}`,
+      placedAt: Date.now(),
+    };
   };
 
   /** `worker` until `seconds` pass, `WINDOW` at a time. Returns completed operations and latencies. */
@@ -246,7 +269,11 @@ try {
     return { ok, failed, elapsed: (performance.now() - started) / 1000, latencies, cpu: meter(ok + failed) };
   };
 
-  say(`${new Date().toISOString()} placements benchmark: canvas ${canvasId}, ${withProjector ? 'projector in-process' : 'NO projector'}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  say(
+    `${new Date().toISOString()} placements benchmark: canvas ${canvasId}, ${withProjector ? 'projector in-process' : 'NO projector'}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   // 0. Warm-up (not reported): JIT-compile both paths, open the scripts, let the projector finish its start.
   await closedLoop(Math.min(3, BASELINE_SECONDS), async () => {
@@ -267,19 +294,27 @@ try {
     return true;
   });
   const rawRate = raw.ok / raw.elapsed;
-  say(`baseline  raw pipelined JetStream append: ${fmt(rawRate)}/s (${fmt(raw.ok)} in ${raw.elapsed.toFixed(1)} s), p50 ${raw.latencies.percentile(50).toFixed(1)} ms, p99 ${raw.latencies.percentile(99).toFixed(1)} ms`);
+  say(
+    `baseline  raw pipelined JetStream append: ${fmt(rawRate)}/s (${fmt(raw.ok)} in ${raw.elapsed.toFixed(1)} s), p50 ${raw.latencies.percentile(50).toFixed(1)} ms, p99 ${raw.latencies.percentile(99).toFixed(1)} ms`,
+  );
   say(`          ${raw.cpu}`);
   const js = jetstream(nc);
   const jsSeconds = Math.min(5, BASELINE_SECONDS);
   const viaJs = await closedLoop(jsSeconds, async () => {
     const e = event();
-    const ack = await js.publish(names.pixelSubject(e.x, e.y), encodeEvent(e), { msgID: `${e.userId}/${e.requestId}`, timeout: 10_000 });
+    const ack = await js.publish(names.pixelSubject(e.x, e.y), encodeEvent(e), {
+      msgID: `${e.userId}/${e.requestId}`,
+      timeout: 10_000,
+    });
     noteAck(ack.seq, performance.now());
     return true;
   });
   const jsRate = viaJs.ok / viaJs.elapsed;
-  say(`reference nats.js js.publish, same window:  ${fmt(jsRate)}/s (${fmt(viaJs.ok)} in ${viaJs.elapsed.toFixed(1)} s); pipelined/js.publish = ${(rawRate / jsRate).toFixed(2)}x`);
-  if (withProjector) say(`          projector caught up with the baseline's ${fmt(ackedSeq)} events in ${fmt(await catchUp())} ms`);
+  say(
+    `reference nats.js js.publish, same window:  ${fmt(jsRate)}/s (${fmt(viaJs.ok)} in ${viaJs.elapsed.toFixed(1)} s); pipelined/js.publish = ${(rawRate / jsRate).toFixed(2)}x`,
+  );
+  if (withProjector)
+    say(`          projector caught up with the baseline's ${fmt(ackedSeq)} events in ${fmt(await catchUp())} ms`);
 
   // 2. As fast as accepted.
   const codes = new Map<string, number>();
@@ -298,15 +333,30 @@ try {
   resetLag();
   const max = await closedLoop(MAX_SECONDS, async () => record(await placeOne(), performance.now()));
   const maxRate = max.ok / max.elapsed;
-  const maxLag = { p50: lagEvents.percentile(50), p99: lagEvents.percentile(99), max: lagEvents.max(), msP99: lagMs.percentile(99), msMax: lagMs.max() };
+  const maxLag = {
+    p50: lagEvents.percentile(50),
+    p99: lagEvents.percentile(99),
+    max: lagEvents.max(),
+    msP99: lagMs.percentile(99),
+    msMax: lagMs.max(),
+  };
   const maxCatchUp = await catchUp();
   say('');
-  say(`max rate  accepted placements: ${fmt(maxRate)}/s (${fmt(max.ok)} in ${max.elapsed.toFixed(1)} s; rejected ${fmt(max.failed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
-  say(`          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms`);
-  say(`          ${max.cpu}${withProjector ? " (this process includes the projector)" : ""}`);
+  say(
+    `max rate  accepted placements: ${fmt(maxRate)}/s (${fmt(max.ok)} in ${max.elapsed.toFixed(1)} s; rejected ${fmt(max.failed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`,
+  );
+  say(
+    `          ack latency with ${WINDOW} in flight: p50 ${max.latencies.percentile(50).toFixed(1)} ms, p99 ${max.latencies.percentile(99).toFixed(1)} ms`,
+  );
+  say(`          ${max.cpu}${withProjector ? ' (this process includes the projector)' : ''}`);
   if (!withProjector) say('          bitmap lag: not measured (--no-projector)');
-  else say(`          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`);
-  say(`          command path / raw pipelined append = ${(maxRate / rawRate).toFixed(2)}; floor 10,000/s: ${maxRate >= 10_000 ? 'MET' : 'MISSED'}`);
+  else
+    say(
+      `          bitmap lag: events p50 ${fmt(maxLag.p50)}, p99 ${fmt(maxLag.p99)}, max ${fmt(maxLag.max)}; oldest unprojected event p99 ${fmt(maxLag.msP99)} ms, max ${fmt(maxLag.msMax)} ms; caught up ${fmt(maxCatchUp)} ms after the last ack`,
+    );
+  say(
+    `          command path / raw pipelined append = ${(maxRate / rawRate).toFixed(2)}; floor 10,000/s: ${maxRate >= 10_000 ? 'MET' : 'MISSED'}`,
+  );
 
   // 3. Fixed rate, open loop.
   codes.clear();
@@ -338,16 +388,33 @@ try {
   await Promise.all(inFlight);
   const fixedElapsed = (performance.now() - fixedStart) / 1000;
   const fixedCpu = fixedMeter(fixedOk + fixedFailed);
-  const fixedLag = { p50: lagEvents.percentile(50), p99: lagEvents.percentile(99), max: lagEvents.max(), msP99: lagMs.percentile(99), msMax: lagMs.max() };
+  const fixedLag = {
+    p50: lagEvents.percentile(50),
+    p99: lagEvents.percentile(99),
+    max: lagEvents.max(),
+    msP99: lagMs.percentile(99),
+    msMax: lagMs.max(),
+  };
   const fixedCatchUp = await catchUp();
   const p99 = fixed.percentile(99);
   say('');
-  say(`fixed     ${fmt(RATE)}/s for ${RATE_SECONDS} s: accepted ${fmt(fixedOk / fixedElapsed)}/s (${fmt(fixedOk)}; rejected ${fmt(fixedFailed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`);
-  say(`          ack latency from scheduled send: p50 ${fixed.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${fixed.max().toFixed(1)} ms; floor p99 <= 50 ms: ${p99 <= 50 ? 'MET' : 'MISSED'}`);
+  say(
+    `fixed     ${fmt(RATE)}/s for ${RATE_SECONDS} s: accepted ${fmt(fixedOk / fixedElapsed)}/s (${fmt(fixedOk)}; rejected ${fmt(fixedFailed)}${codes.size ? ` ${JSON.stringify(Object.fromEntries(codes))}` : ''})`,
+  );
+  say(
+    `          ack latency from scheduled send: p50 ${fixed.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${fixed.max().toFixed(1)} ms; floor p99 <= 50 ms: ${p99 <= 50 ? 'MET' : 'MISSED'}`,
+  );
   if (!withProjector) say('          bitmap lag: not measured (--no-projector)');
-  else say(`          bitmap lag: events p50 ${fmt(fixedLag.p50)}, p99 ${fmt(fixedLag.p99)}, max ${fmt(fixedLag.max)}; oldest unprojected event p99 ${fmt(fixedLag.msP99)} ms, max ${fmt(fixedLag.msMax)} ms; caught up ${fmt(fixedCatchUp)} ms after the last ack`);
+  else
+    say(
+      `          bitmap lag: events p50 ${fmt(fixedLag.p50)}, p99 ${fmt(fixedLag.p99)}, max ${fmt(fixedLag.max)}; oldest unprojected event p99 ${fmt(fixedLag.msP99)} ms, max ${fmt(fixedLag.msMax)} ms; caught up ${fmt(fixedCatchUp)} ms after the last ack`,
+    );
   say(`          ${fixedCpu}`);
-  say(`          load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  say(
+    `          load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 } finally {
   if (sampler) clearInterval(sampler);
   await stopProjector?.().catch(() => undefined);

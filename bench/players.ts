@@ -33,10 +33,13 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
     /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
-    'fresh': { type: 'string', default: '0' },
+    fresh: { type: 'string', default: '0' },
   },
 });
-const count = (name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port' | 'fresh', min: number): number => {
+const count = (
+  name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port' | 'fresh',
+  min: number,
+): number => {
   const n = Number(args[name]);
   if (!Number.isInteger(n) || n < min) {
     process.stderr.write(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(args[name])}\n`);
@@ -59,7 +62,10 @@ const WARMUP_MS = 3_000;
 const SIZE = 1000;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '–';
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,14 +127,32 @@ const canvasId = `hperf_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 const url = `http://127.0.0.1:${PORT}`;
 const entry = args.server === 'dev' ? 'bench/_players-server.ts' : 'src/roles/edge/main.ts';
-const nodeArgs = ['--import', 'tsx', ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []), entry];
+const nodeArgs = [
+  '--import',
+  'tsx',
+  ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []),
+  entry,
+];
 const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], {
   env: {
-    ...process.env, PORT: String(PORT), HOST: '127.0.0.1', CANVAS_ID: canvasId, CANVAS_WIDTH: String(SIZE), CANVAS_HEIGHT: String(SIZE),
-    COOLDOWN_SECONDS: '1', LOG_LEVEL: 'warn', SESSION_SECRET: 'bench-players-secret-bench-players-secret-0', ALLOW_GUEST_PLACEMENT: '1',
+    ...process.env,
+    PORT: String(PORT),
+    HOST: '127.0.0.1',
+    CANVAS_ID: canvasId,
+    CANVAS_WIDTH: String(SIZE),
+    CANVAS_HEIGHT: String(SIZE),
+    COOLDOWN_SECONDS: '1',
+    LOG_LEVEL: 'warn',
+    SESSION_SECRET: 'bench-players-secret-bench-players-secret-0',
+    ALLOW_GUEST_PLACEMENT: '1',
     // Every placer has its own address; its guests rotate so the 1 s cooldown never holds it up.
-    GUEST_COOLDOWN_PER_IP: '0', WS_MAX_CONNECTIONS_PER_IP: '100000', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    GUEST_COOLDOWN_PER_IP: '0',
+    WS_MAX_CONNECTIONS_PER_IP: '100000',
+    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
+    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
@@ -146,13 +170,21 @@ const stop = async () => {
 
 try {
   const deadline = Date.now() + 120_000;
-  while (!(await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server not ready: ${childOutput.slice(-2000)}`);
+  while (
+    !(await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`server not ready: ${childOutput.slice(-2000)}`);
     await sleep(200);
   }
   // The node process itself (taskset execs it: same pid).
   const serverPid = child.pid!;
-  say(`players: --server ${args.server} (pid ${serverPid}, core 0), ${PLACERS} placers × ${IDENTITIES} guests, ${VIEWERS} viewers (${TIMING} timing), ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up; load ${load()}`);
+  say(
+    `players: --server ${args.server} (pid ${serverPid}, core 0), ${PLACERS} placers × ${IDENTITIES} guests, ${VIEWERS} viewers (${TIMING} timing), ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up; load ${load()}`,
+  );
 
   const wsUrl = `${url.replace('http', 'ws')}/ws?v=1`;
   const rtt = new Samples();
@@ -178,7 +210,12 @@ try {
     ws.on('message', (data: ArrayBuffer, isBinary) => {
       if (!timing || !isBinary || !measuring) return;
       const view = new DataView(data);
-      if (view.getUint8(1) === 1) frames.push({ first: view.getFloat64(2, true), last: view.getFloat64(10, true), at: performance.timeOrigin + performance.now() });
+      if (view.getUint8(1) === 1)
+        frames.push({
+          first: view.getFloat64(2, true),
+          last: view.getFloat64(10, true),
+          at: performance.timeOrigin + performance.now(),
+        });
     });
     ws.on('close', () => {
       if (!closing) earlyCloses++;
@@ -188,7 +225,11 @@ try {
     if (v % 200 === 199) await sleep(50);
   }
 
-  interface Guest { ws: WebSocket; readyAt: number; open: boolean }
+  interface Guest {
+    ws: WebSocket;
+    readyAt: number;
+    open: boolean;
+  }
   const placers = Array.from({ length: PLACERS }, (_, p) => {
     const guests: Guest[] = [];
     let inFlight: { requestId: string; at: number; guest: Guest } | null = null;
@@ -207,7 +248,9 @@ try {
       const requestId = `p${p}-${++n}`;
       inFlight = { requestId, at: performance.now(), guest: best };
       const i = p * 7919 + n * 104729;
-      best.ws.send(JSON.stringify({ type: 'place', x: i % SIZE, y: Math.floor(i / SIZE) % SIZE, color: n % 32, requestId }));
+      best.ws.send(
+        JSON.stringify({ type: 'place', x: i % SIZE, y: Math.floor(i / SIZE) % SIZE, color: n % 32, requestId }),
+      );
     };
     for (let g = 0; g < IDENTITIES; g++) {
       const ws = new WebSocket(wsUrl, { perMessageDeflate: false, localAddress: `127.0.0.${10 + p}` });
@@ -215,7 +258,13 @@ try {
       guests.push(guest);
       ws.on('message', (data, isBinary) => {
         if (isBinary) return;
-        const m = JSON.parse(String(data)) as { type: string; requestId?: string; seq?: number; nextPlacement?: number; remainingSeconds?: number };
+        const m = JSON.parse(String(data)) as {
+          type: string;
+          requestId?: string;
+          seq?: number;
+          nextPlacement?: number;
+          remainingSeconds?: number;
+        };
         if (m.type === 'welcome') {
           guest.open = true;
           guest.readyAt = Date.now() + (m as { cooldownRemaining?: number }).cooldownRemaining! * 1000;
@@ -248,7 +297,13 @@ try {
   });
 
   await sleep(WARMUP_MS);
-  const procs = { edge: [serverPid], 'nats-server': pidsNamed('nats-server'), 'redis-server': pidsNamed('redis-server'), postgres: pidsNamed('postgres'), 'load generator': [process.pid] };
+  const procs = {
+    edge: [serverPid],
+    'nats-server': pidsNamed('nats-server'),
+    'redis-server': pidsNamed('redis-server'),
+    postgres: pidsNamed('postgres'),
+    'load generator': [process.pid],
+  };
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const started = performance.now();
   measuring = true;
@@ -256,7 +311,11 @@ try {
   if (FRESH > 0) {
     [fresh] = await startHarnesses('c', FRESH);
     let lastSeq = 1;
-    for (let i = sentAt.length - 1; i >= 0; i--) if (sentAt[i]! > 0) { lastSeq = i + 1; break; }
+    for (let i = sentAt.length - 1; i >= 0; i--)
+      if (sentAt[i]! > 0) {
+        lastSeq = i + 1;
+        break;
+      }
     for (let done = 0; done < FRESH && performance.now() - started < SECONDS * 1000; done += 200) {
       await fresh!.connect(PORT, Math.min(200, FRESH - done), Math.max(1, lastSeq - 5), done, 0);
       await sleep(100);
@@ -270,28 +329,38 @@ try {
   for (const guests of placers) for (const g of guests) g.ws.close();
 
   for (const frames of timingFrames) {
-    for (const f of frames) for (let seq = f.first; seq <= f.last; seq++) {
-      const at = seq - 1 < sentAt.length ? sentAt[seq - 1]! : 0;
-      if (at > 0) delivery.push(f.at - at);
-    }
+    for (const f of frames)
+      for (let seq = f.first; seq <= f.last; seq++) {
+        const at = seq - 1 < sentAt.length ? sentAt[seq - 1]! : 0;
+        if (at > 0) delivery.push(f.at - at);
+      }
   }
   for (const ws of viewers) ws.close();
   if (fresh) {
     const r = await fresh.report();
-    say(`fresh C-harness viewers: ${r.open} open, ${r.closed} closed by the edge, ${r.failed} failed; close codes ${JSON.stringify(r.closeCodes)}`);
+    say(
+      `fresh C-harness viewers: ${r.open} open, ${r.closed} closed by the edge, ${r.failed} failed; close codes ${JSON.stringify(r.closeCodes)}`,
+    );
     fresh.kill();
   }
 
   const rate = accepted / (wallUs / 1e6);
   say(`load ${load()}`);
-  say(`accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times)`);
+  say(
+    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times)`,
+  );
   say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
-  if (TIMING > 0) say(`delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`);
+  if (TIMING > 0)
+    say(
+      `delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`,
+    );
   let totalUs = 0;
   for (const k of Object.keys(procs)) {
     const used = cpuUsed(cpuBefore[k]!, cpuAfter[k]!);
     if (k !== 'load generator') totalUs += used;
-    say(`cpu ${k.padEnd(14)} ${fmt(used / Math.max(1, accepted), 1).padStart(8)} µs/placement  (${fmt((100 * used) / wallUs)} % of a core${procs[k as keyof typeof procs].length === 0 ? ', process not found' : ''})`);
+    say(
+      `cpu ${k.padEnd(14)} ${fmt(used / Math.max(1, accepted), 1).padStart(8)} µs/placement  (${fmt((100 * used) / wallUs)} % of a core${procs[k as keyof typeof procs].length === 0 ? ', process not found' : ''})`,
+    );
   }
   say(`cpu server side ${fmt(totalUs / Math.max(1, accepted), 1)} µs/placement (floor at 3,333/s: ≤ 120)`);
   const floor = args.server === 'dev' ? (VIEWERS === 0 ? 8_000 : 4_000) : 15_000;

@@ -57,7 +57,11 @@ if (!(TAIL >= 0 && TAIL <= 1)) {
   process.exit(2);
 }
 const spec = { width: Number(args.width), height: Number(args.height) };
-if (![EVENTS, spec.width, spec.height].every((n) => Number.isSafeInteger(n) && n > 0) || spec.width > 8192 || spec.height > 8192) {
+if (
+  ![EVENTS, spec.width, spec.height].every((n) => Number.isSafeInteger(n) && n > 0) ||
+  spec.width > 8192 ||
+  spec.height > 8192
+) {
   process.stderr.write('--events, --width and --height must be positive integers (sides ≤ 8192)\n');
   process.exit(2);
 }
@@ -74,7 +78,10 @@ const names = namesFor(uniqueCanvasId('benchrebuild'));
 const nc = await connectNats('nats://127.0.0.1:4222', 'bench-rebuild');
 const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-rebuild');
 const pg = await connectPg('postgres://postgres@127.0.0.1:5432/test', names.pgSchema, logger);
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 /** Profiles `run` into `--profile`/<name>.cpuprofile when asked (in-process, so only that phase is in it). */
 async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -96,9 +103,11 @@ async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
 /** xorshift32, so a 12M-event fill needs no 12M-object array. */
 let seed = 42;
 const next = () => {
-  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed << 13;
+  seed >>>= 0;
   seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
+  seed ^= seed << 5;
+  seed >>>= 0;
   return seed;
 };
 
@@ -106,7 +115,9 @@ try {
   await applyStreams(nc, names);
   await migrateToLatest(pg.pool, names.pgSchema);
   const snapshotSeq = Math.round(EVENTS * (1 - TAIL));
-  process.stdout.write(`rebuild bench: ${fmt(EVENTS)} events on a ${spec.width}×${spec.height} canvas, snapshot at seq ${fmt(snapshotSeq)} (load average ${load()})\n`);
+  process.stdout.write(
+    `rebuild bench: ${fmt(EVENTS)} events on a ${spec.width}×${spec.height} canvas, snapshot at seq ${fmt(snapshotSeq)} (load average ${load()})\n`,
+  );
 
   // Fill the stream, remembering each sequence's pixel (appends are pipelined: acks come in any order).
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 30_000 });
@@ -114,9 +125,25 @@ try {
   let t = performance.now();
   const WINDOW = 5000;
   for (let i = 0; i < EVENTS; i += WINDOW) {
-    const batch = Array.from({ length: Math.min(WINDOW, EVENTS - i) }, () => ({ x: next() % spec.width, y: next() % spec.height, color: next() % 32 }));
-    const acks = await Promise.all(batch.map((p, j) =>
-      log.append({ kind: EventKind.PixelPlaced, ...p, userId: `user${(i + j) % 100_000}`, requestId: `req-${i + j}`, placedAt: Date.now() }, `req-${i + j}`)));
+    const batch = Array.from({ length: Math.min(WINDOW, EVENTS - i) }, () => ({
+      x: next() % spec.width,
+      y: next() % spec.height,
+      color: next() % 32,
+    }));
+    const acks = await Promise.all(
+      batch.map((p, j) =>
+        log.append(
+          {
+            kind: EventKind.PixelPlaced,
+            ...p,
+            userId: `user${(i + j) % 100_000}`,
+            requestId: `req-${i + j}`,
+            placedAt: Date.now(),
+          },
+          `req-${i + j}`,
+        ),
+      ),
+    );
     acks.forEach((ack, j) => {
       const p = batch[j]!;
       bySeq.x[ack.seq] = p.x;
@@ -134,15 +161,36 @@ try {
     const canvas = createCanvas(spec);
     for (let seq = 1; seq <= snapshotSeq; seq++) canvas[bySeq.y[seq]! * spec.width + bySeq.x[seq]!] = bySeq.color[seq]!;
     const capturedAt = Date.now() - 60_000;
-    await history.commit({ projection: names.consumers.history, expectedSeq: 0, newSeq: snapshotSeq, rows: [],
-      snapshots: snapshotSeq > 0 ? [{ seq: snapshotSeq, capturedAt, maxPlacedAt: capturedAt, pixelCount: snapshotSeq, width: spec.width, height: spec.height, canvas }] : [] });
+    await history.commit({
+      projection: names.consumers.history,
+      expectedSeq: 0,
+      newSeq: snapshotSeq,
+      rows: [],
+      snapshots:
+        snapshotSeq > 0
+          ? [
+              {
+                seq: snapshotSeq,
+                capturedAt,
+                maxPlacedAt: capturedAt,
+                pixelCount: snapshotSeq,
+                width: spec.width,
+                height: spec.height,
+                canvas,
+              },
+            ]
+          : [],
+    });
   }
 
   // 1. Baselines: bare ordered consumer, and the bare pixel protocol, count only.
   t = performance.now();
   let cpu = process.cpuUsage();
   await phase('baseline-consume', async () => {
-    const consumer = await jetstream(nc).consumers.get(names.stream, { filter_subjects: names.subjects, deliver_policy: DeliverPolicy.All });
+    const consumer = await jetstream(nc).consumers.get(names.stream, {
+      filter_subjects: names.subjects,
+      deliver_policy: DeliverPolicy.All,
+    });
     const messages = await consumer.consume({ max_messages: 16_384 });
     let n = 0;
     for await (const m of messages) {
@@ -153,8 +201,16 @@ try {
     if (n !== EVENTS) throw new Error(`baseline read ${n} events, expected ${EVENTS}`);
   });
   const baselineMs = performance.now() - t;
-  process.stdout.write(`  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`);
-  const stream = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 }, reader: 'bench', logger, maxBatch: 8192, pullMessages: 16_384 });
+  process.stdout.write(
+    `  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`,
+  );
+  const stream = createNatsEventStream(nc, names, {
+    canvas: { ...spec, colors: 32 },
+    reader: 'bench',
+    logger,
+    maxBatch: 8192,
+    pullMessages: 16_384,
+  });
   t = performance.now();
   cpu = process.cpuUsage();
   await phase('baseline-pixels', async () => {
@@ -163,26 +219,39 @@ try {
     if (n !== EVENTS) throw new Error(`pixel read ${n} events, expected ${EVENTS}`);
   });
   const pixelsMs = performance.now() - t;
-  process.stdout.write(`  bare pixel read: ${fmt(rate(EVENTS, pixelsMs))} events/s (readPixels, nothing applied, ${(pixelsMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`);
+  process.stdout.write(
+    `  bare pixel read: ${fmt(rate(EVENTS, pixelsMs))} events/s (readPixels, nothing applied, ${(pixelsMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`,
+  );
 
   // 2. Before: the old full replay (StoredEvent objects, decodeEvent), without the Redis write.
   t = performance.now();
   cpu = process.cpuUsage();
   const before = await phase('before-read-decode', async () => {
     const canvas = createCanvas(spec);
-    for await (const batch of stream.read(1, { untilSeq: EVENTS })) replay(canvas, spec.width, batch.map((e) => e.event));
+    for await (const batch of stream.read(1, { untilSeq: EVENTS }))
+      replay(
+        canvas,
+        spec.width,
+        batch.map((e) => e.event),
+      );
     return Buffer.from(canvas);
   });
   const beforeMs = performance.now() - t;
-  process.stdout.write(`  before:     ${fmt(rate(EVENTS, beforeMs))} events/s (old full replay: read → decodeEvent → replay, no Redis write, ${(beforeMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`);
+  process.stdout.write(
+    `  before:     ${fmt(rate(EVENTS, beforeMs))} events/s (old full replay: read → decodeEvent → replay, no Redis write, ${(beforeMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`,
+  );
 
   // 3. Full replay rebuild.
   const store = createRedisBitmapStore(redis, names, spec);
   cpu = process.cpuUsage();
-  const full = await phase('full-replay', () => rebuildBitmap({ stream, store, spec, snapshots: history }, { full: true }));
+  const full = await phase('full-replay', () =>
+    rebuildBitmap({ stream, store, spec, snapshots: history }, { full: true }),
+  );
   if (full.events !== EVENTS) throw new Error(`rebuild replayed ${full.events} events, expected ${EVENTS}`);
   const rebuiltCanvas = Buffer.from((await store.load())!.canvas);
-  process.stdout.write(`  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`);
+  process.stdout.write(
+    `  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`,
+  );
   process.stdout.write(`               ${describeRecovery(full)}\n`);
   process.stdout.write(`  before equals full replay byte for byte: ${before.equals(rebuiltCanvas)}\n`);
 
@@ -191,10 +260,13 @@ try {
   cpu = process.cpuUsage();
   const fast = await phase('snapshot-tail', () => rebuildBitmap({ stream, store, spec, snapshots: history }));
   const fastCanvas = Buffer.from((await store.load())!.canvas);
-  process.stdout.write(`  snapshot + tail: recovered ${fmt(EVENTS)} events in ${(fast.ms / 1000).toFixed(2)} s (${(full.ms / fast.ms).toFixed(1)}× faster than the full replay; ${(cpuSince(cpu)).toFixed(2)} CPU-s; load ${load()})\n`);
+  process.stdout.write(
+    `  snapshot + tail: recovered ${fmt(EVENTS)} events in ${(fast.ms / 1000).toFixed(2)} s (${(full.ms / fast.ms).toFixed(1)}× faster than the full replay; ${(cpuSince(cpu)).toFixed(2)} CPU-s; load ${load()})\n`,
+  );
   process.stdout.write(`               ${describeRecovery(fast)}\n`);
   process.stdout.write(`  snapshot + tail equals full replay byte for byte: ${fastCanvas.equals(rebuiltCanvas)}\n`);
-  if (!fastCanvas.equals(rebuiltCanvas) || !before.equals(rebuiltCanvas) || fast.path.kind !== 'snapshot') process.exitCode = 1;
+  if (!fastCanvas.equals(rebuiltCanvas) || !before.equals(rebuiltCanvas) || fast.path.kind !== 'snapshot')
+    process.exitCode = 1;
 
   // 5. Live projector catch-up from an empty bitmap at sequence 0.
   if (!args['no-catch-up']) {
@@ -203,21 +275,28 @@ try {
     t = performance.now();
     cpu = process.cpuUsage();
     let caughtUpMs = 0;
-    await runBitmapProjection({
-      store,
-      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: { ...spec, colors: 32 } }),
-      stream,
-      spec,
-      log: logger,
-      onApplied: (seq) => {
-        if (seq >= EVENTS && caughtUpMs === 0) {
-          caughtUpMs = performance.now() - t;
-          controller.abort();
-        }
+    await runBitmapProjection(
+      {
+        store,
+        source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, {
+          canvas: { ...spec, colors: 32 },
+        }),
+        stream,
+        spec,
+        log: logger,
+        onApplied: (seq) => {
+          if (seq >= EVENTS && caughtUpMs === 0) {
+            caughtUpMs = performance.now() - t;
+            controller.abort();
+          }
+        },
       },
-    }, controller.signal);
+      controller.signal,
+    );
     const live = Buffer.from((await store.load())!.canvas);
-    process.stdout.write(`  catch-up:   ${fmt(rate(EVENTS, caughtUpMs))} events/s (live projector, durable + Lua per batch, ${(caughtUpMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / caughtUpMs).toFixed(2)}× the baseline rate)\n`);
+    process.stdout.write(
+      `  catch-up:   ${fmt(rate(EVENTS, caughtUpMs))} events/s (live projector, durable + Lua per batch, ${(caughtUpMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / caughtUpMs).toFixed(2)}× the baseline rate)\n`,
+    );
     process.stdout.write(`  live bitmap equals rebuild byte for byte: ${live.equals(rebuiltCanvas)}\n`);
     if (!live.equals(rebuiltCanvas)) process.exitCode = 1;
   }

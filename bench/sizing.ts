@@ -23,15 +23,22 @@ const { values } = parseArgs({
 
 /** Each input with where it was measured (BENCHMARKS.md section, command) or that it is an assumption. */
 const SOURCES: Record<string, string> = {
-  cpuPerFrameUs: 'fanout › Issue 14: `npm run bench -- fanout --clients 10000 --seconds 10 --port 3652` (load 2.1): 9.63 µs per frame of 2,024 B (bare uWS 8.68)',
+  cpuPerFrameUs:
+    'fanout › Issue 14: `npm run bench -- fanout --clients 10000 --seconds 10 --port 3652` (load 2.1): 9.63 µs per frame of 2,024 B (bare uWS 8.68)',
   edgeFixedCores: 'fanout › Issue 14: same run, "fixed cost 10.5 % of a core" (tailing 3,333 events/s, no client)',
-  edgeBaseMiB: 'fanout › Issue 14: `npm run bench -- fanout-connections --clients 19000 --seconds 10 --port 3644`: RSS 158 MiB before the clients',
-  rssPerConnectionKiB: 'same run: 1.20 KiB per connection with live updates (1.92 right after connecting; 2.0 in the 10,000-client fanout run)',
-  stormKiBPerClient: 'fanout › Issue 14: `npm run bench -- fanout-storm --clients 10000 --port 3650`: peak RSS +68 KiB per resuming client (823 MiB from 159)',
-  cpuPerPlacementUs: 'placements: `npm run bench -- placements` (2026-11-28 05:41), open loop at 3,333/s: 76.2 + 102.3 + 24.9 = 203.4 µs (edge + nats-server + redis-server)',
-  utilization: 'assumption: a process may use this share of its core (the storm run took an idle edge to 74 % of a core)',
-  stormShare: 'assumption: share of a failed process\'s clients one process must absorb (1 = all, as in the storm run)',
-  maxClientsPerProcess: 'fanout › Issue 14: the fanout-connections run above held 19,000 clients on one edge (the descriptor limit here is 20,000)',
+  edgeBaseMiB:
+    'fanout › Issue 14: `npm run bench -- fanout-connections --clients 19000 --seconds 10 --port 3644`: RSS 158 MiB before the clients',
+  rssPerConnectionKiB:
+    'same run: 1.20 KiB per connection with live updates (1.92 right after connecting; 2.0 in the 10,000-client fanout run)',
+  stormKiBPerClient:
+    'fanout › Issue 14: `npm run bench -- fanout-storm --clients 10000 --port 3650`: peak RSS +68 KiB per resuming client (823 MiB from 159)',
+  cpuPerPlacementUs:
+    'placements: `npm run bench -- placements` (2026-11-28 05:41), open loop at 3,333/s: 76.2 + 102.3 + 24.9 = 203.4 µs (edge + nats-server + redis-server)',
+  utilization:
+    'assumption: a process may use this share of its core (the storm run took an idle edge to 74 % of a core)',
+  stormShare: "assumption: share of a failed process's clients one process must absorb (1 = all, as in the storm run)",
+  maxClientsPerProcess:
+    'fanout › Issue 14: the fanout-connections run above held 19,000 clients on one edge (the descriptor limit here is 20,000)',
   mss: 'assumption: 1,448-byte TCP segments (1,500 MTU, IPv4, TCP timestamps)',
 };
 
@@ -57,15 +64,22 @@ const mixes: { label: string; classes: ViewerClass[] }[] = [
   { label: 'all whole-canvas (measured inputs)', classes: [{ name: 'whole', share: 1, placementsInView: 1 }] },
   {
     label: `${Math.round(zoomed * 100)} % zoomed in, ${(inView * 100).toFixed(2)} % of placements in view (**projection**)`,
-    classes: [{ name: 'whole', share: 1 - zoomed, placementsInView: 1 }, { name: 'zoomed', share: zoomed, placementsInView: inView }],
+    classes: [
+      { name: 'whole', share: 1 - zoomed, placementsInView: 1 },
+      { name: 'zoomed', share: zoomed, placementsInView: inView },
+    ],
   },
   {
     label: `${Math.round(zoomed * 100)} % zoomed in, 0.25 % in view (a 100×100 view, uniform placements; **projection**)`,
-    classes: [{ name: 'whole', share: 1 - zoomed, placementsInView: 1 }, { name: 'zoomed', share: zoomed, placementsInView: 0.0025 }],
+    classes: [
+      { name: 'whole', share: 1 - zoomed, placementsInView: 1 },
+      { name: 'zoomed', share: zoomed, placementsInView: 0.0025 },
+    ],
   },
 ];
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const lines = [
   `| viewers | window | frames/client/s | edge CPU for fan-out | clients per process | edge processes = cores | edge memory | bandwidth | placement path |`,
   '|---|---|---|---|---|---|---|---|---|',
@@ -73,9 +87,14 @@ const lines = [
 for (const mix of mixes) {
   for (const windowMs of [50, 250]) {
     const r = sizeEdges(base(windowMs), mix.classes);
-    lines.push(`| ${mix.label} | ${windowMs} ms | ${fmt(r.framesPerClientPerSecond, 1)} | ${fmt(r.fanoutCores)} cores | ${fmt(r.clientsPerProcess)} | **${fmt(r.edgeCores)}** | ${fmt(r.edgeMemoryGiB)} GiB | ${fmt(r.bandwidthGbitPerSecond)} Gbit/s (${fmt(r.bytesPerClientPerSecond / 1000, 1)} kB/s a client) | ${fmt(r.placementCores, 2)} cores |`);
+    lines.push(
+      `| ${mix.label} | ${windowMs} ms | ${fmt(r.framesPerClientPerSecond, 1)} | ${fmt(r.fanoutCores)} cores | ${fmt(r.clientsPerProcess)} | **${fmt(r.edgeCores)}** | ${fmt(r.edgeMemoryGiB)} GiB | ${fmt(r.bandwidthGbitPerSecond)} Gbit/s (${fmt(r.bytesPerClientPerSecond / 1000, 1)} kB/s a client) | ${fmt(r.placementCores, 2)} cores |`,
+    );
   }
 }
-process.stdout.write(`${lines.join('\n')}\n\nInputs (${fmt(Number(values.clients))} clients, ${fmt(Number(values.rate))} placements/s):\n`);
+process.stdout.write(
+  `${lines.join('\n')}\n\nInputs (${fmt(Number(values.clients))} clients, ${fmt(Number(values.rate))} placements/s):\n`,
+);
 const shown = base(50);
-for (const [k, source] of Object.entries(SOURCES)) process.stdout.write(`- ${k} = ${String(shown[k as keyof SizingInputs])}: ${source}\n`);
+for (const [k, source] of Object.entries(SOURCES))
+  process.stdout.write(`- ${k} = ${String(shown[k as keyof SizingInputs])}: ${source}\n`);

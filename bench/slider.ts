@@ -21,17 +21,39 @@ import type { Page } from 'playwright-core';
 import { encodeEvent, EventKind } from '../proto/event-codec.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { randomPixels } from '../test/helpers/append-events.ts';
-import { deleteRedisKeys, deleteStream, dropSchema, TEST_NATS_URL, TEST_REDIS_URL, testEnv, testNames } from '../test/helpers/isolation.ts';
-import { ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp } from '../test/e2e/browser-harness.ts';
+import {
+  deleteRedisKeys,
+  deleteStream,
+  dropSchema,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+  testEnv,
+  testNames,
+} from '../test/helpers/isolation.ts';
+import {
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  sessionSecret,
+  startRole,
+  waitForHttp,
+} from '../test/e2e/browser-harness.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '500000' }, steps: { type: 'string', default: '60' } } });
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '500000' }, steps: { type: 'string', default: '60' } },
+});
 const EVENTS = Number(values.events);
 const STEPS = Number(values.steps);
 const WIDTH = 2000;
 const HEIGHT = 2000;
 const SPAN_MS = 20 * 60_000;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
-const load = () => execSync('uptime').toString().trim().replace(/^.*load/, 'load');
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
+const load = () =>
+  execSync('uptime')
+    .toString()
+    .trim()
+    .replace(/^.*load/, 'load');
 
 /** Slider positions of a drag: a deterministic random walk inside (0, 1000). */
 function walk(steps: number, from: number, seed: number): number[] {
@@ -70,7 +92,9 @@ const nc = await connect({ servers: TEST_NATS_URL });
 const redis = new Redis(TEST_REDIS_URL);
 let role: ReturnType<typeof startRole> | undefined;
 try {
-  process.stdout.write(`slider bench: ${WIDTH}×${HEIGHT} canvas, ${EVENTS} events over ${SPAN_MS / 60_000} min, ${STEPS} steps per path; ${load()}\n`);
+  process.stdout.write(
+    `slider bench: ${WIDTH}×${HEIGHT} canvas, ${EVENTS} events over ${SPAN_MS / 60_000} min, ${STEPS} steps per path; ${load()}\n`,
+  );
   await ensureWebBuilt();
   await applyStreams(nc, names);
   const pixels = randomPixels(EVENTS, WIDTH, HEIGHT, 32, 16);
@@ -78,23 +102,48 @@ try {
   const from = Date.now() - SPAN_MS - 30_000;
   const t0 = performance.now();
   for (let i = 0; i < EVENTS; i += 2000) {
-    await Promise.all(pixels.slice(i, i + 2000).map((p, j) => {
-      const n = i + j;
-      const color = n % 2 === 0 ? ((p.x >> 6) + (p.y >> 6)) % 32 : p.color;
-      const placedAt = from + Math.floor((n * SPAN_MS) / EVENTS);
-      return js.publish(names.pixelSubject(p.x, p.y), encodeEvent({ kind: EventKind.PixelPlaced, x: p.x, y: p.y, color, userId: `u${n % 5000}`, requestId: `r${n}`, placedAt }));
-    }));
+    await Promise.all(
+      pixels.slice(i, i + 2000).map((p, j) => {
+        const n = i + j;
+        const color = n % 2 === 0 ? ((p.x >> 6) + (p.y >> 6)) % 32 : p.color;
+        const placedAt = from + Math.floor((n * SPAN_MS) / EVENTS);
+        return js.publish(
+          names.pixelSubject(p.x, p.y),
+          encodeEvent({
+            kind: EventKind.PixelPlaced,
+            x: p.x,
+            y: p.y,
+            color,
+            userId: `u${n % 5000}`,
+            requestId: `r${n}`,
+            placedAt,
+          }),
+        );
+      }),
+    );
   }
   process.stdout.write(`  appended in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  role = startRole('dev', testEnv(names, { PORT: String(port), HOST: '127.0.0.1', START_SERVICES: '0', CANVAS_WIDTH: String(WIDTH), CANVAS_HEIGHT: String(HEIGHT), SESSION_SECRET: sessionSecret() }));
+  role = startRole(
+    'dev',
+    testEnv(names, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      START_SERVICES: '0',
+      CANVAS_WIDTH: String(WIDTH),
+      CANVAS_HEIGHT: String(HEIGHT),
+      SESSION_SECRET: sessionSecret(),
+    }),
+  );
   await waitForHttp(`${base}/api/v1/history/info`, role, 120_000);
   const ingest = performance.now();
   for (;;) {
     const info = (await (await fetch(`${base}/api/v1/history/info`)).json()) as { position: number; snapshots: number };
     if (info.position >= EVENTS) {
-      process.stdout.write(`  history ingested in ${((performance.now() - ingest) / 1000).toFixed(1)} s, ${info.snapshots} snapshots\n`);
+      process.stdout.write(
+        `  history ingested in ${((performance.now() - ingest) / 1000).toFixed(1)} s, ${info.snapshots} snapshots\n`,
+      );
       break;
     }
     if (performance.now() - ingest > 600_000) throw new Error(`history stuck at ${info.position}`);
@@ -126,12 +175,12 @@ try {
       times.indices.push(await step(indices, walkIdx[i] as number));
       times.zoomed.push(await step(zoomed, Math.max(1, (walkIdx[i] as number) - 2)));
     }
-    const sizes = await indices.evaluate(`(async () => {
+    const sizes = (await indices.evaluate(`(async () => {
       const iso = new Date(Date.now() - 60000).toISOString();
       const a = await fetch('/api/v1/history/snapshot?format=png&time=' + iso);
       const b = await fetch('/api/v1/history/canvas?encoding=identity&time=' + iso);
       return { png: (await a.arrayBuffer()).byteLength, indices: (await b.arrayBuffer()).byteLength, encoding: b.headers.get('content-encoding') };
-    })()`) as { png: number; indices: number; encoding: string | null };
+    })()`)) as { png: number; indices: number; encoding: string | null };
     const line = (label: string, xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       return `  ${label.padEnd(34)} p50 ${pct(s, 0.5).toFixed(1)} ms, p99 ${pct(s, 0.99).toFixed(1)} ms, max ${(s.at(-1) ?? 0).toFixed(1)} ms`;
@@ -139,10 +188,16 @@ try {
     process.stdout.write(`\nslider step, input → drawn (${STEPS} steps each, alternating):\n`);
     process.stdout.write(`${line('previous: PNG per step', times.png)}\n`);
     process.stdout.write(`${line('new: palette indices (history/canvas)', times.indices)}  [target p50 ≤ 50 ms]\n`);
-    const p50 = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
+    const p50 = (xs: number[]) =>
+      pct(
+        [...xs].sort((a, b) => a - b),
+        0.5,
+      );
     process.stdout.write(`${line('new, zoomed in (visible region)', times.zoomed)}\n`);
     process.stdout.write(`  ratio new / previous p50: ${(p50(times.indices) / p50(times.png)).toFixed(2)}×\n`);
-    process.stdout.write(`  one full answer on the wire (as the slider asks for it): PNG ${(sizes.png / 1e6).toFixed(2)} MB, indices ${(sizes.indices / 1e6).toFixed(2)} MB (content-encoding ${sizes.encoding ?? 'identity'})\n`);
+    process.stdout.write(
+      `  one full answer on the wire (as the slider asks for it): PNG ${(sizes.png / 1e6).toFixed(2)} MB, indices ${(sizes.indices / 1e6).toFixed(2)} MB (content-encoding ${sizes.encoding ?? 'identity'})\n`,
+    );
     // Where the time goes: the same answers fetched from Node (no browser), 10 instants each.
     const server = async (path: string, gzip: boolean) => {
       const xs: number[] = [];
@@ -153,9 +208,14 @@ try {
         await res.arrayBuffer();
         xs.push(performance.now() - t);
       }
-      return pct(xs.sort((a, b) => a - b), 0.5).toFixed(1);
+      return pct(
+        xs.sort((a, b) => a - b),
+        0.5,
+      ).toFixed(1);
     };
-    process.stdout.write(`  server only (Node fetch, p50 of 10): PNG ${await server('/api/v1/history/snapshot?format=png&time=', false)} ms, raw snapshot ${await server('/api/v1/history/snapshot?format=raw&time=', false)} ms, indices identity ${await server('/api/v1/history/canvas?time=', false)} ms, indices gzip ${await server('/api/v1/history/canvas?time=', true)} ms\n`);
+    process.stdout.write(
+      `  server only (Node fetch, p50 of 10): PNG ${await server('/api/v1/history/snapshot?format=png&time=', false)} ms, raw snapshot ${await server('/api/v1/history/snapshot?format=raw&time=', false)} ms, indices identity ${await server('/api/v1/history/canvas?time=', false)} ms, indices gzip ${await server('/api/v1/history/canvas?time=', true)} ms\n`,
+    );
     process.stdout.write(`  ${load()}\n`);
   } finally {
     await browser.close();

@@ -28,7 +28,15 @@ if (!existsSync(join(ROOT, 'dist/build.json'))) {
 }
 
 const names = testNames('benchstartup');
-const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: '64', CANVAS_HEIGHT: '64', SESSION_SECRET: 'bench-startup-secret-0123456789abcdef', HOST: '127.0.0.1' }) };
+const env = {
+  ...process.env,
+  ...testEnv(names, {
+    CANVAS_WIDTH: '64',
+    CANVAS_HEIGHT: '64',
+    SESSION_SECRET: 'bench-startup-secret-0123456789abcdef',
+    HOST: '127.0.0.1',
+  }),
+};
 
 interface Target {
   readonly name: string;
@@ -70,7 +78,11 @@ interface Sample {
 async function startOnce(target: Target, args: string[]): Promise<Sample> {
   const ready = await target.ready?.();
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...env, ...ready?.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...env, ...ready?.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -84,7 +96,13 @@ async function startOnce(target: Target, args: string[]): Promise<Sample> {
     }
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${target.name} exited ${child.exitCode}: ${stderr}`);
-      if (await fetch(ready.url).then((r) => r.ok, () => false)) return { wallMs: performance.now() - started, cpuMs: cpuSeconds(child.pid!) * 1000 };
+      if (
+        await fetch(ready.url).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return { wallMs: performance.now() - started, cpuMs: cpuSeconds(child.pid!) * 1000 };
       if (performance.now() - started > 120_000) throw new Error(`${target.name} not ready in 120 s`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -100,7 +118,8 @@ const stats = (ms: number[]) => {
   const sorted = [...ms].sort((a, b) => a - b);
   return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 };
-const fmt = (s: { median: number; min: number; max: number }) => `median ${s.median.toFixed(0)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+const fmt = (s: { median: number; min: number; max: number }) =>
+  `median ${s.median.toFixed(0)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 
 try {
   process.stdout.write(`startup: ${runs} runs each, tsx and dist alternating, Node ${process.version}\n`);
@@ -115,7 +134,9 @@ try {
       const t = stats(tsx.map((s) => s[key]));
       const d = stats(dist.map((s) => s[key]));
       const label = key === 'wallMs' ? target.name : '  (CPU time)';
-      process.stdout.write(`  ${label.padEnd(20)} tsx ${fmt(t)}   dist ${fmt(d)}   ratio dist/tsx ${(d.median / t.median).toFixed(2)}\n`);
+      process.stdout.write(
+        `  ${label.padEnd(20)} tsx ${fmt(t)}   dist ${fmt(d)}   ratio dist/tsx ${(d.median / t.median).toFixed(2)}\n`,
+      );
     }
   }
 } finally {

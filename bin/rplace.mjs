@@ -26,14 +26,17 @@ if (tsx) {
 } else {
   const compiled = join(root, 'dist/src/cli/main.js');
   if (!existsSync(join(root, 'dist/build.json')) || !existsSync(compiled)) {
-    fail(existsSync(source)
-      ? 'neither tsx (a dev dependency: run `npm ci`) nor a whole build (dist/build.json: run `npm run build`) is here to run the CLI'
-      : 'dist/ is missing or half-built (no dist/build.json, which `npm run build` writes last): run `npm run build`');
+    fail(
+      existsSync(source)
+        ? 'neither tsx (a dev dependency: run `npm ci`) nor a whole build (dist/build.json: run `npm run build`) is here to run the CLI'
+        : 'dist/ is missing or half-built (no dist/build.json, which `npm run build` writes last): run `npm run build`',
+    );
   }
   try {
     await import(pathToFileURL(compiled).href);
   } catch (error) {
-    if (error?.code === 'ERR_MODULE_NOT_FOUND') fail(`dist/ is half-built (${error.message.split('\n')[0]}); run \`npm run build\``);
+    if (error?.code === 'ERR_MODULE_NOT_FOUND')
+      fail(`dist/ is half-built (${error.message.split('\n')[0]}); run \`npm run build\``);
     throw error;
   }
 }

@@ -147,9 +147,11 @@ export function encodeEvent(event: CanvasEvent): Uint8Array {
  * `EventDecodeError`, else returns the offset of the request id's length byte. The kind is then `bytes[1]`.
  */
 function checkLayout(bytes: Uint8Array): number {
-  if (bytes.length < HEADER_BYTES + 2) throw new EventDecodeError(`event too short: ${bytes.length} bytes`, RejectReason.Layout);
+  if (bytes.length < HEADER_BYTES + 2)
+    throw new EventDecodeError(`event too short: ${bytes.length} bytes`, RejectReason.Layout);
   const version = bytes[0] as number;
-  if (version !== EVENT_FORMAT_VERSION) throw new EventDecodeError(`unknown event format version ${version}`, RejectReason.Version);
+  if (version !== EVENT_FORMAT_VERSION)
+    throw new EventDecodeError(`unknown event format version ${version}`, RejectReason.Version);
   const kind = bytes[1];
   if (!isKnownKind(kind)) throw new EventDecodeError(`unknown event kind ${kind}`, RejectReason.Kind);
   const userLength = bytes[HEADER_BYTES] ?? 0;
@@ -159,7 +161,8 @@ function checkLayout(bytes: Uint8Array): number {
     throw new EventDecodeError('event id lengths do not match its size', RejectReason.Layout);
   }
   const placedAt = eventPlacedAt(bytes);
-  if (!Number.isSafeInteger(placedAt) || placedAt < 0) throw new EventDecodeError(`placedAt ${placedAt} is not a time`, RejectReason.Time);
+  if (!Number.isSafeInteger(placedAt) || placedAt < 0)
+    throw new EventDecodeError(`placedAt ${placedAt} is not a time`, RejectReason.Time);
   return requestAt;
 }
 
@@ -211,18 +214,30 @@ export function checkEvent(bytes: Uint8Array): EventKind {
  * `rplace.<canvas>.mod.…` subject). Everything it reads is stored in the log, so every reader and every
  * replay rejects exactly the same events. Throws `EventDecodeError` (with its `reason`), else returns the kind.
  */
-export function checkStoredEvent(bytes: Uint8Array, bounds: EventBounds, storedAtMs: number, moderation: boolean): EventKind {
+export function checkStoredEvent(
+  bytes: Uint8Array,
+  bounds: EventBounds,
+  storedAtMs: number,
+  moderation: boolean,
+): EventKind {
   const kind = checkEvent(bytes);
   if (moderation !== (kind === EventKind.PixelRestored)) {
-    throw new EventDecodeError(`event kind ${kind} stored under a ${moderation ? 'moderation' : 'placement'} subject`, RejectReason.Subject);
+    throw new EventDecodeError(
+      `event kind ${kind} stored under a ${moderation ? 'moderation' : 'placement'} subject`,
+      RejectReason.Subject,
+    );
   }
   const x = eventX(bytes);
   const y = eventY(bytes);
   if (x >= bounds.width || y >= bounds.height) {
-    throw new EventDecodeError(`pixel (${x}, ${y}) is outside the ${bounds.width}×${bounds.height} canvas`, RejectReason.Bounds);
+    throw new EventDecodeError(
+      `pixel (${x}, ${y}) is outside the ${bounds.width}×${bounds.height} canvas`,
+      RejectReason.Bounds,
+    );
   }
   const color = eventColor(bytes);
-  if (color >= bounds.colors) throw new EventDecodeError(`colour ${color} is not in the ${bounds.colors}-colour palette`, RejectReason.Color);
+  if (color >= bounds.colors)
+    throw new EventDecodeError(`colour ${color} is not in the ${bounds.colors}-colour palette`, RejectReason.Color);
   const placedAt = eventPlacedAt(bytes);
   if (placedAt < storedAtMs - MAX_PLACED_BEFORE_STORED_MS || placedAt > storedAtMs + MAX_PLACED_AFTER_STORED_MS) {
     throw new EventDecodeError(`placedAt ${placedAt} is too far from the stored time ${storedAtMs}`, RejectReason.Time);
@@ -263,7 +278,10 @@ export function eventColor(bytes: Uint8Array): number {
  */
 export function decodePixel(bytes: Uint8Array): { x: number; y: number; color: number } {
   if (bytes.length < HEADER_BYTES + 2 || bytes[0] !== EVENT_FORMAT_VERSION || !isKnownKind(bytes[1])) {
-    throw new EventDecodeError(`not a version ${EVENT_FORMAT_VERSION} PixelPlaced or PixelRestored event`, RejectReason.Layout);
+    throw new EventDecodeError(
+      `not a version ${EVENT_FORMAT_VERSION} PixelPlaced or PixelRestored event`,
+      RejectReason.Layout,
+    );
   }
   return {
     x: (bytes[2] as number) | ((bytes[3] as number) << 8),

@@ -93,11 +93,21 @@ export function writePixelRecord(records: Uint8Array, i: number, x: number, y: n
 export function forEachPixel(frame: PixelsFrame, visit: (x: number, y: number, color: number) => void): void {
   const r = frame.records;
   for (let o = 0; o < frame.count * PIXEL_RECORD_BYTES; o += PIXEL_RECORD_BYTES) {
-    visit((r[o] as number) | ((r[o + 1] as number) << 8), (r[o + 2] as number) | ((r[o + 3] as number) << 8), r[o + 4] as number);
+    visit(
+      (r[o] as number) | ((r[o + 1] as number) << 8),
+      (r[o + 2] as number) | ((r[o + 3] as number) << 8),
+      r[o + 4] as number,
+    );
   }
 }
 
-export function encodeCanvasFrame(seq: number, width: number, height: number, encoding: CanvasEncoding, data: Uint8Array): Uint8Array {
+export function encodeCanvasFrame(
+  seq: number,
+  width: number,
+  height: number,
+  encoding: CanvasEncoding,
+  data: Uint8Array,
+): Uint8Array {
   const out = new Uint8Array(CANVAS_HEADER_BYTES + data.length);
   const view = new DataView(out.buffer);
   out[0] = PROTOCOL_VERSION;

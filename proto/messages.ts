@@ -12,7 +12,11 @@ export { PROTOCOL_VERSION } from './version.ts';
 /** Largest client → server message an edge accepts (bytes). */
 export const MAX_CLIENT_MESSAGE_BYTES = 512;
 
-const requestId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'requestId: 1-64 of A-Z a-z 0-9 _ -');
+const requestId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'requestId: 1-64 of A-Z a-z 0-9 _ -');
 const coordinate = z.number().int().min(0).max(65_535);
 
 export const PlaceMessage = z.strictObject({
@@ -28,7 +32,10 @@ export const PingMessage = z.strictObject({ type: z.literal('ping') });
  * answers with one `pixels` frame starting exactly at `since + 1`, or a fresh `canvas` when it no longer
  * holds those events. (On a reconnect, `/ws?since=SEQ` does the same.)
  */
-export const ResumeMessage = z.strictObject({ type: z.literal('resume'), since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+export const ResumeMessage = z.strictObject({
+  type: z.literal('resume'),
+  since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
 
 export const ClientMessage = z.discriminatedUnion('type', [PlaceMessage, PingMessage, ResumeMessage]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

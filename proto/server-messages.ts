@@ -14,7 +14,14 @@
  */
 import * as z from 'zod/mini';
 import { ErrorCode } from './error-codes.ts';
-import type { CanvasInfo, ErrorMessage, PongMessage, ServerControlMessage, SuccessMessage, WelcomeMessage } from './messages.ts';
+import type {
+  CanvasInfo,
+  ErrorMessage,
+  PongMessage,
+  ServerControlMessage,
+  SuccessMessage,
+  WelcomeMessage,
+} from './messages.ts';
 
 /** Longest `message` text the client accepts in an `error`. */
 export const MAX_SERVER_TEXT = 2_048;
@@ -28,7 +35,9 @@ export const CanvasInfoSchema = z.object({
   height: side,
   colorCount: z.int().check(z.minimum(1), z.maximum(256)),
   cooldownSeconds: nonNegative,
-  palette: z.array(z.string().check(z.regex(/^#[0-9A-Fa-f]{6}$/, 'palette: #RRGGBB'))).check(z.minLength(1), z.maxLength(256)),
+  palette: z
+    .array(z.string().check(z.regex(/^#[0-9A-Fa-f]{6}$/, 'palette: #RRGGBB')))
+    .check(z.minLength(1), z.maxLength(256)),
   paletteNames: z.array(z.string().check(z.maxLength(64))).check(z.maxLength(256)),
   seq,
 }) satisfies z.ZodMiniType<CanvasInfo>;
@@ -60,10 +69,20 @@ export const ErrorMessageSchema = z.object({
 export const PongMessageSchema = z.object({ type: z.literal('pong') }) satisfies z.ZodMiniType<PongMessage>;
 
 /** Every JSON message an edge of this version sends. Types outside it are ignored by clients (PROTOCOL.md). */
-export const ServerControlMessageSchema = z.discriminatedUnion('type', [WelcomeMessageSchema, SuccessMessageSchema, ErrorMessageSchema, PongMessageSchema]);
+export const ServerControlMessageSchema = z.discriminatedUnion('type', [
+  WelcomeMessageSchema,
+  SuccessMessageSchema,
+  ErrorMessageSchema,
+  PongMessageSchema,
+]);
 
 /** The `type` of each message above. */
-export const SERVER_MESSAGE_TYPES: readonly string[] = ['welcome', 'success', 'error', 'pong'] satisfies readonly ServerControlMessage['type'][];
+export const SERVER_MESSAGE_TYPES: readonly string[] = [
+  'welcome',
+  'success',
+  'error',
+  'pong',
+] satisfies readonly ServerControlMessage['type'][];
 
 /** A readable account of a failed parse (`✖ <issue> → at <path>` per issue). */
 export const describeIssues = (error: z.core.$ZodError): string => z.prettifyError(error);

@@ -15,9 +15,14 @@ const dist = join(root, 'dist');
 const started = Date.now();
 
 function run(what, bin, args) {
-  const result = spawnSync(process.execPath, [join(root, 'node_modules', bin), ...args], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [join(root, 'node_modules', bin), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
-    process.stderr.write(`rplace build: ${what} failed (exit ${result.status ?? result.signal}); dist/ is incomplete\n`);
+    process.stderr.write(
+      `rplace build: ${what} failed (exit ${result.status ?? result.signal}); dist/ is incomplete\n`,
+    );
     process.exit(1);
   }
 }
@@ -26,7 +31,18 @@ function run(what, bin, args) {
 rmSync(join(dist, 'build.json'), { force: true });
 for (const dir of ['src', 'proto', 'streams', 'migrations']) rmSync(join(dist, dir), { recursive: true, force: true });
 run('tsc -p tsconfig.build.json', 'typescript/bin/tsc', ['-p', 'tsconfig.build.json']);
-run('vite build (the web client)', 'vite/bin/vite.js', ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+run('vite build (the web client)', 'vite/bin/vite.js', [
+  'build',
+  '--config',
+  'web/vite.config.ts',
+  '--logLevel',
+  'warn',
+]);
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-writeFileSync(join(dist, 'build.json'), `${JSON.stringify({ version, builtAt: new Date().toISOString(), node: process.version }, null, 2)}\n`);
-process.stdout.write(`rplace build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)} s (node dist/src/roles/<role>/main.js, node dist/src/cli/main.js)\n`);
+writeFileSync(
+  join(dist, 'build.json'),
+  `${JSON.stringify({ version, builtAt: new Date().toISOString(), node: process.version }, null, 2)}\n`,
+);
+process.stdout.write(
+  `rplace build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)} s (node dist/src/roles/<role>/main.js, node dist/src/cli/main.js)\n`,
+);

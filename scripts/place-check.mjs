@@ -38,7 +38,9 @@ async function until(what, timeoutMs, attempt) {
  * places from its own 127.0.0.x source address, as different players would; elsewhere the system picks it.
  */
 function sourceAddress(url, index) {
-  return /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+)(:|\/|$)/.test(url) ? { localAddress: `127.0.0.${10 + (index % 200)}` } : {};
+  return /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+)(:|\/|$)/.test(url)
+    ? { localAddress: `127.0.0.${10 + (index % 200)}` }
+    : {};
 }
 
 function place(url, index, x, y, color) {
@@ -91,7 +93,9 @@ async function check(url, index) {
   const pngBytes = new Uint8Array(await png.arrayBuffer());
   const isPng = pngBytes[0] === 0x89 && pngBytes[1] === 0x50 && pngBytes[2] === 0x4e && pngBytes[3] === 0x47;
   if (!seen || raw.status !== 200 || rawBytes !== width * height || png.status !== 200 || !isPng) {
-    throw new Error(`history API: snapshot raw ${raw.status} ${rawBytes} bytes, png ${png.status} ${isPng ? 'PNG' : 'not PNG'}`);
+    throw new Error(
+      `history API: snapshot raw ${raw.status} ${rawBytes} bytes, png ${png.status} ${isPng ? 'PNG' : 'not PNG'}`,
+    );
   }
   return `${url}: placed (${x},${y}) colour ${color} → seq ${placed.seq} in ${placeMs} ms; in /api/v1/history/pixel after ${historyMs} ms; snapshot raw ${rawBytes} B @seq ${raw.headers.get('x-rplace-seq')}, PNG ${pngBytes.length} B`;
 }

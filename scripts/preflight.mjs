@@ -28,7 +28,9 @@ const { engines } = readJson('package.json');
 const [major, minor] = process.versions.node.split('.').map(Number);
 const lines = engines.node.split('||').map((range) => range.trim().replace(/^\^/, '').split('.').map(Number));
 if (!lines.some(([m, n]) => major === m && minor >= n)) {
-  fail(`Node ${process.version} is not supported: install Node ${lines.map(([m, n]) => (n ? `${m}.${n}+` : `${m}`)).join(', ')} (the LTS lines 20, 22 and 24, or 25; .nvmrc says ${readFileSync(join(root, '.nvmrc'), 'utf8').trim()})`);
+  fail(
+    `Node ${process.version} is not supported: install Node ${lines.map(([m, n]) => (n ? `${m}.${n}+` : `${m}`)).join(', ')} (the LTS lines 20, 22 and 24, or 25; .nvmrc says ${readFileSync(join(root, '.nvmrc'), 'utf8').trim()})`,
+  );
 }
 
 // 1b. The C library the native WebSocket server needs (glibc, versioned per build).
@@ -40,14 +42,28 @@ const atLeast = (have, want) => {
   return a > c || (a === c && b >= d);
 };
 const builds = readJson('src/adapters/uws/native-builds.json').packages;
-const fits = builds.filter((b) => b.nodeByAbi[abi] !== undefined && b.platforms.includes(`${process.platform}-${process.arch}`)
-  && (process.platform !== 'linux' || (glibc !== undefined && atLeast(glibc, b.glibc))));
+const fits = builds.filter(
+  (b) =>
+    b.nodeByAbi[abi] !== undefined &&
+    b.platforms.includes(`${process.platform}-${process.arch}`) &&
+    (process.platform !== 'linux' || (glibc !== undefined && atLeast(glibc, b.glibc))),
+);
 if (fits.length === 0) {
-  const want = builds.filter((b) => b.nodeByAbi[abi] !== undefined).map((b) => b.glibc).sort()[0];
-  const here = process.platform !== 'linux' ? `${process.platform}/${process.arch}` : glibc ? `glibc ${glibc}` : 'a C library other than glibc (musl?)';
-  fail(want
-    ? `Node ${process.version} needs glibc ≥ ${want} for uWebSockets.js and this machine has ${here}: use Node 20 here, or a distribution with glibc ≥ ${want} (Debian 13, Ubuntu 24.04, RHEL 10)`
-    : `no uWebSockets.js build runs Node ${process.version} (ABI ${abi}) on ${here}: use Node 20, 22, 24 or 25 on linux x64/arm64 with glibc (Node 20: ≥ 2.27; 22+: ≥ 2.38), macOS or Windows x64`);
+  const want = builds
+    .filter((b) => b.nodeByAbi[abi] !== undefined)
+    .map((b) => b.glibc)
+    .sort()[0];
+  const here =
+    process.platform !== 'linux'
+      ? `${process.platform}/${process.arch}`
+      : glibc
+        ? `glibc ${glibc}`
+        : 'a C library other than glibc (musl?)';
+  fail(
+    want
+      ? `Node ${process.version} needs glibc ≥ ${want} for uWebSockets.js and this machine has ${here}: use Node 20 here, or a distribution with glibc ≥ ${want} (Debian 13, Ubuntu 24.04, RHEL 10)`
+      : `no uWebSockets.js build runs Node ${process.version} (ABI ${abi}) on ${here}: use Node 20, 22, 24 or 25 on linux x64/arm64 with glibc (Node 20: ≥ 2.27; 22+: ≥ 2.38), macOS or Windows x64`,
+  );
 }
 
 // 2. Dependencies as the lockfile says.
@@ -58,7 +74,8 @@ function staleness() {
   const installed = readJson('node_modules/.package-lock.json').packages;
   for (const [path, entry] of Object.entries(wanted)) {
     if (path === '' || entry.optional) continue; // optional: platform packages npm skips here
-    if (installed[path]?.version !== entry.version) return `${path.replace(/^.*node_modules\//, '')} is ${installed[path]?.version ?? 'missing'}, package-lock.json wants ${entry.version}`;
+    if (installed[path]?.version !== entry.version)
+      return `${path.replace(/^.*node_modules\//, '')} is ${installed[path]?.version ?? 'missing'}, package-lock.json wants ${entry.version}`;
   }
   return null;
 }
@@ -67,5 +84,8 @@ if (stale) {
   process.stderr.write(`rplace: ${stale}: running npm ci\n`);
   const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
   const result = spawnSync(npm[0], [...npm[1], 'ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (result.error || result.status !== 0) fail(`npm ci failed (${result.error?.message ?? `exit ${result.status}`}); fix what it printed above and run the command again`);
+  if (result.error || result.status !== 0)
+    fail(
+      `npm ci failed (${result.error?.message ?? `exit ${result.status}`}); fix what it printed above and run the command again`,
+    );
 }

@@ -22,7 +22,15 @@ export class UsageError extends Error {
 }
 
 /** Socket-level codes that mean "nothing answered there", wherever in the cause chain they appear. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'CONNECTION_REFUSED']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'CONNECTION_REFUSED',
+]);
 
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -36,7 +44,10 @@ function causes(error: unknown): unknown[] {
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError || error instanceof UsageError) return ExitCode.usage;
   const chain = causes(error);
-  if (chain.some((e) => e instanceof ServiceUnreachable || UNREACHABLE_CODES.has(String((e as { code?: unknown })?.code)))) return ExitCode.unreachable;
+  if (
+    chain.some((e) => e instanceof ServiceUnreachable || UNREACHABLE_CODES.has(String((e as { code?: unknown })?.code)))
+  )
+    return ExitCode.unreachable;
   return ExitCode.failure;
 }
 

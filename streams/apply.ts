@@ -17,7 +17,11 @@ export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
  * its own (so a role started without STREAM_REPLICAS never scales an R3 stream down to R1). Roles pass
  * `{ replicas: config.STREAM_REPLICAS }`.
  */
-export async function applyStreams(nc: NatsConnection, names: Names, options?: StreamOptions): Promise<{ outcome: ApplyOutcome; info: StreamInfo }> {
+export async function applyStreams(
+  nc: NatsConnection,
+  names: Names,
+  options?: StreamOptions,
+): Promise<{ outcome: ApplyOutcome; info: StreamInfo }> {
   const jsm = await jetstreamManager(nc);
   let current: StreamInfo;
   try {
@@ -42,7 +46,11 @@ export async function applyStreams(nc: NatsConnection, names: Names, options?: S
  * their NATS identities may only read the stream's info (streams/permissions.ts). When the stream is
  * missing or differs and the identity may not fix it, this says what to do instead of a permission error.
  */
-export async function ensureStream(nc: NatsConnection, names: Names, options?: StreamOptions): ReturnType<typeof applyStreams> {
+export async function ensureStream(
+  nc: NatsConnection,
+  names: Names,
+  options?: StreamOptions,
+): ReturnType<typeof applyStreams> {
   try {
     return await applyStreams(nc, names, options);
   } catch (error) {

@@ -59,7 +59,11 @@ export function streamConfig(names: Names, options: StreamOptions): Partial<Stre
  * a batch's last message acknowledges the whole batch in one message instead of one ack per event
  * (AckExplicit would require acking each message: acking only the last would leave the rest to redeliver).
  */
-export function projectionConsumerConfig(name: string, names: Names, startSeq: number): Partial<ConsumerConfig> & { durable_name: string } {
+export function projectionConsumerConfig(
+  name: string,
+  names: Names,
+  startSeq: number,
+): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: name,
     description: `rplace projection ${name} of ${names.stream}`,

@@ -70,7 +70,8 @@ function streamReader(names: Names, ownDurable: string | null): { allow: string[
     `${api}.CONSUMER.DELETE.${s}.*`,
     `${api}.CONSUMER.MSG.NEXT.${s}.*`,
   ];
-  if (ownDurable !== null) allow.push(`${api}.CONSUMER.DURABLE.CREATE.${s}.${ownDurable}`, `$JS.ACK.${s}.${ownDurable}.>`);
+  if (ownDurable !== null)
+    allow.push(`${api}.CONSUMER.DURABLE.CREATE.${s}.${ownDurable}`, `$JS.ACK.${s}.${ownDurable}.>`);
   const deny = Object.values(names.consumers)
     .filter((durable) => durable !== ownDurable)
     .flatMap((durable) => [
@@ -96,7 +97,16 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
       return {
         // Moderation events and user revocations: the moderator console runs on the edge (each request re-checks the
         // moderator role in Postgres). A compromised edge could already place as anyone; docs/SECURITY.md says so.
-        publish: { allow: [...reader.allow, names.placementSubjects, names.moderationSubjects, revokeSession, names.control.revokeUser], deny: reader.deny },
+        publish: {
+          allow: [
+            ...reader.allow,
+            names.placementSubjects,
+            names.moderationSubjects,
+            revokeSession,
+            names.control.revokeUser,
+          ],
+          deny: reader.deny,
+        },
         subscribe: { allow: [inboxOf(role, names), status, revokeAll] },
         allow_responses: true,
       };
@@ -104,7 +114,11 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
     case 'bitmap-projector':
     case 'history': {
       const reader = streamReader(names, role === 'history' ? names.consumers.history : names.consumers.bitmap);
-      return { publish: { allow: reader.allow, deny: reader.deny }, subscribe: { allow: [inboxOf(role, names), status] }, allow_responses: true };
+      return {
+        publish: { allow: reader.allow, deny: reader.deny },
+        subscribe: { allow: [inboxOf(role, names), status] },
+        allow_responses: true,
+      };
     }
   }
 }
@@ -119,14 +133,21 @@ export type NatsSecret = { readonly password: string } | { readonly passwordEnv:
 const ENV_MARK = '\u0000env:';
 
 /** The value of nats-server's `authorization` for a canvas: one user per role given a secret. */
-export function natsAuthorization(names: Names, secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>): { users: object[] } {
+export function natsAuthorization(
+  names: Names,
+  secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>,
+): { users: object[] } {
   return {
     users: NATS_ROLES.filter((role) => secrets[role] !== undefined).map((role) => {
       const secret = secrets[role] as NatsSecret;
       const permissions = rolePermissions(role, names);
-      const credentials = 'nkey' in secret
-        ? { nkey: secret.nkey }
-        : { user: natsUserOf(role, names), password: 'password' in secret ? secret.password : `${ENV_MARK}${secret.passwordEnv}` };
+      const credentials =
+        'nkey' in secret
+          ? { nkey: secret.nkey }
+          : {
+              user: natsUserOf(role, names),
+              password: 'password' in secret ? secret.password : `${ENV_MARK}${secret.passwordEnv}`,
+            };
       return { ...credentials, permissions };
     }),
   };
@@ -137,7 +158,10 @@ export function natsAuthorization(names: Names, secrets: Partial<Readonly<Record
  * strings are never read as `$variables`, so `$JS.API.>` stays a subject; a `passwordEnv` secret is written
  * unquoted (`password: $NAME`), which nats-server resolves from its environment.
  */
-export function natsAuthorizationConfig(names: Names, secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>): string {
+export function natsAuthorizationConfig(
+  names: Names,
+  secrets: Partial<Readonly<Record<NatsRole, NatsSecret>>>,
+): string {
   const json = JSON.stringify(natsAuthorization(names, secrets), null, 2);
   return `authorization: ${json.replace(/"\\u0000env:([A-Z0-9_]+)"/g, '$$$1')}\n`;
 }

@@ -18,7 +18,9 @@ import { ensureServices } from '../../src/roles/dev/services.ts';
 import { repoRoot, startTopology } from './topology.ts';
 
 if (!existsSync(join(repoRoot, 'dist', 'build.json'))) {
-  process.stderr.write('rplace topology: the roles run from dist/, which is missing or half-built (no dist/build.json): run `npm run topology` (it builds first) or `npm run build`\n');
+  process.stderr.write(
+    'rplace topology: the roles run from dist/, which is missing or half-built (no dist/build.json): run `npm run topology` (it builds first) or `npm run build`\n',
+  );
   process.exit(1);
 }
 const env = { ...process.env, CANVAS_ID: process.env.CANVAS_ID ?? 'topology' };
@@ -35,7 +37,13 @@ const say = (line: string) => process.stdout.write(`[topology] ${line}\n`);
 
 let services;
 try {
-  services = await ensureServices({ nats: config.NATS_URL, redis: config.REDIS_URL, postgres: config.DATABASE_URL }, dataDir, true, logger, ['redis', 'postgres']);
+  services = await ensureServices(
+    { nats: config.NATS_URL, redis: config.REDIS_URL, postgres: config.DATABASE_URL },
+    dataDir,
+    true,
+    logger,
+    ['redis', 'postgres'],
+  );
 } catch (error) {
   process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
   process.exit(error instanceof ServiceStartFailed ? 3 : 1);
@@ -58,7 +66,8 @@ try {
       // A local demo, like npm start: guests may place unless the environment says otherwise.
       ALLOW_GUEST_PLACEMENT: process.env.ALLOW_GUEST_PLACEMENT ?? '1',
       // The edges serve the dataset export too: the same derived development salt as npm start's.
-      EXPORT_USER_SALT: process.env.EXPORT_USER_SALT ?? createHash('sha256').update(`rplace-export-salt:${secret}`).digest('hex'),
+      EXPORT_USER_SALT:
+        process.env.EXPORT_USER_SALT ?? createHash('sha256').update(`rplace-export-salt:${secret}`).digest('hex'),
     },
     onStep: say,
     compiled: true,
@@ -70,12 +79,18 @@ try {
 }
 
 say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
-say(`edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz; history: <edge>/api/v1/history/…)`);
+say(
+  `edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz; history: <edge>/api/v1/history/…)`,
+);
 say(`logs: ${join(dataDir, 'cluster', 'logs')}   Ctrl-C stops everything`);
 // NATS refuses anonymous clients here: the operator identity for the rplace CLI goes to a 0600 file, not the console.
 const operator = topology.natsAuth('operator').user!;
 const operatorEnv = join(dataDir, 'cluster', 'operator.env');
-writeFileSync(operatorEnv, `NATS_URL=${topology.natsUrl}\nNATS_USER=${operator.name}\nNATS_PASSWORD=${operator.password}\nCANVAS_ID=${topology.canvasId}\n`, { mode: 0o600 });
+writeFileSync(
+  operatorEnv,
+  `NATS_URL=${topology.natsUrl}\nNATS_USER=${operator.name}\nNATS_PASSWORD=${operator.password}\nCANVAS_ID=${topology.canvasId}\n`,
+  { mode: 0o600 },
+);
 say(`operator identity (rplace CLI): set -a; . ${operatorEnv}; set +a`);
 
 let stopping = false;

@@ -25,7 +25,13 @@ import { startLocalNats, type LocalService } from '../../src/adapters/services/l
 import type { NatsAuth } from '../../src/adapters/nats/connect.ts';
 import { namesFor, type Names } from '../../src/domain/names.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { natsAuthorization, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
+import {
+  natsAuthorization,
+  natsInboxPrefix,
+  natsUserOf,
+  NATS_ROLES,
+  type NatsRole,
+} from '../../streams/permissions.ts';
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -105,10 +111,19 @@ const secret = () => randomBytes(24).toString('base64url');
  * One node's nats-server config: the canvas's authorization (streams/permissions.ts) and its cluster
  * block with authenticated routes to the two other nodes. JSON is valid nats-server config.
  */
-function nodeConfig(names: Names, secrets: NatsSecrets, ports: readonly number[], hosts: readonly string[], index: number): string {
+function nodeConfig(
+  names: Names,
+  secrets: NatsSecrets,
+  ports: readonly number[],
+  hosts: readonly string[],
+  index: number,
+): string {
   const route = (p: number, i: number) => `nats-route://route:${secrets.route}@${hosts[i]}:${p + 2000}`;
   const config = {
-    authorization: natsAuthorization(names, Object.fromEntries(NATS_ROLES.map((role) => [role, { password: secrets.roles[role] }]))),
+    authorization: natsAuthorization(
+      names,
+      Object.fromEntries(NATS_ROLES.map((role) => [role, { password: secrets.roles[role] }])),
+    ),
     cluster: {
       name: 'rplace-local',
       listen: `${hosts[index]}:${ports[index]! + 2000}`,
@@ -136,7 +151,12 @@ async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<
   throw new Error(`${what} not ready after ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
-function natsNode(index: number, options: TopologyOptions, names: Names, secrets: NatsSecrets): NatsNode & { start(): Promise<void> } {
+function natsNode(
+  index: number,
+  options: TopologyOptions,
+  names: Names,
+  secrets: NatsSecrets,
+): NatsNode & { start(): Promise<void> } {
   const ports = options.natsPorts;
   const port = ports[index]!;
   const name = `n${index + 1}`;
@@ -190,7 +210,14 @@ export function roleCommand(role: string, compiled: boolean): string[] {
   return compiled ? [`dist/src/roles/${role}/main.js`] : ['--import', 'tsx', `src/roles/${role}/main.ts`];
 }
 
-function roleProcess(name: string, command: readonly string[], env: Record<string, string>, logFile: string, ready: () => Promise<boolean>, prefix: readonly string[] = []): RoleProcess & { start(): Promise<void> } {
+function roleProcess(
+  name: string,
+  command: readonly string[],
+  env: Record<string, string>,
+  logFile: string,
+  ready: () => Promise<boolean>,
+  prefix: readonly string[] = [],
+): RoleProcess & { start(): Promise<void> } {
   let child: ChildProcess | undefined;
   const isAlive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
@@ -202,7 +229,8 @@ function roleProcess(name: string, command: readonly string[], env: Record<strin
     closeSync(log);
     const current = child;
     await until(`${name}`, 60_000, async () => {
-      if (current.exitCode !== null || current.signalCode !== null) throw new Error(`${name} exited (${current.exitCode ?? current.signalCode}); see ${logFile}`);
+      if (current.exitCode !== null || current.signalCode !== null)
+        throw new Error(`${name} exited (${current.exitCode ?? current.signalCode}); see ${logFile}`);
       return (await ready()) ? true : undefined;
     });
   };
@@ -260,8 +288,14 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   mkdirSync(join(options.dataDir, 'logs'), { recursive: true });
   const canvasId = options.env.CANVAS_ID ?? 'topology';
   const names = namesFor(canvasId);
-  const secrets: NatsSecrets = { roles: Object.fromEntries(NATS_ROLES.map((role) => [role, secret()])) as Record<NatsRole, string>, route: secret() };
-  const natsAuth = (role: NatsRole): NatsAuth => ({ user: { name: natsUserOf(role, names), password: secrets.roles[role] }, inboxPrefix: natsInboxPrefix(role, names) });
+  const secrets: NatsSecrets = {
+    roles: Object.fromEntries(NATS_ROLES.map((role) => [role, secret()])) as Record<NatsRole, string>,
+    route: secret(),
+  };
+  const natsAuth = (role: NatsRole): NatsAuth => ({
+    user: { name: natsUserOf(role, names), password: secrets.roles[role] },
+    inboxPrefix: natsInboxPrefix(role, names),
+  });
   const natsEnv = (role: NatsRole) => ({ NATS_USER: natsUserOf(role, names), NATS_PASSWORD: secrets.roles[role] });
   const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets));
   const natsUrl = nodes.map((n) => n.url).join(',');
@@ -280,8 +314,12 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     await Promise.all(nodes.map((n) => n.start()));
     admin = await connectNats(natsUrl, 'rplace-topology', natsAuth('operator'));
     await waitForJetStream(admin);
-    const { outcome, info } = await until('stream with 3 replicas', 60_000, () => applyStreams(admin!, names, { replicas: 3 }));
-    step(`stream ${names.stream}: ${outcome}, replicas ${info.config.num_replicas}, leader ${info.cluster?.leader ?? '?'}`);
+    const { outcome, info } = await until('stream with 3 replicas', 60_000, () =>
+      applyStreams(admin!, names, { replicas: 3 }),
+    );
+    step(
+      `stream ${names.stream}: ${outcome}, replicas ${info.config.num_replicas}, leader ${info.cluster?.leader ?? '?'}`,
+    );
 
     const roleEnv = { ...options.env, CANVAS_ID: canvasId, NATS_URL: natsUrl, STREAM_REPLICAS: '3' };
     const logs = join(options.dataDir, 'logs');
@@ -298,19 +336,35 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const metricsPort = options.projectorMetricsPorts?.[i];
       const env = { ...roleEnv, ...natsEnv(role), ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) };
       const consumer = role === 'bitmap-projector' ? names.consumers.bitmap : names.consumers.history;
-      const proc = roleProcess(role, roleCommand(role, options.compiled === true), env, join(logs, `${role}.log`), consumerExists(consumer), options.placement?.(role)?.prefix);
+      const proc = roleProcess(
+        role,
+        roleCommand(role, options.compiled === true),
+        env,
+        join(logs, `${role}.log`),
+        consumerExists(consumer),
+        options.placement?.(role)?.prefix,
+      );
       projectors.push(proc);
     }
     for (const [i, port] of options.edgePorts.entries()) {
       const where = options.placement?.(`edge${i + 1}`);
       const host = where?.host ?? '127.0.0.1';
       const edgeEnv = { ...roleEnv, ...natsEnv('edge'), PORT: String(port), ...(where ? { HOST: host } : {}) };
-      const edge = roleProcess(`edge${i + 1}`, roleCommand('edge', options.compiled === true), edgeEnv, join(logs, `edge${i + 1}.log`), () => httpOk(`http://${host}:${port}/readyz`), where?.prefix);
+      const edge = roleProcess(
+        `edge${i + 1}`,
+        roleCommand('edge', options.compiled === true),
+        edgeEnv,
+        join(logs, `edge${i + 1}.log`),
+        () => httpOk(`http://${host}:${port}/readyz`),
+        where?.prefix,
+      );
       edges.push(edge);
     }
     // The roles do not depend on one another (each reads the stream on its own), so they start together:
     // on a loaded 2-core machine, one after another took ~25 s.
-    step(`starting ${projectors.map((p) => p.name).join(', ')} and edges (with the history API) on ports ${options.edgePorts.join(', ')}, ${options.compiled ? 'from dist/' : 'from the source (tsx)'}`);
+    step(
+      `starting ${projectors.map((p) => p.name).join(', ')} and edges (with the history API) on ports ${options.edgePorts.join(', ')}, ${options.compiled ? 'from dist/' : 'from the source (tsx)'}`,
+    );
     const started = await Promise.allSettled([...projectors, ...edges].map((role) => role.start()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -324,7 +378,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     nodes,
     edges,
     projectors,
-    edgeUrls: options.edgePorts.map((port, i) => `http://${options.placement?.(`edge${i + 1}`)?.host ?? 'localhost'}:${port}`),
+    edgeUrls: options.edgePorts.map(
+      (port, i) => `http://${options.placement?.(`edge${i + 1}`)?.host ?? 'localhost'}:${port}`,
+    ),
     canvasId,
     natsAuth,
     stop,

@@ -17,27 +17,47 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(port: number, logger: Logger, check: HealthCheck = projectionsHealthy, host = '0.0.0.0'): Promise<MetricsServer> {
-  const routes = new Map([...metricsRoutes(check), readyRoute(allOf(check, projectionsReady(READY_LAG_EVENTS)))].map((route) => [route.path, route]));
+export async function startMetricsServer(
+  port: number,
+  logger: Logger,
+  check: HealthCheck = projectionsHealthy,
+  host = '0.0.0.0',
+): Promise<MetricsServer> {
+  const routes = new Map(
+    [...metricsRoutes(check), readyRoute(allOf(check, projectionsReady(READY_LAG_EVENTS)))].map((route) => [
+      route.path,
+      route,
+    ]),
+  );
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = routes.get(path);
     if (!route || req.method !== 'GET') {
       res.writeHead(route ? 405 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ code: 'not_found', message: `no ${req.method} ${path} here; try /metrics or /healthz` }));
+      res.end(
+        JSON.stringify({ code: 'not_found', message: `no ${req.method} ${path} here; try /metrics or /healthz` }),
+      );
       return;
     }
-    route.handle({ method: 'GET', path, query: new URLSearchParams(), headers: {}, remoteAddress: req.socket.remoteAddress ?? '' }).then(
-      (response) => {
-        res.writeHead(response.status, response.headers);
-        res.end(typeof response.body === 'string' || response.body instanceof Uint8Array ? response.body : undefined);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'metrics route failed');
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 'internal', message: 'metrics unavailable' }));
-      },
-    );
+    route
+      .handle({
+        method: 'GET',
+        path,
+        query: new URLSearchParams(),
+        headers: {},
+        remoteAddress: req.socket.remoteAddress ?? '',
+      })
+      .then(
+        (response) => {
+          res.writeHead(response.status, response.headers);
+          res.end(typeof response.body === 'string' || response.body instanceof Uint8Array ? response.body : undefined);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'metrics route failed');
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ code: 'internal', message: 'metrics unavailable' }));
+        },
+      );
   });
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
@@ -65,7 +85,11 @@ export async function startMetricsServer(port: number, logger: Logger, check: He
  * For a role's `main.ts`: starts the metrics server when `METRICS_PORT` is set, else does nothing.
  * Returns its close (a no-op when none), to chain into the role's shutdown.
  */
-export async function startRoleMetrics(config: { readonly METRICS_PORT?: number | undefined }, logger: Logger, check: HealthCheck = projectionsHealthy): Promise<() => Promise<void>> {
+export async function startRoleMetrics(
+  config: { readonly METRICS_PORT?: number | undefined },
+  logger: Logger,
+  check: HealthCheck = projectionsHealthy,
+): Promise<() => Promise<void>> {
   if (config.METRICS_PORT === undefined) return async () => undefined;
   const server = await startMetricsServer(config.METRICS_PORT, logger, check);
   return () => server.close();

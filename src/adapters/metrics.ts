@@ -182,7 +182,9 @@ export const metrics = {
 } as const;
 
 /** Convenience for the placement path: one call per answered placement. */
-export function countPlacement(outcome: { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: ErrorCode }): void {
+export function countPlacement(
+  outcome: { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: ErrorCode },
+): void {
   if (outcome.ok) placementsAccepted.inc({ duplicate: outcome.duplicate ? 'true' : 'false' });
   else placementsRejected.inc({ reason: outcome.code });
 }
@@ -236,21 +238,32 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
 }
 
 /** A health check: resolves `ok: false` with a reason per failing dependency; never throws. */
-export type HealthCheck = () => Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, string | undefined>> }>;
+export type HealthCheck = () => Promise<{
+  readonly ok: boolean;
+  readonly checks: Readonly<Record<string, string | undefined>>;
+}>;
 
 export const alwaysHealthy: HealthCheck = async () => ({ ok: true, checks: {} });
 
 /** Unhealthy while a projection of this process is halted on a permanent failure (`rplace_projection_halted`). */
 export const projectionsHealthy: HealthCheck = async () => {
-  const halted = (await projectionHalted.get()).values.filter((v) => v.value > 0).map((v) => String(v.labels.projection));
-  return { ok: halted.length === 0, checks: Object.fromEntries(halted.map((p) => [p, 'halted on a permanent failure (see the log)'])) };
+  const halted = (await projectionHalted.get()).values
+    .filter((v) => v.value > 0)
+    .map((v) => String(v.labels.projection));
+  return {
+    ok: halted.length === 0,
+    checks: Object.fromEntries(halted.map((p) => [p, 'halted on a permanent failure (see the log)'])),
+  };
 };
 
 /** Both checks must pass; their reasons are merged. */
 export function allOf(...checks: HealthCheck[]): HealthCheck {
   return async () => {
     const results = await Promise.all(checks.map((check) => check()));
-    return { ok: results.every((r) => r.ok), checks: Object.assign({}, ...results.map((r) => r.checks)) as Record<string, string | undefined> };
+    return {
+      ok: results.every((r) => r.ok),
+      checks: Object.assign({}, ...results.map((r) => r.checks)) as Record<string, string | undefined>,
+    };
   };
 }
 
@@ -263,9 +276,12 @@ export function projectionsReady(maxLagEvents: number): HealthCheck {
   return allOf(projectionsHealthy, async () => {
     const checks: Record<string, string> = {};
     for (const v of (await projectionLag.get()).values) {
-      if (v.value > maxLagEvents) checks[`${String(v.labels.projection)}-lag`] = `${v.value} events behind the stream (ready at ≤ ${maxLagEvents})`;
+      if (v.value > maxLagEvents)
+        checks[`${String(v.labels.projection)}-lag`] =
+          `${v.value} events behind the stream (ready at ≤ ${maxLagEvents})`;
     }
-    if ((await historyStoreUp.get()).values.some((v) => v.value === 0)) checks['history-store'] = 'postgres refuses writes; holding the batch';
+    if ((await historyStoreUp.get()).values.some((v) => v.value === 0))
+      checks['history-store'] = 'postgres refuses writes; holding the batch';
     return { ok: Object.keys(checks).length === 0, checks };
   });
 }

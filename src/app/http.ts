@@ -60,7 +60,12 @@ export const HTTP_STATUS_OF_ERROR = {
  * precise than the code (405 for a known path with the wrong method, 503 when the server, not the caller, is
  * the bottleneck).
  */
-export function jsonError(code: ErrorCode, message: string, extra: Record<string, unknown> = {}, status: number = HTTP_STATUS_OF_ERROR[code]): HttpResponse {
+export function jsonError(
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+  status: number = HTTP_STATUS_OF_ERROR[code],
+): HttpResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, message, ...extra }) };
 }
 

@@ -66,7 +66,10 @@ export const RETRY_MARGIN_MS = 60_000;
  */
 export function retryWindowFor(duplicateWindowMs: number, marginMs = RETRY_MARGIN_MS): number {
   const window = duplicateWindowMs - marginMs;
-  if (!(window > 0)) throw new RangeError(`the log's duplicate window (${duplicateWindowMs} ms) must exceed the retry margin (${marginMs} ms)`);
+  if (!(window > 0))
+    throw new RangeError(
+      `the log's duplicate window (${duplicateWindowMs} ms) must exceed the retry margin (${marginMs} ms)`,
+    );
   return window;
 }
 
@@ -106,7 +109,13 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
     const pixel = { x: request.x, y: request.y, color: request.color };
     let cooldown: CooldownResult;
     try {
-      cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds, pixel);
+      cooldown = await deps.cooldowns.tryAcquire(
+        request.userId,
+        request.requestId,
+        placedAt,
+        deps.cooldownSeconds,
+        pixel,
+      );
     } catch (error) {
       if (error instanceof StoreUnavailable) return UNAVAILABLE;
       throw error;
@@ -119,10 +128,20 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
     if (!cooldown.acquired) {
       const refusal = (): PlaceOutcome => {
         const remainingSeconds = Math.max(1, Math.ceil(cooldown.remainingMs / 1000));
-        return { ok: false, code: ErrorCode.cooldown, message: `you can place again in ${remainingSeconds} s`, remainingSeconds };
+        return {
+          ok: false,
+          code: ErrorCode.cooldown,
+          message: `you can place again in ${remainingSeconds} s`,
+          remainingSeconds,
+        };
       };
       const held = cooldown.holderPixel;
-      const sameRequest = cooldown.holderRequestId === request.requestId && held !== null && held.x === pixel.x && held.y === pixel.y && held.color === pixel.color;
+      const sameRequest =
+        cooldown.holderRequestId === request.requestId &&
+        held !== null &&
+        held.x === pixel.x &&
+        held.y === pixel.y &&
+        held.color === pixel.color;
       if (!sameRequest) return refusal();
       // The first attempt's answer, from the cooldown: nothing is appended again.
       if (cooldown.holderSeq !== null) return { ok: true, seq: cooldown.holderSeq, nextPlacement, duplicate: true };
@@ -132,7 +151,15 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
     const eventTime = cooldown.acquired ? placedAt : cooldown.holderPlacedAt;
     try {
       const appended = await deps.log.append(
-        { kind: EventKind.PixelPlaced, x: request.x, y: request.y, color: request.color, userId: request.userId, requestId: request.requestId, placedAt: eventTime },
+        {
+          kind: EventKind.PixelPlaced,
+          x: request.x,
+          y: request.y,
+          color: request.color,
+          userId: request.userId,
+          requestId: request.requestId,
+          placedAt: eventTime,
+        },
         // Scoped by user: two users may pick the same request id.
         `${request.userId}/${request.requestId}`,
       );

@@ -15,7 +15,13 @@ import { SequenceConflict } from '../ports/errors.ts';
 import type { ProjectionLog } from '../ports/logger.ts';
 import type { BitmapWriter, SequencedPixel } from '../ports/bitmap.ts';
 import type { EventStream, ProjectionSource, StoredEvent } from '../ports/event-log.ts';
-import { describeRecovery, recoverCanvas, type RecoverOptions, type RecoveryPath, type SnapshotSource } from './recover-canvas.ts';
+import {
+  describeRecovery,
+  recoverCanvas,
+  type RecoverOptions,
+  type RecoveryPath,
+  type SnapshotSource,
+} from './recover-canvas.ts';
 
 export interface RebuildProgress {
   /** Last sequence replayed so far. */
@@ -98,7 +104,10 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
   async function rebuild(reason: string): Promise<RebuildResult> {
     log.warn({ reason, expectedSeq: expected }, 'rebuilding the bitmap from the stream');
     const result = await rebuildBitmap(deps, { signal });
-    log.info({ seq: result.seq, events: result.events, ms: Math.round(result.ms), path: result.path.kind }, `bitmap rebuilt ${describeRecovery(result)}`);
+    log.info(
+      { seq: result.seq, events: result.events, ms: Math.round(result.ms), path: result.path.kind },
+      `bitmap rebuilt ${describeRecovery(result)}`,
+    );
     return result;
   }
 
@@ -136,7 +145,10 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
     serial(async () => {
       const found = await store.seq();
       if (expected !== null && (found === null || found < expected)) {
-        expected = await repair(found, found === null ? 'store holds no bitmap (wiped)' : `store went back to sequence ${found}`);
+        expected = await repair(
+          found,
+          found === null ? 'store holds no bitmap (wiped)' : `store went back to sequence ${found}`,
+        );
       }
     }).catch((error: unknown) => log.warn({ err: error }, 'bitmap store check failed'));
   }, deps.wipeCheckMs ?? 1000);

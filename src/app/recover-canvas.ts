@@ -29,7 +29,13 @@ export type SnapshotSource = Pick<HistoryStore, 'latestSnapshot' | 'loadSnapshot
 
 /** Which path a recovery took, and why. */
 export type RecoveryPath =
-  | { readonly kind: 'snapshot'; readonly snapshotSeq: number; readonly ageMs: number; readonly tailEvents: number; readonly rejected: readonly string[] }
+  | {
+      readonly kind: 'snapshot';
+      readonly snapshotSeq: number;
+      readonly ageMs: number;
+      readonly tailEvents: number;
+      readonly rejected: readonly string[];
+    }
   | { readonly kind: 'full'; readonly reason: string; readonly rejected: readonly string[] };
 
 export interface RecoveredCanvas {
@@ -58,7 +64,11 @@ export interface RecoverOptions {
   readonly signal?: AbortSignal;
   /** Older snapshots tried after the newest fails to verify (default 3 candidates in all). */
   readonly maxCandidates?: number;
-  readonly onProgress?: (progress: { readonly seq: number; readonly targetSeq: number; readonly events: number }) => void;
+  readonly onProgress?: (progress: {
+    readonly seq: number;
+    readonly targetSeq: number;
+    readonly events: number;
+  }) => void;
 }
 
 class TailGap extends Error {}
@@ -68,7 +78,11 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
   const { spec } = deps;
   const targetSeq = options.untilSeq ?? (await deps.stream.lastSeq());
   const rejected: string[] = [];
-  let reason = options.full ? 'asked for (--full)' : deps.snapshots ? 'no snapshot at or before the target' : 'no snapshot store';
+  let reason = options.full
+    ? 'asked for (--full)'
+    : deps.snapshots
+      ? 'no snapshot at or before the target'
+      : 'no snapshot store';
   if (!options.full && deps.snapshots && targetSeq > 0) {
     let maxSeq = targetSeq;
     for (let tried = 0; tried < (options.maxCandidates ?? 3); tried++) {
@@ -109,7 +123,13 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
           canvas,
           seq: last,
           events,
-          path: { kind: 'snapshot', snapshotSeq: meta.seq, ageMs: Math.max(0, (deps.now ?? Date.now)() - meta.capturedAt), tailEvents: events, rejected },
+          path: {
+            kind: 'snapshot',
+            snapshotSeq: meta.seq,
+            ageMs: Math.max(0, (deps.now ?? Date.now)() - meta.capturedAt),
+            tailEvents: events,
+            rejected,
+          },
         };
       } catch (error) {
         if (!(error instanceof TailGap)) throw error;
@@ -126,7 +146,8 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
 /** The one line a CLI prints or a role logs about the path taken. */
 export function describeRecovery(result: Pick<RecoveredCanvas, 'path' | 'events' | 'seq'>): string {
   const p = result.path;
-  if (p.kind === 'snapshot') return `from snapshot seq ${p.snapshotSeq} (age ${formatAge(p.ageMs)}) + ${p.tailEvents} events, through seq ${result.seq}`;
+  if (p.kind === 'snapshot')
+    return `from snapshot seq ${p.snapshotSeq} (age ${formatAge(p.ageMs)}) + ${p.tailEvents} events, through seq ${result.seq}`;
   return `full replay: ${p.reason}; ${result.events} events through seq ${result.seq}`;
 }
 
@@ -138,11 +159,13 @@ function formatAge(ms: number): string {
 }
 
 function badByte(canvas: Uint8Array, spec: RecoverDeps['spec']): string | null {
-  if (canvas.length !== spec.width * spec.height) return `holds ${canvas.length} bytes, not ${spec.width * spec.height}`;
+  if (canvas.length !== spec.width * spec.height)
+    return `holds ${canvas.length} bytes, not ${spec.width * spec.height}`;
   const colors = spec.palette?.length;
   if (colors === undefined) return null;
   for (let i = 0; i < canvas.length; i++) {
-    if ((canvas[i] as number) >= colors) return `byte ${i} is colour ${canvas[i]}, outside the ${colors}-colour palette (corrupt)`;
+    if ((canvas[i] as number) >= colors)
+      return `byte ${i} is colour ${canvas[i]}, outside the ${colors}-colour palette (corrupt)`;
   }
   return null;
 }
@@ -151,7 +174,14 @@ function badByte(canvas: Uint8Array, spec: RecoverDeps['spec']): string | null {
  * Applies events `afterSeq+1 .. targetSeq` to `canvas`; resolves with the count read and the last sequence
  * delivered (`afterSeq` when none). Throws `TailGap` when the stream does not start at `afterSeq+1`.
  */
-async function replayInto(canvas: Uint8Array, width: number, stream: EventStream, afterSeq: number, targetSeq: number, options: RecoverOptions): Promise<{ events: number; last: number }> {
+async function replayInto(
+  canvas: Uint8Array,
+  width: number,
+  stream: EventStream,
+  afterSeq: number,
+  targetSeq: number,
+  options: RecoverOptions,
+): Promise<{ events: number; last: number }> {
   let last = afterSeq;
   if (targetSeq <= afterSeq) return { events: 0, last };
   const readOptions = options.signal ? { untilSeq: targetSeq, signal: options.signal } : { untilSeq: targetSeq };

@@ -6,7 +6,10 @@
 import { pino, type Logger } from 'pino';
 import { reportFailure } from '../exit-codes.ts';
 
-export function cliAction<A extends unknown[]>(name: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function cliAction<A extends unknown[]>(
+  name: string,
+  run: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args) => {
     try {
       await run(...args);

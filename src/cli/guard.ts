@@ -21,19 +21,28 @@ export class OwnerRunning extends Error {
   override readonly name = 'OwnerRunning';
 }
 
-export async function refuseWhileRunning(nc: NatsConnection, canvasId: string, owner: StatusRole, what: string, force: boolean): Promise<void> {
+export async function refuseWhileRunning(
+  nc: NatsConnection,
+  canvasId: string,
+  owner: StatusRole,
+  what: string,
+  force: boolean,
+): Promise<void> {
   if (force) return;
   const { answered } = await requestRoleStatus(nc, canvasId, DEFAULT_STATUS_WAIT_MS);
   const running = answered.filter((r) => r.role === owner);
   if (running.length === 0) return;
   const who = running.map((r) => `${r.instance} pid ${r.pid}`).join(', ');
-  throw new OwnerRunning(`refusing to ${what}: the ${owner} role of canvas ${canvasId} is running (${who}); stop it first, or pass --force`);
+  throw new OwnerRunning(
+    `refusing to ${what}: the ${owner} role of canvas ${canvasId} is running (${who}); stop it first, or pass --force`,
+  );
 }
 
 /** True to go ahead. `yes` skips the question; no terminal and no `yes` refuses. */
 export async function confirm(question: string, yes: boolean): Promise<boolean> {
   if (yes) return true;
-  if (!process.stdin.isTTY) throw new UsageError('refusing to write without confirmation: no terminal to ask on (pass --yes)');
+  if (!process.stdin.isTTY)
+    throw new UsageError('refusing to write without confirmation: no terminal to ask on (pass --yes)');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());

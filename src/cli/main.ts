@@ -18,7 +18,16 @@ import { registerStreams } from './commands/streams.ts';
 // exitOverride before the commands are added: subcommands inherit it.
 const program = new Command('rplace').description('operate an rplace canvas').showHelpAfterError().exitOverride();
 
-const groups: ((program: Command) => void)[] = [registerHistory, registerExport, registerActivity, registerMod, registerModRoles, registerStreams, registerBitmap, registerStatus];
+const groups: ((program: Command) => void)[] = [
+  registerHistory,
+  registerExport,
+  registerActivity,
+  registerMod,
+  registerModRoles,
+  registerStreams,
+  registerBitmap,
+  registerStatus,
+];
 for (const register of groups) register(program);
 
 try {

@@ -31,7 +31,10 @@ function formatMs(value: number | null): string {
 const total = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 const listCounts = (counts: Readonly<Record<string, number>>) =>
-  Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k, v]) => `${k} ${v}`).join(', ');
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 /** Roles in pipeline order (edge, bitmap, history, then any other), then by instance. */
 export function sortRoles(roles: readonly RoleSummary[]): RoleSummary[] {
@@ -39,10 +42,28 @@ export function sortRoles(roles: readonly RoleSummary[]): RoleSummary[] {
     const i = (STATUS_ROLES as readonly string[]).indexOf(role);
     return i === -1 ? STATUS_ROLES.length : i;
   };
-  return [...roles].sort((a, b) => rank(a.role) - rank(b.role) || a.role.localeCompare(b.role) || a.instance.localeCompare(b.instance));
+  return [...roles].sort(
+    (a, b) => rank(a.role) - rank(b.role) || a.role.localeCompare(b.role) || a.instance.localeCompare(b.instance),
+  );
 }
 
-const COLUMNS = ['role', 'instance', 'up', 'accepted', '/s', 'rejected', 'append p50/p99 ms', 'conns', 'frames sent/dropped', 'resyncs', 'seq', 'lag', 'batch', 'snapshot', 'skipped'] as const;
+const COLUMNS = [
+  'role',
+  'instance',
+  'up',
+  'accepted',
+  '/s',
+  'rejected',
+  'append p50/p99 ms',
+  'conns',
+  'frames sent/dropped',
+  'resyncs',
+  'seq',
+  'lag',
+  'batch',
+  'snapshot',
+  'skipped',
+] as const;
 
 function row(r: RoleSummary, streamLastSeq: number | null): string[] {
   const p = r.placements;
@@ -76,7 +97,10 @@ function row(r: RoleSummary, streamLastSeq: number | null): string[] {
  */
 export function formatRoles(replies: RoleReplies, streamLastSeq: number | null): string[] {
   const out: string[] = [];
-  const unreadable = replies.unreadable > 0 ? ` (${replies.unreadable} unreadable ${replies.unreadable === 1 ? 'reply' : 'replies'} ignored)` : '';
+  const unreadable =
+    replies.unreadable > 0
+      ? ` (${replies.unreadable} unreadable ${replies.unreadable === 1 ? 'reply' : 'replies'} ignored)`
+      : '';
   if (replies.answered.length === 0) {
     out.push(`roles: no role answered within ${replies.waitedMs} ms${unreadable}`);
     return out;
@@ -86,9 +110,15 @@ export function formatRoles(replies: RoleReplies, streamLastSeq: number | null):
   const rows = [[...COLUMNS], ...roles.map((r) => row(r, streamLastSeq))];
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((cells) => cells[i]!.length)));
   for (const [index, cells] of rows.entries()) {
-    out.push(`  ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}`);
+    out.push(
+      `  ${cells
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}`,
+    );
     const role = index === 0 ? undefined : roles[index - 1];
-    if (role?.placements && total(role.placements.rejected) > 0) out.push(`    rejected: ${listCounts(role.placements.rejected)}`);
+    if (role?.placements && total(role.placements.rejected) > 0)
+      out.push(`    rejected: ${listCounts(role.placements.rejected)}`);
   }
   return out;
 }

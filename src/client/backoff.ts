@@ -17,5 +17,7 @@ export interface Backoff {
 export function reconnectDelay(attempt: number, backoff: Backoff, random: number): number {
   if (attempt === 0) return random * (backoff.firstMs ?? 250);
   const initial = backoff.initialMs ?? 1_000;
-  return Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(attempt - 1, 16)) + random * (backoff.jitterMs ?? 1_000);
+  return (
+    Math.min(backoff.maxMs ?? 30_000, initial * 2 ** Math.min(attempt - 1, 16)) + random * (backoff.jitterMs ?? 1_000)
+  );
 }

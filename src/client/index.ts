@@ -5,5 +5,10 @@
  */
 export { RplaceClient, type ClientOptions, type ClientStatus, type PlaceResult } from './rplace-client.ts';
 export { reconnectDelay, type Backoff } from './backoff.ts';
-export { ServerMessageError, parseServerMessage, MAX_SERVER_MESSAGE_CHARS, type ParsedServerMessage } from './server-messages.ts';
+export {
+  ServerMessageError,
+  parseServerMessage,
+  MAX_SERVER_MESSAGE_CHARS,
+  type ParsedServerMessage,
+} from './server-messages.ts';
 export type { FetchLike, WebSocketConstructor, WebSocketLike } from './transport.ts';

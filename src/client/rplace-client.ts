@@ -259,7 +259,10 @@ export class RplaceClient {
       if (this.#track) {
         const size = frame.width * frame.height;
         try {
-          canvas = frame.encoding === CanvasEncoding.Deflate ? inflateSync(frame.data, { out: new Uint8Array(size) }) : frame.data.slice();
+          canvas =
+            frame.encoding === CanvasEncoding.Deflate
+              ? inflateSync(frame.data, { out: new Uint8Array(size) })
+              : frame.data.slice();
         } catch {
           this.#resync('canvas frame did not inflate');
           return;
@@ -294,7 +297,10 @@ export class RplaceClient {
       const r = frame.records;
       const width = this.width;
       for (let o = 0; o < frame.count * 5; o += 5) {
-        canvas[((r[o + 2] as number) | ((r[o + 3] as number) << 8)) * width + ((r[o] as number) | ((r[o + 1] as number) << 8))] = r[o + 4] as number;
+        canvas[
+          ((r[o + 2] as number) | ((r[o + 3] as number) << 8)) * width +
+            ((r[o] as number) | ((r[o + 1] as number) << 8))
+        ] = r[o + 4] as number;
       }
     }
     this.seq = frame.lastSeq;
@@ -379,6 +385,7 @@ export class RplaceClient {
     if (this.status === status && detail === undefined) return;
     this.status = status;
     this.#options.onStatus?.(status, detail);
-    if (status === 'incompatible') for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(new Error(`incompatible: ${detail ?? ''}`));
+    if (status === 'incompatible')
+      for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(new Error(`incompatible: ${detail ?? ''}`));
   }
 }

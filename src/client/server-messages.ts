@@ -40,20 +40,24 @@ const invalid = (message: string, text: string, cause?: unknown): ParsedServerMe
 });
 
 export function parseServerMessage(text: string): ParsedServerMessage {
-  if (text.length > MAX_SERVER_MESSAGE_CHARS) return invalid(`server message of ${text.length} characters (at most ${MAX_SERVER_MESSAGE_CHARS})`, text);
+  if (text.length > MAX_SERVER_MESSAGE_CHARS)
+    return invalid(`server message of ${text.length} characters (at most ${MAX_SERVER_MESSAGE_CHARS})`, text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (cause) {
     return invalid('server message is not JSON', text, cause);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('server message is not a JSON object', text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return invalid('server message is not a JSON object', text);
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string') return invalid('server message has no string "type"', text);
   if (!SERVER_MESSAGE_TYPES.includes(type)) return { kind: 'unknown', type: type.slice(0, 64) };
   const protocol = (value as { protocol?: unknown }).protocol;
-  if (type === 'welcome' && typeof protocol === 'number' && protocol !== PROTOCOL_VERSION) return { kind: 'incompatible', protocol };
+  if (type === 'welcome' && typeof protocol === 'number' && protocol !== PROTOCOL_VERSION)
+    return { kind: 'incompatible', protocol };
   const parsed = ServerControlMessageSchema.safeParse(value);
-  if (!parsed.success) return invalid(`invalid "${type}" message from the server: ${describeIssues(parsed.error)}`, text, parsed.error);
+  if (!parsed.success)
+    return invalid(`invalid "${type}" message from the server: ${describeIssues(parsed.error)}`, text, parsed.error);
   return { kind: 'message', message: parsed.data };
 }

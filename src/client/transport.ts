@@ -29,4 +29,7 @@ export interface FetchResponseLike {
   readonly headers: { get(name: string): string | null };
   arrayBuffer(): Promise<ArrayBuffer>;
 }
-export type FetchLike = (url: string, init?: { credentials?: 'include' | 'same-origin' | 'omit' }) => Promise<FetchResponseLike>;
+export type FetchLike = (
+  url: string,
+  init?: { credentials?: 'include' | 'same-origin' | 'omit' },
+) => Promise<FetchResponseLike>;

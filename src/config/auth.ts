@@ -17,7 +17,12 @@ export const authShape = {
   ALLOWED_ORIGINS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    )
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must look like https://host[:port]')).max(64)),
   /** Let guests place pixels (demos). Off by default: placing requires an account. */
   ALLOW_GUEST_PLACEMENT: z.enum(['0', '1']).default('0'),
@@ -61,7 +66,12 @@ export const authShape = {
   TRUSTED_PROXIES: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    )
     .pipe(z.array(z.string().max(64)).max(256))
     .superRefine((entries, ctx) => {
       try {
@@ -79,7 +89,12 @@ export const authShape = {
     .regex(/^[A-Za-z0-9-]{1,64}$/, 'a header name such as X-Real-IP')
     .optional(),
   /** Replaced by TRUSTED_PROXIES: trusting the first X-Forwarded-For entry let every client pick its address. */
-  TRUST_PROXY: z.undefined({ message: 'TRUST_PROXY is gone: list your proxies in TRUSTED_PROXIES (CIDRs), optionally with CLIENT_ADDRESS_HEADER' }).optional(),
+  TRUST_PROXY: z
+    .undefined({
+      message:
+        'TRUST_PROXY is gone: list your proxies in TRUSTED_PROXIES (CIDRs), optionally with CLIENT_ADDRESS_HEADER',
+    })
+    .optional(),
 };
 
 export const authSchema = z.object(authShape);

@@ -22,7 +22,12 @@ export interface Names {
    * per writer (streams/permissions.ts): status requests (operator), session revocations (edges, on
    * logout), user revocations (operator, on a ban); `revokeAll` is what edges listen to.
    */
-  readonly control: { readonly status: string; readonly revokeSession: string; readonly revokeUser: string; readonly revokeAll: string };
+  readonly control: {
+    readonly status: string;
+    readonly revokeSession: string;
+    readonly revokeUser: string;
+    readonly revokeAll: string;
+  };
   pixelSubject(x: number, y: number): string;
   /** Where moderation events (`PixelRestored`) are stored. */
   moderationSubject(x: number, y: number): string;

@@ -38,10 +38,19 @@ export interface ProcessFacts {
 
 type Sample = MetricValues['values'][number];
 
-function samples(snapshot: readonly MetricValues[], name: string, where: Readonly<Record<string, string>> = {}, metricName = name): Sample[] {
+function samples(
+  snapshot: readonly MetricValues[],
+  name: string,
+  where: Readonly<Record<string, string>> = {},
+  metricName = name,
+): Sample[] {
   const metric = snapshot.find((m) => m.name === name);
   if (!metric) return [];
-  return metric.values.filter((v) => (v.metricName ?? metric.name) === metricName && Object.entries(where).every(([k, want]) => String(v.labels[k]) === want));
+  return metric.values.filter(
+    (v) =>
+      (v.metricName ?? metric.name) === metricName &&
+      Object.entries(where).every(([k, want]) => String(v.labels[k]) === want),
+  );
 }
 
 const sum = (values: readonly Sample[]) => values.reduce((total, v) => total + v.value, 0);
@@ -58,7 +67,11 @@ function byLabel(values: readonly Sample[], label: string): Record<string, numbe
 }
 
 /** The single value of a gauge for `where`, or null when the role has not set it yet. */
-function gauge(snapshot: readonly MetricValues[], name: string, where: Readonly<Record<string, string>> = {}): number | null {
+function gauge(
+  snapshot: readonly MetricValues[],
+  name: string,
+  where: Readonly<Record<string, string>> = {},
+): number | null {
   const found = samples(snapshot, name, where);
   return found.length === 0 ? null : sum(found);
 }
@@ -69,7 +82,10 @@ function gauge(snapshot: readonly MetricValues[], name: string, where: Readonly<
  * 0; an observation past the last finite bound is reported as that bound). Buckets of every label
  * combination are added up. Null when nothing was observed.
  */
-export function histogramQuantile(buckets: readonly { readonly le: number; readonly count: number }[], q: number): number | null {
+export function histogramQuantile(
+  buckets: readonly { readonly le: number; readonly count: number }[],
+  q: number,
+): number | null {
   const merged = new Map<number, number>();
   for (const b of buckets) merged.set(b.le, (merged.get(b.le) ?? 0) + b.count);
   const sorted = [...merged].sort((a, b) => a[0] - b[0]);
@@ -90,7 +106,10 @@ export function histogramQuantile(buckets: readonly { readonly le: number; reado
 }
 
 function bucketsOf(snapshot: readonly MetricValues[], name: string, where: Readonly<Record<string, string>> = {}) {
-  return samples(snapshot, name, where, `${name}_bucket`).map((v) => ({ le: v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), count: v.value }));
+  return samples(snapshot, name, where, `${name}_bucket`).map((v) => ({
+    le: v.labels.le === '+Inf' ? Infinity : Number(v.labels.le),
+    count: v.value,
+  }));
 }
 
 const round = (value: number | null, digits: number) => (value === null ? null : Number(value.toFixed(digits)));
@@ -128,8 +147,12 @@ export function summarizeRole(facts: ProcessFacts, snapshot: readonly MetricValu
       resyncs: byLabel(samples(snapshot, 'rplace_resyncs_total'), 'reason'),
     };
   }
-  const batches = sum(samples(snapshot, 'rplace_batch_size_events', { stage: projection }, 'rplace_batch_size_events_count'));
-  const batchEvents = sum(samples(snapshot, 'rplace_batch_size_events', { stage: projection }, 'rplace_batch_size_events_sum'));
+  const batches = sum(
+    samples(snapshot, 'rplace_batch_size_events', { stage: projection }, 'rplace_batch_size_events_count'),
+  );
+  const batchEvents = sum(
+    samples(snapshot, 'rplace_batch_size_events', { stage: projection }, 'rplace_batch_size_events_sum'),
+  );
   summary.projection = {
     name: projection,
     seq: gauge(snapshot, 'rplace_projection_seq', { projection }),
@@ -138,10 +161,18 @@ export function summarizeRole(facts: ProcessFacts, snapshot: readonly MetricValu
     meanBatch: batches === 0 ? null : round(batchEvents / batches, 1),
     halted: (gauge(snapshot, 'rplace_projection_halted', { projection }) ?? 0) > 0,
     // Readers are labelled after their projection (`bitmap-projector`, `bitmap-rebuild`, `history-tail`, `edge`).
-    rejected: byLabel(samples(snapshot, 'rplace_events_rejected_total').filter((v) => String(v.labels.reader ?? '').startsWith(projection)), 'reason'),
+    rejected: byLabel(
+      samples(snapshot, 'rplace_events_rejected_total').filter((v) =>
+        String(v.labels.reader ?? '').startsWith(projection),
+      ),
+      'reason',
+    ),
   };
   if (facts.role === 'history') {
-    summary.snapshot = { seq: gauge(snapshot, 'rplace_snapshot_seq'), ageSeconds: round(gauge(snapshot, 'rplace_snapshot_age_seconds'), 1) };
+    summary.snapshot = {
+      seq: gauge(snapshot, 'rplace_snapshot_seq'),
+      ageSeconds: round(gauge(snapshot, 'rplace_snapshot_age_seconds'), 1),
+    };
   }
   return summary;
 }

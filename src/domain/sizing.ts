@@ -88,13 +88,25 @@ export function framesPerSecond(windowMs: number, eventsPerSecond: number): numb
 }
 
 function check(inputs: SizingInputs, classes: readonly ViewerClass[]): void {
-  const positive: (keyof SizingInputs)[] = ['clients', 'placementsPerSecond', 'windowMs', 'cpuPerFrameUs', 'utilization', 'mss', 'maxClientsPerProcess'];
+  const positive: (keyof SizingInputs)[] = [
+    'clients',
+    'placementsPerSecond',
+    'windowMs',
+    'cpuPerFrameUs',
+    'utilization',
+    'mss',
+    'maxClientsPerProcess',
+  ];
   for (const k of positive) if (!(inputs[k] > 0)) throw new RangeError(`sizing: ${k} must be > 0 (got ${inputs[k]})`);
   if (inputs.utilization > 1) throw new RangeError('sizing: utilization must be at most 1 (one core per process)');
-  if (inputs.edgeFixedCores >= inputs.utilization) throw new RangeError('sizing: edgeFixedCores leaves no room for clients');
+  if (inputs.edgeFixedCores >= inputs.utilization)
+    throw new RangeError('sizing: edgeFixedCores leaves no room for clients');
   const total = classes.reduce((a, c) => a + c.share, 0);
-  if (classes.length === 0 || Math.abs(total - 1) > 1e-9) throw new RangeError(`sizing: class shares must add up to 1 (got ${total})`);
-  for (const c of classes) if (c.placementsInView <= 0 || c.placementsInView > 1) throw new RangeError(`sizing: ${c.name}: placementsInView must be in (0, 1]`);
+  if (classes.length === 0 || Math.abs(total - 1) > 1e-9)
+    throw new RangeError(`sizing: class shares must add up to 1 (got ${total})`);
+  for (const c of classes)
+    if (c.placementsInView <= 0 || c.placementsInView > 1)
+      throw new RangeError(`sizing: ${c.name}: placementsInView must be in (0, 1]`);
 }
 
 /** The edge fleet (and the placement path's CPU) for `inputs.clients` viewers split into `classes`. */
@@ -109,10 +121,14 @@ export function sizeEdges(inputs: SizingInputs, classes: readonly ViewerClass[])
     bytes += c.share * f * frameWireBytes(events / f, inputs.mss);
   }
   const perClientCores = frames * inputs.cpuPerFrameUs * 1e-6;
-  const clientsPerProcess = Math.min(inputs.maxClientsPerProcess, Math.floor((inputs.utilization - inputs.edgeFixedCores) / perClientCores));
+  const clientsPerProcess = Math.min(
+    inputs.maxClientsPerProcess,
+    Math.floor((inputs.utilization - inputs.edgeFixedCores) / perClientCores),
+  );
   const processes = Math.ceil(inputs.clients / clientsPerProcess);
-  const perProcessMiB = inputs.edgeBaseMiB
-    + (clientsPerProcess * (inputs.rssPerConnectionKiB + inputs.stormShare * inputs.stormKiBPerClient)) / 1024;
+  const perProcessMiB =
+    inputs.edgeBaseMiB +
+    (clientsPerProcess * (inputs.rssPerConnectionKiB + inputs.stormShare * inputs.stormKiBPerClient)) / 1024;
   return {
     framesPerClientPerSecond: frames,
     bytesPerClientPerSecond: bytes,

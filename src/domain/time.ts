@@ -14,7 +14,17 @@ function daysIn(year: number, month: number): number {
 function realParts(parts: readonly (string | undefined)[]): boolean {
   const n = (i: number) => Number(parts[i] ?? 0);
   const [y, mo, d] = [n(0), n(1), n(2)];
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo) && n(3) <= 23 && n(4) <= 59 && n(5) <= 59 && n(6) <= 23 && n(7) <= 59;
+  return (
+    mo >= 1 &&
+    mo <= 12 &&
+    d >= 1 &&
+    d <= daysIn(y, mo) &&
+    n(3) <= 23 &&
+    n(4) <= 59 &&
+    n(5) <= 59 &&
+    n(6) <= 23 &&
+    n(7) <= 59
+  );
 }
 
 /** ms since the epoch of an ISO 8601 time with a zone (`Z` or `±hh:mm`), or null if malformed or not a real date and time. */

@@ -34,7 +34,13 @@ export type CooldownResult =
 /** Per-user placement cooldowns (Redis `SET cooldown:{user} … NX EX`). */
 export interface CooldownStore {
   /** Atomically takes the user's cooldown for `seconds` unless someone holds it, recording the request and its pixel. */
-  tryAcquire(userId: string, requestId: string, placedAt: number, seconds: number, pixel: PixelRef): Promise<CooldownResult>;
+  tryAcquire(
+    userId: string,
+    requestId: string,
+    placedAt: number,
+    seconds: number,
+    pixel: PixelRef,
+  ): Promise<CooldownResult>;
   /**
    * Records the stream sequence the holding request's event got, if `requestId` still holds the cooldown:
    * a later retry of that request is answered from it and never appended again. Best effort, nobody waits:

@@ -15,7 +15,9 @@ export interface EdgeMetrics {
   /** A client was sent a whole canvas because the ring no longer holds what it missed. */
   resync(reason: 'client_behind_ring'): void;
   /** One answered placement (accepted, duplicate, or refused with its code). */
-  placementAnswered(outcome: { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: ErrorCode }): void;
+  placementAnswered(
+    outcome: { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: ErrorCode },
+  ): void;
   /** Open WebSockets on this edge. */
   connections(open: number): void;
   /** One live frame published to every subscribed socket, carrying `events` events. */

@@ -41,13 +41,19 @@ export interface EventStream {
    * Batches of events with sequence ≥ `fromSeq`, in order, without gaps in delivery order.
    * Ends after `untilSeq` when given; otherwise follows the stream live until `signal` aborts.
    */
-  read(fromSeq: number, options?: { readonly untilSeq?: number; readonly signal?: AbortSignal }): AsyncIterable<readonly StoredEvent[]>;
+  read(
+    fromSeq: number,
+    options?: { readonly untilSeq?: number; readonly signal?: AbortSignal },
+  ): AsyncIterable<readonly StoredEvent[]>;
   /**
    * `read` for readers that need only each event's sequence and pixel (the edges' live tail): the same
    * events, order and skip rule, decoded into columns with no object or string per event. The batch and
    * its arrays are reused: valid only until the loop asks for the next one.
    */
-  readPixels(fromSeq: number, options?: { readonly untilSeq?: number; readonly signal?: AbortSignal }): AsyncIterable<PixelBatch>;
+  readPixels(
+    fromSeq: number,
+    options?: { readonly untilSeq?: number; readonly signal?: AbortSignal },
+  ): AsyncIterable<PixelBatch>;
 }
 
 /** Events in columns: event i has sequence `seqs[i]`, and sets pixel (`xs[i]`, `ys[i]`) to `colors[i]` when `setsPixel[i]` is 1. */

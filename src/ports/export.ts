@@ -19,7 +19,10 @@ export interface PlacementLog {
 
 /** Encodes placements as a Parquet file, streamed a row group at a time. */
 export interface ParquetEncoder {
-  encode(batches: AsyncIterable<PlacementBatch>, columns: { readonly userKey: (userId: string) => string; readonly colorHex: readonly string[] }): AsyncIterable<Uint8Array>;
+  encode(
+    batches: AsyncIterable<PlacementBatch>,
+    columns: { readonly userKey: (userId: string) => string; readonly colorHex: readonly string[] },
+  ): AsyncIterable<Uint8Array>;
 }
 
 /** Placements per pixel, for heatmaps and the virgin map. */

@@ -96,7 +96,12 @@ export interface HistoryStore {
   /** Placements of one pixel, newest first, with `seq < beforeSeq`. */
   pixelHistory(x: number, y: number, beforeSeq: number, limit: number): Promise<readonly Placement[]>;
   /** First and last placement times and counts, for clients that draw a time slider. */
-  summary(projection: string): Promise<{ readonly position: number; readonly firstPlacedAt: number | null; readonly lastPlacedAt: number | null; readonly snapshots: number }>;
+  summary(projection: string): Promise<{
+    readonly position: number;
+    readonly firstPlacedAt: number | null;
+    readonly lastPlacedAt: number | null;
+    readonly snapshots: number;
+  }>;
   /** Empties the history (events, snapshots, the projection's position) for a rebuild. */
   reset(projection: string): Promise<void>;
 }

@@ -16,5 +16,7 @@ export interface Identity {
  * Resolves `null` when the request carries no acceptable identity and none may be minted.
  */
 export interface IdentityProvider {
-  identify(headers: Readonly<Record<string, string>>): Promise<{ readonly identity: Identity; readonly setCookie?: string } | null>;
+  identify(
+    headers: Readonly<Record<string, string>>,
+  ): Promise<{ readonly identity: Identity; readonly setCookie?: string } | null>;
 }

@@ -6,7 +6,12 @@
 /** Encodes palette images (implemented by src/adapters/image/png.ts). */
 export interface ImageEncoder {
   png(indices: Uint8Array, width: number, height: number): Promise<Uint8Array>;
-  apng(width: number, height: number, frames: number, fps: number): {
+  apng(
+    width: number,
+    height: number,
+    frames: number,
+    fps: number,
+  ): {
     header(): Uint8Array;
     frame(indices: Uint8Array): Promise<Uint8Array>;
     end(): Uint8Array;
@@ -25,6 +30,9 @@ export interface VideoEncoder {
    * The encoded file, streamed while `frames` (each `width × height` palette indices) is consumed. Ending the
    * returned iteration early stops the encoder and frees everything it holds.
    */
-  encode(format: VideoFormat, video: { width: number; height: number; fps: number; frames?: number }, frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  encode(
+    format: VideoFormat,
+    video: { width: number; height: number; fps: number; frames?: number },
+    frames: AsyncIterable<Uint8Array>,
+  ): AsyncIterable<Uint8Array>;
 }
-

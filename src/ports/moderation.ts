@@ -4,7 +4,9 @@
 import type { PixelRestored } from '../../proto/event-codec.ts';
 
 /** `ok: false` when the stream moved past `expectedLastSeq` (`lastSeq` is where it is now): re-plan and retry. */
-export type ConditionalAppend = { readonly ok: true; readonly seq: number } | { readonly ok: false; readonly lastSeq: number };
+export type ConditionalAppend =
+  | { readonly ok: true; readonly seq: number }
+  | { readonly ok: false; readonly lastSeq: number };
 
 /**
  * Appends a moderation event only if the stream's last sequence is still `expectedLastSeq`

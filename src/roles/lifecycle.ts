@@ -47,7 +47,12 @@ export interface Lifecycle {
   /** Registers a close for something already started; it runs before everything registered earlier. */
   defer(step: CloseStep): void;
   /** Runs `connect`, and registers `close(resource)` once it resolved (a failed connect registers nothing). */
-  open<T>(name: string, connect: () => Promise<T>, close: (resource: T) => Promise<unknown> | unknown, force?: (resource: T) => Promise<unknown> | unknown): Promise<T>;
+  open<T>(
+    name: string,
+    connect: () => Promise<T>,
+    close: (resource: T) => Promise<unknown> | unknown,
+    force?: (resource: T) => Promise<unknown> | unknown,
+  ): Promise<T>;
   /** Closes everything, last registered first (see the invariants above). */
   close(): Promise<void>;
 }
@@ -91,7 +96,10 @@ export function createLifecycle(log: CloseLog, options: LifecycleOptions = {}): 
     try {
       await bounded(step.force, timeoutMs);
     } catch (error) {
-      log.warn({ resource: step.name, err: (error as Error)?.message ?? String(error) }, `forcing ${step.name} closed failed`);
+      log.warn(
+        { resource: step.name, err: (error as Error)?.message ?? String(error) },
+        `forcing ${step.name} closed failed`,
+      );
     }
   }
 
@@ -119,7 +127,11 @@ export function createLifecycle(log: CloseLog, options: LifecycleOptions = {}): 
  * Builds a root: `build` opens and starts things through the lifecycle. On success, the lifecycle's close is
  * the root's shutdown; on failure, what was opened is closed and the error rethrown as it was.
  */
-export async function startWith(log: CloseLog, build: (life: Lifecycle) => Promise<void>, options: LifecycleOptions = {}): Promise<Shutdown> {
+export async function startWith(
+  log: CloseLog,
+  build: (life: Lifecycle) => Promise<void>,
+  options: LifecycleOptions = {},
+): Promise<Shutdown> {
   const life = createLifecycle(log, options);
   try {
     await build(life);
@@ -131,7 +143,11 @@ export async function startWith(log: CloseLog, build: (life: Lifecycle) => Promi
 }
 
 /** Runs `use` with a fresh lifecycle and closes it afterwards, whatever happened (one CLI command). */
-export async function withLifecycle<T>(log: CloseLog, use: (life: Lifecycle) => Promise<T>, options: LifecycleOptions = {}): Promise<T> {
+export async function withLifecycle<T>(
+  log: CloseLog,
+  use: (life: Lifecycle) => Promise<T>,
+  options: LifecycleOptions = {},
+): Promise<T> {
   const life = createLifecycle(log, options);
   try {
     return await use(life);
@@ -143,16 +159,42 @@ export async function withLifecycle<T>(log: CloseLog, use: (life: Lifecycle) => 
 // The adapters' connects, each with the close (and the abrupt fallback) every root uses for it.
 
 /** NATS: drained on close (pending publishes flushed, subscriptions ended), dropped if the drain hangs. */
-export function openNats(life: Lifecycle, url: string, name: string, auth: NatsAuth, logger?: Pick<Logger, 'warn'>): Promise<NatsConnection> {
-  return life.open('nats', () => connectNats(url, name, auth, logger), (nc) => nc.drain(), (nc) => nc.close());
+export function openNats(
+  life: Lifecycle,
+  url: string,
+  name: string,
+  auth: NatsAuth,
+  logger?: Pick<Logger, 'warn'>,
+): Promise<NatsConnection> {
+  return life.open(
+    'nats',
+    () => connectNats(url, name, auth, logger),
+    (nc) => nc.drain(),
+    (nc) => nc.close(),
+  );
 }
 
 /** Redis: QUIT on close (queued commands answered first), the socket dropped if that hangs. */
 export function openRedis(life: Lifecycle, url: string, name: string): Promise<Redis> {
-  return life.open('redis', () => connectRedis(url, name), (redis) => redis.quit(), (redis) => redis.disconnect());
+  return life.open(
+    'redis',
+    () => connectRedis(url, name),
+    (redis) => redis.quit(),
+    (redis) => redis.disconnect(),
+  );
 }
 
 /** Postgres: the pool is ended on close (idle clients closed; a checked-out one ends when released). */
-export function openPg(life: Lifecycle, url: string, schema: string, logger: Logger, options: PgOptions = {}): Promise<PgConnection> {
-  return life.open('postgres', () => connectPg(url, schema, logger, options), (pg) => pg.close());
+export function openPg(
+  life: Lifecycle,
+  url: string,
+  schema: string,
+  logger: Logger,
+  options: PgOptions = {},
+): Promise<PgConnection> {
+  return life.open(
+    'postgres',
+    () => connectPg(url, schema, logger, options),
+    (pg) => pg.close(),
+  );
 }

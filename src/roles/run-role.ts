@@ -16,7 +16,9 @@ export type Shutdown = () => Promise<void>;
 export function incompleteBuild(moduleUrl: string = import.meta.url): string | null {
   if (!moduleUrl.endsWith('.js')) return null;
   const stamp = fileURLToPath(new URL('../../build.json', moduleUrl));
-  return existsSync(stamp) ? null : `dist/ is half-built (${stamp}, written last by \`npm run build\`, is missing); run \`npm run build\` and let it finish`;
+  return existsSync(stamp)
+    ? null
+    : `dist/ is half-built (${stamp}, written last by \`npm run build\`, is missing); run \`npm run build\` and let it finish`;
 }
 
 export async function runRole(role: string, start: () => Promise<Shutdown>): Promise<void> {

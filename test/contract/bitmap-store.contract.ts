@@ -23,12 +23,20 @@ export interface BitmapSubject {
 }
 
 function pixels(fromSeq: number, count: number, salt = 0): SequencedPixel[] {
-  return Array.from({ length: count }, (_, i) => ({ seq: fromSeq + i, x: (i * 7 + salt) % BITMAP_SPEC.width, y: (i * 3 + salt) % BITMAP_SPEC.height, color: (i + salt) % 32 }));
+  return Array.from({ length: count }, (_, i) => ({
+    seq: fromSeq + i,
+    x: (i * 7 + salt) % BITMAP_SPEC.width,
+    y: (i * 3 + salt) % BITMAP_SPEC.height,
+    color: (i + salt) % 32,
+  }));
 }
 const replayed = (ps: readonly SequencedPixel[]) => replay(createCanvas(BITMAP_SPEC), BITMAP_SPEC.width, ps);
 
 async function conflictOf(attempt: Promise<unknown>): Promise<SequenceConflict> {
-  const error = await attempt.then(() => null, (e: unknown) => e);
+  const error = await attempt.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(SequenceConflict);
   return error as SequenceConflict;
 }
@@ -79,7 +87,13 @@ export function bitmapStoreContract(label: string, open: () => Promise<BitmapSub
     });
 
     it('pixels outside the canvas (offset y*width+x past the end) are ignored, but their sequence counts', async () => {
-      await s.store.apply([{ seq: 1, x: 0, y: BITMAP_SPEC.height, color: 9 }, { seq: 2, x: 1, y: 0, color: 4 }], null);
+      await s.store.apply(
+        [
+          { seq: 1, x: 0, y: BITMAP_SPEC.height, color: 9 },
+          { seq: 2, x: 1, y: 0, color: 4 },
+        ],
+        null,
+      );
       const loaded = await s.store.load();
       expect(loaded?.seq).toBe(2);
       const expected = new Uint8Array(SIZE);

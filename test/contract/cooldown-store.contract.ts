@@ -58,7 +58,9 @@ export function cooldownStoreContract(label: string, open: () => Promise<Cooldow
 
     it('concurrent attempts for one user: exactly one takes it (NX is atomic)', async () => {
       const u = user();
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.store.tryAcquire(u, `req-${i}`, i, 60, pixel)));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => s.store.tryAcquire(u, `req-${i}`, i, 60, pixel)),
+      );
       const winners = results.flatMap((r, i) => (r.acquired ? [`req-${i}`] : []));
       expect(winners).toHaveLength(1);
       for (const r of results) if (!r.acquired) expect(r.holderRequestId).toBe(winners[0]);

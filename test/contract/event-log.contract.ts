@@ -92,7 +92,8 @@ export function eventLogContract(label: string, open: () => Promise<LogSubject>)
       const controller = new AbortController();
       const seen: number[] = [];
       const reading = (async () => {
-        for await (const batch of s.stream.read(1, { signal: controller.signal })) seen.push(...batch.map((b) => b.seq));
+        for await (const batch of s.stream.read(1, { signal: controller.signal }))
+          seen.push(...batch.map((b) => b.seq));
       })();
       await expect.poll(() => seen, { timeout: 10_000 }).toEqual([1]);
       await s.log.append(placed(1, 0, 1), 'id-1');
@@ -119,7 +120,8 @@ export function eventLogContract(label: string, open: () => Promise<LogSubject>)
       for (const [i, e] of events.entries()) await s.log.append(e, `id-${i}`);
       const columns: { seq: number; x: number; y: number; color: number; sets: number }[] = [];
       for await (const b of s.stream.readPixels(1, { untilSeq: 3 })) {
-        for (let i = 0; i < b.count; i++) columns.push({ seq: b.seqs[i]!, x: b.xs[i]!, y: b.ys[i]!, color: b.colors[i]!, sets: b.setsPixel[i]! });
+        for (let i = 0; i < b.count; i++)
+          columns.push({ seq: b.seqs[i]!, x: b.xs[i]!, y: b.ys[i]!, color: b.colors[i]!, sets: b.setsPixel[i]! });
       }
       expect(columns).toEqual(events.map((e, i) => ({ seq: i + 1, x: e.x, y: e.y, color: e.color, sets: 1 })));
     });
@@ -136,7 +138,11 @@ export function eventLogContract(label: string, open: () => Promise<LogSubject>)
       expect(await s.stream.lastSeq()).toBe(2);
       expect(await s.moderation.appendIfLast(restored(3, 3, 0), 'mod/rb1/3.3', 2)).toEqual({ ok: true, seq: 3 });
       const read = await readAll(s.stream, 1, 3);
-      expect(read.map((r) => r.event.kind)).toEqual([EventKind.PixelRestored, EventKind.PixelPlaced, EventKind.PixelRestored]);
+      expect(read.map((r) => r.event.kind)).toEqual([
+        EventKind.PixelRestored,
+        EventKind.PixelPlaced,
+        EventKind.PixelRestored,
+      ]);
     });
 
     it('appendIfLast with a message id already stored answers its original sequence, even when the stream moved on', async () => {

@@ -25,15 +25,23 @@ export function projectionSourceContract(label: string, open: () => Promise<Sour
       for (let i = 0; i < count; i++) await s.log.append(placed((from + i) % 64, 0, 1), `ps-${from + i}`);
     };
     /** Handled sequences, until `enough` of them, then aborts; a safety abort after 20 s. */
-    async function run(fromSeq: number, enough: number, handle: (batch: readonly StoredEvent[]) => Promise<void> = async () => undefined) {
+    async function run(
+      fromSeq: number,
+      enough: number,
+      handle: (batch: readonly StoredEvent[]) => Promise<void> = async () => undefined,
+    ) {
       const controller = new AbortController();
       const safety = setTimeout(() => controller.abort(), 20_000);
       const seqs: number[] = [];
-      await s.source.run(fromSeq, async (batch) => {
-        await handle(batch);
-        seqs.push(...batch.map((e) => e.seq));
-        if (seqs.length >= enough) controller.abort();
-      }, controller.signal);
+      await s.source.run(
+        fromSeq,
+        async (batch) => {
+          await handle(batch);
+          seqs.push(...batch.map((e) => e.seq));
+          if (seqs.length >= enough) controller.abort();
+        },
+        controller.signal,
+      );
       clearTimeout(safety);
       return seqs;
     }
@@ -72,9 +80,18 @@ export function projectionSourceContract(label: string, open: () => Promise<Sour
       const halted = new ProjectionHalted('a permanent failure', 2);
       const controller = new AbortController();
       const safety = setTimeout(() => controller.abort(), 20_000);
-      const outcome = await s.source.run(1, async (batch) => {
-        if (batch.some((e) => e.seq >= 2)) throw halted;
-      }, controller.signal).then(() => 'returned', (e: unknown) => e);
+      const outcome = await s.source
+        .run(
+          1,
+          async (batch) => {
+            if (batch.some((e) => e.seq >= 2)) throw halted;
+          },
+          controller.signal,
+        )
+        .then(
+          () => 'returned',
+          (e: unknown) => e,
+        );
       clearTimeout(safety);
       expect(outcome).toBe(halted);
     });

@@ -10,7 +10,12 @@ export interface SessionSubject {
 
 export function sessionStoreContract(label: string, open: () => Promise<SessionSubject>): void {
   describe(`session store contract: ${label}`, () => {
-    const data = { userId: 'u_1', username: 'Alice', accountCreatedAt: 1_700_000_000_000, createdAt: 1_700_000_100_000 };
+    const data = {
+      userId: 'u_1',
+      username: 'Alice',
+      accountCreatedAt: 1_700_000_000_000,
+      createdAt: 1_700_000_100_000,
+    };
     const id = () => `sess-${Math.random().toString(36).slice(2)}`;
 
     it('a created session reads back; an unknown one is null', async () => {

@@ -5,7 +5,13 @@ import type { Account, UserStore } from '../../src/ports/auth.ts';
 export function userStoreContract(label: string, open: () => Promise<UserStore>): void {
   describe(`user store contract: ${label}`, () => {
     const unique = () => Math.random().toString(36).slice(2, 10);
-    const account = (over: Partial<Account> = {}): Account => ({ userId: `u_${unique()}`, username: `Name${unique()}`, passwordHash: 'scrypt$x', createdAt: 1_700_000_000_123, ...over });
+    const account = (over: Partial<Account> = {}): Account => ({
+      userId: `u_${unique()}`,
+      username: `Name${unique()}`,
+      passwordHash: 'scrypt$x',
+      createdAt: 1_700_000_000_123,
+      ...over,
+    });
 
     it('creates an account and finds it by id and by username in any case', async () => {
       const users = await open();
@@ -33,7 +39,12 @@ export function userStoreContract(label: string, open: () => Promise<UserStore>)
       const [a, b] = [account(), account()];
       await users.create(a);
       await users.create(b);
-      expect(await users.usernamesOf([a.userId, 'u_ghost', b.userId])).toEqual(new Map([[a.userId, a.username], [b.userId, b.username]]));
+      expect(await users.usernamesOf([a.userId, 'u_ghost', b.userId])).toEqual(
+        new Map([
+          [a.userId, a.username],
+          [b.userId, b.username],
+        ]),
+      );
       expect(await users.usernamesOf([])).toEqual(new Map());
     });
   });

@@ -58,7 +58,9 @@ function newestMtime(dir: string): number {
  */
 export async function ensureWebBuilt(): Promise<void> {
   const built = join(ROOT, 'dist/web/index.html');
-  const fresh = () => existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'proto')));
+  const fresh = () =>
+    existsSync(built) &&
+    statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'proto')));
   if (fresh()) return;
   const lock = join(ROOT, 'dist/.web-build.lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
@@ -69,7 +71,8 @@ export async function ensureWebBuilt(): Promise<void> {
       break;
     } catch {
       // Another worker builds; a lock older than two minutes is from a crashed run.
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000)
+        rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for another web build');
       await new Promise((r) => setTimeout(r, 250));
       if (fresh()) return;
@@ -77,8 +80,13 @@ export async function ensureWebBuilt(): Promise<void> {
   }
   try {
     if (fresh()) return;
-    const result = spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    if (result.status !== 0) throw new Error(`npm run build:web failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+    const result = spawnSync('npm', ['run', '--silent', 'build:web'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (result.status !== 0)
+      throw new Error(`npm run build:web failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -127,7 +135,8 @@ export function startRole(role: string, env: Record<string, string>): RoleProces
 export async function waitForHttp(url: string, role: RoleProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (role.child.exitCode !== null) throw new Error(`${role.name} exited with ${role.child.exitCode}:\n${role.output()}`);
+    if (role.child.exitCode !== null)
+      throw new Error(`${role.name} exited with ${role.child.exitCode}:\n${role.output()}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -144,7 +153,8 @@ export function sessionSecret(): string {
 }
 
 export function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see test/e2e/README.md)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see test/e2e/README.md)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -185,7 +195,11 @@ export async function pageCanvas(page: Page): Promise<{ seq: number; bytes: Buff
  * Waits until the page holds the same sequence as the edge's canvas, then returns both for a byte-for-byte
  * comparison. The canonical canvas is re-read while the page catches up (events may still be arriving).
  */
-export async function settledCanvases(page: Page, base: string, timeoutMs = 10_000): Promise<{ page: Buffer; canonical: Buffer; seq: number }> {
+export async function settledCanvases(
+  page: Page,
+  base: string,
+  timeoutMs = 10_000,
+): Promise<{ page: Buffer; canonical: Buffer; seq: number }> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {

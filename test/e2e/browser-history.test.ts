@@ -13,7 +13,16 @@ import WebSocket from 'ws';
 import { RplaceClient } from '../../src/client/index.ts';
 import { HEAT_PALETTE } from '../../src/app/history/heatmap.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
-import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
+import {
+  ARTIFACTS,
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  sessionSecret,
+  startRole,
+  waitForHttp,
+  type RoleProcess,
+} from './browser-harness.ts';
 
 const names = testNames('bhistory');
 let base = '';
@@ -24,16 +33,19 @@ beforeAll(async () => {
   await ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  all = startRole('dev', testEnv(names, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    START_SERVICES: '0',
-    CANVAS_WIDTH: '40',
-    CANVAS_HEIGHT: '30',
-    COOLDOWN_SECONDS: '1',
-    SESSION_SECRET: sessionSecret(),
-    SNAPSHOT_INTERVAL_MS: '1000',
-  }));
+  all = startRole(
+    'dev',
+    testEnv(names, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      START_SERVICES: '0',
+      CANVAS_WIDTH: '40',
+      CANVAS_HEIGHT: '30',
+      COOLDOWN_SECONDS: '1',
+      SESSION_SECRET: sessionSecret(),
+      SNAPSHOT_INTERVAL_MS: '1000',
+    }),
+  );
   await waitForHttp(`${base}/api/v1/history/info`, all, 60_000);
   browser = await launchChromium();
 }, 120_000);
@@ -44,9 +56,13 @@ afterAll(async () => {
   await cleanupCanvas(names);
 }, 60_000);
 
-it('scrubs the canvas through time, lists a pixel\'s history and returns to live', async () => {
+it("scrubs the canvas through time, lists a pixel's history and returns to live", async () => {
   // Three placements by three guests (no cooldown between them), the first two on the same pixel.
-  const placed: { x: number; y: number; color: number }[] = [{ x: 5, y: 6, color: 3 }, { x: 5, y: 6, color: 13 }, { x: 20, y: 10, color: 28 }];
+  const placed: { x: number; y: number; color: number }[] = [
+    { x: 5, y: 6, color: 3 },
+    { x: 5, y: 6, color: 13 },
+    { x: 20, y: 10, color: 28 },
+  ];
   for (const p of placed) {
     const c = new RplaceClient({ url: base, WebSocket, trackCanvas: false });
     await c.connect();
@@ -56,7 +72,10 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   // The history projector has written them when /info says so.
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const info = (await (await fetch(`${base}/api/v1/history/info`)).json()) as { position: number; lastPlacedAt: number | null };
+    const info = (await (await fetch(`${base}/api/v1/history/info`)).json()) as {
+      position: number;
+      lastPlacedAt: number | null;
+    };
     if (info.position >= placed.length && info.lastPlacedAt !== null) break;
     if (Date.now() > deadline) throw new Error(`history projector did not catch up: ${JSON.stringify(info)}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -84,26 +103,51 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   const slider = page.locator('#history-time');
   await slider.fill('0');
   await page.waitForFunction(() => /^Showing /.test(document.getElementById('history-note')?.textContent ?? ''));
-  await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#FFFFFF' && window.rplaceDebug.rendered(5, 6) === '#FFFFFF');
+  await page.waitForFunction(
+    () => window.rplaceDebug.rendered(20, 10) === '#FFFFFF' && window.rplaceDebug.rendered(5, 6) === '#FFFFFF',
+  );
   // The timelapse ending here would show nothing: the line under the link names its range and says so.
-  await page.waitForFunction(() => /^Timelapse: 40×\d+ at \(0,\d+\), .+ – .+\. No pixel of this region changes in that range/.test(document.getElementById('history-timelapse-range')?.textContent ?? ''));
+  await page.waitForFunction(() =>
+    /^Timelapse: 40×\d+ at \(0,\d+\), .+ – .+\. No pixel of this region changes in that range/.test(
+      document.getElementById('history-timelapse-range')?.textContent ?? '',
+    ),
+  );
   // The header says this is the past, and when: not a green "Live".
   expect(await page.getAttribute('#status', 'data-state')).toBe('past');
   expect(await page.textContent('#status .status-text')).toMatch(/^History: \S/);
 
   // Slider to the end: every placement.
   await slider.fill('1000');
-  await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4');
+  await page.waitForFunction(
+    () => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4',
+  );
   await page.screenshot({ path: join(ARTIFACTS, 'browser-history.png') });
-  await page.waitForFunction(() => /^Timelapse: 40×\d+ at \(0,\d+\), .+ – [^.]+$/.test(document.getElementById('history-timelapse-range')?.textContent ?? ''));
+  await page.waitForFunction(() =>
+    /^Timelapse: 40×\d+ at \(0,\d+\), .+ – [^.]+$/.test(
+      document.getElementById('history-timelapse-range')?.textContent ?? '',
+    ),
+  );
 
   // The layer picker: the heatmap (5,6 placed twice is the busiest, 20,10 once), the never-placed pixels, the canvas again.
   await page.selectOption('#history-layer', 'heatmap');
-  await page.waitForFunction(([hot, once]) => window.rplaceDebug.rendered(5, 6) === hot && window.rplaceDebug.rendered(20, 10) === once && window.rplaceDebug.rendered(0, 0) === '#000000', [HEAT_PALETTE[31]?.hex, HEAT_PALETTE[1]?.hex]);
+  await page.waitForFunction(
+    ([hot, once]) =>
+      window.rplaceDebug.rendered(5, 6) === hot &&
+      window.rplaceDebug.rendered(20, 10) === once &&
+      window.rplaceDebug.rendered(0, 0) === '#000000',
+    [HEAT_PALETTE[31]?.hex, HEAT_PALETTE[1]?.hex],
+  );
   await page.selectOption('#history-layer', 'virgin');
-  await page.waitForFunction(() => window.rplaceDebug.rendered(5, 6) === '#000000' && window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(0, 0) === '#FFFFFF');
+  await page.waitForFunction(
+    () =>
+      window.rplaceDebug.rendered(5, 6) === '#000000' &&
+      window.rplaceDebug.rendered(20, 10) === '#000000' &&
+      window.rplaceDebug.rendered(0, 0) === '#FFFFFF',
+  );
   await page.selectOption('#history-layer', 'canvas');
-  await page.waitForFunction(() => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4');
+  await page.waitForFunction(
+    () => window.rplaceDebug.rendered(20, 10) === '#000000' && window.rplaceDebug.rendered(5, 6) === '#2450A4',
+  );
 
   // The timelapse link covers the visible region (the history panel hides a few rows at the bottom).
   const href = await page.getAttribute('#history-timelapse', 'href');
@@ -119,7 +163,9 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
 
   // This server has ffmpeg (CI installs it): the format picker offers MP4/WebM, and the link follows it.
   await page.waitForSelector('#history-format', { state: 'visible' });
-  expect(await page.$$eval('#history-format option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['apng', 'mp4', 'webm']);
+  expect(
+    await page.$$eval('#history-format option', (options) => options.map((o) => (o as HTMLOptionElement).value)),
+  ).toEqual(['apng', 'mp4', 'webm']);
   await page.selectOption('#history-format', 'mp4');
   const mp4Href = await page.getAttribute('#history-timelapse', 'href');
   expect(mp4Href).toMatch(/&format=mp4$/);
@@ -142,7 +188,9 @@ it('scrubs the canvas through time, lists a pixel\'s history and returns to live
   await page.fill('input[name="username"]', username);
   await page.fill('input[name="password"]', 'correct horse battery');
   await page.click('button[value="register"]');
-  await page.waitForFunction((name) => document.getElementById('user')?.textContent === name, username, { timeout: 15_000 });
+  await page.waitForFunction((name) => document.getElementById('user')?.textContent === name, username, {
+    timeout: 15_000,
+  });
   expect(await page.textContent('#account')).toBe('Sign out');
   await page.close();
 }, 60_000);

@@ -17,7 +17,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEvent, EventKind } from '../../proto/event-codec.ts';
 import { createPgModeratorRoles } from '../../src/adapters/pg/moderators.ts';
 import { cleanupCanvas, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
-import { ARTIFACTS, ensureWebBuilt, freePort, launchChromium, sessionSecret, settledCanvases, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
+import {
+  ARTIFACTS,
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  sessionSecret,
+  settledCanvases,
+  startRole,
+  waitForHttp,
+  type RoleProcess,
+} from './browser-harness.ts';
 
 const names = testNames('modweb');
 const WIDTH = 120;
@@ -31,23 +41,47 @@ const contexts: BrowserContext[] = [];
 const accounts: Record<'moderator' | 'player' | 'vandal', { cookie: string; userId: string }> = {} as never;
 
 async function register(username: string): Promise<{ cookie: string; userId: string }> {
-  const res = await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1' }, body: JSON.stringify({ username, password: 'password-123' }) });
+  const res = await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1' },
+    body: JSON.stringify({ username, password: 'password-123' }),
+  });
   expect(res.status).toBe(201);
   const sid = /rplace_session=([^;]*)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
   return { cookie: sid, userId: String(((await res.json()) as { userId: string }).userId) };
 }
 
 /** Placements as the edge stores them, for `userId`. */
-async function place(userId: string, pixels: readonly { x: number; y: number; color: number }[], placedAt: number): Promise<void> {
+async function place(
+  userId: string,
+  pixels: readonly { x: number; y: number; color: number }[],
+  placedAt: number,
+): Promise<void> {
   const js = jetstream(nc);
-  await Promise.all(pixels.map((p, i) => js.publish(names.pixelSubject(p.x, p.y), encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `e2e-${placedAt}-${i}`, placedAt }))));
+  await Promise.all(
+    pixels.map((p, i) =>
+      js.publish(
+        names.pixelSubject(p.x, p.y),
+        encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `e2e-${placedAt}-${i}`, placedAt }),
+      ),
+    ),
+  );
 }
 
 const lastSeq = async () => (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
 
-async function openPage(viewport: { width: number; height: number }, touch: boolean, sessionCookie?: string): Promise<Page> {
+async function openPage(
+  viewport: { width: number; height: number },
+  touch: boolean,
+  sessionCookie?: string,
+): Promise<Page> {
   if (!browser) throw new Error('no browser');
-  const context = await browser.newContext({ viewport, hasTouch: touch, isMobile: touch, deviceScaleFactor: touch ? 2 : 1 });
+  const context = await browser.newContext({
+    viewport,
+    hasTouch: touch,
+    isMobile: touch,
+    deviceScaleFactor: touch ? 2 : 1,
+  });
   contexts.push(context);
   if (sessionCookie) await context.addCookies([{ name: 'rplace_session', value: sessionCookie, url: base }]);
   const page = await context.newPage();
@@ -59,16 +93,46 @@ async function openPage(viewport: { width: number; height: number }, touch: bool
 }
 
 const MOD_ROUTES: readonly [string, string][] = [
-  ['GET', 'me'], ['POST', 'survey'], ['POST', 'preview'], ['POST', 'apply'], ['POST', 'ban'], ['POST', 'unban'], ['GET', 'audit'],
+  ['GET', 'me'],
+  ['POST', 'survey'],
+  ['POST', 'preview'],
+  ['POST', 'apply'],
+  ['POST', 'ban'],
+  ['POST', 'unban'],
+  ['GET', 'audit'],
 ];
 const valid = { region: { x: 0, y: 0, width: 4, height: 4 }, since: 0 };
-const bodies: Record<string, unknown> = { survey: valid, preview: valid, apply: { selection: valid, idempotencyKey: 'e2e-refused-1' }, ban: { user: 'vandalvic', mode: 'ban', idempotencyKey: 'e2e-refused-2' }, unban: { user: 'vandalvic', idempotencyKey: 'e2e-refused-3' } };
+const bodies: Record<string, unknown> = {
+  survey: valid,
+  preview: valid,
+  apply: { selection: valid, idempotencyKey: 'e2e-refused-1' },
+  ban: { user: 'vandalvic', mode: 'ban', idempotencyKey: 'e2e-refused-2' },
+  unban: { user: 'vandalvic', idempotencyKey: 'e2e-refused-3' },
+};
 
 /** Every moderator route as the page's own session calls it; the statuses. */
 function statusesFrom(page: Page): Promise<number[]> {
-  return page.evaluate(async ({ routes, bodies }) => Promise.all(routes.map(async ([method, path]) => (await fetch(`/api/v1/mod/${path}`, {
-    method, credentials: 'include', ...(method === 'POST' ? { headers: { 'x-rplace-csrf': '1', 'content-type': 'application/json' }, body: JSON.stringify(bodies[path]) } : {}),
-  })).status)), { routes: MOD_ROUTES, bodies });
+  return page.evaluate(
+    async ({ routes, bodies }) =>
+      Promise.all(
+        routes.map(
+          async ([method, path]) =>
+            (
+              await fetch(`/api/v1/mod/${path}`, {
+                method,
+                credentials: 'include',
+                ...(method === 'POST'
+                  ? {
+                      headers: { 'x-rplace-csrf': '1', 'content-type': 'application/json' },
+                      body: JSON.stringify(bodies[path]),
+                    }
+                  : {}),
+              })
+            ).status,
+        ),
+      ),
+    { routes: MOD_ROUTES, bodies },
+  );
 }
 
 beforeAll(async () => {
@@ -76,7 +140,14 @@ beforeAll(async () => {
   await ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const env = testEnv(names, { CANVAS_WIDTH: String(WIDTH), CANVAS_HEIGHT: String(HEIGHT), COOLDOWN_SECONDS: '1', SESSION_SECRET: sessionSecret(), FLUSH_WINDOW_MS: '20', REGISTRATIONS_PER_IP_PER_HOUR: '100' });
+  const env = testEnv(names, {
+    CANVAS_WIDTH: String(WIDTH),
+    CANVAS_HEIGHT: String(HEIGHT),
+    COOLDOWN_SECONDS: '1',
+    SESSION_SECRET: sessionSecret(),
+    FLUSH_WINDOW_MS: '20',
+    REGISTRATIONS_PER_IP_PER_HOUR: '100',
+  });
   const edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
   roles.push(edge, startRole('bitmap-projector', env));
   await waitForHttp(`${base}/api/v1/canvas/info`, edge, 60_000);
@@ -107,7 +178,11 @@ const VIEWPORTS = [
 describe.each(VIEWPORTS)('moderator console in chromium ($name)', ({ name, viewport, touch, at }) => {
   it('select → who placed → preview → confirm (double click) → every client shows the restored region; audit; ban from the pixel', async () => {
     const area = { x: at.x, y: at.y, width: 12, height: 8 };
-    const good = Array.from({ length: area.width * area.height }, (_, i) => ({ x: area.x + (i % area.width), y: area.y + Math.floor(i / area.width), color: 2 + ((i + Math.floor(i / area.width)) % 3) }));
+    const good = Array.from({ length: area.width * area.height }, (_, i) => ({
+      x: area.x + (i % area.width),
+      y: area.y + Math.floor(i / area.width),
+      color: 2 + ((i + Math.floor(i / area.width)) % 3),
+    }));
     const now = Date.now();
     await place(accounts.player.userId, good, now - 30_000);
     const bad = good.filter((_, i) => i % 2 === 0).map((p) => ({ ...p, color: 27 }));
@@ -122,7 +197,10 @@ describe.each(VIEWPORTS)('moderator console in chromium ($name)', ({ name, viewp
     // Drag from one corner of the area to the other (the pointer, on the phone too: the overlay takes it).
     await (touch ? mod.locator('#mod-select').tap() : mod.click('#mod-select'));
     const from = await mod.evaluate(({ x, y }) => window.rplaceDebug.screenOf(x, y), { x: area.x, y: area.y });
-    const to = await mod.evaluate(({ x, y }) => window.rplaceDebug.screenOf(x, y), { x: area.x + area.width - 1, y: area.y + area.height - 1 });
+    const to = await mod.evaluate(({ x, y }) => window.rplaceDebug.screenOf(x, y), {
+      x: area.x + area.width - 1,
+      y: area.y + area.height - 1,
+    });
     await mod.mouse.move(from.x, from.y);
     await mod.mouse.down();
     await mod.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 3 });
@@ -143,17 +221,26 @@ describe.each(VIEWPORTS)('moderator console in chromium ($name)', ({ name, viewp
     await mod.click('#mod-preview');
     await mod.waitForSelector('#mod-apply:not([disabled])');
     expect(await mod.textContent('#mod-apply')).toBe(`Restore ${bad.length} pixels…`);
-    await mod.waitForFunction(() => (document.getElementById('mod-after') as HTMLImageElement | null)?.naturalWidth === 12);
+    await mod.waitForFunction(
+      () => (document.getElementById('mod-after') as HTMLImageElement | null)?.naturalWidth === 12,
+    );
     await mod.screenshot({ path: join(ARTIFACTS, `browser-moderation-${name}.png`) });
 
     const before = await lastSeq();
     await mod.click('#mod-apply');
-    expect(await mod.textContent('#mod-confirm-text')).toContain(`Restore ${bad.length} pixels in 12×8 at (${area.x}, ${area.y})`);
+    expect(await mod.textContent('#mod-confirm-text')).toContain(
+      `Restore ${bad.length} pixels in 12×8 at (${area.x}, ${area.y})`,
+    );
     await mod.dblclick('#mod-confirm-ok');
-    await mod.waitForFunction((n) => document.getElementById('mod-message')?.textContent?.startsWith(`Restored ${n} pixels`), bad.length);
+    await mod.waitForFunction(
+      (n) => document.getElementById('mod-message')?.textContent?.startsWith(`Restored ${n} pixels`),
+      bad.length,
+    );
     // Every client, the moderator's and a guest's, shows the player's work again, byte for byte with the edge.
     for (const page of [mod, watcher]) {
-      await page.waitForFunction((px) => px.every((p) => window.rplaceDebug.pixel(p.x, p.y) === p.color), good, { timeout: 10_000 });
+      await page.waitForFunction((px) => px.every((p) => window.rplaceDebug.pixel(p.x, p.y) === p.color), good, {
+        timeout: 10_000,
+      });
       const settled = await settledCanvases(page, base);
       expect(settled.page.equals(settled.canonical)).toBe(true);
     }
@@ -161,7 +248,9 @@ describe.each(VIEWPORTS)('moderator console in chromium ($name)', ({ name, viewp
 
     await mod.click('#mod-audit');
     await mod.waitForSelector('#mod-audit-list li[data-kind="rollback"]');
-    expect(await mod.textContent('#mod-audit-list li[data-kind="rollback"]')).toContain(`modmia restored ${bad.length} pixels`);
+    expect(await mod.textContent('#mod-audit-list li[data-kind="rollback"]')).toContain(
+      `modmia restored ${bad.length} pixels`,
+    );
 
     // Ban from a pixel's info: the last (non-restore) placement of an untouched player pixel.
     await mod.click('#mod-close');
@@ -177,7 +266,9 @@ describe.each(VIEWPORTS)('moderator console in chromium ($name)', ({ name, viewp
     expect(await mod.textContent('#mod-pixel')).toContain('painterpat');
     await mod.click('#mod-pixel button[data-mod-action="shadow-ban"]');
     await mod.click('#mod-confirm-ok');
-    await mod.waitForFunction(() => document.getElementById('mod-message')?.textContent === 'painterpat is shadow-banned.');
+    await mod.waitForFunction(
+      () => document.getElementById('mod-message')?.textContent === 'painterpat is shadow-banned.',
+    );
     await mod.click('#mod-pixel button[data-mod-action="unban"]');
     await mod.click('#mod-confirm-ok');
     await mod.waitForFunction(() => document.getElementById('mod-message')?.textContent === 'painterpat is unbanned.');

@@ -19,7 +19,15 @@ import { appendPixels, type TestPixel } from '../helpers/append-events.ts';
 import { cleanupCanvas, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import { encodeRgbaPng } from '../helpers/png.ts';
 import {
-  ARTIFACTS, ensureWebBuilt, freePort, launchChromium, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
+  ARTIFACTS,
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  settledCanvases,
+  startRole,
+  waitForHttp,
+  sessionSecret,
+  type RoleProcess,
 } from './browser-harness.ts';
 
 const names = testNames('players');
@@ -41,7 +49,7 @@ const FAR = [0x00, 0x0f, 0x4b]; // 0.24 from every r/place 2022 colour (test/uni
 function templateTarget(tx: number, ty: number): number | 'far' {
   if (tx === 0) return NO_PIXEL;
   if (tx === 1 && ty === 1) return 'far';
-  return (tx + ty * 3) % 5 + 1;
+  return ((tx + ty * 3) % 5) + 1;
 }
 function templatePng(): Buffer {
   const rgba = new Uint8Array(TPL.w * TPL.h * 4);
@@ -62,7 +70,10 @@ function templatePng(): Buffer {
 
 /** The reference count, from the canvas bytes alone. */
 function countFromCanvas(canvas: Buffer): { total: number; right: number; wrong: number; remaining: number } {
-  let total = 0, right = 0, wrong = 0, remaining = 0;
+  let total = 0,
+    right = 0,
+    wrong = 0,
+    remaining = 0;
   for (let ty = 0; ty < TPL.h; ty++) {
     for (let tx = 0; tx < TPL.w; tx++) {
       const t = templateTarget(tx, ty);
@@ -79,15 +90,35 @@ function countFromCanvas(canvas: Buffer): { total: number; right: number; wrong:
 
 async function openPage(viewport: { width: number; height: number }, touch: boolean, hash = ''): Promise<Page> {
   if (!browser) throw new Error('no browser');
-  const context = await browser.newContext({ viewport, hasTouch: touch, isMobile: touch, deviceScaleFactor: touch ? 2 : 1 });
+  const context = await browser.newContext({
+    viewport,
+    hasTouch: touch,
+    isMobile: touch,
+    deviceScaleFactor: touch ? 2 : 1,
+  });
   contexts.push(context);
   const png = templatePng();
   // The template host: a cross-origin image server that allows reads (CORS), plus the failure cases.
   await context.route('https://templates.example/**', async (route) => {
     const path = new URL(route.request().url()).pathname;
-    if (path === '/heart.png') return route.fulfill({ status: 200, body: png, headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' } });
-    if (path === '/not-an-image.png') return route.fulfill({ status: 200, body: '<html>hello</html>', headers: { 'content-type': 'text/html', 'access-control-allow-origin': '*' } });
-    if (path === '/huge.png') return route.fulfill({ status: 200, body: Buffer.alloc(17 * 1024 * 1024), headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' } });
+    if (path === '/heart.png')
+      return route.fulfill({
+        status: 200,
+        body: png,
+        headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' },
+      });
+    if (path === '/not-an-image.png')
+      return route.fulfill({
+        status: 200,
+        body: '<html>hello</html>',
+        headers: { 'content-type': 'text/html', 'access-control-allow-origin': '*' },
+      });
+    if (path === '/huge.png')
+      return route.fulfill({
+        status: 200,
+        body: Buffer.alloc(17 * 1024 * 1024),
+        headers: { 'content-type': 'image/png', 'access-control-allow-origin': '*' },
+      });
     return route.abort('connectionrefused');
   });
   const page = await context.newPage();
@@ -116,17 +147,24 @@ async function addTemplate(page: Page, touch: boolean, url: string, x: number, y
 }
 
 type Counts = { total: number; right: number; wrong: number; remaining: number };
-const pageCounts = (page: Page) => page.evaluate(() => (window.rplaceDebug as unknown as { templates(): Counts[] }).templates());
+const pageCounts = (page: Page) =>
+  page.evaluate(() => (window.rplaceDebug as unknown as { templates(): Counts[] }).templates());
 
 /** Waits until the page's counts equal a count from its own canvas bytes at the edge's sequence. */
 async function expectCountsMatchCanvas(page: Page): Promise<Counts> {
   const settled = await settledCanvases(page, base);
   expect(settled.page.equals(settled.canonical)).toBe(true);
   const want = countFromCanvas(settled.page);
-  await page.waitForFunction((w) => {
-    const t = (window.rplaceDebug as unknown as { templates(): Counts[] }).templates()[0];
-    return t && t.right === w.right && t.wrong === w.wrong && t.remaining === w.remaining && t.total === w.total;
-  }, want, { timeout: 5000 }).catch(() => undefined);
+  await page
+    .waitForFunction(
+      (w) => {
+        const t = (window.rplaceDebug as unknown as { templates(): Counts[] }).templates()[0];
+        return t && t.right === w.right && t.wrong === w.wrong && t.remaining === w.remaining && t.total === w.total;
+      },
+      want,
+      { timeout: 5000 },
+    )
+    .catch(() => undefined);
   const [got] = await pageCounts(page);
   expect({ total: got?.total, right: got?.right, wrong: got?.wrong, remaining: got?.remaining }).toEqual(want);
   return want;
@@ -137,7 +175,13 @@ beforeAll(async () => {
   await ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  env = testEnv(names, { CANVAS_WIDTH: String(WIDTH), CANVAS_HEIGHT: String(HEIGHT), COOLDOWN_SECONDS: '1', SESSION_SECRET: sessionSecret(), FLUSH_WINDOW_MS: '20' });
+  env = testEnv(names, {
+    CANVAS_WIDTH: String(WIDTH),
+    CANVAS_HEIGHT: String(HEIGHT),
+    COOLDOWN_SECONDS: '1',
+    SESSION_SECRET: sessionSecret(),
+    FLUSH_WINDOW_MS: '20',
+  });
   projector = startRole('bitmap-projector', env);
   edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
   await waitForHttp(`${base}/api/v1/canvas/info`, edge);
@@ -147,7 +191,11 @@ beforeAll(async () => {
   for (let ty = 0; ty < TPL.h; ty++) {
     for (let tx = 0; tx < TPL.w; tx += 2) {
       const t = templateTarget(tx, ty);
-      prefill.push({ x: TPL.x + tx, y: TPL.y + ty, color: typeof t === 'number' && t !== NO_PIXEL && ty % 3 === 0 ? t : 20 + (tx % 4) });
+      prefill.push({
+        x: TPL.x + tx,
+        y: TPL.y + ty,
+        color: typeof t === 'number' && t !== NO_PIXEL && ty % 3 === 0 ? t : 20 + (tx % 4),
+      });
     }
   }
   await appendPixels(nc, names, prefill);
@@ -181,7 +229,9 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, tou
     expect(before.right).toBeGreaterThan(0);
     expect(before.wrong).toBeGreaterThan(0);
     expect(before.remaining).toBeGreaterThan(0);
-    expect(await page.textContent('.template-progress')).toContain(`${before.right} right · ${before.wrong} wrong · ${before.remaining} remaining`);
+    expect(await page.textContent('.template-progress')).toContain(
+      `${before.right} right · ${before.wrong} wrong · ${before.remaining} remaining`,
+    );
 
     // Live: others fix some pixels and spoil others; the counts follow, frame by frame.
     const live: TestPixel[] = [];
@@ -196,7 +246,11 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, tou
 
     // Next wrong pixel: centred, zoomed in enough to place, selected, its colour picked.
     await press(page, '.template-next', touch);
-    const state = await page.evaluate(() => ({ selected: window.rplaceDebug.placement().selected, color: (window.rplaceDebug.placement() as unknown as { color: number }).color, zoom: window.rplaceDebug.camera().zoom }));
+    const state = await page.evaluate(() => ({
+      selected: window.rplaceDebug.placement().selected,
+      color: (window.rplaceDebug.placement() as unknown as { color: number }).color,
+      zoom: window.rplaceDebug.camera().zoom,
+    }));
     expect(state.selected).not.toBeNull();
     const { x, y } = state.selected as { x: number; y: number };
     const t = templateTarget(x - TPL.x, y - TPL.y);
@@ -238,17 +292,28 @@ describe.each(VIEWPORTS)('templates in chromium ($name)', ({ name, viewport, tou
       await page.waitForFunction(() => document.getElementById('template-message')?.dataset.kind === 'error');
       expect(await page.textContent('#template-message')).toMatch(message);
       expect(await page.locator('.template-item').count()).toBe(0);
-      await page.evaluate(() => { const m = document.getElementById('template-message'); if (m) m.dataset.kind = ''; });
+      await page.evaluate(() => {
+        const m = document.getElementById('template-message');
+        if (m) m.dataset.kind = '';
+      });
     }
     // A file that is not an image, then the same template as a file from the device.
-    await page.setInputFiles('#template-file', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await page.setInputFiles('#template-file', {
+      name: 'notes.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('not a png'),
+    });
     await addTemplate(page, touch, '', TPL.x, TPL.y);
     await page.waitForFunction(() => document.getElementById('template-message')?.dataset.kind === 'error');
     expect(await page.textContent('#template-message')).toMatch(/not an image/);
     // Still live and usable: a placement by someone else shows, and a good template adds.
     await appendPixels(nc, names, [{ x: 150, y: 100, color: 7 }]);
     await page.waitForFunction(() => window.rplaceDebug.pixel(150, 100) === 7);
-    await page.setInputFiles('#template-file', { name: 'heart-file.png', mimeType: 'image/png', buffer: templatePng() });
+    await page.setInputFiles('#template-file', {
+      name: 'heart-file.png',
+      mimeType: 'image/png',
+      buffer: templatePng(),
+    });
     await addTemplate(page, touch, '', TPL.x, TPL.y);
     await page.waitForSelector('.template-item');
     expect(await page.textContent('.template-title')).toMatch(/^heart-file\.png · 24×16 at \(30, 40\)/);
@@ -296,7 +361,10 @@ describe.each(VIEWPORTS)('placing that cannot miss ($name)', ({ viewport, touch 
     const link = (await page.getAttribute('#share', 'data-link')) as string;
     expect(new URLSearchParams(new URL(link).hash.slice(1)).get('p')).toBe(`${x},${y}`);
     const friend = await openPage(viewport, touch, new URL(link).hash);
-    await friend.waitForFunction(({ x, y }) => JSON.stringify(window.rplaceDebug.placement().selected) === JSON.stringify({ x, y }), { x, y });
+    await friend.waitForFunction(
+      ({ x, y }) => JSON.stringify(window.rplaceDebug.placement().selected) === JSON.stringify({ x, y }),
+      { x, y },
+    );
 
     // History mode says it is the past, never "Live".
     await press(page, '#history-toggle', touch);
@@ -316,10 +384,16 @@ describe('reconnect', () => {
     await page.waitForSelector('#retry-now:not([hidden])', { timeout: 5000 });
     // The first retry is immediate and fails; the ones after back off 1, 2, 4, 8 s: wait for the 8 s one, so an
     // attempt is still pending once the edge is back.
-    await page.waitForFunction(() => /^Reconnecting in ([89]|\d\d) s$/.test(document.querySelector('#status .status-text')?.textContent ?? ''), undefined, { timeout: 20_000, polling: 100 });
+    await page.waitForFunction(
+      () => /^Reconnecting in ([89]|\d\d) s$/.test(document.querySelector('#status .status-text')?.textContent ?? ''),
+      undefined,
+      { timeout: 20_000, polling: 100 },
+    );
     edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
     await waitForHttp(`${base}/api/v1/canvas/info`, edge);
-    const wait = await page.evaluate(() => (window.rplaceDebug.client as unknown as { nextRetryAt: number | null }).nextRetryAt);
+    const wait = await page.evaluate(
+      () => (window.rplaceDebug.client as unknown as { nextRetryAt: number | null }).nextRetryAt,
+    );
     expect(await page.isVisible('#retry-now')).toBe(true);
     const clicked = Date.now();
     await page.click('#retry-now');

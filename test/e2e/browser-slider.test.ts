@@ -17,7 +17,15 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { randomPixels } from '../helpers/append-events.ts';
 import { cleanupCanvas, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
-import { ensureWebBuilt, freePort, launchChromium, sessionSecret, startRole, waitForHttp, type RoleProcess } from './browser-harness.ts';
+import {
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  sessionSecret,
+  startRole,
+  waitForHttp,
+  type RoleProcess,
+} from './browser-harness.ts';
 
 const W = 60;
 const H = 40;
@@ -38,11 +46,31 @@ beforeAll(async () => {
   // One at a time, in order: event i is stream sequence i + 1 on this fresh stream.
   for (let i = 0; i < N; i++) {
     const p = pixels[i] as { x: number; y: number; color: number };
-    await js.publish(names.pixelSubject(p.x, p.y), encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId: `u${i % 7}`, requestId: `r${i}`, placedAt: from + Math.floor((i * 50_000) / N) }));
+    await js.publish(
+      names.pixelSubject(p.x, p.y),
+      encodeEvent({
+        kind: EventKind.PixelPlaced,
+        ...p,
+        userId: `u${i % 7}`,
+        requestId: `r${i}`,
+        placedAt: from + Math.floor((i * 50_000) / N),
+      }),
+    );
   }
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  all = startRole('dev', testEnv(names, { PORT: String(port), HOST: '127.0.0.1', START_SERVICES: '0', CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), SESSION_SECRET: sessionSecret(), SNAPSHOT_INTERVAL_MS: '5000' }));
+  all = startRole(
+    'dev',
+    testEnv(names, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      START_SERVICES: '0',
+      CANVAS_WIDTH: String(W),
+      CANVAS_HEIGHT: String(H),
+      SESSION_SECRET: sessionSecret(),
+      SNAPSHOT_INTERVAL_MS: '5000',
+    }),
+  );
   await waitForHttp(`${base}/api/v1/history/info`, all, 60_000);
   const deadline = Date.now() + 30_000;
   while (((await (await fetch(`${base}/api/v1/history/info`)).json()) as { position: number }).position < N) {
@@ -60,16 +88,19 @@ afterAll(async () => {
 }, 60_000);
 
 /** Drags the slider's thumb from the right end ("now") to 40 % of its width, then waits until nothing new is drawn. */
-async function dragAndSettle(page: import('playwright-core').Page): Promise<{ steps: number; seq: number; time: number }> {
+async function dragAndSettle(
+  page: import('playwright-core').Page,
+): Promise<{ steps: number; seq: number; time: number }> {
   const box = await page.locator('#history-time').boundingBox();
   if (!box) throw new Error('no slider');
   const y = box.y + box.height / 2;
   await page.mouse.move(box.x + box.width - 4, y);
   await page.mouse.down();
-  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width - 4 - (box.width * 0.6 * i) / 12, y, { steps: 2 });
+  for (let i = 1; i <= 12; i++)
+    await page.mouse.move(box.x + box.width - 4 - (box.width * 0.6 * i) / 12, y, { steps: 2 });
   await page.mouse.up();
   let last = '';
-  for (let stable = 0; stable < 5;) {
+  for (let stable = 0; stable < 5; ) {
     await new Promise((r) => setTimeout(r, 100));
     const now = JSON.stringify(await page.evaluate(() => window.rplaceDebug.history()));
     stable = now === last ? stable + 1 : 0;
@@ -103,7 +134,12 @@ it('zoomed in, the slider asks for the visible region only and draws it', async 
   expect(shown.steps).toBeGreaterThan(1);
   const lastAsked = asked.at(-1);
   if (!lastAsked) throw new Error('no canvas request');
-  const [x, y, w, h] = ['x', 'y', 'w', 'h'].map((k) => Number(lastAsked.searchParams.get(k))) as [number, number, number, number];
+  const [x, y, w, h] = ['x', 'y', 'w', 'h'].map((k) => Number(lastAsked.searchParams.get(k))) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   expect(w * h).toBeGreaterThan(0);
   expect(w * h, lastAsked.search).toBeLessThan(W * H);
   const drawn = Buffer.from(await page.evaluate(() => window.rplaceDebug.renderedIndicesBase64()), 'base64');
@@ -122,7 +158,8 @@ it('dragging the slider draws the point-in-time canvas from palette indices', as
   page.setDefaultTimeout(15_000);
   const asked: string[] = [];
   page.on('request', (r) => {
-    if (r.url().includes('/api/v1/history/canvas') || r.url().includes('/api/v1/history/snapshot')) asked.push(new URL(r.url()).pathname);
+    if (r.url().includes('/api/v1/history/canvas') || r.url().includes('/api/v1/history/snapshot'))
+      asked.push(new URL(r.url()).pathname);
   });
   await page.goto(`${base}/?debug`);
   await page.waitForSelector('html[data-painted]');

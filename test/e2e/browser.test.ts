@@ -15,7 +15,16 @@ import WebSocket from 'ws';
 import { RplaceClient } from '../../src/client/index.ts';
 import { cleanupCanvas, testEnv, testNames } from '../helpers/isolation.ts';
 import {
-  ARTIFACTS, ensureWebBuilt, freePort, launchChromium, pageCanvas, settledCanvases, startRole, waitForHttp, sessionSecret, type RoleProcess,
+  ARTIFACTS,
+  ensureWebBuilt,
+  freePort,
+  launchChromium,
+  pageCanvas,
+  settledCanvases,
+  startRole,
+  waitForHttp,
+  sessionSecret,
+  type RoleProcess,
 } from './browser-harness.ts';
 
 const names = testNames('browser');
@@ -40,7 +49,12 @@ async function startEdge(onPort: number): Promise<RoleProcess> {
 
 async function openPlayer(viewport: { width: number; height: number }, touch = false): Promise<Page> {
   if (!browser) throw new Error('no browser');
-  const context = await browser.newContext({ viewport, hasTouch: touch, isMobile: touch, deviceScaleFactor: touch ? 2 : 1 });
+  const context = await browser.newContext({
+    viewport,
+    hasTouch: touch,
+    isMobile: touch,
+    deviceScaleFactor: touch ? 2 : 1,
+  });
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
@@ -97,11 +111,19 @@ describe('web client in chromium', () => {
     expect(await bob.evaluate((a) => window.rplaceDebug.pixel(a.x, a.y), { x, y })).not.toBe(color);
     await placeByClicks(alice, x, y, color);
     const clickedAt = Date.now();
-    await bob.waitForFunction(({ x, y, color }) => window.rplaceDebug.pixel(x, y) === color, { x, y, color }, { timeout: 1000, polling: 10 });
+    await bob.waitForFunction(
+      ({ x, y, color }) => window.rplaceDebug.pixel(x, y) === color,
+      { x, y, color },
+      { timeout: 1000, polling: 10 },
+    );
     const seenAfterMs = Date.now() - clickedAt;
     expect(seenAfterMs).toBeLessThan(1000);
     // Drawn on bob's screen too, not only in his bytes (yellow in the default palette).
-    await bob.waitForFunction(({ x, y }) => window.rplaceDebug.rendered(x, y) === '#FFD635', { x, y }, { timeout: 1000 });
+    await bob.waitForFunction(
+      ({ x, y }) => window.rplaceDebug.rendered(x, y) === '#FFD635',
+      { x, y },
+      { timeout: 1000 },
+    );
 
     // Alice: success, then a countdown on the Place button.
     await alice.waitForFunction(() => document.getElementById('feedback')?.dataset.kind === 'ok');
@@ -115,7 +137,9 @@ describe('web client in chromium', () => {
     await alice.reload();
     await alice.waitForSelector('html[data-painted]');
     await alice.waitForFunction(() => /^0:[0-3]\d$/.test(document.getElementById('place')?.textContent ?? ''));
-    expect(await alice.evaluate(() => window.rplaceDebug.placement().cooldownMs)).toBeGreaterThan((COOLDOWN_SECONDS - 8) * 1000);
+    expect(await alice.evaluate(() => window.rplaceDebug.placement().cooldownMs)).toBeGreaterThan(
+      (COOLDOWN_SECONDS - 8) * 1000,
+    );
 
     // A second try during the cooldown is refused with a clear message (through a fresh selection).
     await placeByClicksExpectingDisabled(alice, 3, 4, 7);
@@ -139,7 +163,9 @@ describe('web client in chromium', () => {
     extraRoles.push(other);
 
     await edge?.stop('SIGKILL');
-    await carol.waitForFunction(() => window.rplaceDebug.client.status === 'reconnecting', undefined, { timeout: 5000 });
+    await carol.waitForFunction(() => window.rplaceDebug.client.status === 'reconnecting', undefined, {
+      timeout: 5000,
+    });
     expect(await carol.getAttribute('#status', 'data-state')).toBe('pending');
 
     const placer = new RplaceClient({ url: `http://127.0.0.1:${otherPort}`, WebSocket, trackCanvas: false });
@@ -171,8 +197,15 @@ describe('web client in chromium', () => {
 
     // Pinch out: two fingers moving apart around the centre.
     const zoom0 = (await phone.evaluate(() => window.rplaceDebug.camera())).zoom;
-    await touch('touchStart', [{ x: cx - 20, y: cy }, { x: cx + 20, y: cy }]);
-    for (let i = 1; i <= 10; i++) await touch('touchMove', [{ x: cx - 20 - i * 8, y: cy }, { x: cx + 20 + i * 8, y: cy }]);
+    await touch('touchStart', [
+      { x: cx - 20, y: cy },
+      { x: cx + 20, y: cy },
+    ]);
+    for (let i = 1; i <= 10; i++)
+      await touch('touchMove', [
+        { x: cx - 20 - i * 8, y: cy },
+        { x: cx + 20 + i * 8, y: cy },
+      ]);
     await touch('touchEnd', []);
     const zoom1 = (await phone.evaluate(() => window.rplaceDebug.camera())).zoom;
     expect(zoom1).toBeGreaterThan(zoom0 * 2.5);
@@ -195,8 +228,19 @@ describe('web client in chromium', () => {
     const inView = at.x > box.x && at.x < box.x + box.width && at.y > box.y && at.y < box.y + box.height;
     if (!inView) {
       // Bring the pixel under the finger first: the view's URL hash is the shareable position.
-      await phone.evaluate(({ x, y, z }) => { location.hash = `#x=${x}&y=${y}&z=${z}`; }, { x, y, z: zoom1 });
-      await phone.waitForFunction(({ x, y }) => { const c = window.rplaceDebug.camera(); return Math.abs(c.x - x) < 1 && Math.abs(c.y - y) < 1; }, { x, y });
+      await phone.evaluate(
+        ({ x, y, z }) => {
+          location.hash = `#x=${x}&y=${y}&z=${z}`;
+        },
+        { x, y, z: zoom1 },
+      );
+      await phone.waitForFunction(
+        ({ x, y }) => {
+          const c = window.rplaceDebug.camera();
+          return Math.abs(c.x - x) < 1 && Math.abs(c.y - y) < 1;
+        },
+        { x, y },
+      );
     }
     const target = await phone.evaluate((a) => window.rplaceDebug.screenOf(a.x, a.y), { x, y });
     await phone.touchscreen.tap(target.x, target.y);

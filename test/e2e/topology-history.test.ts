@@ -27,7 +27,14 @@ beforeAll(async () => {
     dataDir,
     natsPorts,
     edgePorts,
-    env: testEnv(names, { CANVAS_WIDTH: '40', CANVAS_HEIGHT: '30', COOLDOWN_SECONDS: '1', SESSION_SECRET: sessionSecret(), SNAPSHOT_INTERVAL_MS: '1000', HOST: '127.0.0.1' }),
+    env: testEnv(names, {
+      CANVAS_WIDTH: '40',
+      CANVAS_HEIGHT: '30',
+      COOLDOWN_SECONDS: '1',
+      SESSION_SECRET: sessionSecret(),
+      SNAPSHOT_INTERVAL_MS: '1000',
+      HOST: '127.0.0.1',
+    }),
   });
   browser = await launchChromium();
 }, 180_000);
@@ -49,9 +56,12 @@ async function eventually<T>(what: string, attempt: () => Promise<T | undefined>
   }
 }
 
-it('serves the whole history API through each edge of the topology, and the browser\'s history mode', async () => {
+it("serves the whole history API through each edge of the topology, and the browser's history mode", async () => {
   const edges = topology!.edgeUrls.map((url) => url.replace('localhost', '127.0.0.1'));
-  const placed = [{ x: 3, y: 4, color: 3 }, { x: 30, y: 20, color: 28 }];
+  const placed = [
+    { x: 3, y: 4, color: 3 },
+    { x: 30, y: 20, color: 28 },
+  ];
   const seqs: number[] = [];
   for (const [i, edge] of edges.entries()) {
     const client = nodeClient(edge, { trackCanvas: false });
@@ -83,8 +93,12 @@ it('serves the whole history API through each edge of the topology, and the brow
     const png = await fetch(`${edge}/api/v1/history/snapshot?time=${Date.now()}&format=png`);
     expect(png.status).toBe(200);
     expect(png.headers.get('content-type')).toBe('image/png');
-    expect([...new Uint8Array(await png.arrayBuffer()).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    const timelapse = await fetch(`${edge}/api/v1/history/timelapse?from=${from}&to=${Date.now()}&fps=2&duration=2&format=apng`);
+    expect([...new Uint8Array(await png.arrayBuffer()).subarray(0, 8)]).toEqual([
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    ]);
+    const timelapse = await fetch(
+      `${edge}/api/v1/history/timelapse?from=${from}&to=${Date.now()}&fps=2&duration=2&format=apng`,
+    );
     expect(timelapse.status).toBe(200);
     expect(timelapse.headers.get('content-type')).toBe('image/apng');
     expect(timelapse.headers.get('x-rplace-frames')).toBe('4');

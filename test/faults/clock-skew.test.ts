@@ -21,14 +21,18 @@ const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const SKEW_S = 10;
 /** How much closer than the cooldown two placements may be on a loaded machine (see `doubles`). */
 const JITTER_MS = 500;
-const skewed = (offset: string) => ({ host: '127.0.0.1', prefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=${offset}`] });
+const skewed = (offset: string) => ({
+  host: '127.0.0.1',
+  prefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=${offset}`],
+});
 const spec = canvasSpecOf({ CANVAS_WIDTH: WIDTH, CANVAS_HEIGHT: HEIGHT, PALETTE: 'rplace2022' });
 
 let fault: Fault | undefined;
 beforeAll(async () => {
   fault = await startFault({
     label: 'skew',
-    placement: (name) => (name === 'edge1' ? skewed(`+${SKEW_S}`) : name === 'edge2' ? skewed(`-${SKEW_S}`) : undefined),
+    placement: (name) =>
+      name === 'edge1' ? skewed(`+${SKEW_S}`) : name === 'edge2' ? skewed(`-${SKEW_S}`) : undefined,
   });
 });
 afterAll(async () => {
@@ -43,15 +47,26 @@ describe(`edge1 ${SKEW_S} s ahead, edge2 ${SKEW_S} s behind (faketime)`, () => {
     const run = await startLoad(f);
     const startedAt = Date.now();
     await sleep(8_000);
-    const report = await verify(f, run, { fault: `clock skew: edge1 +${SKEW_S} s, edge2 -${SKEW_S} s (faketime)`, faultAt: startedAt, repairedAt: startedAt });
+    const report = await verify(f, run, {
+      fault: `clock skew: edge1 +${SKEW_S} s, edge2 -${SKEW_S} s (faketime)`,
+      faultAt: startedAt,
+      repairedAt: startedAt,
+    });
 
     const edgeOf = new Map(run.load.acked.map((a) => [a.requestId, a.client % 2]));
     const ackAt = new Map(run.load.acked.map((a) => [a.requestId, a.at]));
     const events: { seq: number; event: PixelPlaced }[] = [];
     const stream = createNatsEventStream(f.nc, f.names, { canvas: eventBoundsOf(spec) });
-    for await (const batch of stream.read(1, { untilSeq: report.lastSeq as number })) for (const e of batch) events.push({ seq: e.seq, event: e.event as PixelPlaced });
+    for await (const batch of stream.read(1, { untilSeq: report.lastSeq as number }))
+      for (const e of batch) events.push({ seq: e.seq, event: e.event as PixelPlaced });
     // placedAt minus the client's clock at the ack, per edge: the skew as the events carry it.
-    const offsets = [0, 1].map((edge) => median(events.filter((e) => edgeOf.get(e.event.requestId) === edge).map((e) => e.event.placedAt - ackAt.get(e.event.requestId)!)));
+    const offsets = [0, 1].map((edge) =>
+      median(
+        events
+          .filter((e) => edgeOf.get(e.event.requestId) === edge)
+          .map((e) => e.event.placedAt - ackAt.get(e.event.requestId)!),
+      ),
+    );
     const inversions = events.filter((e, i) => i > 0 && e.event.placedAt < events[i - 1]!.event.placedAt).length;
     // Doubles: a user's consecutive placements closer than the cooldown (1 s) on its own edge's clock, less
     // JITTER_MS: the cooldown runs from the Redis SET, and `placedAt` is read before it, so on a loaded machine
@@ -59,7 +74,11 @@ describe(`edge1 ${SKEW_S} s ahead, edge2 ${SKEW_S} s behind (faketime)`, () => {
     // without breaking it. A cooldown broken by a 10 s skew would show gaps near 0. Both counts are reported.
     const byUser = new Map<string, number[]>();
     for (const e of events) byUser.set(e.event.userId, [...(byUser.get(e.event.userId) ?? []), e.event.placedAt]);
-    const closer = (limit: number) => [...byUser.values()].reduce((n, times) => n + times.filter((t, i) => i > 0 && t - times[i - 1]! < limit).length, 0);
+    const closer = (limit: number) =>
+      [...byUser.values()].reduce(
+        (n, times) => n + times.filter((t, i) => i > 0 && t - times[i - 1]! < limit).length,
+        0,
+      );
     const doubles = closer(1_000 - JITTER_MS);
     const closerThanCooldown = closer(1_000);
 
@@ -72,22 +91,48 @@ describe(`edge1 ${SKEW_S} s ahead, edge2 ${SKEW_S} s behind (faketime)`, () => {
     const answers: { time: number; seq: number; expected: number; equal: boolean }[] = [];
     for (let time = startedAt - 15_000; time <= Date.now() - SKEW_S * 1000 - 1_000; time += 500) {
       const response = await fetch(`${f.edgeUrls[1]}/api/v1/history/snapshot?time=${time}`);
-      expect(response.status, await response.clone().text().catch(() => '')).toBe(200);
+      expect(
+        response.status,
+        await response
+          .clone()
+          .text()
+          .catch(() => ''),
+      ).toBe(200);
       const seq = Number(response.headers.get('x-rplace-seq'));
       const canvas = new Uint8Array(await response.arrayBuffer());
       const prefix = events.filter((e) => e.seq <= seq).map((e) => e.event);
-      answers.push({ time, seq, expected: expectedSeq(time), equal: Buffer.from(canvas).equals(Buffer.from(replay(createCanvas(spec), WIDTH, prefix))) });
+      answers.push({
+        time,
+        seq,
+        expected: expectedSeq(time),
+        equal: Buffer.from(canvas).equals(Buffer.from(replay(createCanvas(spec), WIDTH, prefix))),
+      });
     }
     const monotone = answers.every((a, i) => i === 0 || a.seq >= answers[i - 1]!.seq);
     // The behind edge refuses a time that is "now" on the real clock as being in its future.
     const futureOnBehind = (await fetch(`${f.edgeUrls[1]}/api/v1/history/snapshot?time=${Date.now() - 1_000}`)).status;
-    const figures = { placedAtOffsetMs: offsets, inversions, events: events.length, doubles, closerThanCooldown, cooldownRefusals: run.load.errors.get('cooldown') ?? 0, pointInTimeQueries: answers.length, monotone, futureOnBehindStatus: futureOnBehind, lastAnswerSeq: answers.at(-1)?.seq, lastSeq: report.lastSeq };
+    const figures = {
+      placedAtOffsetMs: offsets,
+      inversions,
+      events: events.length,
+      doubles,
+      closerThanCooldown,
+      cooldownRefusals: run.load.errors.get('cooldown') ?? 0,
+      pointInTimeQueries: answers.length,
+      monotone,
+      futureOnBehindStatus: futureOnBehind,
+      lastAnswerSeq: answers.at(-1)?.seq,
+      lastSeq: report.lastSeq,
+    };
     f.say(`skew figures: ${JSON.stringify(figures)}`);
     expect(offsets[0]).toBeGreaterThan(SKEW_S * 1000 - 2_000);
     expect(offsets[1]).toBeLessThan(-SKEW_S * 1000 + 2_000);
     expect(doubles, 'placements inside a cooldown').toBe(0);
     expect(monotone, 'point-in-time sequence monotone in T').toBe(true);
-    expect(answers.filter((a) => a.seq !== a.expected || !a.equal), 'answers that are not the longest placedAt ≤ T prefix').toEqual([]);
+    expect(
+      answers.filter((a) => a.seq !== a.expected || !a.equal),
+      'answers that are not the longest placedAt ≤ T prefix',
+    ).toEqual([]);
     expect(futureOnBehind).toBe(400);
   });
 });

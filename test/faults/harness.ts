@@ -23,7 +23,13 @@ import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { freeNatsPorts, portFree, startTopology, type Topology, type TopologyOptions } from '../../deploy/local/topology.ts';
+import {
+  freeNatsPorts,
+  portFree,
+  startTopology,
+  type Topology,
+  type TopologyOptions,
+} from '../../deploy/local/topology.ts';
 import { decodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
@@ -147,7 +153,8 @@ async function privatePostgres(dir: string): Promise<PrivateService> {
 
 export async function startFault(options: FaultOptions): Promise<Fault> {
   const t0 = Date.now();
-  const say = (line: string) => process.stdout.write(`[faults ${options.label} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+  const say = (line: string) =>
+    process.stdout.write(`[faults ${options.label} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
   const names = testNames(`fault${options.label}`);
   const dataDir = mkdtempSync(join(tmpdir(), `rplace-fault-${options.label}-`));
   // A private Postgres runs as the `postgres` user when we are root: it must reach its data dir.
@@ -157,7 +164,8 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
   const pgService = options.privatePostgres ? await privatePostgres(dataDir) : undefined;
   const redisUrl = options.redisUrl ?? redisService?.url ?? TEST_REDIS_URL;
   const databaseUrl = options.databaseUrl ?? pgService?.url ?? TEST_DATABASE_URL;
-  if (redisService || pgService) say(`private services: ${[redisService?.url, pgService?.url].filter(Boolean).join(', ')}`);
+  if (redisService || pgService)
+    say(`private services: ${[redisService?.url, pgService?.url].filter(Boolean).join(', ')}`);
   // Edge ports from 10000–19999: below the kernel's ephemeral range (32768+, where outgoing connections take
   // their local ports) and the NATS nodes' 20000+, so nothing else can bind one between this choice and the
   // edge's start (a CI run once gave an edge the port a NATS node took a moment later).
@@ -205,10 +213,13 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
     throw error;
   }
   // The topology's NATS refuses anonymous clients (checked on every run): the harness administers as the operator.
-  const anonymous = await connectNats(topology.natsUrl.split(',')[0]!, 'fault-harness-anonymous').then((c) => c.close().then(() => 'accepted'), () => 'refused');
+  const anonymous = await connectNats(topology.natsUrl.split(',')[0]!, 'fault-harness-anonymous').then(
+    (c) => c.close().then(() => 'accepted'),
+    () => 'refused',
+  );
   if (anonymous !== 'refused') {
     await topology.stop();
-    throw new Error('the topology\'s NATS accepted an anonymous client');
+    throw new Error("the topology's NATS accepted an anonymous client");
   }
   const nc = await connectNats(topology.natsUrl, 'fault-harness', topology.natsAuth('operator'));
   const jsm = await jetstreamManager(nc);
@@ -299,8 +310,14 @@ export class PositionSampler {
     try {
       while (this.running) {
         const [bitmap, history] = await Promise.all([
-          redis.get(fault.names.canvasSeqKey).then((v) => Number(v ?? 0), () => 0),
-          db.query(sql, [fault.names.consumers.history]).then((r) => Number(r.rows[0]?.seq ?? 0), () => 0),
+          redis.get(fault.names.canvasSeqKey).then(
+            (v) => Number(v ?? 0),
+            () => 0,
+          ),
+          db.query(sql, [fault.names.consumers.history]).then(
+            (r) => Number(r.rows[0]?.seq ?? 0),
+            () => 0,
+          ),
         ]);
         this.samples.push({ at: Date.now(), bitmap, history });
         await sleep(250);
@@ -324,8 +341,17 @@ export class PositionSampler {
 }
 
 /** Starts the load (and the observers) and lets it run `warmMs`. */
-export async function startLoad(fault: Fault, warmMs = 4_000): Promise<{ load: PlacementLoad; observers: Observers; sampler: PositionSampler }> {
-  const load = new PlacementLoad({ edgeUrls: fault.edgeUrls, clients: CLIENTS, width: WIDTH, height: HEIGHT, colors: PALETTES.rplace2022.length });
+export async function startLoad(
+  fault: Fault,
+  warmMs = 4_000,
+): Promise<{ load: PlacementLoad; observers: Observers; sampler: PositionSampler }> {
+  const load = new PlacementLoad({
+    edgeUrls: fault.edgeUrls,
+    clients: CLIENTS,
+    width: WIDTH,
+    height: HEIGHT,
+    colors: PALETTES.rplace2022.length,
+  });
   const observers = new Observers(fault.edgeUrls);
   await Promise.all([load.start(), observers.connect()]);
   fault.say(`${CLIENTS} clients and ${OBSERVERS} observers synced; load running`);
@@ -365,7 +391,11 @@ interface ProjectionState {
 }
 
 /** Stops the load and runs every check; appends the report to test-artifacts/faults/results.jsonl. */
-export async function verify(fault: Fault, run: { load: PlacementLoad; observers: Observers; sampler: PositionSampler }, options: VerifyOptions): Promise<Report> {
+export async function verify(
+  fault: Fault,
+  run: { load: PlacementLoad; observers: Observers; sampler: PositionSampler },
+  options: VerifyOptions,
+): Promise<Report> {
   const { names, jsm, say } = fault;
   const { load, observers, sampler } = run;
   // Loops, not spreads: a peak run holds 100,000+ acks (too many arguments for Math.min(...)).
@@ -381,7 +411,10 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   }
   await load.stop();
   await sampler.stop();
-  const catchUpMs = { bitmap: sampler.caughtUp('bitmap', options.repairedAt, ackedByRepair), history: sampler.caughtUp('history', options.repairedAt, ackedByRepair) };
+  const catchUpMs = {
+    bitmap: sampler.caughtUp('bitmap', options.repairedAt, ackedByRepair),
+    history: sampler.caughtUp('history', options.repairedAt, ackedByRepair),
+  };
   const loadStoppedAt = Date.now();
   const ackedAfterRepair = load.ackedSince(options.repairedAt);
   say(`load stopped: ${load.acked.length} acks, ${ackedAfterRepair} after the repair`);
@@ -425,13 +458,17 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   }
   const lost = load.acked.filter((a) => stored.get(a.seq)?.requestId !== a.requestId);
   const requestIds = [...stored.values()].map((e) => e.requestId);
-  const ackTimes = [options.faultAt, ...load.acked.map((a) => a.at).filter((at) => at >= options.faultAt)].sort((a, b) => a - b);
+  const ackTimes = [options.faultAt, ...load.acked.map((a) => a.at).filter((at) => at >= options.faultAt)].sort(
+    (a, b) => a - b,
+  );
   const writesRefusedMs = ackTimes.slice(1).reduce((gap, at, i) => Math.max(gap, at - ackTimes[i]!), 0);
   const base = {
     fault: options.fault,
     clients: CLIENTS,
     // The steady rate before the fault.
-    placementsPerSecond: Math.round(load.acked.filter((a) => a.at < options.faultAt).length / Math.max(1, (options.faultAt - loadStartedAt) / 1000)),
+    placementsPerSecond: Math.round(
+      load.acked.filter((a) => a.at < options.faultAt).length / Math.max(1, (options.faultAt - loadStartedAt) / 1000),
+    ),
     acked: load.acked.length,
     ackedAfterRepair,
     lost: lost.length,
@@ -455,7 +492,9 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   if (lost.length > 0) {
     // Where (if anywhere) the stream holds each lost placement's request id: a wrong sequence in the ack vs a write dropped.
     const seqOf = new Map([...stored].map(([seq, e]) => [e.requestId, seq]));
-    say(`lost: ${JSON.stringify(lost.slice(0, 10).map((a) => ({ seq: a.seq, at: a.at - options.faultAt, stored: stored.get(a.seq)?.requestId ?? null, requestId: a.requestId, storedAt: seqOf.get(a.requestId) ?? null })))}`);
+    say(
+      `lost: ${JSON.stringify(lost.slice(0, 10).map((a) => ({ seq: a.seq, at: a.at - options.faultAt, stored: stored.get(a.seq)?.requestId ?? null, requestId: a.requestId, storedAt: seqOf.get(a.requestId) ?? null })))}`,
+    );
   }
 
   // Convergence, every projection watched at once.
@@ -464,7 +503,13 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
   const expected = replay(createCanvas(spec), WIDTH, events);
   const start = Date.now();
   const within = () => Date.now() - start < CONVERGE_MS;
-  const state = (projection: string, seq: number, equal: boolean, detail?: string): ProjectionState => ({ projection, seq, equal, ms: Date.now() - start, ...(detail ? { detail } : {}) });
+  const state = (projection: string, seq: number, equal: boolean, detail?: string): ProjectionState => ({
+    projection,
+    seq,
+    equal,
+    ms: Date.now() - start,
+    ...(detail ? { detail } : {}),
+  });
 
   const redis = new Redis(fault.redisUrl);
   const watchBitmap = async (): Promise<ProjectionState> => {
@@ -474,41 +519,86 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
       await sleep(100);
       loaded = await bitmap.load().catch(() => null);
     }
-    return state('bitmap', loaded?.seq ?? 0, loaded !== null && Buffer.from(loaded.canvas).equals(Buffer.from(expected)));
+    return state(
+      'bitmap',
+      loaded?.seq ?? 0,
+      loaded !== null && Buffer.from(loaded.canvas).equals(Buffer.from(expected)),
+    );
   };
 
   const db = new pg.Client({ connectionString: fault.databaseUrl });
   await db.connect();
   const schema = `"${names.pgSchema}"`;
   const watchHistory = async (): Promise<ProjectionState> => {
-    const position = async () => Number((await db.query(`SELECT seq FROM ${schema}.projection_positions WHERE name = $1`, [names.consumers.history]).catch(() => ({ rows: [] }))).rows[0]?.seq ?? 0);
+    const position = async () =>
+      Number(
+        (
+          await db
+            .query(`SELECT seq FROM ${schema}.projection_positions WHERE name = $1`, [names.consumers.history])
+            .catch(() => ({ rows: [] }))
+        ).rows[0]?.seq ?? 0,
+      );
     let seq = await position();
     while (seq < lastSeq && within()) {
       await sleep(100);
       seq = await position();
     }
     if (seq !== lastSeq) return state('history', seq, false, 'position behind');
-    const rows = (await db.query<{ seq: string; x: number; y: number; color: number; user_id: string }>(`SELECT seq, x, y, color, user_id FROM ${schema}.events WHERE seq <= $1 ORDER BY seq`, [lastSeq])).rows;
-    const rowDiffers = (r: (typeof rows)[number], i: number) => !(Number(r.seq) === seqs[i] && r.x === events[i]!.x && r.y === events[i]!.y && r.color === events[i]!.color && r.user_id === events[i]!.userId);
+    const rows = (
+      await db.query<{ seq: string; x: number; y: number; color: number; user_id: string }>(
+        `SELECT seq, x, y, color, user_id FROM ${schema}.events WHERE seq <= $1 ORDER BY seq`,
+        [lastSeq],
+      )
+    ).rows;
+    const rowDiffers = (r: (typeof rows)[number], i: number) =>
+      !(
+        Number(r.seq) === seqs[i] &&
+        r.x === events[i]!.x &&
+        r.y === events[i]!.y &&
+        r.color === events[i]!.color &&
+        r.user_id === events[i]!.userId
+      );
     const firstDiff = rows.findIndex(rowDiffers);
     const rowsEqual = rows.length === events.length && firstDiff === -1;
-    const diffDetail = firstDiff === -1 ? '' : `; first difference at ${firstDiff}: row ${JSON.stringify(rows[firstDiff])} vs event ${seqs[firstDiff]} ${JSON.stringify(events[firstDiff])}`;
-    const snap = (await db.query<{ seq: string; canvas: Buffer; canvas_encoding: string; width: number; height: number }>(`SELECT seq, canvas, canvas_encoding, width, height FROM ${schema}.snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`, [lastSeq])).rows[0];
+    const diffDetail =
+      firstDiff === -1
+        ? ''
+        : `; first difference at ${firstDiff}: row ${JSON.stringify(rows[firstDiff])} vs event ${seqs[firstDiff]} ${JSON.stringify(events[firstDiff])}`;
+    const snap = (
+      await db.query<{ seq: string; canvas: Buffer; canvas_encoding: string; width: number; height: number }>(
+        `SELECT seq, canvas, canvas_encoding, width, height FROM ${schema}.snapshots WHERE seq <= $1 ORDER BY seq DESC LIMIT 1`,
+        [lastSeq],
+      )
+    ).rows[0];
     let snapshotEqual = false;
     if (snap) {
       const upTo = Number(snap.seq);
-      const reference = replay(createCanvas(spec), WIDTH, events.filter((_, i) => seqs[i]! <= upTo));
+      const reference = replay(
+        createCanvas(spec),
+        WIDTH,
+        events.filter((_, i) => seqs[i]! <= upTo),
+      );
       const canvas = await decodeSnapshotCanvas(snap.canvas_encoding, snap.canvas, snap.width, snap.height, upTo);
       snapshotEqual = Buffer.from(canvas).equals(Buffer.from(reference));
     }
-    return state('history', seq, rowsEqual && snapshotEqual, `${rows.length} rows ${rowsEqual ? '=' : '≠'} ${events.length} events; snapshot at ${snap?.seq ?? 'none'} ${snapshotEqual ? '=' : '≠'} replay${diffDetail}`);
+    return state(
+      'history',
+      seq,
+      rowsEqual && snapshotEqual,
+      `${rows.length} rows ${rowsEqual ? '=' : '≠'} ${events.length} events; snapshot at ${snap?.seq ?? 'none'} ${snapshotEqual ? '=' : '≠'} replay${diffDetail}`,
+    );
   };
 
   const watchClient = async (projection: string, client: RplaceClient, close: boolean): Promise<ProjectionState> => {
     try {
       if (close) await client.connect();
       while (client.seq < lastSeq && within()) await sleep(50);
-      return state(projection, client.seq, client.canvas !== undefined && Buffer.from(client.canvas).equals(Buffer.from(expected)), `status ${client.status}`);
+      return state(
+        projection,
+        client.seq,
+        client.canvas !== undefined && Buffer.from(client.canvas).equals(Buffer.from(expected)),
+        `status ${client.status}`,
+      );
     } finally {
       if (close) client.close();
     }
@@ -527,18 +617,31 @@ export async function verify(fault: Fault, run: { load: PlacementLoad; observers
     redis.disconnect();
     await db.end();
   }
-  for (const s of states) say(`${s.projection}: seq ${s.seq} of ${lastSeq}, equal to the replay: ${s.equal}, ${s.ms} ms after the load stopped${s.detail ? ` (${s.detail})` : ''}`);
-  const report: Report = { ...base, convergedMs: Object.fromEntries(states.map((s) => [s.projection, s.seq === lastSeq && s.equal ? s.ms : null])) };
+  for (const s of states)
+    say(
+      `${s.projection}: seq ${s.seq} of ${lastSeq}, equal to the replay: ${s.equal}, ${s.ms} ms after the load stopped${s.detail ? ` (${s.detail})` : ''}`,
+    );
+  const report: Report = {
+    ...base,
+    convergedMs: Object.fromEntries(states.map((s) => [s.projection, s.seq === lastSeq && s.equal ? s.ms : null])),
+  };
   process.stdout.write(`[faults] ${JSON.stringify(report)}\n`);
   mkdirSync(join('test-artifacts', 'faults'), { recursive: true });
-  appendFileSync(join('test-artifacts', 'faults', 'results.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), canvas: names.canvasId, ...report })}\n`);
+  appendFileSync(
+    join('test-artifacts', 'faults', 'results.jsonl'),
+    `${JSON.stringify({ at: new Date().toISOString(), canvas: names.canvasId, ...report })}\n`,
+  );
 
   expect(lost, 'acknowledged placements missing from the stream').toEqual([]);
   expect(base.duplicates, 'request ids stored twice').toBe(0);
-  expect(states.map(({ projection, seq, equal }) => ({ projection, seq, equal }))).toEqual(states.map(({ projection }) => ({ projection, seq: lastSeq, equal: true })));
+  expect(states.map(({ projection, seq, equal }) => ({ projection, seq, equal }))).toEqual(
+    states.map(({ projection }) => ({ projection, seq: lastSeq, equal: true })),
+  );
   // Clients resumed without a reload: the same client objects are in sync at the end (checked above), and
   // placements went on after the repair from clients of every edge.
-  const edgesPlacing = new Set(load.acked.filter((a) => a.at >= options.repairedAt).map((a) => a.client % fault.edgeUrls.length));
+  const edgesPlacing = new Set(
+    load.acked.filter((a) => a.at >= options.repairedAt).map((a) => a.client % fault.edgeUrls.length),
+  );
   expect(edgesPlacing.size, 'edges whose clients placed after the repair').toBe(fault.edgeUrls.length);
   return report;
 }

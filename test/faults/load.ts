@@ -78,7 +78,16 @@ export class PlacementLoad {
       const result = await client.place(x, y, color);
       if (result.type === 'success') {
         const at = Date.now();
-        const ack = { seq: result.seq, requestId: result.requestId, client: index, x, y, color, at, latencyMs: at - sentAt };
+        const ack = {
+          seq: result.seq,
+          requestId: result.requestId,
+          client: index,
+          x,
+          y,
+          color,
+          at,
+          latencyMs: at - sentAt,
+        };
         if (this.options.keepAcks !== false) this.acked.push(ack);
         this.options.onAck?.(ack);
         await sleep(Math.max(0, result.nextPlacement - Date.now()) + 20);

@@ -61,6 +61,11 @@ describe('kill -9 of the stream leader in a three-node NATS cluster, under load'
     const repairedAt = Date.now();
     f.say(`${victim!.name} restarted`);
     await sleep(4_000);
-    await verify(f, run, { fault: 'kill -9 of the NATS stream leader (3-node cluster, R3), restarted', faultAt, repairedAt, extra: { electionMs, resumeMs, ackedWithTwoNodes } });
+    await verify(f, run, {
+      fault: 'kill -9 of the NATS stream leader (3-node cluster, R3), restarted',
+      faultAt,
+      repairedAt,
+      extra: { electionMs, resumeMs, ackedWithTwoNodes },
+    });
   });
 });

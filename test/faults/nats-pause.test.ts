@@ -87,7 +87,12 @@ describe(`NATS paused (SIGSTOP of every node) for ${PAUSE_MS / 1000} s under loa
     await sleep(3_000);
     const ackedAfter = run.load.ackedSince(writableAt);
     f.say(`${ackedAfter} acks in the ${((Date.now() - writableAt) / 1000).toFixed(1)} s after the first one`);
-    await verify(f, run, { fault: `NATS cluster paused (SIGSTOP) ${PAUSE_MS / 1000} s`, faultAt, repairedAt, extra: { writableMs, probeMs, ackedAfter } });
+    await verify(f, run, {
+      fault: `NATS cluster paused (SIGSTOP) ${PAUSE_MS / 1000} s`,
+      faultAt,
+      repairedAt,
+      extra: { writableMs, probeMs, ackedAfter },
+    });
     expect(ackedAfter, 'the load places again after the pause').toBeGreaterThan(50);
   });
 });

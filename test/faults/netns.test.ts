@@ -8,7 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import { createNetLab, REDIS_HOST, type NetLab } from './netns.ts';
 
-const namespaces = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => n?.startsWith('hf-'));
+const namespaces = () =>
+  spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n) => n?.startsWith('hf-'));
 
 /** Exit status of a 1.5 s TCP connect from inside `ns` (0: connected). */
 function connectFrom(ns: string, host: string, port: number): number | null {
@@ -29,7 +33,18 @@ describe('network-namespace lab', () => {
   it('cuts and heals TCP between namespaces and to a root-namespace address, and removes everything', async () => {
     lab = await createNetLab(60_000);
     expect(namespaces().sort()).toEqual(['hf-bitmap', 'hf-edge1', 'hf-edge2', 'hf-history', 'hf-n1', 'hf-n2', 'hf-n3']);
-    child = spawn('ip', ['netns', 'exec', 'hf-n2', process.execPath, '-e', `require('net').createServer((s)=>s.end()).listen(21604,'${lab.hostOf('n2')}')`], { stdio: 'ignore' });
+    child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        'hf-n2',
+        process.execPath,
+        '-e',
+        `require('net').createServer((s)=>s.end()).listen(21604,'${lab.hostOf('n2')}')`,
+      ],
+      { stdio: 'ignore' },
+    );
     server = createServer((s) => s.end()).listen(21605, REDIS_HOST);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(connectFrom('hf-n1', lab.hostOf('n2'), 21604), 'n1 → n2 before the cut').toBe(0);

@@ -41,12 +41,17 @@ const vethOf = (name: string) => `hfv-${SHORT[name] ?? name}`;
 
 function ip(args: string[], allowFail = false): string {
   const result = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (result.status !== 0 && !allowFail) throw new Error(`ip ${args.join(' ')} failed: ${result.stderr.trim() || result.error?.message}`);
+  if (result.status !== 0 && !allowFail)
+    throw new Error(`ip ${args.join(' ')} failed: ${result.stderr.trim() || result.error?.message}`);
   return result.stdout;
 }
 
 function removeAll(): void {
-  const existing = new Set(ip(['netns', 'list'], true).split('\n').map((l) => l.split(' ')[0]));
+  const existing = new Set(
+    ip(['netns', 'list'], true)
+      .split('\n')
+      .map((l) => l.split(' ')[0]),
+  );
   for (const name of Object.keys(HOSTS)) {
     if (existing.has(nsOf(name))) ip(['netns', 'del', nsOf(name)], true);
     ip(['link', 'del', vethOf(name)], true);
@@ -90,7 +95,8 @@ async function lock(timeoutMs: number): Promise<void> {
     } catch {
       const holder = Number(readFileSync(LOCK, 'utf8').trim() || 0);
       if (!holder || !alive(holder)) rmSync(LOCK, { force: true });
-      else if (Date.now() > deadline) throw new Error(`the network-namespace lab is held by pid ${holder} (${LOCK}) for over ${timeoutMs} ms`);
+      else if (Date.now() > deadline)
+        throw new Error(`the network-namespace lab is held by pid ${holder} (${LOCK}) for over ${timeoutMs} ms`);
       else await new Promise((r) => setTimeout(r, 1_000));
     }
   }
@@ -104,7 +110,8 @@ export async function createNetLab(lockTimeoutMs = 600_000): Promise<NetLab> {
   process.once('exit', onExit);
   const routes: { ns: string | null; dest: string }[] = [];
   const lab: NetLab = {
-    placement: (name) => (HOSTS[name] ? { host: HOSTS[name]!, prefix: ['ip', 'netns', 'exec', nsOf(name)] } : undefined),
+    placement: (name) =>
+      HOSTS[name] ? { host: HOSTS[name]!, prefix: ['ip', 'netns', 'exec', nsOf(name)] } : undefined,
     hostOf: (name) => HOSTS[name] ?? name,
     cut(name, peers) {
       const add = (ns: string | null, dest: string) => {
@@ -120,7 +127,8 @@ export async function createNetLab(lockTimeoutMs = 600_000): Promise<NetLab> {
       }
     },
     heal() {
-      for (const { ns, dest } of routes.splice(0)) ip([...(ns ? ['-n', ns] : []), 'route', 'del', 'blackhole', `${dest}/32`], true);
+      for (const { ns, dest } of routes.splice(0))
+        ip([...(ns ? ['-n', ns] : []), 'route', 'del', 'blackhole', `${dest}/32`], true);
     },
     get cuts() {
       return routes.map((r) => `${r.ns ?? 'root'}→${r.dest}`);

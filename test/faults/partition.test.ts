@@ -31,7 +31,10 @@ let fault: Fault | undefined;
 beforeAll(async () => {
   lab = await createNetLab();
   try {
-    forwards = [await startTcpForward(REDIS_HOST, REDIS_FORWARD_PORT, { port: 6379 }), await startTcpForward(PG_HOST, PG_FORWARD_PORT, { port: 5432 })];
+    forwards = [
+      await startTcpForward(REDIS_HOST, REDIS_FORWARD_PORT, { port: 6379 }),
+      await startTcpForward(PG_HOST, PG_FORWARD_PORT, { port: 5432 }),
+    ];
     fault = await startFault({
       label: 'partition',
       placement: lab.placement,
@@ -54,8 +57,13 @@ afterAll(async () => {
 });
 
 /** Acks from clients of edge `index` (client i talks to edge i % 2) inside [from, to). */
-const ackedOnEdge = (f: Fault, acked: readonly { client: number; at: number }[], index: number, from: number, to: number) =>
-  acked.filter((a) => a.client % f.edgeUrls.length === index && a.at >= from && a.at < to).length;
+const ackedOnEdge = (
+  f: Fault,
+  acked: readonly { client: number; at: number }[],
+  index: number,
+  from: number,
+  to: number,
+) => acked.filter((a) => a.client % f.edgeUrls.length === index && a.at >= from && a.at < to).length;
 
 describe('network partitions under load (network namespaces)', () => {
   it('edge1 cut from NATS with its clients connected: `unavailable`, never `success`; placing again after the heal', async () => {
@@ -74,16 +82,24 @@ describe('network partitions under load (network namespaces)', () => {
     const observerStatus = run.observers.clients.map((c) => c.status);
     lab!.heal();
     const repairedAt = Date.now();
-    while (ackedOnEdge(f, run.load.acked, 0, repairedAt, Infinity) === 0 && Date.now() - repairedAt < 60_000) await sleep(50);
+    while (ackedOnEdge(f, run.load.acked, 0, repairedAt, Infinity) === 0 && Date.now() - repairedAt < 60_000)
+      await sleep(50);
     const firstEdge1Ack = run.load.acked.find((a) => a.client % 2 === 0 && a.at >= repairedAt);
     const resumeMs = firstEdge1Ack ? firstEdge1Ack.at - repairedAt : null;
-    f.say(`while cut: edge1 ${edge1AckedWhileCut} acks, edge2 ${edge2AckedWhileCut}, ${unavailableWhileCut} unavailable; observers ${observerStatus.join(',')}; edge1 placing ${resumeMs} ms after the heal`);
+    f.say(
+      `while cut: edge1 ${edge1AckedWhileCut} acks, edge2 ${edge2AckedWhileCut}, ${unavailableWhileCut} unavailable; observers ${observerStatus.join(',')}; edge1 placing ${resumeMs} ms after the heal`,
+    );
     expect(edge1AckedWhileCut, 'successes from an edge cut from NATS').toBe(0);
     expect(unavailableWhileCut).toBeGreaterThan(0);
     expect(edge2AckedWhileCut, 'the other edge keeps placing').toBeGreaterThan(100);
     expect(resumeMs, 'edge1 places again after the heal').not.toBeNull();
     await sleep(3_000);
-    await verify(f, run, { fault: `partition: edge1 cut from all NATS nodes for ${PARTITION_MS} ms (clients connected), healed`, faultAt, repairedAt, extra: { edge1AckedWhileCut, edge2AckedWhileCut, unavailableWhileCut, resumeMs, observerStatus } });
+    await verify(f, run, {
+      fault: `partition: edge1 cut from all NATS nodes for ${PARTITION_MS} ms (clients connected), healed`,
+      faultAt,
+      repairedAt,
+      extra: { edge1AckedWhileCut, edge2AckedWhileCut, unavailableWhileCut, resumeMs, observerStatus },
+    });
     expect(run.load.errors.get('internal') ?? 0).toBe(0);
   });
 
@@ -100,7 +116,12 @@ describe('network partitions under load (network namespaces)', () => {
     const repairedAt = Date.now();
     f.say(`healed after ${repairedAt - faultAt} ms (${ackedWhileCut} acks while cut)`);
     await sleep(5_000);
-    const report = await verify(f, run, { fault: `partition: bitmap projector cut from Redis, history from Postgres, ${PARTITION_MS} ms, healed`, faultAt, repairedAt, extra: { ackedWhileCut } });
+    const report = await verify(f, run, {
+      fault: `partition: bitmap projector cut from Redis, history from Postgres, ${PARTITION_MS} ms, healed`,
+      faultAt,
+      repairedAt,
+      extra: { ackedWhileCut },
+    });
     expect(ackedWhileCut, 'placements go on while the projectors are cut').toBeGreaterThan(500);
     expect(report.lost).toBe(0);
   });
@@ -109,36 +130,53 @@ describe('network partitions under load (network namespaces)', () => {
   // placements lost, and once a projector refused "temporarily unavailable" > 11 s after the heal): server
   // defects, docs/RELIABILITY.md "Partitions". Out of CI until the server is upgraded; the assertions are the
   // contract, unchanged.
-  it.runIf(process.env.FAULT_MINORITY_LEADER === '1')('the stream leader cut from the two other nodes: no acknowledged placement lost, all converge after the heal', async () => {
-    const f = fault!;
-    const run = await startLoad(f);
-    const leader = (await f.jsm.streams.info(f.names.stream)).cluster?.leader;
-    expect(NODES).toContain(leader);
-    const majority = NODES.filter((n) => n !== leader);
-    // The majority side's view, through a connection to its nodes only.
-    const nc = await connectNats(f.topology.nodes.filter((n) => majority.includes(n.name)).map((n) => n.url).join(','), 'fault-majority', f.topology.natsAuth('operator'));
-    const jsm = await jetstreamManager(nc, { timeout: 500, checkAPI: false });
-    const faultAt = Date.now();
-    lab!.cut(leader!, majority);
-    f.say(`cut ${leader} (stream leader) from ${majority.join(', ')} after ${run.load.acked.length} acks`);
-    let newLeader: string | undefined;
-    while (!newLeader && Date.now() - faultAt < PARTITION_MS + 20_000) {
-      const info = await jsm.streams.info(f.names.stream).catch(() => undefined);
-      if (info?.cluster?.leader && majority.includes(info.cluster.leader)) newLeader = info.cluster.leader;
-      else await sleep(100);
-    }
-    const electionMs = Date.now() - faultAt;
-    f.say(`majority elected ${newLeader ?? 'nobody'} after ${electionMs} ms`);
-    await nc.close();
-    expect(newLeader, 'the majority elects a stream leader').toBeDefined();
-    await sleep(Math.max(0, faultAt + PARTITION_MS - Date.now()));
-    const healAt = Date.now();
-    const ackedPerEdge = [0, 1].map((i) => ackedOnEdge(f, run.load.acked, i, faultAt + electionMs, healAt));
-    lab!.heal();
-    const repairedAt = Date.now();
-    f.say(`healed after ${repairedAt - faultAt} ms; acks per edge during the partition after the election: ${ackedPerEdge.join(', ')}`);
-    await sleep(5_000);
-    await verify(f, run, { fault: `partition: stream leader cut from the other two nodes for ${PARTITION_MS} ms, healed`, faultAt, repairedAt, extra: { electionMs, ackedPerEdgeAfterElection: ackedPerEdge } });
-    expect(run.load.errors.get('internal') ?? 0).toBe(0);
-  });
+  it.runIf(process.env.FAULT_MINORITY_LEADER === '1')(
+    'the stream leader cut from the two other nodes: no acknowledged placement lost, all converge after the heal',
+    async () => {
+      const f = fault!;
+      const run = await startLoad(f);
+      const leader = (await f.jsm.streams.info(f.names.stream)).cluster?.leader;
+      expect(NODES).toContain(leader);
+      const majority = NODES.filter((n) => n !== leader);
+      // The majority side's view, through a connection to its nodes only.
+      const nc = await connectNats(
+        f.topology.nodes
+          .filter((n) => majority.includes(n.name))
+          .map((n) => n.url)
+          .join(','),
+        'fault-majority',
+        f.topology.natsAuth('operator'),
+      );
+      const jsm = await jetstreamManager(nc, { timeout: 500, checkAPI: false });
+      const faultAt = Date.now();
+      lab!.cut(leader!, majority);
+      f.say(`cut ${leader} (stream leader) from ${majority.join(', ')} after ${run.load.acked.length} acks`);
+      let newLeader: string | undefined;
+      while (!newLeader && Date.now() - faultAt < PARTITION_MS + 20_000) {
+        const info = await jsm.streams.info(f.names.stream).catch(() => undefined);
+        if (info?.cluster?.leader && majority.includes(info.cluster.leader)) newLeader = info.cluster.leader;
+        else await sleep(100);
+      }
+      const electionMs = Date.now() - faultAt;
+      f.say(`majority elected ${newLeader ?? 'nobody'} after ${electionMs} ms`);
+      await nc.close();
+      expect(newLeader, 'the majority elects a stream leader').toBeDefined();
+      await sleep(Math.max(0, faultAt + PARTITION_MS - Date.now()));
+      const healAt = Date.now();
+      const ackedPerEdge = [0, 1].map((i) => ackedOnEdge(f, run.load.acked, i, faultAt + electionMs, healAt));
+      lab!.heal();
+      const repairedAt = Date.now();
+      f.say(
+        `healed after ${repairedAt - faultAt} ms; acks per edge during the partition after the election: ${ackedPerEdge.join(', ')}`,
+      );
+      await sleep(5_000);
+      await verify(f, run, {
+        fault: `partition: stream leader cut from the other two nodes for ${PARTITION_MS} ms, healed`,
+        faultAt,
+        repairedAt,
+        extra: { electionMs, ackedPerEdgeAfterElection: ackedPerEdge },
+      });
+      expect(run.load.errors.get('internal') ?? 0).toBe(0);
+    },
+  );
 });

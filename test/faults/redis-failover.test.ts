@@ -45,7 +45,8 @@ async function linkUp(redis: Redis, timeoutMs = 15_000): Promise<void> {
   }
 }
 
-const percentile = (values: number[], p: number) => values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+const percentile = (values: number[], p: number) =>
+  values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 
 /** ms per `SET`, and per `SET` + `WAIT 1 100`, on the primary with its replica attached. */
 async function measureWait(primaryUrl: string, n = 500): Promise<Record<string, number>> {
@@ -63,7 +64,12 @@ async function measureWait(primaryUrl: string, n = 500): Promise<Record<string, 
     if (acked !== 1) throw new Error(`WAIT answered ${acked} replicas`);
   }
   redis.disconnect();
-  return { setP50Ms: percentile(set, 0.5), setP99Ms: percentile(set, 0.99), setWaitP50Ms: percentile(setWait, 0.5), setWaitP99Ms: percentile(setWait, 0.99) };
+  return {
+    setP50Ms: percentile(set, 0.5),
+    setP99Ms: percentile(set, 0.99),
+    setWaitP50Ms: percentile(setWait, 0.5),
+    setWaitP99Ms: percentile(setWait, 0.99),
+  };
 }
 
 beforeAll(async () => {
@@ -77,7 +83,11 @@ beforeAll(async () => {
   await linkUp(r);
   r.disconnect();
   forward = await startTcpForward('127.0.0.1', FORWARD_PORT, { port: primaryPort });
-  fault = await startFault({ label: 'redisfailover', redisUrl: forward.url('redis'), env: { COOLDOWN_SECONDS: String(COOLDOWN_SECONDS) } });
+  fault = await startFault({
+    label: 'redisfailover',
+    redisUrl: forward.url('redis'),
+    env: { COOLDOWN_SECONDS: String(COOLDOWN_SECONDS) },
+  });
 });
 afterAll(async () => {
   await fault?.stop();
@@ -98,7 +108,9 @@ describe('Redis failover under load: primary killed, lagging replica promoted', 
     // nextPlacement - cooldown.
     let probing = true;
     const placedAt: number[][] = [];
-    const probes = Array.from({ length: PROBES }, (_, i) => nodeClient(f.edgeUrls[i % 2]!, { trackCanvas: false, placeTimeoutMs: 5_000 }));
+    const probes = Array.from({ length: PROBES }, (_, i) =>
+      nodeClient(f.edgeUrls[i % 2]!, { trackCanvas: false, placeTimeoutMs: 5_000 }),
+    );
     await Promise.all(probes.map((p) => p.connect().then(() => p.synced())));
     for (let i = 0; i < PROBES; i++) placedAt.push([]);
     const probeLoops = probes.map(async (p, i) => {
@@ -140,7 +152,9 @@ describe('Redis failover under load: primary killed, lagging replica promoted', 
     const promotedIncr = Number(await promoted.get('h-faults:failover-probe'));
     forward!.retarget(replicaPort);
     const repairedAt = Date.now();
-    f.say(`primary killed at bitmap seq ${primarySeq}; promoted replica holds ${promotedSeq} (${primarySeq - promotedSeq} behind), probe ${promotedIncr} of ${ackedIncrAtKill} acked`);
+    f.say(
+      `primary killed at bitmap seq ${primarySeq}; promoted replica holds ${promotedSeq} (${primarySeq - promotedSeq} behind), probe ${promotedIncr} of ${ackedIncrAtKill} acked`,
+    );
     await sleep(COOLDOWN_SECONDS * 1000 + 2_000);
     probing = false;
     writing = false;
@@ -152,13 +166,17 @@ describe('Redis failover under load: primary killed, lagging replica promoted', 
     // A double placement: accepted before the previous accepted one's cooldown had ended, by more than the
     // 500 ms the time between reading `placedAt` and the Redis SET can take on a loaded machine
     // (clock-skew.test.ts); a lost cooldown lets the next attempt in 100 ms later, seconds early.
-    const doubles = placedAt.map((times) => times.filter((t, k) => k > 0 && t < times[k - 1]! + COOLDOWN_SECONDS * 1000 - 500).length);
+    const doubles = placedAt.map(
+      (times) => times.filter((t, k) => k > 0 && t < times[k - 1]! + COOLDOWN_SECONDS * 1000 - 500).length,
+    );
     const doublePlacements = doubles.reduce((a, b) => a + b, 0);
     const usersWithDouble = doubles.filter((d) => d > 0).length;
     const probeAccepted = placedAt.reduce((a, t) => a + t.length, 0);
     const bitmapLog = readFileSync(f.topology.projectors.find((p) => p.name === 'bitmap-projector')!.logFile, 'utf8');
     const repairedGap = /replaying the gap the bitmap store lost/.test(bitmapLog);
-    f.say(`double placements inside a ${COOLDOWN_SECONDS} s cooldown: ${doublePlacements} (${usersWithDouble} of ${PROBES} eager users, ${probeAccepted} accepted); bitmap gap replayed: ${repairedGap}`);
+    f.say(
+      `double placements inside a ${COOLDOWN_SECONDS} s cooldown: ${doublePlacements} (${usersWithDouble} of ${PROBES} eager users, ${probeAccepted} accepted); bitmap gap replayed: ${repairedGap}`,
+    );
     const report = await verify(f, run, {
       fault: `Redis failover: replica link lost ${LAG_MS} ms before kill -9 of the primary, replica promoted`,
       faultAt,

@@ -15,7 +15,11 @@ export interface TcpForward {
   close(): Promise<void>;
 }
 
-export async function startTcpForward(host: string, port: number, target: { port: number; host?: string }): Promise<TcpForward> {
+export async function startTcpForward(
+  host: string,
+  port: number,
+  target: { port: number; host?: string },
+): Promise<TcpForward> {
   let to = { host: target.host ?? '127.0.0.1', port: target.port };
   const open = new Set<Socket>();
   let cut = 0;

@@ -17,28 +17,45 @@ export interface TestPixel {
 const PLACED_FROM = Date.now() - 60_000;
 
 export function pixelEvent(p: TestPixel, i: number): PixelPlaced {
-  return { kind: EventKind.PixelPlaced, x: p.x, y: p.y, color: p.color, userId: `u${i % 5000}`, requestId: `r${i}-${p.x}-${p.y}`, placedAt: PLACED_FROM + i };
+  return {
+    kind: EventKind.PixelPlaced,
+    x: p.x,
+    y: p.y,
+    color: p.color,
+    userId: `u${i % 5000}`,
+    requestId: `r${i}-${p.x}-${p.y}`,
+    placedAt: PLACED_FROM + i,
+  };
 }
 
 /** Deterministic pseudo-random pixels on a `width`×`height` canvas with `colors` colours. */
 export function randomPixels(count: number, width: number, height: number, colors: number, seed = 1): TestPixel[] {
   let s = seed >>> 0 || 1;
   const next = () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
   return Array.from({ length: count }, () => ({ x: next() % width, y: next() % height, color: next() % colors }));
 }
 
 /** Publishes every pixel (as a PixelPlaced event) in order of acknowledgement; returns the last sequence. */
-export async function appendPixels(nc: NatsConnection, names: Names, pixels: readonly TestPixel[], window = 2000): Promise<number> {
+export async function appendPixels(
+  nc: NatsConnection,
+  names: Names,
+  pixels: readonly TestPixel[],
+  window = 2000,
+): Promise<number> {
   const js = jetstream(nc);
   let last = 0;
   for (let i = 0; i < pixels.length; i += window) {
     const acks = await Promise.all(
-      pixels.slice(i, i + window).map((p, j) => js.publish(names.pixelSubject(p.x, p.y), encodeEvent(pixelEvent(p, i + j)))),
+      pixels
+        .slice(i, i + window)
+        .map((p, j) => js.publish(names.pixelSubject(p.x, p.y), encodeEvent(pixelEvent(p, i + j)))),
     );
     for (const ack of acks) last = Math.max(last, ack.seq);
   }

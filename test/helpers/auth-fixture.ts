@@ -32,7 +32,11 @@ export async function createUsersSchema(names: Names): Promise<pg.Pool> {
   await admin.connect();
   await admin.query(`CREATE SCHEMA IF NOT EXISTS "${names.pgSchema}"`);
   await admin.end();
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 4, options: `-c search_path="${names.pgSchema}"` });
+  const pool = new pg.Pool({
+    connectionString: TEST_DATABASE_URL,
+    max: 4,
+    options: `-c search_path="${names.pgSchema}"`,
+  });
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   await usersUp(db);
   await bansUp(db);
@@ -56,11 +60,34 @@ export async function authFixture(names: Names, settings: Partial<AuthSettings> 
     scryptCost: FAST_SCRYPT,
     ...settings,
   };
-  const loginChallenges = createLoginChallenges({ store: createRedisChallengeStore(redis, names.redisPrefix), limits, difficulty: TEST_LOGIN_DIFFICULTY, perIp: fullSettings.loginPerIp });
-  const accounts = createAccounts({ users, sessions, limits, revocations: createNatsRevocations(nc, names.canvasId), clock: systemClock, settings: fullSettings, loginChallenges });
+  const loginChallenges = createLoginChallenges({
+    store: createRedisChallengeStore(redis, names.redisPrefix),
+    limits,
+    difficulty: TEST_LOGIN_DIFFICULTY,
+    perIp: fullSettings.loginPerIp,
+  });
+  const accounts = createAccounts({
+    users,
+    sessions,
+    limits,
+    revocations: createNatsRevocations(nc, names.canvasId),
+    clock: systemClock,
+    settings: fullSettings,
+    loginChallenges,
+  });
   const cookies = sessionCookies(TEST_SESSION_SECRET);
   return {
-    redis, nc, pool, sessions, limits, bans, users, accounts, loginChallenges, cookies, settings: fullSettings,
+    redis,
+    nc,
+    pool,
+    sessions,
+    limits,
+    bans,
+    users,
+    accounts,
+    loginChallenges,
+    cookies,
+    settings: fullSettings,
     async close() {
       await deleteRedisKeys(redis, names);
       redis.disconnect();

@@ -8,10 +8,19 @@ export interface CliRun {
 }
 
 /** A runner with `env` as the base environment; each call may add variables. */
-export function rplaceCli(env: NodeJS.ProcessEnv, defaults: Record<string, string> = {}): (args: string[], extraEnv?: Record<string, string>) => Promise<CliRun> {
-  return (args, extraEnv = defaults) => new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+export function rplaceCli(
+  env: NodeJS.ProcessEnv,
+  defaults: Record<string, string> = {},
+): (args: string[], extraEnv?: Record<string, string>) => Promise<CliRun> {
+  return (args, extraEnv = defaults) =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', ...args],
+        { env: { ...env, ...extraEnv }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+        },
+      );
     });
-  });
 }

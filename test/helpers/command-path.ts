@@ -24,14 +24,21 @@ export interface CommandPath {
   close(): Promise<void>;
 }
 
-export async function openCommandPath(names: Names, label: string, createStream: (jsm: JetStreamManager, nc: NatsConnection) => Promise<unknown>): Promise<CommandPath> {
+export async function openCommandPath(
+  names: Names,
+  label: string,
+  createStream: (jsm: JetStreamManager, nc: NatsConnection) => Promise<unknown>,
+): Promise<CommandPath> {
   const nc = await connectNats(TEST_NATS_URL, label);
   const redis = await connectRedis(TEST_REDIS_URL, label);
   const jsm = await jetstreamManager(nc);
   await createStream(jsm, nc);
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
   return {
-    nc, redis, jsm, log,
+    nc,
+    redis,
+    jsm,
+    log,
     cooldowns: createRedisCooldownStore(redis, names),
     lastSeq: async () => (await jsm.streams.info(names.stream)).state.last_seq,
     async close() {

@@ -26,9 +26,24 @@ export function killAllEdgeProcesses(): void {
   started.clear();
 }
 
-export async function startEdgeProcess(names: Names, port: number, extra: Record<string, string> = {}): Promise<EdgeProcess> {
+export async function startEdgeProcess(
+  names: Names,
+  port: number,
+  extra: Record<string, string> = {},
+): Promise<EdgeProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/roles/edge/main.ts'], {
-    env: { ...process.env, ...testEnv(names, { PORT: String(port), HOST: '127.0.0.1', SESSION_SECRET: TEST_SESSION_SECRET, CANVAS_WIDTH: '64', CANVAS_HEIGHT: '64', COOLDOWN_SECONDS: '1', ...extra }) },
+    env: {
+      ...process.env,
+      ...testEnv(names, {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        SESSION_SECRET: TEST_SESSION_SECRET,
+        CANVAS_WIDTH: '64',
+        CANVAS_HEIGHT: '64',
+        COOLDOWN_SECONDS: '1',
+        ...extra,
+      }),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);
@@ -38,10 +53,12 @@ export async function startEdgeProcess(names: Names, port: number, extra: Record
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   // tsx compiles the role at start: slow on a busy 2-core machine.
-  await waitForHttpOk(`${url}/readyz`, child, { timeoutMs: 90_000, output: () => output, what: 'edge' }).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw error;
-  });
+  await waitForHttpOk(`${url}/readyz`, child, { timeoutMs: 90_000, output: () => output, what: 'edge' }).catch(
+    (error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    },
+  );
   return {
     port,
     url,
@@ -61,5 +78,10 @@ export const NodeWebSocket = class extends WebSocket {
 } satisfies WebSocketConstructor;
 
 export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
-  return new RplaceClient({ url, WebSocket: NodeWebSocket, backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 }, ...options });
+  return new RplaceClient({
+    url,
+    WebSocket: NodeWebSocket,
+    backoff: { initialMs: 200, maxMs: 1000, jitterMs: 100 },
+    ...options,
+  });
 }

@@ -15,7 +15,10 @@ export const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /** `t_<label>_<random>`, at most 32 characters. */
 export function uniqueCanvasId(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 16);
   return `t_${clean}_${randomBytes(5).toString('hex')}`;
 }
 

@@ -22,7 +22,8 @@ export interface Nginx {
 /** The shipped config with its upstream servers, listen port, worker count and paths replaced. */
 export function renderNginxConf(shipped: string, upstreams: readonly string[], port: number, dir: string): string {
   const upstream = /upstream edges \{[^}]*\}/;
-  if (!upstream.test(shipped) || !/listen 80;/.test(shipped)) throw new Error('deploy/nginx.conf no longer has the upstream/listen this helper replaces');
+  if (!upstream.test(shipped) || !/listen 80;/.test(shipped))
+    throw new Error('deploy/nginx.conf no longer has the upstream/listen this helper replaces');
   return shipped
     .replace(upstream, `upstream edges {\n    least_conn;\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n  }`)
     .replace('listen 80;', `listen 127.0.0.1:${port};`)
@@ -40,14 +41,32 @@ export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
   chmodSync(dir, 0o755); // workers run as an unprivileged user
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, renderNginxConf(readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'nginx.conf'), 'utf8'), upstreams, port, dir));
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    conf,
+    renderNginxConf(
+      readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'nginx.conf'), 'utf8'),
+      upstreams,
+      port,
+      dir,
+    ),
+  );
+  const child: ChildProcess = spawn(
+    NGINX,
+    ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const errorLog = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`;
-  await waitForHttpOk(`${url}/lb-health`, child, { timeoutMs: 10_000, intervalMs: 50, output: errorLog, what: 'nginx' });
+  const errorLog = () =>
+    `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`;
+  await waitForHttpOk(`${url}/lb-health`, child, {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+    output: errorLog,
+    what: 'nginx',
+  });
   return {
     url,
     port,

@@ -16,10 +16,14 @@ export interface DecodedPng {
 
 export function decodePng(bytes: Uint8Array): DecodedPng {
   const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  sig.forEach((b, i) => { if (bytes[i] !== b) throw new Error('bad PNG signature'); });
+  sig.forEach((b, i) => {
+    if (bytes[i] !== b) throw new Error('bad PNG signature');
+  });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 8;
-  let width = 0, height = 0, declaredFrames = 1;
+  let width = 0,
+    height = 0,
+    declaredFrames = 1;
   const palette: [number, number, number][] = [];
   const frameData: Uint8Array[][] = [];
   const delays: number[] = [];
@@ -29,7 +33,8 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     const data = bytes.subarray(at + 8, at + 8 + length);
-    if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== view.getUint32(at + 8 + length)) throw new Error(`bad CRC in ${type}`);
+    if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== view.getUint32(at + 8 + length))
+      throw new Error(`bad CRC in ${type}`);
     at += 12 + length;
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     if (type === 'IHDR') {
@@ -37,7 +42,8 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
       height = dv.getUint32(4);
       if (data[8] !== 8 || data[9] !== 3) throw new Error('only 8-bit indexed PNGs are supported');
     } else if (type === 'PLTE') {
-      for (let i = 0; i < length; i += 3) palette.push([data[i] as number, data[i + 1] as number, data[i + 2] as number]);
+      for (let i = 0; i < length; i += 3)
+        palette.push([data[i] as number, data[i + 1] as number, data[i + 2] as number]);
     } else if (type === 'acTL') {
       declaredFrames = dv.getUint32(0);
     } else if (type === 'fcTL') {
@@ -46,7 +52,10 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
       current = [];
       frameData.push(current);
     } else if (type === 'IDAT') {
-      if (!current) { current = []; frameData.push(current); }
+      if (!current) {
+        current = [];
+        frameData.push(current);
+      }
       current.push(data);
     } else if (type === 'fdAT') {
       if (!current) throw new Error('fdAT before fcTL');
@@ -61,7 +70,8 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
 }
 
 function unfilter(raw: Uint8Array, width: number, height: number): Uint8Array {
-  if (raw.length !== height * (width + 1)) throw new Error(`image data is ${raw.length} bytes, expected ${height * (width + 1)}`);
+  if (raw.length !== height * (width + 1))
+    throw new Error(`image data is ${raw.length} bytes, expected ${height * (width + 1)}`);
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (width + 1)];
@@ -76,7 +86,9 @@ function unfilter(raw: Uint8Array, width: number, height: number): Uint8Array {
       else if (filter === 2) p = b;
       else if (filter === 3) p = (a + b) >> 1;
       else if (filter === 4) {
-        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+        const pa = Math.abs(b - c),
+          pb = Math.abs(a - c),
+          pc = Math.abs(a + b - 2 * c);
         p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       } else throw new Error(`bad filter ${filter}`);
       out[y * width + x] = (v + p) & 0xff;
@@ -102,5 +114,10 @@ export function encodeRgbaPng(rgba: Uint8Array, width: number, height: number): 
   header[9] = 6;
   const raw = Buffer.alloc(height * (width * 4 + 1));
   for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

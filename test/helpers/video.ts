@@ -9,7 +9,8 @@ const run = promisify(execFile);
 /** ffmpeg is a test requirement, not an optional extra: without it the video tests fail, saying what to install. */
 export function requireFfmpeg(): string {
   const path = findFfmpeg();
-  if (!path) throw new Error('ffmpeg is not installed: apt-get install -y --no-install-recommends ffmpeg (.ci/run installs it)');
+  if (!path)
+    throw new Error('ffmpeg is not installed: apt-get install -y --no-install-recommends ffmpeg (.ci/run installs it)');
   return path;
 }
 
@@ -22,11 +23,26 @@ export interface Probe {
 }
 
 export async function probeVideo(file: string): Promise<Probe> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', file]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=codec_name,width,height,nb_read_frames',
+    '-of',
+    'json',
+    file,
+  ]);
   const stream = (JSON.parse(stdout) as { streams: Record<string, string | number>[] }).streams[0];
   if (!stream) throw new Error(`${file} has no video stream`);
-  return { codec: String(stream.codec_name), width: Number(stream.width), height: Number(stream.height), frames: Number(stream.nb_read_frames) };
+  return {
+    codec: String(stream.codec_name),
+    width: Number(stream.width),
+    height: Number(stream.height),
+    frames: Number(stream.nb_read_frames),
+  };
 }
 
 /** The container's duration in seconds (`ffprobe` format=duration), or null when it has none (`N/A`). */
@@ -38,8 +54,25 @@ export async function probeDuration(file: string): Promise<number | null> {
 
 /** Frame `n` (from 0) decoded to rgb24, `width × height × 3` bytes. */
 export async function decodeFrame(file: string, n: number): Promise<Buffer> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-vf', `select=eq(n\\,${n})`, '-frames:v', '1',
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      file,
+      '-vf',
+      `select=eq(n\\,${n})`,
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+  );
   return stdout;
 }
 

@@ -39,4 +39,6 @@ sessionStoreContract('Redis', async () => ({ store: createRedisSessionStore(redi
 rateLimiterContract('Redis', async () => ({ limiter: createRedisRateLimiter(redis, names.redisPrefix), pass }));
 challengeStoreContract('Redis', async () => ({ store: createRedisChallengeStore(redis, names.redisPrefix), pass }));
 userStoreContract('Postgres', async () => createPgUserStore(pool, names.pgSchema));
-banStoreContract('Redis + Postgres', async () => createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)));
+banStoreContract('Redis + Postgres', async () =>
+  createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)),
+);

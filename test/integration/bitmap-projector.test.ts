@@ -15,7 +15,14 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
-import { deleteRedisKeys, deleteStream, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  deleteRedisKeys,
+  deleteStream,
+  testEnv,
+  testNames,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 
 const spec = { width: 200, height: 150 };
 const sizeEnv = { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200' };
@@ -45,12 +52,15 @@ async function replayWholeStream(stream: EventStream): Promise<{ canvas: Uint8Ar
   const canvas = createCanvas(spec);
   let seq = 0;
   for await (const batch of stream.read(1, { untilSeq: await stream.lastSeq() })) {
-    replay(canvas, spec.width, batch.map((e) => e.event));
+    replay(
+      canvas,
+      spec.width,
+      batch.map((e) => e.event),
+    );
     seq = batch[batch.length - 1]!.seq;
   }
   return { canvas, seq };
 }
-
 
 describe('bitmap projector', () => {
   it('applies events, stores their sequence, rebuilds by itself after Redis loses the bitmap', async () => {
@@ -60,19 +70,25 @@ describe('bitmap projector', () => {
     const shutdown = await startBitmapProjector(config, logger);
     try {
       let last = await appendPixels(nc, live, randomPixels(3000, spec.width, spec.height, 32, 11));
-      await expect.poll(() => store.seq(), { message: 'projection of the first 3000 events', timeout: 20_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'projection of the first 3000 events', timeout: 20_000, interval: 50 })
+        .toBe(last);
       let expected = await replayWholeStream(stream);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
 
       // Redis comes back empty (simulated on our own keys only; the shared Redis is never flushed).
       await redis.del(live.canvasKey, live.canvasSeqKey);
-      await expect.poll(() => store.seq(), { message: 'the rebuild while idle', timeout: 20_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'the rebuild while idle', timeout: 20_000, interval: 50 })
+        .toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
 
       // wiped again, and events keep coming: the next write notices too
       await redis.del(live.canvasKey, live.canvasSeqKey);
       last = await appendPixels(nc, live, randomPixels(2000, spec.width, spec.height, 32, 12));
-      await expect.poll(() => store.seq(), { message: 'projection after the second wipe', timeout: 20_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'projection after the second wipe', timeout: 20_000, interval: 50 })
+        .toBe(last);
       expected = await replayWholeStream(stream);
       expect(expected.seq).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);
@@ -98,14 +114,18 @@ describe('bitmap projector', () => {
     const shutdown = await startBitmapProjector(config, logger);
     try {
       const last = await appendPixels(nc, live, randomPixels(500, spec.width, spec.height, 32, 13));
-      await expect.poll(() => store.seq(), { message: 'projection after the rebuild', timeout: 20_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'projection after the rebuild', timeout: 20_000, interval: 50 })
+        .toBe(last);
       const whole = await replayWholeStream(stream);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
 
       // A rebuild that lands behind the running projector (older, but consistent): the projector replays the gap.
       const behind = await rebuildBitmap({ stream, store, spec }, { untilSeq: last - 300 });
       expect(behind.seq).toBe(last - 300);
-      await expect.poll(() => store.seq(), { message: 'the projector to replay the gap', timeout: 20_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'the projector to replay the gap', timeout: 20_000, interval: 50 })
+        .toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(whole.canvas))).toBe(true);
     } finally {
       await shutdown();
@@ -115,7 +135,10 @@ describe('bitmap projector', () => {
   it('a projector killed with SIGKILL mid-batch under load resumes exactly after a restart', async () => {
     const env = { ...process.env, ...testEnv(killed, { ...sizeEnv, BITMAP_MAX_BATCH: '500' }) };
     const spawnProjector = (): ChildProcess =>
-      spawn(process.execPath, ['--import', 'tsx', 'src/roles/bitmap-projector/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      spawn(process.execPath, ['--import', 'tsx', 'src/roles/bitmap-projector/main.ts'], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     const store = createRedisBitmapStore(redis, killed, spec);
     const stream = createNatsEventStream(nc, killed, { canvas: { ...spec, colors: 32 } });
     let child = spawnProjector();
@@ -124,7 +147,13 @@ describe('bitmap projector', () => {
     try {
       // keep appending while the projector works, and kill it once it is part-way through
       const appending = appendPixels(nc, killed, randomPixels(12_000, spec.width, spec.height, 32, 21), 1000);
-      await expect.poll(async () => (await store.seq()) ?? 0, { message: 'the projector to be part-way', timeout: 60_000, interval: 50 }).toBeGreaterThan(2000);
+      await expect
+        .poll(async () => (await store.seq()) ?? 0, {
+          message: 'the projector to be part-way',
+          timeout: 60_000,
+          interval: 50,
+        })
+        .toBeGreaterThan(2000);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await appending;
@@ -134,7 +163,9 @@ describe('bitmap projector', () => {
 
       child = spawnProjector();
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      await expect.poll(() => store.seq(), { message: 'the restarted projector to catch up', timeout: 60_000, interval: 50 }).toBe(last);
+      await expect
+        .poll(() => store.seq(), { message: 'the restarted projector to catch up', timeout: 60_000, interval: 50 })
+        .toBe(last);
       const expected = await replayWholeStream(stream);
       expect(expected.seq).toBe(last);
       expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expected.canvas))).toBe(true);

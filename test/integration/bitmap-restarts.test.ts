@@ -34,10 +34,8 @@ let redisServer: LocalService;
 let nc: NatsConnection;
 let redis: Redis;
 
-
 const startNats = () => startLocalNats({ port: natsPort, storeDir: join(dir, 'nats'), logFile: join(dir, 'nats.log') });
 const startRedis = () => startLocalRedis({ port: redisPort, dir: join(dir, 'redis'), logFile: join(dir, 'redis.log') });
-
 
 beforeAll(async () => {
   natsPort = await freePort();
@@ -59,8 +57,13 @@ afterAll(async () => {
 describe('bitmap projector across service restarts', () => {
   it('resumes after NATS restarts and rebuilds after Redis restarts empty', async () => {
     const config = loadConfig(bitmapProjectorSchema, {
-      NATS_URL: nats.url, REDIS_URL: redisServer.url, CANVAS_ID: names.canvasId, LOG_LEVEL: 'silent',
-      CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200',
+      NATS_URL: nats.url,
+      REDIS_URL: redisServer.url,
+      CANVAS_ID: names.canvasId,
+      LOG_LEVEL: 'silent',
+      CANVAS_WIDTH: String(spec.width),
+      CANVAS_HEIGHT: String(spec.height),
+      BITMAP_WIPE_CHECK_MS: '200',
     });
     const shutdown = await startBitmapProjector(config, pino({ level: 'silent' }));
     const store = createRedisBitmapStore(redis, names, spec);
@@ -68,11 +71,15 @@ describe('bitmap projector across service restarts', () => {
     const expectedAfter = (count: number) => replay(createCanvas(spec), spec.width, all.slice(0, count));
     const bitmapIs = async (count: number) => {
       const loaded = await store.load();
-      return loaded !== null && loaded.seq === count && Buffer.from(loaded.canvas).equals(Buffer.from(expectedAfter(count)));
+      return (
+        loaded !== null && loaded.seq === count && Buffer.from(loaded.canvas).equals(Buffer.from(expectedAfter(count)))
+      );
     };
     try {
       expect(await appendPixels(nc, names, all.slice(0, 1000))).toBe(1000);
-      await expect.poll(() => bitmapIs(1000), { message: 'the first 1000 events', timeout: 30_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(() => bitmapIs(1000), { message: 'the first 1000 events', timeout: 30_000, interval: 100 })
+        .toBe(true);
 
       // A live reader (the edges' tail) follows across the NATS restart too, without gaps or repeats.
       const tail = createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } });
@@ -84,25 +91,56 @@ describe('bitmap projector across service restarts', () => {
           if (tailSeqs.length >= 2000) tailAbort.abort();
         }
       })();
-      await expect.poll(async () => tailSeqs.length, { message: 'the live reader to catch up', timeout: 30_000, interval: 100 }).toBe(1000);
+      await expect
+        .poll(async () => tailSeqs.length, { message: 'the live reader to catch up', timeout: 30_000, interval: 100 })
+        .toBe(1000);
 
       // NATS dies and comes back on its store: the durable and the stream survive; the projector resumes.
       nats.kill();
       await sleep(500);
       nats = await startNats();
-      await expect.poll(async () => !nc.isClosed() && (await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()), { message: 'the test client to reconnect', timeout: 30_000, interval: 100 }).toBe(1000);
+      await expect
+        .poll(
+          async () =>
+            !nc.isClosed() && (await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()),
+          { message: 'the test client to reconnect', timeout: 30_000, interval: 100 },
+        )
+        .toBe(1000);
       expect(await appendPixels(nc, names, all.slice(1000, 2000))).toBe(2000);
-      await expect.poll(() => bitmapIs(2000), { message: 'the projector to resume after the NATS restart', timeout: 30_000, interval: 100 }).toBe(true);
-      await Promise.race([tailing, new Promise((_, reject) => setTimeout(() => reject(new Error('live reader stuck after the NATS restart')), 30_000))]);
+      await expect
+        .poll(() => bitmapIs(2000), {
+          message: 'the projector to resume after the NATS restart',
+          timeout: 30_000,
+          interval: 100,
+        })
+        .toBe(true);
+      await Promise.race([
+        tailing,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('live reader stuck after the NATS restart')), 30_000),
+        ),
+      ]);
       expect(tailSeqs).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
 
       // Redis dies and comes back EMPTY: the projector notices and rebuilds from the stream by itself.
       redisServer.kill();
       await sleep(500);
       redisServer = await startRedis();
-      await expect.poll(() => bitmapIs(2000), { message: 'the rebuild after Redis came back empty', timeout: 30_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(() => bitmapIs(2000), {
+          message: 'the rebuild after Redis came back empty',
+          timeout: 30_000,
+          interval: 100,
+        })
+        .toBe(true);
       expect(await appendPixels(nc, names, all.slice(2000))).toBe(3000);
-      await expect.poll(() => bitmapIs(3000), { message: 'the projection of new events after the rebuild', timeout: 30_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(() => bitmapIs(3000), {
+          message: 'the projection of new events after the rebuild',
+          timeout: 30_000,
+          interval: 100,
+        })
+        .toBe(true);
     } finally {
       await shutdown();
     }

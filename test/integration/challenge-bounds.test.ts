@@ -22,14 +22,26 @@ const cookies: string[] = [];
 
 beforeAll(async () => {
   redis = new Redis(TEST_REDIS_URL);
-  const config = loadConfig(edgeSchema, testEnv(names, {
-    PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: 'pow-bounds-test-secret-0123456789abcdef', CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32',
-    LOG_LEVEL: 'silent', ALLOW_GUEST_PLACEMENT: '0', POW_DIFFICULTY: '4', POW_CHALLENGES_PER_IP_PER_MINUTE: '20',
-  }));
+  const config = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: 'pow-bounds-test-secret-0123456789abcdef',
+      CANVAS_WIDTH: '32',
+      CANVAS_HEIGHT: '32',
+      LOG_LEVEL: 'silent',
+      ALLOW_GUEST_PLACEMENT: '0',
+      POW_DIFFICULTY: '4',
+      POW_CHALLENGES_PER_IP_PER_MINUTE: '20',
+    }),
+  );
   stop = await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) });
   for (let i = 0; i < 5; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1' }, body: JSON.stringify({ username: `pow${i}`, password: 'password-123' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1' },
+      body: JSON.stringify({ username: `pow${i}`, password: 'password-123' }),
     });
     expect(res.status).toBe(201);
     cookies.push(/rplace_session=[^;]*/.exec(res.headers.get('set-cookie') ?? '')![0]);
@@ -43,25 +55,60 @@ afterAll(async () => {
 }, 30_000);
 
 /** One request from `from` (a 127.x source address), answered as status, headers and JSON body. */
-function call(method: 'GET' | 'POST', cookie: string, from: string, body?: unknown): Promise<{ status: number; retryAfter: string | undefined; json: Record<string, unknown> }> {
+function call(
+  method: 'GET' | 'POST',
+  cookie: string,
+  from: string,
+  body?: unknown,
+): Promise<{ status: number; retryAfter: string | undefined; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ host: '127.0.0.1', port, localAddress: from, method, path: '/api/v1/auth/challenge', headers: { cookie, 'x-rplace-csrf': '1', ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], json: JSON.parse(text) as Record<string, unknown> }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress: from,
+        method,
+        path: '/api/v1/auth/challenge',
+        headers: {
+          cookie,
+          'x-rplace-csrf': '1',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: res.headers['retry-after'],
+            json: JSON.parse(text) as Record<string, unknown>,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
 }
 const challengeKeys = async () => (await redis.keys(`${names.redisPrefix}chal:pow-user:*`)).length;
-const refusals = async () => Number(/^rplace_limit_refusals_total\{limit="pow_challenges_per_ip"[^}]*\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
+const refusals = async () =>
+  Number(
+    /^rplace_limit_refusals_total\{limit="pow_challenges_per_ip"[^}]*\} (\d+)/m.exec(
+      await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    )?.[1] ?? 0,
+  );
 
 it('an address flooding GET /challenge gets its 20 a minute, then 429 rate_limited with Retry-After; one key per user', async () => {
   const before = await refusals();
   const answers: Awaited<ReturnType<typeof call>>[] = [];
-  for (let batch = 0; batch < 20; batch++) answers.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => call('GET', cookies[i % cookies.length]!, '127.0.0.31')))));
+  for (let batch = 0; batch < 20; batch++)
+    answers.push(
+      ...(await Promise.all(
+        Array.from({ length: 100 }, (_, i) => call('GET', cookies[i % cookies.length]!, '127.0.0.31')),
+      )),
+    );
   const served = answers.filter((a) => a.status === 200);
   const refused = answers.filter((a) => a.status === 429);
   expect(served.length).toBeGreaterThanOrEqual(20);

@@ -9,19 +9,35 @@ import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
-import { deleteRedisKeys, deleteStream, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  deleteRedisKeys,
+  deleteStream,
+  testEnv,
+  testNames,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 
 const run = promisify(execFile);
 const names = testNames('clibitmap');
 const spec = { width: 64, height: 48 };
-const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height) }) };
+const env = {
+  ...process.env,
+  ...testEnv(names, { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height) }),
+};
 let nc: NatsConnection;
 let redis: Redis;
 
 /** Runs `rplace <args>` and returns its exit code and output, whatever the code. */
-async function rplace(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function rplace(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...env, ...extraEnv }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      env: { ...env, ...extraEnv },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -59,7 +75,10 @@ describe('rplace streams apply / rebuild bitmap / status', () => {
 
     await appendPixels(nc, names, randomPixels(30, spec.width, spec.height, 32, 6));
     const status = await rplace(['status', '--json']);
-    const parsed = JSON.parse(status.stdout) as { stream: { lastSeq: number; messages: number }; projections: { name: string; seq: number; lag: number }[] };
+    const parsed = JSON.parse(status.stdout) as {
+      stream: { lastSeq: number; messages: number };
+      projections: { name: string; seq: number; lag: number }[];
+    };
     expect(parsed.stream.lastSeq).toBe(last + 30);
     expect(parsed.stream.messages).toBe(last + 30);
     expect(parsed.projections.find((p) => p.name === 'bitmap')).toMatchObject({ seq: last, lag: 30 });

@@ -17,11 +17,19 @@ const names = testNames('clipolicy');
 const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32' }) };
 let nc: NatsConnection;
 
-function rplace(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function rplace(
+  args: string[],
+  extra: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/rplace.mjs', ...args], { env: { ...env, ...extra }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/rplace.mjs', ...args],
+      { env: { ...env, ...extra }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -58,10 +66,22 @@ describe('rplace exit codes', () => {
 
   it('an unreachable service exits 3 with one line, for every command', async () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
-      [['mod', 'ban', 'u_someone'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' }, /^rplace mod ban: cannot reach Postgres/],
+      [
+        ['mod', 'ban', 'u_someone'],
+        { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' },
+        /^rplace mod ban: cannot reach Postgres/,
+      ],
       [['mod', 'unban', 'u_someone'], { REDIS_URL: 'redis://127.0.0.1:1' }, /^rplace mod unban: cannot reach Redis/],
-      [['mod', 'restore', '--region', '0,0,2,2', '--at', '1h', '--yes'], { NATS_URL: 'nats://127.0.0.1:1' }, /^rplace mod restore: cannot reach NATS/],
-      [['rebuild', 'history', '--yes'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' }, /^rplace rebuild history: cannot reach Postgres/],
+      [
+        ['mod', 'restore', '--region', '0,0,2,2', '--at', '1h', '--yes'],
+        { NATS_URL: 'nats://127.0.0.1:1' },
+        /^rplace mod restore: cannot reach NATS/,
+      ],
+      [
+        ['rebuild', 'history', '--yes'],
+        { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' },
+        /^rplace rebuild history: cannot reach Postgres/,
+      ],
       [['rebuild', 'bitmap', '--yes'], { NATS_URL: 'nats://127.0.0.1:1' }, /^rplace rebuild bitmap: cannot reach NATS/],
       [['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' }, /^rplace migrate: cannot reach Postgres/],
     ];
@@ -82,7 +102,11 @@ describe('rplace exit codes', () => {
 
 describe('destructive commands', () => {
   it('need --yes without a terminal', async () => {
-    const cases = [['rebuild', 'history'], ['rebuild', 'bitmap'], ['mod', 'restore', '--region', '0,0,32,32', '--at', '1600000000000']];
+    const cases = [
+      ['rebuild', 'history'],
+      ['rebuild', 'bitmap'],
+      ['mod', 'restore', '--region', '0,0,32,32', '--at', '1600000000000'],
+    ];
     const results = await Promise.all(cases.map((args) => rplace(args)));
     for (const [i, result] of results.entries()) {
       expect(result.code, cases[i]!.join(' ')).toBe(2);
@@ -97,7 +121,11 @@ describe('destructive commands', () => {
     try {
       const refused = await rplace(['rebuild', 'history', '--yes']);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(new RegExp(`^rplace rebuild history: refusing to rebuild history: the history role of canvas ${names.canvasId} is running \\(.+ pid ${process.pid}\\); stop it first, or pass --force\\n$`));
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^rplace rebuild history: refusing to rebuild history: the history role of canvas ${names.canvasId} is running \\(.+ pid ${process.pid}\\); stop it first, or pass --force\\n$`,
+        ),
+      );
       const refusedBitmap = await rplace(['rebuild', 'bitmap', '--yes']);
       expect(refusedBitmap.code).toBe(1);
       expect(refusedBitmap.stderr).toMatch(/the bitmap-projector role of canvas .* is running/);

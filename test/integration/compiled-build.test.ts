@@ -18,13 +18,29 @@ const root = join(import.meta.dirname, '..', '..');
 const image = join(root, '.cache', `test-build-${process.pid}`);
 const dist = join(image, 'dist');
 const names = testNames('compiled');
-const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', HOST: '127.0.0.1', SESSION_SECRET: 'compiled-test-secret-0123456789abcdef' }) };
+const env = {
+  ...process.env,
+  ...testEnv(names, {
+    CANVAS_WIDTH: '32',
+    CANVAS_HEIGHT: '32',
+    HOST: '127.0.0.1',
+    SESSION_SECRET: 'compiled-test-secret-0123456789abcdef',
+  }),
+};
 
-function node(args: string[], extra: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function node(
+  args: string[],
+  extra: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: image, env: { ...env, ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { cwd: image, env: { ...env, ...extra }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -37,7 +53,11 @@ beforeAll(() => {
   rmSync(image, { recursive: true, force: true });
   mkdirSync(join(image, 'bin'), { recursive: true });
   copyFileSync(join(root, 'bin', 'rplace.mjs'), join(image, 'bin', 'rplace.mjs'));
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist], { cwd: root, encoding: 'utf8' });
+  const tsc = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist],
+    { cwd: root, encoding: 'utf8' },
+  );
   expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
 }, 180_000);
 
@@ -51,12 +71,18 @@ describe('a half-built dist/', () => {
     for (const role of ['edge', 'bitmap-projector', 'history']) {
       const result = await node([`dist/src/roles/${role}/main.js`]);
       expect(result.code, role).toBe(1);
-      expect(result.stderr).toMatch(new RegExp(`^rplace ${role}: dist/ is half-built \\(.*build\\.json, written last by \`npm run build\`, is missing\\); run \`npm run build\``));
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^rplace ${role}: dist/ is half-built \\(.*build\\.json, written last by \`npm run build\`, is missing\\); run \`npm run build\``,
+        ),
+      );
       oneLine(result.stderr);
     }
     const cli = await node(['bin/rplace.mjs', 'status']);
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toBe('rplace: dist/ is missing or half-built (no dist/build.json, which `npm run build` writes last): run `npm run build`\n');
+    expect(cli.stderr).toBe(
+      'rplace: dist/ is missing or half-built (no dist/build.json, which `npm run build` writes last): run `npm run build`\n',
+    );
   });
 
   it('with a module missing: one sentence naming it, exit 1', async () => {
@@ -66,7 +92,9 @@ describe('a half-built dist/', () => {
     try {
       const result = await node(['dist/src/roles/edge/main.js']);
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/^rplace edge: failed to start: dist\/ is half-built \(Cannot find module '.*with-history\.js' imported from .*\); run `npm run build` and let it finish\n$/);
+      expect(result.stderr).toMatch(
+        /^rplace edge: failed to start: dist\/ is half-built \(Cannot find module '.*with-history\.js' imported from .*\); run `npm run build` and let it finish\n$/,
+      );
       oneLine(result.stderr);
     } finally {
       renameSync(`${module}.away`, module);
@@ -90,13 +118,22 @@ describe('a whole dist/', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
 
     const port = await freePort();
-    const edge = spawn(process.execPath, ['dist/src/roles/edge/main.js'], { cwd: image, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const edge = spawn(process.execPath, ['dist/src/roles/edge/main.js'], {
+      cwd: image,
+      env: { ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     edge.stdout.on('data', (d: Buffer) => (output += d.toString()));
     edge.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => edge.once('exit', (code) => resolve(code)));
     try {
-      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, edge, { timeoutMs: 60_000, intervalMs: 200, output: () => output, what: 'compiled edge' });
+      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, edge, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        output: () => output,
+        what: 'compiled edge',
+      });
       const info = await fetch(`http://127.0.0.1:${port}/api/v1/history/info`);
       expect(info.status).toBe(200);
       expect(await info.json()).toMatchObject({ width: 32, height: 32, position: 0 });

@@ -29,9 +29,18 @@ const lastSeq = () => fx.lastSeq();
 
 beforeAll(async () => {
   // The stream as every role defines it, but deduplicating for only 1 s.
-  fx = await openCommandPath(names, 'test cooldown-integrity', (jsm) => jsm.streams.add({ ...streamConfig(names, { replicas: 1 }), duplicate_window: DUP_WINDOW_MS * 1_000_000 }));
+  fx = await openCommandPath(names, 'test cooldown-integrity', (jsm) =>
+    jsm.streams.add({ ...streamConfig(names, { replicas: 1 }), duplicate_window: DUP_WINDOW_MS * 1_000_000 }),
+  );
   ({ log, cooldowns } = fx);
-  place = createPlacePixel({ spec: { width: 64, height: 64, palette: PALETTE_32 }, cooldownSeconds: 30, cooldowns, log, clock: systemClock, retryWindowMs: RETRY_WINDOW_MS });
+  place = createPlacePixel({
+    spec: { width: 64, height: 64, palette: PALETTE_32 },
+    cooldownSeconds: 30,
+    cooldowns,
+    log,
+    clock: systemClock,
+    retryWindowMs: RETRY_WINDOW_MS,
+  });
 });
 
 afterAll(async () => fx?.close());
@@ -51,7 +60,10 @@ describe('a re-sent request id after the duplicate window', () => {
     if (same.ok && first.ok) expect(Math.abs(same.nextPlacement - first.nextPlacement)).toBeLessThanOrEqual(50);
     expect(await lastSeq()).toBe(seq);
     // Not vacuous: the log really has forgotten the message id, so an append under it now would be stored again.
-    const raw = await log.append({ kind: EventKind.PixelPlaced, x: 1, y: 1, color: 1, userId, requestId: 'R', placedAt: Date.now() }, `${userId}/R`);
+    const raw = await log.append(
+      { kind: EventKind.PixelPlaced, x: 1, y: 1, color: 1, userId, requestId: 'R', placedAt: Date.now() },
+      `${userId}/R`,
+    );
     expect(raw).toMatchObject({ duplicate: false, seq: seq + 1 });
   });
 });
@@ -62,7 +74,10 @@ describe('a retry whose first attempt has no recorded outcome (its edge died bet
     // The dead edge took the cooldown and appended, but never recorded the sequence.
     const t0 = Date.now();
     await cooldowns.tryAcquire(userId, 'R', t0, 30, { x: 3, y: 3, color: 3 });
-    const stored = await log.append({ kind: EventKind.PixelPlaced, x: 3, y: 3, color: 3, userId, requestId: 'R', placedAt: t0 }, `${userId}/R`);
+    const stored = await log.append(
+      { kind: EventKind.PixelPlaced, x: 3, y: 3, color: 3, userId, requestId: 'R', placedAt: t0 },
+      `${userId}/R`,
+    );
     const retry = await place({ userId, requestId: 'R', x: 3, y: 3, color: 3 });
     expect(retry).toMatchObject({ ok: true, seq: stored.seq, duplicate: true });
     // The holder's cooldown started in Redis after t0: its end is not earlier than t0 + 30 s (issue 13).
@@ -70,7 +85,11 @@ describe('a retry whose first attempt has no recorded outcome (its edge died bet
     if (retry.ok) expect(retry.nextPlacement).toBeLessThanOrEqual(Date.now() + 30_001);
     await sleep(DUP_WINDOW_MS + 300);
     // now recorded: answered from the cooldown although the log forgot the id
-    expect(await place({ userId, requestId: 'R', x: 3, y: 3, color: 3 })).toMatchObject({ ok: true, seq: stored.seq, duplicate: true });
+    expect(await place({ userId, requestId: 'R', x: 3, y: 3, color: 3 })).toMatchObject({
+      ok: true,
+      seq: stored.seq,
+      duplicate: true,
+    });
     expect(await lastSeq()).toBe(stored.seq);
   });
 
@@ -78,10 +97,16 @@ describe('a retry whose first attempt has no recorded outcome (its edge died bet
     const userId = newUser();
     const t0 = Date.now();
     await cooldowns.tryAcquire(userId, 'R', t0, 30, { x: 4, y: 4, color: 4 });
-    await log.append({ kind: EventKind.PixelPlaced, x: 4, y: 4, color: 4, userId, requestId: 'R', placedAt: t0 }, `${userId}/R`);
+    await log.append(
+      { kind: EventKind.PixelPlaced, x: 4, y: 4, color: 4, userId, requestId: 'R', placedAt: t0 },
+      `${userId}/R`,
+    );
     const seq = await lastSeq();
     await sleep(DUP_WINDOW_MS + 300);
-    expect(await place({ userId, requestId: 'R', x: 4, y: 4, color: 4 })).toMatchObject({ ok: false, code: 'cooldown' });
+    expect(await place({ userId, requestId: 'R', x: 4, y: 4, color: 4 })).toMatchObject({
+      ok: false,
+      code: 'cooldown',
+    });
     expect(await lastSeq()).toBe(seq);
   });
 });
@@ -90,6 +115,15 @@ describe('the retry window', () => {
   it('is the duplicate window less the margin, and a window without room for a retry is refused', () => {
     expect(retryWindowFor(DUPLICATE_WINDOW_MS)).toBe(DUPLICATE_WINDOW_MS - 60_000);
     expect(() => retryWindowFor(30_000)).toThrow(RangeError);
-    expect(() => createPlacePixel({ spec: { width: 1, height: 1, palette: PALETTE_32 }, cooldownSeconds: 1, cooldowns, log, clock: systemClock, retryWindowMs: -1 })).toThrow(RangeError);
+    expect(() =>
+      createPlacePixel({
+        spec: { width: 1, height: 1, palette: PALETTE_32 },
+        cooldownSeconds: 1,
+        cooldowns,
+        log,
+        clock: systemClock,
+        retryWindowMs: -1,
+      }),
+    ).toThrow(RangeError);
   });
 });

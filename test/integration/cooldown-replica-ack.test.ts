@@ -84,7 +84,11 @@ afterAll(async () => {
 describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a failover', () => {
   it('a replica that cannot ack in time: the cooldown is granted on the primary and reported unacked', async () => {
     const unacked: [number, number][] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, { replicas: 1, timeoutMs: 100, onUnacked: (n, a) => unacked.push([n, a]) });
+    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
+      replicas: 1,
+      timeoutMs: 100,
+      onUnacked: (n, a) => unacked.push([n, a]),
+    });
     freeze(true);
     try {
       const result = await store.tryAcquire('u_short', 'r_short', Date.now(), 60, pixel);
@@ -98,7 +102,11 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
 
   it('a replica that does not answer: acquisitions of later turns wait together, one WAIT in flight at a time', async () => {
     const unacked: number[] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, { replicas: 1, timeoutMs: 300, onUnacked: (n) => unacked.push(n) });
+    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
+      replicas: 1,
+      timeoutMs: 300,
+      onUnacked: (n) => unacked.push(n),
+    });
     await primaryRedis.config('RESETSTAT');
     freeze(true);
     try {
@@ -118,11 +126,23 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
   });
 
   it('the edge role with COOLDOWN_REPLICA_ACKS=1 places through a cooldown connection of its own', async () => {
-    const config = loadConfig(edgeSchema, testEnv(names, {
-      PORT: '0', HOST: '127.0.0.1', REDIS_URL: primary!.url, HISTORY_API: '0', SESSION_SECRET: 'h-sizing-replica-ack-secret-0123456789abcdef',
-      CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', COOLDOWN_SECONDS: '60', LOG_LEVEL: 'silent', ALLOW_GUEST_PLACEMENT: '1',
-      COOLDOWN_REPLICA_ACKS: '1', COOLDOWN_REPLICA_WAIT_MS: '1000',
-    }));
+    const config = loadConfig(
+      edgeSchema,
+      testEnv(names, {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_URL: primary!.url,
+        HISTORY_API: '0',
+        SESSION_SECRET: 'h-sizing-replica-ack-secret-0123456789abcdef',
+        CANVAS_WIDTH: '32',
+        CANVAS_HEIGHT: '32',
+        COOLDOWN_SECONDS: '60',
+        LOG_LEVEL: 'silent',
+        ALLOW_GUEST_PLACEMENT: '1',
+        COOLDOWN_REPLICA_ACKS: '1',
+        COOLDOWN_REPLICA_WAIT_MS: '1000',
+      }),
+    );
     let port = 0;
     const stop = await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) });
     const client = nodeClient(`http://127.0.0.1:${port}`, { trackCanvas: false, placeTimeoutMs: 10_000 });
@@ -130,7 +150,7 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
       await client.connect();
       await client.synced();
       expect((await client.place(3, 4, 1)).type).toBe('success');
-      const clients = await primaryRedis.client('LIST') as string;
+      const clients = (await primaryRedis.client('LIST')) as string;
       expect(clients).toContain(`name=rplace-edge-cooldowns-${names.canvasId}`);
     } finally {
       client.close();
@@ -140,7 +160,11 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
 
   it('answers only once the replica holds it; the promoted replica then refuses the same user', async () => {
     const unacked: number[] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, { replicas: 1, timeoutMs: 20_000, onUnacked: (n) => unacked.push(n) });
+    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
+      replicas: 1,
+      timeoutMs: 20_000,
+      onUnacked: (n) => unacked.push(n),
+    });
     freeze(true);
     let answer: CooldownResult | undefined;
     const pending = store.tryAcquire('u_fail', 'r_first', Date.now(), 60, pixel).then((r) => (answer = r));

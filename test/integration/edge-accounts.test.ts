@@ -17,7 +17,15 @@ import { createDurableBanStore, type DurableBanStore } from '../../src/adapters/
 import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
 import { createNatsRevocations } from '../../src/adapters/nats/revocations.ts';
 import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-work.ts';
-import { cleanupCanvas, deleteRedisKeys, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  cleanupCanvas,
+  deleteRedisKeys,
+  testEnv,
+  testNames,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edgeaccounts');
@@ -33,9 +41,25 @@ let open: string; // ALLOW_GUEST_PLACEMENT=1
 const sockets: WebSocket[] = [];
 
 async function edge(extra: Record<string, string>): Promise<string> {
-  const config = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: SECRET, CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32', COOLDOWN_SECONDS: '1', LOG_LEVEL: 'silent', ...extra }));
+  const config = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: SECRET,
+      CANVAS_WIDTH: '32',
+      CANVAS_HEIGHT: '32',
+      COOLDOWN_SECONDS: '1',
+      LOG_LEVEL: 'silent',
+      ...extra,
+    }),
+  );
   let port = 0;
-  stops.push(await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), { onListening: (p) => (port = p) }));
+  stops.push(
+    await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), {
+      onListening: (p) => (port = p),
+    }),
+  );
   return `127.0.0.1:${port}`;
 }
 
@@ -43,8 +67,13 @@ beforeAll(async () => {
   nc = await connect({ servers: TEST_NATS_URL });
   redis = new Redis(TEST_REDIS_URL);
   strict = await edge({
-    ALLOW_GUEST_PLACEMENT: '0', ALLOWED_ORIGINS: 'https://place.example', WS_MAX_CONNECTIONS_PER_IP: '8',
-    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000', PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6', RISK_MIN_ACCOUNT_AGE_HOURS: '24', POW_DIFFICULTY: '8',
+    ALLOW_GUEST_PLACEMENT: '0',
+    ALLOWED_ORIGINS: 'https://place.example',
+    WS_MAX_CONNECTIONS_PER_IP: '8',
+    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000',
+    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '6',
+    RISK_MIN_ACCOUNT_AGE_HOURS: '24',
+    POW_DIFFICULTY: '8',
   });
   open = await edge({ ALLOW_GUEST_PLACEMENT: '1', GUEST_COOLDOWN_PER_IP: '1', PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '3' });
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
@@ -71,11 +100,19 @@ interface Client {
 }
 
 let nextRequest = 0;
-function connectWs(host: string, options: { cookie?: string; origin?: string; localAddress?: string } = {}): Promise<Client | { refused: number; body: string }> {
+function connectWs(
+  host: string,
+  options: { cookie?: string; origin?: string; localAddress?: string } = {},
+): Promise<Client | { refused: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (options.cookie) headers['cookie'] = options.cookie;
-    const ws = new WebSocket(`ws://${host}/ws?v=1`, { headers, perMessageDeflate: false, ...(options.origin ? { origin: options.origin } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    const ws = new WebSocket(`ws://${host}/ws?v=1`, {
+      headers,
+      perMessageDeflate: false,
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     sockets.push(ws);
     const messages: Record<string, unknown>[] = [];
     const binary = { count: 0 };
@@ -97,11 +134,16 @@ function connectWs(host: string, options: { cookie?: string; origin?: string; lo
       for (const w of waiters.splice(0)) w(m);
       if (m['type'] === 'welcome') {
         resolve({
-          ws, messages, binary, closed, welcome: m,
+          ws,
+          messages,
+          binary,
+          closed,
+          welcome: m,
           place(x, y, color) {
             const requestId = `r${nextRequest++}`;
             return new Promise((done) => {
-              const check = (msg: Record<string, unknown>) => (msg['requestId'] === requestId ? done(msg) : waiters.push(check));
+              const check = (msg: Record<string, unknown>) =>
+                msg['requestId'] === requestId ? done(msg) : waiters.push(check);
               waiters.push(check);
               ws.send(JSON.stringify({ type: 'place', x, y, color, requestId }));
             });
@@ -117,7 +159,13 @@ async function client(host: string, options: Parameters<typeof connectWs>[1] = {
   return c;
 }
 
-async function http(host: string, method: string, path: string, body?: unknown, cookie?: string): Promise<{ status: number; json: Record<string, unknown>; cookie: string | undefined }> {
+async function http(
+  host: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  cookie?: string,
+): Promise<{ status: number; json: Record<string, unknown>; cookie: string | undefined }> {
   const res = await fetch(`http://${host}${path}`, {
     method,
     headers: { 'content-type': 'application/json', 'x-rplace-csrf': '1', ...(cookie ? { cookie } : {}) },
@@ -125,7 +173,11 @@ async function http(host: string, method: string, path: string, body?: unknown, 
   });
   const setCookie = res.headers.get('set-cookie') ?? '';
   const sid = /rplace_session=([^;]*)/.exec(setCookie)?.[1];
-  return { status: res.status, json: (await res.json()) as Record<string, unknown>, cookie: sid ? `rplace_session=${sid}` : undefined };
+  return {
+    status: res.status,
+    json: (await res.json()) as Record<string, unknown>,
+    cookie: sid ? `rplace_session=${sid}` : undefined,
+  };
 }
 
 async function register(username: string): Promise<{ cookie: string; userId: string }> {
@@ -152,7 +204,11 @@ describe('the WebSocket upgrade', () => {
   });
 
   it('caps a connection flood from one address while other addresses are unaffected', async () => {
-    const flood = await Promise.all(Array.from({ length: 30 }, () => connectWs(strict, { localAddress: '127.0.0.3' }).catch(() => ({ refused: -1, body: '' }))));
+    const flood = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        connectWs(strict, { localAddress: '127.0.0.3' }).catch(() => ({ refused: -1, body: '' })),
+      ),
+    );
     const accepted = flood.filter((c): c is Client => !('refused' in c));
     const refused = flood.filter((c) => 'refused' in c) as { refused: number; body: string }[];
     expect(accepted.length).toBe(8);
@@ -195,12 +251,21 @@ describe('who may place', () => {
     expect((await client(strict, { cookie })).welcome['isGuest']).toBe(true);
   });
 
-  it('gives a new session id at login, and logout closes that session\'s sockets', async () => {
+  it("gives a new session id at login, and logout closes that session's sockets", async () => {
     const { cookie } = await register('leaver');
-    const login = await http(strict, 'POST', '/api/v1/auth/login', { username: 'leaver', password: 'password-123' }, cookie);
+    const login = await http(
+      strict,
+      'POST',
+      '/api/v1/auth/login',
+      { username: 'leaver', password: 'password-123' },
+      cookie,
+    );
     expect(login.status).toBe(200);
     expect(login.cookie).not.toBe(cookie);
-    const [a, b] = await Promise.all([client(strict, { cookie: login.cookie! }), client(open, { cookie: login.cookie! })]);
+    const [a, b] = await Promise.all([
+      client(strict, { cookie: login.cookie! }),
+      client(open, { cookie: login.cookie! }),
+    ]);
     expect(a.welcome['isGuest']).toBe(false);
     const out = await http(strict, 'POST', '/api/v1/auth/logout', undefined, login.cookie);
     expect(out.status).toBe(200);
@@ -212,9 +277,17 @@ describe('who may place', () => {
 
   it('throttles 1,000 parallel wrong-password logins from one address over HTTP: only its per-account budget reaches scrypt', async () => {
     await register('target');
-    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => http(strict, 'POST', '/api/v1/auth/login', { username: 'target', password: `wrong-${i}-pw` })));
+    const answers = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        http(strict, 'POST', '/api/v1/auth/login', { username: 'target', password: `wrong-${i}-pw` }),
+      ),
+    );
     const byCode = new Map<string, number>();
-    for (const a of answers) byCode.set(`${a.status} ${String(a.json['code'])}`, (byCode.get(`${a.status} ${String(a.json['code'])}`) ?? 0) + 1);
+    for (const a of answers)
+      byCode.set(
+        `${a.status} ${String(a.json['code'])}`,
+        (byCode.get(`${a.status} ${String(a.json['code'])}`) ?? 0) + 1,
+      );
     // LOGIN_ATTEMPTS_PER_ACCOUNT_PER_IP defaults to 5; the owner elsewhere is untouched (test/integration/auth-routes.test.ts)
     expect(Object.fromEntries(byCode)).toEqual({ '401 invalid_credentials': 5, '429 rate_limited': 995 });
   }, 60_000);
@@ -263,7 +336,10 @@ describe('bans and abuse', () => {
   });
 
   it('caps placement attempts per address', async () => {
-    const guests = await Promise.all([client(open, { localAddress: '127.0.0.5' }), client(open, { localAddress: '127.0.0.5' })]);
+    const guests = await Promise.all([
+      client(open, { localAddress: '127.0.0.5' }),
+      client(open, { localAddress: '127.0.0.5' }),
+    ]);
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await guests[i % 2]!.place(10 + i, 10, 2));
     // the second guest at the address shares its guest cooldown (below); the fourth attempt is over the cap
@@ -284,7 +360,9 @@ describe('bans and abuse', () => {
     expect(refused).toMatchObject({ code: 'cooldown' });
     expect(refused['remainingSeconds']).toBeGreaterThan(0);
     // another address is not affected, and after the cooldown (1 s here) the address may place again
-    expect(await (await client(open, { localAddress: '127.0.0.8' })).place(13, 13, 2)).toMatchObject({ type: 'success' });
+    expect(await (await client(open, { localAddress: '127.0.0.8' })).place(13, 13, 2)).toMatchObject({
+      type: 'success',
+    });
     await sleep(1_100);
     expect(await fresh.place(12, 12, 2)).toMatchObject({ type: 'success' });
   });
@@ -302,10 +380,22 @@ describe('bans and abuse', () => {
     const got = await http(strict, 'GET', '/api/v1/auth/challenge', undefined, cookie);
     expect(got.json).toMatchObject({ difficulty: 8 });
     const challenge = String(got.json['challenge']);
-    const wrong = await http(strict, 'POST', '/api/v1/auth/challenge', { challenge, nonce: ['a', 'b', 'c', 'd'].find((n) => leadingZeroBits(powDigest(challenge, n)) < 8)! }, cookie);
+    const wrong = await http(
+      strict,
+      'POST',
+      '/api/v1/auth/challenge',
+      { challenge, nonce: ['a', 'b', 'c', 'd'].find((n) => leadingZeroBits(powDigest(challenge, n)) < 8)! },
+      cookie,
+    );
     expect(wrong.status).toBe(400); // a wrong nonce also burns the challenge (single use)
     const fresh = String((await http(strict, 'GET', '/api/v1/auth/challenge', undefined, cookie)).json['challenge']);
-    const passed = await http(strict, 'POST', '/api/v1/auth/challenge', { challenge: fresh, nonce: solve(fresh, 8) }, cookie);
+    const passed = await http(
+      strict,
+      'POST',
+      '/api/v1/auth/challenge',
+      { challenge: fresh, nonce: solve(fresh, 8) },
+      cookie,
+    );
     expect(passed.json).toMatchObject({ success: true });
     await sleep(1_100); // cooldown
     expect(await c.place(10, 30, 1)).toMatchObject({ type: 'success' });
@@ -315,13 +405,16 @@ describe('bans and abuse', () => {
 });
 
 describe('bans survive a Redis loss (last: it deletes every Redis key of this test canvas)', () => {
-  it('ban, delete the canvas\'s Redis keys, sign in again: still banned; unban: places', async () => {
+  it("ban, delete the canvas's Redis keys, sign in again: still banned; unban: places", async () => {
     const { userId } = await register('persistent');
     await bans.set(userId, 'ban');
     await deleteRedisKeys(redis, names); // only this test's prefix: as if Redis restarted empty
     expect(await redis.exists(`${names.redisPrefix}bans`)).toBe(0);
     // sessions went with Redis (disposable: the user signs in again); the ban did not
-    const login = await http(strict, 'POST', '/api/v1/auth/login', { username: 'persistent', password: 'password-123' });
+    const login = await http(strict, 'POST', '/api/v1/auth/login', {
+      username: 'persistent',
+      password: 'password-123',
+    });
     expect(login.status).toBe(200);
     const c = await client(strict, { cookie: login.cookie!, localAddress: '127.0.0.9' });
     expect(await c.place(6, 6, 1)).toMatchObject({ code: 'banned' });

@@ -6,7 +6,7 @@
  * code or error it was promised.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../proto/close-codes.ts';
@@ -28,8 +28,22 @@ beforeAll(async () => {
   const nc = await connectNats(TEST_NATS_URL, 'test-edge-bounds');
   await applyStreams(nc, names, { replicas: 1 });
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-  await Promise.all(Array.from({ length: 1100 }, (_, i) =>
-    log.append({ kind: EventKind.PixelPlaced, x: i % 2000, y: i % 7, color: i % 32, userId: 'bulk', requestId: `bulk${i}`, placedAt: Date.now() }, `bulk/${i}`)));
+  await Promise.all(
+    Array.from({ length: 1100 }, (_, i) =>
+      log.append(
+        {
+          kind: EventKind.PixelPlaced,
+          x: i % 2000,
+          y: i % 7,
+          color: i % 32,
+          userId: 'bulk',
+          requestId: `bulk${i}`,
+          placedAt: Date.now(),
+        },
+        `bulk/${i}`,
+      ),
+    ),
+  );
   await log.close();
   await nc.close();
   edge = await startEdgeProcess(names, await freePort(), {
@@ -50,7 +64,8 @@ afterAll(async () => {
   await cleanupCanvas(names);
 });
 
-const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edge.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+const rss = () =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edge.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 async function refusals(limit: string): Promise<number> {
   const text = await (await fetch(`${edge.url}/metrics`)).text();
   return Number(new RegExp(`^rplace_limit_refusals_total\\{limit="${limit}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -75,7 +90,14 @@ async function unreadSocket(from: string, request: string) {
         return length >= 0 && text.length >= text.indexOf('\r\n\r\n') + 4 + length;
       };
       // Until the whole body arrived or the edge closed: the caller's assertions say which.
-      await vi.waitFor(() => { if (!whole() && !socket.closed) throw new Error('response incomplete'); }, { timeout: 15_000, interval: 20 }).catch(() => undefined);
+      await vi
+        .waitFor(
+          () => {
+            if (!whole() && !socket.closed) throw new Error('response incomplete');
+          },
+          { timeout: 15_000, interval: 20 },
+        )
+        .catch(() => undefined);
       await Promise.race([ended, sleep(100)]);
       socket.destroy();
       return Buffer.concat(received).toString('latin1');
@@ -92,8 +114,17 @@ interface RawWs {
 }
 function openWs(from: string, query = 'v=1'): Promise<RawWs> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/ws?${query}`, { perMessageDeflate: false, localAddress: from });
-    const raw: RawWs = { ws, errors: [], pongs: 0, binaryBytes: 0, closed: new Promise((r) => ws.on('close', (code) => r(code))) };
+    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/ws?${query}`, {
+      perMessageDeflate: false,
+      localAddress: from,
+    });
+    const raw: RawWs = {
+      ws,
+      errors: [],
+      pongs: 0,
+      binaryBytes: 0,
+      closed: new Promise((r) => ws.on('close', (code) => r(code))),
+    };
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         raw.binaryBytes += (data as Buffer).length;
@@ -111,7 +142,11 @@ function openWs(from: string, query = 'v=1'): Promise<RawWs> {
 describe('unread pipelined HTTP responses', () => {
   it('20 sockets × 25 pipelined GET /api/v1/canvas never read: bounded RSS, each connection closed after at most one answer', async () => {
     const before = rss();
-    const sockets = await Promise.all(Array.from({ length: 20 }, () => unreadSocket('127.0.0.2', 'GET /api/v1/canvas HTTP/1.1\r\nHost: edge\r\n\r\n'.repeat(25))));
+    const sockets = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        unreadSocket('127.0.0.2', 'GET /api/v1/canvas HTTP/1.1\r\nHost: edge\r\n\r\n'.repeat(25)),
+      ),
+    );
     await sleep(3000);
     const grown = rss() - before;
     console.log(`pipelined probe: edge RSS ${(before / MB).toFixed(0)} MB -> ${((before + grown) / MB).toFixed(0)} MB`);
@@ -222,7 +257,9 @@ describe('whole-canvas sends per socket and per address', () => {
     for (let i = 0; i < 14; i++) sockets.push(await openWs('127.0.0.8'));
     const codes = await Promise.all(sockets.map((s) => Promise.race([s.closed, sleep(2000).then(() => 0)])));
     expect(codes.filter((c) => c === CloseCode.TryAgainLater).length).toBe(4);
-    const refused = sockets.filter((s) => s.errors.some((e) => e.code === 'rate_limited' && /to your address/.test(e.message)));
+    const refused = sockets.filter((s) =>
+      s.errors.some((e) => e.code === 'rate_limited' && /to your address/.test(e.message)),
+    );
     expect(refused.length).toBe(4);
     expect((await refusals('ws_resyncs_per_ip')) - before).toBe(4);
     // Another address is not affected.

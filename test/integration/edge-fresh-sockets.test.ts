@@ -48,7 +48,15 @@ function placer(index: number, stats: { placed: number; lastSeq: number }): { st
   let n = 0;
   const next = () => {
     if (stopped || ws.readyState !== WebSocket.OPEN) return;
-    ws.send(JSON.stringify({ type: 'place', x: (index * 7 + n) % 64, y: (index + n * 3) % 64, color: n % 32, requestId: `p${index}-${++n}` }));
+    ws.send(
+      JSON.stringify({
+        type: 'place',
+        x: (index * 7 + n) % 64,
+        y: (index + n * 3) % 64,
+        color: n % 32,
+        requestId: `p${index}-${++n}`,
+      }),
+    );
   };
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
@@ -87,7 +95,8 @@ function freshSocket(since: number | null): { state: Fresh; ws: WebSocket } {
     if (!isBinary && (JSON.parse(String(data)) as { type: string }).type === 'welcome') state.welcomedAt = Date.now();
   });
   ws.on('close', (code) => {
-    if (!closing) state.closedEarly = `code ${code}, ${state.welcomedAt === null ? 'before welcome' : `${Date.now() - state.welcomedAt} ms after welcome`}`;
+    if (!closing)
+      state.closedEarly = `code ${code}, ${state.welcomedAt === null ? 'before welcome' : `${Date.now() - state.welcomedAt} ms after welcome`}`;
   });
   ws.on('error', () => undefined);
   const close = ws.close.bind(ws);

@@ -21,7 +21,12 @@ const staticDir = mkdtempSync(join(tmpdir(), 'rplace-static-'));
 const big = new Uint8Array(6 * 2 ** 20).map((_, i) => (i * 2654435761) >>> 24); // larger than the kernel's socket buffers
 
 const routes: HttpRoute[] = [
-  { method: 'POST', path: '/echo', maxBodyBytes: 1024, handle: async (r) => json(200, { bytes: r.body?.length ?? 0, q: r.query.get('q') }) },
+  {
+    method: 'POST',
+    path: '/echo',
+    maxBodyBytes: 1024,
+    handle: async (r) => json(200, { bytes: r.body?.length ?? 0, q: r.query.get('q') }),
+  },
   {
     method: 'GET',
     path: '/stream',
@@ -36,14 +41,26 @@ const routes: HttpRoute[] = [
       })(),
     }),
   },
-  { method: 'GET', path: '/boom', handle: async () => { throw new Error('boom'); } },
-  { method: 'GET', path: '/big', handle: async () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: big }) },
+  {
+    method: 'GET',
+    path: '/boom',
+    handle: async () => {
+      throw new Error('boom');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/big',
+    handle: async () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: big }),
+  },
 ];
 
 beforeAll(async () => {
   const app = uws.App();
   mountHttpRoutes(app, routes, staticDir, pino({ level: 'silent' }));
-  listen = await new Promise((resolve, reject) => app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))));
+  listen = await new Promise((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))),
+  );
   base = `http://127.0.0.1:${uws.us_socket_local_port(listen as never)}`;
 });
 afterAll(() => uws.us_listen_socket_close(listen));
@@ -79,7 +96,11 @@ it('answers unknown routes, wrong methods and failing handlers with JSON errors;
   expect(await missing.text()).toContain('npm run build:web');
   writeFileSync(join(staticDir, 'index.html'), '<h1>hi</h1>');
   const index = await fetch(`${base}/`);
-  expect([index.status, index.headers.get('content-type'), await index.text()]).toEqual([200, 'text/html; charset=utf-8', '<h1>hi</h1>']);
+  expect([index.status, index.headers.get('content-type'), await index.text()]).toEqual([
+    200,
+    'text/html; charset=utf-8',
+    '<h1>hi</h1>',
+  ]);
   expect((await fetch(`${base}/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
 });
 

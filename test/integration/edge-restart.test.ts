@@ -12,7 +12,13 @@ import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
 import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
-import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import {
+  freePort,
+  killAllEdgeProcesses,
+  nodeClient,
+  startEdgeProcess,
+  type EdgeProcess,
+} from '../helpers/edge-process.ts';
 
 const names = testNames('edgerestart');
 let nc: NatsConnection;
@@ -24,7 +30,10 @@ const clients: RplaceClient[] = [];
 beforeAll(async () => {
   nc = await connectNats(TEST_NATS_URL, 'test-edge-restart');
   redis = await connectRedis(TEST_REDIS_URL, 'test-edge-restart');
-  [victim, survivor] = await Promise.all([freePort().then((p) => startEdgeProcess(names, p)), freePort().then((p) => startEdgeProcess(names, p))]);
+  [victim, survivor] = await Promise.all([
+    freePort().then((p) => startEdgeProcess(names, p)),
+    freePort().then((p) => startEdgeProcess(names, p)),
+  ]);
 }, 120_000);
 
 afterAll(async () => {
@@ -37,12 +46,13 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-
 async function placeThrough(url: string, count: number, offset: number): Promise<number> {
   const placers = Array.from({ length: count }, () => nodeClient(url));
   clients.push(...placers);
   await Promise.all(placers.map((p) => p.connect()));
-  const results = await Promise.all(placers.map((p, i) => p.place((offset + i) % 64, Math.floor((offset + i) / 64) % 64, ((offset + i) % 31) + 1)));
+  const results = await Promise.all(
+    placers.map((p, i) => p.place((offset + i) % 64, Math.floor((offset + i) / 64) % 64, ((offset + i) % 31) + 1)),
+  );
   for (const r of results) expect(r.type, JSON.stringify(r)).toBe('success');
   for (const p of placers) p.close();
   return Math.max(...results.map((r) => (r.type === 'success' ? r.seq : 0)));
@@ -69,16 +79,28 @@ it('clients of a SIGKILLed edge reconnect to its restart and resume with no miss
 
   await victim.kill('SIGKILL');
   const whileDown = await placeThrough(survivor.url, 10, 10);
-  await expect.poll(() => watchers.every((w) => w.status === 'reconnecting'), { timeout: 30_000, interval: 50 }).toBe(true);
+  await expect
+    .poll(() => watchers.every((w) => w.status === 'reconnecting'), { timeout: 30_000, interval: 50 })
+    .toBe(true);
 
   victim = await startEdgeProcess(names, victim.port);
   const after = await placeThrough(victim.url, 5, 20);
   expect(after).toBeGreaterThan(whileDown);
-  await expect.poll(() => watchers.every((w) => w.status === 'synced' && w.seq >= after), { timeout: 30_000, interval: 50 }).toBe(true);
+  await expect
+    .poll(() => watchers.every((w) => w.status === 'synced' && w.seq >= after), { timeout: 30_000, interval: 50 })
+    .toBe(true);
 
   // The canonical canvas: the whole stream replayed through the shared `replay`.
   const canonical = createCanvas({ width: 64, height: 64 });
-  for await (const batch of createNatsEventStream(nc, names, { canvas: { width: 64, height: 64, colors: 32 } }).read(1, { untilSeq: after })) replay(canonical, 64, batch.map((e) => e.event));
+  for await (const batch of createNatsEventStream(nc, names, { canvas: { width: 64, height: 64, colors: 32 } }).read(
+    1,
+    { untilSeq: after },
+  ))
+    replay(
+      canonical,
+      64,
+      batch.map((e) => e.event),
+    );
   for (const w of watchers) {
     expect(w.seq).toBe(after);
     expect(w.canvas).toEqual(canonical);

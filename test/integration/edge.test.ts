@@ -15,8 +15,21 @@ import { buildEdgeLimits, TRANSPORT_MAX_PAYLOAD } from '../../src/adapters/uws/e
 import { CloseCode } from '../../proto/close-codes.ts';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL, dropSchema } from '../helpers/isolation.ts';
-import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import {
+  deleteRedisKeys,
+  deleteStream,
+  testNames,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+  dropSchema,
+} from '../helpers/isolation.ts';
+import {
+  freePort,
+  killAllEdgeProcesses,
+  nodeClient,
+  startEdgeProcess,
+  type EdgeProcess,
+} from '../helpers/edge-process.ts';
 import { sleep } from '../../src/app/sleep.ts';
 
 const names = testNames('edge');
@@ -32,7 +45,15 @@ beforeAll(async () => {
   [edgeA, edgeB] = await Promise.all([
     freePort().then((p) => startEdgeProcess(names, p, { WS_MAX_BACKPRESSURE: '65536', RING_EVENTS: '4096' })),
     // edge B's slow reader floods resumes to fill its buffer: per-socket message and resync rates out of the way.
-    freePort().then((p) => startEdgeProcess(names, p, { WS_MAX_BACKPRESSURE: '65536', RING_EVENTS: '4096', WS_MESSAGES_PER_SECOND: '100000', WS_MESSAGE_BURST: '1000000', WS_RESYNCS_PER_SOCKET_PER_MINUTE: '100000' })),
+    freePort().then((p) =>
+      startEdgeProcess(names, p, {
+        WS_MAX_BACKPRESSURE: '65536',
+        RING_EVENTS: '4096',
+        WS_MESSAGES_PER_SECOND: '100000',
+        WS_MESSAGE_BURST: '1000000',
+        WS_RESYNCS_PER_SOCKET_PER_MINUTE: '100000',
+      }),
+    ),
   ]);
 }, 120_000);
 
@@ -70,7 +91,12 @@ function rawSocket(url: string, query = 'v=1'): Promise<{ ws: WebSocket; texts: 
 describe('edge', () => {
   it('sets its socket limits explicitly', () => {
     // uWS takes frames up to 16 KiB so that the edge itself closes with 1009 past 512 bytes (edge-bounds.test.ts).
-    expect(buildEdgeLimits(65_536, 120)).toEqual({ maxPayloadLength: TRANSPORT_MAX_PAYLOAD, idleTimeout: 120, maxBackpressure: 65_536, closeOnBackpressureLimit: true });
+    expect(buildEdgeLimits(65_536, 120)).toEqual({
+      maxPayloadLength: TRANSPORT_MAX_PAYLOAD,
+      idleTimeout: 120,
+      maxBackpressure: 65_536,
+      closeOnBackpressureLimit: true,
+    });
     expect(TRANSPORT_MAX_PAYLOAD).toBe(16 * 1024);
   });
 
@@ -85,7 +111,9 @@ describe('edge', () => {
     const results = await Promise.all(placers.map((p, i) => p.place(i, i * 2, (i % 31) + 1)));
     for (const r of results) expect(r.type, JSON.stringify(r)).toBe('success');
     const lastSeq = Math.max(...results.map((r) => (r.type === 'success' ? r.seq : 0)));
-    await expect.poll(() => watchA.client.seq >= lastSeq && watchB.client.seq >= lastSeq, { timeout: 10_000, interval: 20 }).toBe(true);
+    await expect
+      .poll(() => watchA.client.seq >= lastSeq && watchB.client.seq >= lastSeq, { timeout: 10_000, interval: 20 })
+      .toBe(true);
     for (const watch of [watchA, watchB]) {
       let expected = startSeq + 1;
       for (const frame of watch.frames) {
@@ -101,7 +129,9 @@ describe('edge', () => {
     const response = await fetch(`${edgeB.url}/api/v1/canvas`);
     expect(Number(response.headers.get('x-rplace-seq'))).toBe(watchB.client.seq);
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(watchB.client.canvas);
-    const notModified = await fetch(`${edgeB.url}/api/v1/canvas`, { headers: { 'if-none-match': response.headers.get('etag') ?? '' } });
+    const notModified = await fetch(`${edgeB.url}/api/v1/canvas`, {
+      headers: { 'if-none-match': response.headers.get('etag') ?? '' },
+    });
     expect(notModified.status).toBe(304);
   });
 
@@ -112,9 +142,19 @@ describe('edge', () => {
     ws.send(Buffer.from([1, 2, 3, 0xff]));
     ws.send(JSON.stringify({ type: 'place', x: 1, y: 1, color: 999, requestId: 'bad-color' }));
     ws.send(JSON.stringify({ type: 'place', x: 64, y: 1, color: 1, requestId: 'outside' }));
-    await expect.poll(() => texts.filter((t) => t.includes('"error"')).length >= 5, { timeout: 10_000, interval: 20 }).toBe(true);
-    const errors = texts.map((t) => JSON.parse(t) as { type: string; code?: string; requestId?: string }).filter((m) => m.type === 'error');
-    expect(errors.map((e) => e.code)).toEqual(['bad_request', 'bad_request', 'bad_request', 'bad_request', 'invalid_coordinates']);
+    await expect
+      .poll(() => texts.filter((t) => t.includes('"error"')).length >= 5, { timeout: 10_000, interval: 20 })
+      .toBe(true);
+    const errors = texts
+      .map((t) => JSON.parse(t) as { type: string; code?: string; requestId?: string })
+      .filter((m) => m.type === 'error');
+    expect(errors.map((e) => e.code)).toEqual([
+      'bad_request',
+      'bad_request',
+      'bad_request',
+      'bad_request',
+      'invalid_coordinates',
+    ]);
     expect(errors[3]?.requestId).toBe('bad-color');
     for (let i = 0; i < 25; i++) ws.send('{');
     expect(await closed).toBe(CloseCode.PolicyViolation);
@@ -138,13 +178,29 @@ describe('edge', () => {
     await fast.connect();
     // 3,000 events straight into the log, so that the ring (and each catch-up from 0) holds ~15 KB.
     const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-    const acks = await Promise.all(Array.from({ length: 3000 }, (_, i) =>
-      log.append({ kind: EventKind.PixelPlaced, x: i % 64, y: (i >> 6) % 64, color: i % 32, userId: 'bulk', requestId: `bulk${i}`, placedAt: Date.now() }, `bulk/${i}`)));
+    const acks = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        log.append(
+          {
+            kind: EventKind.PixelPlaced,
+            x: i % 64,
+            y: (i >> 6) % 64,
+            color: i % 32,
+            userId: 'bulk',
+            requestId: `bulk${i}`,
+            placedAt: Date.now(),
+          },
+          `bulk/${i}`,
+        ),
+      ),
+    );
     await log.close();
     const last = Math.max(...acks.map((a) => a.seq));
     await expect.poll(() => fast.seq >= last, { timeout: 10_000, interval: 20 }).toBe(true);
-    const rssOf = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edgeB.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    const connections = async () => Number(/^rplace_ws_connections\{[^}]*\} (\d+)/m.exec(await (await fetch(`${edgeB.url}/metrics`)).text())?.[1]);
+    const rssOf = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edgeB.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const connections = async () =>
+      Number(/^rplace_ws_connections\{[^}]*\} (\d+)/m.exec(await (await fetch(`${edgeB.url}/metrics`)).text())?.[1]);
     const rssBefore = rssOf();
     const before = await connections();
     const slow = await rawSocket(edgeB.url, 'v=1&since=0');

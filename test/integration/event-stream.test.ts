@@ -25,7 +25,9 @@ async function collect(iter: AsyncIterable<readonly StoredEvent[]>): Promise<Sto
 /** Sequences readPixels delivered as entries that set no pixel (rejected events), for the last collect. */
 let noPixelSeqs: number[] = [];
 
-async function collectPixels(iter: AsyncIterable<PixelBatch>): Promise<{ seq: number; x: number; y: number; color: number }[]> {
+async function collectPixels(
+  iter: AsyncIterable<PixelBatch>,
+): Promise<{ seq: number; x: number; y: number; color: number }[]> {
   const out: { seq: number; x: number; y: number; color: number }[] = [];
   noPixelSeqs = [];
   for await (const b of iter) {
@@ -78,7 +80,9 @@ describe('NATS event stream', () => {
     const middle = await collect(stream.read(101, { untilSeq: 250 }));
     expect(middle.map((e) => e.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 101));
     // beyond the end: clamped to the last sequence, never waits for events that do not exist
-    expect((await collect(stream.read(490, { untilSeq: 10_000 }))).map((e) => e.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 490));
+    expect((await collect(stream.read(490, { untilSeq: 10_000 }))).map((e) => e.seq)).toEqual(
+      Array.from({ length: 11 }, (_, i) => i + 490),
+    );
     expect(await collect(stream.read(600, { untilSeq: 700 }))).toEqual([]);
     expect(await collect(stream.read(300, { untilSeq: 200 }))).toEqual([]);
   });
@@ -93,29 +97,44 @@ describe('NATS event stream', () => {
 
   it('readPixels yields the same events as read, in reused columns, skipping what read skips', async () => {
     const stream = createNatsEventStream(nc, names, { canvas: CANVAS, maxBatch: 64 });
-    const bad = await appendRaw(nc, names, new Uint8Array([1, 1, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0x62])); // bad UTF-8 id
+    const bad = await appendRaw(
+      nc,
+      names,
+      new Uint8Array([1, 1, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0x62]),
+    ); // bad UTF-8 id
     const last = await appendPixels(nc, names, randomPixels(300, 2000, 2000, 32, 11));
-    const fromRead = (await collect(stream.read(1, { untilSeq: last }))).map((e) => ({ seq: e.seq, x: e.event.x, y: e.event.y, color: e.event.color }));
+    const fromRead = (await collect(stream.read(1, { untilSeq: last }))).map((e) => ({
+      seq: e.seq,
+      x: e.event.x,
+      y: e.event.y,
+      color: e.event.color,
+    }));
     const fromPixels = await collectPixels(stream.readPixels(1, { untilSeq: last }));
     expect(fromPixels).toEqual(fromRead);
     expect(fromPixels.some((e) => e.seq === bad)).toBe(false);
     // Rejected events stay as no-pixel entries, so a sequence-labelled reader (the edge) advances past them.
     expect(noPixelSeqs).toContain(bad);
-    expect([...noPixelSeqs, ...fromPixels.map((e) => e.seq)].sort((a, b) => a - b)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    expect([...noPixelSeqs, ...fromPixels.map((e) => e.seq)].sort((a, b) => a - b)).toEqual(
+      Array.from({ length: last }, (_, i) => i + 1),
+    );
     expect(fromPixels.at(-1)!.seq).toBe(last);
     expect(fromPixels.length).toBeGreaterThan(64 * 3); // several batches: the reused arrays were refilled
-    expect((await collectPixels(stream.readPixels(last - 9, { untilSeq: last }))).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => last - 9 + i));
+    expect((await collectPixels(stream.readPixels(last - 9, { untilSeq: last }))).map((e) => e.seq)).toEqual(
+      Array.from({ length: 10 }, (_, i) => last - 9 + i),
+    );
   });
 
   it('readPixels follows live, replaces a deleted consumer without gap or duplicate, and ends promptly on abort', async () => {
     const stream = createNatsEventStream(nc, names, { canvas: CANVAS });
     const jsm = await jetstreamManager(nc);
-    const consumerNames = async () => (await jsm.consumers.list(names.stream).next()).map((c) => c.name).filter((n) => n.startsWith('edge_'));
+    const consumerNames = async () =>
+      (await jsm.consumers.list(names.stream).next()).map((c) => c.name).filter((n) => n.startsWith('edge_'));
     const from = (await stream.lastSeq()) + 1;
     const controller = new AbortController();
     const seen: number[] = [];
     const reading = (async () => {
-      for await (const b of stream.readPixels(from, { signal: controller.signal })) for (let i = 0; i < b.count; i++) seen.push(b.seqs[i]!);
+      for await (const b of stream.readPixels(from, { signal: controller.signal }))
+        for (let i = 0; i < b.count; i++) seen.push(b.seqs[i]!);
     })();
     await sleep(200);
     await appendPixels(nc, names, randomPixels(100, 100, 100, 32, 21));

@@ -27,13 +27,21 @@ function pixels(first: number, last: number): Uint8Array {
 }
 
 /** A uWS server on a free port; `onOpen(ws, since)` scripts each socket. */
-function server(onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket<{ since: number }>, since: number) => void): Promise<number> {
+function server(
+  onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket<{ since: number }>, since: number) => void,
+): Promise<number> {
   const app = uws.App();
   app.ws<{ since: number }>('/ws', {
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
       const since = Number(req.getQuery('since') ?? '-1');
-      res.upgrade({ since }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade(
+        { since },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
     },
     open: (ws) => onOpen(ws, ws.getUserData().since),
   });
@@ -45,7 +53,6 @@ function server(onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket
     });
   });
 }
-
 
 describe('fan-out C harness', () => {
   it('counts frames, finds a planted gap on every client, takes canvases and times every record', async () => {
@@ -63,7 +70,16 @@ describe('fan-out C harness', () => {
     expect(await h!.connect(port, 3, 0, 0, 1)).toEqual({ open: 3, failed: 0 });
     await expect.poll(async () => (await h!.report()).frames, { timeout: 15_000, interval: 50 }).toBe(15);
     const s = summarize([await h!.report()]);
-    expect(s).toMatchObject({ frames: 15, checkedFrames: 12, gaps: 3, canvases: 3, samples: 18, sampledFrames: 12, open: 3, closed: 0 });
+    expect(s).toMatchObject({
+      frames: 15,
+      checkedFrames: 12,
+      gaps: 3,
+      canvases: 3,
+      samples: 18,
+      sampledFrames: 12,
+      open: 3,
+      closed: 0,
+    });
     expect(s.p99).toBeLessThan(5_000);
     await h!.disconnect();
   });

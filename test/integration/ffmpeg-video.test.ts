@@ -22,7 +22,12 @@ function fakeFfmpeg(name: string, script: string): string {
   return path;
 }
 
-async function* frames(count: number, width: number, height: number, color = (i: number, p: number) => (i + p) % 32): AsyncGenerator<Uint8Array> {
+async function* frames(
+  count: number,
+  width: number,
+  height: number,
+  color = (i: number, p: number) => (i + p) % 32,
+): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < count; i++) yield Uint8Array.from({ length: width * height }, (_, p) => color(i, p));
 }
 
@@ -59,14 +64,34 @@ describe('encodeVideo', () => {
     for (const format of ['mp4', 'webm'] as const) {
       const file = join(dir, `small.${format}`);
       const color = (i: number, p: number) => (i * 3 + p) % 32;
-      writeFileSync(file, await collect(encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format, width: 7, height: 5, fps: 5 }, frames(10, 7, 5, color))));
-      expect(await probeVideo(file)).toEqual({ codec: format === 'mp4' ? 'h264' : 'vp9', width: 672, height: 480, frames: 10 });
+      writeFileSync(
+        file,
+        await collect(
+          encodeVideo(
+            { ffmpegPath, palette: PALETTE_32 },
+            { format, width: 7, height: 5, fps: 5 },
+            frames(10, 7, 5, color),
+          ),
+        ),
+      );
+      expect(await probeVideo(file)).toEqual({
+        codec: format === 'mp4' ? 'h264' : 'vp9',
+        width: 672,
+        height: 480,
+        frames: 10,
+      });
       const last = await decodeFrame(file, 9);
       for (let p = 0; p < 35; p++) {
-        const cx = (p % 7) * 96 + 48, cy = Math.floor(p / 7) * 96 + 48;
+        const cx = (p % 7) * 96 + 48,
+          cy = Math.floor(p / 7) * 96 + 48;
         const got = [...last.subarray((cy * 672 + cx) * 3, (cy * 672 + cx) * 3 + 3)];
         const want = [...rgba.subarray(color(9, p) * 4, color(9, p) * 4 + 3)];
-        got.forEach((v, c) => expect(Math.abs(v - (want[c] as number)), `${format} pixel ${p} channel ${c}: ${got} vs ${want}`).toBeLessThanOrEqual(16));
+        got.forEach((v, c) =>
+          expect(
+            Math.abs(v - (want[c] as number)),
+            `${format} pixel ${p} channel ${c}: ${got} vs ${want}`,
+          ).toBeLessThanOrEqual(16),
+        );
       }
     }
   });
@@ -74,9 +99,24 @@ describe('encodeVideo', () => {
   it('WebM and MP4 carry their duration when the frame count is known, though streamed through a pipe', async () => {
     const ffmpegPath = requireFfmpeg();
     for (const format of ['webm', 'mp4'] as const) {
-      const known = join(dir, `known.${format}`), unknown = join(dir, `unknown.${format}`);
-      writeFileSync(known, await collect(encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format, width: 7, height: 5, fps: 4, frames: 10 }, frames(10, 7, 5))));
-      writeFileSync(unknown, await collect(encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format, width: 7, height: 5, fps: 4 }, frames(10, 7, 5))));
+      const known = join(dir, `known.${format}`),
+        unknown = join(dir, `unknown.${format}`);
+      writeFileSync(
+        known,
+        await collect(
+          encodeVideo(
+            { ffmpegPath, palette: PALETTE_32 },
+            { format, width: 7, height: 5, fps: 4, frames: 10 },
+            frames(10, 7, 5),
+          ),
+        ),
+      );
+      writeFileSync(
+        unknown,
+        await collect(
+          encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format, width: 7, height: 5, fps: 4 }, frames(10, 7, 5)),
+        ),
+      );
       expect(await probeDuration(known), format).toBeCloseTo(2.5, 2);
       expect((await probeVideo(known)).frames).toBe(10);
       // The measured quirk: a WebM muxed to a pipe without the length has none.
@@ -85,8 +125,13 @@ describe('encodeVideo', () => {
   });
 
   it('an ffmpeg that fails reports its exit code and the end of its stderr', async () => {
-    const ffmpegPath = fakeFfmpeg('failing', 'cat >/dev/null; echo "first line" >&2; echo "Unknown encoder libx264" >&2; exit 3');
-    const error = await collect(encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format: 'mp4', width: 4, height: 4, fps: 1 }, frames(3, 4, 4))).catch((e: unknown) => e);
+    const ffmpegPath = fakeFfmpeg(
+      'failing',
+      'cat >/dev/null; echo "first line" >&2; echo "Unknown encoder libx264" >&2; exit 3',
+    );
+    const error = await collect(
+      encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format: 'mp4', width: 4, height: 4, fps: 1 }, frames(3, 4, 4)),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FfmpegFailed);
     expect((error as FfmpegFailed).message).toBe('ffmpeg exited with code 3: first line | Unknown encoder libx264');
     expect((error as FfmpegFailed).exitCode).toBe(3);
@@ -95,7 +140,13 @@ describe('encodeVideo', () => {
   it('kills an ffmpeg that runs over its time bound', async () => {
     const ffmpegPath = fakeFfmpeg('hanging', 'exec sleep 30');
     const started = Date.now();
-    const error = await collect(encodeVideo({ ffmpegPath, palette: PALETTE_32, maxRunMs: 300 }, { format: 'webm', width: 4, height: 4, fps: 1 }, frames(1, 4, 4))).catch((e: unknown) => e);
+    const error = await collect(
+      encodeVideo(
+        { ffmpegPath, palette: PALETTE_32, maxRunMs: 300 },
+        { format: 'webm', width: 4, height: 4, fps: 1 },
+        frames(1, 4, 4),
+      ),
+    ).catch((e: unknown) => e);
     expect((error as Error).message).toBe('ffmpeg ran over 300 ms and was killed');
     expect(Date.now() - started).toBeLessThan(5_000);
   });
@@ -107,7 +158,11 @@ describe('encodeVideo', () => {
       throw new Error('history store went away');
     }
     const before = ffmpegChildren().length;
-    await expect(collect(encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format: 'mp4', width: 4, height: 4, fps: 1 }, failing()))).rejects.toThrow('history store went away');
+    await expect(
+      collect(
+        encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format: 'mp4', width: 4, height: 4, fps: 1 }, failing()),
+      ),
+    ).rejects.toThrow('history store went away');
     expect(ffmpegChildren().length).toBe(before);
   });
 
@@ -120,7 +175,11 @@ describe('encodeVideo', () => {
         yield new Uint8Array(64 * 64).fill(produced % 32);
       }
     }
-    const stream = encodeVideo({ ffmpegPath, palette: PALETTE_32 }, { format: 'mp4', width: 64, height: 64, fps: 30 }, endless());
+    const stream = encodeVideo(
+      { ffmpegPath, palette: PALETTE_32 },
+      { format: 'mp4', width: 64, height: 64, fps: 30 },
+      endless(),
+    );
     expect((await stream.next()).done).toBe(false); // the empty moov: ffmpeg is running
     expect(ffmpegChildren()).toHaveLength(1);
     await stream.return(undefined);

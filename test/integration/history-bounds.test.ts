@@ -24,9 +24,17 @@ import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../helpers/iso
 
 const names = testNames('historybounds');
 const logger = pino({ level: 'silent' });
-const config = loadConfig(historySchema, testEnv(names, {
-  CANVAS_WIDTH: '2000', CANVAS_HEIGHT: '2000', SNAPSHOT_MAX_CONCURRENT: '4', SNAPSHOT_MAX_PER_IP: '2', TIMELAPSE_MAX_CONCURRENT: '2', TIMELAPSE_MAX_PER_IP: '1',
-}));
+const config = loadConfig(
+  historySchema,
+  testEnv(names, {
+    CANVAS_WIDTH: '2000',
+    CANVAS_HEIGHT: '2000',
+    SNAPSHOT_MAX_CONCURRENT: '4',
+    SNAPSHOT_MAX_PER_IP: '2',
+    TIMELAPSE_MAX_CONCURRENT: '2',
+    TIMELAPSE_MAX_PER_IP: '1',
+  }),
+);
 let api: { routes: HttpRoute[]; close(): Promise<void> };
 let stopEdge: (() => Promise<void>) | undefined;
 let stopHistory: (() => Promise<void>) | undefined;
@@ -44,12 +52,40 @@ beforeAll(async () => {
   const last = events.at(-1)?.seq ?? 0;
   const probe = api.routes.find((r) => r.path === '/api/v1/history/info')!;
   // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(async () => {
-    const info = JSON.parse(String((await probe.handle({ method: 'GET', path: probe.path, query: new URLSearchParams(), headers: {}, remoteAddress: 'x' })).body)) as { position: number };
-    expect(info.position, 'history to reach the last event').toBe(last);
-  }, { timeout: 60_000, interval: 100 });
-  const edgeConfig = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: 'history-bounds-secret-0123456789abcdef', CANVAS_WIDTH: '2000', CANVAS_HEIGHT: '2000', LOG_LEVEL: 'silent' }));
-  stopEdge = await startEdge(edgeConfig, createLogger('edge', 'silent'), { routes: api.routes, onListening: (p) => (port = p) });
+  await vi.waitFor(
+    async () => {
+      const info = JSON.parse(
+        String(
+          (
+            await probe.handle({
+              method: 'GET',
+              path: probe.path,
+              query: new URLSearchParams(),
+              headers: {},
+              remoteAddress: 'x',
+            })
+          ).body,
+        ),
+      ) as { position: number };
+      expect(info.position, 'history to reach the last event').toBe(last);
+    },
+    { timeout: 60_000, interval: 100 },
+  );
+  const edgeConfig = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: 'history-bounds-secret-0123456789abcdef',
+      CANVAS_WIDTH: '2000',
+      CANVAS_HEIGHT: '2000',
+      LOG_LEVEL: 'silent',
+    }),
+  );
+  stopEdge = await startEdge(edgeConfig, createLogger('edge', 'silent'), {
+    routes: api.routes,
+    onListening: (p) => (port = p),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -81,7 +117,9 @@ const snapshotQuery = () => ({ time: String(Date.now() - 1000), format: 'png' })
 
 describe('point-in-time snapshots', () => {
   it('one address gets 2 at once, then 429 rate_limited with Retry-After', async () => {
-    const answers = await Promise.all(Array.from({ length: 10 }, () => handle('/api/v1/history/snapshot', snapshotQuery(), '10.0.0.1')));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => handle('/api/v1/history/snapshot', snapshotQuery(), '10.0.0.1')),
+    );
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 429, 429, 429, 429, 429, 429, 429, 429]);
     for (const refused of answers.filter((a) => a.status === 429)) {
       expect(code(refused)).toBe('rate_limited');
@@ -92,7 +130,9 @@ describe('point-in-time snapshots', () => {
   });
 
   it('ten addresses at once: 4 computed, the rest 503 with Retry-After', async () => {
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => handle('/api/v1/history/snapshot', snapshotQuery(), `10.0.1.${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => handle('/api/v1/history/snapshot', snapshotQuery(), `10.0.1.${i}`)),
+    );
     expect(answers.filter((a) => a.status === 200)).toHaveLength(4);
     const busy = answers.filter((a) => a.status === 503);
     expect(busy).toHaveLength(6);
@@ -105,9 +145,14 @@ describe('point-in-time snapshots', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     const path = `/api/v1/history/snapshot?${new URLSearchParams(snapshotQuery())}`;
     // One request from another address among them: 127.0.0.41 holds at most 2 of the 4 slots, so it is served.
-    const [other, ...statuses] = await Promise.all([viaEdge(path, '127.0.0.42'), ...Array.from({ length: 200 }, () => viaEdge(path, '127.0.0.41'))]);
+    const [other, ...statuses] = await Promise.all([
+      viaEdge(path, '127.0.0.42'),
+      ...Array.from({ length: 200 }, () => viaEdge(path, '127.0.0.41')),
+    ]);
     clearInterval(sampler);
-    console.log(`200 concurrent PNG snapshots: RSS ${(before / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB; ${statuses.filter((s) => s === 200).length} served, ${statuses.filter((s) => s === 429).length} refused`);
+    console.log(
+      `200 concurrent PNG snapshots: RSS ${(before / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB; ${statuses.filter((s) => s === 200).length} served, ${statuses.filter((s) => s === 429).length} refused`,
+    );
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     // Unbounded, this probe took an edge from 186 MB to 1.42 GB; here, with the caps lifted, +127 MB (Postgres pool-bound), with them +12 MB.
@@ -117,7 +162,16 @@ describe('point-in-time snapshots', () => {
 });
 
 describe('timelapses', () => {
-  const query = () => ({ from: String(Date.now() - 60_000), to: String(Date.now() - 1000), x: '0', y: '0', w: '100', h: '100', fps: '10', duration: '2' });
+  const query = () => ({
+    from: String(Date.now() - 60_000),
+    to: String(Date.now() - 1000),
+    x: '0',
+    y: '0',
+    w: '100',
+    h: '100',
+    fps: '10',
+    duration: '2',
+  });
 
   it('one client holds at most one of the two slots; the last free slot goes to another; a dropped body frees its slot', async () => {
     const first = await handle('/api/v1/history/timelapse', query(), '10.0.2.1');
@@ -132,7 +186,9 @@ describe('timelapses', () => {
     const body = first.body as AsyncIterable<Uint8Array>;
     await body[Symbol.asyncIterator]().return?.();
     const job = first.headers?.['x-rplace-job'] ?? '';
-    const progress = JSON.parse(String((await handle('/api/v1/history/timelapse/progress', { job }, '10.0.2.1')).body)) as { state: string };
+    const progress = JSON.parse(
+      String((await handle('/api/v1/history/timelapse/progress', { job }, '10.0.2.1')).body),
+    ) as { state: string };
     expect(progress.state).toBe('cancelled');
     const now = await handle('/api/v1/history/timelapse', query(), '10.0.2.3');
     expect(now.status).toBe(200);

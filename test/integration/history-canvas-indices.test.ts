@@ -33,7 +33,13 @@ let events: TestEvent[] = [];
 let route: HttpRoute;
 
 function get(query: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResponse> {
-  return route.handle({ method: 'GET', path: route.path, query: new URLSearchParams(query), headers, remoteAddress: '127.0.0.1' });
+  return route.handle({
+    method: 'GET',
+    path: route.path,
+    query: new URLSearchParams(query),
+    headers,
+    remoteAddress: '127.0.0.1',
+  });
 }
 
 function bytes(res: HttpResponse): Buffer {
@@ -51,7 +57,11 @@ beforeAll(async () => {
   pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
   await migrateToLatest(pg.pool, names.pgSchema);
   store = createPgHistoryStore(pg, logger);
-  events = randomEvents(N, W, H, start, SPAN, 32, 11).map((e, i) => ({ kind: EventKind.PixelPlaced, ...e, seq: i + 1 }));
+  events = randomEvents(N, W, H, start, SPAN, 32, 11).map((e, i) => ({
+    kind: EventKind.PixelPlaced,
+    ...e,
+    seq: i + 1,
+  }));
   const stored = (e: TestEvent): StoredEvent => {
     const { seq, ...event } = e;
     return { seq, storedAt: e.placedAt, event };
@@ -63,9 +73,20 @@ beforeAll(async () => {
       done.abort();
     },
   };
-  await createHistoryProjector({ store, source, clock: { now: () => Date.now() }, width: W, height: H, projection, snapshotIntervalMs: 5_000, snapshotMaxEvents: 300 }).run(done.signal);
+  await createHistoryProjector({
+    store,
+    source,
+    clock: { now: () => Date.now() },
+    width: W,
+    height: H,
+    projection,
+    snapshotIntervalMs: 5_000,
+    snapshotMaxEvents: 300,
+  }).run(done.signal);
   expect(await store.position(projection)).toBe(N);
-  [route] = canvasIndexRoutes({ store, width: W, height: H, projection, clock: { now: () => Date.now() } }) as [HttpRoute];
+  [route] = canvasIndexRoutes({ store, width: W, height: H, projection, clock: { now: () => Date.now() } }) as [
+    HttpRoute,
+  ];
 }, 60_000);
 
 afterAll(async () => {
@@ -85,7 +106,10 @@ describe('GET /api/v1/history/canvas', () => {
       expect(whole.headers?.['x-rplace-seq']).toBe(String(ref.seq));
       expect(whole.headers?.['cache-control']).toBe('no-cache');
       expect(bytes(whole).equals(Buffer.from(ref.canvas))).toBe(true);
-      const zipped = await get({ time: new Date(time).toISOString(), x: '7', y: '3', w: '20', h: '11' }, { 'accept-encoding': 'gzip, deflate, br' });
+      const zipped = await get(
+        { time: new Date(time).toISOString(), x: '7', y: '3', w: '20', h: '11' },
+        { 'accept-encoding': 'gzip, deflate, br' },
+      );
       expect(zipped.headers?.['content-encoding']).toBe('gzip');
       expect([zipped.headers?.['x-rplace-width'], zipped.headers?.['x-rplace-height']]).toEqual(['20', '11']);
       expect(bytes(zipped).equals(crop(ref.canvas, 7, 3, 20, 11))).toBe(true);

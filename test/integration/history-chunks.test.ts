@@ -39,7 +39,11 @@ let events: TestEvent[] = [];
 /** Stream order with gaps (sequences skipped, as non-event messages would). */
 function makeEvents(): TestEvent[] {
   let seq = 0;
-  return randomEvents(N, W, H, start, SPAN, 32, 11).map((e, i) => ({ kind: EventKind.PixelPlaced, ...e, seq: (seq += i % 97 === 5 ? 3 : 1) }));
+  return randomEvents(N, W, H, start, SPAN, 32, 11).map((e, i) => ({
+    kind: EventKind.PixelPlaced,
+    ...e,
+    seq: (seq += i % 97 === 5 ? 3 : 1),
+  }));
 }
 
 function stored(e: TestEvent): StoredEvent {
@@ -52,9 +56,9 @@ function source(overlap: number, stopAfter: number, done: AbortController): Proj
   return {
     async run(fromSeq, handle) {
       let s = fromSeq * 7 + 3;
-      const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+      const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
       const todo = events.filter((e) => e.seq >= fromSeq - overlap).slice(0, stopAfter + overlap);
-      for (let i = 0; i < todo.length;) {
+      for (let i = 0; i < todo.length; ) {
         const size = 1 + Math.floor(rand() * 60);
         await handle(todo.slice(i, i + size).map(stored));
         i += size;
@@ -67,8 +71,14 @@ function source(overlap: number, stopAfter: number, done: AbortController): Proj
 async function project(overlap: number, stopAfter: number): Promise<void> {
   const done = new AbortController();
   const projector = createHistoryProjector({
-    store, source: source(overlap, stopAfter, done), clock: { now: () => Date.now() }, width: W, height: H, projection,
-    snapshotIntervalMs: 2_000, snapshotMaxEvents: 1_000,
+    store,
+    source: source(overlap, stopAfter, done),
+    clock: { now: () => Date.now() },
+    width: W,
+    height: H,
+    projection,
+    snapshotIntervalMs: 2_000,
+    snapshotMaxEvents: 1_000,
   });
   await projector.run(done.signal);
 }
@@ -82,8 +92,14 @@ function prefixSeq(time: number): number {
   return stop ? stop.seq - 1 : events.at(-1)!.seq;
 }
 
-async function chunkRows(): Promise<{ first_seq: string; last_seq: string; min_placed_at: Date; max_placed_at: Date; packed: Buffer }[]> {
-  return (await pg.pool.query('SELECT first_seq, last_seq, min_placed_at, max_placed_at, packed FROM event_chunks ORDER BY first_seq')).rows;
+async function chunkRows(): Promise<
+  { first_seq: string; last_seq: string; min_placed_at: Date; max_placed_at: Date; packed: Buffer }[]
+> {
+  return (
+    await pg.pool.query(
+      'SELECT first_seq, last_seq, min_placed_at, max_placed_at, packed FROM event_chunks ORDER BY first_seq',
+    )
+  ).rows;
 }
 
 /** Every sequence the chunks hold, in chunk order (a duplicate or gap would show). */
@@ -116,7 +132,8 @@ describe('packed event chunks', () => {
     expect(await chunkSeqs()).toEqual(events.map((e) => e.seq));
     const rows = await chunkRows();
     expect(rows.length).toBeGreaterThan(50);
-    for (let i = 1; i < rows.length; i++) expect(Number(rows[i]!.first_seq)).toBeGreaterThan(Number(rows[i - 1]!.last_seq));
+    for (let i = 1; i < rows.length; i++)
+      expect(Number(rows[i]!.first_seq)).toBeGreaterThan(Number(rows[i - 1]!.last_seq));
   });
 
   it('a redelivered batch writes no chunk; a partly new one chunks only its new rows', async () => {
@@ -131,7 +148,9 @@ describe('packed event chunks', () => {
   it('point-in-time equals the reference rule at chunk boundaries, event times and random instants', async () => {
     const rows = await chunkRows();
     const times = new Set<number>();
-    for (const c of rows) for (const t of [c.min_placed_at.getTime(), c.max_placed_at.getTime()]) for (const d of [-1, 0, 1]) times.add(t + d);
+    for (const c of rows)
+      for (const t of [c.min_placed_at.getTime(), c.max_placed_at.getTime()])
+        for (const d of [-1, 0, 1]) times.add(t + d);
     const bySeq = new Map(events.map((e) => [e.seq, e]));
     for (const c of rows) for (const s of [Number(c.first_seq), Number(c.last_seq)]) times.add(bySeq.get(s)!.placedAt);
     const snaps = (await pg.pool.query('SELECT max_placed_at FROM snapshots')).rows as { max_placed_at: Date }[];
@@ -143,12 +162,15 @@ describe('packed event chunks', () => {
       expect(got.seq, `seq at ${time}`).toBe(prefixSeq(time));
       expect(Buffer.from(got.canvas), `canvas at ${time}`).toEqual(Buffer.from(want.canvas));
     }
-    await fc.assert(fc.asyncProperty(fc.integer({ min: start - 1000, max: start + SPAN + 1000 }), async (time) => {
-      const got = await canvasAt(store, { width: W, height: H }, projection, time);
-      const want = referenceCanvasAt(events, W, H, time);
-      expect(got.seq).toBe(prefixSeq(time));
-      expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: start - 1000, max: start + SPAN + 1000 }), async (time) => {
+        const got = await canvasAt(store, { width: W, height: H }, projection, time);
+        const want = referenceCanvasAt(events, W, H, time);
+        expect(got.seq).toBe(prefixSeq(time));
+        expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('the snapshot LRU answers the same bytes, and a caller mutating its canvas does not poison it', async () => {
@@ -170,10 +192,21 @@ describe('packed event chunks', () => {
     const region = { x: 3, y: 2, w: 10, h: 9 };
     const cache = new SnapshotCache(2);
     let i = 0;
-    for await (const frame of timelapseFrames(store, { width: W, height: H }, projection, { from: start, to: start + SPAN, frames: 40, region }, undefined, cache)) {
+    for await (const frame of timelapseFrames(
+      store,
+      { width: W, height: H },
+      projection,
+      { from: start, to: start + SPAN, frames: 40, region },
+      undefined,
+      cache,
+    )) {
       const full = referenceCanvasAt(events, W, H, frame.time);
       const crop = new Uint8Array(region.w * region.h);
-      for (let r = 0; r < region.h; r++) crop.set(full.canvas.subarray((region.y + r) * W + region.x, (region.y + r) * W + region.x + region.w), r * region.w);
+      for (let r = 0; r < region.h; r++)
+        crop.set(
+          full.canvas.subarray((region.y + r) * W + region.x, (region.y + r) * W + region.x + region.w),
+          r * region.w,
+        );
       expect(frame.seq, `frame ${i}`).toBe(prefixSeq(frame.time));
       expect(Buffer.from(frame.pixels), `frame ${i}`).toEqual(Buffer.from(crop));
       i++;
@@ -189,7 +222,13 @@ describe('packed event chunks', () => {
     await pg.pool.query(BACKFILL_CHUNKS_SQL);
     const rebuilt = await chunkRows();
     expect(await chunkSeqs()).toEqual(events.map((e) => e.seq));
-    const decode = (rows: typeof written) => unpackTail(rows.map((r) => ({ firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), packed: r.packed })), 0, Number.MAX_SAFE_INTEGER, Number.POSITIVE_INFINITY);
+    const decode = (rows: typeof written) =>
+      unpackTail(
+        rows.map((r) => ({ firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), packed: r.packed })),
+        0,
+        Number.MAX_SAFE_INTEGER,
+        Number.POSITIVE_INFINITY,
+      );
     expect(decode(rebuilt)).toEqual(decode(written));
     // Times too: the backfill's float8 of placed_at is the projector's ms.
     const t = events[1500]!.placedAt;

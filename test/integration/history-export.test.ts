@@ -34,14 +34,32 @@ import { applyStreams } from '../../streams/apply.ts';
 import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
-import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import {
+  deleteStream,
+  dropSchema,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  testEnv,
+  testNames,
+} from '../helpers/isolation.ts';
 
 const W = 40;
 const H = 30;
 const SALT = 'test-export-salt-0123456789abcdef';
 const names = testNames('export');
 const logger = pino({ level: 'silent' });
-const config = loadConfig(historySchema, testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), SNAPSHOT_INTERVAL_MS: '300', SNAPSHOT_MAX_EVENTS: '1000', EXPORT_USER_SALT: SALT, EXPORT_MAX_PER_CLIENT: '1', EXPORT_MAX_CONCURRENT: '3' }));
+const config = loadConfig(
+  historySchema,
+  testEnv(names, {
+    CANVAS_WIDTH: String(W),
+    CANVAS_HEIGHT: String(H),
+    SNAPSHOT_INTERVAL_MS: '300',
+    SNAPSHOT_MAX_EVENTS: '1000',
+    EXPORT_USER_SALT: SALT,
+    EXPORT_MAX_PER_CLIENT: '1',
+    EXPORT_MAX_CONCURRENT: '3',
+  }),
+);
 const projection = names.consumers.history;
 const start = Date.now() - 3_600_000;
 const SPAN = 60_000;
@@ -63,12 +81,25 @@ function exportRoute(routes = api.routes): HttpRoute {
 }
 
 function get(query: Record<string, string>, remoteAddress = '127.0.0.1', routes = api.routes): Promise<HttpResponse> {
-  return exportRoute(routes).handle({ method: 'GET', path: '/api/v1/history/export', query: new URLSearchParams(query), headers: {}, remoteAddress });
+  return exportRoute(routes).handle({
+    method: 'GET',
+    path: '/api/v1/history/export',
+    query: new URLSearchParams(query),
+    headers: {},
+    remoteAddress,
+  });
 }
 
-interface Row { x: number; y: number; color: number; userId: string; placedAt: number }
+interface Row {
+  x: number;
+  y: number;
+  color: number;
+  userId: string;
+  placedAt: number;
+}
 
-const CSV_ROW = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,3})?) UTC,([A-Za-z0-9+/]{86}==),(#[0-9A-F]{6}),"(\d+),(\d+)"$/;
+const CSV_ROW =
+  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,3})?) UTC,([A-Za-z0-9+/]{86}==),(#[0-9A-F]{6}),"(\d+),(\d+)"$/;
 
 function parseCsv(text: string): Row[] {
   const lines = text.split('\n');
@@ -80,7 +111,13 @@ function parseCsv(text: string): Row[] {
     const [, ts, user, hex, x, y] = m as unknown as [string, string, string, string, string, string];
     // Trailing zeros of the fraction are dropped, as in the published file.
     expect(ts).not.toMatch(/\.\d*0$/);
-    return { placedAt: Date.parse(`${ts.replace(' ', 'T')}Z`), userId: user, color: HEX.indexOf(hex), x: Number(x), y: Number(y) };
+    return {
+      placedAt: Date.parse(`${ts.replace(' ', 'T')}Z`),
+      userId: user,
+      color: HEX.indexOf(hex),
+      x: Number(x),
+      y: Number(y),
+    };
   });
 }
 
@@ -108,7 +145,10 @@ beforeAll(async () => {
   events = await publishEvents(nc, names, generated);
   stop = await startHistory(config, logger);
   // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
+  await vi.waitFor(
+    async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq),
+    { timeout: 20_000, interval: 100 },
+  );
   api = await startHistoryApi(config, logger);
 }, 60_000);
 
@@ -125,7 +165,11 @@ afterAll(async () => {
 
 describe('GET /api/v1/history/export', () => {
   it('CSV in the r/place 2022 shape: replayed onto canvas(from) it equals canvas(to), byte for byte', async () => {
-    for (const [from, to] of [[start + 7_000, start + 41_000], [start + 20_000, start + 20_500], [start - 5_000, start + SPAN + 5_000]] as const) {
+    for (const [from, to] of [
+      [start + 7_000, start + 41_000],
+      [start + 20_000, start + 20_500],
+      [start - 5_000, start + SPAN + 5_000],
+    ] as const) {
       const response = await get({ from: String(from), to: String(to) });
       expect(response.status).toBe(200);
       expect(response.headers?.['content-type']).toBe('text/csv; charset=utf-8');
@@ -134,7 +178,9 @@ describe('GET /api/v1/history/export', () => {
       expect(response.headers?.['x-rplace-after-seq']).toBe(String(fromSeq));
       expect(response.headers?.['x-rplace-to-seq']).toBe(String(toSeq));
       const want = expected(fromSeq, toSeq);
-      expect(rows.map((r) => [r.x, r.y, r.color, r.placedAt])).toEqual(want.map((e) => [e.x, e.y, e.color, e.placedAt]));
+      expect(rows.map((r) => [r.x, r.y, r.color, r.placedAt])).toEqual(
+        want.map((e) => [e.x, e.y, e.color, e.placedAt]),
+      );
       const before = await canvasAt(store, { width: W, height: H }, projection, from);
       const after = await canvasAt(store, { width: W, height: H }, projection, to);
       expect(Buffer.from(replayRows(before.canvas, rows))).toEqual(Buffer.from(after.canvas));
@@ -150,31 +196,57 @@ describe('GET /api/v1/history/export', () => {
   it('without from, replayed onto a blank canvas it IS canvas(to)', async () => {
     const to = start + 33_333;
     const rows = parseCsv((await bytesOf(await get({ to: String(to) }))).toString('utf8'));
-    expect(Buffer.from(replayRows(new Uint8Array(W * H), rows))).toEqual(Buffer.from(referenceCanvasAt(events, W, H, to).canvas));
+    expect(Buffer.from(replayRows(new Uint8Array(W * H), rows))).toEqual(
+      Buffer.from(referenceCanvasAt(events, W, H, to).canvas),
+    );
   });
 
   it('NDJSON carries sequence, time, colour, place and kind of every event in stream order', async () => {
-    const from = start + 5_000, to = start + 50_000;
+    const from = start + 5_000,
+      to = start + 50_000;
     const response = await get({ from: String(from), to: String(to), format: 'ndjson' });
     expect(response.headers?.['content-type']).toBe('application/x-ndjson');
-    const lines = (await bytesOf(response)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = (await bytesOf(response))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const want = expected(await seqAt(store, from), await seqAt(store, to));
-    expect(lines.map((l) => [l.seq, l.x, l.y, l.pixel_color, Date.parse(l.timestamp), l.kind])).toEqual(want.map((e) => [e.seq, e.x, e.y, HEX[e.color], e.placedAt, 'placed']));
+    expect(lines.map((l) => [l.seq, l.x, l.y, l.pixel_color, Date.parse(l.timestamp), l.kind])).toEqual(
+      want.map((e) => [e.seq, e.x, e.y, HEX[e.color], e.placedAt, 'placed']),
+    );
     expect(lines.every((l) => typeof l.user_id === 'string' && l.user_id.length === 88)).toBe(true);
   });
 
   it('Parquet (hyparquet-writer) reads back with hyparquet to the same placements, and gzip wraps any format', async () => {
-    const from = start + 1_000, to = start + 59_000;
+    const from = start + 1_000,
+      to = start + 59_000;
     const response = await get({ from: String(from), to: String(to), format: 'parquet' });
     expect(response.headers?.['content-type']).toBe('application/vnd.apache.parquet');
     const bytes = await bytesOf(response);
-    const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer });
+    const rows = await parquetReadObjects({
+      file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+    });
     const want = expected(await seqAt(store, from), await seqAt(store, to));
-    expect(rows.map((r) => [Number(r.seq), r.x, r.y, r.pixel_color, (r.timestamp as Date).getTime(), r.kind])).toEqual(want.map((e) => [e.seq, e.x, e.y, HEX[e.color], e.placedAt, 1]));
-    const replayed = replayRows(new Uint8Array(W * H), (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer })).map((r) => ({ x: r.x, y: r.y, color: HEX.indexOf(r.pixel_color), userId: r.user_id, placedAt: 0 })));
+    expect(rows.map((r) => [Number(r.seq), r.x, r.y, r.pixel_color, (r.timestamp as Date).getTime(), r.kind])).toEqual(
+      want.map((e) => [e.seq, e.x, e.y, HEX[e.color], e.placedAt, 1]),
+    );
+    const replayed = replayRows(
+      new Uint8Array(W * H),
+      (
+        await parquetReadObjects({
+          file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+        })
+      ).map((r) => ({ x: r.x, y: r.y, color: HEX.indexOf(r.pixel_color), userId: r.user_id, placedAt: 0 })),
+    );
     const base = await canvasAt(store, { width: W, height: H }, projection, from);
-    const both = replayRows(base.canvas, rows.map((r) => ({ x: r.x, y: r.y, color: HEX.indexOf(r.pixel_color), userId: '', placedAt: 0 })));
-    expect(Buffer.from(both)).toEqual(Buffer.from((await canvasAt(store, { width: W, height: H }, projection, to)).canvas));
+    const both = replayRows(
+      base.canvas,
+      rows.map((r) => ({ x: r.x, y: r.y, color: HEX.indexOf(r.pixel_color), userId: '', placedAt: 0 })),
+    );
+    expect(Buffer.from(both)).toEqual(
+      Buffer.from((await canvasAt(store, { width: W, height: H }, projection, to)).canvas),
+    );
     expect(replayed.length).toBe(W * H);
 
     const gz = await get({ from: String(from), to: String(to), format: 'csv', compress: 'gzip' });
@@ -187,14 +259,19 @@ describe('GET /api/v1/history/export', () => {
   it('a region filter keeps only the placements inside it; after_seq resumes where a run stopped', async () => {
     const region = { x: 5, y: 7, w: 11, h: 9 };
     const rows = parseCsv((await bytesOf(await get({ x: '5', y: '7', w: '11', h: '9' }))).toString('utf8'));
-    const inside = events.filter((e) => e.x >= region.x && e.x < region.x + region.w && e.y >= region.y && e.y < region.y + region.h);
+    const inside = events.filter(
+      (e) => e.x >= region.x && e.x < region.x + region.w && e.y >= region.y && e.y < region.y + region.h,
+    );
     expect(inside.length).toBeGreaterThan(50);
     expect(rows.map((r) => [r.x, r.y, r.color])).toEqual(inside.map((e) => [e.x, e.y, e.color]));
 
     const whole = (await bytesOf(await get({ format: 'ndjson' }))).toString('utf8').trimEnd().split('\n');
     const cut = JSON.parse(whole[1234] as string).seq as number;
     const first = whole.slice(0, 1235);
-    const rest = (await bytesOf(await get({ format: 'ndjson', after_seq: String(cut) }))).toString('utf8').trimEnd().split('\n');
+    const rest = (await bytesOf(await get({ format: 'ndjson', after_seq: String(cut) })))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n');
     expect([...first, ...rest]).toEqual(whole);
     expect(whole).toHaveLength(events.length);
   });
@@ -209,7 +286,10 @@ describe('GET /api/v1/history/export', () => {
       [{ to: String(now + 3_600_000) }, /is in the future/],
       [{ from: String(start + 10_000), to: String(start + 5_000) }, /to must be after from/],
       [{ from: 'yesterday' }, /^from: must be an ISO 8601 time/],
-      [{ after_seq: String(events.length + 5) }, new RegExp(`after-seq ${events.length + 5} is beyond the history, which ends at seq ${events.at(-1)?.seq}`)],
+      [
+        { after_seq: String(events.length + 5) },
+        new RegExp(`after-seq ${events.length + 5} is beyond the history, which ends at seq ${events.at(-1)?.seq}`),
+      ],
       [{ colour: 'red' }, /Unrecognized key/i],
     ];
     for (const [query, message] of cases) {
@@ -253,7 +333,13 @@ describe('GET /api/v1/history/export', () => {
 function activity(path: string, query: Record<string, string>): Promise<HttpResponse> {
   const found = api.routes.find((r) => r.path === path);
   if (!found) throw new Error(`no route ${path}`);
-  return found.handle({ method: 'GET', path, query: new URLSearchParams(query), headers: {}, remoteAddress: '127.0.0.1' });
+  return found.handle({
+    method: 'GET',
+    path,
+    query: new URLSearchParams(query),
+    headers: {},
+    remoteAddress: '127.0.0.1',
+  });
 }
 
 function referenceCounts(list: readonly TestEvent[]): Uint32Array {
@@ -264,19 +350,27 @@ function referenceCounts(list: readonly TestEvent[]): Uint32Array {
 
 describe('heatmap and virgin map', () => {
   it('counts the placements of each pixel over a range (raw), and draws them on the heat scale (PNG)', async () => {
-    const from = start + 12_000, to = start + 30_000;
+    const from = start + 12_000,
+      to = start + 30_000;
     const want = referenceCounts(expected(await seqAt(store, from), await seqAt(store, to)));
     const raw = await activity('/api/v1/history/heatmap', { from: String(from), to: String(to), format: 'raw' });
     expect(raw.status).toBe(200);
     const bytes = await bytesOf(raw);
     expect(new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))).toEqual(want);
     expect(raw.headers?.['x-rplace-max-count']).toBe(String(Math.max(...want)));
-    const png = decodePng(await bytesOf(await activity('/api/v1/history/heatmap', { from: String(from), to: String(to) })));
+    const png = decodePng(
+      await bytesOf(await activity('/api/v1/history/heatmap', { from: String(from), to: String(to) })),
+    );
     expect([png.width, png.height]).toEqual([W, H]);
     expect(Buffer.from(png.frames[0] as Uint8Array)).toEqual(Buffer.from(heatIndices(want)));
-    expect(png.palette.slice(0, 2)).toEqual([[0, 0, 0], HEAT_PALETTE[1]?.hex.match(/[0-9A-F]{2}/g)?.map((h) => parseInt(h, 16))]);
+    expect(png.palette.slice(0, 2)).toEqual([
+      [0, 0, 0],
+      HEAT_PALETTE[1]?.hex.match(/[0-9A-F]{2}/g)?.map((h) => parseInt(h, 16)),
+    ]);
     const all = await bytesOf(await activity('/api/v1/history/heatmap', { format: 'raw' }));
-    expect(new Uint32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.length))).toEqual(referenceCounts(events));
+    expect(new Uint32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.length))).toEqual(
+      referenceCounts(events),
+    );
   });
 
   it('marks the pixels never placed up to an instant', async () => {
@@ -287,7 +381,10 @@ describe('heatmap and virgin map', () => {
     expect(raw.includes(1) && raw.includes(0)).toBe(true);
     const png = decodePng(await bytesOf(await activity('/api/v1/history/virgin', { to: String(to) })));
     expect(Buffer.from(png.frames[0] as Uint8Array)).toEqual(raw);
-    expect(png.palette).toEqual([[0, 0, 0], [255, 255, 255]]);
+    expect(png.palette).toEqual([
+      [0, 0, 0],
+      [255, 255, 255],
+    ]);
   });
 
   it('answers bad input with 400', async () => {
@@ -309,11 +406,19 @@ describe('an export the client hangs up on', () => {
   // history), so the export is still streaming when the client goes away; its odd size makes the COPY's
   // text unique in pg_stat_activity.
   const big = testNames('exportbig');
-  const BW = 1777, BH = 1333, N = 300_000;
+  const BW = 1777,
+    BH = 1333,
+    N = 300_000;
   let bigPg: PgConnection;
   let bigApi: { routes: HttpRoute[]; close(): Promise<void> };
-  const copyRunning = async () => Number((await pg.pool.query(
-    `SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events%' AND query LIKE '%x < ${BW} AND y >= 0 AND y < ${BH}%'`)).rows[0].n);
+  const copyRunning = async () =>
+    Number(
+      (
+        await pg.pool.query(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events%' AND query LIKE '%x < ${BW} AND y >= 0 AND y < ${BH}%'`,
+        )
+      ).rows[0].n,
+    );
 
   beforeAll(async () => {
     bigPg = await connectPg(TEST_DATABASE_URL, big.pgSchema, logger);
@@ -323,7 +428,13 @@ describe('an export the client hangs up on', () => {
       SELECT g, 1, g % ${BW}, (g / ${BW}) % ${BH}, g % 32, 'u' || (g % 5000), to_timestamp((${t0} + g * 10) / 1000.0), now() FROM generate_series(1, ${N}) g`);
     await bigPg.pool.query(BACKFILL_CHUNKS_SQL);
     await bigPg.pool.query('INSERT INTO projection_positions (name, seq) VALUES ($1, $2)', [big.consumers.history, N]);
-    bigApi = await startHistoryApi(loadConfig(historySchema, testEnv(big, { CANVAS_WIDTH: String(BW), CANVAS_HEIGHT: String(BH), EXPORT_USER_SALT: SALT })), logger);
+    bigApi = await startHistoryApi(
+      loadConfig(
+        historySchema,
+        testEnv(big, { CANVAS_WIDTH: String(BW), CANVAS_HEIGHT: String(BH), EXPORT_USER_SALT: SALT }),
+      ),
+      logger,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -332,11 +443,13 @@ describe('an export the client hangs up on', () => {
     await dropSchema(big);
   });
 
-  it('stops the Postgres read at once and frees the client\'s slot', async () => {
+  it("stops the Postgres read at once and frees the client's slot", async () => {
     const uws = loadUws();
     const app = uws.App();
     mountHttpRoutes(app, bigApi.routes, mkdtempSync(join(tmpdir(), 'rplace-export-static-')), logger);
-    const listen = await new Promise<NonNullable<unknown>>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))));
+    const listen = await new Promise<NonNullable<unknown>>((resolve, reject) =>
+      app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))),
+    );
     try {
       const port = uws.us_socket_local_port(listen as never);
       const url = `http://127.0.0.1:${port}/api/v1/history/export?x=0&y=0&w=${BW}&h=${BH}`;
@@ -379,82 +492,129 @@ describe('an export the client hangs up on', () => {
 
 describe('rplace export (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-export-cli-'));
-  const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }) };
+  const env = {
+    ...process.env,
+    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
+  };
 
   const rplace = rplaceCli(env, { EXPORT_USER_SALT: SALT });
 
-  it('writes the same bytes as the API, gzip from the extension, raw ids on request, and resumes with --after-seq', async () => {
-    const to = start + 45_000;
-    const [csv, gz, raw, tail] = await Promise.all([
-      rplace(['export', '--to', String(to), '-o', join(dir, 'out.csv')]),
-      rplace(['export', '--to', String(to), '-o', join(dir, 'out.ndjson.gz')]),
-      rplace(['export', '--to', String(to), '--raw-user-ids']),
-      rplace(['export', '--to', String(to), '--format', 'ndjson', '--after-seq', '1500']),
-    ]);
-    for (const run of [csv, gz, raw, tail]) expect(run.code, run.stderr).toBe(0);
-    const toSeq = await seqAt(store, to);
-    expect(csv.stderr).toContain(`exported ${expected(0, toSeq).length} placements (seq 1..${toSeq}) as csv in `);
-    expect(readFileSync(join(dir, 'out.csv'))).toEqual(await bytesOf(await get({ to: String(to) })));
-    expect(gunzipSync(readFileSync(join(dir, 'out.ndjson.gz')))).toEqual(await bytesOf(await get({ to: String(to), format: 'ndjson' })));
-    const rawRows = raw.stdout.split('\n').slice(1, -1);
-    const want = expected(0, toSeq);
-    expect(rawRows).toHaveLength(want.length);
-    expect(rawRows[10]).toMatch(/,"odd,""id""",#[0-9A-F]{6},"\d+,\d+"$/);
-    expect(rawRows[11]).toContain(`,${'ü'.repeat(32)},`);
-    const resumed = tail.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).seq);
-    expect(resumed).toEqual(want.filter((e) => e.seq > 1500).map((e) => e.seq));
-  }, CLI_TIMEOUT_MS);
+  it(
+    'writes the same bytes as the API, gzip from the extension, raw ids on request, and resumes with --after-seq',
+    async () => {
+      const to = start + 45_000;
+      const [csv, gz, raw, tail] = await Promise.all([
+        rplace(['export', '--to', String(to), '-o', join(dir, 'out.csv')]),
+        rplace(['export', '--to', String(to), '-o', join(dir, 'out.ndjson.gz')]),
+        rplace(['export', '--to', String(to), '--raw-user-ids']),
+        rplace(['export', '--to', String(to), '--format', 'ndjson', '--after-seq', '1500']),
+      ]);
+      for (const run of [csv, gz, raw, tail]) expect(run.code, run.stderr).toBe(0);
+      const toSeq = await seqAt(store, to);
+      expect(csv.stderr).toContain(`exported ${expected(0, toSeq).length} placements (seq 1..${toSeq}) as csv in `);
+      expect(readFileSync(join(dir, 'out.csv'))).toEqual(await bytesOf(await get({ to: String(to) })));
+      expect(gunzipSync(readFileSync(join(dir, 'out.ndjson.gz')))).toEqual(
+        await bytesOf(await get({ to: String(to), format: 'ndjson' })),
+      );
+      const rawRows = raw.stdout.split('\n').slice(1, -1);
+      const want = expected(0, toSeq);
+      expect(rawRows).toHaveLength(want.length);
+      expect(rawRows[10]).toMatch(/,"odd,""id""",#[0-9A-F]{6},"\d+,\d+"$/);
+      expect(rawRows[11]).toContain(`,${'ü'.repeat(32)},`);
+      const resumed = tail.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq);
+      expect(resumed).toEqual(want.filter((e) => e.seq > 1500).map((e) => e.seq));
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('writes heatmap and virgin map PNGs equal to the API\'s', async () => {
-    const to = start + 30_000;
-    const [heat, virgin, bad] = await Promise.all([
-      rplace(['heatmap', '--from', String(start + 12_000), '--to', String(to), '-o', join(dir, 'heat.png')]),
-      rplace(['virgin', '--to', String(to), '-o', join(dir, 'virgin.png'), '--raw']),
-      rplace(['heatmap', '--to', String(Date.now() + 3_600_000), '-o', join(dir, 'x.png')]),
-    ]);
-    expect(heat.code, heat.stderr).toBe(0);
-    expect(heat.stdout).toMatch(/heat\.png: placements per pixel, seq \d+\.\.\d+, busiest pixel \d+, in /);
-    expect(readFileSync(join(dir, 'heat.png'))).toEqual(await bytesOf(await activity('/api/v1/history/heatmap', { from: String(start + 12_000), to: String(to) })));
-    expect(virgin.code, virgin.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'virgin.png'))).toEqual(await bytesOf(await activity('/api/v1/history/virgin', { to: String(to), format: 'raw' })));
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^rplace heatmap: to .* is in the future\n$/);
-  }, CLI_TIMEOUT_MS);
+  it(
+    "writes heatmap and virgin map PNGs equal to the API's",
+    async () => {
+      const to = start + 30_000;
+      const [heat, virgin, bad] = await Promise.all([
+        rplace(['heatmap', '--from', String(start + 12_000), '--to', String(to), '-o', join(dir, 'heat.png')]),
+        rplace(['virgin', '--to', String(to), '-o', join(dir, 'virgin.png'), '--raw']),
+        rplace(['heatmap', '--to', String(Date.now() + 3_600_000), '-o', join(dir, 'x.png')]),
+      ]);
+      expect(heat.code, heat.stderr).toBe(0);
+      expect(heat.stdout).toMatch(/heat\.png: placements per pixel, seq \d+\.\.\d+, busiest pixel \d+, in /);
+      expect(readFileSync(join(dir, 'heat.png'))).toEqual(
+        await bytesOf(await activity('/api/v1/history/heatmap', { from: String(start + 12_000), to: String(to) })),
+      );
+      expect(virgin.code, virgin.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'virgin.png'))).toEqual(
+        await bytesOf(await activity('/api/v1/history/virgin', { to: String(to), format: 'raw' })),
+      );
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^rplace heatmap: to .* is in the future\n$/);
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('lists a user\'s placements newest first, a page at a time (user-history)', async () => {
-    const mine = events.filter((e) => e.userId === 'u7').reverse();
-    expect(mine.length).toBeGreaterThan(30);
-    const first = await rplace(['user-history', 'u7', '--limit', '20', '--json']);
-    expect(first.code, first.stderr).toBe(0);
-    const page1 = JSON.parse(first.stdout);
-    expect(page1.placements.map((p: { seq: number; x: number; y: number; color: number; placedAt: string }) => [p.seq, p.x, p.y, p.color, Date.parse(p.placedAt)]))
-      .toEqual(mine.slice(0, 20).map((e) => [e.seq, e.x, e.y, e.color, e.placedAt]));
-    expect(page1.nextBefore).toBe(mine[19]?.seq);
-    const second = await rplace(['user-history', 'u7', '--limit', '1000', '--before', String(page1.nextBefore)]);
-    expect(second.code, second.stderr).toBe(0);
-    const lines = second.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe(`u7: ${mine.length - 20} placement(s) before seq ${page1.nextBefore}, newest first`);
-    expect(lines.slice(1).map((l) => Number(/seq (\d+)/.exec(l)?.[1]))).toEqual(mine.slice(20).map((e) => e.seq));
-    expect(lines.at(-1)).not.toMatch(/^more:/);
-    // Served by an index led by the user (migration 0005), on every partition.
-    const indexes = (await pg.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'events%'`, [names.pgSchema])).rows.map((r) => String(r.indexdef));
-    expect(indexes.filter((d) => /\(user_id, seq DESC\)/.test(d)).length).toBe(indexes.filter((d) => /\(x, y, seq DESC\)/.test(d)).length);
-  }, CLI_TIMEOUT_MS);
+  it(
+    "lists a user's placements newest first, a page at a time (user-history)",
+    async () => {
+      const mine = events.filter((e) => e.userId === 'u7').reverse();
+      expect(mine.length).toBeGreaterThan(30);
+      const first = await rplace(['user-history', 'u7', '--limit', '20', '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      const page1 = JSON.parse(first.stdout);
+      expect(
+        page1.placements.map((p: { seq: number; x: number; y: number; color: number; placedAt: string }) => [
+          p.seq,
+          p.x,
+          p.y,
+          p.color,
+          Date.parse(p.placedAt),
+        ]),
+      ).toEqual(mine.slice(0, 20).map((e) => [e.seq, e.x, e.y, e.color, e.placedAt]));
+      expect(page1.nextBefore).toBe(mine[19]?.seq);
+      const second = await rplace(['user-history', 'u7', '--limit', '1000', '--before', String(page1.nextBefore)]);
+      expect(second.code, second.stderr).toBe(0);
+      const lines = second.stdout.trimEnd().split('\n');
+      expect(lines[0]).toBe(`u7: ${mine.length - 20} placement(s) before seq ${page1.nextBefore}, newest first`);
+      expect(lines.slice(1).map((l) => Number(/seq (\d+)/.exec(l)?.[1]))).toEqual(mine.slice(20).map((e) => e.seq));
+      expect(lines.at(-1)).not.toMatch(/^more:/);
+      // Served by an index led by the user (migration 0005), on every partition.
+      const indexes = (
+        await pg.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'events%'`, [
+          names.pgSchema,
+        ])
+      ).rows.map((r) => String(r.indexdef));
+      expect(indexes.filter((d) => /\(user_id, seq DESC\)/.test(d)).length).toBe(
+        indexes.filter((d) => /\(x, y, seq DESC\)/.test(d)).length,
+      );
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('exits 2 with one line for bad input', async () => {
-    const runs = await Promise.all([
-      rplace(['export', '--format', 'xml']),
-      rplace(['export', '--region', '30,0,20,10']),
-      rplace(['export', '--to', String(Date.now() + 3_600_000)]),
-      rplace(['export', '--after-seq', 'abc']),
-      rplace(['export'], {}),
-    ]);
-    const messages = [/--format must be one of csv, ndjson, parquet/, /region 20×10 at \(30,0\) leaves the 40×30 canvas/, /is in the future/, /--after-seq must be a sequence number/, /set EXPORT_USER_SALT .* or pass --raw-user-ids/];
-    runs.forEach((run, i) => {
-      expect(run.code, run.stderr).toBe(2);
-      expect(run.stderr.trim().split('\n')).toHaveLength(1);
-      expect(run.stderr).toMatch(messages[i] as RegExp);
-      expect(run.stdout).toBe('');
-    });
-  }, CLI_TIMEOUT_MS);
+  it(
+    'exits 2 with one line for bad input',
+    async () => {
+      const runs = await Promise.all([
+        rplace(['export', '--format', 'xml']),
+        rplace(['export', '--region', '30,0,20,10']),
+        rplace(['export', '--to', String(Date.now() + 3_600_000)]),
+        rplace(['export', '--after-seq', 'abc']),
+        rplace(['export'], {}),
+      ]);
+      const messages = [
+        /--format must be one of csv, ndjson, parquet/,
+        /region 20×10 at \(30,0\) leaves the 40×30 canvas/,
+        /is in the future/,
+        /--after-seq must be a sequence number/,
+        /set EXPORT_USER_SALT .* or pass --raw-user-ids/,
+      ];
+      runs.forEach((run, i) => {
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr.trim().split('\n')).toHaveLength(1);
+        expect(run.stderr).toMatch(messages[i] as RegExp);
+        expect(run.stdout).toBe('');
+      });
+    },
+    CLI_TIMEOUT_MS,
+  );
 });

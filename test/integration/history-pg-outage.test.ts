@@ -47,7 +47,6 @@ function startPg(): void {
   pgCtl('-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start');
 }
 
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rplace-pg-'));
   chmodSync(dir, 0o777);
@@ -82,25 +81,49 @@ afterAll(async () => {
 
 it('loses nothing when Postgres stops for a while and comes back', async () => {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const config = loadConfig(historySchema, testEnv(names, {
-    DATABASE_URL: url, CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), SNAPSHOT_INTERVAL_MS: '500',
-  }));
+  const config = loadConfig(
+    historySchema,
+    testEnv(names, {
+      DATABASE_URL: url,
+      CANVAS_WIDTH: String(W),
+      CANVAS_HEIGHT: String(H),
+      SNAPSHOT_INTERVAL_MS: '500',
+    }),
+  );
   stop = await startHistory(config, logger);
   pg = await connectPg(url, names.pgSchema, logger);
   const store = createPgHistoryStore(pg, logger);
   const projection = names.consumers.history;
-  let events: TestEvent[] = await publishEvents(nc, names, randomEvents(2000, W, H, Date.now() - 60_000, 20_000, 32, 11));
-  await expect.poll(() => store.position(projection), { message: 'the first events', timeout: 20_000, interval: 100 }).toBe(events.at(-1)?.seq);
+  let events: TestEvent[] = await publishEvents(
+    nc,
+    names,
+    randomEvents(2000, W, H, Date.now() - 60_000, 20_000, 32, 11),
+  );
+  await expect
+    .poll(() => store.position(projection), { message: 'the first events', timeout: 20_000, interval: 100 })
+    .toBe(events.at(-1)?.seq);
   const outagesBefore = (await metrics.historyStoreOutages.get()).values[0]?.value ?? 0;
 
   pgCtl('-m', 'fast', 'stop');
-  events = [...events, ...await publishEvents(nc, names, randomEvents(2000, W, H, Date.now() - 30_000, 20_000, 32, 12))];
+  events = [
+    ...events,
+    ...(await publishEvents(nc, names, randomEvents(2000, W, H, Date.now() - 30_000, 20_000, 32, 12))),
+  ];
   await sleep(3_000);
   expect((await metrics.historyStoreUp.get()).values[0]?.value).toBe(0);
-  events = [...events, ...await publishEvents(nc, names, randomEvents(1000, W, H, Date.now() - 5_000, 4_000, 32, 13))];
+  events = [
+    ...events,
+    ...(await publishEvents(nc, names, randomEvents(1000, W, H, Date.now() - 5_000, 4_000, 32, 13))),
+  ];
   startPg();
 
-  await expect.poll(() => store.position(projection).catch(() => 0), { message: 'catch-up after the outage', timeout: 40_000, interval: 250 }).toBe(events.at(-1)?.seq);
+  await expect
+    .poll(() => store.position(projection).catch(() => 0), {
+      message: 'catch-up after the outage',
+      timeout: 40_000,
+      interval: 250,
+    })
+    .toBe(events.at(-1)?.seq);
   expect(Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n)).toBe(events.length);
   expect((await metrics.historyStoreUp.get()).values[0]?.value).toBe(1);
   expect((await metrics.historyStoreOutages.get()).values[0]?.value).toBe(outagesBefore + 1);
@@ -108,5 +131,7 @@ it('loses nothing when Postgres stops for a while and comes back', async () => {
   expect(Buffer.from(got.canvas)).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, events.at(-1)!.seq)));
   const latest = await store.latestSnapshot(Number.MAX_SAFE_INTEGER);
   expect(latest).not.toBeNull();
-  expect(Buffer.from(await store.loadSnapshot(latest!.seq))).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, latest!.seq)));
+  expect(Buffer.from(await store.loadSnapshot(latest!.seq))).toEqual(
+    Buffer.from(referenceCanvasToSeq(events, W, H, latest!.seq)),
+  );
 }, 90_000);

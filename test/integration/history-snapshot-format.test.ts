@@ -49,7 +49,11 @@ function stored(e: TestEvent): StoredEvent {
 async function migrateBefore0004(): Promise<void> {
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pg.pool }) });
   const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0004'));
-  const { error } = await new Migrator({ db, provider: { getMigrations: async () => before }, migrationTableSchema: names.pgSchema }).migrateToLatest();
+  const { error } = await new Migrator({
+    db,
+    provider: { getMigrations: async () => before },
+    migrationTableSchema: names.pgSchema,
+  }).migrateToLatest();
   if (error) throw error;
 }
 
@@ -61,13 +65,28 @@ beforeAll(async () => {
   // The old era: events through the store (no snapshots in a commit: those would name the new column),
   // snapshots inserted exactly as the pre-0004 projector wrote them (deflated, no canvas_encoding).
   for (let from = 0; from < OLD_ERA; from += 100) {
-    await store.commit({ projection, expectedSeq: from, newSeq: from + 100, rows: events.slice(from, from + 100).map(stored), snapshots: [] });
+    await store.commit({
+      projection,
+      expectedSeq: from,
+      newSeq: from + 100,
+      rows: events.slice(from, from + 100).map(stored),
+      snapshots: [],
+    });
   }
   for (const seq of OLD_SNAPSHOTS) {
     const upTo = events.slice(0, seq);
     await pg.pool.query(
       `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [seq, new Date().toISOString(), new Date(Math.max(...upTo.map((e) => e.placedAt))).toISOString(), seq, W, H, await compressCanvas(referenceCanvasToSeq(events, W, H, seq))]);
+      [
+        seq,
+        new Date().toISOString(),
+        new Date(Math.max(...upTo.map((e) => e.placedAt))).toISOString(),
+        seq,
+        W,
+        H,
+        await compressCanvas(referenceCanvasToSeq(events, W, H, seq)),
+      ],
+    );
   }
   await migrateToLatest(pg.pool, names.pgSchema);
   // The new era: the real projector reloads from the deflated snapshot at 1,200 and writes raw ones.
@@ -80,7 +99,14 @@ beforeAll(async () => {
   };
   const reloads: (number | null)[] = [];
   const projector = createHistoryProjector({
-    store, source, clock: { now: () => Date.now() }, width: W, height: H, projection, snapshotIntervalMs: 5_000, snapshotMaxEvents: 400,
+    store,
+    source,
+    clock: { now: () => Date.now() },
+    width: W,
+    height: H,
+    projection,
+    snapshotIntervalMs: 5_000,
+    snapshotMaxEvents: 400,
     observer: { reloaded: (info) => reloads.push(info.snapshotSeq) },
   });
   await projector.run(done.signal);
@@ -94,8 +120,11 @@ afterAll(async () => {
 
 describe('snapshots across migration 0004', () => {
   it('keeps old rows deflated, writes new ones raw (lz4-compressed by Postgres), and reads both as the replay', async () => {
-    const rows = (await pg.pool.query(
-      'SELECT seq, canvas_encoding, octet_length(canvas) AS bytes, pg_column_compression(canvas) AS compression FROM snapshots ORDER BY seq')).rows;
+    const rows = (
+      await pg.pool.query(
+        'SELECT seq, canvas_encoding, octet_length(canvas) AS bytes, pg_column_compression(canvas) AS compression FROM snapshots ORDER BY seq',
+      )
+    ).rows;
     const old = rows.filter((r) => OLD_SNAPSHOTS.includes(Number(r.seq)));
     const fresh = rows.filter((r) => !OLD_SNAPSHOTS.includes(Number(r.seq)));
     expect(old.map((r) => [Number(r.seq), r.canvas_encoding])).toEqual(OLD_SNAPSHOTS.map((s) => [s, 'deflate']));
@@ -107,7 +136,9 @@ describe('snapshots across migration 0004', () => {
     }
     for (const r of rows) {
       const seq = Number(r.seq);
-      expect(Buffer.from(await store.loadSnapshot(seq)), `snapshot ${seq}`).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, seq)));
+      expect(Buffer.from(await store.loadSnapshot(seq)), `snapshot ${seq}`).toEqual(
+        Buffer.from(referenceCanvasToSeq(events, W, H, seq)),
+      );
     }
   });
 
@@ -115,20 +146,27 @@ describe('snapshots across migration 0004', () => {
     const snaps = (await pg.pool.query('SELECT max_placed_at FROM snapshots')).rows as { max_placed_at: Date }[];
     const times = snaps.flatMap((s) => [-1, 0, 1].map((d) => s.max_placed_at.getTime() + d));
     for (const time of times) {
-      expect(Buffer.from((await canvasAt(store, { width: W, height: H }, projection, time)).canvas), `at ${time}`)
-        .toEqual(Buffer.from(referenceCanvasAt(events, W, H, time).canvas));
+      expect(
+        Buffer.from((await canvasAt(store, { width: W, height: H }, projection, time)).canvas),
+        `at ${time}`,
+      ).toEqual(Buffer.from(referenceCanvasAt(events, W, H, time).canvas));
     }
-    await fc.assert(fc.asyncProperty(fc.integer({ min: start - 1_000, max: start + SPAN + 1_000 }), async (time) => {
-      const got = await canvasAt(store, { width: W, height: H }, projection, time);
-      const want = referenceCanvasAt(events, W, H, time);
-      expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
-    }), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: start - 1_000, max: start + SPAN + 1_000 }), async (time) => {
+        const got = await canvasAt(store, { width: W, height: H }, projection, time);
+        const want = referenceCanvasAt(events, W, H, time);
+        expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('refuses a raw row of the wrong size, and reports a corrupt deflated row as StoreUnavailable', async () => {
-    const insert = (seq: number, canvas: Buffer, encoding: string) => pg.pool.query(
-      `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding) VALUES ($1, now(), now(), 0, $2, $3, $4, $5)`,
-      [seq, W, H, canvas, encoding]);
+    const insert = (seq: number, canvas: Buffer, encoding: string) =>
+      pg.pool.query(
+        `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding) VALUES ($1, now(), now(), 0, $2, $3, $4, $5)`,
+        [seq, W, H, canvas, encoding],
+      );
     await expect(insert(N + 10, Buffer.alloc(W * H - 1), 'raw')).rejects.toMatchObject({ code: '23514' });
     await expect(insert(N + 11, Buffer.alloc(W * H), 'lz4')).rejects.toMatchObject({ code: '23514' });
     await insert(N + 12, Buffer.from('not deflate'), 'deflate');
@@ -151,7 +189,10 @@ describe('binary COPY reads', () => {
 
   it('failed COPYs reject with the server error and leave the pool whole', async () => {
     for (let i = 0; i < 10; i++) await expect(copyRows(pg.pool, 'SELECT 1 / 0', 1)).rejects.toThrow(/division by zero/);
-    for (let i = 0; i < 10; i++) expect((await copyRows(pg.pool, `SELECT ${i}::int4`, 1)).map((row) => row.map((f) => [...f!]))).toEqual([[[0, 0, 0, i]]]);
+    for (let i = 0; i < 10; i++)
+      expect((await copyRows(pg.pool, `SELECT ${i}::int4`, 1)).map((row) => row.map((f) => [...f!]))).toEqual([
+        [[0, 0, 0, i]],
+      ]);
     expect((await pg.pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     expect(pg.pool.waitingCount).toBe(0);
   });

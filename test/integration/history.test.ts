@@ -30,8 +30,22 @@ import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, referenceCanvasToSeq, type TestEvent } from '../helpers/history.ts';
-import { deleteStream, dropSchema, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
+import {
+  bytesOf,
+  publishEvents,
+  randomEvents,
+  referenceCanvasAt,
+  referenceCanvasToSeq,
+  type TestEvent,
+} from '../helpers/history.ts';
+import {
+  deleteStream,
+  dropSchema,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  testEnv,
+  testNames,
+} from '../helpers/isolation.ts';
 import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
@@ -41,7 +55,15 @@ const H = 30;
 const INTERVAL = 300;
 const names = testNames('history');
 const logger = pino({ level: 'silent' });
-const config = loadConfig(historySchema, testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), SNAPSHOT_INTERVAL_MS: String(INTERVAL), SNAPSHOT_MAX_EVENTS: '1000' }));
+const config = loadConfig(
+  historySchema,
+  testEnv(names, {
+    CANVAS_WIDTH: String(W),
+    CANVAS_HEIGHT: String(H),
+    SNAPSHOT_INTERVAL_MS: String(INTERVAL),
+    SNAPSHOT_MAX_EVENTS: '1000',
+  }),
+);
 const projection = names.consumers.history;
 
 let nc: NatsConnection;
@@ -64,7 +86,13 @@ function route(path: string): HttpRoute {
 }
 
 function get(path: string, query: Record<string, string>): Promise<HttpResponse> {
-  return route(path).handle({ method: 'GET', path, query: new URLSearchParams(query), headers: {}, remoteAddress: '127.0.0.1' });
+  return route(path).handle({
+    method: 'GET',
+    path,
+    query: new URLSearchParams(query),
+    headers: {},
+    remoteAddress: '127.0.0.1',
+  });
 }
 
 beforeAll(async () => {
@@ -76,7 +104,10 @@ beforeAll(async () => {
   events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
   stop = await startHistory(config, logger);
   // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq), { timeout: 20_000, interval: 100 });
+  await vi.waitFor(
+    async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq),
+    { timeout: 20_000, interval: 100 },
+  );
   api = await startHistoryApi(config, logger);
 });
 
@@ -95,10 +126,16 @@ describe('history projector', () => {
   it('writes every event exactly once, with its fields', async () => {
     expect(await rowCount()).toBe(events.length);
     const e = events[1234] as TestEvent;
-    const row = (await pg.pool.query('SELECT x, y, color, user_id, placed_at FROM events WHERE seq = $1', [e.seq])).rows[0];
+    const row = (await pg.pool.query('SELECT x, y, color, user_id, placed_at FROM events WHERE seq = $1', [e.seq]))
+      .rows[0];
     expect(row).toEqual({ x: e.x, y: e.y, color: e.color, user_id: e.userId, placed_at: new Date(e.placedAt) });
-    const partitions = (await pg.pool.query(`SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname LIKE 'events_p%'`, [names.pgSchema])).rows[0].n;
+    const partitions = (
+      await pg.pool.query(
+        `SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname LIKE 'events_p%'`,
+        [names.pgSchema],
+      )
+    ).rows[0].n;
     expect(Number(partitions)).toBeGreaterThanOrEqual(2);
     expect(Number((await pg.pool.query('SELECT count(*) AS n FROM events_default')).rows[0].n)).toBe(0);
   });
@@ -116,12 +153,15 @@ describe('history projector', () => {
   });
 
   it('point-in-time equals the reference replay for random instants, byte for byte', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: start - 1000, max: start + SPAN + 1000 }), async (time) => {
-      const got = await canvasAt(store, { width: W, height: H }, projection, time);
-      const want = referenceCanvasAt(events, W, H, time);
-      expect(got.seq).toBe(want.seq);
-      expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
-    }), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: start - 1000, max: start + SPAN + 1000 }), async (time) => {
+        const got = await canvasAt(store, { width: W, height: H }, projection, time);
+        const want = referenceCanvasAt(events, W, H, time);
+        expect(got.seq).toBe(want.seq);
+        expect(Buffer.from(got.canvas)).toEqual(Buffer.from(want.canvas));
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('snapshots by wall clock while idle after live events', async () => {
@@ -129,19 +169,31 @@ describe('history projector', () => {
     const now = Date.now();
     const live = await publishEvents(nc, names, randomEvents(20, W, H, now - 100, 50, 32, 8));
     events = [...events, ...live];
-    await expect.poll(async () => (await store.latestSnapshot(Number.MAX_SAFE_INTEGER))?.seq, { message: 'a wall-clock snapshot of the live events', timeout: 10_000, interval: 100 }).toBe(live.at(-1)?.seq);
+    await expect
+      .poll(async () => (await store.latestSnapshot(Number.MAX_SAFE_INTEGER))?.seq, {
+        message: 'a wall-clock snapshot of the live events',
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(live.at(-1)?.seq);
     expect(Number((await pg.pool.query('SELECT count(*) AS n FROM snapshots')).rows[0].n)).toBeGreaterThan(before);
-    expect(Buffer.from(await store.loadSnapshot(live.at(-1)!.seq))).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, live.at(-1)!.seq)));
+    expect(Buffer.from(await store.loadSnapshot(live.at(-1)!.seq))).toEqual(
+      Buffer.from(referenceCanvasToSeq(events, W, H, live.at(-1)!.seq)),
+    );
   });
 
   it('a redelivered batch changes nothing, and a stale writer gets SequenceConflict', async () => {
     const position = await store.position(projection);
-    const old = events.slice(0, 100).map((e) => ({ seq: e.seq, storedAt: e.placedAt, event: { ...e, color: (e.color + 1) % 32 } }));
+    const old = events
+      .slice(0, 100)
+      .map((e) => ({ seq: e.seq, storedAt: e.placedAt, event: { ...e, color: (e.color + 1) % 32 } }));
     await store.commit({ projection, expectedSeq: position, newSeq: position, rows: old, snapshots: [] });
     expect(await rowCount()).toBe(events.length);
     const row = (await pg.pool.query('SELECT color FROM events WHERE seq = $1', [events[5]!.seq])).rows[0];
     expect(row.color).toBe(events[5]!.color);
-    await expect(store.commit({ projection, expectedSeq: position - 10, newSeq: position, rows: old, snapshots: [] })).rejects.toBeInstanceOf(SequenceConflict);
+    await expect(
+      store.commit({ projection, expectedSeq: position - 10, newSeq: position, rows: old, snapshots: [] }),
+    ).rejects.toBeInstanceOf(SequenceConflict);
   });
 
   it('a restart resumes from the stored position: nothing lost, nothing doubled', async () => {
@@ -150,7 +202,13 @@ describe('history projector', () => {
     const more = await publishEvents(nc, names, randomEvents(500, W, H, Date.now() - 2000, 1000, 32, 9));
     events = [...events, ...more];
     stop = await startHistory(config, logger);
-    await expect.poll(() => store.position(projection), { message: 'history to catch up after the restart', timeout: 20_000, interval: 100 }).toBe(more.at(-1)?.seq);
+    await expect
+      .poll(() => store.position(projection), {
+        message: 'history to catch up after the restart',
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toBe(more.at(-1)?.seq);
     expect(await rowCount()).toBe(events.length);
     const got = await canvasAt(store, { width: W, height: H }, projection, Date.now());
     expect(Buffer.from(got.canvas)).toEqual(Buffer.from(referenceCanvasToSeq(events, W, H, more.at(-1)!.seq)));
@@ -200,14 +258,24 @@ describe('history API', () => {
       cursor = body.nextCursor;
     } while (cursor);
     expect(seen.map((p) => p.seq)).toEqual(want.map((e) => e.seq));
-    expect(seen[0]).toMatchObject({ color: want[0]!.color, userId: want[0]!.userId, placedAt: new Date(want[0]!.placedAt).toISOString() });
+    expect(seen[0]).toMatchObject({
+      color: want[0]!.color,
+      userId: want[0]!.userId,
+      placedAt: new Date(want[0]!.placedAt).toISOString(),
+    });
     expect((await get('/api/v1/history/pixel', { x: '-1', y: '0' })).status).toBe(400);
   });
 
   it('names who placed each pixel from the user store, keeping userId for tools', async () => {
     const e = events.at(-1) as TestEvent;
-    await pg.pool.query('INSERT INTO users (user_id, username, password_hash, created_at) VALUES ($1, $2, $3, now())', [e.userId, `name_${e.userId}`, 'x']);
-    const body = JSON.parse(String((await get('/api/v1/history/pixel', { x: String(e.x), y: String(e.y), limit: '100' })).body));
+    await pg.pool.query('INSERT INTO users (user_id, username, password_hash, created_at) VALUES ($1, $2, $3, now())', [
+      e.userId,
+      `name_${e.userId}`,
+      'x',
+    ]);
+    const body = JSON.parse(
+      String((await get('/api/v1/history/pixel', { x: String(e.x), y: String(e.y), limit: '100' })).body),
+    );
     const placements = body.placements as { userId: string; username: string | null }[];
     expect(placements[0]).toMatchObject({ userId: e.userId, username: `name_${e.userId}` });
     // The other test users have no account: no name, but their ids stay.
@@ -216,9 +284,18 @@ describe('history API', () => {
 
   it('streams an APNG timelapse of a region whose frames equal the reference, with progress', async () => {
     const region = { x: 5, y: 4, w: 20, h: 10 };
-    const from = start, to = start + SPAN;
+    const from = start,
+      to = start + SPAN;
     const response = await get('/api/v1/history/timelapse', {
-      from: String(from), to: String(to), x: '5', y: '4', w: '20', h: '10', fps: '4', duration: '3', job: 'tl-test',
+      from: String(from),
+      to: String(to),
+      x: '5',
+      y: '4',
+      w: '20',
+      h: '10',
+      fps: '4',
+      duration: '3',
+      job: 'tl-test',
     });
     expect(response.status).toBe(200);
     expect(response.headers?.['x-rplace-frames']).toBe('12');
@@ -230,7 +307,8 @@ describe('history API', () => {
       const time = Math.round(from + ((to - from) * i) / 11);
       const full = referenceCanvasAt(events, W, H, time).canvas;
       const crop = new Uint8Array(region.w * region.h);
-      for (let r = 0; r < region.h; r++) crop.set(full.subarray((region.y + r) * W + region.x, (region.y + r) * W + region.x + region.w), r * region.w);
+      for (let r = 0; r < region.h; r++)
+        crop.set(full.subarray((region.y + r) * W + region.x, (region.y + r) * W + region.x + region.w), r * region.w);
       expect(Buffer.from(frame), `frame ${i}`).toEqual(Buffer.from(crop));
     });
     const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-test' })).body));
@@ -257,11 +335,26 @@ describe('history API', () => {
     try {
       const find = (path: string) => noFfmpeg.routes.find((r) => r.path === path)!;
       for (const format of ['mp4', 'webm']) {
-        const response = await find('/api/v1/history/timelapse').handle({ method: 'GET', path: '/api/v1/history/timelapse', query: new URLSearchParams({ from: String(start), to: String(start + 1000), format }), headers: {}, remoteAddress: '127.0.0.1' });
+        const response = await find('/api/v1/history/timelapse').handle({
+          method: 'GET',
+          path: '/api/v1/history/timelapse',
+          query: new URLSearchParams({ from: String(start), to: String(start + 1000), format }),
+          headers: {},
+          remoteAddress: '127.0.0.1',
+        });
         expect(response.status).toBe(400);
-        expect(JSON.parse(String(response.body))).toEqual({ code: 'bad_request', message: `format ${format} needs ffmpeg, which is not installed on this server; use apng` });
+        expect(JSON.parse(String(response.body))).toEqual({
+          code: 'bad_request',
+          message: `format ${format} needs ffmpeg, which is not installed on this server; use apng`,
+        });
       }
-      const info = await find('/api/v1/history/info').handle({ method: 'GET', path: '/api/v1/history/info', query: new URLSearchParams(), headers: {}, remoteAddress: '127.0.0.1' });
+      const info = await find('/api/v1/history/info').handle({
+        method: 'GET',
+        path: '/api/v1/history/info',
+        query: new URLSearchParams(),
+        headers: {},
+        remoteAddress: '127.0.0.1',
+      });
       expect(JSON.parse(String(info.body)).formats).toEqual(['apng']);
     } finally {
       await noFfmpeg.close();
@@ -271,13 +364,15 @@ describe('history API', () => {
 
 describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
   const region = { x: 5, y: 4, w: 20, h: 10 };
-  const from = start, to = start + SPAN;
+  const from = start,
+    to = start + SPAN;
   const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-'));
   const rgba = paletteRgba(PALETTE_32);
 
   /** The palette index whose colour is nearest (squared RGB distance). */
   function nearestColor(rgb: readonly number[]): number {
-    let best = 0, bestDistance = Infinity;
+    let best = 0,
+      bestDistance = Infinity;
     for (let i = 0; i < PALETTE_32.length; i++) {
       const d = (rgb[0]! - rgba[i * 4]!) ** 2 + (rgb[1]! - rgba[i * 4 + 1]!) ** 2 + (rgb[2]! - rgba[i * 4 + 2]!) ** 2;
       if (d < bestDistance) [best, bestDistance] = [i, d];
@@ -295,15 +390,35 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
       requireFfmpeg();
       const job = `tl-${format}`;
       const response = await get('/api/v1/history/timelapse', {
-        from: String(from), to: String(to), x: '5', y: '4', w: '20', h: '10', fps: '4', duration: '3', format, job,
+        from: String(from),
+        to: String(to),
+        x: '5',
+        y: '4',
+        w: '20',
+        h: '10',
+        fps: '4',
+        duration: '3',
+        format,
+        job,
       });
       expect(response.status).toBe(200);
-      expect(response.headers).toMatchObject({ 'content-type': `video/${format}`, 'x-rplace-frames': '12', 'x-rplace-job': job, 'x-rplace-width': '960', 'x-rplace-height': '480' });
+      expect(response.headers).toMatchObject({
+        'content-type': `video/${format}`,
+        'x-rplace-frames': '12',
+        'x-rplace-job': job,
+        'x-rplace-width': '960',
+        'x-rplace-height': '480',
+      });
       const file = join(dir, `timelapse.${format}`);
       writeFileSync(file, await bytesOf(response));
       // 20×10 scaled by 48 (short side 480): each region pixel is a 48×48 square.
       const size = videoSize(20, 10);
-      expect(await probeVideo(file)).toEqual({ codec: format === 'mp4' ? 'h264' : 'vp9', width: size.width, height: size.height, frames: 12 });
+      expect(await probeVideo(file)).toEqual({
+        codec: format === 'mp4' ? 'h264' : 'vp9',
+        width: size.width,
+        height: size.height,
+        frames: 12,
+      });
       // Streamed, yet players show its length: 12 frames at 4 fps.
       expect(await probeDuration(file)).toBeCloseTo(3, 2);
       const last = await decodeFrame(file, 11);
@@ -330,11 +445,22 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
     const uws = loadUws();
     const app = uws.App();
     mountHttpRoutes(app, api.routes, dir, logger);
-    const listen = await new Promise<NonNullable<unknown>>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))));
+    const listen = await new Promise<NonNullable<unknown>>((resolve, reject) =>
+      app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen')))),
+    );
     try {
       const port = uws.us_socket_local_port(listen as never);
       // 600 frames at 30 fps: far more than the client reads before hanging up.
-      const query = new URLSearchParams({ from: String(from), to: String(to), w: String(W), h: String(H), fps: '30', duration: '20', format: 'mp4', job: 'tl-gone' });
+      const query = new URLSearchParams({
+        from: String(from),
+        to: String(to),
+        w: String(W),
+        h: String(H),
+        fps: '30',
+        duration: '20',
+        format: 'mp4',
+        job: 'tl-gone',
+      });
       await new Promise<void>((resolve, reject) => {
         const request = httpGet(`http://127.0.0.1:${port}/api/v1/history/timelapse?${query}`, (response) => {
           expect(response.statusCode).toBe(200);
@@ -346,8 +472,16 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
         });
         request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
       });
-      await expect.poll(async () => JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body)).state, { message: 'the job to be cancelled', timeout: 10_000, interval: 20 }).toBe('cancelled');
-      await expect.poll(async () => ffmpegChildren().length, { message: 'no ffmpeg child left', timeout: 5_000, interval: 20 }).toBe(0);
+      await expect
+        .poll(
+          async () =>
+            JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body)).state,
+          { message: 'the job to be cancelled', timeout: 10_000, interval: 20 },
+        )
+        .toBe('cancelled');
+      await expect
+        .poll(async () => ffmpegChildren().length, { message: 'no ffmpeg child left', timeout: 5_000, interval: 20 })
+        .toBe(0);
       const progress = JSON.parse(String((await get('/api/v1/history/timelapse/progress', { job: 'tl-gone' })).body));
       expect(progress.framesDone).toBeLessThan(600);
     } finally {
@@ -358,13 +492,28 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
 
 describe('rplace timelapse (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-cli-'));
-  const env = { ...process.env, ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }) };
+  const env = {
+    ...process.env,
+    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
+  };
 
   const rplace = rplaceCli(env);
 
   it('writes MP4 (from the extension) and WebM (from --format), and says in one line when ffmpeg is missing', async () => {
     requireFfmpeg();
-    const span = ['timelapse', '--from', String(start), '--to', String(start + SPAN), '--region', '5,4,20,10', '--fps', '4', '--duration', '2'];
+    const span = [
+      'timelapse',
+      '--from',
+      String(start),
+      '--to',
+      String(start + SPAN),
+      '--region',
+      '5,4,20,10',
+      '--fps',
+      '4',
+      '--duration',
+      '2',
+    ];
     const [mp4, webm, missing] = await Promise.all([
       rplace([...span, '-o', join(dir, 'out.mp4')]),
       rplace([...span, '--format', 'webm', '-o', join(dir, 'out.video')]),
@@ -375,6 +524,10 @@ describe('rplace timelapse (CLI)', () => {
     expect(await probeVideo(join(dir, 'out.mp4'))).toEqual({ codec: 'h264', width: 960, height: 480, frames: 8 });
     expect(webm.code, webm.stderr).toBe(0);
     expect(await probeVideo(join(dir, 'out.video'))).toEqual({ codec: 'vp9', width: 960, height: 480, frames: 8 });
-    expect(missing).toMatchObject({ code: 1, stderr: 'rplace timelapse: mp4 needs ffmpeg, which is not on PATH (apt-get install ffmpeg); or write an animated PNG with -o out.png\n' });
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr:
+        'rplace timelapse: mp4 needs ffmpeg, which is not on PATH (apt-get install ffmpeg); or write an animated PNG with -o out.png\n',
+    });
   });
 });

@@ -19,7 +19,14 @@ import { createDurableBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
 import { encodeEvent, EventKind } from '../../proto/event-codec.ts';
 import { decodePng } from '../helpers/png.ts';
-import { cleanupCanvas, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  cleanupCanvas,
+  testEnv,
+  testNames,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 
 const names = testNames('modapi');
 const SECRET = 'mod-api-test-secret-0123456789abcdefgh';
@@ -38,11 +45,19 @@ interface Reply {
 async function http(method: string, path: string, body?: unknown, cookie?: string, csrf = true): Promise<Reply> {
   const res = await fetch(`http://${host}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...(csrf ? { 'x-rplace-csrf': '1' } : {}), ...(cookie ? { cookie } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(csrf ? { 'x-rplace-csrf': '1' } : {}),
+      ...(cookie ? { cookie } : {}),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const sid = /rplace_session=([^;]*)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
-  return { status: res.status, json: (await res.json()) as Record<string, unknown>, cookie: sid ? `rplace_session=${sid}` : undefined };
+  return {
+    status: res.status,
+    json: (await res.json()) as Record<string, unknown>,
+    cookie: sid ? `rplace_session=${sid}` : undefined,
+  };
 }
 
 async function register(username: string): Promise<{ cookie: string; userId: string }> {
@@ -54,11 +69,18 @@ async function register(username: string): Promise<{ cookie: string; userId: str
 const lastSeq = async () => (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
 
 /** Placements as the edge would store them, by `userId`, at `placedAt`. */
-async function place(userId: string, pixels: readonly { x: number; y: number; color: number }[], placedAt: number): Promise<void> {
+async function place(
+  userId: string,
+  pixels: readonly { x: number; y: number; color: number }[],
+  placedAt: number,
+): Promise<void> {
   const js = jetstream(nc);
   let i = 0;
   for (const p of pixels) {
-    await js.publish(names.pixelSubject(p.x, p.y), encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `r${placedAt}-${i++}`, placedAt }));
+    await js.publish(
+      names.pixelSubject(p.x, p.y),
+      encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `r${placedAt}-${i++}`, placedAt }),
+    );
   }
 }
 
@@ -70,9 +92,23 @@ const roles = () => createPgModeratorRoles(pool, names.pgSchema);
 beforeAll(async () => {
   nc = await connect({ servers: TEST_NATS_URL });
   redis = new Redis(TEST_REDIS_URL);
-  const config = loadConfig(edgeSchema, testEnv(names, { PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: SECRET, CANVAS_WIDTH: '64', CANVAS_HEIGHT: '48', COOLDOWN_SECONDS: '1', LOG_LEVEL: 'silent', REGISTRATIONS_PER_IP_PER_HOUR: '100' }));
+  const config = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: SECRET,
+      CANVAS_WIDTH: '64',
+      CANVAS_HEIGHT: '48',
+      COOLDOWN_SECONDS: '1',
+      LOG_LEVEL: 'silent',
+      REGISTRATIONS_PER_IP_PER_HOUR: '100',
+    }),
+  );
   let port = 0;
-  stop = await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), { onListening: (p) => (port = p) });
+  stop = await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), {
+    onListening: (p) => (port = p),
+  });
   host = `127.0.0.1:${port}`;
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
   moderator = await register('modalice');
@@ -112,18 +148,44 @@ describe('moderator API', () => {
       }
     }
     expect(await lastSeq().catch(() => 0)).toBe(before);
-    expect(await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).get(player.userId)).toBeNull();
-    expect((await http('GET', '/api/v1/mod/me', undefined, moderator.cookie)).json).toEqual({ userId: moderator.userId, username: 'modalice' });
+    expect(
+      await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema)).get(
+        player.userId,
+      ),
+    ).toBeNull();
+    expect((await http('GET', '/api/v1/mod/me', undefined, moderator.cookie)).json).toEqual({
+      userId: moderator.userId,
+      username: 'modalice',
+    });
   });
 
   it('validates bodies and bounds: bad JSON, unknown fields, no CSRF header, off-canvas region', async () => {
-    expect((await http('POST', '/api/v1/mod/survey', { region, since: 0, extra: 1 }, moderator.cookie)).status).toBe(400);
-    expect((await http('POST', '/api/v1/mod/survey', { region: { ...region, width: 0 }, since: 0 }, moderator.cookie)).status).toBe(400);
+    expect((await http('POST', '/api/v1/mod/survey', { region, since: 0, extra: 1 }, moderator.cookie)).status).toBe(
+      400,
+    );
+    expect(
+      (await http('POST', '/api/v1/mod/survey', { region: { ...region, width: 0 }, since: 0 }, moderator.cookie))
+        .status,
+    ).toBe(400);
     expect((await http('POST', '/api/v1/mod/survey', { region, since: 0 }, moderator.cookie, false)).status).toBe(403);
-    const off = await http('POST', '/api/v1/mod/survey', { region: { x: 100, y: 100, width: 5, height: 5 }, since: 0 }, moderator.cookie);
+    const off = await http(
+      'POST',
+      '/api/v1/mod/survey',
+      { region: { x: 100, y: 100, width: 5, height: 5 }, since: 0 },
+      moderator.cookie,
+    );
     expect(off.status).toBe(400);
     expect(off.json['code']).toBe('invalid_coordinates');
-    expect((await http('POST', '/api/v1/mod/apply', { selection: { region, since: 0 }, idempotencyKey: 'x' }, moderator.cookie)).status).toBe(400);
+    expect(
+      (
+        await http(
+          'POST',
+          '/api/v1/mod/apply',
+          { selection: { region, since: 0 }, idempotencyKey: 'x' },
+          moderator.cookie,
+        )
+      ).status,
+    ).toBe(400);
     expect((await http('GET', '/api/v1/mod/audit?limit=100000', undefined, moderator.cookie)).status).toBe(400);
   });
 
@@ -137,7 +199,9 @@ describe('moderator API', () => {
 
     const survey = await http('POST', '/api/v1/mod/survey', { region, since: t0 + 1_000 }, moderator.cookie);
     expect(survey.status).toBe(200);
-    expect(survey.json['users']).toEqual([{ userId: vandal.userId, username: 'vandalvic', placements: 10, firstAt: t0 + 5_000, lastAt: t0 + 5_000 }]);
+    expect(survey.json['users']).toEqual([
+      { userId: vandal.userId, username: 'vandalvic', placements: 10, firstAt: t0 + 5_000, lastAt: t0 + 5_000 },
+    ]);
     expect(survey.json['pixels']).toBe(10);
     const all = await http('POST', '/api/v1/mod/survey', { region, since: 0 }, moderator.cookie);
     expect((all.json['users'] as { username: string }[]).map((u) => u.username)).toEqual(['playerbob', 'vandalvic']);
@@ -150,7 +214,8 @@ describe('moderator API', () => {
     const before = decodePng(Buffer.from(String(preview.json['beforePng']), 'base64'));
     const after = decodePng(Buffer.from(String(preview.json['afterPng']), 'base64'));
     expect([before.width, before.height]).toEqual([8, 6]);
-    const at = (png: typeof before, x: number, y: number) => png.frames[0]![(y - region.y) * region.width + (x - region.x)];
+    const at = (png: typeof before, x: number, y: number) =>
+      png.frames[0]![(y - region.y) * region.width + (x - region.x)];
     expect(at(before, 12, 11)).toBe(5);
     expect(at(after, 12, 11)).toBe(3); // the player's colour under it
     expect(at(after, 16, 12)).toBe(0); // the vandal painted blank canvas there
@@ -159,7 +224,10 @@ describe('moderator API', () => {
 
     const seqBefore = await lastSeq();
     const body = { selection, idempotencyKey: KEY };
-    const [a, b] = await Promise.all([http('POST', '/api/v1/mod/apply', body, moderator.cookie), http('POST', '/api/v1/mod/apply', body, moderator.cookie)]);
+    const [a, b] = await Promise.all([
+      http('POST', '/api/v1/mod/apply', body, moderator.cookie),
+      http('POST', '/api/v1/mod/apply', body, moderator.cookie),
+    ]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(a.json['rollbackId']).toBe(b.json['rollbackId']);
     expect([a.json['repeated'], b.json['repeated']].sort()).toEqual([false, true]);
@@ -172,19 +240,39 @@ describe('moderator API', () => {
 
     const audit = await http('GET', '/api/v1/mod/audit?limit=10', undefined, moderator.cookie);
     const entries = audit.json['entries'] as Record<string, unknown>[];
-    expect(entries[0]).toMatchObject({ kind: 'rollback', rollbackId: a.json['rollbackId'], moderatorId: moderator.userId, moderator: 'modalice', pixels: 10 });
+    expect(entries[0]).toMatchObject({
+      kind: 'rollback',
+      rollbackId: a.json['rollbackId'],
+      moderatorId: moderator.userId,
+      moderator: 'modalice',
+      pixels: 10,
+    });
   });
 
   it('selects a user without a rectangle: their placements anywhere, previewed in the box around them', async () => {
     expect((await http('POST', '/api/v1/mod/survey', { since: 0 }, moderator.cookie)).status).toBe(400);
     const t = Date.now() - 5_000;
-    await place(vandal.userId, [{ x: 40, y: 30, color: 7 }, { x: 50, y: 33, color: 7 }], t);
+    await place(
+      vandal.userId,
+      [
+        { x: 40, y: 30, color: 7 },
+        { x: 50, y: 33, color: 7 },
+      ],
+      t,
+    );
     const survey = await http('POST', '/api/v1/mod/survey', { since: t, user: 'vandalvic' }, moderator.cookie);
-    expect(survey.json['users']).toEqual([{ userId: vandal.userId, username: 'vandalvic', placements: 2, firstAt: t, lastAt: t }]);
+    expect(survey.json['users']).toEqual([
+      { userId: vandal.userId, username: 'vandalvic', placements: 2, firstAt: t, lastAt: t },
+    ]);
     const preview = await http('POST', '/api/v1/mod/preview', { since: t, user: 'vandalvic' }, moderator.cookie);
     expect([preview.json['pixels'], preview.json['region']]).toEqual([2, { x: 40, y: 30, width: 11, height: 4 }]);
     const seq = await lastSeq();
-    const applied = await http('POST', '/api/v1/mod/apply', { selection: { since: t, user: vandal.userId }, idempotencyKey: 'user-only-01' }, moderator.cookie);
+    const applied = await http(
+      'POST',
+      '/api/v1/mod/apply',
+      { selection: { since: t, user: vandal.userId }, idempotencyKey: 'user-only-01' },
+      moderator.cookie,
+    );
     expect(applied.json['applied']).toBe(2);
     expect(await lastSeq()).toBe(seq + 2);
   });
@@ -192,24 +280,63 @@ describe('moderator API', () => {
   it('bans, shadow-bans and unbans, once per key, and audits each', async () => {
     const bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
     const ban = { user: 'vandalvic', mode: 'ban', idempotencyKey: 'ban-vandal-01' };
-    const [x, y] = await Promise.all([http('POST', '/api/v1/mod/ban', ban, moderator.cookie), http('POST', '/api/v1/mod/ban', ban, moderator.cookie)]);
+    const [x, y] = await Promise.all([
+      http('POST', '/api/v1/mod/ban', ban, moderator.cookie),
+      http('POST', '/api/v1/mod/ban', ban, moderator.cookie),
+    ]);
     expect([x.status, y.status]).toEqual([200, 200]);
     expect([x.json['repeated'], y.json['repeated']].sort()).toEqual([false, true]);
     expect(await bans.get(vandal.userId)).toBe('ban');
-    expect((await http('POST', '/api/v1/mod/ban', { user: 'vandalvic', mode: 'shadow', idempotencyKey: 'shadow-vandal-01' }, moderator.cookie)).status).toBe(200);
+    expect(
+      (
+        await http(
+          'POST',
+          '/api/v1/mod/ban',
+          { user: 'vandalvic', mode: 'shadow', idempotencyKey: 'shadow-vandal-01' },
+          moderator.cookie,
+        )
+      ).status,
+    ).toBe(200);
     expect(await bans.get(vandal.userId)).toBe('shadow');
-    expect((await http('POST', '/api/v1/mod/unban', { user: vandal.userId, idempotencyKey: 'unban-vandal-01' }, moderator.cookie)).json['lifted']).toBe(true);
+    expect(
+      (
+        await http(
+          'POST',
+          '/api/v1/mod/unban',
+          { user: vandal.userId, idempotencyKey: 'unban-vandal-01' },
+          moderator.cookie,
+        )
+      ).json['lifted'],
+    ).toBe(true);
     expect(await bans.get(vandal.userId)).toBeNull();
-    expect((await http('POST', '/api/v1/mod/ban', { user: 'nobody-here', mode: 'ban', idempotencyKey: 'ban-nobody-01' }, moderator.cookie)).status).toBe(404);
-    const entries = (await http('GET', '/api/v1/mod/audit?limit=10', undefined, moderator.cookie)).json['entries'] as Record<string, unknown>[];
-    const actions = entries.filter((e) => e['kind'] === 'action').map((e) => [e['action'], e['target'], e['moderator']]);
-    expect(actions.slice(0, 3)).toEqual([['unban', 'vandalvic', 'modalice'], ['shadow', 'vandalvic', 'modalice'], ['ban', 'vandalvic', 'modalice']]);
+    expect(
+      (
+        await http(
+          'POST',
+          '/api/v1/mod/ban',
+          { user: 'nobody-here', mode: 'ban', idempotencyKey: 'ban-nobody-01' },
+          moderator.cookie,
+        )
+      ).status,
+    ).toBe(404);
+    const entries = (await http('GET', '/api/v1/mod/audit?limit=10', undefined, moderator.cookie)).json[
+      'entries'
+    ] as Record<string, unknown>[];
+    const actions = entries
+      .filter((e) => e['kind'] === 'action')
+      .map((e) => [e['action'], e['target'], e['moderator']]);
+    expect(actions.slice(0, 3)).toEqual([
+      ['unban', 'vandalvic', 'modalice'],
+      ['shadow', 'vandalvic', 'modalice'],
+      ['ban', 'vandalvic', 'modalice'],
+    ]);
   });
 
   it('a revoked moderator is refused on the very next request', async () => {
     expect((await http('GET', '/api/v1/mod/me', undefined, moderator.cookie)).status).toBe(200);
     expect(await roles().revoke(moderator.userId)).toBe(true);
-    for (const [method, path, body] of routes) expect((await http(method, path, body, moderator.cookie)).status).toBe(403);
+    for (const [method, path, body] of routes)
+      expect((await http(method, path, body, moderator.cookie)).status).toBe(403);
     expect(await roles().grant(moderator.userId, 'm_test')).toBe(true);
     expect((await http('GET', '/api/v1/mod/me', undefined, moderator.cookie)).status).toBe(200);
   });

@@ -19,7 +19,12 @@ const env = testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(W), 
 let fx: Awaited<ReturnType<typeof authFixture>>;
 
 function mod(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mod', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mod', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 beforeAll(async () => {
@@ -37,7 +42,9 @@ describe('rplace mod', () => {
     if (!reg.ok) throw new Error(reg.message);
     const userId = reg.session.userId;
     const sub = fx.nc.subscribe(revocationSubject(names.canvasId), { max: 1 });
-    const revoked = (async () => { for await (const m of sub) return m.json<{ user: string }>(); })();
+    const revoked = (async () => {
+      for await (const m of sub) return m.json<{ user: string }>();
+    })();
     await fx.nc.flush(); // the subscription must reach the server before spawnSync blocks this process
     const ban = mod(['ban', 'troll']);
     expect(ban.stderr).toBe('');
@@ -56,7 +63,15 @@ describe('rplace mod', () => {
 
   it('restores a region to how it was at a moment, and only that region', async () => {
     const log = createJetStreamEventLog(fx.nc, names, { timeoutMs: 5_000 });
-    const place = (x: number, y: number, color: number, i: number): CanvasEvent => ({ kind: EventKind.PixelPlaced, x, y, color, userId: 'u_someone', requestId: `p${i}`, placedAt: Date.now() });
+    const place = (x: number, y: number, color: number, i: number): CanvasEvent => ({
+      kind: EventKind.PixelPlaced,
+      x,
+      y,
+      color,
+      userId: 'u_someone',
+      requestId: `p${i}`,
+      placedAt: Date.now(),
+    });
     for (let i = 0; i < 16; i++) await log.append(place(i % W, Math.floor(i / W), 3, i), `s/${i}`);
     await sleep(30);
     const at = Date.now();
@@ -64,7 +79,11 @@ describe('rplace mod', () => {
     for (let i = 0; i < 16; i++) await log.append(place(i % W, Math.floor(i / W), 7, 100 + i), `s/${100 + i}`);
     await log.close();
 
-    const dry = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mod', 'restore', '--region', '0,0,4,2', '--at', String(at)], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, input: 'n\n' });
+    const dry = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'mod', 'restore', '--region', '0,0,4,2', '--at', String(at)],
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, input: 'n\n' },
+    );
     expect(dry.stdout).toMatch(/8 pixels to change/);
     expect(dry.status).toBe(2); // stdin is a pipe, not a terminal: refused without --yes
 

@@ -19,7 +19,12 @@ let conn: PgConnection;
 beforeAll(async () => {
   conn = await connectPg(TEST_DATABASE_URL, names.pgSchema, pino({ level: 'silent' }), { max: 2 });
   await migrateToLatest(conn.pool, names.pgSchema);
-  await createPgUserStore(conn.pool, names.pgSchema).create({ userId: 'u_modcarol', username: 'Carol', passwordHash: 'x', createdAt: Date.now() });
+  await createPgUserStore(conn.pool, names.pgSchema).create({
+    userId: 'u_modcarol',
+    username: 'Carol',
+    passwordHash: 'x',
+    createdAt: Date.now(),
+  });
 }, 30_000);
 
 afterAll(async () => {
@@ -43,8 +48,15 @@ describe('rplace mod grant / revoke', () => {
     expect((await cli(['mod', 'revoke', 'Carol'])).stdout).toBe('Carol (u_modcarol) was not a moderator\n');
 
     const guest = await cli(['mod', 'grant', 'g_0123456789abcdef']);
-    expect([guest.code, guest.stderr]).toEqual([2, 'rplace mod grant: no such account: g_0123456789abcdef (guests cannot be moderators)\n']);
+    expect([guest.code, guest.stderr]).toEqual([
+      2,
+      'rplace mod grant: no such account: g_0123456789abcdef (guests cannot be moderators)\n',
+    ]);
     const actions = await createPgModeratorActions(conn.pool, names.pgSchema).recent(10);
-    expect(actions.map((a) => [a.action, a.moderatorId, a.targetId])).toEqual([['revoke', 'm_ops', 'u_modcarol'], ['grant', expect.stringMatching(/^m_/), 'u_modcarol'], ['grant', 'm_ops', 'u_modcarol']]);
+    expect(actions.map((a) => [a.action, a.moderatorId, a.targetId])).toEqual([
+      ['revoke', 'm_ops', 'u_modcarol'],
+      ['grant', expect.stringMatching(/^m_/), 'u_modcarol'],
+      ['grant', 'm_ops', 'u_modcarol'],
+    ]);
   }, 120_000);
 });

@@ -24,7 +24,13 @@ import { startLocalNats, type LocalService } from '../../src/adapters/services/l
 import type { StoredEvent } from '../../src/ports/event-log.ts';
 import { ServiceUnreachable } from '../../src/ports/errors.ts';
 import { ensureStream, applyStreams } from '../../streams/apply.ts';
-import { natsAuthorizationConfig, natsInboxPrefix, natsUserOf, NATS_ROLES, type NatsRole } from '../../streams/permissions.ts';
+import {
+  natsAuthorizationConfig,
+  natsInboxPrefix,
+  natsUserOf,
+  NATS_ROLES,
+  type NatsRole,
+} from '../../streams/permissions.ts';
 import { portFree } from '../../deploy/local/topology.ts';
 import { testNames } from '../helpers/isolation.ts';
 import { ConfigError } from '../../src/ports/errors.ts';
@@ -32,7 +38,10 @@ import { ConfigError } from '../../src/ports/errors.ts';
 const names = testNames('natsauth');
 const canvas = { width: 64, height: 64, colors: 32 };
 const logger = pino({ level: 'silent' });
-const passwords = Object.fromEntries(NATS_ROLES.map((role) => [role, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>;
+const passwords = Object.fromEntries(NATS_ROLES.map((role) => [role, randomBytes(18).toString('base64url')])) as Record<
+  NatsRole,
+  string
+>;
 const dir = mkdtempSync(join(tmpdir(), 'rplace-natsauth-'));
 const historyKey = nkeys.createUser();
 const historySeedFile = join(dir, 'history.nk');
@@ -41,7 +50,10 @@ let url: string;
 const connections: NatsConnection[] = [];
 
 async function as(role: NatsRole): Promise<NatsConnection> {
-  const credentials = role === 'history' ? { nkeySeedFile: historySeedFile } : { user: { name: natsUserOf(role, names), password: passwords[role] } };
+  const credentials =
+    role === 'history'
+      ? { nkeySeedFile: historySeedFile }
+      : { user: { name: natsUserOf(role, names), password: passwords[role] } };
   const nc = await connectNats(url, `test-${role}`, { ...credentials, inboxPrefix: natsInboxPrefix(role, names) });
   connections.push(nc);
   return nc;
@@ -78,10 +90,18 @@ beforeAll(async () => {
     }
   }
   expect(port).toBeGreaterThan(0);
-  const secrets = { ...Object.fromEntries(NATS_ROLES.map((role) => [role, { password: passwords[role] }])), history: { nkey: historyKey.getPublicKey() } };
+  const secrets = {
+    ...Object.fromEntries(NATS_ROLES.map((role) => [role, { password: passwords[role] }])),
+    history: { nkey: historyKey.getPublicKey() },
+  };
   writeFileSync(historySeedFile, `${new TextDecoder().decode(historyKey.getSeed())}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'nats.conf'), natsAuthorizationConfig(names, secrets), { mode: 0o600 });
-  server = await startLocalNats({ port, storeDir: join(dir, 'store'), logFile: join(dir, 'nats.log'), extraArgs: ['-c', join(dir, 'nats.conf')] });
+  server = await startLocalNats({
+    port,
+    storeDir: join(dir, 'store'),
+    logFile: join(dir, 'nats.log'),
+    extraArgs: ['-c', join(dir, 'nats.conf')],
+  });
   url = `nats://127.0.0.1:${port}`;
 }, 30_000);
 
@@ -95,7 +115,9 @@ describe('authentication', () => {
   it('refuses anonymous connections and wrong passwords', async () => {
     await expect(connectNats(url, 'test-anonymous')).rejects.toBeInstanceOf(ServiceUnreachable);
     await expect(connectNats(url, 'test-anonymous')).rejects.toThrow(/authori[sz]ation/i);
-    await expect(connectNats(url, 'test-wrong', { user: { name: natsUserOf('operator', names), password: 'not-it' } })).rejects.toThrow(/authori[sz]ation/i);
+    await expect(
+      connectNats(url, 'test-wrong', { user: { name: natsUserOf('operator', names), password: 'not-it' } }),
+    ).rejects.toThrow(/authori[sz]ation/i);
     const stranger = join(dir, 'stranger.nk');
     writeFileSync(stranger, nkeys.createUser().getSeed());
     await expect(connectNats(url, 'test-stranger', { nkeySeedFile: stranger })).rejects.toThrow(/authori[sz]ation/i);
@@ -109,7 +131,12 @@ describe('permissions per role', () => {
   let history: NatsConnection;
 
   beforeAll(async () => {
-    [operator, edge, bitmap, history] = await Promise.all([as('operator'), as('edge'), as('bitmap-projector'), as('history')]);
+    [operator, edge, bitmap, history] = await Promise.all([
+      as('operator'),
+      as('edge'),
+      as('bitmap-projector'),
+      as('history'),
+    ]);
   });
 
   it('only the operator creates the stream; a role meeting a missing stream says to apply it as the operator', async () => {
@@ -125,16 +152,22 @@ describe('permissions per role', () => {
     expect(first.seq).toBeGreaterThan(0);
     // Its tail (ephemeral consumer create, pull, delete) works under these permissions.
     const seqs: number[] = [];
-    for await (const batch of createNatsEventStream(edge, names, { canvas }).readPixels(1, { untilSeq: first.seq })) for (let i = 0; i < batch.count; i++) seqs.push(batch.seqs[i]!);
+    for await (const batch of createNatsEventStream(edge, names, { canvas }).readPixels(1, { untilSeq: first.seq }))
+      for (let i = 0; i < batch.count; i++) seqs.push(batch.seqs[i]!);
     expect(seqs).toEqual([first.seq]);
     const jsm = await jetstreamManager(edge);
     await expect(jsm.streams.delete(names.stream)).rejects.toSatisfy(isPermissionViolation);
     await expect(jsm.streams.purge(names.stream)).rejects.toSatisfy(isPermissionViolation);
     await expect(jsm.streams.update(names.stream, { max_msgs: 10 })).rejects.toSatisfy(isPermissionViolation);
     // Moderation events are allowed: the moderator console runs on the edge and checks the moderator role per request.
-    expect(await createNatsModerationLog(edge, names, 2_000).appendIfLast(restored(3), 'm3', first.seq)).toEqual({ ok: true, seq: first.seq + 1 });
+    expect(await createNatsModerationLog(edge, names, 2_000).appendIfLast(restored(3), 'm3', first.seq)).toEqual({
+      ok: true,
+      seq: first.seq + 1,
+    });
     // Nor may it steal a projection's deliveries.
-    await expect(jsm.consumers.add(names.stream, { durable_name: names.consumers.bitmap, ack_policy: 'all' as never })).rejects.toSatisfy(isPermissionViolation);
+    await expect(
+      jsm.consumers.add(names.stream, { durable_name: names.consumers.bitmap, ack_policy: 'all' as never }),
+    ).rejects.toSatisfy(isPermissionViolation);
     expect((await (await jetstreamManager(operator)).streams.info(names.stream)).state.last_seq).toBe(first.seq + 1);
     await log.close();
   });
@@ -153,17 +186,28 @@ describe('permissions per role', () => {
 
   it('projectors consume through their own durable only, and cannot publish to the stream or delete it', async () => {
     const before = (await (await jetstreamManager(operator)).streams.info(names.stream)).state.last_seq;
-    for (const [nc, durable, other] of [[bitmap, names.consumers.bitmap, names.consumers.history], [history, names.consumers.history, names.consumers.bitmap]] as const) {
+    for (const [nc, durable, other] of [
+      [bitmap, names.consumers.bitmap, names.consumers.history],
+      [history, names.consumers.history, names.consumers.bitmap],
+    ] as const) {
       const controller = new AbortController();
       const got: StoredEvent[] = [];
-      const running = createNatsProjectionSource(nc, names, durable, logger, { canvas }).run(1, async (batch) => {
-        got.push(...batch);
-        if (got.length >= 1) controller.abort();
-      }, controller.signal);
+      const running = createNatsProjectionSource(nc, names, durable, logger, { canvas }).run(
+        1,
+        async (batch) => {
+          got.push(...batch);
+          if (got.length >= 1) controller.abort();
+        },
+        controller.signal,
+      );
       await running;
       expect(got[0]?.seq).toBe(1);
-      await expect(jetstream(nc).publish(names.pixelSubject(0, 0), encodeEvent(placed(9)))).rejects.toSatisfy(isPermissionViolation);
-      await expect(jetstream(nc).publish(names.moderationSubject(0, 0), encodeEvent(placed(9, EventKind.PixelRestored)))).rejects.toSatisfy(isPermissionViolation);
+      await expect(jetstream(nc).publish(names.pixelSubject(0, 0), encodeEvent(placed(9)))).rejects.toSatisfy(
+        isPermissionViolation,
+      );
+      await expect(
+        jetstream(nc).publish(names.moderationSubject(0, 0), encodeEvent(placed(9, EventKind.PixelRestored))),
+      ).rejects.toSatisfy(isPermissionViolation);
       expect(await refused(nc, names.control.revokeSession)).toBe(true);
       expect(await refused(nc, names.control.revokeUser)).toBe(true);
       const jsm = await jetstreamManager(nc);
@@ -173,7 +217,7 @@ describe('permissions per role', () => {
     expect((await (await jetstreamManager(operator)).streams.info(names.stream)).state.last_seq).toBe(before);
   });
 
-  it('roles answer the operator\'s status request (allow_responses); the operator writes moderation events and may delete the stream', async () => {
+  it("roles answer the operator's status request (allow_responses); the operator writes moderation events and may delete the stream", async () => {
     answerStatusRequests(bitmap, names.canvasId, 'bitmap-projector');
     answerStatusRequests(edge, names.canvasId, 'edge');
     await Promise.all([bitmap.flush(), edge.flush()]);
@@ -182,25 +226,32 @@ describe('permissions per role', () => {
     const last = (await (await jetstreamManager(operator)).streams.info(names.stream)).state.last_seq;
     const appended = await createNatsModerationLog(operator, names).appendIfLast(restored(4), 'mod-4', last);
     expect(appended).toMatchObject({ ok: true, seq: last + 1 });
-    await expect(jetstream(operator).publish(names.pixelSubject(0, 0), encodeEvent(placed(5)))).rejects.toSatisfy(isPermissionViolation);
+    await expect(jetstream(operator).publish(names.pixelSubject(0, 0), encodeEvent(placed(5)))).rejects.toSatisfy(
+      isPermissionViolation,
+    );
     expect(await (await jetstreamManager(operator)).streams.delete(names.stream)).toBe(true);
   });
 
-  it('each identity subscribes only under its own inbox prefix: not `_INBOX.>`, not another identity\'s, and without it a request fails', async () => {
+  it("each identity subscribes only under its own inbox prefix: not `_INBOX.>`, not another identity's, and without it a request fails", async () => {
     const byRole = { operator, edge, 'bitmap-projector': bitmap, history } as const;
     for (const role of NATS_ROLES) {
       const nc = byRole[role];
-      expect(await subscribeRefused(nc, natsInboxPrefix(role, names) + '.probe.>'), `${role} own`).toBe(false);
+      expect(await subscribeRefused(nc, `${natsInboxPrefix(role, names)}.probe.>`), `${role} own`).toBe(false);
       expect(await subscribeRefused(nc, '_INBOX.>'), `${role} _INBOX.>`).toBe(true);
       expect(await subscribeRefused(nc, '>'), `${role} >`).toBe(true);
       for (const other of NATS_ROLES.filter((r) => r !== role)) {
         expect(await subscribeRefused(nc, `${natsInboxPrefix(other, names)}.>`), `${role} reads ${other}`).toBe(true);
       }
       // Nor may it write into another identity's inbox (a forged reply), beyond answering a request it got.
-      expect(await refused(nc, `${natsInboxPrefix(role === 'operator' ? 'edge' : 'operator', names)}.forged`), `${role} forges`).toBe(true);
+      expect(
+        await refused(nc, `${natsInboxPrefix(role === 'operator' ? 'edge' : 'operator', names)}.forged`),
+        `${role} forges`,
+      ).toBe(true);
     }
     // The default `_INBOX` prefix is no longer any identity's: a request from it cannot get its reply.
-    const plain = await connectNats(url, 'test-edge-default-inbox', { user: { name: natsUserOf('edge', names), password: passwords.edge } });
+    const plain = await connectNats(url, 'test-edge-default-inbox', {
+      user: { name: natsUserOf('edge', names), password: passwords.edge },
+    });
     connections.push(plain);
     await expect(jetstreamManager(plain)).rejects.toSatisfy(isPermissionViolation);
   });

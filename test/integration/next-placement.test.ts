@@ -47,7 +47,13 @@ async function until(at: number): Promise<void> {
 describe('nextPlacement', () => {
   it('placing exactly at nextPlacement is accepted even when the cooldown started late in Redis', async () => {
     const cooldowns = delayedStore(fx.cooldowns, (call) => (call % 2 === 0 ? 40 : 0));
-    const place = createPlacePixel({ spec: { width: 100, height: 100, palette: PALETTE_32 }, cooldownSeconds: 1, cooldowns, log: fx.log, clock: systemClock });
+    const place = createPlacePixel({
+      spec: { width: 100, height: 100, palette: PALETTE_32 },
+      cooldownSeconds: 1,
+      cooldowns,
+      log: fx.log,
+      clock: systemClock,
+    });
     const refusals: string[] = [];
     await Promise.all(
       Array.from({ length: 4 }, async (_, u) => {
@@ -70,7 +76,13 @@ describe('nextPlacement', () => {
   }, 20_000);
 
   it('a retry answered from the cooldown reports when that cooldown really ends', async () => {
-    const place = createPlacePixel({ spec: { width: 100, height: 100, palette: PALETTE_32 }, cooldownSeconds: 1, cooldowns: fx.cooldowns, log: fx.log, clock: systemClock });
+    const place = createPlacePixel({
+      spec: { width: 100, height: 100, palette: PALETTE_32 },
+      cooldownSeconds: 1,
+      cooldowns: fx.cooldowns,
+      log: fx.log,
+      clock: systemClock,
+    });
     const userId = `np_retry_${Math.random().toString(36).slice(2, 8)}`;
     const first = await place({ userId, requestId: 'same', x: 5, y: 5, color: 3 });
     expect(first.ok).toBe(true);

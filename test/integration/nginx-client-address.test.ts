@@ -21,7 +21,11 @@ const sockets: WebSocket[] = [];
 /** Opens a WebSocket from `localAddress`; resolves 'open' or the HTTP status it was refused with. */
 function open(base: string, localAddress: string, headers: Record<string, string> = {}): Promise<'open' | number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?v=1`, { headers, localAddress, perMessageDeflate: false });
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?v=1`, {
+      headers,
+      localAddress,
+      perMessageDeflate: false,
+    });
     sockets.push(ws);
     ws.once('open', () => resolve('open'));
     ws.once('unexpected-response', (_req, res) => {
@@ -46,10 +50,21 @@ describe.each([
 
   beforeAll(async () => {
     metricsPort = await freePort();
-    const config = loadConfig(edgeSchema, testEnv(names, {
-      PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: TEST_SESSION_SECRET, CANVAS_WIDTH: '16', CANVAS_HEIGHT: '16', LOG_LEVEL: 'silent',
-      WS_MAX_CONNECTIONS_PER_IP: '2', TRUSTED_PROXIES: '127.0.0.1', METRICS_PORT: String(metricsPort), ...env,
-    }));
+    const config = loadConfig(
+      edgeSchema,
+      testEnv(names, {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SESSION_SECRET: TEST_SESSION_SECRET,
+        CANVAS_WIDTH: '16',
+        CANVAS_HEIGHT: '16',
+        LOG_LEVEL: 'silent',
+        WS_MAX_CONNECTIONS_PER_IP: '2',
+        TRUSTED_PROXIES: '127.0.0.1',
+        METRICS_PORT: String(metricsPort),
+        ...env,
+      }),
+    );
     let port = 0;
     stopEdge = await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) });
     edgeUrl = `http://127.0.0.1:${port}`;
@@ -62,7 +77,7 @@ describe.each([
     await stopEdge?.();
   }, 30_000);
 
-  it('a client spoofing X-Forwarded-For and X-Real-IP through nginx still gets only its own address\'s budget', async () => {
+  it("a client spoofing X-Forwarded-For and X-Real-IP through nginx still gets only its own address's budget", async () => {
     expect(await open(nginx.url, client(1), spoof('203.0.113.1'))).toBe('open');
     expect(await open(nginx.url, client(1), spoof('203.0.113.2'))).toBe('open');
     expect(await open(nginx.url, client(1), spoof('203.0.113.3'))).toBe(429);

@@ -40,7 +40,9 @@ describe('the pixel tail under steady load on one server', () => {
     const EXPIRES_MS = 100; // short, so that a few seconds hold dozens of expiries with events in flight
     const RUN_MS = 6_000;
     const warnings: string[] = [];
-    const logger = { warn: (fields: object, message?: string) => void warnings.push(`${message ?? ''} ${JSON.stringify(fields)}`) };
+    const logger = {
+      warn: (fields: object, message?: string) => void warnings.push(`${message ?? ''} ${JSON.stringify(fields)}`),
+    };
     const jsm = await jetstreamManager(nc);
     const lastSeq = async () => (await jsm.streams.info(names.stream)).state.last_seq;
     const controller = new AbortController();
@@ -79,7 +81,10 @@ describe('the pixel tail under steady load on one server', () => {
       const acks = await Promise.all(
         Array.from({ length: 50 }, () => {
           const i = sent++;
-          return js.publish(names.pixelSubject(i % 2000, i % 1000), encodeEvent(pixelEvent({ x: i % 2000, y: i % 1000, color: i % 32 }, i)));
+          return js.publish(
+            names.pixelSubject(i % 2000, i % 1000),
+            encodeEvent(pixelEvent({ x: i % 2000, y: i % 1000, color: i % 32 }, i)),
+          );
         }),
       );
       const at = Date.now();

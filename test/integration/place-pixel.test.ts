@@ -77,7 +77,14 @@ describe('placing a pixel', () => {
     expect(stored!.subject).toBe(`rplace.${names.canvasId}.px.4.2`);
     expect(stored!.header.get('Nats-Msg-Id')).toBe(`${userId}/req-1`);
     const event = decodeEvent(stored!.data);
-    expect(event).toMatchObject({ kind: EventKind.PixelPlaced, x: 1234, y: 567, color: 12, userId, requestId: 'req-1' });
+    expect(event).toMatchObject({
+      kind: EventKind.PixelPlaced,
+      x: 1234,
+      y: 567,
+      color: 12,
+      userId,
+      requestId: 'req-1',
+    });
     expect(event.placedAt).toBeGreaterThanOrEqual(before);
     expect(event.placedAt).toBeLessThanOrEqual(Date.now());
     // From the cooldown's TTL as Redis started it (issue 13): never before placedAt + cooldown, and not
@@ -194,7 +201,13 @@ describe('the cooldown store', () => {
     if (taken.acquired) expect(taken.remainingMs).toBeGreaterThan(59_000);
     if (taken.acquired) expect(taken.remainingMs).toBeLessThanOrEqual(60_000);
     const second = await cooldowns.tryAcquire(userId, 'sec:ond', 1_700_000_000_500, 60, { x: 4, y: 5, color: 6 });
-    expect(second).toMatchObject({ acquired: false, holderRequestId: 'first', holderPlacedAt: 1_700_000_000_000, holderPixel: { x: 1, y: 2, color: 3 }, holderSeq: null });
+    expect(second).toMatchObject({
+      acquired: false,
+      holderRequestId: 'first',
+      holderPlacedAt: 1_700_000_000_000,
+      holderPixel: { x: 1, y: 2, color: 3 },
+      holderSeq: null,
+    });
     if (!second.acquired) {
       expect(second.remainingMs).toBeGreaterThan(55_000);
       expect(second.remainingMs).toBeLessThanOrEqual(60_000);
@@ -228,7 +241,10 @@ describe('the event log adapter', () => {
     const orphanLog = createJetStreamEventLog(nc, missing, { timeoutMs: 5_000 });
     try {
       const started = Date.now();
-      const append = orphanLog.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'u/r');
+      const append = orphanLog.append(
+        { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 },
+        'u/r',
+      );
       await expect(append).rejects.toBeInstanceOf(LogUnavailable);
       await expect(append).rejects.toThrow(/503|no responders/);
       expect(Date.now() - started).toBeLessThan(2_000);
@@ -244,7 +260,10 @@ describe('the event log adapter', () => {
     const silentLog = createJetStreamEventLog(nc, silent, { timeoutMs: 300 });
     try {
       const started = Date.now();
-      const append = silentLog.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'u/r');
+      const append = silentLog.append(
+        { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 },
+        'u/r',
+      );
       await expect(append).rejects.toBeInstanceOf(LogUnavailable);
       await expect(append).rejects.toThrow(/not acknowledged within 300 ms/);
       const elapsed = Date.now() - started;
@@ -260,7 +279,15 @@ describe('the event log adapter', () => {
     const silent = testNames('silentmax');
     const sink = nc.subscribe(silent.subjects);
     const silentLog = createJetStreamEventLog(nc, silent, { timeoutMs: 5_000, maxPending: 3 });
-    const event = { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 } as const;
+    const event = {
+      kind: EventKind.PixelPlaced,
+      x: 0,
+      y: 0,
+      color: 0,
+      userId: 'u',
+      requestId: 'r',
+      placedAt: 0,
+    } as const;
     try {
       const held = [1, 2, 3].map((i) => silentLog.append(event, `m${i}`));
       await expect(silentLog.append(event, 'm4')).rejects.toThrow(/3 appends already await/);
@@ -275,13 +302,19 @@ describe('the event log adapter', () => {
   it('after close, pending and new appends are LogUnavailable', async () => {
     const closing = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
     await closing.close();
-    await expect(closing.append({ kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 }, 'closed/r')).rejects.toBeInstanceOf(LogUnavailable);
+    await expect(
+      closing.append(
+        { kind: EventKind.PixelPlaced, x: 0, y: 0, color: 0, userId: 'u', requestId: 'r', placedAt: 0 },
+        'closed/r',
+      ),
+    ).rejects.toBeInstanceOf(LogUnavailable);
   });
 });
 
-
 describe('NATS unreachable during a placement (a private nats-server)', () => {
-  it('answers unavailable and refunds the cooldown; after NATS returns the user places at once', { timeout: 60_000 }, async () => {
+  it('answers unavailable and refunds the cooldown; after NATS returns the user places at once', {
+    timeout: 60_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rplace-place-fault-'));
     const port = await freePort();
     const natsOptions = { port, storeDir: join(dir, 'js'), logFile: join(dir, 'nats.log') };
@@ -290,7 +323,13 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
     const privateNc = await connectNats(server.url, 'test place-pixel fault');
     const privateLog = createJetStreamEventLog(privateNc, faultNames, { timeoutMs: 2_000 });
     const privateCooldowns = createRedisCooldownStore(redis, faultNames);
-    const privatePlace = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: privateCooldowns, log: privateLog, clock: systemClock });
+    const privatePlace = createPlacePixel({
+      spec,
+      cooldownSeconds: COOLDOWN_SECONDS,
+      cooldowns: privateCooldowns,
+      log: privateLog,
+      clock: systemClock,
+    });
     try {
       await applyStreams(privateNc, faultNames);
       expect((await privatePlace({ userId: 'before', requestId: 'r0', x: 1, y: 1, color: 1 })).ok).toBe(true);
@@ -311,18 +350,23 @@ describe('NATS unreachable during a placement (a private nats-server)', () => {
 
       // Same port, same store: the client reconnects by itself, and the refunded user places right away.
       server = await startLocalNats(natsOptions);
-      const after = await vi.waitFor(async () => {
-        const outcome = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
-        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
-        return outcome;
-      }, { timeout: 20_000, interval: 200 });
+      const after = await vi.waitFor(
+        async () => {
+          const outcome = await privatePlace({ userId: 'victim', requestId: 'r2', x: 4, y: 4, color: 4 });
+          if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+          return outcome;
+        },
+        { timeout: 20_000, interval: 200 },
+      );
       expect(after).toMatchObject({ ok: true });
 
       // Nothing half-done: the stream holds exactly the two acknowledged placements.
       const privateJsm = await jetstreamManager(privateNc);
       const info = await privateJsm.streams.info(faultNames.stream);
       expect(info.state.messages).toBe(2);
-      const events = await Promise.all([1, 2].map(async (seq) => decodeEvent((await privateJsm.streams.getMessage(faultNames.stream, { seq }))!.data)));
+      const events = await Promise.all(
+        [1, 2].map(async (seq) => decodeEvent((await privateJsm.streams.getMessage(faultNames.stream, { seq }))!.data)),
+      );
       expect(events.map((e) => e.userId)).toEqual(['before', 'victim']);
     } finally {
       await privateLog.close();
@@ -341,7 +385,13 @@ describe('Redis unreachable during a placement (a private redis-server)', () => 
     const redisOptions = { port, dir: join(dir, 'data'), logFile: join(dir, 'redis.log') };
     let server: LocalService | undefined = await startLocalRedis(redisOptions);
     const privateRedis = await connectRedis(server.url, 'test place-pixel redis fault');
-    const privatePlace = createPlacePixel({ spec, cooldownSeconds: COOLDOWN_SECONDS, cooldowns: createRedisCooldownStore(privateRedis, names), log, clock: systemClock });
+    const privatePlace = createPlacePixel({
+      spec,
+      cooldownSeconds: COOLDOWN_SECONDS,
+      cooldowns: createRedisCooldownStore(privateRedis, names),
+      log,
+      clock: systemClock,
+    });
     try {
       expect((await privatePlace({ userId: newUser(), requestId: 'r0', x: 1, y: 1, color: 1 })).ok).toBe(true);
       server.kill();
@@ -354,11 +404,14 @@ describe('Redis unreachable during a placement (a private redis-server)', () => 
 
       server = await startLocalRedis(redisOptions);
       const userId = newUser();
-      const after = await vi.waitFor(async () => {
-        const outcome = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
-        if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
-        return outcome;
-      }, { timeout: 20_000, interval: 200 });
+      const after = await vi.waitFor(
+        async () => {
+          const outcome = await privatePlace({ userId, requestId: 'r2', x: 3, y: 3, color: 3 });
+          if (!outcome.ok && outcome.code === 'unavailable') throw new Error('placements still unavailable');
+          return outcome;
+        },
+        { timeout: 20_000, interval: 200 },
+      );
       expect(after).toMatchObject({ ok: true });
     } finally {
       privateRedis.disconnect();

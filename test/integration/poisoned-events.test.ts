@@ -27,7 +27,14 @@ import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts'
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
-import { cleanupCanvas, testEnv, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  cleanupCanvas,
+  testEnv,
+  testNames,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 
 // 2000 wide (so x = 2500 would wrap to (500, 1) without a bounds check), 16 high to keep snapshots small.
 const W = 2000;
@@ -48,7 +55,16 @@ const accepted: { seq: number; event: CanvasEvent }[] = [];
 let lastSeq = 0;
 
 const placed = (i: number, over: Partial<CanvasEvent> = {}): CanvasEvent =>
-  ({ kind: EventKind.PixelPlaced, x: (i * 37) % W, y: i % H, color: (i % 31) + 1, userId: `u${i}`, requestId: `r${i}`, placedAt: Date.now(), ...over }) as CanvasEvent;
+  ({
+    kind: EventKind.PixelPlaced,
+    x: (i * 37) % W,
+    y: i % H,
+    color: (i % 31) + 1,
+    userId: `u${i}`,
+    requestId: `r${i}`,
+    placedAt: Date.now(),
+    ...over,
+  }) as CanvasEvent;
 
 async function publish(subject: string, bytes: Uint8Array): Promise<number> {
   const ack = await jetstream(nc).publish(subject, bytes);
@@ -71,17 +87,37 @@ function forgeries(): { what: string; subject: string; bytes: Uint8Array; reason
   const unknownVersion = encodeEvent(placed(1));
   unknownVersion[0] = 9;
   return [
-    { what: 'x = 65535 (the old smallint overflow)', subject: px, bytes: encodeEvent(placed(1, { x: 65535 })), reason: 'bounds' },
-    { what: 'x = 2500 on a 2000-wide canvas', subject: px, bytes: encodeEvent(placed(1, { x: 2500, y: 0 })), reason: 'bounds' },
+    {
+      what: 'x = 65535 (the old smallint overflow)',
+      subject: px,
+      bytes: encodeEvent(placed(1, { x: 65535 })),
+      reason: 'bounds',
+    },
+    {
+      what: 'x = 2500 on a 2000-wide canvas',
+      subject: px,
+      bytes: encodeEvent(placed(1, { x: 2500, y: 0 })),
+      reason: 'bounds',
+    },
     { what: 'y = 16 on a 16-high canvas', subject: px, bytes: encodeEvent(placed(1, { y: 16 })), reason: 'bounds' },
     { what: 'color = 200', subject: px, bytes: encodeEvent(placed(1, { color: 200 })), reason: 'color' },
     { what: 'placedAt NaN', subject: px, bytes: encodeEvent(placed(1, { placedAt: Number.NaN })), reason: 'time' },
-    { what: 'placedAt a year ahead', subject: px, bytes: encodeEvent(placed(1, { placedAt: Date.now() + 365 * 86_400_000 })), reason: 'time' },
+    {
+      what: 'placedAt a year ahead',
+      subject: px,
+      bytes: encodeEvent(placed(1, { placedAt: Date.now() + 365 * 86_400_000 })),
+      reason: 'time',
+    },
     { what: 'placedAt in 1970', subject: px, bytes: encodeEvent(placed(1, { placedAt: 5 })), reason: 'time' },
     { what: 'unknown kind', subject: px, bytes: unknownKind, reason: 'kind' },
     { what: 'unknown version', subject: px, bytes: unknownVersion, reason: 'version' },
     { what: 'truncated payload', subject: px, bytes: encodeEvent(placed(1)).subarray(0, 19), reason: 'layout' },
-    { what: 'a moderation event on a placement subject', subject: px, bytes: encodeEvent(placed(1, { kind: EventKind.PixelRestored })), reason: 'subject' },
+    {
+      what: 'a moderation event on a placement subject',
+      subject: px,
+      bytes: encodeEvent(placed(1, { kind: EventKind.PixelRestored })),
+      reason: 'subject',
+    },
   ];
 }
 
@@ -94,7 +130,11 @@ async function rejectedBy(reader: string): Promise<Record<string, number>> {
 }
 
 function expectedCanvas(): Uint8Array {
-  return replay(createCanvas(spec), W, accepted.map((a) => a.event));
+  return replay(
+    createCanvas(spec),
+    W,
+    accepted.map((a) => a.event),
+  );
 }
 
 beforeAll(async () => {
@@ -108,7 +148,14 @@ beforeAll(async () => {
   edge = await startEdgeProcess(names, await freePort(), sizes);
   for (const f of forgeries()) await publish(f.subject, f.bytes);
   // A legitimate moderation event, on its own subject, is applied like any other.
-  const restored = placed(900, { kind: EventKind.PixelRestored, x: 5, y: 5, color: 3, userId: 'mod', requestId: 'rollback-1' });
+  const restored = placed(900, {
+    kind: EventKind.PixelRestored,
+    x: 5,
+    y: 5,
+    color: 3,
+    userId: 'mod',
+    requestId: 'rollback-1',
+  });
   accepted.push({ seq: await publish(names.moderationSubject(5, 5), encodeEvent(restored)), event: restored });
   await appendValid(50, 50);
 }, 180_000);
@@ -126,7 +173,10 @@ afterAll(async () => {
 describe('poisoned events in the stream', () => {
   it('a full replay skips exactly the forged events and keeps every valid one', async () => {
     const seen: number[] = [];
-    for await (const batch of createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'test-replay' }).read(1, { untilSeq: lastSeq })) {
+    for await (const batch of createNatsEventStream(nc, names, {
+      canvas: eventBoundsOf(spec),
+      reader: 'test-replay',
+    }).read(1, { untilSeq: lastSeq })) {
       seen.push(...batch.map((b) => b.seq));
     }
     expect(seen).toEqual(accepted.map((a) => a.seq));
@@ -137,38 +187,70 @@ describe('poisoned events in the stream', () => {
 
   it('the bitmap projector goes on past them and Redis holds exactly the replay', async () => {
     const store = createRedisBitmapStore(redis, names, spec);
-    await expect.poll(() => store.seq(), { message: 'the bitmap at the last sequence', timeout: 60_000, interval: 100 }).toBe(lastSeq);
+    await expect
+      .poll(() => store.seq(), { message: 'the bitmap at the last sequence', timeout: 60_000, interval: 100 })
+      .toBe(lastSeq);
     expect(Buffer.from((await store.load())!.canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
     expect(Object.values(await rejectedBy(names.consumers.bitmap)).reduce((a, b) => a + b, 0)).toBe(forgeries().length);
   }, 90_000);
 
   it('history goes on past them (no wedge, no smallint overflow): point in time and the latest snapshot equal the replay', async () => {
     const store = createPgHistoryStore(pg, logger);
-    await expect.poll(() => store.position(names.consumers.history), { message: 'history at the last sequence', timeout: 60_000, interval: 100 }).toBe(lastSeq);
+    await expect
+      .poll(() => store.position(names.consumers.history), {
+        message: 'history at the last sequence',
+        timeout: 60_000,
+        interval: 100,
+      })
+      .toBe(lastSeq);
     const now = await canvasAt(store, spec, names.consumers.history, Date.now() + 60_000);
     expect(now.seq).toBe(lastSeq);
     expect(Buffer.from(now.canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
-    const rows = await pg.pool.query<{ n: string; max_x: number; max_color: number }>(`SELECT count(*) AS n, max(x) AS max_x, max(color) AS max_color FROM "${names.pgSchema}".events`);
-    expect({ n: Number(rows.rows[0]!.n), maxX: rows.rows[0]!.max_x < W, maxColor: rows.rows[0]!.max_color < spec.palette.length }).toEqual({ n: accepted.length, maxX: true, maxColor: true });
+    const rows = await pg.pool.query<{ n: string; max_x: number; max_color: number }>(
+      `SELECT count(*) AS n, max(x) AS max_x, max(color) AS max_color FROM "${names.pgSchema}".events`,
+    );
+    expect({
+      n: Number(rows.rows[0]!.n),
+      maxX: rows.rows[0]!.max_x < W,
+      maxColor: rows.rows[0]!.max_color < spec.palette.length,
+    }).toEqual({ n: accepted.length, maxX: true, maxColor: true });
     // The wall-clock snapshotter (300 ms) labels a snapshot with the last sequence: it equals the replay too.
-    await expect.poll(async () => (await store.latestSnapshot(lastSeq))?.seq, { message: 'a snapshot at the last sequence', timeout: 30_000, interval: 100 }).toBe(lastSeq);
-    const snap = await pg.pool.query<{ canvas: Buffer; canvas_encoding: string }>(`SELECT canvas, canvas_encoding FROM "${names.pgSchema}".snapshots WHERE seq = $1`, [lastSeq]);
+    await expect
+      .poll(async () => (await store.latestSnapshot(lastSeq))?.seq, {
+        message: 'a snapshot at the last sequence',
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe(lastSeq);
+    const snap = await pg.pool.query<{ canvas: Buffer; canvas_encoding: string }>(
+      `SELECT canvas, canvas_encoding FROM "${names.pgSchema}".snapshots WHERE seq = $1`,
+      [lastSeq],
+    );
     const canvas = await decodeSnapshotCanvas(snap.rows[0]!.canvas_encoding, snap.rows[0]!.canvas, W, H, lastSeq);
     expect(Buffer.from(canvas).equals(Buffer.from(expectedCanvas()))).toBe(true);
-    expect(await metrics.projectionHalted.get()).toMatchObject({ values: [{ value: 0, labels: { projection: 'history' } }] });
+    expect(await metrics.projectionHalted.get()).toMatchObject({
+      values: [{ value: 0, labels: { projection: 'history' } }],
+    });
   }, 120_000);
 
   it("an edge's canvas (its live tail) equals the replay", async () => {
     let body = new Uint8Array(0);
     let seq = -1;
-    await vi.waitFor(async () => {
-      const response = await fetch(`${edge.url}/api/v1/canvas`, { headers: { 'accept-encoding': 'identity' } });
-      seq = Number(response.headers.get('x-rplace-seq'));
-      body = new Uint8Array(await response.arrayBuffer());
-      if (seq !== lastSeq) throw new Error('the edge is not at the last sequence yet');
-    }, { timeout: 60_000, interval: 100 }).catch((error: unknown) => {
-      throw new Error(`edge at ${seq}, stream at ${lastSeq}: ${(error as Error).message}\n${edge.output().slice(-2000)}`);
-    });
+    await vi
+      .waitFor(
+        async () => {
+          const response = await fetch(`${edge.url}/api/v1/canvas`, { headers: { 'accept-encoding': 'identity' } });
+          seq = Number(response.headers.get('x-rplace-seq'));
+          body = new Uint8Array(await response.arrayBuffer());
+          if (seq !== lastSeq) throw new Error('the edge is not at the last sequence yet');
+        },
+        { timeout: 60_000, interval: 100 },
+      )
+      .catch((error: unknown) => {
+        throw new Error(
+          `edge at ${seq}, stream at ${lastSeq}: ${(error as Error).message}\n${edge.output().slice(-2000)}`,
+        );
+      });
     expect(body.length).toBe(W * H);
     expect(Buffer.from(body).equals(Buffer.from(expectedCanvas()))).toBe(true);
     const exposition = await (await fetch(`${edge.url}/metrics`)).text();

@@ -33,7 +33,15 @@ let nc: NatsConnection;
 const poisoned = (seq: number): StoredEvent => ({
   seq,
   storedAt: Date.now(),
-  event: { kind: EventKind.PixelPlaced, x: 65535, y: 0, color: 1, userId: 'u', requestId: `r${seq}`, placedAt: Date.now() },
+  event: {
+    kind: EventKind.PixelPlaced,
+    x: 65535,
+    y: 0,
+    color: 1,
+    userId: 'u',
+    requestId: `r${seq}`,
+    placedAt: Date.now(),
+  },
 });
 
 beforeAll(async () => {
@@ -51,9 +59,11 @@ afterAll(async () => {
 });
 
 describe('permanent failures', () => {
-  it("Postgres refusing the data (smallint out of range) is StoreRejected, not an outage", async () => {
+  it('Postgres refusing the data (smallint out of range) is StoreRejected, not an outage', async () => {
     const store = createPgHistoryStore(pg, logger);
-    const error = await store.commit({ projection: 'p-direct', expectedSeq: 0, newSeq: 1, rows: [poisoned(1)], snapshots: [] }).catch((e: unknown) => e);
+    const error = await store
+      .commit({ projection: 'p-direct', expectedSeq: 0, newSeq: 1, rows: [poisoned(1)], snapshots: [] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreRejected);
     expect((error as Error).message).toMatch(/out of range/);
     expect(await store.position('p-direct')).toBe(0); // nothing committed
@@ -67,19 +77,38 @@ describe('permanent failures', () => {
     const source: ProjectionSource = { run: async (_from, handle) => handle([poisoned(1)]) };
     const halted: ProjectionHalted[] = [];
     const projector = createHistoryProjector({
-      store, source, clock: systemClock, width: 2000, height: 16, projection: 'p-halt', snapshotIntervalMs: 60_000, snapshotMaxEvents: 1_000_000,
-      retryInitialMs: 10, retryMaxMs: 20,
-      observer: { halted: ({ error }) => { halted.push(error); metrics.projectionHalted.set({ projection: 'test-halt' }, 1); } },
+      store,
+      source,
+      clock: systemClock,
+      width: 2000,
+      height: 16,
+      projection: 'p-halt',
+      snapshotIntervalMs: 60_000,
+      snapshotMaxEvents: 1_000_000,
+      retryInitialMs: 10,
+      retryMaxMs: 20,
+      observer: {
+        halted: ({ error }) => {
+          halted.push(error);
+          metrics.projectionHalted.set({ projection: 'test-halt' }, 1);
+        },
+      },
     });
     const outcome = await Promise.race([
-      projector.run(new AbortController().signal).then(() => 'returned', (e: unknown) => e),
+      projector.run(new AbortController().signal).then(
+        () => 'returned',
+        (e: unknown) => e,
+      ),
       new Promise((r) => setTimeout(() => r('still retrying after 3 s'), 3_000)),
     ]);
     expect(outcome).toBeInstanceOf(ProjectionHalted);
     expect((outcome as ProjectionHalted).seq).toBe(1);
     expect(halted).toHaveLength(1);
     expect(commits).toBe(1);
-    expect(await projectionsHealthy()).toEqual({ ok: false, checks: { 'test-halt': 'halted on a permanent failure (see the log)' } });
+    expect(await projectionsHealthy()).toEqual({
+      ok: false,
+      checks: { 'test-halt': 'halted on a permanent failure (see the log)' },
+    });
     metrics.projectionHalted.set({ projection: 'test-halt' }, 0);
     expect((await projectionsHealthy()).ok).toBe(true);
   });
@@ -87,12 +116,24 @@ describe('permanent failures', () => {
   it('the projection source ends run with ProjectionHalted instead of redelivering the batch', async () => {
     await appendPixels(nc, names, [{ x: 1, y: 1, color: 1 }]);
     let handled = 0;
-    const run = createNatsProjectionSource(nc, names, 'halt-proj', logger, { canvas: { width: 16, height: 16, colors: 32 }, maxBackoffMs: 50 })
-      .run(1, async () => {
+    const run = createNatsProjectionSource(nc, names, 'halt-proj', logger, {
+      canvas: { width: 16, height: 16, colors: 32 },
+      maxBackoffMs: 50,
+    }).run(
+      1,
+      async () => {
         handled++;
         throw new ProjectionHalted('test: permanent', 1);
-      }, new AbortController().signal);
-    const outcome = await Promise.race([run.then(() => 'returned', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still redelivering after 5 s'), 5_000))]);
+      },
+      new AbortController().signal,
+    );
+    const outcome = await Promise.race([
+      run.then(
+        () => 'returned',
+        (e: unknown) => e,
+      ),
+      new Promise((r) => setTimeout(() => r('still redelivering after 5 s'), 5_000)),
+    ]);
     expect(outcome).toBeInstanceOf(ProjectionHalted);
     expect(handled).toBe(1);
   });

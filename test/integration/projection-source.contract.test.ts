@@ -21,7 +21,11 @@ projectionSourceContract('JetStream durable consumer', async () => {
   await applyStreams(nc, names);
   const log = createJetStreamEventLog(nc, names, { timeoutMs: 5_000 });
   return {
-    source: createNatsProjectionSource(nc, names, 'contract', pino({ level: 'silent' }), { canvas: CONTRACT_CANVAS, maxBatch: 4, maxBackoffMs: 50 }),
+    source: createNatsProjectionSource(nc, names, 'contract', pino({ level: 'silent' }), {
+      canvas: CONTRACT_CANVAS,
+      maxBatch: 4,
+      maxBackoffMs: 50,
+    }),
     log,
     async close() {
       await log.close();

@@ -26,16 +26,26 @@ afterAll(async () => {
 });
 
 /** Runs the source until `until` returns true for what was handled, then aborts; returns the handled sequences. */
-async function runUntil(fromSeq: number, until: (seqs: number[]) => boolean, onBatch?: (batch: readonly StoredEvent[]) => Promise<void>): Promise<number[]> {
-  const source = createNatsProjectionSource(nc, names, 'test-proj', logger, { canvas: { width: 50, height: 50, colors: 16 } });
+async function runUntil(
+  fromSeq: number,
+  until: (seqs: number[]) => boolean,
+  onBatch?: (batch: readonly StoredEvent[]) => Promise<void>,
+): Promise<number[]> {
+  const source = createNatsProjectionSource(nc, names, 'test-proj', logger, {
+    canvas: { width: 50, height: 50, colors: 16 },
+  });
   const controller = new AbortController();
   const seqs: number[] = [];
   const timeout = setTimeout(() => controller.abort(), 15_000);
-  await source.run(fromSeq, async (batch) => {
-    await onBatch?.(batch);
-    for (const e of batch) seqs.push(e.seq);
-    if (until(seqs)) controller.abort();
-  }, controller.signal);
+  await source.run(
+    fromSeq,
+    async (batch) => {
+      await onBatch?.(batch);
+      for (const e of batch) seqs.push(e.seq);
+      if (until(seqs)) controller.abort();
+    },
+    controller.signal,
+  );
   clearTimeout(timeout);
   return seqs;
 }
@@ -65,12 +75,16 @@ describe('NATS projection source', () => {
   it('redelivers a batch whose handler failed, promptly, without losing or duplicating events', async () => {
     let failures = 0;
     const started = Date.now();
-    const seqs = await runUntil(1, (s) => s.length >= 1200, async (batch) => {
-      if (failures < 2 && batch.some((e) => e.seq >= 600)) {
-        failures++;
-        throw new Error('store unavailable');
-      }
-    });
+    const seqs = await runUntil(
+      1,
+      (s) => s.length >= 1200,
+      async (batch) => {
+        if (failures < 2 && batch.some((e) => e.seq >= 600)) {
+          failures++;
+          throw new Error('store unavailable');
+        }
+      },
+    );
     expect(failures).toBe(2);
     expect(seqs).toEqual(range(1, 1200));
     expect(Date.now() - started).toBeLessThan(5000);

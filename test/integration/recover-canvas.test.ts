@@ -43,10 +43,22 @@ let lastSeq = 0;
 const accepted: CanvasEvent[] = [];
 
 const placed = (i: number, over: Partial<CanvasEvent> = {}): CanvasEvent =>
-  ({ kind: EventKind.PixelPlaced, x: (i * 37) % W, y: (i * 11) % H, color: (i % 31) + 1, userId: `u${i}`, requestId: `r${i}`, placedAt: Date.now(), ...over }) as CanvasEvent;
+  ({
+    kind: EventKind.PixelPlaced,
+    x: (i * 37) % W,
+    y: (i * 11) % H,
+    color: (i % 31) + 1,
+    userId: `u${i}`,
+    requestId: `r${i}`,
+    placedAt: Date.now(),
+    ...over,
+  }) as CanvasEvent;
 
 async function publish(event: CanvasEvent): Promise<number> {
-  const ack = await jetstream(nc).publish(names.pixelSubject(Math.min(event.x, W - 1), Math.min(event.y, H - 1)), encodeEvent(event));
+  const ack = await jetstream(nc).publish(
+    names.pixelSubject(Math.min(event.x, W - 1), Math.min(event.y, H - 1)),
+    encodeEvent(event),
+  );
   lastSeq = ack.seq;
   return ack.seq;
 }
@@ -56,12 +68,26 @@ const forged = (i: number) => publish(placed(i, { x: 3, y: 4, color: 200 }));
 /** The StoredEvent path (what the history projector snapshots and every other reader replays) through `upTo`. */
 async function reference(upTo: number): Promise<Uint8Array> {
   const canvas = createCanvas(spec);
-  for await (const batch of stream.read(1, { untilSeq: upTo })) replay(canvas, W, batch.map((s) => s.event));
+  for await (const batch of stream.read(1, { untilSeq: upTo }))
+    replay(
+      canvas,
+      W,
+      batch.map((s) => s.event),
+    );
   return canvas;
 }
 
-function memorySnapshots(rows: { seq: number; canvas: Uint8Array; width?: number }[]): SnapshotSource & { loads: number[] } {
-  const meta = (r: { seq: number; width?: number }): SnapshotMeta => ({ seq: r.seq, capturedAt: Date.now() - 90_000, maxPlacedAt: 0, pixelCount: 0, width: r.width ?? W, height: H });
+function memorySnapshots(
+  rows: { seq: number; canvas: Uint8Array; width?: number }[],
+): SnapshotSource & { loads: number[] } {
+  const meta = (r: { seq: number; width?: number }): SnapshotMeta => ({
+    seq: r.seq,
+    capturedAt: Date.now() - 90_000,
+    maxPlacedAt: 0,
+    pixelCount: 0,
+    width: r.width ?? W,
+    height: H,
+  });
   const loads: number[] = [];
   return {
     loads,
@@ -80,7 +106,13 @@ beforeAll(async () => {
   nc = await connectNats(TEST_NATS_URL, 'test-h-recovery');
   redis = await connectRedis(TEST_REDIS_URL, 'test-h-recovery');
   await applyStreams(nc, names);
-  stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'test-recovery', logger, maxBatch: 64, pullMessages: 128 });
+  stream = createNatsEventStream(nc, names, {
+    canvas: eventBoundsOf(spec),
+    reader: 'test-recovery',
+    logger,
+    maxBatch: 64,
+    pullMessages: 128,
+  });
   const valid = async (from: number, to: number) => {
     for (let i = from; i < to; i++) {
       accepted.push(placed(i));
@@ -108,12 +140,17 @@ afterAll(async () => {
 describe('recovery from a snapshot + tail equals a full replay', () => {
   it('uses the newest verified snapshot, and equals the full replay byte for byte', async () => {
     const expected = await reference(lastSeq);
-    const snapshots = memorySnapshots([{ seq: olderSeq, canvas: await reference(olderSeq) }, { seq: newerSeq, canvas: await reference(newerSeq) }]);
+    const snapshots = memorySnapshots([
+      { seq: olderSeq, canvas: await reference(olderSeq) },
+      { seq: newerSeq, canvas: await reference(newerSeq) },
+    ]);
     const full = await recoverCanvas({ stream, spec, snapshots }, { full: true });
     const fast = await recoverCanvas({ stream, spec, snapshots });
     expect(full.path).toMatchObject({ kind: 'full', reason: 'asked for (--full)' });
     expect(fast.path).toMatchObject({ kind: 'snapshot', snapshotSeq: newerSeq, tailEvents: lastSeq - newerSeq });
-    expect(describeRecovery(fast)).toMatch(new RegExp(`^from snapshot seq ${newerSeq} \\(age 90 s\\) \\+ ${lastSeq - newerSeq} events`));
+    expect(describeRecovery(fast)).toMatch(
+      new RegExp(`^from snapshot seq ${newerSeq} \\(age 90 s\\) \\+ ${lastSeq - newerSeq} events`),
+    );
     expect(full.seq).toBe(lastSeq);
     expect(fast.seq).toBe(lastSeq);
     expect(Buffer.from(full.canvas).equals(Buffer.from(expected))).toBe(true);
@@ -126,29 +163,49 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     const expected = await reference(lastSeq);
     const corrupt = await reference(newerSeq);
     corrupt[17] = 200; // outside the 32-colour palette
-    const one = memorySnapshots([{ seq: olderSeq, canvas: await reference(olderSeq) }, { seq: newerSeq, canvas: corrupt }]);
+    const one = memorySnapshots([
+      { seq: olderSeq, canvas: await reference(olderSeq) },
+      { seq: newerSeq, canvas: corrupt },
+    ]);
     const older = await recoverCanvas({ stream, spec, snapshots: one });
     expect(older.path).toMatchObject({ kind: 'snapshot', snapshotSeq: olderSeq });
-    expect(older.path.rejected).toEqual([expect.stringMatching(new RegExp(`^snapshot seq ${newerSeq}: byte 17 is colour 200`))]);
+    expect(older.path.rejected).toEqual([
+      expect.stringMatching(new RegExp(`^snapshot seq ${newerSeq}: byte 17 is colour 200`)),
+    ]);
     expect(Buffer.from(older.canvas).equals(Buffer.from(expected))).toBe(true);
 
-    const none = memorySnapshots([{ seq: olderSeq, canvas: new Uint8Array(10) }, { seq: newerSeq, canvas: corrupt }, { seq: lastSeq + 50, canvas: expected }]);
+    const none = memorySnapshots([
+      { seq: olderSeq, canvas: new Uint8Array(10) },
+      { seq: newerSeq, canvas: corrupt },
+      { seq: lastSeq + 50, canvas: expected },
+    ]);
     // Asked for more than the stream holds: the snapshot past its end is refused, the read stops at its end.
     const full = await recoverCanvas({ stream, spec, snapshots: none }, { untilSeq: lastSeq + 100 });
     expect(full.seq).toBe(lastSeq);
     expect(full.path.kind).toBe('full');
-    expect(describeRecovery(full)).toMatch(/^full replay: no snapshot verified \(.*past the end of the stream.*byte 17 is colour 200.*holds 10 bytes/);
+    expect(describeRecovery(full)).toMatch(
+      /^full replay: no snapshot verified \(.*past the end of the stream.*byte 17 is colour 200.*holds 10 bytes/,
+    );
     expect(Buffer.from(full.canvas).equals(Buffer.from(expected))).toBe(true);
 
     const wrongSize = memorySnapshots([{ seq: newerSeq, canvas: await reference(newerSeq), width: W * 2 }]);
-    expect((await recoverCanvas({ stream, spec, snapshots: wrongSize })).path).toMatchObject({ kind: 'full', reason: expect.stringContaining(`is ${W * 2}×${H}`) });
+    expect((await recoverCanvas({ stream, spec, snapshots: wrongSize })).path).toMatchObject({
+      kind: 'full',
+      reason: expect.stringContaining(`is ${W * 2}×${H}`),
+    });
   });
 
   it('skips a snapshot whose next sequence the stream no longer holds', async () => {
     const expected = await reference(lastSeq);
     // The stream as it would look trimmed up to newerSeq + 5 (a retention limit): reads start after it.
-    const trimmed: EventStream = { ...stream, readPixels: (from, opts) => stream.readPixels(Math.max(from, newerSeq + 6), opts) };
-    const snapshots = memorySnapshots([{ seq: olderSeq, canvas: await reference(olderSeq) }, { seq: newerSeq, canvas: await reference(newerSeq) }]);
+    const trimmed: EventStream = {
+      ...stream,
+      readPixels: (from, opts) => stream.readPixels(Math.max(from, newerSeq + 6), opts),
+    };
+    const snapshots = memorySnapshots([
+      { seq: olderSeq, canvas: await reference(olderSeq) },
+      { seq: newerSeq, canvas: await reference(newerSeq) },
+    ]);
     const result = await recoverCanvas({ stream: trimmed, spec, snapshots }, { maxCandidates: 2 });
     expect(result.path.kind).toBe('full');
     expect(result.path.rejected).toEqual([
@@ -156,7 +213,11 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
       `snapshot seq ${olderSeq}: the stream no longer holds seq ${olderSeq + 1} (its tail starts at ${newerSeq + 6})`,
     ]);
     // (The full replay of a trimmed stream is what it is; on the real stream it is the expected canvas.)
-    expect(Buffer.from((await recoverCanvas({ stream, spec, snapshots }, { full: true })).canvas).equals(Buffer.from(expected))).toBe(true);
+    expect(
+      Buffer.from((await recoverCanvas({ stream, spec, snapshots }, { full: true })).canvas).equals(
+        Buffer.from(expected),
+      ),
+    ).toBe(true);
   });
 
   it('rebuildBitmap writes the same bytes and sequence to Redis on both paths, and an unreachable snapshot store means a full replay', async () => {
@@ -169,9 +230,15 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     expect(fromSnapshot.seq).toBe(lastSeq);
     expect(Buffer.from(fromSnapshot.canvas).equals(expected)).toBe(true);
 
-    const down: SnapshotSource = { latestSnapshot: () => Promise.reject(new Error('postgres is down')), loadSnapshot: () => Promise.reject(new Error('unused')) };
+    const down: SnapshotSource = {
+      latestSnapshot: () => Promise.reject(new Error('postgres is down')),
+      loadSnapshot: () => Promise.reject(new Error('unused')),
+    };
     const full = await rebuildBitmap({ stream, store, spec, snapshots: down });
-    expect(full.path).toMatchObject({ kind: 'full', reason: expect.stringContaining('snapshot store unavailable (postgres is down)') });
+    expect(full.path).toMatchObject({
+      kind: 'full',
+      reason: expect.stringContaining('snapshot store unavailable (postgres is down)'),
+    });
     const replayed = (await store.load())!;
     expect(replayed.seq).toBe(lastSeq);
     expect(Buffer.from(replayed.canvas).equals(expected)).toBe(true);
@@ -181,14 +248,27 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     await deleteRedisKeys(redis, names);
     const store = createRedisBitmapStore(redis, names, spec);
     const lines: string[] = [];
-    const log = { info: (_o: object, msg: string) => void lines.push(msg), warn: (_o: object, msg: string) => void lines.push(msg), error: () => undefined };
+    const log = {
+      info: (_o: object, msg: string) => void lines.push(msg),
+      warn: (_o: object, msg: string) => void lines.push(msg),
+      error: () => undefined,
+    };
     const snapshots = memorySnapshots([{ seq: newerSeq, canvas: await reference(newerSeq) }]);
-    await runBitmapProjection({
-      store, stream, spec, snapshots, log: log as never,
-      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: eventBoundsOf(spec) }),
-      onApplied: () => undefined,
-    }, AbortSignal.timeout(3000)); // runs until the timeout: the rebuild happens at its start
-    expect(lines).toContain(`bitmap rebuilt from snapshot seq ${newerSeq} (age 90 s) + ${lastSeq - newerSeq} events, through seq ${lastSeq}`);
+    await runBitmapProjection(
+      {
+        store,
+        stream,
+        spec,
+        snapshots,
+        log: log as never,
+        source: createNatsProjectionSource(nc, names, names.consumers.bitmap, logger, { canvas: eventBoundsOf(spec) }),
+        onApplied: () => undefined,
+      },
+      AbortSignal.timeout(3000),
+    ); // runs until the timeout: the rebuild happens at its start
+    expect(lines).toContain(
+      `bitmap rebuilt from snapshot seq ${newerSeq} (age 90 s) + ${lastSeq - newerSeq} events, through seq ${lastSeq}`,
+    );
     const stored = (await store.load())!;
     expect(stored.seq).toBe(lastSeq);
     expect(Buffer.from(stored.canvas).equals(Buffer.from(await reference(lastSeq)))).toBe(true);
@@ -200,7 +280,11 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     const snapshots = memorySnapshots([{ seq: newerSeq, canvas: await reference(newerSeq) }]);
     const expected = Buffer.from(await reference(lastSeq));
     const fresh = await loadEdgeCanvas({ bitmap: store, stream, spec, snapshots });
-    expect([fresh.source, fresh.seq, fresh.detail]).toEqual(['snapshot', lastSeq, expect.stringMatching(new RegExp(`^from snapshot seq ${newerSeq} `))]);
+    expect([fresh.source, fresh.seq, fresh.detail]).toEqual([
+      'snapshot',
+      lastSeq,
+      expect.stringMatching(new RegExp(`^from snapshot seq ${newerSeq} `)),
+    ]);
     expect(Buffer.from(fresh.canvas).equals(expected)).toBe(true);
     expect(snapshots.loads).toEqual([newerSeq]);
     // With a projection in Redis, the edge takes it as it is and touches no snapshot.

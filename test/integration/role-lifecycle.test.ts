@@ -26,7 +26,10 @@ const DEAD_PG = 'postgres://postgres@127.0.0.1:21202/test';
 /** Sockets and timers this worker holds, by kind. */
 function handles(): { sockets: number; timers: number } {
   const info = process.getActiveResourcesInfo();
-  return { sockets: info.filter((k) => k === 'TCPSocketWrap' || k === 'TCPServerWrap').length, timers: info.filter((k) => k === 'Timeout').length };
+  return {
+    sockets: info.filter((k) => k === 'TCPSocketWrap' || k === 'TCPServerWrap').length,
+    timers: info.filter((k) => k === 'Timeout').length,
+  };
 }
 
 /** Handles settle a tick after a close (socket 'close' events); wait for the count to come back. */
@@ -64,7 +67,10 @@ it('a bitmap projector started and stopped leaves no socket or timer open', asyn
 });
 
 it('a history role started and stopped leaves no socket or timer open', async () => {
-  const stop = await startHistory(loadConfig(historySchema, testEnv(names, { ...size, SNAPSHOT_INTERVAL_MS: '200' })), logger);
+  const stop = await startHistory(
+    loadConfig(historySchema, testEnv(names, { ...size, SNAPSHOT_INTERVAL_MS: '200' })),
+    logger,
+  );
   expect(handles().sockets).toBeGreaterThan(baseline.sockets);
   await stop();
   await expectBackTo(baseline);
@@ -72,7 +78,16 @@ it('a history role started and stopped leaves no socket or timer open', async ()
 
 it('an edge started and stopped closes its listen socket and leaves no socket or timer open', async () => {
   let port = 0;
-  const config = loadConfig(edgeSchema, testEnv(names, { ...size, PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789', LOG_LEVEL: 'silent' }));
+  const config = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      ...size,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789',
+      LOG_LEVEL: 'silent',
+    }),
+  );
   const stop = await startEdge(config, logger, { onListening: (p) => (port = p) });
   expect(port).toBeGreaterThan(0);
   expect(await refused(port)).toBe(false);
@@ -88,7 +103,17 @@ it('a bitmap projector whose Redis is unreachable closes its NATS connection and
 });
 
 it('an edge whose Redis is unreachable closes its NATS connection and rejects with ServiceUnreachable', async () => {
-  const config = loadConfig(edgeSchema, testEnv(names, { ...size, PORT: '0', HOST: '127.0.0.1', SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789', LOG_LEVEL: 'silent', REDIS_URL: DEAD_REDIS }));
+  const config = loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      ...size,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789',
+      LOG_LEVEL: 'silent',
+      REDIS_URL: DEAD_REDIS,
+    }),
+  );
   await expect(startEdge(config, logger)).rejects.toBeInstanceOf(ServiceUnreachable);
   await expectBackTo(baseline);
 });

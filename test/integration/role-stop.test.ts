@@ -35,7 +35,10 @@ afterAll(async () => {
 /** Resolves with how long `stop` took, or 'hung' past `ms`. */
 async function stopTime(stop: () => Promise<void>, ms = 15_000): Promise<number | 'hung'> {
   const started = Date.now();
-  return Promise.race([stop().then(() => Date.now() - started), new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms).unref())]);
+  return Promise.race([
+    stop().then(() => Date.now() - started),
+    new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms).unref()),
+  ]);
 }
 
 describe('stopping a role right after it started', () => {

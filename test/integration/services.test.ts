@@ -11,7 +11,6 @@ import { startLocalNats, startLocalPostgres, startLocalRedis } from '../../src/a
 import { TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 import { freePort } from '../kit/free-port.ts';
 
-
 const dir = mkdtempSync(join(tmpdir(), 'rplace-services-'));
 // The postgres user (initdb as root) must be able to reach its data dir.
 chmodSync(dir, 0o755);

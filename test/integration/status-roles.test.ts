@@ -21,7 +21,13 @@ import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
-import { freePort, killAllEdgeProcesses, nodeClient, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
+import {
+  freePort,
+  killAllEdgeProcesses,
+  nodeClient,
+  startEdgeProcess,
+  type EdgeProcess,
+} from '../helpers/edge-process.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
 
 const run = promisify(execFile);
@@ -36,7 +42,8 @@ const stops: (() => Promise<void>)[] = [];
 const clients: RplaceClient[] = [];
 let lastSeq = 0;
 
-const roleOf = (status: Status, role: string): RoleSummary | undefined => ('error' in status.roles ? undefined : status.roles.answered.find((r) => r.role === role));
+const roleOf = (status: Status, role: string): RoleSummary | undefined =>
+  'error' in status.roles ? undefined : status.roles.answered.find((r) => r.role === role);
 
 beforeAll(async () => {
   nc = await connectNats(TEST_NATS_URL, 'test-status-roles');
@@ -65,20 +72,36 @@ describe('rplace status: the running roles', () => {
   it('gathers one reply per role with the placements, connections, sequences and lag that are true', async () => {
     // The projectors apply asynchronously: ask until both caught up and history snapshotted (or time out).
     let status = await collectStatus(loadConfig(commonSchema, env), 300);
-    const settled = (s: Status) => ['bitmap-projector', 'history', 'edge'].every((role) => roleOf(s, role)?.projection?.seq === lastSeq) && roleOf(s, 'history')?.snapshot?.seq === lastSeq;
+    const settled = (s: Status) =>
+      ['bitmap-projector', 'history', 'edge'].every((role) => roleOf(s, role)?.projection?.seq === lastSeq) &&
+      roleOf(s, 'history')?.snapshot?.seq === lastSeq;
     // Not settled in time: the assertions below say which part is behind.
-    await vi.waitFor(async () => {
-      if (settled(status)) return;
-      status = await collectStatus(loadConfig(commonSchema, env), 300);
-      if (!settled(status)) throw new Error('the roles have not all caught up');
-    }, { timeout: 20_000, interval: 200 }).catch(() => undefined);
+    await vi
+      .waitFor(
+        async () => {
+          if (settled(status)) return;
+          status = await collectStatus(loadConfig(commonSchema, env), 300);
+          if (!settled(status)) throw new Error('the roles have not all caught up');
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .catch(() => undefined);
     expect(status.errors).toEqual([]);
     expect('error' in status.stream ? null : status.stream.lastSeq).toBe(lastSeq);
-    expect('error' in status.roles ? [] : status.roles.answered.map((r) => r.role).sort()).toEqual(['bitmap-projector', 'edge', 'history']);
+    expect('error' in status.roles ? [] : status.roles.answered.map((r) => r.role).sort()).toEqual([
+      'bitmap-projector',
+      'edge',
+      'history',
+    ]);
 
     const edgeSummary = roleOf(status, 'edge')!;
     expect(edgeSummary.pid).toBe(edge.child.pid);
-    expect(edgeSummary.placements).toMatchObject({ accepted: CLIENTS, duplicates: 0, rejected: { cooldown: 1 }, appends: CLIENTS });
+    expect(edgeSummary.placements).toMatchObject({
+      accepted: CLIENTS,
+      duplicates: 0,
+      rejected: { cooldown: 1 },
+      appends: CLIENTS,
+    });
     expect(edgeSummary.placements!.appendP50Ms).toBeGreaterThan(0);
     expect(edgeSummary.placements!.appendP99Ms).toBeGreaterThanOrEqual(edgeSummary.placements!.appendP50Ms!);
     expect(edgeSummary.sockets).toMatchObject({ connections: CLIENTS, framesDropped: {}, resyncs: {} });
@@ -96,15 +119,26 @@ describe('rplace status: the running roles', () => {
 
     const text = formatStatus(status);
     expect(text).toMatch(/roles \(3 answered within 300 ms\):/);
-    expect(text).toMatch(new RegExp(`\\n {2}edge +\\S+ +\\S+ +${CLIENTS} +[\\d.]+ +1 +[\\d.]+/[\\d.]+ +${CLIENTS} +\\d+/0 +0 +${lastSeq} +0 `));
+    expect(text).toMatch(
+      new RegExp(
+        `\\n {2}edge +\\S+ +\\S+ +${CLIENTS} +[\\d.]+ +1 +[\\d.]+/[\\d.]+ +${CLIENTS} +\\d+/0 +0 +${lastSeq} +0 `,
+      ),
+    );
     expect(text).toContain('    rejected: cooldown 1');
   }, 60_000);
 
   it('runs as the CLI: the text table, --json, and a bad --wait refused with exit code 2', async () => {
     const cli = (args: string[]) =>
-      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'status', ...args], { env: { ...process.env, ...env }, timeout: 30_000 }).then(
+      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'status', ...args], {
+        env: { ...process.env, ...env },
+        timeout: 30_000,
+      }).then(
         ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
-        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({
+          code: e.code ?? -1,
+          stdout: e.stdout ?? '',
+          stderr: e.stderr ?? '',
+        }),
       );
     const json = await cli(['--json', '--wait', '500']);
     expect(json.code).toBe(0);
@@ -140,11 +174,15 @@ describe('rplace status: the running roles', () => {
     } finally {
       impostor.unsubscribe();
     }
-    const answers = await nc.requestMany(statusSubject(names.canvasId), JSON.stringify({ command: 'shutdown' }), { strategy: 'timer', maxWait: 300 });
+    const answers = await nc.requestMany(statusSubject(names.canvasId), JSON.stringify({ command: 'shutdown' }), {
+      strategy: 'timer',
+      maxWait: 300,
+    });
     const bodies: unknown[] = [];
     for await (const m of answers) bodies.push(m.json());
     expect(bodies).toHaveLength(3);
-    for (const body of bodies) expect(Object.keys(body as object)).toEqual(expect.arrayContaining(['role', 'instance', 'pid', 'uptimeSeconds']));
+    for (const body of bodies)
+      expect(Object.keys(body as object)).toEqual(expect.arrayContaining(['role', 'instance', 'pid', 'uptimeSeconds']));
     expect(edge.child.exitCode).toBeNull();
   });
 });

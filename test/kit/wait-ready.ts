@@ -21,12 +21,20 @@ export async function waitForHttpOk(url: string, child: ChildProcess, options: W
     .waitFor(
       async () => {
         if (exited()) return 'exited' as const;
-        if (!(await fetch(url).then((r) => r.ok, () => false))) throw new Error('not ready');
+        if (
+          !(await fetch(url).then(
+            (r) => r.ok,
+            () => false,
+          ))
+        )
+          throw new Error('not ready');
         return 'ready' as const;
       },
       { timeout: options.timeoutMs, interval: options.intervalMs ?? 100 },
     )
     .catch(() => 'timeout' as const);
-  if (state === 'exited') throw new Error(`${options.what} exited with ${child.exitCode ?? child.signalCode}: ${options.output()}`);
-  if (state === 'timeout') throw new Error(`${options.what} did not answer ${url} within ${options.timeoutMs} ms: ${options.output()}`);
+  if (state === 'exited')
+    throw new Error(`${options.what} exited with ${child.exitCode ?? child.signalCode}: ${options.output()}`);
+  if (state === 'timeout')
+    throw new Error(`${options.what} did not answer ${url} within ${options.timeoutMs} ms: ${options.output()}`);
 }

@@ -40,31 +40,58 @@ beforeEach(() => {
     revocations,
     clock,
     settings,
-    loginChallenges: createLoginChallenges({ store: createFakeChallengeStore(clock), limits, difficulty: 1, perIp: { limit: 10, windowMs: 60_000 } }),
+    loginChallenges: createLoginChallenges({
+      store: createFakeChallengeStore(clock),
+      limits,
+      difficulty: 1,
+      perIp: { limit: 10, windowMs: 60_000 },
+    }),
   });
 });
 
 describe('accounts (fakes)', () => {
   it('registers, signs in with a session that reads back, and refuses the same name in another case', async () => {
     const registered = await accounts.register(alice, '10.0.0.1');
-    expect(registered).toMatchObject({ ok: true, session: { username: 'Alice', accountCreatedAt: clock.now(), createdAt: clock.now() } });
+    expect(registered).toMatchObject({
+      ok: true,
+      session: { username: 'Alice', accountCreatedAt: clock.now(), createdAt: clock.now() },
+    });
     if (!registered.ok) return;
     expect(await accounts.session(registered.sessionId)).toEqual(registered.session);
-    expect(await accounts.register({ ...alice, username: 'alice' }, '10.0.0.2')).toMatchObject({ ok: false, code: 'username_taken' });
+    expect(await accounts.register({ ...alice, username: 'alice' }, '10.0.0.2')).toMatchObject({
+      ok: false,
+      code: 'username_taken',
+    });
   });
 
   it('refuses bad credentials shapes and throttles registrations per address', async () => {
-    expect(await accounts.register({ username: 'a', password: 'x' }, '10.0.0.1')).toMatchObject({ ok: false, code: 'bad_request' });
+    expect(await accounts.register({ username: 'a', password: 'x' }, '10.0.0.1')).toMatchObject({
+      ok: false,
+      code: 'bad_request',
+    });
     await accounts.register({ username: 'one', password: 'password1' }, '10.0.0.9');
     await accounts.register({ username: 'two', password: 'password2' }, '10.0.0.9');
-    expect(await accounts.register({ username: 'three', password: 'password3' }, '10.0.0.9')).toMatchObject({ ok: false, code: 'rate_limited', retryAfterSeconds: 1800 });
+    expect(await accounts.register({ username: 'three', password: 'password3' }, '10.0.0.9')).toMatchObject({
+      ok: false,
+      code: 'rate_limited',
+      retryAfterSeconds: 1800,
+    });
   });
 
   it('logs in case-insensitively; a wrong password is invalid_credentials like an unknown user', async () => {
     await accounts.register(alice, '10.0.0.1');
-    expect(await accounts.login({ username: 'ALICE', password: alice.password }, '10.0.0.1')).toMatchObject({ ok: true, session: { username: 'Alice' } });
-    expect(await accounts.login({ username: 'Alice', password: 'wrong password' }, '10.0.0.1')).toMatchObject({ ok: false, code: 'invalid_credentials' });
-    expect(await accounts.login({ username: 'nobody', password: 'whatever1' }, '10.0.0.1')).toMatchObject({ ok: false, code: 'invalid_credentials' });
+    expect(await accounts.login({ username: 'ALICE', password: alice.password }, '10.0.0.1')).toMatchObject({
+      ok: true,
+      session: { username: 'Alice' },
+    });
+    expect(await accounts.login({ username: 'Alice', password: 'wrong password' }, '10.0.0.1')).toMatchObject({
+      ok: false,
+      code: 'invalid_credentials',
+    });
+    expect(await accounts.login({ username: 'nobody', password: 'whatever1' }, '10.0.0.1')).toMatchObject({
+      ok: false,
+      code: 'invalid_credentials',
+    });
   });
 
   it('past the per-account budget a login needs a challenge; the budget refills with time', async () => {
@@ -84,7 +111,10 @@ describe('accounts (fakes)', () => {
     expect(await accounts.session(first.sessionId)).toBeNull();
     await accounts.logout(second.sessionId);
     expect(await accounts.session(second.sessionId)).toBeNull();
-    expect(revocations.sent).toEqual([{ session: sessionKey(first.sessionId) }, { session: sessionKey(second.sessionId) }]);
+    expect(revocations.sent).toEqual([
+      { session: sessionKey(first.sessionId) },
+      { session: sessionKey(second.sessionId) },
+    ]);
   });
 
   it('a session ends with its TTL', async () => {

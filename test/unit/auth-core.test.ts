@@ -22,7 +22,13 @@ describe('passwords', () => {
     expect(await verifyPassword('hunter23!', a)).toBe(false);
   });
   it('treats malformed or absurd stored hashes as a mismatch, never a crash or a CPU bomb', async () => {
-    for (const stored of ['', 'bcrypt$x', 'scrypt$1$8$1$aa$bb', `scrypt$${2 ** 30}$8$1$aa$${'A'.repeat(43)}`, 'scrypt$1024$8$1$aa$short']) {
+    for (const stored of [
+      '',
+      'bcrypt$x',
+      'scrypt$1$8$1$aa$bb',
+      `scrypt$${2 ** 30}$8$1$aa$${'A'.repeat(43)}`,
+      'scrypt$1024$8$1$aa$short',
+    ]) {
       expect(await verifyPassword('x', stored)).toBe(false);
     }
   });
@@ -41,18 +47,22 @@ describe('credentials schema', () => {
 
 describe('origins and CSRF', () => {
   const policy = originPolicy(['https://Place.Example/']);
-  it('allows the listed origins and the server\'s own host, refuses the rest', () => {
+  it("allows the listed origins and the server's own host, refuses the rest", () => {
     expect(checkUpgradeOrigin(policy, { origin: 'https://place.example', host: 'edge:3000' })).toBeNull();
     expect(checkUpgradeOrigin(policy, { origin: 'http://edge:3000', host: 'edge:3000' })).toBeNull();
     expect(checkUpgradeOrigin(policy, {})).toBeNull();
     expect(checkUpgradeOrigin(policy, { origin: 'https://evil.example', host: 'edge:3000' })).toMatch(/not allowed/);
     expect(checkUpgradeOrigin(policy, { origin: 'null', host: 'edge:3000' })).toMatch(/not allowed/);
-    expect(checkUpgradeOrigin(policy, { origin: 'http://edge:3000.evil.example', host: 'edge:3000' })).toMatch(/not allowed/);
+    expect(checkUpgradeOrigin(policy, { origin: 'http://edge:3000.evil.example', host: 'edge:3000' })).toMatch(
+      /not allowed/,
+    );
   });
   it('requires the custom header on state-changing calls', () => {
     expect(checkCsrf(policy, { host: 'h' })).toMatch(/x-rplace-csrf/);
     expect(checkCsrf(policy, { host: 'h', 'x-rplace-csrf': '1' })).toBeNull();
-    expect(checkCsrf(policy, { host: 'h', 'x-rplace-csrf': '1', origin: 'https://evil.example' })).toMatch(/not allowed/);
+    expect(checkCsrf(policy, { host: 'h', 'x-rplace-csrf': '1', origin: 'https://evil.example' })).toMatch(
+      /not allowed/,
+    );
   });
 });
 
@@ -66,9 +76,11 @@ describe('session cookies', () => {
     expect(cookies.idFrom('rplace_session=short')).toBeUndefined();
     expect(readCookie(`x=${'y'.repeat(9000)}`, 'x')).toBeUndefined();
     expect(sessionKey(id)).not.toContain(id);
-    expect(sessionCookie(cookies, id, { secure: true, maxAgeSeconds: 60 })).toBe(`rplace_session=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure`);
+    expect(sessionCookie(cookies, id, { secure: true, maxAgeSeconds: 60 })).toBe(
+      `rplace_session=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure`,
+    );
   });
-  it('refuses unsigned (old-format) ids, tampered MACs and another secret\'s MACs', () => {
+  it("refuses unsigned (old-format) ids, tampered MACs and another secret's MACs", () => {
     const cookies = sessionCookies('unit-test-session-secret-0123456789abcdef');
     const other = sessionCookies('another-secret-entirely-0123456789abcdef');
     const id = newSessionId();
@@ -85,7 +97,12 @@ describe('session cookies', () => {
 describe('per-IP connection caps', () => {
   it('caps each address separately and frees slots on release', () => {
     const caps = new ConnectionCaps(2);
-    expect([caps.acquire('a'), caps.acquire('a'), caps.acquire('a'), caps.acquire('b')]).toEqual([true, true, false, true]);
+    expect([caps.acquire('a'), caps.acquire('a'), caps.acquire('a'), caps.acquire('b')]).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
     caps.release('a');
     expect(caps.acquire('a')).toBe(true);
     caps.release('b');
@@ -110,18 +127,28 @@ describe('risk rule and client address', () => {
     // an untrusted peer is the client
     expect(resolveClientAddress(lb, '203.0.113.7', headers({ 'x-forwarded-for': '1.2.3.4' }))).toBe('203.0.113.7');
     // nginx with $proxy_add_x_forwarded_for: the client's own entries stay on the left and are never read
-    expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': '1.2.3.4, 198.51.100.9' }))).toBe('198.51.100.9');
-    expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': '198.51.100.9, 10.0.0.6' }))).toBe('198.51.100.9');
+    expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': '1.2.3.4, 198.51.100.9' }))).toBe(
+      '198.51.100.9',
+    );
+    expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': '198.51.100.9, 10.0.0.6' }))).toBe(
+      '198.51.100.9',
+    );
     // garbage or a missing header falls back to the last hop we could vouch for, never to the client's value
     expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': 'evil, 10.0.0.6' }))).toBe('10.0.0.6');
     expect(resolveClientAddress(lb, '10.0.0.5', headers({}))).toBe('10.0.0.5');
-    expect(resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': `${'1.1.1.1,'.repeat(400)}1.1.1.1` }))).toBe('10.0.0.5');
+    expect(
+      resolveClientAddress(lb, '10.0.0.5', headers({ 'x-forwarded-for': `${'1.1.1.1,'.repeat(400)}1.1.1.1` })),
+    ).toBe('10.0.0.5');
     // IPv4 peers of a dual-stack socket, and IPv6 proxies
-    expect(resolveClientAddress(lb, '::ffff:10.0.0.5', headers({ 'x-forwarded-for': '198.51.100.9' }))).toBe('198.51.100.9');
+    expect(resolveClientAddress(lb, '::ffff:10.0.0.5', headers({ 'x-forwarded-for': '198.51.100.9' }))).toBe(
+      '198.51.100.9',
+    );
     expect(resolveClientAddress(lb, 'fd00::1', headers({ 'x-forwarded-for': '2001:db8::1' }))).toBe('2001:db8::1');
     // a header the proxy overwrites (X-Real-IP)
     const real = proxyPolicy(['10.0.0.5'], 'X-Real-IP');
-    expect(resolveClientAddress(real, '10.0.0.5', headers({ 'x-real-ip': '198.51.100.9', 'x-forwarded-for': '1.2.3.4' }))).toBe('198.51.100.9');
+    expect(
+      resolveClientAddress(real, '10.0.0.5', headers({ 'x-real-ip': '198.51.100.9', 'x-forwarded-for': '1.2.3.4' })),
+    ).toBe('198.51.100.9');
     expect(resolveClientAddress(real, '10.0.0.5', headers({ 'x-real-ip': 'not-an-ip' }))).toBe('10.0.0.5');
     expect(resolveClientAddress(real, '10.0.0.6', headers({ 'x-real-ip': '198.51.100.9' }))).toBe('10.0.0.6');
   });

@@ -11,13 +11,24 @@ import { createFakeRateLimiter } from '../kit/fakes/rate-limiter.ts';
 import { createFakeSessionStore } from '../kit/fakes/session-store.ts';
 import { createFakeUserStore } from '../kit/fakes/user-store.ts';
 
-const clocked = <T>(make: (clock: ReturnType<typeof createManualClock>) => T) => async () => {
-  const clock = createManualClock();
-  return { ...make(clock), pass: async (ms: number) => clock.advance(ms) };
-};
+const clocked =
+  <T>(make: (clock: ReturnType<typeof createManualClock>) => T) =>
+  async () => {
+    const clock = createManualClock();
+    return { ...make(clock), pass: async (ms: number) => clock.advance(ms) };
+  };
 
-sessionStoreContract('in-memory fake', clocked((clock) => ({ store: createFakeSessionStore(clock) })));
-rateLimiterContract('in-memory fake', clocked((clock) => ({ limiter: createFakeRateLimiter(clock) })));
-challengeStoreContract('in-memory fake', clocked((clock) => ({ store: createFakeChallengeStore(clock) })));
+sessionStoreContract(
+  'in-memory fake',
+  clocked((clock) => ({ store: createFakeSessionStore(clock) })),
+);
+rateLimiterContract(
+  'in-memory fake',
+  clocked((clock) => ({ limiter: createFakeRateLimiter(clock) })),
+);
+challengeStoreContract(
+  'in-memory fake',
+  clocked((clock) => ({ store: createFakeChallengeStore(clock) })),
+);
 userStoreContract('in-memory fake', async () => createFakeUserStore());
 banStoreContract('in-memory fake', async () => createFakeBanStore());

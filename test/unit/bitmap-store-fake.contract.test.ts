@@ -4,5 +4,10 @@ import { createFakeBitmapStore } from '../kit/fakes/bitmap-store.ts';
 
 bitmapStoreContract('in-memory fake', async () => {
   const store = createFakeBitmapStore(BITMAP_SPEC);
-  return { store, wipe: async () => store.wipe(), truncate: async () => store.truncate(), close: async () => undefined };
+  return {
+    store,
+    wipe: async () => store.wipe(),
+    truncate: async () => store.truncate(),
+    close: async () => undefined,
+  };
 });

@@ -4,7 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { applyPixel, createCanvas, MAX_CANVAS_SIDE, pixelOffset, replay, type CanvasSpec, type PixelChange } from '../../src/domain/canvas.ts';
+import {
+  applyPixel,
+  createCanvas,
+  MAX_CANVAS_SIDE,
+  pixelOffset,
+  replay,
+  type CanvasSpec,
+  type PixelChange,
+} from '../../src/domain/canvas.ts';
 import { PALETTE_16, PALETTE_32, paletteRgba } from '../../src/domain/palette.ts';
 import { checkPlacement } from '../../src/domain/placement.ts';
 
@@ -125,7 +133,12 @@ describe('applyPixel and replay', () => {
 
 describe('checkPlacement', () => {
   it('accepts every in-bounds pixel and palette colour, corners included', () => {
-    for (const [x, y] of [[0, 0], [1999, 0], [0, 1999], [1999, 1999]] as const) {
+    for (const [x, y] of [
+      [0, 0],
+      [1999, 0],
+      [0, 1999],
+      [1999, 1999],
+    ] as const) {
       expect(checkPlacement(spec, x, y, 0)).toEqual({ ok: true });
       expect(checkPlacement(spec, x, y, 31)).toEqual({ ok: true });
     }
@@ -169,7 +182,11 @@ describe('checkPlacement', () => {
   });
 
   it('agrees with a direct definition for arbitrary numbers, and never throws (property)', () => {
-    const num = fc.oneof(fc.integer({ min: -10, max: 2100 }), fc.double(), fc.constantFrom(Number.NaN, -0, Number.MAX_SAFE_INTEGER));
+    const num = fc.oneof(
+      fc.integer({ min: -10, max: 2100 }),
+      fc.double(),
+      fc.constantFrom(Number.NaN, -0, Number.MAX_SAFE_INTEGER),
+    );
     fc.assert(
       fc.property(num, num, num, (x, y, color) => {
         const inBounds = Number.isInteger(x) && Number.isInteger(y) && x >= 0 && y >= 0 && x < 2000 && y < 2000;

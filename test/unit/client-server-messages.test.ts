@@ -4,7 +4,13 @@
  * malformed becomes a `ServerMessageError` reported through `onProtocolError`: never a throw, never trusted.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_SERVER_MESSAGE_CHARS, parseServerMessage, RplaceClient, ServerMessageError, type WebSocketLike } from '../../src/client/index.ts';
+import {
+  MAX_SERVER_MESSAGE_CHARS,
+  parseServerMessage,
+  RplaceClient,
+  ServerMessageError,
+  type WebSocketLike,
+} from '../../src/client/index.ts';
 import { PROTOCOL_VERSION } from '../../proto/version.ts';
 
 const welcome = {
@@ -13,7 +19,15 @@ const welcome = {
   userId: 'g-abc',
   isGuest: true,
   cooldownRemaining: 0,
-  canvasInfo: { width: 4, height: 2, colorCount: 2, cooldownSeconds: 5, palette: ['#FFFFFF', '#000000'], paletteNames: ['white', 'black'], seq: 7 },
+  canvasInfo: {
+    width: 4,
+    height: 2,
+    colorCount: 2,
+    cooldownSeconds: 5,
+    palette: ['#FFFFFF', '#000000'],
+    paletteNames: ['white', 'black'],
+    seq: 7,
+  },
 };
 
 function invalidReason(text: string): string {
@@ -32,7 +46,9 @@ describe('parseServerMessage', () => {
       kind: 'message',
       message: { type: 'success', requestId: 'r1', nextPlacement: 1_700_000_000_000, seq: 12 },
     });
-    expect(parseServerMessage('{"type":"error","code":"cooldown","message":"wait","requestId":"r2","remainingSeconds":3}')).toEqual({
+    expect(
+      parseServerMessage('{"type":"error","code":"cooldown","message":"wait","requestId":"r2","remainingSeconds":3}'),
+    ).toEqual({
       kind: 'message',
       message: { type: 'error', code: 'cooldown', message: 'wait', requestId: 'r2', remainingSeconds: 3 },
     });
@@ -40,11 +56,17 @@ describe('parseServerMessage', () => {
   });
 
   it('given a type it does not know, says unknown (ignored, not an error)', () => {
-    expect(parseServerMessage('{"type":"announcement","text":"hi"}')).toEqual({ kind: 'unknown', type: 'announcement' });
+    expect(parseServerMessage('{"type":"announcement","text":"hi"}')).toEqual({
+      kind: 'unknown',
+      type: 'announcement',
+    });
   });
 
   it('given a welcome of another protocol version, says incompatible before checking its shape', () => {
-    expect(parseServerMessage(JSON.stringify({ type: 'welcome', protocol: PROTOCOL_VERSION + 1 }))).toEqual({ kind: 'incompatible', protocol: PROTOCOL_VERSION + 1 });
+    expect(parseServerMessage(JSON.stringify({ type: 'welcome', protocol: PROTOCOL_VERSION + 1 }))).toEqual({
+      kind: 'incompatible',
+      protocol: PROTOCOL_VERSION + 1,
+    });
   });
 
   it('given malformed input, returns an invalid result that names the problem', () => {
@@ -52,19 +74,29 @@ describe('parseServerMessage', () => {
     expect(invalidReason('[1,2]')).toMatch(/not a JSON object/);
     expect(invalidReason('null')).toMatch(/not a JSON object/);
     expect(invalidReason('{"type":5}')).toMatch(/no string "type"/);
-    expect(invalidReason('{"type":"success","requestId":"r1","seq":12}')).toMatch(/invalid "success" message.*nextPlacement/s);
+    expect(invalidReason('{"type":"success","requestId":"r1","seq":12}')).toMatch(
+      /invalid "success" message.*nextPlacement/s,
+    );
     expect(invalidReason('{"type":"success","requestId":"r1","nextPlacement":1,"seq":-1}')).toMatch(/seq/);
-    expect(invalidReason('{"type":"error","code":"no_such_code","message":"x"}')).toMatch(/invalid "error" message.*code/s);
+    expect(invalidReason('{"type":"error","code":"no_such_code","message":"x"}')).toMatch(
+      /invalid "error" message.*code/s,
+    );
     expect(invalidReason('{"type":"error","code":"internal"}')).toMatch(/message/);
-    expect(invalidReason(JSON.stringify({ ...welcome, canvasInfo: { ...welcome.canvasInfo, width: 0 } }))).toMatch(/width/);
-    expect(invalidReason(JSON.stringify({ ...welcome, canvasInfo: { ...welcome.canvasInfo, palette: ['red'] } }))).toMatch(/#RRGGBB/);
+    expect(invalidReason(JSON.stringify({ ...welcome, canvasInfo: { ...welcome.canvasInfo, width: 0 } }))).toMatch(
+      /width/,
+    );
+    expect(
+      invalidReason(JSON.stringify({ ...welcome, canvasInfo: { ...welcome.canvasInfo, palette: ['red'] } })),
+    ).toMatch(/#RRGGBB/);
     expect(invalidReason(JSON.stringify({ ...welcome, protocol: 'one' }))).toMatch(/protocol/);
   });
 
   it('given a message longer than the bound, refuses it without parsing', () => {
     const long = JSON.stringify({ type: 'error', code: 'internal', message: 'x'.repeat(MAX_SERVER_MESSAGE_CHARS) });
     expect(invalidReason(long)).toMatch(/characters/);
-    expect(invalidReason(JSON.stringify({ type: 'error', code: 'internal', message: 'x'.repeat(5_000) }))).toMatch(/message/);
+    expect(invalidReason(JSON.stringify({ type: 'error', code: 'internal', message: 'x'.repeat(5_000) }))).toMatch(
+      /message/,
+    );
   });
 });
 
@@ -96,7 +128,12 @@ describe('RplaceClient with invalid server messages', () => {
   it('reports each one through onProtocolError, keeps the connection and resolves places from valid answers', async () => {
     const errors: ServerMessageError[] = [];
     const welcomes: unknown[] = [];
-    const client = new RplaceClient({ url: 'http://edge.test', WebSocket: FakeSocket, onProtocolError: (e) => errors.push(e), onWelcome: (w) => welcomes.push(w) });
+    const client = new RplaceClient({
+      url: 'http://edge.test',
+      WebSocket: FakeSocket,
+      onProtocolError: (e) => errors.push(e),
+      onWelcome: (w) => welcomes.push(w),
+    });
     void client.connect().catch(() => undefined);
     await Promise.resolve();
     const socket = FakeSocket.last!;

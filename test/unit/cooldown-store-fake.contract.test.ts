@@ -5,5 +5,10 @@ import { createFakeCooldownStore } from '../kit/fakes/cooldown-store.ts';
 
 cooldownStoreContract('in-memory fake', async () => {
   const clock = createManualClock();
-  return { store: createFakeCooldownStore(clock), pass: async (ms) => clock.advance(ms), settle: async () => undefined, close: async () => undefined };
+  return {
+    store: createFakeCooldownStore(clock),
+    pass: async (ms) => clock.advance(ms),
+    settle: async () => undefined,
+    close: async () => undefined,
+  };
 });

@@ -10,7 +10,28 @@ import { sqlInt8Array, sqlInteger, sqlTimestamp } from '../../src/adapters/pg/co
 import { GOLDEN_COPY_BYTES } from '../helpers/copy-binary-golden.ts';
 
 function header(flags = 0, extension: number[] = []): number[] {
-  return [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, flags >>> 24, (flags >>> 16) & 255, (flags >>> 8) & 255, flags & 255, 0, 0, 0, extension.length, ...extension];
+  return [
+    0x50,
+    0x47,
+    0x43,
+    0x4f,
+    0x50,
+    0x59,
+    0x0a,
+    0xff,
+    0x0d,
+    0x0a,
+    0x00,
+    flags >>> 24,
+    (flags >>> 16) & 255,
+    (flags >>> 8) & 255,
+    flags & 255,
+    0,
+    0,
+    0,
+    extension.length,
+    ...extension,
+  ];
 }
 
 describe('binary COPY reader', () => {
@@ -40,7 +61,8 @@ describe('binary COPY reader', () => {
 
   it('ignores flag bits 17–31 and rejects bits 0–16 (format-critical, or OIDs)', () => {
     expect(parseCopyBinary(Uint8Array.from([...header(1 << 20), 0xff, 0xff]), 1)).toEqual([]);
-    for (const bit of [0, 15, 16]) expect(() => parseCopyBinary(Uint8Array.from([...header(1 << bit), 0xff, 0xff]), 1)).toThrow(CopyFormatError);
+    for (const bit of [0, 15, 16])
+      expect(() => parseCopyBinary(Uint8Array.from([...header(1 << bit), 0xff, 0xff]), 1)).toThrow(CopyFormatError);
   });
 
   it('rejects a bad signature, a wrong field count, a bad length, and bytes after the trailer', () => {
@@ -48,7 +70,9 @@ describe('binary COPY reader', () => {
     bad[0] = 0x51;
     expect(() => parseCopyBinary(bad, 5)).toThrow(/signature/);
     expect(() => parseCopyBinary(GOLDEN_COPY_BYTES, 4)).toThrow(/5 fields, expected 4/);
-    expect(() => parseCopyBinary(Uint8Array.from([...header(), 0, 1, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff]), 1)).toThrow(/length -2/);
+    expect(() => parseCopyBinary(Uint8Array.from([...header(), 0, 1, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff]), 1)).toThrow(
+      /length -2/,
+    );
     expect(() => parseCopyBinary(Buffer.concat([GOLDEN_COPY_BYTES, Buffer.of(0)]), 5)).toThrow(/after its trailer/);
   });
 
@@ -59,14 +83,21 @@ describe('binary COPY reader', () => {
   });
 
   it('throws nothing but CopyFormatError on random input, with or without a valid header', () => {
-    fc.assert(fc.property(fc.boolean(), fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 4 }), (withHeader, body, columns) => {
-      const bytes = withHeader ? Uint8Array.from([...header(), ...body]) : body;
-      try {
-        for (const row of parseCopyBinary(bytes, columns)) expect(row).toHaveLength(columns);
-      } catch (error) {
-        expect(error).toBeInstanceOf(CopyFormatError);
-      }
-    }));
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 0, max: 4 }),
+        (withHeader, body, columns) => {
+          const bytes = withHeader ? Uint8Array.from([...header(), ...body]) : body;
+          try {
+            for (const row of parseCopyBinary(bytes, columns)) expect(row).toHaveLength(columns);
+          } catch (error) {
+            expect(error).toBeInstanceOf(CopyFormatError);
+          }
+        },
+      ),
+    );
   });
 
   it('decodes fields strictly: sizes, NULLs, unsafe int8, invalid UTF-8', () => {
@@ -84,7 +115,8 @@ describe('COPY statement literals', () => {
     expect(sqlInteger(0)).toBe('0');
     expect(sqlInteger(-12)).toBe('-12');
     expect(sqlInteger(Number.MAX_SAFE_INTEGER)).toBe('9007199254740991');
-    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) expect(() => sqlInteger(bad)).toThrow(RangeError);
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+      expect(() => sqlInteger(bad)).toThrow(RangeError);
     expect(sqlTimestamp(1_700_000_000_123)).toBe(`'2023-11-14T22:13:20.123Z'::timestamptz`);
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 9e15]) expect(() => sqlTimestamp(bad)).toThrow(RangeError);
     expect(sqlInt8Array([])).toBe(`'{}'::int8[]`);

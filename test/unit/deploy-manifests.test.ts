@@ -64,8 +64,12 @@ describe('deploy/Dockerfile and .dockerignore', () => {
   });
 
   it('keeps local data, secrets, installs and builds out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const entry of ['.data/', 'node_modules/', 'dist/', '.git/', 'test-artifacts/', '.cache/']) expect(ignored).toContain(entry);
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['.data/', 'node_modules/', 'dist/', '.git/', 'test-artifacts/', '.cache/'])
+      expect(ignored).toContain(entry);
   });
 });
 
@@ -84,7 +88,8 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('has two edges behind a load balancer that upgrades WebSockets, the projectors, Redis and Postgres', () => {
-    for (const name of ['edge1', 'edge2', 'bitmap-projector', 'history', 'redis', 'postgres', 'lb']) expect(services[name], name).toBeDefined();
+    for (const name of ['edge1', 'edge2', 'bitmap-projector', 'history', 'redis', 'postgres', 'lb'])
+      expect(services[name], name).toBeDefined();
     const nginx = read('deploy/nginx.conf');
     expect(nginx).toContain('server edge1:3000');
     expect(nginx).toContain('server edge2:3000');
@@ -95,8 +100,14 @@ describe('deploy/compose.yaml', () => {
 
   it('gives every service a health check, and every role a command that exists, the cluster URL and 3 replicas', () => {
     everyCommand(JSON.stringify(services));
-    expect(['edge1', 'edge2', 'bitmap-projector', 'history'].map((name) => roleEntryPoint(services[name]?.command))).toEqual(
-      ['src/roles/edge/main.ts', 'src/roles/edge/main.ts', 'src/roles/bitmap-projector/main.ts', 'src/roles/history/main.ts']);
+    expect(
+      ['edge1', 'edge2', 'bitmap-projector', 'history'].map((name) => roleEntryPoint(services[name]?.command)),
+    ).toEqual([
+      'src/roles/edge/main.ts',
+      'src/roles/edge/main.ts',
+      'src/roles/bitmap-projector/main.ts',
+      'src/roles/history/main.ts',
+    ]);
     for (const [name, service] of Object.entries(services)) {
       if (service.restart !== 'no') expect(service.healthcheck?.test, name).toBeDefined(); // one-shot jobs have none
       const entry = roleEntryPoint(service.command);
@@ -109,7 +120,8 @@ describe('deploy/compose.yaml', () => {
 });
 
 describe('deploy/compose.yaml hardening', () => {
-  const services = (parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> }).services;
+  const services = (parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> })
+    .services;
   const roles = Object.entries(services).filter(([, s]) => roleEntryPoint(s.command));
 
   it('pins every image to a full version', () => {
@@ -122,11 +134,15 @@ describe('deploy/compose.yaml hardening', () => {
     expect(postgres.environment?.['RPLACE_DB_PASSWORD']).toMatch(/^\$\{RPLACE_DB_PASSWORD:\?/);
     expect(postgres.environment?.['POSTGRES_HOST_AUTH_METHOD']).toBe('scram-sha-256');
     const redis = services['redis']!;
-    expect(redis.command).toEqual(expect.arrayContaining(['--requirepass', '${REDIS_PASSWORD}', '--appendonly', 'yes']));
+    expect(redis.command).toEqual(
+      expect.arrayContaining(['--requirepass', '${REDIS_PASSWORD}', '--appendonly', 'yes']),
+    );
     expect(redis.environment?.['REDIS_PASSWORD']).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     for (const [name, service] of roles) {
       expect(service.environment?.['REDIS_URL'], name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379$/);
-      expect(service.environment?.['DATABASE_URL'], name).toMatch(/^postgres:\/\/rplace:\$\{RPLACE_DB_PASSWORD:\?[^}]*\}@postgres:5432\/rplace$/);
+      expect(service.environment?.['DATABASE_URL'], name).toMatch(
+        /^postgres:\/\/rplace:\$\{RPLACE_DB_PASSWORD:\?[^}]*\}@postgres:5432\/rplace$/,
+      );
     }
     expect(read('deploy/compose.yaml')).not.toMatch(/(PASSWORD|SECRET): [^$\s]|AUTH_METHOD: trust/);
   });
@@ -145,7 +161,7 @@ describe('deploy/compose.yaml hardening', () => {
     }
   });
 
-  it('edges trust only nginx\'s fixed address for the client address; metrics are internal; nginx overwrites the headers', () => {
+  it("edges trust only nginx's fixed address for the client address; metrics are internal; nginx overwrites the headers", () => {
     const lbAddress = services['lb']?.networks?.['default']?.ipv4_address;
     expect(lbAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     for (const name of ['edge1', 'edge2']) {
@@ -182,19 +198,39 @@ describe('NATS authentication in deploy/ (generated from streams/permissions.ts)
       expect(compose.services[name]?.command?.slice(0, 2)).toEqual(['-c', '/etc/nats/auth.conf']);
       expect(compose.services[name]?.volumes).toContain('./nats/auth.conf:/etc/nats/auth.conf:ro');
     }
-    const users: Record<string, string> = { edge1: 'edge', edge2: 'edge', 'bitmap-projector': 'bitmap-projector', history: 'history', 'streams-apply': 'operator' };
+    const users: Record<string, string> = {
+      edge1: 'edge',
+      edge2: 'edge',
+      'bitmap-projector': 'bitmap-projector',
+      history: 'history',
+      'streams-apply': 'operator',
+    };
     for (const [service, role] of Object.entries(users)) {
-      expect(compose.services[service]?.environment?.NATS_USER, service).toBe(natsUserOf(role as NatsRole, namesFor('main')));
-      expect(compose.services[service]?.environment?.NATS_PASSWORD, service).toMatch(new RegExp(`^\\$\\{${natsPasswordEnv(role as NatsRole)}:\\?`));
+      expect(compose.services[service]?.environment?.NATS_USER, service).toBe(
+        natsUserOf(role as NatsRole, namesFor('main')),
+      );
+      expect(compose.services[service]?.environment?.NATS_PASSWORD, service).toMatch(
+        new RegExp(`^\\$\\{${natsPasswordEnv(role as NatsRole)}:\\?`),
+      );
     }
   });
 
   it('gives every k8s role pod its own NATS user, with its password from the rplace-nats-auth Secret', () => {
     const documents = ['edge.yaml', 'projectors.yaml'].flatMap((file) => k8sDocuments(file));
-    const roles: Record<string, NatsRole> = { 'rplace-edge': 'edge', 'rplace-bitmap-projector': 'bitmap-projector', 'rplace-history': 'history', 'rplace-streams-apply': 'operator' };
+    const roles: Record<string, NatsRole> = {
+      'rplace-edge': 'edge',
+      'rplace-bitmap-projector': 'bitmap-projector',
+      'rplace-history': 'history',
+      'rplace-streams-apply': 'operator',
+    };
     for (const [workload, role] of Object.entries(roles)) {
       const container = documents.find((d) => d.metadata.name === workload)?.spec.template.spec.containers[0];
-      const env = Object.fromEntries((container?.env ?? []).map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+      const env = Object.fromEntries(
+        (container?.env ?? []).map((e: { name: string; value?: string; valueFrom?: unknown }) => [
+          e.name,
+          e.value ?? e.valueFrom,
+        ]),
+      );
       expect(env.NATS_USER, workload).toBe(natsUserOf(role, namesFor('main')));
       expect(env.NATS_PASSWORD, workload).toEqual({ secretKeyRef: { name: 'rplace-nats-auth', key: role } });
     }
@@ -222,10 +258,22 @@ describe('deploy/k8s', () => {
 
   it('probes every container and points every role at an entry point that exists', () => {
     const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
-    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['nats', 'postgres', 'redis', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history']);
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual([
+      'nats',
+      'postgres',
+      'redis',
+      'rplace-bitmap-projector',
+      'rplace-edge',
+      'rplace-history',
+    ]);
     everyCommand(JSON.stringify(workloads));
-    const commandOf = (name: string) => roleEntryPoint(workloads.find((w) => w.metadata.name === name)?.spec.template.spec.containers[0].command);
-    expect(['rplace-edge', 'rplace-bitmap-projector', 'rplace-history'].map(commandOf)).toEqual(['src/roles/edge/main.ts', 'src/roles/bitmap-projector/main.ts', 'src/roles/history/main.ts']);
+    const commandOf = (name: string) =>
+      roleEntryPoint(workloads.find((w) => w.metadata.name === name)?.spec.template.spec.containers[0].command);
+    expect(['rplace-edge', 'rplace-bitmap-projector', 'rplace-history'].map(commandOf)).toEqual([
+      'src/roles/edge/main.ts',
+      'src/roles/bitmap-projector/main.ts',
+      'src/roles/history/main.ts',
+    ]);
     for (const workload of workloads) {
       for (const container of workload.spec.template.spec.containers) {
         expect(container.readinessProbe, workload.metadata.name).toBeDefined();
@@ -243,7 +291,7 @@ describe('deploy/k8s', () => {
   const envOf = (c: Record<string, any>): Record<string, any>[] => c.env ?? [];
   const byName = (name: string) => workloads.find((w) => w.metadata.name === name)!;
 
-  it('runs every pod non-root with the runtime\'s seccomp profile, every container read-only without capabilities or escalation', () => {
+  it("runs every pod non-root with the runtime's seccomp profile, every container read-only without capabilities or escalation", () => {
     for (const workload of workloads) {
       const pod = workload.spec.template.spec;
       expect(pod.securityContext?.runAsNonRoot, workload.metadata.name).toBe(true);
@@ -267,15 +315,21 @@ describe('deploy/k8s', () => {
         for (const env of envOf(container)) {
           const where = `${workload.metadata.name}/${container.name} ${env.name}`;
           // NATS identities have their own Secret (the nats pods read every role's password from it).
-          const secret = /^(NATS_PASSWORD|RPLACE_NATS_\w+_PASSWORD)$/.test(env.name) ? 'rplace-nats-auth' : 'rplace-secrets';
+          const secret = /^(NATS_PASSWORD|RPLACE_NATS_\w+_PASSWORD)$/.test(env.name)
+            ? 'rplace-nats-auth'
+            : 'rplace-secrets';
           if (/PASSWORD|SECRET/.test(env.name)) expect(env.valueFrom?.secretKeyRef?.name, where).toBe(secret);
           if (env.name === 'REDIS_URL') expect(env.value, where).toBe('redis://:$(REDIS_PASSWORD)@redis:6379');
-          if (env.name === 'DATABASE_URL') expect(env.value, where).toBe('postgres://rplace:$(RPLACE_DB_PASSWORD)@postgres:5432/rplace');
+          if (env.name === 'DATABASE_URL')
+            expect(env.value, where).toBe('postgres://rplace:$(RPLACE_DB_PASSWORD)@postgres:5432/rplace');
           expect(String(env.value ?? ''), where).not.toMatch(/^trust$/);
         }
       }
     }
-    const rplaceEnv = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'rplace-env')!.data as Record<string, string>;
+    const rplaceEnv = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'rplace-env')!.data as Record<
+      string,
+      string
+    >;
     expect(Object.keys(rplaceEnv).filter((k) => /URL/.test(k))).toEqual(['NATS_URL']);
     const postgres = containersOf(byName('postgres'))[0]!;
     expect(envOf(postgres).find((e) => e.name === 'POSTGRES_HOST_AUTH_METHOD')?.value).toBe('scram-sha-256');
@@ -283,7 +337,9 @@ describe('deploy/k8s', () => {
     expect(redis.args).toEqual(expect.arrayContaining(['--requirepass', '$(REDIS_PASSWORD)', '--appendonly', 'yes']));
     expect(redis.volumeMounts).toEqual(expect.arrayContaining([{ name: 'data', mountPath: '/data' }]));
     expect(byName('redis').spec.volumeClaimTemplates[0].metadata.name).toBe('data');
-    const generator = (parse(read('deploy/k8s/kustomization.yaml')) as { configMapGenerator: { name: string; files: string[] }[] }).configMapGenerator;
+    const generator = (
+      parse(read('deploy/k8s/kustomization.yaml')) as { configMapGenerator: { name: string; files: string[] }[] }
+    ).configMapGenerator;
     expect(generator.find((g) => g.name === 'postgres-init')?.files).toEqual(['10-rplace-role.sh=postgres-init.sh']);
     expect(read('deploy/k8s/postgres-init.sh')).toMatch(/CREATE ROLE rplace LOGIN NOSUPERUSER/);
   });
@@ -304,16 +360,30 @@ describe('deploy/k8s', () => {
     const policies = documents.filter((d) => d.kind === 'NetworkPolicy');
     const deny = policies.find((p) => p.metadata.name === 'default-deny')!;
     expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-    const policyFor = (app: string) => policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === app)!;
+    const policyFor = (app: string) =>
+      policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === app)!;
     const peers = (rules: Record<string, any>[] | undefined, key: 'to' | 'from') =>
-      (rules ?? []).flatMap((r) => (r[key] ?? []).map((peer: Record<string, any>) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'namespace')).sort();
+      (rules ?? [])
+        .flatMap((r) =>
+          (r[key] ?? []).map(
+            (peer: Record<string, any>) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'namespace',
+          ),
+        )
+        .sort();
     expect(peers(policyFor('rplace-edge').spec.egress, 'to')).toEqual(['nats', 'postgres', 'redis']);
     expect(peers(policyFor('rplace-bitmap-projector').spec.egress, 'to')).toEqual(['nats', 'redis']);
     expect(peers(policyFor('rplace-history').spec.egress, 'to')).toEqual(['nats', 'postgres']);
     expect(peers(policyFor('redis').spec.ingress, 'from')).toEqual(['rplace-bitmap-projector', 'rplace-edge']);
     expect(peers(policyFor('postgres').spec.ingress, 'from')).toEqual(['rplace-edge', 'rplace-history']);
     expect(peers(policyFor('rplace-streams-apply').spec.egress, 'to')).toEqual(['nats']);
-    expect(peers(policyFor('nats').spec.ingress, 'from')).toEqual(['namespace', 'nats', 'rplace-bitmap-projector', 'rplace-edge', 'rplace-history', 'rplace-streams-apply']);
+    expect(peers(policyFor('nats').spec.ingress, 'from')).toEqual([
+      'namespace',
+      'nats',
+      'rplace-bitmap-projector',
+      'rplace-edge',
+      'rplace-history',
+      'rplace-streams-apply',
+    ]);
     expect(policyFor('redis').spec.egress).toEqual([]);
     expect(policyFor('postgres').spec.egress).toEqual([]);
     // the edge's public port is open to all; its metrics port only to the monitoring namespace

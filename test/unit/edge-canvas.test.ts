@@ -21,7 +21,14 @@ describe('EdgeCanvas', () => {
     expect(state.catchUp(10)).toMatchObject({ kind: 'pixels' });
     const frame = state.flush();
     if (!frame) throw new Error('expected a frame');
-    expect(pixelsOf(frame)).toEqual({ firstSeq: 11, lastSeq: 12, pixels: [[1, 1, 5], [2, 3, 7]] });
+    expect(pixelsOf(frame)).toEqual({
+      firstSeq: 11,
+      lastSeq: 12,
+      pixels: [
+        [1, 1, 5],
+        [2, 3, 7],
+      ],
+    });
     expect(state.seq).toBe(12);
     expect(state.canvas[5]).toBe(5);
     expect(state.canvas[14]).toBe(7);
@@ -39,7 +46,15 @@ describe('EdgeCanvas', () => {
   it('pushPixel and pushOther (the live tail) leave the same state and frames as push', () => {
     const byObject = new EdgeCanvas(4, new Uint8Array(16), 10, { ringEvents: 4 });
     const byFields = new EdgeCanvas(4, new Uint8Array(16), 10, { ringEvents: 4 });
-    const events: EdgeEvent[] = [px(11, 1, 1, 5), { seq: 12 }, px(13, 3, 3, 9), px(13, 0, 0, 1), px(14, 2, 0, 4), { seq: 15 }, px(16, 1, 1, 6)];
+    const events: EdgeEvent[] = [
+      px(11, 1, 1, 5),
+      { seq: 12 },
+      px(13, 3, 3, 9),
+      px(13, 0, 0, 1),
+      px(14, 2, 0, 4),
+      { seq: 15 },
+      px(16, 1, 1, 6),
+    ];
     const frames: [Uint8Array | null, Uint8Array | null][] = [];
     events.forEach((e, i) => {
       byObject.push(e);
@@ -66,7 +81,11 @@ describe('EdgeCanvas', () => {
     expect(state.catchUp(20)).toEqual({ kind: 'pixels', frame: expect.any(Uint8Array) });
     const up = state.catchUp(15);
     if (up.kind !== 'pixels') throw new Error('expected pixels');
-    expect(pixelsOf(up.frame)).toEqual({ firstSeq: 16, lastSeq: 20, pixels: [16, 17, 18, 19, 20].map((s) => [s, 0, s % 32]) });
+    expect(pixelsOf(up.frame)).toEqual({
+      firstSeq: 16,
+      lastSeq: 20,
+      pixels: [16, 17, 18, 19, 20].map((s) => [s, 0, s % 32]),
+    });
     // The ring holds 13..20: resuming from 12 still works, from 11 needs a canvas.
     expect(state.catchUp(12).kind).toBe('pixels');
     expect(state.catchUp(11)).toEqual({ kind: 'canvas' });
@@ -92,7 +111,11 @@ describe('EdgeCanvas', () => {
     const c = state.catchUp(4);
     if (c.kind !== 'pixels') throw new Error('expected pixels');
     expect(c.frame).not.toBe(a.frame);
-    expect(pixelsOf(c.frame)).toEqual({ firstSeq: 5, lastSeq: 11, pixels: [5, 6, 7, 8, 9, 10, 11].map((s) => [s, 1, s === 11 ? 4 : 3]) });
+    expect(pixelsOf(c.frame)).toEqual({
+      firstSeq: 5,
+      lastSeq: 11,
+      pixels: [5, 6, 7, 8, 9, 10, 11].map((s) => [s, 1, s === 11 ? 4 : 3]),
+    });
   });
 
   it('replaying catch-up frames onto an old canvas equals the edge canvas (golden invariant)', () => {

@@ -2,10 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { EdgeClientLimits } from '../../src/domain/edge/client-limits.ts';
 import { perMinute } from '../../src/domain/limits.ts';
 
-const limits = { messages: { perSecond: 10, burst: 3 }, resyncsPerSocket: perMinute(2), resyncsPerIp: perMinute(3), maxUnreadResponsesPerIp: 8 };
+const limits = {
+  messages: { perSecond: 10, burst: 3 },
+  resyncsPerSocket: perMinute(2),
+  resyncsPerIp: perMinute(3),
+  maxUnreadResponsesPerIp: 8,
+};
 
 describe('edge client limits', () => {
-  it('given a socket\'s burst of messages, refuses the next until one refills', () => {
+  it("given a socket's burst of messages, refuses the next until one refills", () => {
     const rates = new EdgeClientLimits(limits);
     const socket = rates.socket(0);
     expect([0, 0, 0, 0].map((t) => rates.message(socket, t))).toEqual([true, true, true, false]);

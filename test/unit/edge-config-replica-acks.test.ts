@@ -17,8 +17,11 @@ describe('edge config: cooldown replica acks', () => {
   });
 
   it.each([
-    ['COOLDOWN_REPLICA_ACKS', '-1'], ['COOLDOWN_REPLICA_ACKS', '17'], ['COOLDOWN_REPLICA_ACKS', 'yes'],
-    ['COOLDOWN_REPLICA_WAIT_MS', '0'], ['COOLDOWN_REPLICA_WAIT_MS', '1001'],
+    ['COOLDOWN_REPLICA_ACKS', '-1'],
+    ['COOLDOWN_REPLICA_ACKS', '17'],
+    ['COOLDOWN_REPLICA_ACKS', 'yes'],
+    ['COOLDOWN_REPLICA_WAIT_MS', '0'],
+    ['COOLDOWN_REPLICA_WAIT_MS', '1001'],
   ])('given %s=%s, when parsed, then it is refused naming the variable', (name, value) => {
     const r = edgeSchema.safeParse({ ...base, [name]: value });
     expect(r.success).toBe(false);

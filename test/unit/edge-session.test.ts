@@ -73,13 +73,15 @@ function recordingMetrics(): EdgeMetrics & { readonly calls: string[] } {
 }
 
 const info = { width: 4, height: 4, colorCount: 16, cooldownSeconds: 1, palette: [], paletteNames: [] };
-const text = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value)).buffer;
+const text = (value: unknown) =>
+  new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value)).buffer;
 const place = (requestId: string) => text({ type: 'place', requestId, x: 1, y: 1, color: 2 });
 
 /** A placement whose answer the test gives. */
 function deferredPlacements() {
   const pending: { request: PlaceRequest; resolve: (o: PlaceOutcome) => void; reject: (e: unknown) => void }[] = [];
-  const placePixel = (request: PlaceRequest) => new Promise<PlaceOutcome>((resolve, reject) => pending.push({ request, resolve, reject }));
+  const placePixel = (request: PlaceRequest) =>
+    new Promise<PlaceOutcome>((resolve, reject) => pending.push({ request, resolve, reject }));
   return { pending, placePixel };
 }
 
@@ -108,8 +110,19 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
   let now = 0;
   const errors: unknown[] = [];
   const sessions = new EdgeSessions({
-    canvas, compressed, info, maxBackpressure: 1000, largeCatchUpBytes: 1 << 20, metrics, clock: { now: () => now },
-    clientLimits: { messages: { perSecond: 1000, burst: 1000 }, resyncsPerSocket: perMinute(6), resyncsPerIp: perMinute(30), maxUnreadResponsesPerIp: 8 },
+    canvas,
+    compressed,
+    info,
+    maxBackpressure: 1000,
+    largeCatchUpBytes: 1 << 20,
+    metrics,
+    clock: { now: () => now },
+    clientLimits: {
+      messages: { perSecond: 1000, burst: 1000 },
+      resyncsPerSocket: perMinute(6),
+      resyncsPerIp: perMinute(30),
+      maxUnreadResponsesPerIp: 8,
+    },
     identity: { identify: async () => ({ identity: { userId: 'g_1', isGuest: true } }) },
     cooldowns: { remainingMs: async () => 0 },
     placePixel: placements.placePixel,
@@ -117,11 +130,34 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
     ...overrides,
   });
   const connect = (admitted: Partial<Admitted> = {}, socket = new FakeSocket()) => {
-    const full: Admitted = { account: asAccountIdentity({ userId: 'g_1', isGuest: true }), ip: '10.0.0.1', since: null, version: null, cooldownRemaining: 0, ...admitted };
-    const session = sessions.open(socket, full, { ip: full.ip, since: full.since, version: full.version, holdsSlot: false }, () => undefined);
+    const full: Admitted = {
+      account: asAccountIdentity({ userId: 'g_1', isGuest: true }),
+      ip: '10.0.0.1',
+      since: null,
+      version: null,
+      cooldownRemaining: 0,
+      ...admitted,
+    };
+    const session = sessions.open(
+      socket,
+      full,
+      { ip: full.ip, since: full.since, version: full.version, holdsSlot: false },
+      () => undefined,
+    );
     return { socket, session };
   };
-  return { canvas, advance, compressed, frames, metrics, placements, sessions, connect, errors, tick: (ms: number) => (now += ms) };
+  return {
+    canvas,
+    advance,
+    compressed,
+    frames,
+    metrics,
+    placements,
+    sessions,
+    connect,
+    errors,
+    tick: (ms: number) => (now += ms),
+  };
 }
 
 const flushPromises = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -131,7 +167,14 @@ describe('edge session: from the upgrade to the live topic', () => {
     const { connect, metrics } = setup();
     const { socket } = connect({ cooldownRemaining: 3 });
     expect(socket.log).toEqual(['text:welcome', 'unsubscribe', 'frame:canvas', 'subscribe']);
-    expect(socket.texts[0]).toEqual({ type: 'welcome', protocol: PROTOCOL_VERSION, userId: 'g_1', isGuest: true, cooldownRemaining: 3, canvasInfo: { ...info, seq: 10 } });
+    expect(socket.texts[0]).toEqual({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      userId: 'g_1',
+      isGuest: true,
+      cooldownRemaining: 3,
+      canvasInfo: { ...info, seq: 10 },
+    });
     expect(metrics.calls).toEqual(['connections:1', 'sent:canvas']);
   });
 
@@ -204,7 +247,15 @@ describe('edge session: drain waits', () => {
   });
 
   it('does not charge the catch-up that completes a paid canvas, however large', () => {
-    const { connect, advance, metrics } = setup({ largeCatchUpBytes: 1, clientLimits: { messages: { perSecond: 1, burst: 10 }, resyncsPerSocket: { perSecond: 0.0001, burst: 1 }, resyncsPerIp: perMinute(30), maxUnreadResponsesPerIp: 8 } });
+    const { connect, advance, metrics } = setup({
+      largeCatchUpBytes: 1,
+      clientLimits: {
+        messages: { perSecond: 1, burst: 10 },
+        resyncsPerSocket: { perSecond: 0.0001, burst: 1 },
+        resyncsPerIp: perMinute(30),
+        maxUnreadResponsesPerIp: 8,
+      },
+    });
     const socket = new FakeSocket();
     socket.buffered = 600;
     const { session } = connect({}, socket);
@@ -222,7 +273,12 @@ describe('edge session: bounds', () => {
     const { socket, session } = connect();
     for (let i = 0; i <= MAX_INFLIGHT_PLACES; i++) session.receive(place(`r${i}`), false);
     expect(placements.pending.map((p) => p.request.requestId)).toEqual(['r0', 'r1', 'r2', 'r3']);
-    expect(socket.last).toEqual({ type: 'error', code: 'rate_limited', message: `at most ${MAX_INFLIGHT_PLACES} placements in flight`, requestId: `r${MAX_INFLIGHT_PLACES}` });
+    expect(socket.last).toEqual({
+      type: 'error',
+      code: 'rate_limited',
+      message: `at most ${MAX_INFLIGHT_PLACES} placements in flight`,
+      requestId: `r${MAX_INFLIGHT_PLACES}`,
+    });
     expect(socket.ended).toBeNull();
     placements.pending[0]?.resolve({ ok: true, seq: 11, nextPlacement: 5, duplicate: false });
     await flushPromises();
@@ -231,7 +287,13 @@ describe('edge session: bounds', () => {
     expect(metrics.calls).toContain('placement:ok');
     session.receive(place('r5'), false);
     expect(placements.pending).toHaveLength(MAX_INFLIGHT_PLACES + 1);
-    expect(placements.pending[MAX_INFLIGHT_PLACES]?.request).toEqual({ requestId: 'r5', x: 1, y: 1, color: 2, userId: 'g_1' });
+    expect(placements.pending[MAX_INFLIGHT_PLACES]?.request).toEqual({
+      requestId: 'r5',
+      x: 1,
+      y: 1,
+      color: 2,
+      userId: 'g_1',
+    });
   });
 
   it('does not count in-flight refusals toward the malformed-message limit', () => {
@@ -242,18 +304,33 @@ describe('edge session: bounds', () => {
 
   it(`tolerates ${MAX_BAD_MESSAGES} malformed messages, each answered bad_request, and closes with 1008 on the next`, () => {
     const { socket, session } = setup().connect();
-    const bad = [text('not json'), text({ type: 'place', requestId: 'x', x: -1, y: 0, color: 0 }), text({ type: 'nope' })];
+    const bad = [
+      text('not json'),
+      text({ type: 'place', requestId: 'x', x: -1, y: 0, color: 0 }),
+      text({ type: 'nope' }),
+    ];
     for (let i = 0; i < MAX_BAD_MESSAGES; i++) session.receive(bad[i % bad.length] as ArrayBuffer, false);
     expect(socket.ended).toBeNull();
     expect(socket.texts.slice(1).every((m) => m['type'] === 'error' && m['code'] === 'bad_request')).toBe(true);
     expect(socket.texts[2]).toMatchObject({ requestId: 'x' });
     session.receive(new Uint8Array([1, 2]).buffer, true); // binary counts too
-    expect(socket.last).toEqual({ type: 'error', code: 'bad_request', message: 'client messages are JSON text frames' });
+    expect(socket.last).toEqual({
+      type: 'error',
+      code: 'bad_request',
+      message: 'client messages are JSON text frames',
+    });
     expect(socket.ended).toEqual({ code: CloseCode.PolicyViolation, reason: 'too many malformed messages' });
   });
 
   it('closes a socket past its message rate with rate_limited and 1008, then drops its messages unanswered', () => {
-    const { connect, metrics, tick } = setup({ clientLimits: { messages: { perSecond: 10, burst: 2 }, resyncsPerSocket: perMinute(6), resyncsPerIp: perMinute(30), maxUnreadResponsesPerIp: 8 } });
+    const { connect, metrics, tick } = setup({
+      clientLimits: {
+        messages: { perSecond: 10, burst: 2 },
+        resyncsPerSocket: perMinute(6),
+        resyncsPerIp: perMinute(30),
+        maxUnreadResponsesPerIp: 8,
+      },
+    });
     const { socket, session } = connect();
     session.receive(text({ type: 'ping' }), false);
     tick(100); // refills one
@@ -261,7 +338,11 @@ describe('edge session: bounds', () => {
     session.receive(text({ type: 'ping' }), false);
     expect(socket.texts.filter((m) => m['type'] === 'pong')).toHaveLength(3);
     session.receive(text({ type: 'ping' }), false);
-    expect(socket.last).toEqual({ type: 'error', code: 'rate_limited', message: 'more than 10 messages a second (burst 2)' });
+    expect(socket.last).toEqual({
+      type: 'error',
+      code: 'rate_limited',
+      message: 'more than 10 messages a second (burst 2)',
+    });
     expect(socket.ended?.code).toBe(CloseCode.PolicyViolation);
     expect(metrics.calls).toContain('refused:ws_messages');
     const before = socket.texts.length;
@@ -280,12 +361,25 @@ describe('edge session: bounds', () => {
   });
 
   it('charges a large catch-up like a whole canvas: past the socket budget, rate_limited with the wait and 1013', () => {
-    const { connect, advance, metrics } = setup({ largeCatchUpBytes: 1, clientLimits: { messages: { perSecond: 100, burst: 100 }, resyncsPerSocket: perMinute(1), resyncsPerIp: perMinute(30), maxUnreadResponsesPerIp: 8 } });
+    const { connect, advance, metrics } = setup({
+      largeCatchUpBytes: 1,
+      clientLimits: {
+        messages: { perSecond: 100, burst: 100 },
+        resyncsPerSocket: perMinute(1),
+        resyncsPerIp: perMinute(30),
+        maxUnreadResponsesPerIp: 8,
+      },
+    });
     advance(2);
     const { socket, session } = connect({ since: 11 }); // spends the one token
     expect(socket.log).toEqual(['text:welcome', 'frame:pixels', 'subscribe']);
     session.receive(text({ type: 'resume', since: 10 }), false);
-    expect(socket.last).toEqual({ type: 'error', code: 'rate_limited', message: 'too many whole-canvas sends on this socket; reconnect in 60 s', remainingSeconds: 60 });
+    expect(socket.last).toEqual({
+      type: 'error',
+      code: 'rate_limited',
+      message: 'too many whole-canvas sends on this socket; reconnect in 60 s',
+      remainingSeconds: 60,
+    });
     expect(socket.ended?.code).toBe(CloseCode.TryAgainLater);
     expect(metrics.calls).toContain('refused:ws_resyncs_per_socket');
   });
@@ -319,12 +413,19 @@ describe('edge session: placements and closing', () => {
   it('sends nothing for a placement answered after the socket closed, and releases the slot once', async () => {
     const released: string[] = [];
     const access = {
-      checkOrigin: () => null, clientIp: (peer: string) => peer,
+      checkOrigin: () => null,
+      clientIp: (peer: string) => peer,
       connections: { acquire: () => true, release: (ip: string) => released.push(ip) } as never,
-      place: (_a: unknown, _ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise.resolve<PlaceOutcome>({ ok: true, seq: 1, nextPlacement: 1, duplicate: request.requestId === 'dup' }),
+      place: (_a: unknown, _ip: string, request: Omit<PlaceRequest, 'userId'>) =>
+        Promise.resolve<PlaceOutcome>({ ok: true, seq: 1, nextPlacement: 1, duplicate: request.requestId === 'dup' }),
     };
     const { sessions, metrics } = setup({ access });
-    const admission = sessions.admit({ headers: { cookie: '', origin: '', host: '' }, ip: '10.0.0.9', version: '', since: '5' });
+    const admission = sessions.admit({
+      headers: { cookie: '', origin: '', host: '' },
+      ip: '10.0.0.9',
+      version: '',
+      since: '5',
+    });
     if (!admission.ok) throw new Error('expected admission');
     const identified = await sessions.identify(admission.ticket, { cookie: '', origin: '', host: '' });
     if (!identified.ok) throw new Error('expected an identity');
@@ -337,7 +438,9 @@ describe('edge session: placements and closing', () => {
     await flushPromises();
     expect(socket.texts.map((m) => m['type'])).toEqual(['welcome']);
     expect(released).toEqual(['10.0.0.9']);
-    expect(metrics.calls).toEqual(expect.arrayContaining(['refused:ws_message_size', 'dropped:closed', 'connections:0', 'placement:ok']));
+    expect(metrics.calls).toEqual(
+      expect.arrayContaining(['refused:ws_message_size', 'dropped:closed', 'connections:0', 'placement:ok']),
+    );
     expect(sessions.size).toBe(0);
   });
 
@@ -359,12 +462,18 @@ describe('edge sessions: a socket refused while it opens', () => {
   it('is closed, uncounted and its slot released even though the transport reports the close inside open', async () => {
     const released: string[] = [];
     const access = {
-      checkOrigin: () => null, clientIp: (peer: string) => peer,
+      checkOrigin: () => null,
+      clientIp: (peer: string) => peer,
       connections: { acquire: () => true, release: (ip: string) => released.push(ip) } as never,
       place: async () => ({ ok: true, seq: 1, nextPlacement: 1, duplicate: false }) as PlaceOutcome,
     };
     const { sessions, metrics } = setup({ access });
-    const admission = sessions.admit({ headers: { cookie: '', origin: '', host: '' }, ip: '10.0.0.5', version: String(PROTOCOL_VERSION + 1), since: '' });
+    const admission = sessions.admit({
+      headers: { cookie: '', origin: '', host: '' },
+      ip: '10.0.0.5',
+      version: String(PROTOCOL_VERSION + 1),
+      since: '',
+    });
     if (!admission.ok) throw new Error('expected admission');
     const identified = await sessions.identify(admission.ticket, { cookie: '', origin: '', host: '' });
     if (!identified.ok) throw new Error('expected an identity');
@@ -385,12 +494,21 @@ describe('edge sessions: a socket refused while it opens', () => {
 });
 
 describe('edge sessions: upgrade admission', () => {
-  const request = { headers: { cookie: '', origin: 'https://evil.example', host: 'edge' }, ip: '10.0.0.2', version: '1', since: '12' };
+  const request = {
+    headers: { cookie: '', origin: 'https://evil.example', host: 'edge' },
+    ip: '10.0.0.2',
+    version: '1',
+    since: '12',
+  };
   const accessWith = (origin: string | null, slots: number, released: string[]) => {
     let held = 0;
     return {
-      checkOrigin: () => origin, clientIp: () => '203.0.113.7',
-      connections: { acquire: () => (held < slots ? (held++, true) : false), release: (ip: string) => (held--, released.push(ip)) } as never,
+      checkOrigin: () => origin,
+      clientIp: () => '203.0.113.7',
+      connections: {
+        acquire: () => (held < slots ? (held++, true) : false),
+        release: (ip: string) => (held--, released.push(ip)),
+      } as never,
       place: async () => ({ ok: true, seq: 1, nextPlacement: 1, duplicate: false }) as PlaceOutcome,
     };
   };
@@ -398,11 +516,20 @@ describe('edge sessions: upgrade admission', () => {
   it('refuses in order: shutting down 503, bad Origin 403 forbidden, past the connection cap 429 rate_limited', () => {
     const released: string[] = [];
     const denied = setup({ access: accessWith('origin not allowed', 1, released) }).sessions;
-    expect(denied.admit(request)).toMatchObject({ ok: false, refusal: { status: 403, body: JSON.stringify({ code: 'forbidden', message: 'origin not allowed' }) } });
+    expect(denied.admit(request)).toMatchObject({
+      ok: false,
+      refusal: { status: 403, body: JSON.stringify({ code: 'forbidden', message: 'origin not allowed' }) },
+    });
     const capped = setup({ access: accessWith(null, 1, released) }).sessions;
     const first = capped.admit(request);
     expect(first).toMatchObject({ ok: true, ticket: { since: 12, version: 1, holdsSlot: true } });
-    expect(capped.admit(request)).toMatchObject({ ok: false, refusal: { status: 429, body: JSON.stringify({ code: 'rate_limited', message: 'too many connections from your address' }) } });
+    expect(capped.admit(request)).toMatchObject({
+      ok: false,
+      refusal: {
+        status: 429,
+        body: JSON.stringify({ code: 'rate_limited', message: 'too many connections from your address' }),
+      },
+    });
     if (first.ok) {
       capped.release(first.ticket);
       capped.release(first.ticket); // aborted and refused both release: once
@@ -419,10 +546,26 @@ describe('edge sessions: upgrade admission', () => {
     const anonymous = setup({ identity: { identify: async () => null } }).sessions;
     const ticket = anonymous.admit(request);
     if (!ticket.ok) throw new Error('expected a ticket');
-    expect(await anonymous.identify(ticket.ticket, request.headers)).toMatchObject({ ok: false, refusal: { status: 401 } });
-    const flaky = setup({ identity: { identify: async () => ({ identity: { userId: 'g_2', isGuest: true }, setCookie: 'c=1' }) }, cooldowns: { remainingMs: async () => Promise.reject(new Error('redis')) } }).sessions;
+    expect(await anonymous.identify(ticket.ticket, request.headers)).toMatchObject({
+      ok: false,
+      refusal: { status: 401 },
+    });
+    const flaky = setup({
+      identity: { identify: async () => ({ identity: { userId: 'g_2', isGuest: true }, setCookie: 'c=1' }) },
+      cooldowns: { remainingMs: async () => Promise.reject(new Error('redis')) },
+    }).sessions;
     const second = flaky.admit({ ...request, since: 'x', version: '99999' });
     if (!second.ok) throw new Error('expected a ticket');
-    expect(await flaky.identify(second.ticket, request.headers)).toEqual({ ok: true, setCookie: 'c=1', admitted: { account: asAccountIdentity({ userId: 'g_2', isGuest: true }), ip: '10.0.0.2', since: null, version: null, cooldownRemaining: 0 } });
+    expect(await flaky.identify(second.ticket, request.headers)).toEqual({
+      ok: true,
+      setCookie: 'c=1',
+      admitted: {
+        account: asAccountIdentity({ userId: 'g_2', isGuest: true }),
+        ip: '10.0.0.2',
+        since: null,
+        version: null,
+        cooldownRemaining: 0,
+      },
+    });
   });
 });

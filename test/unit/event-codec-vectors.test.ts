@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { decodeEvent, decodePixel, encodeEvent, EventDecodeError, EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
+import {
+  decodeEvent,
+  decodePixel,
+  encodeEvent,
+  EventDecodeError,
+  EventKind,
+  type CanvasEvent,
+} from '../../proto/event-codec.ts';
 
 const vectors = JSON.parse(readFileSync(new URL('../../proto/vectors/events.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -10,7 +17,9 @@ const vectors = JSON.parse(readFileSync(new URL('../../proto/vectors/events.json
 
 describe('event codec golden vectors (proto/vectors/events.json)', () => {
   it('covers both kinds', () => {
-    expect(new Set(vectors.map((v) => v.event.kind))).toEqual(new Set([EventKind.PixelPlaced, EventKind.PixelRestored]));
+    expect(new Set(vectors.map((v) => v.event.kind))).toEqual(
+      new Set([EventKind.PixelPlaced, EventKind.PixelRestored]),
+    );
   });
   for (const v of vectors) {
     it(`${v.name}: encodes to the stored bytes and decodes back`, () => {

@@ -29,7 +29,9 @@ interface Vector {
   readonly event: CanvasEvent;
   readonly hex: string;
 }
-const vectors = JSON.parse(readFileSync(new URL('../../proto/vectors/events.json', import.meta.url), 'utf8')) as Vector[];
+const vectors = JSON.parse(
+  readFileSync(new URL('../../proto/vectors/events.json', import.meta.url), 'utf8'),
+) as Vector[];
 const bytesOf = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
 const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
@@ -54,7 +56,9 @@ function referenceEncode(e: CanvasEvent): Uint8Array {
 
 const utf8Length = (s: string) => Buffer.byteLength(s, 'utf8');
 /** Ids of 1..64 UTF-8 bytes, including multi-byte characters. */
-const idArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }).filter((s) => utf8Length(s) >= 1 && utf8Length(s) <= MAX_ID_BYTES);
+const idArb = fc
+  .string({ unit: 'grapheme', minLength: 1, maxLength: 64 })
+  .filter((s) => utf8Length(s) >= 1 && utf8Length(s) <= MAX_ID_BYTES);
 const eventArb: fc.Arbitrary<CanvasEvent> = fc.record({
   kind: fc.constantFrom(EventKind.PixelPlaced, EventKind.PixelRestored),
   x: fc.integer({ min: 0, max: 0xffff }),
@@ -64,7 +68,6 @@ const eventArb: fc.Arbitrary<CanvasEvent> = fc.record({
   userId: idArb,
   requestId: idArb,
 });
-
 
 /** Random bytes behind a valid version byte and a known kind (random bytes alone rarely get past those). */
 const behindValidHeader = fc.tuple(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 160 })).map(([kind, tail]) => {
@@ -93,7 +96,15 @@ describe('golden vectors (proto/vectors/events.json)', () => {
   }
 
   it('a typical placement is 46 bytes or less, as the layout comment promises', () => {
-    const event: CanvasEvent = { kind: EventKind.PixelPlaced, x: 1, y: 2, color: 3, placedAt: Date.now(), userId: 'u_0123456789', requestId: '0123456789abcdef' };
+    const event: CanvasEvent = {
+      kind: EventKind.PixelPlaced,
+      x: 1,
+      y: 2,
+      color: 3,
+      placedAt: Date.now(),
+      userId: 'u_0123456789',
+      requestId: '0123456789abcdef',
+    };
     expect(encodeEvent(event).length).toBe(46);
   });
 
@@ -263,7 +274,16 @@ describe('checkStoredEvent: the one check every reader of the stream makes (give
   const bounds = { width: 2000, height: 2000, colors: 32 };
   const storedAt = 1_764_580_000_000;
   const placed = (over: Partial<CanvasEvent> = {}): CanvasEvent =>
-    ({ kind: EventKind.PixelPlaced, x: 1999, y: 1999, color: 31, userId: 'u1', requestId: 'r1', placedAt: storedAt - 5, ...over }) as CanvasEvent;
+    ({
+      kind: EventKind.PixelPlaced,
+      x: 1999,
+      y: 1999,
+      color: 31,
+      userId: 'u1',
+      requestId: 'r1',
+      placedAt: storedAt - 5,
+      ...over,
+    }) as CanvasEvent;
   const reasonOf = (bytes: Uint8Array, moderation = false): string | null => {
     try {
       checkStoredEvent(bytes, bounds, storedAt, moderation);
@@ -291,8 +311,12 @@ describe('checkStoredEvent: the one check every reader of the stream makes (give
     expect(reasonOf(encodeEvent(placed({ placedAt: Number.POSITIVE_INFINITY })))).toBe(RejectReason.Time);
     expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + 0.5 })))).toBe(RejectReason.Time);
     expect(reasonOf(encodeEvent(placed({ placedAt: -1 })))).toBe(RejectReason.Time);
-    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + MAX_PLACED_AFTER_STORED_MS + 1 })))).toBe(RejectReason.Time);
-    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt - MAX_PLACED_BEFORE_STORED_MS - 1 })))).toBe(RejectReason.Time);
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt + MAX_PLACED_AFTER_STORED_MS + 1 })))).toBe(
+      RejectReason.Time,
+    );
+    expect(reasonOf(encodeEvent(placed({ placedAt: storedAt - MAX_PLACED_BEFORE_STORED_MS - 1 })))).toBe(
+      RejectReason.Time,
+    );
     expect(reasonOf(encodeEvent(placed({ placedAt: 8.64e15 })))).toBe(RejectReason.Time);
     const unknownKind = encodeEvent(placed());
     unknownKind[1] = 9;

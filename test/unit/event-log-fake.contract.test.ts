@@ -7,5 +7,10 @@ import { createFakeModerationLog } from '../kit/fakes/moderation-log.ts';
 
 eventLogContract('in-memory fake', async () => {
   const stream = new MemoryStream();
-  return { log: createFakeEventLog(stream), stream: createFakeEventStream(stream, { maxBatch: 2 }), moderation: createFakeModerationLog(stream), close: async () => undefined };
+  return {
+    log: createFakeEventLog(stream),
+    stream: createFakeEventStream(stream, { maxBatch: 2 }),
+    moderation: createFakeModerationLog(stream),
+    close: async () => undefined,
+  };
 });

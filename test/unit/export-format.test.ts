@@ -6,16 +6,30 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newParseBatch, PlacementCopyParser } from '../../src/adapters/pg/placement-export.ts';
 import { CopyFormatError } from '../../src/domain/codecs/copy-binary.ts';
-import { colorHexes, csvFormatter, ndjsonFormatter, rawUserKey, redditTimestamp } from '../../src/domain/history/export-format.ts';
+import {
+  colorHexes,
+  csvFormatter,
+  ndjsonFormatter,
+  rawUserKey,
+  redditTimestamp,
+} from '../../src/domain/history/export-format.ts';
 import { saltedUserKey } from '../../src/app/history/user-key.ts';
 import type { PlacementBatch } from '../../src/domain/history/placement-batch.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 
-function batchOf(rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[]): PlacementBatch {
+function batchOf(
+  rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
+): PlacementBatch {
   const b = newParseBatch(rows.length);
   b.count = rows.length;
   rows.forEach((r, i) => {
-    b.seq[i] = r.seq; b.kind[i] = r.kind ?? 1; b.x[i] = r.x; b.y[i] = r.y; b.color[i] = r.color; b.placedAt[i] = r.placedAt; b.userId[i] = r.userId;
+    b.seq[i] = r.seq;
+    b.kind[i] = r.kind ?? 1;
+    b.x[i] = r.x;
+    b.y[i] = r.y;
+    b.color[i] = r.color;
+    b.placedAt[i] = r.placedAt;
+    b.userId[i] = r.userId;
   });
   return b;
 }
@@ -23,7 +37,7 @@ function batchOf(rows: { seq: number; kind?: number; x: number; y: number; color
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 describe('CSV in the shape of r/place 2022', () => {
-  it('writes the published row shape, trims the fraction\'s trailing zeros, quotes raw ids only when needed', () => {
+  it("writes the published row shape, trims the fraction's trailing zeros, quotes raw ids only when needed", () => {
     const at = Date.parse('2022-04-03T17:38:22.252Z');
     expect(redditTimestamp(at)).toBe('2022-04-03 17:38:22.252 UTC');
     expect(redditTimestamp(at + 248)).toBe('2022-04-03 17:38:22.5 UTC');
@@ -32,45 +46,75 @@ describe('CSV in the shape of r/place 2022', () => {
     const hex = colorHexes(PALETTE_32);
     const f = csvFormatter(rawUserKey, hex);
     expect(f.head).toBe('timestamp,user_id,pixel_color,coordinate\n');
-    expect(text(f.rows(batchOf([
-      { seq: 1, x: 0, y: 0, color: 5, placedAt: at, userId: 'alice' },
-      { seq: 2, x: 1999, y: 1999, color: 0, placedAt: at + 1, userId: 'a,"b"' },
-    ])))).toBe(`2022-04-03 17:38:22.252 UTC,alice,${hex[5]},"0,0"\n2022-04-03 17:38:22.253 UTC,"a,""b""",#FFFFFF,"1999,1999"\n`);
+    expect(
+      text(
+        f.rows(
+          batchOf([
+            { seq: 1, x: 0, y: 0, color: 5, placedAt: at, userId: 'alice' },
+            { seq: 2, x: 1999, y: 1999, color: 0, placedAt: at + 1, userId: 'a,"b"' },
+          ]),
+        ),
+      ),
+    ).toBe(
+      `2022-04-03 17:38:22.252 UTC,alice,${hex[5]},"0,0"\n2022-04-03 17:38:22.253 UTC,"a,""b""",#FFFFFF,"1999,1999"\n`,
+    );
   });
 
   it('hashes user ids with the salt: 88 base64 characters, stable per user, different per salt', () => {
-    const a = saltedUserKey('salt-one-0123456789'), b = saltedUserKey('salt-two-0123456789');
+    const a = saltedUserKey('salt-one-0123456789'),
+      b = saltedUserKey('salt-two-0123456789');
     expect(a('alice')).toMatch(/^[A-Za-z0-9+/]{86}==$/);
     expect(a('alice')).toBe(saltedUserKey('salt-one-0123456789')('alice'));
     expect(a('alice')).not.toBe(a('bob'));
     expect(a('alice')).not.toBe(b('alice'));
     const small = saltedUserKey('s'.repeat(16), 2);
     const first = small('x');
-    small('y'); small('z');
+    small('y');
+    small('z');
     expect(small('x')).toBe(first);
   });
 
   it('NDJSON rows parse back to the batch', () => {
     const hex = colorHexes(PALETTE_32);
-    const line = JSON.parse(text(ndjsonFormatter(rawUserKey, hex).rows(batchOf([{ seq: 42, kind: 2, x: 3, y: 4, color: 7, placedAt: 1_700_000_000_000, userId: 'mod"1' }]))));
-    expect(line).toEqual({ seq: 42, timestamp: '2023-11-14T22:13:20.000Z', user_id: 'mod"1', pixel_color: hex[7], x: 3, y: 4, kind: 'restored' });
+    const line = JSON.parse(
+      text(
+        ndjsonFormatter(rawUserKey, hex).rows(
+          batchOf([{ seq: 42, kind: 2, x: 3, y: 4, color: 7, placedAt: 1_700_000_000_000, userId: 'mod"1' }]),
+        ),
+      ),
+    );
+    expect(line).toEqual({
+      seq: 42,
+      timestamp: '2023-11-14T22:13:20.000Z',
+      user_id: 'mod"1',
+      pixel_color: hex[7],
+      x: 3,
+      y: 4,
+      kind: 'restored',
+    });
   });
 });
 
 /** Binary COPY output of the export's SELECT for these rows (the layout in placement-export.ts). */
-function copyOutput(rows: { seq: number; kind: number; x: number; y: number; color: number; placedAt: number; userId: string }[]): Buffer {
+function copyOutput(
+  rows: { seq: number; kind: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
+): Buffer {
   const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)];
   for (const r of rows) {
     const user = Buffer.from(r.userId, 'utf8');
     const row = Buffer.alloc(54 + user.length);
     let at = 0;
     at = row.writeInt16BE(7, at);
-    at = row.writeInt32BE(8, at); at = row.writeBigInt64BE(BigInt(r.seq), at);
+    at = row.writeInt32BE(8, at);
+    at = row.writeBigInt64BE(BigInt(r.seq), at);
     for (const v of [r.kind, r.x, r.y, r.color]) {
-      at = row.writeInt32BE(2, at); at = row.writeInt16BE(v, at);
+      at = row.writeInt32BE(2, at);
+      at = row.writeInt16BE(v, at);
     }
-    at = row.writeInt32BE(user.length, at); at += user.copy(row, at);
-    at = row.writeInt32BE(8, at); row.writeBigInt64BE(BigInt(r.placedAt - 946_684_800_000) * 1000n, at);
+    at = row.writeInt32BE(user.length, at);
+    at += user.copy(row, at);
+    at = row.writeInt32BE(8, at);
+    row.writeBigInt64BE(BigInt(r.placedAt - 946_684_800_000) * 1000n, at);
     parts.push(row);
   }
   parts.push(Buffer.from([0xff, 0xff]));
@@ -82,7 +126,16 @@ function parseAll(bytes: Buffer, cuts: number[], capacity: number): { rows: unkn
   const rows: unknown[] = [];
   const batch = newParseBatch(capacity);
   const drain = () => {
-    for (let i = 0; i < batch.count; i++) rows.push({ seq: batch.seq[i], kind: batch.kind[i], x: batch.x[i], y: batch.y[i], color: batch.color[i], placedAt: batch.placedAt[i], userId: batch.userId[i] });
+    for (let i = 0; i < batch.count; i++)
+      rows.push({
+        seq: batch.seq[i],
+        kind: batch.kind[i],
+        x: batch.x[i],
+        y: batch.y[i],
+        color: batch.color[i],
+        placedAt: batch.placedAt[i],
+        userId: batch.userId[i],
+      });
     batch.count = 0;
   };
   let last = 0;
@@ -95,7 +148,7 @@ function parseAll(bytes: Buffer, cuts: number[], capacity: number): { rows: unkn
   return { rows, ended: parser.ended };
 }
 
-describe('the export\'s streaming binary COPY parser', () => {
+describe("the export's streaming binary COPY parser", () => {
   const row = fc.record({
     seq: fc.integer({ min: 1, max: 2 ** 40 }),
     kind: fc.constantFrom(1, 2),
@@ -107,15 +160,24 @@ describe('the export\'s streaming binary COPY parser', () => {
   });
 
   it('gives every row, in order, however the bytes are cut and whatever the batch size', () => {
-    fc.assert(fc.property(fc.array(row, { maxLength: 30 }), fc.array(fc.nat(3000), { maxLength: 12 }), fc.integer({ min: 1, max: 7 }), (rows, cuts, capacity) => {
-      const got = parseAll(copyOutput(rows), cuts, capacity);
-      expect(got.ended).toBe(true);
-      expect(got.rows).toEqual(rows);
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(row, { maxLength: 30 }),
+        fc.array(fc.nat(3000), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 7 }),
+        (rows, cuts, capacity) => {
+          const got = parseAll(copyOutput(rows), cuts, capacity);
+          expect(got.ended).toBe(true);
+          expect(got.rows).toEqual(rows);
+        },
+      ),
+    );
   });
 
   it('rejects output of another shape rather than misread it', () => {
-    const good = copyOutput([{ seq: 1, kind: 1, x: 1, y: 2, color: 3, placedAt: Date.parse('2026-01-01T00:00:00Z'), userId: 'u' }]);
+    const good = copyOutput([
+      { seq: 1, kind: 1, x: 1, y: 2, color: 3, placedAt: Date.parse('2026-01-01T00:00:00Z'), userId: 'u' },
+    ]);
     const wrongWidth = Buffer.from(good);
     wrongWidth.writeInt32BE(4, 19 + 2);
     expect(() => parseAll(wrongWidth, [], 4)).toThrow(CopyFormatError);

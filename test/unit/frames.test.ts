@@ -1,14 +1,31 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CanvasEncoding, decodeFrame, encodeCanvasFrame, encodePixelsFrame, FrameDecodeError, FrameType, forEachPixel, writePixelRecord } from '../../proto/frames.ts';
+import {
+  type CanvasEncoding,
+  decodeFrame,
+  encodeCanvasFrame,
+  encodePixelsFrame,
+  FrameDecodeError,
+  FrameType,
+  forEachPixel,
+  writePixelRecord,
+} from '../../proto/frames.ts';
 
 interface Vectors {
-  pixels: { name: string; firstSeq: number; lastSeq: number; pixels: { x: number; y: number; color: number }[]; hex: string }[];
+  pixels: {
+    name: string;
+    firstSeq: number;
+    lastSeq: number;
+    pixels: { x: number; y: number; color: number }[];
+    hex: string;
+  }[];
   canvas: { name: string; seq: number; width: number; height: number; encoding: number; data: string; hex: string }[];
   invalid: { name: string; hex: string }[];
 }
-const vectors = JSON.parse(readFileSync(new URL('../../proto/vectors/frames.json', import.meta.url), 'utf8')) as Vectors;
+const vectors = JSON.parse(
+  readFileSync(new URL('../../proto/vectors/frames.json', import.meta.url), 'utf8'),
+) as Vectors;
 const bytes = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
 const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -31,10 +48,18 @@ describe('pixels frames: golden vectors', () => {
 describe('canvas frames: golden vectors', () => {
   for (const v of vectors.canvas) {
     it(`encodes and decodes "${v.name}"`, () => {
-      expect(hexOf(encodeCanvasFrame(v.seq, v.width, v.height, v.encoding as CanvasEncoding, bytes(v.data)))).toBe(v.hex);
+      expect(hexOf(encodeCanvasFrame(v.seq, v.width, v.height, v.encoding as CanvasEncoding, bytes(v.data)))).toBe(
+        v.hex,
+      );
       const frame = decodeFrame(bytes(v.hex));
       if (frame.type !== FrameType.Canvas) throw new Error('expected canvas');
-      expect([frame.seq, frame.width, frame.height, frame.encoding, hexOf(frame.data)]).toEqual([v.seq, v.width, v.height, v.encoding, v.data]);
+      expect([frame.seq, frame.width, frame.height, frame.encoding, hexOf(frame.data)]).toEqual([
+        v.seq,
+        v.width,
+        v.height,
+        v.encoding,
+        v.data,
+      ]);
     });
   }
 });
@@ -78,15 +103,26 @@ describe('malformed frames', () => {
 
   it('round-trips any valid pixels frame', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 50 }), fc.array(fc.record({ x: fc.integer({ min: 0, max: 65535 }), y: fc.integer({ min: 0, max: 65535 }), color: fc.integer({ min: 0, max: 255 }) }), { maxLength: 50 }), (first, pixels) => {
-        const records = new Uint8Array(pixels.length * 5);
-        pixels.forEach((p, i) => writePixelRecord(records, i, p.x, p.y, p.color));
-        const frame = decodeFrame(encodePixelsFrame(first, first + pixels.length - 1, records, pixels.length));
-        if (frame.type !== FrameType.Pixels) throw new Error('expected pixels');
-        const seen: typeof pixels = [];
-        forEachPixel(frame, (x, y, color) => seen.push({ x, y, color }));
-        expect(seen).toEqual(pixels);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 50 }),
+        fc.array(
+          fc.record({
+            x: fc.integer({ min: 0, max: 65535 }),
+            y: fc.integer({ min: 0, max: 65535 }),
+            color: fc.integer({ min: 0, max: 255 }),
+          }),
+          { maxLength: 50 },
+        ),
+        (first, pixels) => {
+          const records = new Uint8Array(pixels.length * 5);
+          pixels.forEach((p, i) => writePixelRecord(records, i, p.x, p.y, p.color));
+          const frame = decodeFrame(encodePixelsFrame(first, first + pixels.length - 1, records, pixels.length));
+          if (frame.type !== FrameType.Pixels) throw new Error('expected pixels');
+          const seen: typeof pixels = [];
+          forEachPixel(frame, (x, y, color) => seen.push({ x, y, color }));
+          expect(seen).toEqual(pixels);
+        },
+      ),
     );
   });
 });

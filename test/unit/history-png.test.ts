@@ -41,7 +41,8 @@ describe('history time parsing and frame times', () => {
     expect(parseTime('2026-04-01T12:00:00Z')).toBe(Date.UTC(2026, 3, 1, 12));
     expect(parseTime('2026-04-01T14:00:00.5+02:00')).toBe(Date.UTC(2026, 3, 1, 12, 0, 0, 500));
     expect(parseTime('1700000000000')).toBe(1_700_000_000_000);
-    for (const bad of ['2026-04-01', '2026-04-01T12:00:00', 'yesterday', '', '-5', '2026-13-01T00:00:00Z']) expect(parseTime(bad), bad).toBeNull();
+    for (const bad of ['2026-04-01', '2026-04-01T12:00:00', 'yesterday', '', '-5', '2026-13-01T00:00:00Z'])
+      expect(parseTime(bad), bad).toBeNull();
   });
 
   it('spaces frames evenly from the first instant to the last', () => {

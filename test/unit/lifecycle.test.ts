@@ -11,7 +11,12 @@ describe('lifecycle', () => {
     const closed: string[] = [];
     const { log, warnings } = recorder();
     const life = createLifecycle(log);
-    for (const name of ['nats', 'redis', 'server']) await life.open(name, async () => name, (r) => void closed.push(r));
+    for (const name of ['nats', 'redis', 'server'])
+      await life.open(
+        name,
+        async () => name,
+        (r) => void closed.push(r),
+      );
     await Promise.all([life.close(), life.close()]);
     await life.close();
     expect(closed).toEqual(['server', 'redis', 'nats']);
@@ -23,7 +28,11 @@ describe('lifecycle', () => {
     const { log, warnings } = recorder();
     const life = createLifecycle(log);
     life.defer({ name: 'first', close: () => void closed.push('first') });
-    life.defer({ name: 'broken', close: () => Promise.reject(new Error('boom')), force: () => void closed.push('broken forced') });
+    life.defer({
+      name: 'broken',
+      close: () => Promise.reject(new Error('boom')),
+      force: () => void closed.push('broken forced'),
+    });
     await expect(life.close()).resolves.toBeUndefined();
     expect(closed).toEqual(['broken forced', 'first']);
     expect(warnings).toEqual([{ resource: 'broken', err: 'boom' }]);
@@ -34,7 +43,11 @@ describe('lifecycle', () => {
     const { log, warnings } = recorder();
     const life = createLifecycle(log, { closeTimeoutMs: 50 });
     life.defer({ name: 'first', close: () => void closed.push('first') });
-    life.defer({ name: 'stuck', close: () => new Promise(() => undefined), force: () => void closed.push('stuck forced') });
+    life.defer({
+      name: 'stuck',
+      close: () => new Promise(() => undefined),
+      force: () => void closed.push('stuck forced'),
+    });
     const started = Date.now();
     await life.close();
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -47,12 +60,24 @@ describe('lifecycle', () => {
     const { log } = recorder();
     const failure = new Error('redis unreachable');
     let opened = false;
-    await expect(startWith(log, async (life) => {
-      await life.open('nats', async () => 'nc', () => void closed.push('nats'));
-      await life.open('redis', async () => { throw failure; }, () => {
-        opened = true;
-      });
-    })).rejects.toBe(failure);
+    await expect(
+      startWith(log, async (life) => {
+        await life.open(
+          'nats',
+          async () => 'nc',
+          () => void closed.push('nats'),
+        );
+        await life.open(
+          'redis',
+          async () => {
+            throw failure;
+          },
+          () => {
+            opened = true;
+          },
+        );
+      }),
+    ).rejects.toBe(failure);
     expect(closed).toEqual(['nats']);
     expect(opened).toBe(false);
   });
@@ -68,20 +93,30 @@ describe('lifecycle', () => {
     expect(closed).toEqual([]);
     await shutdown();
     expect(closed).toEqual(['a']);
-    await expect(kept!.open('late', async () => 1, () => undefined)).rejects.toThrow(/already closing/);
+    await expect(
+      kept!.open(
+        'late',
+        async () => 1,
+        () => undefined,
+      ),
+    ).rejects.toThrow(/already closing/);
   });
 
   it('withLifecycle closes after the use, whether it resolved or threw', async () => {
     const closed: string[] = [];
     const { log } = recorder();
-    await expect(withLifecycle(log, async (life) => {
-      life.defer({ name: 'x', close: () => void closed.push('x') });
-      return 7;
-    })).resolves.toBe(7);
-    await expect(withLifecycle(log, async (life) => {
-      life.defer({ name: 'y', close: () => void closed.push('y') });
-      throw new Error('no');
-    })).rejects.toThrow('no');
+    await expect(
+      withLifecycle(log, async (life) => {
+        life.defer({ name: 'x', close: () => void closed.push('x') });
+        return 7;
+      }),
+    ).resolves.toBe(7);
+    await expect(
+      withLifecycle(log, async (life) => {
+        life.defer({ name: 'y', close: () => void closed.push('y') });
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
     expect(closed).toEqual(['x', 'y']);
   });
 });

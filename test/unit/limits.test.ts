@@ -46,7 +46,17 @@ describe('slots', () => {
 
 describe('time parsers reject dates that do not exist', () => {
   it('every parser refuses 30 February, month 13, hour 24 and the like', () => {
-    for (const bad of ['2026-02-30T00:00:00Z', '2025-02-29T00:00:00Z', '2026-04-31T12:00:00Z', '2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z', '2026-04-01T24:00:00Z', '2026-04-01T12:60:00Z', '2026-04-01T12:00:61Z', '2026-04-01T12:00:00+25:00']) {
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2025-02-29T00:00:00Z',
+      '2026-04-31T12:00:00Z',
+      '2026-13-01T00:00:00Z',
+      '2026-00-10T00:00:00Z',
+      '2026-04-01T24:00:00Z',
+      '2026-04-01T12:60:00Z',
+      '2026-04-01T12:00:61Z',
+      '2026-04-01T12:00:00+25:00',
+    ]) {
       expect(parseIsoTime(bad), bad).toBeNull();
       expect(parseApiTime(bad), bad).toBeNull();
       expect(() => parseCliTime(bad), bad).toThrow(/not a time/);

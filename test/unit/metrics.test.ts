@@ -20,20 +20,40 @@ describe('metrics', () => {
     metrics.resyncs.inc({ reason: 'gap' });
     metrics.cooldownsUnacked.inc(2);
     metrics.snapshotAge.set(12);
-    server = await startMetricsServer(0, pino({ level: 'silent' }), async () => ({ ok: true, checks: { nats: 'ok' } }), '127.0.0.1');
+    server = await startMetricsServer(
+      0,
+      pino({ level: 'silent' }),
+      async () => ({ ok: true, checks: { nats: 'ok' } }),
+      '127.0.0.1',
+    );
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain('rplace_placements_accepted_total{duplicate="false",role="unit-test",instance="i1"} 1');
     expect(text).toContain('rplace_placements_rejected_total{reason="cooldown",role="unit-test",instance="i1"} 1');
     expect(text).toContain('rplace_projection_lag_events{projection="bitmap",role="unit-test",instance="i1"} 7');
-    for (const name of ['rplace_append_latency_seconds_bucket', 'rplace_batch_size_events_count', 'rplace_ws_connections', 'rplace_ws_frames_sent_total', 'rplace_ws_frames_dropped_total', 'rplace_resyncs_total', 'rplace_cooldowns_unacked_total', 'rplace_snapshot_age_seconds', 'rplace_process_']) {
+    for (const name of [
+      'rplace_append_latency_seconds_bucket',
+      'rplace_batch_size_events_count',
+      'rplace_ws_connections',
+      'rplace_ws_frames_sent_total',
+      'rplace_ws_frames_dropped_total',
+      'rplace_resyncs_total',
+      'rplace_cooldowns_unacked_total',
+      'rplace_snapshot_age_seconds',
+      'rplace_process_',
+    ]) {
       expect(text).toContain(name);
     }
   });
 
   it('serves /healthz from the check, 503 when unhealthy, 404 elsewhere', async () => {
-    const unhealthy = await startMetricsServer(0, pino({ level: 'silent' }), async () => ({ ok: false, checks: { redis: 'down' } }), '127.0.0.1');
+    const unhealthy = await startMetricsServer(
+      0,
+      pino({ level: 'silent' }),
+      async () => ({ ok: false, checks: { redis: 'down' } }),
+      '127.0.0.1',
+    );
     try {
       const res = await fetch(`http://127.0.0.1:${unhealthy.port}/healthz`);
       expect(res.status).toBe(503);

@@ -23,7 +23,12 @@ const eventArb = fc.record({
   requestId: fc.constantFrom('rb_1', 'rb_2', 'r'),
   placedAt: fc.integer({ min: 0, max: 100 }),
 }) as fc.Arbitrary<CanvasEvent>;
-const regionArb = fc.record({ x: fc.integer({ min: 0, max: W - 1 }), y: fc.integer({ min: 0, max: H - 1 }), w: fc.integer({ min: 1, max: W }), h: fc.integer({ min: 1, max: H }) });
+const regionArb = fc.record({
+  x: fc.integer({ min: 0, max: W - 1 }),
+  y: fc.integer({ min: 0, max: H - 1 }),
+  w: fc.integer({ min: 1, max: W }),
+  h: fc.integer({ min: 1, max: H }),
+});
 
 function feed<T>(fold: { add(seq: number, e: CanvasEvent): void; finish(): T }, events: readonly CanvasEvent[]): T {
   events.forEach((e, i) => fold.add(i + 1, e));
@@ -31,20 +36,40 @@ function feed<T>(fold: { add(seq: number, e: CanvasEvent): void; finish(): T }, 
 }
 
 describe('survey', () => {
-  it('given any history, counts each user\'s placements in the rectangle and time range, with first/last times (oracle: filter)', () => {
-    fc.assert(fc.property(fc.array(eventArb, { maxLength: 80 }), regionArb, fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), (events, region, a, b) => {
-      const [since, until] = [Math.min(a, b), Math.max(a, b)];
-      const survey = feed(createSurvey(W, H, { region, since, until }), events);
-      const hits = events.filter((e) => e.kind === EventKind.PixelPlaced && e.placedAt >= since && e.placedAt <= until && inRegion(region, e.x, e.y));
-      expect(survey.placements).toBe(hits.length);
-      expect(survey.pixels).toBe(new Set(hits.map((e) => `${e.x},${e.y}`)).size);
-      for (const u of survey.users) {
-        const mine = hits.filter((e) => e.userId === u.userId);
-        expect([u.placements, u.firstAt, u.lastAt]).toEqual([mine.length, Math.min(...mine.map((e) => e.placedAt)), Math.max(...mine.map((e) => e.placedAt))]);
-      }
-      expect(survey.userCount).toBe(new Set(hits.map((e) => e.userId)).size);
-      expect(survey.users.map((u) => u.placements)).toEqual([...survey.users.map((u) => u.placements)].sort((x, y) => y - x));
-    }));
+  it("given any history, counts each user's placements in the rectangle and time range, with first/last times (oracle: filter)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 80 }),
+        regionArb,
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        (events, region, a, b) => {
+          const [since, until] = [Math.min(a, b), Math.max(a, b)];
+          const survey = feed(createSurvey(W, H, { region, since, until }), events);
+          const hits = events.filter(
+            (e) =>
+              e.kind === EventKind.PixelPlaced &&
+              e.placedAt >= since &&
+              e.placedAt <= until &&
+              inRegion(region, e.x, e.y),
+          );
+          expect(survey.placements).toBe(hits.length);
+          expect(survey.pixels).toBe(new Set(hits.map((e) => `${e.x},${e.y}`)).size);
+          for (const u of survey.users) {
+            const mine = hits.filter((e) => e.userId === u.userId);
+            expect([u.placements, u.firstAt, u.lastAt]).toEqual([
+              mine.length,
+              Math.min(...mine.map((e) => e.placedAt)),
+              Math.max(...mine.map((e) => e.placedAt)),
+            ]);
+          }
+          expect(survey.userCount).toBe(new Set(hits.map((e) => e.userId)).size);
+          expect(survey.users.map((u) => u.placements)).toEqual(
+            [...survey.users.map((u) => u.placements)].sort((x, y) => y - x),
+          );
+        },
+      ),
+    );
   });
 
   it('given a user, counts only theirs, anywhere when no rectangle is given', () => {
@@ -53,28 +78,46 @@ describe('survey', () => {
       { kind: EventKind.PixelPlaced, x: 5, y: 4, color: 1, userId: 'u_a', requestId: 'r2', placedAt: 9 },
       { kind: EventKind.PixelPlaced, x: 5, y: 4, color: 2, userId: 'u_b', requestId: 'r3', placedAt: 9 },
     ];
-    expect(feed(createSurvey(W, H, { userId: 'u_a', since: 0 }), events).users).toEqual([{ userId: 'u_a', placements: 2, firstAt: 5, lastAt: 9 }]);
+    expect(feed(createSurvey(W, H, { userId: 'u_a', since: 0 }), events).users).toEqual([
+      { userId: 'u_a', placements: 2, firstAt: 5, lastAt: 9 },
+    ]);
   });
 });
 
 describe('rollback audit and canvas', () => {
   it('given any history, one entry per rollback id with its moderator and size, newest first; the canvas equals replay', () => {
-    fc.assert(fc.property(fc.array(eventArb, { maxLength: 80 }), (events) => {
-      const audit = feed(createRollbackAudit(), events);
-      const restores = events.filter((e): e is PixelRestored => e.kind === EventKind.PixelRestored);
-      const ids = [...new Set(restores.map((e) => e.requestId))];
-      expect(audit.map((a) => a.rollbackId)).toEqual(ids.reverse());
-      for (const a of audit) {
-        const first = restores.find((e) => e.requestId === a.rollbackId) as PixelRestored;
-        expect([a.moderatorId, a.pixels]).toEqual([first.userId, restores.filter((e) => e.requestId === a.rollbackId).length]);
-      }
-      expect(feed(createCanvasFold(W, H), events)).toEqual(replay(createCanvas({ width: W, height: H }), W, events));
-    }));
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 80 }), (events) => {
+        const audit = feed(createRollbackAudit(), events);
+        const restores = events.filter((e): e is PixelRestored => e.kind === EventKind.PixelRestored);
+        const ids = [...new Set(restores.map((e) => e.requestId))];
+        expect(audit.map((a) => a.rollbackId)).toEqual(ids.reverse());
+        for (const a of audit) {
+          const first = restores.find((e) => e.requestId === a.rollbackId) as PixelRestored;
+          expect([a.moderatorId, a.pixels]).toEqual([
+            first.userId,
+            restores.filter((e) => e.requestId === a.rollbackId).length,
+          ]);
+        }
+        expect(feed(createCanvasFold(W, H), events)).toEqual(replay(createCanvas({ width: W, height: H }), W, events));
+      }),
+    );
   });
 
   it('keeps at most `max` rollbacks, dropping the oldest', () => {
-    const restore = (id: string): CanvasEvent => ({ kind: EventKind.PixelRestored, x: 0, y: 0, color: 1, userId: 'm', requestId: id, placedAt: 1 });
-    expect(feed(createRollbackAudit(2), ['a', 'b', 'a', 'c'].map(restore)).map((e) => e.rollbackId)).toEqual(['c', 'b']);
+    const restore = (id: string): CanvasEvent => ({
+      kind: EventKind.PixelRestored,
+      x: 0,
+      y: 0,
+      color: 1,
+      userId: 'm',
+      requestId: id,
+      placedAt: 1,
+    });
+    expect(feed(createRollbackAudit(2), ['a', 'b', 'a', 'c'].map(restore)).map((e) => e.rollbackId)).toEqual([
+      'c',
+      'b',
+    ]);
   });
 
   it('crops a region row by row', () => {
@@ -93,7 +136,9 @@ describe('console apply', () => {
       async *read(fromSeq, options) {
         yield stored.filter((s) => s.seq >= fromSeq && s.seq <= (options?.untilSeq ?? Infinity));
       },
-      readPixels: () => { throw new Error('unused'); },
+      readPixels: () => {
+        throw new Error('unused');
+      },
     };
     const log: ModerationLog = {
       async appendIfLast(event, messageId, expected) {
@@ -110,30 +155,71 @@ describe('console apply', () => {
   }
 
   it('a double submit with one key writes each restore once and answers both with the same rollback', async () => {
-    const placed = (x: number, color: number, userId: string, placedAt: number): CanvasEvent => ({ kind: EventKind.PixelPlaced, x, y: 0, color, userId, requestId: `p${x}${placedAt}`, placedAt });
-    const mem = memory([placed(0, 1, 'u_a', 1), placed(1, 1, 'u_a', 1), placed(0, 5, 'u_v', 10), placed(1, 5, 'u_v', 10), placed(2, 5, 'u_v', 10)]);
-    const edge = () => createModeratorConsole({
-      stream: mem.stream, log: mem.log, width: W, height: H, palette: [], encodePng: async () => new Uint8Array(),
-      bans: { get: async () => null, set: async () => undefined, clear: async () => false }, revocations: { userBanned: async () => undefined },
-      actions: { record: async () => true, recent: async () => [] }, clock: { now: () => 50 }, maxConcurrentScans: 4,
+    const placed = (x: number, color: number, userId: string, placedAt: number): CanvasEvent => ({
+      kind: EventKind.PixelPlaced,
+      x,
+      y: 0,
+      color,
+      userId,
+      requestId: `p${x}${placedAt}`,
+      placedAt,
     });
+    const mem = memory([
+      placed(0, 1, 'u_a', 1),
+      placed(1, 1, 'u_a', 1),
+      placed(0, 5, 'u_v', 10),
+      placed(1, 5, 'u_v', 10),
+      placed(2, 5, 'u_v', 10),
+    ]);
+    const edge = () =>
+      createModeratorConsole({
+        stream: mem.stream,
+        log: mem.log,
+        width: W,
+        height: H,
+        palette: [],
+        encodePng: async () => new Uint8Array(),
+        bans: { get: async () => null, set: async () => undefined, clear: async () => false },
+        revocations: { userBanned: async () => undefined },
+        actions: { record: async () => true, recent: async () => [] },
+        clock: { now: () => 50 },
+        maxConcurrentScans: 4,
+      });
     const mod = edge();
     const selection = { region: { x: 0, y: 0, w: W, h: H }, since: 5, userId: 'u_v' };
-    const [a, b] = await Promise.all([mod.apply(selection, 'm_x', 'key-00001'), mod.apply(selection, 'm_x', 'key-00001')]);
+    const [a, b] = await Promise.all([
+      mod.apply(selection, 'm_x', 'key-00001'),
+      mod.apply(selection, 'm_x', 'key-00001'),
+    ]);
     expect(a.rollbackId).toBe(b.rollbackId);
     expect([a.repeated, b.repeated]).toEqual([false, true]);
     expect(a.applied).toBe(3);
     expect(mem.stored.length).toBe(8);
-    expect(replay(createCanvas({ width: W, height: H }), W, mem.stored.map((s) => s.event)).subarray(0, 3)).toEqual(Uint8Array.of(1, 1, 0));
+    expect(
+      replay(
+        createCanvas({ width: W, height: H }),
+        W,
+        mem.stored.map((s) => s.event),
+      ).subarray(0, 3),
+    ).toEqual(Uint8Array.of(1, 1, 0));
     // Another key, same selection: nothing left to restore.
     expect((await mod.apply(selection, 'm_x', 'key-00002')).applied).toBe(0);
     expect(mem.stored.length).toBe(8);
     // The same key retried on two other edges at once (no shared memory): conditional appends and message ids keep it one write per pixel.
     const more = [placed(3, 6, 'u_v', 20), placed(4, 6, 'u_v', 20)];
     for (const event of more) mem.stored.push({ seq: mem.stored.length + 1, storedAt: 0, event });
-    const [c, d] = await Promise.all([edge().apply(selection, 'm_x', 'key-00003'), edge().apply(selection, 'm_x', 'key-00003')]);
+    const [c, d] = await Promise.all([
+      edge().apply(selection, 'm_x', 'key-00003'),
+      edge().apply(selection, 'm_x', 'key-00003'),
+    ]);
     expect(c.rollbackId).toBe(d.rollbackId);
     expect(mem.stored.length).toBe(12);
-    expect(replay(createCanvas({ width: W, height: H }), W, mem.stored.map((s) => s.event)).subarray(0, 5)).toEqual(Uint8Array.of(1, 1, 0, 0, 0));
+    expect(
+      replay(
+        createCanvas({ width: W, height: H }),
+        W,
+        mem.stored.map((s) => s.event),
+      ).subarray(0, 5),
+    ).toEqual(Uint8Array.of(1, 1, 0, 0, 0));
   });
 });

@@ -8,7 +8,7 @@ import { commonSchema, natsAuthOf } from '../../src/config/common.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/ports/errors.ts';
 import { namesFor } from '../../src/domain/names.ts';
-import { natsAuthorizationConfig, rolePermissions, NATS_ROLES } from '../../streams/permissions.ts';
+import { natsAuthorizationConfig, rolePermissions, type NATS_ROLES } from '../../streams/permissions.ts';
 
 const auth = (env: Record<string, string>) => natsAuthOf(loadConfig(commonSchema, env));
 
@@ -18,7 +18,9 @@ describe('natsAuthOf', () => {
     expect(auth({ NATS_USER: 'u', NATS_PASSWORD: 'p' })).toEqual({ user: { name: 'u', password: 'p' } });
     expect(auth({ NATS_NKEY_SEED_FILE: '/run/seed' })).toEqual({ nkeySeedFile: '/run/seed' });
     expect(auth({ NATS_CREDS_FILE: '/run/x.creds' })).toEqual({ credsFile: '/run/x.creds' });
-    expect(auth({ NATS_URL: 'tls://n1:4222,tls://n2:4222', NATS_TLS_CA: '/ca.pem' })).toEqual({ tls: { caFile: '/ca.pem' } });
+    expect(auth({ NATS_URL: 'tls://n1:4222,tls://n2:4222', NATS_TLS_CA: '/ca.pem' })).toEqual({
+      tls: { caFile: '/ca.pem' },
+    });
   });
 
   it('refuses contradicting settings, naming the variables', () => {
@@ -43,14 +45,25 @@ describe('rolePermissions', () => {
         if (role !== 'edge') expect(subject, role).not.toMatch(/\.mod\.|revoke\.user/);
       }
     }
-    expect(publishes('edge')).toEqual(expect.arrayContaining(['rplace.main.px.>', 'rplace.main.mod.>', 'rplace-ctl.main.revoke.user']));
+    expect(publishes('edge')).toEqual(
+      expect.arrayContaining(['rplace.main.px.>', 'rplace.main.mod.>', 'rplace-ctl.main.revoke.user']),
+    );
     expect(publishes('bitmap-projector').some((s) => s.startsWith('rplace.'))).toBe(false);
   });
 
-  it("denies every role the durables of the other projections", () => {
-    expect(rolePermissions('edge', names).publish.deny).toEqual(expect.arrayContaining(['$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector', '$JS.API.CONSUMER.DELETE.RPLACE_main.history-projector']));
-    expect(rolePermissions('bitmap-projector', names).publish.deny).toContain('$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.history-projector');
-    expect(rolePermissions('bitmap-projector', names).publish.deny).not.toContain('$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector');
+  it('denies every role the durables of the other projections', () => {
+    expect(rolePermissions('edge', names).publish.deny).toEqual(
+      expect.arrayContaining([
+        '$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector',
+        '$JS.API.CONSUMER.DELETE.RPLACE_main.history-projector',
+      ]),
+    );
+    expect(rolePermissions('bitmap-projector', names).publish.deny).toContain(
+      '$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.history-projector',
+    );
+    expect(rolePermissions('bitmap-projector', names).publish.deny).not.toContain(
+      '$JS.API.CONSUMER.MSG.NEXT.RPLACE_main.bitmap-projector',
+    );
     expect(rolePermissions('history', names).publish.allow).toContain('$JS.ACK.RPLACE_main.history-projector.>');
   });
 

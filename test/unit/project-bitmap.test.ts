@@ -27,16 +27,37 @@ let appended = 0;
 async function append(count: number): Promise<void> {
   const log = createFakeEventLog(stream);
   for (let i = 0; i < count; i++, appended++) {
-    await log.append({ kind: EventKind.PixelPlaced, x: (appended * 7) % spec.width, y: (appended * 3) % spec.height, color: appended % 32, userId: 'u', requestId: `r${appended}`, placedAt: 0 }, `m${appended}`);
+    await log.append(
+      {
+        kind: EventKind.PixelPlaced,
+        x: (appended * 7) % spec.width,
+        y: (appended * 3) % spec.height,
+        color: appended % 32,
+        userId: 'u',
+        requestId: `r${appended}`,
+        placedAt: 0,
+      },
+      `m${appended}`,
+    );
   }
 }
-const replayOfStream = () => replay(createCanvas(spec), spec.width, stream.events.map((e) => e.event));
+const replayOfStream = () =>
+  replay(
+    createCanvas(spec),
+    spec.width,
+    stream.events.map((e) => e.event),
+  );
 async function storeEqualsReplay(): Promise<boolean> {
   const loaded = await store.load();
-  return loaded !== null && loaded.seq === stream.lastSeq && Buffer.from(loaded.canvas).equals(Buffer.from(replayOfStream()));
+  return (
+    loaded !== null && loaded.seq === stream.lastSeq && Buffer.from(loaded.canvas).equals(Buffer.from(replayOfStream()))
+  );
 }
 function start(source: ProjectionSource = createFakeProjectionSource(stream, { maxBatch: 7 })): void {
-  running = runBitmapProjection({ store, source, stream: createFakeEventStream(stream, { maxBatch: 5 }), spec, log: quiet, wipeCheckMs: 10 }, controller.signal);
+  running = runBitmapProjection(
+    { store, source, stream: createFakeEventStream(stream, { maxBatch: 5 }), spec, log: quiet, wipeCheckMs: 10 },
+    controller.signal,
+  );
 }
 
 beforeEach(() => {
@@ -66,13 +87,17 @@ describe('the bitmap projection (fakes)', () => {
     const flaky: typeof source = {
       redeliveries: 0,
       run: (from, handle, signal) =>
-        source.run(from, async (batch) => {
-          await handle(batch); // applied…
-          if (failOnce) {
-            failOnce = false;
-            throw new Error('…but the ack was lost'); // so the whole batch comes again
-          }
-        }, signal),
+        source.run(
+          from,
+          async (batch) => {
+            await handle(batch); // applied…
+            if (failOnce) {
+              failOnce = false;
+              throw new Error('…but the ack was lost'); // so the whole batch comes again
+            }
+          },
+          signal,
+        ),
     };
     const replaced: number[] = [];
     const replaceAll = store.replaceAll.bind(store);
@@ -90,7 +115,10 @@ describe('the bitmap projection (fakes)', () => {
     await store.replaceAll(replayOfStream(), 10);
     const delivered: number[] = [];
     const source = createFakeProjectionSource(stream);
-    start({ run: (from, handle, signal) => source.run(from, async (b) => (delivered.push(...b.map((e) => e.seq)), handle(b)), signal) });
+    start({
+      run: (from, handle, signal) =>
+        source.run(from, async (b) => (delivered.push(...b.map((e) => e.seq)), handle(b)), signal),
+    });
     await append(5);
     await expect.poll(storeEqualsReplay).toBe(true);
     expect(delivered).toEqual([11, 12, 13, 14, 15]);
@@ -117,7 +145,11 @@ describe('the bitmap projection (fakes)', () => {
     await append(40);
     start();
     await expect.poll(storeEqualsReplay).toBe(true);
-    const older = replay(createCanvas(spec), spec.width, stream.events.slice(0, 25).map((e) => e.event));
+    const older = replay(
+      createCanvas(spec),
+      spec.width,
+      stream.events.slice(0, 25).map((e) => e.event),
+    );
     const replaced: number[] = [];
     const replaceAll = store.replaceAll.bind(store);
     store.replaceAll = async (canvas, seq) => (replaced.push(seq), replaceAll(canvas, seq));
@@ -131,14 +163,20 @@ describe('rebuildBitmap (fakes)', () => {
   it('replays up to the last sequence into the store in one step', async () => {
     await append(33);
     const progress: number[] = [];
-    const result = await rebuildBitmap({ stream: createFakeEventStream(stream, { maxBatch: 10 }), store, spec }, { onProgress: (p) => progress.push(p.seq) });
+    const result = await rebuildBitmap(
+      { stream: createFakeEventStream(stream, { maxBatch: 10 }), store, spec },
+      { onProgress: (p) => progress.push(p.seq) },
+    );
     expect(result).toMatchObject({ seq: 33, events: 33 });
     expect(progress).toEqual([10, 20, 30, 33]);
     expect(await storeEqualsReplay()).toBe(true);
   });
 
   it('up to a given sequence, and an empty stream gives an empty canvas at 0', async () => {
-    expect(await rebuildBitmap({ stream: createFakeEventStream(stream), store, spec })).toMatchObject({ seq: 0, events: 0 });
+    expect(await rebuildBitmap({ stream: createFakeEventStream(stream), store, spec })).toMatchObject({
+      seq: 0,
+      events: 0,
+    });
     expect(await store.load()).toEqual({ canvas: createCanvas(spec), seq: 0 });
     await append(10);
     await rebuildBitmap({ stream: createFakeEventStream(stream), store, spec }, { untilSeq: 4 });
@@ -149,7 +187,9 @@ describe('rebuildBitmap (fakes)', () => {
     await append(10);
     const aborted = new AbortController();
     aborted.abort();
-    await expect(rebuildBitmap({ stream: createFakeEventStream(stream), store, spec }, { signal: aborted.signal })).rejects.toBeInstanceOf(RebuildAborted);
+    await expect(
+      rebuildBitmap({ stream: createFakeEventStream(stream), store, spec }, { signal: aborted.signal }),
+    ).rejects.toBeInstanceOf(RebuildAborted);
     expect(await store.seq()).toBeNull();
   });
 });

@@ -6,5 +6,9 @@ import { createFakeProjectionSource } from '../kit/fakes/projection-source.ts';
 
 projectionSourceContract('in-memory fake', async () => {
   const stream = new MemoryStream();
-  return { source: createFakeProjectionSource(stream, { maxBatch: 4 }), log: createFakeEventLog(stream), close: async () => undefined };
+  return {
+    source: createFakeProjectionSource(stream, { maxBatch: 4 }),
+    log: createFakeEventLog(stream),
+    close: async () => undefined,
+  };
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { databaseOf, endpointOf, installHint, isDefaultLoopback, newestPostgresVersion, parseNatsInfo } from '../../src/adapters/services/endpoints.ts';
+import {
+  databaseOf,
+  endpointOf,
+  installHint,
+  isDefaultLoopback,
+  newestPostgresVersion,
+  parseNatsInfo,
+} from '../../src/adapters/services/endpoints.ts';
 
 describe('service endpoints', () => {
   it('reads host and port, with each service default port when the URL has none', () => {
@@ -28,7 +35,10 @@ describe('service endpoints', () => {
   });
 
   it('parses the NATS INFO greeting and its JetStream flag', () => {
-    expect(parseNatsInfo('INFO {"version":"2.9.10","jetstream":true} \r\n')).toEqual({ version: '2.9.10', jetstream: true });
+    expect(parseNatsInfo('INFO {"version":"2.9.10","jetstream":true} \r\n')).toEqual({
+      version: '2.9.10',
+      jetstream: true,
+    });
     expect(parseNatsInfo('INFO {"version":"2.9.10"}')).toEqual({ version: '2.9.10', jetstream: false });
     expect(parseNatsInfo('+PONG')).toBeNull();
     expect(parseNatsInfo('INFO {broken')).toBeNull();

@@ -1,10 +1,27 @@
 /** The sizing formula (src/domain/sizing.ts): hand-computed cases, limits, and that its inputs are checked. */
 import { describe, expect, it } from 'vitest';
-import { frameWireBytes, framesPerSecond, sizeEdges, wsHeaderBytes, type SizingInputs } from '../../src/domain/sizing.ts';
+import {
+  frameWireBytes,
+  framesPerSecond,
+  sizeEdges,
+  wsHeaderBytes,
+  type SizingInputs,
+} from '../../src/domain/sizing.ts';
 
 const inputs: SizingInputs = {
-  clients: 1_000_000, placementsPerSecond: 3333, windowMs: 50, cpuPerFrameUs: 10, edgeFixedCores: 0.1, utilization: 0.6,
-  edgeBaseMiB: 100, rssPerConnectionKiB: 1, stormKiBPerClient: 0, stormShare: 0, cpuPerPlacementUs: 200, mss: 1448, maxClientsPerProcess: 19_000,
+  clients: 1_000_000,
+  placementsPerSecond: 3333,
+  windowMs: 50,
+  cpuPerFrameUs: 10,
+  edgeFixedCores: 0.1,
+  utilization: 0.6,
+  edgeBaseMiB: 100,
+  rssPerConnectionKiB: 1,
+  stormKiBPerClient: 0,
+  stormShare: 0,
+  cpuPerPlacementUs: 200,
+  mss: 1448,
+  maxClientsPerProcess: 19_000,
 };
 const whole = [{ name: 'whole', share: 1, placementsInView: 1 }];
 
@@ -45,16 +62,25 @@ describe('sizeEdges', () => {
 
   it('given a mix, then it is the share-weighted sum; a narrower view never costs more', () => {
     const all = sizeEdges(inputs, whole);
-    const mix = sizeEdges(inputs, [{ name: 'whole', share: 0.2, placementsInView: 1 }, { name: 'zoomed', share: 0.8, placementsInView: 0.0025 }]);
+    const mix = sizeEdges(inputs, [
+      { name: 'whole', share: 0.2, placementsInView: 1 },
+      { name: 'zoomed', share: 0.8, placementsInView: 0.0025 },
+    ]);
     const zoomed = sizeEdges(inputs, [{ name: 'zoomed', share: 1, placementsInView: 0.0025 }]);
-    expect(mix.framesPerClientPerSecond).toBeCloseTo(0.2 * all.framesPerClientPerSecond + 0.8 * zoomed.framesPerClientPerSecond, 9);
-    expect(mix.bytesPerClientPerSecond).toBeCloseTo(0.2 * all.bytesPerClientPerSecond + 0.8 * zoomed.bytesPerClientPerSecond, 6);
+    expect(mix.framesPerClientPerSecond).toBeCloseTo(
+      0.2 * all.framesPerClientPerSecond + 0.8 * zoomed.framesPerClientPerSecond,
+      9,
+    );
+    expect(mix.bytesPerClientPerSecond).toBeCloseTo(
+      0.2 * all.bytesPerClientPerSecond + 0.8 * zoomed.bytesPerClientPerSecond,
+      6,
+    );
     expect(zoomed.fanoutCores).toBeLessThan(mix.fanoutCores);
     expect(mix.fanoutCores).toBeLessThan(all.fanoutCores);
     expect(mix.bandwidthGbitPerSecond).toBeLessThan(all.bandwidthGbitPerSecond);
   });
 
-  it('given storm headroom, then each process holds room for that share of another one\'s clients', () => {
+  it("given storm headroom, then each process holds room for that share of another one's clients", () => {
     const r = sizeEdges({ ...inputs, stormKiBPerClient: 68, stormShare: 1 }, whole);
     expect(r.edgeMemoryGiB).toBeCloseTo((400 * (100 + (2500 * 69) / 1024)) / 1024, 9);
   });
@@ -66,7 +92,10 @@ describe('sizeEdges', () => {
   });
 
   it.each([
-    [{ clients: 0 }, /clients/], [{ utilization: 1.5 }, /utilization/], [{ edgeFixedCores: 0.6 }, /edgeFixedCores/], [{ windowMs: 0 }, /windowMs/],
+    [{ clients: 0 }, /clients/],
+    [{ utilization: 1.5 }, /utilization/],
+    [{ edgeFixedCores: 0.6 }, /edgeFixedCores/],
+    [{ windowMs: 0 }, /windowMs/],
   ])('given %o, then a RangeError naming the input', (bad, message) => {
     expect(() => sizeEdges({ ...inputs, ...bad }, whole)).toThrow(message);
   });

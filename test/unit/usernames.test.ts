@@ -7,7 +7,9 @@ function counting(names: Record<string, string>) {
   let fail = false;
   return {
     calls,
-    failNext: () => { fail = true; },
+    failNext: () => {
+      fail = true;
+    },
     lookup: async (ids: readonly string[]) => {
       calls.push([...ids]);
       if (fail) {
@@ -33,7 +35,12 @@ describe('Usernames', () => {
     let now = 0;
     const names = new Usernames({ lookup: store.lookup, clock: { now: () => now }, missTtlMs: 1000 });
     const first = await names.labels(['u_a', 'u_b', 'u_a', 'g_0123456789abcdef', 'u_x']);
-    expect(Object.fromEntries(first)).toEqual({ u_a: 'alice', u_b: 'bob', g_0123456789abcdef: 'Guest abcdef', u_x: null });
+    expect(Object.fromEntries(first)).toEqual({
+      u_a: 'alice',
+      u_b: 'bob',
+      g_0123456789abcdef: 'Guest abcdef',
+      u_x: null,
+    });
     expect(store.calls).toEqual([['u_a', 'u_b', 'u_x']]);
     await names.labels(['u_b', 'u_a', 'u_x']);
     expect(store.calls).toHaveLength(1);
@@ -61,7 +68,10 @@ describe('Usernames', () => {
     const errors: Error[] = [];
     const names = new Usernames({ lookup: store.lookup, clock: { now: () => 0 }, onError: (e) => errors.push(e) });
     store.failNext();
-    expect(Object.fromEntries(await names.labels(['u_a', 'g_0000000000ffffff']))).toEqual({ u_a: null, g_0000000000ffffff: 'Guest ffffff' });
+    expect(Object.fromEntries(await names.labels(['u_a', 'g_0000000000ffffff']))).toEqual({
+      u_a: null,
+      g_0000000000ffffff: 'Guest ffffff',
+    });
     expect(errors.map((e) => e.message)).toEqual(['pg down']);
     expect(Object.fromEntries(await names.labels(['u_a']))).toEqual({ u_a: 'alice' });
   });

@@ -3,15 +3,30 @@
  * sentence for a runtime nothing serves. The binary this machine loads is checked for real at the end.
  */
 import { describe, expect, it } from 'vitest';
-import { candidatesFor, currentRuntime, loadUwsBuild, unsupportedRuntimeMessage, type Runtime } from '../../src/adapters/uws/load.ts';
+import {
+  candidatesFor,
+  currentRuntime,
+  loadUwsBuild,
+  unsupportedRuntimeMessage,
+  type Runtime,
+} from '../../src/adapters/uws/load.ts';
 
-const linux = (node: string, abi: string, glibc: string | undefined): Runtime => ({ node, abi, platform: 'linux', arch: 'x64', glibc });
+const linux = (node: string, abi: string, glibc: string | undefined): Runtime => ({
+  node,
+  abi,
+  platform: 'linux',
+  arch: 'x64',
+  glibc,
+});
 const names = (runtime: Runtime) => candidatesFor(runtime).map((b) => b.name);
 
 describe('uWebSockets.js native build choice', () => {
   it('Node 20 on glibc 2.36 (Debian 12) gets only the trufflesuite build; on glibc 2.41 both, btc-vision first', () => {
     expect(names(linux('v20.20.2', '115', '2.36'))).toEqual(['@trufflesuite/uws-js-unofficial']);
-    expect(names(linux('v20.20.2', '115', '2.41'))).toEqual(['@btc-vision/uwebsockets.js', '@trufflesuite/uws-js-unofficial']);
+    expect(names(linux('v20.20.2', '115', '2.41'))).toEqual([
+      '@btc-vision/uwebsockets.js',
+      '@trufflesuite/uws-js-unofficial',
+    ]);
   });
 
   it('Node 22, 24 and 25 need glibc ≥ 2.38', () => {
@@ -25,7 +40,9 @@ describe('uWebSockets.js native build choice', () => {
     expect(names(linux('v22.12.0', '127', undefined))).toEqual([]);
     expect(names(linux('v26.0.0', '147', '2.41'))).toEqual([]);
     expect(names({ ...linux('v20.20.2', '115', '2.41'), arch: 'ia32' })).toEqual([]);
-    expect(names({ node: 'v24.0.0', abi: '137', platform: 'darwin', arch: 'arm64', glibc: undefined })).toEqual(['@btc-vision/uwebsockets.js']);
+    expect(names({ node: 'v24.0.0', abi: '137', platform: 'darwin', arch: 'arm64', glibc: undefined })).toEqual([
+      '@btc-vision/uwebsockets.js',
+    ]);
   });
 
   it('says in one sentence what this runtime is and which Node versions and C library work', () => {

@@ -2,7 +2,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  cameraFromHash, cameraToHash, clampCamera, MAX_ZOOM, panBy, pixelAt, pixelFromHash, PLACE_ZOOM, screenToCanvas, shareHash, visibleRegion, withCamera, zoomAt, zoomToPlace,
+  cameraFromHash,
+  cameraToHash,
+  clampCamera,
+  MAX_ZOOM,
+  panBy,
+  pixelAt,
+  pixelFromHash,
+  PLACE_ZOOM,
+  screenToCanvas,
+  shareHash,
+  visibleRegion,
+  withCamera,
+  zoomAt,
+  zoomToPlace,
 } from '../../web/src/camera.ts';
 import { formatCountdown } from '../../web/src/placement.ts';
 import { reconnectDelay } from '../../src/client/index.ts';
@@ -12,18 +25,23 @@ const canvas = { width: 2000, height: 2000 };
 
 describe('camera', () => {
   it('zooming keeps the canvas point under the pointer where it was', () => {
-    fc.assert(fc.property(
-      fc.double({ min: 0, max: 2000, noNaN: true }), fc.double({ min: 0, max: 2000, noNaN: true }),
-      fc.double({ min: 0.5, max: 32, noNaN: true }), fc.double({ min: 0.5, max: 2, noNaN: true }),
-      fc.integer({ min: 0, max: 800 }), fc.integer({ min: 0, max: 600 }),
-      (x, y, zoom, factor, sx, sy) => {
-        const cam = { x, y, zoom };
-        const before = screenToCanvas(cam, view, sx, sy);
-        const after = screenToCanvas(zoomAt(cam, view, canvas, factor, sx, sy), view, sx, sy);
-        expect(after.x).toBeCloseTo(before.x, 6);
-        expect(after.y).toBeCloseTo(before.y, 6);
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 2000, noNaN: true }),
+        fc.double({ min: 0, max: 2000, noNaN: true }),
+        fc.double({ min: 0.5, max: 32, noNaN: true }),
+        fc.double({ min: 0.5, max: 2, noNaN: true }),
+        fc.integer({ min: 0, max: 800 }),
+        fc.integer({ min: 0, max: 600 }),
+        (x, y, zoom, factor, sx, sy) => {
+          const cam = { x, y, zoom };
+          const before = screenToCanvas(cam, view, sx, sy);
+          const after = screenToCanvas(zoomAt(cam, view, canvas, factor, sx, sy), view, sx, sy);
+          expect(after.x).toBeCloseTo(before.x, 6);
+          expect(after.y).toBeCloseTo(before.y, 6);
+        },
+      ),
+    );
   });
 
   it('a drag moves the canvas with the pointer', () => {
@@ -80,7 +98,12 @@ describe('placing that cannot miss', () => {
   it('keeps templates and the shared pixel in the hash when the camera moves, and links to a selected pixel', () => {
     const hash = withCamera('#x=1&y=2&z=3&tpl=0,0,1,https://e.org/a.png', { x: 10, y: 20, zoom: 4 });
     const params = new URLSearchParams(hash.slice(1));
-    expect([params.get('x'), params.get('y'), params.get('z'), params.get('tpl')]).toEqual(['10', '20', '4', '0,0,1,https://e.org/a.png']);
+    expect([params.get('x'), params.get('y'), params.get('z'), params.get('tpl')]).toEqual([
+      '10',
+      '20',
+      '4',
+      '0,0,1,https://e.org/a.png',
+    ]);
     const shared = shareHash(hash, { x: 10, y: 20, zoom: 1 }, { x: 700, y: 701 });
     expect(pixelFromHash(shared, canvas)).toEqual({ x: 700, y: 701 });
     expect(cameraFromHash(shared)).toEqual({ x: 701, y: 702, zoom: PLACE_ZOOM * 2 });
@@ -94,7 +117,9 @@ describe('reconnect delay', () => {
     const b = { firstMs: 250, initialMs: 1000, maxMs: 30_000, jitterMs: 1000 };
     expect(reconnectDelay(0, b, 0)).toBe(0);
     expect(reconnectDelay(0, b, 0.999)).toBeLessThan(250);
-    expect([1, 2, 3, 4, 5, 6, 7].map((a) => reconnectDelay(a, b, 0))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((a) => reconnectDelay(a, b, 0))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ]);
     expect(reconnectDelay(3, b, 0.5)).toBe(4500);
   });
 });

@@ -35,7 +35,9 @@ export class Account {
         this.dialog.showModal();
       }
     });
-    (document.getElementById('account-cancel') as HTMLButtonElement).addEventListener('click', () => this.dialog.close());
+    (document.getElementById('account-cancel') as HTMLButtonElement).addEventListener('click', () =>
+      this.dialog.close(),
+    );
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       const submitter = (e as SubmitEvent).submitter as HTMLButtonElement | null;
@@ -69,24 +71,35 @@ export class Account {
 
   private async submit(action: 'login' | 'register'): Promise<void> {
     const data = new FormData(this.form);
-    const body = JSON.stringify({ username: String(data.get('username') ?? ''), password: String(data.get('password') ?? '') });
+    const body = JSON.stringify({
+      username: String(data.get('username') ?? ''),
+      password: String(data.get('password') ?? ''),
+    });
     this.error.textContent = action === 'login' ? 'Signing in…' : 'Creating the account…';
     try {
-      const res = await fetch(`/api/v1/auth/${action}`, { method: 'POST', headers: CSRF, body, credentials: 'include' });
+      const res = await fetch(`/api/v1/auth/${action}`, {
+        method: 'POST',
+        headers: CSRF,
+        body,
+        credentials: 'include',
+      });
       if (res.ok) {
         this.dialog.close();
         this.reload();
         return;
       }
       const error = (await res.json().catch(() => ({}))) as { message?: string };
-      this.error.textContent = res.status === 404 ? 'Accounts are not enabled on this server.' : (error.message ?? `Failed (${res.status}).`);
+      this.error.textContent =
+        res.status === 404 ? 'Accounts are not enabled on this server.' : (error.message ?? `Failed (${res.status}).`);
     } catch {
       this.error.textContent = 'Could not reach the server.';
     }
   }
 
   private async logout(): Promise<void> {
-    await fetch('/api/v1/auth/logout', { method: 'POST', headers: CSRF, body: '{}', credentials: 'include' }).catch(() => undefined);
+    await fetch('/api/v1/auth/logout', { method: 'POST', headers: CSRF, body: '{}', credentials: 'include' }).catch(
+      () => undefined,
+    );
     this.reload();
   }
 }

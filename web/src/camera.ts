@@ -53,7 +53,13 @@ export function screenToCanvas(cam: Camera, view: Viewport, sx: number, sy: numb
 }
 
 /** The integer pixel under a viewport point, or null off the canvas. */
-export function pixelAt(cam: Camera, view: Viewport, canvas: Bounds, sx: number, sy: number): { x: number; y: number } | null {
+export function pixelAt(
+  cam: Camera,
+  view: Viewport,
+  canvas: Bounds,
+  sx: number,
+  sy: number,
+): { x: number; y: number } | null {
   const p = screenToCanvas(cam, view, sx, sy);
   const x = Math.floor(p.x);
   const y = Math.floor(p.y);
@@ -89,7 +95,11 @@ export function cssTransform(cam: Camera, view: Viewport): string {
 }
 
 /** The canvas rectangle visible in the viewport, clipped to the canvas (integer pixels). */
-export function visibleRegion(cam: Camera, view: Viewport, canvas: Bounds): { x: number; y: number; w: number; h: number } {
+export function visibleRegion(
+  cam: Camera,
+  view: Viewport,
+  canvas: Bounds,
+): { x: number; y: number; w: number; h: number } {
   const a = screenToCanvas(cam, view, 0, 0);
   const b = screenToCanvas(cam, view, view.width, view.height);
   const x = Math.max(0, Math.floor(a.x));
@@ -147,7 +157,12 @@ export function pixelFromHash(hash: string, canvas: Bounds): { x: number; y: num
 
 /** The hash of a link to the selected pixel (centred, zoomed in to at least `PLACE_ZOOM`) or, without one, to the view. */
 export function shareHash(hash: string, cam: Camera, selected: { x: number; y: number } | null): string {
-  const params = new URLSearchParams(withCamera(hash, selected ? { x: selected.x + 0.5, y: selected.y + 0.5, zoom: Math.max(cam.zoom, PLACE_ZOOM * 2) } : cam).slice(1));
+  const params = new URLSearchParams(
+    withCamera(
+      hash,
+      selected ? { x: selected.x + 0.5, y: selected.y + 0.5, zoom: Math.max(cam.zoom, PLACE_ZOOM * 2) } : cam,
+    ).slice(1),
+  );
   if (selected) params.set('p', `${selected.x},${selected.y}`);
   else params.delete('p');
   return `#${params.toString()}`;

@@ -54,7 +54,12 @@ export class IndexScrubber {
     if (v.w * v.h * 4 >= size.width * size.height) return null;
     const x = Math.max(0, v.x - (v.w >> 1));
     const y = Math.max(0, v.y - (v.h >> 1));
-    return { x, y, w: Math.min(size.width, v.x + v.w + (v.w >> 1)) - x, h: Math.min(size.height, v.y + v.h + (v.h >> 1)) - y };
+    return {
+      x,
+      y,
+      w: Math.min(size.width, v.x + v.w + (v.w >> 1)) - x,
+      h: Math.min(size.height, v.y + v.h + (v.h >> 1)) - y,
+    };
   }
 
   private async fetch(t: number, request: { id: number; controller: AbortController }): Promise<void> {
@@ -63,10 +68,18 @@ export class IndexScrubber {
       const region = this.wantedRegion();
       const part = region ? `&x=${region.x}&y=${region.y}&w=${region.w}&h=${region.h}` : '';
       // Uncompressed: gzipping 4 MB costs the server ~100 ms per step (slider bench), more than sending it on a LAN.
-      const res = await fetch(`/api/v1/history/canvas?time=${iso}&encoding=identity${part}`, { credentials: 'include', signal: request.controller.signal });
+      const res = await fetch(`/api/v1/history/canvas?time=${iso}&encoding=identity${part}`, {
+        credentials: 'include',
+        signal: request.controller.signal,
+      });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { message?: string };
-        if (request.id > this.drawnRequest) this.deps.failed(res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`));
+        if (request.id > this.drawnRequest)
+          this.deps.failed(
+            res.status === 404
+              ? 'History is not available on this server.'
+              : (body.message ?? `Snapshot failed (${res.status}).`),
+          );
         return;
       }
       const indices = new Uint8Array(await res.arrayBuffer());
@@ -83,7 +96,8 @@ export class IndexScrubber {
       this.partial = region !== null;
       this.deps.drawn(t, Number(res.headers.get('x-rplace-seq')));
     } catch (error) {
-      if ((error as Error).name !== 'AbortError' && request.id > this.drawnRequest) this.deps.failed('Could not reach the history service.');
+      if ((error as Error).name !== 'AbortError' && request.id > this.drawnRequest)
+        this.deps.failed('Could not reach the history service.');
     } finally {
       this.requests = this.requests.filter((r) => r !== request);
     }

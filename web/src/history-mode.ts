@@ -80,7 +80,9 @@ export class HistoryMode {
       },
     });
     this.toggle.addEventListener('click', () => this.setActive(!this.active));
-    (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () => this.setActive(false));
+    (document.getElementById('history-live') as HTMLButtonElement).addEventListener('click', () =>
+      this.setActive(false),
+    );
     this.slider.addEventListener('input', () => this.scrub());
     this.format.addEventListener('change', () => this.updateTimelapseLink());
     this.layer.addEventListener('change', () => this.scrub());
@@ -134,7 +136,8 @@ export class HistoryMode {
       const body = (await res.json()) as { firstPlacedAt?: number | null; formats?: string[] };
       // MP4/WebM exist only where the server has ffmpeg; APNG stays the default either way.
       for (const format of ['mp4', 'webm']) {
-        if (body.formats?.includes(format) && !this.format.querySelector(`option[value="${format}"]`)) this.format.add(new Option(format.toUpperCase(), format));
+        if (body.formats?.includes(format) && !this.format.querySelector(`option[value="${format}"]`))
+          this.format.add(new Option(format.toUpperCase(), format));
       }
       this.format.hidden = this.format.options.length < 2;
       const from = typeof body.firstPlacedAt === 'number' ? body.firstPlacedAt : Number.NaN;
@@ -161,7 +164,14 @@ export class HistoryMode {
    * so panning never uncovers pixels of another moment for longer than one answer.
    */
   viewChanged(): void {
-    if (this.active && this.indices.partial && this.shownTime !== null && this.layer.value === 'canvas' && !this.pngSlider) this.indices.request(this.shownTime);
+    if (
+      this.active &&
+      this.indices.partial &&
+      this.shownTime !== null &&
+      this.layer.value === 'canvas' &&
+      !this.pngSlider
+    )
+      this.indices.request(this.shownTime);
   }
 
   private async fetchWanted(): Promise<void> {
@@ -173,11 +183,19 @@ export class HistoryMode {
         // PNG: a fraction of the raw bytes, decoded natively off the main thread; fast enough to drag.
         const iso = encodeURIComponent(new Date(t).toISOString());
         const layer = this.layer.value;
-        const url = layer === 'heatmap' ? `/api/v1/history/heatmap?to=${iso}` : layer === 'virgin' ? `/api/v1/history/virgin?to=${iso}` : `/api/v1/history/snapshot?format=png&time=${iso}`;
+        const url =
+          layer === 'heatmap'
+            ? `/api/v1/history/heatmap?to=${iso}`
+            : layer === 'virgin'
+              ? `/api/v1/history/virgin?to=${iso}`
+              : `/api/v1/history/snapshot?format=png&time=${iso}`;
         const res = await fetch(url, { credentials: 'include' });
         if (!res.ok) {
           const body = (await res.json().catch(() => ({}))) as { message?: string };
-          this.note.textContent = res.status === 404 ? 'History is not available on this server.' : (body.message ?? `Snapshot failed (${res.status}).`);
+          this.note.textContent =
+            res.status === 404
+              ? 'History is not available on this server.'
+              : (body.message ?? `Snapshot failed (${res.status}).`);
           continue;
         }
         const bitmap = await createImageBitmap(await res.blob());
@@ -199,8 +217,12 @@ export class HistoryMode {
         this.shown.seq = this.shownSeq;
         this.shown.time = t;
         this.deps.onTime?.(t);
-        const what = layer === 'heatmap' ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
-          : layer === 'virgin' ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)` : `Showing ${new Date(t).toLocaleString()}`;
+        const what =
+          layer === 'heatmap'
+            ? `Placements per pixel up to ${new Date(t).toLocaleString()} (busiest: ${res.headers.get('x-rplace-max-count')})`
+            : layer === 'virgin'
+              ? `Pixels never placed up to ${new Date(t).toLocaleString()} (white)`
+              : `Showing ${new Date(t).toLocaleString()}`;
         this.note.textContent = `${what} (${this.shownSeq} events)`;
         this.updateTimelapseLink();
       } catch {
@@ -227,7 +249,8 @@ export class HistoryMode {
         .then(async (r) => {
           if (!r.ok) return;
           const p = (await r.json()) as { framesDone?: number; framesTotal?: number };
-          if (this.exporting && p.framesTotal) this.note.textContent = `Rendering the timelapse: frame ${p.framesDone ?? 0} of ${p.framesTotal}…`;
+          if (this.exporting && p.framesTotal)
+            this.note.textContent = `Rendering the timelapse: frame ${p.framesDone ?? 0} of ${p.framesTotal}…`;
         })
         .catch(() => undefined);
     }, 500);
@@ -280,20 +303,38 @@ export class HistoryMode {
   }
 
   /** Warns under the link when no placement falls in the region during the timelapse's range. */
-  private async checkRegionChanges(covers: string, from: number, to: number, r: { x: number; y: number; w: number; h: number }): Promise<void> {
+  private async checkRegionChanges(
+    covers: string,
+    from: number,
+    to: number,
+    r: { x: number; y: number; w: number; h: number },
+  ): Promise<void> {
     this.rangeCheck?.abort();
     const controller = new AbortController();
     this.rangeCheck = controller;
-    const params = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), format: 'ndjson', x: String(r.x), y: String(r.y), w: String(r.w), h: String(r.h) });
+    const params = new URLSearchParams({
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      format: 'ndjson',
+      x: String(r.x),
+      y: String(r.y),
+      w: String(r.w),
+      h: String(r.h),
+    });
     try {
-      const res = await fetch(`/api/v1/history/export?${params.toString()}`, { credentials: 'include', signal: controller.signal });
+      const res = await fetch(`/api/v1/history/export?${params.toString()}`, {
+        credentials: 'include',
+        signal: controller.signal,
+      });
       if (!res.ok || !res.body) return;
       const reader = res.body.getReader();
       const first = await reader.read();
       await reader.cancel().catch(() => undefined);
       if (this.rangeCheck !== controller) return;
       const empty = first.done || first.value.length === 0;
-      this.range.textContent = empty ? `${covers}. No pixel of this region changes in that range: the timelapse would be one still frame.` : covers;
+      this.range.textContent = empty
+        ? `${covers}. No pixel of this region changes in that range: the timelapse would be one still frame.`
+        : covers;
     } catch {
       // Unknown: the range line stays without a warning.
     } finally {

@@ -6,8 +6,22 @@ import { RplaceClient, type ClientStatus } from '../../src/client/index.ts';
 import type { WelcomeMessage } from '../../proto/messages.ts';
 import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
 import {
-  type Camera, cameraFromHash, canvasToScreen, clampCamera, cssTransform, fitZoom, initialCamera,
-  panBy, pixelAt, pixelFromHash, PLACE_ZOOM, screenToCanvas, shareHash, withCamera, zoomAt, zoomToPlace,
+  type Camera,
+  cameraFromHash,
+  canvasToScreen,
+  clampCamera,
+  cssTransform,
+  fitZoom,
+  initialCamera,
+  panBy,
+  pixelAt,
+  pixelFromHash,
+  PLACE_ZOOM,
+  screenToCanvas,
+  shareHash,
+  withCamera,
+  zoomAt,
+  zoomToPlace,
 } from './camera.ts';
 import { Account } from './account.ts';
 import { attachGestures } from './gestures.ts';
@@ -105,14 +119,19 @@ const placement = new Placement(
       const cooling = state.cooldownMs > 0;
       placeEl.textContent = state.pending ? 'Placing…' : cooling ? formatCountdown(state.cooldownMs) : 'Place';
       placeEl.disabled = !placement.canPlace();
-      placeEl.setAttribute('aria-label', cooling ? `Next pixel in ${formatCountdown(state.cooldownMs)}` : 'Place the selected colour');
+      placeEl.setAttribute(
+        'aria-label',
+        cooling ? `Next pixel in ${formatCountdown(state.cooldownMs)}` : 'Place the selected colour',
+      );
       placeEl.dataset.cooldown = String(Math.ceil(state.cooldownMs / 1000));
       let text = state.feedback.text;
       if (!text && !state.connected) text = 'Waiting for the connection…';
       else if (!text && state.selected && state.color === null) text = 'Pick a colour.';
       feedbackEl.textContent = text;
       feedbackEl.dataset.kind = state.feedback.kind;
-      selectedEl.textContent = state.selected ? `Pixel (${state.selected.x}, ${state.selected.y})` : 'Tap a pixel to select it';
+      selectedEl.textContent = state.selected
+        ? `Pixel (${state.selected.x}, ${state.selected.y})`
+        : 'Tap a pixel to select it';
       drawReticle();
     },
   },
@@ -158,7 +177,8 @@ function drawReticle(): void {
   reticleEl.style.height = `${side}px`;
   reticleEl.style.transform = `translate(${(p.x - offset).toFixed(1)}px, ${(p.y - offset).toFixed(1)}px)`;
   // The chosen colour previews on the pixel: immediate local feedback, without changing the canvas bytes.
-  reticleEl.style.background = color !== null && (pending || camera.zoom >= 4) && !historyMode.active ? (paletteHex[color] ?? '') : 'transparent';
+  reticleEl.style.background =
+    color !== null && (pending || camera.zoom >= 4) && !historyMode.active ? (paletteHex[color] ?? '') : 'transparent';
   reticleEl.classList.toggle('pending', pending);
 }
 
@@ -185,13 +205,22 @@ attachGestures(viewportEl, {
   },
   hover: (point) => {
     const pixel = point ? pixelAt(camera, view, size, point.x, point.y) : null;
-    coordsEl.textContent = pixel ? `(${pixel.x}, ${pixel.y})` : placement.state.selected ? `(${placement.state.selected.x}, ${placement.state.selected.y})` : '–';
+    coordsEl.textContent = pixel
+      ? `(${pixel.x}, ${pixel.y})`
+      : placement.state.selected
+        ? `(${placement.state.selected.x}, ${placement.state.selected.y})`
+        : '–';
   },
 });
 
 viewportEl.addEventListener('keydown', (e) => {
   const step = Math.max(1, Math.round(Math.min(view.width, view.height) / 8));
-  const arrows: Record<string, [number, number]> = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+  const arrows: Record<string, [number, number]> = {
+    ArrowLeft: [step, 0],
+    ArrowRight: [-step, 0],
+    ArrowUp: [0, step],
+    ArrowDown: [0, -step],
+  };
   const arrow = arrows[e.key];
   if (arrow && e.shiftKey && placement.state.selected) {
     // Shift+arrows move the selection by one pixel, for precise keyboard placement.
@@ -217,7 +246,9 @@ viewportEl.addEventListener('keydown', (e) => {
 
 $('zoom-in').addEventListener('click', () => zoomBy(2));
 $('zoom-out').addEventListener('click', () => zoomBy(0.5));
-$('zoom-fit').addEventListener('click', () => setCamera({ x: size.width / 2, y: size.height / 2, zoom: fitZoom(view, size) }));
+$('zoom-fit').addEventListener('click', () =>
+  setCamera({ x: size.width / 2, y: size.height / 2, zoom: fitZoom(view, size) }),
+);
 
 const shareEl = $<HTMLButtonElement>('share');
 shareEl.addEventListener('click', () => {
@@ -229,7 +260,10 @@ shareEl.addEventListener('click', () => {
     feedbackEl.dataset.kind = 'ok';
     shareEl.dataset.link = link;
   };
-  navigator.clipboard.writeText(link).then(() => done(`Link to ${what} copied.`), () => done(`Link to ${what}: ${link}`));
+  navigator.clipboard.writeText(link).then(
+    () => done(`Link to ${what} copied.`),
+    () => done(`Link to ${what}: ${link}`),
+  );
 });
 
 // ---- connection --------------------------------------------------------------------------------------
@@ -261,9 +295,11 @@ function showStatus(status: ClientStatus): void {
     statusEl.dataset.state = 'past';
     if (text) text.textContent = pastTime === null ? 'History: now' : `History: ${new Date(pastTime).toLocaleString()}`;
   } else {
-    statusEl.dataset.state = status === 'synced' ? 'live' : status === 'closed' || status === 'incompatible' ? 'offline' : 'pending';
+    statusEl.dataset.state =
+      status === 'synced' ? 'live' : status === 'closed' || status === 'incompatible' ? 'offline' : 'pending';
     let label = STATUS_TEXT[status];
-    if (reconnecting) label = `Reconnecting in ${Math.max(0, Math.ceil(((client.nextRetryAt ?? 0) - Date.now()) / 1000))} s`;
+    if (reconnecting)
+      label = `Reconnecting in ${Math.max(0, Math.ceil(((client.nextRetryAt ?? 0) - Date.now()) / 1000))} s`;
     if (text) text.textContent = label;
   }
   placement.setConnected(status === 'synced');
@@ -411,20 +447,23 @@ const historyMode = new HistoryMode({
 
 onCameraMoved = () => historyMode.viewChanged();
 
-templates = new Templates({
-  palette: () => paletteHex,
-  paletteNames: () => paletteNames,
-  canvas: () => client.canvas,
-  size: () => size,
-  view: () => ({ camera, view }),
-  selected: () => placement.state.selected,
-  jumpTo: (x, y, color) => {
-    if (historyMode.active) historyMode.setActive(false);
-    setCamera({ x: x + 0.5, y: y + 0.5, zoom: Math.max(camera.zoom, PLACE_ZOOM * 2) });
-    select({ x, y });
-    palette.select(color);
+templates = new Templates(
+  {
+    palette: () => paletteHex,
+    paletteNames: () => paletteNames,
+    canvas: () => client.canvas,
+    size: () => size,
+    view: () => ({ camera, view }),
+    selected: () => placement.state.selected,
+    jumpTo: (x, y, color) => {
+      if (historyMode.active) historyMode.setActive(false);
+      setCamera({ x: x + 0.5, y: y + 0.5, zoom: Math.max(camera.zoom, PLACE_ZOOM * 2) });
+      select({ x, y });
+      palette.select(color);
+    },
   },
-}, $('overlays'));
+  $('overlays'),
+);
 
 /** Signed-in sessions ask once whether they moderate; the console exists only then (the server re-checks every call). */
 function startModConsole(): void {
@@ -437,7 +476,10 @@ function startModConsole(): void {
       if (size.width === 0) return null;
       // Clamped: a drag that leaves the canvas selects up to its edge.
       const p = screenToCanvas(camera, view, sx, sy);
-      return { x: Math.min(size.width - 1, Math.max(0, Math.floor(p.x))), y: Math.min(size.height - 1, Math.max(0, Math.floor(p.y))) };
+      return {
+        x: Math.min(size.width - 1, Math.max(0, Math.floor(p.x))),
+        y: Math.min(size.height - 1, Math.max(0, Math.floor(p.y))),
+      };
     },
     toScreen: (x, y) => canvasToScreen(camera, view, x, y),
     zoom: () => camera.zoom,
@@ -474,7 +516,12 @@ if (debug) {
       /** The colour actually drawn on the <canvas> at (x, y), as #RRGGBB. */
       rendered: (x: number, y: number) => {
         const d = canvasEl.getContext('2d')?.getImageData(x, y, 1, 1).data;
-        return d ? `#${[d[0], d[1], d[2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join('').toUpperCase()}` : '';
+        return d
+          ? `#${[d[0], d[1], d[2]]
+              .map((v) => (v ?? 0).toString(16).padStart(2, '0'))
+              .join('')
+              .toUpperCase()}`
+          : '';
       },
       placement: () => placement.state,
       /** History mode's slider: steps drawn, and the last one's sequence and time. */
@@ -485,7 +532,8 @@ if (debug) {
         if (!d) return '';
         const byColor = new Map(paletteHex.map((hex, i) => [Number.parseInt(hex.slice(1, 7), 16), i]));
         const out = new Uint8Array(size.width * size.height);
-        for (let i = 0; i < out.length; i++) out[i] = byColor.get(((d[i * 4] ?? 0) << 16) | ((d[i * 4 + 1] ?? 0) << 8) | (d[i * 4 + 2] ?? 0)) ?? 255;
+        for (let i = 0; i < out.length; i++)
+          out[i] = byColor.get(((d[i * 4] ?? 0) << 16) | ((d[i * 4 + 1] ?? 0) << 8) | (d[i * 4 + 2] ?? 0)) ?? 255;
         let s = '';
         for (let i = 0; i < out.length; i += 0x8000) s += String.fromCharCode(...out.subarray(i, i + 0x8000));
         return btoa(s);

@@ -51,8 +51,23 @@ export interface ApplyResult {
 }
 
 export type AuditEntry =
-  | { readonly kind: 'rollback'; readonly rollbackId: string; readonly moderatorId: string; readonly moderator: string | null; readonly pixels: number; readonly firstAt: number }
-  | { readonly kind: 'action'; readonly action: string; readonly moderatorId: string; readonly moderator: string | null; readonly targetId: string; readonly target: string | null; readonly at: number };
+  | {
+      readonly kind: 'rollback';
+      readonly rollbackId: string;
+      readonly moderatorId: string;
+      readonly moderator: string | null;
+      readonly pixels: number;
+      readonly firstAt: number;
+    }
+  | {
+      readonly kind: 'action';
+      readonly action: string;
+      readonly moderatorId: string;
+      readonly moderator: string | null;
+      readonly targetId: string;
+      readonly target: string | null;
+      readonly at: number;
+    };
 
 export class ModApiError extends Error {
   override readonly name = 'ModApiError';
@@ -67,7 +82,9 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pr
   const res = await fetch(`/api/v1/mod/${path}`, {
     method,
     credentials: 'include',
-    ...(method === 'POST' ? { headers: { 'x-rplace-csrf': '1', 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    ...(method === 'POST'
+      ? { headers: { 'x-rplace-csrf': '1', 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : {}),
   });
   const json = (await res.json().catch(() => ({}))) as { message?: string };
   if (!res.ok) throw new ModApiError(res.status, json.message ?? `failed (${res.status})`);
@@ -91,8 +108,10 @@ export const modApi = {
   },
   survey: (s: Selection) => call<SurveyResult>('POST', 'survey', s),
   preview: (s: Selection) => call<PreviewResult>('POST', 'preview', s),
-  apply: (selection: Selection, idempotencyKey: string) => call<ApplyResult>('POST', 'apply', { selection, idempotencyKey }),
-  ban: (user: string, mode: 'ban' | 'shadow', idempotencyKey: string) => call<{ repeated: boolean }>('POST', 'ban', { user, mode, idempotencyKey }),
+  apply: (selection: Selection, idempotencyKey: string) =>
+    call<ApplyResult>('POST', 'apply', { selection, idempotencyKey }),
+  ban: (user: string, mode: 'ban' | 'shadow', idempotencyKey: string) =>
+    call<{ repeated: boolean }>('POST', 'ban', { user, mode, idempotencyKey }),
   unban: (user: string, idempotencyKey: string) => call<{ lifted: boolean }>('POST', 'unban', { user, idempotencyKey }),
   audit: (limit = 50) => call<{ entries: AuditEntry[] }>('GET', `audit?limit=${limit}`),
 };

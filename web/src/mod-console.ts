@@ -6,7 +6,15 @@
  * the audit log. Each confirmed action gets one idempotency key, so a double click or a retry is one action.
  * Builds its own DOM; main.ts only creates it and forwards camera changes and pixel selections.
  */
-import { modApi, ModApiError, newIdempotencyKey, type AuditEntry, type Region, type Selection, type SurveyResult } from './mod-api.ts';
+import {
+  modApi,
+  ModApiError,
+  newIdempotencyKey,
+  type AuditEntry,
+  type Region,
+  type Selection,
+  type SurveyResult,
+} from './mod-api.ts';
 import { confirmDialog, count, el, num, time } from './mod-dom.ts';
 import { normalizeDrag, SINCE_CHOICES } from './mod-select.ts';
 import './mod-console.css';
@@ -25,8 +33,19 @@ export interface ModConsoleHost {
 
 export class ModConsole {
   private readonly host: ModConsoleHost;
-  private readonly toggle = el('button', { type: 'button', className: 'tool', id: 'mod-toggle', textContent: 'Moderate', hidden: true });
-  private readonly panel = el('section', { className: 'mod-console', id: 'mod-console', hidden: true, ariaLabel: 'Moderator console' });
+  private readonly toggle = el('button', {
+    type: 'button',
+    className: 'tool',
+    id: 'mod-toggle',
+    textContent: 'Moderate',
+    hidden: true,
+  });
+  private readonly panel = el('section', {
+    className: 'mod-console',
+    id: 'mod-console',
+    hidden: true,
+    ariaLabel: 'Moderator console',
+  });
   private readonly rect = el('div', { className: 'mod-rect', id: 'mod-rect', hidden: true });
   private readonly drag = el('div', { className: 'mod-drag', id: 'mod-drag', hidden: true });
   private readonly dialog = el('dialog', { id: 'mod-confirm', className: 'mod-confirm' });
@@ -57,7 +76,12 @@ export class ModConsole {
     }
     const a = this.host.toScreen(this.region.x, this.region.y);
     const z = this.host.zoom();
-    Object.assign(this.rect.style, { left: `${a.x}px`, top: `${a.y}px`, width: `${Math.max(2, this.region.width * z)}px`, height: `${Math.max(2, this.region.height * z)}px` });
+    Object.assign(this.rect.style, {
+      left: `${a.x}px`,
+      top: `${a.y}px`,
+      width: `${Math.max(2, this.region.width * z)}px`,
+      height: `${Math.max(2, this.region.height * z)}px`,
+    });
     this.rect.hidden = false;
   }
 
@@ -71,7 +95,9 @@ export class ModConsole {
     this.pixelAbort = abort;
     fetch(`/api/v1/history/pixel?x=${pixel.x}&y=${pixel.y}&limit=1`, { credentials: 'include', signal: abort.signal })
       .then(async (res) => {
-        const body = (await res.json()) as { placements?: { userId: string; username?: string | null; kind?: string }[] };
+        const body = (await res.json()) as {
+          placements?: { userId: string; username?: string | null; kind?: string }[];
+        };
         const last = body.placements?.find((p) => p.kind !== 'restored');
         if (abort.signal.aborted || !last) return;
         const who = last.username ?? last.userId;
@@ -88,29 +114,71 @@ export class ModConsole {
     h.topbar.append(this.toggle);
     h.viewport.append(this.drag, this.rect);
     h.pixelSlot.append(this.pixelBox);
-    const since = el('select', { id: 'mod-since' }, ...SINCE_CHOICES.map((c) => el('option', { value: String(c.ms), textContent: c.label })));
-    const selectButton = el('button', { type: 'button', className: 'tool', id: 'mod-select', textContent: 'Drag to select' });
+    const since = el(
+      'select',
+      { id: 'mod-since' },
+      ...SINCE_CHOICES.map((c) => el('option', { value: String(c.ms), textContent: c.label })),
+    );
+    const selectButton = el('button', {
+      type: 'button',
+      className: 'tool',
+      id: 'mod-select',
+      textContent: 'Drag to select',
+    });
     selectButton.setAttribute('aria-pressed', 'false');
     this.panel.append(
-      el('div', { className: 'templates-head' }, el('h2', { textContent: 'Moderation' }), el('button', { type: 'button', className: 'tool', id: 'mod-close', textContent: '✕', ariaLabel: 'Close moderation' })),
-      el('div', { className: 'mod-region' }, selectButton, num('mod-x', 'x'), num('mod-y', 'y'), num('mod-w', 'w'), num('mod-h', 'h')),
-      el('div', { className: 'mod-time' },
+      el(
+        'div',
+        { className: 'templates-head' },
+        el('h2', { textContent: 'Moderation' }),
+        el('button', {
+          type: 'button',
+          className: 'tool',
+          id: 'mod-close',
+          textContent: '✕',
+          ariaLabel: 'Close moderation',
+        }),
+      ),
+      el(
+        'div',
+        { className: 'mod-region' },
+        selectButton,
+        num('mod-x', 'x'),
+        num('mod-y', 'y'),
+        num('mod-w', 'w'),
+        num('mod-h', 'h'),
+      ),
+      el(
+        'div',
+        { className: 'mod-time' },
         el('label', {}, 'From', since),
         el('label', {}, 'or at', el('input', { id: 'mod-since-at', type: 'datetime-local', step: '1' })),
         el('label', {}, 'Until (who placed only)', el('input', { id: 'mod-until', type: 'datetime-local', step: '1' })),
-        el('label', {}, 'Only user', el('input', { id: 'mod-user', placeholder: 'username or id', maxLength: 64 }))),
-      el('p', { className: 'template-note', textContent: 'A rollback without a user restores the area to how it was at "From"; with a user it undoes their placements since then, unless someone else placed there since.' }),
-      el('div', { className: 'mod-actions' },
+        el('label', {}, 'Only user', el('input', { id: 'mod-user', placeholder: 'username or id', maxLength: 64 })),
+      ),
+      el('p', {
+        className: 'template-note',
+        textContent:
+          'A rollback without a user restores the area to how it was at "From"; with a user it undoes their placements since then, unless someone else placed there since.',
+      }),
+      el(
+        'div',
+        { className: 'mod-actions' },
         el('button', { type: 'button', className: 'tool', id: 'mod-survey', textContent: 'Who placed' }),
         el('button', { type: 'button', className: 'tool', id: 'mod-preview', textContent: 'Preview rollback' }),
-        el('button', { type: 'button', className: 'tool', id: 'mod-audit', textContent: 'Audit log' })),
-      this.message, this.users, this.previewBox, this.auditList,
+        el('button', { type: 'button', className: 'tool', id: 'mod-audit', textContent: 'Audit log' }),
+      ),
+      this.message,
+      this.users,
+      this.previewBox,
+      this.auditList,
     );
     document.body.append(this.panel, this.dialog);
     this.toggle.addEventListener('click', () => this.setOpen(this.panel.hidden));
     this.panel.querySelector('#mod-close')?.addEventListener('click', () => this.setOpen(false));
     selectButton.addEventListener('click', () => this.setDragging(this.drag.hidden));
-    for (const id of ['mod-x', 'mod-y', 'mod-w', 'mod-h']) this.input(id).addEventListener('change', () => this.readRegionInputs());
+    for (const id of ['mod-x', 'mod-y', 'mod-w', 'mod-h'])
+      this.input(id).addEventListener('change', () => this.readRegionInputs());
     this.panel.querySelector('#mod-survey')?.addEventListener('click', () => void this.run(() => this.survey()));
     this.panel.querySelector('#mod-preview')?.addEventListener('click', () => void this.run(() => this.preview()));
     this.panel.querySelector('#mod-audit')?.addEventListener('click', () => void this.run(() => this.audit()));
@@ -160,7 +228,8 @@ export class ModConsole {
       if (start && p) this.setRegion(normalizeDrag(start, p));
       start = null;
       this.setDragging(false);
-      if (this.region) this.say(`Selected ${this.region.width}×${this.region.height} at (${this.region.x}, ${this.region.y}).`, 'ok');
+      if (this.region)
+        this.say(`Selected ${this.region.width}×${this.region.height} at (${this.region.x}, ${this.region.y}).`, 'ok');
     });
   }
 
@@ -175,7 +244,9 @@ export class ModConsole {
   }
 
   private readRegionInputs(): void {
-    const [x, y, width, height] = ['mod-x', 'mod-y', 'mod-w', 'mod-h'].map((id) => Math.max(0, Math.floor(Number(this.input(id).value) || 0))) as [number, number, number, number];
+    const [x, y, width, height] = ['mod-x', 'mod-y', 'mod-w', 'mod-h'].map((id) =>
+      Math.max(0, Math.floor(Number(this.input(id).value) || 0)),
+    ) as [number, number, number, number];
     if (width > 0 && height > 0) this.setRegion({ x, y, width, height });
     else {
       // w or h of 0: no rectangle (a user's placements anywhere).
@@ -187,11 +258,19 @@ export class ModConsole {
   private selection(): Selection {
     this.readRegionInputs();
     const user = this.input('mod-user').value.trim();
-    if (!this.region && !user) throw new ModApiError(400, 'Select an area (drag on the canvas, or type x, y, w, h), a user, or both.');
+    if (!this.region && !user)
+      throw new ModApiError(400, 'Select an area (drag on the canvas, or type x, y, w, h), a user, or both.');
     const at = this.input('mod-since-at').value;
-    const since = at ? new Date(at).getTime() : Math.max(0, Date.now() - Number((this.panel.querySelector('#mod-since') as HTMLSelectElement).value));
+    const since = at
+      ? new Date(at).getTime()
+      : Math.max(0, Date.now() - Number((this.panel.querySelector('#mod-since') as HTMLSelectElement).value));
     const untilValue = this.input('mod-until').value;
-    return { ...(this.region ? { region: this.region } : {}), since: Number.isFinite(since) ? since : 0, ...(untilValue ? { until: new Date(untilValue).getTime() } : {}), ...(user ? { user } : {}) };
+    return {
+      ...(this.region ? { region: this.region } : {}),
+      since: Number.isFinite(since) ? since : 0,
+      ...(untilValue ? { until: new Date(untilValue).getTime() } : {}),
+      ...(user ? { user } : {}),
+    };
   }
 
   private say(text: string, kind: 'ok' | 'error' | 'wait' = 'ok'): void {
@@ -210,23 +289,39 @@ export class ModConsole {
   private async survey(): Promise<void> {
     this.say('Reading the stream…', 'wait');
     const result: SurveyResult = await modApi.survey(this.selection());
-    this.say(`${count(result.placements)} placements by ${count(result.userCount)} users on ${count(result.pixels)} pixels.`, 'ok');
-    this.users.replaceChildren(...result.users.map((u) => {
-      const who = u.username ?? u.userId;
-      const only = el('button', { type: 'button', className: 'tool', textContent: 'Only this user' });
-      only.addEventListener('click', () => (this.input('mod-user').value = u.userId));
-      return el('li', { className: 'mod-user', dataset: { userId: u.userId } },
-        el('strong', { textContent: who }), ` ${count(u.placements)} placements, ${time(u.firstAt)} – ${time(u.lastAt)} `,
-        el('span', { className: 'mod-buttons' }, only, ...this.banButtons(u.userId, who)));
-    }));
+    this.say(
+      `${count(result.placements)} placements by ${count(result.userCount)} users on ${count(result.pixels)} pixels.`,
+      'ok',
+    );
+    this.users.replaceChildren(
+      ...result.users.map((u) => {
+        const who = u.username ?? u.userId;
+        const only = el('button', { type: 'button', className: 'tool', textContent: 'Only this user' });
+        only.addEventListener('click', () => (this.input('mod-user').value = u.userId));
+        return el(
+          'li',
+          { className: 'mod-user', dataset: { userId: u.userId } },
+          el('strong', { textContent: who }),
+          ` ${count(u.placements)} placements, ${time(u.firstAt)} – ${time(u.lastAt)} `,
+          el('span', { className: 'mod-buttons' }, only, ...this.banButtons(u.userId, who)),
+        );
+      }),
+    );
   }
 
   private async preview(): Promise<void> {
     this.say('Planning the rollback…', 'wait');
     const selection = this.selection();
     const p = await modApi.preview(selection);
-    const img = (id: string, png: string, alt: string) => el('img', { id, src: `data:image/png;base64,${png}`, alt, width: p.region.width, height: p.region.height });
-    const apply = el('button', { type: 'button', className: 'place', id: 'mod-apply', textContent: `Restore ${count(p.pixels)} pixels…`, disabled: p.pixels === 0 });
+    const img = (id: string, png: string, alt: string) =>
+      el('img', { id, src: `data:image/png;base64,${png}`, alt, width: p.region.width, height: p.region.height });
+    const apply = el('button', {
+      type: 'button',
+      className: 'place',
+      id: 'mod-apply',
+      textContent: `Restore ${count(p.pixels)} pixels…`,
+      disabled: p.pixels === 0,
+    });
     // Disabled while its dialog is open and the apply runs: one confirmed action per preview.
     apply.addEventListener('click', () => {
       apply.disabled = true;
@@ -244,7 +339,13 @@ export class ModConsole {
   private async confirmApply(selection: Selection, pixels: number): Promise<void> {
     const r = selection.region;
     const where = r ? ` in ${r.width}×${r.height} at (${r.x}, ${r.y})` : ` placed by ${selection.user ?? ''}`;
-    if (!(await this.confirm(`Restore ${count(pixels)} pixels${where}? This writes compensating events every player sees.`, `Restore ${count(pixels)} pixels`))) return;
+    if (
+      !(await this.confirm(
+        `Restore ${count(pixels)} pixels${where}? This writes compensating events every player sees.`,
+        `Restore ${count(pixels)} pixels`,
+      ))
+    )
+      return;
     const key = newIdempotencyKey();
     this.say('Applying…', 'wait');
     // A failed or lost response is retried with the same key: the server writes each pixel once.
@@ -256,33 +357,61 @@ export class ModConsole {
       result = await modApi.apply(selection, key);
     }
     this.previewBox.hidden = true;
-    this.say(`Restored ${count(result.applied)} pixels (${result.rollbackId})${result.superseded > 0 ? `; ${count(result.superseded)} skipped, placed over since the preview` : ''}${result.contended > 0 ? `; ${count(result.contended)} contended, run again` : ''}.`, 'ok');
+    this.say(
+      `Restored ${count(result.applied)} pixels (${result.rollbackId})${result.superseded > 0 ? `; ${count(result.superseded)} skipped, placed over since the preview` : ''}${result.contended > 0 ? `; ${count(result.contended)} contended, run again` : ''}.`,
+      'ok',
+    );
   }
 
   private banButtons(userId: string, who: string): HTMLButtonElement[] {
     const make = (label: string, text: string, act: (key: string) => Promise<unknown>, done: string) => {
-      const b = el('button', { type: 'button', className: 'tool', textContent: label, dataset: { modAction: label.toLowerCase() } });
-      b.addEventListener('click', () => void this.run(async () => {
-        if (!(await this.confirm(text, label))) return;
-        await act(newIdempotencyKey());
-        this.say(done, 'ok');
-      }));
+      const b = el('button', {
+        type: 'button',
+        className: 'tool',
+        textContent: label,
+        dataset: { modAction: label.toLowerCase() },
+      });
+      b.addEventListener(
+        'click',
+        () =>
+          void this.run(async () => {
+            if (!(await this.confirm(text, label))) return;
+            await act(newIdempotencyKey());
+            this.say(done, 'ok');
+          }),
+      );
       return b;
     };
     return [
-      make('Ban', `Ban ${who}? Their connections close and they cannot place.`, (k) => modApi.ban(userId, 'ban', k), `${who} is banned.`),
-      make('Shadow-ban', `Shadow-ban ${who}? Their placements look accepted to them but reach nobody.`, (k) => modApi.ban(userId, 'shadow', k), `${who} is shadow-banned.`),
+      make(
+        'Ban',
+        `Ban ${who}? Their connections close and they cannot place.`,
+        (k) => modApi.ban(userId, 'ban', k),
+        `${who} is banned.`,
+      ),
+      make(
+        'Shadow-ban',
+        `Shadow-ban ${who}? Their placements look accepted to them but reach nobody.`,
+        (k) => modApi.ban(userId, 'shadow', k),
+        `${who} is shadow-banned.`,
+      ),
       make('Unban', `Lift every ban of ${who}?`, (k) => modApi.unban(userId, k), `${who} is unbanned.`),
     ];
   }
 
   private async audit(): Promise<void> {
     const { entries } = await modApi.audit(50);
-    const line = (e: AuditEntry) => e.kind === 'rollback'
-      ? `${time(e.firstAt)}: ${e.moderator ?? e.moderatorId} restored ${count(e.pixels)} pixels (${e.rollbackId})`
-      : `${time(e.at)}: ${e.moderator ?? e.moderatorId} ${e.action} ${e.target ?? e.targetId}`;
-    this.auditList.replaceChildren(...entries.map((e) => el('li', { textContent: line(e), dataset: { kind: e.kind } })));
-    this.say(entries.length === 0 ? 'No moderator actions yet.' : `${entries.length} most recent moderator actions.`, 'ok');
+    const line = (e: AuditEntry) =>
+      e.kind === 'rollback'
+        ? `${time(e.firstAt)}: ${e.moderator ?? e.moderatorId} restored ${count(e.pixels)} pixels (${e.rollbackId})`
+        : `${time(e.at)}: ${e.moderator ?? e.moderatorId} ${e.action} ${e.target ?? e.targetId}`;
+    this.auditList.replaceChildren(
+      ...entries.map((e) => el('li', { textContent: line(e), dataset: { kind: e.kind } })),
+    );
+    this.say(
+      entries.length === 0 ? 'No moderator actions yet.' : `${entries.length} most recent moderator actions.`,
+      'ok',
+    );
   }
 
   private confirm(text: string, ok: string): Promise<boolean> {

@@ -24,8 +24,13 @@ export function placedBy(p: Placement): string {
 export function parsePlacements(body: unknown): Placement[] {
   const list = (body as { placements?: unknown } | null)?.placements;
   if (!Array.isArray(list)) return [];
-  return list.filter((p): p is Placement =>
-    typeof p === 'object' && p !== null && typeof (p as Placement).color === 'number' && typeof (p as Placement).userId === 'string');
+  return list.filter(
+    (p): p is Placement =>
+      typeof p === 'object' &&
+      p !== null &&
+      typeof (p as Placement).color === 'number' &&
+      typeof (p as Placement).userId === 'string',
+  );
 }
 
 export function relativeTime(when: string | number, now = Date.now()): string {
@@ -55,7 +60,10 @@ export class PixelInfo {
     const abort = new AbortController();
     this.abort = abort;
     const limit = this.full ? PAGE : 1;
-    fetch(`/api/v1/history/pixel?x=${pixel.x}&y=${pixel.y}&limit=${limit}`, { signal: abort.signal, credentials: 'include' })
+    fetch(`/api/v1/history/pixel?x=${pixel.x}&y=${pixel.y}&limit=${limit}`, {
+      signal: abort.signal,
+      credentials: 'include',
+    })
       .then(async (res) => {
         if (abort.signal.aborted) return;
         if (res.status === 404) return; // no history role deployed: leave the slot empty

@@ -39,7 +39,9 @@ export function formatCountdown(ms: number): string {
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}` : `${m}:${String(s).padStart(2, '0')}`;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`
+    : `${m}:${String(s).padStart(2, '0')}`;
 }
 
 export class Placement {
@@ -54,7 +56,11 @@ export class Placement {
   private readonly send: (x: number, y: number, color: number) => Promise<PlaceOutcome>;
   private readonly now: () => number;
 
-  constructor(view: PlacementView, send: (x: number, y: number, color: number) => Promise<PlaceOutcome>, now: () => number = Date.now) {
+  constructor(
+    view: PlacementView,
+    send: (x: number, y: number, color: number) => Promise<PlaceOutcome>,
+    now: () => number = Date.now,
+  ) {
     this.view = view;
     this.send = send;
     this.now = now;

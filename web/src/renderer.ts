@@ -95,8 +95,8 @@ export class Renderer {
       const to = (r.y + row) * this.width + r.x;
       for (let i = 0; i < r.w; i++) out[to + i] = lut[indices[from + i] as number] as number;
     }
-    for (let ty = (r.y / TILE) | 0; ty <= ((r.y + r.h - 1) / TILE | 0); ty++) {
-      for (let tx = (r.x / TILE) | 0; tx <= ((r.x + r.w - 1) / TILE | 0); tx++) {
+    for (let ty = (r.y / TILE) | 0; ty <= (((r.y + r.h - 1) / TILE) | 0); ty++) {
+      for (let tx = (r.x / TILE) | 0; tx <= (((r.x + r.w - 1) / TILE) | 0); tx++) {
         const t = ty * this.tilesX + tx;
         if (this.tileDirty[t] === 0) {
           this.tileDirty[t] = 1;
@@ -156,7 +156,15 @@ export class Renderer {
       for (const t of this.dirtyTiles) {
         const tx = (t % this.tilesX) * TILE;
         const ty = ((t / this.tilesX) | 0) * TILE;
-        this.ctx.putImageData(this.image, 0, 0, tx, ty, Math.min(TILE, this.width - tx), Math.min(TILE, this.height - ty));
+        this.ctx.putImageData(
+          this.image,
+          0,
+          0,
+          tx,
+          ty,
+          Math.min(TILE, this.width - tx),
+          Math.min(TILE, this.height - ty),
+        );
       }
     }
     for (const t of this.dirtyTiles) this.tileDirty[t] = 0;

@@ -79,7 +79,13 @@ export interface MapOptions {
 }
 
 /** Maps RGBA pixels (as `ImageData.data`) to palette indices; each distinct colour is matched once. */
-export function mapToPalette(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number, palette: readonly string[], options: MapOptions = {}): MappedTemplate {
+export function mapToPalette(
+  rgba: Uint8ClampedArray | Uint8Array,
+  width: number,
+  height: number,
+  palette: readonly string[],
+  options: MapOptions = {},
+): MappedTemplate {
   const maxDistance = options.maxDistance ?? DEFAULT_MAX_DISTANCE;
   const alphaThreshold = options.alphaThreshold ?? 128;
   const labs = palette.map((hex) => oklab(...hexToRgb(hex)));
@@ -118,7 +124,12 @@ export function mapToPalette(rgba: Uint8ClampedArray | Uint8Array, width: number
 }
 
 /** Nearest-neighbour resampling of RGBA by `scale` (0.5 halves an image drawn at 2× per pixel). */
-export function scaleRgba(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number, scale: number): { rgba: Uint8ClampedArray; width: number; height: number } {
+export function scaleRgba(
+  rgba: Uint8ClampedArray | Uint8Array,
+  width: number,
+  height: number,
+  scale: number,
+): { rgba: Uint8ClampedArray; width: number; height: number } {
   const w = Math.max(1, Math.round(width * scale));
   const h = Math.max(1, Math.round(height * scale));
   if (w === width && h === height) return { rgba: new Uint8ClampedArray(rgba), width, height };
@@ -140,8 +151,18 @@ export function scaleRgba(rgba: Uint8ClampedArray | Uint8Array, width: number, h
 }
 
 /** Why a template cannot be placed where asked, or null. */
-export function placementProblem(t: { x: number; y: number; width: number; height: number }, canvas: { width: number; height: number }): string | null {
-  if (!Number.isInteger(t.x) || !Number.isInteger(t.y) || t.x < 0 || t.y < 0 || t.x >= canvas.width || t.y >= canvas.height) {
+export function placementProblem(
+  t: { x: number; y: number; width: number; height: number },
+  canvas: { width: number; height: number },
+): string | null {
+  if (
+    !Number.isInteger(t.x) ||
+    !Number.isInteger(t.y) ||
+    t.x < 0 ||
+    t.y < 0 ||
+    t.x >= canvas.width ||
+    t.y >= canvas.height
+  ) {
     return `Position (${t.x}, ${t.y}) is off the canvas (0–${canvas.width - 1}, 0–${canvas.height - 1}).`;
   }
   if (t.x + t.width > canvas.width || t.y + t.height > canvas.height) {
@@ -261,7 +282,13 @@ export class Progress {
       const to = pass === 0 ? n : Math.min(n, after + 1);
       for (let i = from; i < to; i++) {
         const s = this.state[i];
-        if (s === WRONG || s === REMAINING) return { x: this.x + (i % this.width), y: this.y + Math.floor(i / this.width), color: this.target[i] as number, index: i };
+        if (s === WRONG || s === REMAINING)
+          return {
+            x: this.x + (i % this.width),
+            y: this.y + Math.floor(i / this.width),
+            color: this.target[i] as number,
+            index: i,
+          };
       }
     }
     return null;

@@ -9,8 +9,18 @@
  */
 import { type Camera, type Viewport, canvasToScreen, visibleRegion } from './camera.ts';
 import {
-  hexToRgb, type MappedTemplate, mapToPalette, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, placementProblem, Progress, scaleRgba,
-  type TemplateRef, templatesFromHash, templatesToHash, UNMATCHED,
+  hexToRgb,
+  type MappedTemplate,
+  mapToPalette,
+  MAX_FILE_BYTES,
+  MAX_IMAGE_PIXELS,
+  placementProblem,
+  Progress,
+  scaleRgba,
+  type TemplateRef,
+  templatesFromHash,
+  templatesToHash,
+  UNMATCHED,
 } from './template.ts';
 
 export interface TemplatesDeps {
@@ -58,7 +68,10 @@ function mb(bytes: number): string {
 
 async function readCapped(res: Response): Promise<Blob> {
   const declared = Number(res.headers.get('content-length'));
-  if (declared > MAX_FILE_BYTES) throw new TemplateError(`The image is ${mb(declared)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`);
+  if (declared > MAX_FILE_BYTES)
+    throw new TemplateError(
+      `The image is ${mb(declared)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`,
+    );
   if (!res.body) return res.blob();
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -69,7 +82,9 @@ async function readCapped(res: Response): Promise<Blob> {
     total += value.byteLength;
     if (total > MAX_FILE_BYTES) {
       await reader.cancel();
-      throw new TemplateError(`The image is over ${mb(MAX_FILE_BYTES)}; templates are limited to that so a page never holds more than that to decode.`);
+      throw new TemplateError(
+        `The image is over ${mb(MAX_FILE_BYTES)}; templates are limited to that so a page never holds more than that to decode.`,
+      );
     }
     parts.push(value);
   }
@@ -84,7 +99,8 @@ async function fetchImage(src: string): Promise<Blob> {
   } catch {
     throw new TemplateError('That is not a URL: paste an address starting with https://.');
   }
-  if (!['http:', 'https:', 'data:'].includes(url.protocol)) throw new TemplateError('Only http(s) image URLs can be templates.');
+  if (!['http:', 'https:', 'data:'].includes(url.protocol))
+    throw new TemplateError('Only http(s) image URLs can be templates.');
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS);
   let res: Response;
@@ -93,9 +109,11 @@ async function fetchImage(src: string): Promise<Blob> {
   } catch {
     clearTimeout(timer);
     const host = url.protocol === 'data:' ? 'the data: URL' : url.host;
-    throw new TemplateError(abort.signal.aborted
-      ? `${host} did not answer within ${FETCH_TIMEOUT_MS / 1000} s.`
-      : `Could not load the image from ${host}: it is unreachable, or it does not let other sites read its images (CORS). Download it and add it as a file instead.`);
+    throw new TemplateError(
+      abort.signal.aborted
+        ? `${host} did not answer within ${FETCH_TIMEOUT_MS / 1000} s.`
+        : `Could not load the image from ${host}: it is unreachable, or it does not let other sites read its images (CORS). Download it and add it as a file instead.`,
+    );
   }
   try {
     if (!res.ok) throw new TemplateError(`${url.host} answered ${res.status} for that image.`);
@@ -106,17 +124,24 @@ async function fetchImage(src: string): Promise<Blob> {
 }
 
 async function decode(blob: Blob): Promise<ImageBitmap> {
-  if (blob.size > MAX_FILE_BYTES) throw new TemplateError(`The image is ${mb(blob.size)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`);
+  if (blob.size > MAX_FILE_BYTES)
+    throw new TemplateError(
+      `The image is ${mb(blob.size)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`,
+    );
   try {
     return await createImageBitmap(blob);
   } catch {
-    throw new TemplateError('That is not an image this browser can read (use PNG, GIF, WebP or JPEG; PNG keeps the colours exact).');
+    throw new TemplateError(
+      'That is not an image this browser can read (use PNG, GIF, WebP or JPEG; PNG keeps the colours exact).',
+    );
   }
 }
 
 function rgbaOf(bitmap: ImageBitmap): Uint8ClampedArray {
   if (bitmap.width * bitmap.height > MAX_IMAGE_PIXELS) {
-    throw new TemplateError(`The image is ${bitmap.width}×${bitmap.height}; templates are limited to ${Math.sqrt(MAX_IMAGE_PIXELS)}×${Math.sqrt(MAX_IMAGE_PIXELS)} pixels (${(MAX_IMAGE_PIXELS * 4) / 1024 / 1024} MB of colour data in the page), and the canvas is smaller anyway.`);
+    throw new TemplateError(
+      `The image is ${bitmap.width}×${bitmap.height}; templates are limited to ${Math.sqrt(MAX_IMAGE_PIXELS)}×${Math.sqrt(MAX_IMAGE_PIXELS)} pixels (${(MAX_IMAGE_PIXELS * 4) / 1024 / 1024} MB of colour data in the page), and the canvas is smaller anyway.`,
+    );
   }
   const c = document.createElement('canvas');
   c.width = bitmap.width;
@@ -165,14 +190,16 @@ export class Templates {
     this.dots.className = 'template-dots';
     layer.append(this.dots);
     this.toggle.addEventListener('click', () => this.setOpen(this.panel.hidden));
-    (document.getElementById('template-close') as HTMLButtonElement).addEventListener('click', () => this.setOpen(false));
+    (document.getElementById('template-close') as HTMLButtonElement).addEventListener('click', () =>
+      this.setOpen(false),
+    );
     (document.getElementById('template-here') as HTMLButtonElement).addEventListener('click', () => {
       const s = this.deps.selected();
       if (s) {
         this.xInput.value = String(s.x);
         this.yInput.value = String(s.y);
       } else {
-        this.say('Select a pixel on the canvas first: it becomes the template\'s top-left corner.', 'error');
+        this.say("Select a pixel on the canvas first: it becomes the template's top-left corner.", 'error');
       }
     });
     this.form.addEventListener('submit', (e) => {
@@ -242,8 +269,25 @@ export class Templates {
   }
 
   /** What the tests read: each template's counts. */
-  get progress(): { name: string; x: number; y: number; width: number; height: number; total: number; right: number; wrong: number; remaining: number }[] {
-    return this.shown.map((t) => ({ name: t.ref.name ?? t.ref.src, x: t.progress.x, y: t.progress.y, width: t.progress.width, height: t.progress.height, ...t.progress.value }));
+  get progress(): {
+    name: string;
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    total: number;
+    right: number;
+    wrong: number;
+    remaining: number;
+  }[] {
+    return this.shown.map((t) => ({
+      name: t.ref.name ?? t.ref.src,
+      x: t.progress.x,
+      y: t.progress.y,
+      width: t.progress.width,
+      height: t.progress.height,
+      ...t.progress.value,
+    }));
   }
 
   private say(text: string, kind: 'ok' | 'error' | 'wait'): void {
@@ -256,7 +300,10 @@ export class Templates {
     const y = Number(this.yInput.value);
     const scale = Number(this.scaleInput.value || '1');
     if (!Number.isFinite(scale) || scale <= 0 || scale > 64) {
-      this.say('Scale must be a number above 0 and at most 64 (0.5 halves an image drawn at 2 pixels per pixel).', 'error');
+      this.say(
+        'Scale must be a number above 0 and at most 64 (0.5 halves an image drawn at 2 pixels per pixel).',
+        'error',
+      );
       return;
     }
     const file = this.fileInput.files?.[0];
@@ -268,10 +315,17 @@ export class Templates {
     this.say('Loading the template…', 'wait');
     try {
       if (file) {
-        if (file.size > MAX_FILE_BYTES) throw new TemplateError(`${file.name} is ${mb(file.size)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`);
+        if (file.size > MAX_FILE_BYTES)
+          throw new TemplateError(
+            `${file.name} is ${mb(file.size)}; templates are limited to ${mb(MAX_FILE_BYTES)} so a page never holds more than that to decode.`,
+          );
         const src = file.size <= MAX_STORED_FILE_BYTES ? await fileToDataUrl(file) : '';
         await this.add({ src, x, y, scale, name: file.name }, file);
-        if (!src) this.say(`Added ${file.name}. It is over ${mb(MAX_STORED_FILE_BYTES)}, so it is not kept across reloads: use a URL for that.`, 'ok');
+        if (!src)
+          this.say(
+            `Added ${file.name}. It is over ${mb(MAX_STORED_FILE_BYTES)}, so it is not kept across reloads: use a URL for that.`,
+            'ok',
+          );
       } else {
         await this.add({ src: url, x, y, scale, name: url.split('/').pop()?.slice(0, 60) || url });
       }
@@ -279,15 +333,20 @@ export class Templates {
       this.fileInput.value = '';
       this.urlInput.value = '';
     } catch (error) {
-      this.say(error instanceof TemplateError ? error.message : `Could not add the template: ${(error as Error).message}`, 'error');
+      this.say(
+        error instanceof TemplateError ? error.message : `Could not add the template: ${(error as Error).message}`,
+        'error',
+      );
     }
   }
 
   private async add(ref: TemplateRef, file?: Blob): Promise<void> {
-    if (this.shown.length >= MAX_TEMPLATES) throw new TemplateError(`At most ${MAX_TEMPLATES} templates at once: remove one first.`);
+    if (this.shown.length >= MAX_TEMPLATES)
+      throw new TemplateError(`At most ${MAX_TEMPLATES} templates at once: remove one first.`);
     const size = this.deps.size();
     if (size.width === 0) throw new TemplateError('The canvas has not loaded yet.');
-    if (!Number.isInteger(ref.x) || !Number.isInteger(ref.y)) throw new TemplateError('The position must be whole pixels.');
+    if (!Number.isInteger(ref.x) || !Number.isInteger(ref.y))
+      throw new TemplateError('The position must be whole pixels.');
     const early = placementProblem({ x: ref.x, y: ref.y, width: 1, height: 1 }, size);
     if (early) throw new TemplateError(early);
     let t0 = performance.now();
@@ -341,8 +400,18 @@ export class Templates {
     wrongLayer.height = height;
 
     const shown: Shown = {
-      id: this.nextId++, ref, mapped, progress, overlay, wrongLayer, wrongImage: new ImageData(width, height),
-      item: document.createElement('li'), opacity: 0.5, highlight: true, cursor: -1, dirty: null,
+      id: this.nextId++,
+      ref,
+      mapped,
+      progress,
+      overlay,
+      wrongLayer,
+      wrongImage: new ImageData(width, height),
+      item: document.createElement('li'),
+      opacity: 0.5,
+      highlight: true,
+      cursor: -1,
+      dirty: null,
     };
     progress.onChange = (index, wrong) => this.markWrong(shown, index, wrong);
     this.redrawWrong(shown);
@@ -440,7 +509,11 @@ export class Templates {
     const pimage = new ImageData(new Uint8ClampedArray(image.data), mapped.width, mapped.height);
     for (let i = 0; i < mapped.target.length; i++) {
       // Unmatched pixels as a black/magenta checker: no palette colour looks like it.
-      if (mapped.target[i] === UNMATCHED) pimage.data.set(((i % mapped.width) + Math.floor(i / mapped.width)) % 2 ? [255, 0, 255, 255] : [0, 0, 0, 255], i * 4);
+      if (mapped.target[i] === UNMATCHED)
+        pimage.data.set(
+          ((i % mapped.width) + Math.floor(i / mapped.width)) % 2 ? [255, 0, 255, 255] : [0, 0, 0, 255],
+          i * 4,
+        );
     }
     preview.getContext('2d')?.putImageData(pimage, 0, 0);
     details.append(preview);
@@ -455,10 +528,20 @@ export class Templates {
       to.className = 'chip';
       if (m.color === UNMATCHED) to.classList.add('unmatched');
       else to.style.background = hexes[m.color] ?? '';
-      li.append(from, ' → ', to, ` ${m.color === UNMATCHED ? 'unmatched' : (names[m.color] ?? `colour ${m.color}`)} · ${m.pixels} px${m.distance > 0.0005 ? ` · Δ ${m.distance.toFixed(2)}` : ''}`);
+      li.append(
+        from,
+        ' → ',
+        to,
+        ` ${m.color === UNMATCHED ? 'unmatched' : (names[m.color] ?? `colour ${m.color}`)} · ${m.pixels} px${m.distance > 0.0005 ? ` · Δ ${m.distance.toFixed(2)}` : ''}`,
+      );
       table.append(li);
     }
-    if (mapped.mapping.length > 64) table.append(Object.assign(document.createElement('li'), { textContent: `… and ${mapped.mapping.length - 64} more colours` }));
+    if (mapped.mapping.length > 64)
+      table.append(
+        Object.assign(document.createElement('li'), {
+          textContent: `… and ${mapped.mapping.length - 64} more colours`,
+        }),
+      );
     details.append(table);
 
     t.item.replaceChildren(title, counts, bar, actions, controls, details);
@@ -492,7 +575,9 @@ export class Templates {
     const x = index % t.progress.width;
     const y = (index / t.progress.width) | 0;
     const d = t.dirty;
-    t.dirty = d ? { x0: Math.min(d.x0, x), y0: Math.min(d.y0, y), x1: Math.max(d.x1, x + 1), y1: Math.max(d.y1, y + 1) } : { x0: x, y0: y, x1: x + 1, y1: y + 1 };
+    t.dirty = d
+      ? { x0: Math.min(d.x0, x), y0: Math.min(d.y0, y), x1: Math.max(d.x1, x + 1), y1: Math.max(d.y1, y + 1) }
+      : { x0: x, y0: y, x1: x + 1, y1: y + 1 };
   }
 
   private redrawWrong(t: Shown): void {
@@ -520,7 +605,8 @@ export class Templates {
       const v = t.progress.value;
       const counts = t.item.querySelector('.template-progress');
       const pct = v.total > 0 ? (100 * v.right) / v.total : 100;
-      if (counts) counts.textContent = `${v.right.toLocaleString()} right · ${v.wrong.toLocaleString()} wrong · ${v.remaining.toLocaleString()} remaining (${pct.toFixed(1)} % done)`;
+      if (counts)
+        counts.textContent = `${v.right.toLocaleString()} right · ${v.wrong.toLocaleString()} wrong · ${v.remaining.toLocaleString()} remaining (${pct.toFixed(1)} % done)`;
       const bar = t.item.querySelector('progress');
       if (bar) bar.value = v.right;
       if (t.dirty) {
@@ -586,8 +672,19 @@ export class Templates {
     try {
       const raw = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? '[]') as unknown;
       if (!Array.isArray(raw)) return [];
-      return raw.filter((r): r is TemplateRef =>
-        typeof r === 'object' && r !== null && typeof r.src === 'string' && r.src !== '' && Number.isInteger(r.x) && Number.isInteger(r.y) && typeof r.scale === 'number' && r.scale > 0 && r.scale <= 64)
+      return raw
+        .filter(
+          (r): r is TemplateRef =>
+            typeof r === 'object' &&
+            r !== null &&
+            typeof r.src === 'string' &&
+            r.src !== '' &&
+            Number.isInteger(r.x) &&
+            Number.isInteger(r.y) &&
+            typeof r.scale === 'number' &&
+            r.scale > 0 &&
+            r.scale <= 64,
+        )
         .slice(0, MAX_TEMPLATES);
     } catch {
       return [];
@@ -599,7 +696,7 @@ export class Templates {
     try {
       localStorage.setItem(STORAGE_KEY, JSON.stringify(refs));
     } catch {
-      this.say('This browser\'s storage is full: the templates will not be kept after a reload.', 'error');
+      this.say("This browser's storage is full: the templates will not be kept after a reload.", 'error');
     }
   }
 }

@@ -17,7 +17,9 @@ export interface GuestCookieOptions {
   readonly secure?: boolean;
 }
 
-export function createGuestIdentity(options: GuestCookieOptions): IdentityProvider & { sign(userId: string): string; verify(value: string): string | null } {
+export function createGuestIdentity(
+  options: GuestCookieOptions,
+): IdentityProvider & { sign(userId: string): string; verify(value: string): string | null } {
   if (options.secret.length < 32) throw new RangeError('the guest cookie secret must be at least 32 characters');
   const sign = (id: string) => `${id}.${createHmac('sha256', options.secret).update(id).digest('base64url')}`;
   const verify = (value: string): string | null => {

@@ -54,7 +54,10 @@ export interface VideoSize {
  * long side (and at least 1); then both sides rounded up to even.
  */
 export function videoSize(width: number, height: number): VideoSize {
-  const scale = Math.max(1, Math.min(Math.ceil(MIN_SHORT_SIDE / Math.min(width, height)), Math.floor(MAX_LONG_SIDE / Math.max(width, height))));
+  const scale = Math.max(
+    1,
+    Math.min(Math.ceil(MIN_SHORT_SIDE / Math.min(width, height)), Math.floor(MAX_LONG_SIDE / Math.max(width, height))),
+  );
   const even = (n: number) => n + (n % 2);
   return { scale, width: even(width * scale), height: even(height * scale) };
 }
@@ -84,10 +87,37 @@ function encoderArgs(format: VideoFormat, fps: number): string[] {
   // A keyframe every second: seeking, and (MP4) one fragment per second so the file streams.
   const gop = ['-g', String(fps)];
   if (format === 'mp4') {
-    return ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', ...gop,
-      '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'];
+    return [
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '20',
+      ...gop,
+      '-movflags',
+      'frag_keyframe+empty_moov+default_base_moof',
+      '-f',
+      'mp4',
+    ];
   }
-  return ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-b:v', '0', '-crf', '32', ...gop, '-f', 'webm'];
+  return [
+    '-c:v',
+    'libvpx-vp9',
+    '-deadline',
+    'realtime',
+    '-cpu-used',
+    '8',
+    '-row-mt',
+    '1',
+    '-b:v',
+    '0',
+    '-crf',
+    '32',
+    ...gop,
+    '-f',
+    'webm',
+  ];
 }
 
 /** The whole ffmpeg command line for one job (exported for the docs and tests). */
@@ -101,10 +131,29 @@ export function ffmpegArgs(request: VideoRequest): string[] {
     'format=yuv420p',
   ];
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${request.width}x${request.height}`, '-r', String(request.fps), '-i', '-',
-    '-an', '-vf', filters.join(','),
-    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${request.width}x${request.height}`,
+    '-r',
+    String(request.fps),
+    '-i',
+    '-',
+    '-an',
+    '-vf',
+    filters.join(','),
+    '-colorspace',
+    'bt709',
+    '-color_primaries',
+    'bt709',
+    '-color_trc',
+    'bt709',
     ...encoderArgs(request.format, request.fps),
     ...(request.frames ? ['-t', (request.frames / request.fps).toFixed(6)] : []),
     '-',
@@ -127,7 +176,11 @@ function drained(stream: Writable): Promise<void> {
  * ffmpeg writes them. Throws `FfmpegFailed` if ffmpeg exits non-zero, is killed, or cannot start; rethrows
  * an error of the frame source (after killing ffmpeg).
  */
-export async function* encodeVideo(options: FfmpegVideoOptions, request: VideoRequest, frames: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* encodeVideo(
+  options: FfmpegVideoOptions,
+  request: VideoRequest,
+  frames: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   const { width, height } = request;
   const lut = paletteRgba(options.palette);
   const child = spawn(options.ffmpegPath, ffmpegArgs(request), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -158,7 +211,8 @@ export async function* encodeVideo(options: FfmpegVideoOptions, request: VideoRe
     try {
       for await (const indices of frames) {
         if (stopped) break;
-        if (indices.length !== width * height) throw new RangeError(`frame is ${indices.length} bytes, not ${width}×${height}`);
+        if (indices.length !== width * height)
+          throw new RangeError(`frame is ${indices.length} bytes, not ${width}×${height}`);
         // A fresh buffer per frame: stdin keeps a reference until the bytes are flushed.
         const rgb = Buffer.allocUnsafe(indices.length * 3);
         for (let i = 0, o = 0; i < indices.length; i++, o += 3) {
@@ -183,9 +237,17 @@ export async function* encodeVideo(options: FfmpegVideoOptions, request: VideoRe
     await pump;
     if (sourceError) throw sourceError;
     const tail = stderr.trim().split('\n').slice(-5).join(' | ');
-    if (spawnError) throw new FfmpegFailed(`ffmpeg could not start: ${(spawnError as Error).message}`, null, stderr, { cause: spawnError });
+    if (spawnError)
+      throw new FfmpegFailed(`ffmpeg could not start: ${(spawnError as Error).message}`, null, stderr, {
+        cause: spawnError,
+      });
     if (timedOut) throw new FfmpegFailed(`ffmpeg ran over ${maxRunMs} ms and was killed`, code, stderr);
-    if (code !== 0) throw new FfmpegFailed(`ffmpeg ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? `: ${tail}` : ''}`, code, stderr);
+    if (code !== 0)
+      throw new FfmpegFailed(
+        `ffmpeg ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? `: ${tail}` : ''}`,
+        code,
+        stderr,
+      );
   } finally {
     // Normal end, an error, or the consumer stopped early (return()): in every case no ffmpeg outlives the job.
     stopped = true;

@@ -70,9 +70,21 @@ function checkSize(indices: Uint8Array, width: number, height: number): void {
 }
 
 /** A still palette PNG. */
-export async function encodePng(indices: Uint8Array, width: number, height: number, palette: readonly PaletteColor[], level = 6): Promise<Uint8Array> {
+export async function encodePng(
+  indices: Uint8Array,
+  width: number,
+  height: number,
+  palette: readonly PaletteColor[],
+  level = 6,
+): Promise<Uint8Array> {
   checkSize(indices, width, height);
-  return concat([SIGNATURE, ihdr(width, height), plte(palette), chunk('IDAT', await imageData(indices, width, height, level)), chunk('IEND', new Uint8Array(0))]);
+  return concat([
+    SIGNATURE,
+    ihdr(width, height),
+    plte(palette),
+    chunk('IDAT', await imageData(indices, width, height, level)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 export interface ApngWriter {
@@ -85,7 +97,14 @@ export interface ApngWriter {
 }
 
 /** An animated PNG streamed frame by frame: every frame covers the whole image, shown for 1/fps s, looping. */
-export function createApngWriter(width: number, height: number, frames: number, fps: number, palette: readonly PaletteColor[], level = 6): ApngWriter {
+export function createApngWriter(
+  width: number,
+  height: number,
+  frames: number,
+  fps: number,
+  palette: readonly PaletteColor[],
+  level = 6,
+): ApngWriter {
   let sequence = 0;
   let written = 0;
   return {

@@ -6,7 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { createInbox, credsAuthenticator, nkeyAuthenticator, PermissionViolationError, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/nats-core';
+import {
+  createInbox,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  PermissionViolationError,
+  usernamePasswordAuthenticator,
+  type Authenticator,
+} from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { ServiceUnreachable } from '../../ports/errors.ts';
 import { ConfigError } from '../../ports/errors.ts';
@@ -27,13 +34,19 @@ function readSecret(variable: string, file: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(file));
   } catch (cause) {
-    throw new ConfigError(`invalid configuration:\n  ${variable}=${JSON.stringify(file)}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+    throw new ConfigError(
+      `invalid configuration:\n  ${variable}=${JSON.stringify(file)}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause },
+    );
   }
 }
 
 function authenticatorOf(auth: NatsAuth): Authenticator | undefined {
   if (auth.user) return usernamePasswordAuthenticator(auth.user.name, auth.user.password);
-  if (auth.nkeySeedFile) return nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSecret('NATS_NKEY_SEED_FILE', auth.nkeySeedFile)).trim()));
+  if (auth.nkeySeedFile)
+    return nkeyAuthenticator(
+      new TextEncoder().encode(new TextDecoder().decode(readSecret('NATS_NKEY_SEED_FILE', auth.nkeySeedFile)).trim()),
+    );
   if (auth.credsFile) return credsAuthenticator(readSecret('NATS_CREDS_FILE', auth.credsFile));
   return undefined;
 }
@@ -42,11 +55,19 @@ function authenticatorOf(auth: NatsAuth): Authenticator | undefined {
  * `auth` omitted or empty: an anonymous connection, which a deployment's servers refuse; `logger` then
  * gets one warning per process saying this NATS is unauthenticated and for development only.
  */
-export async function connectNats(url: string, name: string, auth: NatsAuth = {}, logger?: Pick<Logger, 'warn'>): Promise<NatsConnection> {
+export async function connectNats(
+  url: string,
+  name: string,
+  auth: NatsAuth = {},
+  logger?: Pick<Logger, 'warn'>,
+): Promise<NatsConnection> {
   const authenticator = authenticatorOf(auth);
   if (!authenticator && logger && !warnedOpen) {
     warnedOpen = true;
-    logger.warn({ nats: url }, 'NATS connection is UNAUTHENTICATED (no NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE): anyone who reaches this server can write or delete the event log; for development only (see docs/SECURITY.md)');
+    logger.warn(
+      { nats: url },
+      'NATS connection is UNAUTHENTICATED (no NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE): anyone who reaches this server can write or delete the event log; for development only (see docs/SECURITY.md)',
+    );
   }
   try {
     return await connect({
@@ -62,7 +83,9 @@ export async function connectNats(url: string, name: string, auth: NatsAuth = {}
     });
   } catch (cause) {
     const message = (cause as Error).message;
-    const hint = /authori[sz]ation/i.test(message) ? ' (check NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE)' : '';
+    const hint = /authori[sz]ation/i.test(message)
+      ? ' (check NATS_USER/NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE)'
+      : '';
     throw new ServiceUnreachable(`cannot reach NATS at ${url}: ${message}${hint}`, { cause });
   }
 }

@@ -73,7 +73,10 @@ export function createJetStreamEventLog(
     pending.delete(token);
     const status = msg.headers?.code ?? 0;
     if (status !== 0 && status !== 200) {
-      const detail = status === 503 ? 'no responders: the stream does not exist or JetStream is down' : msg.headers?.description ?? '';
+      const detail =
+        status === 503
+          ? 'no responders: the stream does not exist or JetStream is down'
+          : (msg.headers?.description ?? '');
       waiter.reject(new LogUnavailable(`append to ${names.stream} failed: status ${status} ${detail}`.trim()));
       return;
     }
@@ -86,7 +89,11 @@ export function createJetStreamEventLog(
     }
     if (ack.error || typeof ack.seq !== 'number') {
       const e = ack.error;
-      waiter.reject(new LogUnavailable(`append to ${names.stream} refused: ${e?.description ?? 'no sequence in PubAck'} (code ${e?.code ?? '?'}, err_code ${e?.err_code ?? '?'})`));
+      waiter.reject(
+        new LogUnavailable(
+          `append to ${names.stream} refused: ${e?.description ?? 'no sequence in PubAck'} (code ${e?.code ?? '?'}, err_code ${e?.err_code ?? '?'})`,
+        ),
+      );
       return;
     }
     waiter.resolve({ seq: ack.seq, duplicate: ack.duplicate === true });
@@ -130,17 +137,28 @@ export function createJetStreamEventLog(
     append(event, messageId) {
       if (closed) return Promise.reject(new LogUnavailable('event log is closed'));
       if (!connected || nc.isClosed()) return Promise.reject(new LogUnavailable('not connected to NATS'));
-      if (pending.size >= maxPending) return Promise.reject(new LogUnavailable(`${maxPending} appends already await their acknowledgement`));
+      if (pending.size >= maxPending)
+        return Promise.reject(new LogUnavailable(`${maxPending} appends already await their acknowledgement`));
       const payload = encodeEvent(event);
       hdrs.set('Nats-Msg-Id', messageId);
       const token = (nextToken++).toString(36);
       return new Promise<AppendResult>((resolve, reject) => {
         pending.set(token, { deadline: Date.now() + options.timeoutMs, resolve, reject });
         try {
-          nc.publish(event.kind === EventKind.PixelRestored ? names.moderationSubject(event.x, event.y) : names.pixelSubject(event.x, event.y), payload, { headers: hdrs, reply: `${inbox}.${token}` });
+          nc.publish(
+            event.kind === EventKind.PixelRestored
+              ? names.moderationSubject(event.x, event.y)
+              : names.pixelSubject(event.x, event.y),
+            payload,
+            { headers: hdrs, reply: `${inbox}.${token}` },
+          );
         } catch (cause) {
           pending.delete(token);
-          reject(new LogUnavailable(`append to ${names.stream} could not be published: ${(cause as Error).message}`, { cause }));
+          reject(
+            new LogUnavailable(`append to ${names.stream} could not be published: ${(cause as Error).message}`, {
+              cause,
+            }),
+          );
         }
       });
     },

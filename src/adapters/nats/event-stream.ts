@@ -108,7 +108,10 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
         streamLastSeq: lastSeq,
         onStall: (progress, streamLast) => {
           stalled = true;
-          options.logger?.warn({ stream: names.stream, next: progress.next, lastSeq: streamLast }, 'ordered consumer delivers nothing while the stream holds more; replacing it');
+          options.logger?.warn(
+            { stream: names.stream, next: progress.next, lastSeq: streamLast },
+            'ordered consumer delivers nothing while the stream holds more; replacing it',
+          );
           void messages?.close();
         },
       });

@@ -16,7 +16,10 @@ export function createNatsModerationLog(nc: NatsConnection, names: Names, timeou
   return {
     async appendIfLast(event, messageId, expectedLastSeq) {
       try {
-        const ack = await js.publish(names.moderationSubject(event.x, event.y), encodeEvent(event), { msgID: messageId, expect: { lastSequence: expectedLastSeq } });
+        const ack = await js.publish(names.moderationSubject(event.x, event.y), encodeEvent(event), {
+          msgID: messageId,
+          expect: { lastSequence: expectedLastSeq },
+        });
         return { ok: true, seq: ack.seq };
       } catch (cause) {
         if (cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.StreamWrongLastSequence) {

@@ -118,7 +118,12 @@ const PULL_GRACE_MS = 250;
  * With `untilSeq`, the range is clamped to the stream's last sequence at call time (as `read` does): the
  * read ends after min(untilSeq, lastSeq), at once when that is below `fromSeq`.
  */
-export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: number, options: PixelTailOptions): AsyncGenerator<PixelBatch> {
+export async function* readPixelTail(
+  nc: NatsConnection,
+  names: Names,
+  fromSeq: number,
+  options: PixelTailOptions,
+): AsyncGenerator<PixelBatch> {
   const { signal } = options;
   if (signal?.aborted) return;
   let next = Math.max(1, Math.floor(fromSeq));
@@ -154,7 +159,11 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       wake = undefined;
       w?.();
     };
-    const pullRequest = JSON.stringify({ batch: options.pullMessages, expires: nanos(options.expiresMs), idle_heartbeat: nanos(heartbeatMs) });
+    const pullRequest = JSON.stringify({
+      batch: options.pullMessages,
+      expires: nanos(options.expiresMs),
+      idle_heartbeat: nanos(heartbeatMs),
+    });
     // nats-server 2.9.10 (ours; fixed upstream by nats-io/nats-server#3942, merged after 2.9.15) drops a pull whose
     // `expires` passed when the next message is due, WITHOUT the 408: under steady load most pulls end that
     // way, and the tail waited for the stall watchdog (2-3 s, issue 13; test/integration/pixel-tail-load.test.ts
@@ -230,7 +239,10 @@ export async function* readPixelTail(nc: NatsConnection, names: Names, fromSeq: 
       progress: () => ({ next, busy: suspended }),
       streamLastSeq: options.lastSeq,
       onStall: (progress, streamLast) => {
-        options.logger?.warn({ stream: names.stream, next: progress.next, lastSeq: streamLast }, 'pixel tail delivers nothing while the stream holds more; replacing its consumer');
+        options.logger?.warn(
+          { stream: names.stream, next: progress.next, lastSeq: streamLast },
+          'pixel tail delivers nothing while the stream holds more; replacing its consumer',
+        );
         replace ??= 'stalled';
         wakeReader();
       },

@@ -84,7 +84,7 @@ export function createNatsProjectionSource(
       if (positioned && sameConfig) return current;
       log.info(
         { fromSeq, delivered: current.delivered.stream_seq, ackFloor: current.ack_floor.stream_seq, sameConfig },
-        're-positioning durable consumer at the projection\'s stored sequence',
+        "re-positioning durable consumer at the projection's stored sequence",
       );
       await jsm.consumers.delete(names.stream, consumerName).catch((error: unknown) => {
         if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
@@ -106,7 +106,11 @@ export function createNatsProjectionSource(
     signal.addEventListener('abort', onAbort, { once: true });
     void (async () => {
       for await (const status of messages.status()) {
-        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found' || status.type === 'stream_not_found') {
+        if (
+          status.type === 'consumer_deleted' ||
+          status.type === 'consumer_not_found' ||
+          status.type === 'stream_not_found'
+        ) {
           log.warn({ status: status.type }, 'durable consumer lost; recreating it');
           void messages.close();
           return;
@@ -126,7 +130,10 @@ export function createNatsProjectionSource(
         return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
       },
       onStall: (progress, lastSeq) => {
-        log.warn({ next: progress.next, lastSeq }, 'no delivery while the stream holds more; restarting the consume session');
+        log.warn(
+          { next: progress.next, lastSeq },
+          'no delivery while the stream holds more; restarting the consume session',
+        );
         void messages.close();
       },
     });
@@ -172,7 +179,11 @@ export function createNatsProjectionSource(
     }
   }
 
-  async function run(fromSeq: number, handle: (batch: readonly StoredEvent[]) => Promise<void>, signal: AbortSignal): Promise<void> {
+  async function run(
+    fromSeq: number,
+    handle: (batch: readonly StoredEvent[]) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     let next = Math.max(1, Math.floor(fromSeq));
     let failures = 0;
     while (!signal.aborted) {

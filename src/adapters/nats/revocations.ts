@@ -43,12 +43,21 @@ export function createNatsRevocations(nc: NatsConnection, canvasId: string): Rev
 }
 
 /** Calls `onRevocation` for every well-formed revocation; malformed, oversized or mis-filed messages are ignored. */
-export function subscribeRevocations(nc: NatsConnection, canvasId: string, onRevocation: (revocation: Revocation) => void): Subscription {
+export function subscribeRevocations(
+  nc: NatsConnection,
+  canvasId: string,
+  onRevocation: (revocation: Revocation) => void,
+): Subscription {
   const control = namesFor(canvasId).control;
   return nc.subscribe(control.revokeAll, {
     callback: (error, message) => {
       if (error !== null || message.data.length > MAX_REVOCATION_BYTES) return;
-      const schema = message.subject === control.revokeSession ? SessionRevocation : message.subject === control.revokeUser ? UserRevocation : null;
+      const schema =
+        message.subject === control.revokeSession
+          ? SessionRevocation
+          : message.subject === control.revokeUser
+            ? UserRevocation
+            : null;
       if (schema === null) return;
       try {
         const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(message.data)));

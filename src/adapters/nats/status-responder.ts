@@ -28,7 +28,14 @@ const version = pkg.version.slice(0, 32);
 async function buildReply(role: StatusRole): Promise<Uint8Array> {
   const snapshot = await Promise.all(Object.values(metrics).map((metric) => metric.get()));
   const summary = summarizeRole(
-    { role, instance: metricsInstance(), pid: process.pid, version, uptimeSeconds: process.uptime(), rssBytes: process.memoryUsage.rss() },
+    {
+      role,
+      instance: metricsInstance(),
+      pid: process.pid,
+      version,
+      uptimeSeconds: process.uptime(),
+      rssBytes: process.memoryUsage.rss(),
+    },
     snapshot,
   );
   return new TextEncoder().encode(JSON.stringify(summary));
@@ -38,7 +45,12 @@ async function buildReply(role: StatusRole): Promise<Uint8Array> {
  * Answers every status request of `canvasId` with this role's summary. The subscription lives on the
  * role's connection and ends with its drain. Requests arriving while a reply is being built share it.
  */
-export function answerStatusRequests(nc: NatsConnection, canvasId: string, role: StatusRole, logger?: Logger): Subscription {
+export function answerStatusRequests(
+  nc: NatsConnection,
+  canvasId: string,
+  role: StatusRole,
+  logger?: Logger,
+): Subscription {
   let building: Promise<Uint8Array> | null = null;
   return nc.subscribe(statusSubject(canvasId), {
     callback: (error, message) => {

@@ -14,7 +14,16 @@
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { checkStoredEvent, decodeEvent, EventDecodeError, eventColor, eventX, eventY, RejectReason, type EventBounds } from '../../../proto/event-codec.ts';
+import {
+  checkStoredEvent,
+  decodeEvent,
+  EventDecodeError,
+  eventColor,
+  eventX,
+  eventY,
+  RejectReason,
+  type EventBounds,
+} from '../../../proto/event-codec.ts';
 import type { PixelBatch, StoredEvent } from '../../ports/event-log.ts';
 import type { Names } from '../../domain/names.ts';
 import { metrics } from '../metrics.ts';
@@ -59,7 +68,15 @@ export class DecodeSkips {
   flush(logger: Pick<Logger, 'warn'> | undefined, source: string): void {
     if (this.count === 0) return;
     logger?.warn(
-      { source, reader: this.reader, skipped: this.count, seqs: this.seqs, reasons: this.reasons, first: this.firstMessage, skippedTotal: this.total },
+      {
+        source,
+        reader: this.reader,
+        skipped: this.count,
+        seqs: this.seqs,
+        reasons: this.reasons,
+        first: this.firstMessage,
+        skippedTotal: this.total,
+      },
       'skipped events that fail validation',
     );
     this.count = 0;
@@ -98,7 +115,13 @@ export class PixelColumns implements PixelBatch {
    * (`setsPixel` 0): a reader that labels its state with a sequence (the edge) still advances past it
    * rather than seeing a gap.
    */
-  add(msg: { readonly data: Uint8Array; readonly subject: string }, seq: number, storedAtMs: number, check: EventCheck, skips: DecodeSkips): void {
+  add(
+    msg: { readonly data: Uint8Array; readonly subject: string },
+    seq: number,
+    storedAtMs: number,
+    check: EventCheck,
+    skips: DecodeSkips,
+  ): void {
     const data = msg.data;
     let valid = true;
     try {

@@ -19,9 +19,11 @@ export interface BanRecords {
   all(): Promise<readonly { readonly userId: string; readonly mode: BanMode }[]>;
 }
 
-const unavailable = (what: string) => (cause: unknown): never => {
-  throw new StoreUnavailable(`Postgres could not ${what}: ${(cause as Error).message}`, { cause });
-};
+const unavailable =
+  (what: string) =>
+  (cause: unknown): never => {
+    throw new StoreUnavailable(`Postgres could not ${what}: ${(cause as Error).message}`, { cause });
+  };
 
 export function createPgBanRecords(pool: pg.Pool, schema: string): BanRecords {
   const db = new Kysely<BansDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
@@ -35,11 +37,19 @@ export function createPgBanRecords(pool: pg.Pool, schema: string): BanRecords {
         .catch(unavailable('store a ban'));
     },
     async remove(userId) {
-      const result = await db.deleteFrom('bans').where('user_id', '=', userId).executeTakeFirst().catch(unavailable('lift a ban'));
+      const result = await db
+        .deleteFrom('bans')
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+        .catch(unavailable('lift a ban'));
       return result.numDeletedRows > 0n;
     },
     async all() {
-      const rows = await db.selectFrom('bans').select(['user_id', 'mode']).execute().catch(unavailable('read the bans'));
+      const rows = await db
+        .selectFrom('bans')
+        .select(['user_id', 'mode'])
+        .execute()
+        .catch(unavailable('read the bans'));
       return rows.map((r) => ({ userId: r.user_id, mode: r.mode }));
     },
   };

@@ -43,7 +43,12 @@ export function survivePgDisconnects(pool: pg.Pool, onLost: (error: Error) => vo
   pool.on('connect', (client) => client.on('error', onLost));
 }
 
-export async function connectPg(url: string, schema: string, logger: Logger, options: PgOptions = {}): Promise<PgConnection> {
+export async function connectPg(
+  url: string,
+  schema: string,
+  logger: Logger,
+  options: PgOptions = {},
+): Promise<PgConnection> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 4,

@@ -22,7 +22,9 @@ export async function copyBytes(pool: pg.Pool, query: string): Promise<Buffer> {
   try {
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const part of client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`)) as AsyncIterable<Buffer>) {
+    for await (const part of client.query(
+      copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`),
+    ) as AsyncIterable<Buffer>) {
       parts.push(part);
       size += part.length;
     }

@@ -26,13 +26,19 @@ export function createPartitioner(conn: PgConnection, logger: Logger): (rows: re
       const from = new Date(day * DAY_MS);
       const name = `events_p${from.toISOString().slice(0, 10).replace(/-/g, '')}`;
       try {
-        await pool.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM ('${from.toISOString()}') TO ('${iso((day + 1) * DAY_MS)}')`);
+        await pool.query(
+          `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM ('${from.toISOString()}') TO ('${iso((day + 1) * DAY_MS)}')`,
+        );
         knownDays.add(day);
       } catch (cause) {
         const code = (cause as { code?: string }).code;
         // 42P07: created concurrently. 23514: rows of that day already sit in events_default (kept there).
         if (code === '42P07' || code === '23514' || code === '42P17') {
-          if (code !== '42P07') logger.warn({ partition: name, err: (cause as Error).message }, 'cannot create partition; its rows stay in events_default');
+          if (code !== '42P07')
+            logger.warn(
+              { partition: name, err: (cause as Error).message },
+              'cannot create partition; its rows stay in events_default',
+            );
           knownDays.add(day);
         } else {
           throw unavailable(`creating partition ${name}`, cause);

@@ -39,11 +39,17 @@ export async function reading<T>(what: string, run: () => Promise<T>): Promise<T
 }
 
 /** A binary COPY read; a driver failure is `StoreUnavailable`, malformed COPY output a corrupt-store one. */
-export async function copyRead(conn: PgConnection, what: string, select: string, columns: number): Promise<CopyField[][]> {
+export async function copyRead(
+  conn: PgConnection,
+  what: string,
+  select: string,
+  columns: number,
+): Promise<CopyField[][]> {
   try {
     return await copyRows(conn.pool, select, columns);
   } catch (cause) {
-    if (cause instanceof CopyFormatError) throw new StoreUnavailable(`${what}: unexpected COPY output: ${cause.message}`, { cause });
+    if (cause instanceof CopyFormatError)
+      throw new StoreUnavailable(`${what}: unexpected COPY output: ${cause.message}`, { cause });
     throw unavailable(what, cause);
   }
 }

@@ -26,7 +26,11 @@ export { compressCanvas, decodeSnapshotCanvas, decompressCanvas } from './histor
 
 export type PgHistoryStoreOptions = TailReadOptions;
 
-export function createPgHistoryStore(conn: PgConnection, logger: Logger, options: PgHistoryStoreOptions = {}): HistoryStore {
+export function createPgHistoryStore(
+  conn: PgConnection,
+  logger: Logger,
+  options: PgHistoryStoreOptions = {},
+): HistoryStore {
   const tail = createPgTailReads(conn, options);
   const { clearCache: _clearCache, ...tailReads } = tail;
   return {

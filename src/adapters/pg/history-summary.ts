@@ -10,13 +10,22 @@ export function createPgHistorySummary(conn: PgConnection): Pick<HistoryStore, '
   const { db } = conn;
   return {
     async summary(projection) {
-      const row = await reading('reading the summary', () => db.selectNoFrom((eb) => [
-        eb.selectFrom('projection_positions').select('seq').where('name', '=', projection).as('position'),
-        eb.selectFrom('events').select(epochMs('placed_at').as('t')).orderBy('seq').limit(1).as('first'),
-        eb.selectFrom('events').select(epochMs('placed_at').as('t')).orderBy('seq', 'desc').limit(1).as('last'),
-        eb.selectFrom('snapshots').select(epochMs('max_placed_at').as('t')).orderBy('seq', 'desc').limit(1).as('snap_max'),
-        eb.selectFrom('snapshots').select(eb.fn.countAll<number>().as('n')).as('snapshots'),
-      ]).executeTakeFirst());
+      const row = await reading('reading the summary', () =>
+        db
+          .selectNoFrom((eb) => [
+            eb.selectFrom('projection_positions').select('seq').where('name', '=', projection).as('position'),
+            eb.selectFrom('events').select(epochMs('placed_at').as('t')).orderBy('seq').limit(1).as('first'),
+            eb.selectFrom('events').select(epochMs('placed_at').as('t')).orderBy('seq', 'desc').limit(1).as('last'),
+            eb
+              .selectFrom('snapshots')
+              .select(epochMs('max_placed_at').as('t'))
+              .orderBy('seq', 'desc')
+              .limit(1)
+              .as('snap_max'),
+            eb.selectFrom('snapshots').select(eb.fn.countAll<number>().as('n')).as('snapshots'),
+          ])
+          .executeTakeFirst(),
+      );
       const last = row?.last == null ? null : Math.max(Number(row.last), Number(row.snap_max ?? 0));
       return {
         position: Number(row?.position ?? 0),

@@ -60,17 +60,21 @@ export function createPgTailReads(conn: PgConnection, options: TailReadOptions =
       // after `time` (the prefix stops inside it), and none beyond `untilSeq`. At most a snapshot interval of
       // chunks is scanned for that stop, along the unique index on last_seq.
       const until = Number.isFinite(untilSeq) ? untilSeq : Number.MAX_SAFE_INTEGER;
-      const after = sqlInteger(afterSeq), upTo = sqlInteger(until);
+      const after = sqlInteger(afterSeq),
+        upTo = sqlInteger(until);
       const stopAt = Number.isFinite(time) ? sqlTimestamp(time) : `'infinity'::timestamptz`;
       // Chunks already in memory come back as NULL (never detoasted nor sent).
       // COPY, not Kysely: the packed `bytea` would arrive as hex text (see above). COPY takes no parameters,
       // hence the sqlInteger/sqlTimestamp literals (digits and ISO timestamps only).
-      const rows = await copy('reading the tail',
+      const rows = await copy(
+        'reading the tail',
         `SELECT first_seq, last_seq, CASE WHEN first_seq = ANY(${sqlInt8Array(chunkCache.keys())}) THEN NULL ELSE packed END AS packed FROM event_chunks
          WHERE last_seq > ${after} AND first_seq <= ${upTo}
            AND last_seq <= coalesce((SELECT last_seq FROM event_chunks WHERE last_seq > ${after} AND first_seq <= ${upTo} AND max_placed_at > ${stopAt}
                                      ORDER BY last_seq LIMIT 1), 9223372036854775807)
-         ORDER BY last_seq`, 3);
+         ORDER BY last_seq`,
+        3,
+      );
       const chunks: StoredChunk[] = [];
       for (const r of rows) {
         let firstSeq: number, lastSeq: number;
@@ -89,9 +93,16 @@ export function createPgTailReads(conn: PgConnection, options: TailReadOptions =
         } else {
           if (packed === null) {
             // Evicted meanwhile, or a rebuild cut this range differently: read it alone.
-            const again = await copy('reading the tail', `SELECT packed FROM event_chunks WHERE first_seq = ${sqlInteger(firstSeq)} AND last_seq = ${sqlInteger(lastSeq)}`, 1);
+            const again = await copy(
+              'reading the tail',
+              `SELECT packed FROM event_chunks WHERE first_seq = ${sqlInteger(firstSeq)} AND last_seq = ${sqlInteger(lastSeq)}`,
+              1,
+            );
             packed = again[0]?.[0] ?? null;
-            if (packed === null) throw new StoreUnavailable(`event chunk ${firstSeq}-${lastSeq} vanished during a read (history rebuilt?); retry`);
+            if (packed === null)
+              throw new StoreUnavailable(
+                `event chunk ${firstSeq}-${lastSeq} vanished during a read (history rebuilt?); retry`,
+              );
           }
           cacheChunk(firstSeq, lastSeq, packed);
         }
@@ -113,8 +124,13 @@ export function createPgTailReads(conn: PgConnection, options: TailReadOptions =
     async tailMaxPlacedAt(afterSeq, untilSeq) {
       if (untilSeq <= afterSeq) return 0;
       const row = await reading('reading the tail', () =>
-        conn.db.selectFrom('events').select(sql<number | null>`(extract(epoch FROM max(placed_at)) * 1000)::bigint`.as('m'))
-          .where('seq', '>', afterSeq).where('seq', '<=', untilSeq).executeTakeFirst());
+        conn.db
+          .selectFrom('events')
+          .select(sql<number | null>`(extract(epoch FROM max(placed_at)) * 1000)::bigint`.as('m'))
+          .where('seq', '>', afterSeq)
+          .where('seq', '<=', untilSeq)
+          .executeTakeFirst(),
+      );
       return Number(row?.m ?? 0);
     },
 

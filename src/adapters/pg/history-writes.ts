@@ -22,20 +22,27 @@ import { iso, isPermanent, reading, unavailable } from './history-sql.ts';
 export type HistoryWrites = Pick<HistoryStore, 'position' | 'commit' | 'reset'>;
 
 /** `onReset` runs inside a reset's transaction, before COMMIT (the tail reads drop their chunk cache). */
-export function createPgHistoryWrites(conn: PgConnection, logger: Logger, onReset: () => void = () => undefined): HistoryWrites {
+export function createPgHistoryWrites(
+  conn: PgConnection,
+  logger: Logger,
+  onReset: () => void = () => undefined,
+): HistoryWrites {
   const { pool, db } = conn;
   const ensurePartitions = createPartitioner(conn, logger);
   return {
     async position(projection) {
       const row = await reading('reading the position', () =>
-        db.selectFrom('projection_positions').select('seq').where('name', '=', projection).executeTakeFirst());
+        db.selectFrom('projection_positions').select('seq').where('name', '=', projection).executeTakeFirst(),
+      );
       return row ? Number(row.seq) : 0;
     },
 
     async commit({ projection, expectedSeq, newSeq, rows, snapshots }) {
       if (rows.length > 0) {
         await ensurePartitions(rows).catch((cause: unknown) => {
-          throw isPermanent(cause) ? new StoreRejected(`postgres refused a batch's partitions: ${(cause as Error).message}`, { cause }) : cause;
+          throw isPermanent(cause)
+            ? new StoreRejected(`postgres refused a batch's partitions: ${(cause as Error).message}`, { cause })
+            : cause;
         });
       }
       let client: pg.PoolClient;
@@ -47,21 +54,38 @@ export function createPgHistoryWrites(conn: PgConnection, logger: Logger, onRese
       let broken = false;
       try {
         await client.query('BEGIN');
-        const moved = expectedSeq === 0
-          ? await client.query(
-            `INSERT INTO projection_positions (name, seq) VALUES ($1, $2)
+        const moved =
+          expectedSeq === 0
+            ? await client.query(
+                `INSERT INTO projection_positions (name, seq) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now() WHERE projection_positions.seq = 0`,
-            [projection, newSeq])
-          : await client.query('UPDATE projection_positions SET seq = $2, updated_at = now() WHERE name = $1 AND seq = $3', [projection, newSeq, expectedSeq]);
+                [projection, newSeq],
+              )
+            : await client.query(
+                'UPDATE projection_positions SET seq = $2, updated_at = now() WHERE name = $1 AND seq = $3',
+                [projection, newSeq, expectedSeq],
+              );
         if (moved.rowCount !== 1) {
           await client.query('ROLLBACK');
-          const found = (await client.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [projection])).rows[0]?.seq ?? null;
-          throw new SequenceConflict(`history position of ${projection} is ${found}, expected ${expectedSeq}`, expectedSeq, found);
+          const found =
+            (await client.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [projection]))
+              .rows[0]?.seq ?? null;
+          throw new SequenceConflict(
+            `history position of ${projection} is ${found}, expected ${expectedSeq}`,
+            expectedSeq,
+            found,
+          );
         }
         if (rows.length > 0) {
           const n = rows.length;
-          const seq = new Array<number>(n), kind = new Array<number>(n), x = new Array<number>(n), y = new Array<number>(n);
-          const color = new Array<number>(n), user = new Array<string>(n), placed = new Array<string>(n), stored = new Array<string>(n);
+          const seq = new Array<number>(n),
+            kind = new Array<number>(n),
+            x = new Array<number>(n),
+            y = new Array<number>(n);
+          const color = new Array<number>(n),
+            user = new Array<string>(n),
+            placed = new Array<string>(n),
+            stored = new Array<string>(n);
           for (let i = 0; i < n; i++) {
             const row = rows[i] as HistoryRow;
             seq[i] = row.seq;
@@ -102,7 +126,10 @@ export function createPgHistoryWrites(conn: PgConnection, logger: Logger, onRese
         if (error instanceof SequenceConflict) throw error;
         broken = true;
         await client.query('ROLLBACK').catch(() => undefined);
-        if (isPermanent(error)) throw new StoreRejected(`postgres refused a batch: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        if (isPermanent(error))
+          throw new StoreRejected(`postgres refused a batch: ${(error as Error)?.message ?? String(error)}`, {
+            cause: error,
+          });
         throw unavailable('writing a batch', error);
       } finally {
         client.release(broken);
@@ -110,7 +137,9 @@ export function createPgHistoryWrites(conn: PgConnection, logger: Logger, onRese
     },
 
     async reset(projection) {
-      const client = await pool.connect().catch((cause: unknown) => { throw unavailable('connecting', cause); });
+      const client = await pool.connect().catch((cause: unknown) => {
+        throw unavailable('connecting', cause);
+      });
       try {
         await client.query('BEGIN');
         await client.query('TRUNCATE events, snapshots, event_chunks');

@@ -45,7 +45,10 @@ export async function migrateToLatest(pool: pg.Pool, schema: string): Promise<Mi
   const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
   if (error) {
     const failed = (results ?? []).find((r) => r.status === 'Error')?.migrationName ?? '(migrator)';
-    throw new MigrationFailed(`migration ${failed} failed in schema ${schema}: ${(error as Error).message ?? String(error)}`, { cause: error });
+    throw new MigrationFailed(
+      `migration ${failed} failed in schema ${schema}: ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
   }
   return { applied };
 }

@@ -20,22 +20,29 @@ export function createPgPixelActivity(conn: PgConnection): PixelActivity {
       while (cursor < untilSeq) {
         let rows;
         try {
-          rows = await copyRows(conn.pool, `SELECT first_seq, last_seq, packed FROM event_chunks
-            WHERE last_seq > ${sqlInteger(cursor)} AND first_seq <= ${sqlInteger(untilSeq)} ORDER BY last_seq LIMIT ${PAGE_CHUNKS}`, 3);
+          rows = await copyRows(
+            conn.pool,
+            `SELECT first_seq, last_seq, packed FROM event_chunks
+            WHERE last_seq > ${sqlInteger(cursor)} AND first_seq <= ${sqlInteger(untilSeq)} ORDER BY last_seq LIMIT ${PAGE_CHUNKS}`,
+            3,
+          );
         } catch (cause) {
-          if (cause instanceof CopyFormatError) throw new StoreUnavailable(`history chunks are corrupt: ${cause.message}`, { cause });
+          if (cause instanceof CopyFormatError)
+            throw new StoreUnavailable(`history chunks are corrupt: ${cause.message}`, { cause });
           throw new StoreUnavailable(`postgres reading chunks failed: ${(cause as Error).message}`, { cause });
         }
         for (const row of rows) {
           const first = copyInt8(row[0] ?? null);
           const packed = row[2];
-          if (!packed || packed.length % CHUNK_RECORD_BYTES !== 0) throw new StoreUnavailable(`event chunk ${first} is malformed`);
+          if (!packed || packed.length % CHUNK_RECORD_BYTES !== 0)
+            throw new StoreUnavailable(`event chunk ${first} is malformed`);
           const view = new DataView(packed.buffer, packed.byteOffset, packed.length);
           for (let at = 0; at < packed.length; at += CHUNK_RECORD_BYTES) {
             const seq = first + view.getUint32(at);
             if (seq <= afterSeq) continue;
             if (seq > untilSeq) break;
-            const x = view.getInt16(at + 4), y = view.getInt16(at + 6);
+            const x = view.getInt16(at + 4),
+              y = view.getInt16(at + 6);
             // An event outside the canvas should never have been written; it is not counted, never a crash.
             if (x >= 0 && x < width && y >= 0 && y < height) {
               const i = y * width + x;

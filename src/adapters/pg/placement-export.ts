@@ -36,9 +36,15 @@ export type ParseBatch = { -readonly [K in keyof PlacementBatch]: PlacementBatch
 
 export function newParseBatch(capacity: number): ParseBatch {
   return {
-    count: 0, capacity,
-    seq: new Float64Array(capacity), kind: new Uint8Array(capacity), x: new Uint16Array(capacity), y: new Uint16Array(capacity),
-    color: new Uint8Array(capacity), placedAt: new Float64Array(capacity), userId: new Array<string>(capacity),
+    count: 0,
+    capacity,
+    seq: new Float64Array(capacity),
+    kind: new Uint8Array(capacity),
+    x: new Uint16Array(capacity),
+    y: new Uint16Array(capacity),
+    color: new Uint8Array(capacity),
+    placedAt: new Float64Array(capacity),
+    userId: new Array<string>(capacity),
   };
 }
 
@@ -63,7 +69,8 @@ export class PlacementCopyParser {
     let at = 0;
     if (!this.headerDone) {
       if (b.length < 19) return false;
-      for (let i = 0; i < COPY_BINARY_SIGNATURE.length; i++) if (b[i] !== COPY_BINARY_SIGNATURE[i]) throw new CopyFormatError('not binary COPY output (bad signature)');
+      for (let i = 0; i < COPY_BINARY_SIGNATURE.length; i++)
+        if (b[i] !== COPY_BINARY_SIGNATURE[i]) throw new CopyFormatError('not binary COPY output (bad signature)');
       if ((b.readUInt32BE(11) & 0x1ffff) !== 0) throw new CopyFormatError('binary COPY header has unsupported flags');
       const extension = b.readUInt32BE(15);
       if (b.length < 19 + extension) return false;
@@ -74,7 +81,8 @@ export class PlacementCopyParser {
     while (at + 2 <= b.length) {
       const fields = b.readInt16BE(at);
       if (fields === -1) {
-        if (at + 2 !== b.length) throw new CopyFormatError(`binary COPY output has ${b.length - at - 2} bytes after its trailer`);
+        if (at + 2 !== b.length)
+          throw new CopyFormatError(`binary COPY output has ${b.length - at - 2} bytes after its trailer`);
         this.ended = true;
         at += 2;
         break;
@@ -84,7 +92,14 @@ export class PlacementCopyParser {
         break;
       }
       if (at + FIXED_BEFORE_USER + 4 > b.length) break;
-      if (fields !== 7 || b.readInt32BE(at + 2) !== 8 || b.readInt32BE(at + 14) !== 2 || b.readInt32BE(at + 20) !== 2 || b.readInt32BE(at + 26) !== 2 || b.readInt32BE(at + 32) !== 2) {
+      if (
+        fields !== 7 ||
+        b.readInt32BE(at + 2) !== 8 ||
+        b.readInt32BE(at + 14) !== 2 ||
+        b.readInt32BE(at + 20) !== 2 ||
+        b.readInt32BE(at + 26) !== 2 ||
+        b.readInt32BE(at + 32) !== 2
+      ) {
         throw new CopyFormatError(`unexpected export row layout at offset ${at}`);
       }
       const userBytes = b.readInt32BE(at + FIXED_BEFORE_USER);
@@ -129,13 +144,19 @@ async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
   }
 }
 
-export function createPgPlacementLog(conn: PgConnection, projection: string, options: { readonly batchRows?: number } = {}): PlacementLog {
+export function createPgPlacementLog(
+  conn: PgConnection,
+  projection: string,
+  options: { readonly batchRows?: number } = {},
+): PlacementLog {
   const { pool } = conn;
   const batchRows = options.batchRows ?? 8_192;
   return {
     async lastSeq() {
       try {
-        const result = await pool.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [projection]);
+        const result = await pool.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [
+          projection,
+        ]);
         return Number(result.rows[0]?.seq ?? 0);
       } catch (cause) {
         throw new StoreUnavailable(`postgres reading the position failed: ${(cause as Error).message}`, { cause });
@@ -146,7 +167,12 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
       if (untilSeq <= afterSeq) return;
       const where = [`seq > ${sqlInteger(afterSeq)}`, `seq <= ${sqlInteger(untilSeq)}`];
       if (region) {
-        where.push(`x >= ${sqlInteger(region.x)}`, `x < ${sqlInteger(region.x + region.w)}`, `y >= ${sqlInteger(region.y)}`, `y < ${sqlInteger(region.y + region.h)}`);
+        where.push(
+          `x >= ${sqlInteger(region.x)}`,
+          `x < ${sqlInteger(region.x + region.w)}`,
+          `y >= ${sqlInteger(region.y)}`,
+          `y < ${sqlInteger(region.y + region.h)}`,
+        );
       }
       const select = `SELECT seq, kind, x, y, color, user_id, placed_at FROM events WHERE ${where.join(' AND ')} ORDER BY seq`;
       let client: pg.PoolClient;
@@ -182,7 +208,8 @@ export function createPgPlacementLog(conn: PgConnection, projection: string, opt
           yield batch;
           batch.count = 0;
         }
-        if (!parser.ended) throw new CopyFormatError(`binary COPY output ended inside a row (${parser.pending} bytes left)`);
+        if (!parser.ended)
+          throw new CopyFormatError(`binary COPY output ended inside a row (${parser.pending} bytes left)`);
         if (batch.count > 0) yield batch;
         await client.query('COMMIT');
         finished = true;

@@ -10,11 +10,15 @@ import { quoteIdent, type PgConnection } from './connect.ts';
 export async function readProjectionPositions(conn: PgConnection): Promise<{ name: string; seq: number }[] | null> {
   try {
     // to_regclass: Kysely has no "does this table exist" builder; one expression, not a raw statement.
-    const exists = await sql<{ t: string | null }>`SELECT to_regclass(${`${quoteIdent(conn.schema)}.projection_positions`}) AS t`.execute(conn.db);
+    const exists = await sql<{
+      t: string | null;
+    }>`SELECT to_regclass(${`${quoteIdent(conn.schema)}.projection_positions`}) AS t`.execute(conn.db);
     if (exists.rows[0]?.t == null) return null;
     const rows = await conn.db.selectFrom('projection_positions').select(['name', 'seq']).orderBy('name').execute();
     return rows.map((r) => ({ name: r.name, seq: Number(r.seq) }));
   } catch (cause) {
-    throw new StoreUnavailable(`postgres reading the projection positions failed: ${(cause as Error).message}`, { cause });
+    throw new StoreUnavailable(`postgres reading the projection positions failed: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }

@@ -16,7 +16,12 @@ export interface AccountsDatabase {
 }
 
 function toAccount(row: { user_id: string; username: string; password_hash: string; created_at: Date }): Account {
-  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at.getTime() };
+  return {
+    userId: row.user_id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    createdAt: row.created_at.getTime(),
+  };
 }
 
 /** `pool` must have `search_path` set to the canvas schema (see connectPg). */
@@ -28,7 +33,12 @@ export function createPgUserStore(pool: pg.Pool, schema: string): UserStore {
       try {
         await db
           .insertInto('users')
-          .values({ user_id: account.userId, username: account.username, password_hash: account.passwordHash, created_at: new Date(account.createdAt) })
+          .values({
+            user_id: account.userId,
+            username: account.username,
+            password_hash: account.passwordHash,
+            created_at: new Date(account.createdAt),
+          })
           .execute();
         return true;
       } catch (error) {
@@ -37,7 +47,11 @@ export function createPgUserStore(pool: pg.Pool, schema: string): UserStore {
       }
     },
     async findByUsername(username) {
-      const row = await db.selectFrom('users').select(columns).where(sql<string>`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
+      const row = await db
+        .selectFrom('users')
+        .select(columns)
+        .where(sql<string>`lower(username)`, '=', username.toLowerCase())
+        .executeTakeFirst();
       return row === undefined ? null : toAccount(row);
     },
     async findById(userId) {
@@ -46,7 +60,11 @@ export function createPgUserStore(pool: pg.Pool, schema: string): UserStore {
     },
     async usernamesOf(userIds) {
       if (userIds.length === 0) return new Map();
-      const rows = await db.selectFrom('users').select(['user_id', 'username']).where('user_id', 'in', [...userIds]).execute();
+      const rows = await db
+        .selectFrom('users')
+        .select(['user_id', 'username'])
+        .where('user_id', 'in', [...userIds])
+        .execute();
       return new Map(rows.map((r) => [r.user_id, r.username]));
     },
   };

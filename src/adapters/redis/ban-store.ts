@@ -30,7 +30,8 @@ return 1
 
 type WithRebuild = Redis & { rplaceBanRebuild(key: string, ...args: string[]): Promise<number> };
 
-const asMode = (value: string | null | undefined): BanMode | null => (value === 'ban' || value === 'shadow' ? value : null);
+const asMode = (value: string | null | undefined): BanMode | null =>
+  value === 'ban' || value === 'shadow' ? value : null;
 
 export interface DurableBanStore extends BanStore {
   /** Rebuilds the Redis copy from Postgres if it is not marked complete; true when it rebuilt. */
@@ -39,14 +40,17 @@ export interface DurableBanStore extends BanStore {
 
 export function createDurableBanStore(redis: Redis, redisPrefix: string, records: BanRecords): DurableBanStore {
   const r = redis as WithRebuild;
-  if (typeof r.rplaceBanRebuild !== 'function') redis.defineCommand('rplaceBanRebuild', { numberOfKeys: 1, lua: REBUILD_LUA });
+  if (typeof r.rplaceBanRebuild !== 'function')
+    redis.defineCommand('rplaceBanRebuild', { numberOfKeys: 1, lua: REBUILD_LUA });
   const key = `${redisPrefix}bans`;
   let rebuilding: Promise<boolean> | undefined;
 
   const rebuild = async (): Promise<boolean> => {
     const bans = await records.all();
     const args = bans.flatMap((b) => [b.userId, b.mode]);
-    return (await r.rplaceBanRebuild(key, ...args, String(Date.now())).catch(storeUnavailable('rebuild the bans'))) === 1;
+    return (
+      (await r.rplaceBanRebuild(key, ...args, String(Date.now())).catch(storeUnavailable('rebuild the bans'))) === 1
+    );
   };
   const ensureLoaded = (): Promise<boolean> => {
     rebuilding ??= rebuild().finally(() => (rebuilding = undefined));

@@ -69,10 +69,21 @@ return {1, last}
 `;
 
 interface BitmapCommands {
-  rplaceBitmapApply(canvasKey: string, seqKey: string, expected: string, size: number, base: number, packed: Buffer): Promise<[number, number]>;
+  rplaceBitmapApply(
+    canvasKey: string,
+    seqKey: string,
+    expected: string,
+    size: number,
+    base: number,
+    packed: Buffer,
+  ): Promise<[number, number]>;
 }
 
-export function createRedisBitmapStore(redis: Redis, names: Names, spec: Pick<CanvasSpec, 'width' | 'height'>): BitmapWriter {
+export function createRedisBitmapStore(
+  redis: Redis,
+  names: Names,
+  spec: Pick<CanvasSpec, 'width' | 'height'>,
+): BitmapWriter {
   redis.defineCommand('rplaceBitmapApply', { numberOfKeys: 2, lua: APPLY_LUA });
   // defineCommand just added the method; ioredis's types cannot know it.
   const commands = redis as Redis & BitmapCommands;
@@ -94,9 +105,21 @@ export function createRedisBitmapStore(redis: Redis, names: Names, spec: Pick<Ca
     return out;
   }
 
-  async function applyChunk(pixels: readonly SequencedPixel[], from: number, to: number, expected: number | null): Promise<number> {
+  async function applyChunk(
+    pixels: readonly SequencedPixel[],
+    from: number,
+    to: number,
+    expected: number | null,
+  ): Promise<number> {
     const base = (pixels[from] as SequencedPixel).seq;
-    const [ok, seq] = await commands.rplaceBitmapApply(canvasKey, canvasSeqKey, expected === null ? '' : String(expected), size, base, pack(pixels, from, to, base));
+    const [ok, seq] = await commands.rplaceBitmapApply(
+      canvasKey,
+      canvasSeqKey,
+      expected === null ? '' : String(expected),
+      size,
+      base,
+      pack(pixels, from, to, base),
+    );
     if (ok !== 1) {
       const found = seq < 0 ? null : seq;
       throw new SequenceConflict(
@@ -140,7 +163,11 @@ export function createRedisBitmapStore(redis: Redis, names: Names, spec: Pick<Ca
 
     async replaceAll(canvas, seq) {
       if (canvas.length !== size) throw new RangeError(`canvas has ${canvas.length} bytes, expected ${size}`);
-      await redis.multi().set(canvasKey, Buffer.from(canvas.buffer, canvas.byteOffset, canvas.byteLength)).set(canvasSeqKey, String(seq)).exec();
+      await redis
+        .multi()
+        .set(canvasKey, Buffer.from(canvas.buffer, canvas.byteOffset, canvas.byteLength))
+        .set(canvasSeqKey, String(seq))
+        .exec();
     },
   };
 }

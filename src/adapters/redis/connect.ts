@@ -10,9 +10,11 @@ import { ServiceUnreachable, StoreUnavailable } from '../../ports/errors.ts';
  * For `.catch(...)` on a Redis command: every failure (connection lost, retries exhausted, script error)
  * becomes a `StoreUnavailable`, which the use cases answer as `unavailable` instead of `internal`.
  */
-export const storeUnavailable = (what: string) => (cause: unknown): never => {
-  throw new StoreUnavailable(`Redis could not ${what}: ${(cause as Error).message}`, { cause });
-};
+export const storeUnavailable =
+  (what: string) =>
+  (cause: unknown): never => {
+    throw new StoreUnavailable(`Redis could not ${what}: ${(cause as Error).message}`, { cause });
+  };
 
 export async function connectRedis(url: string, name: string): Promise<Redis> {
   let everReady = false;
@@ -42,7 +44,9 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     // ioredis rejects with "Connection is closed"; the socket error that caused it came as an event.
     const reason = lastError ?? (cause as Error);
     // Never the password (redis://:secret@host) in a message that ends up in logs.
-    throw new ServiceUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${reason.message}`, { cause: reason });
+    throw new ServiceUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${reason.message}`, {
+      cause: reason,
+    });
   }
   return redis;
 }

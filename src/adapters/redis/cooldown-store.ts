@@ -35,7 +35,6 @@ import type { CooldownResult, CooldownStore } from '../../ports/cooldown.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
 import { storeUnavailable } from './connect.ts';
 
-
 const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
 
 /** KEYS[1] cooldown key; ARGV[1] request id. Deletes the key only if that request holds it. */
@@ -111,8 +110,16 @@ export interface ReplicaAcks {
 }
 
 /** The script and WAIT in one pipeline; the script's replies, once WAIT has answered. */
-async function batchWithAck(pipeline: AckedPipeline, acks: ReplicaAcks, n: number, args: (string | number)[]): Promise<Reply[]> {
-  const results = await pipeline.rplaceCooldownBatch(n, ...args).wait(acks.replicas, acks.timeoutMs).exec();
+async function batchWithAck(
+  pipeline: AckedPipeline,
+  acks: ReplicaAcks,
+  n: number,
+  args: (string | number)[],
+): Promise<Reply[]> {
+  const results = await pipeline
+    .rplaceCooldownBatch(n, ...args)
+    .wait(acks.replicas, acks.timeoutMs)
+    .exec();
   if (results === null) throw new Error('the pipeline was aborted');
   const [[scriptError, replies], [waitError, acked]] = results as [[Error | null, Reply[]], [Error | null, number]];
   if (scriptError) throw scriptError;
@@ -128,7 +135,8 @@ function toResult(reply: Reply | undefined): CooldownResult {
   const remainingMs = Math.max(0, pttl);
   const m = HOLDER_JS.exec(value);
   // A value not written by this store is held by nobody we know, for its remaining time.
-  if (m === null) return { acquired: false, remainingMs, holderRequestId: '', holderPlacedAt: 0, holderPixel: null, holderSeq: null };
+  if (m === null)
+    return { acquired: false, remainingMs, holderRequestId: '', holderPlacedAt: 0, holderPixel: null, holderSeq: null };
   return {
     acquired: false,
     remainingMs,
@@ -158,7 +166,11 @@ export const RECORD_RIDE_MS = 20;
  * reply. Records do not start a turn's flush of their own: they wait up to RECORD_RIDE_MS for one. A failed
  * call is a `StoreUnavailable` for every acquirer in it and one `onLost` for its records.
  */
-function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavailable) => void, acked?: { acks: ReplicaAcks; pipeline: () => AckedPipeline }) {
+function createBatcher(
+  commands: CooldownCommands,
+  onLost: (error: StoreUnavailable) => void,
+  acked?: { acks: ReplicaAcks; pipeline: () => AckedPipeline },
+) {
   let queue: Queued[] = [];
   let immediate = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -186,7 +198,10 @@ function createBatcher(commands: CooldownCommands, onLost: (error: StoreUnavaila
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(replies[i]!);
       },
       (cause: unknown) => {
-        const error = new StoreUnavailable(`Redis could not take or record cooldowns for ${batch.length} key(s): ${(cause as Error).message}`, { cause });
+        const error = new StoreUnavailable(
+          `Redis could not take or record cooldowns for ${batch.length} key(s): ${(cause as Error).message}`,
+          { cause },
+        );
         if (batch.some((q) => q.op === 'r')) onLost(error);
         for (const q of batch) q.reject?.(error);
       },
@@ -242,12 +257,23 @@ export function createRedisCooldownStore(
 
   // Recorded outcomes ride with the next acquisitions (or go alone after RECORD_RIDE_MS) and nobody waits
   // for them: a lost or late record only means a retry falls back to the retry window (place-pixel.ts).
-  const batch = createBatcher(commands, onLostRecord,
-    replicaAcks && replicaAcks.replicas > 0 ? { acks: replicaAcks, pipeline: () => redis.pipeline() as unknown as AckedPipeline } : undefined);
+  const batch = createBatcher(
+    commands,
+    onLostRecord,
+    replicaAcks && replicaAcks.replicas > 0
+      ? { acks: replicaAcks, pipeline: () => redis.pipeline() as unknown as AckedPipeline }
+      : undefined,
+  );
 
   return {
     async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
-      return toResult(await batch.acquire(names.cooldownKey(userId), `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`, seconds));
+      return toResult(
+        await batch.acquire(
+          names.cooldownKey(userId),
+          `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`,
+          seconds,
+        ),
+      );
     },
 
     recordOutcome(userId, requestId, seq): void {
@@ -255,7 +281,9 @@ export function createRedisCooldownStore(
     },
 
     async release(userId, requestId): Promise<void> {
-      await commands.rplaceCooldownRelease(names.cooldownKey(userId), requestId).catch(storeUnavailable('release a cooldown'));
+      await commands
+        .rplaceCooldownRelease(names.cooldownKey(userId), requestId)
+        .catch(storeUnavailable('release a cooldown'));
     },
 
     async remainingMs(userId): Promise<number> {

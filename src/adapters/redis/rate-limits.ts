@@ -33,7 +33,9 @@ export function createRedisRateLimiter(redis: Redis, redisPrefix: string): RateL
   const key = (name: string) => `${redisPrefix}rate:${name}`;
   return {
     async take(name, limit, windowMs): Promise<RateDecision> {
-      const [allowed, retryAfterMs] = await r.rplaceGcra(key(name), windowMs, limit).catch(storeUnavailable('take a rate token'));
+      const [allowed, retryAfterMs] = await r
+        .rplaceGcra(key(name), windowMs, limit)
+        .catch(storeUnavailable('take a rate token'));
       return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterMs };
     },
     async reset(name) {

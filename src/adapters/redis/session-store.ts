@@ -8,14 +8,21 @@ import type { SessionData, SessionStore } from '../../ports/auth.ts';
 import { sessionKey } from '../../app/auth/sessions.ts';
 import { storeUnavailable } from './connect.ts';
 
-const Stored = z.object({ userId: z.string(), username: z.string(), accountCreatedAt: z.number(), createdAt: z.number() });
+const Stored = z.object({
+  userId: z.string(),
+  username: z.string(),
+  accountCreatedAt: z.number(),
+  createdAt: z.number(),
+});
 
 export function createRedisSessionStore(redis: Redis, redisPrefix: string): SessionStore {
   const keyOf = (hash: string) => `${redisPrefix}session:${hash}`;
   const key = (sessionId: string) => keyOf(sessionKey(sessionId));
   return {
     async create(sessionId, data, ttlSeconds) {
-      await redis.set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds).catch(storeUnavailable('store a session'));
+      await redis
+        .set(key(sessionId), JSON.stringify(data), 'EX', ttlSeconds)
+        .catch(storeUnavailable('store a session'));
     },
     async get(sessionId) {
       const raw = await redis.get(key(sessionId)).catch(storeUnavailable('read a session'));

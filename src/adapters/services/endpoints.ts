@@ -20,11 +20,12 @@ export const SERVICE_LABELS: Readonly<Record<ServiceKind, string>> = {
 };
 
 /** The binary `npm start` needs to run a local instance, and the Debian package that ships it. */
-export const SERVICE_BINARIES: Readonly<Record<ServiceKind, { readonly binary: string; readonly aptPackage: string }>> = {
-  nats: { binary: 'nats-server', aptPackage: 'nats-server' },
-  redis: { binary: 'redis-server', aptPackage: 'redis-server' },
-  postgres: { binary: 'initdb, pg_ctl (/usr/lib/postgresql/<version>/bin)', aptPackage: 'postgresql' },
-};
+export const SERVICE_BINARIES: Readonly<Record<ServiceKind, { readonly binary: string; readonly aptPackage: string }>> =
+  {
+    nats: { binary: 'nats-server', aptPackage: 'nats-server' },
+    redis: { binary: 'redis-server', aptPackage: 'redis-server' },
+    postgres: { binary: 'initdb, pg_ctl (/usr/lib/postgresql/<version>/bin)', aptPackage: 'postgresql' },
+  };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -86,7 +87,9 @@ export function databaseUserOf(url: string): string {
  * since Debian keeps initdb and pg_ctl off PATH there.
  */
 export function newestPostgresVersion(entries: readonly string[]): string | null {
-  const versions = entries.filter((entry) => /^\d+(\.\d+)?$/.test(entry)).sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
+  const versions = entries
+    .filter((entry) => /^\d+(\.\d+)?$/.test(entry))
+    .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
   return versions[0] ?? null;
 }
 

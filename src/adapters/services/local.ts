@@ -6,7 +6,17 @@
  * which log to read); callers print it as one line, never a stack trace.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+} from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import pg from 'pg';
 import { installHint, newestPostgresVersion, type ServiceKind } from './endpoints.ts';
@@ -69,7 +79,14 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-async function spawnService(kind: ServiceKind, url: string, command: string, args: readonly string[], logFile: string, startTimeoutMs: number): Promise<LocalService> {
+async function spawnService(
+  kind: ServiceKind,
+  url: string,
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  startTimeoutMs: number,
+): Promise<LocalService> {
   const log = openSync(logFile, 'a');
   // Own process group: a Ctrl-C in the terminal reaches us, and we stop the roles before their services.
   const child = spawn(command, args, { stdio: ['ignore', log, log], detached: true });
@@ -83,7 +100,9 @@ async function spawnService(kind: ServiceKind, url: string, command: string, arg
   ]);
   if (!ready.up) {
     await stopChild(child, 1_000);
-    throw new ServiceStartFailed(`could not start ${command} (${ready.reason}); its log ${logFile} ends with:\n${tail(logFile)}`);
+    throw new ServiceStartFailed(
+      `could not start ${command} (${ready.reason}); its log ${logFile} ends with:\n${tail(logFile)}`,
+    );
   }
   return {
     kind,
@@ -114,9 +133,25 @@ export async function startLocalNats(options: LocalNatsOptions): Promise<LocalSe
   if (!binary) throw new ServiceStartFailed(installHint('nats'));
   mkdirSync(options.storeDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
-  const args = ['-a', host, '-p', String(options.port), '-js', '-sd', resolve(options.storeDir), ...(options.extraArgs ?? [])];
+  const args = [
+    '-a',
+    host,
+    '-p',
+    String(options.port),
+    '-js',
+    '-sd',
+    resolve(options.storeDir),
+    ...(options.extraArgs ?? []),
+  ];
   const [command, ...prefixArgs] = [...(options.prefix ?? []), binary];
-  return spawnService('nats', `nats://${host}:${options.port}`, command!, [...prefixArgs, ...args], options.logFile, options.startTimeoutMs ?? 15_000);
+  return spawnService(
+    'nats',
+    `nats://${host}:${options.port}`,
+    command!,
+    [...prefixArgs, ...args],
+    options.logFile,
+    options.startTimeoutMs ?? 15_000,
+  );
 }
 
 export interface LocalRedisOptions {
@@ -132,8 +167,18 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
   if (!binary) throw new ServiceStartFailed(installHint('redis'));
   mkdirSync(options.dir, { recursive: true });
   const args = [
-    '--bind', '127.0.0.1', '--port', String(options.port), '--dir', resolve(options.dir),
-    '--save', options.persist ? '60 1' : '', '--appendonly', 'no', '--daemonize', 'no',
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--dir',
+    resolve(options.dir),
+    '--save',
+    options.persist ? '60 1' : '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
   ];
   return spawnService('redis', `redis://127.0.0.1:${options.port}`, binary, args, options.logFile, 10_000);
 }
@@ -181,13 +226,17 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const logFile = join(dataDir, 'server.log');
   const asUser = process.getuid?.() === 0 ? postgresUser() : null;
   if (process.getuid?.() === 0 && !asUser) {
-    throw new ServiceStartFailed('initdb refuses to run as root and there is no `postgres` user to run it as: install `postgresql` (it creates that user), or run npm start as a normal user');
+    throw new ServiceStartFailed(
+      'initdb refuses to run as root and there is no `postgres` user to run it as: install `postgresql` (it creates that user), or run npm start as a normal user',
+    );
   }
   const run = (command: string, args: readonly string[]) => {
     const result = spawnSync(join(bin, command), args, { encoding: 'utf8', timeout: 60_000, ...(asUser ?? {}) });
     if (result.error || result.status !== 0) {
       const output = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-6).join('\n');
-      throw new ServiceStartFailed(`${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}\n(see ${logFile})`);
+      throw new ServiceStartFailed(
+        `${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}\n(see ${logFile})`,
+      );
     }
   };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -196,7 +245,18 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
   }
   // Socket in the data dir: never collides with a system cluster's /var/run/postgresql.
-  run('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${options.port} -k ${dataDir} -c listen_addresses=127.0.0.1`, 'start']);
+  run('pg_ctl', [
+    '-D',
+    dataDir,
+    '-l',
+    logFile,
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-p ${options.port} -k ${dataDir} -c listen_addresses=127.0.0.1`,
+    'start',
+  ]);
   const url = `postgres://postgres@127.0.0.1:${options.port}/${options.database}`;
   const stop = async () => {
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
@@ -211,7 +271,9 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     await ensureDatabase(`postgres://postgres@127.0.0.1:${options.port}/postgres`, options.database);
   } catch (error) {
     await stop();
-    throw new ServiceStartFailed(`Postgres started but creating database ${options.database} failed: ${(error as Error).message}`);
+    throw new ServiceStartFailed(
+      `Postgres started but creating database ${options.database} failed: ${(error as Error).message}`,
+    );
   }
   return {
     kind: 'postgres',
@@ -230,7 +292,8 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
 
 /** Creates `database` if it does not exist (CREATE DATABASE cannot run inside a transaction or take parameters). */
 export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  if (!/^[A-Za-z0-9_]{1,63}$/.test(database)) throw new Error(`database name ${JSON.stringify(database)} must be 1-63 of A-Z, a-z, 0-9, _`);
+  if (!/^[A-Za-z0-9_]{1,63}$/.test(database))
+    throw new Error(`database name ${JSON.stringify(database)} must be 1-63 of A-Z, a-z, 0-9, _`);
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {

@@ -12,7 +12,12 @@ export type ProbeResult =
   | { readonly up: false; readonly reason: string; readonly occupied: boolean };
 
 /** Opens a TCP connection, optionally writes `hello`, and resolves with what arrives until `done(buffer)` says enough. */
-function exchange(endpoint: Endpoint, hello: Uint8Array | null, done: (received: Buffer) => boolean, timeoutMs: number): Promise<Buffer> {
+function exchange(
+  endpoint: Endpoint,
+  hello: Uint8Array | null,
+  done: (received: Buffer) => boolean,
+  timeoutMs: number,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = new Socket();
     let received = Buffer.alloc(0);
@@ -48,7 +53,12 @@ async function probeEndpoint(kind: ServiceKind, endpoint: Endpoint, timeoutMs: n
         const answer = await exchange(endpoint, null, hasLine, timeoutMs);
         const info = parseNatsInfo(answer.toString('utf8').split('\r\n')[0] ?? '');
         if (!info) return { up: false, reason: `${where} answered, but not as a NATS server`, occupied: true };
-        if (!info.jetstream) return { up: false, reason: `NATS ${info.version} at ${where} runs without JetStream (start it with -js)`, occupied: true };
+        if (!info.jetstream)
+          return {
+            up: false,
+            reason: `NATS ${info.version} at ${where} runs without JetStream (start it with -js)`,
+            occupied: true,
+          };
         return { up: true, detail: `NATS ${info.version} with JetStream at ${where}` };
       }
       case 'redis': {
@@ -70,7 +80,11 @@ async function probeEndpoint(kind: ServiceKind, endpoint: Endpoint, timeoutMs: n
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED') return { up: false, reason: `nothing listens on ${where}`, occupied: false };
     // A timeout or reset: something may hold the port; treat it as occupied rather than start a second server.
-    return { up: false, reason: `${where}: ${(error as Error).message}`, occupied: code !== 'EHOSTUNREACH' && code !== 'ENOTFOUND' };
+    return {
+      up: false,
+      reason: `${where}: ${(error as Error).message}`,
+      occupied: code !== 'EHOSTUNREACH' && code !== 'ENOTFOUND',
+    };
   }
 }
 
@@ -82,7 +96,12 @@ export async function probeService(kind: ServiceKind, url: string, timeoutMs = 1
 }
 
 /** Polls until the service answers or `timeoutMs` passes; resolves with the last result. */
-export async function waitForService(kind: ServiceKind, url: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<ProbeResult> {
+export async function waitForService(
+  kind: ServiceKind,
+  url: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<ProbeResult> {
   const deadline = Date.now() + timeoutMs;
   let last: ProbeResult = { up: false, reason: 'not probed yet', occupied: false };
   while (Date.now() < deadline && isAlive()) {

@@ -45,7 +45,13 @@ export class CanvasCache implements CompressedCanvas {
     const options = { level: constants.Z_BEST_SPEED };
     let bytes: Uint8Array;
     if (kind === 'frame') {
-      bytes = encodeCanvasFrame(seq, this.#state.width, this.#height, CanvasEncoding.Deflate, deflateRawSync(canvas, options));
+      bytes = encodeCanvasFrame(
+        seq,
+        this.#state.width,
+        this.#height,
+        CanvasEncoding.Deflate,
+        deflateRawSync(canvas, options),
+      );
     } else if (kind === 'gzip') bytes = gzipSync(canvas, options);
     else if (kind === 'deflate') bytes = deflateSync(canvas, options);
     else bytes = canvas.slice();

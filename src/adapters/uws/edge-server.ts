@@ -11,7 +11,12 @@
  * a socket that passes it (it reconnects and resumes), so one slow reader neither stalls the others nor
  * grows memory. Live frames go out with `app.publish`: one encoding per batch, never one per client.
  */
-import type { HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import type {
+  HttpResponse as UwsResponse,
+  TemplatedApp,
+  WebSocket,
+  us_listen_socket,
+} from '@trufflesuite/uws-js-unofficial';
 import type { CanvasInfo } from '../../../proto/messages.ts';
 import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import type { HttpResponse, HttpRoute } from '../../app/http.ts';
@@ -211,9 +216,16 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           return;
         }
         res.cork(() => {
-          if (identified.setCookie) res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', identified.setCookie);
+          if (identified.setCookie)
+            res.writeStatus('101 Switching Protocols').writeHeader('set-cookie', identified.setCookie);
           // From here the slot belongs to the socket: released when it closes.
-          res.upgrade<SocketData>({ opening: { admitted: identified.admitted, ticket: pass }, session: null, closed: false }, key, protocol, extensions, context);
+          res.upgrade<SocketData>(
+            { opening: { admitted: identified.admitted, ticket: pass }, session: null, closed: false },
+            key,
+            protocol,
+            extensions,
+            context,
+          );
         });
       });
     },
@@ -246,7 +258,13 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     },
   });
 
-  const health = allOf(async () => ({ ok: !sessions.closing, checks: sessions.closing ? { edge: 'shutting down' } : ({} as Record<string, string>) }), projectionsHealthy);
+  const health = allOf(
+    async () => ({
+      ok: !sessions.closing,
+      checks: sessions.closing ? { edge: 'shutting down' } : ({} as Record<string, string>),
+    }),
+    projectionsHealthy,
+  );
   const ownRoutes: HttpRoute[] = [
     ...canvasRoutes({ canvasId: deps.canvasId, info: deps.info, canvas: state, compressed: cache }),
     // A projection halted in this process (`npm start` runs them all here) also makes the edge not ready.
@@ -261,7 +279,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
+    app.listen(host, port, (socket) =>
+      socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`)),
+    );
   });
   const boundPort = uws.us_socket_local_port(listenSocket as never);
 

@@ -17,21 +17,48 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
-import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import type {
+  HttpRequest as UwsRequest,
+  HttpResponse as UwsResponse,
+  TemplatedApp,
+} from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../../app/http.ts';
 import { jsonError } from '../../app/http.ts';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { Logger } from '../logger.ts';
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request',
-  401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large',
-  415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.json': 'application/json',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.webmanifest': 'application/manifest+json', '.woff2': 'font/woff2',
-  '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webmanifest': 'application/manifest+json',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json',
 };
 /** Largest body of a route that does not state `maxBodyBytes`. */
 const DEFAULT_MAX_BODY = 0;
@@ -96,7 +123,13 @@ export function statusLine(status: number): string {
   return `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
 }
 
-export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[], staticDir: string, logger: Logger, limits: HttpLimits = DEFAULT_HTTP_LIMITS): void {
+export function mountHttpRoutes(
+  app: TemplatedApp,
+  routes: readonly HttpRoute[],
+  staticDir: string,
+  logger: Logger,
+  limits: HttpLimits = DEFAULT_HTTP_LIMITS,
+): void {
   const pending = new PendingResponses(limits);
   const table = new Map<string, HttpRoute>();
   for (const route of routes) {
@@ -121,7 +154,14 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
       if ((method === 'GET' || method === 'HEAD') && !paths.has(path) && !path.startsWith('/api/')) {
         void serveStatic(res, state, staticDir, path, method === 'HEAD');
       } else {
-        send(res, state, paths.has(path) ? jsonError(ErrorCode.bad_request, `${method} not allowed on ${path}`, {}, 405) : jsonError(ErrorCode.not_found, `no route ${method} ${path}`), false);
+        send(
+          res,
+          state,
+          paths.has(path)
+            ? jsonError(ErrorCode.bad_request, `${method} not allowed on ${path}`, {}, 405)
+            : jsonError(ErrorCode.not_found, `no route ${method} ${path}`),
+          false,
+        );
       }
       return;
     }
@@ -144,11 +184,19 @@ export function mountHttpRoutes(app: TemplatedApp, routes: readonly HttpRoute[],
       run(undefined);
       return;
     }
-    readBody(res, limit, state).then(run, () => send(res, state, jsonError(ErrorCode.too_large, `request body over ${limit} bytes`), false));
+    readBody(res, limit, state).then(run, () =>
+      send(res, state, jsonError(ErrorCode.too_large, `request body over ${limit} bytes`), false),
+    );
   });
 }
 
-function copyRequest(res: UwsResponse, req: UwsRequest, method: string, path: string, clientIp: HttpLimits['clientIp']): HttpRequest {
+function copyRequest(
+  res: UwsResponse,
+  req: UwsRequest,
+  method: string,
+  path: string,
+  clientIp: HttpLimits['clientIp'],
+): HttpRequest {
   const headers: Record<string, string> = {};
   req.forEach((key, value) => {
     headers[key] = value;
@@ -190,7 +238,8 @@ export function send(res: UwsResponse, state: RequestState, response: HttpRespon
   const body = response.body;
   if (state.aborted) {
     // The client left before the answer was ready: end a streamed body so it frees what it holds (a timelapse slot).
-    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) void body[Symbol.asyncIterator]().return?.();
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array))
+      void body[Symbol.asyncIterator]().return?.();
     return;
   }
   const writeHead = () => {
@@ -198,7 +247,7 @@ export function send(res: UwsResponse, state: RequestState, response: HttpRespon
     for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
   };
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body ?? new Uint8Array(0);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : (body ?? new Uint8Array(0));
     if (headOnly || bytes.byteLength === 0) {
       res.cork(() => {
         writeHead();
@@ -220,7 +269,12 @@ export function send(res: UwsResponse, state: RequestState, response: HttpRespon
 
 /** 503 with a small body and `Connection: close`: the client has too many large responses unread. */
 function refuseAndClose(res: UwsResponse, state: RequestState): void {
-  const busy = jsonError(ErrorCode.rate_limited, `more than ${state.pending.limits.maxPendingPerIp} large responses to your address are unread; read them, then retry`, {}, 503);
+  const busy = jsonError(
+    ErrorCode.rate_limited,
+    `more than ${state.pending.limits.maxPendingPerIp} large responses to your address are unread; read them, then retry`,
+    {},
+    503,
+  );
   res.cork(() => {
     res.writeStatus(statusLine(503)).writeHeader('retry-after', '1');
     for (const [key, value] of Object.entries(busy.headers ?? {})) res.writeHeader(key, value);
@@ -245,7 +299,12 @@ function writeWhole(res: UwsResponse, state: RequestState, writeHead: () => void
   });
 }
 
-async function streamBody(res: UwsResponse, state: RequestState, writeHead: () => void, body: AsyncIterable<Uint8Array>): Promise<void> {
+async function streamBody(
+  res: UwsResponse,
+  state: RequestState,
+  writeHead: () => void,
+  body: AsyncIterable<Uint8Array>,
+): Promise<void> {
   let started = false;
   res.onWritable(() => {
     state.wake?.();
@@ -280,7 +339,13 @@ async function streamBody(res: UwsResponse, state: RequestState, writeHead: () =
   await iterator.return?.();
 }
 
-async function serveStatic(res: UwsResponse, state: RequestState, dir: string, path: string, headOnly: boolean): Promise<void> {
+async function serveStatic(
+  res: UwsResponse,
+  state: RequestState,
+  dir: string,
+  path: string,
+  headOnly: boolean,
+): Promise<void> {
   let relative: string;
   try {
     relative = normalize(decodeURIComponent(path === '/' ? '/index.html' : path));
@@ -296,17 +361,31 @@ async function serveStatic(res: UwsResponse, state: RequestState, dir: string, p
   try {
     const bytes = await readFile(file);
     const immutable = relative.startsWith(`${sep}assets${sep}`);
-    send(res, state, {
-      status: 200,
-      headers: {
-        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-        'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    send(
+      res,
+      state,
+      {
+        status: 200,
+        headers: {
+          'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+          'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+        },
+        body: bytes,
       },
-      body: bytes,
-    }, headOnly);
+      headOnly,
+    );
   } catch {
     if (relative === `${sep}index.html`) {
-      send(res, state, { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `The web client is not built: run \`npm run build:web\` (it builds into ${dir}).\n` }, headOnly);
+      send(
+        res,
+        state,
+        {
+          status: 503,
+          headers: { 'content-type': 'text/plain; charset=utf-8' },
+          body: `The web client is not built: run \`npm run build:web\` (it builds into ${dir}).\n`,
+        },
+        headOnly,
+      );
     } else {
       send(res, state, jsonError(ErrorCode.not_found, `no file ${path}`), false);
     }

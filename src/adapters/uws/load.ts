@@ -49,7 +49,13 @@ export const nativeBuilds = builds.packages as readonly NativeBuild[];
 
 export function currentRuntime(): Runtime {
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return { node: process.version, abi: process.versions.modules, platform: process.platform, arch: process.arch, glibc: header?.glibcVersionRuntime };
+  return {
+    node: process.version,
+    abi: process.versions.modules,
+    platform: process.platform,
+    arch: process.arch,
+    glibc: header?.glibcVersionRuntime,
+  };
 }
 
 const versionAtLeast = (have: string, want: string) => {
@@ -60,18 +66,29 @@ const versionAtLeast = (have: string, want: string) => {
 
 /** The packages whose binary fits this runtime on paper (ABI, platform, glibc), in preference order. */
 export function candidatesFor(runtime: Runtime, from: readonly NativeBuild[] = nativeBuilds): NativeBuild[] {
-  return from.filter((b) =>
-    b.nodeByAbi[runtime.abi] !== undefined &&
-    b.platforms.includes(`${runtime.platform}-${runtime.arch}`) &&
-    (runtime.platform !== 'linux' || (runtime.glibc !== undefined && versionAtLeast(runtime.glibc, b.glibc))));
+  return from.filter(
+    (b) =>
+      b.nodeByAbi[runtime.abi] !== undefined &&
+      b.platforms.includes(`${runtime.platform}-${runtime.arch}`) &&
+      (runtime.platform !== 'linux' || (runtime.glibc !== undefined && versionAtLeast(runtime.glibc, b.glibc))),
+  );
 }
 
 /** The one sentence for a runtime no pinned build serves: what runs, and what this machine is. */
 export function unsupportedRuntimeMessage(runtime: Runtime, from: readonly NativeBuild[] = nativeBuilds): string {
-  const offers = from.map((b) => `Node ${[...new Set(Object.values(b.nodeByAbi))].join('/')} with glibc ≥ ${b.glibc} (${b.name})`);
-  const libc = runtime.platform !== 'linux' ? runtime.platform : runtime.glibc ? `glibc ${runtime.glibc}` : 'a non-glibc C library (musl?)';
-  return `uWebSockets.js has no native build for Node ${runtime.node} (ABI ${runtime.abi}) on ${runtime.platform}/${runtime.arch} with ${libc}; ` +
-    `the builds we ship run ${offers.join(' or ')}, on linux x64/arm64, macOS or Windows x64 — e.g. Node 20 on Debian 12, or Node 22/24/25 on Debian 13, Ubuntu 24.04 or RHEL 10`;
+  const offers = from.map(
+    (b) => `Node ${[...new Set(Object.values(b.nodeByAbi))].join('/')} with glibc ≥ ${b.glibc} (${b.name})`,
+  );
+  const libc =
+    runtime.platform !== 'linux'
+      ? runtime.platform
+      : runtime.glibc
+        ? `glibc ${runtime.glibc}`
+        : 'a non-glibc C library (musl?)';
+  return (
+    `uWebSockets.js has no native build for Node ${runtime.node} (ABI ${runtime.abi}) on ${runtime.platform}/${runtime.arch} with ${libc}; ` +
+    `the builds we ship run ${offers.join(' or ')}, on linux x64/arm64, macOS or Windows x64 — e.g. Node 20 on Debian 12, or Node 22/24/25 on Debian 13, Ubuntu 24.04 or RHEL 10`
+  );
 }
 
 function packageRoot(require: NodeJS.Require, name: string): string | undefined {
@@ -83,7 +100,8 @@ function packageRoot(require: NodeJS.Require, name: string): string | undefined 
   }
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name) return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name)
+      return dir;
   }
   return undefined;
 }
@@ -112,7 +130,9 @@ export function loadUwsBuild(): LoadedUws {
       failures.push(`${path}: ${(cause as Error).message.split('\n')[0]}`);
     }
   }
-  throw new UwsUnavailable(unsupportedRuntimeMessage(runtime) + (failures.length > 0 ? ` (tried ${failures.join('; ')})` : ''));
+  throw new UwsUnavailable(
+    unsupportedRuntimeMessage(runtime) + (failures.length > 0 ? ` (tried ${failures.join('; ')})` : ''),
+  );
 }
 
 export function loadUws(): UwsModule {

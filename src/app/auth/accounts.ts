@@ -44,7 +44,12 @@ export interface AccountsDeps {
   readonly loginChallenges: Pick<LoginChallenges, 'redeem' | 'instructions'>;
 }
 
-export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly retryAfterSeconds?: number };
+export type Refusal = {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+};
 export type SignedIn = { readonly ok: true; readonly sessionId: string; readonly session: SessionData };
 
 export interface Accounts {
@@ -55,12 +60,24 @@ export interface Accounts {
 }
 
 function badRequest(issues: readonly { message: string }[]): Refusal {
-  return { ok: false, code: ErrorCode.bad_request, message: issues.map((i) => i.message).join('; ').slice(0, 300) };
+  return {
+    ok: false,
+    code: ErrorCode.bad_request,
+    message: issues
+      .map((i) => i.message)
+      .join('; ')
+      .slice(0, 300),
+  };
 }
 
 function throttled(retryAfterMs: number, what: string): Refusal {
   const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return { ok: false, code: ErrorCode.rate_limited, message: `too many ${what}; try again in ${retryAfterSeconds} s`, retryAfterSeconds };
+  return {
+    ok: false,
+    code: ErrorCode.rate_limited,
+    message: `too many ${what}; try again in ${retryAfterSeconds} s`,
+    retryAfterSeconds,
+  };
 }
 
 export function newUserId(): string {
@@ -70,11 +87,19 @@ export function newUserId(): string {
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { users, sessions, limits, clock, settings } = deps;
 
-  async function signIn(account: { userId: string; username: string; createdAt: number }, previousSessionId: string | undefined): Promise<SignedIn> {
+  async function signIn(
+    account: { userId: string; username: string; createdAt: number },
+    previousSessionId: string | undefined,
+  ): Promise<SignedIn> {
     // Never reuse a session id presented by the client (no fixation): the old one, if any, is destroyed.
     if (previousSessionId !== undefined) await endSession(previousSessionId);
     const sessionId = newSessionId();
-    const session: SessionData = { userId: account.userId, username: account.username, accountCreatedAt: account.createdAt, createdAt: clock.now() };
+    const session: SessionData = {
+      userId: account.userId,
+      username: account.username,
+      accountCreatedAt: account.createdAt,
+      createdAt: clock.now(),
+    };
     await sessions.create(sessionId, session, settings.sessionTtlSeconds);
     return { ok: true, sessionId, session };
   }
@@ -88,7 +113,11 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async register(body, ip, previousSessionId) {
       const parsed = Credentials.safeParse(body);
       if (!parsed.success) return badRequest(parsed.error.issues);
-      const ipBucket = await limits.take(`register:ip:${ip}`, settings.registerPerIp.limit, settings.registerPerIp.windowMs);
+      const ipBucket = await limits.take(
+        `register:ip:${ip}`,
+        settings.registerPerIp.limit,
+        settings.registerPerIp.windowMs,
+      );
       if (!ipBucket.allowed) return throttled(ipBucket.retryAfterMs, 'registrations from your address');
       const account = {
         userId: newUserId(),
@@ -96,7 +125,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         passwordHash: await hashPassword(parsed.data.password, settings.scryptCost),
         createdAt: clock.now(),
       };
-      if (!(await users.create(account))) return { ok: false, code: ErrorCode.username_taken, message: `the username ${account.username} is taken` };
+      if (!(await users.create(account)))
+        return { ok: false, code: ErrorCode.username_taken, message: `the username ${account.username} is taken` };
       return signIn(account, previousSessionId);
     },
 
@@ -107,19 +137,35 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const byIp = await limits.take(`login:ip:${ip}`, settings.loginPerIp.limit, settings.loginPerIp.windowMs);
       if (!byIp.allowed) return throttled(byIp.retryAfterMs, 'login attempts from your address');
       const pairKey = `login:user-ip:${username}:${ip}`;
-      const byPair = await limits.take(pairKey, settings.loginPerAccountPerIp.limit, settings.loginPerAccountPerIp.windowMs);
+      const byPair = await limits.take(
+        pairKey,
+        settings.loginPerAccountPerIp.limit,
+        settings.loginPerAccountPerIp.windowMs,
+      );
       if (!byPair.allowed) return throttled(byPair.retryAfterMs, 'login attempts for this account from your address');
       const accountKey = `login:user:${username}`;
-      const byAccount = await limits.take(accountKey, settings.loginPerAccount.limit, settings.loginPerAccount.windowMs);
+      const byAccount = await limits.take(
+        accountKey,
+        settings.loginPerAccount.limit,
+        settings.loginPerAccount.windowMs,
+      );
       if (!byAccount.allowed) {
         const { challenge, nonce } = parsed.data;
-        const solved = challenge !== undefined && nonce !== undefined && (await deps.loginChallenges.redeem(username, challenge, nonce));
-        if (!solved) return { ok: false, code: ErrorCode.challenge_required, message: deps.loginChallenges.instructions };
+        const solved =
+          challenge !== undefined &&
+          nonce !== undefined &&
+          (await deps.loginChallenges.redeem(username, challenge, nonce));
+        if (!solved)
+          return { ok: false, code: ErrorCode.challenge_required, message: deps.loginChallenges.instructions };
       }
       const account = await users.findByUsername(parsed.data.username);
       // Same scrypt work whether or not the account exists, so timing does not reveal usernames.
-      const valid = await verifyPassword(parsed.data.password, account?.passwordHash ?? (await dummyPasswordHash(settings.scryptCost)));
-      if (account === null || !valid) return { ok: false, code: ErrorCode.invalid_credentials, message: 'wrong username or password' };
+      const valid = await verifyPassword(
+        parsed.data.password,
+        account?.passwordHash ?? (await dummyPasswordHash(settings.scryptCost)),
+      );
+      if (account === null || !valid)
+        return { ok: false, code: ErrorCode.invalid_credentials, message: 'wrong username or password' };
       await Promise.all([limits.reset(accountKey), limits.reset(pairKey)]);
       return signIn(account, previousSessionId);
     },

@@ -46,14 +46,19 @@ function addEntry(list: BlockList, entry: string): void {
     return;
   }
   const prefix = Number(prefixText);
-  if (!/^\d{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`${entry}: bad prefix length`);
+  if (!/^\d{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128))
+    throw new RangeError(`${entry}: bad prefix length`);
   list.addSubnet(ip, prefix, type);
 }
 
 export function proxyPolicy(trustedProxies: readonly string[], header: string | null = null): ProxyPolicy {
   const trusted = new BlockList();
   for (const entry of trustedProxies) addEntry(trusted, entry);
-  return { trusted, hasTrusted: trustedProxies.length > 0, header: header === null || header === '' ? null : header.toLowerCase() };
+  return {
+    trusted,
+    hasTrusted: trustedProxies.length > 0,
+    header: header === null || header === '' ? null : header.toLowerCase(),
+  };
 }
 
 function isTrusted(policy: ProxyPolicy, ip: string): boolean {
@@ -65,7 +70,11 @@ function isTrusted(policy: ProxyPolicy, ip: string): boolean {
  * The client address of a request whose socket peer is `remoteAddress`. `header(name)` reads a request
  * header by lower-case name (`''` or undefined when absent).
  */
-export function resolveClientAddress(policy: ProxyPolicy, remoteAddress: string, header: (name: string) => string | undefined): string {
+export function resolveClientAddress(
+  policy: ProxyPolicy,
+  remoteAddress: string,
+  header: (name: string) => string | undefined,
+): string {
   const peer = normaliseAddress(remoteAddress);
   if (!policy.hasTrusted || !isTrusted(policy, peer)) return peer;
   if (policy.header !== null) {

@@ -81,7 +81,10 @@ export function unavailableOnFailure(route: HttpRoute, onFailure: (error: unknow
  * `trustedProxies`, which may then speak for the client through `addressHeader` or `X-Forwarded-For`.
  * Throws a RangeError naming a bad proxy entry (at start, not per request).
  */
-export function clientAddressResolver(trustedProxies: readonly string[], addressHeader: string | null): EdgeAccess['clientIp'] {
+export function clientAddressResolver(
+  trustedProxies: readonly string[],
+  addressHeader: string | null,
+): EdgeAccess['clientIp'] {
   const proxies = proxyPolicy(trustedProxies, addressHeader);
   return (remote, header) => resolveClientAddress(proxies, remote, header);
 }
@@ -108,7 +111,14 @@ export type Revocation = { readonly session: string } | { readonly user: string 
 export type CloseWhere = (matches: (identity: AccountIdentity) => boolean, code: number, reason: string) => number;
 
 /** Closes the sockets a revocation ends: a logout's session with 4004, a banned user's with 4005. */
-export function closeRevoked(revocation: Revocation, closeWhere: CloseWhere): { readonly closed: number; readonly reason: 'logout' | 'ban' } {
-  if ('session' in revocation) return { closed: closeWhere((who) => who.sessionKey === revocation.session, CloseCode.SessionEnded, 'session ended'), reason: 'logout' };
+export function closeRevoked(
+  revocation: Revocation,
+  closeWhere: CloseWhere,
+): { readonly closed: number; readonly reason: 'logout' | 'ban' } {
+  if ('session' in revocation)
+    return {
+      closed: closeWhere((who) => who.sessionKey === revocation.session, CloseCode.SessionEnded, 'session ended'),
+      reason: 'logout',
+    };
   return { closed: closeWhere((who) => who.userId === revocation.user, CloseCode.Banned, 'banned'), reason: 'ban' };
 }

@@ -18,16 +18,32 @@ export interface AccountIdentity extends Identity {
 
 export function asAccountIdentity(identity: Identity): AccountIdentity {
   const extra = identity as Partial<AccountIdentity>;
-  return { userId: identity.userId, isGuest: identity.isGuest, username: extra.username ?? null, sessionKey: extra.sessionKey ?? null, accountCreatedAt: extra.accountCreatedAt ?? null };
+  return {
+    userId: identity.userId,
+    isGuest: identity.isGuest,
+    username: extra.username ?? null,
+    sessionKey: extra.sessionKey ?? null,
+    accountCreatedAt: extra.accountCreatedAt ?? null,
+  };
 }
 
-export function createAccountIdentity(sessions: SessionStore, guest: IdentityProvider, cookies: SessionCookies): IdentityProvider {
+export function createAccountIdentity(
+  sessions: SessionStore,
+  guest: IdentityProvider,
+  cookies: SessionCookies,
+): IdentityProvider {
   return {
     async identify(headers) {
       const sessionId = cookies.idFrom(headers['cookie']);
       const session = sessionId === undefined ? null : await sessions.get(sessionId);
       if (session !== null && sessionId !== undefined) {
-        const identity: AccountIdentity = { userId: session.userId, isGuest: false, username: session.username, sessionKey: sessionKey(sessionId), accountCreatedAt: session.accountCreatedAt };
+        const identity: AccountIdentity = {
+          userId: session.userId,
+          isGuest: false,
+          username: session.username,
+          sessionKey: sessionKey(sessionId),
+          accountCreatedAt: session.accountCreatedAt,
+        };
         return { identity };
       }
       const who = await guest.identify(headers);

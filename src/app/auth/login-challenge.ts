@@ -54,14 +54,29 @@ export function createLoginChallenges(options: LoginChallengeOptions): LoginChal
         async handle(request) {
           const username = Username.safeParse(request.query.get('username'));
           if (!username.success) return jsonError(ErrorCode.bad_request, 'username: 3-24 of A-Z a-z 0-9 _ -');
-          const bucket = await options.limits.take(`login-challenge:ip:${request.remoteAddress}`, options.perIp.limit, options.perIp.windowMs);
+          const bucket = await options.limits.take(
+            `login-challenge:ip:${request.remoteAddress}`,
+            options.perIp.limit,
+            options.perIp.windowMs,
+          );
           if (!bucket.allowed) {
             const retryAfterSeconds = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
-            return { ...jsonError(ErrorCode.rate_limited, `too many challenges from your address; try again in ${retryAfterSeconds} s`, { retryAfterSeconds }), headers: { 'content-type': 'application/json', 'retry-after': String(retryAfterSeconds) } };
+            return {
+              ...jsonError(
+                ErrorCode.rate_limited,
+                `too many challenges from your address; try again in ${retryAfterSeconds} s`,
+                { retryAfterSeconds },
+              ),
+              headers: { 'content-type': 'application/json', 'retry-after': String(retryAfterSeconds) },
+            };
           }
           const challenge = randomBytes(16).toString('base64url');
           await options.store.put(key(challenge), username.data.toLowerCase(), TTL_SECONDS);
-          return json(200, { challenge, difficulty: options.difficulty, expiresInSeconds: TTL_SECONDS }, { 'cache-control': 'no-store' });
+          return json(
+            200,
+            { challenge, difficulty: options.difficulty, expiresInSeconds: TTL_SECONDS },
+            { 'cache-control': 'no-store' },
+          );
         },
       },
     ],

@@ -38,7 +38,11 @@ export interface PlacementGuardDeps {
 }
 
 export type GuardedOutcome = PlaceOutcome & { readonly shadow?: boolean };
-export type GuardedPlace = (identity: AccountIdentity, ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise<GuardedOutcome>;
+export type GuardedPlace = (
+  identity: AccountIdentity,
+  ip: string,
+  request: Omit<PlaceRequest, 'userId'>,
+) => Promise<GuardedOutcome>;
 
 /** An `EventLog` that stores nothing: a shadow-banned user's placements end here. */
 export function shadowLog(currentSeq: () => number): EventLog {
@@ -62,16 +66,27 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
       ]);
     } catch (error) {
       // The same answer as the command gives when its cooldown store is down: nothing was taken, retry later.
-      if (error instanceof StoreUnavailable) return { ok: false, code: ErrorCode.unavailable, message: 'placements are paused for a moment; try again shortly' };
+      if (error instanceof StoreUnavailable)
+        return {
+          ok: false,
+          code: ErrorCode.unavailable,
+          message: 'placements are paused for a moment; try again shortly',
+        };
       throw error;
     }
     const [alive, ban, byIp, byUser] = checks;
     // The socket outlived its session (logout on another edge whose notice was lost, or expiry).
     if (!alive) return { ok: false, code: ErrorCode.unauthorized, message: 'your session has ended; log in again' };
-    if (ban === 'ban') return { ok: false, code: ErrorCode.banned, message: 'this account is banned from placing pixels' };
+    if (ban === 'ban')
+      return { ok: false, code: ErrorCode.banned, message: 'this account is banned from placing pixels' };
     if (!byIp.allowed) {
       const remainingSeconds = Math.max(1, Math.ceil(byIp.retryAfterMs / 1000));
-      return { ok: false, code: ErrorCode.rate_limited, message: `too many placement attempts from your address; wait ${remainingSeconds} s`, remainingSeconds };
+      return {
+        ok: false,
+        code: ErrorCode.rate_limited,
+        message: `too many placement attempts from your address; wait ${remainingSeconds} s`,
+        remainingSeconds,
+      };
     }
     const accountAgeMs = identity.accountCreatedAt === null ? null : deps.place.clock.now() - identity.accountCreatedAt;
     const verdict = deps.risk.assess({ userId: identity.userId, accountAgeMs, attemptsExceeded: !byUser.allowed, ip });
@@ -93,12 +108,22 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
     try {
       address = await cooldowns.tryAcquire(subject, holder, clock.now(), cooldownSeconds, full);
     } catch (error) {
-      if (error instanceof StoreUnavailable) return { ok: false, code: ErrorCode.unavailable, message: 'placements are paused for a moment; try again shortly' };
+      if (error instanceof StoreUnavailable)
+        return {
+          ok: false,
+          code: ErrorCode.unavailable,
+          message: 'placements are paused for a moment; try again shortly',
+        };
       throw error;
     }
     if (!address.acquired && address.holderRequestId !== holder) {
       const remainingSeconds = Math.max(1, Math.ceil(address.remainingMs / 1000));
-      return { ok: false, code: ErrorCode.cooldown, message: `a guest at your address placed recently; you can place again in ${remainingSeconds} s (or log in)`, remainingSeconds };
+      return {
+        ok: false,
+        code: ErrorCode.cooldown,
+        message: `a guest at your address placed recently; you can place again in ${remainingSeconds} s (or log in)`,
+        remainingSeconds,
+      };
     }
     const outcome = await place(full);
     if (!outcome.ok && address.acquired) {

@@ -67,9 +67,14 @@ export function proofOfWorkGate(options: ProofOfWorkOptions): ChallengeGate {
   };
 }
 
-const Solution = z.strictObject({ challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/), nonce: z.string().min(1).max(32) });
+const Solution = z.strictObject({
+  challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  nonce: z.string().min(1).max(32),
+});
 
-export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuance & { identity: IdentityProvider; origins: OriginPolicy }): HttpRoute[] {
+export function proofOfWorkRoutes(
+  options: ProofOfWorkOptions & ChallengeIssuance & { identity: IdentityProvider; origins: OriginPolicy },
+): HttpRoute[] {
   const path = '/api/v1/auth/challenge';
   const signedIn = async (headers: Readonly<Record<string, string>>) => {
     const who = await options.identity.identify(headers);
@@ -83,11 +88,19 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuanc
       async handle(request) {
         const userId = await signedIn(request.headers);
         if (userId === null) return jsonError(ErrorCode.unauthorized, 'log in first');
-        const rate = await options.limits.take(`pow-issue-ip:${request.remoteAddress}`, options.issuePerIp.limit, options.issuePerIp.windowMs);
+        const rate = await options.limits.take(
+          `pow-issue-ip:${request.remoteAddress}`,
+          options.issuePerIp.limit,
+          options.issuePerIp.windowMs,
+        );
         if (!rate.allowed) {
           options.onRefused?.();
           const retryAfterSeconds = Math.ceil(rate.retryAfterMs / 1000);
-          const refused = jsonError(ErrorCode.rate_limited, `too many challenges from your address; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+          const refused = jsonError(
+            ErrorCode.rate_limited,
+            `too many challenges from your address; retry in ${retryAfterSeconds} s`,
+            { retryAfterSeconds },
+          );
           return { ...refused, headers: { ...refused.headers, 'retry-after': String(retryAfterSeconds) } };
         }
         const challenge = randomBytes(16).toString('base64url');
@@ -113,7 +126,8 @@ export function proofOfWorkRoutes(options: ProofOfWorkOptions & ChallengeIssuanc
         const parsed = Solution.safeParse(body);
         if (!parsed.success) return jsonError(ErrorCode.bad_request, 'body must be {challenge, nonce}');
         const outstanding = await options.store.take(`pow-user:${userId}`);
-        if (outstanding !== parsed.data.challenge) return jsonError(ErrorCode.bad_request, 'unknown, replaced or expired challenge; GET a new one');
+        if (outstanding !== parsed.data.challenge)
+          return jsonError(ErrorCode.bad_request, 'unknown, replaced or expired challenge; GET a new one');
         if (leadingZeroBits(powDigest(parsed.data.challenge, parsed.data.nonce)) < options.difficulty) {
           return jsonError(ErrorCode.bad_request, 'the nonce does not solve the challenge; GET a new one');
         }

@@ -25,17 +25,27 @@ export interface AuthRoutesDeps {
 }
 
 function refusal(r: Refusal): HttpResponse {
-  const response = jsonError(r.code, r.message, r.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: r.retryAfterSeconds });
-  return r.retryAfterSeconds === undefined ? response : { ...response, headers: { ...response.headers, 'retry-after': String(r.retryAfterSeconds) } };
+  const response = jsonError(
+    r.code,
+    r.message,
+    r.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: r.retryAfterSeconds },
+  );
+  return r.retryAfterSeconds === undefined
+    ? response
+    : { ...response, headers: { ...response.headers, 'retry-after': String(r.retryAfterSeconds) } };
 }
 
 function parseBody(request: HttpRequest): { ok: true; value: unknown } | { ok: false; response: HttpResponse } {
   const body = request.body ?? new Uint8Array();
-  if (body.length > MAX_AUTH_BODY_BYTES) return { ok: false, response: jsonError(ErrorCode.too_large, `body over ${MAX_AUTH_BODY_BYTES} bytes`) };
+  if (body.length > MAX_AUTH_BODY_BYTES)
+    return { ok: false, response: jsonError(ErrorCode.too_large, `body over ${MAX_AUTH_BODY_BYTES} bytes`) };
   try {
     return { ok: true, value: JSON.parse(Buffer.from(body).toString('utf8')) as unknown };
   } catch {
-    return { ok: false, response: jsonError(ErrorCode.bad_request, 'body must be JSON: {"username": "...", "password": "..."}') };
+    return {
+      ok: false,
+      response: jsonError(ErrorCode.bad_request, 'body must be JSON: {"username": "...", "password": "..."}'),
+    };
   }
 }
 
@@ -47,7 +57,13 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
     json(
       status,
       { success: true, userId: result.session.userId, username: result.session.username, isGuest: false },
-      { ...noStore, 'set-cookie': sessionCookie(deps.cookies, result.sessionId, { secure: secure(request), maxAgeSeconds: deps.sessionTtlSeconds }) },
+      {
+        ...noStore,
+        'set-cookie': sessionCookie(deps.cookies, result.sessionId, {
+          secure: secure(request),
+          maxAgeSeconds: deps.sessionTtlSeconds,
+        }),
+      },
     );
 
   const credentialsRoute = (path: string, status: number, run: Accounts['login']): HttpRoute => ({
@@ -86,9 +102,14 @@ export function createAuthRoutes(deps: AuthRoutesDeps): HttpRoute[] {
       async handle(request) {
         const sessionId = deps.cookies.idFrom(request.headers['cookie']);
         const session = sessionId === undefined ? null : await deps.accounts.session(sessionId);
-        if (session !== null) return json(200, { userId: session.userId, username: session.username, isGuest: false }, noStore);
+        if (session !== null)
+          return json(200, { userId: session.userId, username: session.username, isGuest: false }, noStore);
         const who = await deps.guest?.identify(request.headers);
-        return json(200, { userId: who?.identity.userId ?? null, username: null, isGuest: true }, { ...noStore, ...(who?.setCookie ? { 'set-cookie': who.setCookie } : {}) });
+        return json(
+          200,
+          { userId: who?.identity.userId ?? null, username: null, isGuest: true },
+          { ...noStore, ...(who?.setCookie ? { 'set-cookie': who.setCookie } : {}) },
+        );
       },
     },
   ];

@@ -19,7 +19,10 @@ export type Credentials = z.infer<typeof Credentials>;
 /** A login: the credentials, plus a solved challenge once the account's login budget is spent (login-challenge.ts). */
 export const LoginBody = z.strictObject({
   ...Credentials.shape,
-  challenge: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'challenge: as issued').optional(),
+  challenge: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{22}$/, 'challenge: as issued')
+    .optional(),
   nonce: z.string().min(1).max(32).optional(),
 });
 

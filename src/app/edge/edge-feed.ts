@@ -46,7 +46,10 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lag = Number.POSITIVE_INFINITY;
   let reading = false;
-  const flushWindow = new FlushWindow({ minMs: deps.windowMs, maxMs: Math.max(deps.windowMs, deps.maxWindowMs ?? deps.windowMs) });
+  const flushWindow = new FlushWindow({
+    minMs: deps.windowMs,
+    maxMs: Math.max(deps.windowMs, deps.maxWindowMs ?? deps.windowMs),
+  });
 
   const flush = () => {
     timer = undefined;

@@ -54,10 +54,15 @@ export function canvasRoutes(deps: CanvasRoutesDeps): HttpRoute[] {
           'x-canvas-height': String(deps.info.height),
           'access-control-expose-headers': 'etag, x-rplace-seq, x-canvas-width, x-canvas-height',
         };
-        if ((request.headers['if-none-match'] ?? '').split(',').some((tag) => tag.trim() === etag)) return { status: 304, headers };
+        if ((request.headers['if-none-match'] ?? '').split(',').some((tag) => tag.trim() === etag))
+          return { status: 304, headers };
         return {
           status: 200,
-          headers: { ...headers, 'content-type': 'application/octet-stream', ...(encoding === 'identity' ? {} : { 'content-encoding': encoding }) },
+          headers: {
+            ...headers,
+            'content-type': 'application/octet-stream',
+            ...(encoding === 'identity' ? {} : { 'content-encoding': encoding }),
+          },
           body: entry.bytes,
         };
       },
@@ -93,10 +98,14 @@ export function guestMeRoute(identity: IdentityProvider): HttpRoute {
     handle: async (request) => {
       const who = await identity.identify(request.headers);
       if (!who) return jsonError(ErrorCode.unauthorized, 'not signed in');
-      return json(200, { userId: who.identity.userId, username: null, isGuest: who.identity.isGuest }, {
-        'cache-control': 'no-store',
-        ...(who.setCookie ? { 'set-cookie': who.setCookie } : {}),
-      });
+      return json(
+        200,
+        { userId: who.identity.userId, username: null, isGuest: who.identity.isGuest },
+        {
+          'cache-control': 'no-store',
+          ...(who.setCookie ? { 'set-cookie': who.setCookie } : {}),
+        },
+      );
     },
   };
 }

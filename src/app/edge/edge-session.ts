@@ -15,7 +15,13 @@
  * socket and per address (past either: `rate_limited`, then 1013). The checks are numbers in this object:
  * nothing is allocated per accepted message beyond its decoding.
  */
-import { ClientMessage, MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, type CanvasInfo, type ServerControlMessage } from '../../../proto/messages.ts';
+import {
+  ClientMessage,
+  MAX_CLIENT_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  type CanvasInfo,
+  type ServerControlMessage,
+} from '../../../proto/messages.ts';
 import { CloseCode } from '../../../proto/close-codes.ts';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { CompressedCanvas } from '../../ports/compressed-canvas.ts';
@@ -33,7 +39,11 @@ export const MAX_INFLIGHT_PLACES = 4;
 export const MAX_BAD_MESSAGES = 20;
 
 /** Places one pixel for a connection (the guarded placement with accounts, the plain command without). */
-export type SessionPlace = (account: AccountIdentity, ip: string, request: Omit<PlaceRequest, 'userId'>) => Promise<PlaceOutcome>;
+export type SessionPlace = (
+  account: AccountIdentity,
+  ip: string,
+  request: Omit<PlaceRequest, 'userId'>,
+) => Promise<PlaceOutcome>;
 
 /** What every session of one edge shares. */
 export interface EdgeSessionContext {
@@ -97,12 +107,20 @@ export class EdgeSession {
   /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
   open({ version, since, cooldownRemaining }: Admitted): void {
     if (version !== null && version !== PROTOCOL_VERSION) {
-      this.#send({ type: 'error', code: ErrorCode.unsupported_version, message: `this edge speaks protocol ${PROTOCOL_VERSION}, the client ${version}` });
+      this.#send({
+        type: 'error',
+        code: ErrorCode.unsupported_version,
+        message: `this edge speaks protocol ${PROTOCOL_VERSION}, the client ${version}`,
+      });
       this.#socket.end(CloseCode.UnsupportedVersion, 'unsupported protocol version');
       return;
     }
     this.#send({
-      type: 'welcome', protocol: PROTOCOL_VERSION, userId: this.account.userId, isGuest: this.account.isGuest, cooldownRemaining,
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      userId: this.account.userId,
+      isGuest: this.account.isGuest,
+      cooldownRemaining,
       canvasInfo: { ...this.#ctx.info, seq: this.#ctx.canvas.seq },
     });
     this.#serveFrom(since);
@@ -117,11 +135,25 @@ export class EdgeSession {
     const ctx = this.#ctx;
     if (!ctx.rates.message(this.#budget, ctx.clock.now())) {
       const rate = ctx.rates.limits.messages;
-      this.#refuseAndEnd('ws_messages', { type: 'error', code: ErrorCode.rate_limited, message: `more than ${rate.perSecond} messages a second (burst ${rate.burst})` }, CloseCode.PolicyViolation, 'message rate limit');
+      this.#refuseAndEnd(
+        'ws_messages',
+        {
+          type: 'error',
+          code: ErrorCode.rate_limited,
+          message: `more than ${rate.perSecond} messages a second (burst ${rate.burst})`,
+        },
+        CloseCode.PolicyViolation,
+        'message rate limit',
+      );
       return;
     }
     if (message.byteLength > MAX_CLIENT_MESSAGE_BYTES) {
-      this.#refuseAndEnd('ws_message_size', { type: 'error', code: ErrorCode.too_large, message: `messages are at most ${MAX_CLIENT_MESSAGE_BYTES} bytes` }, CloseCode.MessageTooBig, 'message too big');
+      this.#refuseAndEnd(
+        'ws_message_size',
+        { type: 'error', code: ErrorCode.too_large, message: `messages are at most ${MAX_CLIENT_MESSAGE_BYTES} bytes` },
+        CloseCode.MessageTooBig,
+        'message too big',
+      );
       return;
     }
     if (isBinary) {
@@ -137,8 +169,18 @@ export class EdgeSession {
     }
     const result = ClientMessage.safeParse(parsed);
     if (!result.success) {
-      const requestId = typeof (parsed as { requestId?: unknown })?.requestId === 'string' ? (parsed as { requestId: string }).requestId.slice(0, 64) : undefined;
-      this.#reject(ErrorCode.bad_request, result.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ').slice(0, 300), requestId);
+      const requestId =
+        typeof (parsed as { requestId?: unknown })?.requestId === 'string'
+          ? (parsed as { requestId: string }).requestId.slice(0, 64)
+          : undefined;
+      this.#reject(
+        ErrorCode.bad_request,
+        result.error.issues
+          .map((i) => `${i.path.join('.') || 'message'}: ${i.message}`)
+          .join('; ')
+          .slice(0, 300),
+        requestId,
+      );
       return;
     }
     const msg = result.data;
@@ -213,14 +255,35 @@ export class EdgeSession {
         ctx.metrics.placementAnswered(outcome);
         if (this.#closed) return;
         this.#socket.cork(() => {
-          if (outcome.ok) this.#send({ type: 'success', requestId: request.requestId, nextPlacement: outcome.nextPlacement, seq: outcome.seq });
-          else this.#send({ type: 'error', code: outcome.code, message: outcome.message, requestId: request.requestId, ...(outcome.remainingSeconds !== undefined ? { remainingSeconds: outcome.remainingSeconds } : {}) });
+          if (outcome.ok)
+            this.#send({
+              type: 'success',
+              requestId: request.requestId,
+              nextPlacement: outcome.nextPlacement,
+              seq: outcome.seq,
+            });
+          else
+            this.#send({
+              type: 'error',
+              code: outcome.code,
+              message: outcome.message,
+              requestId: request.requestId,
+              ...(outcome.remainingSeconds !== undefined ? { remainingSeconds: outcome.remainingSeconds } : {}),
+            });
         });
       },
       (error: unknown) => {
         this.#inflight -= 1;
         ctx.onPlacementError(error);
-        if (!this.#closed) this.#socket.cork(() => this.#send({ type: 'error', code: ErrorCode.internal, message: 'internal error', requestId: request.requestId }));
+        if (!this.#closed)
+          this.#socket.cork(() =>
+            this.#send({
+              type: 'error',
+              code: ErrorCode.internal,
+              message: 'internal error',
+              requestId: request.requestId,
+            }),
+          );
       },
     );
   }
@@ -234,7 +297,17 @@ export class EdgeSession {
     if (refused === null) return true;
     const seconds = Math.ceil(refused.retryAfterMs / 1000);
     const to = refused.limit === 'ws_resyncs_per_ip' ? 'to your address' : 'on this socket';
-    this.#refuseAndEnd(refused.limit, { type: 'error', code: ErrorCode.rate_limited, message: `too many whole-canvas sends ${to}; reconnect in ${seconds} s`, remainingSeconds: seconds }, CloseCode.TryAgainLater, 'too many resyncs');
+    this.#refuseAndEnd(
+      refused.limit,
+      {
+        type: 'error',
+        code: ErrorCode.rate_limited,
+        message: `too many whole-canvas sends ${to}; reconnect in ${seconds} s`,
+        remainingSeconds: seconds,
+      },
+      CloseCode.TryAgainLater,
+      'too many resyncs',
+    );
     return false;
   }
 

@@ -48,8 +48,12 @@ export interface UpgradeTicket {
   holdsSlot: boolean;
 }
 
-export type Admission = { readonly ok: true; readonly ticket: UpgradeTicket } | { readonly ok: false; readonly refusal: HttpResponse };
-export type Identified = { readonly ok: true; readonly admitted: Admitted; readonly setCookie?: string } | { readonly ok: false; readonly refusal: HttpResponse };
+export type Admission =
+  | { readonly ok: true; readonly ticket: UpgradeTicket }
+  | { readonly ok: false; readonly refusal: HttpResponse };
+export type Identified =
+  | { readonly ok: true; readonly admitted: Admitted; readonly setCookie?: string }
+  | { readonly ok: false; readonly refusal: HttpResponse };
 
 const SINCE = /^\d{1,16}$/;
 const VERSION = /^\d{1,4}$/;
@@ -101,10 +105,14 @@ export class EdgeSessions {
     if (access) {
       const badOrigin = access.checkOrigin(request.headers);
       if (badOrigin !== null) return { ok: false, refusal: jsonError(ErrorCode.forbidden, badOrigin) };
-      if (!access.connections.acquire(request.ip)) return { ok: false, refusal: jsonError(ErrorCode.rate_limited, 'too many connections from your address') };
+      if (!access.connections.acquire(request.ip))
+        return { ok: false, refusal: jsonError(ErrorCode.rate_limited, 'too many connections from your address') };
       holdsSlot = true;
     }
-    return { ok: true, ticket: { ip: request.ip, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot } };
+    return {
+      ok: true,
+      ticket: { ip: request.ip, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot },
+    };
   }
 
   /**
@@ -116,7 +124,10 @@ export class EdgeSessions {
     const remainingMs = who ? await this.#deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
     if (!who) return { ok: false, refusal: jsonError(ErrorCode.unauthorized, 'no identity') };
     const admitted: Admitted = {
-      account: asAccountIdentity(who.identity), ip: ticket.ip, since: ticket.since, version: ticket.version,
+      account: asAccountIdentity(who.identity),
+      ip: ticket.ip,
+      since: ticket.since,
+      version: ticket.version,
       cooldownRemaining: Math.ceil(remainingMs / 1000),
     };
     return { ok: true, admitted, ...(who.setCookie ? { setCookie: who.setCookie } : {}) };
@@ -135,7 +146,12 @@ export class EdgeSessions {
    * transport may report the close inside this call: uWS `end` emits `close` synchronously, and a socket
    * refused at its open (protocol version, whole-canvas budget) is ended right here.
    */
-  open(socket: SessionSocket, admitted: Admitted, ticket: UpgradeTicket, attach: (session: EdgeSession) => void): EdgeSession {
+  open(
+    socket: SessionSocket,
+    admitted: Admitted,
+    ticket: UpgradeTicket,
+    attach: (session: EdgeSession) => void,
+  ): EdgeSession {
     const session = new EdgeSession(this.#context, socket, admitted);
     this.#open.set(session, ticket);
     this.#deps.metrics.connections(this.#open.size);

@@ -21,7 +21,12 @@ export interface ActivityRoutesOptions {
   readonly log: PlacementLog;
   readonly activity: PixelActivity;
   /** Encodes palette indices as a PNG (src/adapters/image/png.ts). */
-  readonly png: (indices: Uint8Array, width: number, height: number, palette: readonly PaletteColor[]) => Promise<Uint8Array>;
+  readonly png: (
+    indices: Uint8Array,
+    width: number,
+    height: number,
+    palette: readonly PaletteColor[],
+  ) => Promise<Uint8Array>;
   readonly width: number;
   readonly height: number;
   readonly clock: Clock;
@@ -37,14 +42,28 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
   const heatQuery = z.object({ from: timeParam.optional(), to: timeParam.optional(), format }).strict();
   const virginQuery = z.object({ to: timeParam.optional(), format }).strict();
 
-  async function answer(request: HttpRequest, what: 'heatmap' | 'virgin map', q: { from?: number; to?: number; format: 'png' | 'raw' }): Promise<HttpResponse> {
+  async function answer(
+    request: HttpRequest,
+    what: 'heatmap' | 'virgin map',
+    q: { from?: number; to?: number; format: 'png' | 'raw' },
+  ): Promise<HttpResponse> {
     const release = slots.acquire(request.remoteAddress);
-    if (!release) return jsonError(ErrorCode.rate_limited, `at most ${options.maxPerClient} heatmap(s) per client run at once; retry when yours has finished`);
+    if (!release)
+      return jsonError(
+        ErrorCode.rate_limited,
+        `at most ${options.maxPerClient} heatmap(s) per client run at once; retry when yours has finished`,
+      );
     try {
-      const planned = await planExport(store, log, { width, height }, {
-        ...(q.from === undefined ? {} : { from: q.from }),
-        ...(q.to === undefined ? {} : { to: q.to }),
-      }, clock.now());
+      const planned = await planExport(
+        store,
+        log,
+        { width, height },
+        {
+          ...(q.from === undefined ? {} : { from: q.from }),
+          ...(q.to === undefined ? {} : { to: q.to }),
+        },
+        clock.now(),
+      );
       if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
       const { fromSeq, toSeq } = planned.plan;
       const after = what === 'heatmap' ? fromSeq : 0;
@@ -59,12 +78,16 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
         'cache-control': 'public, max-age=60',
       };
       if (q.format === 'raw') {
-        const body = what === 'heatmap' ? new Uint8Array(counts.buffer, counts.byteOffset, counts.byteLength) : virginIndices(counts);
+        const body =
+          what === 'heatmap'
+            ? new Uint8Array(counts.buffer, counts.byteOffset, counts.byteLength)
+            : virginIndices(counts);
         return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body };
       }
-      const png = what === 'heatmap'
-        ? await options.png(heatIndices(counts, max), width, height, HEAT_PALETTE)
-        : await options.png(virginIndices(counts), width, height, VIRGIN_PALETTE);
+      const png =
+        what === 'heatmap'
+          ? await options.png(heatIndices(counts, max), width, height, HEAT_PALETTE)
+          : await options.png(virginIndices(counts), width, height, VIRGIN_PALETTE);
       return { status: 200, headers: { ...headers, 'content-type': 'image/png' }, body: png };
     } catch (error) {
       return storeFailure(error, what, options.onError);
@@ -77,13 +100,15 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
     { path: '/api/v1/history/heatmap', schema: heatQuery, what: 'heatmap' },
     { path: '/api/v1/history/virgin', schema: virginQuery, what: 'virgin map' },
   ] as const;
-  return routes.map(({ path, schema, what }): HttpRoute => ({
-    method: 'GET',
-    path,
-    maxBodyBytes: 0,
-    async handle(request) {
-      const q = parse(schema, request.query);
-      return q.ok ? answer(request, what, q.value) : q.response;
-    },
-  }));
+  return routes.map(
+    ({ path, schema, what }): HttpRoute => ({
+      method: 'GET',
+      path,
+      maxBodyBytes: 0,
+      async handle(request) {
+        const q = parse(schema, request.query);
+        return q.ok ? answer(request, what, q.value) : q.response;
+      },
+    }),
+  );
 }

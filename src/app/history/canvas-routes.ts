@@ -100,16 +100,18 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
   const slots = new Slots(options.maxConcurrent ?? 4, options.maxPerClient ?? 2);
   const canvases = new Lru<number, Uint8Array>(options.maxCanvases ?? 4, () => 1);
   const compressed = new Lru<string, Uint8Array>(options.maxCompressedBytes ?? 32 * 1024 * 1024, (b) => b.length);
-  const query = z.object({
-    time: timeParam.optional(),
-    seq: int(0, Number.MAX_SAFE_INTEGER).optional(),
-    x: int(0, width - 1).default(0),
-    y: int(0, height - 1).default(0),
-    w: int(1, width).optional(),
-    h: int(1, height).optional(),
-    /** `identity` overrides Accept-Encoding: on a fast link gzip costs more than the bytes it saves. */
-    encoding: z.enum(['gzip', 'identity']).optional(),
-  }).strict();
+  const query = z
+    .object({
+      time: timeParam.optional(),
+      seq: int(0, Number.MAX_SAFE_INTEGER).optional(),
+      x: int(0, width - 1).default(0),
+      y: int(0, height - 1).default(0),
+      w: int(1, width).optional(),
+      h: int(1, height).optional(),
+      /** `identity` overrides Accept-Encoding: on a fast link gzip costs more than the bytes it saves. */
+      encoding: z.enum(['gzip', 'identity']).optional(),
+    })
+    .strict();
 
   /** The whole canvas after `seq` (the newest snapshot at or before it plus the events up to it). */
   async function canvasAfter(seq: number): Promise<Uint8Array> {
@@ -129,14 +131,17 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
     const region: Region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
     const problems: string[] = [];
     if ((q.time === undefined) === (q.seq === undefined)) problems.push('give exactly one of time and seq');
-    if (region.x + region.w > width || region.y + region.h > height) problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`);
-    if (q.time !== undefined && q.time > clock.now()) problems.push(`time ${new Date(q.time).toISOString()} is in the future`);
+    if (region.x + region.w > width || region.y + region.h > height)
+      problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`);
+    if (q.time !== undefined && q.time > clock.now())
+      problems.push(`time ${new Date(q.time).toISOString()} is in the future`);
     if (problems.length > 0) return jsonError(ErrorCode.bad_request, problems.join('; '));
     let seq: number;
     let canvas: Uint8Array;
     if (q.seq !== undefined) {
       const position = await store.position(projection);
-      if (q.seq > position) return jsonError(ErrorCode.not_found, `seq ${q.seq} is not in the history yet (it holds up to ${position})`);
+      if (q.seq > position)
+        return jsonError(ErrorCode.not_found, `seq ${q.seq} is not in the history yet (it holds up to ${position})`);
       seq = q.seq;
       canvas = await canvasAfter(seq);
     } else {
@@ -157,37 +162,46 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
       'x-rplace-height': String(region.h),
       'access-control-expose-headers': 'etag, x-rplace-seq, x-rplace-x, x-rplace-y, x-rplace-width, x-rplace-height',
     };
-    if ((request.headers['if-none-match'] ?? '').split(',').some((t) => t.trim() === tag || t.trim() === `W/${tag}`)) return { status: 304, headers };
+    if ((request.headers['if-none-match'] ?? '').split(',').some((t) => t.trim() === tag || t.trim() === `W/${tag}`))
+      return { status: 304, headers };
     const whole = region.w === width && region.h === height;
     const raw = whole ? canvas : cropRegion(canvas, width, region);
-    const encoding: Encoding = q.encoding === 'identity' || !acceptsGzip(request.headers['accept-encoding']) ? 'identity' : 'gzip';
-    if (encoding === 'identity') return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: raw };
+    const encoding: Encoding =
+      q.encoding === 'identity' || !acceptsGzip(request.headers['accept-encoding']) ? 'identity' : 'gzip';
+    if (encoding === 'identity')
+      return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: raw };
     let body = compressed.get(tag);
     if (!body) {
       body = await gzip(raw);
       compressed.set(tag, body);
     }
-    return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream', 'content-encoding': encoding }, body };
+    return {
+      status: 200,
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-encoding': encoding },
+      body,
+    };
   }
 
-  return [{
-    method: 'GET',
-    path: '/api/v1/history/canvas',
-    maxBodyBytes: 0,
-    async handle(request: HttpRequest) {
-      const q = parse(query, request.query);
-      if (!q.ok) return q.response;
-      const client = request.remoteAddress;
-      const full = slots.acquire(client);
-      // Counted as snapshots (the metric's limit names): each is one point-in-time canvas.
-      if (full) return slotRefusal('snapshot', full, slots, 1, options.onRefused);
-      try {
-        return await answer(request, q.value);
-      } catch (error) {
-        return storeFailure(error, 'history canvas', options.onError);
-      } finally {
-        slots.release(client);
-      }
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/history/canvas',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest) {
+        const q = parse(query, request.query);
+        if (!q.ok) return q.response;
+        const client = request.remoteAddress;
+        const full = slots.acquire(client);
+        // Counted as snapshots (the metric's limit names): each is one point-in-time canvas.
+        if (full) return slotRefusal('snapshot', full, slots, 1, options.onRefused);
+        try {
+          return await answer(request, q.value);
+        } catch (error) {
+          return storeFailure(error, 'history canvas', options.onError);
+        } finally {
+          slots.release(client);
+        }
+      },
     },
-  }];
+  ];
 }

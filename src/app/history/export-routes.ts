@@ -77,77 +77,100 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
   const colorHex = colorHexes(options.palette);
   const slots = new ExportSlots(options.maxPerClient, options.maxConcurrent);
   const userKey = options.userSalt === null ? null : saltedUserKey(options.userSalt);
-  const query = z.object({
-    from: timeParam.optional(),
-    to: timeParam.optional(),
-    format: z.enum(EXPORT_FORMATS).default('csv'),
-    compress: z.enum(['none', 'gzip']).default('none'),
-    x: int(0, width - 1).optional(),
-    y: int(0, height - 1).optional(),
-    w: int(1, width).optional(),
-    h: int(1, height).optional(),
-    after_seq: z.string().regex(/^\d{1,15}$/, 'must be a sequence number').transform(Number).optional(),
-  }).strict();
+  const query = z
+    .object({
+      from: timeParam.optional(),
+      to: timeParam.optional(),
+      format: z.enum(EXPORT_FORMATS).default('csv'),
+      compress: z.enum(['none', 'gzip']).default('none'),
+      x: int(0, width - 1).optional(),
+      y: int(0, height - 1).optional(),
+      w: int(1, width).optional(),
+      h: int(1, height).optional(),
+      after_seq: z
+        .string()
+        .regex(/^\d{1,15}$/, 'must be a sequence number')
+        .transform(Number)
+        .optional(),
+    })
+    .strict();
 
-  return [{
-    method: 'GET',
-    path: '/api/v1/history/export',
-    maxBodyBytes: 0,
-    async handle(request: HttpRequest): Promise<HttpResponse> {
-      const parsed = parse(query, request.query);
-      if (!parsed.ok) return parsed.response;
-      const q = parsed.value;
-      if (!userKey) return jsonError(ErrorCode.unavailable, 'dataset export is not configured on this server (EXPORT_USER_SALT is unset)');
-      const hasRegion = q.x !== undefined || q.y !== undefined || q.w !== undefined || q.h !== undefined;
-      const x = q.x ?? 0, y = q.y ?? 0;
-      const region = hasRegion ? { x, y, w: q.w ?? width - x, h: q.h ?? height - y } : undefined;
-      const slot = slots.acquire(request.remoteAddress);
-      if (!slot) return jsonError(ErrorCode.rate_limited, `at most ${options.maxPerClient} export(s) per client and ${options.maxConcurrent} in all run at once; retry when yours has finished`);
-      const release: () => void = slot;
-      let handedOver = false;
-      try {
-        const planned = await planExport(store, log, { width, height }, {
-          ...(q.from === undefined ? {} : { from: q.from }),
-          ...(q.to === undefined ? {} : { to: q.to }),
-          ...(q.after_seq === undefined ? {} : { afterSeq: q.after_seq }),
-          ...(region ? { region } : {}),
-        }, clock.now());
-        if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
-        const { plan } = planned;
-        const gzip = q.compress === 'gzip';
-        const encoded = exportBytes(log, plan, { format: q.format, userKey, colorHex, parquet: options.parquet });
-        const unstarted = setTimeout(release, UNSTARTED_SLOT_MS);
-        unstarted.unref?.();
-        async function* body(): AsyncGenerator<Uint8Array> {
-          clearTimeout(unstarted);
-          try {
-            yield* gzip ? options.gzip(encoded) : encoded;
-          } catch (error) {
-            options.onError?.(error as Error, 'export');
-            throw error;
-          } finally {
-            // Also reached when the client disconnects: the adapter ends the iteration, which ends the read.
-            release();
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/history/export',
+      maxBodyBytes: 0,
+      async handle(request: HttpRequest): Promise<HttpResponse> {
+        const parsed = parse(query, request.query);
+        if (!parsed.ok) return parsed.response;
+        const q = parsed.value;
+        if (!userKey)
+          return jsonError(
+            ErrorCode.unavailable,
+            'dataset export is not configured on this server (EXPORT_USER_SALT is unset)',
+          );
+        const hasRegion = q.x !== undefined || q.y !== undefined || q.w !== undefined || q.h !== undefined;
+        const x = q.x ?? 0,
+          y = q.y ?? 0;
+        const region = hasRegion ? { x, y, w: q.w ?? width - x, h: q.h ?? height - y } : undefined;
+        const slot = slots.acquire(request.remoteAddress);
+        if (!slot)
+          return jsonError(
+            ErrorCode.rate_limited,
+            `at most ${options.maxPerClient} export(s) per client and ${options.maxConcurrent} in all run at once; retry when yours has finished`,
+          );
+        const release: () => void = slot;
+        let handedOver = false;
+        try {
+          const planned = await planExport(
+            store,
+            log,
+            { width, height },
+            {
+              ...(q.from === undefined ? {} : { from: q.from }),
+              ...(q.to === undefined ? {} : { to: q.to }),
+              ...(q.after_seq === undefined ? {} : { afterSeq: q.after_seq }),
+              ...(region ? { region } : {}),
+            },
+            clock.now(),
+          );
+          if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
+          const { plan } = planned;
+          const gzip = q.compress === 'gzip';
+          const encoded = exportBytes(log, plan, { format: q.format, userKey, colorHex, parquet: options.parquet });
+          const unstarted = setTimeout(release, UNSTARTED_SLOT_MS);
+          unstarted.unref?.();
+          async function* body(): AsyncGenerator<Uint8Array> {
+            clearTimeout(unstarted);
+            try {
+              yield* gzip ? options.gzip(encoded) : encoded;
+            } catch (error) {
+              options.onError?.(error as Error, 'export');
+              throw error;
+            } finally {
+              // Also reached when the client disconnects: the adapter ends the iteration, which ends the read.
+              release();
+            }
           }
+          handedOver = true;
+          const name = `rplace-${options.canvasId}-${plan.startSeq + 1}-${plan.toSeq}.${q.format}${gzip ? '.gz' : ''}`;
+          return {
+            status: 200,
+            headers: {
+              'content-type': gzip ? 'application/gzip' : CONTENT_TYPES[q.format],
+              'content-disposition': `attachment; filename="${name}"`,
+              'x-rplace-after-seq': String(plan.startSeq),
+              'x-rplace-to-seq': String(plan.toSeq),
+              'cache-control': 'no-store',
+            },
+            body: body(),
+          };
+        } catch (error) {
+          return storeFailure(error, 'export', options.onError);
+        } finally {
+          if (!handedOver) release();
         }
-        handedOver = true;
-        const name = `rplace-${options.canvasId}-${plan.startSeq + 1}-${plan.toSeq}.${q.format}${gzip ? '.gz' : ''}`;
-        return {
-          status: 200,
-          headers: {
-            'content-type': gzip ? 'application/gzip' : CONTENT_TYPES[q.format],
-            'content-disposition': `attachment; filename="${name}"`,
-            'x-rplace-after-seq': String(plan.startSeq),
-            'x-rplace-to-seq': String(plan.toSeq),
-            'cache-control': 'no-store',
-          },
-          body: body(),
-        };
-      } catch (error) {
-        return storeFailure(error, 'export', options.onError);
-      } finally {
-        if (!handedOver) release();
-      }
+      },
     },
-  }];
+  ];
 }

@@ -51,24 +51,41 @@ export async function planExport(
   canvas: { readonly width: number; readonly height: number },
   query: ExportQuery,
   now: number,
-): Promise<{ readonly ok: true; readonly plan: ExportPlan } | { readonly ok: false; readonly problems: readonly string[] }> {
+): Promise<
+  { readonly ok: true; readonly plan: ExportPlan } | { readonly ok: false; readonly problems: readonly string[] }
+> {
   const { from, to, afterSeq, region } = query;
   const problems: string[] = [];
   if (to !== undefined && to > now) problems.push(`to ${new Date(to).toISOString()} is in the future`);
   if (from !== undefined && from > now) problems.push(`from ${new Date(from).toISOString()} is in the future`);
   if (from !== undefined && to !== undefined && to <= from) problems.push('to must be after from');
-  if (region && (region.w < 1 || region.h < 1 || region.x < 0 || region.y < 0 || region.x + region.w > canvas.width || region.y + region.h > canvas.height)) {
-    problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${canvas.width}×${canvas.height} canvas`);
+  if (
+    region &&
+    (region.w < 1 ||
+      region.h < 1 ||
+      region.x < 0 ||
+      region.y < 0 ||
+      region.x + region.w > canvas.width ||
+      region.y + region.h > canvas.height)
+  ) {
+    problems.push(
+      `region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${canvas.width}×${canvas.height} canvas`,
+    );
   }
-  if (afterSeq !== undefined && (!Number.isSafeInteger(afterSeq) || afterSeq < 0)) problems.push('after-seq must be a non-negative integer');
+  if (afterSeq !== undefined && (!Number.isSafeInteger(afterSeq) || afterSeq < 0))
+    problems.push('after-seq must be a non-negative integer');
   if (problems.length > 0) return { ok: false, problems };
   const last = await log.lastSeq();
-  if (afterSeq !== undefined && afterSeq > last) return { ok: false, problems: [`after-seq ${afterSeq} is beyond the history, which ends at seq ${last}`] };
+  if (afterSeq !== undefined && afterSeq > last)
+    return { ok: false, problems: [`after-seq ${afterSeq} is beyond the history, which ends at seq ${last}`] };
   const [fromSeq, toSeq] = await Promise.all([
     from === undefined ? 0 : seqAt(store, from),
     to === undefined ? last : seqAt(store, to),
   ]);
-  return { ok: true, plan: { fromSeq, toSeq, startSeq: Math.max(fromSeq, afterSeq ?? 0), ...(region ? { region } : {}) } };
+  return {
+    ok: true,
+    plan: { fromSeq, toSeq, startSeq: Math.max(fromSeq, afterSeq ?? 0), ...(region ? { region } : {}) },
+  };
 }
 
 export interface ExportEncoding {
@@ -85,7 +102,11 @@ export interface ExportEncoding {
  * The export's bytes, streamed: each batch is read from the log when the previous one was consumed, so
  * memory is one batch (Parquet: one row group) whatever the range. Ending the iteration early ends the read.
  */
-export async function* exportBytes(log: PlacementLog, plan: ExportPlan, encoding: ExportEncoding): AsyncGenerator<Uint8Array> {
+export async function* exportBytes(
+  log: PlacementLog,
+  plan: ExportPlan,
+  encoding: ExportEncoding,
+): AsyncGenerator<Uint8Array> {
   const { onBatch } = encoding;
   async function* batches(): AsyncGenerator<PlacementBatch> {
     for await (const batch of log.placements(plan.startSeq, plan.toSeq, plan.region)) {
@@ -98,7 +119,10 @@ export async function* exportBytes(log: PlacementLog, plan: ExportPlan, encoding
     yield* encoding.parquet.encode(batches(), { userKey: encoding.userKey, colorHex: encoding.colorHex });
     return;
   }
-  const formatter: RowFormatter = encoding.format === 'csv' ? csvFormatter(encoding.userKey, encoding.colorHex) : ndjsonFormatter(encoding.userKey, encoding.colorHex);
+  const formatter: RowFormatter =
+    encoding.format === 'csv'
+      ? csvFormatter(encoding.userKey, encoding.colorHex)
+      : ndjsonFormatter(encoding.userKey, encoding.colorHex);
   if (formatter.head) yield utf8.encode(formatter.head);
   for await (const batch of batches()) yield formatter.rows(batch);
 }

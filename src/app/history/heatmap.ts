@@ -14,13 +14,22 @@ export const HEAT_PALETTE: readonly PaletteColor[] = [
   ...Array.from({ length: 31 }, (_, i): PaletteColor => {
     const t = i / 30;
     // Piecewise-linear through purple (0.2,0,0.4), red (0.8,0.1,0.2), orange (1,0.6,0), pale yellow (1,1,0.75).
-    const stops: [number, number, number, number][] = [[0, 0.2, 0, 0.4], [0.4, 0.8, 0.1, 0.2], [0.75, 1, 0.6, 0], [1, 1, 1, 0.75]];
+    const stops: [number, number, number, number][] = [
+      [0, 0.2, 0, 0.4],
+      [0.4, 0.8, 0.1, 0.2],
+      [0.75, 1, 0.6, 0],
+      [1, 1, 1, 0.75],
+    ];
     let k = 0;
     while (k < stops.length - 2 && t > (stops[k + 1] as [number, number, number, number])[0]) k++;
     const [t0, r0, g0, b0] = stops[k] as [number, number, number, number];
     const [t1, r1, g1, b1] = stops[k + 1] as [number, number, number, number];
     const f = (t - t0) / (t1 - t0);
-    const hex = (a: number, b: number) => Math.round(255 * (a + (b - a) * f)).toString(16).padStart(2, '0').toUpperCase();
+    const hex = (a: number, b: number) =>
+      Math.round(255 * (a + (b - a) * f))
+        .toString(16)
+        .padStart(2, '0')
+        .toUpperCase();
     return { hex: `#${hex(r0, r1)}${hex(g0, g1)}${hex(b0, b1)}`, name: `heat ${i + 1}` };
   }),
 ];

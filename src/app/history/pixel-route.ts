@@ -25,7 +25,11 @@ export function pixelRoutes(options: PixelRouteOptions): HttpRoute[] {
     x: int(0, width - 1),
     y: int(0, height - 1),
     limit: int(1, 100).default(50),
-    cursor: z.string().regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page').transform(Number).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page')
+      .transform(Number)
+      .optional(),
   });
   return [
     {
@@ -40,10 +44,19 @@ export function pixelRoutes(options: PixelRouteOptions): HttpRoute[] {
           const rows = await store.pixelHistory(x, y, cursor ?? Number.MAX_SAFE_INTEGER, limit + 1);
           const page = rows.slice(0, limit);
           const last = page[page.length - 1];
-          const labels = await (options.usernames?.labels(page.map((p) => p.userId)) ?? new Map<string, string | null>());
+          const labels = await (options.usernames?.labels(page.map((p) => p.userId)) ??
+            new Map<string, string | null>());
           return json(200, {
-            x, y,
-            placements: page.map((p) => ({ seq: p.seq, color: p.color, userId: p.userId, username: labels.get(p.userId) ?? userLabel(p.userId, null), placedAt: new Date(p.placedAt).toISOString(), kind: p.kind === 2 ? 'restored' : 'placed' })),
+            x,
+            y,
+            placements: page.map((p) => ({
+              seq: p.seq,
+              color: p.color,
+              userId: p.userId,
+              username: labels.get(p.userId) ?? userLabel(p.userId, null),
+              placedAt: new Date(p.placedAt).toISOString(),
+              kind: p.kind === 2 ? 'restored' : 'placed',
+            })),
             nextCursor: rows.length > limit && last ? String(last.seq) : null,
           });
         } catch (error) {

@@ -31,7 +31,8 @@ export async function snapshotCanvas(
     canvas = await store.loadSnapshot(snap.seq);
     cache?.put(snap.seq, canvas);
   }
-  if (canvas.length !== spec.width * spec.height) throw new Error(`snapshot is ${canvas.length} bytes, canvas is ${spec.width}×${spec.height}`);
+  if (canvas.length !== spec.width * spec.height)
+    throw new Error(`snapshot is ${canvas.length} bytes, canvas is ${spec.width}×${spec.height}`);
   return canvas;
 }
 
@@ -54,7 +55,12 @@ export async function canvasAt(
 }
 
 /** Copies a region out of a row-major canvas. */
-export function cropRegion(canvas: Uint8Array, width: number, region: Region, out = new Uint8Array(region.w * region.h)): Uint8Array {
+export function cropRegion(
+  canvas: Uint8Array,
+  width: number,
+  region: Region,
+  out = new Uint8Array(region.w * region.h),
+): Uint8Array {
   for (let row = 0; row < region.h; row++) {
     const start = (region.y + row) * width + region.x;
     out.set(canvas.subarray(start, start + region.w), row * region.w);

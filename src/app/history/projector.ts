@@ -24,11 +24,21 @@ import type { HistoryRow, HistoryStore, SnapshotInput } from '../../ports/histor
 import { sleep } from '../sleep.ts';
 
 export interface ProjectorObserver {
-  committed?(info: { readonly seq: number; readonly events: number; readonly snapshots: number; readonly ms: number }): void;
+  committed?(info: {
+    readonly seq: number;
+    readonly events: number;
+    readonly snapshots: number;
+    readonly ms: number;
+  }): void;
   snapshot?(info: { readonly seq: number; readonly maxPlacedAt: number; readonly pixelCount: number }): void;
   storeDown?(info: { readonly error: Error; readonly heldFromSeq: number }): void;
   storeBack?(info: { readonly downMs: number; readonly attempts: number; readonly seq: number }): void;
-  reloaded?(info: { readonly seq: number; readonly snapshotSeq: number | null; readonly replayed: number; readonly reason: string }): void;
+  reloaded?(info: {
+    readonly seq: number;
+    readonly snapshotSeq: number | null;
+    readonly replayed: number;
+    readonly reason: string;
+  }): void;
   error?(info: { readonly error: Error; readonly what: string }): void;
   /** The projection stopped for good on a permanent failure (`run` then rejects with the same error). */
   halted?(info: { readonly error: ProjectionHalted }): void;
@@ -60,7 +70,6 @@ export interface HistoryProjector {
   readonly canvas: Uint8Array;
 }
 
-
 export function createHistoryProjector(options: HistoryProjectorOptions): HistoryProjector {
   const { store, source, clock, width, height, projection, observer = {} } = options;
   const retryInitialMs = options.retryInitialMs ?? 250;
@@ -88,14 +97,20 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
         const position = await store.position(projection);
         const snap = await store.latestSnapshot(position);
         const base = snap ? await store.loadSnapshot(snap.seq) : createCanvas({ width, height });
-        if (base.length !== width * height) throw new Error(`stored snapshot is ${base.length} bytes, canvas is ${width}×${height}`);
+        if (base.length !== width * height)
+          throw new Error(`stored snapshot is ${base.length} bytes, canvas is ${width}×${height}`);
         const from = snap?.seq ?? 0;
         const tail = await store.tail(from, position, Number.POSITIVE_INFINITY);
         canvas = replay(base, width, tail.changes);
         committedSeq = appliedSeq = position;
         pixelCount = (snap?.pixelCount ?? 0) + tail.changes.length;
         maxPlacedAt = Math.max(snap?.maxPlacedAt ?? 0, await store.tailMaxPlacedAt(from, position));
-        lastSnap = { seq: from, maxPlacedAt: snap?.maxPlacedAt ?? (position > 0 ? maxPlacedAt : 0), wallAt: clock.now(), eventsSince: tail.changes.length };
+        lastSnap = {
+          seq: from,
+          maxPlacedAt: snap?.maxPlacedAt ?? (position > 0 ? maxPlacedAt : 0),
+          wallAt: clock.now(),
+          eventsSince: tail.changes.length,
+        };
         observer.reloaded?.({ seq: position, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length, reason });
         return;
       } catch (error) {
@@ -109,13 +124,24 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
 
   function capture(): SnapshotInput {
     const snap: SnapshotInput = {
-      seq: appliedSeq, capturedAt: clock.now(), maxPlacedAt, pixelCount, width, height, canvas: canvas.slice(),
+      seq: appliedSeq,
+      capturedAt: clock.now(),
+      maxPlacedAt,
+      pixelCount,
+      width,
+      height,
+      canvas: canvas.slice(),
     };
     lastSnap = { seq: appliedSeq, maxPlacedAt, wallAt: snap.capturedAt, eventsSince: 0 };
     return snap;
   }
 
-  async function commitWithRetry(rows: readonly HistoryRow[], snapshots: readonly SnapshotInput[], newSeq: number, signal: AbortSignal): Promise<void> {
+  async function commitWithRetry(
+    rows: readonly HistoryRow[],
+    snapshots: readonly SnapshotInput[],
+    newSeq: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     let downSince = 0;
     let attempts = 0;
     for (let delay = retryInitialMs; ; delay = Math.min(delay * 2, retryMaxMs)) {
@@ -125,12 +151,22 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
         await store.commit({ projection, expectedSeq: committedSeq, newSeq, rows, snapshots });
         committedSeq = newSeq;
         if (downSince) observer.storeBack?.({ downMs: clock.now() - downSince, attempts, seq: newSeq });
-        observer.committed?.({ seq: newSeq, events: rows.length, snapshots: snapshots.length, ms: clock.now() - started });
-        for (const s of snapshots) observer.snapshot?.({ seq: s.seq, maxPlacedAt: s.maxPlacedAt, pixelCount: s.pixelCount });
+        observer.committed?.({
+          seq: newSeq,
+          events: rows.length,
+          snapshots: snapshots.length,
+          ms: clock.now() - started,
+        });
+        for (const s of snapshots)
+          observer.snapshot?.({ seq: s.seq, maxPlacedAt: s.maxPlacedAt, pixelCount: s.pixelCount });
         return;
       } catch (error) {
         if (error instanceof StoreRejected) {
-          throw new ProjectionHalted(`history store refused the batch ${committedSeq + 1}..${newSeq}: ${error.message}`, committedSeq + 1, { cause: error });
+          throw new ProjectionHalted(
+            `history store refused the batch ${committedSeq + 1}..${newSeq}: ${error.message}`,
+            committedSeq + 1,
+            { cause: error },
+          );
         }
         if (!(error instanceof StoreUnavailable)) throw error;
         if (!downSince) {
@@ -155,7 +191,8 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
       const placedAt = stored.event.placedAt;
       if (appliedSeq > lastSnap.seq) {
         const anchor = lastSnap.seq === 0 && lastSnap.maxPlacedAt === 0 ? placedAt : lastSnap.maxPlacedAt;
-        if (placedAt - anchor >= options.snapshotIntervalMs || lastSnap.eventsSince >= options.snapshotMaxEvents) snapshots.push(capture());
+        if (placedAt - anchor >= options.snapshotIntervalMs || lastSnap.eventsSince >= options.snapshotMaxEvents)
+          snapshots.push(capture());
       } else if (lastSnap.seq === 0 && lastSnap.maxPlacedAt === 0) {
         lastSnap.maxPlacedAt = placedAt;
       }
@@ -170,8 +207,12 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
   }
 
   const projector: HistoryProjector = {
-    get seq() { return committedSeq; },
-    get canvas() { return canvas; },
+    get seq() {
+      return committedSeq;
+    },
+    get canvas() {
+      return canvas;
+    },
 
     async run(signal) {
       runSignal = signal;
@@ -184,17 +225,22 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
         if (signal.aborted) inner.abort(); // aborted during `load`: a listener added now would never fire
         let conflict: SequenceConflict | null = null;
         try {
-          await source.run(committedSeq + 1, (batch) => exclusive(async () => {
-            try {
-              await handle(batch, inner.signal);
-            } catch (error) {
-              if (error instanceof SequenceConflict) {
-                conflict = error;
-                inner.abort();
-              }
-              throw error;
-            }
-          }), inner.signal);
+          await source.run(
+            committedSeq + 1,
+            (batch) =>
+              exclusive(async () => {
+                try {
+                  await handle(batch, inner.signal);
+                } catch (error) {
+                  if (error instanceof SequenceConflict) {
+                    conflict = error;
+                    inner.abort();
+                  }
+                  throw error;
+                }
+              }),
+            inner.signal,
+          );
         } catch (error) {
           if (error instanceof ProjectionHalted) {
             observer.halted?.({ error });

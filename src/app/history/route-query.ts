@@ -30,19 +30,33 @@ export interface ReplayRouteContext {
 }
 
 /** An integer query parameter in [min, max]. */
-export const int = (min: number, max: number) => z.string().regex(/^-?\d{1,10}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+export const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d{1,10}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 /** A time query parameter (`parseTime`), as ms since the epoch. */
-export const timeParam = z.string().max(40).transform((v, ctx) => {
-  const ms = parseTime(v);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch' });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const timeParam = z
+  .string()
+  .max(40)
+  .transform((v, ctx) => {
+    const ms = parseTime(v);
+    if (ms === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an ISO 8601 time with a zone (2026-04-01T12:00:00Z) or ms since the epoch',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** Parses a query with `schema`: the value, or a 400 naming every problem. */
-export function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
+export function parse<T extends z.ZodType>(
+  schema: T,
+  query: URLSearchParams,
+): { ok: true; value: z.output<T> } | { ok: false; response: HttpResponse } {
   const result = schema.safeParse(Object.fromEntries(query));
   if (result.success) return { ok: true, value: result.data };
   const message = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
@@ -50,8 +64,13 @@ export function parse<T extends z.ZodType>(schema: T, query: URLSearchParams): {
 }
 
 /** A store outage is `unavailable` (retry later); anything else is reported through `onError` and `internal`. */
-export function storeFailure(error: unknown, what: string, onError?: (error: Error, what: string) => void): HttpResponse {
-  if (error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
+export function storeFailure(
+  error: unknown,
+  what: string,
+  onError?: (error: Error, what: string) => void,
+): HttpResponse {
+  if (error instanceof StoreUnavailable)
+    return jsonError(ErrorCode.unavailable, 'history store is unavailable, retry later');
   onError?.(error as Error, what);
   return jsonError(ErrorCode.internal, `${what} failed`);
 }
@@ -60,10 +79,25 @@ export function storeFailure(error: unknown, what: string, onError?: (error: Err
  * A request refused by a concurrency limit (`Slots`): `rate_limited` when the client holds its share,
  * `unavailable` when every slot is taken; both say when to retry, in the body and in `Retry-After`.
  */
-export function slotRefusal(what: 'snapshot' | 'timelapse', why: 'busy' | 'per_key', slots: Slots, retryAfterSeconds: number, onRefused?: (limit: string) => void): HttpResponse {
+export function slotRefusal(
+  what: 'snapshot' | 'timelapse',
+  why: 'busy' | 'per_key',
+  slots: Slots,
+  retryAfterSeconds: number,
+  onRefused?: (limit: string) => void,
+): HttpResponse {
   onRefused?.(`${what}_${why === 'busy' ? 'slots' : 'per_client'}`);
-  const response = why === 'per_key'
-    ? jsonError(ErrorCode.rate_limited, `at most ${slots.perKey} ${what}${slots.perKey === 1 ? '' : 's'} at once per client; retry when yours is done`, { retryAfterSeconds })
-    : jsonError(ErrorCode.unavailable, `all ${slots.global} ${what} slots are busy; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  const response =
+    why === 'per_key'
+      ? jsonError(
+          ErrorCode.rate_limited,
+          `at most ${slots.perKey} ${what}${slots.perKey === 1 ? '' : 's'} at once per client; retry when yours is done`,
+          { retryAfterSeconds },
+        )
+      : jsonError(
+          ErrorCode.unavailable,
+          `all ${slots.global} ${what} slots are busy; retry in ${retryAfterSeconds} s`,
+          { retryAfterSeconds },
+        );
   return { ...response, headers: { ...response.headers, 'retry-after': String(retryAfterSeconds) } };
 }

@@ -69,13 +69,25 @@ export function historyRoutes(options: HistoryRoutesOptions): HttpRoute[] {
   };
   return [
     ...snapshotRoutes({
-      store, width, height, projection, clock, encoder, snapshots,
+      store,
+      width,
+      height,
+      projection,
+      clock,
+      encoder,
+      snapshots,
       snapshotLimits: options.snapshotLimits ?? DEFAULT_SNAPSHOT_LIMITS,
       timelapseLimits: limits,
       formats: video ? ['apng', 'mp4', 'webm'] : ['apng'],
       ...hooks,
     }),
-    ...pixelRoutes({ store, width, height, ...(options.usernames ? { usernames: options.usernames } : {}), ...(options.onError ? { onError: options.onError } : {}) }),
+    ...pixelRoutes({
+      store,
+      width,
+      height,
+      ...(options.usernames ? { usernames: options.usernames } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    }),
     ...timelapseRoutes({ store, width, height, projection, clock, encoder, video, limits, snapshots, ...hooks }),
     ...canvasIndexRoutes({ store, width, height, projection, clock, snapshots, ...hooks }),
     ...(options.export ? exportRoutes(options.export) : []),

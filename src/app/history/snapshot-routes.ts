@@ -42,7 +42,11 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): HttpRoute[] {
       async handle() {
         try {
           const summary = await store.summary(projection);
-          return json(200, { width, height, ...summary, limits, formats: options.formats }, { 'cache-control': 'no-store' });
+          return json(
+            200,
+            { width, height, ...summary, limits, formats: options.formats },
+            { 'cache-control': 'no-store' },
+          );
         } catch (error) {
           return failure(error, 'history info');
         }
@@ -56,7 +60,8 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): HttpRoute[] {
         const parsed = parse(snapshotQuery, request.query);
         if (!parsed.ok) return parsed.response;
         const { time, format } = parsed.value;
-        if (time > clock.now()) return jsonError(ErrorCode.bad_request, `time ${new Date(time).toISOString()} is in the future`);
+        if (time > clock.now())
+          return jsonError(ErrorCode.bad_request, `time ${new Date(time).toISOString()} is in the future`);
         const client = request.remoteAddress;
         const full = snapshotSlots.acquire(client);
         if (full) return slotRefusal('snapshot', full, snapshotSlots, 1, options.onRefused);
@@ -69,7 +74,12 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): HttpRoute[] {
             'x-rplace-height': String(height),
             'cache-control': 'public, max-age=60',
           };
-          if (format === 'png') return { status: 200, headers: { ...headers, 'content-type': 'image/png' }, body: await encoder.png(at.canvas, width, height) };
+          if (format === 'png')
+            return {
+              status: 200,
+              headers: { ...headers, 'content-type': 'image/png' },
+              body: await encoder.png(at.canvas, width, height),
+            };
           return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: at.canvas };
         } catch (error) {
           return failure(error, 'point-in-time canvas');

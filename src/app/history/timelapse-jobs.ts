@@ -35,7 +35,16 @@ export class TimelapseJobs {
     if (running >= this.maxConcurrent) return null;
     const existing = requestedId ? this.jobs.get(requestedId) : undefined;
     const id = existing?.state === 'running' || !requestedId ? randomUUID() : requestedId;
-    const job = { id, state: 'running' as const, framesDone: 0, framesTotal, startedAt: new Date(this.clock.now()).toISOString(), finishedAt: null, error: null, finishedMs: 0 };
+    const job = {
+      id,
+      state: 'running' as const,
+      framesDone: 0,
+      framesTotal,
+      startedAt: new Date(this.clock.now()).toISOString(),
+      finishedAt: null,
+      error: null,
+      finishedMs: 0,
+    };
     this.jobs.set(id, job);
     return job;
   }
@@ -47,7 +56,7 @@ export class TimelapseJobs {
 
   finish(id: string, state: 'done' | 'failed' | 'cancelled', error: string | null = null): void {
     const job = this.jobs.get(id);
-    if (!job || job.state !== 'running') return;
+    if (job?.state !== 'running') return;
     const now = this.clock.now();
     this.jobs.set(id, { ...job, state, error, finishedAt: new Date(now).toISOString(), finishedMs: now });
   }
@@ -62,7 +71,8 @@ export class TimelapseJobs {
   private prune(): void {
     const now = this.clock.now();
     for (const [id, job] of this.jobs) {
-      if (job.state !== 'running' && (now - job.finishedMs > KEEP_MS || this.jobs.size > MAX_JOBS)) this.jobs.delete(id);
+      if (job.state !== 'running' && (now - job.finishedMs > KEEP_MS || this.jobs.size > MAX_JOBS))
+        this.jobs.delete(id);
     }
   }
 }

@@ -55,7 +55,10 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
     fps: int(1, 60).default(10),
     duration: int(1, 600).default(10),
     format: z.enum(['apng', 'mp4', 'webm']).default('apng'),
-    job: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ -').optional(),
+    job: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ -')
+      .optional(),
   });
 
   return [
@@ -70,14 +73,23 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         const region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
         const frames = q.fps * q.duration;
         const problems: string[] = [];
-        if (region.x + region.w > width || region.y + region.h > height) problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`);
-        if (region.w * region.h > limits.maxRegionPixels) problems.push(`region has ${region.w * region.h} pixels; at most ${limits.maxRegionPixels}`);
+        if (region.x + region.w > width || region.y + region.h > height)
+          problems.push(
+            `region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`,
+          );
+        if (region.w * region.h > limits.maxRegionPixels)
+          problems.push(`region has ${region.w * region.h} pixels; at most ${limits.maxRegionPixels}`);
         if (frames > limits.maxFrames) problems.push(`fps × duration = ${frames} frames; at most ${limits.maxFrames}`);
-        if (region.w * region.h * frames > limits.maxPixelFrames) problems.push(`region pixels × frames = ${region.w * region.h * frames}; at most ${limits.maxPixelFrames} (use a smaller region or fewer frames)`);
+        if (region.w * region.h * frames > limits.maxPixelFrames)
+          problems.push(
+            `region pixels × frames = ${region.w * region.h * frames}; at most ${limits.maxPixelFrames} (use a smaller region or fewer frames)`,
+          );
         if (q.to <= q.from) problems.push('to must be after from');
-        if (q.to - q.from > limits.maxRangeMs) problems.push(`time range is over ${limits.maxRangeMs / 86_400_000} days`);
+        if (q.to - q.from > limits.maxRangeMs)
+          problems.push(`time range is over ${limits.maxRangeMs / 86_400_000} days`);
         if (q.to > clock.now()) problems.push(`to ${new Date(q.to).toISOString()} is in the future`);
-        if (q.format !== 'apng' && !video) problems.push(`format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
+        if (q.format !== 'apng' && !video)
+          problems.push(`format ${q.format} needs ffmpeg, which is not installed on this server; use apng`);
         if (problems.length > 0) return jsonError(ErrorCode.bad_request, problems.join('; '));
         const client = request.remoteAddress;
         const full = timelapseSlots.acquire(client);
@@ -102,7 +114,14 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         const span = { from: q.from, to: q.to, frames, region };
         // Progress counts frames the encoder has taken: the next one is asked for when the last is done.
         async function* regionFrames(): AsyncGenerator<Uint8Array> {
-          for await (const frame of timelapseFrames(store, { width, height }, projection, span, controller.signal, snapshots)) {
+          for await (const frame of timelapseFrames(
+            store,
+            { width, height },
+            projection,
+            span,
+            controller.signal,
+            snapshots,
+          )) {
             yield frame.pixels;
             jobs.progress(jobId, frame.index + 1);
           }
@@ -130,7 +149,13 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         if (q.format === 'apng' || !video) {
           return {
             status: 200,
-            headers: { ...common, 'content-type': 'image/apng', 'x-rplace-width': String(region.w), 'x-rplace-height': String(region.h), 'content-disposition': `inline; filename="timelapse-${jobId}.png"` },
+            headers: {
+              ...common,
+              'content-type': 'image/apng',
+              'x-rplace-width': String(region.w),
+              'x-rplace-height': String(region.h),
+              'content-disposition': `inline; filename="timelapse-${jobId}.png"`,
+            },
             body: releasing(body(apng()), release),
           };
         }
@@ -144,7 +169,10 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
             'x-rplace-height': String(size.height),
             'content-disposition': `inline; filename="timelapse-${jobId}.${q.format}"`,
           },
-          body: releasing(body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps, frames }, regionFrames())), release),
+          body: releasing(
+            body(video.encode(q.format, { width: region.w, height: region.h, fps: q.fps, frames }, regionFrames())),
+            release,
+          ),
         };
       },
     },
@@ -156,7 +184,11 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         const parsed = parse(z.object({ job: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }), request.query);
         if (!parsed.ok) return parsed.response;
         const job = jobs.get(parsed.value.job);
-        if (!job) return jsonError(ErrorCode.not_found, `no timelapse job ${parsed.value.job} (finished jobs are kept 10 minutes)`);
+        if (!job)
+          return jsonError(
+            ErrorCode.not_found,
+            `no timelapse job ${parsed.value.job} (finished jobs are kept 10 minutes)`,
+          );
         return json(200, job satisfies JobState, { 'cache-control': 'no-store' });
       },
     },

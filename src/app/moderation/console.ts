@@ -26,10 +26,24 @@ import type { BanMode, BanStore, Revocations } from '../../ports/auth.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { EventStream } from '../../ports/event-log.ts';
 import { executePlan, planFromStream, type ExecuteResult } from './execute.ts';
-import { clipRegion, createRestorePlanner, createRollbackPlanner, type ModerationPlan, type Planner } from '../../domain/moderation/plan.ts';
+import {
+  clipRegion,
+  createRestorePlanner,
+  createRollbackPlanner,
+  type ModerationPlan,
+  type Planner,
+} from '../../domain/moderation/plan.ts';
 import type { Region } from '../../domain/region.ts';
 import type { ModerationLog, ModeratorAction, ModeratorActions } from '../../ports/moderation.ts';
-import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion, fanOut, type RollbackAudit, type Survey } from './survey.ts';
+import {
+  createCanvasFold,
+  createRollbackAudit,
+  createSurvey,
+  cropRegion,
+  fanOut,
+  type RollbackAudit,
+  type Survey,
+} from './survey.ts';
 
 /** A rectangle, or a user (then the rectangle is optional). */
 export interface Selection {
@@ -46,7 +60,12 @@ export interface ConsoleDeps {
   readonly height: number;
   readonly palette: readonly PaletteColor[];
   /** Encodes palette indices as a PNG (src/adapters/image/png.ts). */
-  readonly encodePng: (indices: Uint8Array, width: number, height: number, palette: readonly PaletteColor[]) => Promise<Uint8Array>;
+  readonly encodePng: (
+    indices: Uint8Array,
+    width: number,
+    height: number,
+    palette: readonly PaletteColor[],
+  ) => Promise<Uint8Array>;
   readonly bans: BanStore;
   readonly revocations: Pick<Revocations, 'userBanned'>;
   readonly actions: ModeratorActions;
@@ -101,7 +120,8 @@ export function createModeratorConsole(deps: ConsoleDeps) {
   const results = new Map<string, { at: number; result: Promise<Omit<Applied, 'repeated'>> }>();
 
   async function scan<T>(run: () => Promise<T>): Promise<T> {
-    if (scans >= maxScans) throw new ConsoleBusy(`${maxScans} moderator scans of the stream are already running; try again in a moment`);
+    if (scans >= maxScans)
+      throw new ConsoleBusy(`${maxScans} moderator scans of the stream are already running; try again in a moment`);
     scans++;
     try {
       return await run();
@@ -114,7 +134,12 @@ export function createModeratorConsole(deps: ConsoleDeps) {
 
   function planner(selection: Selection): Planner {
     const region = selection.region === undefined ? undefined : clip(selection.region);
-    if (selection.userId !== undefined) return createRollbackPlanner(deps.width, deps.height, { userId: selection.userId, since: selection.since, ...(region ? { region } : {}) });
+    if (selection.userId !== undefined)
+      return createRollbackPlanner(deps.width, deps.height, {
+        userId: selection.userId,
+        since: selection.since,
+        ...(region ? { region } : {}),
+      });
     if (region === undefined) throw new RangeError('a selection needs a rectangle or a user');
     return createRestorePlanner(deps.width, deps.height, { at: selection.since, region });
   }
@@ -124,7 +149,8 @@ export function createModeratorConsole(deps: ConsoleDeps) {
     if (selection.region !== undefined) return clip(selection.region);
     if (plan.changes.length === 0) return { x: 0, y: 0, w: 1, h: 1 };
     let [x0, y0, x1, y1] = [deps.width, deps.height, 0, 0];
-    for (const c of plan.changes) [x0, y0, x1, y1] = [Math.min(x0, c.x), Math.min(y0, c.y), Math.max(x1, c.x + 1), Math.max(y1, c.y + 1)];
+    for (const c of plan.changes)
+      [x0, y0, x1, y1] = [Math.min(x0, c.x), Math.min(y0, c.y), Math.max(x1, c.x + 1), Math.max(y1, c.y + 1)];
     return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   }
 
@@ -132,7 +158,8 @@ export function createModeratorConsole(deps: ConsoleDeps) {
   async function feed(fold: { add: Planner['add'] }): Promise<number> {
     const last = await deps.stream.lastSeq();
     if (last > 0) {
-      for await (const batch of deps.stream.read(1, { untilSeq: last })) for (const s of batch) fold.add(s.seq, s.event);
+      for await (const batch of deps.stream.read(1, { untilSeq: last }))
+        for (const s of batch) fold.add(s.seq, s.event);
     }
     return last;
   }
@@ -143,10 +170,25 @@ export function createModeratorConsole(deps: ConsoleDeps) {
     return after;
   }
 
-  async function runApply(selection: Selection, moderatorId: string, rollbackId: string): Promise<Omit<Applied, 'repeated'>> {
+  async function runApply(
+    selection: Selection,
+    moderatorId: string,
+    rollbackId: string,
+  ): Promise<Omit<Applied, 'repeated'>> {
     const plan = await scan(() => planFromStream(deps.stream, planner(selection)));
-    const result: ExecuteResult = await executePlan(plan, deps.stream, deps.log, { width: deps.width, moderatorId, rollbackId, now: deps.clock.now });
-    return { rollbackId, planned: plan.changes.length, applied: result.applied, superseded: result.superseded, contended: result.contended.length };
+    const result: ExecuteResult = await executePlan(plan, deps.stream, deps.log, {
+      width: deps.width,
+      moderatorId,
+      rollbackId,
+      now: deps.clock.now,
+    });
+    return {
+      rollbackId,
+      planned: plan.changes.length,
+      applied: result.applied,
+      superseded: result.superseded,
+      contended: result.contended.length,
+    };
   }
 
   return {
@@ -154,7 +196,12 @@ export function createModeratorConsole(deps: ConsoleDeps) {
 
     survey: (selection: Selection): Promise<Survey> =>
       scan(async () => {
-        const fold = createSurvey(deps.width, deps.height, { ...(selection.region === undefined ? {} : { region: clip(selection.region) }), since: selection.since, ...(selection.until === undefined ? {} : { until: selection.until }), ...(selection.userId === undefined ? {} : { userId: selection.userId }) });
+        const fold = createSurvey(deps.width, deps.height, {
+          ...(selection.region === undefined ? {} : { region: clip(selection.region) }),
+          since: selection.since,
+          ...(selection.until === undefined ? {} : { until: selection.until }),
+          ...(selection.userId === undefined ? {} : { userId: selection.userId }),
+        });
         await feed(fold);
         return fold.finish();
       }),
@@ -166,13 +213,23 @@ export function createModeratorConsole(deps: ConsoleDeps) {
         const last = await feed(fanOut([plan, canvas]));
         const planned = plan.finish();
         const region = previewRegion(selection, planned);
-        if (region.w * region.h > maxPreviewPixels) throw new PreviewTooLarge(`the rollback spans ${region.w}×${region.h} pixels; preview at most ${maxPreviewPixels} at once (select a rectangle)`);
+        if (region.w * region.h > maxPreviewPixels)
+          throw new PreviewTooLarge(
+            `the rollback spans ${region.w}×${region.h} pixels; preview at most ${maxPreviewPixels} at once (select a rectangle)`,
+          );
         const before = cropRegion(canvas.finish(), deps.width, region);
         const [beforePng, afterPng] = await Promise.all([
           deps.encodePng(before, region.w, region.h, deps.palette),
           deps.encodePng(afterImage(before, region, planned), region.w, region.h, deps.palette),
         ]);
-        return { region, pixels: planned.changes.length, matchedEvents: planned.matchedEvents, throughSeq: Math.max(planned.throughSeq, last), beforePng, afterPng };
+        return {
+          region,
+          pixels: planned.changes.length,
+          matchedEvents: planned.matchedEvents,
+          throughSeq: Math.max(planned.throughSeq, last),
+          beforePng,
+          afterPng,
+        };
       }),
 
     async apply(selection: Selection, moderatorId: string, idempotencyKey: string): Promise<Applied> {
@@ -190,16 +247,31 @@ export function createModeratorConsole(deps: ConsoleDeps) {
     },
 
     /** Bans (closing the user's sockets on every edge) or shadow-bans; recorded once per key. */
-    async ban(userId: string, mode: BanMode, moderatorId: string, idempotencyKey: string): Promise<{ readonly repeated: boolean }> {
+    async ban(
+      userId: string,
+      mode: BanMode,
+      moderatorId: string,
+      idempotencyKey: string,
+    ): Promise<{ readonly repeated: boolean }> {
       await deps.bans.set(userId, mode);
       if (mode === 'ban') await deps.revocations.userBanned(userId);
-      const recorded = await deps.actions.record({ moderatorId, action: mode, targetId: userId }, `${moderatorId}:${idempotencyKey}`);
+      const recorded = await deps.actions.record(
+        { moderatorId, action: mode, targetId: userId },
+        `${moderatorId}:${idempotencyKey}`,
+      );
       return { repeated: !recorded };
     },
 
-    async unban(userId: string, moderatorId: string, idempotencyKey: string): Promise<{ readonly lifted: boolean; readonly repeated: boolean }> {
+    async unban(
+      userId: string,
+      moderatorId: string,
+      idempotencyKey: string,
+    ): Promise<{ readonly lifted: boolean; readonly repeated: boolean }> {
       const lifted = await deps.bans.clear(userId);
-      const recorded = await deps.actions.record({ moderatorId, action: 'unban', targetId: userId }, `${moderatorId}:${idempotencyKey}`);
+      const recorded = await deps.actions.record(
+        { moderatorId, action: 'unban', targetId: userId },
+        `${moderatorId}:${idempotencyKey}`,
+      );
       return { lifted, repeated: !recorded };
     },
 
@@ -208,7 +280,10 @@ export function createModeratorConsole(deps: ConsoleDeps) {
       scan(async () => {
         const fold = createRollbackAudit(limit);
         const [, actions] = await Promise.all([feed(fold), deps.actions.recent(limit)]);
-        const entries: AuditEntry[] = [...fold.finish().map((r) => ({ kind: 'rollback' as const, ...r })), ...actions.map((a) => ({ kind: 'action' as const, ...a }))];
+        const entries: AuditEntry[] = [
+          ...fold.finish().map((r) => ({ kind: 'rollback' as const, ...r })),
+          ...actions.map((a) => ({ kind: 'action' as const, ...a })),
+        ];
         entries.sort((a, b) => (b.kind === 'rollback' ? b.firstAt : b.at) - (a.kind === 'rollback' ? a.firstAt : a.at));
         return entries.slice(0, limit);
       }),

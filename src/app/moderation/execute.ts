@@ -43,7 +43,12 @@ export interface ExecuteResult {
   readonly lastSeq: number;
 }
 
-export async function executePlan(plan: ModerationPlan, stream: EventStream, log: ModerationLog, options: ExecuteOptions): Promise<ExecuteResult> {
+export async function executePlan(
+  plan: ModerationPlan,
+  stream: EventStream,
+  log: ModerationLog,
+  options: ExecuteOptions,
+): Promise<ExecuteResult> {
   const maxAttempts = options.maxAttemptsPerChange ?? 50;
   let pending: PlannedChange[] = [...plan.changes];
   let expected = plan.throughSeq;
@@ -68,7 +73,15 @@ export async function executePlan(plan: ModerationPlan, stream: EventStream, log
     let attempts = 0;
     for (;;) {
       const result = await log.appendIfLast(
-        { kind: EventKind.PixelRestored, x: change.x, y: change.y, color: change.to, userId: options.moderatorId, requestId: options.rollbackId, placedAt: options.now() },
+        {
+          kind: EventKind.PixelRestored,
+          x: change.x,
+          y: change.y,
+          color: change.to,
+          userId: options.moderatorId,
+          requestId: options.rollbackId,
+          placedAt: options.now(),
+        },
         `mod/${options.rollbackId}/${change.x}.${change.y}`,
         expected,
       );

@@ -36,7 +36,14 @@ const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 const Time = z.number().int().min(0).max(8.64e15);
 const SelectionBody = z.strictObject({
   /** Optional only with `user`: then that user's placements anywhere. */
-  region: z.strictObject({ x: z.number().int().min(0), y: z.number().int().min(0), width: z.number().int().min(1), height: z.number().int().min(1) }).optional(),
+  region: z
+    .strictObject({
+      x: z.number().int().min(0),
+      y: z.number().int().min(0),
+      width: z.number().int().min(1),
+      height: z.number().int().min(1),
+    })
+    .optional(),
   since: Time,
   until: Time.optional(),
   /** A username or a user id: only that user's placements. */
@@ -44,7 +51,11 @@ const SelectionBody = z.strictObject({
 });
 const Key = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'idempotencyKey: 8 to 64 of A-Z a-z 0-9 _ -');
 const ApplyBody = z.strictObject({ selection: SelectionBody, idempotencyKey: Key });
-const BanBody = z.strictObject({ user: z.string().min(1).max(64), mode: z.enum(['ban', 'shadow']), idempotencyKey: Key });
+const BanBody = z.strictObject({
+  user: z.string().min(1).max(64),
+  mode: z.enum(['ban', 'shadow']),
+  idempotencyKey: Key,
+});
 const UnbanBody = z.strictObject({ user: z.string().min(1).max(64), idempotencyKey: Key });
 
 export interface ModRoutesDeps {
@@ -65,7 +76,8 @@ type Parsed<T> = { ok: true; value: T } | { ok: false; response: HttpResponse };
 
 function parse<T>(schema: z.ZodType<T>, request: HttpRequest): Parsed<T> {
   const body = request.body ?? new Uint8Array();
-  if (body.length > MAX_MOD_BODY_BYTES) return { ok: false, response: jsonError(ErrorCode.too_large, `body over ${MAX_MOD_BODY_BYTES} bytes`) };
+  if (body.length > MAX_MOD_BODY_BYTES)
+    return { ok: false, response: jsonError(ErrorCode.too_large, `body over ${MAX_MOD_BODY_BYTES} bytes`) };
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(body).toString('utf8'));
@@ -73,7 +85,17 @@ function parse<T>(schema: z.ZodType<T>, request: HttpRequest): Parsed<T> {
     return { ok: false, response: jsonError(ErrorCode.bad_request, 'body must be JSON') };
   }
   const result = schema.safeParse(value);
-  if (!result.success) return { ok: false, response: jsonError(ErrorCode.bad_request, result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ').slice(0, 300)) };
+  if (!result.success)
+    return {
+      ok: false,
+      response: jsonError(
+        ErrorCode.bad_request,
+        result.error.issues
+          .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+          .join('; ')
+          .slice(0, 300),
+      ),
+    };
   return { ok: true, value: result.data };
 }
 
@@ -85,7 +107,9 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
     if (sessionId === undefined) return null;
     const session = await deps.sessions.get(sessionId);
     if (session === null) return null;
-    return (await deps.roles.isModerator(session.userId)) ? { userId: session.userId, username: session.username } : null;
+    return (await deps.roles.isModerator(session.userId))
+      ? { userId: session.userId, username: session.username }
+      : null;
   }
 
   async function resolveUser(user: string): Promise<string | null> {
@@ -95,28 +119,47 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
   }
 
   async function selectionOf(body: z.infer<typeof SelectionBody>): Promise<Selection | HttpResponse> {
-    if (body.region === undefined && body.user === undefined) return jsonError(ErrorCode.bad_request, 'select a region, a user, or both');
+    if (body.region === undefined && body.user === undefined)
+      return jsonError(ErrorCode.bad_request, 'select a region, a user, or both');
     let region;
     try {
-      region = body.region === undefined ? undefined : deps.console.clip({ x: body.region.x, y: body.region.y, w: body.region.width, h: body.region.height });
+      region =
+        body.region === undefined
+          ? undefined
+          : deps.console.clip({ x: body.region.x, y: body.region.y, w: body.region.width, h: body.region.height });
     } catch (error) {
       return jsonError(ErrorCode.invalid_coordinates, (error as Error).message);
     }
-    if (region !== undefined && region.w * region.h > MAX_REGION_PIXELS) return jsonError(ErrorCode.too_large, `the region has ${region.w * region.h} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`);
-    if (body.until !== undefined && body.until < body.since) return jsonError(ErrorCode.bad_request, 'until is before since');
+    if (region !== undefined && region.w * region.h > MAX_REGION_PIXELS)
+      return jsonError(
+        ErrorCode.too_large,
+        `the region has ${region.w * region.h} pixels; at most ${MAX_REGION_PIXELS} (1024×1024) per action`,
+      );
+    if (body.until !== undefined && body.until < body.since)
+      return jsonError(ErrorCode.bad_request, 'until is before since');
     const userId = body.user === undefined ? undefined : await resolveUser(body.user);
     if (userId === null) return jsonError(ErrorCode.not_found, `no such user: ${body.user}`);
-    return { ...(region === undefined ? {} : { region }), since: body.since, ...(body.until === undefined ? {} : { until: body.until }), ...(userId === undefined ? {} : { userId }) };
+    return {
+      ...(region === undefined ? {} : { region }),
+      since: body.since,
+      ...(body.until === undefined ? {} : { until: body.until }),
+      ...(userId === undefined ? {} : { userId }),
+    };
   }
 
   /** The check every route makes first; then CSRF for POSTs; failures of the stores are 503. */
-  const route = (method: 'GET' | 'POST', path: string, run: (request: HttpRequest, moderator: Moderator) => Promise<HttpResponse>): HttpRoute => ({
+  const route = (
+    method: 'GET' | 'POST',
+    path: string,
+    run: (request: HttpRequest, moderator: Moderator) => Promise<HttpResponse>,
+  ): HttpRoute => ({
     method,
     path,
     maxBodyBytes: method === 'POST' ? MAX_MOD_BODY_BYTES : 0,
     async handle(request) {
       const moderator = await moderatorOf(request);
-      if (moderator === null) return jsonError(ErrorCode.forbidden, 'moderators only: sign in with an account that holds the moderator role');
+      if (moderator === null)
+        return jsonError(ErrorCode.forbidden, 'moderators only: sign in with an account that holds the moderator role');
       if (method === 'POST') {
         const csrf = checkCsrf(deps.origins, request.headers);
         if (csrf !== null) return jsonError(ErrorCode.forbidden, csrf);
@@ -127,30 +170,58 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
         if (error instanceof PreviewTooLarge) return jsonError(ErrorCode.too_large, error.message);
         if (error instanceof ConsoleBusy) return jsonError(ErrorCode.unavailable, error.message);
         // Nothing of the action is lost: a retry with the same idempotency key completes it exactly once.
-        if (error instanceof LogUnavailable || error instanceof StoreUnavailable) return jsonError(ErrorCode.unavailable, `${error.message.slice(0, 200)}; retry the action`);
+        if (error instanceof LogUnavailable || error instanceof StoreUnavailable)
+          return jsonError(ErrorCode.unavailable, `${error.message.slice(0, 200)}; retry the action`);
         throw error;
       }
     },
   });
 
-  const withSelection = (run: (selection: Selection, moderator: Moderator) => Promise<HttpResponse>) => async (request: HttpRequest, moderator: Moderator) => {
-    const body = parse(SelectionBody, request);
-    if (!body.ok) return body.response;
-    const selection = await selectionOf(body.value);
-    return 'status' in selection ? selection : run(selection, moderator);
-  };
+  const withSelection =
+    (run: (selection: Selection, moderator: Moderator) => Promise<HttpResponse>) =>
+    async (request: HttpRequest, moderator: Moderator) => {
+      const body = parse(SelectionBody, request);
+      if (!body.ok) return body.response;
+      const selection = await selectionOf(body.value);
+      return 'status' in selection ? selection : run(selection, moderator);
+    };
 
   return [
     route('GET', '/api/v1/mod/me', async (_request, moderator) => json(200, moderator, noStore)),
-    route('POST', '/api/v1/mod/survey', withSelection(async (selection) => {
-      const survey = await deps.console.survey(selection);
-      const names = await deps.users.usernamesOf(survey.users.map((u) => u.userId));
-      return json(200, { ...survey, region: selection.region === undefined ? undefined : wireRegion(selection.region), users: survey.users.map((u) => ({ ...u, username: names.get(u.userId) ?? null })) }, noStore);
-    })),
-    route('POST', '/api/v1/mod/preview', withSelection(async (selection) => {
-      const preview = await deps.console.preview(selection);
-      return json(200, { ...preview, region: wireRegion(preview.region), beforePng: Buffer.from(preview.beforePng).toString('base64'), afterPng: Buffer.from(preview.afterPng).toString('base64') }, noStore);
-    })),
+    route(
+      'POST',
+      '/api/v1/mod/survey',
+      withSelection(async (selection) => {
+        const survey = await deps.console.survey(selection);
+        const names = await deps.users.usernamesOf(survey.users.map((u) => u.userId));
+        return json(
+          200,
+          {
+            ...survey,
+            region: selection.region === undefined ? undefined : wireRegion(selection.region),
+            users: survey.users.map((u) => ({ ...u, username: names.get(u.userId) ?? null })),
+          },
+          noStore,
+        );
+      }),
+    ),
+    route(
+      'POST',
+      '/api/v1/mod/preview',
+      withSelection(async (selection) => {
+        const preview = await deps.console.preview(selection);
+        return json(
+          200,
+          {
+            ...preview,
+            region: wireRegion(preview.region),
+            beforePng: Buffer.from(preview.beforePng).toString('base64'),
+            afterPng: Buffer.from(preview.afterPng).toString('base64'),
+          },
+          noStore,
+        );
+      }),
+    ),
     route('POST', '/api/v1/mod/apply', async (request, moderator) => {
       const body = parse(ApplyBody, request);
       if (!body.ok) return body.response;
@@ -172,12 +243,17 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       if (!body.ok) return body.response;
       const userId = await resolveUser(body.value.user);
       if (userId === null) return jsonError(ErrorCode.not_found, `no such user: ${body.value.user}`);
-      return json(200, { userId, ...(await deps.console.unban(userId, moderator.userId, body.value.idempotencyKey)) }, noStore);
+      return json(
+        200,
+        { userId, ...(await deps.console.unban(userId, moderator.userId, body.value.idempotencyKey)) },
+        noStore,
+      );
     }),
     route('GET', '/api/v1/mod/audit', async (request) => {
       const raw = request.query.get('limit') ?? '50';
       const limit = /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN;
-      if (!(limit >= 1 && limit <= MAX_AUDIT)) return jsonError(ErrorCode.bad_request, `limit must be 1 to ${MAX_AUDIT}`);
+      if (!(limit >= 1 && limit <= MAX_AUDIT))
+        return jsonError(ErrorCode.bad_request, `limit must be 1 to ${MAX_AUDIT}`);
       const entries = await deps.console.audit(limit);
       const ids = new Set<string>();
       for (const e of entries) {
@@ -186,7 +262,17 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       }
       const names = await deps.users.usernamesOf([...ids]);
       const name = (id: string) => names.get(id) ?? null;
-      return json(200, { entries: entries.map((e) => ({ ...e, moderator: name(e.moderatorId), ...(e.kind === 'action' ? { target: name(e.targetId) } : {}) })) }, noStore);
+      return json(
+        200,
+        {
+          entries: entries.map((e) => ({
+            ...e,
+            moderator: name(e.moderatorId),
+            ...(e.kind === 'action' ? { target: name(e.targetId) } : {}),
+          })),
+        },
+        noStore,
+      );
     }),
   ];
 }

@@ -65,7 +65,8 @@ export function createSurvey(width: number, height: number, criteria: SurveyCrit
         pixels++;
       }
       const entry = byUser.get(event.userId);
-      if (entry === undefined) byUser.set(event.userId, { placements: 1, firstAt: event.placedAt, lastAt: event.placedAt });
+      if (entry === undefined)
+        byUser.set(event.userId, { placements: 1, firstAt: event.placedAt, lastAt: event.placedAt });
       else {
         entry.placements++;
         entry.firstAt = Math.min(entry.firstAt, event.placedAt);
@@ -92,7 +93,10 @@ export interface RollbackAudit {
 
 /** One entry per rollback id, newest (by first sequence) first, at most `max` (older ones are dropped as the fold goes). */
 export function createRollbackAudit(max = 200): Fold<readonly RollbackAudit[]> {
-  const entries = new Map<string, { moderatorId: string; pixels: number; firstAt: number; lastAt: number; firstSeq: number }>();
+  const entries = new Map<
+    string,
+    { moderatorId: string; pixels: number; firstAt: number; lastAt: number; firstSeq: number }
+  >();
   return {
     add(seq, event) {
       if (event.kind !== EventKind.PixelRestored) return;
@@ -102,7 +106,13 @@ export function createRollbackAudit(max = 200): Fold<readonly RollbackAudit[]> {
         entry.lastAt = Math.max(entry.lastAt, event.placedAt);
         return;
       }
-      entries.set(event.requestId, { moderatorId: event.userId, pixels: 1, firstAt: event.placedAt, lastAt: event.placedAt, firstSeq: seq });
+      entries.set(event.requestId, {
+        moderatorId: event.userId,
+        pixels: 1,
+        firstAt: event.placedAt,
+        lastAt: event.placedAt,
+        firstSeq: seq,
+      });
       // Map order is insertion order, i.e. first sequence: the first key is the oldest rollback.
       if (entries.size > max) entries.delete(entries.keys().next().value as string);
     },

@@ -24,66 +24,98 @@ import { confirm, refuseWhileRunning } from '../guard.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerBitmap(program: Command): void {
-  const rebuild = program.commands.find((c) => c.name() === 'rebuild') ?? program.command('rebuild').description('rebuild a projection from the stream');
-  rebuild.command('bitmap')
-    .description('rebuild the live Redis bitmap from the newest verified snapshot + the stream tail (byte-identical to the live projection)')
+  const rebuild =
+    program.commands.find((c) => c.name() === 'rebuild') ??
+    program.command('rebuild').description('rebuild a projection from the stream');
+  rebuild
+    .command('bitmap')
+    .description(
+      'rebuild the live Redis bitmap from the newest verified snapshot + the stream tail (byte-identical to the live projection)',
+    )
     .option('--full', 'replay the whole stream from sequence 1 instead of starting from a snapshot')
     .option('--quiet', 'no progress bar')
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'rebuild even while the bitmap projector is running')
-    .action(cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean; full?: boolean }) => {
-      const config = loadConfig(bitmapProjectorSchema);
-      const names = namesFor(config.CANVAS_ID);
-      const spec = canvasSpecOf(config);
-      const logger = pino({ level: 'warn' }, pino.destination(2));
-      await withLifecycle(logger, async (life) => {
-        const nc = await openNats(life, config.NATS_URL, `rplace-cli-rebuild-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-        await refuseWhileRunning(nc, names.canvasId, 'bitmap-projector', 'rebuild bitmap', opts.force === true);
-        if (!(await confirm(`replace the Redis bitmap ${names.canvasKey} with a replay of ${names.stream}?`, opts.yes === true))) {
-          process.stdout.write('nothing changed\n');
-          return;
-        }
-        const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
-        const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'rebuild', logger, maxBatch: 8192, pullMessages: 16_384 });
-        const store = createRedisBitmapStore(redis, names, spec);
-        let snapshots: SnapshotSource | undefined;
-        if (opts.full !== true) {
-          try {
-            snapshots = createPgHistoryStore(await openPg(life, config.DATABASE_URL, names.pgSchema, logger), logger);
-          } catch (error) {
-            process.stderr.write(`no snapshots (${(error as Error).message}); replaying the whole stream\n`);
+    .action(
+      cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean; full?: boolean }) => {
+        const config = loadConfig(bitmapProjectorSchema);
+        const names = namesFor(config.CANVAS_ID);
+        const spec = canvasSpecOf(config);
+        const logger = pino({ level: 'warn' }, pino.destination(2));
+        await withLifecycle(logger, async (life) => {
+          const nc = await openNats(
+            life,
+            config.NATS_URL,
+            `rplace-cli-rebuild-${names.canvasId}`,
+            natsAuthOf(config, natsInboxPrefix('operator', names)),
+          );
+          await refuseWhileRunning(nc, names.canvasId, 'bitmap-projector', 'rebuild bitmap', opts.force === true);
+          if (
+            !(await confirm(
+              `replace the Redis bitmap ${names.canvasKey} with a replay of ${names.stream}?`,
+              opts.yes === true,
+            ))
+          ) {
+            process.stdout.write('nothing changed\n');
+            return;
           }
-        }
-        const showBar = !opts.quiet && process.stderr.isTTY;
-        const bar = new cliProgress.SingleBar({
-          format: 'rebuild bitmap [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | eta {eta_formatted}',
-          stream: process.stderr,
-          hideCursor: true,
-        }, cliProgress.Presets.shades_classic);
-        const started = performance.now();
-        let barStarted = false;
-        let lastDraw = 0;
-        const result = await rebuildBitmap({ stream, store, spec, ...(snapshots ? { snapshots } : {}) }, {
-          full: opts.full === true,
-          onProgress: ({ seq, targetSeq }) => {
-            if (!showBar) return;
-            if (!barStarted) {
-              bar.start(targetSeq, 0, { rate: '0' });
-              barStarted = true;
+          const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
+          const stream = createNatsEventStream(nc, names, {
+            canvas: eventBoundsOf(spec),
+            reader: 'rebuild',
+            logger,
+            maxBatch: 8192,
+            pullMessages: 16_384,
+          });
+          const store = createRedisBitmapStore(redis, names, spec);
+          let snapshots: SnapshotSource | undefined;
+          if (opts.full !== true) {
+            try {
+              snapshots = createPgHistoryStore(await openPg(life, config.DATABASE_URL, names.pgSchema, logger), logger);
+            } catch (error) {
+              process.stderr.write(`no snapshots (${(error as Error).message}); replaying the whole stream\n`);
             }
-            const now = performance.now();
-            if (now - lastDraw < 100 && seq < targetSeq) return;
-            lastDraw = now;
-            bar.update(seq, { rate: Math.round(seq / ((now - started) / 1000)).toLocaleString('en-US') });
-          },
+          }
+          const showBar = !opts.quiet && process.stderr.isTTY;
+          const bar = new cliProgress.SingleBar(
+            {
+              format:
+                'rebuild bitmap [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | eta {eta_formatted}',
+              stream: process.stderr,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          const started = performance.now();
+          let barStarted = false;
+          let lastDraw = 0;
+          const result = await rebuildBitmap(
+            { stream, store, spec, ...(snapshots ? { snapshots } : {}) },
+            {
+              full: opts.full === true,
+              onProgress: ({ seq, targetSeq }) => {
+                if (!showBar) return;
+                if (!barStarted) {
+                  bar.start(targetSeq, 0, { rate: '0' });
+                  barStarted = true;
+                }
+                const now = performance.now();
+                if (now - lastDraw < 100 && seq < targetSeq) return;
+                lastDraw = now;
+                bar.update(seq, { rate: Math.round(seq / ((now - started) / 1000)).toLocaleString('en-US') });
+              },
+            },
+          );
+          if (barStarted) bar.stop();
+          const seconds = result.ms / 1000;
+          process.stdout.write(
+            `bitmap ${names.canvasKey} rebuilt through sequence ${result.seq}: ${result.events} events in ${seconds.toFixed(2)} s` +
+              (result.events > 0
+                ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n`
+                : '\n') +
+              `${describeRecovery(result)}\n`,
+          );
         });
-        if (barStarted) bar.stop();
-        const seconds = result.ms / 1000;
-        process.stdout.write(
-          `bitmap ${names.canvasKey} rebuilt through sequence ${result.seq}: ${result.events} events in ${seconds.toFixed(2)} s` +
-            (result.events > 0 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n` : '\n') +
-            `${describeRecovery(result)}\n`,
-        );
-      });
-    }));
+      }),
+    );
 }

@@ -45,10 +45,15 @@ interface ExportOptions {
 }
 
 /** `--format`, else the output's extension (`.csv`, `.ndjson`/`.jsonl`, `.parquet`, each optionally `.gz`), else csv. */
-function formatOf(output: string | undefined, format: string | undefined, gzip: boolean): { format: ExportFormat; gzip: boolean } {
+function formatOf(
+  output: string | undefined,
+  format: string | undefined,
+  gzip: boolean,
+): { format: ExportFormat; gzip: boolean } {
   const gz = gzip || Boolean(output?.toLowerCase().endsWith('.gz'));
   if (format !== undefined) {
-    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+      throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
     return { format: format as ExportFormat, gzip: gz };
   }
   const name = (output ?? '').toLowerCase().replace(/\.gz$/, '');
@@ -61,10 +66,14 @@ async function runExport(opts: ExportOptions): Promise<void> {
   const { format, gzip } = formatOf(opts.output, opts.format, Boolean(opts.gzip));
   const from = opts.from === undefined ? undefined : parseTime(opts.from);
   const to = opts.to === undefined ? undefined : parseTime(opts.to);
-  if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq)) throw new UsageError('--after-seq must be a sequence number');
+  if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq))
+    throw new UsageError('--after-seq must be a sequence number');
   const afterSeq = opts.afterSeq === undefined ? undefined : Number(opts.afterSeq);
   const config = loadConfig(historySchema);
-  if (!opts.rawUserIds && !config.EXPORT_USER_SALT) throw new UsageError('user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API\'s), or pass --raw-user-ids');
+  if (!opts.rawUserIds && !config.EXPORT_USER_SALT)
+    throw new UsageError(
+      "user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API's), or pass --raw-user-ids",
+    );
   const spec = canvasSpecOf(config);
   const region = opts.region === undefined ? undefined : parseRegion(opts.region);
   const names = namesFor(config.CANVAS_ID);
@@ -74,12 +83,18 @@ async function runExport(opts: ExportOptions): Promise<void> {
     await migrateToLatest(pg.pool, names.pgSchema);
     const store = createPgHistoryStore(pg, logger);
     const pgLog = createPgPlacementLog(pg, names.consumers.history);
-    const planned = await planExport(store, pgLog, spec, {
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-      ...(afterSeq === undefined ? {} : { afterSeq }),
-      ...(region ? { region } : {}),
-    }, Date.now());
+    const planned = await planExport(
+      store,
+      pgLog,
+      spec,
+      {
+        ...(from === undefined ? {} : { from }),
+        ...(to === undefined ? {} : { to }),
+        ...(afterSeq === undefined ? {} : { afterSeq }),
+        ...(region ? { region } : {}),
+      },
+      Date.now(),
+    );
     if (!planned.ok) throw new UsageError(planned.problems.join('; '));
     const { plan } = planned;
     let interrupted = false;
@@ -97,19 +112,24 @@ async function runExport(opts: ExportOptions): Promise<void> {
         }
       },
     };
-    const out: Writable = opts.output === undefined || opts.output === '-' ? process.stdout : createWriteStream(opts.output);
+    const out: Writable =
+      opts.output === undefined || opts.output === '-' ? process.stdout : createWriteStream(opts.output);
     if (out !== process.stdout) await once(out, 'open');
     let writeError: Error | null = null;
     out.on('error', (error) => (writeError = error));
     const span = Math.max(0, plan.toSeq - plan.startSeq);
-    const progress = new cliProgress.SingleBar({
-      format: 'export [{bar}] {percentage}% | seq {seq} | {rows} rows | {rate}',
-      stream: process.stderr,
-      hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const progress = new cliProgress.SingleBar(
+      {
+        format: 'export [{bar}] {percentage}% | seq {seq} | {rows} rows | {rate}',
+        stream: process.stderr,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     progress.start(span, 0, { seq: plan.startSeq, rows: 0, rate: '' });
     const started = Date.now();
-    let rows = 0, lastSeq = plan.startSeq;
+    let rows = 0,
+      lastSeq = plan.startSeq;
     const encoded = exportBytes(log, plan, {
       format,
       userKey: opts.rawUserIds ? rawUserKey : saltedUserKey(config.EXPORT_USER_SALT as string),
@@ -118,7 +138,11 @@ async function runExport(opts: ExportOptions): Promise<void> {
       onBatch: (seq, n) => {
         rows += n;
         lastSeq = seq;
-        progress.update(seq - plan.startSeq, { seq, rows, rate: `${Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000))} ev/s` });
+        progress.update(seq - plan.startSeq, {
+          seq,
+          rows,
+          rate: `${Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000))} ev/s`,
+        });
       },
     });
     try {
@@ -136,7 +160,9 @@ async function runExport(opts: ExportOptions): Promise<void> {
     }
     const seconds = (Date.now() - started) / 1000;
     const through = interrupted ? lastSeq : plan.toSeq;
-    process.stderr.write(`${interrupted ? 'interrupted: ' : ''}exported ${rows} placements (seq ${plan.startSeq + 1}..${through}) as ${format}${gzip ? '.gz' : ''} in ${seconds.toFixed(1)} s (${Math.round(rows / Math.max(0.001, seconds))} ev/s)${opts.output && opts.output !== '-' ? ` to ${opts.output}` : ''}\n`);
+    process.stderr.write(
+      `${interrupted ? 'interrupted: ' : ''}exported ${rows} placements (seq ${plan.startSeq + 1}..${through}) as ${format}${gzip ? '.gz' : ''} in ${seconds.toFixed(1)} s (${Math.round(rows / Math.max(0.001, seconds))} ev/s)${opts.output && opts.output !== '-' ? ` to ${opts.output}` : ''}\n`,
+    );
     if (interrupted) {
       process.stderr.write(`resume with --after-seq ${through}\n`);
       process.exitCode = 130;
@@ -145,7 +171,8 @@ async function runExport(opts: ExportOptions): Promise<void> {
 }
 
 export function registerExport(program: Command): void {
-  program.command('export')
+  program
+    .command('export')
     .description('write every placement of a range as CSV (r/place 2022 shape), NDJSON or Parquet, in stream order')
     .option('--from <time>', 'start instant: ISO 8601, ms since the epoch or an age like 2h (default: the first event)')
     .option('--to <time>', 'end instant (default: everything the history holds)')

@@ -23,15 +23,26 @@ import { cliAction } from '../action.ts';
 const USER_ID = /^u_[A-Za-z0-9_-]{1,62}$/;
 const operator = `m_${(process.env['USER'] ?? 'operator').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'operator'}`;
 
-async function withRoles(user: string, run: (userId: string, deps: { roles: ReturnType<typeof createPgModeratorRoles>; actions: ReturnType<typeof createPgModeratorActions> }) => Promise<void>): Promise<void> {
+async function withRoles(
+  user: string,
+  run: (
+    userId: string,
+    deps: { roles: ReturnType<typeof createPgModeratorRoles>; actions: ReturnType<typeof createPgModeratorActions> },
+  ) => Promise<void>,
+): Promise<void> {
   const config = loadConfig(commonSchema);
   const names = namesFor(config.CANVAS_ID);
   const { pool } = await connectPg(config.DATABASE_URL, names.pgSchema, pino({ level: 'silent' }), { max: 1 });
   try {
     await migrateToLatest(pool, names.pgSchema); // the roles table may be newer than the edges that created the schema
-    const account = (await createPgUserStore(pool, names.pgSchema).findByUsername(user)) ?? (USER_ID.test(user) ? await createPgUserStore(pool, names.pgSchema).findById(user) : null);
+    const account =
+      (await createPgUserStore(pool, names.pgSchema).findByUsername(user)) ??
+      (USER_ID.test(user) ? await createPgUserStore(pool, names.pgSchema).findById(user) : null);
     if (account === null) throw new UsageError(`no such account: ${user} (guests cannot be moderators)`);
-    await run(account.userId, { roles: createPgModeratorRoles(pool, names.pgSchema), actions: createPgModeratorActions(pool, names.pgSchema) });
+    await run(account.userId, {
+      roles: createPgModeratorRoles(pool, names.pgSchema),
+      actions: createPgModeratorActions(pool, names.pgSchema),
+    });
   } finally {
     await pool.end();
   }
@@ -43,22 +54,28 @@ export function registerModRoles(program: Command): void {
     .command('grant <user>')
     .description('give an account the moderator role (the web moderator console)')
     .option('--as <operator>', 'who is granting, recorded in the moderator action log', operator)
-    .action(cliAction('mod grant', async (user: string, options: { as: string }) => {
-      await withRoles(user, async (userId, { roles, actions }) => {
-        if (!(await roles.grant(userId, options.as))) throw new UsageError(`no such account: ${user}`);
-        await actions.record({ moderatorId: options.as, action: 'grant', targetId: userId });
-        process.stdout.write(`${user} (${userId}) is a moderator\n`);
-      });
-    }));
+    .action(
+      cliAction('mod grant', async (user: string, options: { as: string }) => {
+        await withRoles(user, async (userId, { roles, actions }) => {
+          if (!(await roles.grant(userId, options.as))) throw new UsageError(`no such account: ${user}`);
+          await actions.record({ moderatorId: options.as, action: 'grant', targetId: userId });
+          process.stdout.write(`${user} (${userId}) is a moderator\n`);
+        });
+      }),
+    );
   mod
     .command('revoke <user>')
     .description('take the moderator role away; their next moderator request is refused')
     .option('--as <operator>', 'who is revoking, recorded in the moderator action log', operator)
-    .action(cliAction('mod revoke', async (user: string, options: { as: string }) => {
-      await withRoles(user, async (userId, { roles, actions }) => {
-        const revoked = await roles.revoke(userId);
-        if (revoked) await actions.record({ moderatorId: options.as, action: 'revoke', targetId: userId });
-        process.stdout.write(revoked ? `${user} (${userId}) is no longer a moderator\n` : `${user} (${userId}) was not a moderator\n`);
-      });
-    }));
+    .action(
+      cliAction('mod revoke', async (user: string, options: { as: string }) => {
+        await withRoles(user, async (userId, { roles, actions }) => {
+          const revoked = await roles.revoke(userId);
+          if (revoked) await actions.record({ moderatorId: options.as, action: 'revoke', targetId: userId });
+          process.stdout.write(
+            revoked ? `${user} (${userId}) is no longer a moderator\n` : `${user} (${userId}) was not a moderator\n`,
+          );
+        });
+      }),
+    );
 }

@@ -22,7 +22,12 @@ import { createDurableBanStore } from '../../adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../adapters/pg/ban-records.ts';
 import type { PgConnection } from '../../adapters/pg/connect.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
-import { createRollbackPlanner, createRestorePlanner, clipRegion, type ModerationPlan } from '../../domain/moderation/plan.ts';
+import {
+  createRollbackPlanner,
+  createRestorePlanner,
+  clipRegion,
+  type ModerationPlan,
+} from '../../domain/moderation/plan.ts';
 import type { Region } from '../../domain/region.ts';
 import { executePlan, planFromStream } from '../../app/moderation/execute.ts';
 import { parseTime as parseTimeOf } from '../../domain/time.ts';
@@ -37,13 +42,19 @@ const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 /** A time option (the human grammar of src/domain/time.ts `parseTime`); a usage error when it is none. */
 export function parseTime(value: string, now = Date.now()): number {
   const parsed = parseTimeOf(value, { human: { now } });
-  if (parsed === null) throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
+  if (parsed === null)
+    throw new UsageError(`not a time: ${value} (use ISO 8601, ms since the epoch, or an age like 30m)`);
   return parsed;
 }
 
 export function parseRegion(value: string): Region {
   const parts = value.split(',').map((p) => Number(p.trim()));
-  if (parts.length !== 4 || !parts.every((n) => Number.isSafeInteger(n) && n >= 0) || parts[2] === 0 || parts[3] === 0) {
+  if (
+    parts.length !== 4 ||
+    !parts.every((n) => Number.isSafeInteger(n) && n >= 0) ||
+    parts[2] === 0 ||
+    parts[3] === 0
+  ) {
     throw new UsageError(`not a region: ${value} (use x,y,width,height with non-negative integers)`);
   }
   const [x, y, width, height] = parts as [number, number, number, number];
@@ -52,7 +63,9 @@ export function parseRegion(value: string): Region {
 
 /** A username if an account has it, else a well-formed user id as given (guests have no account). */
 async function userIdOf(pg: PgConnection, names: Names, user: string): Promise<string> {
-  const account = await createPgUserStore(pg.pool, names.pgSchema).findByUsername(user).catch(() => null);
+  const account = await createPgUserStore(pg.pool, names.pgSchema)
+    .findByUsername(user)
+    .catch(() => null);
   if (account) return account.userId;
   if (USER_ID.test(user)) return user;
   throw new UsageError(`no such user: ${user}`);
@@ -64,19 +77,37 @@ function openUsersDb(life: Lifecycle, config: CommonConfig, names: Names): Promi
 }
 
 function printPlan(plan: ModerationPlan, what: string): void {
-  process.stdout.write(`${what}\nplanned through stream sequence ${plan.throughSeq}: ${plan.matchedEvents} matching events, ${plan.changes.length} pixels to change\n`);
+  process.stdout.write(
+    `${what}\nplanned through stream sequence ${plan.throughSeq}: ${plan.matchedEvents} matching events, ${plan.changes.length} pixels to change\n`,
+  );
   for (const c of plan.changes.slice(0, 20)) process.stdout.write(`  (${c.x}, ${c.y}): colour ${c.from} -> ${c.to}\n`);
   if (plan.changes.length > 20) process.stdout.write(`  … and ${plan.changes.length - 20} more\n`);
 }
 
-async function runPlan(config: CommonConfig, names: Names, what: string, makePlanner: () => ReturnType<typeof createRollbackPlanner>, options: { yes?: boolean; as: string }): Promise<void> {
+async function runPlan(
+  config: CommonConfig,
+  names: Names,
+  what: string,
+  makePlanner: () => ReturnType<typeof createRollbackPlanner>,
+  options: { yes?: boolean; as: string },
+): Promise<void> {
   await withLifecycle(cliLogger(), async (life) => {
-    const nc = await openNats(life, config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
-    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'moderation' });
+    const nc = await openNats(
+      life,
+      config.NATS_URL,
+      'rplace-cli-mod',
+      natsAuthOf(config, natsInboxPrefix('operator', names)),
+    );
+    const stream = createNatsEventStream(nc, names, {
+      canvas: eventBoundsOf(canvasSpecOf(config)),
+      reader: 'moderation',
+    });
     const plan = await planFromStream(stream, makePlanner());
     printPlan(plan, what);
     if (plan.changes.length === 0) return;
-    if (!(await confirm(`write ${plan.changes.length} PixelRestored events to ${names.stream}?`, options.yes === true))) {
+    if (
+      !(await confirm(`write ${plan.changes.length} PixelRestored events to ${names.stream}?`, options.yes === true))
+    ) {
       process.stdout.write('nothing written\n');
       return;
     }
@@ -99,59 +130,100 @@ export function registerMod(program: Command): void {
     const config = loadConfig(commonSchema);
     return { config, names: namesFor(config.CANVAS_ID) };
   };
-  const moderatorOption = ['--as <moderator>', 'moderator id recorded in the events', `m_${(process.env['USER'] ?? 'operator').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'operator'}`] as const;
+  const moderatorOption = [
+    '--as <moderator>',
+    'moderator id recorded in the events',
+    `m_${(process.env['USER'] ?? 'operator').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'operator'}`,
+  ] as const;
 
   mod
     .command('ban <user>')
     .description('ban a user from placing; --shadow: their placements look accepted to them but reach nobody')
     .option('--shadow', 'shadow ban')
-    .action(cliAction('mod ban', async (user: string, options: { shadow?: boolean }) => {
-      const { config, names } = setup();
-      await withLifecycle(cliLogger(), async (life) => {
-        const pg = await openUsersDb(life, config, names);
-        const userId = await userIdOf(pg, names, user);
-        const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
-        // Postgres first (the record that survives a Redis restart), then the copy the edges read.
-        await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pg.pool, names.pgSchema)).set(userId, options.shadow ? 'shadow' : 'ban');
-        if (!options.shadow) {
-          const nc = await openNats(life, config.NATS_URL, 'rplace-cli-mod', natsAuthOf(config, natsInboxPrefix('operator', names)));
-          await createNatsRevocations(nc, names.canvasId).userBanned(userId);
-        }
-        process.stdout.write(`${options.shadow ? 'shadow-banned' : 'banned'} ${user} (${userId})\n`);
-      });
-    }));
+    .action(
+      cliAction('mod ban', async (user: string, options: { shadow?: boolean }) => {
+        const { config, names } = setup();
+        await withLifecycle(cliLogger(), async (life) => {
+          const pg = await openUsersDb(life, config, names);
+          const userId = await userIdOf(pg, names, user);
+          const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
+          // Postgres first (the record that survives a Redis restart), then the copy the edges read.
+          await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pg.pool, names.pgSchema)).set(
+            userId,
+            options.shadow ? 'shadow' : 'ban',
+          );
+          if (!options.shadow) {
+            const nc = await openNats(
+              life,
+              config.NATS_URL,
+              'rplace-cli-mod',
+              natsAuthOf(config, natsInboxPrefix('operator', names)),
+            );
+            await createNatsRevocations(nc, names.canvasId).userBanned(userId);
+          }
+          process.stdout.write(`${options.shadow ? 'shadow-banned' : 'banned'} ${user} (${userId})\n`);
+        });
+      }),
+    );
 
   mod
     .command('unban <user>')
     .description('lift a ban or shadow ban')
-    .action(cliAction('mod unban', async (user: string) => {
-      const { config, names } = setup();
-      await withLifecycle(cliLogger(), async (life) => {
-        const pg = await openUsersDb(life, config, names);
-        const userId = await userIdOf(pg, names, user);
-        const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
-        const lifted = await createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pg.pool, names.pgSchema)).clear(userId);
-        process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
-      });
-    }));
+    .action(
+      cliAction('mod unban', async (user: string) => {
+        const { config, names } = setup();
+        await withLifecycle(cliLogger(), async (life) => {
+          const pg = await openUsersDb(life, config, names);
+          const userId = await userIdOf(pg, names, user);
+          const redis = await openRedis(life, config.REDIS_URL, 'rplace-cli-mod');
+          const lifted = await createDurableBanStore(
+            redis,
+            names.redisPrefix,
+            createPgBanRecords(pg.pool, names.pgSchema),
+          ).clear(userId);
+          process.stdout.write(lifted ? `unbanned ${user} (${userId})\n` : `${user} (${userId}) was not banned\n`);
+        });
+      }),
+    );
 
   mod
     .command('rollback')
-    .description("restore every pixel whose latest placement is the user's to what it was before, unless someone else placed there since")
+    .description(
+      "restore every pixel whose latest placement is the user's to what it was before, unless someone else placed there since",
+    )
     .requiredOption('--user <user>', 'username or user id')
     .option('--since <time>', 'only placements at or after this time')
     .option('--region <x,y,w,h>', 'only inside this rectangle')
     .option('--yes', 'do not ask for confirmation')
     .option(...moderatorOption)
-    .action(cliAction('mod rollback', async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
-      const { config, names } = setup();
-      const spec = canvasSpecOf(config);
-      const since = options.since === undefined ? undefined : parseTime(options.since);
-      const region = options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
-      const userId = await withLifecycle(cliLogger(), async (life) => userIdOf(await openUsersDb(life, config, names), names, options.user));
-      const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
-      await runPlan(config, names, what, () => createRollbackPlanner(spec.width, spec.height, { userId, ...(since === undefined ? {} : { since }), ...(region ? { region } : {}) }), options);
-    }));
+    .action(
+      cliAction(
+        'mod rollback',
+        async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
+          const { config, names } = setup();
+          const spec = canvasSpecOf(config);
+          const since = options.since === undefined ? undefined : parseTime(options.since);
+          const region =
+            options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
+          const userId = await withLifecycle(cliLogger(), async (life) =>
+            userIdOf(await openUsersDb(life, config, names), names, options.user),
+          );
+          const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
+          await runPlan(
+            config,
+            names,
+            what,
+            () =>
+              createRollbackPlanner(spec.width, spec.height, {
+                userId,
+                ...(since === undefined ? {} : { since }),
+                ...(region ? { region } : {}),
+              }),
+            options,
+          );
+        },
+      ),
+    );
 
   mod
     .command('restore')
@@ -160,12 +232,20 @@ export function registerMod(program: Command): void {
     .requiredOption('--at <time>', 'the moment to restore to')
     .option('--yes', 'do not ask for confirmation')
     .option(...moderatorOption)
-    .action(cliAction('mod restore', async (options: { region: string; at: string; yes?: boolean; as: string }) => {
-      const { config, names } = setup();
-      const spec = canvasSpecOf(config);
-      const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
-      const at = parseTime(options.at);
-      const what = `restore of ${region.x},${region.y},${region.w},${region.h} to ${new Date(at).toISOString()} on ${names.stream}`;
-      await runPlan(config, names, what, () => createRestorePlanner(spec.width, spec.height, { at, region }), options);
-    }));
+    .action(
+      cliAction('mod restore', async (options: { region: string; at: string; yes?: boolean; as: string }) => {
+        const { config, names } = setup();
+        const spec = canvasSpecOf(config);
+        const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
+        const at = parseTime(options.at);
+        const what = `restore of ${region.x},${region.y},${region.w},${region.h} to ${new Date(at).toISOString()} on ${names.stream}`;
+        await runPlan(
+          config,
+          names,
+          what,
+          () => createRestorePlanner(spec.width, spec.height, { at, region }),
+          options,
+        );
+      }),
+    );
 }

@@ -13,16 +13,28 @@ import { openNats, withLifecycle } from '../../roles/lifecycle.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
 
 export function registerStreams(program: Command): void {
-  const streams = program.commands.find((c) => c.name() === 'streams') ?? program.command('streams').description('the JetStream stream, as code');
-  streams.command('apply')
+  const streams =
+    program.commands.find((c) => c.name() === 'streams') ??
+    program.command('streams').description('the JetStream stream, as code');
+  streams
+    .command('apply')
     .description('create or update the canvas stream (idempotent; prints created, updated or unchanged)')
-    .action(cliAction('streams apply', async () => {
-      const config = loadConfig(commonSchema);
-      const names = namesFor(config.CANVAS_ID);
-      await withLifecycle(cliLogger(), async (life) => {
-        const nc = await openNats(life, config.NATS_URL, `rplace-cli-streams-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('operator', names)));
-        const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
-        process.stdout.write(`stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`);
-      });
-    }));
+    .action(
+      cliAction('streams apply', async () => {
+        const config = loadConfig(commonSchema);
+        const names = namesFor(config.CANVAS_ID);
+        await withLifecycle(cliLogger(), async (life) => {
+          const nc = await openNats(
+            life,
+            config.NATS_URL,
+            `rplace-cli-streams-${names.canvasId}`,
+            natsAuthOf(config, natsInboxPrefix('operator', names)),
+          );
+          const { outcome, info } = await applyStreams(nc, names, { replicas: config.STREAM_REPLICAS });
+          process.stdout.write(
+            `stream ${names.stream} (${names.subjects}): ${outcome}; ${info.state.messages} messages, last sequence ${info.state.last_seq}\n`,
+          );
+        });
+      }),
+    );
 }

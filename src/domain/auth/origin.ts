@@ -16,7 +16,9 @@ export interface OriginPolicy {
 }
 
 export function originPolicy(allowedOrigins: readonly string[]): OriginPolicy {
-  return { allowed: new Set(allowedOrigins.map((o) => o.trim().toLowerCase().replace(/\/+$/, '')).filter((o) => o.length > 0)) };
+  return {
+    allowed: new Set(allowedOrigins.map((o) => o.trim().toLowerCase().replace(/\/+$/, '')).filter((o) => o.length > 0)),
+  };
 }
 
 export function isOriginAllowed(policy: OriginPolicy, origin: string, host: string | undefined): boolean {

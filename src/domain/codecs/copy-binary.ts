@@ -30,14 +30,16 @@ export type CopyField = Uint8Array | null;
 export function parseCopyBinary(bytes: Uint8Array, columns: number): CopyField[][] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const need = (at: number, n: number, what: string): void => {
-    if (at + n > bytes.length) throw new CopyFormatError(`binary COPY output ends inside ${what} (offset ${at}, ${bytes.length} bytes)`);
+    if (at + n > bytes.length)
+      throw new CopyFormatError(`binary COPY output ends inside ${what} (offset ${at}, ${bytes.length} bytes)`);
   };
   need(0, COPY_BINARY_SIGNATURE.length + 8, 'the header');
   for (let i = 0; i < COPY_BINARY_SIGNATURE.length; i++) {
     if (bytes[i] !== COPY_BINARY_SIGNATURE[i]) throw new CopyFormatError('not binary COPY output (bad signature)');
   }
   const flags = view.getUint32(11);
-  if ((flags & 0x1ffff) !== 0) throw new CopyFormatError(`binary COPY header has unsupported flags 0x${flags.toString(16)}`);
+  if ((flags & 0x1ffff) !== 0)
+    throw new CopyFormatError(`binary COPY header has unsupported flags 0x${flags.toString(16)}`);
   let at = 19;
   const extension = view.getUint32(15);
   need(at, extension, 'the header extension');
@@ -48,7 +50,8 @@ export function parseCopyBinary(bytes: Uint8Array, columns: number): CopyField[]
     const count = view.getInt16(at);
     at += 2;
     if (count === -1) break;
-    if (count !== columns) throw new CopyFormatError(`binary COPY row ${rows.length} has ${count} fields, expected ${columns}`);
+    if (count !== columns)
+      throw new CopyFormatError(`binary COPY row ${rows.length} has ${count} fields, expected ${columns}`);
     const row: CopyField[] = new Array(count);
     for (let f = 0; f < count; f++) {
       need(at, 4, 'a field length');
@@ -65,7 +68,8 @@ export function parseCopyBinary(bytes: Uint8Array, columns: number): CopyField[]
     }
     rows.push(row);
   }
-  if (at !== bytes.length) throw new CopyFormatError(`binary COPY output has ${bytes.length - at} bytes after its trailer`);
+  if (at !== bytes.length)
+    throw new CopyFormatError(`binary COPY output has ${bytes.length - at} bytes after its trailer`);
   return rows;
 }
 
@@ -78,7 +82,8 @@ function fixed(field: CopyField, size: number, type: string): DataView {
 /** `int8` (`bigint`) as a number; throws beyond ±2^53 rather than rounding. */
 export function copyInt8(field: CopyField): number {
   const value = fixed(field, 8, 'int8').getBigInt64(0);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new CopyFormatError(`int8 ${value} is not a safe integer`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new CopyFormatError(`int8 ${value} is not a safe integer`);
   return Number(value);
 }
 

@@ -56,7 +56,10 @@ export class EdgeClientLimits {
   /** Spends one whole-canvas send from the socket's and then the address's bucket (`ip` '' has none); null when allowed. */
   resync(budget: SocketBudget, ip: string, now: number): ResyncRefusal | null {
     if (!takeToken(budget.resyncs, this.limits.resyncsPerSocket, now)) {
-      return { limit: 'ws_resyncs_per_socket', retryAfterMs: msUntil(budget.resyncs, this.limits.resyncsPerSocket, now) };
+      return {
+        limit: 'ws_resyncs_per_socket',
+        retryAfterMs: msUntil(budget.resyncs, this.limits.resyncsPerSocket, now),
+      };
     }
     const waitMs = ip === '' ? 0 : this.#perIp.take(ip, now);
     return waitMs === 0 ? null : { limit: 'ws_resyncs_per_ip', retryAfterMs: waitMs };

@@ -134,8 +134,10 @@ export class EdgeCanvas {
     const canvas = this.canvas;
     const width = this.width;
     for (let o = 0; o < count * PIXEL_RECORD_BYTES; o += PIXEL_RECORD_BYTES) {
-      canvas[((records[o + 2] as number) | ((records[o + 3] as number) << 8)) * width + ((records[o] as number) | ((records[o + 1] as number) << 8))] =
-        records[o + 4] as number;
+      canvas[
+        ((records[o + 2] as number) | ((records[o + 3] as number) << 8)) * width +
+          ((records[o] as number) | ((records[o + 1] as number) << 8))
+      ] = records[o + 4] as number;
     }
     const frame = encodePixelsFrame(this.#pendingFirst, this.#pendingLast, records, count);
     for (let i = 0; i < count; i++) this.#ringPush(this.#pendingSeqs[i] as number, records, i);
@@ -166,7 +168,8 @@ export class EdgeCanvas {
     const first = (this.#ringStart + lo) % capacity;
     const tail = Math.min(count, capacity - first);
     records.set(this.#ringRecords.subarray(first * PIXEL_RECORD_BYTES, (first + tail) * PIXEL_RECORD_BYTES), 0);
-    if (tail < count) records.set(this.#ringRecords.subarray(0, (count - tail) * PIXEL_RECORD_BYTES), tail * PIXEL_RECORD_BYTES);
+    if (tail < count)
+      records.set(this.#ringRecords.subarray(0, (count - tail) * PIXEL_RECORD_BYTES), tail * PIXEL_RECORD_BYTES);
     const frame = encodePixelsFrame(since + 1, this.seq, records, count);
     this.#lastCatchUp = { since, seq: this.seq, frame };
     return { kind: 'pixels', frame };
@@ -202,7 +205,13 @@ export class EdgeCanvas {
  * When to flush next, given when the last flush happened: adaptive, so an idle edge publishes a lone
  * placement at once (0 ms) while a busy one publishes at most one frame per window.
  */
-export function flushDelay(now: number, lastFlushAt: number, windowMs: number, pendingCount: number, maxBatchEvents: number): number {
+export function flushDelay(
+  now: number,
+  lastFlushAt: number,
+  windowMs: number,
+  pendingCount: number,
+  maxBatchEvents: number,
+): number {
   if (pendingCount >= maxBatchEvents) return 0;
   return Math.max(0, lastFlushAt + windowMs - now);
 }

@@ -47,7 +47,9 @@ export function packChunks(rows: readonly ChunkRow[], afterSeq: number, maxRecor
   let fresh = rows.filter((r) => r.seq > afterSeq);
   for (let i = 1; i < fresh.length; i++) {
     if ((fresh[i] as ChunkRow).seq <= (fresh[i - 1] as ChunkRow).seq) {
-      fresh = [...fresh].sort((a, b) => a.seq - b.seq).filter((r, j, all) => j === 0 || r.seq !== (all[j - 1] as ChunkRow).seq);
+      fresh = [...fresh]
+        .sort((a, b) => a.seq - b.seq)
+        .filter((r, j, all) => j === 0 || r.seq !== (all[j - 1] as ChunkRow).seq);
       break;
     }
   }
@@ -56,10 +58,12 @@ export function packChunks(rows: readonly ChunkRow[], afterSeq: number, maxRecor
   while (start < fresh.length) {
     const firstSeq = (fresh[start] as ChunkRow).seq;
     let end = start;
-    while (end < fresh.length && end - start < maxRecords && (fresh[end] as ChunkRow).seq - firstSeq <= MAX_OFFSET) end++;
+    while (end < fresh.length && end - start < maxRecords && (fresh[end] as ChunkRow).seq - firstSeq <= MAX_OFFSET)
+      end++;
     const packed = new Uint8Array((end - start) * CHUNK_RECORD_BYTES);
     const view = new DataView(packed.buffer);
-    let minPlacedAt = Number.POSITIVE_INFINITY, maxPlacedAt = Number.NEGATIVE_INFINITY;
+    let minPlacedAt = Number.POSITIVE_INFINITY,
+      maxPlacedAt = Number.NEGATIVE_INFINITY;
     for (let i = start, at = 0; i < end; i++, at += CHUNK_RECORD_BYTES) {
       const row = fresh[i] as ChunkRow;
       const placedAt = row.event.placedAt;
@@ -71,7 +75,14 @@ export function packChunks(rows: readonly ChunkRow[], afterSeq: number, maxRecor
       if (placedAt < minPlacedAt) minPlacedAt = placedAt;
       if (placedAt > maxPlacedAt) maxPlacedAt = placedAt;
     }
-    chunks.push({ firstSeq, lastSeq: (fresh[end - 1] as ChunkRow).seq, minPlacedAt, maxPlacedAt, count: end - start, packed });
+    chunks.push({
+      firstSeq,
+      lastSeq: (fresh[end - 1] as ChunkRow).seq,
+      minPlacedAt,
+      maxPlacedAt,
+      count: end - start,
+      packed,
+    });
     start = end;
   }
   return chunks;
@@ -95,14 +106,25 @@ export interface UnpackedTail {
  * order, stopping at the first one placed after `time`. Throws on a malformed chunk (a length that is not a
  * whole number of records, or records out of order), never returns a wrong tail silently.
  */
-export function unpackTail(chunks: readonly StoredChunk[], afterSeq: number, untilSeq: number, time: number, region?: Region): UnpackedTail {
+export function unpackTail(
+  chunks: readonly StoredChunk[],
+  afterSeq: number,
+  untilSeq: number,
+  time: number,
+  region?: Region,
+): UnpackedTail {
   const changes: PixelChange[] = [];
   let previous = afterSeq;
-  const x0 = region?.x ?? 0, y0 = region?.y ?? 0;
-  const x1 = region ? region.x + region.w : Number.POSITIVE_INFINITY, y1 = region ? region.y + region.h : Number.POSITIVE_INFINITY;
+  const x0 = region?.x ?? 0,
+    y0 = region?.y ?? 0;
+  const x1 = region ? region.x + region.w : Number.POSITIVE_INFINITY,
+    y1 = region ? region.y + region.h : Number.POSITIVE_INFINITY;
   for (const chunk of chunks) {
     const bytes = chunk.packed;
-    if (bytes.length % CHUNK_RECORD_BYTES !== 0) throw new Error(`event chunk ${chunk.firstSeq} is ${bytes.length} bytes, not a multiple of ${CHUNK_RECORD_BYTES}`);
+    if (bytes.length % CHUNK_RECORD_BYTES !== 0)
+      throw new Error(
+        `event chunk ${chunk.firstSeq} is ${bytes.length} bytes, not a multiple of ${CHUNK_RECORD_BYTES}`,
+      );
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     for (let at = 0; at < bytes.length; at += CHUNK_RECORD_BYTES) {
       const seq = chunk.firstSeq + view.getUint32(at);
@@ -111,7 +133,8 @@ export function unpackTail(chunks: readonly StoredChunk[], afterSeq: number, unt
       if (seq <= previous) throw new Error(`event chunk ${chunk.firstSeq} has sequence ${seq} after ${previous}`);
       previous = seq;
       if (view.getFloat64(at + 10) > time) return { changes, stopSeq: seq };
-      const x = view.getInt16(at + 4), y = view.getInt16(at + 6);
+      const x = view.getInt16(at + 4),
+        y = view.getInt16(at + 6);
       if (x >= x0 && x < x1 && y >= y0 && y < y1) changes.push({ x, y, color: view.getInt16(at + 8) });
     }
   }

@@ -52,7 +52,9 @@ class SecondCache {
   }
 }
 
-const FRACTIONS: readonly string[] = Array.from({ length: 1000 }, (_, ms) => (ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`));
+const FRACTIONS: readonly string[] = Array.from({ length: 1000 }, (_, ms) =>
+  ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`,
+);
 const ISO_FRACTIONS: readonly string[] = Array.from({ length: 1000 }, (_, ms) => `.${String(ms).padStart(3, '0')}`);
 
 /** The CSV timestamp of Reddit's file for `ms` since the epoch. */
@@ -80,7 +82,11 @@ const ascii = (text: string): Uint8Array => utf8.encode(text);
  * millisecond fraction, the colour, each coordinate's digits, each user's key), copied into one buffer per
  * batch: no string per row, no UTF-8 encode of the whole batch. The hot path of a dataset export.
  */
-export function csvFormatter(userKey: (userId: string) => string, colorHex: readonly string[], cacheEntries = 1_000_000): RowFormatter {
+export function csvFormatter(
+  userKey: (userId: string) => string,
+  colorHex: readonly string[],
+  cacheEntries = 1_000_000,
+): RowFormatter {
   const fractions = FRACTIONS.map((f) => ascii(`${f} UTC,`));
   const colors = colorHex.map((c) => ascii(`${c},"`));
   const digits: Uint8Array[] = [];
@@ -113,7 +119,8 @@ export function csvFormatter(userKey: (userId: string) => string, colorHex: read
         const fraction = fractions[ms - s * 1000] as Uint8Array;
         const key = keyOf(b.userId[i] as string);
         const color = colors[b.color[i] as number] as Uint8Array;
-        const x = number(b.x[i] as number), y = number(b.y[i] as number);
+        const x = number(b.x[i] as number),
+          y = number(b.y[i] as number);
         const need = secondBytes.length + fraction.length + key.length + color.length + x.length + y.length + 3;
         if (at + need > out.length) {
           const grown = new Uint8Array(Math.max(out.length * 2, at + need));

@@ -11,7 +11,8 @@ export class SnapshotCache {
   misses = 0;
 
   constructor(maxEntries = 8) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new RangeError(`maxEntries must be a non-negative integer, got ${maxEntries}`);
+    if (!Number.isInteger(maxEntries) || maxEntries < 0)
+      throw new RangeError(`maxEntries must be a non-negative integer, got ${maxEntries}`);
     this.maxEntries = maxEntries;
   }
 

@@ -64,7 +64,10 @@ export function clipRegion(region: Region, width: number, height: number): Regio
   const y0 = Math.max(0, region.y);
   const x1 = Math.min(width, region.x + region.w);
   const y1 = Math.min(height, region.y + region.h);
-  if (x1 <= x0 || y1 <= y0) throw new RangeError(`region ${region.x},${region.y},${region.w},${region.h} does not overlap the ${width}x${height} canvas`);
+  if (x1 <= x0 || y1 <= y0)
+    throw new RangeError(
+      `region ${region.x},${region.y},${region.w},${region.h} does not overlap the ${width}x${height} canvas`,
+    );
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
@@ -139,7 +142,11 @@ export function createRestorePlanner(width: number, height: number, criteria: Re
  * Removes planned changes to pixels that events after the plan touched: someone placed there since the
  * plan was made, so the moderator's picture of that pixel is stale and it is left alone.
  */
-export function dropTouched(changes: readonly PlannedChange[], width: number, later: Iterable<{ readonly x: number; readonly y: number }>): PlannedChange[] {
+export function dropTouched(
+  changes: readonly PlannedChange[],
+  width: number,
+  later: Iterable<{ readonly x: number; readonly y: number }>,
+): PlannedChange[] {
   const touched = new Set<number>();
   for (const e of later) touched.add(e.y * width + e.x);
   if (touched.size === 0) return [...changes];

@@ -25,14 +25,24 @@ export function startBitmapProjector(config: BitmapProjectorConfig, logger: Logg
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
   return startWith(log, async (life) => {
-    const nc = await openNats(life, config.NATS_URL, `rplace-bitmap-projector-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('bitmap-projector', names)), log);
+    const nc = await openNats(
+      life,
+      config.NATS_URL,
+      `rplace-bitmap-projector-${names.canvasId}`,
+      natsAuthOf(config, natsInboxPrefix('bitmap-projector', names)),
+      log,
+    );
     const redis = await openRedis(life, config.REDIS_URL, `rplace-bitmap-projector-${names.canvasId}`);
     const { outcome } = await ensureStream(nc, names, { replicas: config.STREAM_REPLICAS });
     if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
     answerStatusRequests(nc, names.canvasId, 'bitmap-projector', log); // `rplace status`; ends with the connection's drain
 
     const controller = new AbortController();
-    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'bitmap-rebuild', logger: log });
+    const stream = createNatsEventStream(nc, names, {
+      canvas: eventBoundsOf(spec),
+      reader: 'bitmap-rebuild',
+      logger: log,
+    });
     const store = createRedisBitmapStore(redis, names, spec);
     // History snapshots make a self-rebuild (Redis wiped) start from the newest verified one + the tail
     // (app/recover-canvas.ts). Optional: without Postgres the projector still runs and rebuilds from seq 1.
@@ -42,12 +52,18 @@ export function startBitmapProjector(config: BitmapProjectorConfig, logger: Logg
       life.defer({ name: 'postgres (snapshots)', close: () => pg.close() });
       snapshots = createPgHistoryStore(pg, log);
     } catch (error) {
-      log.warn({ err: (error as Error).message }, 'no history snapshots (Postgres unreachable): a rebuild will replay the whole stream');
+      log.warn(
+        { err: (error as Error).message },
+        'no history snapshots (Postgres unreachable): a rebuild will replay the whole stream',
+      );
     }
     const deps = {
       store,
       ...(snapshots ? { snapshots } : {}),
-      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, { canvas: eventBoundsOf(spec), maxBatch: config.BITMAP_MAX_BATCH }),
+      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, {
+        canvas: eventBoundsOf(spec),
+        maxBatch: config.BITMAP_MAX_BATCH,
+      }),
       stream,
       spec,
       log,

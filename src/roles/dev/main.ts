@@ -62,11 +62,17 @@ await runRole('start', async () => {
     if (needsWebBuild(sources, newestMtime(join(root, 'dist', 'web')))) {
       logger.info('building the web client (npm run build:web)');
       const code = await runWebBuild(root);
-      if (code !== 0) logger.warn({ exitCode: code }, 'the web client build failed; the API and WebSocket run, but the page will not load until `npm run build:web` succeeds');
+      if (code !== 0)
+        logger.warn(
+          { exitCode: code },
+          'the web client build failed; the API and WebSocket run, but the page will not load until `npm run build:web` succeeds',
+        );
     }
 
     const roles = await startAllRoles(env, logger);
-    process.stdout.write(`\nrplace is running: ${roles.url}\n  roles: ${roles.names.join(', ')}\n  Ctrl-C stops it${services.started.length > 0 ? ` and the local ${services.started.map((s) => s.kind).join(', ')} it started` : ''}\n\n`);
+    process.stdout.write(
+      `\nrplace is running: ${roles.url}\n  roles: ${roles.names.join(', ')}\n  Ctrl-C stops it${services.started.length > 0 ? ` and the local ${services.started.map((s) => s.kind).join(', ')} it started` : ''}\n\n`,
+    );
     return async () => {
       logger.info('stopping');
       try {

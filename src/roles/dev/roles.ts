@@ -40,7 +40,10 @@ export async function startAllRoles(env: Record<string, string | undefined>, log
       // The history projector and snapshotter (it runs the Postgres migrations).
       role('history', await startHistory(historyConfig, logger));
       // The edge with the history API on its port, as every production edge runs; stopped first.
-      role('edge', await startEdgeWithHistory(edgeConfig, historyConfig, logger, { onListening: (bound) => (port = bound) }));
+      role(
+        'edge',
+        await startEdgeWithHistory(edgeConfig, historyConfig, logger, { onListening: (bound) => (port = bound) }),
+      );
     },
     { closeTimeoutMs: ROLE_CLOSE_TIMEOUT_MS },
   );

@@ -7,7 +7,13 @@
 import { join } from 'node:path';
 import type { Logger } from '../../adapters/logger.ts';
 import { SERVICE_LABELS, databaseOf, localPortOf, type ServiceKind } from '../../adapters/services/endpoints.ts';
-import { ServiceStartFailed, startLocalNats, startLocalPostgres, startLocalRedis, type LocalService } from '../../adapters/services/local.ts';
+import {
+  ServiceStartFailed,
+  startLocalNats,
+  startLocalPostgres,
+  startLocalRedis,
+  type LocalService,
+} from '../../adapters/services/local.ts';
 import { probeService } from '../../adapters/services/probe.ts';
 
 export interface ServiceUrls {
@@ -55,14 +61,20 @@ export async function ensureServices(
         continue;
       }
       const port = localPortOf(kind, url);
-      if (probe.occupied && port !== null) throw new ServiceStartFailed(`${SERVICE_LABELS[kind]} at ${url} is not usable: ${probe.reason}`);
+      if (probe.occupied && port !== null)
+        throw new ServiceStartFailed(`${SERVICE_LABELS[kind]} at ${url} is not usable: ${probe.reason}`);
       if (!allowStart || port === null) {
         throw new ServiceStartFailed(
           `${SERVICE_LABELS[kind]} is not reachable at ${url} (${probe.reason})` +
-            (allowStart ? '; npm start only starts local services on loopback, so fix the URL or start it' : '; START_SERVICES=0, so start it yourself'),
+            (allowStart
+              ? '; npm start only starts local services on loopback, so fix the URL or start it'
+              : '; START_SERVICES=0, so start it yourself'),
         );
       }
-      logger.info({ service: kind, reason: probe.reason }, `${SERVICE_LABELS[kind]} is not running; starting a local one under ${dataDir}`);
+      logger.info(
+        { service: kind, reason: probe.reason },
+        `${SERVICE_LABELS[kind]} is not running; starting a local one under ${dataDir}`,
+      );
       const service = await startLocal(kind, port, urls, dataDir);
       started.push(service);
       logger.info({ service: kind, log: service.logFile }, `started local ${SERVICE_LABELS[kind]} at ${service.url}`);

@@ -22,7 +22,13 @@ import { metrics } from '../../adapters/metrics.ts';
 import { createRedisSessionStore } from '../../adapters/redis/session-store.ts';
 import { createAccounts } from '../../app/auth/accounts.ts';
 import type { EdgeAccess } from '../../app/auth/edge-access.ts';
-import { accountLimits, clientAddressResolver, closeRevoked, edgeAccess, unavailableOnFailure } from '../../app/auth/edge-account-policy.ts';
+import {
+  accountLimits,
+  clientAddressResolver,
+  closeRevoked,
+  edgeAccess,
+  unavailableOnFailure,
+} from '../../app/auth/edge-account-policy.ts';
 import { createAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import { originPolicy } from '../../domain/auth/origin.ts';
 import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
@@ -63,7 +69,10 @@ export interface EdgeAccounts {
   close(): Promise<void>;
 }
 
-export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { readonly SESSION_SECRET: string }, deps: EdgeAccountsDeps): Promise<EdgeAccounts> {
+export async function startEdgeAccounts(
+  config: CommonConfig & AuthConfig & { readonly SESSION_SECRET: string },
+  deps: EdgeAccountsDeps,
+): Promise<EdgeAccounts> {
   const log = deps.logger.child({ component: 'accounts' });
   const { names, redis } = deps;
   // A lazy pool: it connects on first use and again after Postgres comes back.
@@ -80,14 +89,21 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
     await migrateToLatest(pool, names.pgSchema);
   } catch (error) {
     // Keep serving: the canvas and existing sessions need no Postgres. Register/login answer 503 until it is back.
-    log.warn({ err: error }, 'accounts database unavailable at start; register and login fail until it is reachable and migrated');
+    log.warn(
+      { err: error },
+      'accounts database unavailable at start; register and login fail until it is reachable and migrated',
+    );
   }
   const users = createPgUserStore(pool, names.pgSchema);
   const sessions = createRedisSessionStore(redis, names.redisPrefix);
   const limits = createRedisRateLimiter(redis, names.redisPrefix);
   const bans = createDurableBanStore(redis, names.redisPrefix, createPgBanRecords(pool, names.pgSchema));
   // Warm the Redis copy now rather than on the first placement; a failure here is retried by that placement.
-  await bans.ensureLoaded().catch((error: unknown) => log.warn({ err: error }, 'bans not loaded into Redis yet; placements rebuild them or answer unavailable'));
+  await bans
+    .ensureLoaded()
+    .catch((error: unknown) =>
+      log.warn({ err: error }, 'bans not loaded into Redis yet; placements rebuild them or answer unavailable'),
+    );
   const origins = originPolicy(config.ALLOWED_ORIGINS);
   const clientIp = clientAddressResolver(config.TRUSTED_PROXIES, config.CLIENT_ADDRESS_HEADER ?? null);
   const cookies = sessionCookies(config.SESSION_SECRET);
@@ -102,7 +118,12 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
     placeAttemptsPerUserPer10Minutes: config.PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES,
   });
   const challengeStore = createRedisChallengeStore(redis, names.redisPrefix);
-  const loginChallenges = createLoginChallenges({ store: challengeStore, limits, difficulty: config.POW_DIFFICULTY, perIp: windows.auth.loginPerIp });
+  const loginChallenges = createLoginChallenges({
+    store: challengeStore,
+    limits,
+    difficulty: config.POW_DIFFICULTY,
+    perIp: windows.auth.loginPerIp,
+  });
   const accounts = createAccounts({
     loginChallenges,
     users,
@@ -117,11 +138,41 @@ export async function startEdgeAccounts(config: CommonConfig & AuthConfig & { re
   const builtInPow = deps.challenge === undefined && config.CHALLENGE === 'pow';
   const challenge = deps.challenge ?? (builtInPow ? proofOfWorkGate(pow) : noChallengeGate);
   // The HTTP adapter already gives every route the resolved client address (edge-server passes it `clientIp`).
-  const routes = [...createAuthRoutes({ accounts, origins, cookies, cookieSecure: deps.cookieSecure, sessionTtlSeconds: config.SESSION_TTL_SECONDS, guest: deps.guest }),
+  const routes = [
+    ...createAuthRoutes({
+      accounts,
+      origins,
+      cookies,
+      cookieSecure: deps.cookieSecure,
+      sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+      guest: deps.guest,
+    }),
     ...loginChallenges.routes,
-    ...edgeModerationRoutes({ nc: deps.nc, names, spec: deps.place.spec, pool, users, sessions, bans, cookies, origins, clock: deps.place.clock }),
-    ...(builtInPow ? proofOfWorkRoutes({ ...pow, identity, origins, limits, issuePerIp: windows.powIssuePerIp, onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }) }) : [])]
-    .map((route) => unavailableOnFailure(route, (error, path) => log.warn({ err: error, path }, 'account request failed')));
+    ...edgeModerationRoutes({
+      nc: deps.nc,
+      names,
+      spec: deps.place.spec,
+      pool,
+      users,
+      sessions,
+      bans,
+      cookies,
+      origins,
+      clock: deps.place.clock,
+    }),
+    ...(builtInPow
+      ? proofOfWorkRoutes({
+          ...pow,
+          identity,
+          origins,
+          limits,
+          issuePerIp: windows.powIssuePerIp,
+          onRefused: () => metrics.limitRefusals.inc({ limit: 'pow_challenges_per_ip' }),
+        })
+      : []),
+  ].map((route) =>
+    unavailableOnFailure(route, (error, path) => log.warn({ err: error, path }, 'account request failed')),
+  );
   const access = edgeAccess({
     origins,
     clientIp,

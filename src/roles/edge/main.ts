@@ -6,9 +6,20 @@
 import { runRole } from '../run-role.ts';
 
 await runRole('edge', async () => {
-  const [{ createLogger }, { setMetricsRole }, { edgeSchema }, { historySchema }, { loadConfig }, { startEdgeWithHistory }] = await Promise.all([
-    import('../../adapters/logger.ts'), import('../../adapters/metrics.ts'), import('../../config/edge.ts'),
-    import('../../config/history.ts'), import('../../config/load.ts'), import('./with-history.ts'),
+  const [
+    { createLogger },
+    { setMetricsRole },
+    { edgeSchema },
+    { historySchema },
+    { loadConfig },
+    { startEdgeWithHistory },
+  ] = await Promise.all([
+    import('../../adapters/logger.ts'),
+    import('../../adapters/metrics.ts'),
+    import('../../config/edge.ts'),
+    import('../../config/history.ts'),
+    import('../../config/load.ts'),
+    import('./with-history.ts'),
   ]);
   const config = loadConfig(edgeSchema);
   const history = loadConfig(historySchema);

@@ -53,5 +53,12 @@ export function edgeModerationRoutes(deps: EdgeModerationDeps): HttpRoute[] {
     actions: createPgModeratorActions(pool, names.pgSchema),
     clock: deps.clock,
   });
-  return createModRoutes({ console: moderation, roles: createPgModeratorRoles(pool, names.pgSchema), sessions: deps.sessions, cookies: deps.cookies, origins: deps.origins, users: deps.users });
+  return createModRoutes({
+    console: moderation,
+    roles: createPgModeratorRoles(pool, names.pgSchema),
+    sessions: deps.sessions,
+    cookies: deps.cookies,
+    origins: deps.origins,
+    users: deps.users,
+  });
 }

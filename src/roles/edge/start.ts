@@ -57,7 +57,13 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
   // Closed in reverse: the listen socket (no new requests), the feed, the metrics listener, accounts, the
   // event log (pending appends fail as `unavailable`), Redis, then the NATS drain.
   return startWith(log, async (life) => {
-    const nc = await openNats(life, config.NATS_URL, `rplace-edge-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('edge', names)), log);
+    const nc = await openNats(
+      life,
+      config.NATS_URL,
+      `rplace-edge-${names.canvasId}`,
+      natsAuthOf(config, natsInboxPrefix('edge', names)),
+      log,
+    );
     const redis = await openRedis(life, config.REDIS_URL, `rplace-edge-${names.canvasId}`);
     const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: config.APPEND_TIMEOUT_MS });
     life.defer({ name: 'event log', close: () => eventLog.close() });
@@ -65,73 +71,128 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
     answerStatusRequests(nc, names.canvasId, 'edge', log); // `rplace status`; ends with the connection's drain
     const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'edge', logger: log });
     const started = Date.now();
-    const initial = await loadEdgeCanvas({ bitmap: createRedisBitmapStore(redis, names, spec), stream, spec, ...(options.snapshots ? { snapshots: options.snapshots } : {}) });
-    log.info({ seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started }, 'edge canvas loaded');
+    const initial = await loadEdgeCanvas({
+      bitmap: createRedisBitmapStore(redis, names, spec),
+      stream,
+      spec,
+      ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+    });
+    log.info(
+      { seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started },
+      'edge canvas loaded',
+    );
     const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
     const cooldowns = createRedisCooldownStore(
       // WAIT blocks its connection: with replica acks on, the cooldowns get one of their own.
-      config.COOLDOWN_REPLICA_ACKS > 0 ? await openRedis(life, config.REDIS_URL, `rplace-edge-cooldowns-${names.canvasId}`) : redis,
+      config.COOLDOWN_REPLICA_ACKS > 0
+        ? await openRedis(life, config.REDIS_URL, `rplace-edge-cooldowns-${names.canvasId}`)
+        : redis,
       names,
-      (error) => log.warn({ err: error.message }, 'placement outcomes not recorded; their retries fall back to the retry window'),
-      config.COOLDOWN_REPLICA_ACKS > 0 ? { replicas: config.COOLDOWN_REPLICA_ACKS, timeoutMs: config.COOLDOWN_REPLICA_WAIT_MS, onUnacked: unackedWarner(log) } : undefined,
+      (error) =>
+        log.warn(
+          { err: error.message },
+          'placement outcomes not recorded; their retries fall back to the retry window',
+        ),
+      config.COOLDOWN_REPLICA_ACKS > 0
+        ? {
+            replicas: config.COOLDOWN_REPLICA_ACKS,
+            timeoutMs: config.COOLDOWN_REPLICA_WAIT_MS,
+            onUnacked: unackedWarner(log),
+          }
+        : undefined,
     );
-    const placeDeps = { spec, cooldownSeconds: config.COOLDOWN_SECONDS, cooldowns, log: timeAppends(eventLog), clock: systemClock };
+    const placeDeps = {
+      spec,
+      cooldownSeconds: config.COOLDOWN_SECONDS,
+      cooldowns,
+      log: timeAppends(eventLog),
+      clock: systemClock,
+    };
     const guest = createGuestIdentity({ secret: config.SESSION_SECRET, secure: config.COOKIE_SECURE === '1' });
     let feedRef: { readonly caughtUp: boolean } | undefined;
-    const accounts = await life.open('accounts', () => startEdgeAccounts(config, { logger: log, nc, redis, names, guest, place: placeDeps, currentSeq: () => state.seq, cookieSecure: config.COOKIE_SECURE === '1',
-      ...(options.risk ? { risk: options.risk } : {}), ...(options.challenge ? { challenge: options.challenge } : {}),
-    }), (a) => a.close());
-    const server = await life.open('edge server', () => startEdgeServer(
-      {
-        uws,
-        logger: log,
-        canvasId: names.canvasId,
-        state,
-        info: {
-          width: spec.width,
-          height: spec.height,
-          colorCount: spec.palette.length,
-          cooldownSeconds: config.COOLDOWN_SECONDS,
-          palette: spec.palette.map((c) => c.hex),
-          paletteNames: spec.palette.map((c) => c.name),
-        },
-        placePixel: createPlacePixel(placeDeps),
-        cooldowns,
-        identity: accounts.identity,
-        access: accounts.access,
-        limits: buildEdgeLimits(config.WS_MAX_BACKPRESSURE, config.WS_IDLE_TIMEOUT_S),
-        clientLimits: {
-          messages: { perSecond: config.WS_MESSAGES_PER_SECOND, burst: config.WS_MESSAGE_BURST },
-          resyncsPerSocket: perMinute(config.WS_RESYNCS_PER_SOCKET_PER_MINUTE),
-          resyncsPerIp: perMinute(config.WS_RESYNCS_PER_IP_PER_MINUTE),
-          maxUnreadResponsesPerIp: config.HTTP_MAX_UNREAD_RESPONSES_PER_IP,
-        },
-        canvasCacheMs: config.CANVAS_CACHE_MS,
-        staticDir: resolve(config.STATIC_DIR),
-        routes: [...accounts.routes, ...(options.routes ?? [])],
-        isReady: () => feedRef?.caughtUp ?? false,
-        metrics: prometheusEdgeMetrics,
-        // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
-        publicMetrics: config.METRICS_PORT === undefined,
-      },
-      config.HOST,
-      config.PORT,
-    ), (s) => s.close());
-    await life.open('metrics listener', () => startRoleMetrics(config, log), (stop) => stop());
+    const accounts = await life.open(
+      'accounts',
+      () =>
+        startEdgeAccounts(config, {
+          logger: log,
+          nc,
+          redis,
+          names,
+          guest,
+          place: placeDeps,
+          currentSeq: () => state.seq,
+          cookieSecure: config.COOKIE_SECURE === '1',
+          ...(options.risk ? { risk: options.risk } : {}),
+          ...(options.challenge ? { challenge: options.challenge } : {}),
+        }),
+      (a) => a.close(),
+    );
+    const server = await life.open(
+      'edge server',
+      () =>
+        startEdgeServer(
+          {
+            uws,
+            logger: log,
+            canvasId: names.canvasId,
+            state,
+            info: {
+              width: spec.width,
+              height: spec.height,
+              colorCount: spec.palette.length,
+              cooldownSeconds: config.COOLDOWN_SECONDS,
+              palette: spec.palette.map((c) => c.hex),
+              paletteNames: spec.palette.map((c) => c.name),
+            },
+            placePixel: createPlacePixel(placeDeps),
+            cooldowns,
+            identity: accounts.identity,
+            access: accounts.access,
+            limits: buildEdgeLimits(config.WS_MAX_BACKPRESSURE, config.WS_IDLE_TIMEOUT_S),
+            clientLimits: {
+              messages: { perSecond: config.WS_MESSAGES_PER_SECOND, burst: config.WS_MESSAGE_BURST },
+              resyncsPerSocket: perMinute(config.WS_RESYNCS_PER_SOCKET_PER_MINUTE),
+              resyncsPerIp: perMinute(config.WS_RESYNCS_PER_IP_PER_MINUTE),
+              maxUnreadResponsesPerIp: config.HTTP_MAX_UNREAD_RESPONSES_PER_IP,
+            },
+            canvasCacheMs: config.CANVAS_CACHE_MS,
+            staticDir: resolve(config.STATIC_DIR),
+            routes: [...accounts.routes, ...(options.routes ?? [])],
+            isReady: () => feedRef?.caughtUp ?? false,
+            metrics: prometheusEdgeMetrics,
+            // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
+            publicMetrics: config.METRICS_PORT === undefined,
+          },
+          config.HOST,
+          config.PORT,
+        ),
+      (s) => s.close(),
+    );
+    await life.open(
+      'metrics listener',
+      () => startRoleMetrics(config, log),
+      (stop) => stop(),
+    );
     accounts.follow((matches, code, reason) => server.closeWhere(matches, code, reason));
-    const feed = await life.open('edge feed', async () => startEdgeFeed({
-      stream,
-      state,
-      windowMs: config.FLUSH_WINDOW_MS,
-      maxWindowMs: config.FLUSH_WINDOW_MAX_MS,
-      readyLagEvents: config.READY_LAG_EVENTS,
-      publish: (frame, _firstSeq, lastSeq, events) => {
-        server.publish(frame, events);
-        metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
-      },
-      onReadError: (error) => log.warn({ err: error, seq: state.receivedSeq }, 'stream read failed; resuming from the next sequence'),
-    }), (f) => f.stop());
+    const feed = await life.open(
+      'edge feed',
+      async () =>
+        startEdgeFeed({
+          stream,
+          state,
+          windowMs: config.FLUSH_WINDOW_MS,
+          maxWindowMs: config.FLUSH_WINDOW_MAX_MS,
+          readyLagEvents: config.READY_LAG_EVENTS,
+          publish: (frame, _firstSeq, lastSeq, events) => {
+            server.publish(frame, events);
+            metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
+          },
+          onReadError: (error) =>
+            log.warn({ err: error, seq: state.receivedSeq }, 'stream read failed; resuming from the next sequence'),
+        }),
+      (f) => f.stop(),
+    );
     feedRef = feed;
     // Registered last so it runs first: stop taking connections before the feed and the rest stop
     // (server.close is idempotent; the 'edge server' step above covers a failed start).
@@ -150,7 +211,10 @@ function unackedWarner(log: Logger): (count: number, acked: number) => void {
     unacked += count;
     const now = Date.now();
     if (now - lastAt < 10_000) return;
-    log.warn({ acquisitions: unacked, replicasAcked: acked }, 'cooldowns not acknowledged by a replica in COOLDOWN_REPLICA_WAIT_MS; a failover now could lose them');
+    log.warn(
+      { acquisitions: unacked, replicasAcked: acked },
+      'cooldowns not acknowledged by a replica in COOLDOWN_REPLICA_WAIT_MS; a failover now could lose them',
+    );
     unacked = 0;
     lastAt = now;
   };

@@ -12,10 +12,19 @@ import { startHistoryApi } from '../history/api.ts';
 import type { Shutdown } from '../run-role.ts';
 import { startEdge, type EdgeOptions } from './start.ts';
 
-export async function startEdgeWithHistory(edge: EdgeConfig, history: HistoryConfig, logger: Logger, options: EdgeOptions = {}): Promise<Shutdown> {
+export async function startEdgeWithHistory(
+  edge: EdgeConfig,
+  history: HistoryConfig,
+  logger: Logger,
+  options: EdgeOptions = {},
+): Promise<Shutdown> {
   const api = edge.HISTORY_API === '1' ? await startHistoryApi(history, logger) : null;
   try {
-    const stopEdge = await startEdge(edge, logger, { ...options, routes: [...(options.routes ?? []), ...(api?.routes ?? [])], ...(api ? { snapshots: api.snapshots } : {}) });
+    const stopEdge = await startEdge(edge, logger, {
+      ...options,
+      routes: [...(options.routes ?? []), ...(api?.routes ?? [])],
+      ...(api ? { snapshots: api.snapshots } : {}),
+    });
     return async () => {
       try {
         await stopEdge(); // no new requests first

@@ -14,7 +14,12 @@ import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import type { HttpRoute } from '../../app/http.ts';
-import { DEFAULT_SNAPSHOT_LIMITS, DEFAULT_TIMELAPSE_LIMITS, historyRoutes, type ImageEncoder } from '../../app/history/routes.ts';
+import {
+  DEFAULT_SNAPSHOT_LIMITS,
+  DEFAULT_TIMELAPSE_LIMITS,
+  historyRoutes,
+  type ImageEncoder,
+} from '../../app/history/routes.ts';
 import { metrics } from '../../adapters/metrics.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { Usernames } from '../../app/history/usernames.ts';
@@ -24,22 +29,44 @@ import type { HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../domain/names.ts';
 import { createLifecycle, openPg } from '../lifecycle.ts';
 
-export type HistoryApiConfig = Pick<HistoryConfig, 'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'>
-  & Partial<Pick<HistoryConfig, 'PG_POOL_SIZE' | 'TIMELAPSE_MAX_CONCURRENT' | 'TIMELAPSE_MAX_PER_IP' | 'SNAPSHOT_MAX_CONCURRENT' | 'SNAPSHOT_MAX_PER_IP' | 'EXPORT_USER_SALT' | 'EXPORT_MAX_PER_CLIENT' | 'EXPORT_MAX_CONCURRENT'>>;
+export type HistoryApiConfig = Pick<
+  HistoryConfig,
+  'DATABASE_URL' | 'CANVAS_ID' | 'CANVAS_WIDTH' | 'CANVAS_HEIGHT' | 'PALETTE'
+> &
+  Partial<
+    Pick<
+      HistoryConfig,
+      | 'PG_POOL_SIZE'
+      | 'TIMELAPSE_MAX_CONCURRENT'
+      | 'TIMELAPSE_MAX_PER_IP'
+      | 'SNAPSHOT_MAX_CONCURRENT'
+      | 'SNAPSHOT_MAX_PER_IP'
+      | 'EXPORT_USER_SALT'
+      | 'EXPORT_MAX_PER_CLIENT'
+      | 'EXPORT_MAX_CONCURRENT'
+    >
+  >;
 
 export interface HistoryApiOptions {
   /** The ffmpeg for MP4/WebM timelapses; `null` serves APNG only. Default: `ffmpeg` on PATH, if any. */
   readonly ffmpegPath?: string | null;
 }
 
-export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, options: HistoryApiOptions = {}): Promise<{ routes: HttpRoute[]; snapshots: SnapshotSource; close(): Promise<void> }> {
+export async function startHistoryApi(
+  config: HistoryApiConfig,
+  logger: Logger,
+  options: HistoryApiOptions = {},
+): Promise<{ routes: HttpRoute[]; snapshots: SnapshotSource; close(): Promise<void> }> {
   const log = logger.child({ component: 'history-api' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
   const life = createLifecycle(log);
   let pg;
   try {
-    pg = await openPg(life, config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE ?? 4, statementTimeoutMs: 30_000 });
+    pg = await openPg(life, config.DATABASE_URL, names.pgSchema, log, {
+      max: config.PG_POOL_SIZE ?? 4,
+      statementTimeoutMs: 30_000,
+    });
     await migrateToLatest(pg.pool, names.pgSchema);
   } catch (error) {
     await life.close();
@@ -101,7 +128,11 @@ export async function startHistoryApi(config: HistoryApiConfig, logger: Logger, 
       maxConcurrent: 4,
       onError: (error, what) => log.error({ err: error }, `${what} failed`),
     },
-    usernames: new Usernames({ lookup: (ids) => users.usernamesOf(ids), clock: systemClock, onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only') }),
+    usernames: new Usernames({
+      lookup: (ids) => users.usernamesOf(ids),
+      clock: systemClock,
+      onError: (error) => log.warn({ err: error }, 'username lookup failed: serving ids only'),
+    }),
   });
   return { routes, snapshots: store, close: () => life.close() };
 }

@@ -29,12 +29,22 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
     const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE });
     const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
     if (applied.length > 0) log.info({ schema: names.pgSchema, applied }, 'migrations applied');
-    const nc = await openNats(life, config.NATS_URL, `rplace-history-${names.canvasId}`, natsAuthOf(config, natsInboxPrefix('history', names)), log);
+    const nc = await openNats(
+      life,
+      config.NATS_URL,
+      `rplace-history-${names.canvasId}`,
+      natsAuthOf(config, natsInboxPrefix('history', names)),
+      log,
+    );
     await ensureStream(nc, names);
     answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
 
     const store = createPgHistoryStore(pg, log);
-    const stream = createNatsEventStream(nc, names, { canvas: eventBoundsOf(canvasSpecOf(config)), reader: 'history-tail', logger: log });
+    const stream = createNatsEventStream(nc, names, {
+      canvas: eventBoundsOf(canvasSpecOf(config)),
+      reader: 'history-tail',
+      logger: log,
+    });
     let outageStartedAt = 0;
     let lastSnapshotAt = Date.now();
     let caughtUpAfterOutage = true;
@@ -52,7 +62,10 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
         outageStartedAt = Date.now();
         caughtUpAfterOutage = false;
         metrics.historyStoreUp.set(0);
-        log.warn({ err: error.message, heldFromSeq }, 'postgres unavailable: holding the batch unacknowledged and retrying; nothing is lost, history will catch up from the stream');
+        log.warn(
+          { err: error.message, heldFromSeq },
+          'postgres unavailable: holding the batch unacknowledged and retrying; nothing is lost, history will catch up from the stream',
+        );
       },
       storeBack({ downMs, attempts, seq }) {
         metrics.historyStoreUp.set(1);
@@ -67,14 +80,20 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
       },
       halted({ error }) {
         metrics.projectionHalted.set({ projection: 'history' }, 1);
-        log.fatal({ err: error, seq: error.seq }, 'history projector HALTED on a permanent failure: it will not retry; /healthz and /readyz answer 503 until an operator fixes the cause and restarts the role');
+        log.fatal(
+          { err: error, seq: error.seq },
+          'history projector HALTED on a permanent failure: it will not retry; /healthz and /readyz answer 503 until an operator fixes the cause and restarts the role',
+        );
       },
     };
     metrics.historyStoreUp.set(1);
     metrics.projectionHalted.set({ projection: 'history' }, 0);
     const projector = createHistoryProjector({
       store,
-      source: createNatsProjectionSource(nc, names, names.consumers.history, log, { canvas: eventBoundsOf(canvasSpecOf(config)), maxBatch: config.HISTORY_MAX_BATCH }),
+      source: createNatsProjectionSource(nc, names, names.consumers.history, log, {
+        canvas: eventBoundsOf(canvasSpecOf(config)),
+        maxBatch: config.HISTORY_MAX_BATCH,
+      }),
       clock: systemClock,
       width: config.CANVAS_WIDTH,
       height: config.CANVAS_HEIGHT,
@@ -88,22 +107,31 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
     const running = projector.run(controller.signal).catch((error: unknown) => {
       if (!controller.signal.aborted) log.error({ err: error }, 'history projector stopped');
     });
-    const snapshotTimer = setInterval(() => {
-      projector.snapshotIfDue().then(
-        () => undefined,
-        (error: unknown) => log.error({ err: error }, 'snapshot failed'),
-      );
-    }, Math.max(50, Math.floor(config.SNAPSHOT_INTERVAL_MS / 4)));
+    const snapshotTimer = setInterval(
+      () => {
+        projector.snapshotIfDue().then(
+          () => undefined,
+          (error: unknown) => log.error({ err: error }, 'snapshot failed'),
+        );
+      },
+      Math.max(50, Math.floor(config.SNAPSHOT_INTERVAL_MS / 4)),
+    );
     const lagTimer = setInterval(() => {
-      stream.lastSeq().then((last) => {
-        const lag = Math.max(0, last - projector.seq);
-        metrics.projectionLag.set({ projection: 'history' }, lag);
-        metrics.snapshotAge.set((Date.now() - lastSnapshotAt) / 1000);
-        if (!caughtUpAfterOutage && lag === 0) {
-          caughtUpAfterOutage = true;
-          log.info({ seq: projector.seq, outageMs: Date.now() - outageStartedAt }, 'history caught up with the stream after the postgres outage');
-        }
-      }, () => undefined);
+      stream.lastSeq().then(
+        (last) => {
+          const lag = Math.max(0, last - projector.seq);
+          metrics.projectionLag.set({ projection: 'history' }, lag);
+          metrics.snapshotAge.set((Date.now() - lastSnapshotAt) / 1000);
+          if (!caughtUpAfterOutage && lag === 0) {
+            caughtUpAfterOutage = true;
+            log.info(
+              { seq: projector.seq, outageMs: Date.now() - outageStartedAt },
+              'history caught up with the stream after the postgres outage',
+            );
+          }
+        },
+        () => undefined,
+      );
     }, LAG_POLL_MS);
     life.defer({
       name: 'history projector',
@@ -114,6 +142,9 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
         await running;
       },
     });
-    log.info({ canvas: names.canvasId, schema: names.pgSchema, snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS }, 'history projector running');
+    log.info(
+      { canvas: names.canvasId, schema: names.pgSchema, snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS },
+      'history projector running',
+    );
   });
 }

@@ -73,5 +73,11 @@ export function createFakeBitmapStore(spec: Pick<CanvasSpec, 'width' | 'height'>
 }
 
 function conflict(expected: number | null, found: number | null): SequenceConflict {
-  return new SequenceConflict(found === null ? `fake bitmap holds no usable projection but sequence ${expected} was expected` : `fake bitmap went back to sequence ${found} (expected ${expected ?? 'none'})`, expected ?? 0, found);
+  return new SequenceConflict(
+    found === null
+      ? `fake bitmap holds no usable projection but sequence ${expected} was expected`
+      : `fake bitmap went back to sequence ${found} (expected ${expected ?? 'none'})`,
+    expected ?? 0,
+    found,
+  );
 }

@@ -45,10 +45,23 @@ export function createFakeCooldownStore(clock: Clock = { now: () => Date.now() }
       if (!Number.isInteger(seconds) || seconds <= 0) throw new StoreUnavailable(`invalid expire time ${seconds}`);
       const h = live(userId);
       if (h === undefined) {
-        held.set(userId, { requestId, placedAt, pixel: { x: pixel.x, y: pixel.y, color: pixel.color }, expiresAt: clock.now() + seconds * 1000, seq: null });
+        held.set(userId, {
+          requestId,
+          placedAt,
+          pixel: { x: pixel.x, y: pixel.y, color: pixel.color },
+          expiresAt: clock.now() + seconds * 1000,
+          seq: null,
+        });
         return { acquired: true, remainingMs: seconds * 1000 }; // the TTL as the store holds it once taken
       }
-      return { acquired: false, remainingMs: Math.max(0, h.expiresAt - clock.now()), holderRequestId: h.requestId, holderPlacedAt: h.placedAt, holderPixel: h.pixel, holderSeq: h.seq };
+      return {
+        acquired: false,
+        remainingMs: Math.max(0, h.expiresAt - clock.now()),
+        holderRequestId: h.requestId,
+        holderPlacedAt: h.placedAt,
+        holderPixel: h.pixel,
+        holderSeq: h.seq,
+      };
     },
     recordOutcome(userId, requestId, seq) {
       store.calls.recordOutcome++;

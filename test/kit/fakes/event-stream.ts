@@ -15,7 +15,8 @@ export function createFakeEventStream(stream: MemoryStream, options: { readonly 
   const maxBatch = options.maxBatch ?? 4096;
 
   async function* read(fromSeq: number, readOptions: ReadOptions = {}): AsyncIterable<readonly StoredEvent[]> {
-    const until = readOptions.untilSeq === undefined ? Number.POSITIVE_INFINITY : Math.min(readOptions.untilSeq, stream.lastSeq);
+    const until =
+      readOptions.untilSeq === undefined ? Number.POSITIVE_INFINITY : Math.min(readOptions.untilSeq, stream.lastSeq);
     let next = Math.max(1, Math.floor(fromSeq));
     while (next <= until && !readOptions.signal?.aborted) {
       const batch = stream.slice(next, Math.min(until, next + maxBatch - 1));

@@ -10,14 +10,23 @@ class WrongLastSequence extends Error {
   override readonly name = 'WrongLastSequence';
 }
 
-export function createFakeModerationLog(stream: MemoryStream, hooks: { beforeAppend?: () => void } = {}): ModerationLog & { calls: number } {
+export function createFakeModerationLog(
+  stream: MemoryStream,
+  hooks: { beforeAppend?: () => void } = {},
+): ModerationLog & { calls: number } {
   const log = {
     calls: 0,
-    async appendIfLast(event: Parameters<ModerationLog['appendIfLast']>[0], messageId: string, expectedLastSeq: number) {
+    async appendIfLast(
+      event: Parameters<ModerationLog['appendIfLast']>[0],
+      messageId: string,
+      expectedLastSeq: number,
+    ) {
       log.calls++;
       hooks.beforeAppend?.();
       try {
-        const appended = stream.append(event, messageId, (last) => (last === expectedLastSeq ? null : new WrongLastSequence()));
+        const appended = stream.append(event, messageId, (last) =>
+          last === expectedLastSeq ? null : new WrongLastSequence(),
+        );
         return { ok: true as const, seq: appended.seq };
       } catch (error) {
         if (error instanceof WrongLastSequence) return { ok: false as const, lastSeq: stream.lastSeq };

@@ -9,11 +9,18 @@ import type { ProjectionSource, StoredEvent } from '../../../src/ports/event-log
 import { sleep } from '../../../src/app/sleep.ts';
 import type { MemoryStream } from './memory-stream.ts';
 
-export function createFakeProjectionSource(stream: MemoryStream, options: { readonly maxBatch?: number; readonly retryMs?: number } = {}): ProjectionSource & { redeliveries: number } {
+export function createFakeProjectionSource(
+  stream: MemoryStream,
+  options: { readonly maxBatch?: number; readonly retryMs?: number } = {},
+): ProjectionSource & { redeliveries: number } {
   const maxBatch = options.maxBatch ?? 5000;
   const source = {
     redeliveries: 0,
-    async run(fromSeq: number, handle: (batch: readonly StoredEvent[]) => Promise<void>, signal: AbortSignal): Promise<void> {
+    async run(
+      fromSeq: number,
+      handle: (batch: readonly StoredEvent[]) => Promise<void>,
+      signal: AbortSignal,
+    ): Promise<void> {
       let next = Math.max(1, fromSeq);
       while (!signal.aborted) {
         const batch = stream.slice(next, next + maxBatch - 1);
