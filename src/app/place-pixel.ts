@@ -94,32 +94,35 @@ function badId(label: string, value: unknown): string | null {
   return null;
 }
 
-export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
+/**
+ * The command in two steps, for a caller that takes the cooldown itself (the placement guard's one-call
+ * admission, issue 13): `validate` (null when the request may take a cooldown) and `afterAcquire`, what the
+ * command does with the cooldown's answer for a request read at `placedAt`. `createPlacePixel` is the two
+ * with the store's `tryAcquire` between them.
+ */
+export interface PlacePixelSteps {
+  validate(request: PlaceRequest): PlaceOutcome | null;
+  afterAcquire(request: PlaceRequest, placedAt: number, cooldown: CooldownResult): Promise<PlaceOutcome>;
+}
+
+export function createPlacePixelSteps(deps: PlacePixelDeps): PlacePixelSteps {
   const retryWindowMs = deps.retryWindowMs ?? retryWindowFor(DUPLICATE_WINDOW_MS);
   if (!(retryWindowMs >= 0)) throw new RangeError(`retryWindowMs must be ≥ 0, got ${retryWindowMs}`);
-  return async (request) => {
+  const validate = (request: PlaceRequest): PlaceOutcome | null => {
     // The edge validates the wire message with zod; this guards the command itself, so a caller that
     // skipped that cannot take a cooldown for an event that could never be encoded.
     const idProblem = badId('userId', request.userId) ?? badId('requestId', request.requestId);
     if (idProblem) return { ok: false, code: ErrorCode.bad_request, message: idProblem };
     const check = checkPlacement(deps.spec, request.x, request.y, request.color);
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
-
-    const placedAt = deps.clock.now();
+    return null;
+  };
+  const afterAcquire = async (
+    request: PlaceRequest,
+    placedAt: number,
+    cooldown: CooldownResult,
+  ): Promise<PlaceOutcome> => {
     const pixel = { x: request.x, y: request.y, color: request.color };
-    let cooldown: CooldownResult;
-    try {
-      cooldown = await deps.cooldowns.tryAcquire(
-        request.userId,
-        request.requestId,
-        placedAt,
-        deps.cooldownSeconds,
-        pixel,
-      );
-    } catch (error) {
-      if (error instanceof StoreUnavailable) return UNAVAILABLE;
-      throw error;
-    }
     // When the next placement may come: from the cooldown's TTL as the store reported it, counted from when
     // its answer arrived, never from `placedAt`. The TTL starts in Redis after the batching and the round
     // trip; counted from `placedAt` the answer was that much early, and a client placing exactly at it got
@@ -178,5 +181,27 @@ export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
       if (!(error instanceof LogUnavailable)) throw error;
       return UNAVAILABLE;
     }
+  };
+  return { validate, afterAcquire };
+}
+
+export function createPlacePixel(deps: PlacePixelDeps): PlacePixel {
+  const steps = createPlacePixelSteps(deps);
+  return async (request) => {
+    const invalid = steps.validate(request);
+    if (invalid) return invalid;
+    const placedAt = deps.clock.now();
+    let cooldown: CooldownResult;
+    try {
+      cooldown = await deps.cooldowns.tryAcquire(request.userId, request.requestId, placedAt, deps.cooldownSeconds, {
+        x: request.x,
+        y: request.y,
+        color: request.color,
+      });
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return UNAVAILABLE;
+      throw error;
+    }
+    return steps.afterAcquire(request, placedAt, cooldown);
   };
 }

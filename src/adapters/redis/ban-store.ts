@@ -18,7 +18,11 @@ import type { BanMode, BanStore } from '../../ports/auth.ts';
 import type { BanRecords } from '../pg/ban-records.ts';
 import { storeUnavailable } from './connect.ts';
 
-const LOADED = '~loaded';
+/** The field that marks the hash complete (the admission script reads it too: cooldown-lua.ts). */
+export const LOADED = '~loaded';
+
+/** The hash of bans under this prefix. */
+export const bansKey = (redisPrefix: string): string => `${redisPrefix}bans`;
 
 /** KEYS[1] the hash; ARGV: userId, mode pairs, then the load time. Fills the hash unless it is marked loaded. */
 const REBUILD_LUA = `
@@ -42,7 +46,7 @@ export function createDurableBanStore(redis: Redis, redisPrefix: string, records
   const r = redis as WithRebuild;
   if (typeof r.rplaceBanRebuild !== 'function')
     redis.defineCommand('rplaceBanRebuild', { numberOfKeys: 1, lua: REBUILD_LUA });
-  const key = `${redisPrefix}bans`;
+  const key = bansKey(redisPrefix);
   let rebuilding: Promise<boolean> | undefined;
 
   const rebuild = async (): Promise<boolean> => {

@@ -33,61 +33,23 @@ import type { Redis } from 'ioredis';
 import type { Names } from '../../domain/names.ts';
 import type { CooldownResult, CooldownStore } from '../../ports/cooldown.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
+import type { AdmissionRequest, AdmissionResult, PlacementAdmission } from '../../ports/admission.ts';
+import type { RateDecision } from '../../ports/auth.ts';
+import { bansKey } from './ban-store.ts';
 import { storeUnavailable } from './connect.ts';
-
-const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
-
-/** KEYS[1] cooldown key; ARGV[1] request id. Deletes the key only if that request holds it. */
-const RELEASE_LUA = `
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local _, _, _, _, _, r = string.match(v, ${HOLDER})
-if r == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-/**
- * One script for both batched operations, so a turn's acquisitions and the outcome records waiting for a
- * ride travel in ONE call (issue 13: with one placement in flight per player, separate record calls were a
- * third Redis write per placement). KEYS: the keys, in queue order; ARGV: per key an op and two values:
- * - `a` (acquire) value (seq empty), seconds → the PTTL it was just given (taken: a number) or
- *   {holder value, PTTL}. That PTTL is what `nextPlacement` is computed from: the TTL starts here, in Redis,
- *   after the batching and the round trip, not when the command read its clock.
- * - `r` (record) request id, seq → writes the seq where that request holds the key and none is recorded
- *   (1), else 0 (compare-and-set, keeping the TTL).
- * Keys are handled in order, so two operations on one key in one call see each other.
- */
-const BATCH_LUA = `
-local out = {}
-for i = 1, #KEYS do
-  local op, a, b = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  if op == 'a' then
-    if redis.call('SET', KEYS[i], a, 'NX', 'EX', b) then
-      out[i] = redis.call('PTTL', KEYS[i])
-    else
-      out[i] = {redis.call('GET', KEYS[i]) or '', redis.call('PTTL', KEYS[i])}
-    end
-  else
-    out[i] = 0
-    local v = redis.call('GET', KEYS[i])
-    if v then
-      local p, x, y, c, s, r = string.match(v, ${HOLDER})
-      if r == a and s == '' then
-        redis.call('SET', KEYS[i], '2:' .. p .. ':' .. x .. ':' .. y .. ':' .. c .. ':' .. b .. ':' .. r, 'KEEPTTL')
-        out[i] = 1
-      end
-    end
-  end
-end
-return out
-`;
+import { BATCH_LUA, RELEASE_LUA } from './cooldown-lua.ts';
+import { rateKey } from './rate-limits.ts';
+import { sessionKeyOf } from './session-store.ts';
 
 const HOLDER_JS = /^2:(\d+):(\d+):(\d+):(\d+):(\d*):([\s\S]*)$/;
 
 /** Largest number of keys in one script call: bounds the time Redis spends in one script (~1 ms). */
 export const MAX_BATCH = 500;
 
-type Reply = number | [string, number];
+type AcquireReply = number | [string, number];
+/** An admission's reply (cooldown-lua.ts); Redis turns Lua's `false` into null. */
+type AdmitReply = [number, string, number, number, number, number, number, AcquireReply | null, AcquireReply | null];
+type Reply = AcquireReply | AdmitReply;
 
 interface CooldownCommands {
   rplaceCooldownBatch(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<Reply[]>;
@@ -129,7 +91,7 @@ async function batchWithAck(
   return replies;
 }
 
-function toResult(reply: Reply | undefined): CooldownResult {
+function toResult(reply: AcquireReply | undefined): CooldownResult {
   if (typeof reply === 'number') return { acquired: true, remainingMs: Math.max(0, reply) };
   const [value, pttl] = reply ?? ['', 0];
   const remainingMs = Math.max(0, pttl);
@@ -148,10 +110,11 @@ function toResult(reply: Reply | undefined): CooldownResult {
 }
 
 interface Queued {
-  readonly op: 'a' | 'r';
-  readonly key: string;
-  readonly a: string | number;
-  readonly b: string | number;
+  readonly op: 'a' | 'r' | 'g';
+  /** 1 key for `a`/`r`, 6 for `g`. */
+  readonly keys: readonly string[];
+  /** The op's values after its name (2 for `a`/`r`, 12 for `g`). */
+  readonly args: readonly (string | number)[];
   /** Absent for records (fire and forget: no promise per call). */
   readonly resolve?: (reply: Reply) => void;
   readonly reject?: (error: unknown) => void;
@@ -175,23 +138,23 @@ function createBatcher(
   let immediate = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const run = (batch: Queued[]): void => {
-    const args: (string | number)[] = new Array(batch.length * 4);
-    for (let i = 0; i < batch.length; i++) {
-      const q = batch[i]!;
-      args[i] = q.key;
-      args[batch.length + 3 * i] = q.op;
-      args[batch.length + 3 * i + 1] = q.a;
-      args[batch.length + 3 * i + 2] = q.b;
+    const keys: (string | number)[] = [];
+    const args: (string | number)[] = [];
+    for (const q of batch) {
+      keys.push(...q.keys);
+      args.push(q.op, ...q.args);
     }
+    const n = keys.length;
+    keys.push(...args);
     let call: Promise<Reply[]>;
-    if (acked !== undefined && batch.some((q) => q.op === 'a')) {
+    if (acked !== undefined && batch.some((q) => q.op !== 'r')) {
       inFlight++;
-      call = batchWithAck(acked.pipeline(), acked.acks, batch.length, args).finally(() => {
+      call = batchWithAck(acked.pipeline(), acked.acks, n, keys).finally(() => {
         // The queue built up while this flush waited goes as the next one (see `flush`).
         if (--inFlight === 0 && queue.length > 0) flush();
       });
     } else {
-      call = commands.rplaceCooldownBatch(batch.length, ...args);
+      call = commands.rplaceCooldownBatch(n, ...keys);
     }
     call.then(
       (replies) => {
@@ -221,9 +184,9 @@ function createBatcher(
     for (let i = 0; i < all.length; i += MAX_BATCH) run(all.slice(i, i + MAX_BATCH));
   };
   return {
-    acquire(key: string, value: string, seconds: number): Promise<Reply> {
+    send(op: 'a' | 'g', keys: readonly string[], args: readonly (string | number)[]): Promise<Reply> {
       return new Promise((resolve, reject) => {
-        queue.push({ op: 'a', key, a: value, b: seconds, resolve, reject });
+        queue.push({ op, keys, args, resolve, reject });
         if (!immediate) {
           immediate = true;
           setImmediate(flush);
@@ -231,7 +194,7 @@ function createBatcher(
       });
     },
     record(key: string, requestId: string, seq: number): void {
-      queue.push({ op: 'r', key, a: requestId, b: seq });
+      queue.push({ op: 'r', keys: [key], args: [requestId, seq] });
       if (!immediate && timer === undefined) {
         timer = setTimeout(flush, RECORD_RIDE_MS);
         timer.unref?.();
@@ -248,7 +211,7 @@ export function createRedisCooldownStore(
   names: Names,
   onLostRecord: (error: StoreUnavailable) => void = () => undefined,
   replicaAcks?: ReplicaAcks,
-): CooldownStore {
+): CooldownStore & PlacementAdmission {
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
@@ -267,13 +230,52 @@ export function createRedisCooldownStore(
 
   return {
     async tryAcquire(userId, requestId, placedAt, seconds, pixel): Promise<CooldownResult> {
-      return toResult(
-        await batch.acquire(
-          names.cooldownKey(userId),
-          `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`,
-          seconds,
-        ),
-      );
+      const value = `2:${placedAt}:${pixel.x}:${pixel.y}:${pixel.color}::${requestId}`;
+      return toResult((await batch.send('a', [names.cooldownKey(userId)], [value, seconds])) as AcquireReply);
+    },
+
+    async admit(request: AdmissionRequest): Promise<AdmissionResult> {
+      const c = request.cooldowns;
+      const value = (holder: string) =>
+        c === null ? '' : `2:${c.placedAt}:${c.pixel.x}:${c.pixel.y}:${c.pixel.color}::${holder}`;
+      const bans = bansKey(names.redisPrefix);
+      const address = c?.address ?? null;
+      const reply = (await batch.send(
+        'g',
+        [
+          request.sessionKey === null ? bans : sessionKeyOf(names.redisPrefix, request.sessionKey),
+          bans,
+          rateKey(names.redisPrefix, request.perIp.name),
+          rateKey(names.redisPrefix, request.perUser.name),
+          names.cooldownKey(address?.subject ?? request.userId),
+          names.cooldownKey(request.userId),
+        ],
+        [
+          request.sessionKey === null ? 0 : 1,
+          request.userId,
+          request.perIp.windowMs,
+          request.perIp.limit,
+          request.perUser.windowMs,
+          request.perUser.limit,
+          c === null ? 0 : 1,
+          address === null ? 0 : 1,
+          address === null ? '' : value(address.holderId),
+          address?.holderId ?? '',
+          c === null ? '' : value(c.requestId),
+          c?.seconds ?? 1,
+        ],
+      )) as AdmitReply;
+      const [alive, mode, loaded, ipOk, ipRetry, userOk, userRetry, addressReply, userReply] = reply;
+      const decision = (ok: number, retryAfterMs: number): RateDecision =>
+        ok === 1 ? { allowed: true } : { allowed: false, retryAfterMs };
+      return {
+        alive: alive === 1,
+        ban: loaded !== 1 ? 'unknown' : mode === 'ban' || mode === 'shadow' ? mode : null,
+        byIp: decision(ipOk, ipRetry),
+        byUser: decision(userOk, userRetry),
+        address: addressReply === null ? null : toResult(addressReply),
+        cooldown: userReply === null ? null : toResult(userReply),
+      };
     },
 
     recordOutcome(userId, requestId, seq): void {

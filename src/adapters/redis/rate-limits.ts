@@ -10,27 +10,39 @@ import type { Redis } from 'ioredis';
 import type { RateDecision, RateLimiter } from '../../ports/auth.ts';
 import { storeUnavailable } from './connect.ts';
 
-const GCRA = `
+/**
+ * The GCRA take over `key`, `window` (ms) and `limit` → {1, 0} or {0, retry ms}: the body of a Lua function
+ * of those three, shared with the cooldown store's admission (cooldown-lua.ts), so both charge a bucket alike.
+ */
+export const GCRA_BODY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
 local interval = window / limit
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tat = tonumber(redis.call('GET', key) or '0')
 if tat < now then tat = now end
 local allow_at = tat + interval - window
 if allow_at > now then return {0, math.ceil(allow_at - now)} end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
+redis.call('SET', key, tostring(new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
 return {1, 0}
 `;
+
+const GCRA = `
+local function take(key, window, limit)
+${GCRA_BODY}
+end
+return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+`;
+
+/** The key of the bucket `name` (the admission script charges the same keys). */
+export const rateKey = (redisPrefix: string, name: string): string => `${redisPrefix}rate:${name}`;
 
 type WithGcra = Redis & { rplaceGcra(key: string, windowMs: number, limit: number): Promise<[number, number]> };
 
 export function createRedisRateLimiter(redis: Redis, redisPrefix: string): RateLimiter {
   const r = redis as WithGcra;
   if (typeof r.rplaceGcra !== 'function') redis.defineCommand('rplaceGcra', { numberOfKeys: 1, lua: GCRA });
-  const key = (name: string) => `${redisPrefix}rate:${name}`;
+  const key = (name: string) => rateKey(redisPrefix, name);
   return {
     async take(name, limit, windowMs): Promise<RateDecision> {
       const [allowed, retryAfterMs] = await r

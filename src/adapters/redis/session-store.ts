@@ -15,8 +15,11 @@ const Stored = z.object({
   createdAt: z.number(),
 });
 
+/** The key of the session whose id hashes to `hash` (the admission script checks it too). */
+export const sessionKeyOf = (redisPrefix: string, hash: string): string => `${redisPrefix}session:${hash}`;
+
 export function createRedisSessionStore(redis: Redis, redisPrefix: string): SessionStore {
-  const keyOf = (hash: string) => `${redisPrefix}session:${hash}`;
+  const keyOf = (hash: string) => sessionKeyOf(redisPrefix, hash);
   const key = (sessionId: string) => keyOf(sessionKey(sessionId));
   return {
     async create(sessionId, data, ttlSeconds) {

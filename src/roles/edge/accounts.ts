@@ -31,6 +31,7 @@ import {
 } from '../../app/auth/edge-account-policy.ts';
 import { createAccountIdentity, type AccountIdentity } from '../../app/auth/identity.ts';
 import { originPolicy } from '../../domain/auth/origin.ts';
+import type { PlacementAdmission } from '../../ports/admission.ts';
 import { createPlacementGuard } from '../../app/auth/placement-guard.ts';
 import { accountAgeRiskRule, noChallengeGate, type ChallengeGate, type RiskRule } from '../../app/auth/risk.ts';
 import { proofOfWorkGate, proofOfWorkRoutes } from '../../app/auth/proof-of-work.ts';
@@ -53,6 +54,8 @@ export interface EdgeAccountsDeps {
   readonly names: Names;
   readonly guest: IdentityProvider;
   readonly place: PlacePixelDeps;
+  /** The guard's checks and the cooldowns in one call (the Redis cooldown store); absent: port by port. */
+  readonly admission?: PlacementAdmission;
   readonly currentSeq: () => number;
   readonly cookieSecure: boolean;
   /** Pluggable risk rule and challenge (defaults: account age + attempt budget; no challenge provider). */
@@ -189,6 +192,7 @@ export async function startEdgeAccounts(
       risk: deps.risk ?? accountAgeRiskRule(config.RISK_MIN_ACCOUNT_AGE_HOURS * 3_600_000),
       challenge,
       currentSeq: deps.currentSeq,
+      ...(deps.admission ? { admission: deps.admission } : {}),
     }),
   });
   let subscription: ReturnType<typeof subscribeRevocations> | undefined;

@@ -121,6 +121,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
           names,
           guest,
           place: placeDeps,
+          admission: cooldowns,
           currentSeq: () => state.seq,
           cookieSecure: config.COOKIE_SECURE === '1',
           ...(options.risk ? { risk: options.risk } : {}),
