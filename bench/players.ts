@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     identities: { type: 'string', default: '48' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
+    'count-async': { type: 'boolean', default: false },
     /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
     fresh: { type: 'string', default: '0' },
   },
@@ -120,6 +121,20 @@ function pidsNamed(comm: string): number[] {
   return out;
 }
 
+/** The `--count-async` preload's counts (bench/_async-count.ts), per placement, largest first. */
+function asyncCounts(placements: number): string {
+  let counts: Record<string, number>;
+  try {
+    counts = JSON.parse(readFileSync(asyncCountFile, 'utf8')) as Record<string, number>;
+  } catch (error) {
+    return `not written (${(error as Error).message})`;
+  }
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${type} ${fmt(n / Math.max(1, placements), 2)}`)
+    .join(', ');
+}
+
 // Our own process only: the load generator on core 1 (the server child gets core 0 below).
 execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 
@@ -131,13 +146,16 @@ const nodeArgs = [
   '--import',
   'tsx',
   ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []),
+  ...(args['count-async'] ? ['--import', './bench/_async-count.ts'] : []),
   entry,
 ];
+const asyncCountFile = `/tmp/rplace-async-count-${process.pid}.json`;
 const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], {
   env: {
     ...process.env,
     PORT: String(PORT),
     HOST: '127.0.0.1',
+    RPLACE_ASYNC_COUNT_FILE: asyncCountFile,
     CANVAS_ID: canvasId,
     CANVAS_WIDTH: String(SIZE),
     CANVAS_HEIGHT: String(SIZE),
@@ -307,6 +325,7 @@ try {
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const started = performance.now();
   measuring = true;
+  if (args['count-async']) child.kill('SIGUSR2');
   let fresh: Harness | undefined;
   if (FRESH > 0) {
     [fresh] = await startHarnesses('c', FRESH);
@@ -325,6 +344,8 @@ try {
   measuring = false;
   const wallUs = (performance.now() - started) * 1000;
   const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
+  const acceptedInWindow = accepted;
+  if (args['count-async']) child.kill('SIGUSR2');
   closing = true;
   for (const guests of placers) for (const g of guests) g.ws.close();
 
@@ -363,6 +384,8 @@ try {
     );
   }
   say(`cpu server side ${fmt(totalUs / Math.max(1, accepted), 1)} µs/placement (floor at 3,333/s: ≤ 120)`);
+  if (args['count-async'])
+    say(`async resources per placement (server, measured window): ${asyncCounts(acceptedInWindow)}`);
   const floor = args.server === 'dev' ? (VIEWERS === 0 ? 8_000 : 4_000) : 15_000;
   say(`vs the issue-13 floor for this point (${fmt(floor)}/s): ${fmt(rate / floor, 2)}×`);
 } finally {

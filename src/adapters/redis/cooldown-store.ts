@@ -177,8 +177,6 @@ function createBatcher(
   const flush = (): void => {
     immediate = false;
     if (inFlight > 0) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
     const all = queue;
     queue = [];
     for (let i = 0; i < all.length; i += MAX_BATCH) run(all.slice(i, i + MAX_BATCH));
@@ -195,8 +193,14 @@ function createBatcher(
     },
     record(key: string, requestId: string, seq: number): void {
       queue.push({ op: 'r', keys: [key], args: [requestId, seq] });
+      // One timer at a time, never cleared: with one placement in flight per player, arming and clearing one
+      // per record was a timer per placement; left to run out, a timer finds the queue empty (the records
+      // rode) or sends what waits, which has waited at most RECORD_RIDE_MS.
       if (!immediate && timer === undefined) {
-        timer = setTimeout(flush, RECORD_RIDE_MS);
+        timer = setTimeout(() => {
+          timer = undefined;
+          if (queue.length > 0 && !immediate) flush();
+        }, RECORD_RIDE_MS);
         timer.unref?.();
       }
     },
