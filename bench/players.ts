@@ -15,7 +15,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { namesFor } from '../src/domain/names.ts';
@@ -126,6 +126,7 @@ function asyncCounts(placements: number): string {
   let counts: Record<string, number>;
   try {
     counts = JSON.parse(readFileSync(asyncCountFile, 'utf8')) as Record<string, number>;
+    rmSync(asyncCountFile, { force: true });
   } catch (error) {
     return `not written (${(error as Error).message})`;
   }
@@ -345,7 +346,11 @@ try {
   const wallUs = (performance.now() - started) * 1000;
   const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const acceptedInWindow = accepted;
-  if (args['count-async']) child.kill('SIGUSR2');
+  if (args['count-async']) {
+    child.kill('SIGUSR2');
+    // The server writes the counts when its (busy) event loop gets to the signal.
+    for (let waitedMs = 0; waitedMs < 5_000 && !existsSync(asyncCountFile); waitedMs += 50) await sleep(50);
+  }
   closing = true;
   for (const guests of placers) for (const g of guests) g.ws.close();
 
