@@ -17,6 +17,8 @@
  * command per acquisition costs more client CPU than the whole JetStream append (see BENCHMARKS.md).
  * Outcome records ride in the same call as the next acquisitions (at most RECORD_RIDE_MS later): with one
  * placement in flight per player they were a Redis write of their own per placement (issue 13).
+ * The store is also the `PlacementAdmission` (src/ports/admission.ts): `admit` is one more op in the same batch
+ * (the guard's session, ban and rate checks, then the cooldowns), so a placement makes one Redis call in all.
  * (On Redis Cluster the keys of a batch would have to share a slot; we run a single Redis.)
  * Every Redis failure is a `StoreUnavailable`, which the placement command answers as `unavailable`.
  *
