@@ -276,6 +276,7 @@ export class RplaceClient {
       this.#markSynced();
       return;
     }
+    if (frame.type !== FrameType.Pixels) return; // viewport frames: only after `view` (not sent yet)
     if (this.seq < 0) return; // no base yet: the edge sends a canvas first
     if (frame.lastSeq <= this.seq) {
       // Old, or an empty "you are up to date" frame.
