@@ -37,8 +37,7 @@ export const ResumeMessage = z.strictObject({
   since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
-/** Most tiles one `view` may cover (8×8: the whole default 2000×2000 canvas). */
-export const MAX_VIEW_TILES = 64;
+export { MAX_VIEW_TILES } from './tile-frames.ts';
 /**
  * Show only this rectangle (canvas pixels; clipped to the canvas): from now on the socket receives
  * `tile` and `tilePixels` frames for the 256×256 tiles it touches, instead of whole-canvas `pixels`.

@@ -33,6 +33,8 @@ import { PROTOCOL_VERSION } from './version.ts';
 
 /** Side of a viewport tile (pixels). Fixed by the protocol: records carry offsets of one byte. */
 export const VIEW_TILE_SIZE = 256;
+/** Most tiles one `view` may cover (8×8: the whole default 2000×2000 canvas). */
+export const MAX_VIEW_TILES = 64;
 export const TILE_PIXELS_HEADER_BYTES = 26;
 export const TILE_RECORD_BYTES = 3;
 export const TILE_HEADER_BYTES = 19;
@@ -115,6 +117,24 @@ export function forEachTilePixel(frame: TilePixelsFrame, visit: (x: number, y: n
   for (let o = 0; o < frame.count * TILE_RECORD_BYTES; o += TILE_RECORD_BYTES) {
     visit(x0 + (r[o] as number), y0 + (r[o + 1] as number), r[o + 2] as number);
   }
+}
+
+/** The records of a tile-pixels frame as `pixels` records (`x u16, y u16, color u8`), for code that draws those. */
+export function toPixelRecords(frame: TilePixelsFrame): Uint8Array {
+  const out = new Uint8Array(frame.count * 5);
+  const r = frame.records;
+  const x0 = frame.tx * VIEW_TILE_SIZE;
+  const y0 = frame.ty * VIEW_TILE_SIZE;
+  for (let i = 0; i < frame.count; i++) {
+    const x = x0 + (r[i * 3] as number);
+    const y = y0 + (r[i * 3 + 1] as number);
+    out[i * 5] = x & 0xff;
+    out[i * 5 + 1] = x >>> 8;
+    out[i * 5 + 2] = y & 0xff;
+    out[i * 5 + 3] = y >>> 8;
+    out[i * 5 + 4] = r[i * 3 + 2] as number;
+  }
+  return out;
 }
 
 /** Types 3 and 4, called by `decodeFrame` once version and type are checked. */
