@@ -122,6 +122,8 @@ export class RplaceClient {
   #tiles: TileView | null = null;
   #viewSentAt = Number.NEGATIVE_INFINITY;
   #viewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The view the current connection's URL asked for (`?view=`): the edge starts there, nothing to send. */
+  #viewInUrl: ViewRect | null = null;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -159,16 +161,23 @@ export class RplaceClient {
     const view = this.#view;
     const tiles = this.viewTiles;
     if (!view || !tiles || !this.welcome || !this.#socket) return;
-    const { width, height } = this.welcome.canvasInfo;
-    this.#tiles ??= new TileView(width, height);
-    this.#tiles.keepOnly(tiles);
+    this.#tiles?.keepOnly(tiles);
     this.#viewSentAt = Date.now();
     this.#socket.send(JSON.stringify({ type: 'view', ...view }));
   }
 
+  /**
+   * The first tile frame of a connection switches the client to viewport mode (an edge that does not
+   * know `view` never sends one, and the client stays a whole-canvas client).
+   */
   #onTileFrame(frame: TileFrame | TilePixelsFrame): void {
+    const view = this.viewTiles;
+    if (!view || !this.welcome) return;
+    if (!this.#tiles) {
+      this.#tiles = new TileView(this.welcome.canvasInfo.width, this.welcome.canvasInfo.height);
+      this.#tiles.keepOnly(view);
+    }
     const tiles = this.#tiles;
-    if (!tiles) return;
     if (this.#track && !this.canvas) {
       this.width = tiles.width;
       this.height = tiles.height;
@@ -270,7 +279,10 @@ export class RplaceClient {
     }
     if (this.#stopped) return;
     const wsBase = this.#base.replace(/^http/, 'ws');
-    const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}`;
+    const v = this.#view;
+    const view = v ? `&view=${v.x},${v.y},${v.width},${v.height}` : '';
+    const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}${view}`;
+    this.#viewInUrl = v;
     let socket: WebSocketLike;
     try {
       socket = new this.#options.WebSocket(url);
@@ -434,7 +446,8 @@ export class RplaceClient {
         this.#tiles = null;
         if (this.#viewTimer) clearTimeout(this.#viewTimer);
         this.#viewTimer = undefined;
-        if (this.#view) this.#sendView();
+        if (this.#view && this.#view !== this.#viewInUrl) this.#sendView();
+        else this.#viewSentAt = Date.now();
         const socket = this.#socket;
         for (const pending of this.#pending.values()) {
           if (!socket || pending.sentOn === socket) continue;

@@ -146,4 +146,20 @@ describe('edge: viewport subscriptions', () => {
     await expect.poll(() => frames).toEqual([FrameType.TilePixels]);
     ws.close();
   });
+
+  it('starts a socket opened with ?view= in its view: tiles, never a whole canvas', async () => {
+    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/ws?v=1&view=250,0,10,10`, { perMessageDeflate: false });
+    const frames: { type: number; tx?: number }[] = [];
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) frames.push(decodeFrame(new Uint8Array(data as Buffer)) as { type: number; tx?: number });
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    await expect
+      .poll(() => frames.map((f) => [f.type, f.tx]))
+      .toEqual([
+        [FrameType.Tile, 0],
+        [FrameType.Tile, 1],
+      ]);
+    ws.close();
+  });
 });

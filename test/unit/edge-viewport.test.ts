@@ -4,7 +4,7 @@ import { CloseCode } from '../../proto/close-codes.ts';
 import { CanvasEncoding, decodeFrame, encodeCanvasFrame, FrameType } from '../../proto/frames.ts';
 import { MAX_VIEW_TILES } from '../../proto/messages.ts';
 import { asAccountIdentity } from '../../src/app/auth/identity.ts';
-import { EdgeSessions } from '../../src/app/edge/edge-sessions.ts';
+import { EdgeSessions, parseView } from '../../src/app/edge/edge-sessions.ts';
 import { VIEW_TILE_RATE } from '../../src/app/edge/edge-session.ts';
 import { TileView } from '../../src/client/tile-view.ts';
 import { EdgeCanvas } from '../../src/domain/edge/edge-canvas.ts';
@@ -112,7 +112,7 @@ function edge() {
     placePixel: async () => ({ ok: false, code: 'internal', message: 'no' }) as never,
     onPlacementError: () => undefined,
   });
-  const connect = () => {
+  const connect = (view: { x: number; y: number; width: number; height: number } | null = null) => {
     const socket = new ClientSocket();
     sockets.push(socket);
     const admitted = {
@@ -121,6 +121,7 @@ function edge() {
       since: null,
       version: null,
       cooldownRemaining: 0,
+      view,
     };
     const session = sessions.open(socket, admitted, { ip: '', since: null, version: null, holdsSlot: false }, () => {});
     return {
@@ -206,6 +207,17 @@ describe('edge session: viewport subscriptions', () => {
     expect(socket.texts.at(-1)).toMatchObject({ type: 'error', code: 'bad_request' });
     expect(session.view).toBeNull();
     expect(MAX_VIEW_TILES).toBeGreaterThanOrEqual(tileGrid(2000, 2000).columns ** 2);
+  });
+
+  it('starts in the view of ?view= without a canvas, and serves a canvas when that view is refused', () => {
+    expect(parseView('1,2,30,40')).toEqual({ x: 1, y: 2, width: 30, height: 40 });
+    for (const bad of ['', '1,2,3', '1,2,0,4', '-1,2,3,4', '1,2,3,4,5', '99999,1,1,1'])
+      expect(parseView(bad), bad).toBeNull();
+    const e = edge();
+    const zoomed = e.connect({ x: 300, y: 0, width: 10, height: 10 });
+    expect(zoomed.socket.log).toEqual(['text:welcome', 'unsubscribe', 'frame:4', 'subscribe:1']);
+    const outside = e.connect({ x: 700, y: 0, width: 10, height: 10 });
+    expect(outside.socket.log).toEqual(['text:welcome', 'text:error', 'unsubscribe', 'frame:2', 'subscribe']);
   });
 
   it('answers resume in a view with every tile of it again', () => {

@@ -208,6 +208,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         ip: sessions.clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), (name) => req.getHeader(name)),
         version: req.getQuery('v') ?? '',
         since: req.getQuery('since') ?? '',
+        view: req.getQuery('view') ?? '',
       };
       let aborted = false;
       let ticket: UpgradeTicket | null = null;

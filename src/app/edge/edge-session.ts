@@ -82,7 +82,12 @@ export interface Admitted {
   readonly version: number | null;
   /** Seconds until the user may place again, for `welcome`. */
   readonly cooldownRemaining: number;
+  /** `?view=`: start in viewport mode (no whole canvas, no catch-up); absent or null: the whole canvas. */
+  readonly view?: ViewRect | null;
 }
+
+/** A rectangle of the canvas (pixels), as `view` and `?view=` give it. */
+export type ViewRect = Omit<ViewMessage, 'type'>;
 
 const utf8 = new TextDecoder();
 
@@ -125,7 +130,7 @@ export class EdgeSession {
   }
 
   /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
-  open({ version, since, cooldownRemaining }: Admitted): void {
+  open({ version, since, cooldownRemaining, view }: Admitted): void {
     if (version !== null && version !== PROTOCOL_VERSION) {
       this.#send({
         type: 'error',
@@ -143,7 +148,9 @@ export class EdgeSession {
       cooldownRemaining,
       canvasInfo: { ...this.#ctx.info, seq: this.#ctx.canvas.seq },
     });
-    this.#serveFrom(since);
+    if (view) this.#setView({ type: 'view', ...view });
+    // A view outside the canvas was answered `bad_request`: serve the whole canvas instead.
+    if (this.#view === null && !this.#limited) this.#serveFrom(since);
   }
 
   /**
