@@ -10,14 +10,11 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
+import type { PgConnection } from '../../src/adapters/pg/connect.ts';
 import { videoSize } from '../../src/adapters/image/ffmpeg-video.ts';
-import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
-import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { SequenceConflict } from '../../src/ports/errors.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
@@ -29,7 +26,7 @@ import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
-import { applyStreams } from '../../streams/apply.ts';
+import { startProjectedHistory, stopProjectedHistory } from '../helpers/history-fixture.ts';
 import {
   bytesOf,
   publishEvents,
@@ -38,14 +35,7 @@ import {
   referenceCanvasToSeq,
   type TestEvent,
 } from '../helpers/history.ts';
-import {
-  deleteStream,
-  dropSchema,
-  TEST_DATABASE_URL,
-  TEST_NATS_URL,
-  testEnv,
-  testNames,
-} from '../helpers/isolation.ts';
+import { testEnv, testNames } from '../helpers/isolation.ts';
 import { rplaceCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
@@ -96,31 +86,16 @@ function get(path: string, query: Record<string, string>): Promise<HttpResponse>
 }
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'history-test');
-  await applyStreams(nc, names);
-  pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
-  await migrateToLatest(pg.pool, names.pgSchema);
-  store = createPgHistoryStore(pg, logger);
-  events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
-  stop = await startHistory(config, logger);
-  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(
-    async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq),
-    { timeout: 20_000, interval: 100 },
-  );
-  api = await startHistoryApi(config, logger);
+  ({ nc, pg, store, events, stop, api } = await startProjectedHistory({
+    clientName: 'history-test',
+    names,
+    config,
+    logger,
+    events: randomEvents(3000, W, H, start, SPAN, 32, 7),
+  }));
 });
 
-afterAll(async () => {
-  await stop?.();
-  await api?.close();
-  await pg?.close();
-  if (nc) {
-    await deleteStream(nc, names);
-    await nc.close();
-  }
-  await dropSchema(names);
-});
+afterAll(() => stopProjectedHistory({ nc, pg, stop, api }, names));
 
 describe('history projector', () => {
   it('writes every event exactly once, with its fields', async () => {
