@@ -25,7 +25,7 @@ import {
   sessionSecret,
   settledCanvases,
   startRole,
-  waitForHttp,
+  startServingRole,
   type RoleProcess,
 } from './browser-harness.ts';
 
@@ -148,9 +148,9 @@ beforeAll(async () => {
     FLUSH_WINDOW_MS: '20',
     REGISTRATIONS_PER_IP_PER_HOUR: '100',
   });
-  const edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
-  roles.push(edge, startRole('bitmap-projector', env));
-  await waitForHttp(`${base}/api/v1/canvas/info`, edge, 60_000);
+  const edge = startServingRole('edge', env, port, '/api/v1/canvas/info', 60_000); // spawned now, awaited below
+  roles.push(startRole('bitmap-projector', env));
+  roles.push(await edge);
   roles.push(startRole('history', env)); // after the edge migrated the schema
   nc = await connect({ servers: TEST_NATS_URL });
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
