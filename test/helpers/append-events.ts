@@ -5,6 +5,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
+import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import type { Names } from '../../src/domain/names.ts';
 
 export interface TestPixel {
@@ -65,4 +66,39 @@ export async function appendPixels(
 /** Publishes raw bytes (e.g. an undecodable event) to the canvas stream; returns its sequence. */
 export async function appendRaw(nc: NatsConnection, names: Names, bytes: Uint8Array): Promise<number> {
   return (await jetstream(nc).publish(names.pixelSubject(0, 0), bytes)).seq;
+}
+
+/**
+ * Appends every pixel through the real `EventLog` adapter (all at once, each with message id
+ * `<idPrefix>/<i>`, placed now by `userId`), the way the placement command writes; returns the last sequence.
+ */
+export async function appendThroughLog(
+  nc: NatsConnection,
+  names: Names,
+  pixels: readonly TestPixel[],
+  userId = 'bulk',
+  idPrefix = userId,
+): Promise<number> {
+  const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
+  try {
+    const acks = await Promise.all(
+      pixels.map((p, i) =>
+        log.append(
+          {
+            kind: EventKind.PixelPlaced,
+            x: p.x,
+            y: p.y,
+            color: p.color,
+            userId,
+            requestId: `${idPrefix}${i}`,
+            placedAt: Date.now(),
+          },
+          `${idPrefix}/${i}`,
+        ),
+      ),
+    );
+    return Math.max(0, ...acks.map((a) => a.seq));
+  } finally {
+    await log.close();
+  }
 }
