@@ -27,7 +27,7 @@ import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
-import { rplaceCli } from '../helpers/cli.ts';
+import { canvasCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { startProjectedHistory, stopProjectedHistory } from '../helpers/history-fixture.ts';
 import { bytesOf, randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
@@ -467,12 +467,7 @@ describe('an export the client hangs up on', () => {
 
 describe('rplace export (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-export-cli-'));
-  const env = {
-    ...process.env,
-    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
-  };
-
-  const rplace = rplaceCli(env, { EXPORT_USER_SALT: SALT });
+  const rplace = canvasCli(names, { width: W, height: H }, { EXPORT_USER_SALT: SALT });
 
   it(
     'writes the same bytes as the API, gzip from the extension, raw ids on request, and resumes with --after-seq',

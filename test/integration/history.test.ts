@@ -36,7 +36,7 @@ import {
   type TestEvent,
 } from '../helpers/history.ts';
 import { testEnv, testNames } from '../helpers/isolation.ts';
-import { rplaceCli } from '../helpers/cli.ts';
+import { canvasCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
 
@@ -64,6 +64,17 @@ let stop: (() => Promise<void>) | null = null;
 let api: { routes: HttpRoute[]; close(): Promise<void> };
 const start = Date.now() - 3_600_000;
 const SPAN = 60_000;
+/** The timelapse the API tests ask for: the whole span, the region (5, 4) 20 × 10, 4 fps for 3 s. */
+const TIMELAPSE = {
+  from: String(start),
+  to: String(start + SPAN),
+  x: '5',
+  y: '4',
+  w: '20',
+  h: '10',
+  fps: '4',
+  duration: '3',
+};
 
 async function rowCount(): Promise<number> {
   return Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
@@ -261,17 +272,7 @@ describe('history API', () => {
     const region = { x: 5, y: 4, w: 20, h: 10 };
     const from = start,
       to = start + SPAN;
-    const response = await get('/api/v1/history/timelapse', {
-      from: String(from),
-      to: String(to),
-      x: '5',
-      y: '4',
-      w: '20',
-      h: '10',
-      fps: '4',
-      duration: '3',
-      job: 'tl-test',
-    });
+    const response = await get('/api/v1/history/timelapse', { ...TIMELAPSE, job: 'tl-test' });
     expect(response.status).toBe(200);
     expect(response.headers?.['x-rplace-frames']).toBe('12');
     const decoded = decodePng(await bytesOf(response));
@@ -364,18 +365,7 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
     it(`streams a ${format} whose frames count fps × duration, at the documented size, ending on the reference canvas`, async () => {
       requireFfmpeg();
       const job = `tl-${format}`;
-      const response = await get('/api/v1/history/timelapse', {
-        from: String(from),
-        to: String(to),
-        x: '5',
-        y: '4',
-        w: '20',
-        h: '10',
-        fps: '4',
-        duration: '3',
-        format,
-        job,
-      });
+      const response = await get('/api/v1/history/timelapse', { ...TIMELAPSE, format, job });
       expect(response.status).toBe(200);
       expect(response.headers).toMatchObject({
         'content-type': `video/${format}`,
@@ -467,12 +457,7 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
 
 describe('rplace timelapse (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-cli-'));
-  const env = {
-    ...process.env,
-    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
-  };
-
-  const rplace = rplaceCli(env);
+  const rplace = canvasCli(names, { width: W, height: H });
 
   it('writes MP4 (from the extension) and WebM (from --format), and says in one line when ffmpeg is missing', async () => {
     requireFfmpeg();
