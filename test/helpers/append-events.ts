@@ -2,7 +2,7 @@
  * Appends test events straight to a canvas stream with plain `js.publish` (a window of concurrent
  * publishes, every ack awaited), bypassing the placement command: for tests and benches of readers.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
 import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
@@ -101,4 +101,29 @@ export async function appendThroughLog(
   } finally {
     await log.close();
   }
+}
+
+/**
+ * Publishes `pixels` as `userId`'s placements at `placedAt`, the way the edge stores them, one after the
+ * other (stream order is the array's).
+ */
+export async function appendPlacementsBy(
+  nc: NatsConnection,
+  names: Names,
+  userId: string,
+  pixels: readonly TestPixel[],
+  placedAt: number,
+): Promise<void> {
+  const js = jetstream(nc);
+  for (const [i, p] of pixels.entries()) {
+    await js.publish(
+      names.pixelSubject(p.x, p.y),
+      encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `r${placedAt}-${i}`, placedAt }),
+    );
+  }
+}
+
+/** The canvas stream's last sequence (0 when empty). */
+export async function lastStreamSeq(nc: NatsConnection, names: Names): Promise<number> {
+  return (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
 }
