@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
 import { inRegion } from '../../src/domain/moderation/plan.ts';
-import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion } from '../../src/app/moderation/survey.ts';
+import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion } from '../../src/domain/moderation/survey.ts';
 import { createModeratorConsole } from '../../src/app/moderation/console.ts';
 import type { EventStream, StoredEvent } from '../../src/ports/event-log.ts';
 import type { ModerationLog } from '../../src/ports/moderation.ts';

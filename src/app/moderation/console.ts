@@ -44,7 +44,7 @@ import {
   fanOut,
   type RollbackAudit,
   type Survey,
-} from './survey.ts';
+} from '../../domain/moderation/survey.ts';
 
 /** A rectangle, or a user (then the rectangle is optional). */
 export interface Selection {

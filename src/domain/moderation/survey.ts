@@ -7,10 +7,10 @@
  *   `requestId` every `PixelRestored` of one execution shares), with its moderator, size and times;
  * - the current canvas (the preview's "before" picture), folded by the same `applyPixel` as every projection.
  */
-import { applyPixel } from '../../domain/canvas.ts';
+import { applyPixel } from '../canvas.ts';
 import { EventKind, type CanvasEvent } from '../../../proto/event-codec.ts';
-import { inRegion } from '../../domain/moderation/plan.ts';
-import type { Region } from '../../domain/region.ts';
+import { inRegion } from './plan.ts';
+import type { Region } from '../region.ts';
 
 export interface SurveyCriteria {
   readonly region?: Region;
