@@ -47,7 +47,8 @@ function expect(condition, what) {
 
 function place(cookie, x, y, color) {
   return new Promise((resolve, reject) => {
-    const target = `${url.replace(/^http/, 'ws').replace('//localhost', '//127.0.0.1')}/ws?v=1`;
+    // The same host as the page (the edge checks Origin against it), as the moderator's browser connects.
+    const target = `${url.replace(/^http/, 'ws')}/ws?v=1`;
     const ws = new WebSocket(target, { perMessageDeflate: false, headers: { cookie, origin } });
     const requestId = `modcheck${Date.now().toString(36)}`;
     const timer = setTimeout(() => {
