@@ -15,7 +15,7 @@ import { createPlacePixel } from '../src/app/place-pixel.ts';
 import { systemClock } from '../src/adapters/system-clock.ts';
 import { namesFor } from '../src/domain/names.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
-import { deleteRedisKeys } from '../test/helpers/isolation.ts';
+import { deleteRedisKeys, OPEN_LOOPBACK_EDGE_ENV } from '../test/helpers/isolation.ts';
 import { waitFor } from './_process.ts';
 
 export const MOD = 4_000_000;
@@ -44,15 +44,9 @@ export async function startEdgeProcess(
     FLUSH_WINDOW_MS: String(windowMs),
     LOG_LEVEL: 'warn',
     WS_MAX_BACKPRESSURE: String(1024 * 1024),
-    // Every bench client is a guest from loopback: lift the per-address caps and the guest switch meant for
-    // the public (src/config/auth.ts).
-    ALLOW_GUEST_PLACEMENT: '1',
-    GUEST_COOLDOWN_PER_IP: '0',
-    WS_MAX_CONNECTIONS_PER_IP: '100000',
-    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
-    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-    // A storm resumes thousands of clients from each of the harness's 200 source addresses at once.
-    WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
+    // Every bench client is a guest from loopback; a storm resumes thousands of clients from each of the
+    // harness's 200 source addresses at once.
+    ...OPEN_LOOPBACK_EDGE_ENV,
     ...extraEnv,
   };
   const edge = fork(here('../src/roles/edge/main.ts'), [], {

@@ -18,6 +18,7 @@
  *    median and p90 ms, against the baseline edge's `res.end`.
  * Figures taken on a shared, loaded 2-core machine are noisy; the ratios are what to read.
  */
+import { appendThroughLog } from '../test/helpers/append-events.ts';
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -26,9 +27,7 @@ import { join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { EventKind } from '../proto/event-codec.ts';
 import { connectNats } from '../src/adapters/nats/connect.ts';
-import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { fullBucket, takeToken, type Bucket } from '../src/domain/limits.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL } from '../test/helpers/isolation.ts';
@@ -180,24 +179,13 @@ try {
   symlinkSync(resolve('node_modules'), join(baselineDir, 'node_modules'));
   const nc = await connectNats(TEST_NATS_URL, 'bench-client-bounds');
   await applyStreams(nc, names, { replicas: 1 });
-  const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-  await Promise.all(
-    Array.from({ length: 1100 }, (_, i) =>
-      log.append(
-        {
-          kind: EventKind.PixelPlaced,
-          x: i % 2000,
-          y: (i * 7) % 2000,
-          color: i % 32,
-          userId: 'bench',
-          requestId: `b${i}`,
-          placedAt: Date.now(),
-        },
-        `b/${i}`,
-      ),
-    ),
+  await appendThroughLog(
+    nc,
+    names,
+    Array.from({ length: 1100 }, (_, i) => ({ x: i % 2000, y: (i * 7) % 2000, color: i % 32 })),
+    'bench',
+    'b',
   );
-  await log.close();
   await nc.close();
   const port = Number(args.port);
   const current = await startEdge('this tree', process.cwd(), port);

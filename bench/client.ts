@@ -35,7 +35,7 @@ import {
   launchChromium,
   sessionSecret,
   startRole,
-  waitForHttp,
+  startServingRole,
 } from '../test/e2e/browser-harness.ts';
 
 const { values } = parseArgs({
@@ -149,13 +149,9 @@ try {
     CANVAS_WIDTH: String(WIDTH),
     CANVAS_HEIGHT: String(HEIGHT),
     SESSION_SECRET: sessionSecret(),
-    PORT: String(port),
-    HOST: '127.0.0.1',
   });
   roles.push(startRole('bitmap-projector', env));
-  const edge = startRole('edge', env);
-  roles.push(edge);
-  await waitForHttp(`${base}/api/v1/canvas/info`, edge, 60_000);
+  roles.push(await startServingRole('edge', env, port, '/api/v1/canvas/info', 60_000));
   for (let i = 0; i < 100; i++) {
     if ((await canonicalCanvas(base)).seq >= PREFILL) break;
     await new Promise((r) => setTimeout(r, 200));

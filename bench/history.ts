@@ -283,6 +283,16 @@ try {
     `time slider (10 drags × 30 steps of 1 s, LRU of 8 snapshots + 32 MB chunk cache, ${cache.hits} hits / ${cache.misses} misses): p50 ${q(drag, 0.5).toFixed(1)} ms, p99 ${q(drag, 0.99).toFixed(1)} ms; with the PNG encode p50 ${q(dragPng, 0.5).toFixed(1)} ms; ratio p50 vs uncached ${(q(drag, 0.5) / q(pit, 0.5)).toFixed(2)}\n`,
   );
 
+  /** `frames` timelapse frames of `region` over the whole range, each run with a cold two-snapshot cache. */
+  const framesOf = (region: { x: number; y: number; w: number; h: number }, frames: number) =>
+    timelapseFrames(
+      store,
+      { width: W, height: H },
+      'history-projector',
+      { from: start, to: end, frames, region },
+      undefined,
+      new SnapshotCache(2),
+    );
   // Timelapse: 60 frames over the whole range, full canvas (frames only) and a 500×500 region as APNG.
   for (const [label, region, encode] of [
     ['full canvas, frames only', { x: 0, y: 0, w: W, h: H }, false],
@@ -292,14 +302,7 @@ try {
     const writer = createApngWriter(region.w, region.h, frames, 10, PALETTE_32, 6);
     let bytes = writer.header().length;
     const t0 = performance.now();
-    for await (const frame of timelapseFrames(
-      store,
-      { width: W, height: H },
-      'history-projector',
-      { from: start, to: end, frames, region },
-      undefined,
-      new SnapshotCache(2),
-    )) {
+    for await (const frame of framesOf(region, frames)) {
       if (encode) bytes += (await writer.frame(frame.pixels)).length;
     }
     const fps = frames / ((performance.now() - t0) / 1000);
@@ -316,17 +319,8 @@ try {
   } else {
     const region = { x: 700, y: 700, w: 500, h: 500 };
     const frames = 120;
-    const framesOf = () =>
-      timelapseFrames(
-        store,
-        { width: W, height: H },
-        'history-projector',
-        { from: start, to: end, frames, region },
-        undefined,
-        new SnapshotCache(2),
-      );
     const stored: Uint8Array[] = [];
-    for await (const frame of framesOf()) stored.push(frame.pixels.slice());
+    for await (const frame of framesOf(region, frames)) stored.push(frame.pixels.slice());
     async function* fromMemory(): AsyncGenerator<Uint8Array> {
       yield* stored;
     }
@@ -340,7 +334,7 @@ try {
       const video = { format, width: region.w, height: region.h, fps: 10 };
       t0 = performance.now();
       async function* pixelsOf(): AsyncGenerator<Uint8Array> {
-        for await (const frame of framesOf()) yield frame.pixels;
+        for await (const frame of framesOf(region, frames)) yield frame.pixels;
       }
       for await (const _ of encodeVideo(options, video, pixelsOf())) {
         // drained: the figure is the whole job

@@ -37,6 +37,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { namesFor } from '../src/domain/names.ts';
 import { applyStreams } from '../streams/apply.ts';
 import { deleteRedisKeys, deleteStream } from '../test/helpers/isolation.ts';
+import { Samples } from './_samples.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,30 +76,6 @@ const names = namesFor(canvasId);
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-/** Latencies in ms, kept in a growable Float64Array (no per-sample objects). */
-class Samples {
-  private data = new Float64Array(1 << 16);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const bigger = new Float64Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = v;
-  }
-  percentile(p: number): number {
-    if (this.length === 0) return Number.NaN;
-    const sorted = this.data.slice(0, this.length).sort();
-    return sorted[Math.min(this.length - 1, Math.floor((p / 100) * this.length))]!;
-  }
-  max(): number {
-    let m = 0;
-    for (let i = 0; i < this.length; i++) m = Math.max(m, this.data[i]!);
-    return m;
-  }
-}
 
 /**
  * CPU time (µs) used so far by the local server process listening on `port` (Linux /proc), or null when

@@ -21,6 +21,7 @@ import WebSocket from 'ws';
 import { namesFor } from '../src/domain/names.ts';
 import { cleanupCanvas } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
+import { Samples } from './_samples.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,24 +70,6 @@ const fmt = (n: number, digits = 0) =>
     : '–';
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class Samples {
-  private data = new Float64Array(1 << 16);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const bigger = new Float64Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = v;
-  }
-  percentile(p: number): number {
-    if (this.length === 0) return Number.NaN;
-    const sorted = this.data.slice(0, this.length).sort();
-    return sorted[Math.min(this.length - 1, Math.floor((p / 100) * this.length))]!;
-  }
-}
 
 const TICK_US = 1_000_000 / 100; // CLK_TCK
 /** utime + stime (µs) of each of the processes `pids` that still exists. */

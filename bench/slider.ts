@@ -35,8 +35,8 @@ import {
   freePort,
   launchChromium,
   sessionSecret,
-  startRole,
-  waitForHttp,
+  type startRole,
+  startServingRole,
 } from '../test/e2e/browser-harness.ts';
 
 const { values } = parseArgs({
@@ -125,18 +125,18 @@ try {
   process.stdout.write(`  appended in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  role = startRole(
+  role = await startServingRole(
     'dev',
     testEnv(names, {
-      PORT: String(port),
-      HOST: '127.0.0.1',
       START_SERVICES: '0',
       CANVAS_WIDTH: String(WIDTH),
       CANVAS_HEIGHT: String(HEIGHT),
       SESSION_SECRET: sessionSecret(),
     }),
+    port,
+    '/api/v1/history/info',
+    120_000,
   );
-  await waitForHttp(`${base}/api/v1/history/info`, role, 120_000);
   const ingest = performance.now();
   for (;;) {
     const info = (await (await fetch(`${base}/api/v1/history/info`)).json()) as { position: number; snapshots: number };

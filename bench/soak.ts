@@ -25,6 +25,7 @@ import {
   testNames,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
+  OPEN_LOOPBACK_EDGE_ENV,
 } from '../test/helpers/isolation.ts';
 import { PlacementLoad } from '../test/faults/load.ts';
 import { lineChart } from './_png-chart.ts';
@@ -67,12 +68,7 @@ const topology = await startTopology({
     DATABASE_URL: TEST_DATABASE_URL,
     SESSION_SECRET: TEST_SESSION_SECRET,
     HOST: '127.0.0.1',
-    ALLOW_GUEST_PLACEMENT: '1',
-    GUEST_COOLDOWN_PER_IP: '0',
-    WS_MAX_CONNECTIONS_PER_IP: '100000',
-    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
-    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-    WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
+    ...OPEN_LOOPBACK_EDGE_ENV,
     LOG_LEVEL: 'warn',
   },
 });

@@ -27,8 +27,12 @@
  * Golden vectors: `proto/vectors/frames.json`.
  */
 import { PROTOCOL_VERSION } from './version.ts';
+import { decodeTileFrame, type TileFrame, type TilePixelsFrame } from './tile-frames.ts';
+import { FrameDecodeError } from './frame-error.ts';
 
-export const FrameType = { Pixels: 1, Canvas: 2 } as const;
+export { FrameDecodeError };
+
+export const FrameType = { Pixels: 1, Canvas: 2, TilePixels: 3, Tile: 4 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export const CanvasEncoding = { Raw: 0, Deflate: 1 } as const;
@@ -37,10 +41,6 @@ export type CanvasEncoding = (typeof CanvasEncoding)[keyof typeof CanvasEncoding
 export const PIXELS_HEADER_BYTES = 22;
 export const PIXEL_RECORD_BYTES = 5;
 export const CANVAS_HEADER_BYTES = 15;
-
-export class FrameDecodeError extends Error {
-  override readonly name = 'FrameDecodeError';
-}
 
 export interface PixelRecord {
   x: number;
@@ -120,8 +120,10 @@ export function encodeCanvasFrame(
   return out;
 }
 
+export type Frame = PixelsFrame | CanvasFrame | TilePixelsFrame | TileFrame;
+
 /** Decodes a binary frame; throws `FrameDecodeError` on anything malformed (never reads out of bounds). */
-export function decodeFrame(bytes: Uint8Array): PixelsFrame | CanvasFrame {
+export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length < 2) throw new FrameDecodeError('frame shorter than 2 bytes');
   if (bytes[0] !== PROTOCOL_VERSION) throw new FrameDecodeError(`unsupported protocol version ${bytes[0]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -155,5 +157,6 @@ export function decodeFrame(bytes: Uint8Array): PixelsFrame | CanvasFrame {
       data: bytes.subarray(CANVAS_HEADER_BYTES),
     };
   }
+  if (bytes[1] === FrameType.TilePixels || bytes[1] === FrameType.Tile) return decodeTileFrame(bytes, view);
   throw new FrameDecodeError(`unknown frame type ${bytes[1]}`);
 }

@@ -37,7 +37,22 @@ export const ResumeMessage = z.strictObject({
   since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
-export const ClientMessage = z.discriminatedUnion('type', [PlaceMessage, PingMessage, ResumeMessage]);
+export { MAX_VIEW_TILES } from './tile-frames.ts';
+/**
+ * Show only this rectangle (canvas pixels; clipped to the canvas): from now on the socket receives
+ * `tile` and `tilePixels` frames for the 256×256 tiles it touches, instead of whole-canvas `pixels`.
+ * At most `MAX_VIEW_TILES` tiles (`bad_request` beyond).
+ */
+export const ViewMessage = z.strictObject({
+  type: z.literal('view'),
+  x: coordinate,
+  y: coordinate,
+  width: z.number().int().min(1).max(65_536),
+  height: z.number().int().min(1).max(65_536),
+});
+
+export const ClientMessage = z.discriminatedUnion('type', [PlaceMessage, PingMessage, ResumeMessage, ViewMessage]);
+export type ViewMessage = z.infer<typeof ViewMessage>;
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type PlaceMessage = z.infer<typeof PlaceMessage>;
 export type ResumeMessage = z.infer<typeof ResumeMessage>;

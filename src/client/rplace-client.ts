@@ -18,6 +18,9 @@
  */
 import { inflateSync } from 'fflate';
 import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFrame } from '../../proto/frames.ts';
+import type { TileFrame, TilePixelsFrame } from '../../proto/tile-frames.ts';
+import { tileGrid, tilesOf } from '../domain/edge/view-tiles.ts';
+import { TileView } from './tile-view.ts';
 import type { ErrorMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
 import { PROTOCOL_VERSION } from '../../proto/version.ts';
 import { CloseCode } from '../../proto/close-codes.ts';
@@ -28,6 +31,17 @@ import type { FetchLike, WebSocketConstructor, WebSocketLike } from './transport
 export type ClientStatus = 'connecting' | 'syncing' | 'synced' | 'reconnecting' | 'closed' | 'incompatible';
 
 export type PlaceResult = SuccessMessage | ErrorMessage;
+
+/** The part of the canvas a client shows (canvas pixels), for viewport subscriptions. */
+export interface ViewRect {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The reference client sends at most one `view` per this many ms (the last one wins). */
+export const VIEW_INTERVAL_MS = 250;
 
 export interface ClientOptions {
   /** Base URL of the edge (`http://host:3000`, or `location.origin`); the socket goes to `<base>/ws`. */
@@ -50,6 +64,15 @@ export interface ClientOptions {
   onCanvas?(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void;
   /** A batch just applied; the client's `seq` is now `frame.lastSeq`. */
   onPixels?(frame: PixelsFrame): void;
+  /**
+   * Show only this part of the canvas (see `setView`); absent: the whole canvas. Outside the view the
+   * client's canvas is stale.
+   */
+  readonly view?: ViewRect;
+  /** A viewport tile arrived whole (it entered the view, or after a gap); its pixels are in `canvas`. */
+  onTile?(frame: TileFrame): void;
+  /** A viewport tile's batch just applied to `canvas`. */
+  onTilePixels?(frame: TilePixelsFrame): void;
   onStatus?(status: ClientStatus, detail?: string): void;
   /** An `error` message not tied to a request (bad input, rate limits, …). */
   onServerError?(error: ErrorMessage): void;
@@ -94,12 +117,93 @@ export class RplaceClient {
   readonly #pings: ((rttMs: number) => void)[] = [];
   #pingSentAt: number[] = [];
   #syncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** The view asked for (null: whole canvas), the per-tile sequences once sent, and the `view` throttle. */
+  #view: ViewRect | null;
+  #tiles: TileView | null = null;
+  #viewSentAt = Number.NEGATIVE_INFINITY;
+  #viewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The view the current connection's URL asked for (`?view=`): the edge starts there, nothing to send. */
+  #viewInUrl: ViewRect | null = null;
 
   constructor(options: ClientOptions) {
     this.#options = options;
     this.#base = options.url.replace(/\/+$/, '');
     this.#track = options.trackCanvas ?? true;
     this.seq = options.since ?? -1;
+    this.#view = options.view ?? null;
+  }
+
+  /**
+   * Shows only `rect` from now on (viewport subscriptions, proto/PROTOCOL.md): the edge sends the tiles
+   * it touches and their updates only. Sent at most every `VIEW_INTERVAL_MS` (the latest rect wins).
+   */
+  setView(rect: ViewRect): void {
+    this.#view = rect;
+    if (this.#viewTimer || !this.welcome || !this.#socket) return;
+    const wait = this.#viewSentAt + VIEW_INTERVAL_MS - Date.now();
+    if (wait <= 0) this.#sendView();
+    else
+      this.#viewTimer = setTimeout(() => {
+        this.#viewTimer = undefined;
+        this.#sendView();
+      }, wait);
+  }
+
+  /** The tiles in view (indices `ty · columns + tx`), or null for the whole canvas. */
+  get viewTiles(): number[] | null {
+    const view = this.#view;
+    if (!view || !this.welcome) return null;
+    const { width, height } = this.welcome.canvasInfo;
+    return tilesOf(tileGrid(width, height), view.x, view.y, view.width, view.height);
+  }
+
+  #sendView(): void {
+    const view = this.#view;
+    const tiles = this.viewTiles;
+    if (!view || !tiles || !this.welcome || !this.#socket) return;
+    this.#tiles?.keepOnly(tiles);
+    this.#viewSentAt = Date.now();
+    this.#socket.send(JSON.stringify({ type: 'view', ...view }));
+  }
+
+  /**
+   * The first tile frame of a connection switches the client to viewport mode (an edge that does not
+   * know `view` never sends one, and the client stays a whole-canvas client).
+   */
+  #onTileFrame(frame: TileFrame | TilePixelsFrame): void {
+    const view = this.viewTiles;
+    if (!view || !this.welcome) return;
+    if (!this.#tiles) {
+      this.#tiles = new TileView(this.welcome.canvasInfo.width, this.welcome.canvasInfo.height);
+      this.#tiles.keepOnly(view);
+    }
+    const tiles = this.#tiles;
+    if (this.#track && !this.canvas) {
+      this.width = tiles.width;
+      this.height = tiles.height;
+      this.canvas = new Uint8Array(tiles.width * tiles.height);
+    }
+    if (frame.type === FrameType.Tile) {
+      tiles.applyTile(frame, this.canvas);
+      this.seq = Math.max(this.seq, frame.seq);
+      this.#resumePending = false;
+      this.#options.onTile?.(frame);
+      this.#markSynced();
+      return;
+    }
+    const result = tiles.applyPixels(frame, this.canvas);
+    if (result === 'gap') {
+      if (!this.#resumePending) {
+        this.#resumePending = true;
+        this.#setStatus('syncing', `gap in tile ${frame.tx},${frame.ty}`);
+        this.#socket?.send(JSON.stringify({ type: 'resume', since: Math.max(0, this.seq) }));
+      }
+      return;
+    }
+    if (result === 'applied') {
+      this.seq = Math.max(this.seq, frame.seq);
+      this.#options.onTilePixels?.(frame);
+    }
   }
 
   /** Connects (reconnecting as needed until `close()`); resolves once the client is first in sync. */
@@ -146,6 +250,8 @@ export class RplaceClient {
   /** Closes for good: no reconnect; unanswered places resolve `unavailable`. */
   close(): void {
     this.#stopped = true;
+    if (this.#viewTimer) clearTimeout(this.#viewTimer);
+    this.#viewTimer = undefined;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.nextRetryAt = null;
@@ -173,7 +279,10 @@ export class RplaceClient {
     }
     if (this.#stopped) return;
     const wsBase = this.#base.replace(/^http/, 'ws');
-    const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}`;
+    const v = this.#view;
+    const view = v ? `&view=${v.x},${v.y},${v.width},${v.height}` : '';
+    const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}${view}`;
+    this.#viewInUrl = v;
     let socket: WebSocketLike;
     try {
       socket = new this.#options.WebSocket(url);
@@ -276,6 +385,12 @@ export class RplaceClient {
       this.#markSynced();
       return;
     }
+    if (frame.type === FrameType.Tile || frame.type === FrameType.TilePixels) {
+      this.#onTileFrame(frame);
+      return;
+    }
+    // In a view, whole-canvas frames still in flight (or a reconnect's catch-up) are superseded by the tiles.
+    if (this.#tiles) return;
     if (this.seq < 0) return; // no base yet: the edge sends a canvas first
     if (frame.lastSeq <= this.seq) {
       // Old, or an empty "you are up to date" frame.
@@ -327,6 +442,12 @@ export class RplaceClient {
       case 'welcome': {
         this.welcome = message;
         this.#options.onWelcome?.(message);
+        // A new connection starts as a whole-canvas one: ask for the view again (every tile comes anew).
+        this.#tiles = null;
+        if (this.#viewTimer) clearTimeout(this.#viewTimer);
+        this.#viewTimer = undefined;
+        if (this.#view && this.#view !== this.#viewInUrl) this.#sendView();
+        else this.#viewSentAt = Date.now();
         const socket = this.#socket;
         for (const pending of this.#pending.values()) {
           if (!socket || pending.sentOn === socket) continue;

@@ -8,22 +8,26 @@ import { z } from 'zod';
 import { proxyPolicy } from '../app/auth/client-address.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A comma-separated list, items trimmed, empty ones dropped; unset or empty: none. */
+const commaList = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    );
 
 export const authShape = {
   /**
    * Comma-separated origins (`https://place.example`) allowed to open WebSockets and send state-changing
    * requests, besides the edge's own origin (same host as the request), which is always allowed.
    */
-  ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter((o) => o.length > 0),
-    )
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must look like https://host[:port]')).max(64)),
+  ALLOWED_ORIGINS: commaList().pipe(
+    z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must look like https://host[:port]')).max(64),
+  ),
   /** Let guests place pixels (demos). Off by default: placing requires an account. */
   ALLOW_GUEST_PLACEMENT: z.enum(['0', '1']).default('0'),
   /**
@@ -63,15 +67,7 @@ export const authShape = {
    * Reverse proxies (comma-separated CIDRs or addresses) whose forwarding headers are believed. Empty: none,
    * the socket's peer is the client. See src/app/auth/client-address.ts for how the address is resolved.
    */
-  TRUSTED_PROXIES: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter((o) => o.length > 0),
-    )
+  TRUSTED_PROXIES: commaList()
     .pipe(z.array(z.string().max(64)).max(256))
     .superRefine((entries, ctx) => {
       try {

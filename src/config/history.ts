@@ -1,5 +1,7 @@
 /** The history role (projector + snapshotter) and the history API: the common settings plus their knobs. */
 import { z } from 'zod';
+import type { HistoryProjectorOptions } from '../app/history/projector.ts';
+import type { Names } from '../domain/names.ts';
 import { commonShape } from './common.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -35,3 +37,17 @@ export const historySchema = z.object({
 });
 
 export type HistoryConfig = z.output<typeof historySchema>;
+
+/** The history projector's settings taken from the configuration: the role and `rplace history rebuild` share them. */
+export function historyProjectorSettings(
+  config: HistoryConfig,
+  names: Names,
+): Pick<HistoryProjectorOptions, 'width' | 'height' | 'projection' | 'snapshotIntervalMs' | 'snapshotMaxEvents'> {
+  return {
+    width: config.CANVAS_WIDTH,
+    height: config.CANVAS_HEIGHT,
+    projection: names.consumers.history,
+    snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
+    snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
+  };
+}

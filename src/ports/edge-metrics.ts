@@ -8,8 +8,8 @@ import type { ErrorCode } from '../../proto/error-codes.ts';
 export interface EdgeMetrics {
   /** A per-client bound refused or closed something; `limit` names it (`ws_messages`, `ws_resyncs_per_ip`, `http_unread_responses`, …). */
   refused(limit: string): void;
-  /** One frame handed to a socket (`pixels`, `canvas`) or to the live topic (`pixels_topic`). */
-  frameSent(kind: 'pixels' | 'canvas' | 'pixels_topic'): void;
+  /** One frame handed to a socket (`pixels`, `canvas`, a viewport `tile` snapshot) or to the live topic (`pixels_topic`). */
+  frameSent(kind: 'pixels' | 'canvas' | 'pixels_topic' | 'tile'): void;
   /** A frame that did not reach its socket: dropped past `maxBackpressure`, or the socket closed abnormally (1006). */
   frameDropped(reason: 'backpressure' | 'closed'): void;
   /** A client was sent a whole canvas because the ring no longer holds what it missed. */

@@ -14,6 +14,10 @@ export interface SessionSocket {
   subscribe(): void;
   /** Stops receiving the live frames (while a whole canvas is on its way). */
   unsubscribe(): void;
+  /** Starts receiving the `tilePixels` frames of one viewport tile (index `ty · columns + tx`). */
+  subscribeTile(tile: number): void;
+  /** Stops receiving one tile's frames (it left the view). */
+  unsubscribeTile(tile: number): void;
   /** Bytes the transport holds for this socket, not yet taken by the kernel. */
   bufferedAmount(): number;
   /** Runs `write` with the socket's writes batched (uWS `cork`); needed for writes from async callbacks. */

@@ -148,6 +148,27 @@ export async function waitForHttp(url: string, role: RoleProcess, timeoutMs = 30
   throw new Error(`${url} did not answer within ${timeoutMs} ms; ${role.name} output:\n${role.output()}`);
 }
 
+/**
+ * Starts a role that serves HTTP (`edge`, or `dev` with everything in one process) on 127.0.0.1:`port`, and
+ * waits until `readyPath` answers 2xx.
+ */
+export async function startServingRole(
+  role: 'edge' | 'dev',
+  env: Record<string, string>,
+  port: number,
+  readyPath = '/api/v1/canvas/info',
+  timeoutMs = 30_000,
+): Promise<RoleProcess> {
+  const started = startRole(role, { ...env, PORT: String(port), HOST: '127.0.0.1' });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, started, timeoutMs);
+  } catch (error) {
+    await started.stop(); // the caller never gets it to stop
+    throw error;
+  }
+  return started;
+}
+
 export function sessionSecret(): string {
   return randomBytes(32).toString('hex');
 }

@@ -19,8 +19,7 @@ import {
   freePort,
   launchChromium,
   sessionSecret,
-  startRole,
-  waitForHttp,
+  startServingRole,
   type RoleProcess,
 } from './browser-harness.ts';
 
@@ -33,11 +32,9 @@ beforeAll(async () => {
   await ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  all = startRole(
+  all = await startServingRole(
     'dev',
     testEnv(names, {
-      PORT: String(port),
-      HOST: '127.0.0.1',
       START_SERVICES: '0',
       CANVAS_WIDTH: '40',
       CANVAS_HEIGHT: '30',
@@ -45,8 +42,10 @@ beforeAll(async () => {
       SESSION_SECRET: sessionSecret(),
       SNAPSHOT_INTERVAL_MS: '1000',
     }),
+    port,
+    '/api/v1/history/info',
+    60_000,
   );
-  await waitForHttp(`${base}/api/v1/history/info`, all, 60_000);
   browser = await launchChromium();
 }, 120_000);
 

@@ -7,14 +7,13 @@
  * log shows the rollback; a ban from the selected pixel's info works. A signed-in player sees no console
  * and is refused (403) at every moderator route, as is a guest.
  */
+import { appendPlacementsBy, lastStreamSeq, type TestPixel } from '../helpers/append-events.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEvent, EventKind } from '../../proto/event-codec.ts';
 import { createPgModeratorRoles } from '../../src/adapters/pg/moderators.ts';
 import { cleanupCanvas, TEST_DATABASE_URL, TEST_NATS_URL, testEnv, testNames } from '../helpers/isolation.ts';
 import {
@@ -25,7 +24,7 @@ import {
   sessionSecret,
   settledCanvases,
   startRole,
-  waitForHttp,
+  startServingRole,
   type RoleProcess,
 } from './browser-harness.ts';
 
@@ -51,24 +50,11 @@ async function register(username: string): Promise<{ cookie: string; userId: str
   return { cookie: sid, userId: String(((await res.json()) as { userId: string }).userId) };
 }
 
-/** Placements as the edge stores them, for `userId`. */
-async function place(
-  userId: string,
-  pixels: readonly { x: number; y: number; color: number }[],
-  placedAt: number,
-): Promise<void> {
-  const js = jetstream(nc);
-  await Promise.all(
-    pixels.map((p, i) =>
-      js.publish(
-        names.pixelSubject(p.x, p.y),
-        encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `e2e-${placedAt}-${i}`, placedAt }),
-      ),
-    ),
-  );
-}
+/** Placements as the edge stores them, by `userId`, at `placedAt`. */
+const place = (userId: string, pixels: readonly TestPixel[], placedAt: number) =>
+  appendPlacementsBy(nc, names, userId, pixels, placedAt);
 
-const lastSeq = async () => (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
+const lastSeq = () => lastStreamSeq(nc, names);
 
 async function openPage(
   viewport: { width: number; height: number },
@@ -148,9 +134,9 @@ beforeAll(async () => {
     FLUSH_WINDOW_MS: '20',
     REGISTRATIONS_PER_IP_PER_HOUR: '100',
   });
-  const edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
-  roles.push(edge, startRole('bitmap-projector', env));
-  await waitForHttp(`${base}/api/v1/canvas/info`, edge, 60_000);
+  const edge = startServingRole('edge', env, port, '/api/v1/canvas/info', 60_000); // spawned now, awaited below
+  roles.push(startRole('bitmap-projector', env));
+  roles.push(await edge);
   roles.push(startRole('history', env)); // after the edge migrated the schema
   nc = await connect({ servers: TEST_NATS_URL });
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });

@@ -25,7 +25,7 @@ import {
   launchChromium,
   settledCanvases,
   startRole,
-  waitForHttp,
+  startServingRole,
   sessionSecret,
   type RoleProcess,
 } from './browser-harness.ts';
@@ -183,8 +183,7 @@ beforeAll(async () => {
     FLUSH_WINDOW_MS: '20',
   });
   projector = startRole('bitmap-projector', env);
-  edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
-  await waitForHttp(`${base}/api/v1/canvas/info`, edge);
+  edge = await startServingRole('edge', env, port);
   nc = await connect({ servers: TEST_NATS_URL });
   // Someone already worked on the template's area: some right, some wrong, the rest blank.
   const prefill: TestPixel[] = [];
@@ -389,8 +388,7 @@ describe('reconnect', () => {
       undefined,
       { timeout: 20_000, polling: 100 },
     );
-    edge = startRole('edge', { ...env, PORT: String(port), HOST: '127.0.0.1' });
-    await waitForHttp(`${base}/api/v1/canvas/info`, edge);
+    edge = await startServingRole('edge', env, port);
     const wait = await page.evaluate(
       () => (window.rplaceDebug.client as unknown as { nextRetryAt: number | null }).nextRetryAt,
     );

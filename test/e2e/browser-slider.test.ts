@@ -22,8 +22,7 @@ import {
   freePort,
   launchChromium,
   sessionSecret,
-  startRole,
-  waitForHttp,
+  startServingRole,
   type RoleProcess,
 } from './browser-harness.ts';
 
@@ -59,19 +58,19 @@ beforeAll(async () => {
   }
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  all = startRole(
+  all = await startServingRole(
     'dev',
     testEnv(names, {
-      PORT: String(port),
-      HOST: '127.0.0.1',
       START_SERVICES: '0',
       CANVAS_WIDTH: String(W),
       CANVAS_HEIGHT: String(H),
       SESSION_SECRET: sessionSecret(),
       SNAPSHOT_INTERVAL_MS: '5000',
     }),
+    port,
+    '/api/v1/history/info',
+    60_000,
   );
-  await waitForHttp(`${base}/api/v1/history/info`, all, 60_000);
   const deadline = Date.now() + 30_000;
   while (((await (await fetch(`${base}/api/v1/history/info`)).json()) as { position: number }).position < N) {
     if (Date.now() > deadline) throw new Error('history projector did not catch up');

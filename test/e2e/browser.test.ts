@@ -22,7 +22,7 @@ import {
   pageCanvas,
   settledCanvases,
   startRole,
-  waitForHttp,
+  startServingRole,
   sessionSecret,
   type RoleProcess,
 } from './browser-harness.ts';
@@ -41,11 +41,7 @@ const extraRoles: RoleProcess[] = [];
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
 
-async function startEdge(onPort: number): Promise<RoleProcess> {
-  const role = startRole('edge', { ...env, PORT: String(onPort), HOST: '127.0.0.1' });
-  await waitForHttp(`http://127.0.0.1:${onPort}/api/v1/canvas/info`, role);
-  return role;
-}
+const startEdge = (onPort: number) => startServingRole('edge', env, onPort);
 
 async function openPlayer(viewport: { width: number; height: number }, touch = false): Promise<Page> {
   if (!browser) throw new Error('no browser');

@@ -41,7 +41,14 @@ import type { Names } from '../../src/domain/names.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { PALETTES } from '../../src/domain/palette.ts';
 import { freePort, nodeClient, TEST_SESSION_SECRET } from '../helpers/edge-process.ts';
-import { deleteRedisKeys, dropSchema, testNames, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import {
+  deleteRedisKeys,
+  dropSchema,
+  OPEN_LOOPBACK_EDGE_ENV,
+  testNames,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+} from '../helpers/isolation.ts';
 import { PlacementLoad } from './load.ts';
 
 export const WIDTH = 64;
@@ -194,13 +201,8 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
         DATABASE_URL: databaseUrl,
         SESSION_SECRET: TEST_SESSION_SECRET,
         HOST: '127.0.0.1',
-        // Every client comes from 127.0.0.1: lift the per-address caps, and let guests place.
-        ALLOW_GUEST_PLACEMENT: '1',
-        GUEST_COOLDOWN_PER_IP: '0',
-        WS_MAX_CONNECTIONS_PER_IP: '100000',
-        PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
-        PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-        WS_RESYNCS_PER_IP_PER_MINUTE: '1000000', // 200 clients reconnecting at once after an edge kill
+        // Every client comes from 127.0.0.1; 200 of them reconnect at once after an edge kill.
+        ...OPEN_LOOPBACK_EDGE_ENV,
         // Snapshots every 2 s, so the run has several and the latest is checked against a replay.
         SNAPSHOT_INTERVAL_MS: '2000',
         LOG_LEVEL: 'info',

@@ -2,9 +2,10 @@
  * Appends test events straight to a canvas stream with plain `js.publish` (a window of concurrent
  * publishes, every ack awaited), bypassing the placement command: for tests and benches of readers.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
+import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import type { Names } from '../../src/domain/names.ts';
 
 export interface TestPixel {
@@ -65,4 +66,64 @@ export async function appendPixels(
 /** Publishes raw bytes (e.g. an undecodable event) to the canvas stream; returns its sequence. */
 export async function appendRaw(nc: NatsConnection, names: Names, bytes: Uint8Array): Promise<number> {
   return (await jetstream(nc).publish(names.pixelSubject(0, 0), bytes)).seq;
+}
+
+/**
+ * Appends every pixel through the real `EventLog` adapter (all at once, each with message id
+ * `<idPrefix>/<i>`, placed now by `userId`), the way the placement command writes; returns the last sequence.
+ */
+export async function appendThroughLog(
+  nc: NatsConnection,
+  names: Names,
+  pixels: readonly TestPixel[],
+  userId = 'bulk',
+  idPrefix = userId,
+): Promise<number> {
+  const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
+  try {
+    const acks = await Promise.all(
+      pixels.map((p, i) =>
+        log.append(
+          {
+            kind: EventKind.PixelPlaced,
+            x: p.x,
+            y: p.y,
+            color: p.color,
+            userId,
+            requestId: `${idPrefix}${i}`,
+            placedAt: Date.now(),
+          },
+          `${idPrefix}/${i}`,
+        ),
+      ),
+    );
+    return Math.max(0, ...acks.map((a) => a.seq));
+  } finally {
+    await log.close();
+  }
+}
+
+/**
+ * Publishes `pixels` as `userId`'s placements at `placedAt`, the way the edge stores them, one after the
+ * other (stream order is the array's).
+ */
+export async function appendPlacementsBy(
+  nc: NatsConnection,
+  names: Names,
+  userId: string,
+  pixels: readonly TestPixel[],
+  placedAt: number,
+): Promise<void> {
+  const js = jetstream(nc);
+  for (const [i, p] of pixels.entries()) {
+    await js.publish(
+      names.pixelSubject(p.x, p.y),
+      encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `r${placedAt}-${i}`, placedAt }),
+    );
+  }
+}
+
+/** The canvas stream's last sequence (0 when empty). */
+export async function lastStreamSeq(nc: NatsConnection, names: Names): Promise<number> {
+  return (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
 }

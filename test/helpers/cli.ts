@@ -1,5 +1,7 @@
 /** Runs the operator CLI (`src/cli/main.ts`) as a child process, as an operator would. */
 import { execFile } from 'node:child_process';
+import type { Names } from '../../src/domain/names.ts';
+import { testEnv } from './isolation.ts';
 
 export interface CliRun {
   readonly code: number;
@@ -23,4 +25,17 @@ export function rplaceCli(
         },
       );
     });
+}
+
+/** A runner against one test canvas (`testEnv` of `names`, this size, logs silent). */
+export function canvasCli(
+  names: Names,
+  size: { readonly width: number; readonly height: number },
+  defaults: Record<string, string> = {},
+): ReturnType<typeof rplaceCli> {
+  const env = {
+    ...process.env,
+    ...testEnv(names, { CANVAS_WIDTH: String(size.width), CANVAS_HEIGHT: String(size.height), LOG_LEVEL: 'silent' }),
+  };
+  return rplaceCli(env, defaults);
 }

@@ -27,6 +27,20 @@ export function testNames(label: string): Names {
 }
 
 /** Environment for a child process or a config loader, pointing at this test's canvas. */
+/**
+ * An edge's environment as an open demo for clients that all come from loopback (tests, benches, the fault
+ * harness): guests place, and the per-address caps (src/config/auth.ts) are out of the way, since every
+ * client shares 127.0.0.1 and hundreds of them reconnect at once after an edge restart.
+ */
+export const OPEN_LOOPBACK_EDGE_ENV: Readonly<Record<string, string>> = {
+  ALLOW_GUEST_PLACEMENT: '1',
+  GUEST_COOLDOWN_PER_IP: '0',
+  WS_MAX_CONNECTIONS_PER_IP: '100000',
+  PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
+  PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
+  WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
+};
+
 export function testEnv(names: Names, extra: Record<string, string> = {}): Record<string, string> {
   return {
     NATS_URL: TEST_NATS_URL,
@@ -34,14 +48,9 @@ export function testEnv(names: Names, extra: Record<string, string> = {}): Recor
     DATABASE_URL: TEST_DATABASE_URL,
     CANVAS_ID: names.canvasId,
     LOG_LEVEL: 'warn',
-    // Tests of everything but accounts run an edge as an open demo: guests place, and the per-IP caps
-    // (every test client is 127.0.0.1) are out of the way (edge-bounds.test.ts tests them, from distinct 127.x addresses). The accounts tests set these explicitly.
-    ALLOW_GUEST_PLACEMENT: '1',
-    GUEST_COOLDOWN_PER_IP: '0',
-    WS_MAX_CONNECTIONS_PER_IP: '100000',
-    PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
-    PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-    WS_RESYNCS_PER_IP_PER_MINUTE: '1000000',
+    // Tests of everything but accounts run an edge as an open demo (edge-bounds.test.ts tests the caps, from
+    // distinct 127.x addresses; the accounts tests set these explicitly).
+    ...OPEN_LOOPBACK_EDGE_ENV,
     ...extra,
   };
 }

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import type { EventStream } from '../../src/ports/event-log.ts';
 import { rebuildBitmap } from '../../src/app/project-bitmap.ts';
@@ -15,14 +14,7 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { startBitmapProjector } from '../../src/roles/bitmap-projector/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
-import {
-  deleteRedisKeys,
-  deleteStream,
-  testEnv,
-  testNames,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-} from '../helpers/isolation.ts';
+import { testEnv, testNames } from '../helpers/isolation.ts';
 
 const spec = { width: 200, height: 150 };
 const sizeEnv = { CANVAS_WIDTH: String(spec.width), CANVAS_HEIGHT: String(spec.height), BITMAP_WIPE_CHECK_MS: '200' };
@@ -33,19 +25,13 @@ let nc: NatsConnection;
 let redis: Redis;
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-bitmap-projector');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-bitmap-projector');
+  ({ nc, redis } = await connectTestServices('test-bitmap-projector'));
   await applyStreams(nc, live);
   await applyStreams(nc, killed);
 });
 
 afterAll(async () => {
-  for (const names of [live, killed]) {
-    await deleteStream(nc, names);
-    await deleteRedisKeys(redis, names);
-  }
-  await redis.quit();
-  await nc.drain();
+  await releaseTestServices({ nc, redis }, live, killed);
 });
 
 async function replayWholeStream(stream: EventStream): Promise<{ canvas: Uint8Array; seq: number }> {

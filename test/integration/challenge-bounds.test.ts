@@ -4,15 +4,12 @@
  * Retry-After; a user holds at most one outstanding challenge (a new one replaces the last), so 2,000
  * requests by 5 users leave 5 keys in Redis, where they used to leave 2,000.
  */
+import { startInProcessEdge } from '../helpers/in-process-edge.ts';
 import { request } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createLogger } from '../../src/adapters/logger.ts';
 import { solve } from '../../src/app/auth/proof-of-work.ts';
-import { edgeSchema } from '../../src/config/edge.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import { startEdge } from '../../src/roles/edge/start.ts';
-import { cleanupCanvas, testEnv, testNames, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { cleanupCanvas, testNames, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const names = testNames('powbounds');
 let stop: (() => Promise<void>) | undefined;
@@ -22,21 +19,14 @@ const cookies: string[] = [];
 
 beforeAll(async () => {
   redis = new Redis(TEST_REDIS_URL);
-  const config = loadConfig(
-    edgeSchema,
-    testEnv(names, {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSION_SECRET: 'pow-bounds-test-secret-0123456789abcdef',
-      CANVAS_WIDTH: '32',
-      CANVAS_HEIGHT: '32',
-      LOG_LEVEL: 'silent',
-      ALLOW_GUEST_PLACEMENT: '0',
-      POW_DIFFICULTY: '4',
-      POW_CHALLENGES_PER_IP_PER_MINUTE: '20',
-    }),
-  );
-  stop = await startEdge(config, createLogger('edge', 'silent'), { onListening: (p) => (port = p) });
+  ({ stop, port } = await startInProcessEdge(names, {
+    SESSION_SECRET: 'pow-bounds-test-secret-0123456789abcdef',
+    CANVAS_WIDTH: '32',
+    CANVAS_HEIGHT: '32',
+    ALLOW_GUEST_PLACEMENT: '0',
+    POW_DIFFICULTY: '4',
+    POW_CHALLENGES_PER_IP_PER_MINUTE: '20',
+  }));
   for (let i = 0; i < 5; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
       method: 'POST',

@@ -1,22 +1,14 @@
 import { execFile } from 'node:child_process';
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { appendPixels, randomPixels } from '../helpers/append-events.ts';
-import {
-  deleteRedisKeys,
-  deleteStream,
-  testEnv,
-  testNames,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-} from '../helpers/isolation.ts';
+import { testEnv, testNames } from '../helpers/isolation.ts';
 
 const run = promisify(execFile);
 const names = testNames('clibitmap');
@@ -46,16 +38,10 @@ async function rplace(
 }
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-cli-bitmap');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-cli-bitmap');
+  ({ nc, redis } = await connectTestServices('test-cli-bitmap'));
 });
 
-afterAll(async () => {
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await redis.quit();
-  await nc.drain();
-});
+afterAll(() => releaseTestServices({ nc, redis }, names));
 
 describe('rplace streams apply / rebuild bitmap / status', () => {
   it('applies the stream idempotently, rebuilds the bitmap from it, and reports positions and lag', async () => {

@@ -3,15 +3,12 @@
  * Postgres: Origin allow-list, sessions on the WebSocket, guests, bans and shadow bans, logout closing
  * sockets, per-IP connection and placement caps, the risk check.
  */
+import { startInProcessEdge } from '../helpers/in-process-edge.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startEdge } from '../../src/roles/edge/start.ts';
-import { edgeSchema } from '../../src/config/edge.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/adapters/logger.ts';
 import pg from 'pg';
 import { createDurableBanStore, type DurableBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
@@ -20,7 +17,6 @@ import { leadingZeroBits, powDigest, solve } from '../../src/app/auth/proof-of-w
 import {
   cleanupCanvas,
   deleteRedisKeys,
-  testEnv,
   testNames,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
@@ -41,26 +37,15 @@ let open: string; // ALLOW_GUEST_PLACEMENT=1
 const sockets: WebSocket[] = [];
 
 async function edge(extra: Record<string, string>): Promise<string> {
-  const config = loadConfig(
-    edgeSchema,
-    testEnv(names, {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSION_SECRET: SECRET,
-      CANVAS_WIDTH: '32',
-      CANVAS_HEIGHT: '32',
-      COOLDOWN_SECONDS: '1',
-      LOG_LEVEL: 'silent',
-      ...extra,
-    }),
-  );
-  let port = 0;
-  stops.push(
-    await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), {
-      onListening: (p) => (port = p),
-    }),
-  );
-  return `127.0.0.1:${port}`;
+  const started = await startInProcessEdge(names, {
+    SESSION_SECRET: SECRET,
+    CANVAS_WIDTH: '32',
+    CANVAS_HEIGHT: '32',
+    COOLDOWN_SECONDS: '1',
+    ...extra,
+  });
+  stops.push(started.stop);
+  return started.host;
 }
 
 beforeAll(async () => {

@@ -5,14 +5,13 @@
  * per-address buckets of one test do not leak into another; each checks the edge's RSS and the close
  * code or error it was promised.
  */
+import { appendThroughLog } from '../helpers/append-events.ts';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../proto/close-codes.ts';
-import { EventKind } from '../../proto/event-codec.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
@@ -27,24 +26,11 @@ beforeAll(async () => {
   // More events than the ring holds, so a resume from 0 costs a whole canvas.
   const nc = await connectNats(TEST_NATS_URL, 'test-edge-bounds');
   await applyStreams(nc, names, { replicas: 1 });
-  const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-  await Promise.all(
-    Array.from({ length: 1100 }, (_, i) =>
-      log.append(
-        {
-          kind: EventKind.PixelPlaced,
-          x: i % 2000,
-          y: i % 7,
-          color: i % 32,
-          userId: 'bulk',
-          requestId: `bulk${i}`,
-          placedAt: Date.now(),
-        },
-        `bulk/${i}`,
-      ),
-    ),
+  await appendThroughLog(
+    nc,
+    names,
+    Array.from({ length: 1100 }, (_, i) => ({ x: i % 2000, y: i % 7, color: i % 32 })),
   );
-  await log.close();
   await nc.close();
   edge = await startEdgeProcess(names, await freePort(), {
     RING_EVENTS: '1024',

@@ -9,13 +9,12 @@
  * every run (1,600-4,000 fresh sockets, 60-400 placers); `npm run bench -- players --fresh N` saw 0 of 9,000.
  * NOT fixed yet (see the h-perf report): expect it to fail now and then until the edge's upgrade is fixed.
  */
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { testNames } from '../helpers/isolation.ts';
 import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 
 const names = testNames('freshsockets');
@@ -24,18 +23,14 @@ let redis: Redis;
 let edge: EdgeProcess;
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-edge-fresh-sockets');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-edge-fresh-sockets');
+  ({ nc, redis } = await connectTestServices('test-edge-fresh-sockets'));
   edge = await startEdgeProcess(names, await freePort());
 }, 120_000);
 
 afterAll(async () => {
   await edge?.kill();
   killAllEdgeProcesses();
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await nc?.close();
-  redis?.disconnect();
+  await releaseTestServices({ nc, redis }, names);
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

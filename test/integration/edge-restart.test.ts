@@ -3,15 +3,14 @@
  * reconnect with `?since=` and end with exactly the canonical canvas, having applied only contiguous
  * sequences (no missing pixel), including the placements made through another edge while it was down.
  */
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { testNames } from '../helpers/isolation.ts';
 import {
   freePort,
   killAllEdgeProcesses,
@@ -28,8 +27,7 @@ let survivor: EdgeProcess;
 const clients: RplaceClient[] = [];
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-edge-restart');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-edge-restart');
+  ({ nc, redis } = await connectTestServices('test-edge-restart'));
   [victim, survivor] = await Promise.all([
     freePort().then((p) => startEdgeProcess(names, p)),
     freePort().then((p) => startEdgeProcess(names, p)),
@@ -40,10 +38,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await Promise.all([victim?.kill(), survivor?.kill()]);
   killAllEdgeProcesses();
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await nc.close();
-  redis.disconnect();
+  await releaseTestServices({ nc, redis }, names);
 });
 
 async function placeThrough(url: string, count: number, offset: number): Promise<number> {

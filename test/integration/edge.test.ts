@@ -2,27 +2,18 @@
  * Two real edges (child processes) on one canvas against the shared NATS and Redis: fan-out across edges,
  * in order and contiguous; bad input; a client that stops reading.
  */
+import { appendThroughLog } from '../helpers/append-events.ts';
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
-import { EventKind } from '../../proto/event-codec.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { buildEdgeLimits, TRANSPORT_MAX_PAYLOAD } from '../../src/adapters/uws/edge-server.ts';
 import { CloseCode } from '../../proto/close-codes.ts';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../proto/messages.ts';
 import type { RplaceClient } from '../../src/client/index.ts';
-import {
-  deleteRedisKeys,
-  deleteStream,
-  testNames,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-  dropSchema,
-} from '../helpers/isolation.ts';
+import { testNames, dropSchema } from '../helpers/isolation.ts';
 import {
   freePort,
   killAllEdgeProcesses,
@@ -40,8 +31,7 @@ let edgeB: EdgeProcess;
 const clients: RplaceClient[] = [];
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-edge');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-edge');
+  ({ nc, redis } = await connectTestServices('test-edge'));
   [edgeA, edgeB] = await Promise.all([
     freePort().then((p) => startEdgeProcess(names, p, { WS_MAX_BACKPRESSURE: '65536', RING_EVENTS: '4096' })),
     // edge B's slow reader floods resumes to fill its buffer: per-socket message and resync rates out of the way.
@@ -61,11 +51,8 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await Promise.all([edgeA?.kill(), edgeB?.kill()]);
   killAllEdgeProcesses();
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
   await dropSchema(names).catch(() => undefined); // the edge migrates the accounts table into the canvas schema
-  await nc.close();
-  redis.disconnect();
+  await releaseTestServices({ nc, redis }, names);
 });
 
 function track(url: string) {
@@ -177,25 +164,11 @@ describe('edge', () => {
     clients.push(fast);
     await fast.connect();
     // 3,000 events straight into the log, so that the ring (and each catch-up from 0) holds ~15 KB.
-    const log = createJetStreamEventLog(nc, names, { timeoutMs: 5000 });
-    const acks = await Promise.all(
-      Array.from({ length: 3000 }, (_, i) =>
-        log.append(
-          {
-            kind: EventKind.PixelPlaced,
-            x: i % 64,
-            y: (i >> 6) % 64,
-            color: i % 32,
-            userId: 'bulk',
-            requestId: `bulk${i}`,
-            placedAt: Date.now(),
-          },
-          `bulk/${i}`,
-        ),
-      ),
+    const last = await appendThroughLog(
+      nc,
+      names,
+      Array.from({ length: 3000 }, (_, i) => ({ x: i % 64, y: (i >> 6) % 64, color: i % 32 })),
     );
-    await log.close();
-    const last = Math.max(...acks.map((a) => a.seq));
     await expect.poll(() => fast.seq >= last, { timeout: 10_000, interval: 20 }).toBe(true);
     const rssOf = () =>
       Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edgeB.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;

@@ -12,10 +12,9 @@ import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
 import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { canvasIndexRoutes } from '../../src/app/history/canvas-routes.ts';
-import { createHistoryProjector } from '../../src/app/history/projector.ts';
 import type { HttpResponse, HttpRoute } from '../../src/app/http.ts';
-import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
+import { projectFromMemory } from '../helpers/history-fixture.ts';
 import { randomEvents, referenceCanvasAt, referenceCanvasToSeq, type TestEvent } from '../helpers/history.ts';
 import { dropSchema, TEST_DATABASE_URL, testNames } from '../helpers/isolation.ts';
 
@@ -62,27 +61,14 @@ beforeAll(async () => {
     ...e,
     seq: i + 1,
   }));
-  const stored = (e: TestEvent): StoredEvent => {
-    const { seq, ...event } = e;
-    return { seq, storedAt: e.placedAt, event };
-  };
-  const done = new AbortController();
-  const source: ProjectionSource = {
-    async run(fromSeq, handle) {
-      for (let i = fromSeq - 1; i < N; i += 200) await handle(events.slice(i, i + 200).map(stored));
-      done.abort();
-    },
-  };
-  await createHistoryProjector({
+  await projectFromMemory(events, 200, {
     store,
-    source,
-    clock: { now: () => Date.now() },
     width: W,
     height: H,
     projection,
     snapshotIntervalMs: 5_000,
     snapshotMaxEvents: 300,
-  }).run(done.signal);
+  });
   expect(await store.position(projection)).toBe(N);
   [route] = canvasIndexRoutes({ store, width: W, height: H, projection, clock: { now: () => Date.now() } }) as [
     HttpRoute,

@@ -11,12 +11,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BACKFILL_CHUNKS_SQL } from '../../migrations/0003_event_chunks.ts';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
-import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
@@ -29,19 +27,11 @@ import { historySchema } from '../../src/config/history.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
-import { startHistory } from '../../src/roles/history/start.ts';
-import { applyStreams } from '../../streams/apply.ts';
-import { rplaceCli } from '../helpers/cli.ts';
+import { canvasCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
-import { bytesOf, publishEvents, randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
-import {
-  deleteStream,
-  dropSchema,
-  TEST_DATABASE_URL,
-  TEST_NATS_URL,
-  testEnv,
-  testNames,
-} from '../helpers/isolation.ts';
+import { startProjectedHistory, stopProjectedHistory } from '../helpers/history-fixture.ts';
+import { bytesOf, randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
+import { dropSchema, TEST_DATABASE_URL, testEnv, testNames } from '../helpers/isolation.ts';
 
 const W = 40;
 const H = 30;
@@ -133,35 +123,20 @@ function expected(fromSeq: number, toSeq: number): TestEvent[] {
 }
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'history-export-test');
-  await applyStreams(nc, names);
-  pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
-  await migrateToLatest(pg.pool, names.pgSchema);
-  store = createPgHistoryStore(pg, logger);
   const generated = randomEvents(3000, W, H, start, SPAN, 32, 11);
   // A raw id that needs CSV quoting, and one of the longest ids the codec allows.
   generated[10] = { ...(generated[10] as (typeof generated)[number]), userId: 'odd,"id"' };
   generated[11] = { ...(generated[11] as (typeof generated)[number]), userId: 'ü'.repeat(32) };
-  events = await publishEvents(nc, names, generated);
-  stop = await startHistory(config, logger);
-  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(
-    async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq),
-    { timeout: 20_000, interval: 100 },
-  );
-  api = await startHistoryApi(config, logger);
+  ({ nc, pg, store, events, stop, api } = await startProjectedHistory({
+    clientName: 'history-export-test',
+    names,
+    config,
+    logger,
+    events: generated,
+  }));
 }, 60_000);
 
-afterAll(async () => {
-  await stop?.();
-  await api?.close();
-  await pg?.close();
-  if (nc) {
-    await deleteStream(nc, names);
-    await nc.close();
-  }
-  await dropSchema(names);
-});
+afterAll(() => stopProjectedHistory({ nc, pg, stop, api }, names));
 
 describe('GET /api/v1/history/export', () => {
   it('CSV in the r/place 2022 shape: replayed onto canvas(from) it equals canvas(to), byte for byte', async () => {
@@ -492,12 +467,7 @@ describe('an export the client hangs up on', () => {
 
 describe('rplace export (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-export-cli-'));
-  const env = {
-    ...process.env,
-    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
-  };
-
-  const rplace = rplaceCli(env, { EXPORT_USER_SALT: SALT });
+  const rplace = canvasCli(names, { width: W, height: H }, { EXPORT_USER_SALT: SALT });
 
   it(
     'writes the same bytes as the API, gzip from the extension, raw ids on request, and resumes with --after-seq',

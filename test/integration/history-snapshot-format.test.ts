@@ -19,9 +19,8 @@ import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { StoreUnavailable } from '../../src/ports/errors.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
-import { createHistoryProjector } from '../../src/app/history/projector.ts';
-import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import { GOLDEN_COPY_BYTES, GOLDEN_COPY_QUERY } from '../helpers/copy-binary-golden.ts';
+import { projectFromMemory, storedEvent } from '../helpers/history-fixture.ts';
 import { randomEvents, referenceCanvasAt, referenceCanvasToSeq, type TestEvent } from '../helpers/history.ts';
 import { dropSchema, TEST_DATABASE_URL, testNames } from '../helpers/isolation.ts';
 
@@ -39,11 +38,6 @@ const SPAN = 60_000;
 let pg: PgConnection;
 let store: HistoryStore;
 let events: TestEvent[] = [];
-
-function stored(e: TestEvent): StoredEvent {
-  const { seq, ...event } = e;
-  return { seq, storedAt: e.placedAt, event };
-}
 
 /** Migrates the schema up to (not including) 0004, as a deployment before this change had it. */
 async function migrateBefore0004(): Promise<void> {
@@ -69,7 +63,7 @@ beforeAll(async () => {
       projection,
       expectedSeq: from,
       newSeq: from + 100,
-      rows: events.slice(from, from + 100).map(stored),
+      rows: events.slice(from, from + 100).map(storedEvent),
       snapshots: [],
     });
   }
@@ -90,18 +84,9 @@ beforeAll(async () => {
   }
   await migrateToLatest(pg.pool, names.pgSchema);
   // The new era: the real projector reloads from the deflated snapshot at 1,200 and writes raw ones.
-  const done = new AbortController();
-  const source: ProjectionSource = {
-    async run(fromSeq, handle) {
-      for (let i = fromSeq - 1; i < N; i += 250) await handle(events.slice(i, i + 250).map(stored));
-      done.abort();
-    },
-  };
   const reloads: (number | null)[] = [];
-  const projector = createHistoryProjector({
+  await projectFromMemory(events, 250, {
     store,
-    source,
-    clock: { now: () => Date.now() },
     width: W,
     height: H,
     projection,
@@ -109,7 +94,6 @@ beforeAll(async () => {
     snapshotMaxEvents: 400,
     observer: { reloaded: (info) => reloads.push(info.snapshotSeq) },
   });
-  await projector.run(done.signal);
   expect(reloads[0]).toBe(1_200);
 }, 60_000);
 

@@ -10,14 +10,11 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
+import type { PgConnection } from '../../src/adapters/pg/connect.ts';
 import { videoSize } from '../../src/adapters/image/ffmpeg-video.ts';
-import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
-import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { SequenceConflict } from '../../src/ports/errors.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
@@ -29,7 +26,7 @@ import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
-import { applyStreams } from '../../streams/apply.ts';
+import { startProjectedHistory, stopProjectedHistory } from '../helpers/history-fixture.ts';
 import {
   bytesOf,
   publishEvents,
@@ -38,15 +35,8 @@ import {
   referenceCanvasToSeq,
   type TestEvent,
 } from '../helpers/history.ts';
-import {
-  deleteStream,
-  dropSchema,
-  TEST_DATABASE_URL,
-  TEST_NATS_URL,
-  testEnv,
-  testNames,
-} from '../helpers/isolation.ts';
-import { rplaceCli } from '../helpers/cli.ts';
+import { testEnv, testNames } from '../helpers/isolation.ts';
+import { canvasCli } from '../helpers/cli.ts';
 import { decodePng } from '../helpers/png.ts';
 import { decodeFrame, ffmpegChildren, probeDuration, probeVideo, requireFfmpeg } from '../helpers/video.ts';
 
@@ -74,6 +64,17 @@ let stop: (() => Promise<void>) | null = null;
 let api: { routes: HttpRoute[]; close(): Promise<void> };
 const start = Date.now() - 3_600_000;
 const SPAN = 60_000;
+/** The timelapse the API tests ask for: the whole span, the region (5, 4) 20 × 10, 4 fps for 3 s. */
+const TIMELAPSE = {
+  from: String(start),
+  to: String(start + SPAN),
+  x: '5',
+  y: '4',
+  w: '20',
+  h: '10',
+  fps: '4',
+  duration: '3',
+};
 
 async function rowCount(): Promise<number> {
   return Number((await pg.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
@@ -96,31 +97,16 @@ function get(path: string, query: Record<string, string>): Promise<HttpResponse>
 }
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'history-test');
-  await applyStreams(nc, names);
-  pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
-  await migrateToLatest(pg.pool, names.pgSchema);
-  store = createPgHistoryStore(pg, logger);
-  events = await publishEvents(nc, names, randomEvents(3000, W, H, start, SPAN, 32, 7));
-  stop = await startHistory(config, logger);
-  // In a hook, where expect.poll is not available: vi.waitFor retries the assertion.
-  await vi.waitFor(
-    async () => expect(await store.position(projection), 'history to reach the last event').toBe(events.at(-1)?.seq),
-    { timeout: 20_000, interval: 100 },
-  );
-  api = await startHistoryApi(config, logger);
+  ({ nc, pg, store, events, stop, api } = await startProjectedHistory({
+    clientName: 'history-test',
+    names,
+    config,
+    logger,
+    events: randomEvents(3000, W, H, start, SPAN, 32, 7),
+  }));
 });
 
-afterAll(async () => {
-  await stop?.();
-  await api?.close();
-  await pg?.close();
-  if (nc) {
-    await deleteStream(nc, names);
-    await nc.close();
-  }
-  await dropSchema(names);
-});
+afterAll(() => stopProjectedHistory({ nc, pg, stop, api }, names));
 
 describe('history projector', () => {
   it('writes every event exactly once, with its fields', async () => {
@@ -286,17 +272,7 @@ describe('history API', () => {
     const region = { x: 5, y: 4, w: 20, h: 10 };
     const from = start,
       to = start + SPAN;
-    const response = await get('/api/v1/history/timelapse', {
-      from: String(from),
-      to: String(to),
-      x: '5',
-      y: '4',
-      w: '20',
-      h: '10',
-      fps: '4',
-      duration: '3',
-      job: 'tl-test',
-    });
+    const response = await get('/api/v1/history/timelapse', { ...TIMELAPSE, job: 'tl-test' });
     expect(response.status).toBe(200);
     expect(response.headers?.['x-rplace-frames']).toBe('12');
     const decoded = decodePng(await bytesOf(response));
@@ -389,18 +365,7 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
     it(`streams a ${format} whose frames count fps × duration, at the documented size, ending on the reference canvas`, async () => {
       requireFfmpeg();
       const job = `tl-${format}`;
-      const response = await get('/api/v1/history/timelapse', {
-        from: String(from),
-        to: String(to),
-        x: '5',
-        y: '4',
-        w: '20',
-        h: '10',
-        fps: '4',
-        duration: '3',
-        format,
-        job,
-      });
+      const response = await get('/api/v1/history/timelapse', { ...TIMELAPSE, format, job });
       expect(response.status).toBe(200);
       expect(response.headers).toMatchObject({
         'content-type': `video/${format}`,
@@ -492,12 +457,7 @@ describe('history API: MP4 and WebM timelapses through ffmpeg', () => {
 
 describe('rplace timelapse (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-timelapse-cli-'));
-  const env = {
-    ...process.env,
-    ...testEnv(names, { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), LOG_LEVEL: 'silent' }),
-  };
-
-  const rplace = rplaceCli(env);
+  const rplace = canvasCli(names, { width: W, height: H });
 
   it('writes MP4 (from the extension) and WebM (from --format), and says in one line when ffmpeg is missing', async () => {
     requireFfmpeg();

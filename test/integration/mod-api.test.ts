@@ -5,28 +5,17 @@
  * canvas before and after, an apply that writes each compensating event once under a double submit
  * and a retry, bans, and the audit log.
  */
+import { appendPlacementsBy, lastStreamSeq, type TestPixel } from '../helpers/append-events.ts';
+import { startInProcessEdge } from '../helpers/in-process-edge.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startEdge } from '../../src/roles/edge/start.ts';
-import { edgeSchema } from '../../src/config/edge.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/adapters/logger.ts';
 import { createPgModeratorRoles } from '../../src/adapters/pg/moderators.ts';
 import { createDurableBanStore } from '../../src/adapters/redis/ban-store.ts';
 import { createPgBanRecords } from '../../src/adapters/pg/ban-records.ts';
-import { encodeEvent, EventKind } from '../../proto/event-codec.ts';
 import { decodePng } from '../helpers/png.ts';
-import {
-  cleanupCanvas,
-  testEnv,
-  testNames,
-  TEST_DATABASE_URL,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-} from '../helpers/isolation.ts';
+import { cleanupCanvas, testNames, TEST_DATABASE_URL, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
 
 const names = testNames('modapi');
 const SECRET = 'mod-api-test-secret-0123456789abcdefgh';
@@ -66,23 +55,11 @@ async function register(username: string): Promise<{ cookie: string; userId: str
   return { cookie: r.cookie!, userId: String(r.json['userId']) };
 }
 
-const lastSeq = async () => (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
+const lastSeq = () => lastStreamSeq(nc, names);
 
-/** Placements as the edge would store them, by `userId`, at `placedAt`. */
-async function place(
-  userId: string,
-  pixels: readonly { x: number; y: number; color: number }[],
-  placedAt: number,
-): Promise<void> {
-  const js = jetstream(nc);
-  let i = 0;
-  for (const p of pixels) {
-    await js.publish(
-      names.pixelSubject(p.x, p.y),
-      encodeEvent({ kind: EventKind.PixelPlaced, ...p, userId, requestId: `r${placedAt}-${i++}`, placedAt }),
-    );
-  }
-}
+/** Placements as the edge stores them, by `userId`, at `placedAt`. */
+const place = (userId: string, pixels: readonly TestPixel[], placedAt: number) =>
+  appendPlacementsBy(nc, names, userId, pixels, placedAt);
 
 let moderator: { cookie: string; userId: string };
 let player: { cookie: string; userId: string };
@@ -92,24 +69,13 @@ const roles = () => createPgModeratorRoles(pool, names.pgSchema);
 beforeAll(async () => {
   nc = await connect({ servers: TEST_NATS_URL });
   redis = new Redis(TEST_REDIS_URL);
-  const config = loadConfig(
-    edgeSchema,
-    testEnv(names, {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSION_SECRET: SECRET,
-      CANVAS_WIDTH: '64',
-      CANVAS_HEIGHT: '48',
-      COOLDOWN_SECONDS: '1',
-      LOG_LEVEL: 'silent',
-      REGISTRATIONS_PER_IP_PER_HOUR: '100',
-    }),
-  );
-  let port = 0;
-  stop = await startEdge(config, createLogger('edge', process.env['EDGE_TEST_LOG'] ?? 'silent'), {
-    onListening: (p) => (port = p),
-  });
-  host = `127.0.0.1:${port}`;
+  ({ stop, host } = await startInProcessEdge(names, {
+    SESSION_SECRET: SECRET,
+    CANVAS_WIDTH: '64',
+    CANVAS_HEIGHT: '48',
+    COOLDOWN_SECONDS: '1',
+    REGISTRATIONS_PER_IP_PER_HOUR: '100',
+  }));
   pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
   moderator = await register('modalice');
   player = await register('playerbob');

@@ -6,15 +6,14 @@
  * tail, one before it: rejected the same way on both paths), with a snapshot past the stream's end, and with
  * a stream that no longer holds the snapshot's next sequence. On the real NATS and Redis.
  */
+import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { encodeEvent, EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
-import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
-import { connectRedis } from '../../src/adapters/redis/connect.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
 import { rebuildBitmap, runBitmapProjection } from '../../src/app/project-bitmap.ts';
@@ -25,7 +24,7 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { EventStream } from '../../src/ports/event-log.ts';
 import type { SnapshotMeta } from '../../src/ports/history.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { deleteRedisKeys, deleteStream, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
+import { deleteRedisKeys, testNames } from '../helpers/isolation.ts';
 
 const W = 64;
 const H = 32;
@@ -103,8 +102,7 @@ function memorySnapshots(
 }
 
 beforeAll(async () => {
-  nc = await connectNats(TEST_NATS_URL, 'test-h-recovery');
-  redis = await connectRedis(TEST_REDIS_URL, 'test-h-recovery');
+  ({ nc, redis } = await connectTestServices('test-h-recovery'));
   await applyStreams(nc, names);
   stream = createNatsEventStream(nc, names, {
     canvas: eventBoundsOf(spec),
@@ -130,12 +128,7 @@ beforeAll(async () => {
   await valid(900, 950);
 }, 120_000);
 
-afterAll(async () => {
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await redis.quit();
-  await nc.drain();
-});
+afterAll(() => releaseTestServices({ nc, redis }, names));
 
 describe('recovery from a snapshot + tail equals a full replay', () => {
   it('uses the newest verified snapshot, and equals the full replay byte for byte', async () => {

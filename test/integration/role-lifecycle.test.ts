@@ -22,6 +22,19 @@ const size = { CANVAS_WIDTH: '32', CANVAS_HEIGHT: '32' };
 /** Nothing listens there (the h-compose range of fixed ports). */
 const DEAD_REDIS = 'redis://127.0.0.1:21201';
 const DEAD_PG = 'postgres://postgres@127.0.0.1:21202/test';
+/** An edge on an ephemeral port of 127.0.0.1, `extra` on top. */
+const edgeConfig = (extra: Record<string, string> = {}) =>
+  loadConfig(
+    edgeSchema,
+    testEnv(names, {
+      ...size,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789',
+      LOG_LEVEL: 'silent',
+      ...extra,
+    }),
+  );
 
 /** Sockets and timers this worker holds, by kind. */
 function handles(): { sockets: number; timers: number } {
@@ -78,16 +91,7 @@ it('a history role started and stopped leaves no socket or timer open', async ()
 
 it('an edge started and stopped closes its listen socket and leaves no socket or timer open', async () => {
   let port = 0;
-  const config = loadConfig(
-    edgeSchema,
-    testEnv(names, {
-      ...size,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789',
-      LOG_LEVEL: 'silent',
-    }),
-  );
+  const config = edgeConfig();
   const stop = await startEdge(config, logger, { onListening: (p) => (port = p) });
   expect(port).toBeGreaterThan(0);
   expect(await refused(port)).toBe(false);
@@ -103,17 +107,7 @@ it('a bitmap projector whose Redis is unreachable closes its NATS connection and
 });
 
 it('an edge whose Redis is unreachable closes its NATS connection and rejects with ServiceUnreachable', async () => {
-  const config = loadConfig(
-    edgeSchema,
-    testEnv(names, {
-      ...size,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSION_SECRET: 'h-compose-lifecycle-secret-0123456789',
-      LOG_LEVEL: 'silent',
-      REDIS_URL: DEAD_REDIS,
-    }),
-  );
+  const config = edgeConfig({ REDIS_URL: DEAD_REDIS });
   await expect(startEdge(config, logger)).rejects.toBeInstanceOf(ServiceUnreachable);
   await expectBackTo(baseline);
 });

@@ -31,7 +31,8 @@ class FakeSocket implements SessionSocket {
   }
   sendBinary(frame: Uint8Array) {
     this.frames.push(frame);
-    this.log.push(`frame:${decodeFrame(frame).type === FrameType.Canvas ? 'canvas' : 'pixels'}`);
+    const type = decodeFrame(frame).type;
+    this.log.push(`frame:${type === FrameType.Canvas ? 'canvas' : type === FrameType.Tile ? 'tile' : 'pixels'}`);
     return this.sendResult;
   }
   end(code: number, reason: string) {
@@ -44,6 +45,12 @@ class FakeSocket implements SessionSocket {
   }
   unsubscribe() {
     this.log.push('unsubscribe');
+  }
+  subscribeTile(tile: number) {
+    this.log.push(`subscribe:${tile}`);
+  }
+  unsubscribeTile(tile: number) {
+    this.log.push(`unsubscribe:${tile}`);
   }
   bufferedAmount() {
     return this.buffered;

@@ -5,6 +5,8 @@
 import { RplaceClient, type ClientStatus } from '../../src/client/index.ts';
 import type { WelcomeMessage } from '../../proto/messages.ts';
 import { PIXEL_RECORD_BYTES } from '../../proto/frames.ts';
+import { MAX_VIEW_TILES, toPixelRecords, VIEW_TILE_SIZE } from '../../proto/tile-frames.ts';
+import { tileGrid, tilesOf } from '../../src/domain/edge/view-tiles.ts';
 import {
   type Camera,
   cameraFromHash,
@@ -22,6 +24,7 @@ import {
   withCamera,
   zoomAt,
   zoomToPlace,
+  visibleRegion,
 } from './camera.ts';
 import { Account } from './account.ts';
 import { attachGestures } from './gestures.ts';
@@ -85,6 +88,7 @@ function setCamera(next: Camera): void {
   templates?.layout();
   modConsole?.layout();
   onCameraMoved?.();
+  showView();
   const pct = camera.zoom * 100;
   zoomLevelEl.textContent = `${pct >= 100 ? Math.round(pct) : pct.toFixed(pct >= 10 ? 0 : 1)} %`;
   zoomLevelEl.dataset.canPlace = String(camera.zoom >= PLACE_ZOOM);
@@ -95,6 +99,35 @@ function setCamera(next: Camera): void {
       if (size.width > 0) history.replaceState(null, '', withCamera(location.hash, camera));
     }, 250);
   }
+}
+
+/**
+ * Viewport subscriptions: the edge sends only the tiles on screen (plus a margin of half a screen, so a
+ * short pan shows fresh pixels at once). Whole-canvas mode stays for canvases over `MAX_VIEW_TILES` tiles.
+ */
+function showView(): void {
+  if (size.width === 0 || !viewClient) return;
+  const r = visibleRegion(camera, view, size);
+  const mx = Math.ceil(r.w / 2);
+  const my = Math.ceil(r.h / 2);
+  const x = Math.max(0, r.x - mx);
+  const y = Math.max(0, r.y - my);
+  const rect = {
+    x,
+    y,
+    width: Math.min(size.width, r.x + r.w + mx) - x,
+    height: Math.min(size.height, r.y + r.h + my) - y,
+  };
+  if (tilesOf(tileGrid(size.width, size.height), rect.x, rect.y, rect.width, rect.height).length <= MAX_VIEW_TILES)
+    viewClient.setView(rect);
+}
+/** The client, once made (the camera moves before it exists). */
+let viewClient: RplaceClient | undefined;
+
+function onPixelRecords(records: Uint8Array, count: number): void {
+  if (!historyMode.active) renderer.applyRecords(records, count);
+  templates?.onRecords(records, count);
+  refreshPixelInfoIfTouched(records, count);
 }
 
 function zoomBy(factor: number): void {
@@ -418,13 +451,18 @@ const client = new RplaceClient({
   },
   onWelcome,
   onCanvas: (_seq, width, height, canvas) => onCanvas(width, height, canvas),
-  onPixels: (frame) => {
-    if (!historyMode.active) renderer.applyRecords(frame.records, frame.count);
-    templates?.onRecords(frame.records, frame.count);
-    refreshPixelInfoIfTouched(frame.records, frame.count);
+  onPixels: (frame) => onPixelRecords(frame.records, frame.count),
+  onTile: (frame) => {
+    const at = { x: frame.tx * VIEW_TILE_SIZE, y: frame.ty * VIEW_TILE_SIZE, w: frame.width, h: frame.height };
+    if (!historyMode.active && at.w > 0 && at.h > 0) renderer.drawRegion(frame.data, at);
+    templates?.canvasReady();
   },
+  onTilePixels: (frame) => onPixelRecords(toPixelRecords(frame), frame.count),
   onStatus: (status) => showStatus(status),
 });
+
+viewClient = client;
+showView();
 
 const historyMode = new HistoryMode({
   renderer,

@@ -2,6 +2,8 @@
  * The moderator API (`/api/v1/mod/…`, src/app/moderation/routes.ts) as typed calls. Every POST carries
  * `X-Rplace-Csrf: 1`; every refusal becomes a `ModApiError` with the server's message.
  */
+import type { RollbackApplied } from '../../proto/mod-api.ts';
+
 export interface Region {
   readonly x: number;
   readonly y: number;
@@ -41,14 +43,7 @@ export interface PreviewResult {
   readonly afterPng: string;
 }
 
-export interface ApplyResult {
-  readonly rollbackId: string;
-  readonly planned: number;
-  readonly applied: number;
-  readonly superseded: number;
-  readonly contended: number;
-  readonly repeated: boolean;
-}
+export type ApplyResult = RollbackApplied;
 
 export type AuditEntry =
   | {

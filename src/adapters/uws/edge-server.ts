@@ -19,6 +19,7 @@ import type {
 } from '@trufflesuite/uws-js-unofficial';
 import type { CanvasInfo } from '../../../proto/messages.ts';
 import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
+import { TileFramer } from '../../domain/edge/view-tiles.ts';
 import type { HttpResponse, HttpRoute } from '../../app/http.ts';
 import type { PlacePixel } from '../../app/place-pixel.ts';
 import type { CooldownStore } from '../../ports/cooldown.ts';
@@ -39,6 +40,8 @@ import { LARGE_BODY_BYTES, mountHttpRoutes, statusLine } from './http-routes.ts'
 import type { UwsModule } from './load.ts';
 
 export const LIVE_TOPIC = 'pixels';
+/** The uWS topic of one viewport tile's `tilePixels` frames. */
+export const tileTopic = (tile: number): string => `t${tile}`;
 /**
  * What uWS accepts in one frame. uWS.js 20.30 drops a socket whose frame passes `maxPayloadLength` without a
  * close frame (the client sees 1006), so it is set above the protocol's 512 bytes and the edge itself answers
@@ -138,6 +141,14 @@ class UwsSessionSocket implements SessionSocket {
     this.#ws.unsubscribe(LIVE_TOPIC);
   }
 
+  subscribeTile(tile: number): void {
+    this.#ws.subscribe(tileTopic(tile));
+  }
+
+  unsubscribeTile(tile: number): void {
+    this.#ws.unsubscribe(tileTopic(tile));
+  }
+
   bufferedAmount(): number {
     return this.#ws.getBufferedAmount();
   }
@@ -160,6 +171,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   const { uws, state, logger, limits, metrics } = deps;
   const app: TemplatedApp = uws.App();
   const cache = new CanvasCache(state, deps.info.height, deps.canvasCacheMs);
+  // Built before any socket can subscribe, at the canvas's sequence (the chain's start for every tile).
+  const tiles = new TileFramer(deps.info.width, deps.info.height, state.seq);
+  const watched = (tile: number) => app.numSubscribers(tileTopic(tile)) > 0;
   const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
   const sessions = new EdgeSessions({
     canvas: state,
@@ -194,6 +208,7 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
         ip: sessions.clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), (name) => req.getHeader(name)),
         version: req.getQuery('v') ?? '',
         since: req.getQuery('since') ?? '',
+        view: req.getQuery('view') ?? '',
       };
       let aborted = false;
       let ticket: UpgradeTicket | null = null;
@@ -292,6 +307,10 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     },
     publish(frame, events) {
       app.publish(LIVE_TOPIC, frame, true, false);
+      // One encoding per touched, watched tile, shared by its subscribers (as the live topic's frame is).
+      for (const { tile, frame: tileFrame } of tiles.split(frame, state.seq, watched)) {
+        app.publish(tileTopic(tile), tileFrame, true, false);
+      }
       sessions.published(events);
     },
     closeWhere: (matches, code, reason) => sessions.closeWhere(matches, code, reason),

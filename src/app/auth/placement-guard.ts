@@ -32,6 +32,16 @@ import type { BanMode, BanStore, Limit, RateDecision, RateLimiter, SessionStore 
 import { StoreUnavailable } from '../../ports/errors.ts';
 import type { ChallengeGate, RiskRule } from './risk.ts';
 
+/**
+ * The answer when a store the guard needs (rate limits, cooldowns) is down: nothing was taken, retry later;
+ * the same answer the placement command gives when its cooldown store is down.
+ */
+const PAUSED: GuardedOutcome = {
+  ok: false,
+  code: ErrorCode.unavailable,
+  message: 'placements are paused for a moment; try again shortly',
+};
+
 export interface PlacementGuardDeps {
   readonly place: PlacePixelDeps;
   readonly bans: BanStore;
@@ -91,13 +101,7 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
         deps.limits.take(`place:user:${identity.userId}`, deps.perUser.limit, deps.perUser.windowMs),
       ]);
     } catch (error) {
-      // The same answer as the command gives when its cooldown store is down: nothing was taken, retry later.
-      if (error instanceof StoreUnavailable)
-        return {
-          ok: false,
-          code: ErrorCode.unavailable,
-          message: 'placements are paused for a moment; try again shortly',
-        };
+      if (error instanceof StoreUnavailable) return PAUSED;
       throw error;
     }
     return afterChecks(identity, ip, request, checks);
@@ -225,12 +229,7 @@ export function createPlacementGuard(deps: PlacementGuardDeps): GuardedPlace {
     try {
       address = await cooldowns.tryAcquire(subject, holder, clock.now(), cooldownSeconds, full);
     } catch (error) {
-      if (error instanceof StoreUnavailable)
-        return {
-          ok: false,
-          code: ErrorCode.unavailable,
-          message: 'placements are paused for a moment; try again shortly',
-        };
+      if (error instanceof StoreUnavailable) return PAUSED;
       throw error;
     }
     if (!address.acquired && address.holderRequestId !== holder) return addressRefusal(address);

@@ -18,6 +18,8 @@
 import {
   ClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_VIEW_TILES,
+  type ViewMessage,
   PROTOCOL_VERSION,
   type CanvasInfo,
   type ServerControlMessage,
@@ -32,11 +34,18 @@ import type { PlaceOutcome, PlaceRequest } from '../place-pixel.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { EdgeClientLimits, SocketBudget } from '../../domain/edge/client-limits.ts';
 import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
+import { tileGrid, tilesOf, type TileGrid } from '../../domain/edge/view-tiles.ts';
+import { fullBucket, msUntil, takeToken, type Bucket, type Rate } from '../../domain/limits.ts';
 
 /** `place` messages a socket may have in flight at once. */
 export const MAX_INFLIGHT_PLACES = 4;
 /** Malformed messages tolerated per connection before closing it with 1008. */
 export const MAX_BAD_MESSAGES = 20;
+/**
+ * Tile snapshots a socket may be sent (each ≤ 64 KiB): two whole 8×8 views at once, then 16 a second, far
+ * above panning (a client sends at most 4 `view`s a second). Past it: `rate_limited`, then 1013.
+ */
+export const VIEW_TILE_RATE: Rate = { perSecond: 16, burst: 2 * MAX_VIEW_TILES };
 
 /** Places one pixel for a connection (the guarded placement with accounts, the plain command without). */
 export type SessionPlace = (
@@ -47,7 +56,7 @@ export type SessionPlace = (
 
 /** What every session of one edge shares. */
 export interface EdgeSessionContext {
-  readonly canvas: Pick<EdgeCanvas, 'seq' | 'catchUp'>;
+  readonly canvas: Pick<EdgeCanvas, 'seq' | 'catchUp' | 'tileFrame'>;
   readonly compressed: Pick<CompressedCanvas, 'frame'>;
   readonly rates: EdgeClientLimits;
   readonly info: Omit<CanvasInfo, 'seq'>;
@@ -73,7 +82,12 @@ export interface Admitted {
   readonly version: number | null;
   /** Seconds until the user may place again, for `welcome`. */
   readonly cooldownRemaining: number;
+  /** `?view=`: start in viewport mode (no whole canvas, no catch-up); absent or null: the whole canvas. */
+  readonly view?: ViewRect | null;
 }
+
+/** A rectangle of the canvas (pixels), as `view` and `?view=` give it. */
+export type ViewRect = Omit<ViewMessage, 'type'>;
 
 const utf8 = new TextDecoder();
 
@@ -91,6 +105,11 @@ export class EdgeSession {
   #waitingFrom: number | null = null;
   /** Already refused and closing: later messages are dropped unanswered. */
   #limited = false;
+  /** Viewport mode: the tiles shown (ascending); null: the whole canvas (`pixels` frames, the default). */
+  #view: number[] | null = null;
+  /** Tile snapshots left (`VIEW_TILE_RATE`); made on the first `view`. */
+  #tileBudget: Bucket | null = null;
+  readonly #grid: TileGrid;
 
   constructor(ctx: EdgeSessionContext, socket: SessionSocket, admitted: Admitted) {
     this.#ctx = ctx;
@@ -98,6 +117,12 @@ export class EdgeSession {
     this.account = admitted.account;
     this.ip = admitted.ip;
     this.#budget = ctx.rates.socket(ctx.clock.now());
+    this.#grid = tileGrid(ctx.info.width, ctx.info.height);
+  }
+
+  /** The tiles shown (viewport mode), or null for the whole canvas. */
+  get view(): readonly number[] | null {
+    return this.#view;
   }
 
   get isClosed(): boolean {
@@ -105,7 +130,7 @@ export class EdgeSession {
   }
 
   /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
-  open({ version, since, cooldownRemaining }: Admitted): void {
+  open({ version, since, cooldownRemaining, view }: Admitted): void {
     if (version !== null && version !== PROTOCOL_VERSION) {
       this.#send({
         type: 'error',
@@ -123,7 +148,9 @@ export class EdgeSession {
       cooldownRemaining,
       canvasInfo: { ...this.#ctx.info, seq: this.#ctx.canvas.seq },
     });
-    this.#serveFrom(since);
+    if (view) this.#setView({ type: 'view', ...view });
+    // A view outside the canvas was answered `bad_request`: serve the whole canvas instead.
+    if (this.#view === null && !this.#limited) this.#serveFrom(since);
   }
 
   /**
@@ -186,13 +213,19 @@ export class EdgeSession {
     const msg = result.data;
     if (msg.type === 'ping') this.#send({ type: 'pong' });
     else if (msg.type === 'resume') {
-      if (this.#waitingFrom === null) this.#serveFrom(msg.since);
-    } else this.#place({ requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color });
+      if (this.#view !== null) this.#showTiles(this.#view);
+      else if (this.#waitingFrom === null) this.#serveFrom(msg.since);
+    } else if (msg.type === 'view') this.#setView(msg);
+    else this.#place({ requestId: msg.requestId, x: msg.x, y: msg.y, color: msg.color });
   }
 
   /** The transport's buffer for this socket drained: a whole canvas waiting on it may now be followed by its catch-up. */
   drained(): void {
-    if (this.#waitingFrom !== null && this.#socket.bufferedAmount() <= this.#ctx.maxBackpressure / 2) {
+    if (
+      this.#view === null &&
+      this.#waitingFrom !== null &&
+      this.#socket.bufferedAmount() <= this.#ctx.maxBackpressure / 2
+    ) {
       const from = this.#waitingFrom;
       this.#waitingFrom = null;
       this.#serveFrom(from, true);
@@ -221,7 +254,66 @@ export class EdgeSession {
     this.#socket.sendText(JSON.stringify(message));
   }
 
-  #sendFrame(frame: Uint8Array, kind: 'pixels' | 'canvas'): void {
+  /**
+   * Switches to (or moves) the viewport: unsubscribes the tiles that left it, and for each tile that
+   * entered it sends the tile's snapshot at the canvas's `seq` and subscribes, in this same call (so the
+   * tile's next live frame chains onto the snapshot; see src/domain/edge/view-tiles.ts).
+   */
+  #setView(msg: ViewMessage): void {
+    const tiles = tilesOf(this.#grid, msg.x, msg.y, msg.width, msg.height);
+    if (tiles.length === 0 || tiles.length > MAX_VIEW_TILES) {
+      this.#reject(
+        ErrorCode.bad_request,
+        `a view covers 1 to ${MAX_VIEW_TILES} tiles of the canvas, not ${tiles.length}`,
+      );
+      return;
+    }
+    const old = this.#view;
+    const added = old === null ? tiles : tiles.filter((t) => !old.includes(t));
+    if (!this.#chargeTiles(added.length)) return;
+    if (old === null) {
+      // Leaving whole-canvas mode: a canvas still draining no longer needs its catch-up.
+      this.#waitingFrom = null;
+      this.#socket.unsubscribe();
+    } else for (const t of old) if (!tiles.includes(t)) this.#socket.unsubscribeTile(t);
+    this.#view = tiles;
+    this.#sendTiles(added);
+  }
+
+  /** `resume` in viewport mode: every tile of the view again, at the current `seq`. */
+  #showTiles(tiles: readonly number[]): void {
+    if (this.#chargeTiles(tiles.length)) this.#sendTiles(tiles);
+  }
+
+  #sendTiles(tiles: readonly number[]): void {
+    const columns = this.#grid.columns;
+    for (const t of tiles) {
+      const tx = t % columns;
+      this.#sendFrame(this.#ctx.canvas.tileFrame(tx, (t - tx) / columns), 'tile');
+      this.#socket.subscribeTile(t);
+    }
+  }
+
+  #chargeTiles(count: number): boolean {
+    const now = this.#ctx.clock.now();
+    this.#tileBudget ??= fullBucket(VIEW_TILE_RATE, now);
+    if (takeToken(this.#tileBudget, VIEW_TILE_RATE, now, count)) return true;
+    const seconds = Math.ceil(msUntil(this.#tileBudget, VIEW_TILE_RATE, now, count) / 1000);
+    this.#refuseAndEnd(
+      'ws_view_tiles',
+      {
+        type: 'error',
+        code: ErrorCode.rate_limited,
+        message: `more than ${VIEW_TILE_RATE.perSecond} new tiles a second (burst ${VIEW_TILE_RATE.burst}); reconnect in ${seconds} s`,
+        remainingSeconds: seconds,
+      },
+      CloseCode.TryAgainLater,
+      'too many view tiles',
+    );
+    return false;
+  }
+
+  #sendFrame(frame: Uint8Array, kind: 'pixels' | 'canvas' | 'tile'): void {
     if (this.#socket.sendBinary(frame) === 2) this.#ctx.metrics.frameDropped('backpressure');
     else this.#ctx.metrics.frameSent(kind);
   }

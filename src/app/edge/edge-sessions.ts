@@ -16,7 +16,13 @@ import type { PlacePixel } from '../place-pixel.ts';
 import type { CooldownStore } from '../../ports/cooldown.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
 import { EdgeClientLimits, type ClientLimits } from '../../domain/edge/client-limits.ts';
-import { EdgeSession, type Admitted, type EdgeSessionContext, type SessionPlace } from './edge-session.ts';
+import {
+  EdgeSession,
+  type Admitted,
+  type ViewRect,
+  type EdgeSessionContext,
+  type SessionPlace,
+} from './edge-session.ts';
 import type { SessionSocket } from '../../ports/session-socket.ts';
 
 export interface EdgeSessionsDeps extends Omit<EdgeSessionContext, 'rates' | 'place'> {
@@ -37,6 +43,8 @@ export interface UpgradeRequest {
   /** The raw `?v=` and `?since=` query values ('' when absent). */
   readonly version: string;
   readonly since: string;
+  /** The raw `?view=x,y,width,height` ('' or absent: the whole canvas). */
+  readonly view?: string;
 }
 
 /** An upgrade that passed the synchronous checks and may hold a connection slot (kept for the socket's life: small). */
@@ -44,6 +52,8 @@ export interface UpgradeTicket {
   readonly ip: string;
   readonly since: number | null;
   readonly version: number | null;
+  /** `?view=`: start in viewport mode with this rectangle (absent: the whole canvas). */
+  readonly view?: ViewRect | null;
   /** True while this upgrade (and then its socket) owns one of its address's connection slots. */
   holdsSlot: boolean;
 }
@@ -61,6 +71,16 @@ const VERSION = /^\d{1,4}$/;
 /** `?since=` as a sequence; null when absent or not a safe integer. */
 export function parseSince(text: string): number | null {
   return SINCE.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
+}
+
+const VIEW = /^(\d{1,5}),(\d{1,5}),(\d{1,5}),(\d{1,5})$/;
+
+/** `?view=x,y,width,height` as a rectangle; null when absent or malformed (then: the whole canvas). */
+export function parseView(text: string): ViewRect | null {
+  const m = VIEW.exec(text);
+  if (!m) return null;
+  const [x, y, width, height] = m.slice(1).map(Number) as [number, number, number, number];
+  return x <= 65_535 && y <= 65_535 && width >= 1 && height >= 1 ? { x, y, width, height } : null;
 }
 
 /** `?v=` as a protocol version; null when absent or malformed. */
@@ -109,9 +129,16 @@ export class EdgeSessions {
         return { ok: false, refusal: jsonError(ErrorCode.rate_limited, 'too many connections from your address') };
       holdsSlot = true;
     }
+    const view = parseView(request.view ?? '');
     return {
       ok: true,
-      ticket: { ip: request.ip, since: parseSince(request.since), version: parseVersion(request.version), holdsSlot },
+      ticket: {
+        ip: request.ip,
+        since: parseSince(request.since),
+        version: parseVersion(request.version),
+        ...(view ? { view } : {}),
+        holdsSlot,
+      },
     };
   }
 
@@ -128,6 +155,7 @@ export class EdgeSessions {
       ip: ticket.ip,
       since: ticket.since,
       version: ticket.version,
+      ...(ticket.view ? { view: ticket.view } : {}),
       cooldownRemaining: Math.ceil(remainingMs / 1000),
     };
     return { ok: true, admitted, ...(who.setCookie ? { setCookie: who.setCookie } : {}) };

@@ -9,7 +9,7 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { planExport } from './export.ts';
+import { planExport, timeBoundsOf } from './export.ts';
 import { ExportSlots } from './export-routes.ts';
 import type { PixelActivity, PlacementLog } from '../../ports/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from './heatmap.ts';
@@ -54,16 +54,7 @@ export function activityRoutes(options: ActivityRoutesOptions): HttpRoute[] {
         `at most ${options.maxPerClient} heatmap(s) per client run at once; retry when yours has finished`,
       );
     try {
-      const planned = await planExport(
-        store,
-        log,
-        { width, height },
-        {
-          ...(q.from === undefined ? {} : { from: q.from }),
-          ...(q.to === undefined ? {} : { to: q.to }),
-        },
-        clock.now(),
-      );
+      const planned = await planExport(store, log, { width, height }, timeBoundsOf(q), clock.now());
       if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
       const { fromSeq, toSeq } = planned.plan;
       const after = what === 'heatmap' ? fromSeq : 0;

@@ -9,7 +9,7 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { exportBytes, planExport } from './export.ts';
+import { exportBytes, planExport, timeBoundsOf } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, type ExportFormat } from '../../domain/history/export-format.ts';
 import { saltedUserKey } from './user-key.ts';
 import type { ParquetEncoder, PlacementLog } from '../../ports/export.ts';
@@ -127,8 +127,7 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
             log,
             { width, height },
             {
-              ...(q.from === undefined ? {} : { from: q.from }),
-              ...(q.to === undefined ? {} : { to: q.to }),
+              ...timeBoundsOf(q),
               ...(q.after_seq === undefined ? {} : { afterSeq: q.after_seq }),
               ...(region ? { region } : {}),
             },

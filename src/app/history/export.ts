@@ -25,6 +25,14 @@ export interface ExportQuery {
   readonly region?: Region;
 }
 
+/** A parsed query's optional time bounds as an `ExportQuery` (an absent bound stays absent, not `undefined`). */
+export function timeBoundsOf(q: { readonly from?: number | undefined; readonly to?: number | undefined }): {
+  readonly from?: number;
+  readonly to?: number;
+} {
+  return { ...(q.from === undefined ? {} : { from: q.from }), ...(q.to === undefined ? {} : { to: q.to }) };
+}
+
 export interface ExportPlan {
   /** `seqAt(from)` (0 without `from`). */
   readonly fromSeq: number;

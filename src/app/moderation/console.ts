@@ -21,6 +21,7 @@
  * `resultTtlMs`). A rollback re-run after the window is a no-op anyway: its restores end every claim.
  */
 import { createHash } from 'node:crypto';
+import type { RollbackApplied } from '../../../proto/mod-api.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import type { BanMode, BanStore, Revocations } from '../../ports/auth.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -86,15 +87,8 @@ export interface Preview {
   readonly afterPng: Uint8Array;
 }
 
-export interface Applied {
-  readonly rollbackId: string;
-  readonly planned: number;
-  readonly applied: number;
-  readonly superseded: number;
-  readonly contended: number;
-  /** `true` when this answer is a repeat of an earlier submit with the same key. */
-  readonly repeated: boolean;
-}
+/** The apply answer is sent as is (routes.ts): its shape is the wire's. */
+export type Applied = RollbackApplied;
 
 export type AuditEntry =
   | ({ readonly kind: 'rollback' } & RollbackAudit)

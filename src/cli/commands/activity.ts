@@ -18,7 +18,7 @@ import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { userPlacements } from '../../adapters/pg/user-history.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
-import { planExport } from '../../app/history/export.ts';
+import { planExport, timeBoundsOf } from '../../app/history/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from '../../app/history/heatmap.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openPg, withLifecycle } from '../../roles/lifecycle.ts';
@@ -46,10 +46,7 @@ async function activityMap(
       createPgHistoryStore(pg, logger),
       createPgPlacementLog(pg, names.consumers.history),
       spec,
-      {
-        ...(from === undefined ? {} : { from }),
-        ...(to === undefined ? {} : { to }),
-      },
+      timeBoundsOf({ from, to }),
       Date.now(),
     );
     if (!planned.ok) throw new UsageError(planned.problems.join('; '));

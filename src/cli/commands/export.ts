@@ -20,7 +20,7 @@ import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
-import { exportBytes, planExport } from '../../app/history/export.ts';
+import { exportBytes, planExport, timeBoundsOf } from '../../app/history/export.ts';
 import { colorHexes, EXPORT_FORMATS, rawUserKey, type ExportFormat } from '../../domain/history/export-format.ts';
 import { saltedUserKey } from '../../app/history/user-key.ts';
 import type { PlacementLog } from '../../ports/export.ts';
@@ -88,8 +88,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
       pgLog,
       spec,
       {
-        ...(from === undefined ? {} : { from }),
-        ...(to === undefined ? {} : { to }),
+        ...timeBoundsOf({ from, to }),
         ...(afterSeq === undefined ? {} : { afterSeq }),
         ...(region ? { region } : {}),
       },

@@ -30,7 +30,7 @@ import { timelapseFrames } from '../../app/history/timelapse.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import type { ProjectionSource } from '../../ports/event-log.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
-import { historySchema, type HistoryConfig } from '../../config/history.ts';
+import { historyProjectorSettings, historySchema, type HistoryConfig } from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../domain/names.ts';
 import { UsageError } from '../../exit-codes.ts';
@@ -122,11 +122,7 @@ async function rebuild(opts: { yes?: boolean; force?: boolean }): Promise<void> 
       store,
       source,
       clock: systemClock,
-      width: config.CANVAS_WIDTH,
-      height: config.CANVAS_HEIGHT,
-      projection: names.consumers.history,
-      snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
-      snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
+      ...historyProjectorSettings(config, names),
       observer: {
         committed: ({ seq }) =>
           progress.update(seq, { rate: `${Math.round(seq / Math.max(0.001, (Date.now() - started) / 1000))} ev/s` }),

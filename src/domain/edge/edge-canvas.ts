@@ -8,6 +8,7 @@
  * the ring that ends exactly where the next published frame begins.
  */
 import { encodePixelsFrame, PIXEL_RECORD_BYTES, writePixelRecord } from '../../../proto/frames.ts';
+import { encodeTileFrame, VIEW_TILE_SIZE } from '../../../proto/tile-frames.ts';
 
 /** One event as the edge needs it: its sequence, and the pixel it sets (absent for non-pixel events). */
 export interface EdgeEvent {
@@ -173,6 +174,21 @@ export class EdgeCanvas {
     const frame = encodePixelsFrame(since + 1, this.seq, records, count);
     this.#lastCatchUp = { since, seq: this.seq, frame };
     return { kind: 'pixels', frame };
+  }
+
+  /** A `tile` frame (proto/tile-frames.ts): tile (tx, ty) of the canvas at `seq`, clipped to the canvas. */
+  tileFrame(tx: number, ty: number): Uint8Array {
+    const height = this.canvas.length / this.width;
+    const x0 = tx * VIEW_TILE_SIZE;
+    const y0 = ty * VIEW_TILE_SIZE;
+    const w = Math.max(0, Math.min(VIEW_TILE_SIZE, this.width - x0));
+    const h = Math.max(0, Math.min(VIEW_TILE_SIZE, height - y0));
+    const data = new Uint8Array(w * h);
+    for (let row = 0; row < h; row++) {
+      const from = (y0 + row) * this.width + x0;
+      data.set(this.canvas.subarray(from, from + w), row * w);
+    }
+    return encodeTileFrame(tx, ty, this.seq, w, h, data);
   }
 
   #ringPush(seq: number, records: Uint8Array, index: number): void {

@@ -13,7 +13,7 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
-import type { HistoryConfig } from '../../config/history.ts';
+import { historyProjectorSettings, type HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
@@ -95,11 +95,7 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
         maxBatch: config.HISTORY_MAX_BATCH,
       }),
       clock: systemClock,
-      width: config.CANVAS_WIDTH,
-      height: config.CANVAS_HEIGHT,
-      projection: names.consumers.history,
-      snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
-      snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
+      ...historyProjectorSettings(config, names),
       observer,
     });
 
