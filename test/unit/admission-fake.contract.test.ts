@@ -10,8 +10,18 @@ admissionContract('fakes, port by port', async () => {
   const bans = createFakeBanStore();
   const sessions = createFakeSessionStore();
   const cooldowns = createFakeCooldownStore();
+  let bansLoaded = true;
   return {
-    admission: createComposedAdmission({ bans, sessions, limits: createFakeRateLimiter(), cooldowns }),
+    admission: createComposedAdmission({
+      bans,
+      sessions,
+      limits: createFakeRateLimiter(),
+      cooldowns,
+      bansLoaded: () => bansLoaded,
+    }),
+    unloadBans: async () => {
+      bansLoaded = false;
+    },
     cooldowns,
     sessions,
     ban: (userId, mode) => bans.set(userId, mode),

@@ -13,6 +13,11 @@ export interface AdmissionPorts {
   readonly sessions: Pick<SessionStore, 'aliveByKey'>;
   readonly limits: RateLimiter;
   readonly cooldowns: CooldownStore;
+  /**
+   * Whether the ban list is known to be complete (the Redis copy is loaded from Postgres); when it says no,
+   * the ban is `unknown` and nothing is taken, as the Redis script answers. Default: always loaded.
+   */
+  readonly bansLoaded?: () => boolean;
 }
 
 export function createComposedAdmission(ports: AdmissionPorts): PlacementAdmission {
@@ -20,13 +25,13 @@ export function createComposedAdmission(ports: AdmissionPorts): PlacementAdmissi
     async admit(request) {
       const [alive, ban, byIp, byUser] = await Promise.all([
         request.sessionKey === null ? true : ports.sessions.aliveByKey(request.sessionKey),
-        ports.bans.get(request.userId),
+        ports.bansLoaded?.() === false ? ('unknown' as const) : ports.bans.get(request.userId),
         ports.limits.take(request.perIp.name, request.perIp.limit, request.perIp.windowMs),
         ports.limits.take(request.perUser.name, request.perUser.limit, request.perUser.windowMs),
       ]);
       const c = request.cooldowns;
       const checks = { alive, ban, byIp, byUser };
-      if (c === null || !alive || ban === 'ban' || !byIp.allowed || !byUser.allowed)
+      if (c === null || !alive || ban === 'ban' || ban === 'unknown' || !byIp.allowed || !byUser.allowed)
         return { ...checks, address: null, cooldown: null };
       let address = null;
       if (c.address !== null && ban !== 'shadow') {
