@@ -4,7 +4,7 @@
  * stream sequence and request id) so the suite can check that none was lost.
  */
 import type { RplaceClient } from '../../src/client/index.ts';
-import { nodeClient } from '../helpers/edge-process.ts';
+import { cookieKeepingWebSocket, nodeClient } from '../helpers/edge-process.ts';
 
 export interface Acked {
   readonly seq: number;
@@ -48,7 +48,11 @@ export class PlacementLoad {
     this.running = true;
     for (let i = 0; i < this.options.clients; i++) {
       const url = this.options.edgeUrls[i % this.options.edgeUrls.length]!;
-      this.clients.push(nodeClient(url, { trackCanvas: false, placeTimeoutMs: 5_000 }));
+      // Each client keeps its guest cookie across reconnects, as a browser does: one guest user per client,
+      // so a placement retried after an edge dies is deduplicated, never a second guest's placement.
+      this.clients.push(
+        nodeClient(url, { trackCanvas: false, placeTimeoutMs: 5_000, WebSocket: cookieKeepingWebSocket() }),
+      );
     }
     await Promise.all(this.clients.map((c) => c.connect()));
     await Promise.all(this.clients.map((c) => c.synced()));

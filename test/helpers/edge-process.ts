@@ -77,6 +77,24 @@ export const NodeWebSocket = class extends WebSocket {
   }
 } satisfies WebSocketConstructor;
 
+/**
+ * A WebSocket class that keeps the cookies its upgrades set and sends them on its next connections, as a
+ * browser does: a guest stays the same user across reconnects, so a placement retried after a reconnect is
+ * the same user's retry (deduplicated by the log) and not a new guest's placement. One class per client.
+ */
+export function cookieKeepingWebSocket(): WebSocketConstructor {
+  let cookie = '';
+  return class extends WebSocket {
+    constructor(url: string) {
+      super(url, { perMessageDeflate: false, ...(cookie ? { headers: { cookie } } : {}) });
+      this.once('upgrade', (response) => {
+        const set = response.headers['set-cookie'];
+        if (set && set.length > 0) cookie = set.map((c) => c.split(';')[0]).join('; ');
+      });
+    }
+  } satisfies WebSocketConstructor;
+}
+
 export function nodeClient(url: string, options: Partial<ClientOptions> = {}): RplaceClient {
   return new RplaceClient({
     url,
