@@ -129,7 +129,8 @@ export interface LocalNatsOptions {
 }
 
 export async function startLocalNats(options: LocalNatsOptions): Promise<LocalService> {
-  const binary = findExecutable('nats-server');
+  // NATS_SERVER_BIN picks a server other than the one on PATH (the fault suite pins 2.10: vitest.faults.config.ts).
+  const binary = process.env.NATS_SERVER_BIN || findExecutable('nats-server');
   if (!binary) throw new ServiceStartFailed(installHint('nats'));
   mkdirSync(options.storeDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
