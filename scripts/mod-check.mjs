@@ -12,7 +12,7 @@
  * Prints one line per step; exits 1 on a failure. Plain JavaScript on `ws`, like scripts/place-check.mjs.
  */
 import { spawnSync } from 'node:child_process';
-import WebSocket from 'ws';
+import { placeOverWebSocket, until } from './smoke-client.mjs';
 
 const url = (process.argv[2] ?? '').replace(/\/+$/, '');
 if (!url) {
@@ -45,34 +45,6 @@ function expect(condition, what) {
   if (!condition) throw new Error(what);
 }
 
-function place(cookie, x, y, color) {
-  return new Promise((resolve, reject) => {
-    // The same host as the page (the edge checks Origin against it), as the moderator's browser connects.
-    const target = `${url.replace(/^http/, 'ws')}/ws?v=1`;
-    const ws = new WebSocket(target, { perMessageDeflate: false, headers: { cookie, origin } });
-    const requestId = `modcheck${Date.now().toString(36)}`;
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('no answer to the placement in 15 s'));
-    }, 15_000);
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const message = JSON.parse(String(data));
-      if (message.type === 'welcome') ws.send(JSON.stringify({ type: 'place', x, y, color, requestId }));
-      else if (message.requestId === requestId) {
-        clearTimeout(timer);
-        ws.close();
-        if (message.type === 'success') resolve(message);
-        else reject(new Error(`placement answered ${message.code}: ${message.message}`));
-      }
-    });
-    ws.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
 try {
   const username = `modcheck${Date.now().toString(36)}`;
   const registered = await call('POST', '/api/v1/auth/register', {
@@ -102,20 +74,16 @@ try {
   const x = Math.floor(Math.random() * (width - 2));
   const y = Math.floor(Math.random() * (height - 2));
   const since = Date.now() - 1;
-  const placed = await place(cookie, x, y, 5);
+  // The page's own host (the edge checks Origin against it), as the moderator's browser connects.
+  const placed = await placeOverWebSocket(url, { x, y, color: 5, socket: { headers: { cookie, origin } } });
   say(`placed (${x},${y}) as ${username} → seq ${placed.seq}`);
 
   const selection = { region: { x, y, width: 1, height: 1 }, since };
-  let survey;
-  for (let i = 0; i < 40; i++) {
-    survey = await call('POST', '/api/v1/mod/survey', { cookie, body: selection });
-    if (survey.status === 200 && survey.json.users.some((u) => u.username === username)) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  expect(
-    survey.status === 200 && survey.json.users.some((u) => u.username === username),
-    `survey answered ${survey.status} ${JSON.stringify(survey.json)}`,
-  );
+  // The survey reads the stream: poll until the placement is in it.
+  const survey = await until(`the survey of (${x},${y}) lists ${username}`, 10_000, async () => {
+    const answer = await call('POST', '/api/v1/mod/survey', { cookie, body: selection });
+    return answer.status === 200 && answer.json.users.some((u) => u.username === username) ? answer : undefined;
+  });
   say(`survey: ${survey.json.placements} placement(s) by ${survey.json.userCount} user(s) in the pixel`);
 
   const preview = await call('POST', '/api/v1/mod/preview', { cookie, body: selection });

@@ -11,7 +11,7 @@
  * Plain JavaScript on the `ws` package so it runs on any supported Node without a build (test:runtimes).
  */
 import { spawn } from 'node:child_process';
-import WebSocket from 'ws';
+import { placeOverWebSocket, sleep, until } from './smoke-client.mjs';
 
 const args = process.argv.slice(2);
 const dash = args.indexOf('--');
@@ -21,18 +21,6 @@ if (urls.length === 0) {
   process.stderr.write('usage: node scripts/place-check.mjs URL [URL…] [-- COMMAND ARGS…]\n');
   process.exit(2);
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, timeoutMs, attempt) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: no answer in ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
-}
-
 /**
  * A guest's cooldown is shared by its address too (GUEST_COOLDOWN_PER_IP), so on loopback each URL's check
  * places from its own 127.0.0.x source address, as different players would; elsewhere the system picks it.
@@ -44,29 +32,12 @@ function sourceAddress(url, index) {
 }
 
 function place(url, index, x, y, color) {
-  return new Promise((resolve, reject) => {
-    const target = `${url.replace(/^http/, 'ws').replace('//localhost', '//127.0.0.1')}/ws?v=1`;
-    const ws = new WebSocket(target, { perMessageDeflate: false, ...sourceAddress(url, index) });
-    const requestId = `check${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('no answer to the placement in 15 s'));
-    }, 15_000);
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const message = JSON.parse(String(data));
-      if (message.type === 'welcome') ws.send(JSON.stringify({ type: 'place', x, y, color, requestId }));
-      else if (message.requestId === requestId) {
-        clearTimeout(timer);
-        ws.close();
-        if (message.type === 'success') resolve(message);
-        else reject(new Error(`placement answered ${message.code}: ${message.message}`));
-      }
-    });
-    ws.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+  // 127.0.0.1 rather than localhost, so the source address picked by sourceAddress() can reach it.
+  return placeOverWebSocket(url.replace('//localhost', '//127.0.0.1'), {
+    x,
+    y,
+    color,
+    socket: sourceAddress(url, index),
   });
 }
 
