@@ -274,6 +274,22 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
+/** The nodes' fatal log lines (a port taken, a store refused), for an error that would otherwise only say "not ready". */
+function fatalLines(dataDir: string): string {
+  const lines = [1, 2, 3].flatMap((n) => {
+    try {
+      const log = readFileSync(join(dataDir, 'logs', `nats-n${n}.log`), 'utf8');
+      return log
+        .split('\n')
+        .filter((line) => line.includes('[FTL]'))
+        .map((line) => `n${n}: ${line}`);
+    } catch {
+      return [];
+    }
+  });
+  return lines.length > 0 ? `; ${lines.join('; ')}` : '; no node logged a fatal error';
+}
+
 /** Waits until the cluster has a JetStream meta leader (account info answers). */
 async function waitForJetStream(nc: NatsConnection): Promise<void> {
   await until('JetStream cluster (meta leader)', 60_000, async () => {
@@ -316,7 +332,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     await waitForJetStream(admin);
     const { outcome, info } = await until('stream with 3 replicas', 60_000, () =>
       applyStreams(admin!, names, { replicas: 3 }),
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}${fatalLines(options.dataDir)}`);
+    });
     step(
       `stream ${names.stream}: ${outcome}, replicas ${info.config.num_replicas}, leader ${info.cluster?.leader ?? '?'}`,
     );
@@ -396,13 +414,21 @@ export async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Where Linux starts handing out local ports for outgoing connections (net.ipv4.ip_local_port_range). */
+const EPHEMERAL_PORTS_FROM = 32_768;
+
 /**
  * Three NATS client ports whose cluster (+2000) and monitoring (+4000) ports are free too, for tests that
- * run a private cluster next to anything else on the machine.
+ * run a private cluster next to anything else on the machine. All nine stay below the ephemeral range: at
+ * start the nodes dial each other's route ports before every one is bound, and an outgoing connection can
+ * take a not-yet-bound listen port as its local port (another node's, or its own: a TCP self-connect). The
+ * node then either dies on `bind` after it reported ready or runs outside the meta group, and the R3
+ * stream is refused with "no suitable peers for placement" for good (CI, 2026-12-01: 2 of 11 fault files).
  */
 export async function freeNatsPorts(): Promise<[number, number, number]> {
+  const highestBase = EPHEMERAL_PORTS_FROM - 4_000 - 3;
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = 20_000 + Math.floor(Math.random() * (highestBase - 20_000));
     const ports: [number, number, number] = [base, base + 1, base + 2];
     const all = ports.flatMap((p) => [p, p + 2000, p + 4000]);
     if ((await Promise.all(all.map(portFree))).every(Boolean)) return ports;
