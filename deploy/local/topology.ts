@@ -22,6 +22,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
+import { resolveNatsServer, type NatsServerBinary } from './nats-server.ts';
 import type { NatsAuth } from '../../src/adapters/nats/connect.ts';
 import { namesFor, type Names } from '../../src/domain/names.ts';
 import { applyStreams } from '../../streams/apply.ts';
@@ -61,6 +62,11 @@ export interface TopologyOptions {
    * partition tests put each one in its own network namespace (test/faults/netns.ts).
    */
   readonly placement?: (name: string) => { readonly host: string; readonly prefix: readonly string[] } | undefined;
+  /**
+   * The nats-server to run (default: NATS_SERVER_BIN, else the pinned 2.10.27 from scripts/fetch-nats-server.mjs,
+   * never the machine's 2.9.10: deploy/local/nats-server.ts).
+   */
+  readonly natsServer?: NatsServerBinary;
 }
 
 export interface NatsNode {
@@ -94,6 +100,8 @@ export interface Topology {
   readonly projectors: readonly RoleProcess[];
   readonly edgeUrls: readonly string[];
   readonly canvasId: string;
+  /** The nats-server the nodes run. */
+  readonly natsServer: NatsServerBinary;
   /** The identity of a role on this topology's NATS (the operator's for administration). */
   natsAuth(role: NatsRole): NatsAuth;
   stop(): Promise<void>;
@@ -156,6 +164,7 @@ function natsNode(
   options: TopologyOptions,
   names: Names,
   secrets: NatsSecrets,
+  binary: string,
 ): NatsNode & { start(): Promise<void>; readonly storeDir: string } {
   const ports = options.natsPorts;
   const port = ports[index]!;
@@ -170,6 +179,7 @@ function natsNode(
   const start = async () => {
     writeFileSync(configFile, nodeConfig(names, secrets, ports, hosts, index), { mode: 0o600 });
     service = await startLocalNats({
+      binary,
       port,
       ...(where ? { host: where.host, prefix: where.prefix } : {}),
       storeDir,
@@ -390,7 +400,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     inboxPrefix: natsInboxPrefix(role, names),
   });
   const natsEnv = (role: NatsRole) => ({ NATS_USER: natsUserOf(role, names), NATS_PASSWORD: secrets.roles[role] });
-  const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets));
+  const natsServer = options.natsServer ?? resolveNatsServer(repoRoot);
+  const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets, natsServer.path));
   const natsUrl = nodes.map((n) => n.url).join(',');
   const edges: (RoleProcess & { start(): Promise<void> })[] = [];
   const projectors: (RoleProcess & { start(): Promise<void> })[] = [];
@@ -403,7 +414,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   };
 
   try {
-    step(`starting NATS nodes ${nodes.map((n) => n.url).join(', ')} (data in ${options.dataDir})`);
+    step(
+      `starting NATS nodes ${nodes.map((n) => n.url).join(', ')} on ${natsServer.version} (${natsServer.path}; data in ${options.dataDir})`,
+    );
     const bootstrapping = nodes.filter((n) => !existsSync(join(n.storeDir, 'jetstream')));
     // A fresh cluster starts one node at a time, as a StatefulSet's ordered start does: three nodes that
     // bootstrap at the same instant can each seed the meta group with a different peer set.
@@ -482,6 +495,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       (port, i) => `http://${options.placement?.(`edge${i + 1}`)?.host ?? 'localhost'}:${port}`,
     ),
     canvasId,
+    natsServer,
     natsAuth,
     stop,
   };
