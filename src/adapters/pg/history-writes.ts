@@ -10,6 +10,7 @@
  * it), and the `unnest` bulk insert has no Kysely builder; this is the projector's hot path (`npm run bench
  * -- history`), kept as the statements that were measured.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SequenceConflict, StoreRejected } from '../../ports/errors.ts';
@@ -22,6 +23,11 @@ import { iso, isPermanent, reading, unavailable } from './history-sql.ts';
 export type HistoryWrites = Pick<HistoryStore, 'position' | 'commit' | 'reset'>;
 
 /** `onReset` runs inside a reset's transaction, before COMMIT (the tail reads drop their chunk cache). */
+/** SHA-256 of a raw canvas, as `snapshots.canvas_sha256` stores it (recovery recomputes it the same way). */
+function canvasSha256(canvas: Uint8Array): Buffer {
+  return createHash('sha256').update(canvas).digest();
+}
+
 export function createPgHistoryWrites(
   conn: PgConnection,
   logger: Logger,
@@ -115,10 +121,20 @@ export function createPgHistoryWrites(
         }
         for (const s of snapshots) {
           // A Buffer/Uint8Array parameter goes as binary: the 4 MB canvas is neither encoded nor copied to text.
+          // The checksum (migrations/0009) is over the raw canvas, for recovery to verify.
           await client.query(
-            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'raw') ON CONFLICT (seq) DO NOTHING`,
-            [s.seq, iso(s.capturedAt), iso(s.maxPlacedAt), s.pixelCount, s.width, s.height, s.canvas],
+            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding, canvas_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'raw', $8) ON CONFLICT (seq) DO NOTHING`,
+            [
+              s.seq,
+              iso(s.capturedAt),
+              iso(s.maxPlacedAt),
+              s.pixelCount,
+              s.width,
+              s.height,
+              s.canvas,
+              canvasSha256(s.canvas),
+            ],
           );
         }
         await client.query('COMMIT');
