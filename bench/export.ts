@@ -11,7 +11,8 @@
  *   csv, … ids as strings   the CSV path as it was before the reader interned user ids (each row's id a
  *                           fresh string, keys cached in a Map by it): the same-run "before" of that change
  * Each line prints events/s, its ratio to `raw` measured in the same run, and the bench process's CPU
- * seconds per wall second. Figures taken while other work shares the machine are noisy: compare the ratios.
+ * seconds per wall second with the events per CPU-second (the export's own cost, whatever share of the
+ * cores a loaded machine leaves it; Postgres's side is not in it). Figures taken while other work shares the machine are noisy: compare the ratios.
  * `--only a,b` runs only the lines whose label contains one of the words (the raw read always runs);
  * `--rounds R` repeats the lines R times, interleaved, and prints each line's median (for a noisy machine);
  * `--profile DIR` writes one .cpuprofile per line there (node:inspector; keep DIR outside the repository).
@@ -152,6 +153,7 @@ try {
   const selected = runs.filter(([label], i) => i === 0 || !only || only.some((word) => label.includes(word)));
   const ratios = new Map<string, number[]>();
   const rates = new Map<string, number[]>();
+  const perCpu = new Map<string, number[]>();
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1)
       process.stdout.write(
@@ -183,8 +185,10 @@ try {
       if (baseline === 0) baseline = rate;
       (ratios.get(label) ?? ratios.set(label, []).get(label)!).push(rate / baseline);
       (rates.get(label) ?? rates.set(label, []).get(label)!).push(rate);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      (perCpu.get(label) ?? perCpu.set(label, []).get(label)!).push(N / cpuSeconds);
       process.stdout.write(
-        `${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  cpu ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)}  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`,
+        `${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  cpu ${(cpuSeconds / seconds).toFixed(2)} (${fmt(N / cpuSeconds)} events per CPU-s)  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`,
       );
     }
   }
@@ -193,7 +197,7 @@ try {
     process.stdout.write(`medians of ${rounds} interleaved rounds (ratio: to the same round's raw read)\n`);
     for (const [label] of selected)
       process.stdout.write(
-        `${label.padEnd(30)} ${fmt(median(rates.get(label)!)).padStart(11)} events/s  ${median(ratios.get(label)!).toFixed(2)}× raw\n`,
+        `${label.padEnd(30)} ${fmt(median(rates.get(label)!)).padStart(11)} events/s  ${median(ratios.get(label)!).toFixed(2)}× raw  ${fmt(median(perCpu.get(label)!))} events per CPU-s of this process\n`,
       );
   }
 } finally {

@@ -28,10 +28,21 @@ function canvasSha256(canvas: Uint8Array): Buffer {
   return createHash('sha256').update(canvas).digest();
 }
 
+export interface HistoryWriteOptions {
+  /**
+   * Commit the projector's batches with `synchronous_commit = off` (that transaction only): COMMIT returns
+   * before its WAL is flushed. A crash of Postgres may then lose the last few hundred ms of batches, never
+   * part of one: rows, chunks, snapshots and the position go together, so the projector resumes from the
+   * older position and replays those events from the stream, the source of truth (projections rebuild).
+   */
+  readonly asyncCommit?: boolean;
+}
+
 export function createPgHistoryWrites(
   conn: PgConnection,
   logger: Logger,
   onReset: () => void = () => undefined,
+  options: HistoryWriteOptions = {},
 ): HistoryWrites {
   const { pool, db } = conn;
   const ensurePartitions = createPartitioner(conn, logger);
@@ -60,6 +71,7 @@ export function createPgHistoryWrites(
       let broken = false;
       try {
         await client.query('BEGIN');
+        if (options.asyncCommit) await client.query('SET LOCAL synchronous_commit = off');
         const moved =
           expectedSeq === 0
             ? await client.query(
