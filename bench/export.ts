@@ -124,7 +124,7 @@ try {
   };
   async function exportTo(
     format: ExportFormat,
-    opts: { raw?: boolean; gzip?: boolean; strings?: boolean } = {},
+    opts: { raw?: boolean; gzip?: number; strings?: boolean } = {},
   ): Promise<number> {
     let bytes = 0,
       rows = 0;
@@ -135,7 +135,7 @@ try {
       parquet: createParquetEncoder(),
       onBatch: (_seq, n) => (rows += n),
     });
-    for await (const chunk of opts.gzip ? gzipChunks(body) : body) bytes += chunk.length;
+    for await (const chunk of opts.gzip ? gzipChunks(body, opts.gzip) : body) bytes += chunk.length;
     if (rows !== N) throw new Error(`${format} exported ${rows} rows, expected ${N}`);
     return bytes;
   }
@@ -148,7 +148,8 @@ try {
     ['csv, raw, ids as strings', () => exportTo('csv', { raw: true, strings: true })],
     ['ndjson, hashed user ids', () => exportTo('ndjson')],
     ['parquet, hashed user ids', () => exportTo('parquet')],
-    ['csv + gzip, hashed user ids', () => exportTo('csv', { gzip: true })],
+    ['csv + gzip 1, hashed user ids', () => exportTo('csv', { gzip: 1 })],
+    ['csv + gzip 6 (before), hashed', () => exportTo('csv', { gzip: 6 })],
   ];
   const selected = runs.filter(([label], i) => i === 0 || !only || only.some((word) => label.includes(word)));
   const ratios = new Map<string, number[]>();
