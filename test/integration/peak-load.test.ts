@@ -4,39 +4,22 @@
  * request id in the stream, none twice), and across a SIGKILL and restart of the edge its users reconnect with
  * their guest cookies and place again.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { EventKind } from '../../proto/event-codec.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { PeakLoad } from '../faults/load.ts';
-import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 import { testNames } from '../helpers/isolation.ts';
-import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
+import { edgeProcessForFile } from '../helpers/test-services.ts';
 
 const names = testNames('peakload');
 const USERS = 60;
-let nc: NatsConnection;
-let redis: Redis;
-let edge: EdgeProcess | undefined;
+const { services, edge, restartEdge } = edgeProcessForFile(names, 'test-peak-load');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(async () => {
-  ({ nc, redis } = await connectTestServices('test-peak-load'));
-  edge = await startEdgeProcess(names, await freePort());
-}, 120_000);
-
-afterAll(async () => {
-  await edge?.kill();
-  killAllEdgeProcesses();
-  await releaseTestServices({ nc, redis }, names);
-});
-
 it('acknowledges only what the stream holds, and its users place again after the edge restarts', async () => {
-  const port = edge!.port;
   // Two generator processes (one per URL), both on this edge.
   const load = new PeakLoad({
-    edgeUrls: [edge!.url, edge!.url],
+    edgeUrls: [edge().url, edge().url],
     clients: USERS,
     width: 64,
     height: 64,
@@ -49,9 +32,9 @@ it('acknowledges only what the stream holds, and its users place again after the
   await sleep(3_000);
   const beforeKill = load.acked.length;
   expect(beforeKill, 'acks in the first 3 s').toBeGreaterThan(USERS);
-  await edge!.kill('SIGKILL');
+  await edge().kill('SIGKILL');
   const killedAt = Date.now();
-  edge = await startEdgeProcess(names, port);
+  await restartEdge();
   const users = () => new Set(load.acked.filter((a) => a.at > killedAt).map((a) => a.client)).size;
   const deadline = Date.now() + 30_000;
   while (users() < USERS && Date.now() < deadline) await sleep(200);
@@ -62,10 +45,9 @@ it('acknowledges only what the stream holds, and its users place again after the
   const stored = new Map<number, string>();
   let untilSeq = 0;
   for (const a of load.acked) untilSeq = Math.max(untilSeq, a.seq);
-  for await (const batch of createNatsEventStream(nc, names, { canvas: { width: 64, height: 64, colors: 32 } }).read(
-    1,
-    { untilSeq },
-  ))
+  for await (const batch of createNatsEventStream(services().nc, names, {
+    canvas: { width: 64, height: 64, colors: 32 },
+  }).read(1, { untilSeq }))
     for (const e of batch) if (e.event.kind === EventKind.PixelPlaced) stored.set(e.seq, e.event.requestId);
   const wrong = load.acked.filter((a) => stored.get(a.seq) !== a.requestId);
   expect(wrong, 'acks whose sequence holds another request').toEqual([]);
