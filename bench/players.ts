@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 48] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *   [--identities 160] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '0' },
     timing: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '15' },
-    identities: { type: 'string', default: '48' },
+    identities: { type: 'string', default: '160' },
     'max-identities': { type: 'string', default: '16000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
