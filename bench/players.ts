@@ -1,10 +1,14 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 48] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *   [--identities 160] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
- * guest identities (one socket each) so the 1 s cooldown never makes it wait (`waited` says if it did).
+ * guest identities (one socket each) so the 1 s cooldown never makes it wait. A placer starts with
+ * `--identities` and opens more whenever it had to wait (up to `--max-identities` sockets in all: the
+ * fd limit); the warm-up lasts until no placer grew for 2 s, so `waited` (measured window) is ~0.
+ * A placer's sockets are in viewport mode on tile 0, where no placement lands: they receive no pixel
+ * frames (a placer is not a viewer; the viewers are the N below).
  * N viewers on WebSockets; `--timing` of them time every pixel from the placement's send to its frame.
  * The server runs as a child pinned to core 0 (`taskset -c 0`): `dev` is every role in one process, as
  * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
@@ -18,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { VIEW_TILE_SIZE } from '../proto/tile-frames.ts';
 import { namesFor } from '../src/domain/names.ts';
 import { cleanupCanvas } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
@@ -30,7 +35,8 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '0' },
     timing: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '15' },
-    identities: { type: 'string', default: '48' },
+    identities: { type: 'string', default: '160' },
+    'max-identities': { type: 'string', default: '16000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
     'count-async': { type: 'boolean', default: false },
@@ -39,7 +45,7 @@ const { values: args } = parseArgs({
   },
 });
 const count = (
-  name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'port' | 'fresh',
+  name: 'placers' | 'viewers' | 'timing' | 'seconds' | 'identities' | 'max-identities' | 'port' | 'fresh',
   min: number,
 ): number => {
   const n = Number(args[name]);
@@ -58,10 +64,16 @@ const VIEWERS = count('viewers', 0);
 const TIMING = Math.min(VIEWERS, count('timing', 0));
 const SECONDS = count('seconds', 3);
 const IDENTITIES = count('identities', 1);
+const MAX_IDENTITIES = Math.max(PLACERS * IDENTITIES, count('max-identities', 1));
 const PORT = count('port', 1);
 const FRESH = count('fresh', 0);
-const WARMUP_MS = 3_000;
+/** At least this warm-up, then until no placer opened guests for `SETTLED_MS` (at most `WARMUP_MAX_MS`). */
+const WARMUP_MS = 5_000;
+const SETTLED_MS = 2_000;
+const WARMUP_MAX_MS = 30_000;
 const SIZE = 1000;
+/** Where a placer's sockets look (tile 0: x, y < VIEW_TILE_SIZE); no placement lands there. */
+const PLACER_VIEW = '0,0,1,1';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const fmt = (n: number, digits = 0) =>
@@ -185,7 +197,7 @@ try {
   // The node process itself (taskset execs it: same pid).
   const serverPid = child.pid!;
   say(
-    `players: --server ${args.server} (pid ${serverPid}, core 0), ${PLACERS} placers × ${IDENTITIES} guests, ${VIEWERS} viewers (${TIMING} timing), ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up; load ${load()}`,
+    `players: --server ${args.server} (pid ${serverPid}, core 0), ${PLACERS} placers from ${IDENTITIES} guests each (growing), ${VIEWERS} viewers (${TIMING} timing), ${SECONDS} s after a warm-up of ≥ ${WARMUP_MS / 1000} s; load ${load()}`,
   );
 
   const wsUrl = `${url.replace('http', 'ws')}/ws?v=1`;
@@ -232,32 +244,60 @@ try {
     readyAt: number;
     open: boolean;
   }
+  const placerUrl = `${wsUrl}&view=${PLACER_VIEW}`;
+  let identities = 0;
+  let lastGrowth = performance.now();
   const placers = Array.from({ length: PLACERS }, (_, p) => {
     const guests: Guest[] = [];
     let inFlight: { requestId: string; at: number; guest: Guest } | null = null;
     let n = 0;
+    /** Guests opened and not welcomed yet: a placer grows again only once its last batch is in. */
+    let opening = 0;
+    let timer: NodeJS.Timeout | null = null;
+    const wake = () => {
+      timer = null;
+      next();
+    };
     const next = () => {
       if (closing || inFlight) return;
-      let best: Guest | undefined;
-      for (const g of guests) if (g.open && (!best || g.readyAt < best.readyAt)) best = g;
-      if (!best) return;
       const now = Date.now();
+      let best: Guest | undefined;
+      let ready = 0;
+      for (const g of guests)
+        if (g.open) {
+          if (g.readyAt <= now) ready++;
+          if (!best || g.readyAt < best.readyAt) best = g;
+        }
+      if (!best) return;
+      // Running low (under a fifth ready): open more before the placer has to wait.
+      if (opening === 0 && ready * 5 < guests.length) grow(Math.max(8, guests.length >> 2));
       if (best.readyAt > now) {
+        if (timer) return;
         if (measuring) waited++;
-        setTimeout(next, best.readyAt - now);
+        timer = setTimeout(wake, best.readyAt - now);
         return;
       }
       const requestId = `p${p}-${++n}`;
       inFlight = { requestId, at: performance.now(), guest: best };
       const i = p * 7919 + n * 104729;
-      best.ws.send(
-        JSON.stringify({ type: 'place', x: i % SIZE, y: Math.floor(i / SIZE) % SIZE, color: n % 32, requestId }),
-      );
+      let x = i % SIZE;
+      const y = Math.floor(i / SIZE) % SIZE;
+      if (x < VIEW_TILE_SIZE && y < VIEW_TILE_SIZE) x += VIEW_TILE_SIZE; // never in the placers' own tile
+      best.ws.send(JSON.stringify({ type: 'place', x, y, color: n % 32, requestId }));
     };
-    for (let g = 0; g < IDENTITIES; g++) {
-      const ws = new WebSocket(wsUrl, { perMessageDeflate: false, localAddress: `127.0.0.${10 + p}` });
+    const grow = (more: number) => {
+      const k = Math.min(more, MAX_IDENTITIES - identities);
+      if (k <= 0) return;
+      identities += k;
+      opening += k;
+      lastGrowth = performance.now();
+      for (let g = 0; g < k; g++) open();
+    };
+    const open = () => {
+      const ws = new WebSocket(placerUrl, { perMessageDeflate: false, localAddress: `127.0.0.${10 + p}` });
       const guest: Guest = { ws, readyAt: 0, open: false };
       guests.push(guest);
+      let welcomed = false;
       ws.on('message', (data, isBinary) => {
         if (isBinary) return;
         const m = JSON.parse(String(data)) as {
@@ -268,6 +308,8 @@ try {
           remainingSeconds?: number;
         };
         if (m.type === 'welcome') {
+          welcomed = true;
+          opening--;
           guest.open = true;
           guest.readyAt = Date.now() + (m as { cooldownRemaining?: number }).cooldownRemaining! * 1000;
           return next();
@@ -292,13 +334,23 @@ try {
         inFlight = null;
         next();
       });
-      ws.on('close', () => (guest.open = false));
+      ws.on('close', () => {
+        guest.open = false;
+        if (!welcomed) {
+          welcomed = true;
+          opening--;
+        }
+      });
       ws.on('error', () => undefined);
-    }
+    };
+    grow(IDENTITIES);
     return guests;
   });
 
+  const warmupStart = performance.now();
   await sleep(WARMUP_MS);
+  while (performance.now() - lastGrowth < SETTLED_MS && performance.now() - warmupStart < WARMUP_MAX_MS)
+    await sleep(250);
   const procs = {
     edge: [serverPid],
     'nats-server': pidsNamed('nats-server'),
@@ -309,6 +361,9 @@ try {
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const started = performance.now();
   measuring = true;
+  say(
+    `measuring after ${fmt((started - warmupStart) / 1000, 1)} s of warm-up: ${fmt(identities)} guest sockets (${fmt(identities / PLACERS, 1)} a placer); load ${load()}`,
+  );
   if (args['count-async']) child.kill('SIGUSR2');
   let fresh: Harness | undefined;
   if (FRESH > 0) {
@@ -356,7 +411,7 @@ try {
   const rate = accepted / (wallUs / 1e6);
   say(`load ${load()}`);
   say(
-    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times)`,
+    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end)`,
   );
   say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
   if (TIMING > 0)

@@ -114,32 +114,40 @@ const HEADER_BYTES = 16;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-function encodeId(label: string, value: string): Uint8Array {
-  const bytes = utf8Encoder.encode(value);
-  if (bytes.length < 1 || bytes.length > MAX_ID_BYTES) {
-    throw new RangeError(`${label} must be 1-${MAX_ID_BYTES} UTF-8 bytes, got ${bytes.length}`);
-  }
-  return bytes;
+/** Writes `value` as UTF-8 at `at` (room: `MAX_ID_BYTES`), after checking its length; returns the bytes written. */
+function encodeIdInto(label: string, value: string, out: Uint8Array, at: number): number {
+  // At most 3 bytes per UTF-16 unit: a value longer than this cannot fit, whatever it holds.
+  if (value.length < 1 || value.length > MAX_ID_BYTES * 3)
+    return idLengthError(label, utf8Encoder.encode(value).length);
+  const { read, written } = utf8Encoder.encodeInto(value, out.subarray(at, at + MAX_ID_BYTES));
+  if (read < value.length) return idLengthError(label, utf8Encoder.encode(value).length);
+  return written;
 }
 
+function idLengthError(label: string, bytes: number): never {
+  throw new RangeError(`${label} must be 1-${MAX_ID_BYTES} UTF-8 bytes, got ${bytes}`);
+}
+
+/** Output room for the largest event; the event is encoded into it, then copied out at its exact length. */
+const scratch = new Uint8Array(HEADER_BYTES + 2 + 2 * MAX_ID_BYTES);
+const scratchView = new DataView(scratch.buffer);
+
 export function encodeEvent(event: CanvasEvent): Uint8Array {
-  const user = encodeId('userId', event.userId);
-  const request = encodeId('requestId', event.requestId);
-  const out = new Uint8Array(HEADER_BYTES + 1 + user.length + 1 + request.length);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, EVENT_FORMAT_VERSION);
-  view.setUint8(1, event.kind);
-  view.setUint16(2, event.x, true);
-  view.setUint16(4, event.y, true);
-  view.setUint8(6, event.color);
-  view.setUint8(7, 0);
-  view.setFloat64(8, event.placedAt, true);
-  out[HEADER_BYTES] = user.length;
-  out.set(user, HEADER_BYTES + 1);
-  const requestAt = HEADER_BYTES + 1 + user.length;
-  out[requestAt] = request.length;
-  out.set(request, requestAt + 1);
-  return out;
+  // One allocation per event (was three: the two ids' encodings and the output).
+  const userAt = HEADER_BYTES + 1;
+  const userBytes = encodeIdInto('userId', event.userId, scratch, userAt);
+  const requestAt = userAt + userBytes;
+  const requestBytes = encodeIdInto('requestId', event.requestId, scratch, requestAt + 1);
+  scratchView.setUint8(0, EVENT_FORMAT_VERSION);
+  scratchView.setUint8(1, event.kind);
+  scratchView.setUint16(2, event.x, true);
+  scratchView.setUint16(4, event.y, true);
+  scratchView.setUint8(6, event.color);
+  scratchView.setUint8(7, 0);
+  scratchView.setFloat64(8, event.placedAt, true);
+  scratch[HEADER_BYTES] = userBytes;
+  scratch[requestAt] = requestBytes;
+  return scratch.slice(0, requestAt + 1 + requestBytes);
 }
 
 /**

@@ -221,6 +221,12 @@ export function createRedisCooldownStore(
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
+  // The batch is already one call per event-loop turn: ioredis's auto-pipelining would wrap each call in a
+  // Pipeline of its own (an object, a tick and a promise chain per call) for nothing (issue 13: measured).
+  // A new array: ioredis shares its default one between every client of the process.
+  const ignored = redis.options.autoPipeliningIgnoredCommands ?? [];
+  if (!ignored.includes('rplaceCooldownBatch'))
+    redis.options.autoPipeliningIgnoredCommands = [...ignored, 'rplaceCooldownBatch'];
   // defineCommand just added these methods; ioredis's types cannot know them.
   const commands = redis as Redis & CooldownCommands;
 
