@@ -1,13 +1,15 @@
 /**
- * `npm run bench -- fanout-viewport [--clients 10000] [--rate 3333] [--seconds 10] [--window 50] [--view 200x150] [--zoomed 0.8] [--port P]`
+ * `npm run bench -- fanout-viewport [--clients 10000] [--rate 3333] [--seconds 10] [--window 50] [--view 200x150] [--zoomed 0.8] [--tile-window 200] [--port P]`
  *
- * Viewport subscriptions (issue 14, deliverable 3): one edge (the real role, a child process) while pixels are
- * placed at `rate`/s at uniformly random coordinates of the 2000×2000 canvas through the real command path. The
- * clients are the C epoll harness (bench/_fanout-epoll.c): whole-canvas clients (no `view`) in one harness
+ * Viewport subscriptions (issue 14, deliverable 3): two edges (the real role, child processes on PORT and
+ * PORT + 1, one canvas) while pixels are placed at `rate`/s at uniformly random coordinates of the 2000×2000
+ * canvas through the real command path. The clients are the C epoll harness (bench/_fanout-epoll.c): whole-canvas clients (no `view`) in one harness
  * process, zoomed-in clients (`?view=` of one `--view` rectangle at a random place each) in another, so each
- * class's bytes, frames, reads and harness CPU are counted apart. Four phases, each measured for `seconds`:
- * no client (the edge's fixed cost), N whole-canvas clients (the same-run baseline), N zoomed-in clients,
- * and the mix (N × (1 − zoomed) whole-canvas + N × zoomed zoomed-in). Every `pixels` frame of every
+ * class's bytes, frames, reads and harness CPU are counted apart. Edge A runs TILE_WINDOW_MS=0 (a tile frame
+ * per published frame), edge B `--tile-window` (one frame per tile per window): the before and after of the
+ * tile window in one run. Phases, each measured for `seconds`: no client (both edges' fixed cost, at once),
+ * N whole-canvas clients on A (the same-run baseline), N zoomed-in clients on A then on B, and the mix
+ * (N × (1 − zoomed) whole-canvas + N × zoomed zoomed-in) on A then on B. Every `pixels` frame of every
  * whole-canvas client and every `tilePixels` frame of every zoomed-in client is checked for sequence gaps
  * (per tile). Prints, per phase, the edge's CPU above its fixed cost per client, the ratio to the
  * whole-canvas phase, and for the mix the measured CPU against the share-weighted sum of the pure phases;
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     zoomed: { type: 'string', default: '0.8' },
     // FLUSH_WINDOW_MAX_MS of the edge (default: = window, a fixed window, so the phases compare alike).
     'max-window': { type: 'string' },
+    'tile-window': { type: 'string', default: '200' },
     port: { type: 'string' },
   },
 });
@@ -89,12 +92,20 @@ function startRandomPlacer(place: PlaceFn, rate: number) {
 let harnesses: Harness[] = [];
 const children: ChildProcess[] = [];
 
+interface EdgeUnderTest {
+  readonly name: string;
+  readonly port: number;
+  readonly pid: number;
+  /** CPU with placements flowing and no client (cores). */
+  fixed: number;
+}
 interface ClassResult {
   readonly clients: number;
   readonly s: ReturnType<typeof summarize>;
 }
 interface PhaseResult {
   readonly label: string;
+  readonly edge: EdgeUnderTest;
   readonly cores: number;
   readonly elapsed: number;
   readonly rssMiB: number;
@@ -103,17 +114,23 @@ interface PhaseResult {
   readonly zoomed: ClassResult | null;
 }
 
-async function phase(label: string, pid: number, wholeCount: number, zoomedCount: number): Promise<PhaseResult> {
+async function phase(
+  label: string,
+  edge: EdgeUnderTest,
+  wholeCount: number,
+  zoomedCount: number,
+): Promise<PhaseResult> {
   const [wholeH, zoomedH] = harnesses as [Harness, Harness];
+  const { port, pid } = edge;
   // Whole-canvas clients resume from the edge's sequence (a short catch-up, not a 4 MB canvas each).
-  const since = await edgeSeq(PORT);
+  const since = await edgeSeq(port);
   const replies = await Promise.all([
-    wholeCount > 0 ? wholeH.connect(PORT, wholeCount, since, 0, 0) : null,
-    zoomedCount > 0 ? zoomedH.connect(PORT, zoomedCount, -1, 0, 0, VIEW) : null,
+    wholeCount > 0 ? wholeH.connect(port, wholeCount, since, 0, 0) : null,
+    zoomedCount > 0 ? zoomedH.connect(port, zoomedCount, -1, 0, 0, VIEW) : null,
   ]);
   const failed = replies.reduce((a, r) => a + (r?.failed ?? 0), 0);
   if (failed > 0) log(`warning: ${failed} clients failed to connect`);
-  await sleep(3000); // past the connections' canvases and tile snapshots
+  await sleep(3000); // past the connections' catch-ups and tile snapshots
   await Promise.all(harnesses.map((h) => h.reset()));
   const atStart = load();
   const cpu0 = cpuSeconds(pid);
@@ -127,7 +144,8 @@ async function phase(label: string, pid: number, wholeCount: number, zoomedCount
   await sleep(1500);
   const [wr, zr] = reports as [(typeof reports)[0], (typeof reports)[0]];
   return {
-    label,
+    label: `${label} on ${edge.name}`,
+    edge,
     cores,
     elapsed,
     rssMiB,
@@ -142,7 +160,7 @@ function describeClass(name: string, c: ClassResult, elapsed: number): string {
   const { s } = c;
   const tiles =
     name === 'zoomed-in'
-      ? `, ${s.tileFrames.toLocaleString('en')} tilePixels frames checked (${s.strayTiles} stray, ${s.staleTiles} stale), ${s.tileSnapshots} tile snapshots`
+      ? `, ${s.tileFrames.toLocaleString('en')} tilePixels frames checked (${s.strayTiles} stray, ${s.staleTiles} stale)`
       : '';
   return (
     `    ${name}: ${s.open}/${c.clients} open, ${s.closed} closed by the edge; per client ${(s.bytes / per / 1024).toFixed(2)} KiB/s, ` +
@@ -161,11 +179,17 @@ async function main() {
   log(`load average at start: ${load()}`);
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-viewport');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-viewport');
-  const edge = await startEdgeProcess(canvasId, PORT, WINDOW, {
-    FLUSH_WINDOW_MAX_MS: String(values['max-window'] ?? WINDOW),
+  const maxWindow = String(values['max-window'] ?? WINDOW);
+  const tileWindow = String(values['tile-window']);
+  const procA = await startEdgeProcess(canvasId, PORT, WINDOW, { FLUSH_WINDOW_MAX_MS: maxWindow, TILE_WINDOW_MS: '0' });
+  children.push(procA);
+  const procB = await startEdgeProcess(canvasId, PORT + 1, WINDOW, {
+    FLUSH_WINDOW_MAX_MS: maxWindow,
+    TILE_WINDOW_MS: tileWindow,
   });
-  children.push(edge);
-  const pid = edge.pid ?? 0;
+  children.push(procB);
+  const a: EdgeUnderTest = { name: 'A (TILE_WINDOW_MS=0)', port: PORT, pid: procA.pid ?? 0, fixed: 0 };
+  const b: EdgeUnderTest = { name: `B (TILE_WINDOW_MS=${tileWindow})`, port: PORT + 1, pid: procB.pid ?? 0, fixed: 0 };
   // One harness process per class (each holds up to 19,500 clients).
   harnesses = [...(await startHarnesses('c', 1)), ...(await startHarnesses('c', 1))];
   const { place, cleanup } = benchPlace(nc, redis, names);
@@ -174,31 +198,36 @@ async function main() {
     await sleep(2000);
     const placed0 = placer.stats.placed;
     const t0 = Date.now();
-    const cpu0 = cpuSeconds(pid);
+    const cpuA = cpuSeconds(a.pid);
+    const cpuB = cpuSeconds(b.pid);
     await sleep(Math.min(SECONDS, 5) * 1000);
     const fixedElapsed = (Date.now() - t0) / 1000;
-    const fixed = (cpuSeconds(pid) - cpu0) / fixedElapsed;
+    a.fixed = (cpuSeconds(a.pid) - cpuA) / fixedElapsed;
+    b.fixed = (cpuSeconds(b.pid) - cpuB) / fixedElapsed;
     const rate = (placer.stats.placed - placed0) / fixedElapsed;
     log(
-      `no clients (load ${load()}): edge ${(fixed * 100).toFixed(1)} % of a core (fixed cost), ${rate.toFixed(0)} placements/s accepted`,
+      `no clients (load ${load()}): edge A ${(a.fixed * 100).toFixed(1)} %, B ${(b.fixed * 100).toFixed(1)} % of a core (fixed cost), ${rate.toFixed(0)} placements/s accepted`,
     );
-    const phases = [
-      await phase('whole-canvas', pid, CLIENTS, 0),
-      await phase('zoomed-in', pid, 0, CLIENTS),
-      ...(ZOOMED > 0 && ZOOMED < 1
-        ? [await phase(`mix ${Math.round(ZOOMED * 100)} % zoomed`, pid, CLIENTS - zoomedCount, zoomedCount)]
-        : []),
-    ];
-    const perClient = (p: PhaseResult) => ((p.cores - fixed) * 1e6) / CLIENTS;
-    const base = phases[0] as PhaseResult;
+    const mixLabel = `mix ${Math.round(ZOOMED * 100)} % zoomed`;
+    const hasMix = ZOOMED > 0 && ZOOMED < 1;
+    const base = await phase('whole-canvas', a, CLIENTS, 0);
+    const zoomedA = await phase('zoomed-in', a, 0, CLIENTS);
+    const zoomedB = await phase('zoomed-in', b, 0, CLIENTS);
+    const mixA = hasMix ? await phase(mixLabel, a, CLIENTS - zoomedCount, zoomedCount) : null;
+    const mixB = hasMix ? await phase(mixLabel, b, CLIENTS - zoomedCount, zoomedCount) : null;
+    const phases = [base, zoomedA, zoomedB, ...(mixA && mixB ? [mixA, mixB] : [])];
+    const perClient = (p: PhaseResult) => ((p.cores - p.edge.fixed) * 1e6) / CLIENTS;
     let gaps = 0;
     for (const p of phases) {
       const bytes = (p.whole?.s.bytes ?? 0) + (p.zoomed?.s.bytes ?? 0);
       const reads = (p.whole?.s.reads ?? 0) + (p.zoomed?.s.reads ?? 0);
+      const frames = (p.whole?.s.frames ?? 0) + (p.zoomed?.s.frames ?? 0);
+      const cpuUs = (p.cores - p.edge.fixed) * p.elapsed * 1e6;
       log(
         `${p.label} (load ${p.load}): edge ${(p.cores * 100).toFixed(1)} % of a core, ${perClient(p).toFixed(1)} µs CPU per client per second above the fixed cost ` +
           `(ratio to whole-canvas ${(perClient(p) / perClient(base)).toFixed(2)}); ${(bytes / CLIENTS / p.elapsed / 1024).toFixed(2)} KiB/s per client ` +
-          `(ratio ${(bytes / ((base.whole?.s.bytes ?? 1) || 1)).toFixed(3)}); ${(((p.cores - fixed) * 1e6) / Math.max(1, reads / p.elapsed)).toFixed(2)} µs per client read; edge RSS ${p.rssMiB.toFixed(0)} MiB`,
+          `(ratio ${(bytes / Math.max(1, base.whole?.s.bytes ?? 1)).toFixed(3)}); ${(cpuUs / Math.max(1, frames)).toFixed(2)} µs per frame, ` +
+          `${(cpuUs / Math.max(1, reads)).toFixed(2)} µs per client read; edge RSS ${p.rssMiB.toFixed(0)} MiB`,
       );
       for (const [name, c] of [
         ['whole-canvas', p.whole],
@@ -209,20 +238,28 @@ async function main() {
         gaps += c.s.gaps + c.s.strayTiles;
       }
     }
-    const zoomedPhase = phases[1] as PhaseResult;
-    const mix = phases[2];
-    if (mix) {
-      const predicted = (1 - ZOOMED) * perClient(base) + ZOOMED * perClient(zoomedPhase);
+    log(
+      `tile window: a zoomed-in client costs ${perClient(zoomedB).toFixed(1)} µs of edge CPU per second on B against ${perClient(zoomedA).toFixed(1)} on A ` +
+        `(ratio ${(perClient(zoomedB) / perClient(zoomedA)).toFixed(2)})`,
+    );
+    for (const [mix, zoomed] of [
+      [mixA, zoomedA],
+      [mixB, zoomedB],
+    ] as const) {
+      if (!mix) continue;
+      const predicted = (1 - ZOOMED) * perClient(base) + ZOOMED * perClient(zoomed);
       log(
-        `mix: measured ${perClient(mix).toFixed(1)} µs per client per second against ${predicted.toFixed(1)} from the pure phases weighted by share ` +
+        `${mix.label}: measured ${perClient(mix).toFixed(1)} µs per client per second against ${predicted.toFixed(1)} from the pure phases weighted by share ` +
           `(ratio ${(perClient(mix) / predicted).toFixed(2)})`,
       );
     }
     log(`placements: ${placer.stats.placed} ok, ${placer.stats.failed} failed; gaps + strays over all phases: ${gaps}`);
+    log(`load average at the end: ${load()}`);
     log(gaps === 0 ? 'sequence contract: PASS' : 'sequence contract: FAIL');
   } finally {
     placer.stop();
-    edge.kill('SIGTERM');
+    procA.kill('SIGTERM');
+    procB.kill('SIGTERM');
     await sleep(500);
     await cleanup();
   }
