@@ -10,6 +10,9 @@
  *      random place of the SIDE×SIDE canvas and gets `tile` and `tilePixels` frames instead of `pixels`)
  *   reconnect PORT        (from now on a dropped client reconnects to PORT with `since` = its last sequence,
  *                          backing off 1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter, like src/client/rplace-client.ts) -> "ok"
+ *   clock color  (from now on sampled clients time records by their color instead of their coordinates: the
+ *                 bench places color 1 + (⌊ms / 50⌋ mod 31), so latency is read to 50 ms, up to 1.55 s; for
+ *                 placements at random coordinates, which zoomed-in views need) -> "ok"
  *   reset | report (one JSON line) | disconnect | exit
  *
  * Every client walks frame headers and keeps the first 22 bytes of each binary frame, so sequence gaps are
@@ -77,6 +80,7 @@ static uint8_t gotClose[MAX_CONNS];
 static uint64_t canvases, resumedCount, resumeGaps, attempts, failedAttempts;
 static uint32_t resumeHist[HIST];
 static uint64_t tileFrames, tileSnapshots, strayTiles, staleTiles;
+static int colorClock; /* see "clock color" */
 static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
 static struct rusage ruAtReset;
 static char request[256];
@@ -217,6 +221,21 @@ static void endFrame(conn_t *c) {
       markResumed(c);
     }
     c->lastSeq = seq;
+  } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 26 && colorClock &&
+             (c->pfx[1] == 1 || c->pfx[1] == 3)) {
+    /* pixels records {x u16, y u16, color}: color at +4 of 5; tilePixels records {dx, dy, color}: +2 of 3 */
+    int tile = c->pfx[1] == 3;
+    uint32_t count = rd32(c->payload + (tile ? 22 : 18)), size = tile ? 3 : 5, first = tile ? 26 : 22;
+    uint64_t end = first + (uint64_t)count * size;
+    if (end > c->plen) end = c->plen;
+    int64_t slot = (nowMs() / 50) % 31;
+    sampledFrames++;
+    for (uint64_t o = first; o + size <= end; o += size) {
+      int64_t placed = (int64_t)c->payload[o + size - 1] - 1;
+      int64_t latency = ((slot - placed + 31) % 31) * 50 + 25; /* the middle of its 50 ms slot */
+      hist[latency]++;
+      samples++;
+    }
   } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 22 && c->pfx[1] == 1) {
     uint32_t count = rd32(c->payload + 18);
     uint64_t end = 22 + (uint64_t)count * 5;
@@ -446,6 +465,10 @@ static void onCommand(char *cmd) {
     startConnects();
   } else if (sscanf(cmd, "reconnect %d", &port) == 1) {
     reconnectPort = port;
+    printf("ok\n");
+    fflush(stdout);
+  } else if (strcmp(cmd, "clock color") == 0) {
+    colorClock = 1;
     printf("ok\n");
     fflush(stdout);
   } else if (strcmp(cmd, "reset") == 0) {

@@ -68,6 +68,8 @@ export interface Harness {
     sampleEvery: number,
     view?: HarnessView,
   ): Promise<{ open: number; failed: number }>;
+  /** From now on sampled clients time records by their color (`c` only; see "clock color" in bench/_fanout-epoll.c). */
+  colorClock(): Promise<void>;
   /** From now on, a dropped client reconnects to `port` with backoff + jitter and `since` = its last sequence. */
   reconnectTo(port: number): Promise<void>;
   reset(): Promise<void>;
@@ -125,6 +127,7 @@ async function startEpollHarness(): Promise<Harness> {
       return { open: Number(open), failed: Number(failed) };
     },
     reconnectTo: async (port) => void (await ask(`reconnect ${port}`)),
+    colorClock: async () => void (await ask('clock color')),
     reset: async () => void (await ask('reset')),
     async report() {
       const r = JSON.parse(await ask('report')) as HarnessReport & {
@@ -156,6 +159,7 @@ async function startNodeHarness(): Promise<Harness> {
         ? Promise.reject(new Error('the node harness has no zoomed-in clients: use --harness c'))
         : ask({ cmd: 'connect', port, count, since, offset, sampleEvery }, 'connected'),
     reconnectTo: () => Promise.reject(new Error('the node harness does not reconnect: use --harness c')),
+    colorClock: () => Promise.reject(new Error('the node harness has no color clock: use --harness c')),
     reset: async () => void (await ask({ cmd: 'reset' }, 'reset')),
     async report() {
       const r = await ask<Omit<HarnessReport, 'checkedFrames'>>({ cmd: 'report' }, 'report');

@@ -72,7 +72,8 @@ function startRandomPlacer(place: PlaceFn, rate: number) {
         requestId: `v${n}`,
         x: Math.floor(Math.random() * SIDE),
         y: Math.floor(Math.random() * SIDE),
-        color: 1 + (n % 31),
+        // The start time, read back by the clients' color clock (bench/_fanout-epoll.c, "clock color").
+        color: 1 + (Math.floor(Date.now() / 50) % 31),
       }).then(
         (o) => {
           stats.inFlight--;
@@ -88,6 +89,9 @@ function startRandomPlacer(place: PlaceFn, rate: number) {
   }, 10);
   return { stats, stop: () => clearInterval(timer) };
 }
+
+/** About 200 timed clients per class. */
+const sampleEvery = (count: number) => Math.max(1, Math.floor(count / 200));
 
 let harnesses: Harness[] = [];
 const children: ChildProcess[] = [];
@@ -125,8 +129,8 @@ async function phase(
   // Whole-canvas clients resume from the edge's sequence (a short catch-up, not a 4 MB canvas each).
   const since = await edgeSeq(port);
   const replies = await Promise.all([
-    wholeCount > 0 ? wholeH.connect(port, wholeCount, since, 0, 0) : null,
-    zoomedCount > 0 ? zoomedH.connect(port, zoomedCount, -1, 0, 0, VIEW) : null,
+    wholeCount > 0 ? wholeH.connect(port, wholeCount, since, 0, sampleEvery(wholeCount)) : null,
+    zoomedCount > 0 ? zoomedH.connect(port, zoomedCount, -1, 0, sampleEvery(zoomedCount), VIEW) : null,
   ]);
   const failed = replies.reduce((a, r) => a + (r?.failed ?? 0), 0);
   if (failed > 0) log(`warning: ${failed} clients failed to connect`);
@@ -165,7 +169,8 @@ function describeClass(name: string, c: ClassResult, elapsed: number): string {
   return (
     `    ${name}: ${s.open}/${c.clients} open, ${s.closed} closed by the edge; per client ${(s.bytes / per / 1024).toFixed(2)} KiB/s, ` +
     `${(s.frames / per).toFixed(1)} frames/s, ${(s.reads / per).toFixed(1)} reads/s; ${s.gaps} gaps in ${s.checkedFrames.toLocaleString('en')} checked frames${tiles}; ` +
-    `harness ${((s.clientCpu / elapsed) * 100).toFixed(0)} % of a core`
+    `harness ${((s.clientCpu / elapsed) * 100).toFixed(0)} % of a core; ` +
+    `placement → receipt p50 ${s.p50} / p99 ${s.p99} ms (${s.samples.toLocaleString('en')} pixels timed to 50 ms by color)`
   );
 }
 
@@ -192,6 +197,7 @@ async function main() {
   const b: EdgeUnderTest = { name: `B (TILE_WINDOW_MS=${tileWindow})`, port: PORT + 1, pid: procB.pid ?? 0, fixed: 0 };
   // One harness process per class (each holds up to 19,500 clients).
   harnesses = [...(await startHarnesses('c', 1)), ...(await startHarnesses('c', 1))];
+  await Promise.all(harnesses.map((h) => h.colorClock()));
   const { place, cleanup } = benchPlace(nc, redis, names);
   const placer = startRandomPlacer(place, RATE);
   try {

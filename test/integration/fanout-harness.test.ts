@@ -130,6 +130,27 @@ describe('fan-out C harness', () => {
     await h!.disconnect();
   });
 
+  it('with the color clock, times pixels and tilePixels records by their color (50 ms slots)', async () => {
+    const slot = (msAgo: number) => 1 + (Math.floor((Date.now() - msAgo) / 50) % 31);
+    const port = await server((ws) => {
+      const records = new Uint8Array(5);
+      writePixelRecord(records, 0, 7, 9, slot(0));
+      ws.send(encodePixelsFrame(1, 1, records, 1), true);
+      ws.send(encodeTileFrame(0, 0, 1, 1, 1, new Uint8Array(1)), true);
+      ws.send(encodeTilePixelsFrame(0, 0, 1, 2, Uint8Array.of(3, 4, slot(500)), 1), true);
+    });
+    const [h] = await startHarnesses('c', 1);
+    harnesses.push(h!);
+    await h!.colorClock();
+    await h!.connect(port, 1, 0, 0, 1, { width: 10, height: 10, side: 100 });
+    await expect.poll(async () => (await h!.report()).samples, { timeout: 15_000, interval: 50 }).toBe(2);
+    const s = summarize([await h!.report()]);
+    expect(s.p50).toBeLessThanOrEqual(125); // the pixels record: this slot or the next (+ half a slot)
+    expect(s.max).toBeGreaterThanOrEqual(475); // the tile record, placed 500 ms before
+    expect(s.max).toBeLessThanOrEqual(625);
+    await h!.disconnect();
+  });
+
   it('in reconnect mode, resumes every dropped client on the other server from its last sequence', async () => {
     const resumedFrom: number[] = [];
     const second = await server((ws, since) => {
