@@ -11,7 +11,9 @@
  * N whole-canvas clients on A (the same-run baseline), N zoomed-in clients on A then on B, and the mix
  * (N × (1 − zoomed) whole-canvas + N × zoomed zoomed-in) on A then on B. Every `pixels` frame of every
  * whole-canvas client and every `tilePixels` frame of every zoomed-in client is checked for sequence gaps
- * (per tile). Prints, per phase, the edge's CPU above its fixed cost per client, the ratio to the
+ * (per tile), and ~200 clients per class time every record by its color (the placer's color is its start time
+ * in 50 ms slots: "clock color" in the harness). Prints, per phase, the edge's CPU above its fixed cost per
+ * client, placement → receipt p50/p99 per class, the ratio to the
  * whole-canvas phase, and for the mix the measured CPU against the share-weighted sum of the pure phases;
  * plus the load average at each phase.
  */

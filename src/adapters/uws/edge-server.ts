@@ -95,6 +95,8 @@ export interface EdgeServerDeps {
   readonly tileWindowMs?: number;
 }
 
+/** How long past its window a tile flush waits for the next publish before a timer does it (ms). */
+const TILE_WINDOW_GRACE_MS = 60;
 /** A tile window flushes early past this many records held (a bound on what it buffers). */
 export const TILE_WINDOW_MAX_RECORDS = 16_384;
 
@@ -329,7 +331,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       tiles.add(frame);
       const wait = tilesFlushedAt + tileWindowMs - Date.now();
       if (wait <= 0 || tiles.pending >= TILE_WINDOW_MAX_RECORDS) flushTiles();
-      else tileTimer ??= setTimeout(flushTiles, wait);
+      // Normally the publish that finds the window over flushes the tiles, so their frames leave in the same
+      // loop turn as the live frame; the timer only covers a feed that went quiet in between.
+      else tileTimer ??= setTimeout(flushTiles, wait + TILE_WINDOW_GRACE_MS);
       sessions.published(events);
     },
     closeWhere: (matches, code, reason) => sessions.closeWhere(matches, code, reason),
