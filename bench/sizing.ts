@@ -23,7 +23,7 @@ const { values } = parseArgs({
 /** Each input with where it was measured (BENCHMARKS.md section, command) or that it is an assumption. */
 const SOURCES: Record<string, string> = {
   measured:
-    'fanout-viewport › 10,000 clients: `npm run bench -- fanout-viewport --port 14400` (load 17–22): µs of edge CPU per client read = per send: whole-canvas 7.48, zoomed-in 7.55 (TILE_WINDOW_MS 0) and 8.52 (200); bytes: `--clients 2000 --seconds 8 --port 14300` (load 12–13): 17.34, 1.36 and 0.82 KiB/s per client',
+    'fanout-viewport › 10,000 clients: `npm run bench -- fanout-viewport --port 14800` (load 23–28): µs of edge CPU per client read = per send: whole-canvas 7.01, zoomed-in 7.74 (TILE_WINDOW_MS 0) and 7.77 (200); bytes: `--clients 2000 --seconds 8 --port 14700` (load 23–31): 16.85, 1.12 and 0.75 KiB/s per client',
   cpuPerFrameUs:
     'fanout › Issue 14: `npm run bench -- fanout --clients 10000 --seconds 10 --port 3652` (load 2.1): 9.63 µs per frame of 2,024 B (bare uWS 8.68)',
   edgeFixedCores: 'fanout › Issue 14: same run, "fixed cost 10.5 % of a core" (tailing 3,333 events/s, no client)',
@@ -66,11 +66,12 @@ const base = (windowMs: number): SizingInputs => ({
  * the one closest to the full send rate: the 10,000-client run was starved by the machine's load).
  */
 const MEASURED = {
-  whole: { cpuPerSendUs: 7.48, wsBytesPerSecond: 17.34 * 1024, minSendIntervalMs: 0 },
-  zoomedEveryFlush: { cpuPerSendUs: 7.55, wsBytesPerSecond: 1.36 * 1024, minSendIntervalMs: 0 },
-  zoomedTileWindow: { cpuPerSendUs: 8.52, wsBytesPerSecond: 0.82 * 1024, minSendIntervalMs: 200 },
+  whole: { cpuPerSendUs: 7.01, wsBytesPerSecond: 16.85 * 1024, minSendIntervalMs: 0 },
+  zoomedEveryFlush: { cpuPerSendUs: 7.74, wsBytesPerSecond: 1.12 * 1024, minSendIntervalMs: 0 },
+  // The tiles go out with the first publish past the 200 ms window: every 200–250 ms (4.1–4.3 a second measured).
+  zoomedTileWindow: { cpuPerSendUs: 7.77, wsBytesPerSecond: 0.75 * 1024, minSendIntervalMs: 225 },
 } satisfies Record<string, MeasuredClass>;
-/** Share of all placements in the tiles a 200×150 view touches: 2.8 tiles of 64 (13.8 tile frames per 4.9 sends, measured). */
+/** Share of all placements in the tiles a 200×150 view touches: 2.8 tiles of 64 (12.1 tile frames per 4.3 sends, measured). */
 const VIEW_TILES_SHARE = 2.8 / 64;
 
 const zoomed = Number(values.zoomed);
