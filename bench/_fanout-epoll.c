@@ -5,13 +5,20 @@
  * Built by bench/_fanout-harness.ts with the machine's gcc into bench/.build/ (gitignored); no dependencies.
  *
  * Driven by line commands on stdin, answered by one line on stdout:
- *   connect PORT COUNT SINCE OFFSET SAMPLE_EVERY  -> "connected OPEN FAILED"
+ *   connect PORT COUNT SINCE OFFSET SAMPLE_EVERY [VIEW_W VIEW_H SIDE]  -> "connected OPEN FAILED"
+ *     (with VIEW_W > 0 each client is a zoomed-in viewer: it upgrades with `?view=x,y,VIEW_W,VIEW_H` at a
+ *      random place of the SIDE×SIDE canvas and gets `tile` and `tilePixels` frames instead of `pixels`)
  *   reconnect PORT        (from now on a dropped client reconnects to PORT with `since` = its last sequence,
  *                          backing off 1 s, 2 s, 4 s … 30 s plus 0–1 s of jitter, like src/client/rplace-client.ts) -> "ok"
+ *   clock color  (from now on sampled clients time records by their color instead of their coordinates: the
+ *                 bench places color 1 + (⌊ms / 50⌋ mod 31), so latency is read to 50 ms, up to 1.55 s; for
+ *                 placements at random coordinates, which zoomed-in views need) -> "ok"
  *   reset | report (one JSON line) | disconnect | exit
  *
  * Every client walks frame headers and keeps the first 22 bytes of each binary frame, so sequence gaps are
- * checked on every `pixels` frame of every client (layout: proto/frames.ts). One client in SAMPLE_EVERY also
+ * checked on every `pixels` frame of every client (layout: proto/frames.ts), and per tile on every `tilePixels`
+ * frame of every zoomed-in client (proto/tile-frames.ts: a `tile` snapshot at S sets the tile's sequence to S;
+ * a `tilePixels` frame with prevSeq past it is a gap, one for a tile never snapshotted a stray). One client in SAMPLE_EVERY also
  * collects whole `pixels` payloads and reads each record's placement time (the bench places at
  * y·2000 + x = start ms mod 4,000,000) for placement → receipt latency. Pings get pongs, closes a close.
  * Clients bind to source addresses 127.0.0.10–127.0.0.209 so no single address runs out of ports.
@@ -41,6 +48,7 @@
 #define MAX_CONNS 20000
 #define IN_FLIGHT 250
 #define SOURCES 200
+#define TILE_GRID 16 /* tiles per side a zoomed-in client can track: canvases up to 4096 px */
 
 enum { CONNECTING, HANDSHAKE, OPEN, WAITING, CLOSED };
 
@@ -57,6 +65,8 @@ typedef struct {
   uint32_t frames, attempt;
   int64_t downAt, retryAt;
   uint16_t port;
+  uint16_t vx, vy, vw, vh; /* the view (vw = 0: a whole-canvas client) */
+  double *tileSeq;         /* per tile (ty · TILE_GRID + tx): the sequence it reflects, -1 = no snapshot */
 } conn_t;
 
 static conn_t conns[MAX_CONNS];
@@ -69,6 +79,8 @@ static uint32_t closeCodes[5000]; /* close frames received, by code; [0] = dropp
 static uint8_t gotClose[MAX_CONNS];
 static uint64_t canvases, resumedCount, resumeGaps, attempts, failedAttempts;
 static uint32_t resumeHist[HIST];
+static uint64_t tileFrames, tileSnapshots, strayTiles, staleTiles;
+static int colorClock; /* see "clock color" */
 static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
 static struct rusage ruAtReset;
 static char request[256];
@@ -176,15 +188,55 @@ static void onPixelsHeader(conn_t *c) {
   if (last > c->lastSeq) c->lastSeq = last;
 }
 
+static double *tileSlot(conn_t *c, const uint8_t *p) {
+  uint32_t tx = (uint32_t)(p[0] | p[1] << 8), ty = (uint32_t)(p[2] | p[3] << 8);
+  if (!c->tileSeq || tx >= TILE_GRID || ty >= TILE_GRID) return NULL;
+  return &c->tileSeq[ty * TILE_GRID + tx];
+}
+
+/* `tilePixels` (type 3): tx u16, ty u16, prevSeq f64, seq f64 at offsets 2, 4, 6, 14. */
+static void onTilePixelsHeader(conn_t *c) {
+  double *l = tileSlot(c, c->pfx + 2), prev = rd64(c->pfx + 6), seq = rd64(c->pfx + 14);
+  checkedFrames++;
+  tileFrames++;
+  if (!l || *l < 0) { strayTiles++; return; }
+  if (seq <= *l) { staleTiles++; return; }
+  if (prev > *l) gaps++;
+  *l = seq;
+  if (seq > c->lastSeq) c->lastSeq = seq;
+}
+
 static void endFrame(conn_t *c) {
-  if (c->opcode == 2 && c->pfxlen >= 2 && c->pfx[1] == 2 && c->pfxlen >= 10) {
+  if (c->opcode == 2 && c->pfxlen >= 14 && c->pfx[1] == 4) {
+    /* a `tile` snapshot (type 4): tx, ty, seq at offsets 2, 4, 6; the tile now reflects seq */
+    double *l = tileSlot(c, c->pfx + 2), seq = rd64(c->pfx + 6);
+    tileSnapshots++;
+    if (l) *l = seq;
+    else strayTiles++;
+    if (c->awaiting) markResumed(c);
+  } else if (c->opcode == 2 && c->pfxlen >= 2 && c->pfx[1] == 2 && c->pfxlen >= 10) {
     canvases++; /* a whole canvas: the client now reflects its seq */
     double seq = rd64(c->pfx + 2);
     if (c->awaiting) {
       markResumed(c);
     }
     c->lastSeq = seq;
-  } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 22) {
+  } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 26 && colorClock &&
+             (c->pfx[1] == 1 || c->pfx[1] == 3)) {
+    /* pixels records {x u16, y u16, color}: color at +4 of 5; tilePixels records {dx, dy, color}: +2 of 3 */
+    int tile = c->pfx[1] == 3;
+    uint32_t count = rd32(c->payload + (tile ? 22 : 18)), size = tile ? 3 : 5, first = tile ? 26 : 22;
+    uint64_t end = first + (uint64_t)count * size;
+    if (end > c->plen) end = c->plen;
+    int64_t slot = (nowMs() / 50) % 31;
+    sampledFrames++;
+    for (uint64_t o = first; o + size <= end; o += size) {
+      int64_t placed = (int64_t)c->payload[o + size - 1] - 1;
+      int64_t latency = ((slot - placed + 31) % 31) * 50 + 25; /* the middle of its 50 ms slot */
+      hist[latency]++;
+      samples++;
+    }
+  } else if (c->opcode == 2 && c->collecting && c->collected == c->plen && c->plen >= 22 && c->pfx[1] == 1) {
     uint32_t count = rd32(c->payload + 18);
     uint64_t end = 22 + (uint64_t)count * 5;
     if (end > c->plen) end = c->plen;
@@ -244,6 +296,7 @@ static void walk(conn_t *c, const uint8_t *p, size_t n) {
         memcpy(c->pfx + c->pfxlen, p + i, k);
         c->pfxlen += (uint8_t)k;
         if (c->pfxlen == 22 && c->pfx[1] == 1) onPixelsHeader(c);
+        else if (c->pfxlen == 22 && c->pfx[1] == 3) onTilePixelsHeader(c);
       } else if (c->opcode >= 8 && c->ctllen + take <= 125) {
         memcpy(c->ctl + c->ctllen, p + i, take);
         c->ctllen += (uint8_t)take;
@@ -270,8 +323,9 @@ static void onWritable(conn_t *c) {
   socklen_t len = sizeof err;
   getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) { lost(c); return; }
-  char since[32] = "";
-  if (c->lastSeq >= 0) snprintf(since, sizeof since, "&since=%.0f", c->lastSeq);
+  char since[64] = "";
+  if (c->vw) snprintf(since, sizeof since, "&view=%u,%u,%u,%u", c->vx, c->vy, c->vw, c->vh);
+  else if (c->lastSeq >= 0) snprintf(since, sizeof since, "&since=%.0f", c->lastSeq);
   int n = snprintf(request, sizeof request,
                    "GET /ws?v=1%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: cmZhbm91dC1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -348,10 +402,11 @@ static void report(void) {
   printf("{\"cmd\":\"report\",\"frames\":%lu,\"bytes\":%lu,\"reads\":%lu,\"samples\":%lu,\"sampledFrames\":%lu,"
          "\"checkedFrames\":%lu,\"gaps\":%lu,\"closed\":%lu,\"failed\":%lu,\"open\":%d,\"minClientFrames\":%u,"
          "\"medianClientFrames\":%u,\"cpuSeconds\":%.4f,\"userSeconds\":%.4f,\"maxRssKiB\":%ld,\"canvases\":%lu,\"resumed\":%lu,"
-         "\"resumeGaps\":%lu,\"attempts\":%lu,\"failedAttempts\":%lu,\"waiting\":%d,\"histogram\":[",
+         "\"resumeGaps\":%lu,\"attempts\":%lu,\"failedAttempts\":%lu,\"waiting\":%d,\"tileFrames\":%lu,"
+         "\"tileSnapshots\":%lu,\"strayTiles\":%lu,\"staleTiles\":%lu,\"histogram\":[",
          frames, bytes, reads, samples, sampledFrames, checkedFrames, gaps, closedByServer, failed, open,
          nconns ? per[0] : 0, nconns ? per[nconns / 2] : 0, cpu, user, ru.ru_maxrss, canvases, resumedCount, resumeGaps,
-         attempts, failedAttempts, waitingCount);
+         attempts, failedAttempts, waitingCount, tileFrames, tileSnapshots, strayTiles, staleTiles);
   free(per);
   int firstOut = 1;
   for (int i = 0; i < HIST; i++) if (hist[i]) { printf("%s[%d,%u]", firstOut ? "" : ",", i, hist[i]); firstOut = 0; }
@@ -373,6 +428,7 @@ static void resetCounters(void) {
   memset(resumeHist, 0, sizeof resumeHist);
   frames = bytes = reads = samples = sampledFrames = checkedFrames = gaps = 0;
   canvases = resumedCount = resumeGaps = attempts = failedAttempts = 0;
+  tileFrames = tileSnapshots = strayTiles = staleTiles = 0;
   lastResumedAt = 0;
   memset(closeCodes, 0, sizeof closeCodes);
   for (int i = 0; i < nconns; i++) conns[i].frames = 0;
@@ -381,9 +437,11 @@ static void resetCounters(void) {
 static char line[512];
 static size_t lineLen;
 static void onCommand(char *cmd) {
-  int port, count, offset, every;
+  int port, count, offset, every, vw = 0, vh = 0, side = 0;
   double since;
-  if (sscanf(cmd, "connect %d %d %lf %d %d", &port, &count, &since, &offset, &every) == 5) {
+  int got = sscanf(cmd, "connect %d %d %lf %d %d %d %d %d", &port, &count, &since, &offset, &every, &vw, &vh, &side);
+  if (got == 5 || got == 8) {
+    if (got == 5 || vw <= 0 || vh <= 0 || side < vw || side < vh || side > TILE_GRID * 256) vw = vh = 0;
     closedByServer = failed = 0;
     listenPort = port;
     int base = nconns;
@@ -394,11 +452,23 @@ static void onCommand(char *cmd) {
       conns[i].lastSeq = since;
       gotClose[i] = 0;
       conns[i].sampled = every > 0 && (offset + i - base) % every == 0;
+      if (vw) {
+        conns[i].vw = (uint16_t)vw;
+        conns[i].vh = (uint16_t)vh;
+        conns[i].vx = (uint16_t)(rand() % (side - vw + 1));
+        conns[i].vy = (uint16_t)(rand() % (side - vh + 1));
+        conns[i].tileSeq = malloc(sizeof(double) * TILE_GRID * TILE_GRID);
+        for (int t = 0; t < TILE_GRID * TILE_GRID; t++) conns[i].tileSeq[t] = -1;
+      }
     }
     connectDone = base;
     startConnects();
   } else if (sscanf(cmd, "reconnect %d", &port) == 1) {
     reconnectPort = port;
+    printf("ok\n");
+    fflush(stdout);
+  } else if (strcmp(cmd, "clock color") == 0) {
+    colorClock = 1;
     printf("ok\n");
     fflush(stdout);
   } else if (strcmp(cmd, "reset") == 0) {
@@ -413,6 +483,8 @@ static void onCommand(char *cmd) {
       if (conns[i].fd >= 0) close(conns[i].fd);
       free(conns[i].payload);
       conns[i].payload = NULL;
+      free(conns[i].tileSeq);
+      conns[i].tileSeq = NULL;
       conns[i].fd = -1;
       conns[i].state = CLOSED;
     }

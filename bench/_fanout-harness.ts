@@ -43,6 +43,19 @@ export interface HarnessReport {
   /** Sockets closed by the server, by WebSocket close code (0 = dropped without a close frame). */
   closeCodes: [number, number][];
   maxRssKiB: number;
+  // Zoomed-in clients (`c` only): `tilePixels` frames checked (also in `checkedFrames`), `tile` snapshots,
+  // frames for a tile never snapshotted, and frames already covered by a snapshot (skipped, as allowed).
+  tileFrames?: number;
+  tileSnapshots?: number;
+  strayTiles?: number;
+  staleTiles?: number;
+}
+
+/** A zoomed-in viewer: each client shows one `width`×`height` rectangle at a random place of a `side`² canvas. */
+export interface HarnessView {
+  readonly width: number;
+  readonly height: number;
+  readonly side: number;
 }
 
 export interface Harness {
@@ -53,7 +66,10 @@ export interface Harness {
     since: number,
     offset: number,
     sampleEvery: number,
+    view?: HarnessView,
   ): Promise<{ open: number; failed: number }>;
+  /** From now on sampled clients time records by their color (`c` only; see "clock color" in bench/_fanout-epoll.c). */
+  colorClock(): Promise<void>;
   /** From now on, a dropped client reconnects to `port` with backoff + jitter and `since` = its last sequence. */
   reconnectTo(port: number): Promise<void>;
   reset(): Promise<void>;
@@ -103,11 +119,15 @@ async function startEpollHarness(): Promise<Harness> {
   if (ready !== 'ready') throw new Error(`harness: unexpected ${ready}`);
   return {
     pid: child.pid ?? 0,
-    async connect(port, count, since, offset, sampleEvery) {
-      const [, open, failed] = (await ask(`connect ${port} ${count} ${since} ${offset} ${sampleEvery}`)).split(' ');
+    async connect(port, count, since, offset, sampleEvery, view) {
+      const viewArgs = view ? ` ${view.width} ${view.height} ${view.side}` : '';
+      const [, open, failed] = (
+        await ask(`connect ${port} ${count} ${since} ${offset} ${sampleEvery}${viewArgs}`)
+      ).split(' ');
       return { open: Number(open), failed: Number(failed) };
     },
     reconnectTo: async (port) => void (await ask(`reconnect ${port}`)),
+    colorClock: async () => void (await ask('clock color')),
     reset: async () => void (await ask('reset')),
     async report() {
       const r = JSON.parse(await ask('report')) as HarnessReport & {
@@ -134,9 +154,12 @@ async function startNodeHarness(): Promise<Harness> {
   };
   return {
     pid: w.pid ?? 0,
-    connect: (port, count, since, offset, sampleEvery) =>
-      ask({ cmd: 'connect', port, count, since, offset, sampleEvery }, 'connected'),
+    connect: (port, count, since, offset, sampleEvery, view) =>
+      view
+        ? Promise.reject(new Error('the node harness has no zoomed-in clients: use --harness c'))
+        : ask({ cmd: 'connect', port, count, since, offset, sampleEvery }, 'connected'),
     reconnectTo: () => Promise.reject(new Error('the node harness does not reconnect: use --harness c')),
+    colorClock: () => Promise.reject(new Error('the node harness has no color clock: use --harness c')),
     reset: async () => void (await ask({ cmd: 'reset' }, 'reset')),
     async report() {
       const r = await ask<Omit<HarnessReport, 'checkedFrames'>>({ cmd: 'report' }, 'report');
@@ -199,6 +222,10 @@ export function summarize(reports: HarnessReport[]) {
     p99: percentile(histogram, samples, 0.99),
     max: maxOf(histogram),
     canvases: sum((r) => r.canvases),
+    tileFrames: sum((r) => r.tileFrames ?? 0),
+    tileSnapshots: sum((r) => r.tileSnapshots ?? 0),
+    strayTiles: sum((r) => r.strayTiles ?? 0),
+    staleTiles: sum((r) => r.staleTiles ?? 0),
     resumed,
     resumeGaps: sum((r) => r.resumeGaps),
     notResumed: sum((r) => r.notResumed),

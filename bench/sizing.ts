@@ -1,19 +1,18 @@
 /**
- * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--in-view 0.10] [--utilization 0.7] [--storm-share 1] [--frame-us 9.63]`
+ * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--utilization 0.7] [--storm-share 1] [--frame-us 9.63]`
  *
  * Measures nothing: prints the edge sizing table of deploy/README.md from the measured inputs below (each cited
  * with its BENCHMARKS.md section and command) through the pure formula in src/domain/sizing.ts. Change an input
  * here when a benchmark is re-run, then paste the output into deploy/README.md.
  */
 import { parseArgs } from 'node:util';
-import { sizeEdges, type SizingInputs, type ViewerClass } from '../src/domain/sizing.ts';
+import { sizeEdges, type MeasuredClass, type SizingInputs, type ViewerClass } from '../src/domain/sizing.ts';
 
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '1000000' },
     rate: { type: 'string', default: '3333' },
     zoomed: { type: 'string', default: '0.8' },
-    'in-view': { type: 'string', default: '0.10' },
     utilization: { type: 'string', default: '0.7' },
     'storm-share': { type: 'string', default: '1' },
     // CPU per frame to size with (µs): 9.63 is the issue-14 quiet run; other runs are cited in deploy/README.md.
@@ -23,6 +22,8 @@ const { values } = parseArgs({
 
 /** Each input with where it was measured (BENCHMARKS.md section, command) or that it is an assumption. */
 const SOURCES: Record<string, string> = {
+  measured:
+    'fanout-viewport › 10,000 clients: `npm run bench -- fanout-viewport --port 14800` (load 23–28): µs of edge CPU per client read = per send: whole-canvas 7.01, zoomed-in 7.74 (TILE_WINDOW_MS 0) and 7.77 (200); bytes: `--clients 2000 --seconds 8 --port 14700` (load 23–31): 16.85, 1.12 and 0.75 KiB/s per client',
   cpuPerFrameUs:
     'fanout › Issue 14: `npm run bench -- fanout --clients 10000 --seconds 10 --port 3652` (load 2.1): 9.63 µs per frame of 2,024 B (bare uWS 8.68)',
   edgeFixedCores: 'fanout › Issue 14: same run, "fixed cost 10.5 % of a core" (tailing 3,333 events/s, no client)',
@@ -58,22 +59,44 @@ const base = (windowMs: number): SizingInputs => ({
   mss: 1448,
 });
 
+/**
+ * The viewer classes as `npm run bench -- fanout-viewport` measured them (3,333 uniformly random placements/s,
+ * 200×150 views; SOURCES below): edge CPU per send above the fixed cost (a send = one socket write = one read by
+ * the client; from the 10,000-client run) and WebSocket bytes per second per client (from the 2,000-client run,
+ * the one closest to the full send rate: the 10,000-client run was starved by the machine's load).
+ */
+const MEASURED = {
+  whole: { cpuPerSendUs: 7.01, wsBytesPerSecond: 16.85 * 1024, minSendIntervalMs: 0 },
+  zoomedEveryFlush: { cpuPerSendUs: 7.74, wsBytesPerSecond: 1.12 * 1024, minSendIntervalMs: 0 },
+  // The tiles go out with the first publish past the 200 ms window: every 200–250 ms (4.1–4.3 a second measured).
+  zoomedTileWindow: { cpuPerSendUs: 7.77, wsBytesPerSecond: 0.75 * 1024, minSendIntervalMs: 225 },
+} satisfies Record<string, MeasuredClass>;
+/** Share of all placements in the tiles a 200×150 view touches: 2.8 tiles of 64 (12.1 tile frames per 4.3 sends, measured). */
+const VIEW_TILES_SHARE = 2.8 / 64;
+
 const zoomed = Number(values.zoomed);
-const inView = Number(values['in-view']);
+const pct = Math.round(zoomed * 100);
 const mixes: { label: string; classes: ViewerClass[] }[] = [
-  { label: 'all whole-canvas (measured inputs)', classes: [{ name: 'whole', share: 1, placementsInView: 1 }] },
   {
-    label: `${Math.round(zoomed * 100)} % zoomed in, ${(inView * 100).toFixed(2)} % of placements in view (**projection**)`,
+    label: 'all whole-canvas (model, measured CPU per frame)',
+    classes: [{ name: 'whole', share: 1, placementsInView: 1 }],
+  },
+  {
+    label: `all whole-canvas (measured in fanout-viewport)`,
+    classes: [{ name: 'whole', share: 1, placementsInView: 1, measured: MEASURED.whole }],
+  },
+  {
+    label: `${pct} % zoomed in, TILE_WINDOW_MS 0 (measured)`,
     classes: [
-      { name: 'whole', share: 1 - zoomed, placementsInView: 1 },
-      { name: 'zoomed', share: zoomed, placementsInView: inView },
+      { name: 'whole', share: 1 - zoomed, placementsInView: 1, measured: MEASURED.whole },
+      { name: 'zoomed', share: zoomed, placementsInView: VIEW_TILES_SHARE, measured: MEASURED.zoomedEveryFlush },
     ],
   },
   {
-    label: `${Math.round(zoomed * 100)} % zoomed in, 0.25 % in view (a 100×100 view, uniform placements; **projection**)`,
+    label: `${pct} % zoomed in, TILE_WINDOW_MS 200 (measured; the default)`,
     classes: [
-      { name: 'whole', share: 1 - zoomed, placementsInView: 1 },
-      { name: 'zoomed', share: zoomed, placementsInView: 0.0025 },
+      { name: 'whole', share: 1 - zoomed, placementsInView: 1, measured: MEASURED.whole },
+      { name: 'zoomed', share: zoomed, placementsInView: VIEW_TILES_SHARE, measured: MEASURED.zoomedTileWindow },
     ],
   },
 ];
@@ -97,4 +120,6 @@ process.stdout.write(
 );
 const shown = base(50);
 for (const [k, source] of Object.entries(SOURCES))
-  process.stdout.write(`- ${k} = ${String(shown[k as keyof SizingInputs])}: ${source}\n`);
+  process.stdout.write(
+    `- ${k} = ${k === 'measured' ? JSON.stringify(MEASURED) : String(shown[k as keyof SizingInputs])}: ${source}\n`,
+  );

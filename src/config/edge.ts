@@ -23,6 +23,11 @@ export const edgeSchema = z.object({
    * FLUSH_WINDOW_MS (or below it): a fixed window.
    */
   FLUSH_WINDOW_MAX_MS: int(1, 1000).default(250),
+  /**
+   * The tile window (ms): a zoomed-in socket (`view`) gets at most one `tilePixels` frame per tile this often,
+   * each holding every event since; 0: one per published frame. Its edge CPU follows its sends, not its bytes.
+   */
+  TILE_WINDOW_MS: int(0, 1000).default(200),
   /** Events kept in memory to resume clients without a whole canvas (≈ 13 bytes each). */
   RING_EVENTS: int(1024, 10_000_000).default(65_536),
   /** Bytes uWS may buffer per socket before closing it as too slow (the client resumes on reconnect). */

@@ -4,9 +4,11 @@
  *
  * The model, per client class (whole-canvas viewers, zoomed-in viewers):
  * - frames per client per second `f`: one `pixels` frame per flush window while events arrive. A viewer that
- *   gets only the events inside its view (a projection: viewport subscriptions do not exist yet) receives a frame
- *   only in the windows that had at least one of them: `f × (1 − e^(−λ/f))` with `λ` its events per second
- *   (placements arriving as a Poisson process).
+ *   gets only the events inside its view receives a frame only in the windows that had at least one of them:
+ *   `f × (1 − e^(−λ/f))` with `λ` its events per second (placements arriving as a Poisson process). A class
+ *   with `measured` figures (`npm run bench -- fanout-viewport`) is sent at most once per
+ *   max(window, its `minSendIntervalMs`: the tile window for zoomed-in viewers), costs its measured CPU per send
+ *   (a send: one socket write, which may hold several tile frames) and its measured bytes per second.
  * - edge CPU = clients × frames/s × CPU per frame, plus each edge process's fixed cost (tailing the stream at
  *   the placement rate). An edge process is one Node thread, so it holds at most as many clients as fit in
  *   `utilization` of one core, and at most `maxClientsPerProcess`.
@@ -50,6 +52,18 @@ export interface ViewerClass {
   readonly share: number;
   /** Share of all placements inside this class's view: 1 for whole-canvas viewers. */
   readonly placementsInView: number;
+  /** Measured per client of this class (replaces the frame model): from a fanout-viewport run. */
+  readonly measured?: MeasuredClass;
+}
+
+/** One viewer class as a benchmark measured it, per client. */
+export interface MeasuredClass {
+  /** Edge CPU per send (µs) above the edge's fixed cost: a send is one socket write (the client's reads). */
+  readonly cpuPerSendUs: number;
+  /** WebSocket bytes per second (frames with their headers, without TCP/IP) at the sizing's placement rate. */
+  readonly wsBytesPerSecond: number;
+  /** Shortest time between two sends (ms): the tile window for zoomed-in viewers, 0 for whole-canvas ones. */
+  readonly minSendIntervalMs: number;
 }
 
 export interface SizingRow {
@@ -104,9 +118,13 @@ function check(inputs: SizingInputs, classes: readonly ViewerClass[]): void {
   const total = classes.reduce((a, c) => a + c.share, 0);
   if (classes.length === 0 || Math.abs(total - 1) > 1e-9)
     throw new RangeError(`sizing: class shares must add up to 1 (got ${total})`);
-  for (const c of classes)
+  for (const c of classes) {
     if (c.placementsInView <= 0 || c.placementsInView > 1)
       throw new RangeError(`sizing: ${c.name}: placementsInView must be in (0, 1]`);
+    const m = c.measured;
+    if (m && !(m.cpuPerSendUs > 0 && m.wsBytesPerSecond >= 0 && m.minSendIntervalMs >= 0))
+      throw new RangeError(`sizing: ${c.name}: measured CPU per send must be > 0, bytes and interval ≥ 0`);
+  }
 }
 
 /** The edge fleet (and the placement path's CPU) for `inputs.clients` viewers split into `classes`. */
@@ -114,13 +132,23 @@ export function sizeEdges(inputs: SizingInputs, classes: readonly ViewerClass[])
   check(inputs, classes);
   let frames = 0;
   let bytes = 0;
+  let perClientCores = 0;
   for (const c of classes) {
     const events = inputs.placementsPerSecond * c.placementsInView;
+    if (c.measured) {
+      const m = c.measured;
+      const sends = framesPerSecond(Math.max(inputs.windowMs, m.minSendIntervalMs), events);
+      const segments = Math.max(1, Math.ceil(m.wsBytesPerSecond / Math.max(sends, 1e-9) / inputs.mss));
+      frames += c.share * sends;
+      bytes += c.share * (m.wsBytesPerSecond + sends * segments * TCP_IP_HEADER_BYTES);
+      perClientCores += c.share * sends * m.cpuPerSendUs * 1e-6;
+      continue;
+    }
     const f = framesPerSecond(inputs.windowMs, events);
     frames += c.share * f;
     bytes += c.share * f * frameWireBytes(events / f, inputs.mss);
+    perClientCores += c.share * f * inputs.cpuPerFrameUs * 1e-6;
   }
-  const perClientCores = frames * inputs.cpuPerFrameUs * 1e-6;
   const clientsPerProcess = Math.min(
     inputs.maxClientsPerProcess,
     Math.floor((inputs.utilization - inputs.edgeFixedCores) / perClientCores),

@@ -30,7 +30,6 @@ import {
 
 const W = 600;
 const H = 300; // tiles 0 1 2 / 3 4 5, the last column and row clipped
-const names = testNames('viewport');
 let nc: NatsConnection;
 let redis: Redis;
 let edge: EdgeProcess;
@@ -39,16 +38,10 @@ const clients: RplaceClient[] = [];
 beforeAll(async () => {
   nc = await connectNats(TEST_NATS_URL, 'test-viewport');
   redis = await connectRedis(TEST_REDIS_URL, 'test-viewport');
-  edge = await startEdgeProcess(names, await freePort(), { CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H) });
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of clients) c.close();
-  await edge?.kill();
   killAllEdgeProcesses();
-  await deleteStream(nc, names);
-  await deleteRedisKeys(redis, names);
-  await dropSchema(names).catch(() => undefined);
   await nc.close();
   redis.disconnect();
 });
@@ -81,7 +74,24 @@ async function placeAll(pixels: readonly (readonly [number, number, number])[]):
   return Math.max(...results.map((r) => (r.type === 'success' ? r.seq : 0)));
 }
 
-describe('edge: viewport subscriptions', () => {
+// TILE_WINDOW_MS 0: a tile frame per published frame; 200: one per tile per 200 ms, covering the frames since.
+describe.each([0, 200])('edge: viewport subscriptions, TILE_WINDOW_MS=%i', (tileWindowMs) => {
+  const names = testNames(`viewport${tileWindowMs}`);
+  beforeAll(async () => {
+    edge = await startEdgeProcess(names, await freePort(), {
+      CANVAS_WIDTH: String(W),
+      CANVAS_HEIGHT: String(H),
+      TILE_WINDOW_MS: String(tileWindowMs),
+    });
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await edge?.kill();
+    await deleteStream(nc, names);
+    await deleteRedisKeys(redis, names);
+    await dropSchema(names).catch(() => undefined);
+  });
+
   it('sends each view only its tiles, catches a widened view up, and keeps it equal to the canvas', async () => {
     const whole = client();
     const tilesSeen = { left: new Set<number>(), right: new Set<number>() };

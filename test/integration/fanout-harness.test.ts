@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHarnesses, summarize, type Harness } from '../../bench/_fanout-harness.ts';
 import { encodeCanvasFrame, encodePixelsFrame, writePixelRecord } from '../../proto/frames.ts';
+import { encodeTileFrame, encodeTilePixelsFrame } from '../../proto/tile-frames.ts';
 import { loadUws } from '../../src/adapters/uws/load.ts';
 
 const uws = loadUws();
@@ -28,15 +29,18 @@ function pixels(first: number, last: number): Uint8Array {
 
 /** A uWS server on a free port; `onOpen(ws, since)` scripts each socket. */
 function server(
-  onOpen: (ws: import('@trufflesuite/uws-js-unofficial').WebSocket<{ since: number }>, since: number) => void,
+  onOpen: (
+    ws: import('@trufflesuite/uws-js-unofficial').WebSocket<{ since: number; view: string }>,
+    since: number,
+  ) => void,
 ): Promise<number> {
   const app = uws.App();
-  app.ws<{ since: number }>('/ws', {
+  app.ws<{ since: number; view: string }>('/ws', {
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
       const since = Number(req.getQuery('since') ?? '-1');
       res.upgrade(
-        { since },
+        { since, view: req.getQuery('view') ?? '' },
         req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'),
@@ -81,6 +85,69 @@ describe('fan-out C harness', () => {
       closed: 0,
     });
     expect(s.p99).toBeLessThan(5_000);
+    await h!.disconnect();
+  });
+
+  it('zoomed-in clients send ?view= in the canvas and check every tile chain: gaps, strays, stale frames', async () => {
+    const views: string[] = [];
+    const tilePixels = (tx: number, prev: number, seq: number) =>
+      encodeTilePixelsFrame(tx, 1, prev, seq, new Uint8Array([1, 2, 3]), 1);
+    const port = await server((ws) => {
+      views.push(ws.getUserData().view);
+      ws.send('{"type":"welcome"}', false);
+      ws.send(encodeTileFrame(0, 1, 5, 2, 2, new Uint8Array(4)), true); // tile (0, 1) at 5
+      ws.send(tilePixels(0, 5, 7), true);
+      ws.send(tilePixels(0, 7, 9), true);
+      ws.send(tilePixels(0, 3, 4), true); // covered by what the client holds: stale, skipped
+      ws.send(tilePixels(0, 12, 13), true); // gap: (9, 12] missing
+      ws.send(tilePixels(1, 0, 13), true); // a tile never snapshotted: stray
+    });
+    const [h] = await startHarnesses('c', 4);
+    harnesses.push(h!);
+    expect(await h!.connect(port, 4, -1, 0, 1, { width: 300, height: 200, side: 1000 })).toEqual({
+      open: 4,
+      failed: 0,
+    });
+    await expect.poll(async () => (await h!.report()).frames, { timeout: 15_000, interval: 50 }).toBe(24);
+    const s = summarize([await h!.report()]);
+    expect(s).toMatchObject({
+      tileSnapshots: 4,
+      tileFrames: 20,
+      checkedFrames: 20,
+      gaps: 4,
+      strayTiles: 4,
+      staleTiles: 4,
+      samples: 0,
+      canvases: 0,
+    });
+    for (const v of views) {
+      const [x, y, w, hgt] = v.split(',').map(Number) as [number, number, number, number];
+      expect([w, hgt]).toEqual([300, 200]);
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(x).toBeLessThanOrEqual(700);
+      expect(y).toBeLessThanOrEqual(800);
+    }
+    await h!.disconnect();
+  });
+
+  it('with the color clock, times pixels and tilePixels records by their color (50 ms slots)', async () => {
+    const slot = (msAgo: number) => 1 + (Math.floor((Date.now() - msAgo) / 50) % 31);
+    const port = await server((ws) => {
+      const records = new Uint8Array(5);
+      writePixelRecord(records, 0, 7, 9, slot(0));
+      ws.send(encodePixelsFrame(1, 1, records, 1), true);
+      ws.send(encodeTileFrame(0, 0, 1, 1, 1, new Uint8Array(1)), true);
+      ws.send(encodeTilePixelsFrame(0, 0, 1, 2, Uint8Array.of(3, 4, slot(500)), 1), true);
+    });
+    const [h] = await startHarnesses('c', 1);
+    harnesses.push(h!);
+    await h!.colorClock();
+    await h!.connect(port, 1, 0, 0, 1, { width: 10, height: 10, side: 100 });
+    await expect.poll(async () => (await h!.report()).samples, { timeout: 15_000, interval: 50 }).toBe(2);
+    const s = summarize([await h!.report()]);
+    expect(s.p50).toBeLessThanOrEqual(125); // the pixels record: this slot or the next (+ half a slot)
+    expect(s.max).toBeGreaterThanOrEqual(475); // the tile record, placed 500 ms before
+    expect(s.max).toBeLessThanOrEqual(625);
     await h!.disconnect();
   });
 

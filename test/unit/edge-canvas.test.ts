@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
+import { decodeTileFrame } from '../../proto/tile-frames.ts';
 import { EdgeCanvas, flushDelay, SequenceGap, type EdgeEvent } from '../../src/domain/edge/edge-canvas.ts';
 
 const px = (seq: number, x: number, y: number, color: number) => ({ seq, pixel: { x, y, color } });
@@ -116,6 +117,26 @@ describe('EdgeCanvas', () => {
       lastSeq: 11,
       pixels: [5, 6, 7, 8, 9, 10, 11].map((s) => [s, 1, s === 11 ? 4 : 3]),
     });
+  });
+
+  it('given zoomed-in clients opening in one window, they share one tile snapshot per tile; a flush renews it', () => {
+    const state = new EdgeCanvas(600, new Uint8Array(600 * 300), 0);
+    state.push(px(1, 300, 10, 5));
+    state.flush();
+    const a = state.tileFrame(1, 0);
+    expect(state.tileFrame(1, 0)).toBe(a);
+    const other = state.tileFrame(0, 0);
+    expect(other).not.toBe(a);
+    const tile = decodeTileFrame(a, new DataView(a.buffer, a.byteOffset, a.byteLength));
+    if (tile.type !== FrameType.Tile) throw new Error('expected a tile');
+    expect([tile.seq, tile.data[10 * 256 + 44]]).toEqual([1, 5]);
+    state.push(px(2, 301, 10, 7));
+    state.flush();
+    const b = state.tileFrame(1, 0);
+    expect(b).not.toBe(a);
+    const renewed = decodeTileFrame(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
+    if (renewed.type !== FrameType.Tile) throw new Error('expected a tile');
+    expect([renewed.seq, renewed.data[10 * 256 + 45]]).toEqual([2, 7]);
   });
 
   it('replaying catch-up frames onto an old canvas equals the edge canvas (golden invariant)', () => {

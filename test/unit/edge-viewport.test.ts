@@ -131,16 +131,23 @@ function edge() {
         session.receive(json({ type: 'view', x, y, width, height }), false),
     };
   };
-  /** One flush: pixels pushed, then published to the live topic and to each watched tile's topic. */
-  const flush = (pixels: readonly (readonly [number, number, number])[]) => {
-    for (const [x, y, c] of pixels) canvas.pushPixel(canvas.receivedSeq + 1, x, y, c);
-    const frame = canvas.flush();
-    if (!frame) return;
+  /** The tile window ends: each watched tile's frame since the last one goes to its topic. */
+  const flushTiles = () => {
     const watched = (t: number) => sockets.some((s) => s.topics.has(`t${t}`));
-    for (const { tile, frame: f } of framer.split(frame, canvas.seq, watched))
+    for (const { tile, frame: f } of framer.flush(canvas.seq, watched))
       for (const s of sockets) if (s.topics.has(`t${tile}`)) s.deliver(f);
   };
-  return { canvas, connect, flush, tick: (ms: number) => (now += ms) };
+  /**
+   * One flush: pixels pushed, then published (the live topic) and taken by the tile framer; `tiles`: the
+   * tile window ends with it (false: the tile frames wait for a later window, as with TILE_WINDOW_MS > 0).
+   */
+  const flush = (pixels: readonly (readonly [number, number, number])[], tiles = true) => {
+    for (const [x, y, c] of pixels) canvas.pushPixel(canvas.receivedSeq + 1, x, y, c);
+    const frame = canvas.flush();
+    if (frame) framer.add(frame);
+    if (tiles) flushTiles();
+  };
+  return { canvas, connect, flush, flushTiles, tick: (ms: number) => (now += ms) };
 }
 
 /** The pixels of `tiles` in `canvas` (row-major per tile). */
@@ -183,6 +190,27 @@ describe('viewport tiles', () => {
     canvas.pushPixel(10, 3, 3, 1);
     const [third] = framer.split(canvas.flush() as Uint8Array, canvas.seq);
     expect(decodeFrame((third as { frame: Uint8Array }).frame)).toMatchObject({ prevSeq: 9, seq: 10 });
+  });
+  it('given several published batches in one tile window, sends one frame per tile covering all of them, in order', () => {
+    const canvas = new EdgeCanvas(W, new Uint8Array(W * H), 5);
+    const framer = new TileFramer(W, H, 5);
+    canvas.pushPixel(6, 1, 2, 3);
+    framer.add(canvas.flush() as Uint8Array);
+    canvas.pushPixel(7, 300, 10, 5);
+    canvas.pushPixel(8, 4, 5, 6);
+    framer.add(canvas.flush() as Uint8Array);
+    expect(framer.pending).toBe(3);
+    const frames = framer.flush(canvas.seq).map((f) => [f.tile, decodeFrame(f.frame)]);
+    expect(frames).toEqual([
+      [0, expect.objectContaining({ prevSeq: 5, seq: 8, count: 2, records: Uint8Array.of(1, 2, 3, 4, 5, 6) })],
+      [1, expect.objectContaining({ prevSeq: 5, seq: 8, count: 1, records: Uint8Array.of(44, 10, 5) })],
+    ]);
+    expect(framer.pending).toBe(0);
+    expect(framer.flush(canvas.seq)).toEqual([]); // nothing since: no frame, the chain stays at 8
+    for (let seq = 9; seq <= 208; seq++) canvas.pushPixel(seq, seq % 256, 7, 1); // past the first buffer
+    framer.add(canvas.flush() as Uint8Array);
+    const [big] = framer.flush(canvas.seq).map((f) => decodeFrame(f.frame));
+    expect(big).toMatchObject({ prevSeq: 8, seq: 208, count: 200 });
   });
 });
 
@@ -242,7 +270,7 @@ describe('edge session: viewport subscriptions', () => {
     expect(socket.texts.at(-1)).toMatchObject({ code: 'rate_limited' });
   });
 
-  it('keeps every client equal to the canvas in its view, with no gap, through random pans and placements', () => {
+  it('keeps every client equal to the canvas in its view, with no gap, through random pans, placements and tile windows', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -254,7 +282,10 @@ describe('edge session: viewport subscriptions', () => {
               width: fc.integer({ min: 1, max: W }),
               height: fc.integer({ min: 1, max: H }),
             }),
-            fc.array(fc.tuple(fc.nat(W - 1), fc.nat(H - 1), fc.nat(31)), { maxLength: 30 }),
+            fc.record({
+              pixels: fc.array(fc.tuple(fc.nat(W - 1), fc.nat(H - 1), fc.nat(31)), { maxLength: 30 }),
+              tiles: fc.boolean(),
+            }),
           ),
           { maxLength: 40 },
         ),
@@ -264,9 +295,10 @@ describe('edge session: viewport subscriptions', () => {
           for (const c of clients) c.view(0, 0, 1, 1);
           for (const step of steps) {
             e.tick(1000);
-            if (Array.isArray(step)) e.flush(step);
+            if ('pixels' in step) e.flush(step.pixels, step.tiles);
             else (clients[step.client] as (typeof clients)[0]).view(step.x, step.y, step.width, step.height);
           }
+          e.flushTiles(); // the last tile window ends
           for (const c of clients) {
             const tiles = c.session.view as number[];
             expect(c.socket.gaps).toBe(0);

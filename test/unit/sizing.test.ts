@@ -80,6 +80,27 @@ describe('sizeEdges', () => {
     expect(mix.bandwidthGbitPerSecond).toBeLessThan(all.bandwidthGbitPerSecond);
   });
 
+  it('given a measured class, then sends at most once per max(window, its interval) at its CPU per send and its bytes', () => {
+    const zoomed = {
+      name: 'zoomed',
+      share: 1,
+      placementsInView: 0.0375, // 2.4 of 64 tiles: 125 events/s, every 200 ms window holds some
+      measured: { cpuPerSendUs: 8, wsBytesPerSecond: 800, minSendIntervalMs: 200 },
+    };
+    const r = sizeEdges(inputs, [zoomed]);
+    const sends = 5 * (1 - Math.exp(-125 / 5));
+    expect(r.framesPerClientPerSecond).toBeCloseTo(sends, 9);
+    expect(r.fanoutCores).toBeCloseTo(1e6 * sends * 8e-6, 6);
+    expect(r.bytesPerClientPerSecond).toBeCloseTo(800 + sends * 52, 6); // 160 B a send: one segment each
+    // A flush window longer than the class's interval sets the pace.
+    expect(sizeEdges({ ...inputs, windowMs: 250 }, [zoomed]).framesPerClientPerSecond).toBeCloseTo(
+      4 * (1 - Math.exp(-125 / 4)),
+      9,
+    );
+    const bad = { ...zoomed, measured: { ...zoomed.measured, cpuPerSendUs: 0 } };
+    expect(() => sizeEdges(inputs, [bad])).toThrow(/CPU per send/);
+  });
+
   it("given storm headroom, then each process holds room for that share of another one's clients", () => {
     const r = sizeEdges({ ...inputs, stormKiBPerClient: 68, stormShare: 1 }, whole);
     expect(r.edgeMemoryGiB).toBeCloseTo((400 * (100 + (2500 * 69) / 1024)) / 1024, 9);

@@ -88,7 +88,17 @@ export interface EdgeServerDeps {
   readonly clientLimits?: ClientLimits;
   /** Where the edge counts (src/adapters/uws/edge-metrics.ts for Prometheus). */
   readonly metrics: EdgeMetrics;
+  /**
+   * The tile window (ms): zoomed-in sockets get their `tilePixels` frames at most this often, each covering
+   * every frame published since (0: one per published frame). See `TileFramer`.
+   */
+  readonly tileWindowMs?: number;
 }
+
+/** How long past its window a tile flush waits for the next publish before a timer does it (ms). */
+const TILE_WINDOW_GRACE_MS = 60;
+/** A tile window flushes early past this many records held (a bound on what it buffers). */
+export const TILE_WINDOW_MAX_RECORDS = 16_384;
 
 /** A socket's user data: what its upgrade admitted until it opens, then its session. */
 interface SocketData {
@@ -174,6 +184,17 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
   // Built before any socket can subscribe, at the canvas's sequence (the chain's start for every tile).
   const tiles = new TileFramer(deps.info.width, deps.info.height, state.seq);
   const watched = (tile: number) => app.numSubscribers(tileTopic(tile)) > 0;
+  const tileWindowMs = deps.tileWindowMs ?? 0;
+  let tilesFlushedAt = 0;
+  let tileTimer: ReturnType<typeof setTimeout> | undefined;
+  // One encoding per touched, watched tile, shared by its subscribers (as the live topic's frame is). Every
+  // record held is at or below `state.seq`, which is what the frames end at.
+  const flushTiles = () => {
+    if (tileTimer) clearTimeout(tileTimer);
+    tileTimer = undefined;
+    tilesFlushedAt = Date.now();
+    for (const { tile, frame } of tiles.flush(state.seq, watched)) app.publish(tileTopic(tile), frame, true, false);
+  };
   const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
   const sessions = new EdgeSessions({
     canvas: state,
@@ -307,16 +328,19 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     },
     publish(frame, events) {
       app.publish(LIVE_TOPIC, frame, true, false);
-      // One encoding per touched, watched tile, shared by its subscribers (as the live topic's frame is).
-      for (const { tile, frame: tileFrame } of tiles.split(frame, state.seq, watched)) {
-        app.publish(tileTopic(tile), tileFrame, true, false);
-      }
+      tiles.add(frame);
+      const wait = tilesFlushedAt + tileWindowMs - Date.now();
+      if (wait <= 0 || tiles.pending >= TILE_WINDOW_MAX_RECORDS) flushTiles();
+      // Normally the publish that finds the window over flushes the tiles, so their frames leave in the same
+      // loop turn as the live frame; the timer only covers a feed that went quiet in between.
+      else tileTimer ??= setTimeout(flushTiles, wait + TILE_WINDOW_GRACE_MS);
       sessions.published(events);
     },
     closeWhere: (matches, code, reason) => sessions.closeWhere(matches, code, reason),
     close() {
       // Stop accepting first, then close every socket with 1001.
       if (!sessions.closing) uws.us_listen_socket_close(listenSocket);
+      if (tileTimer) clearTimeout(tileTimer);
       sessions.shutdown();
     },
   };

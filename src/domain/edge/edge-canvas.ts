@@ -63,6 +63,12 @@ export class EdgeCanvas {
    * live frames, instead of one copy of the ring's tail per socket. The ring only changes when `seq` does.
    */
   #lastCatchUp: { since: number; seq: number; frame: Uint8Array } | null = null;
+  /**
+   * The last `tile` snapshot built per tile (index `ty · columns + tx`), valid while `seq` has not moved: the
+   * zoomed-in clients that open (or reconnect) within one window share one encoding (up to 64 KiB) per tile
+   * instead of one copy per socket. The canvas only changes when `seq` does (in `flush`).
+   */
+  readonly #tileFrames = new Map<number, { seq: number; frame: Uint8Array }>();
 
   /** Takes ownership of `canvas` (mutated in place) reflecting `seq`. */
   constructor(width: number, canvas: Uint8Array, seq: number, options: EdgeCanvasOptions = {}) {
@@ -178,6 +184,9 @@ export class EdgeCanvas {
 
   /** A `tile` frame (proto/tile-frames.ts): tile (tx, ty) of the canvas at `seq`, clipped to the canvas. */
   tileFrame(tx: number, ty: number): Uint8Array {
+    const key = ty * Math.ceil(this.width / VIEW_TILE_SIZE) + tx;
+    const cached = this.#tileFrames.get(key);
+    if (cached && cached.seq === this.seq) return cached.frame;
     const height = this.canvas.length / this.width;
     const x0 = tx * VIEW_TILE_SIZE;
     const y0 = ty * VIEW_TILE_SIZE;
@@ -188,7 +197,9 @@ export class EdgeCanvas {
       const from = (y0 + row) * this.width + x0;
       data.set(this.canvas.subarray(from, from + w), row * w);
     }
-    return encodeTileFrame(tx, ty, this.seq, w, h, data);
+    const frame = encodeTileFrame(tx, ty, this.seq, w, h, data);
+    this.#tileFrames.set(key, { seq: this.seq, frame });
+    return frame;
   }
 
   #ringPush(seq: number, records: Uint8Array, index: number): void {

@@ -41,13 +41,20 @@ export interface TileFrameOut {
   readonly frame: Uint8Array;
 }
 
+/**
+ * Splits published `pixels` frames into one `tilePixels` frame per touched tile. `add` takes each published
+ * frame's records; `flush` emits, per tile that got records since the last `flush`, one frame covering
+ * (`prev(t)`, `lastSeq`]. Flushing less often than frames are published (the tile window) sends a zoomed-in
+ * socket fewer, larger frames: its CPU follows its sends, not its bytes.
+ */
 export class TileFramer {
   readonly grid: TileGrid;
   /** `seq` of the last frame per tile (the next frame's `prevSeq`). */
   readonly #prev: Float64Array;
-  /** Records per tile for the batch being split (reused). */
-  #counts: Uint32Array;
+  /** Records per tile since the last `flush`. */
+  readonly #counts: Uint32Array;
   #scratch: Uint8Array[];
+  #pending = 0;
 
   constructor(width: number, height: number, seq: number) {
     this.grid = tileGrid(width, height);
@@ -61,44 +68,53 @@ export class TileFramer {
     return this.#prev[tile] as number;
   }
 
-  /**
-   * Splits one published `pixels` frame (ending at `lastSeq`) into a frame per touched tile, in tile
-   * order. `wanted(tile)`: encode only tiles someone watches; the chain advances for every touched tile
-   * anyway (nobody holds an unwatched tile live: a later subscriber starts from a snapshot).
-   */
-  split(pixels: Uint8Array, lastSeq: number, wanted: (tile: number) => boolean = () => true): TileFrameOut[] {
+  /** Records taken by `add` and not yet flushed. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Takes the records of one published `pixels` frame (in sequence order, after the ones before it). */
+  add(pixels: Uint8Array): void {
     const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
     const count = view.getUint32(18, true);
     const columns = this.grid.columns;
     const counts = this.#counts;
-    counts.fill(0);
-    const tileOf = (o: number) =>
-      (((pixels[o + 2] as number) | ((pixels[o + 3] as number) << 8)) >>> 8) * columns +
-      (((pixels[o] as number) | ((pixels[o + 1] as number) << 8)) >>> 8);
     const end = PIXELS_HEADER_BYTES + count * PIXEL_RECORD_BYTES;
     for (let o = PIXELS_HEADER_BYTES; o < end; o += PIXEL_RECORD_BYTES) {
-      const t = tileOf(o);
-      counts[t] = (counts[t] as number) + 1;
-    }
-    for (let t = 0; t < counts.length; t++) {
-      const need = (counts[t] as number) * TILE_RECORD_BYTES;
-      if ((this.#scratch[t] as Uint8Array).length < need) this.#scratch[t] = new Uint8Array(need * 2);
-    }
-    const filled = new Uint32Array(counts.length);
-    for (let o = PIXELS_HEADER_BYTES; o < end; o += PIXEL_RECORD_BYTES) {
-      const t = tileOf(o);
-      const r = this.#scratch[t] as Uint8Array;
-      const w = (filled[t] as number) * TILE_RECORD_BYTES;
+      const t =
+        (((pixels[o + 2] as number) | ((pixels[o + 3] as number) << 8)) >>> 8) * columns +
+        (((pixels[o] as number) | ((pixels[o + 1] as number) << 8)) >>> 8);
+      const n = counts[t] as number;
+      let r = this.#scratch[t] as Uint8Array;
+      const w = n * TILE_RECORD_BYTES;
+      if (r.length < w + TILE_RECORD_BYTES) {
+        const grown = new Uint8Array(Math.max(64, r.length * 2));
+        grown.set(r.subarray(0, w));
+        this.#scratch[t] = r = grown;
+      }
       // x mod 256 is x's low byte, y mod 256 y's.
       r[w] = pixels[o] as number;
       r[w + 1] = pixels[o + 2] as number;
       r[w + 2] = pixels[o + 4] as number;
-      filled[t] = (filled[t] as number) + 1;
+      counts[t] = n + 1;
     }
+    this.#pending += count;
+  }
+
+  /**
+   * One frame per tile with records since the last flush, in tile order, ending at `lastSeq` (the sequence
+   * the edge canvas reflects: every record added is at or below it). `wanted(tile)`: encode only tiles
+   * someone watches; the chain advances for every touched tile anyway (nobody holds an unwatched tile live:
+   * a later subscriber starts from a snapshot).
+   */
+  flush(lastSeq: number, wanted: (tile: number) => boolean = () => true): TileFrameOut[] {
+    const counts = this.#counts;
+    const columns = this.grid.columns;
     const out: TileFrameOut[] = [];
     for (let t = 0; t < counts.length; t++) {
       const n = counts[t] as number;
       if (n === 0) continue;
+      counts[t] = 0;
       const prev = this.#prev[t] as number;
       this.#prev[t] = lastSeq;
       if (!wanted(t)) continue;
@@ -106,6 +122,13 @@ export class TileFramer {
       const frame = encodeTilePixelsFrame(tx, (t - tx) / columns, prev, lastSeq, this.#scratch[t] as Uint8Array, n);
       out.push({ tile: t, frame });
     }
+    this.#pending = 0;
     return out;
+  }
+
+  /** `add` then `flush`: one published frame (ending at `lastSeq`) split into a frame per touched tile. */
+  split(pixels: Uint8Array, lastSeq: number, wanted: (tile: number) => boolean = () => true): TileFrameOut[] {
+    this.add(pixels);
+    return this.flush(lastSeq, wanted);
   }
 }

@@ -162,6 +162,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
             routes: [...accounts.routes, ...(options.routes ?? [])],
             isReady: () => feedRef?.caughtUp ?? false,
             metrics: prometheusEdgeMetrics,
+            tileWindowMs: config.TILE_WINDOW_MS,
             // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
             publicMetrics: config.METRICS_PORT === undefined,
           },
