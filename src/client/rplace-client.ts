@@ -21,7 +21,8 @@ import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFr
 import type { TileFrame, TilePixelsFrame } from '../../proto/tile-frames.ts';
 import { tileGrid, tilesOf } from '../domain/edge/view-tiles.ts';
 import { TileView } from './tile-view.ts';
-import type { ErrorMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
+import type { ErrorMessage, ResizedMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
+import { growCanvas } from '../domain/resize.ts';
 import { PROTOCOL_VERSION } from '../../proto/version.ts';
 import { CloseCode } from '../../proto/close-codes.ts';
 import { reconnectDelay, type Backoff } from './backoff.ts';
@@ -64,6 +65,11 @@ export interface ClientOptions {
   onCanvas?(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void;
   /** A batch just applied; the client's `seq` is now `frame.lastSeq`. */
   onPixels?(frame: PixelsFrame): void;
+  /**
+   * The canvas grew at `resized.seq` (an operator's resize; proto/PROTOCOL.md "Canvas resizes"): the client's
+   * canvas, `width`, `height` and `welcome.canvasInfo` are already the new ones. `onCanvas` is called too.
+   */
+  onResized?(resized: ResizedMessage): void;
   /**
    * Show only this part of the canvas (see `setView`); absent: the whole canvas. Outside the view the
    * client's canvas is stale.
@@ -468,6 +474,9 @@ export class RplaceClient {
         }
         return;
       }
+      case 'resized':
+        this.#onResized(message);
+        return;
       case 'pong': {
         const resolve = this.#pings.shift();
         const sentAt = this.#pingSentAt.shift();
@@ -475,6 +484,30 @@ export class RplaceClient {
         return;
       }
     }
+  }
+
+  /** The resume rules for `resized` (PROTOCOL.md): apply at `seq + 1`, skip when old, resume on a gap. */
+  #onResized(message: ResizedMessage): void {
+    if (this.seq < 0 || message.seq <= this.seq) return; // no base yet (a canvas comes first), or old
+    if (message.seq > this.seq + 1) {
+      if (!this.#resumePending) {
+        this.#resumePending = true;
+        this.#setStatus('syncing', `gap after ${this.seq}`);
+        this.#socket?.send(JSON.stringify({ type: 'resume', since: this.seq }));
+      }
+      return;
+    }
+    const grown = this.canvas
+      ? growCanvas(this.canvas, { width: this.width, height: this.height }, message)
+      : undefined;
+    if (this.welcome)
+      this.welcome = {
+        ...this.welcome,
+        canvasInfo: { ...this.welcome.canvasInfo, width: message.width, height: message.height, seq: message.seq },
+      };
+    this.#tiles = null; // the tile grid changed; a viewport socket is closed with 4006 and asks for its view anew
+    this.#setCanvas(message.seq, message.width, message.height, grown);
+    this.#options.onResized?.(message);
   }
 
   #setCanvas(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void {
