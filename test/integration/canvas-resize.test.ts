@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { EventKind, type LogEvent } from '../../proto/event-codec.ts';
+import { encodeEvent, EventKind, UnknownEventKind, type LogEvent } from '../../proto/event-codec.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
+import { ProjectionHalted } from '../../src/ports/errors.ts';
 import type { ResizedMessage } from '../../proto/messages.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
@@ -225,4 +228,56 @@ describe('rplace canvas resize, through every projection', () => {
     expect(rebuilt.stdout).toMatch(/rebuilt through sequence 72/);
     expect(await createRedisBitmapStore(redis, names, OLD).load()).toEqual(reference);
   });
+});
+
+describe('a kind this reader does not know (a newer writer) stops every reader instead of being skipped', () => {
+  const other = testNames('unknownkind');
+  it('read, readPixels and a projection source each stop at it, after delivering what came before', async () => {
+    const conn = await connectNats(TEST_NATS_URL, 'test-unknown-kind');
+    try {
+      await applyStreams(conn, other, { replicas: 1 });
+      await appendThroughLog(conn, other, [{ x: 1, y: 1, color: 2 }]);
+      const future = encodeEvent({
+        kind: EventKind.PixelPlaced,
+        x: 0,
+        y: 0,
+        color: 1,
+        userId: 'u',
+        requestId: 'r',
+        placedAt: Date.now(),
+      });
+      future[1] = 9;
+      await jetstream(conn).publish(other.pixelSubject(0, 0), future);
+      await appendThroughLog(conn, other, [{ x: 2, y: 2, color: 3 }], 'later');
+      const s = createNatsEventStream(conn, other, { canvas: { ...OLD, colors: 32 } });
+      const seen: number[] = [];
+      await expect(
+        (async () => {
+          for await (const batch of s.read(1, { untilSeq: 3 })) for (const e of batch) seen.push(e.seq);
+        })(),
+      ).rejects.toThrow(UnknownEventKind);
+      expect(seen).toEqual([1]);
+      const pixels: number[] = [];
+      await expect(
+        (async () => {
+          for await (const b of s.readPixels(1, { untilSeq: 3 }))
+            for (let i = 0; i < b.count; i++) pixels.push(b.seqs[i]!);
+        })(),
+      ).rejects.toThrow(/unknown event kind 9/);
+      expect(pixels).toEqual([1]);
+      const handled: number[] = [];
+      const source = createNatsProjectionSource(conn, other, 'bitmap-projector', logger, {
+        canvas: { ...OLD, colors: 32 },
+      });
+      const halted = await source
+        .run(1, async (batch) => void handled.push(...batch.map((e) => e.seq)), new AbortController().signal)
+        .catch((e: unknown) => e);
+      expect(halted).toBeInstanceOf(ProjectionHalted);
+      expect((halted as ProjectionHalted).seq).toBe(2);
+      expect(handled).toEqual([1]);
+    } finally {
+      await conn.close();
+      await cleanupCanvas(other);
+    }
+  }, 60_000);
 });

@@ -135,7 +135,14 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
               done = true;
               break;
             }
-            const stored = toStoredEvent(msg, check, skips, bounds);
+            let stored: StoredEvent | null;
+            try {
+              stored = toStoredEvent(msg, check, skips, bounds);
+            } catch (error) {
+              // UnknownEventKind (stored-event.ts): the read stops there, after what came before it.
+              if (batch.length > 0) yield batch;
+              throw error;
+            }
             if (stored !== null) batch.push(stored);
             next = seq + 1;
             // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),

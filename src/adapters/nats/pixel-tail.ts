@@ -190,7 +190,7 @@ export async function* readPixelTail(
       nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${name}`, pullRequest, { reply: inbox });
     };
     const onMessage = (error: Error | null, msg: Msg) => {
-      if (replace !== undefined || done) return;
+      if (replace !== undefined || done || failure) return;
       if (error) {
         failure = error;
         return wakeReader();
