@@ -215,10 +215,19 @@ describe('rplace canvas resize, through every projection', () => {
       const before = await fetch(`${edge.url}/api/v1/history/snapshot?time=${new Date(beforeResizeAt).toISOString()}`);
       expect(before.status).toBe(200);
       expect([before.headers.get('x-rplace-width'), before.headers.get('x-rplace-height')]).toEqual(['16', '8']);
+      expect(Number(before.headers.get('x-rplace-seq'))).toBeLessThan(resizeSeq); // not "including" the resize
       expect((await before.arrayBuffer()).byteLength).toBe(16 * 8);
       const after = await fetch(`${edge.url}/api/v1/history/snapshot?time=${new Date().toISOString()}`);
       expect([after.headers.get('x-rplace-width'), after.headers.get('x-rplace-height')]).toEqual(['32', '16']);
       expect(new Uint8Array(await after.arrayBuffer())).toEqual(reference.canvas);
+      // A timelapse across the resize: the region is the canvas now; earlier frames are in the old size.
+      const from = new Date(beforeResizeAt - 2_000).toISOString();
+      const lapse = await fetch(
+        `${edge.url}/api/v1/history/timelapse?from=${from}&to=${new Date().toISOString()}&fps=2&duration=1`,
+      );
+      expect(lapse.status).toBe(200);
+      expect([lapse.headers.get('x-rplace-width'), lapse.headers.get('x-rplace-height')]).toEqual(['32', '16']);
+      expect((await lapse.arrayBuffer()).byteLength).toBeGreaterThan(0);
     } finally {
       await pg.close();
     }

@@ -67,7 +67,15 @@ export async function canvasAt(
   ]);
   const size = sizeOf(spec, snap);
   replay(canvas, size.width, tail.changes);
-  return { canvas, ...size, seq: tail.lastSeq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
+  // A resize is no history row, so a prefix that ends just past one reads as including it; the projector's
+  // snapshot AT the resize says where the old size ended (one indexed lookup, only when the tail moved on).
+  let seq = tail.lastSeq;
+  if (seq > (snap?.seq ?? 0)) {
+    const next = await store.latestSnapshot(seq);
+    if (next && next.seq > (snap?.seq ?? 0) && (next.width !== size.width || next.height !== size.height))
+      seq = Math.min(seq, next.seq - 1);
+  }
+  return { canvas, ...size, seq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
 }
 
 /** Copies a region out of a row-major canvas. */
