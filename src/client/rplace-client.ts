@@ -130,6 +130,8 @@ export class RplaceClient {
   #viewTimer: ReturnType<typeof setTimeout> | undefined;
   /** The view the current connection's URL asked for (`?view=`): the edge starts there, nothing to send. */
   #viewInUrl: ViewRect | null = null;
+  /** Closed with 4006 (the canvas grew under a viewport): reconnect whole-canvas first. */
+  #resizedAway = false;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -285,7 +287,10 @@ export class RplaceClient {
     }
     if (this.#stopped) return;
     const wsBase = this.#base.replace(/^http/, 'ws');
-    const v = this.#view;
+    // After a resize (4006) the first connect is a whole-canvas one: its `canvas` frame brings the new size
+    // (and `onCanvas`); the view follows the welcome, on the new tile grid.
+    const v = this.#resizedAway ? null : this.#view;
+    this.#resizedAway = false;
     const view = v ? `&view=${v.x},${v.y},${v.width},${v.height}` : '';
     const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}${view}`;
     this.#viewInUrl = v;
@@ -309,6 +314,10 @@ export class RplaceClient {
         this.#stopped = true;
         this.#setStatus('incompatible', event.reason);
         return;
+      }
+      if (event.code === CloseCode.CanvasResized) {
+        this.#resizedAway = true;
+        this.#tiles = null;
       }
       if (!this.#stopped) this.#scheduleReconnect(`closed ${event.code} ${event.reason}`);
     };
