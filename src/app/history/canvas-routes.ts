@@ -26,7 +26,7 @@ interface SizedCanvas {
   readonly width: number;
   readonly height: number;
 }
-import { int, parse, slotRefusal, storeFailure, timeParam } from './route-query.ts';
+import { int, parse, regionOutside, slotRefusal, storeFailure, timeParam } from './route-query.ts';
 
 /** The snapshot LRU the other history routes share (the one `canvasAt` takes). */
 export type SnapshotCacheLike = NonNullable<Parameters<typeof canvasAt>[4]>;
@@ -163,11 +163,8 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
     }
     const { canvas, width, height } = sized;
     const region: Region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
-    if (region.w < 1 || region.h < 1 || region.x + region.w > width || region.y + region.h > height)
-      return jsonError(
-        ErrorCode.bad_request,
-        `region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas (its size at seq ${seq})`,
-      );
+    const outside = regionOutside(region, sized);
+    if (outside !== null) return jsonError(ErrorCode.bad_request, `${outside} (its size at seq ${seq})`);
     const tag = `"${seq}:${region.x}.${region.y}.${region.w}x${region.h}"`;
     const headers: Record<string, string> = {
       etag: tag,

@@ -9,7 +9,7 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import { Slots } from '../../domain/limits.ts';
 import { json, jsonError, type HttpRequest, type HttpRoute } from '../http.ts';
 import { VIDEO_CONTENT_TYPES, type VideoEncoder } from '../../ports/media.ts';
-import { int, parse, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
+import { int, parse, regionOutside, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
 import { timelapseFrames } from './timelapse.ts';
 import { sizeOf } from './point-in-time.ts';
 import { MAX_CANVAS_SIDE } from '../../domain/canvas.ts';
@@ -80,10 +80,8 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         const region = { x: q.x, y: q.y, w: q.w ?? now.width - q.x, h: q.h ?? now.height - q.y };
         const frames = q.fps * q.duration;
         const problems: string[] = [];
-        if (region.w < 1 || region.h < 1 || region.x + region.w > now.width || region.y + region.h > now.height)
-          problems.push(
-            `region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${now.width}×${now.height} canvas`,
-          );
+        const outside = regionOutside(region, now);
+        if (outside !== null) problems.push(outside);
         if (region.w * region.h > limits.maxRegionPixels)
           problems.push(`region has ${region.w * region.h} pixels; at most ${limits.maxRegionPixels}`);
         if (frames > limits.maxFrames) problems.push(`fps × duration = ${frames} frames; at most ${limits.maxFrames}`);
