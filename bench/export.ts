@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- export [--events N] [--users U]`: the dataset export's throughput from the history's
- * Postgres `events` table (the store that holds user ids), in a throwaway schema on the shared Postgres.
+ * `npm run bench -- export [--events N] [--users U] [--rounds R] [--only a,b] [--profile DIR]`: the dataset
+ * export's throughput from the history's Postgres `events` table (the store that holds user ids), in a throwaway schema on the shared Postgres.
  *
  * Loads N placements (default 2,000,000) by U distinct users (default N / 16, the 2022 event's ratio of
  * 160M placements to 10.4M users) with SQL, in daily partitions as the projector makes them, and packed
@@ -8,10 +8,22 @@
  *   raw        the same binary COPY, bytes counted and dropped (the floor: what Postgres can send)
  *   parse      the export's reader (src/adapters/pg/placement-export.ts): COPY parsed into column batches
  *   csv …      the whole export (bin/rplace export's path) into a sink that drops the bytes
- * Each line prints events/s and its ratio to `raw` measured in the same run. Figures taken while other work
- * shares the machine are noisy: compare the ratios.
+ *   csv, … ids as strings   the CSV path as it was before the reader interned user ids (each row's id a
+ *                           fresh string, keys cached in a Map by it): the same-run "before" of that change
+ * Each line prints events/s, its ratio to `raw` measured in the same run, and the bench process's CPU
+ * seconds per wall second with the events per CPU-second (the export's own cost, whatever share of the
+ * cores a loaded machine leaves it; Postgres's side is not in it). Figures taken while other work shares the machine are noisy: compare the ratios.
+ * `--only a,b` runs only the lines whose label contains one of the words (the raw read always runs);
+ * `--rounds R` repeats the lines R times, interleaved, and prints each line's median (for a noisy machine);
+ * `--profile DIR` writes one .cpuprofile per line there (node:inspector; keep DIR outside the repository).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { PlacementBatch } from '../src/domain/history/placement-batch.ts';
+import type { PlacementLog } from '../src/ports/export.ts';
 import { pino } from 'pino';
 import { to as copyTo } from 'pg-copy-streams';
 import { BACKFILL_CHUNKS_SQL } from '../migrations/0003_event_chunks.ts';
@@ -32,7 +44,15 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+function textArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const N = arg('events', 2_000_000);
+const only = textArg('only')?.split(',');
+const profileDir = textArg('profile');
+const rounds = arg('rounds', 1);
 const USERS = arg('users', Math.max(1, Math.round(N / 16)));
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const names = namesFor(`b_exp_${randomBytes(4).toString('hex')}`);
@@ -92,17 +112,30 @@ try {
     if (rows !== N) throw new Error(`parse read ${rows} rows, expected ${N}`);
     return rows;
   }
-  async function exportTo(format: ExportFormat, opts: { raw?: boolean; gzip?: boolean } = {}): Promise<number> {
+  /** The log with its batches' interned user indexes hidden: ids as strings only, as before the interner. */
+  const stringsOnly: PlacementLog = {
+    lastSeq: () => log.lastSeq(),
+    async *placements(after, until, region) {
+      for await (const b of log.placements(after, until, region)) {
+        const { userIndex: _index, userGeneration: _generation, ...plain } = b;
+        yield plain as PlacementBatch;
+      }
+    },
+  };
+  async function exportTo(
+    format: ExportFormat,
+    opts: { raw?: boolean; gzip?: number; strings?: boolean } = {},
+  ): Promise<number> {
     let bytes = 0,
       rows = 0;
-    const body = exportBytes(log, plan, {
+    const body = exportBytes(opts.strings ? stringsOnly : log, plan, {
       format,
       colorHex,
       userKey: opts.raw ? rawUserKey : saltedUserKey('bench-salt'),
       parquet: createParquetEncoder(),
       onBatch: (_seq, n) => (rows += n),
     });
-    for await (const chunk of opts.gzip ? gzipChunks(body) : body) bytes += chunk.length;
+    for await (const chunk of opts.gzip ? gzipChunks(body, opts.gzip) : body) bytes += chunk.length;
     if (rows !== N) throw new Error(`${format} exported ${rows} rows, expected ${N}`);
     return bytes;
   }
@@ -110,21 +143,63 @@ try {
     ['raw COPY read (baseline)', raw],
     ['parse into batches', parse],
     ['csv, hashed user ids', () => exportTo('csv')],
+    ['csv, hashed, ids as strings', () => exportTo('csv', { strings: true })],
     ['csv, raw user ids', () => exportTo('csv', { raw: true })],
+    ['csv, raw, ids as strings', () => exportTo('csv', { raw: true, strings: true })],
     ['ndjson, hashed user ids', () => exportTo('ndjson')],
     ['parquet, hashed user ids', () => exportTo('parquet')],
-    ['csv + gzip, hashed user ids', () => exportTo('csv', { gzip: true })],
+    ['csv + gzip 1, hashed user ids', () => exportTo('csv', { gzip: 1 })],
+    ['csv + gzip 6 (before), hashed', () => exportTo('csv', { gzip: 6 })],
   ];
-  let baseline = 0;
-  for (const [label, run] of runs) {
-    const rss0 = process.memoryUsage().rss;
-    const t = performance.now();
-    const bytes = await run();
-    const rate = N / ((performance.now() - t) / 1000);
-    if (baseline === 0) baseline = rate;
-    process.stdout.write(
-      `${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`,
-    );
+  const selected = runs.filter(([label], i) => i === 0 || !only || only.some((word) => label.includes(word)));
+  const ratios = new Map<string, number[]>();
+  const rates = new Map<string, number[]>();
+  const perCpu = new Map<string, number[]>();
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1)
+      process.stdout.write(
+        `round ${round} of ${rounds} (load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')})\n`,
+      );
+    let baseline = 0;
+    for (const [label, run] of selected) {
+      const session = profileDir === undefined || round > 1 ? undefined : new Session();
+      if (session) {
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      const rss0 = process.memoryUsage().rss;
+      const cpu0 = process.cpuUsage();
+      const t = performance.now();
+      const bytes = await run();
+      const seconds = (performance.now() - t) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      if (session && profileDir !== undefined) {
+        const { profile } = await session.post('Profiler.stop');
+        mkdirSync(profileDir, { recursive: true });
+        writeFileSync(join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`), JSON.stringify(profile));
+        session.disconnect();
+      }
+      const rate = N / seconds;
+      if (baseline === 0) baseline = rate;
+      (ratios.get(label) ?? ratios.set(label, []).get(label)!).push(rate / baseline);
+      (rates.get(label) ?? rates.set(label, []).get(label)!).push(rate);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      (perCpu.get(label) ?? perCpu.set(label, []).get(label)!).push(N / cpuSeconds);
+      process.stdout.write(
+        `${label.padEnd(30)} ${fmt(rate).padStart(11)} events/s  ${(rate / baseline).toFixed(2)}× raw  cpu ${(cpuSeconds / seconds).toFixed(2)} (${fmt(N / cpuSeconds)} events per CPU-s)  ${fmt(bytes / 1e6)} MB  rss +${fmt((process.memoryUsage().rss - rss0) / 1e6)} MB\n`,
+      );
+    }
+  }
+  if (rounds > 1) {
+    const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)] as number;
+    process.stdout.write(`medians of ${rounds} interleaved rounds (ratio: to the same round's raw read)\n`);
+    for (const [label] of selected)
+      process.stdout.write(
+        `${label.padEnd(30)} ${fmt(median(rates.get(label)!)).padStart(11)} events/s  ${median(ratios.get(label)!).toFixed(2)}× raw  ${fmt(median(perCpu.get(label)!))} events per CPU-s of this process\n`,
+      );
   }
 } finally {
   await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);

@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- history [--events N] [--rate R]`: history ingest, point-in-time and timelapse on the
- * shared Postgres, in a throwaway schema.
+ * `npm run bench -- history [--events N] [--rate R] [--ingest-only] [--async-commit] [--drop-index a,b]`:
+ * history ingest, point-in-time and timelapse on the shared Postgres, in a throwaway schema. `--async-commit`
+ * runs the projector's batches with `synchronous_commit = off` (src/adapters/pg/history-writes.ts);
+ * `--drop-index` ingests without those indexes of `events` (an experiment: what each index costs).
  *
  * Loads N placements at R/s of event time (default 2,000,000 at 3,333/s = 10 minutes; the issue's hour is
  * 12M, see BENCHMARKS.md for the extrapolation) on a 2000×2000 canvas, random pixels and colours (a worst
@@ -72,10 +74,21 @@ function batchAt(first: number, count: number): StoredEvent[] {
   return out;
 }
 
+function textArgOf(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** `--ingest-only`: stop after the ingest and storage lines (A/B runs of the ingest alone). */
+const ingestOnly = process.argv.includes('--ingest-only');
+class IngestOnlyDone extends Error {}
+
 const pg = await connectPg(url, names.pgSchema, logger, { max: 4 });
 try {
   await migrateToLatest(pg.pool, names.pgSchema);
-  const store = createPgHistoryStore(pg, logger);
+  // `--drop-index a,b`: an experiment, the ingest without those indexes of `events` (what each one costs).
+  for (const index of textArgOf('drop-index')?.split(',') ?? []) await pg.pool.query(`DROP INDEX ${index}`);
+  const store = createPgHistoryStore(pg, logger, { asyncCommit: process.argv.includes('--async-commit') });
   process.stdout.write(
     `history bench: ${fmt(N)} events at ${RATE}/s of event time (${(N / RATE / 60).toFixed(1)} min), ${W}×${H} canvas, schema ${names.pgSchema}\n`,
   );
@@ -149,6 +162,7 @@ try {
     )
   ).rows[0].s;
   process.stdout.write(`storage: ${size} for ${fmt(N)} events + snapshots\n`);
+  if (ingestOnly) throw new IngestOnlyDone();
 
   // Baseline: inflate of the newest snapshot, deflated as rows were before migration 0004.
   const latest = await store.latestSnapshot(Number.MAX_SAFE_INTEGER);
@@ -349,6 +363,8 @@ try {
       );
     }
   }
+} catch (error) {
+  if (!(error instanceof IngestOnlyDone)) throw error;
 } finally {
   await pg.pool.query(`DROP SCHEMA IF EXISTS "${names.pgSchema}" CASCADE`).catch(() => undefined);
   await pg.close();

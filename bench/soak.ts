@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- soak [--minutes 30] [--placers 3400] [--watchers 1600]`: the clustered topology
+ * `npm run bench -- soak [--minutes 30] [--placers 3400] [--watchers 1600] [--rate 3333]`: the clustered topology
  * (deploy/local/topology.ts: 3 NATS nodes R3, two edges, both projectors, on free ports) under a steady load
- * for a long time. `placers` guest users place as soon as their 1 s cooldown allows (~3,333/s offered at
- * 3,400), `watchers` more clients only stay connected and receive. Every 10 s it samples: each role's RSS,
+ * for a long time. `placers` guest users place open-loop at `rate` in all (each every placers / rate seconds,
+ * never inside its 1 s cooldown; test/faults/load.ts `PeakLoad`, one generator process per edge, every placer
+ * receiving the whole canvas), `watchers` more clients only stay connected and receive. Every 10 s it samples: each role's RSS,
  * the bitmap's and the history's lag behind the stream (sequences), ack latency p50/p99 of the last 10 s
  * and the delivery latency (an ack until a watcher holds that sequence). Prints the table, a growth check
  * (RSS and lag: mean of the last third vs the first third) and writes the chart to
@@ -27,7 +28,7 @@ import {
   TEST_REDIS_URL,
   OPEN_LOOPBACK_EDGE_ENV,
 } from '../test/helpers/isolation.ts';
-import { PlacementLoad } from '../test/faults/load.ts';
+import { PeakLoad } from '../test/faults/load.ts';
 import { lineChart } from './_png-chart.ts';
 import { rssBytes } from './_process.ts';
 
@@ -36,8 +37,10 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '30' },
     placers: { type: 'string', default: '3400' },
     watchers: { type: 'string', default: '1600' },
+    rate: { type: 'string', default: '3333' },
   },
 });
+const RATE = Number(values.rate);
 const MINUTES = Number(values.minutes);
 const PLACERS = Number(values.placers);
 const WATCHERS = Number(values.watchers);
@@ -83,9 +86,13 @@ try {
   let window: number[] = [];
   let acks = 0;
   let lastAck = { seq: 0, at: 0 };
-  const load = new PlacementLoad({
+  // The fault suite's peak generator: the placers in one child process per edge, open-loop at RATE, so the
+  // placements do not share this process's event loop with the watchers and the sampling.
+  const load = new PeakLoad({
     edgeUrls,
     clients: PLACERS,
+    rate: RATE,
+    cooldownMs: 1_000,
     width: SIZE,
     height: SIZE,
     colors: PALETTES.rplace2022.length,

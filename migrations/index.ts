@@ -10,6 +10,7 @@ import * as rawSnapshots0004 from './0004_raw_snapshots.ts';
 import * as bans0005 from './0005_bans.ts';
 import * as userHistory0006 from './0006_user_history.ts';
 import * as moderators0007 from './0007_moderators.ts';
+import * as snapshotChecksum0009 from './0009_snapshot_checksum.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_history': history0001,
@@ -19,4 +20,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_bans': bans0005,
   '0006_user_history': userHistory0006,
   '0007_moderators': moderators0007,
+  '0009_snapshot_checksum': snapshotChecksum0009,
 };

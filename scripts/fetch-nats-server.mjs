@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * The nats-server the fault suite runs its clusters on: 2.10.27 from Debian 13 (trixie), pinned by SHA-256,
- * cached in .cache/nats-server/. Why not the machine's own: Debian 12 ships 2.9.10, which loses acknowledged
+ * The nats-server the fault suite and `npm run topology` (deploy/local/nats-server.ts) run: 2.10.27 from
+ * Debian 13 (trixie), pinned by SHA-256, cached in .cache/nats-server/. Why not the machine's own: Debian 12 ships 2.9.10, which loses acknowledged
  * writes when a partitioned stream leader heals (docs/RELIABILITY.md, "Partitions") and drops expired pull
- * requests without a 408 (fixed upstream after 2.9.15); what we deploy is 2.10 (deploy/compose.yaml,
- * deploy/k8s/nats.yaml). The binary is a Go program needing glibc ≥ 2.34, so it runs on Debian 12 as it is.
+ * requests without a 408 (fixed upstream after 2.9.15); what we deploy is the same 2.10.27 (deploy/compose.yaml,
+ * deploy/k8s/nats.yaml; test/unit/deploy-manifests.test.ts checks they match VERSION). The binary is a Go program needing glibc ≥ 2.34, so it runs on Debian 12 as it is.
  *
  *   node scripts/fetch-nats-server.mjs    prints the binary's path (downloads it once)
  *

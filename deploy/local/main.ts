@@ -1,6 +1,6 @@
 /**
  * `npm run topology`: the clustered topology on this machine, without containers (see topology.ts).
- * Three NATS nodes on 4301-4303 (cluster 6301-6303, monitoring 8301-8303), data under .data/cluster/,
+ * Three NATS nodes (the pinned nats-server 2.10.27 unless NATS_SERVER_BIN says otherwise) on 4301-4303 (cluster 6301-6303, monitoring 8301-8303), data under .data/cluster/,
  * the stream at three replicas, two edges on 3001 and 3002 (each with the history API), the bitmap and
  * history projectors, every role run from the build as production runs it (`npm run topology` builds first).
  * Uses the machine's Redis and Postgres (starting local ones under .data/ when down, like `npm start`).
@@ -15,6 +15,7 @@ import { commonSchema } from '../../src/config/common.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { devSessionSecret } from '../../src/roles/dev/secret.ts';
 import { ensureServices } from '../../src/roles/dev/services.ts';
+import { NatsServerUnavailable, resolveNatsServer } from './nats-server.ts';
 import { repoRoot, startTopology } from './topology.ts';
 
 if (!existsSync(join(repoRoot, 'dist', 'build.json'))) {
@@ -34,6 +35,19 @@ try {
 const logger = createLogger('topology', config.LOG_LEVEL);
 const dataDir = join(repoRoot, '.data');
 const say = (line: string) => process.stdout.write(`[topology] ${line}\n`);
+
+// The pinned 2.10.27 (or NATS_SERVER_BIN), never the machine's nats-server by default: deploy/local/nats-server.ts.
+let natsServer;
+try {
+  natsServer = resolveNatsServer(repoRoot);
+} catch (error) {
+  if (!(error instanceof NatsServerUnavailable)) throw error;
+  process.stderr.write(`rplace topology: ${error.message}\n`);
+  process.exit(1);
+}
+say(
+  `NATS: ${natsServer.version} (${natsServer.source === 'pinned' ? 'pinned by scripts/fetch-nats-server.mjs' : 'from NATS_SERVER_BIN'}: ${natsServer.path})`,
+);
 
 let services;
 try {
@@ -71,6 +85,7 @@ try {
     },
     onStep: say,
     compiled: true,
+    natsServer,
   });
 } catch (error) {
   process.stderr.write(`rplace topology: ${(error as Error).message}\n`);
@@ -78,7 +93,7 @@ try {
   process.exit(1);
 }
 
-say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl}`);
+say(`up: canvas "${topology.canvasId}", NATS ${topology.natsUrl} (${natsServer.version})`);
 say(
   `edges: ${topology.edgeUrls.join('  ')}   (metrics and health: <edge>/metrics, /healthz; history: <edge>/api/v1/history/…)`,
 );

@@ -15,13 +15,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
+import { resolveNatsServer, type NatsServerBinary } from './nats-server.ts';
 import type { NatsAuth } from '../../src/adapters/nats/connect.ts';
 import { namesFor, type Names } from '../../src/domain/names.ts';
 import { applyStreams } from '../../streams/apply.ts';
@@ -61,6 +62,11 @@ export interface TopologyOptions {
    * partition tests put each one in its own network namespace (test/faults/netns.ts).
    */
   readonly placement?: (name: string) => { readonly host: string; readonly prefix: readonly string[] } | undefined;
+  /**
+   * The nats-server to run (default: NATS_SERVER_BIN, else the pinned 2.10.27 from scripts/fetch-nats-server.mjs,
+   * never the machine's 2.9.10: deploy/local/nats-server.ts).
+   */
+  readonly natsServer?: NatsServerBinary;
 }
 
 export interface NatsNode {
@@ -94,6 +100,8 @@ export interface Topology {
   readonly projectors: readonly RoleProcess[];
   readonly edgeUrls: readonly string[];
   readonly canvasId: string;
+  /** The nats-server the nodes run. */
+  readonly natsServer: NatsServerBinary;
   /** The identity of a role on this topology's NATS (the operator's for administration). */
   natsAuth(role: NatsRole): NatsAuth;
   stop(): Promise<void>;
@@ -156,7 +164,8 @@ function natsNode(
   options: TopologyOptions,
   names: Names,
   secrets: NatsSecrets,
-): NatsNode & { start(): Promise<void> } {
+  binary: string,
+): NatsNode & { start(): Promise<void>; readonly storeDir: string } {
   const ports = options.natsPorts;
   const port = ports[index]!;
   const name = `n${index + 1}`;
@@ -166,12 +175,14 @@ function natsNode(
   let service: LocalService | undefined;
   let alive = false;
   const pidFile = join(options.dataDir, `nats-${name}.pid`);
+  const storeDir = join(options.dataDir, name);
   const start = async () => {
     writeFileSync(configFile, nodeConfig(names, secrets, ports, hosts, index), { mode: 0o600 });
     service = await startLocalNats({
+      binary,
       port,
       ...(where ? { host: where.host, prefix: where.prefix } : {}),
-      storeDir: join(options.dataDir, name),
+      storeDir,
       logFile: join(options.dataDir, 'logs', `nats-${name}.log`),
       extraArgs: ['-c', configFile, '--name', name, '-m', String(port + 4000), '-P', pidFile],
     });
@@ -179,6 +190,7 @@ function natsNode(
   };
   return {
     name,
+    storeDir,
     url: `nats://${hosts[index]}:${port}`,
     get alive() {
       return alive;
@@ -290,6 +302,81 @@ function fatalLines(dataDir: string): string {
   return lines.length > 0 ? `; ${lines.join('; ')}` : '; no node logged a fatal error';
 }
 
+/** What each node's monitoring endpoint says about the JetStream meta group (leader, size, peers). */
+async function metaViews(nodes: readonly NatsNode[], ports: readonly number[]): Promise<string> {
+  const views = await Promise.all(
+    nodes.map(async (node, i) => {
+      const host = new URL(node.url).hostname;
+      try {
+        const response = await fetch(`http://${host}:${ports[i]! + 4000}/jsz`, { signal: AbortSignal.timeout(2_000) });
+        const jsz = (await response.json()) as { meta_cluster?: unknown };
+        return `${node.name} sees ${JSON.stringify(jsz.meta_cluster)}`;
+      } catch (error) {
+        return `${node.name}: /jsz unanswered (${(error as Error).message})`;
+      }
+    }),
+  );
+  return views.join('; ');
+}
+
+/** The meta group as its leader reports it on its monitoring port: every member's name, the leader first. */
+async function metaGroupMembers(nodes: readonly NatsNode[], ports: readonly number[]): Promise<string[] | undefined> {
+  const jsz = async (i: number) => {
+    const host = new URL(nodes[i]!.url).hostname;
+    const response = await fetch(`http://${host}:${ports[i]! + 4000}/jsz`, { signal: AbortSignal.timeout(2_000) });
+    return (await response.json()) as { meta_cluster?: { leader?: string; replicas?: { name: string }[] } };
+  };
+  for (let i = 0; i < nodes.length; i++) {
+    const leader = (await jsz(i).catch(() => undefined))?.meta_cluster?.leader;
+    const leaderIndex = nodes.findIndex((n) => n.name === leader);
+    if (leaderIndex < 0) continue;
+    const view = (await jsz(leaderIndex).catch(() => undefined))?.meta_cluster;
+    if (!view || !leader || view.leader !== leader) continue;
+    return [leader, ...(view.replicas ?? []).map((r) => r.name)];
+  }
+  return undefined;
+}
+
+/**
+ * Makes sure all three nodes are members of the JetStream meta group before the R3 stream is created.
+ * nats-server 2.10 has a bootstrap race: nodes that start together can form a meta group of two, and the
+ * third, which knows the leader, is never added (reproduced here about once in 16 fresh starts under load:
+ * cluster_size 2, and every R3 stream refused with "no suitable peers for placement" for good). A node
+ * left out while bootstrapping holds nothing yet, so it is restarted with an empty store and joins the
+ * existing group; a node with data is never wiped (that is an operator's call: the error says so).
+ */
+async function ensureFullMetaGroup(
+  nodes: readonly (NatsNode & { start(): Promise<void>; readonly storeDir: string })[],
+  ports: readonly number[],
+  bootstrapping: readonly NatsNode[],
+  step: (line: string) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + 10_000;
+    let members: string[] | undefined;
+    while (Date.now() < deadline) {
+      members = await metaGroupMembers(nodes, ports);
+      if (members?.length === nodes.length) return;
+      await sleep(250);
+    }
+    const left = nodes.filter((n) => members && !members.includes(n.name));
+    const view = members ? `the meta group is ${members.join(', ')}` : 'no node reports a meta leader';
+    if (attempt > 2 || left.length === 0 || left.some((n) => !bootstrapping.includes(n))) {
+      throw new Error(
+        `JetStream meta group incomplete after ${attempt} tries: ${view}${left.length ? ` (${left.map((n) => n.name).join(', ')} left out, holding data: not wiped)` : ''}`,
+      );
+    }
+    for (const node of left) {
+      step(
+        `${node.name} was left out of the JetStream meta group (${view}; a nats-server bootstrap race): restarting it with an empty store`,
+      );
+      await node.stop();
+      rmSync(node.storeDir, { recursive: true, force: true });
+      await node.start();
+    }
+  }
+}
+
 /** Waits until the cluster has a JetStream meta leader (account info answers). */
 async function waitForJetStream(nc: NatsConnection): Promise<void> {
   await until('JetStream cluster (meta leader)', 60_000, async () => {
@@ -313,7 +400,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     inboxPrefix: natsInboxPrefix(role, names),
   });
   const natsEnv = (role: NatsRole) => ({ NATS_USER: natsUserOf(role, names), NATS_PASSWORD: secrets.roles[role] });
-  const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets));
+  const natsServer = options.natsServer ?? resolveNatsServer(repoRoot);
+  const nodes = [0, 1, 2].map((i) => natsNode(i, options, names, secrets, natsServer.path));
   const natsUrl = nodes.map((n) => n.url).join(',');
   const edges: (RoleProcess & { start(): Promise<void> })[] = [];
   const projectors: (RoleProcess & { start(): Promise<void> })[] = [];
@@ -326,14 +414,21 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   };
 
   try {
-    step(`starting NATS nodes ${nodes.map((n) => n.url).join(', ')} (data in ${options.dataDir})`);
-    await Promise.all(nodes.map((n) => n.start()));
+    step(
+      `starting NATS nodes ${nodes.map((n) => n.url).join(', ')} on ${natsServer.version} (${natsServer.path}; data in ${options.dataDir})`,
+    );
+    const bootstrapping = nodes.filter((n) => !existsSync(join(n.storeDir, 'jetstream')));
+    // A fresh cluster starts one node at a time, as a StatefulSet's ordered start does: three nodes that
+    // bootstrap at the same instant can each seed the meta group with a different peer set.
+    if (bootstrapping.length === nodes.length) for (const node of nodes) await node.start();
+    else await Promise.all(nodes.map((n) => n.start()));
     admin = await connectNats(natsUrl, 'rplace-topology', natsAuth('operator'));
     await waitForJetStream(admin);
+    await ensureFullMetaGroup(nodes, options.natsPorts, bootstrapping, step);
     const { outcome, info } = await until('stream with 3 replicas', 60_000, () =>
       applyStreams(admin!, names, { replicas: 3 }),
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}${fatalLines(options.dataDir)}`);
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}${fatalLines(options.dataDir)}; ${await metaViews(nodes, options.natsPorts)}`);
     });
     step(
       `stream ${names.stream}: ${outcome}, replicas ${info.config.num_replicas}, leader ${info.cluster?.leader ?? '?'}`,
@@ -400,6 +495,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       (port, i) => `http://${options.placement?.(`edge${i + 1}`)?.host ?? 'localhost'}:${port}`,
     ),
     canvasId,
+    natsServer,
     natsAuth,
     stop,
   };

@@ -11,16 +11,19 @@
  * then the full replay:
  * - its width, height and byte length are those the log says were in force at its sequence (the initial size, or
  *   the last resize at or before it: `EventStream.sizeAt`), and no byte is outside the palette (a corrupt row);
+ * - its checksum matches: the SHA-256 of the loaded raw canvas equals the row's `canvas_sha256`, written with
+ *   the canvas (migrations/0009_snapshot_checksum.ts; rows from before it have none and skip this check);
  * - its sequence is not past the stream's end (a snapshot of an older stream with the same canvas id);
  * - the stream still holds S+1: the tail's first delivered sequence is exactly S+1 (a stream trimmed past it
  *   cannot give the tail). A rejected event at S+1 still counts: `readPixels` keeps it as an entry that
  *   sets no pixel.
- * Snapshot rows carry no checksum today (migrations/0001_history.ts), so a flipped byte that stays inside
- * the palette is not detected; see BENCHMARKS.md "Recovery".
+ * Every snapshot skipped is named with its reason in `path.rejected`, which `describeRecovery` (the line the
+ * CLI prints and the roles log) includes.
  *
  * The replay reads `readPixels` (columns, no object or string per event): that decode was the limit of the
  * old full replay (profile in BENCHMARKS.md "Recovery").
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CanvasSpec } from '../domain/canvas.ts';
 import { growCanvas, type CanvasSize } from '../domain/resize.ts';
 import type { EventStream, PixelBatch } from '../ports/event-log.ts';
@@ -114,7 +117,7 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
         fail(`does not load (${(error as Error).message})`);
         continue;
       }
-      const bad = badByte(canvas, size, spec.palette?.length);
+      const bad = badByte(canvas, size, spec.palette?.length) ?? badChecksum(canvas, meta.canvasSha256);
       if (bad !== null) {
         fail(bad);
         continue;
@@ -150,11 +153,11 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
   return { ...state, seq: last, events, path: { kind: 'full', reason, rejected } };
 }
 
-/** The one line a CLI prints or a role logs about the path taken. */
+/** The one line a CLI prints or a role logs about the path taken (and any snapshot it skipped, and why). */
 export function describeRecovery(result: Pick<RecoveredCanvas, 'path' | 'events' | 'seq'>): string {
   const p = result.path;
   if (p.kind === 'snapshot')
-    return `from snapshot seq ${p.snapshotSeq} (age ${formatAge(p.ageMs)}) + ${p.tailEvents} events, through seq ${result.seq}`;
+    return `from snapshot seq ${p.snapshotSeq} (age ${formatAge(p.ageMs)}) + ${p.tailEvents} events, through seq ${result.seq}${p.rejected.length > 0 ? `; skipped ${p.rejected.join('; ')}` : ''}`;
   return `full replay: ${p.reason}; ${result.events} events through seq ${result.seq}`;
 }
 
@@ -174,6 +177,14 @@ function badByte(canvas: Uint8Array, size: CanvasSize, colors: number | undefine
       return `byte ${i} is colour ${canvas[i]}, outside the ${colors}-colour palette (corrupt)`;
   }
   return null;
+}
+
+/** The snapshot row's checksum against the loaded canvas (the writer's: SHA-256 of the raw canvas). */
+function badChecksum(canvas: Uint8Array, expected: Uint8Array | null | undefined): string | null {
+  if (expected === null || expected === undefined) return null;
+  const actual = createHash('sha256').update(canvas).digest();
+  if (expected.length === actual.length && timingSafeEqual(actual, expected)) return null;
+  return `checksum mismatch (canvas_sha256 ${Buffer.from(expected).toString('hex').slice(0, 16)}…, canvas hashes to ${actual.toString('hex').slice(0, 16)}…): corrupt, skipped`;
 }
 
 /**

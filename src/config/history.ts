@@ -14,6 +14,12 @@ export const historySchema = z.object({
   SNAPSHOT_MAX_EVENTS: int(1_000, 10_000_000).default(200_000),
   /** Largest batch written to Postgres in one transaction (events). */
   HISTORY_MAX_BATCH: int(1, 50_000).default(5_000),
+  /**
+   * '1': the projector's batch transactions commit with `synchronous_commit = off` (src/adapters/pg/history-
+   * writes.ts): a Postgres crash may lose the last few hundred ms of batches, which the projector then replays
+   * from the stream (the source of truth); never part of a batch.
+   */
+  HISTORY_ASYNC_COMMIT: z.enum(['0', '1']).default('0'),
   PG_POOL_SIZE: int(1, 64).default(4),
   /** Timelapses computed at once by this process (each holds a canvas and streams frames). */
   TIMELAPSE_MAX_CONCURRENT: int(1, 16).default(2),
@@ -37,6 +43,11 @@ export const historySchema = z.object({
 });
 
 export type HistoryConfig = z.output<typeof historySchema>;
+
+/** The history store's write options taken from the configuration (the role and `rplace history rebuild`). */
+export function historyWriteSettings(config: HistoryConfig): { readonly asyncCommit: boolean } {
+  return { asyncCommit: config.HISTORY_ASYNC_COMMIT === '1' };
+}
 
 /** The history projector's settings taken from the configuration: the role and `rplace history rebuild` share them. */
 export function historyProjectorSettings(

@@ -33,6 +33,11 @@ export interface SnapshotMeta {
   readonly pixelCount: number;
   readonly width: number;
   readonly height: number;
+  /**
+   * SHA-256 of the raw canvas, written with it (migrations/0009_snapshot_checksum.ts) and checked by recovery;
+   * null for rows written before the column, absent from stores that keep none.
+   */
+  readonly canvasSha256?: Uint8Array | null;
 }
 
 /** A canvas copy to store, labelled with the sequence it reflects. `canvas` is raw (the store compresses). */

@@ -14,7 +14,7 @@
  *
  * Each test appends its report as one JSON line to test-artifacts/faults/results.jsonl (docs/RELIABILITY.md).
  */
-import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -49,21 +49,32 @@ import {
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
 } from '../helpers/isolation.ts';
-import { PlacementLoad } from './load.ts';
+import { PeakLoad, PlacementLoad, type Load } from './load.ts';
 
-export const WIDTH = 64;
-export const HEIGHT = 64;
-const spec = canvasSpecOf({ CANVAS_WIDTH: WIDTH, CANVAS_HEIGHT: HEIGHT, PALETTE: 'rplace2022' });
 /**
- * `FAULT_LOAD=peak`: the reference design's peak instead of CI's short load: 3,400 users (1 s cooldown, so
- * ~3,333 placements/s offered through both edges), and `verify` keeps the load on after the repair until
- * FAULT_MIN_ACKS (100,000) placements were acknowledged in the run (bounded by FAULT_PEAK_MAX_MS).
+ * `FAULT_LOAD=peak`: the reference design's peak instead of CI's short load: 5,000 users (1 s cooldown) offering
+ * FAULT_RATE (3,333) placements/s open-loop (each user every 1.5 s, so ack latencies up to ~0.5 s do not lower
+ * what is offered) through both edges from their own processes (`PeakLoad`,
+ * test/faults/load-worker.ts), and `verify` keeps the load on after the repair until FAULT_MIN_ACKS (100,000)
+ * placements were acknowledged in the run (bounded by FAULT_PEAK_MAX_MS).
  */
 export const PEAK = process.env.FAULT_LOAD === 'peak';
+/**
+ * The placements land in the top-left 64×64 pixels in both modes. At peak the canvas is 320×320, so the load's
+ * sockets can watch a tile no placement touches (`?view=` of tile (1,1), PROTOCOL.md "Viewport subscriptions")
+ * instead of receiving every pixel: 5,000 sockets fed 3,333 pixels/s would cost the 2-core machine more than the
+ * placements themselves. The observers and the edges' fresh clients still get the whole canvas.
+ */
+export const WIDTH = PEAK ? 320 : 64;
+export const HEIGHT = PEAK ? 320 : 64;
+const AREA = 64;
+const PEAK_VIEW = '256,256,64,64';
+const spec = canvasSpecOf({ CANVAS_WIDTH: WIDTH, CANVAS_HEIGHT: HEIGHT, PALETTE: 'rplace2022' });
+const PEAK_RATE = Number(process.env.FAULT_RATE ?? 3_333);
 const MIN_ACKS = Number(process.env.FAULT_MIN_ACKS ?? (PEAK ? 100_000 : 0));
 const PEAK_MAX_MS = Number(process.env.FAULT_PEAK_MAX_MS ?? 600_000);
 /** WebSocket clients placing (one guest user each), spread over the two edges. */
-export const CLIENTS = Number(process.env.FAULT_CLIENTS ?? (PEAK ? 3_400 : 200));
+export const CLIENTS = Number(process.env.FAULT_CLIENTS ?? (PEAK ? 5_000 : 200));
 /** Clients that track the whole canvas and stay connected through the fault (half on each edge). */
 export const OBSERVERS = 4;
 /**
@@ -342,23 +353,54 @@ export class PositionSampler {
   }
 }
 
+/** CPU time (utime + stime, ms) of each process of the topology by name and pid, read from /proc. */
+function processCpu(fault: Fault): Map<string, { pid: number; ms: number }> {
+  const out = new Map<string, { pid: number; ms: number }>();
+  const { nodes, edges, projectors } = fault.topology;
+  for (const p of [...nodes, ...edges, ...projectors]) {
+    if (p.pid === undefined) continue;
+    try {
+      const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(p.name, { pid: p.pid, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+const cpuAtLoadStart = new WeakMap<Fault, { at: number; cpu: Map<string, { pid: number; ms: number }> }>();
+
+/** % of one core each process used from the load's start to its stop (null: restarted in between, a new pid). */
+function cpuPercent(fault: Fault): Record<string, number | null> {
+  const start = cpuAtLoadStart.get(fault);
+  if (!start) return {};
+  const wall = Date.now() - start.at;
+  const end = processCpu(fault);
+  return Object.fromEntries(
+    [...start.cpu].map(([name, s]) => {
+      const e = end.get(name);
+      return [name, e && e.pid === s.pid ? Math.round(((e.ms - s.ms) / wall) * 100) : null];
+    }),
+  );
+}
+
 /** Starts the load (and the observers) and lets it run `warmMs`. */
 export async function startLoad(
   fault: Fault,
   warmMs = 4_000,
-): Promise<{ load: PlacementLoad; observers: Observers; sampler: PositionSampler }> {
-  const load = new PlacementLoad({
-    edgeUrls: fault.edgeUrls,
-    clients: CLIENTS,
-    width: WIDTH,
-    height: HEIGHT,
-    colors: PALETTES.rplace2022.length,
-  });
+): Promise<{ load: Load; observers: Observers; sampler: PositionSampler }> {
+  const shape = { edgeUrls: fault.edgeUrls, clients: CLIENTS, width: AREA, height: AREA };
+  const colors = PALETTES.rplace2022.length;
+  const load: Load = PEAK
+    ? new PeakLoad({ ...shape, colors, rate: PEAK_RATE, cooldownMs: 1_000, view: PEAK_VIEW })
+    : new PlacementLoad({ ...shape, colors });
   const observers = new Observers(fault.edgeUrls);
   await Promise.all([load.start(), observers.connect()]);
   fault.say(`${CLIENTS} clients and ${OBSERVERS} observers synced; load running`);
   const sampler = new PositionSampler(fault);
-  await sleep(warmMs);
+  cpuAtLoadStart.set(fault, { at: Date.now(), cpu: processCpu(fault) });
+  // At peak the first seconds are the users' spread over their 1.5 s period: warm longer for a steady rate.
+  await sleep(PEAK ? Math.max(warmMs, 10_000) : warmMs);
   expect(load.acked.length, 'placements acknowledged before the fault').toBeGreaterThan(100);
   return { load, observers, sampler };
 }
@@ -392,10 +434,16 @@ interface ProjectionState {
   readonly detail?: string;
 }
 
+function latencyPercentiles(acked: readonly { latencyMs: number }[]): { p50: number; p99: number } {
+  const sorted = Float64Array.from(acked, (a) => a.latencyMs).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** Stops the load and runs every check; appends the report to test-artifacts/faults/results.jsonl. */
 export async function verify(
   fault: Fault,
-  run: { load: PlacementLoad; observers: Observers; sampler: PositionSampler },
+  run: { load: Load; observers: Observers; sampler: PositionSampler },
   options: VerifyOptions,
 ): Promise<Report> {
   const { names, jsm, say } = fault;
@@ -418,6 +466,7 @@ export async function verify(
     history: sampler.caughtUp('history', options.repairedAt, ackedByRepair),
   };
   const loadStoppedAt = Date.now();
+  const cpu = cpuPercent(fault);
   const ackedAfterRepair = load.ackedSince(options.repairedAt);
   say(`load stopped: ${load.acked.length} acks, ${ackedAfterRepair} after the repair`);
 
@@ -488,6 +537,12 @@ export async function verify(
     observerFullCanvases: observers.canvases.reduce((a, b) => a + b, 0) - observers.clients.length,
     // The rate over the whole run and the machine's load average at its end (shared 2-core VM).
     overallPlacementsPerSecond: Math.round(load.acked.length / Math.max(1, (loadStoppedAt - loadStartedAt) / 1000)),
+    afterRepairPlacementsPerSecond: Math.round(
+      ackedAfterRepair / Math.max(1, (loadStoppedAt - options.repairedAt) / 1000),
+    ),
+    ackLatencyMs: latencyPercentiles(load.acked),
+    ...load.describe?.(),
+    cpuPercent: cpu,
     loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
     ...options.extra,
   };

@@ -7,34 +7,18 @@
  * Reproduced once, under the full suite's load (`npm test`, 2026-12-01 12:18, h-perf): 1 of 1,600 fresh sockets
  * closed with 1006 (no close frame) 55 ms after its welcome, as in the issue. Alone on a loaded machine it passed
  * every run (1,600-4,000 fresh sockets, 60-400 placers); `npm run bench -- players --fresh N` saw 0 of 9,000.
- * NOT fixed yet (see the h-perf report): expect it to fail now and then until the edge's upgrade is fixed.
+ * Fixed since: a socket's first writes run after the upgrade's `res.cork` has returned (src/adapters/uws/edge-server.ts).
  */
-import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
+import { edgeProcessForFile } from '../helpers/test-services.ts';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { testNames } from '../helpers/isolation.ts';
-import { freePort, killAllEdgeProcesses, startEdgeProcess, type EdgeProcess } from '../helpers/edge-process.ts';
 
 const names = testNames('freshsockets');
-let nc: NatsConnection;
-let redis: Redis;
-let edge: EdgeProcess;
-
-beforeAll(async () => {
-  ({ nc, redis } = await connectTestServices('test-edge-fresh-sockets'));
-  edge = await startEdgeProcess(names, await freePort());
-}, 120_000);
-
-afterAll(async () => {
-  await edge?.kill();
-  killAllEdgeProcesses();
-  await releaseTestServices({ nc, redis }, names);
-});
-
+const { edge } = edgeProcessForFile(names, 'test-edge-fresh-sockets');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const wsUrl = () => `${edge.url.replace(/^http/, 'ws')}/ws?v=1`;
+
+const wsUrl = () => `${edge().url.replace(/^http/, 'ws')}/ws?v=1`;
 
 /** A guest that places whenever its cooldown allows, until `stop()`; counts its successes. */
 function placer(index: number, stats: { placed: number; lastSeq: number }): { stop(): void } {

@@ -4,7 +4,9 @@
  * uses (`read` → checkStoredEvent → replay). Including with a corrupt newest snapshot (falls back to the
  * older one), with events that should never have been written (one right after the snapshot, one in the
  * tail, one before it: rejected the same way on both paths), with a snapshot past the stream's end, and with
- * a stream that no longer holds the snapshot's next sequence. On the real NATS and Redis.
+ * a stream that no longer holds the snapshot's next sequence, and with a snapshot row on the real Postgres whose
+ * bytes were changed after it was written (checksum mismatch, a byte still inside the palette). On the real
+ * NATS and Redis.
  */
 import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +26,10 @@ import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { EventStream } from '../../src/ports/event-log.ts';
 import type { SnapshotMeta } from '../../src/ports/history.ts';
 import { applyStreams } from '../../streams/apply.ts';
-import { deleteRedisKeys, testNames } from '../helpers/isolation.ts';
+import { connectPg } from '../../src/adapters/pg/connect.ts';
+import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
+import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
+import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, testNames } from '../helpers/isolation.ts';
 
 const W = 64;
 const H = 32;
@@ -182,6 +187,60 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
       kind: 'full',
       reason: expect.stringContaining(`is ${W * 2}×${H}`),
     });
+  });
+
+  it('skips a Postgres snapshot whose checksum no longer matches its canvas, says so, and uses the older one', async () => {
+    const pg = await connectPg(TEST_DATABASE_URL, names.pgSchema, logger);
+    try {
+      await migrateToLatest(pg.pool, names.pgSchema);
+      const history = createPgHistoryStore(pg, logger);
+      const snap = async (seq: number) => ({
+        seq,
+        capturedAt: Date.now() - 90_000,
+        maxPlacedAt: Date.now() - 90_000,
+        pixelCount: 0,
+        width: W,
+        height: H,
+        canvas: await reference(seq),
+      });
+      await history.commit({
+        projection: 'history-projector',
+        expectedSeq: 0,
+        newSeq: newerSeq,
+        rows: [],
+        snapshots: [await snap(olderSeq), await snap(newerSeq)],
+      });
+      const stored = await pg.pool.query<{ seq: string; sha: Buffer | null }>(
+        'SELECT seq, canvas_sha256 AS sha FROM snapshots ORDER BY seq',
+      );
+      expect(stored.rows.map((r) => r.sha?.length)).toEqual([32, 32]);
+      // Unchanged rows verify: the newest is used.
+      const intact = await recoverCanvas({ stream, spec, snapshots: history });
+      expect(intact.path).toMatchObject({ kind: 'snapshot', snapshotSeq: newerSeq, rejected: [] });
+      // One byte of the newest changed to another colour of the palette: every other check still passes.
+      await pg.pool.query(
+        'UPDATE snapshots SET canvas = set_byte(canvas, 17, (get_byte(canvas, 17) + 1) % 32) WHERE seq = $1',
+        [newerSeq],
+      );
+      const result = await recoverCanvas({ stream, spec, snapshots: history });
+      expect(result.path).toMatchObject({ kind: 'snapshot', snapshotSeq: olderSeq });
+      expect(result.path.rejected).toEqual([
+        expect.stringMatching(new RegExp(`^snapshot seq ${newerSeq}: checksum mismatch .*corrupt, skipped$`)),
+      ]);
+      expect(describeRecovery(result)).toMatch(
+        new RegExp(`^from snapshot seq ${olderSeq} .*; skipped snapshot seq ${newerSeq}: checksum mismatch`),
+      );
+      expect(Buffer.from(result.canvas).equals(Buffer.from(await reference(lastSeq)))).toBe(true);
+      // A row from before migration 0009 (no checksum) is verified as before and still used.
+      await pg.pool.query('UPDATE snapshots SET canvas_sha256 = NULL WHERE seq = $1', [newerSeq]);
+      expect((await recoverCanvas({ stream, spec, snapshots: history })).path).toMatchObject({
+        kind: 'snapshot',
+        snapshotSeq: newerSeq,
+      });
+    } finally {
+      await pg.close();
+      await dropSchema(names);
+    }
   });
 
   it('skips a snapshot whose next sequence the stream no longer holds', async () => {

@@ -241,6 +241,17 @@ describe('deploy/k8s', () => {
   const kustomization = parse(read('deploy/k8s/kustomization.yaml')) as { resources: string[] };
   const documents = kustomization.resources.flatMap((file) => k8sDocuments(file));
 
+  it('runs the nats-server the fault suite and npm run topology run (scripts/fetch-nats-server.mjs), in k8s and compose', () => {
+    const pinned = read('scripts/fetch-nats-server.mjs').match(/^const VERSION = '(\d+\.\d+\.\d+)';$/m)?.[1];
+    expect(pinned).toBe('2.10.27');
+    const statefulSet = documents.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'nats');
+    const compose = parse(read('deploy/compose.yaml'), { merge: true }) as { services: Record<string, ComposeService> };
+    expect([
+      statefulSet?.spec.template.spec.containers[0].image,
+      ...['nats1', 'nats2', 'nats3'].map((n) => compose.services[n]?.image),
+    ]).toEqual(Array(4).fill(`nats:${pinned}-alpine`));
+  });
+
   it('follows the NATS chart layout: StatefulSet nats (3 pods, JetStream PVC), headless Service with routes, probes', () => {
     const statefulSet = documents.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'nats');
     expect(statefulSet?.spec.replicas).toBe(3);

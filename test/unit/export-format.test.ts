@@ -16,6 +16,7 @@ import {
 import { saltedUserKey } from '../../src/app/history/user-key.ts';
 import type { PlacementBatch } from '../../src/domain/history/placement-batch.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
+import { UserInterner } from '../../src/domain/history/user-interner.ts';
 
 function batchOf(
   rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
@@ -31,7 +32,9 @@ function batchOf(
     b.placedAt[i] = r.placedAt;
     b.userId[i] = r.userId;
   });
-  return b;
+  // Ids given as strings only: no interned indexes (the COPY parser's batches carry those).
+  const { userIndex: _index, userGeneration: _generation, ...plain } = b;
+  return plain;
 }
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -121,11 +124,18 @@ function copyOutput(
   return Buffer.concat(parts);
 }
 
-function parseAll(bytes: Buffer, cuts: number[], capacity: number): { rows: unknown[]; ended: boolean } {
-  const parser = new PlacementCopyParser();
+function parseAll(
+  bytes: Buffer,
+  cuts: number[],
+  capacity: number,
+  onBatch?: (batch: PlacementBatch) => void,
+  users?: UserInterner,
+): { rows: unknown[]; ended: boolean } {
+  const parser = new PlacementCopyParser(users);
   const rows: unknown[] = [];
   const batch = newParseBatch(capacity);
   const drain = () => {
+    if (batch.count > 0) onBatch?.(batch);
     for (let i = 0; i < batch.count; i++)
       rows.push({
         seq: batch.seq[i],
@@ -185,5 +195,67 @@ describe("the export's streaming binary COPY parser", () => {
     notCopy[0] = 0x51;
     expect(() => parseAll(notCopy, [], 4)).toThrow(/bad signature/);
     expect(parseAll(good.subarray(0, good.length - 5), [], 4).ended).toBe(false);
+  });
+});
+
+describe('user ids interned by the parser', () => {
+  it('gives each distinct id one index and one string, and forgets them all only between batches', () => {
+    const users = new UserInterner(4, 4 * 1024);
+    const bytes = (id: string) => Buffer.from(`..${id}..`);
+    const intern = (id: string) => users.intern(bytes(id), 2, 2 + Buffer.byteLength(id));
+    users.startBatch(2);
+    const a = intern('alice'),
+      e = intern('émile');
+    expect([a, e, intern('alice')]).toEqual([0, 1, 0]);
+    expect(users.ids).toEqual(['alice', 'émile']);
+    users.startBatch(2);
+    expect(users.generation).toBe(0);
+    intern('bob');
+    intern('carol');
+    expect(users.size).toBe(4);
+    users.startBatch(2);
+    expect(users.generation).toBe(1);
+    expect(intern('carol')).toBe(0);
+    expect(() => users.startBatch(5)).toThrow(RangeError);
+  });
+
+  it('CSV from interned indexes is the CSV from the ids, across generations and any cuts', () => {
+    const pool = ['u1', 'a,"b"', 'émile', 'x'.repeat(40), 'u5', 'u6', 'u7', 'u8', 'u9'];
+    const row = fc.record({
+      seq: fc.integer({ min: 1, max: 2 ** 40 }),
+      kind: fc.constantFrom(1, 2),
+      x: fc.integer({ min: 0, max: 32_767 }),
+      y: fc.integer({ min: 0, max: 32_767 }),
+      color: fc.integer({ min: 0, max: 31 }),
+      placedAt: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+      userId: fc.constantFrom(...pool),
+    });
+    const hex = colorHexes(PALETTE_32);
+    fc.assert(
+      fc.property(
+        fc.array(row, { maxLength: 40 }),
+        fc.array(fc.nat(4000), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(rawUserKey, saltedUserKey('s'.repeat(16))),
+        (rows, cuts, capacity, key) => {
+          const indexed = csvFormatter(key, hex);
+          const generations = new Set<number>();
+          let got = '';
+          parseAll(
+            copyOutput(rows),
+            cuts,
+            capacity,
+            (b) => {
+              generations.add(b.userGeneration ?? -1);
+              got += text(indexed.rows(b));
+            },
+            new UserInterner(6, 6 * 1024),
+          );
+          const expected = rows.length === 0 ? '' : text(csvFormatter(key, hex).rows(batchOf(rows)));
+          expect(got).toBe(expected);
+          expect(generations.has(-1)).toBe(false);
+        },
+      ),
+    );
   });
 });

@@ -61,6 +61,7 @@ const META = [
   'pixel_count',
   'width',
   'height',
+  'canvas_sha256',
 ] as const;
 
 function toMeta(row: {
@@ -70,6 +71,7 @@ function toMeta(row: {
   pixel_count: number;
   width: number;
   height: number;
+  canvas_sha256: Uint8Array | null;
 }): SnapshotMeta {
   return {
     seq: Number(row.seq),
@@ -78,6 +80,7 @@ function toMeta(row: {
     pixelCount: Number(row.pixel_count),
     width: row.width,
     height: row.height,
+    canvasSha256: row.canvas_sha256,
   };
 }
 

@@ -19,12 +19,12 @@ import type { PgConnection } from './connect.ts';
 import { createPgHistorySummary } from './history-summary.ts';
 import { createPgSnapshotReads } from './history-snapshots.ts';
 import { createPgTailReads, type TailReadOptions } from './history-tail.ts';
-import { createPgHistoryWrites } from './history-writes.ts';
+import { createPgHistoryWrites, type HistoryWriteOptions } from './history-writes.ts';
 import { createPgPixelHistory } from './pixel-history.ts';
 
 export { compressCanvas, decodeSnapshotCanvas, decompressCanvas } from './history-snapshots.ts';
 
-export type PgHistoryStoreOptions = TailReadOptions;
+export type PgHistoryStoreOptions = TailReadOptions & HistoryWriteOptions;
 
 export function createPgHistoryStore(
   conn: PgConnection,
@@ -34,7 +34,7 @@ export function createPgHistoryStore(
   const tail = createPgTailReads(conn, options);
   const { clearCache: _clearCache, ...tailReads } = tail;
   return {
-    ...createPgHistoryWrites(conn, logger, () => tail.clearCache()),
+    ...createPgHistoryWrites(conn, logger, () => tail.clearCache(), options),
     ...createPgSnapshotReads(conn),
     ...tailReads,
     ...createPgPixelHistory(conn),

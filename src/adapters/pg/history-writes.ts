@@ -10,6 +10,7 @@
  * it), and the `unnest` bulk insert has no Kysely builder; this is the projector's hot path (`npm run bench
  * -- history`), kept as the statements that were measured.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SequenceConflict, StoreRejected } from '../../ports/errors.ts';
@@ -22,10 +23,26 @@ import { iso, isPermanent, reading, unavailable } from './history-sql.ts';
 export type HistoryWrites = Pick<HistoryStore, 'position' | 'commit' | 'reset'>;
 
 /** `onReset` runs inside a reset's transaction, before COMMIT (the tail reads drop their chunk cache). */
+/** SHA-256 of a raw canvas, as `snapshots.canvas_sha256` stores it (recovery recomputes it the same way). */
+function canvasSha256(canvas: Uint8Array): Buffer {
+  return createHash('sha256').update(canvas).digest();
+}
+
+export interface HistoryWriteOptions {
+  /**
+   * Commit the projector's batches with `synchronous_commit = off` (that transaction only): COMMIT returns
+   * before its WAL is flushed. A crash of Postgres may then lose the last few hundred ms of batches, never
+   * part of one: rows, chunks, snapshots and the position go together, so the projector resumes from the
+   * older position and replays those events from the stream, the source of truth (projections rebuild).
+   */
+  readonly asyncCommit?: boolean;
+}
+
 export function createPgHistoryWrites(
   conn: PgConnection,
   logger: Logger,
   onReset: () => void = () => undefined,
+  options: HistoryWriteOptions = {},
 ): HistoryWrites {
   const { pool, db } = conn;
   const ensurePartitions = createPartitioner(conn, logger);
@@ -54,6 +71,7 @@ export function createPgHistoryWrites(
       let broken = false;
       try {
         await client.query('BEGIN');
+        if (options.asyncCommit) await client.query('SET LOCAL synchronous_commit = off');
         const moved =
           expectedSeq === 0
             ? await client.query(
@@ -115,10 +133,20 @@ export function createPgHistoryWrites(
         }
         for (const s of snapshots) {
           // A Buffer/Uint8Array parameter goes as binary: the 4 MB canvas is neither encoded nor copied to text.
+          // The checksum (migrations/0009) is over the raw canvas, for recovery to verify.
           await client.query(
-            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'raw') ON CONFLICT (seq) DO NOTHING`,
-            [s.seq, iso(s.capturedAt), iso(s.maxPlacedAt), s.pixelCount, s.width, s.height, s.canvas],
+            `INSERT INTO snapshots (seq, captured_at, max_placed_at, pixel_count, width, height, canvas, canvas_encoding, canvas_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'raw', $8) ON CONFLICT (seq) DO NOTHING`,
+            [
+              s.seq,
+              iso(s.capturedAt),
+              iso(s.maxPlacedAt),
+              s.pixelCount,
+              s.width,
+              s.height,
+              s.canvas,
+              canvasSha256(s.canvas),
+            ],
           );
         }
         await client.query('COMMIT');

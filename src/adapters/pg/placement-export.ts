@@ -26,13 +26,14 @@ import type { Region } from '../../domain/region.ts';
 import type { PgConnection } from './connect.ts';
 import { COPY_BINARY_SIGNATURE, CopyFormatError } from '../../domain/codecs/copy-binary.ts';
 import { sqlInteger } from './copy-out.ts';
+import { MAX_USER_ID_BYTES, UserInterner } from '../../domain/history/user-interner.ts';
 
 const PG_EPOCH_MS = 946_684_800_000;
 const FIXED_BEFORE_USER = 38;
 const ROW_OVERHEAD = 54;
 
 /** A batch the reader fills (`count` rows of `capacity`), handed out as a `PlacementBatch`. */
-export type ParseBatch = { -readonly [K in keyof PlacementBatch]: PlacementBatch[K] } & { readonly capacity: number };
+export type ParseBatch = { -readonly [K in keyof PlacementBatch]-?: PlacementBatch[K] } & { readonly capacity: number };
 
 export function newParseBatch(capacity: number): ParseBatch {
   return {
@@ -45,6 +46,8 @@ export function newParseBatch(capacity: number): ParseBatch {
     color: new Uint8Array(capacity),
     placedAt: new Float64Array(capacity),
     userId: new Array<string>(capacity),
+    userIndex: new Uint32Array(capacity),
+    userGeneration: 0,
   };
 }
 
@@ -55,8 +58,14 @@ export function newParseBatch(capacity: number): ParseBatch {
  */
 export class PlacementCopyParser {
   private headerDone = false;
-  private rest: Buffer = Buffer.alloc(0);
+  private readonly users: UserInterner;
   ended = false;
+
+  /** `users`: the interner of user ids (a small one in tests, to cross generations). */
+  constructor(users: UserInterner = new UserInterner()) {
+    this.users = users;
+  }
+  private rest: Buffer = Buffer.alloc(0);
 
   /** Appends `chunk`; call `parse` until it returns false before pushing again. */
   push(chunk: Buffer): void {
@@ -91,6 +100,10 @@ export class PlacementCopyParser {
         full = true;
         break;
       }
+      if (batch.count === 0) {
+        this.users.startBatch(batch.capacity);
+        batch.userGeneration = this.users.generation;
+      }
       if (at + FIXED_BEFORE_USER + 4 > b.length) break;
       if (
         fields !== 7 ||
@@ -103,7 +116,8 @@ export class PlacementCopyParser {
         throw new CopyFormatError(`unexpected export row layout at offset ${at}`);
       }
       const userBytes = b.readInt32BE(at + FIXED_BEFORE_USER);
-      if (userBytes < 0 || userBytes > 1024) throw new CopyFormatError(`user_id field of ${userBytes} bytes`);
+      if (userBytes < 0 || userBytes > MAX_USER_ID_BYTES)
+        throw new CopyFormatError(`user_id field of ${userBytes} bytes`);
       const end = at + ROW_OVERHEAD + userBytes;
       if (end > b.length) break;
       const tsAt = at + FIXED_BEFORE_USER + 4 + userBytes;
@@ -114,7 +128,9 @@ export class PlacementCopyParser {
       batch.x[i] = b.readInt16BE(at + 24);
       batch.y[i] = b.readInt16BE(at + 30);
       batch.color[i] = b.readInt16BE(at + 36);
-      batch.userId[i] = b.toString('utf8', at + FIXED_BEFORE_USER + 4, tsAt);
+      const user = this.users.intern(b, at + FIXED_BEFORE_USER + 4, tsAt);
+      batch.userIndex[i] = user;
+      batch.userId[i] = this.users.ids[user] as string;
       const micros = b.readInt32BE(tsAt + 4) * 4_294_967_296 + b.readUInt32BE(tsAt + 8);
       batch.placedAt[i] = Math.round(micros / 1000) + PG_EPOCH_MS;
       at = end;

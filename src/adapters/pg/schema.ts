@@ -25,6 +25,8 @@ export interface HistoryDatabase {
     /** One palette index per pixel when `canvas_encoding` is 'raw'; deflated (rows before 0004) when 'deflate'. */
     canvas: Uint8Array;
     canvas_encoding: ColumnType<'deflate' | 'raw', 'deflate' | 'raw' | undefined, 'deflate' | 'raw'>;
+    /** SHA-256 of the raw canvas (migrations/0009_snapshot_checksum.ts); null on rows written before it. */
+    canvas_sha256: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   };
   /** Packed batches of events (migrations/0003_event_chunks.ts, layout in ./event-chunks.ts). */
   event_chunks: {

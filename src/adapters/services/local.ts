@@ -126,11 +126,13 @@ export interface LocalNatsOptions {
   readonly host?: string;
   /** Command prefix the server runs under, e.g. `['ip', 'netns', 'exec', 'hf-n1']` (it execs: the pid stays the server's). */
   readonly prefix?: readonly string[];
+  /** The nats-server binary (the clustered topology passes the pinned 2.10: deploy/local/nats-server.ts). */
+  readonly binary?: string;
 }
 
 export async function startLocalNats(options: LocalNatsOptions): Promise<LocalService> {
   // NATS_SERVER_BIN picks a server other than the one on PATH (the fault suite pins 2.10: vitest.faults.config.ts).
-  const binary = process.env.NATS_SERVER_BIN || findExecutable('nats-server');
+  const binary = options.binary || process.env.NATS_SERVER_BIN || findExecutable('nats-server');
   if (!binary) throw new ServiceStartFailed(installHint('nats'));
   mkdirSync(options.storeDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';

@@ -30,7 +30,12 @@ import { timelapseFrames } from '../../app/history/timelapse.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import type { ProjectionSource } from '../../ports/event-log.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
-import { historyProjectorSettings, historySchema, type HistoryConfig } from '../../config/history.ts';
+import {
+  historyProjectorSettings,
+  historySchema,
+  historyWriteSettings,
+  type HistoryConfig,
+} from '../../config/history.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor } from '../../domain/names.ts';
 import { UsageError } from '../../exit-codes.ts';
@@ -106,7 +111,7 @@ async function rebuild(opts: { yes?: boolean; force?: boolean }): Promise<void> 
       maxBatch: config.HISTORY_MAX_BATCH,
     });
     const last = await stream.lastSeq();
-    const store = createPgHistoryStore(pg, logger);
+    const store = createPgHistoryStore(pg, logger, historyWriteSettings(config));
     await store.reset(names.consumers.history);
     const controller = new AbortController();
     const source: ProjectionSource = {

@@ -20,6 +20,7 @@
  */
 import type { PaletteColor } from '../palette.ts';
 import type { PlacementBatch } from './placement-batch.ts';
+import { MAX_USER_ID_BYTES } from './user-interner.ts';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -77,10 +78,40 @@ function csvField(value: string): string {
 const utf8 = new TextEncoder();
 const ascii = (text: string): Uint8Array => utf8.encode(text);
 
+/** Writes `n` (0 ≤ n < 100,000: a coordinate) as decimal digits at `at`; returns the offset after them. */
+function writeDigits(out: Uint8Array, at: number, n: number): number {
+  if (n >= 10_000) out[at++] = 0x30 + Math.floor(n / 10_000);
+  if (n >= 1_000) out[at++] = 0x30 + (Math.floor(n / 1_000) % 10);
+  if (n >= 100) out[at++] = 0x30 + (Math.floor(n / 100) % 10);
+  if (n >= 10) out[at++] = 0x30 + (Math.floor(n / 10) % 10);
+  out[at++] = 0x30 + (n % 10);
+  return at;
+}
+
+/** Copies `part` to `out` at `at`; a byte loop beats `TypedArray.set`'s call overhead for parts this short. */
+function put(out: Uint8Array, at: number, part: Uint8Array): number {
+  const n = part.length;
+  if (n > 32) {
+    out.set(part, at);
+    return at + n;
+  }
+  for (let k = 0; k < n; k++) out[at + k] = part[k] as number;
+  return at + n;
+}
+
+/** The longest row besides the user key: 19 (second) + 9 (".fff UTC,") + 9 ("#RRGGBB,\"") + 11 ("x,y") + 2. */
+const CSV_ROW_WITHOUT_KEY = 50;
+/** The longest possible row: a raw id of MAX_USER_ID_BYTES, every byte a quote (doubled), in quotes, a comma. */
+const CSV_ROW_MAX = CSV_ROW_WITHOUT_KEY + 2 * MAX_USER_ID_BYTES + 3;
+/** Bytes of user keys the CSV formatter keeps per interned index (~180,000 hashed keys). */
+const KEY_ARENA_BYTES = 16 << 20;
+
 /**
- * Writes CSV rows as bytes: every part of a row comes from a small table (the second's prefix, the
- * millisecond fraction, the colour, each coordinate's digits, each user's key), copied into one buffer per
- * batch: no string per row, no UTF-8 encode of the whole batch. The hot path of a dataset export.
+ * Writes CSV rows as bytes: every part of a row is copied from a small table (the second's prefix, the
+ * millisecond fraction, the colour, each user's key, memoised per user) or written as digits (coordinates)
+ * into one buffer per batch: no string per row, no UTF-8 encode of the whole batch. The hot path of a
+ * dataset export (bench/export.ts): a sparse table of coordinate strings cost ~1 µs a row (a holey array
+ * of 2,000 entries goes to dictionary mode); digits written directly cost a few ns.
  */
 export function csvFormatter(
   userKey: (userId: string) => string,
@@ -89,55 +120,91 @@ export function csvFormatter(
 ): RowFormatter {
   const fractions = FRACTIONS.map((f) => ascii(`${f} UTC,`));
   const colors = colorHex.map((c) => ascii(`${c},"`));
-  const digits: Uint8Array[] = [];
-  const number = (n: number): Uint8Array => (digits[n] ??= ascii(String(n)));
   let keys = new Map<string, Uint8Array>();
+  let longestKey = 0;
   const keyOf = (userId: string): Uint8Array => {
     let key = keys.get(userId);
     if (key === undefined) {
       key = ascii(`${csvField(userKey(userId))},`);
       if (keys.size >= cacheEntries) keys = new Map();
       keys.set(userId, key);
+      if (key.length > longestKey) longestKey = key.length;
     }
     return key;
   };
+  // Keys by interned user index (PlacementBatch.userIndex), in one flat arena: bounded by KEY_ARENA_BYTES,
+  // forgotten when full or when the reader's generation changes. `places` holds (start, length) pairs side
+  // by side, so a row's lookup touches one cache line there and one in the arena.
+  const arena = Buffer.allocUnsafe(KEY_ARENA_BYTES);
+  let arenaUsed = 0;
+  let places = new Int32Array(2048).fill(-1);
+  let generation = -1;
+  const forgetIndexes = () => {
+    places.fill(-1);
+    arenaUsed = 0;
+  };
+  /** Copies user `index`'s key to `out` at `at` (making it the first time); returns the offset after it. */
+  const putKeyOf = (out: Buffer, at: number, index: number, userId: string): number => {
+    if (2 * index >= places.length) {
+      let size = places.length;
+      while (size <= 2 * index) size *= 2;
+      const grown = new Int32Array(size).fill(-1);
+      grown.set(places);
+      places = grown;
+    }
+    let start = places[2 * index] as number;
+    if (start < 0) {
+      const key = ascii(`${csvField(userKey(userId))},`);
+      if (key.length > longestKey) longestKey = key.length;
+      if (arenaUsed + key.length > arena.length) forgetIndexes();
+      start = arenaUsed;
+      arena.set(key, start);
+      arenaUsed += key.length;
+      places[2 * index] = start;
+      places[2 * index + 1] = key.length;
+    }
+    const n = places[2 * index + 1] as number;
+    // Buffer#copy for a hashed key (89 bytes): a byte loop measured slower there, faster for short raw ids.
+    if (n > 32) return at + arena.copy(out, at, start, start + n);
+    for (let k = 0; k < n; k++) out[at + k] = arena[start + k] as number;
+    return at + n;
+  };
   let second = Number.NaN;
-  let secondBytes: Uint8Array = new Uint8Array(0);
+  const secondBytes = new Uint8Array(19);
   const seconds = new SecondCache();
   return {
     head: CSV_HEADER,
     rows(b) {
-      let out = new Uint8Array(b.count * 160 + 64);
+      const indexes = b.userIndex;
+      if (indexes && b.userGeneration !== generation) {
+        generation = b.userGeneration ?? 0;
+        forgetIndexes();
+      }
+      // Sized for the longest key seen so far (hashed keys are all 89 bytes) plus room for one row with the
+      // longest possible key (a raw id of 1 KB, quotes doubled); grown only if a new longer key shows up.
+      let out = Buffer.allocUnsafe(b.count * (CSV_ROW_WITHOUT_KEY + Math.max(longestKey, 90)) + CSV_ROW_MAX);
       let at = 0;
       for (let i = 0; i < b.count; i++) {
         const ms = b.placedAt[i] as number;
         const s = Math.floor(ms / 1000);
         if (s !== second) {
           second = s;
-          secondBytes = ascii(seconds.prefix(ms, false));
+          secondBytes.set(ascii(seconds.prefix(ms, false)));
         }
-        const fraction = fractions[ms - s * 1000] as Uint8Array;
-        const key = keyOf(b.userId[i] as string);
-        const color = colors[b.color[i] as number] as Uint8Array;
-        const x = number(b.x[i] as number),
-          y = number(b.y[i] as number);
-        const need = secondBytes.length + fraction.length + key.length + color.length + x.length + y.length + 3;
-        if (at + need > out.length) {
-          const grown = new Uint8Array(Math.max(out.length * 2, at + need));
+        if (at + CSV_ROW_MAX > out.length) {
+          const grown = Buffer.allocUnsafe(out.length * 2 + CSV_ROW_MAX);
           grown.set(out.subarray(0, at));
           out = grown;
         }
-        out.set(secondBytes, at);
-        at += secondBytes.length;
-        for (let k = 0; k < fraction.length; k++) out[at++] = fraction[k] as number;
-        if (key.length > 24) {
-          out.set(key, at);
-          at += key.length;
-        } else for (let k = 0; k < key.length; k++) out[at++] = key[k] as number;
-        for (let k = 0; k < color.length; k++) out[at++] = color[k] as number;
-        for (let k = 0; k < x.length; k++) out[at++] = x[k] as number;
+        for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
+        at = put(out, at + 19, fractions[ms - s * 1000] as Uint8Array);
+        at = indexes
+          ? putKeyOf(out, at, indexes[i] as number, b.userId[i] as string)
+          : put(out, at, keyOf(b.userId[i] as string));
+        at = put(out, at, colors[b.color[i] as number] as Uint8Array);
+        at = writeDigits(out, at, b.x[i] as number);
         out[at++] = 0x2c;
-        for (let k = 0; k < y.length; k++) out[at++] = y[k] as number;
+        at = writeDigits(out, at, b.y[i] as number);
         out[at++] = 0x22;
         out[at++] = 0x0a;
       }

@@ -13,4 +13,11 @@ export interface PlacementBatch {
   /** ms since the epoch. */
   readonly placedAt: Float64Array;
   readonly userId: string[];
+  /**
+   * Optional, from readers that intern ids (src/domain/history/user-interner.ts): row i's user as an index
+   * that stands for `userId[i]` while `userGeneration` is unchanged, so a formatter can cache per user
+   * without hashing a string per row.
+   */
+  readonly userIndex?: Uint32Array;
+  readonly userGeneration?: number;
 }

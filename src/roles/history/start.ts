@@ -13,7 +13,7 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createHistoryProjector, type ProjectorObserver } from '../../app/history/projector.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { canvasSpecOf, eventBoundsOf, natsAuthOf } from '../../config/common.ts';
-import { historyProjectorSettings, type HistoryConfig } from '../../config/history.ts';
+import { historyProjectorSettings, historyWriteSettings, type HistoryConfig } from '../../config/history.ts';
 import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
@@ -39,7 +39,7 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
     await ensureStream(nc, names);
     answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
 
-    const store = createPgHistoryStore(pg, log);
+    const store = createPgHistoryStore(pg, log, historyWriteSettings(config));
     const stream = createNatsEventStream(nc, names, {
       canvas: eventBoundsOf(canvasSpecOf(config)),
       reader: 'history-tail',
