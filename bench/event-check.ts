@@ -8,7 +8,7 @@
  * the best round of each, and their ratio. Pure CPU: no services.
  */
 import { parseArgs } from 'node:util';
-import { checkEvent, checkStoredEvent, encodeEvent, EventKind } from '../proto/event-codec.ts';
+import { checkEvent, checkStoredEvent, encodeEvent, EventKind, SubjectClass } from '../proto/event-codec.ts';
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '5' } },
@@ -38,7 +38,7 @@ function time(check: (bytes: Uint8Array) => number): number {
 }
 
 const layoutOnly = (bytes: Uint8Array) => checkEvent(bytes);
-const full = (bytes: Uint8Array) => checkStoredEvent(bytes, bounds, now, false);
+const full = (bytes: Uint8Array) => checkStoredEvent(bytes, bounds, now, SubjectClass.Placement);
 time(layoutOnly); // warm-up of both paths
 time(full);
 const before: number[] = [];

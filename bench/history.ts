@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { EventKind } from '../proto/event-codec.ts';
+import { EventKind, type CanvasEvent } from '../proto/event-codec.ts';
 import { connectPg } from '../src/adapters/pg/connect.ts';
 import { copyRows } from '../src/adapters/pg/copy-out.ts';
 import { compressCanvas, createPgHistoryStore, decompressCanvas } from '../src/adapters/pg/history-store.ts';
@@ -106,9 +106,9 @@ try {
       [
         b.map((e) => e.seq),
         b.map((e) => e.event.kind),
-        b.map((e) => e.event.x),
-        b.map((e) => e.event.y),
-        b.map((e) => e.event.color),
+        b.map((e) => (e.event as CanvasEvent).x),
+        b.map((e) => (e.event as CanvasEvent).y),
+        b.map((e) => (e.event as CanvasEvent).color),
         b.map((e) => e.event.userId),
         b.map((e) => new Date(e.event.placedAt).toISOString()),
         b.map((e) => new Date(e.storedAt).toISOString()),

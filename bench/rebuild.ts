@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
-import { EventKind } from '../proto/event-codec.ts';
+import { EventKind, isPixelEvent } from '../proto/event-codec.ts';
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../src/adapters/nats/event-stream.ts';
@@ -229,11 +229,7 @@ try {
   const before = await phase('before-read-decode', async () => {
     const canvas = createCanvas(spec);
     for await (const batch of stream.read(1, { untilSeq: EVENTS }))
-      replay(
-        canvas,
-        spec.width,
-        batch.map((e) => e.event),
-      );
+      replay(canvas, spec.width, batch.map((e) => e.event).filter(isPixelEvent));
     return Buffer.from(canvas);
   });
   const beforeMs = performance.now() - t;

@@ -24,5 +24,10 @@ export const CloseCode = {
   SessionEnded: 4004,
   /** The account was banned: the socket is closed; it may reconnect to watch, placements are refused with `banned`. */
   Banned: 4005,
+  /**
+   * The canvas grew while this socket showed a viewport (`view`): the tile grid changed, so the socket is
+   * closed; reconnect at once with `since` (a whole canvas of the new size comes back), then send `view` again.
+   */
+  CanvasResized: 4006,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

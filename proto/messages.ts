@@ -98,4 +98,20 @@ export interface PongMessage {
   readonly type: 'pong';
 }
 
-export type ServerControlMessage = WelcomeMessage | SuccessMessage | ErrorMessage | PongMessage;
+/**
+ * The canvas grew at stream sequence `seq` (an operator's `rplace canvas resize`): a client that reflects
+ * `seq - 1` grows its canvas (the old one lands at (`originX`, `originY`), new pixels are colour 0) and then
+ * reflects `seq`; one that reflects less has a gap (send `resume`). Sent on the live topic between the
+ * `pixels` frame ending at `seq - 1` and the first one after `seq`. Viewport clients are closed with
+ * `CanvasResized` (4006) instead, and reconnect for the new tile grid.
+ */
+export interface ResizedMessage {
+  readonly type: 'resized';
+  readonly seq: number;
+  readonly width: number;
+  readonly height: number;
+  readonly originX: number;
+  readonly originY: number;
+}
+
+export type ServerControlMessage = WelcomeMessage | SuccessMessage | ErrorMessage | PongMessage | ResizedMessage;

@@ -18,6 +18,7 @@ import type {
   CanvasInfo,
   ErrorMessage,
   PongMessage,
+  ResizedMessage,
   ServerControlMessage,
   SuccessMessage,
   WelcomeMessage,
@@ -68,12 +69,23 @@ export const ErrorMessageSchema = z.object({
 
 export const PongMessageSchema = z.object({ type: z.literal('pong') }) satisfies z.ZodMiniType<PongMessage>;
 
+const coordinate = z.int().check(z.minimum(0), z.maximum(65_535));
+export const ResizedMessageSchema = z.object({
+  type: z.literal('resized'),
+  seq,
+  width: side,
+  height: side,
+  originX: coordinate,
+  originY: coordinate,
+}) satisfies z.ZodMiniType<ResizedMessage>;
+
 /** Every JSON message an edge of this version sends. Types outside it are ignored by clients (PROTOCOL.md). */
 export const ServerControlMessageSchema = z.discriminatedUnion('type', [
   WelcomeMessageSchema,
   SuccessMessageSchema,
   ErrorMessageSchema,
   PongMessageSchema,
+  ResizedMessageSchema,
 ]);
 
 /** The `type` of each message above. */
@@ -82,6 +94,7 @@ export const SERVER_MESSAGE_TYPES: readonly string[] = [
   'success',
   'error',
   'pong',
+  'resized',
 ] satisfies readonly ServerControlMessage['type'][];
 
 /** A readable account of a failed parse (`✖ <issue> → at <path>` per issue). */

@@ -17,8 +17,9 @@
  *   status request; answers it (`allow_responses`).
  * - projectors: their own durable (create, pull, ack on `$JS.ACK.<stream>.<durable>.>`); status answers.
  * - operator (`rplace` CLI, migrations, `streams apply`): the whole JetStream API (create, update, delete
- *   streams), moderation events `rplace.<c>.mod.*.*`, every control subject (status requests, bans as
- *   `revoke.user`). It never places pixels.
+ *   streams), moderation events `rplace.<c>.mod.*.*`, canvas resizes `rplace.<c>.ops.resize` (no other identity
+ *   may: a resize changes every projection), every control subject (status requests, bans as `revoke.user`).
+ *   It never places pixels.
  * Replies: each identity connects with its own `inboxPrefix` and may subscribe only under it, so no identity
  * reads another's JetStream API answers, pulled messages, PubAcks or status replies (a shared `_INBOX.>`
  * would let it). Nobody publishes to an inbox except as `allow_responses` (one reply per request received).
@@ -64,6 +65,8 @@ function streamReader(names: Names, ownDurable: string | null): { allow: string[
   const allow = [
     `${api}.INFO`,
     `${api}.STREAM.INFO.${s}`,
+    // The resizes, one by one (src/adapters/nats/resize-timeline.ts): a read of messages every reader already sees.
+    `${api}.STREAM.MSG.GET.${s}`,
     // nats.js v3 names ephemeral consumers (CREATE.<stream>.<name>[.<filter>]) and durables alike.
     `${api}.CONSUMER.CREATE.${s}.>`,
     `${api}.CONSUMER.INFO.${s}.*`,
@@ -89,7 +92,9 @@ export function rolePermissions(role: NatsRole, names: Names): RolePermissions {
   switch (role) {
     case 'operator':
       return {
-        publish: { allow: ['$JS.API.>', names.moderationSubjects, `rplace-ctl.${names.canvasId}.>`] },
+        publish: {
+          allow: ['$JS.API.>', names.moderationSubjects, names.resizeSubject, `rplace-ctl.${names.canvasId}.>`],
+        },
         subscribe: { allow: [inboxOf(role, names)] },
       };
     case 'edge': {

@@ -15,6 +15,7 @@ import { SequenceConflict } from '../ports/errors.ts';
 import type { ProjectionLog } from '../ports/logger.ts';
 import type { BitmapWriter, SequencedPixel } from '../ports/bitmap.ts';
 import type { EventStream, ProjectionSource, StoredEvent } from '../ports/event-log.ts';
+import { EventKind } from '../../proto/event-codec.ts';
 import {
   describeRecovery,
   recoverCanvas,
@@ -64,12 +65,32 @@ export async function rebuildBitmap(
   const started = performance.now();
   const recovered = await recoverCanvas(deps, options);
   if (options.signal?.aborted) throw new RebuildAborted(`rebuild aborted at sequence ${recovered.seq}`);
-  await deps.store.replaceAll(recovered.canvas, recovered.seq);
+  await deps.store.replaceAll(recovered.canvas, recovered.seq, recovered);
   return { seq: recovered.seq, events: recovered.events, ms: performance.now() - started, path: recovered.path };
 }
 
-function toPixel(stored: StoredEvent): SequencedPixel {
-  return { seq: stored.seq, x: stored.event.x, y: stored.event.y, color: stored.event.color };
+/**
+ * Writes a batch in order: its pixels in as few `apply` calls as there are resizes + 1, each resize between
+ * them (`BitmapWriter.resize`). Resolves to the stored sequence.
+ */
+async function applyBatch(
+  store: BitmapWriter,
+  batch: readonly StoredEvent[],
+  expected: number | null,
+): Promise<number> {
+  let pixels: SequencedPixel[] = [];
+  let stored = expected;
+  for (const { seq, event } of batch) {
+    if (event.kind !== EventKind.CanvasResized) {
+      pixels.push({ seq, x: event.x, y: event.y, color: event.color });
+      continue;
+    }
+    if (pixels.length > 0 || stored === null) stored = await store.apply(pixels, stored);
+    pixels = [];
+    stored = await store.resize(seq, event, stored);
+  }
+  if (pixels.length > 0 || stored === expected) stored = await store.apply(pixels, stored);
+  return stored as number;
 }
 
 export interface BitmapProjectionDeps {
@@ -121,20 +142,19 @@ export async function runBitmapProjection(deps: BitmapProjectionDeps, signal: Ab
     log.warn({ reason, foundSeq: found, expectedSeq: expected }, 'replaying the gap the bitmap store lost');
     let seq = found;
     for await (const batch of deps.stream.read(found + 1, { untilSeq: expected, signal })) {
-      seq = await store.apply(batch.map(toPixel), seq);
+      seq = await applyBatch(store, batch, seq);
     }
     return seq;
   }
 
   async function handle(batch: readonly StoredEvent[]): Promise<void> {
     await serial(async () => {
-      const pixels: SequencedPixel[] = batch.map(toPixel);
       try {
-        expected = await store.apply(pixels, expected);
+        expected = await applyBatch(store, batch, expected);
       } catch (error) {
         if (!(error instanceof SequenceConflict)) throw error;
         expected = await repair(error.found, error.message);
-        expected = await store.apply(pixels, expected);
+        expected = await applyBatch(store, batch, expected);
       }
       deps.onApplied?.(expected, batch.length);
     });

@@ -9,7 +9,8 @@
  *
  * A snapshot is used only when it verifies, otherwise the next older one is tried (at most `maxCandidates`),
  * then the full replay:
- * - its width, height and byte length are the canvas's, and no byte is outside the palette (a corrupt row);
+ * - its width, height and byte length are those the log says were in force at its sequence (the initial size, or
+ *   the last resize at or before it: `EventStream.sizeAt`), and no byte is outside the palette (a corrupt row);
  * - its checksum matches: the SHA-256 of the loaded raw canvas equals the row's `canvas_sha256`, written with
  *   the canvas (migrations/0009_snapshot_checksum.ts; rows from before it have none and skip this check);
  * - its sequence is not past the stream's end (a snapshot of an older stream with the same canvas id);
@@ -24,6 +25,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CanvasSpec } from '../domain/canvas.ts';
+import { growCanvas, type CanvasSize } from '../domain/resize.ts';
 import type { EventStream, PixelBatch } from '../ports/event-log.ts';
 import type { HistoryStore } from '../ports/history.ts';
 
@@ -43,6 +45,9 @@ export type RecoveryPath =
 
 export interface RecoveredCanvas {
   readonly canvas: Uint8Array;
+  /** The size in force at `seq` (resizes in the replayed range included). */
+  readonly width: number;
+  readonly height: number;
   /** Last sequence the canvas reflects: the last one delivered (the snapshot's when the tail is empty). */
   readonly seq: number;
   /** Events replayed (tail only on the snapshot path). */
@@ -52,7 +57,7 @@ export interface RecoveredCanvas {
 
 export interface RecoverDeps {
   readonly stream: EventStream;
-  /** With `palette`, a snapshot byte outside it fails verification. */
+  /** The INITIAL size (before any resize in the log); with `palette`, a snapshot byte outside it fails verification. */
   readonly spec: Pick<CanvasSpec, 'width' | 'height'> & Partial<Pick<CanvasSpec, 'palette'>>;
   readonly snapshots?: SnapshotSource;
   /** ms since the epoch, for the snapshot's age (default Date.now). */
@@ -100,8 +105,9 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
       if (meta === null) break;
       maxSeq = meta.seq - 1;
       const fail = (why: string) => rejected.push(`snapshot seq ${meta.seq}: ${why}`);
-      if (meta.width !== spec.width || meta.height !== spec.height) {
-        fail(`is ${meta.width}×${meta.height}, not ${spec.width}×${spec.height}`);
+      const size = (await deps.stream.sizeAt(meta.seq)).size;
+      if (meta.width !== size.width || meta.height !== size.height) {
+        fail(`is ${meta.width}×${meta.height}, not ${size.width}×${size.height} (the size at its sequence)`);
         continue;
       }
       let canvas: Uint8Array;
@@ -111,7 +117,7 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
         fail(`does not load (${(error as Error).message})`);
         continue;
       }
-      const bad = badByte(canvas, spec) ?? badChecksum(canvas, meta.canvasSha256);
+      const bad = badByte(canvas, size, spec.palette?.length) ?? badChecksum(canvas, meta.canvasSha256);
       if (bad !== null) {
         fail(bad);
         continue;
@@ -121,9 +127,10 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
           fail('is past the end of the stream (a snapshot of another stream?)');
           continue;
         }
-        const { events, last } = await replayInto(canvas, spec.width, deps.stream, meta.seq, targetSeq, options);
+        const state = { canvas, width: size.width, height: size.height };
+        const { events, last } = await replayInto(state, deps.stream, meta.seq, targetSeq, options);
         return {
-          canvas,
+          ...state,
           seq: last,
           events,
           path: {
@@ -141,9 +148,9 @@ export async function recoverCanvas(deps: RecoverDeps, options: RecoverOptions =
     }
     if (rejected.length > 0) reason = `no snapshot verified (${rejected.join('; ')})`;
   }
-  const canvas = new Uint8Array(spec.width * spec.height);
-  const { events, last } = await replayInto(canvas, spec.width, deps.stream, 0, targetSeq, options);
-  return { canvas, seq: last, events, path: { kind: 'full', reason, rejected } };
+  const state = { canvas: new Uint8Array(spec.width * spec.height), width: spec.width, height: spec.height };
+  const { events, last } = await replayInto(state, deps.stream, 0, targetSeq, options);
+  return { ...state, seq: last, events, path: { kind: 'full', reason, rejected } };
 }
 
 /** The one line a CLI prints or a role logs about the path taken (and any snapshot it skipped, and why). */
@@ -161,10 +168,9 @@ function formatAge(ms: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-function badByte(canvas: Uint8Array, spec: RecoverDeps['spec']): string | null {
-  if (canvas.length !== spec.width * spec.height)
-    return `holds ${canvas.length} bytes, not ${spec.width * spec.height}`;
-  const colors = spec.palette?.length;
+function badByte(canvas: Uint8Array, size: CanvasSize, colors: number | undefined): string | null {
+  if (canvas.length !== size.width * size.height)
+    return `holds ${canvas.length} bytes, not ${size.width * size.height}`;
   if (colors === undefined) return null;
   for (let i = 0; i < canvas.length; i++) {
     if ((canvas[i] as number) >= colors)
@@ -186,8 +192,7 @@ function badChecksum(canvas: Uint8Array, expected: Uint8Array | null | undefined
  * delivered (`afterSeq` when none). Throws `TailGap` when the stream does not start at `afterSeq+1`.
  */
 async function replayInto(
-  canvas: Uint8Array,
-  width: number,
+  state: ColumnsCanvas,
   stream: EventStream,
   afterSeq: number,
   targetSeq: number,
@@ -203,7 +208,7 @@ async function replayInto(
       throw new TailGap(`the stream no longer holds seq ${afterSeq + 1} (its tail starts at ${batch.seqs[0]})`);
     }
     first = false;
-    applyColumns(canvas, width, batch);
+    applyColumns(state, batch);
     last = batch.count > 0 ? (batch.seqs[batch.count - 1] as number) : last;
     events += batch.count;
     options.onProgress?.({ seq: last, targetSeq, events });
@@ -211,10 +216,33 @@ async function replayInto(
   return { events, last };
 }
 
-/** The shared replay rule (src/domain/canvas.ts `replay`) on columns: the last write to a pixel wins. */
-function applyColumns(canvas: Uint8Array, stride: number, batch: PixelBatch): void {
-  const { count, setsPixel, xs, ys, colors } = batch;
-  for (let i = 0; i < count; i++) {
-    if (setsPixel[i] === 1) canvas[(ys[i] as number) * stride + (xs[i] as number)] = colors[i] as number;
+/** A canvas that columns are applied to; a resize replaces `canvas` and the size. */
+export interface ColumnsCanvas {
+  canvas: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * The shared replay rule (src/domain/canvas.ts `replay`) on columns: the last write to a pixel wins, and a
+ * resize grows the canvas between the entries around it (src/domain/resize.ts `growCanvas`).
+ */
+export function applyColumns(state: ColumnsCanvas, batch: PixelBatch): void {
+  const { count, setsPixel, xs, ys, colors, resizes } = batch;
+  let from = 0;
+  for (let r = 0; r <= resizes.length; r++) {
+    const resize = resizes[r];
+    const to = resize ? resize.index : count;
+    const canvas = state.canvas;
+    const stride = state.width;
+    for (let i = from; i < to; i++) {
+      if (setsPixel[i] === 1) canvas[(ys[i] as number) * stride + (xs[i] as number)] = colors[i] as number;
+    }
+    if (resize) {
+      state.canvas = growCanvas(state.canvas, state, resize.resize);
+      state.width = resize.resize.width;
+      state.height = resize.resize.height;
+      from = resize.index + 1;
+    }
   }
 }

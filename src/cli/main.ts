@@ -12,6 +12,7 @@ import { registerHistory } from './commands/history.ts';
 import { registerMod } from './commands/mod.ts';
 import { registerModRoles } from './commands/mod-roles.ts';
 import { registerBitmap } from './commands/bitmap.ts';
+import { registerCanvas } from './commands/canvas.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStreams } from './commands/streams.ts';
 
@@ -26,6 +27,7 @@ const groups: ((program: Command) => void)[] = [
   registerModRoles,
   registerStreams,
   registerBitmap,
+  registerCanvas,
   registerStatus,
 ];
 for (const register of groups) register(program);

@@ -21,7 +21,8 @@ import { CanvasEncoding, decodeFrame, FrameDecodeError, FrameType, type PixelsFr
 import type { TileFrame, TilePixelsFrame } from '../../proto/tile-frames.ts';
 import { tileGrid, tilesOf } from '../domain/edge/view-tiles.ts';
 import { TileView } from './tile-view.ts';
-import type { ErrorMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
+import type { ErrorMessage, ResizedMessage, SuccessMessage, WelcomeMessage } from '../../proto/messages.ts';
+import { growCanvas } from '../domain/resize.ts';
 import { PROTOCOL_VERSION } from '../../proto/version.ts';
 import { CloseCode } from '../../proto/close-codes.ts';
 import { reconnectDelay, type Backoff } from './backoff.ts';
@@ -64,6 +65,11 @@ export interface ClientOptions {
   onCanvas?(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void;
   /** A batch just applied; the client's `seq` is now `frame.lastSeq`. */
   onPixels?(frame: PixelsFrame): void;
+  /**
+   * The canvas grew at `resized.seq` (an operator's resize; proto/PROTOCOL.md "Canvas resizes"): the client's
+   * canvas, `width`, `height` and `welcome.canvasInfo` are already the new ones. `onCanvas` is called too.
+   */
+  onResized?(resized: ResizedMessage): void;
   /**
    * Show only this part of the canvas (see `setView`); absent: the whole canvas. Outside the view the
    * client's canvas is stale.
@@ -124,6 +130,8 @@ export class RplaceClient {
   #viewTimer: ReturnType<typeof setTimeout> | undefined;
   /** The view the current connection's URL asked for (`?view=`): the edge starts there, nothing to send. */
   #viewInUrl: ViewRect | null = null;
+  /** Closed with 4006 (the canvas grew under a viewport): reconnect whole-canvas first. */
+  #resizedAway = false;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -279,7 +287,10 @@ export class RplaceClient {
     }
     if (this.#stopped) return;
     const wsBase = this.#base.replace(/^http/, 'ws');
-    const v = this.#view;
+    // After a resize (4006) the first connect is a whole-canvas one: its `canvas` frame brings the new size
+    // (and `onCanvas`); the view follows the welcome, on the new tile grid.
+    const v = this.#resizedAway ? null : this.#view;
+    this.#resizedAway = false;
     const view = v ? `&view=${v.x},${v.y},${v.width},${v.height}` : '';
     const url = `${wsBase}/ws?v=${PROTOCOL_VERSION}${this.seq >= 0 ? `&since=${this.seq}` : ''}${view}`;
     this.#viewInUrl = v;
@@ -303,6 +314,10 @@ export class RplaceClient {
         this.#stopped = true;
         this.#setStatus('incompatible', event.reason);
         return;
+      }
+      if (event.code === CloseCode.CanvasResized) {
+        this.#resizedAway = true;
+        this.#tiles = null;
       }
       if (!this.#stopped) this.#scheduleReconnect(`closed ${event.code} ${event.reason}`);
     };
@@ -468,6 +483,9 @@ export class RplaceClient {
         }
         return;
       }
+      case 'resized':
+        this.#onResized(message);
+        return;
       case 'pong': {
         const resolve = this.#pings.shift();
         const sentAt = this.#pingSentAt.shift();
@@ -475,6 +493,30 @@ export class RplaceClient {
         return;
       }
     }
+  }
+
+  /** The resume rules for `resized` (PROTOCOL.md): apply at `seq + 1`, skip when old, resume on a gap. */
+  #onResized(message: ResizedMessage): void {
+    if (this.seq < 0 || message.seq <= this.seq) return; // no base yet (a canvas comes first), or old
+    if (message.seq > this.seq + 1) {
+      if (!this.#resumePending) {
+        this.#resumePending = true;
+        this.#setStatus('syncing', `gap after ${this.seq}`);
+        this.#socket?.send(JSON.stringify({ type: 'resume', since: this.seq }));
+      }
+      return;
+    }
+    const grown = this.canvas
+      ? growCanvas(this.canvas, { width: this.width, height: this.height }, message)
+      : undefined;
+    if (this.welcome)
+      this.welcome = {
+        ...this.welcome,
+        canvasInfo: { ...this.welcome.canvasInfo, width: message.width, height: message.height, seq: message.seq },
+      };
+    this.#tiles = null; // the tile grid changed; a viewport socket is closed with 4006 and asks for its view anew
+    this.#setCanvas(message.seq, message.width, message.height, grown);
+    this.#options.onResized?.(message);
   }
 
   #setCanvas(seq: number, width: number, height: number, canvas: Uint8Array | undefined): void {

@@ -5,8 +5,11 @@
  * spatially (`rplace.main.px.3.*`), and the `<canvas>` token lets several canvases share one NATS account.
  * Moderation events (`PixelRestored`) go to `rplace.<canvas>.mod.<tileX>.<tileY>`: a subject of their own, so
  * NATS permissions can tell them apart (streams/permissions.ts: placements from edges, moderation events from the
- * operator and the edges' moderator console).
+ * operator and the edges' moderator console). Canvas resizes (`CanvasResized`) go to `rplace.<canvas>.ops.resize`,
+ * which only the operator identity may publish to.
  */
+import { SubjectClass } from '../../proto/event-codec.ts';
+
 export const TILE_SIZE = 256;
 
 export interface Names {
@@ -36,15 +39,22 @@ export interface Names {
   readonly moderationSubjects: string;
   /** True when a stored message's subject is a moderation subject (`rplace.<canvas>.mod.…`). */
   isModerationSubject(subject: string): boolean;
+  /** Where canvas resizes (`CanvasResized`) are stored: the operator's subject alone. */
+  readonly resizeSubject: string;
+  /** Which family of subjects a stored message's subject belongs to (what `checkStoredEvent` checks its kind against). */
+  subjectClass(subject: string): SubjectClass;
   cooldownKey(userId: string): string;
   readonly canvasKey: string;
   readonly canvasSeqKey: string;
+  /** The size the Redis bitmap is at (`<width>x<height>`; absent: the initial size). */
+  readonly canvasSizeKey: string;
 }
 
 export function namesFor(canvasId: string): Names {
   const redisPrefix = `rplace:${canvasId}:`;
   const tile = (x: number, y: number) => `${Math.floor(x / TILE_SIZE)}.${Math.floor(y / TILE_SIZE)}`;
   const modPrefix = `rplace.${canvasId}.mod.`;
+  const resizeSubject = `rplace.${canvasId}.ops.resize`;
   return {
     canvasId,
     stream: `RPLACE_${canvasId}`,
@@ -63,8 +73,16 @@ export function namesFor(canvasId: string): Names {
     placementSubjects: `rplace.${canvasId}.px.>`,
     moderationSubjects: `${modPrefix}>`,
     isModerationSubject: (subject) => subject.startsWith(modPrefix),
+    resizeSubject,
+    subjectClass: (subject) =>
+      subject.startsWith(modPrefix)
+        ? SubjectClass.Moderation
+        : subject === resizeSubject
+          ? SubjectClass.Resize
+          : SubjectClass.Placement,
     cooldownKey: (userId) => `${redisPrefix}cooldown:${userId}`,
     canvasKey: `${redisPrefix}canvas:current`,
     canvasSeqKey: `${redisPrefix}canvas:seq`,
+    canvasSizeKey: `${redisPrefix}canvas:size`,
   };
 }

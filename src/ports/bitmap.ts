@@ -3,6 +3,7 @@
  * src/adapters/redis/bitmap-store.ts; the edges read it (`BitmapStore`), the bitmap projector writes it
  * (`BitmapWriter`).
  */
+import type { CanvasSize, Resize } from '../domain/resize.ts';
 
 /** A pixel change labelled with its stream sequence. */
 export interface SequencedPixel {
@@ -12,10 +13,21 @@ export interface SequencedPixel {
   readonly color: number;
 }
 
-/** The live canvas in Redis (`canvas:current`) and the stream sequence it reflects, stored atomically together. */
+/**
+ * The live canvas in Redis (`canvas:current`), the stream sequence it reflects and the size in force there,
+ * stored atomically together.
+ */
 export interface BitmapStore {
-  /** The canvas and its sequence, read atomically; `null` when the store holds no projection (never built or wiped). */
-  load(): Promise<{ readonly canvas: Uint8Array; readonly seq: number } | null>;
+  /**
+   * The canvas, its sequence and size, read atomically; `null` when the store holds no projection (never built
+   * or wiped).
+   */
+  load(): Promise<{
+    readonly canvas: Uint8Array;
+    readonly seq: number;
+    readonly width: number;
+    readonly height: number;
+  } | null>;
   /** The stored sequence alone (`null` when none). */
   seq(): Promise<number | null>;
 }
@@ -33,9 +45,16 @@ export interface BitmapWriter extends BitmapStore {
    * while one was expected, holds an older sequence than expected, or holds a canvas of the wrong size:
    * the store was wiped (Redis restarted empty) or rolled back. `found` is `null` when nothing usable is left
    * (rebuild), or the older sequence the store still holds consistently (replay the gap after it).
-   * Resolves to the stored sequence after the call.
+   * Offsets use the stored width (the size in force at the stored sequence). Resolves to the stored sequence
+   * after the call.
    */
   apply(pixels: readonly SequencedPixel[], expectedSeq: number | null): Promise<number>;
-  /** Replaces the canvas and the stored sequence together (a rebuild). */
-  replaceAll(canvas: Uint8Array, seq: number): Promise<void>;
+  /**
+   * Grows the stored canvas by the resize accepted at `seq` (src/domain/resize.ts `growCanvas`) and stores `seq`
+   * and the new size with it, atomically. A store already at or past `seq` is left alone (a redelivery).
+   * `SequenceConflict` as `apply`. Resolves to the stored sequence after the call.
+   */
+  resize(seq: number, resize: Resize, expectedSeq: number): Promise<number>;
+  /** Replaces the canvas, the stored sequence and size together (a rebuild; size default: the initial one). */
+  replaceAll(canvas: Uint8Array, seq: number, size?: CanvasSize): Promise<void>;
 }

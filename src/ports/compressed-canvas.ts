@@ -8,6 +8,9 @@ export type HttpEncoding = 'gzip' | 'deflate' | 'identity';
 export interface CompressedCanvasEntry {
   /** The sequence the compressed canvas reflects. */
   readonly seq: number;
+  /** The size of the canvas it holds (the size in force at `seq`). */
+  readonly width: number;
+  readonly height: number;
   readonly bytes: Uint8Array;
 }
 

@@ -4,7 +4,8 @@
  * (src/adapters/nats/event-stream.ts, pixel-tail.ts), a projection's durable delivery through `ProjectionSource`
  * (src/adapters/nats/projection-source.ts). Failures are the named errors of src/ports/errors.ts.
  */
-import type { CanvasEvent } from '../../proto/event-codec.ts';
+import type { CanvasEvent, LogEvent } from '../../proto/event-codec.ts';
+import type { CanvasSize, Resize } from '../domain/resize.ts';
 
 export interface AppendResult {
   /** The stream sequence the event has (the original one when `duplicate`). */
@@ -22,12 +23,22 @@ export interface EventLog {
   append(event: CanvasEvent, messageId: string): Promise<AppendResult>;
 }
 
+/**
+ * The operator's append of a canvas resize (`rplace canvas resize`): written only if no other resize was stored
+ * since the one the caller read (`afterResizeSeq`, 0: none), so two operators cannot grow it from a stale size.
+ * Rejects with `SequenceConflict` when one was; `LogUnavailable` as `append`.
+ */
+export interface ResizeLog {
+  appendResize(event: LogEvent, messageId: string, afterResizeSeq: number): Promise<AppendResult>;
+}
+
 /** An event as stored in the log: its sequence and the time the log stored it. */
 export interface StoredEvent {
   readonly seq: number;
   /** ms since the epoch at which the stream stored the event (JetStream message timestamp). */
   readonly storedAt: number;
-  readonly event: CanvasEvent;
+  /** A pixel event, or a `CanvasResized` that the resize rule accepted (a refused one is skipped). */
+  readonly event: LogEvent;
 }
 
 /**
@@ -37,6 +48,12 @@ export interface StoredEvent {
 export interface EventStream {
   /** The last sequence in the stream (0 when empty). */
   lastSeq(): Promise<number>;
+  /**
+   * The canvas size in force once the event at `seq` is applied (0: the initial size), under the same resize
+   * rule as `read`. Also the last accepted resize at or before `seq` (null: none), whose sequence `ResizeLog`
+   * takes as `afterResizeSeq`.
+   */
+  sizeAt(seq: number): Promise<{ readonly size: CanvasSize; readonly lastResize: (Resize & { seq: number }) | null }>;
   /**
    * Batches of events with sequence ≥ `fromSeq`, in order, without gaps in delivery order.
    * Ends after `untilSeq` when given; otherwise follows the stream live until `signal` aborts.
@@ -56,7 +73,11 @@ export interface EventStream {
   ): AsyncIterable<PixelBatch>;
 }
 
-/** Events in columns: event i has sequence `seqs[i]`, and sets pixel (`xs[i]`, `ys[i]`) to `colors[i]` when `setsPixel[i]` is 1. */
+/**
+ * Events in columns: event i has sequence `seqs[i]`, and sets pixel (`xs[i]`, `ys[i]`) to `colors[i]` when
+ * `setsPixel[i]` is 1. An accepted resize is an entry that sets no pixel, listed in `resizes` by its index
+ * (ascending): a reader applies it between entries `index - 1` and `index + 1`.
+ */
 export interface PixelBatch {
   readonly count: number;
   readonly seqs: Float64Array;
@@ -64,6 +85,7 @@ export interface PixelBatch {
   readonly xs: Uint16Array;
   readonly ys: Uint16Array;
   readonly colors: Uint8Array;
+  readonly resizes: readonly { readonly index: number; readonly resize: Resize }[];
 }
 
 /**

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SequenceConflict } from '../../src/ports/errors.ts';
 import type { BitmapWriter, SequencedPixel } from '../../src/ports/bitmap.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
+import { growCanvas } from '../../src/domain/resize.ts';
 
 export const BITMAP_SPEC = { width: 16, height: 8 } as const;
 const SIZE = BITMAP_SPEC.width * BITMAP_SPEC.height;
@@ -65,7 +66,7 @@ export function bitmapStoreContract(label: string, open: () => Promise<BitmapSub
 
     it('an empty batch expecting none initialises an empty canvas at sequence 0', async () => {
       expect(await s.store.apply([], null)).toBe(0);
-      expect(await s.store.load()).toEqual({ canvas: new Uint8Array(SIZE), seq: 0 });
+      expect(await s.store.load()).toEqual({ canvas: new Uint8Array(SIZE), seq: 0, ...BITMAP_SPEC });
     });
 
     it('a redelivery changes nothing; an overlapping batch applies only what is new', async () => {
@@ -136,9 +137,23 @@ export function bitmapStoreContract(label: string, open: () => Promise<BitmapSub
     it('replaceAll sets canvas and sequence together and refuses a canvas of the wrong size', async () => {
       const canvas = replayed(pixels(1, 50));
       await s.store.replaceAll(canvas, 50);
-      expect(await s.store.load()).toEqual({ canvas, seq: 50 });
+      expect(await s.store.load()).toEqual({ canvas, seq: 50, ...BITMAP_SPEC });
       await expect(s.store.replaceAll(new Uint8Array(SIZE + 1), 51)).rejects.toBeInstanceOf(RangeError);
       expect(await s.store.seq()).toBe(50);
+    });
+
+    it('resize grows the canvas at its sequence (old area at the origin), idempotently; later pixels use the new width', async () => {
+      await s.store.apply(pixels(1, 40), null);
+      const before = replayed(pixels(1, 40));
+      const resize = { width: 20, height: 10, originX: 2, originY: 1 };
+      expect(await s.store.resize(41, resize, 40)).toBe(41);
+      expect(await s.store.resize(41, resize, 41)).toBe(41); // a redelivery changes nothing
+      const grown = growCanvas(before, BITMAP_SPEC, resize);
+      expect(await s.store.load()).toEqual({ canvas: grown, seq: 41, width: 20, height: 10 });
+      await s.store.apply([{ seq: 42, x: 19, y: 9, color: 7 }], 41);
+      const loaded = await s.store.load();
+      expect(loaded?.canvas[9 * 20 + 19]).toBe(7);
+      expect((await conflictOf(s.store.resize(43, { ...resize, width: 30 }, 50))).found).toBe(42);
     });
 
     it('load hands out a copy: changing it does not change the store', async () => {

@@ -13,6 +13,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 /** The web client's test hooks, present on `/?debug` only (web/src/main.ts). */
 export interface RplaceDebug {
   seq(): number;
+  /** The canvas size the page shows (it follows a resize without a reload). */
+  size(): { width: number; height: number };
   pixel(x: number, y: number): number;
   rendered(x: number, y: number): string;
   screenOf(x: number, y: number): { x: number; y: number };
@@ -60,7 +62,9 @@ export async function ensureWebBuilt(): Promise<void> {
   const built = join(ROOT, 'dist/web/index.html');
   const fresh = () =>
     existsSync(built) &&
-    statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'proto')));
+    statSync(built).mtimeMs >=
+      // The bundle also holds src/client and src/domain (the protocol client and what it imports).
+      Math.max(...['web', 'proto', 'src/client', 'src/domain'].map((dir) => newestMtime(join(ROOT, dir))));
   if (fresh()) return;
   const lock = join(ROOT, 'dist/.web-build.lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });

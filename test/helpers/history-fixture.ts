@@ -17,7 +17,7 @@ import type { HttpRoute } from '../../src/app/http.ts';
 import type { HistoryConfig } from '../../src/config/history.ts';
 import type { Names } from '../../src/domain/names.ts';
 import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
-import type { HistoryStore } from '../../src/ports/history.ts';
+import type { HistoryRow, HistoryStore } from '../../src/ports/history.ts';
 import { startHistoryApi } from '../../src/roles/history/api.ts';
 import { startHistory } from '../../src/roles/history/start.ts';
 import { applyStreams } from '../../streams/apply.ts';
@@ -75,7 +75,7 @@ export async function stopProjectedHistory(
 }
 
 /** A test event as the stream would hand it to a projector (stored at its placement time). */
-export function storedEvent(e: TestEvent): StoredEvent {
+export function storedEvent(e: TestEvent): StoredEvent & HistoryRow {
   const { seq, ...event } = e;
   return { seq, storedAt: e.placedAt, event };
 }

@@ -1,3 +1,4 @@
+import { isPixelEvent } from '../../proto/event-codec.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,11 +39,7 @@ async function replayWholeStream(stream: EventStream): Promise<{ canvas: Uint8Ar
   const canvas = createCanvas(spec);
   let seq = 0;
   for await (const batch of stream.read(1, { untilSeq: await stream.lastSeq() })) {
-    replay(
-      canvas,
-      spec.width,
-      batch.map((e) => e.event),
-    );
+    replay(canvas, spec.width, batch.map((e) => e.event).filter(isPixelEvent));
     seq = batch[batch.length - 1]!.seq;
   }
   return { canvas, seq };

@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import type { PixelBatch, StoredEvent } from '../../src/ports/event-log.ts';
+import { isPixelEvent, type CanvasEvent } from '../../proto/event-codec.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { appendPixels, appendRaw, randomPixels } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
@@ -73,7 +74,12 @@ describe('NATS event stream', () => {
 
     const all = await collect(stream.read(1, { untilSeq: 500 }));
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
-    expect(all.map((e) => ({ x: e.event.x, y: e.event.y, color: e.event.color }))).toEqual(pixels);
+    expect(
+      all
+        .map((e) => e.event)
+        .filter(isPixelEvent)
+        .map(({ x, y, color }) => ({ x, y, color })),
+    ).toEqual(pixels);
     expect(all[0]!.storedAt).toBeGreaterThanOrEqual(before - 1000);
     expect(all[0]!.storedAt).toBeLessThanOrEqual(Date.now() + 1000);
 
@@ -103,12 +109,12 @@ describe('NATS event stream', () => {
       new Uint8Array([1, 1, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0x62]),
     ); // bad UTF-8 id
     const last = await appendPixels(nc, names, randomPixels(300, 2000, 2000, 32, 11));
-    const fromRead = (await collect(stream.read(1, { untilSeq: last }))).map((e) => ({
-      seq: e.seq,
-      x: e.event.x,
-      y: e.event.y,
-      color: e.event.color,
-    }));
+    const fromRead = (await collect(stream.read(1, { untilSeq: last })))
+      .map((e) => ({
+        seq: e.seq,
+        ...(e.event as CanvasEvent),
+      }))
+      .map(({ seq, x, y, color }) => ({ seq, x, y, color }));
     const fromPixels = await collectPixels(stream.readPixels(1, { untilSeq: last }));
     expect(fromPixels).toEqual(fromRead);
     expect(fromPixels.some((e) => e.seq === bad)).toBe(false);

@@ -16,11 +16,11 @@ import { unpackTail } from '../../src/domain/history/event-chunks.ts';
 import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
-import type { HistoryStore } from '../../src/ports/history.ts';
+import type { HistoryRow, HistoryStore } from '../../src/ports/history.ts';
 import { createHistoryProjector } from '../../src/app/history/projector.ts';
 import { SnapshotCache } from '../../src/domain/history/snapshot-cache.ts';
 import { timelapseFrames } from '../../src/app/history/timelapse.ts';
-import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
+import type { ProjectionSource } from '../../src/ports/event-log.ts';
 import { randomEvents, referenceCanvasAt, type TestEvent } from '../helpers/history.ts';
 import { dropSchema, TEST_DATABASE_URL, testNames } from '../helpers/isolation.ts';
 
@@ -46,7 +46,7 @@ function makeEvents(): TestEvent[] {
   }));
 }
 
-function stored(e: TestEvent): StoredEvent {
+function stored(e: TestEvent): HistoryRow {
   const { seq, ...event } = e;
   return { seq, storedAt: e.placedAt, event };
 }

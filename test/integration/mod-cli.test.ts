@@ -8,7 +8,7 @@ import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { revocationSubject } from '../../src/adapters/nats/revocations.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
-import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
+import { EventKind, type CanvasEvent, isPixelEvent } from '../../proto/event-codec.ts';
 import { deleteStream, testEnv, testNames } from '../helpers/isolation.ts';
 import { authFixture } from '../helpers/auth-fixture.ts';
 import { sleep } from '../../src/app/sleep.ts';
@@ -91,7 +91,8 @@ describe('rplace mod', () => {
     expect(run.stdout).toMatch(/wrote 8 events/);
     const stream = createNatsEventStream(fx.nc, names, { canvas: { width: W, height: W, colors: 32 } });
     const events: CanvasEvent[] = [];
-    for await (const b of stream.read(1, { untilSeq: await stream.lastSeq() })) events.push(...b.map((s) => s.event));
+    for await (const b of stream.read(1, { untilSeq: await stream.lastSeq() }))
+      events.push(...b.map((s) => s.event).filter(isPixelEvent));
     const canvas = replay(createCanvas({ width: W, height: W }), W, events);
     for (let i = 0; i < 16; i++) expect(canvas[i]).toBe(i % W < 4 ? 3 : 7);
   }, 120_000);

@@ -22,7 +22,7 @@ import { historySchema } from '../../src/config/history.ts';
 import { edgeSchema } from '../../src/config/edge.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
-import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
+import { EventKind, type CanvasEvent, isPixelEvent } from '../../proto/event-codec.ts';
 import { createRollbackPlanner } from '../../src/domain/moderation/plan.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { cleanupCanvas, testEnv, testNames, TEST_NATS_URL, TEST_REDIS_URL } from '../helpers/isolation.ts';
@@ -66,7 +66,7 @@ async function streamCanvas(): Promise<{ canvas: Uint8Array; events: CanvasEvent
   for await (const batch of createNatsEventStream(nc, names, { canvas: { width: W, height: H, colors: 32 } }).read(1, {
     untilSeq: await lastSeq(),
   }))
-    events.push(...batch.map((b) => b.event));
+    events.push(...batch.map((b) => b.event).filter(isPixelEvent));
   return { canvas: replay(createCanvas({ width: W, height: H }), W, events), events };
 }
 

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nkeys, type NatsConnection } from '@nats-io/nats-core';
-import { encodeEvent, EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
+import { decodeEvent, encodeEvent, EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
+import { createNatsResizeLog } from '../../src/adapters/nats/resize-log.ts';
 import { connectNats, isPermissionViolation } from '../../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
@@ -22,7 +23,7 @@ import { createNatsRevocations, subscribeRevocations, type Revocation } from '..
 import { answerStatusRequests, requestRoleStatus } from '../../src/adapters/nats/status-responder.ts';
 import { startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
 import type { StoredEvent } from '../../src/ports/event-log.ts';
-import { ServiceUnreachable } from '../../src/ports/errors.ts';
+import { SequenceConflict, ServiceUnreachable } from '../../src/ports/errors.ts';
 import { ensureStream, applyStreams } from '../../streams/apply.ts';
 import {
   natsAuthorizationConfig,
@@ -215,6 +216,32 @@ describe('permissions per role', () => {
       await expect(jsm.consumers.delete(names.stream, other)).rejects.toSatisfy(isPermissionViolation);
     }
     expect((await (await jetstreamManager(operator)).streams.info(names.stream)).state.last_seq).toBe(before);
+  });
+
+  it('only the operator may resize the canvas; every role reads the size under its permissions (STREAM.MSG.GET)', async () => {
+    const resize = (id: string) =>
+      encodeEvent({
+        kind: EventKind.CanvasResized,
+        width: canvas.width * 2,
+        height: canvas.height,
+        originX: 0,
+        originY: 0,
+        userId: 'operator',
+        requestId: id,
+        placedAt: Date.now(),
+      });
+    for (const nc of [edge, bitmap, history])
+      await expect(jetstream(nc).publish(names.resizeSubject, resize('nope'))).rejects.toSatisfy(isPermissionViolation);
+    const stored = await createNatsResizeLog(operator, names).appendResize(decodeEvent(resize('grow')), 'grow', 0);
+    for (const nc of [edge, bitmap, history]) {
+      const { size, lastResize } = await createNatsEventStream(nc, names, { canvas }).sizeAt(stored.seq);
+      expect(size).toEqual({ width: canvas.width * 2, height: canvas.height });
+      expect(lastResize?.seq).toBe(stored.seq);
+    }
+    // A second resize computed from the stale "no resize yet" is refused by the server.
+    await expect(
+      createNatsResizeLog(operator, names).appendResize(decodeEvent(resize('again')), 'again', 0),
+    ).rejects.toBeInstanceOf(SequenceConflict);
   });
 
   it("roles answer the operator's status request (allow_responses); the operator writes moderation events and may delete the stream", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent } from '../../proto/event-codec.ts';
+import { ReadBounds } from '../../src/adapters/nats/stored-event.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
 import { readPixelTail, watchReconnects } from '../../src/adapters/nats/pixel-tail.ts';
 import { applyStreams } from '../../streams/apply.ts';
@@ -53,6 +54,7 @@ describe('the pixel tail under steady load on one server', () => {
       const tail = readPixelTail(nc, names, 1, {
         signal: controller.signal,
         check: { bounds: CANVAS, names, reader: 'test' },
+        bounds: new ReadBounds(CANVAS, CANVAS.colors),
         pullMessages: 1_000_000, // never filled: every pull ends by expiring, mostly while events arrive
         expiresMs: EXPIRES_MS,
         stallCheckMs: 200,

@@ -82,8 +82,17 @@ async function appendValid(from: number, count: number): Promise<void> {
 /** One of each forged kind, with the reason every reader must give. */
 function forgeries(): { what: string; subject: string; bytes: Uint8Array; reason: string }[] {
   const px = names.pixelSubject(0, 0);
-  const unknownKind = encodeEvent(placed(1));
-  unknownKind[1] = 7;
+  // A well-formed unknown kind is not skipped but stops readers (UnknownEventKind): canvas-resize.test.ts.
+  const shrink = encodeEvent({
+    kind: EventKind.CanvasResized,
+    width: W - 1,
+    height: H,
+    originX: 0,
+    originY: 0,
+    userId: 'operator',
+    requestId: 'shrink',
+    placedAt: Date.now(),
+  });
   const unknownVersion = encodeEvent(placed(1));
   unknownVersion[0] = 9;
   return [
@@ -109,7 +118,8 @@ function forgeries(): { what: string; subject: string; bytes: Uint8Array; reason
       reason: 'time',
     },
     { what: 'placedAt in 1970', subject: px, bytes: encodeEvent(placed(1, { placedAt: 5 })), reason: 'time' },
-    { what: 'unknown kind', subject: px, bytes: unknownKind, reason: 'kind' },
+    { what: 'a resize that shrinks', subject: names.resizeSubject, bytes: shrink, reason: 'resize' },
+    { what: 'a resize on a placement subject', subject: px, bytes: shrink, reason: 'subject' },
     { what: 'unknown version', subject: px, bytes: unknownVersion, reason: 'version' },
     { what: 'truncated payload', subject: px, bytes: encodeEvent(placed(1)).subarray(0, 19), reason: 'layout' },
     {

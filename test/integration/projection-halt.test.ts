@@ -18,7 +18,7 @@ import { createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { ProjectionHalted, StoreRejected } from '../../src/ports/errors.ts';
 import { createHistoryProjector } from '../../src/app/history/projector.ts';
-import type { HistoryStore } from '../../src/ports/history.ts';
+import type { HistoryRow, HistoryStore } from '../../src/ports/history.ts';
 import { systemClock } from '../../src/adapters/system-clock.ts';
 import type { ProjectionSource, StoredEvent } from '../../src/ports/event-log.ts';
 import { applyStreams } from '../../streams/apply.ts';
@@ -30,7 +30,7 @@ const logger = pino({ level: 'silent' });
 let pg: PgConnection;
 let nc: NatsConnection;
 
-const poisoned = (seq: number): StoredEvent => ({
+const poisoned = (seq: number): StoredEvent & HistoryRow => ({
   seq,
   storedAt: Date.now(),
   event: {

@@ -14,7 +14,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { encodeEvent, EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
+import { encodeEvent, EventKind, type CanvasEvent, isPixelEvent } from '../../proto/event-codec.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { createRedisBitmapStore } from '../../src/adapters/redis/bitmap-store.ts';
 import { createNatsProjectionSource } from '../../src/adapters/nats/projection-source.ts';
@@ -73,11 +73,7 @@ const forged = (i: number) => publish(placed(i, { x: 3, y: 4, color: 200 }));
 async function reference(upTo: number): Promise<Uint8Array> {
   const canvas = createCanvas(spec);
   for await (const batch of stream.read(1, { untilSeq: upTo }))
-    replay(
-      canvas,
-      W,
-      batch.map((s) => s.event),
-    );
+    replay(canvas, W, batch.map((s) => s.event).filter(isPixelEvent));
   return canvas;
 }
 

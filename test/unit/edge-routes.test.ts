@@ -25,12 +25,16 @@ const info = {
 
 describe('edge routes', () => {
   const asked: HttpEncoding[] = [];
-  const canvas = { seq: 41 };
+  const canvas = { seq: 41, width: 2, height: 3 };
   const routes = canvasRoutes({
     canvasId: 'c1',
     info,
     canvas,
-    compressed: { http: (encoding) => (asked.push(encoding), { seq: 40, bytes: new Uint8Array([encoding.length]) }) },
+    compressed: {
+      http: (encoding) => (
+        asked.push(encoding), { seq: 40, width: 2, height: 3, bytes: new Uint8Array([encoding.length]) }
+      ),
+    },
   });
   const [bytes, infoRoute] = routes;
 

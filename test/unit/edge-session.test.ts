@@ -106,10 +106,15 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
     frame(forceCurrent = false): CompressedCanvasEntry {
       frames.push(forceCurrent ? 'current' : 'cached');
       if (stale && !forceCurrent) return stale;
-      return { seq: canvas.seq, bytes: encodeCanvasFrame(canvas.seq, 4, 4, CanvasEncoding.Raw, new Uint8Array(16)) };
+      return {
+        seq: canvas.seq,
+        width: 4,
+        height: 4,
+        bytes: encodeCanvasFrame(canvas.seq, 4, 4, CanvasEncoding.Raw, new Uint8Array(16)),
+      };
     },
     staleAt(seq: number) {
-      stale = { seq, bytes: encodeCanvasFrame(seq, 4, 4, CanvasEncoding.Raw, new Uint8Array(16)) };
+      stale = { seq, width: 4, height: 4, bytes: encodeCanvasFrame(seq, 4, 4, CanvasEncoding.Raw, new Uint8Array(16)) };
     },
   };
   const metrics = recordingMetrics();

@@ -93,6 +93,8 @@ function edge() {
     compressed: {
       frame: () => ({
         seq: canvas.seq,
+        width: W,
+        height: H,
         bytes: encodeCanvasFrame(canvas.seq, W, H, CanvasEncoding.Raw, canvas.canvas.slice()),
       }),
     },

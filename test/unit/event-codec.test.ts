@@ -22,11 +22,16 @@ import {
   MAX_PLACED_BEFORE_STORED_MS,
   RejectReason,
   type CanvasEvent,
+  SubjectClass,
+  UnknownEventKind,
+  isPixelEvent,
+  resizeOf,
+  type LogEvent,
 } from '../../proto/event-codec.ts';
 
 interface Vector {
   readonly name: string;
-  readonly event: CanvasEvent;
+  readonly event: LogEvent;
   readonly hex: string;
 }
 const vectors = JSON.parse(
@@ -36,7 +41,24 @@ const bytesOf = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
 const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** The layout table of proto/event-codec.ts, transcribed with Buffer writes (not DataView) on purpose. */
-function referenceEncode(e: CanvasEvent): Uint8Array {
+function referenceEncode(e: LogEvent): Uint8Array {
+  if (e.kind === EventKind.CanvasResized) {
+    const user = Buffer.from(e.userId, 'utf8');
+    const request = Buffer.from(e.requestId, 'utf8');
+    const out = Buffer.alloc(22 + user.length + request.length);
+    out.writeUInt8(1, 0);
+    out.writeUInt8(3, 1);
+    out.writeUInt16LE(e.width, 2);
+    out.writeUInt16LE(e.height, 4);
+    out.writeDoubleLE(e.placedAt, 8);
+    out.writeUInt16LE(e.originX, 16);
+    out.writeUInt16LE(e.originY, 18);
+    out.writeUInt8(user.length, 20);
+    user.copy(out, 21);
+    out.writeUInt8(request.length, 21 + user.length);
+    request.copy(out, 22 + user.length);
+    return new Uint8Array(out);
+  }
   const user = Buffer.from(e.userId, 'utf8');
   const request = Buffer.from(e.requestId, 'utf8');
   const out = Buffer.alloc(18 + user.length + request.length);
@@ -91,7 +113,15 @@ describe('golden vectors (proto/vectors/events.json)', () => {
       expect(hexOf(encodeEvent(v.event))).toBe(v.hex);
       expect(hexOf(referenceEncode(v.event))).toBe(v.hex);
       expect(decodeEvent(bytesOf(v.hex))).toEqual(v.event);
-      expect(decodePixel(bytesOf(v.hex))).toEqual({ x: v.event.x, y: v.event.y, color: v.event.color });
+      const e = v.event;
+      if (isPixelEvent(e)) expect(decodePixel(bytesOf(v.hex))).toEqual({ x: e.x, y: e.y, color: e.color });
+      else
+        expect(resizeOf(bytesOf(v.hex))).toEqual({
+          width: e.width,
+          height: e.height,
+          originX: e.originX,
+          originY: e.originY,
+        });
     });
   }
 
@@ -133,13 +163,35 @@ describe('rejection', () => {
     }
   });
 
-  it('unknown kinds', () => {
-    for (const kind of [0, 3, 255]) {
+  it('unknown kinds: UnknownEventKind (a reader must stop, not skip), and decodePixel refuses them', () => {
+    for (const kind of [0, 4, 255]) {
       const bytes = good.slice();
       bytes[1] = kind;
-      expectRejected(bytes, /unknown event kind/);
+      expect(() => decodeEvent(bytes)).toThrow(UnknownEventKind);
+      expect(() => checkEvent(bytes)).toThrow(UnknownEventKind);
       expect(() => decodePixel(bytes)).toThrow(EventDecodeError);
     }
+  });
+
+  it('a resize: its own layout, round trip, and its reserved bytes must be 0', () => {
+    const resize = {
+      kind: EventKind.CanvasResized,
+      width: 2000,
+      height: 1000,
+      originX: 0,
+      originY: 0,
+      placedAt: 1649001600000,
+      userId: 'operator',
+      requestId: 'resize-1',
+    } as const;
+    const bytes = encodeEvent(resize);
+    expect(bytes.length).toBe(20 + 1 + 8 + 1 + 8);
+    expect(Buffer.from(bytes.subarray(16, 20)).toString('hex')).toBe('00000000');
+    expect(decodeEvent(bytes)).toEqual(resize);
+    expect(checkEvent(bytes)).toBe(EventKind.CanvasResized);
+    const reserved = bytes.slice();
+    reserved[6] = 1;
+    expectRejected(reserved, /reserved/);
   });
 
   it('every truncation of a valid event, and the empty input', () => {
@@ -193,7 +245,7 @@ describe('properties', () => {
         try {
           decode(bytes);
         } catch (error) {
-          expect(error).toBeInstanceOf(EventDecodeError);
+          expect(error instanceof EventDecodeError || error instanceof UnknownEventKind).toBe(true);
         }
       }
     };
@@ -202,7 +254,7 @@ describe('properties', () => {
     fc.assert(fc.property(behindValidHeader, check), { numRuns: 5_000 });
   });
 
-  it('flipping any single byte of a valid event either still decodes or throws EventDecodeError', () => {
+  it('flipping any single byte of a valid event either still decodes or throws EventDecodeError (UnknownEventKind for the kind byte)', () => {
     fc.assert(
       fc.property(eventArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (event, at, delta) => {
         const bytes = encodeEvent(event);
@@ -211,6 +263,7 @@ describe('properties', () => {
         try {
           decodeEvent(bytes);
         } catch (error) {
+          if (i === 1 && error instanceof UnknownEventKind) return;
           expect(error).toBeInstanceOf(EventDecodeError);
         }
       }),
@@ -225,21 +278,23 @@ describe('checkEvent agrees with decodeEvent', () => {
     try {
       return { ok: decode() };
     } catch (error) {
-      expect(error).toBeInstanceOf(EventDecodeError);
+      expect(error instanceof EventDecodeError || error instanceof UnknownEventKind).toBe(true);
       return { error: (error as Error).message };
     }
   };
   const agree = (bytes: Uint8Array) => {
-    const full = outcome(() => decodeEvent(bytes));
+    const full = outcome(() => {
+      const event = decodeEvent(bytes);
+      return isPixelEvent(event)
+        ? { kind: event.kind, x: event.x, y: event.y, color: event.color }
+        : { kind: event.kind, ...resizeOf(bytes) };
+    });
     const checked = outcome(() => {
       const kind = checkEvent(bytes);
+      if (kind === EventKind.CanvasResized) return { kind, ...resizeOf(bytes) };
       return { kind, x: eventX(bytes), y: eventY(bytes), color: eventColor(bytes) };
     });
-    if ('error' in full) expect(checked).toEqual(full);
-    else {
-      const e = full.ok as CanvasEvent;
-      expect(checked).toEqual({ ok: { kind: e.kind, x: e.x, y: e.y, color: e.color } });
-    }
+    expect(checked).toEqual(full);
   };
 
   it('on every golden vector and every rejection case above', () => {
@@ -286,13 +341,32 @@ describe('checkStoredEvent: the one check every reader of the stream makes (give
     }) as CanvasEvent;
   const reasonOf = (bytes: Uint8Array, moderation = false): string | null => {
     try {
-      checkStoredEvent(bytes, bounds, storedAt, moderation);
+      checkStoredEvent(bytes, bounds, storedAt, moderation ? SubjectClass.Moderation : SubjectClass.Placement);
       return null;
     } catch (error) {
       expect(error).toBeInstanceOf(EventDecodeError);
       return (error as EventDecodeError).reason;
     }
   };
+
+  it('checks each kind against its own subject: a resize only under the resize subject', () => {
+    const resize = encodeEvent({
+      kind: EventKind.CanvasResized,
+      width: 4000,
+      height: 4000,
+      originX: 0,
+      originY: 0,
+      placedAt: storedAt,
+      userId: 'operator',
+      requestId: 'rs',
+    });
+    expect(checkStoredEvent(resize, bounds, storedAt, SubjectClass.Resize)).toBe(EventKind.CanvasResized);
+    expect(reasonOf(resize)).toBe(RejectReason.Subject);
+    expect(reasonOf(resize, true)).toBe(RejectReason.Subject);
+    expect(() => checkStoredEvent(encodeEvent(placed()), bounds, storedAt, SubjectClass.Resize)).toThrow(
+      /resize subject/,
+    );
+  });
 
   it('accepts an event on the last pixel, last colour, at the edges of the time window', () => {
     expect(reasonOf(encodeEvent(placed()))).toBeNull();
@@ -320,7 +394,7 @@ describe('checkStoredEvent: the one check every reader of the stream makes (give
     expect(reasonOf(encodeEvent(placed({ placedAt: 8.64e15 })))).toBe(RejectReason.Time);
     const unknownKind = encodeEvent(placed());
     unknownKind[1] = 9;
-    expect(reasonOf(unknownKind)).toBe(RejectReason.Kind);
+    expect(() => checkStoredEvent(unknownKind, bounds, storedAt, SubjectClass.Placement)).toThrow(UnknownEventKind);
     const unknownVersion = encodeEvent(placed());
     unknownVersion[0] = 2;
     expect(reasonOf(unknownVersion)).toBe(RejectReason.Version);

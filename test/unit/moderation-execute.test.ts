@@ -5,7 +5,7 @@
  * keeps the same story against JetStream.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EventKind, type CanvasEvent } from '../../proto/event-codec.ts';
+import { EventKind, type CanvasEvent, isPixelEvent } from '../../proto/event-codec.ts';
 import { LogUnavailable } from '../../src/ports/errors.ts';
 import { executePlan, planFromStream } from '../../src/app/moderation/execute.ts';
 import { createRollbackPlanner } from '../../src/domain/moderation/plan.ts';
@@ -31,11 +31,7 @@ const place = (x: number, y: number, color: number, userId: string): CanvasEvent
 const append = (...events: CanvasEvent[]) =>
   Promise.all(events.map((e) => createFakeEventLog(stream).append(e, `m-${e.requestId}`)));
 const canvasNow = () =>
-  replay(
-    createCanvas({ width: W, height: H }),
-    W,
-    stream.events.map((e) => e.event),
-  );
+  replay(createCanvas({ width: W, height: H }), W, stream.events.map((e) => e.event).filter(isPixelEvent));
 const options = { width: W, moderatorId: 'mod', rollbackId: 'rb1', now: () => 5_000 };
 
 beforeEach(() => {
@@ -65,7 +61,12 @@ describe('executing a rollback plan (fakes)', () => {
     expect(result).toEqual({ applied: 3, superseded: 0, contended: [], lastSeq: 8 });
     expect(progress).toEqual([1, 2, 3]);
     expect(Array.from(canvasNow().subarray(0, 3))).toEqual([3, 4, 0]);
-    expect(stream.events.slice(5).map((e) => e.event)).toEqual([
+    expect(
+      stream.events
+        .slice(5)
+        .map((e) => e.event)
+        .filter(isPixelEvent),
+    ).toEqual([
       { kind: EventKind.PixelRestored, x: 0, y: 0, color: 3, userId: 'mod', requestId: 'rb1', placedAt: 5_000 },
       { kind: EventKind.PixelRestored, x: 1, y: 0, color: 4, userId: 'mod', requestId: 'rb1', placedAt: 5_000 },
       { kind: EventKind.PixelRestored, x: 2, y: 0, color: 0, userId: 'mod', requestId: 'rb1', placedAt: 5_000 },

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
-import { EventKind, type CanvasEvent, type PixelRestored } from '../../proto/event-codec.ts';
+import { EventKind, type CanvasEvent, type PixelRestored, isPixelEvent } from '../../proto/event-codec.ts';
 import { inRegion } from '../../src/domain/moderation/plan.ts';
 import { createCanvasFold, createRollbackAudit, createSurvey, cropRegion } from '../../src/domain/moderation/survey.ts';
 import { createModeratorConsole } from '../../src/app/moderation/console.ts';
@@ -133,6 +133,7 @@ describe('console apply', () => {
     const ids = new Map<string, number>();
     const stream: EventStream = {
       lastSeq: async () => stored.length,
+      sizeAt: async () => ({ size: { width: W, height: H }, lastResize: null }),
       async *read(fromSeq, options) {
         yield stored.filter((s) => s.seq >= fromSeq && s.seq <= (options?.untilSeq ?? Infinity));
       },
@@ -196,11 +197,10 @@ describe('console apply', () => {
     expect(a.applied).toBe(3);
     expect(mem.stored.length).toBe(8);
     expect(
-      replay(
-        createCanvas({ width: W, height: H }),
-        W,
-        mem.stored.map((s) => s.event),
-      ).subarray(0, 3),
+      replay(createCanvas({ width: W, height: H }), W, mem.stored.map((s) => s.event).filter(isPixelEvent)).subarray(
+        0,
+        3,
+      ),
     ).toEqual(Uint8Array.of(1, 1, 0));
     // Another key, same selection: nothing left to restore.
     expect((await mod.apply(selection, 'm_x', 'key-00002')).applied).toBe(0);
@@ -215,11 +215,10 @@ describe('console apply', () => {
     expect(c.rollbackId).toBe(d.rollbackId);
     expect(mem.stored.length).toBe(12);
     expect(
-      replay(
-        createCanvas({ width: W, height: H }),
-        W,
-        mem.stored.map((s) => s.event),
-      ).subarray(0, 5),
+      replay(createCanvas({ width: W, height: H }), W, mem.stored.map((s) => s.event).filter(isPixelEvent)).subarray(
+        0,
+        5,
+      ),
     ).toEqual(Uint8Array.of(1, 1, 0, 0, 0));
   });
 });

@@ -37,10 +37,14 @@ describe('rolePermissions', () => {
   const publishes = (role: (typeof NATS_ROLES)[number]) => rolePermissions(role, names).publish.allow;
 
   it('leaves stream administration to the operator, and moderation to the operator and the edge (its console)', () => {
-    expect(publishes('operator')).toEqual(expect.arrayContaining(['$JS.API.>', 'rplace.main.mod.>']));
+    expect(publishes('operator')).toEqual(
+      expect.arrayContaining(['$JS.API.>', 'rplace.main.mod.>', 'rplace.main.ops.resize']),
+    );
     for (const role of ['edge', 'bitmap-projector', 'history'] as const) {
       for (const subject of publishes(role)) {
-        expect(subject, role).not.toMatch(/^\$JS\.API\.(>|STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG))/);
+        // STREAM.MSG.GET only reads (the resizes, src/adapters/nats/resize-timeline.ts); MSG.DELETE would write.
+        expect(subject, role).not.toMatch(/^\$JS\.API\.(>|STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG\.DELETE))/);
+        expect(subject, role).not.toMatch(/^rplace\.main\.(ops|>)/); // the resize subject: the operator's alone
         expect(subject, role).not.toMatch(/\.status$|^rplace-ctl\.main\.>$/);
         if (role !== 'edge') expect(subject, role).not.toMatch(/\.mod\.|revoke\.user/);
       }

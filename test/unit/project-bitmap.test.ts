@@ -5,7 +5,7 @@
  * keeps the same story on NATS and Redis.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventKind } from '../../proto/event-codec.ts';
+import { EventKind, isPixelEvent } from '../../proto/event-codec.ts';
 import { RebuildAborted, rebuildBitmap, runBitmapProjection } from '../../src/app/project-bitmap.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import { createFakeBitmapStore, type FakeBitmapStore } from '../kit/fakes/bitmap-store.ts';
@@ -42,11 +42,7 @@ async function append(count: number): Promise<void> {
   }
 }
 const replayOfStream = () =>
-  replay(
-    createCanvas(spec),
-    spec.width,
-    stream.events.map((e) => e.event),
-  );
+  replay(createCanvas(spec), spec.width, stream.events.map((e) => e.event).filter(isPixelEvent));
 async function storeEqualsReplay(): Promise<boolean> {
   const loaded = await store.load();
   return (
@@ -148,7 +144,10 @@ describe('the bitmap projection (fakes)', () => {
     const older = replay(
       createCanvas(spec),
       spec.width,
-      stream.events.slice(0, 25).map((e) => e.event),
+      stream.events
+        .slice(0, 25)
+        .map((e) => e.event)
+        .filter(isPixelEvent),
     );
     const replaced: number[] = [];
     const replaceAll = store.replaceAll.bind(store);
@@ -177,7 +176,7 @@ describe('rebuildBitmap (fakes)', () => {
       seq: 0,
       events: 0,
     });
-    expect(await store.load()).toEqual({ canvas: createCanvas(spec), seq: 0 });
+    expect(await store.load()).toEqual({ canvas: createCanvas(spec), seq: 0, ...spec });
     await append(10);
     await rebuildBitmap({ stream: createFakeEventStream(stream), store, spec }, { untilSeq: 4 });
     expect((await store.load())?.seq).toBe(4);

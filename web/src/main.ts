@@ -542,6 +542,7 @@ if (debug) {
         return btoa(s);
       },
       seq: () => client.seq,
+      size: () => ({ ...size }),
       camera: () => camera,
       /** Client (page) coordinates of the centre of canvas pixel (x, y). */
       screenOf: (x: number, y: number) => {

@@ -20,7 +20,8 @@ import type { EventStream, PixelBatch, StoredEvent } from '../../ports/event-log
 import { LogUnavailable } from '../../ports/errors.ts';
 import type { Names } from '../../domain/names.ts';
 import { batchMessages } from './batches.ts';
-import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
+import { DecodeSkips, ReadBounds, toStoredEvent, type EventCheck } from './stored-event.ts';
+import { createResizeTimeline } from './resize-timeline.ts';
 import type { EventBounds } from '../../../proto/event-codec.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 import { readPixelTail, watchReconnects } from './pixel-tail.ts';
@@ -36,7 +37,10 @@ export const PULL_EXPIRES_MS = 5_000;
 export const STALL_CHECK_MS = 1_000;
 
 export interface EventStreamOptions {
-  /** The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`. */
+  /**
+   * The canvas every event is checked against (stored-event.ts); from `eventBoundsOf(spec)`: its size is the
+   * INITIAL one, each read starts from the size in force at its first sequence (resize-timeline.ts).
+   */
   readonly canvas: EventBounds;
   /** `reader` label of `rplace_events_rejected_total` (default `stream`). */
   readonly reader?: string;
@@ -89,6 +93,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       if (start > until) return;
     }
     let next = start;
+    const bounds = new ReadBounds((await timeline.sizeAt(start - 1)).size, check.bounds.colors);
     // Each pass is one ordered consumer from `next`; a stalled one (see stall-watchdog.ts) is replaced.
     for (;;) {
       const consumer = await js.consumers.get(names.stream, {
@@ -130,7 +135,14 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
               done = true;
               break;
             }
-            const stored = toStoredEvent(msg, check, skips);
+            let stored: StoredEvent | null;
+            try {
+              stored = toStoredEvent(msg, check, skips, bounds);
+            } catch (error) {
+              // UnknownEventKind (stored-event.ts): the read stops there, after what came before it.
+              if (batch.length > 0) yield batch;
+              throw error;
+            }
             if (stored !== null) batch.push(stored);
             next = seq + 1;
             // Only the sequence ends a bounded read: `pending` can read 0 transiently (a cluster node rejoining),
@@ -166,17 +178,22 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
 
   const onReconnect = watchReconnects(nc);
   /** The edges' live tail: the protocol by hand (pixel-tail.ts); same range rules as `read`. */
-  const readPixels = (fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<PixelBatch> =>
-    readPixelTail(nc, names, fromSeq, {
+  async function* readPixels(fromSeq: number, opts: ReadOptions = {}): AsyncGenerator<PixelBatch> {
+    const start = Math.max(1, Math.floor(fromSeq));
+    const bounds = new ReadBounds((await timeline.sizeAt(start - 1)).size, check.bounds.colors);
+    yield* readPixelTail(nc, names, start, {
       ...opts,
       ...(options.logger ? { logger: options.logger } : {}),
       check,
+      bounds,
       pullMessages,
       expiresMs: PULL_EXPIRES_MS,
       stallCheckMs: STALL_CHECK_MS,
       lastSeq,
       onReconnect,
     });
+  }
 
-  return { lastSeq, read, readPixels };
+  const timeline = createResizeTimeline(nc, names, check.bounds, lastSeq);
+  return { lastSeq, read, readPixels, sizeAt: (seq) => timeline.sizeAt(seq) };
 }

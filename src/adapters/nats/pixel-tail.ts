@@ -31,13 +31,15 @@ import type { Names } from '../../domain/names.ts';
 import { connectionInbox } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
-import { DecodeSkips, PixelColumns, type EventCheck } from './stored-event.ts';
+import { DecodeSkips, PixelColumns, type EventCheck, type ReadBounds } from './stored-event.ts';
 
 export interface PixelTailOptions {
   readonly untilSeq?: number;
   readonly signal?: AbortSignal;
   /** What every event is checked against (stored-event.ts). */
   readonly check: EventCheck;
+  /** The size in force before `fromSeq`, grown by each resize the read meets (stored-event.ts). */
+  readonly bounds: ReadBounds;
   readonly pullMessages: number;
   /** How long a pull waits on the server; heartbeats come every half of it. */
   readonly expiresMs: number;
@@ -188,7 +190,7 @@ export async function* readPixelTail(
       nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${name}`, pullRequest, { reply: inbox });
     };
     const onMessage = (error: Error | null, msg: Msg) => {
-      if (replace !== undefined || done) return;
+      if (replace !== undefined || done || failure) return;
       if (error) {
         failure = error;
         return wakeReader();
@@ -220,7 +222,12 @@ export async function* readPixelTail(
       if (seq >= next) {
         if (until !== undefined && seq > until) done = true;
         else {
-          filling.add(msg, seq, parsedAck.storedAtMs, options.check, skips);
+          try {
+            filling.add(msg, seq, parsedAck.storedAtMs, options.check, skips, options.bounds);
+          } catch (error) {
+            failure = error as Error; // UnknownEventKind: the read stops here (stored-event.ts)
+            return wakeReader();
+          }
           next = seq + 1;
           if (until !== undefined && seq >= until) done = true;
         }
@@ -275,11 +282,11 @@ export async function* readPixelTail(
       pull();
       for (;;) {
         if (signal?.aborted) return;
-        if (failure) throw failure;
+        if (failure && filling.count === 0) throw failure; // what arrived before it is delivered first
         if (filling.count > 0) {
           const batch = filling;
           filling = held;
-          filling.count = 0;
+          filling.reset();
           held = batch;
           skips.flush(options.logger, names.stream);
           suspended = true;

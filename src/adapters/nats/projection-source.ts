@@ -33,7 +33,9 @@ import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
-import { DecodeSkips, toStoredEvent, type EventCheck } from './stored-event.ts';
+import { DecodeSkips, ReadBounds, toStoredEvent, type EventCheck } from './stored-event.ts';
+import { createResizeTimeline } from './resize-timeline.ts';
+import { UnknownEventKind } from '../../../proto/event-codec.ts';
 import type { EventBounds } from '../../../proto/event-codec.ts';
 import { sleep } from '../../app/sleep.ts';
 import { ProjectionHalted } from '../../ports/errors.ts';
@@ -79,6 +81,10 @@ export function createNatsProjectionSource(
   const log = logger.child({ adapter: 'projection-source', consumer: consumerName });
   const js = jetstream(nc);
   let jsmPromise: Promise<JetStreamManager> | undefined;
+  const timeline = createResizeTimeline(nc, names, check.bounds, async () => {
+    jsmPromise ??= jetstreamManager(nc);
+    return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
+  });
 
   /** Makes sure the durable exists and will deliver `fromSeq` next; returns its info. */
   async function ensure(fromSeq: number): Promise<ConsumerInfo> {
@@ -152,6 +158,8 @@ export function createNatsProjectionSource(
     });
     const skips = new DecodeSkips(consumerName);
     try {
+      // The size in force before `next`; each resize of the session grows it (stored-event.ts).
+      const bounds = new ReadBounds((await timeline.sizeAt(next - 1)).size, check.bounds.colors);
       if (signal.aborted) return next;
       iterating = true;
       for await (const msgs of batchMessages(messages, maxBatch, lingerMs)) {
@@ -159,7 +167,17 @@ export function createNatsProjectionSource(
         for (const msg of msgs) {
           const seq = msg.info.streamSequence;
           if (seq < next) continue; // a redelivery of something already handled
-          const stored = toStoredEvent(msg, check, skips);
+          let stored: StoredEvent | null;
+          try {
+            stored = toStoredEvent(msg, check, skips, bounds);
+          } catch (error) {
+            if (!(error instanceof UnknownEventKind)) throw error;
+            // Redelivering cannot help: this reader must be upgraded. What came before it is handled first.
+            if (batch.length > 0) await handle(batch);
+            throw new ProjectionHalted(`${consumerName} stops at sequence ${seq}: ${error.message}`, seq, {
+              cause: error,
+            });
+          }
           if (stored !== null) batch.push(stored);
           next = seq + 1;
         }

@@ -16,13 +16,11 @@ interface Entry extends CompressedCanvasEntry {
 
 export class CanvasCache implements CompressedCanvas {
   readonly #state: EdgeCanvas;
-  readonly #height: number;
   readonly #maxAgeMs: number;
   readonly #entries = new Map<HttpEncoding | 'frame', Entry>();
 
-  constructor(state: EdgeCanvas, height: number, maxAgeMs: number) {
+  constructor(state: EdgeCanvas, maxAgeMs: number) {
     this.#state = state;
-    this.#height = height;
     this.#maxAgeMs = maxAgeMs;
   }
 
@@ -40,7 +38,10 @@ export class CanvasCache implements CompressedCanvas {
     const now = Date.now();
     const cached = this.#entries.get(kind);
     const seq = this.#state.seq;
-    if (cached && (cached.seq === seq || (!forceCurrent && now - cached.at < this.#maxAgeMs))) return cached;
+    const sameSize = cached?.width === this.#state.width && cached.height === this.#state.height;
+    // Never serve the old size after a resize, however young the entry: the canvas and its size go together.
+    if (cached && sameSize && (cached.seq === seq || (!forceCurrent && now - cached.at < this.#maxAgeMs)))
+      return cached;
     const canvas = this.#state.canvas;
     const options = { level: constants.Z_BEST_SPEED };
     let bytes: Uint8Array;
@@ -48,14 +49,14 @@ export class CanvasCache implements CompressedCanvas {
       bytes = encodeCanvasFrame(
         seq,
         this.#state.width,
-        this.#height,
+        this.#state.height,
         CanvasEncoding.Deflate,
         deflateRawSync(canvas, options),
       );
     } else if (kind === 'gzip') bytes = gzipSync(canvas, options);
     else if (kind === 'deflate') bytes = deflateSync(canvas, options);
     else bytes = canvas.slice();
-    const entry = { seq, at: now, bytes };
+    const entry = { seq, at: now, bytes, width: this.#state.width, height: this.#state.height };
     this.#entries.set(kind, entry);
     return entry;
   }

@@ -17,7 +17,9 @@ import type {
   WebSocket,
   us_listen_socket,
 } from '@trufflesuite/uws-js-unofficial';
-import type { CanvasInfo } from '../../../proto/messages.ts';
+import type { CanvasInfo, ResizedMessage } from '../../../proto/messages.ts';
+import { CloseCode } from '../../../proto/close-codes.ts';
+import type { Resize } from '../../domain/resize.ts';
 import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { TileFramer } from '../../domain/edge/view-tiles.ts';
 import type { HttpResponse, HttpRoute } from '../../app/http.ts';
@@ -113,6 +115,8 @@ export interface EdgeServer {
   readonly connections: number;
   /** Publishes one frame to every subscribed socket (one encoding, uWS fan-out). */
   publish(frame: Uint8Array, events: number): void;
+  /** Tells every socket the canvas grew at `seq` (after the state reflects it; proto/messages.ts `ResizedMessage`). */
+  resized(seq: number, resize: Resize): void;
   /** Stops listening and closes every socket with 1001. */
   close(): void;
   /** Closes every socket whose identity matches (logout: by session; ban: by user); returns how many. */
@@ -180,9 +184,9 @@ function writeRefusal(res: UwsResponse, refusal: HttpResponse): void {
 export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: number): Promise<EdgeServer> {
   const { uws, state, logger, limits, metrics } = deps;
   const app: TemplatedApp = uws.App();
-  const cache = new CanvasCache(state, deps.info.height, deps.canvasCacheMs);
+  const cache = new CanvasCache(state, deps.canvasCacheMs);
   // Built before any socket can subscribe, at the canvas's sequence (the chain's start for every tile).
-  const tiles = new TileFramer(deps.info.width, deps.info.height, state.seq);
+  let tiles = new TileFramer(state.width, state.height, state.seq);
   const watched = (tile: number) => app.numSubscribers(tileTopic(tile)) > 0;
   const tileWindowMs = deps.tileWindowMs ?? 0;
   let tilesFlushedAt = 0;
@@ -335,6 +339,13 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
       // loop turn as the live frame; the timer only covers a feed that went quiet in between.
       else tileTimer ??= setTimeout(flushTiles, wait + TILE_WINDOW_GRACE_MS);
       sessions.published(events);
+    },
+    resized(seq, resize) {
+      const message: ResizedMessage = { type: 'resized', seq, ...resize };
+      app.publish(LIVE_TOPIC, JSON.stringify(message), false, false);
+      // Tile indices depend on the grid: viewport sockets reconnect to a new one (CloseCode.CanvasResized).
+      tiles = new TileFramer(state.width, state.height, state.seq);
+      sessions.closeViewers(CloseCode.CanvasResized, 'canvas resized: reconnect and send view again');
     },
     closeWhere: (matches, code, reason) => sessions.closeWhere(matches, code, reason),
     close() {

@@ -8,6 +8,7 @@ import type { EventStream } from '../../ports/event-log.ts';
 import { flushDelay, type EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 import { FlushWindow } from '../../domain/edge/flush-window.ts';
 import { sleep } from '../sleep.ts';
+import type { Resize } from '../../domain/resize.ts';
 
 export interface EdgeFeedDeps {
   readonly stream: EventStream;
@@ -21,6 +22,11 @@ export interface EdgeFeedDeps {
   readonly maxWindowMs?: number;
   /** Called with each frame, synchronously after the state reflects it. */
   publish(frame: Uint8Array, firstSeq: number, lastSeq: number, events: number): void;
+  /**
+   * Called when the canvas grew (the resize at `seq`), synchronously after the state reflects it and after the
+   * frame of every event before it was published: what clients receive next is in the new size.
+   */
+  resized?(seq: number, resize: Resize): void;
   /** Called when a read fails (it is retried). */
   onReadError?(error: unknown): void;
   /** The edge counts as caught up when at most this many events behind the stream's end (default 1,000). */
@@ -77,11 +83,17 @@ export function startEdgeFeed(deps: EdgeFeedDeps): EdgeFeed {
       try {
         reading = true;
         for await (const batch of deps.stream.readPixels(state.receivedSeq + 1, { signal: abort.signal })) {
-          const { count, seqs, setsPixel, xs, ys, colors } = batch;
+          const { count, seqs, setsPixel, xs, ys, colors, resizes } = batch;
+          let nextResize = 0;
           for (let i = 0; i < count; i++) {
             const seq = seqs[i] as number;
             if (setsPixel[i] === 1) state.pushPixel(seq, xs[i] as number, ys[i] as number, colors[i] as number);
-            else state.pushOther(seq);
+            else if (resizes[nextResize]?.index === i) {
+              const { resize } = resizes[nextResize++] as { resize: Resize };
+              if (timer) clearTimeout(timer);
+              flush(); // every event before the resize goes out in the old size
+              if (state.resize(seq, resize)) deps.resized?.(seq, resize);
+            } else state.pushOther(seq);
             if (state.pendingCount >= state.maxBatchEvents) flush();
           }
           schedule();

@@ -13,7 +13,7 @@ import type { EdgeCanvas } from '../../domain/edge/edge-canvas.ts';
 export interface CanvasRoutesDeps {
   readonly canvasId: string;
   readonly info: Omit<CanvasInfo, 'seq'>;
-  readonly canvas: Pick<EdgeCanvas, 'seq'>;
+  readonly canvas: Pick<EdgeCanvas, 'seq' | 'width' | 'height'>;
   readonly compressed: Pick<CompressedCanvas, 'http'>;
 }
 
@@ -50,8 +50,8 @@ export function canvasRoutes(deps: CanvasRoutesDeps): HttpRoute[] {
           'cache-control': 'public, max-age=1, s-maxage=1, stale-while-revalidate=5',
           vary: 'Accept-Encoding',
           'x-rplace-seq': String(entry.seq),
-          'x-canvas-width': String(deps.info.width),
-          'x-canvas-height': String(deps.info.height),
+          'x-canvas-width': String(entry.width),
+          'x-canvas-height': String(entry.height),
           'access-control-expose-headers': 'etag, x-rplace-seq, x-canvas-width, x-canvas-height',
         };
         if ((request.headers['if-none-match'] ?? '').split(',').some((tag) => tag.trim() === etag))
@@ -71,7 +71,12 @@ export function canvasRoutes(deps: CanvasRoutesDeps): HttpRoute[] {
       method: 'GET',
       path: '/api/v1/canvas/info',
       maxBodyBytes: 0,
-      handle: async () => json(200, { ...deps.info, seq: deps.canvas.seq }, { 'cache-control': 'no-cache' }),
+      handle: async () =>
+        json(
+          200,
+          { ...deps.info, width: deps.canvas.width, height: deps.canvas.height, seq: deps.canvas.seq },
+          { 'cache-control': 'no-cache' },
+        ),
     },
   ];
 }

@@ -56,7 +56,7 @@ export type SessionPlace = (
 
 /** What every session of one edge shares. */
 export interface EdgeSessionContext {
-  readonly canvas: Pick<EdgeCanvas, 'seq' | 'catchUp' | 'tileFrame'>;
+  readonly canvas: Pick<EdgeCanvas, 'seq' | 'width' | 'height' | 'catchUp' | 'tileFrame'>;
   readonly compressed: Pick<CompressedCanvas, 'frame'>;
   readonly rates: EdgeClientLimits;
   readonly info: Omit<CanvasInfo, 'seq'>;
@@ -117,7 +117,7 @@ export class EdgeSession {
     this.account = admitted.account;
     this.ip = admitted.ip;
     this.#budget = ctx.rates.socket(ctx.clock.now());
-    this.#grid = tileGrid(ctx.info.width, ctx.info.height);
+    this.#grid = tileGrid(ctx.canvas.width, ctx.canvas.height); // a resize closes viewport sockets (edge-server.ts)
   }
 
   /** The tiles shown (viewport mode), or null for the whole canvas. */
@@ -146,7 +146,12 @@ export class EdgeSession {
       userId: this.account.userId,
       isGuest: this.account.isGuest,
       cooldownRemaining,
-      canvasInfo: { ...this.#ctx.info, seq: this.#ctx.canvas.seq },
+      canvasInfo: {
+        ...this.#ctx.info,
+        width: this.#ctx.canvas.width,
+        height: this.#ctx.canvas.height,
+        seq: this.#ctx.canvas.seq,
+      },
     });
     if (view) this.#setView({ type: 'view', ...view });
     // A view outside the canvas was answered `bad_request`: serve the whole canvas instead.

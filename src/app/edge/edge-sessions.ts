@@ -210,6 +210,18 @@ export class EdgeSessions {
     return closed;
   }
 
+  /** Closes every session that shows a viewport (after a resize: their tile grid is gone); returns how many. */
+  closeViewers(code: number, reason: string): number {
+    let closed = 0;
+    for (const session of [...this.#open.keys()]) {
+      if (session.view !== null) {
+        session.end(code, reason);
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** Refuses new upgrades from now on and closes every session with 1001; idempotent (false when already closing). */
   shutdown(): boolean {
     if (this.#closing) return false;

@@ -17,13 +17,28 @@ export async function loadEdgeCanvas(
     readonly snapshots?: SnapshotSource;
   },
   signal?: AbortSignal,
-): Promise<{ canvas: Uint8Array; seq: number; source: 'bitmap' | 'replay' | 'snapshot'; detail?: string }> {
+): Promise<{
+  canvas: Uint8Array;
+  seq: number;
+  width: number;
+  height: number;
+  source: 'bitmap' | 'replay' | 'snapshot';
+  detail?: string;
+}> {
   const stored = await deps.bitmap.load();
-  if (stored && stored.canvas.length === deps.spec.width * deps.spec.height) {
-    return { canvas: stored.canvas, seq: stored.seq, source: 'bitmap' };
+  // The bitmap's size is stored with it (atomically with its sequence): the size in force at that sequence.
+  if (stored && stored.canvas.length === stored.width * stored.height) {
+    return { canvas: stored.canvas, seq: stored.seq, width: stored.width, height: stored.height, source: 'bitmap' };
   }
   const until = await deps.stream.lastSeq();
   const recovered = await recoverCanvas(deps, { untilSeq: until, ...(signal ? { signal } : {}) });
   const source = recovered.path.kind === 'snapshot' ? 'snapshot' : 'replay';
-  return { canvas: recovered.canvas, seq: Math.max(recovered.seq, until), source, detail: describeRecovery(recovered) };
+  return {
+    canvas: recovered.canvas,
+    seq: Math.max(recovered.seq, until),
+    width: recovered.width,
+    height: recovered.height,
+    source,
+    detail: describeRecovery(recovered),
+  };
 }

@@ -12,14 +12,21 @@
  */
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
-import { replay } from '../../domain/canvas.ts';
+import { MAX_CANVAS_SIDE, replay } from '../../domain/canvas.ts';
 import { Slots } from '../../domain/limits.ts';
 import type { Region } from '../../domain/region.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import { canvasAt, cropRegion, snapshotCanvas } from './point-in-time.ts';
-import { int, parse, slotRefusal, storeFailure, timeParam } from './route-query.ts';
+import { canvasAt, cropRegion, sizeOf, snapshotCanvas } from './point-in-time.ts';
+
+/** A canvas with the size in force at its sequence. */
+interface SizedCanvas {
+  readonly canvas: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+import { int, parse, regionOutside, slotRefusal, storeFailure, timeParam } from './route-query.ts';
 
 /** The snapshot LRU the other history routes share (the one `canvasAt` takes). */
 export type SnapshotCacheLike = NonNullable<Parameters<typeof canvasAt>[4]>;
@@ -95,26 +102,31 @@ class Lru<K, V> {
 }
 
 export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[] {
-  const { store, width, height, projection, clock } = options;
-  const spec = { width, height };
+  const { store, projection, clock } = options;
+  /** The initial size (the answer's own size is the one in force at its sequence). */
+  const spec = { width: options.width, height: options.height };
   const slots = new Slots(options.maxConcurrent ?? 4, options.maxPerClient ?? 2);
-  const canvases = new Lru<number, Uint8Array>(options.maxCanvases ?? 4, () => 1);
+  const canvases = new Lru<number, SizedCanvas>(options.maxCanvases ?? 4, () => 1);
   const compressed = new Lru<string, Uint8Array>(options.maxCompressedBytes ?? 32 * 1024 * 1024, (b) => b.length);
   const query = z
     .object({
       time: timeParam.optional(),
       seq: int(0, Number.MAX_SAFE_INTEGER).optional(),
-      x: int(0, width - 1).default(0),
-      y: int(0, height - 1).default(0),
-      w: int(1, width).optional(),
-      h: int(1, height).optional(),
+      // Checked against the size in force at the asked instant below (the canvas may have grown since).
+      x: int(0, MAX_CANVAS_SIDE - 1).default(0),
+      y: int(0, MAX_CANVAS_SIDE - 1).default(0),
+      w: int(1, MAX_CANVAS_SIDE).optional(),
+      h: int(1, MAX_CANVAS_SIDE).optional(),
       /** `identity` overrides Accept-Encoding: on a fast link gzip costs more than the bytes it saves. */
       encoding: z.enum(['gzip', 'identity']).optional(),
     })
     .strict();
 
-  /** The whole canvas after `seq` (the newest snapshot at or before it plus the events up to it). */
-  async function canvasAfter(seq: number): Promise<Uint8Array> {
+  /**
+   * The whole canvas after `seq` (the newest snapshot at or before it plus the events up to it), with the size
+   * in force there (the snapshot's: the projector snapshots at every resize).
+   */
+  async function canvasAfter(seq: number): Promise<SizedCanvas> {
     const cached = canvases.get(seq);
     if (cached) return cached;
     const snap = await store.latestSnapshot(seq);
@@ -122,34 +134,37 @@ export function canvasIndexRoutes(options: CanvasIndexRoutesOptions): HttpRoute[
       snapshotCanvas(store, spec, snap, options.snapshots),
       store.tail(snap?.seq ?? 0, seq, Number.POSITIVE_INFINITY),
     ]);
-    replay(canvas, width, tail.changes);
-    canvases.set(seq, canvas);
-    return canvas;
+    const size = sizeOf(spec, snap);
+    replay(canvas, size.width, tail.changes);
+    const sized = { canvas, ...size };
+    canvases.set(seq, sized);
+    return sized;
   }
 
   async function answer(request: HttpRequest, q: z.output<typeof query>): Promise<HttpResponse> {
-    const region: Region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
     const problems: string[] = [];
     if ((q.time === undefined) === (q.seq === undefined)) problems.push('give exactly one of time and seq');
-    if (region.x + region.w > width || region.y + region.h > height)
-      problems.push(`region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`);
     if (q.time !== undefined && q.time > clock.now())
       problems.push(`time ${new Date(q.time).toISOString()} is in the future`);
     if (problems.length > 0) return jsonError(ErrorCode.bad_request, problems.join('; '));
     let seq: number;
-    let canvas: Uint8Array;
+    let sized: SizedCanvas;
     if (q.seq !== undefined) {
       const position = await store.position(projection);
       if (q.seq > position)
         return jsonError(ErrorCode.not_found, `seq ${q.seq} is not in the history yet (it holds up to ${position})`);
       seq = q.seq;
-      canvas = await canvasAfter(seq);
+      sized = await canvasAfter(seq);
     } else {
       const at = await canvasAt(store, spec, projection, q.time as number, options.snapshots);
       seq = at.seq;
-      canvas = canvases.get(seq) ?? at.canvas;
-      canvases.set(seq, canvas);
+      sized = canvases.get(seq) ?? { canvas: at.canvas, width: at.width, height: at.height };
+      canvases.set(seq, sized);
     }
+    const { canvas, width, height } = sized;
+    const region: Region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
+    const outside = regionOutside(region, sized);
+    if (outside !== null) return jsonError(ErrorCode.bad_request, `${outside} (its size at seq ${seq})`);
     const tag = `"${seq}:${region.x}.${region.y}.${region.w}x${region.h}"`;
     const headers: Record<string, string> = {
       etag: tag,

@@ -12,19 +12,34 @@ import type { SnapshotCache } from '../../domain/history/snapshot-cache.ts';
 
 export interface CanvasAt {
   readonly canvas: Uint8Array;
+  /** The size in force at that instant. */
+  readonly width: number;
+  readonly height: number;
   /** Last stream sequence included. */
   readonly seq: number;
   readonly snapshotSeq: number | null;
   readonly replayed: number;
 }
 
+/**
+ * The size a point-in-time answer has: its snapshot's (the projector snapshots at every resize, so a tail never
+ * crosses one), else the initial size.
+ */
+export function sizeOf(
+  spec: { readonly width: number; readonly height: number },
+  snap: SnapshotMeta | null,
+): { width: number; height: number } {
+  return snap ? { width: snap.width, height: snap.height } : { width: spec.width, height: spec.height };
+}
+
 /** The snapshot's canvas, from `cache` when there (a fresh copy either way: the caller may mutate it). */
 export async function snapshotCanvas(
   store: HistoryStore,
-  spec: { readonly width: number; readonly height: number },
+  initial: { readonly width: number; readonly height: number },
   snap: SnapshotMeta | null,
   cache?: SnapshotCache,
 ): Promise<Uint8Array> {
+  const spec = sizeOf(initial, snap);
   if (!snap) return createCanvas(spec);
   let canvas = cache?.take(snap.seq);
   if (!canvas) {
@@ -50,8 +65,17 @@ export async function canvasAt(
     snapshotCanvas(store, spec, snap, cache),
     store.tail(from, Number.POSITIVE_INFINITY, time),
   ]);
-  replay(canvas, spec.width, tail.changes);
-  return { canvas, seq: tail.lastSeq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
+  const size = sizeOf(spec, snap);
+  replay(canvas, size.width, tail.changes);
+  // A resize is no history row, so a prefix that ends just past one reads as including it; the projector's
+  // snapshot AT the resize says where the old size ended (one indexed lookup, only when the tail moved on).
+  let seq = tail.lastSeq;
+  if (seq > (snap?.seq ?? 0)) {
+    const next = await store.latestSnapshot(seq);
+    if (next && next.seq > (snap?.seq ?? 0) && (next.width !== size.width || next.height !== size.height))
+      seq = Math.min(seq, next.seq - 1);
+  }
+  return { canvas, ...size, seq, snapshotSeq: snap?.seq ?? null, replayed: tail.changes.length };
 }
 
 /** Copies a region out of a row-major canvas. */

@@ -15,9 +15,16 @@
  * from the store and resume from the stored position. A `StoreRejected` (the store refuses the data itself:
  * retrying can never help) halts the projector loudly with `ProjectionHalted` instead of wedging it in a
  * retry loop; events reach it only after `checkStoredEvent`, so this is a bug or a schema change, not input.
+ *
+ * A resize (`CanvasResized`) is not a history row: the projector grows its canvas (src/domain/resize.ts) and
+ * takes a snapshot AT the resize's sequence, in the same commit. So every point-in-time at or after the resize
+ * starts from a snapshot of the new size, every one before it from an older snapshot whose tail ends before
+ * the resize (rule in src/ports/history.ts), and each answers with the size in force at its instant.
  */
 import { ProjectionHalted, SequenceConflict, StoreRejected, StoreUnavailable } from '../../ports/errors.ts';
 import { applyPixel, createCanvas, replay } from '../../domain/canvas.ts';
+import { growCanvas } from '../../domain/resize.ts';
+import { EventKind } from '../../../proto/event-codec.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ProjectionSource, StoredEvent } from '../../ports/event-log.ts';
 import type { HistoryRow, HistoryStore, SnapshotInput } from '../../ports/history.ts';
@@ -48,6 +55,7 @@ export interface HistoryProjectorOptions {
   readonly store: HistoryStore;
   readonly source: ProjectionSource;
   readonly clock: Clock;
+  /** The INITIAL size (before any resize in the log); after a reload, the size of the snapshot it starts from. */
   readonly width: number;
   readonly height: number;
   /** Name of the position row (`names.consumers.history`). */
@@ -71,7 +79,8 @@ export interface HistoryProjector {
 }
 
 export function createHistoryProjector(options: HistoryProjectorOptions): HistoryProjector {
-  const { store, source, clock, width, height, projection, observer = {} } = options;
+  const { store, source, clock, projection, observer = {} } = options;
+  let { width, height } = options;
   const retryInitialMs = options.retryInitialMs ?? 250;
   const retryMaxMs = options.retryMaxMs ?? 5_000;
 
@@ -96,6 +105,8 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
       try {
         const position = await store.position(projection);
         const snap = await store.latestSnapshot(position);
+        width = snap?.width ?? options.width;
+        height = snap?.height ?? options.height;
         const base = snap ? await store.loadSnapshot(snap.seq) : createCanvas({ width, height });
         if (base.length !== width * height)
           throw new Error(`stored snapshot is ${base.length} bytes, canvas is ${width}×${height}`);
@@ -185,10 +196,21 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
     let newSeq = committedSeq;
     for (const stored of batch) {
       if (stored.seq <= committedSeq) continue;
-      rows.push(stored);
       newSeq = Math.max(newSeq, stored.seq);
+      const event = stored.event;
+      if (event.kind === EventKind.CanvasResized) {
+        if (stored.seq <= appliedSeq) continue;
+        canvas = growCanvas(canvas, { width, height }, event);
+        width = event.width;
+        height = event.height;
+        appliedSeq = stored.seq;
+        if (event.placedAt > maxPlacedAt) maxPlacedAt = event.placedAt;
+        snapshots.push(capture());
+        continue;
+      }
+      rows.push({ seq: stored.seq, storedAt: stored.storedAt, event });
       if (stored.seq <= appliedSeq) continue;
-      const placedAt = stored.event.placedAt;
+      const placedAt = event.placedAt;
       if (appliedSeq > lastSnap.seq) {
         const anchor = lastSnap.seq === 0 && lastSnap.maxPlacedAt === 0 ? placedAt : lastSnap.maxPlacedAt;
         if (placedAt - anchor >= options.snapshotIntervalMs || lastSnap.eventsSince >= options.snapshotMaxEvents)
@@ -196,7 +218,7 @@ export function createHistoryProjector(options: HistoryProjectorOptions): Histor
       } else if (lastSnap.seq === 0 && lastSnap.maxPlacedAt === 0) {
         lastSnap.maxPlacedAt = placedAt;
       }
-      applyPixel(canvas, width, stored.event);
+      applyPixel(canvas, width, event);
       appliedSeq = stored.seq;
       pixelCount++;
       lastSnap.eventsSince++;

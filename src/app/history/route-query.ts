@@ -101,3 +101,22 @@ export function slotRefusal(
         );
   return { ...response, headers: { ...response.headers, 'retry-after': String(retryAfterSeconds) } };
 }
+
+/**
+ * What is wrong with a region against the size in force (null: it fits), naming the parameter (`x:`, `w:` …):
+ * the canvas may have grown since start-up, so regions are checked against the size of the asked instant.
+ */
+export function regionOutside(
+  region: { readonly x: number; readonly y: number; readonly w: number; readonly h: number },
+  size: { readonly width: number; readonly height: number },
+): string | null {
+  const canvas = `the ${size.width}×${size.height} canvas`;
+  const problems: string[] = [];
+  if (region.x >= size.width) problems.push(`x: ${region.x} is outside ${canvas}`);
+  else if (region.w < 1 || region.x + region.w > size.width)
+    problems.push(`w: ${region.w} at x ${region.x} leaves ${canvas}`);
+  if (region.y >= size.height) problems.push(`y: ${region.y} is outside ${canvas}`);
+  else if (region.h < 1 || region.y + region.h > size.height)
+    problems.push(`h: ${region.h} at y ${region.y} leaves ${canvas}`);
+  return problems.length > 0 ? problems.join('; ') : null;
+}

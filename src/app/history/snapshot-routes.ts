@@ -70,15 +70,16 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): HttpRoute[] {
           const headers = {
             'x-rplace-seq': String(at.seq),
             'x-rplace-time': new Date(time).toISOString(),
-            'x-rplace-width': String(width),
-            'x-rplace-height': String(height),
+            // The size in force at that instant (a resize since then does not change the answer).
+            'x-rplace-width': String(at.width),
+            'x-rplace-height': String(at.height),
             'cache-control': 'public, max-age=60',
           };
           if (format === 'png')
             return {
               status: 200,
               headers: { ...headers, 'content-type': 'image/png' },
-              body: await encoder.png(at.canvas, width, height),
+              body: await encoder.png(at.canvas, at.width, at.height),
             };
           return { status: 200, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: at.canvas };
         } catch (error) {

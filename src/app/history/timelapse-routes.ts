@@ -9,8 +9,10 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import { Slots } from '../../domain/limits.ts';
 import { json, jsonError, type HttpRequest, type HttpRoute } from '../http.ts';
 import { VIDEO_CONTENT_TYPES, type VideoEncoder } from '../../ports/media.ts';
-import { int, parse, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
+import { int, parse, regionOutside, slotRefusal, timeParam, type ReplayRouteContext } from './route-query.ts';
 import { timelapseFrames } from './timelapse.ts';
+import { sizeOf } from './point-in-time.ts';
+import { MAX_CANVAS_SIDE } from '../../domain/canvas.ts';
 import { TimelapseJobs, type JobState } from './timelapse-jobs.ts';
 
 export interface TimelapseLimits {
@@ -41,17 +43,21 @@ export interface TimelapseRoutesOptions extends ReplayRouteContext {
 }
 
 export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
-  const { store, width, height, clock, encoder, projection, video, limits, snapshots } = options;
+  const { store, clock, encoder, projection, video, limits, snapshots } = options;
+  /** The initial size; a region is checked against the size now (the newest snapshot's: one per resize). */
+  const { width, height } = options;
+  const sizeNow = async () =>
+    sizeOf({ width, height }, await store.latestSnapshot(Number.MAX_SAFE_INTEGER).catch(() => null));
   const jobs = new TimelapseJobs(clock, limits.maxConcurrent);
   const timelapseSlots = new Slots(limits.maxConcurrent, limits.maxPerClient);
   const refused = (why: 'busy' | 'per_key') => slotRefusal('timelapse', why, timelapseSlots, 5, options.onRefused);
   const timelapseQuery = z.object({
     from: timeParam,
     to: timeParam,
-    x: int(0, width - 1).default(0),
-    y: int(0, height - 1).default(0),
-    w: int(1, width).optional(),
-    h: int(1, height).optional(),
+    x: int(0, MAX_CANVAS_SIDE - 1).default(0),
+    y: int(0, MAX_CANVAS_SIDE - 1).default(0),
+    w: int(1, MAX_CANVAS_SIDE).optional(),
+    h: int(1, MAX_CANVAS_SIDE).optional(),
     fps: int(1, 60).default(10),
     duration: int(1, 600).default(10),
     format: z.enum(['apng', 'mp4', 'webm']).default('apng'),
@@ -70,13 +76,12 @@ export function timelapseRoutes(options: TimelapseRoutesOptions): HttpRoute[] {
         const parsed = parse(timelapseQuery, request.query);
         if (!parsed.ok) return parsed.response;
         const q = parsed.value;
-        const region = { x: q.x, y: q.y, w: q.w ?? width - q.x, h: q.h ?? height - q.y };
+        const now = await sizeNow();
+        const region = { x: q.x, y: q.y, w: q.w ?? now.width - q.x, h: q.h ?? now.height - q.y };
         const frames = q.fps * q.duration;
         const problems: string[] = [];
-        if (region.x + region.w > width || region.y + region.h > height)
-          problems.push(
-            `region ${region.w}×${region.h} at (${region.x},${region.y}) leaves the ${width}×${height} canvas`,
-          );
+        const outside = regionOutside(region, now);
+        if (outside !== null) problems.push(outside);
         if (region.w * region.h > limits.maxRegionPixels)
           problems.push(`region has ${region.w * region.h} pixels; at most ${limits.maxRegionPixels}`);
         if (frames > limits.maxFrames) problems.push(`fps × duration = ${frames} frames; at most ${limits.maxFrames}`);

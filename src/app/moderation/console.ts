@@ -22,6 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RollbackApplied } from '../../../proto/mod-api.ts';
+import { isPixelEvent } from '../../../proto/event-codec.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import type { BanMode, BanStore, Revocations } from '../../ports/auth.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -153,7 +154,7 @@ export function createModeratorConsole(deps: ConsoleDeps) {
     const last = await deps.stream.lastSeq();
     if (last > 0) {
       for await (const batch of deps.stream.read(1, { untilSeq: last }))
-        for (const s of batch) fold.add(s.seq, s.event);
+        for (const s of batch) if (isPixelEvent(s.event)) fold.add(s.seq, s.event);
     }
     return last;
   }

@@ -7,7 +7,7 @@
  * A pixel that stays contended for `maxAttemptsPerChange` tries is reported as skipped; re-running the
  * rollback is safe because the restores already written end the user's claim on their pixels.
  */
-import { EventKind } from '../../../proto/event-codec.ts';
+import { EventKind, isPixelEvent } from '../../../proto/event-codec.ts';
 import type { EventStream } from '../../ports/event-log.ts';
 import { dropTouched, type ModerationPlan, type PlannedChange, type Planner } from '../../domain/moderation/plan.ts';
 import type { ModerationLog } from '../../ports/moderation.ts';
@@ -17,7 +17,9 @@ export async function planFromStream(stream: EventStream, planner: Planner): Pro
   const last = await stream.lastSeq();
   if (last > 0) {
     for await (const batch of stream.read(1, { untilSeq: last })) {
-      for (const stored of batch) planner.add(stored.seq, stored.event);
+      // A resize sets no pixel; planners are sized to the canvas now (src/domain/resize.ts: the old area keeps its
+      // coordinates when the origin is (0, 0), the only growth moderation plans across).
+      for (const stored of batch) if (isPixelEvent(stored.event)) planner.add(stored.seq, stored.event);
     }
   }
   const plan = planner.finish();
@@ -60,7 +62,7 @@ export async function executePlan(
   const catchUp = async (lastSeq: number): Promise<void> => {
     const later: { x: number; y: number }[] = [];
     for await (const batch of stream.read(expected + 1, { untilSeq: lastSeq })) {
-      for (const stored of batch) later.push(stored.event);
+      for (const stored of batch) if (isPixelEvent(stored.event)) later.push(stored.event);
     }
     const before = pending.length;
     pending = dropTouched(pending, options.width, later);

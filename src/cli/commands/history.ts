@@ -197,10 +197,10 @@ export function registerHistory(program: Command): void {
           );
           await writeFile(
             opts.output,
-            opts.raw ? at.canvas : await encodePng(at.canvas, spec.width, spec.height, spec.palette),
+            opts.raw ? at.canvas : await encodePng(at.canvas, at.width, at.height, spec.palette),
           );
           process.stdout.write(
-            `${opts.output}: canvas at ${new Date(time).toISOString()} (through seq ${at.seq}, ${at.replayed} events replayed after snapshot ${at.snapshotSeq ?? 'none'})\n`,
+            `${opts.output}: ${at.width}x${at.height} canvas at ${new Date(time).toISOString()} (through seq ${at.seq}, ${at.replayed} events replayed after snapshot ${at.snapshotSeq ?? 'none'})\n`,
           );
         });
       }),

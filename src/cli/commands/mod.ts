@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { commonSchema, canvasSpecOf, eventBoundsOf, natsAuthOf, type CommonConfig } from '../../config/common.ts';
+import type { CanvasSize } from '../../domain/resize.ts';
 import { loadConfig } from '../../config/load.ts';
 import { namesFor, type Names } from '../../domain/names.ts';
 import { createNatsEventStream } from '../../adapters/nats/event-stream.ts';
@@ -88,7 +89,7 @@ async function runPlan(
   config: CommonConfig,
   names: Names,
   what: string,
-  makePlanner: () => ReturnType<typeof createRollbackPlanner>,
+  makePlanner: (size: CanvasSize) => ReturnType<typeof createRollbackPlanner>,
   options: { yes?: boolean; as: string },
 ): Promise<void> {
   await withLifecycle(cliLogger(), async (life) => {
@@ -102,7 +103,9 @@ async function runPlan(
       canvas: eventBoundsOf(canvasSpecOf(config)),
       reader: 'moderation',
     });
-    const plan = await planFromStream(stream, makePlanner());
+    // Plans are made on the size in force now (a canvas grown at origin 0, 0 keeps every older coordinate).
+    const size = (await stream.sizeAt(await stream.lastSeq())).size;
+    const plan = await planFromStream(stream, makePlanner(size));
     printPlan(plan, what);
     if (plan.changes.length === 0) return;
     if (
@@ -113,7 +116,7 @@ async function runPlan(
     }
     const rollbackId = `rb_${randomBytes(6).toString('hex')}`;
     const result = await executePlan(plan, stream, createNatsModerationLog(nc, names), {
-      width: config.CANVAS_WIDTH,
+      width: size.width,
       moderatorId: options.as,
       rollbackId,
       now: () => Date.now(),
@@ -201,24 +204,24 @@ export function registerMod(program: Command): void {
         'mod rollback',
         async (options: { user: string; since?: string; region?: string; yes?: boolean; as: string }) => {
           const { config, names } = setup();
-          const spec = canvasSpecOf(config);
           const since = options.since === undefined ? undefined : parseTime(options.since);
-          const region =
-            options.region === undefined ? undefined : clipRegion(parseRegion(options.region), spec.width, spec.height);
+          const asked = options.region === undefined ? undefined : parseRegion(options.region);
           const userId = await withLifecycle(cliLogger(), async (life) =>
             userIdOf(await openUsersDb(life, config, names), names, options.user),
           );
-          const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${region ? ` in ${region.x},${region.y},${region.w},${region.h}` : ''} on ${names.stream}`;
+          const what = `rollback of ${options.user} (${userId})${since === undefined ? '' : ` since ${new Date(since).toISOString()}`}${asked ? ` in ${asked.x},${asked.y},${asked.w},${asked.h}` : ''} on ${names.stream}`;
           await runPlan(
             config,
             names,
             what,
-            () =>
-              createRollbackPlanner(spec.width, spec.height, {
+            (size) => {
+              const region = asked === undefined ? undefined : clipRegion(asked, size.width, size.height);
+              return createRollbackPlanner(size.width, size.height, {
                 userId,
                 ...(since === undefined ? {} : { since }),
                 ...(region ? { region } : {}),
-              }),
+              });
+            },
             options,
           );
         },
@@ -235,15 +238,15 @@ export function registerMod(program: Command): void {
     .action(
       cliAction('mod restore', async (options: { region: string; at: string; yes?: boolean; as: string }) => {
         const { config, names } = setup();
-        const spec = canvasSpecOf(config);
-        const region = clipRegion(parseRegion(options.region), spec.width, spec.height);
+        const asked = parseRegion(options.region);
         const at = parseTime(options.at);
-        const what = `restore of ${region.x},${region.y},${region.w},${region.h} to ${new Date(at).toISOString()} on ${names.stream}`;
+        const what = `restore of ${asked.x},${asked.y},${asked.w},${asked.h} to ${new Date(at).toISOString()} on ${names.stream}`;
         await runPlan(
           config,
           names,
           what,
-          () => createRestorePlanner(spec.width, spec.height, { at, region }),
+          (size) =>
+            createRestorePlanner(size.width, size.height, { at, region: clipRegion(asked, size.width, size.height) }),
           options,
         );
       }),

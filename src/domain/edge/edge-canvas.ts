@@ -9,6 +9,7 @@
  */
 import { encodePixelsFrame, PIXEL_RECORD_BYTES, writePixelRecord } from '../../../proto/frames.ts';
 import { encodeTileFrame, VIEW_TILE_SIZE } from '../../../proto/tile-frames.ts';
+import { growCanvas, type Resize } from '../resize.ts';
 
 /** One event as the edge needs it: its sequence, and the pixel it sets (absent for non-pixel events). */
 export interface EdgeEvent {
@@ -36,8 +37,10 @@ export interface EdgeCanvasOptions {
 }
 
 export class EdgeCanvas {
-  readonly width: number;
-  readonly canvas: Uint8Array;
+  /** The size in force at `seq`; a resize replaces `canvas` and both sides (`resize`). */
+  width: number;
+  height: number;
+  canvas: Uint8Array;
   /** The sequence the canvas, the ring and the last published frame reflect. */
   seq: number;
   readonly maxBatchEvents: number;
@@ -73,6 +76,7 @@ export class EdgeCanvas {
   /** Takes ownership of `canvas` (mutated in place) reflecting `seq`. */
   constructor(width: number, canvas: Uint8Array, seq: number, options: EdgeCanvasOptions = {}) {
     this.width = width;
+    this.height = canvas.length / width;
     this.canvas = canvas;
     this.seq = seq;
     this.#ringFrom = seq + 1;
@@ -155,6 +159,28 @@ export class EdgeCanvas {
     return frame;
   }
 
+  /**
+   * Applies the resize stored at `seq` (src/domain/resize.ts `growCanvas`); nothing may be pending (the feed
+   * flushes first), and `seq` must be the next sequence (`SequenceGap` otherwise; an older one is ignored and
+   * returns false). The ring is emptied: its records are in the old coordinates, so a client that reflects an
+   * earlier sequence is sent a whole canvas of the new size.
+   */
+  resize(seq: number, resize: Resize): boolean {
+    if (this.#pendingLast !== 0) throw new Error('resize with events pending: flush first');
+    if (seq <= this.seq) return false;
+    if (seq !== this.seq + 1) throw new SequenceGap(`expected event ${this.seq + 1}, got ${seq}`);
+    this.canvas = growCanvas(this.canvas, this, resize);
+    this.width = resize.width;
+    this.height = resize.height;
+    this.seq = seq;
+    this.#ringStart = 0;
+    this.#ringSize = 0;
+    this.#ringFrom = seq + 1;
+    this.#lastCatchUp = null;
+    this.#tileFrames.clear(); // keyed by the old tile grid
+    return true;
+  }
+
   /** What a client that reflects `since` needs to reach `seq` (see `CatchUp`). */
   catchUp(since: number): CatchUp {
     if (since > this.seq) return { kind: 'ahead' };
@@ -187,7 +213,7 @@ export class EdgeCanvas {
     const key = ty * Math.ceil(this.width / VIEW_TILE_SIZE) + tx;
     const cached = this.#tileFrames.get(key);
     if (cached && cached.seq === this.seq) return cached.frame;
-    const height = this.canvas.length / this.width;
+    const height = this.height;
     const x0 = tx * VIEW_TILE_SIZE;
     const y0 = ty * VIEW_TILE_SIZE;
     const w = Math.max(0, Math.min(VIEW_TILE_SIZE, this.width - x0));

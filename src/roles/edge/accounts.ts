@@ -43,7 +43,7 @@ import type { PlacePixelDeps } from '../../app/place-pixel.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
 import type { AuthConfig } from '../../config/auth.ts';
 import { sessionCookies } from '../../app/auth/sessions.ts';
-import type { CommonConfig } from '../../config/common.ts';
+import { canvasSpecOf, type CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../domain/names.ts';
 import { edgeModerationRoutes } from './moderation.ts';
 
@@ -154,7 +154,9 @@ export async function startEdgeAccounts(
     ...edgeModerationRoutes({
       nc: deps.nc,
       names,
-      spec: deps.place.spec,
+      // The initial size for the reader (resize-timeline.ts grows it), the edge canvas's live size for the plans.
+      spec: canvasSpecOf(config),
+      liveSize: deps.place.spec,
       pool,
       users,
       sessions,

@@ -29,7 +29,10 @@ import type { Names } from '../../domain/names.ts';
 export interface EdgeModerationDeps {
   readonly nc: NatsConnection;
   readonly names: Names;
+  /** The initial size (what the moderation reader starts from). */
   readonly spec: CanvasSpec;
+  /** The size in force now (the edge's canvas follows every resize): what plans are made on. */
+  readonly liveSize: { readonly width: number; readonly height: number };
   readonly pool: pg.Pool;
   readonly users: UserStore;
   readonly sessions: SessionStore;
@@ -44,8 +47,13 @@ export function edgeModerationRoutes(deps: EdgeModerationDeps): HttpRoute[] {
   const moderation = createModeratorConsole({
     stream: createNatsEventStream(nc, names, { canvas: eventBoundsOf(spec), reader: 'moderation' }),
     log: createNatsModerationLog(nc, names),
-    width: spec.width,
-    height: spec.height,
+    // Getters: a resize grows the size moderation plans on (a grown canvas keeps old coordinates at origin 0, 0).
+    get width() {
+      return deps.liveSize.width;
+    },
+    get height() {
+      return deps.liveSize.height;
+    },
     palette: spec.palette,
     encodePng,
     bans: deps.bans,

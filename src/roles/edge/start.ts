@@ -81,7 +81,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
       { seq: initial.seq, source: initial.source, detail: initial.detail, ms: Date.now() - started },
       'edge canvas loaded',
     );
-    const state = new EdgeCanvas(spec.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
+    const state = new EdgeCanvas(initial.width, initial.canvas, initial.seq, { ringEvents: config.RING_EVENTS });
     metrics.projectionSeq.set({ projection: 'edge' }, initial.seq);
     const cooldowns = createRedisCooldownStore(
       // WAIT blocks its connection: with replica acks on, the cooldowns get one of their own.
@@ -102,8 +102,18 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
           }
         : undefined,
     );
+    // Placements are checked against the size the edge's canvas is at (it follows each resize at its sequence).
+    const liveSpec = {
+      get width() {
+        return state.width;
+      },
+      get height() {
+        return state.height;
+      },
+      palette: spec.palette,
+    };
     const placeDeps = {
-      spec,
+      spec: liveSpec,
       cooldownSeconds: config.COOLDOWN_SECONDS,
       cooldowns,
       log: timeAppends(eventLog),
@@ -139,6 +149,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
             canvasId: names.canvasId,
             state,
             info: {
+              // The welcome and /api/v1/canvas/info take the live size from the canvas; these are the initial ones.
               width: spec.width,
               height: spec.height,
               colorCount: spec.palette.length,
@@ -189,6 +200,10 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
           publish: (frame, _firstSeq, lastSeq, events) => {
             server.publish(frame, events);
             metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
+          },
+          resized: (seq, resize) => {
+            server.resized(seq, resize);
+            log.info({ seq, ...resize }, 'canvas resized');
           },
           onReadError: (error) =>
             log.warn({ err: error, seq: state.receivedSeq }, 'stream read failed; resuming from the next sequence'),

@@ -13,6 +13,7 @@
 import { SequenceConflict } from '../../../src/ports/errors.ts';
 import type { BitmapWriter } from '../../../src/ports/bitmap.ts';
 import type { CanvasSpec } from '../../../src/domain/canvas.ts';
+import { growCanvas } from '../../../src/domain/resize.ts';
 
 export interface FakeBitmapStore extends BitmapWriter {
   wipe(): void;
@@ -22,7 +23,9 @@ export interface FakeBitmapStore extends BitmapWriter {
 }
 
 export function createFakeBitmapStore(spec: Pick<CanvasSpec, 'width' | 'height'>): FakeBitmapStore {
-  const size = spec.width * spec.height;
+  let width = spec.width;
+  let height = spec.height;
+  let size = width * height;
   let canvas: Uint8Array | null = null;
   let stored: number | null = null;
   const store: FakeBitmapStore = {
@@ -30,13 +33,16 @@ export function createFakeBitmapStore(spec: Pick<CanvasSpec, 'width' | 'height'>
     wipe() {
       canvas = null;
       stored = null;
+      width = spec.width;
+      height = spec.height;
+      size = width * height;
     },
     truncate() {
       canvas = new Uint8Array(Math.max(0, size - 1));
     },
     async load() {
       if (stored === null || canvas === null || canvas.length !== size) return null;
-      return { canvas: canvas.slice(), seq: stored };
+      return { canvas: canvas.slice(), seq: stored, width, height };
     },
     async seq() {
       return stored;
@@ -56,17 +62,32 @@ export function createFakeBitmapStore(spec: Pick<CanvasSpec, 'width' | 'height'>
       let last = from;
       for (const p of pixels) {
         if (p.seq <= from) continue;
-        const offset = p.y * spec.width + p.x;
+        const offset = p.y * width + p.x;
         if (offset >= 0 && offset < size && Number.isInteger(offset)) target[offset] = p.color & 0xff;
         last = p.seq;
       }
       stored = last;
       return last;
     },
-    async replaceAll(next, seq) {
-      if (next.length !== size) throw new RangeError(`canvas has ${next.length} bytes, expected ${size}`);
+    async resize(seq, resize, expectedSeq) {
+      if (stored === null || canvas === null || canvas.length !== size) throw conflict(expectedSeq, null);
+      if (stored < expectedSeq) throw conflict(expectedSeq, stored);
+      if (stored >= seq) return stored;
+      canvas = growCanvas(canvas, { width, height }, resize);
+      width = resize.width;
+      height = resize.height;
+      size = width * height;
+      stored = seq;
+      return seq;
+    },
+    async replaceAll(next, seq, to = spec) {
+      if (next.length !== to.width * to.height)
+        throw new RangeError(`canvas has ${next.length} bytes, expected ${to.width * to.height}`);
       canvas = next.slice();
       stored = seq;
+      width = to.width;
+      height = to.height;
+      size = width * height;
     },
   };
   return store;

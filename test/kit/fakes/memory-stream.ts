@@ -11,7 +11,7 @@
  *   a decoded copy, never the caller's object.
  * Fault injection: `failAppends(error)` makes every append reject with it until `failAppends(null)`.
  */
-import { decodeEvent, encodeEvent, type CanvasEvent } from '../../../proto/event-codec.ts';
+import { decodeEvent, encodeEvent, type LogEvent } from '../../../proto/event-codec.ts';
 import { DUPLICATE_WINDOW_MS } from '../../../src/app/place-pixel.ts';
 import type { AppendResult, StoredEvent } from '../../../src/ports/event-log.ts';
 import type { Clock } from '../../../src/ports/clock.ts';
@@ -45,7 +45,7 @@ export class MemoryStream {
   }
 
   /** Stores `event` unless `messageId` was stored within the duplicate window; `check` may refuse first. */
-  append(event: CanvasEvent, messageId: string, check?: (lastSeq: number) => Error | null): AppendResult {
+  append(event: LogEvent, messageId: string, check?: (lastSeq: number) => Error | null): AppendResult {
     if (this.failure) throw this.failure;
     const bytes = encodeEvent(event);
     this.appendCalls++;
