@@ -24,6 +24,11 @@ export interface WorkerOptions {
   readonly periodMs: number;
   /** `x,y,width,height`: the sockets watch only this rectangle (`?view=`), not the whole canvas. */
   readonly view?: string;
+  /**
+   * Prefixes every request id (`<run>c<client>-<n>`): tests that share one stream (partition.test.ts runs three
+   * faults on one topology) must not reuse each other's ids, or "request ids stored twice" counts the earlier run.
+   */
+  readonly run: string;
 }
 
 /** What the parent gets: `acks` as [client, n, seq, x, y, color, at, latencyMs] × k; error counts since the last. */
@@ -103,7 +108,7 @@ function run(options: WorkerOptions): void {
     const x = (i * 31 + n * 7) % options.areaWidth;
     const y = (i * 17 + n * 13) % options.areaHeight;
     const color = (i + n) % options.colors;
-    const message = JSON.stringify({ type: 'place', x, y, color, requestId: `c${i}-${n}` });
+    const message = JSON.stringify({ type: 'place', x, y, color, requestId: `${options.run}c${i}-${n}` });
     user.inFlight = { n, x, y, color, sentAt: Date.now(), message };
     user.ws!.send(message);
     user.timer = setTimeout(() => {
@@ -141,7 +146,7 @@ function run(options: WorkerOptions): void {
       return;
     }
     const inFlight = user.inFlight;
-    if (!inFlight || m.requestId !== `c${user.client}-${inFlight.n}`) return;
+    if (!inFlight || m.requestId !== `${options.run}c${user.client}-${inFlight.n}`) return;
     clearTimeout(user.timer);
     user.inFlight = undefined;
     const now = Date.now();

@@ -3,6 +3,7 @@
  * the edges, each placing as soon as its cooldown allows, recording every acknowledged placement (its
  * stream sequence and request id) so the suite can check that none was lost.
  */
+import { randomBytes } from 'node:crypto';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RplaceClient } from '../../src/client/index.ts';
@@ -149,6 +150,8 @@ export class PeakLoad implements Load {
   offeredPerSecond = 0;
   private workers: ChildProcess[] = [];
   private stopped: Promise<void>[] = [];
+  /** This load's request-id prefix (see WorkerOptions.run). */
+  private readonly run = `r${randomBytes(3).toString('hex')}`;
 
   constructor(options: PeakLoadOptions) {
     this.options = options;
@@ -174,6 +177,7 @@ export class PeakLoad implements Load {
         colors: this.options.colors,
         periodMs,
         ...(this.options.view ? { view: this.options.view } : {}),
+        run: this.run,
       };
       worker.send(options);
       ready.push(
@@ -220,7 +224,7 @@ export class PeakLoad implements Load {
     for (let k = 0; k < a.length; k += ACK_FIELDS) {
       const ack: Acked = {
         client: a[k]!,
-        requestId: `c${a[k]}-${a[k + 1]}`,
+        requestId: `${this.run}c${a[k]}-${a[k + 1]}`,
         seq: a[k + 2]!,
         x: a[k + 3]!,
         y: a[k + 4]!,
