@@ -8,28 +8,17 @@
  * queued pull requests, so "nothing pending" is sometimes never seen and the tail of a burst would wait for
  * the next message. Here a pump moves messages into a local queue instead.
  *
- * `lingerMs` (default 0) batches by time as well: once a batch has its first message, the reader waits up to
- * that long for more (not at all once `maxBatch` wait). For projections whose handler pays per batch (a
- * Postgres commit, a Redis call): at a steady few thousand events a second and no backlog, batches were a
- * few events each, a commit per handful of placements (issue 13). One timer per batch, none per message.
- *
  * Backpressure: the pump stops iterating when `2 * maxBatch` messages wait; nats.js queues its refill pulls
  * inside the iterator, so the client then stops asking the server for more.
  */
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 
-export async function* batchMessages(
-  messages: ConsumerMessages,
-  maxBatch: number,
-  lingerMs = 0,
-): AsyncGenerator<JsMsg[]> {
+export async function* batchMessages(messages: ConsumerMessages, maxBatch: number): AsyncGenerator<JsMsg[]> {
   let queue: JsMsg[] = [];
   let ended = false;
   let failure: unknown;
   let wakeReader: (() => void) | undefined;
   let wakePump: (() => void) | undefined;
-  /** Ends a linger early: the batch is full or the messages ended. */
-  let wakeFull: (() => void) | undefined;
   let closing = false;
   const notifyReader = () => {
     const wake = wakeReader;
@@ -41,7 +30,6 @@ export async function* batchMessages(
       for await (const msg of messages) {
         queue.push(msg);
         notifyReader();
-        if (queue.length >= maxBatch) wakeFull?.();
         if (queue.length >= 2 * maxBatch && !closing) await new Promise<void>((resolve) => (wakePump = resolve));
       }
     } catch (error) {
@@ -49,7 +37,6 @@ export async function* batchMessages(
     } finally {
       ended = true;
       notifyReader();
-      wakeFull?.();
     }
   })();
   try {
@@ -59,22 +46,8 @@ export async function* batchMessages(
         await new Promise<void>((resolve) => (wakeReader = resolve));
         continue;
       }
-      // Let the rest of the socket read that brought this message reach the queue first (or linger).
-      if (queue.length < maxBatch && !ended) {
-        if (lingerMs > 0)
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              wakeFull = undefined;
-              resolve();
-            }, lingerMs);
-            wakeFull = () => {
-              wakeFull = undefined;
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        else await new Promise((resolve) => setImmediate(resolve));
-      }
+      // Let the rest of the socket read that brought this message reach the queue first.
+      if (queue.length < maxBatch && !ended) await new Promise((resolve) => setImmediate(resolve));
       let batch: JsMsg[];
       if (queue.length <= maxBatch) {
         batch = queue;
@@ -93,7 +66,6 @@ export async function* batchMessages(
     // The pump must be running for close() to complete: nats.js runs its stop inside the iterator.
     closing = true;
     wakePump?.();
-    wakeFull?.();
     const closed = messages.close().catch(() => undefined);
     await pump;
     await closed;

@@ -45,23 +45,11 @@ export interface ProjectionSourceOptions {
   readonly canvas: EventBounds;
   /** Largest batch handed to the handler (default 5000). */
   readonly maxBatch?: number;
-  /**
-   * Longest a batch waits for more messages once it has one (default `PROJECTION_LINGER_MS`; 0: one
-   * event-loop turn). Batches by time as well as size: see batches.ts.
-   */
-  readonly lingerMs?: number;
   /** Messages per pull request (default 10 000); bounds what the client buffers. */
   readonly pullMessages?: number;
   /** Longest wait between retries after a failure (default 5000 ms). */
   readonly maxBackoffMs?: number;
 }
-
-/**
- * Default linger of a projection's batches (ms). A projection is read by nobody on a placement's path (the
- * edge's live feed is its own reader, pixel-tail.ts), so 20 ms of added lag buys batches of ~100 events at
- * 5,000/s instead of a handful: one Postgres commit or Redis call per batch instead of one per few events.
- */
-export const PROJECTION_LINGER_MS = 20;
 
 /** The config fields that, when they differ from the definition, make us recreate the durable. */
 const COMPARED = ['ack_policy', 'filter_subject', 'max_ack_pending', 'ack_wait'] as const;
@@ -75,7 +63,6 @@ export function createNatsProjectionSource(
 ): ProjectionSource {
   const check: EventCheck = { bounds: options.canvas, names, reader: consumerName };
   const maxBatch = options.maxBatch ?? 5000;
-  const lingerMs = options.lingerMs ?? PROJECTION_LINGER_MS;
   const pullMessages = options.pullMessages ?? 10_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
   const log = logger.child({ adapter: 'projection-source', consumer: consumerName });
@@ -162,7 +149,7 @@ export function createNatsProjectionSource(
       const bounds = new ReadBounds((await timeline.sizeAt(next - 1)).size, check.bounds.colors);
       if (signal.aborted) return next;
       iterating = true;
-      for await (const msgs of batchMessages(messages, maxBatch, lingerMs)) {
+      for await (const msgs of batchMessages(messages, maxBatch)) {
         const batch: StoredEvent[] = [];
         for (const msg of msgs) {
           const seq = msg.info.streamSequence;
