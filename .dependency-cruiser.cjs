@@ -150,6 +150,8 @@ module.exports = {
     // Type-only imports count for the layers: a port's type in the wrong folder is a layer break too.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
+    // A worktree's node_modules is a symlink to the main checkout's: keep its paths under node_modules/.
+    preserveSymlinks: true,
     doNotFollow: { path: '^node_modules/' },
     exclude: { path: '^(dist|coverage|web/dist)/' },
     enhancedResolveOptions: {
