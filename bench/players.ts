@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 160] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -37,7 +37,9 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '0' },
     timing: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '15' },
-    identities: { type: 'string', default: '160' },
+    // 320: at 7,000/s a placer uses ~220 guests a second (1 s cooldown); with 160 it kept opening guests during
+    // the measured window, and every new socket's tile snapshot (64 KiB) cost the server ~18 % of its CPU.
+    identities: { type: 'string', default: '320' },
     'max-identities': { type: 'string', default: '16000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
@@ -459,6 +461,7 @@ try {
   const allPids = Object.values(procs).flat();
   const sampler = setInterval(() => sampleCores(allPids, coreSamples), 50);
   const started = performance.now();
+  const identitiesAtStart = identities;
   measuring = true;
   say(
     `measuring after ${fmt((started - warmupStart) / 1000, 1)} s of warm-up: ${fmt(identities)} guest sockets (${fmt(identities / PLACERS, 1)} a placer); load ${load()}`,
@@ -513,7 +516,7 @@ try {
   const rate = accepted / (wallUs / 1e6);
   say(`load ${load()}`);
   say(
-    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end)`,
+    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end, ${fmt(identities - identitiesAtStart)} of them opened while measuring)`,
   );
   say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
   if (TIMING > 0)
