@@ -7,7 +7,7 @@
  * Ctrl-C stops everything it started.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { ServiceStartFailed } from '../../src/adapters/services/local.ts';
@@ -119,3 +119,30 @@ const stop = async (signal: string) => {
 };
 process.once('SIGINT', () => void stop('SIGINT'));
 process.once('SIGTERM', () => void stop('SIGTERM'));
+
+// A signal sent to `npm` alone (a supervisor stopping `npm run topology`) ends npm and its shell but never
+// reaches this process under tsx, which would keep the whole topology running unowned: stop when npm, or a
+// process between it and us, is gone. Started without npm, signals reach us directly and nothing is watched.
+const launchers = npmLaunchChain();
+setInterval(() => {
+  if (launchers.some((pid) => !existsSync(`/proc/${pid}`))) void stop('npm, which launched the topology, exited');
+}, 1_000).unref();
+
+/** The parent process ids from ours up to the nearest `npm` (inclusive); empty without one or without /proc. */
+function npmLaunchChain(): number[] {
+  const chain: number[] = [];
+  let pid = process.ppid;
+  while (pid > 1 && chain.length < 8) {
+    chain.push(pid);
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (/^npm(\s|$)/.test(argv[0] ?? '') || argv.some((a) => a.endsWith('npm-cli.js'))) return chain;
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses: split after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return [];
+}

@@ -15,7 +15,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -217,6 +227,46 @@ function natsNode(
   };
 }
 
+/**
+ * Stops what an earlier run in the same data directory left running: its NATS nodes are detached (a Ctrl-C
+ * must not kill them before the roles stop) and a run killed without its `stop()` (kill -9, a signal to `npm`
+ * alone, which does not reach the node process under its shell and tsx) leaves them and its roles holding the
+ * ports and the stores. Each pid file names one; the process is only signalled when it is still ours: a
+ * nats-server whose command line names this directory's config, or a node process in this repository
+ * running a role (a pid reused since is left alone).
+ */
+async function stopLeftovers(dataDir: string, step: (line: string) => void): Promise<void> {
+  let files: string[];
+  try {
+    files = readdirSync(dataDir).filter((f) => /^(nats-n\d|role-[\w-]+)\.pid$/.test(f));
+  } catch {
+    return;
+  }
+  const ours = (pid: number, file: string): boolean => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (file.startsWith('nats-')) return argv.some((a) => a === join(dataDir, file.replace(/\.pid$/, '.conf')));
+      return (
+        readlinkSync(`/proc/${pid}/cwd`) === repoRoot && argv.some((a) => /src\/roles\/[\w-]+\/main\.[jt]s$/.test(a))
+      );
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  };
+  const alive = (pid: number) => existsSync(`/proc/${pid}`);
+  for (const file of files) {
+    const path = join(dataDir, file);
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    rmSync(path, { force: true });
+    if (!Number.isSafeInteger(pid) || pid <= 1 || !ours(pid, file)) continue;
+    step(`stopping ${file.replace(/\.pid$/, '')} (pid ${pid}), left running by an earlier run`);
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
 /** The command line of a role: its compiled entry point, or its source through tsx. */
 export function roleCommand(role: string, compiled: boolean): string[] {
   return compiled ? [`dist/src/roles/${role}/main.js`] : ['--import', 'tsx', `src/roles/${role}/main.ts`];
@@ -226,10 +276,11 @@ function roleProcess(
   name: string,
   command: readonly string[],
   env: Record<string, string>,
-  logFile: string,
+  files: { readonly log: string; readonly pid: string },
   ready: () => Promise<boolean>,
   prefix: readonly string[] = [],
 ): RoleProcess & { start(): Promise<void> } {
+  const logFile = files.log;
   let child: ChildProcess | undefined;
   const isAlive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
@@ -239,6 +290,7 @@ function roleProcess(
     const [program, ...args] = [...prefix, process.execPath, ...command];
     child = spawn(program!, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
+    if (child.pid !== undefined) writeFileSync(files.pid, `${child.pid}\n`);
     const current = child;
     await until(`${name}`, 60_000, async () => {
       if (current.exitCode !== null || current.signalCode !== null)
@@ -389,6 +441,7 @@ async function waitForJetStream(nc: NatsConnection): Promise<void> {
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   const step = options.onStep ?? (() => undefined);
   mkdirSync(join(options.dataDir, 'logs'), { recursive: true });
+  await stopLeftovers(options.dataDir, step);
   const canvasId = options.env.CANVAS_ID ?? 'topology';
   const names = namesFor(canvasId);
   const secrets: NatsSecrets = {
@@ -453,7 +506,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         role,
         roleCommand(role, options.compiled === true),
         env,
-        join(logs, `${role}.log`),
+        { log: join(logs, `${role}.log`), pid: join(options.dataDir, `role-${role}.pid`) },
         consumerExists(consumer),
         options.placement?.(role)?.prefix,
       );
@@ -467,7 +520,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         `edge${i + 1}`,
         roleCommand('edge', options.compiled === true),
         edgeEnv,
-        join(logs, `edge${i + 1}.log`),
+        { log: join(logs, `edge${i + 1}.log`), pid: join(options.dataDir, `role-edge${i + 1}.pid`) },
         () => httpOk(`http://${host}:${port}/readyz`),
         where?.prefix,
       );

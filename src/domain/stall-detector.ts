@@ -50,3 +50,44 @@ export class StallDetector {
     return true;
   }
 }
+
+/**
+ * When a projection's durable consumer should be deleted and created anew rather than asked again
+ * (src/adapters/nats/projection-source.ts says why): after `maxFailures` failed attempts in a row to set it up,
+ * or when a session stalled at the same sequence `maxStalls` times in a row.
+ */
+export class DurableRecovery {
+  private failures = 0;
+  private stalls = 0;
+  private stalledAt: number | undefined;
+
+  private readonly maxFailures: number;
+  private readonly maxStalls: number;
+
+  constructor(maxFailures = 3, maxStalls = 2) {
+    this.maxFailures = maxFailures;
+    this.maxStalls = maxStalls;
+  }
+
+  /** Setting up the durable or its session failed. */
+  failed(): void {
+    this.failures++;
+  }
+
+  /** A session ended (after its durable was set up) at `next`, on a stall or not. */
+  ended(next: number, stalled: boolean): void {
+    this.failures = 0;
+    if (!stalled) {
+      this.stalls = 0;
+      this.stalledAt = undefined;
+      return;
+    }
+    this.stalls = this.stalledAt === next ? this.stalls + 1 : 1;
+    this.stalledAt = next;
+  }
+
+  /** Whether the next set-up at `next` should replace the durable instead of re-using it. */
+  shouldReplace(next: number): boolean {
+    return this.failures >= this.maxFailures || (this.stalls >= this.maxStalls && this.stalledAt === next);
+  }
+}

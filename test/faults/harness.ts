@@ -412,6 +412,8 @@ export interface VerifyOptions {
   readonly repairedAt: number;
   /** Anything else to put in the report. */
   readonly extra?: Record<string, unknown>;
+  /** How long every projection may take to converge once the load stops (default `CONVERGE_MS`). */
+  readonly convergeMs?: number;
 }
 
 export interface Report {
@@ -559,7 +561,8 @@ export async function verify(
   const events = seqs.map((seq) => stored.get(seq)!);
   const expected = replay(createCanvas(spec), WIDTH, events);
   const start = Date.now();
-  const within = () => Date.now() - start < CONVERGE_MS;
+  const convergeMs = options.convergeMs ?? CONVERGE_MS;
+  const within = () => Date.now() - start < convergeMs;
   const state = (projection: string, seq: number, equal: boolean, detail?: string): ProjectionState => ({
     projection,
     seq,

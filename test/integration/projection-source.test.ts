@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { createInbox } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
@@ -30,9 +31,11 @@ async function runUntil(
   fromSeq: number,
   until: (seqs: number[]) => boolean,
   onBatch?: (batch: readonly StoredEvent[]) => Promise<void>,
+  pullMessages?: number,
 ): Promise<number[]> {
   const source = createNatsProjectionSource(nc, names, 'test-proj', logger, {
     canvas: { width: 50, height: 50, colors: 16 },
+    ...(pullMessages === undefined ? {} : { pullMessages }),
   });
   const controller = new AbortController();
   const seqs: number[] = [];
@@ -88,5 +91,30 @@ describe('NATS projection source', () => {
     expect(failures).toBe(2);
     expect(seqs).toEqual(range(1, 1200));
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('never skips what a lost pull took: handles up to the gap, re-positions the durable, delivers the rest', async () => {
+    // A pull that takes messages and never acknowledges them stands for one lost in a partition: the durable
+    // counts them delivered, and the next pull of the projection gets the sequences after them.
+    const stolen: string[] = [];
+    const inbox = createInbox();
+    const thief = nc.subscribe(inbox, {
+      callback: (_err, msg) => {
+        if (msg.reply?.startsWith('$JS.ACK.')) stolen.push(msg.reply);
+      },
+    });
+    // One message per pull, and one pull of 5 by the thief queued behind ours: the burst goes 1 to us, 5 to
+    // the thief, the rest to us, so the source is handed a delivery past the sequences it never got.
+    const seqs = runUntil(1201, (s) => s.length >= 200 && s.at(-1)! >= 1400, undefined, 1);
+    await sleep(300);
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${names.stream}.test-proj`, JSON.stringify({ batch: 5, expires: 5e9 }), {
+      reply: inbox,
+    });
+    await sleep(100);
+    await appendPixels(nc, names, randomPixels(200, 50, 50, 16, 5));
+    for (const until = Date.now() + 3_000; stolen.length === 0 && Date.now() < until; ) await sleep(10);
+    thief.unsubscribe();
+    expect(stolen.length, 'the lost pull took part of the burst').toBeGreaterThan(0);
+    expect(await seqs).toEqual(range(1201, 1400));
   });
 });

@@ -36,10 +36,14 @@ interface ComposeService {
  */
 const PINNED = /^(?:[a-z0-9./-]+:\d+\.\d+\.\d+|postgres:\d+\.\d+)(-[a-z0-9]+)?$/;
 
-function k8sDocuments(file: string): Record<string, any>[] {
+/** A parsed Kubernetes manifest, walked by path: a path that is not there fails the test that reads it. */
+// biome-ignore lint/suspicious/noExplicitAny: the manifests' YAML has no schema here; typing every path would only restate them.
+type K8sNode = Record<string, any>;
+
+function k8sDocuments(file: string): K8sNode[] {
   return parseAllDocuments(read(join('deploy/k8s', file))).map((doc) => {
     expect(doc.errors, file).toEqual([]);
-    return doc.toJS() as Record<string, any>;
+    return doc.toJS() as K8sNode;
   });
 }
 
@@ -297,9 +301,9 @@ describe('deploy/k8s', () => {
 
   // The operator's stream-apply Job runs the same image, so it is held to the same rules as the long-running pods.
   const workloads = documents.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet' || d.kind === 'Job');
-  const appOf = (w: Record<string, any>): string => w.spec.template.metadata.labels['app.kubernetes.io/name'];
-  const containersOf = (w: Record<string, any>): Record<string, any>[] => w.spec.template.spec.containers;
-  const envOf = (c: Record<string, any>): Record<string, any>[] => c.env ?? [];
+  const appOf = (w: K8sNode): string => w.spec.template.metadata.labels['app.kubernetes.io/name'];
+  const containersOf = (w: K8sNode): K8sNode[] => w.spec.template.spec.containers;
+  const envOf = (c: K8sNode): K8sNode[] => c.env ?? [];
   const byName = (name: string) => workloads.find((w) => w.metadata.name === name)!;
 
   it("runs every pod non-root with the runtime's seccomp profile, every container read-only without capabilities or escalation", () => {
@@ -373,11 +377,11 @@ describe('deploy/k8s', () => {
     expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     const policyFor = (app: string) =>
       policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === app)!;
-    const peers = (rules: Record<string, any>[] | undefined, key: 'to' | 'from') =>
+    const peers = (rules: K8sNode[] | undefined, key: 'to' | 'from') =>
       (rules ?? [])
         .flatMap((r) =>
           (r[key] ?? []).map(
-            (peer: Record<string, any>) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'namespace',
+            (peer: K8sNode) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'namespace',
           ),
         )
         .sort();
@@ -398,7 +402,7 @@ describe('deploy/k8s', () => {
     expect(policyFor('redis').spec.egress).toEqual([]);
     expect(policyFor('postgres').spec.egress).toEqual([]);
     // the edge's public port is open to all; its metrics port only to the monitoring namespace
-    const edgeIngress = policyFor('rplace-edge').spec.ingress as Record<string, any>[];
+    const edgeIngress = policyFor('rplace-edge').spec.ingress as K8sNode[];
     expect(edgeIngress.find((r) => r.from === undefined)?.ports).toEqual([{ protocol: 'TCP', port: 3000 }]);
     expect(edgeIngress.find((r) => r.from !== undefined)?.ports).toEqual([{ protocol: 'TCP', port: 9100 }]);
     // every workload is selected by a policy of its own

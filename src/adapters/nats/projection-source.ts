@@ -16,6 +16,10 @@
  * delivers it again. Redeliveries of already-handled sequences are dropped here (and the projections are
  * idempotent on the sequence anyway).
  *
+ * Gaps: the stream has none, so a delivery past `next` means the durable handed the sequences between to a
+ * pull we never received (a partition or a lost node mid-pull). The source never acknowledges past such a gap:
+ * it handles what came before it, ends the session, and the durable is re-positioned at `next`.
+ *
  * Reconnects: nats.js re-issues pulls after a reconnect; if the consumer or stream disappears
  * (a NATS restart without its store, an operator deleting it), the session ends and the loop recreates
  * the durable at the position it knows, retrying with backoff until it succeeds or `signal` aborts.
@@ -34,6 +38,7 @@ import { projectionConsumerConfig } from '../../../streams/definitions.ts';
 import { batchMessages } from './batches.ts';
 import { PULL_EXPIRES_MS, STALL_CHECK_MS } from './event-stream.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
+import { DurableRecovery } from '../../domain/stall-detector.ts';
 import { DecodeSkips, ReadBounds, toStoredEvent, type EventCheck } from './stored-event.ts';
 import { createResizeTimeline } from './resize-timeline.ts';
 import { UnknownEventKind } from '../../../proto/event-codec.ts';
@@ -77,17 +82,24 @@ export function createNatsProjectionSource(
   const log = logger.child({ adapter: 'projection-source', consumer: consumerName });
   const js = jetstream(nc);
   let jsmPromise: Promise<JetStreamManager> | undefined;
+  /** Errors thrown by the projection's handler, as opposed to the delivery's. */
+  const handlerErrors = new WeakSet<object>();
   const timeline = createResizeTimeline(nc, names, check.bounds, async () => {
     jsmPromise ??= jetstreamManager(nc);
     return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
   });
 
   /** Makes sure the durable exists and will deliver `fromSeq` next; returns its info. */
-  async function ensure(fromSeq: number): Promise<ConsumerInfo> {
+  async function ensure(fromSeq: number, replace: boolean): Promise<ConsumerInfo> {
     jsmPromise ??= jetstreamManager(nc);
     const jsm = await jsmPromise;
     const wanted = projectionConsumerConfig(consumerName, names, fromSeq);
     let current: ConsumerInfo | undefined;
+    if (replace) {
+      log.warn({ fromSeq }, 'replacing a durable consumer that stopped delivering or answering');
+      await deleteDurable(jsm);
+      return jsm.consumers.add(names.stream, wanted);
+    }
     try {
       current = await jsm.consumers.info(names.stream, consumerName);
     } catch (error) {
@@ -101,20 +113,28 @@ export function createNatsProjectionSource(
         { fromSeq, delivered: current.delivered.stream_seq, ackFloor: current.ack_floor.stream_seq, sameConfig },
         "re-positioning durable consumer at the projection's stored sequence",
       );
-      await jsm.consumers.delete(names.stream, consumerName).catch((error: unknown) => {
-        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
-      });
+      await deleteDurable(jsm);
     }
     return jsm.consumers.add(names.stream, wanted);
   }
 
-  /** One consume session; returns the next expected sequence when the session ends (abort or lost consumer). */
+  async function deleteDurable(jsm: JetStreamManager): Promise<void> {
+    await jsm.consumers.delete(names.stream, consumerName).catch((error: unknown) => {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
+    });
+  }
+
+  /**
+   * One consume session; returns the next expected sequence when the session ends (abort, lost consumer, a
+   * gap, or a stall: `stalled`).
+   */
   async function session(
     next: number,
     handle: (batch: readonly StoredEvent[]) => Promise<void>,
     signal: AbortSignal,
     progress: (next: number) => void,
-  ): Promise<number> {
+  ): Promise<{ readonly next: number; readonly stalled: boolean }> {
+    let stalled = false;
     const consumer = await js.consumers.get(names.stream, consumerName);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: pullMessages, expires: PULL_EXPIRES_MS });
     const onAbort = () => void messages.close();
@@ -149,6 +169,7 @@ export function createNatsProjectionSource(
           { next: progress.next, lastSeq },
           'no delivery while the stream holds more; restarting the consume session',
         );
+        stalled = true;
         void messages.close();
       },
     });
@@ -176,13 +197,24 @@ export function createNatsProjectionSource(
     try {
       // The size in force before `next`; each resize of the session grows it (stored-event.ts).
       const bounds = new ReadBounds((await timeline.sizeAt(next - 1)).size, check.bounds.colors);
-      if (signal.aborted) return next;
+      if (signal.aborted) return { next, stalled };
       iterating = true;
       for await (const msgs of batchMessages(messages, maxBatch)) {
         const batch: StoredEvent[] = [];
+        /** The last message of the gap-free run starting at `next`: acking it acknowledges the batch. */
+        let lastInOrder: JsMsg | undefined;
+        let skippedTo: number | undefined;
         for (const msg of msgs) {
           const seq = msg.info.streamSequence;
           if (seq < next) continue; // a redelivery of something already handled
+          if (seq > next) {
+            // The stream has no gaps (deny_delete, never purged), so the durable delivered next…seq-1 to a pull
+            // that never reached us (a partition, a node lost mid-pull). They would come back only after
+            // ack_wait, and acking anything past them would acknowledge them too (AckAll): never ack past the
+            // gap; end the session after what we hold, and `run` re-positions the durable at `next`.
+            skippedTo = seq;
+            break;
+          }
           let stored: StoredEvent | null;
           try {
             stored = toStoredEvent(msg, check, skips, bounds);
@@ -195,6 +227,7 @@ export function createNatsProjectionSource(
             });
           }
           if (stored !== null) batch.push(stored);
+          lastInOrder = msg;
           next = seq + 1;
         }
         skips.flush(log, names.stream);
@@ -205,17 +238,23 @@ export function createNatsProjectionSource(
           } catch (error) {
             // Not acknowledged: the caller re-positions at the first sequence of this batch.
             progress((batch[0] as StoredEvent).seq);
+            if (typeof error === 'object' && error !== null) handlerErrors.add(error);
             throw error;
           } finally {
             handling = false;
           }
         }
-        // AckAll: acking the last message acknowledges the whole batch (and the unacknowledged ones before it).
-        acknowledge(msgs[msgs.length - 1] as JsMsg);
+        // AckAll: acking the last in-order message acknowledges the whole batch (and the unacknowledged ones
+        // before it); never a message past a gap, so neither is the deferred ack.
+        if (lastInOrder !== undefined) acknowledge(lastInOrder);
         progress(next);
+        if (skippedTo !== undefined) {
+          log.warn({ next, delivered: skippedTo }, 'delivery skipped sequences; re-positioning the durable');
+          break;
+        }
         if (signal.aborted) break;
       }
-      return next;
+      return { next, stalled };
     } finally {
       ackNow(); // what was handled; a batch whose handler rejected never was `unacked`
       watchdog.stop();
@@ -234,17 +273,25 @@ export function createNatsProjectionSource(
   ): Promise<void> {
     let next = Math.max(1, Math.floor(fromSeq));
     let failures = 0;
+    const recovery = new DurableRecovery();
     while (!signal.aborted) {
       try {
-        await ensure(next);
+        // A durable whose own Raft group lost its way (seen after leader changes and partitions: pulls
+        // accepted and never served, info requests timing out; nats-server #4736, #6290, #8036) is not healed
+        // by asking it again: after a second stall at the same sequence, or three failures in a row, it is
+        // deleted and created anew at `next` (the projection's stored sequence is the truth).
+        await ensure(next, recovery.shouldReplace(next));
         failures = 0;
-        await session(next, handle, signal, (n) => {
+        const ended = await session(next, handle, signal, (n) => {
           next = n;
         });
+        recovery.ended(ended.next, ended.stalled);
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof ProjectionHalted) throw error; // permanent: redelivering cannot help
         failures++;
+        // The projection's own store failing says nothing about the durable.
+        if (!(typeof error === 'object' && error !== null && handlerErrors.has(error))) recovery.failed();
         const waitMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
         log.warn({ err: error, next, retryInMs: waitMs }, 'projection delivery failed; retrying');
         await sleep(waitMs, signal);
