@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 160] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -21,6 +21,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { VIEW_TILE_SIZE } from '../proto/tile-frames.ts';
 import { namesFor } from '../src/domain/names.ts';
@@ -35,7 +37,9 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '0' },
     timing: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '15' },
-    identities: { type: 'string', default: '160' },
+    // 320: at 7,000/s a placer uses ~220 guests a second (1 s cooldown); with 160 it kept opening guests during
+    // the measured window, and every new socket's tile snapshot (64 KiB) cost the server ~18 % of its CPU.
+    identities: { type: 'string', default: '320' },
     'max-identities': { type: 'string', default: '16000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
@@ -116,6 +120,71 @@ function pidsNamed(comm: string): number[] {
   return out;
 }
 
+/**
+ * The `comm` process serving `port` (a `-p`/`--port` argument, or `:<port>` in its title as redis-server shows
+ * it); every `comm` process when none says so (then others' servers count too).
+ */
+function serverPids(comm: string, port: number): { pids: number[]; matched: boolean } {
+  const all = pidsNamed(comm);
+  const onPort = all.filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.some(
+        (a, i) => ((a === '-p' || a === '--port') && argv[i + 1] === String(port)) || a.endsWith(`:${port}`),
+      );
+    } catch {
+      return false;
+    }
+  });
+  return onPort.length > 0 ? { pids: onPort, matched: true } : { pids: all, matched: false };
+}
+const portOf = (url: string, fallback: number) => Number(new URL(url).port || fallback);
+
+/** Read and write system calls (`syscr` + `syscw` of /proc/<pid>/io; sockets' recv/send are not counted). */
+function syscallsOf(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+      const r = Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0);
+      const w = Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+      out.set(pid, r + w);
+    } catch {
+      // gone or not ours
+    }
+  }
+  return out;
+}
+
+/** Busy and total jiffies of each CPU (/proc/stat `cpuN` lines). */
+function coreTimes(): { busy: number; total: number }[] {
+  const out: { busy: number; total: number }[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // without guest (already in user)
+    out[Number(m[1])] = { busy: total - idle, total };
+  }
+  return out;
+}
+
+/** Which core each process was last seen on (/proc/<pid>/stat field 39), counted per sample. */
+function sampleCores(pids: readonly number[], counts: Map<number, number[]>): void {
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const core = Number(fields[36]);
+      const c = counts.get(pid) ?? [];
+      c[core] = (c[core] ?? 0) + 1;
+      counts.set(pid, c);
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** The `--count-async` preload's counts (bench/_async-count.ts), per placement, largest first. */
 function asyncCounts(placements: number): string {
   let counts: Record<string, number>;
@@ -137,6 +206,24 @@ execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore
 const canvasId = `hperf_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 const url = `http://127.0.0.1:${PORT}`;
+
+/** The stream's consumers, by kind: how many deliver each event (issue 13: one per role and process). */
+async function streamConsumers(): Promise<string> {
+  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const found: string[] = [];
+    for await (const c of jsm.consumers.list(names.stream))
+      found.push(
+        `${c.name} (${c.config.durable_name ? 'durable' : 'ephemeral'}, ack ${c.config.ack_policy}, ${c.config.mem_storage ? 'memory' : 'file'})`,
+      );
+    return `${found.length} consumer(s): ${found.join(', ')}`;
+  } catch (error) {
+    return `consumers not listed: ${(error as Error).message}`;
+  } finally {
+    await nc.close();
+  }
+}
 const entry = args.server === 'dev' ? 'bench/_players-server.ts' : 'src/roles/edge/main.ts';
 const nodeArgs = [
   '--import',
@@ -351,15 +438,30 @@ try {
   await sleep(WARMUP_MS);
   while (performance.now() - lastGrowth < SETTLED_MS && performance.now() - warmupStart < WARMUP_MAX_MS)
     await sleep(250);
+  const nats = serverPids('nats-server', portOf(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', 4222));
+  const redisServer = serverPids('redis-server', portOf(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 6379));
+  for (const [comm, found] of [
+    ['nats-server', nats],
+    ['redis-server', redisServer],
+  ] as const)
+    if (!found.matched) say(`no ${comm} found by its port: counting every ${comm} (${found.pids.length})`);
+  const consumers = await streamConsumers();
+  say(`stream ${names.stream}: ${consumers}`);
   const procs = {
     edge: [serverPid],
-    'nats-server': pidsNamed('nats-server'),
-    'redis-server': pidsNamed('redis-server'),
+    'nats-server': nats.pids,
+    'redis-server': redisServer.pids,
     postgres: pidsNamed('postgres'),
     'load generator': [process.pid],
   };
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
+  const callsBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, syscallsOf(pids)]));
+  const coresBefore = coreTimes();
+  const coreSamples = new Map<number, number[]>();
+  const allPids = Object.values(procs).flat();
+  const sampler = setInterval(() => sampleCores(allPids, coreSamples), 50);
   const started = performance.now();
+  const identitiesAtStart = identities;
   measuring = true;
   say(
     `measuring after ${fmt((started - warmupStart) / 1000, 1)} s of warm-up: ${fmt(identities)} guest sockets (${fmt(identities / PLACERS, 1)} a placer); load ${load()}`,
@@ -383,6 +485,9 @@ try {
   measuring = false;
   const wallUs = (performance.now() - started) * 1000;
   const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
+  const callsAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, syscallsOf(pids)]));
+  const coresAfter = coreTimes();
+  clearInterval(sampler);
   const acceptedInWindow = accepted;
   if (args['count-async']) {
     child.kill('SIGUSR2');
@@ -411,7 +516,7 @@ try {
   const rate = accepted / (wallUs / 1e6);
   say(`load ${load()}`);
   say(
-    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end)`,
+    `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end, ${fmt(identities - identitiesAtStart)} of them opened while measuring)`,
   );
   say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
   if (TIMING > 0)
@@ -422,10 +527,29 @@ try {
   for (const k of Object.keys(procs)) {
     const used = cpuUsed(cpuBefore[k]!, cpuAfter[k]!);
     if (k !== 'load generator') totalUs += used;
+    const pids = procs[k as keyof typeof procs];
+    const calls = cpuUsed(callsBefore[k]!, callsAfter[k]!);
+    // Where its threads were seen running (sampled every 50 ms): share on core 1.
+    let on1 = 0;
+    let seen = 0;
+    for (const pid of pids) {
+      const c = coreSamples.get(pid) ?? [];
+      on1 += c[1] ?? 0;
+      seen += (c[0] ?? 0) + (c[1] ?? 0);
+    }
     say(
-      `cpu ${k.padEnd(14)} ${fmt(used / Math.max(1, accepted), 1).padStart(8)} µs/placement  (${fmt((100 * used) / wallUs)} % of a core${procs[k as keyof typeof procs].length === 0 ? ', process not found' : ''})`,
+      `cpu ${k.padEnd(14)} ${fmt(used / Math.max(1, accepted), 1).padStart(8)} µs/placement  (${fmt((100 * used) / wallUs)} % of a core${pids.length === 0 ? ', process not found' : ''}; ${fmt(calls / Math.max(1, accepted), 2)} read/write syscalls a placement; main thread seen on core 1 in ${seen > 0 ? fmt((100 * on1) / seen) : '–'} % of samples)`,
     );
   }
+  say(
+    `cores busy: ${coresAfter
+      .map((c, i) => {
+        const b = coresBefore[i];
+        return b ? `core ${i} ${fmt((100 * (c.busy - b.busy)) / Math.max(1, c.total - b.total))} %` : '';
+      })
+      .filter(Boolean)
+      .join(', ')} (whole machine, everyone's processes)`,
+  );
   say(`cpu server side ${fmt(totalUs / Math.max(1, accepted), 1)} µs/placement (floor at 3,333/s: ≤ 120)`);
   if (args['count-async'])
     say(`async resources per placement (server, measured window): ${asyncCounts(acceptedInWindow)}`);

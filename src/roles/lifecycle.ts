@@ -23,6 +23,7 @@ import { connectPg, type PgConnection, type PgOptions } from '../adapters/pg/con
 import { connectRedis } from '../adapters/redis/connect.ts';
 import type { NatsAuth } from '../adapters/nats/connect.ts';
 import type { Shutdown } from './run-role.ts';
+import type { SharedRead } from '../app/shared-read.ts';
 
 /** Each close's bound unless the caller says otherwise: a drain or QUIT that takes longer is stuck. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 3_000;
@@ -172,6 +173,17 @@ export function openNats(
     (nc) => nc.drain(),
     (nc) => nc.close(),
   );
+}
+
+/**
+ * What a process running several roles gives each of them to share (`npm start`, src/roles/dev/roles.ts):
+ * one NATS connection instead of one per role, so the server writes every role's deliveries, PubAcks and
+ * API replies to one socket and the process reads them in one go (issue 13). Owned and drained by the caller.
+ */
+export interface SharedConnections {
+  readonly nc?: NatsConnection;
+  /** One live read of the stream for every projection of the process, instead of a durable consumer each. */
+  readonly projections?: SharedRead;
 }
 
 /** Redis: QUIT on close (queued commands answered first), the socket dropped if that hangs. */

@@ -10,7 +10,8 @@
  * handler ran (capped at `maxBatch`): one event at a time when idle, thousands when behind.
  *
  * Acknowledgement: the durable uses AckAll (see definitions.ts), and a batch is acknowledged by acking its
- * last message once `handle` resolved; that covers every earlier message. A batch whose handler rejects is
+ * last message once `handle` resolved; that covers every earlier message. The batches handled within
+ * `ACK_EVERY_MS` share one such ack (sent when the interval is up, or when the session ends). A batch whose handler rejects is
  * not acknowledged: the source backs off, re-positions the durable at the first unhandled sequence and
  * delivers it again. Redeliveries of already-handled sequences are dropped here (and the projections are
  * idempotent on the sequence anyway).
@@ -58,6 +59,14 @@ export interface ProjectionSourceOptions {
 
 /** The config fields that, when they differ from the definition, make us recreate the durable. */
 const COMPARED = ['ack_policy', 'filter_subject', 'max_ack_pending', 'ack_wait'] as const;
+
+/**
+ * Longest a handled batch waits for its acknowledgement (ms). AckAll: one ack of the last handled message covers
+ * every earlier one, so the batches of this interval share one; with one event per batch (a projector keeping
+ * up at a few thousand a second) acking each was a message per event for nats-server (issue 13). Far below
+ * the durable's `ack_wait` (30 s) and `max_ack_pending` at any rate the stream takes; handling is not delayed.
+ */
+export const ACK_EVERY_MS = 50;
 
 export function createNatsProjectionSource(
   nc: NatsConnection,
@@ -165,6 +174,26 @@ export function createNatsProjectionSource(
       },
     });
     const skips = new DecodeSkips(consumerName);
+    // The last handled message not acknowledged yet: acked at most ACK_EVERY_MS after it was handled (one timer
+    // at a time), and when the session ends, so a restart finds the durable where the projection is.
+    let unacked: JsMsg | undefined;
+    let ackedAt = 0;
+    let ackTimer: ReturnType<typeof setTimeout> | undefined;
+    const ackNow = () => {
+      if (ackTimer !== undefined) clearTimeout(ackTimer);
+      ackTimer = undefined;
+      const msg = unacked;
+      unacked = undefined;
+      if (msg === undefined) return;
+      msg.ack();
+      ackedAt = Date.now();
+    };
+    const acknowledge = (msg: JsMsg) => {
+      unacked = msg;
+      const since = Date.now() - ackedAt;
+      if (since >= ACK_EVERY_MS) ackNow();
+      else ackTimer ??= setTimeout(ackNow, ACK_EVERY_MS - since);
+    };
     try {
       // The size in force before `next`; each resize of the session grows it (stored-event.ts).
       const bounds = new ReadBounds((await timeline.sizeAt(next - 1)).size, check.bounds.colors);
@@ -215,8 +244,9 @@ export function createNatsProjectionSource(
             handling = false;
           }
         }
-        // AckAll: acking the last message acknowledges the whole batch.
-        lastInOrder?.ack();
+        // AckAll: acking the last in-order message acknowledges the whole batch (and the unacknowledged ones
+        // before it); never a message past a gap, so neither is the deferred ack.
+        if (lastInOrder !== undefined) acknowledge(lastInOrder);
         progress(next);
         if (skippedTo !== undefined) {
           log.warn({ next, delivered: skippedTo }, 'delivery skipped sequences; re-positioning the durable');
@@ -226,6 +256,7 @@ export function createNatsProjectionSource(
       }
       return { next, stalled };
     } finally {
+      ackNow(); // what was handled; a batch whose handler rejected never was `unacked`
       watchdog.stop();
       signal.removeEventListener('abort', onAbort);
       // As in event-stream.ts: close() of an iterator never pulled (aborted during set-up) never settles in

@@ -3,7 +3,7 @@
  * acquisitions, admissions and the outcome records waiting for a ride travel in ONE call (issue 13).
  */
 import { LOADED } from './ban-store.ts';
-import { GCRA_BODY } from './rate-limits.ts';
+import { GCRA_BODY, NOW_LUA } from './rate-limits.ts';
 
 /** A cooldown value: `2:<placedAt>:<x>:<y>:<color>:<seq>:<requestId>`. */
 export const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
@@ -20,9 +20,10 @@ return 0
 /**
  * KEYS and ARGV are streams of operations, in queue order; each op names itself in ARGV and consumes its keys
  * and values; the reply holds one entry per op:
- * - `a` (acquire; 1 key) value (seq empty), seconds → the PTTL it was just given (taken: a number) or
- *   {holder value, PTTL}. That PTTL is what `nextPlacement` is computed from: the TTL starts here, in Redis,
- *   after the batching and the round trip, not when the command read its clock.
+ * - `a` (acquire; 1 key) value (seq empty), seconds → the TTL it was just given in ms (taken: a number; the
+ *   whole cooldown, at least the PTTL Redis would report) or {holder value, PTTL}. That TTL is what
+ *   `nextPlacement` is computed from: it starts here, in Redis, after the batching and the round trip, not
+ *   when the command read its clock.
  * - `r` (record; 1 key) request id, seq → writes the seq where that request holds the key and none is
  *   recorded (1), else 0 (compare-and-set, keeping the TTL).
  * - `g` (admit; keys session, bans hash, IP bucket, user bucket, address cooldown, user cooldown) has-session,
@@ -33,11 +34,13 @@ return 0
  * Ops run in order, so two operations on one key in one call see each other.
  */
 export const BATCH_LUA = `
-local function gcra(key, window, limit)
+local function gcra(key, window, limit, now)
 ${GCRA_BODY}
 end
 local function acquire(key, value, seconds)
-  if redis.call('SET', key, value, 'NX', 'EX', seconds) then return redis.call('PTTL', key) end
+  -- Taken: the whole cooldown. PTTL now would say at most this (the script ran for microseconds since the SET),
+  -- so a nextPlacement from it is never early; one call fewer per placement.
+  if redis.call('SET', key, value, 'NX', 'EX', seconds) then return tonumber(seconds) * 1000 end
   return {redis.call('GET', key) or '', redis.call('PTTL', key)}
 end
 local out = {}
@@ -65,8 +68,9 @@ while j <= #ARGV do
     local mode = ban[1] or ''
     local loaded = 0
     if ban[2] then loaded = 1 end
-    local ip = gcra(KEYS[k + 2], tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4]))
-    local user = gcra(KEYS[k + 3], tonumber(ARGV[j + 5]), tonumber(ARGV[j + 6]))
+${NOW_LUA}
+    local ip = gcra(KEYS[k + 2], tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4]), now)
+    local user = gcra(KEYS[k + 3], tonumber(ARGV[j + 5]), tonumber(ARGV[j + 6]), now)
     local addr, mine = false, false
     if ARGV[j + 7] == '1' and alive == 1 and loaded == 1 and mode ~= 'ban' and ip[1] == 1 and user[1] == 1 then
       local seconds = ARGV[j + 12]

@@ -10,13 +10,18 @@ import type { Redis } from 'ioredis';
 import type { RateDecision, RateLimiter } from '../../ports/auth.ts';
 import { storeUnavailable } from './connect.ts';
 
-/**
- * The GCRA take over `key`, `window` (ms) and `limit` → {1, 0} or {0, retry ms}: the body of a Lua function
- * of those three, shared with the cooldown store's admission (cooldown-lua.ts), so both charge a bucket alike.
- */
-export const GCRA_BODY = `
+/** Lua: `now`, Redis's clock in ms. Read once per script op (the admission's two buckets share it). */
+export const NOW_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * The GCRA take over `key`, `window` (ms) and `limit` at `now` (ms, `NOW_LUA`) → {1, 0} or {0, retry ms}: the
+ * body of a Lua function of those four, shared with the cooldown store's admission (cooldown-lua.ts), so both
+ * charge a bucket alike.
+ */
+export const GCRA_BODY = `
 local interval = window / limit
 local tat = tonumber(redis.call('GET', key) or '0')
 if tat < now then tat = now end
@@ -28,10 +33,11 @@ return {1, 0}
 `;
 
 const GCRA = `
-local function take(key, window, limit)
+local function take(key, window, limit, now)
 ${GCRA_BODY}
 end
-return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+${NOW_LUA}
+return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now)
 `;
 
 /** The key of the bucket `name` (the admission script charges the same keys). */

@@ -17,21 +17,27 @@ import type { BitmapProjectorConfig } from '../../config/bitmap-projector.ts';
 import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
-import { openNats, openRedis, startWith } from '../lifecycle.ts';
+import { openNats, openRedis, startWith, type SharedConnections } from '../lifecycle.ts';
 import type { Shutdown } from '../run-role.ts';
 
-export function startBitmapProjector(config: BitmapProjectorConfig, logger: Logger): Promise<Shutdown> {
+export function startBitmapProjector(
+  config: BitmapProjectorConfig,
+  logger: Logger,
+  shared: SharedConnections = {},
+): Promise<Shutdown> {
   const log = logger.child({ component: 'bitmap-projector' });
   const names = namesFor(config.CANVAS_ID);
   const spec = canvasSpecOf(config);
   return startWith(log, async (life) => {
-    const nc = await openNats(
-      life,
-      config.NATS_URL,
-      `rplace-bitmap-projector-${names.canvasId}`,
-      natsAuthOf(config, natsInboxPrefix('bitmap-projector', names)),
-      log,
-    );
+    const nc =
+      shared.nc ??
+      (await openNats(
+        life,
+        config.NATS_URL,
+        `rplace-bitmap-projector-${names.canvasId}`,
+        natsAuthOf(config, natsInboxPrefix('bitmap-projector', names)),
+        log,
+      ));
     const redis = await openRedis(life, config.REDIS_URL, `rplace-bitmap-projector-${names.canvasId}`);
     const { outcome } = await ensureStream(nc, names, { replicas: config.STREAM_REPLICAS });
     if (outcome !== 'unchanged') log.info({ stream: names.stream, outcome }, 'stream definition applied');
@@ -60,10 +66,12 @@ export function startBitmapProjector(config: BitmapProjectorConfig, logger: Logg
     const deps = {
       store,
       ...(snapshots ? { snapshots } : {}),
-      source: createNatsProjectionSource(nc, names, names.consumers.bitmap, log, {
-        canvas: eventBoundsOf(spec),
-        maxBatch: config.BITMAP_MAX_BATCH,
-      }),
+      source:
+        shared.projections?.source({ maxBatch: config.BITMAP_MAX_BATCH }) ??
+        createNatsProjectionSource(nc, names, names.consumers.bitmap, log, {
+          canvas: eventBoundsOf(spec),
+          maxBatch: config.BITMAP_MAX_BATCH,
+        }),
       stream,
       spec,
       log,

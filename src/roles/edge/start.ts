@@ -4,6 +4,7 @@
  * placement command, and serves the canvas over HTTP. Composable: no process-wide state; everything it
  * opens is closed by the returned shutdown.
  */
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { createGuestIdentity } from '../../adapters/identity/guest-cookie.ts';
 import { metrics, timeAppends } from '../../adapters/metrics.ts';
@@ -45,6 +46,8 @@ export interface EdgeOptions {
   readonly challenge?: ChallengeGate;
   /** History snapshots: an edge that finds no Redis bitmap starts from the newest verified one + the tail. */
   readonly snapshots?: SnapshotSource;
+  /** A NATS connection owned (and drained) by the caller, used instead of one of the edge's own (`npm start`). */
+  readonly nc?: NatsConnection;
 }
 
 export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptions = {}): Promise<Shutdown> {
@@ -57,13 +60,15 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
   // Closed in reverse: the listen socket (no new requests), the feed, the metrics listener, accounts, the
   // event log (pending appends fail as `unavailable`), Redis, then the NATS drain.
   return startWith(log, async (life) => {
-    const nc = await openNats(
-      life,
-      config.NATS_URL,
-      `rplace-edge-${names.canvasId}`,
-      natsAuthOf(config, natsInboxPrefix('edge', names)),
-      log,
-    );
+    const nc =
+      options.nc ??
+      (await openNats(
+        life,
+        config.NATS_URL,
+        `rplace-edge-${names.canvasId}`,
+        natsAuthOf(config, natsInboxPrefix('edge', names)),
+        log,
+      ));
     const redis = await openRedis(life, config.REDIS_URL, `rplace-edge-${names.canvasId}`);
     const eventLog = createJetStreamEventLog(nc, names, { timeoutMs: config.APPEND_TIMEOUT_MS });
     life.defer({ name: 'event log', close: () => eventLog.close() });

@@ -17,25 +17,27 @@ import { historyProjectorSettings, historyWriteSettings, type HistoryConfig } fr
 import { namesFor } from '../../domain/names.ts';
 import { ensureStream } from '../../../streams/apply.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
-import { openNats, openPg, startWith } from '../lifecycle.ts';
+import { openNats, openPg, startWith, type SharedConnections } from '../lifecycle.ts';
 import type { Shutdown } from '../run-role.ts';
 
 const LAG_POLL_MS = 2_000;
 
-export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shutdown> {
+export function startHistory(config: HistoryConfig, logger: Logger, shared: SharedConnections = {}): Promise<Shutdown> {
   const log = logger.child({ component: 'history' });
   const names = namesFor(config.CANVAS_ID);
   return startWith(log, async (life) => {
     const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, log, { max: config.PG_POOL_SIZE });
     const { applied } = await migrateToLatest(pg.pool, names.pgSchema);
     if (applied.length > 0) log.info({ schema: names.pgSchema, applied }, 'migrations applied');
-    const nc = await openNats(
-      life,
-      config.NATS_URL,
-      `rplace-history-${names.canvasId}`,
-      natsAuthOf(config, natsInboxPrefix('history', names)),
-      log,
-    );
+    const nc =
+      shared.nc ??
+      (await openNats(
+        life,
+        config.NATS_URL,
+        `rplace-history-${names.canvasId}`,
+        natsAuthOf(config, natsInboxPrefix('history', names)),
+        log,
+      ));
     await ensureStream(nc, names);
     answerStatusRequests(nc, names.canvasId, 'history', log); // `rplace status`; ends with the connection's drain
 
@@ -90,10 +92,12 @@ export function startHistory(config: HistoryConfig, logger: Logger): Promise<Shu
     metrics.projectionHalted.set({ projection: 'history' }, 0);
     const projector = createHistoryProjector({
       store,
-      source: createNatsProjectionSource(nc, names, names.consumers.history, log, {
-        canvas: eventBoundsOf(canvasSpecOf(config)),
-        maxBatch: config.HISTORY_MAX_BATCH,
-      }),
+      source:
+        shared.projections?.source({ maxBatch: config.HISTORY_MAX_BATCH }) ??
+        createNatsProjectionSource(nc, names, names.consumers.history, log, {
+          canvas: eventBoundsOf(canvasSpecOf(config)),
+          maxBatch: config.HISTORY_MAX_BATCH,
+        }),
       clock: systemClock,
       ...historyProjectorSettings(config, names),
       observer,
