@@ -90,6 +90,9 @@ function install(nc: NatsConnection): Framer | null {
   const parser = protocol?.parser as Partial<InnerParser> | undefined;
   if (!protocol || typeof parser?.parse !== 'function' || typeof parser.state !== 'number') return null;
   if (typeof protocol.inMsgs !== 'number' || typeof protocol.inBytes !== 'number') return null;
+  // The framer relies on a fresh parser standing at OP_START = 0 (nats-core 3.4 `State`).
+  const ParserClass = (parser as { constructor: new (dispatcher: unknown) => InnerParser }).constructor;
+  if (new ParserClass({ push: () => undefined }).state !== OP_START) return null;
   const framer = new Framer(parser as InnerParser, protocol as ProtocolStats);
   Object.defineProperty(protocol, 'parser', {
     configurable: true,
