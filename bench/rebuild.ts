@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rebuild [--events 1000000] [--tail 0.1] [--width 2000] [--height 2000] [--profile DIR] [--no-catch-up]`
+ * `npm run bench -- rebuild [--events 1000000] [--tail 0.1] [--width 2000] [--height 2000] [--profile DIR] [--no-catch-up] [--no-old-paths]`
  *
  * How fast the bitmap is recovered from the stream, both ways, and how fast the live projector catches up,
  * on a canvas stream of its own (deleted at the end) filled with `--events` PixelPlaced events (pipelined
@@ -7,13 +7,16 @@
  * `(1 - tail) × events`.
  *
  * 1. baseline: a bare ordered-consumer read of the whole stream (nats.js consume(), messages counted,
- *    nothing decoded), and the bare pixel-protocol read (`readPixels`, counted, nothing applied): the
- *    ceilings of the two readers on this machine, in this run.
+ *    nothing decoded), and the bare pixel-protocol read (`readPixels`, counted, nothing applied), both the
+ *    previous way (nats.js's parser and `Msg`, one pull at a time) and the current one (socket bytes,
+ *    fast-delivery.ts; two pulls open): the ceilings of the readers on this machine, in this run.
  * 2. before: the old full replay (`read` → decodeEvent → StoredEvent objects → replay), for comparison.
- * 3. full replay: `rebuildBitmap --full` (readPixels columns → canvas → one MULTI to Redis).
+ * 3. full replay: `rebuildBitmap --full` (readPixels columns → canvas → one MULTI to Redis), with the previous
+ *    reader and with the current one.
  * 4. snapshot + tail: `rebuildBitmap` from the Postgres snapshot (load + verify + tail → Redis).
  * 5. catch-up: the live projector (durable consumer → one Lua script per batch) from sequence 0 to the end.
- * Every rebuilt canvas is checked byte for byte against the full replay. `--profile DIR` writes one
+ * Every rebuilt canvas is checked byte for byte against the full replay, and that against the canvas of the
+ * appended pixels. `--no-old-paths` skips the consume baseline and phase 2 (the slow references). `--profile DIR` writes one
  * .cpuprofile per phase there (node:inspector; keep DIR outside the repository).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -48,6 +51,9 @@ const { values: args } = parseArgs({
     tail: { type: 'string', default: '0.1' },
     profile: { type: 'string' },
     'no-catch-up': { type: 'boolean', default: false },
+    // Skips the two slow reference phases (nats.js ordered-consumer count, old read → decode replay); the
+    // rebuilt canvases are still checked against the canvas computed from the appended pixels.
+    'no-old-paths': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(args.events);
@@ -183,27 +189,34 @@ try {
     });
   }
 
+  // What every rebuild must equal: the canvas of the appended pixels, computed here from what was appended.
+  const appended = createCanvas(spec);
+  for (let seq = 1; seq <= EVENTS; seq++) appended[bySeq.y[seq]! * spec.width + bySeq.x[seq]!] = bySeq.color[seq]!;
+  const oldPaths = !args['no-old-paths'];
+
   // 1. Baselines: bare ordered consumer, and the bare pixel protocol, count only.
   t = performance.now();
   let cpu = process.cpuUsage();
-  await phase('baseline-consume', async () => {
-    const consumer = await jetstream(nc).consumers.get(names.stream, {
-      filter_subjects: names.subjects,
-      deliver_policy: DeliverPolicy.All,
+  if (oldPaths)
+    await phase('baseline-consume', async () => {
+      const consumer = await jetstream(nc).consumers.get(names.stream, {
+        filter_subjects: names.subjects,
+        deliver_policy: DeliverPolicy.All,
+      });
+      const messages = await consumer.consume({ max_messages: 16_384 });
+      let n = 0;
+      for await (const m of messages) {
+        n++;
+        if (m.info.streamSequence >= EVENTS) break;
+      }
+      await consumer.delete().catch(() => undefined);
+      if (n !== EVENTS) throw new Error(`baseline read ${n} events, expected ${EVENTS}`);
     });
-    const messages = await consumer.consume({ max_messages: 16_384 });
-    let n = 0;
-    for await (const m of messages) {
-      n++;
-      if (m.info.streamSequence >= EVENTS) break;
-    }
-    await consumer.delete().catch(() => undefined);
-    if (n !== EVENTS) throw new Error(`baseline read ${n} events, expected ${EVENTS}`);
-  });
   const baselineMs = performance.now() - t;
-  process.stdout.write(
-    `  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`,
-  );
+  if (oldPaths)
+    process.stdout.write(
+      `  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`,
+    );
   const stream = createNatsEventStream(nc, names, {
     canvas: { ...spec, colors: 32 },
     reader: 'bench',
@@ -211,45 +224,92 @@ try {
     maxBatch: 8192,
     pullMessages: 16_384,
   });
-  t = performance.now();
-  cpu = process.cpuUsage();
-  await phase('baseline-pixels', async () => {
-    let n = 0;
-    for await (const batch of stream.readPixels(1, { untilSeq: EVENTS })) n += batch.count;
-    if (n !== EVENTS) throw new Error(`pixel read ${n} events, expected ${EVENTS}`);
+  // The same reader as before issue 16's third cut: through nats.js's parser and `Msg`, one pull at a time.
+  const previousStream = createNatsEventStream(nc, names, {
+    canvas: { ...spec, colors: 32 },
+    reader: 'bench',
+    logger,
+    maxBatch: 8192,
+    pullMessages: 16_384,
+    fastDelivery: false,
+    boundedPulls: 1,
   });
-  const pixelsMs = performance.now() - t;
+  const barePixelRead = async (name: string, label: string, reader: typeof stream) => {
+    const started = performance.now();
+    const cpuAt = process.cpuUsage();
+    await phase(name, async () => {
+      let n = 0;
+      for await (const batch of reader.readPixels(1, { untilSeq: EVENTS })) n += batch.count;
+      if (n !== EVENTS) throw new Error(`pixel read ${n} events, expected ${EVENTS}`);
+    });
+    const ms = performance.now() - started;
+    const perCpu = Math.round(EVENTS / cpuSince(cpuAt));
+    process.stdout.write(
+      `  ${label}: ${fmt(rate(EVENTS, ms))} events/s (readPixels, nothing applied, ${(ms / 1000).toFixed(2)} s, ${fmt(perCpu)} events per CPU-second; load ${load()})\n`,
+    );
+    return { ms, perCpu };
+  };
+  const previousPixels = await barePixelRead(
+    'baseline-pixels-previous',
+    'bare pixel read, previous (nats.js Msg, one pull)',
+    previousStream,
+  );
+  const pixels = await barePixelRead('baseline-pixels', 'bare pixel read (socket bytes, two pulls)', stream);
+  const pixelsMs = pixels.ms;
   process.stdout.write(
-    `  bare pixel read: ${fmt(rate(EVENTS, pixelsMs))} events/s (readPixels, nothing applied, ${(pixelsMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`,
+    `  bare pixel read now / previous: ${(previousPixels.ms / pixels.ms).toFixed(2)}× wall, ${(pixels.perCpu / previousPixels.perCpu).toFixed(2)}× per CPU-second\n`,
   );
 
   // 2. Before: the old full replay (StoredEvent objects, decodeEvent), without the Redis write.
   t = performance.now();
   cpu = process.cpuUsage();
   const before = await phase('before-read-decode', async () => {
+    if (!oldPaths) return Buffer.from(appended);
     const canvas = createCanvas(spec);
     for await (const batch of stream.read(1, { untilSeq: EVENTS }))
       replay(canvas, spec.width, batch.map((e) => e.event).filter(isPixelEvent));
     return Buffer.from(canvas);
   });
   const beforeMs = performance.now() - t;
-  process.stdout.write(
-    `  before:     ${fmt(rate(EVENTS, beforeMs))} events/s (old full replay: read → decodeEvent → replay, no Redis write, ${(beforeMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`,
-  );
+  if (oldPaths)
+    process.stdout.write(
+      `  before:     ${fmt(rate(EVENTS, beforeMs))} events/s (old full replay: read → decodeEvent → replay, no Redis write, ${(beforeMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second)\n`,
+    );
 
-  // 3. Full replay rebuild.
+  // 3. Full replay rebuild: the previous reader (nats.js Msg, one pull), then the current one, same run.
   const store = createRedisBitmapStore(redis, names, spec);
+  cpu = process.cpuUsage();
+  const previousFull = await phase('full-replay-previous', () =>
+    rebuildBitmap({ stream: previousStream, store, spec, snapshots: history }, { full: true }),
+  );
+  if (previousFull.events !== EVENTS)
+    throw new Error(`rebuild replayed ${previousFull.events} events, expected ${EVENTS}`);
+  const previousCanvas = Buffer.from((await store.load())!.canvas);
+  const previousPerCpu = Math.round(EVENTS / cpuSince(cpu));
+  process.stdout.write(
+    `  full replay, previous reader: ${fmt(rate(EVENTS, previousFull.ms))} events/s (${(previousFull.ms / 1000).toFixed(2)} s, ${fmt(previousPerCpu)} events per CPU-second; load ${load()})\n`,
+  );
+  await store.replaceAll(createCanvas(spec), 0);
   cpu = process.cpuUsage();
   const full = await phase('full-replay', () =>
     rebuildBitmap({ stream, store, spec, snapshots: history }, { full: true }),
   );
   if (full.events !== EVENTS) throw new Error(`rebuild replayed ${full.events} events, expected ${EVENTS}`);
+  const fullPerCpu = Math.round(EVENTS / cpuSince(cpu));
   const rebuiltCanvas = Buffer.from((await store.load())!.canvas);
   process.stdout.write(
-    `  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second; ${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`,
+    `  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(fullPerCpu)} events per CPU-second; ${oldPaths ? `${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ` : ''}${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`,
   );
   process.stdout.write(`               ${describeRecovery(full)}\n`);
-  process.stdout.write(`  before equals full replay byte for byte: ${before.equals(rebuiltCanvas)}\n`);
+  process.stdout.write(
+    `  full replay now / previous reader: ${(previousFull.ms / full.ms).toFixed(2)}× wall, ${(fullPerCpu / previousPerCpu).toFixed(2)}× per CPU-second\n`,
+  );
+  if (oldPaths) process.stdout.write(`  before equals full replay byte for byte: ${before.equals(rebuiltCanvas)}\n`);
+  const appendedEquals = Buffer.from(appended).equals(rebuiltCanvas);
+  process.stdout.write(`  full replay equals the appended pixels' canvas byte for byte: ${appendedEquals}\n`);
+  process.stdout.write(
+    `  previous reader's full replay equals it byte for byte: ${previousCanvas.equals(rebuiltCanvas)}\n`,
+  );
 
   // 4. Snapshot + tail.
   await store.replaceAll(createCanvas(spec), 0);
@@ -261,7 +321,13 @@ try {
   );
   process.stdout.write(`               ${describeRecovery(fast)}\n`);
   process.stdout.write(`  snapshot + tail equals full replay byte for byte: ${fastCanvas.equals(rebuiltCanvas)}\n`);
-  if (!fastCanvas.equals(rebuiltCanvas) || !before.equals(rebuiltCanvas) || fast.path.kind !== 'snapshot')
+  if (
+    !fastCanvas.equals(rebuiltCanvas) ||
+    !before.equals(rebuiltCanvas) ||
+    !previousCanvas.equals(rebuiltCanvas) ||
+    !appendedEquals ||
+    fast.path.kind !== 'snapshot'
+  )
     process.exitCode = 1;
 
   // 5. Live projector catch-up from an empty bitmap at sequence 0.

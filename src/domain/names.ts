@@ -43,6 +43,11 @@ export interface Names {
   readonly resizeSubject: string;
   /** Which family of subjects a stored message's subject belongs to (what `checkStoredEvent` checks its kind against). */
   subjectClass(subject: string): SubjectClass;
+  /**
+   * `subjectClass` of a subject still in its UTF-8 bytes, `bytes[from, to)`: the same rule without a string per
+   * message (the pixel tail's fast delivery, src/adapters/nats/fast-delivery.ts).
+   */
+  subjectClassOfBytes(bytes: Uint8Array, from: number, to: number): SubjectClass;
   cooldownKey(userId: string): string;
   readonly canvasKey: string;
   readonly canvasSeqKey: string;
@@ -55,6 +60,8 @@ export function namesFor(canvasId: string): Names {
   const tile = (x: number, y: number) => `${Math.floor(x / TILE_SIZE)}.${Math.floor(y / TILE_SIZE)}`;
   const modPrefix = `rplace.${canvasId}.mod.`;
   const resizeSubject = `rplace.${canvasId}.ops.resize`;
+  const modPrefixBytes = new TextEncoder().encode(modPrefix);
+  const resizeSubjectBytes = new TextEncoder().encode(resizeSubject);
   return {
     canvasId,
     stream: `RPLACE_${canvasId}`,
@@ -80,9 +87,22 @@ export function namesFor(canvasId: string): Names {
         : subject === resizeSubject
           ? SubjectClass.Resize
           : SubjectClass.Placement,
+    subjectClassOfBytes: (bytes, from, to) =>
+      bytesStartWith(bytes, from, to, modPrefixBytes)
+        ? SubjectClass.Moderation
+        : to - from === resizeSubjectBytes.length && bytesStartWith(bytes, from, to, resizeSubjectBytes)
+          ? SubjectClass.Resize
+          : SubjectClass.Placement,
     cooldownKey: (userId) => `${redisPrefix}cooldown:${userId}`,
     canvasKey: `${redisPrefix}canvas:current`,
     canvasSeqKey: `${redisPrefix}canvas:seq`,
     canvasSizeKey: `${redisPrefix}canvas:size`,
   };
+}
+
+/** True when `bytes[from, to)` starts with `prefix`. */
+function bytesStartWith(bytes: Uint8Array, from: number, to: number, prefix: Uint8Array): boolean {
+  if (to - from < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[from + i] !== prefix[i]) return false;
+  return true;
 }

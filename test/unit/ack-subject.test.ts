@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAckSubject, parsedAck } from '../../src/adapters/nats/pixel-tail.ts';
+import { parseAckBytes, parseAckSubject, parsedAck } from '../../src/adapters/nats/pixel-tail.ts';
 
 const parse = (s: string) => (parseAckSubject(s) ? { ...parsedAck } : null);
 
@@ -43,6 +43,26 @@ describe('parseAckSubject (JetStream reply subjects, as nats.js parseInfo reads 
       '$JS.ACK.S.C.1.-5.2.3.4',
     ]) {
       expect(parse(s), s).toBeNull();
+    }
+  });
+  it('reads the same from the bytes of a socket read (parseAckBytes, at an offset inside a larger buffer)', () => {
+    for (const s of [
+      '$JS.ACK.RPLACE_x.edge_1.1.4711.12.1700000000000000000.3',
+      '$JS.ACK._.HASH.RPLACE_x.edge_1.1.4711.12.1700000000000000000.3',
+      '$JS.ACK.hub.HASH.RPLACE_x.edge_1.2.9007199254740991.1.1700000000000000000.0.rAnD',
+      '$JS.ACK.S.C.1.5.6.123.0',
+      '$JS.ACK.S.C.1.5.6..0',
+      '$JS.ACK.a.b.c',
+      '$JS.ACK.S.C.1.x.2.3.4',
+      '$JS.ACK.S.C.1.99999999999999999.2.3.4',
+      '$JS.ACKS.C.1.2.3.4.5.6.7',
+      '$JS.ACK.S.C.1.2.3.4.5 ',
+    ]) {
+      const expected = parse(s);
+      const bytes = new TextEncoder().encode(`HMSG x 1 ${s} 12 34\r\n`);
+      const from = 'HMSG x 1 '.length;
+      const got = parseAckBytes(bytes, from, from + new TextEncoder().encode(s).length) ? { ...parsedAck } : null;
+      expect(got, s).toEqual(expected);
     }
   });
 });

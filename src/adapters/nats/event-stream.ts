@@ -50,6 +50,13 @@ export interface EventStreamOptions {
   readonly pullMessages?: number;
   /** Receives the one warn line per batch that contained undecodable (skipped) messages. */
   readonly logger?: Pick<Logger, 'warn'>;
+  /**
+   * `readPixels` reads its inbox from the socket's bytes (fast-delivery.ts; default true). False: through
+   * nats.js's parser and `Msg`, as before; for the same-run comparison in `npm run bench -- rebuild`.
+   */
+  readonly fastDelivery?: boolean;
+  /** Pulls a bounded `readPixels` keeps open, each for `pullMessages / n` (default 2; pixel-tail.ts). */
+  readonly boundedPulls?: number;
 }
 
 interface ReadOptions {
@@ -187,6 +194,8 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       check,
       bounds,
       pullMessages,
+      fastDelivery: options.fastDelivery ?? true,
+      boundedPulls: options.boundedPulls ?? 2,
       expiresMs: PULL_EXPIRES_MS,
       stallCheckMs: STALL_CHECK_MS,
       lastSeq,

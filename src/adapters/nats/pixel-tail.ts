@@ -7,7 +7,10 @@
  * idle-heartbeat bookkeeping call and a hop through an async iterator, then our pump (batches.ts) another.
  * Measured with `npm run bench -- edge-tail` (BENCHMARKS.md, "fanout"): the bare protocol costs about
  * 7 µs less per event than a bare nats.js ordered consumer. Here each message is checked and written into
- * the batch's columns inside the subscription callback; the reader is woken once per socket read.
+ * the batch's columns inside the subscription callback; the reader is woken once per socket read. The
+ * messages of the tail's inbox are read straight from the socket's bytes, under nats.js's parser
+ * (fast-delivery.ts: no `Msg`, no string per message); status messages and anything unexpected still come
+ * through nats.js's subscription callback, which handles them as before.
  *
  * Same guarantees as the ordered consumer in event-stream.ts: an ephemeral AckNone R1 memory consumer from
  * the next needed sequence; its delivery sequence must advance by exactly one, or the consumer is replaced
@@ -20,8 +23,11 @@
  * A pull counts as ended at its own deadline (its `expires` plus a grace) even without the server's 408:
  * nats-server 2.9.10 silently drops a pull that expires as a message is due (see `pull`, issue 13).
  *
- * Flow control: one pull request at a time, for `pullMessages`; the next is sent only once it is used up
- * and the reader has taken what it delivered, so at most `pullMessages` events wait however slow the reader.
+ * Flow control: the events asked for and not yet taken by the reader never exceed `pullMessages`, so at most
+ * that many wait beside the batch the reader holds, however slow it is. The live tail has one pull request
+ * at a time, for `pullMessages`, the next sent only once it is used up and the reader has taken what it
+ * delivered; a bounded read (`untilSeq`) keeps `boundedPulls` (2) of that share of the size open, the next
+ * asked for as the reader takes a batch, so the server is not idle while a request travels.
  */
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
@@ -31,6 +37,8 @@ import type { Names } from '../../domain/names.ts';
 import { connectionInbox } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
+import { deliverFast, type FastMessage } from './fast-delivery.ts';
+import type { SubjectClass } from '../../../proto/event-codec.ts';
 import { DecodeSkips, PixelColumns, type EventCheck, type ReadBounds } from './stored-event.ts';
 
 export interface PixelTailOptions {
@@ -41,6 +49,10 @@ export interface PixelTailOptions {
   /** The size in force before `fromSeq`, grown by each resize the read meets (stored-event.ts). */
   readonly bounds: ReadBounds;
   readonly pullMessages: number;
+  /** Read the inbox from the socket's bytes (fast-delivery.ts) rather than through nats.js's `Msg`. */
+  readonly fastDelivery: boolean;
+  /** Pulls a bounded read keeps open (each for `pullMessages / boundedPulls`); the live tail has one. */
+  readonly boundedPulls: number;
   /** How long a pull waits on the server; heartbeats come every half of it. */
   readonly expiresMs: number;
   readonly stallCheckMs: number;
@@ -70,28 +82,45 @@ export function watchReconnects(nc: NatsConnection): (listener: () => void) => (
 /** Where `parseAckSubject` puts what it read (one object for every message: the tail's hot path). */
 export const parsedAck = { streamSeq: 0, deliverySeq: 0, storedAtMs: 0 };
 
+const encoder = new TextEncoder();
+
 /**
  * Reads the stream and delivery sequences and the stored timestamp (`<ts>`, ns since the epoch, read to
  * whole ms) of a JetStream reply subject, in either of its layouts, into `parsedAck`; false when `reply` is
- * not one. No substring or array per message.
+ * not one. (`parseAckBytes` on its UTF-8 bytes: the one reading of the layout.)
  */
 export function parseAckSubject(reply: string): boolean {
+  const bytes = encoder.encode(reply);
+  return parseAckBytes(bytes, 0, bytes.length);
+}
+
+const DOT = 46;
+/** `$JS.ACK.` */
+const ACK_PREFIX = encoder.encode('$JS.ACK.');
+
+/**
+ * `parseAckSubject` of a reply subject still in bytes, `b[from, to)` (the fast delivery's socket read): no
+ * substring, string or array per message.
+ */
+export function parseAckBytes(b: Uint8Array, from: number, to: number): boolean {
   // $JS.ACK.<stream>.<consumer>.<count>.<streamSeq>.<deliverySeq>.<ts>.<pending>                       (9 tokens)
   // $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<count>.<streamSeq>.<deliverySeq>.<ts>.<pending>[.<r>] (11-12)
-  if (!reply.startsWith('$JS.ACK.')) return false;
+  if (to - from < ACK_PREFIX.length) return false;
+  for (let i = 0; i < ACK_PREFIX.length; i++) if (b[from + i] !== ACK_PREFIX[i]) return false;
   let tokens = 1;
-  for (let i = reply.indexOf('.'); i !== -1; i = reply.indexOf('.', i + 1)) tokens++;
+  for (let i = from; i < to; i++) if (b[i] === DOT) tokens++;
   if (tokens !== 9 && tokens !== 11 && tokens !== 12) return false;
   // <streamSeq>.<deliverySeq> are the 4th and 3rd tokens from the end (5th and 4th with the random suffix).
-  let end = reply.length;
-  for (let k = tokens === 12 ? 3 : 2; k > 0; k--) end = reply.lastIndexOf('.', end - 1);
-  const deliveryStart = reply.lastIndexOf('.', end - 1);
-  const streamStart = reply.lastIndexOf('.', deliveryStart - 1);
-  const streamSeq = digits(reply, streamStart + 1, deliveryStart);
-  const deliverySeq = digits(reply, deliveryStart + 1, end);
+  let end = to;
+  for (let k = tokens === 12 ? 3 : 2; k > 0; k--) end = lastDot(b, from, end - 1);
+  const deliveryStart = lastDot(b, from, end - 1);
+  const streamStart = lastDot(b, from, deliveryStart - 1);
+  const streamSeq = digits(b, streamStart + 1, deliveryStart);
+  const deliverySeq = digits(b, deliveryStart + 1, end);
   // <ts> follows <deliverySeq>; nanoseconds, so its last 6 digits are below a millisecond.
-  const tsEnd = reply.indexOf('.', end + 1);
-  const storedAtMs = tsEnd - end - 1 > 6 ? digits(reply, end + 1, tsEnd - 6) : tsEnd > end + 1 ? 0 : -1;
+  let tsEnd = end + 1;
+  while (tsEnd < to && b[tsEnd] !== DOT) tsEnd++;
+  const storedAtMs = tsEnd - end - 1 > 6 ? digits(b, end + 1, tsEnd - 6) : tsEnd > end + 1 ? 0 : -1;
   if (streamSeq < 0 || deliverySeq < 0 || storedAtMs < 0) return false;
   parsedAck.streamSeq = streamSeq;
   parsedAck.deliverySeq = deliverySeq;
@@ -99,16 +128,30 @@ export function parseAckSubject(reply: string): boolean {
   return true;
 }
 
-/** The decimal number in `s[from, to)`, or -1 when it is empty, not all digits, or above 2^53. */
-function digits(s: string, from: number, to: number): number {
+/** The index of the last `.` at or before `at` (and not before `from`), or `from - 1`. */
+function lastDot(b: Uint8Array, from: number, at: number): number {
+  let i = at;
+  while (i >= from && b[i] !== DOT) i--;
+  return i;
+}
+
+/** The decimal number in `b[from, to)`, or -1 when it is empty, not all digits, or above 2^53. */
+function digits(b: Uint8Array, from: number, to: number): number {
   if (to <= from || to - from > 16) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
+    const d = (b[i] as number) - 48;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
   return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** A pull request the server has not finished: what it still owes, when it was sent, its own deadline. */
+interface OpenPull {
+  remaining: number;
+  readonly sentAt: number;
+  deadline: ReturnType<typeof setTimeout> | undefined;
 }
 
 let consumerSerial = 0;
@@ -134,6 +177,14 @@ export async function* readPixelTail(
     until = Math.min(options.untilSeq, await options.lastSeq());
     if (next > until) return;
   }
+  // A bounded read (a rebuild, a snapshot tail) keeps two pulls of half the size open, so the server has the
+  // next request while it serves the current one (one pull at a time left a full replay idle ~22 % of its time,
+  // BENCHMARKS.md "Recovery"); the live tail keeps one pull at a time, as its expiry handling below was written
+  // and tested for (issue 13).
+  const bounded = until !== undefined;
+  const openPulls = bounded ? Math.max(1, Math.floor(options.boundedPulls)) : 1;
+  const pullSize = Math.max(1, Math.floor(options.pullMessages / openPulls));
+  const check = options.check;
   let jsm: JetStreamManager | undefined;
   let fruitless = false;
   // Two column sets: the reader holds one while the callback fills the other.
@@ -150,7 +201,7 @@ export async function* readPixelTail(
     let replace: string | undefined; // why this consumer must be replaced by a new one from `next`
     let failure: Error | undefined;
     let done = false;
-    let outstanding = 0;
+    let outstanding = 0; // messages asked for and not delivered yet, over every open pull
     let expectedDelivery = 1;
     let heardAt = Date.now();
     let wake: (() => void) | undefined;
@@ -162,7 +213,7 @@ export async function* readPixelTail(
       w?.();
     };
     const pullRequest = JSON.stringify({
-      batch: options.pullMessages,
+      batch: pullSize,
       expires: nanos(options.expiresMs),
       idle_heartbeat: nanos(heartbeatMs),
     });
@@ -170,24 +221,75 @@ export async function* readPixelTail(
     // `expires` passed when the next message is due, WITHOUT the 408: under steady load most pulls end that
     // way, and the tail waited for the stall watchdog (2-3 s, issue 13; test/integration/pixel-tail-load.test.ts
     // reproduced it). So a pull counts as ended at its own deadline, `expiresMs` + a grace for the 408 in
-    // flight, whatever the server says; a 408 that arrives after a newer pull was sent (younger than
-    // `expiresMs`, so it cannot be that pull's) is ignored rather than ending the newer one.
-    let pulledAt = 0;
+    // flight, whatever the server says; a 408 that arrives while the oldest open pull is younger than
+    // `expiresMs` (so it cannot be that pull's) is ignored rather than ending it.
+    // The server serves a consumer's pulls in the order they came, so deliveries count against the oldest.
+    const pulls: OpenPull[] = [];
     const graceMs = Math.min(PULL_GRACE_MS, Math.max(10, Math.floor(options.expiresMs / 5)));
-    let pullDeadline: ReturnType<typeof setTimeout> | undefined;
-    const onPullDeadline = () => {
-      pullDeadline = undefined;
-      if (replace !== undefined || done || outstanding === 0) return;
-      outstanding = 0;
-      wakeReader();
+    const endPull = (p: OpenPull) => {
+      const at = pulls.indexOf(p);
+      if (at === -1) return;
+      pulls.splice(at, 1);
+      clearTimeout(p.deadline);
+      outstanding -= p.remaining;
+    };
+    /**
+     * Opens pulls while fewer than `openPulls` are open and the unread columns plus what is asked for stay within
+     * `pullMessages`: at most that many events wait beside the batch the reader holds, however slow it is.
+     */
+    const topUp = () => {
+      while (pulls.length < openPulls && outstanding + filling.count + pullSize <= options.pullMessages) pull();
     };
     const pull = () => {
-      outstanding = options.pullMessages;
       heardAt = Date.now();
-      pulledAt = heardAt;
-      if (pullDeadline !== undefined) clearTimeout(pullDeadline);
-      pullDeadline = setTimeout(onPullDeadline, options.expiresMs + graceMs);
+      const p: OpenPull = { remaining: pullSize, sentAt: heardAt, deadline: undefined };
+      p.deadline = setTimeout(() => {
+        if (replace !== undefined || done) return;
+        endPull(p);
+        wakeReader();
+      }, options.expiresMs + graceMs);
+      pulls.push(p);
+      outstanding += pullSize;
       nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${name}`, pullRequest, { reply: inbox });
+    };
+    /** One delivered event (either path): checked into the columns; false when the read must stop or be replaced. */
+    const deliver = (
+      data: Uint8Array,
+      subjectClass: SubjectClass,
+      deliverySeq: number,
+      seq: number,
+      storedAtMs: number,
+    ) => {
+      if (deliverySeq !== expectedDelivery) return false;
+      heardAt = Date.now();
+      expectedDelivery++;
+      const oldest = pulls[0];
+      if (oldest !== undefined) {
+        outstanding--;
+        if (--oldest.remaining === 0) {
+          clearTimeout(oldest.deadline);
+          pulls.shift();
+        }
+      }
+      if (seq >= next) {
+        if (until !== undefined && seq > until) done = true;
+        else {
+          try {
+            filling.addEvent(data, subjectClass, seq, storedAtMs, skips, options.bounds);
+          } catch (error) {
+            failure = error as Error; // UnknownEventKind: the read stops here (stored-event.ts)
+            wakeReader();
+            return true;
+          }
+          next = seq + 1;
+          if (until !== undefined && seq >= until) done = true;
+        }
+      }
+      if (wake && !wakeScheduled) {
+        wakeScheduled = true;
+        setImmediate(wakeReader); // after the rest of this socket read reached the columns
+      }
+      return true;
     };
     const onMessage = (error: Error | null, msg: Msg) => {
       if (replace !== undefined || done || failure) return;
@@ -201,8 +303,10 @@ export async function* readPixelTail(
         const code = msg.headers?.code ?? 0;
         if (code === 100) return; // idle heartbeat
         if (code === 404 || code === 408) {
-          if (Date.now() - pulledAt < options.expiresMs - 1) return; // an older pull's, ended at its deadline already
-          outstanding = 0; // the pull ended (expired, or nothing left for a no-wait pull): ask again
+          const oldest = pulls[0];
+          // Not the oldest open pull's (it is younger than its expiry): an older pull's, ended at its deadline already.
+          if (oldest === undefined || Date.now() - oldest.sentAt < options.expiresMs - 1) return;
+          endPull(oldest); // expired, or nothing left for a no-wait pull: ask again
           return wakeReader();
         }
         const detail = `status ${code} ${msg.headers?.description ?? ''}`.trim();
@@ -212,34 +316,41 @@ export async function* readPixelTail(
         else failure = new Error(`pull from ${names.stream} failed: ${detail}`);
         return wakeReader();
       }
-      if (!parseAckSubject(reply) || parsedAck.deliverySeq !== expectedDelivery) {
+      if (
+        !parseAckSubject(reply) ||
+        !deliver(
+          msg.data,
+          check.names.subjectClass(msg.subject),
+          parsedAck.deliverySeq,
+          parsedAck.streamSeq,
+          parsedAck.storedAtMs,
+        )
+      ) {
         replace = `delivery ${reply} where delivery ${expectedDelivery} was expected`;
-        return wakeReader();
+        wakeReader();
       }
-      expectedDelivery++;
-      outstanding--;
-      const seq = parsedAck.streamSeq;
-      if (seq >= next) {
-        if (until !== undefined && seq > until) done = true;
-        else {
-          try {
-            filling.add(msg, seq, parsedAck.storedAtMs, options.check, skips, options.bounds);
-          } catch (error) {
-            failure = error as Error; // UnknownEventKind: the read stops here (stored-event.ts)
-            return wakeReader();
-          }
-          next = seq + 1;
-          if (until !== undefined && seq >= until) done = true;
-        }
-      }
-      if (wake && !wakeScheduled) {
-        wakeScheduled = true;
-        setImmediate(wakeReader); // after the rest of this socket read reached the columns
-      }
+    };
+    // The same, from the socket read's bytes (fast-delivery.ts). Declined (nats.js's path, then `onMessage`):
+    // status messages (no reply), and anything that is not the next delivery, so `onMessage` says why.
+    const onFastMessage = (m: FastMessage) => {
+      if (m.replyStart < 0) return false;
+      if (replace !== undefined || done || failure) return true; // dropped, as `onMessage` does
+      const frame = m.frame;
+      return (
+        parseAckBytes(frame, m.replyStart, m.replyEnd) &&
+        deliver(
+          frame.subarray(m.dataStart, m.dataEnd),
+          check.names.subjectClassOfBytes(frame, m.subjectStart, m.subjectEnd),
+          parsedAck.deliverySeq,
+          parsedAck.streamSeq,
+          parsedAck.storedAtMs,
+        )
+      );
     };
     const onAbort = () => wakeReader();
     signal?.addEventListener('abort', onAbort, { once: true });
     let sub: Subscription | undefined;
+    let stopFastDelivery: (() => void) | undefined;
     let suspended = false;
     const watchdog = startStallWatchdog({
       periodMs: options.stallCheckMs,
@@ -268,6 +379,7 @@ export async function* readPixelTail(
     });
     try {
       sub = nc.subscribe(inbox, { callback: onMessage });
+      if (options.fastDelivery) stopFastDelivery = deliverFast(nc, sub.getID(), onFastMessage);
       await jsm.consumers.add(names.stream, {
         name,
         filter_subject: names.subjects,
@@ -279,7 +391,7 @@ export async function* readPixelTail(
         inactive_threshold: nanos(5 * 60_000),
       });
       heardAt = Date.now();
-      pull();
+      topUp();
       for (;;) {
         if (signal?.aborted) return;
         if (failure && filling.count === 0) throw failure; // what arrived before it is delivered first
@@ -289,6 +401,8 @@ export async function* readPixelTail(
           filling.reset();
           held = batch;
           skips.flush(options.logger, names.stream);
+          // A bounded read asks for more before the reader works on this batch, so the server sends meanwhile.
+          if (bounded && !done && replace === undefined && !failure) topUp();
           suspended = true;
           yield batch;
           suspended = false;
@@ -297,7 +411,7 @@ export async function* readPixelTail(
         }
         skips.flush(options.logger, names.stream);
         if (done || replace !== undefined) break;
-        if (outstanding === 0) pull();
+        topUp();
         await new Promise<void>((resolve) => (wake = resolve));
       }
       if (done) return;
@@ -307,8 +421,9 @@ export async function* readPixelTail(
       wake = undefined;
       watchdog.stop();
       clearInterval(heartbeats);
-      if (pullDeadline !== undefined) clearTimeout(pullDeadline);
+      for (const p of pulls) clearTimeout(p.deadline);
       stopWatchingReconnects();
+      stopFastDelivery?.();
       signal?.removeEventListener('abort', onAbort);
       sub?.unsubscribe();
       // Not awaited: a consumer on a dead node answers nothing until the request times out.

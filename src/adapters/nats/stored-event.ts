@@ -34,6 +34,7 @@ import {
   resizeOf,
   UnknownEventKind,
   type EventBounds,
+  type SubjectClass,
 } from '../../../proto/event-codec.ts';
 import type { PixelBatch, StoredEvent } from '../../ports/event-log.ts';
 import type { Names } from '../../domain/names.ts';
@@ -181,11 +182,22 @@ export class PixelColumns implements PixelBatch {
     skips: DecodeSkips,
     bounds: ReadBounds,
   ): void {
-    const data = msg.data;
+    this.addEvent(msg.data, check.names.subjectClass(msg.subject), seq, storedAtMs, skips, bounds);
+  }
+
+  /** `add` of an event whose subject is already classified (`Names.subjectClassOfBytes`: no subject string). */
+  addEvent(
+    data: Uint8Array,
+    subjectClass: SubjectClass,
+    seq: number,
+    storedAtMs: number,
+    skips: DecodeSkips,
+    bounds: ReadBounds,
+  ): void {
     let valid = true;
     let resize: Resize | null = null;
     try {
-      const kind = checkStoredEvent(data, bounds, storedAtMs, check.names.subjectClass(msg.subject));
+      const kind = checkStoredEvent(data, bounds, storedAtMs, subjectClass);
       if (kind === EventKind.CanvasResized) resize = bounds.accept(data);
     } catch (error) {
       skips.note(seq, error);
