@@ -150,6 +150,8 @@ module.exports = {
     // Type-only imports count for the layers: a port's type in the wrong folder is a layer break too.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
+    // Worktrees link node_modules to another checkout's: keep the link's path, so it still counts as node_modules.
+    preserveSymlinks: true,
     doNotFollow: { path: '^node_modules/' },
     exclude: { path: '^(dist|coverage|web/dist)/' },
     enhancedResolveOptions: {
