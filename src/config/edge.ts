@@ -24,6 +24,12 @@ export const edgeSchema = z.object({
    */
   FLUSH_WINDOW_MAX_MS: int(1, 1000).default(250),
   /**
+   * Live send groups: the whole-canvas sockets split into this many uWS topics, flushed one after another in
+   * each window, each group's frame cut just before it is written (src/domain/edge/send-groups.ts). 1 (the
+   * default until a quiet-machine run shows the gain, BENCHMARKS.md "fanout"): one frame to every socket at once.
+   */
+  SEND_GROUPS: int(1, 64).default(1),
+  /**
    * The tile window (ms): a zoomed-in socket (`view`) gets at most one `tilePixels` frame per tile this often,
    * each holding every event since; 0: one per published frame. Its edge CPU follows its sends, not its bytes.
    */
