@@ -223,6 +223,8 @@ try {
     logger,
     maxBatch: 8192,
     pullMessages: 16_384,
+    // Opt-in since the nats-node-kill stall (event-stream.ts): the bare read still measures the socket-bytes path.
+    fastDelivery: true,
   });
   // The same reader as before issue 16's third cut: through nats.js's parser and `Msg`, one pull at a time.
   const previousStream = createNatsEventStream(nc, names, {
