@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
+import { pixelsOf } from '../helpers/frames.ts';
+import { FrameType } from '../../proto/frames.ts';
 import { decodeTileFrame } from '../../proto/tile-frames.ts';
 import { EdgeCanvas, flushDelay, SequenceGap, type EdgeEvent } from '../../src/domain/edge/edge-canvas.ts';
 
 const px = (seq: number, x: number, y: number, color: number) => ({ seq, pixel: { x, y, color } });
-function pixelsOf(frame: Uint8Array) {
-  const decoded = decodeFrame(frame);
-  if (decoded.type !== FrameType.Pixels) throw new Error('expected pixels');
-  const out: number[][] = [];
-  forEachPixel(decoded, (x, y, c) => out.push([x, y, c]));
-  return { firstSeq: decoded.firstSeq, lastSeq: decoded.lastSeq, pixels: out };
-}
 
 describe('EdgeCanvas', () => {
   it('applies events only at flush, so canvas, ring and frame share one seq', () => {

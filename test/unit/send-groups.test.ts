@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, forEachPixel, FrameType } from '../../proto/frames.ts';
+import { pixelsOf } from '../helpers/frames.ts';
 import { EdgeCanvas } from '../../src/domain/edge/edge-canvas.ts';
 import { SendGroups } from '../../src/domain/edge/send-groups.ts';
-
-function pixelsOf(frame: Uint8Array) {
-  const decoded = decodeFrame(frame);
-  if (decoded.type !== FrameType.Pixels) throw new Error('expected pixels');
-  const out: number[][] = [];
-  forEachPixel(decoded, (x, y, c) => out.push([x, y, c]));
-  return { firstSeq: decoded.firstSeq, lastSeq: decoded.lastSeq, pixels: out };
-}
 
 describe('SendGroups', () => {
   it('given 3 groups, turns go 0, 1, 2 and back to 0, each group keeping the sequence it was sent up to', () => {
