@@ -15,7 +15,7 @@ import { EventKind } from '../../proto/event-codec.ts';
 import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
 import { copyBytes, copyRows } from '../../src/adapters/pg/copy-out.ts';
 import { compressCanvas, createPgHistoryStore } from '../../src/adapters/pg/history-store.ts';
-import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
+import { migrateIgnoringDropsElsewhere, migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { StoreUnavailable } from '../../src/ports/errors.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
@@ -43,11 +43,12 @@ let events: TestEvent[] = [];
 async function migrateBefore0004(): Promise<void> {
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pg.pool }) });
   const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0004'));
-  const { error } = await new Migrator({
+  const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => before },
     migrationTableSchema: names.pgSchema,
-  }).migrateToLatest();
+  });
+  const { error } = await migrateIgnoringDropsElsewhere(migrator, names.pgSchema);
   if (error) throw error;
 }
 

@@ -4,7 +4,7 @@
  * once) serialise on an advisory lock. A failed migration throws `MigrationFailed` with the migration's name
  * and cause, which stops the process (see `runRole`).
  */
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationResult } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationResult, type MigrationResultSet } from 'kysely';
 import type pg from 'pg';
 import { migrations } from '../../../migrations/index.ts';
 import { quoteIdent } from './connect.ts';
@@ -33,15 +33,7 @@ export async function migrateToLatest(pool: pg.Pool, schema: string): Promise<Mi
     provider: { getMigrations: async () => ({ ...migrations }) },
     migrationTableSchema: schema,
   });
-  let outcome = await migrator.migrateToLatest();
-  // Kysely's migrator checks for its tables by introspecting every schema of the database (with
-  // `pg_get_serial_sequence` per column), which fails when another canvas's schema is dropped at that moment
-  // ("schema … does not exist", seen with parallel test files). Nothing of ours was touched: try again.
-  for (let attempt = 1; attempt < 5 && droppedElsewhere(outcome.error, schema); attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    outcome = await migrator.migrateToLatest();
-  }
-  const { error, results } = outcome;
+  const { error, results } = await migrateIgnoringDropsElsewhere(migrator, schema);
   const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
   if (error) {
     const failed = (results ?? []).find((r) => r.status === 'Error')?.migrationName ?? '(migrator)';
@@ -51,6 +43,21 @@ export async function migrateToLatest(pool: pg.Pool, schema: string): Promise<Mi
     );
   }
   return { applied };
+}
+
+/**
+ * `migrator.migrateToLatest()`, tried again while it fails on another schema. Kysely's migrator checks for its
+ * tables by introspecting every schema of the database (with `pg_get_serial_sequence` per column), which fails
+ * when another canvas's schema is dropped at that moment ("schema … does not exist", seen with parallel test
+ * files). Nothing of ours was touched.
+ */
+export async function migrateIgnoringDropsElsewhere(migrator: Migrator, schema: string): Promise<MigrationResultSet> {
+  let outcome = await migrator.migrateToLatest();
+  for (let attempt = 1; attempt < 5 && droppedElsewhere(outcome.error, schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    outcome = await migrator.migrateToLatest();
+  }
+  return outcome;
 }
 
 /** The error of a concurrent `DROP SCHEMA` of a schema other than `ours`, during the migrator's introspection. */
