@@ -38,15 +38,18 @@ process.on('message', (message: { cmd: string }) => {
     let last = Date.now();
     timer = setInterval(() => {
       const now = Date.now();
-      carry += ((now - last) * rate) / 1000;
+      // The time since the last frame: the window, or more when the loop was late (busy writing the last one).
+      const spanMs = now - last;
+      carry += (spanMs * rate) / 1000;
       last = now;
       const count = Math.floor(carry);
       carry -= count;
       if (count === 0) return;
-      // Spread the timestamps over the window, as placements arriving through it would be.
+      // Spread the timestamps over that span, as placements arriving through it would be (spread over the
+      // nominal window only, a late frame's records looked younger than they were).
       const records = new Uint8Array(count * 5);
       for (let i = 0; i < count; i++) {
-        const code = (now - Math.floor(((count - 1 - i) * windowMs) / count)) % MOD;
+        const code = (now - Math.floor(((count - 1 - i) * spanMs) / count)) % MOD;
         writePixelRecord(records, i, code % 2000, Math.floor(code / 2000), 1);
       }
       app.publish('pixels', encodePixelsFrame(seq + 1, seq + count, records, count), true, false);

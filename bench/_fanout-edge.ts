@@ -105,8 +105,32 @@ export function benchPlace(nc: NatsConnection, redis: Redis, names: ReturnType<t
   return { place, cleanup };
 }
 
-/** Places at `rate`/s, open loop, until stopped; never a burst after a stall and never more than 5,000 in flight. */
-export function startPlacer(place: PlaceFn, rate: number) {
+/** Where a placement goes and its color, from its start time (ms since the epoch) and its index in its tick. */
+export type PixelAt = (startedAt: number, index: number) => { x: number; y: number; color: number };
+
+/** The default: the start time in the coordinates (y·2000 + x = ms mod MOD), read back by the clients. */
+export const clockCoordinates: PixelAt = (startedAt, index) => {
+  const code = startedAt % MOD;
+  return { x: code % 2000, y: Math.floor(code / 2000), color: 1 + (index % 31) };
+};
+
+/**
+ * Uniformly random coordinates of a `side`² canvas (viewports see their share); the start time in the color,
+ * in 50 ms slots, read back by the harness's "clock color" (bench/_fanout-epoll.c).
+ */
+export const randomCoordinates =
+  (side: number): PixelAt =>
+  (startedAt) => ({
+    x: Math.floor(Math.random() * side),
+    y: Math.floor(Math.random() * side),
+    color: 1 + (Math.floor(startedAt / 50) % 31),
+  });
+
+/**
+ * Places at `rate`/s, open loop, until stopped; never a burst after a stall and never more than 5,000 in flight.
+ * `at` chooses each pixel (default `clockCoordinates`).
+ */
+export function startPlacer(place: PlaceFn, rate: number, at: PixelAt = clockCoordinates) {
   const stats = { placed: 0, failed: 0, inFlight: 0, failures: new Map<string, number>(), latencies: [] as number[] };
   let user = 0;
   let carry = 0;
@@ -119,16 +143,9 @@ export function startPlacer(place: PlaceFn, rate: number) {
     carry = Math.min(carry - Math.floor(carry), 1);
     for (let i = 0; i < count; i++) {
       stats.inFlight++;
-      const code = Date.now() % MOD; // the start time, read back by the clients from the coordinates
       user = (user + 1) % 50_000;
       const startedAt = Date.now();
-      place({
-        userId: `bench${user}`,
-        requestId: `r${now}_${i}`,
-        x: code % 2000,
-        y: Math.floor(code / 2000),
-        color: 1 + (i % 31),
-      }).then(
+      place({ userId: `bench${user}`, requestId: `r${now}_${i}`, ...at(startedAt, i) }).then(
         (o) => {
           stats.inFlight--;
           stats.latencies.push(Date.now() - startedAt);

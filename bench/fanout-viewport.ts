@@ -24,7 +24,16 @@ import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
 import { startHarnesses, summarize, type Harness, type HarnessView } from './_fanout-harness.ts';
-import { benchCanvas, benchPlace, edgeSeq, runBench, sleep, startEdgeProcess, type PlaceFn } from './_fanout-edge.ts';
+import {
+  benchCanvas,
+  benchPlace,
+  edgeSeq,
+  randomCoordinates,
+  runBench,
+  sleep,
+  startEdgeProcess,
+  startPlacer,
+} from './_fanout-edge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,44 +62,6 @@ if (!(CLIENTS > 0 && CLIENTS <= 19_500)) throw new Error('--clients: 1 to 19,500
 if (!(ZOOMED >= 0 && ZOOMED <= 1)) throw new Error('--zoomed is a share in [0, 1]');
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const load = () => readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
-
-/** Places `rate` pixels a second at random coordinates, open loop, at most 5,000 in flight. */
-function startRandomPlacer(place: PlaceFn, rate: number) {
-  const stats = { placed: 0, failed: 0, inFlight: 0 };
-  let n = 0;
-  let carry = 0;
-  let last = Date.now();
-  const timer = setInterval(() => {
-    const now = Date.now();
-    carry += ((now - last) * rate) / 1000;
-    last = now;
-    const count = Math.min(Math.floor(carry), 5000 - stats.inFlight);
-    carry = Math.min(carry - Math.floor(carry), 1);
-    for (let i = 0; i < count; i++) {
-      n++;
-      stats.inFlight++;
-      place({
-        userId: `vp${n % 50_000}`,
-        requestId: `v${n}`,
-        x: Math.floor(Math.random() * SIDE),
-        y: Math.floor(Math.random() * SIDE),
-        // The start time, read back by the clients' color clock (bench/_fanout-epoll.c, "clock color").
-        color: 1 + (Math.floor(Date.now() / 50) % 31),
-      }).then(
-        (o) => {
-          stats.inFlight--;
-          if (o.ok) stats.placed++;
-          else stats.failed++;
-        },
-        () => {
-          stats.inFlight--;
-          stats.failed++;
-        },
-      );
-    }
-  }, 10);
-  return { stats, stop: () => clearInterval(timer) };
-}
 
 /** About 200 timed clients per class. */
 const sampleEvery = (count: number) => Math.max(1, Math.floor(count / 200));
@@ -201,7 +172,7 @@ async function main() {
   harnesses = [...(await startHarnesses('c', 1)), ...(await startHarnesses('c', 1))];
   await Promise.all(harnesses.map((h) => h.colorClock()));
   const { place, cleanup } = benchPlace(nc, redis, names);
-  const placer = startRandomPlacer(place, RATE);
+  const placer = startPlacer(place, RATE, randomCoordinates(SIDE));
   try {
     await sleep(2000);
     const placed0 = placer.stats.placed;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--max-window M] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
+ * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--max-window M] [--groups G] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
  *
  * One edge (a child process running the real role) with N WebSocket clients held by harness processes
  * (`bench/_fanout-harness.ts`: `c` = the epoll client bench/_fanout-epoll.c, built with gcc, the default;
@@ -8,7 +8,9 @@
  * clients connect to a bare uWS server (`bench/_fanout-bare.ts`) publishing frames of the same size at the
  * same window, while the same placements keep loading the machine: the baseline. Prints latency p50/p99/max,
  * deliveries/s, CPU per delivered frame and per placement delivered to every client for both, their ratio,
- * the harness's own CPU per frame, sequence gaps and the edge's RSS per connection.
+ * the harness's own CPU per frame, sequence gaps and the edge's RSS per connection; and from the edge's own
+ * /metrics over the measured seconds: its flush window, the synchronous cost of a flush cycle and its
+ * event-loop delay (how long the loop was blocked, e.g. writing a frame to every socket).
  */
 import { cpuSeconds, rssBytes } from './_process.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '50' },
     // FLUSH_WINDOW_MAX_MS of the edge (unset: the role's default, adaptive up to 250 ms; = window: fixed).
     'max-window': { type: 'string' },
+    // SEND_GROUPS of the edge (unset: the role's default).
+    groups: { type: 'string' },
     harness: { type: 'string', default: 'c' },
     'per-process': { type: 'string' },
     sampled: { type: 'string', default: '200' },
@@ -48,6 +52,7 @@ const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const WINDOW = Number(values.window);
 const MAX_WINDOW = values['max-window'];
+const GROUPS = values.groups;
 const HARNESS = values.harness as HarnessKind;
 if (HARNESS !== 'c' && HARNESS !== 'node') throw new Error('--harness is c or node');
 const PER = Math.max(1, Math.min(PER_PROCESS[HARNESS], Number(values['per-process'] ?? PER_PROCESS[HARNESS])));
@@ -72,6 +77,23 @@ async function connectClients(port: number, since: number) {
   const failed = replies.reduce((a, r) => a + r.failed, 0);
   if (failed > 0) log(`warning: ${failed} of ${CLIENTS} clients failed to connect`);
 }
+/** The edge's own figures (its /metrics) that explain its latency; scraping also resets its loop-delay histogram. */
+async function edgeMetrics(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+  };
+  return {
+    windowMs: value('rplace_edge_flush_window_ms'),
+    cycleSum: value('rplace_edge_flush_cycle_ms_sum'),
+    cycles: value('rplace_edge_flush_cycle_ms_count'),
+    loopP50Ms: value('rplace_process_nodejs_eventloop_lag_p50_seconds') * 1000,
+    loopP99Ms: value('rplace_process_nodejs_eventloop_lag_p99_seconds') * 1000,
+    loopMaxMs: value('rplace_process_nodejs_eventloop_lag_max_seconds') * 1000,
+  };
+}
+
 async function measure(pid: number) {
   await Promise.all(harnesses.map((h) => h.reset()));
   const cpu0 = cpuSeconds(pid);
@@ -87,19 +109,17 @@ async function measure(pid: number) {
 
 async function main() {
   log(
-    `fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms (edge max ${MAX_WINDOW ?? 'default'}), canvas ${canvasId}`,
+    `fanout: ${CLIENTS} clients (${HARNESS} harness, ${Math.ceil(CLIENTS / PER)} processes, 1 in ${SAMPLE_EVERY} timed), ${RATE} placements/s, ${SECONDS} s measured, window ${WINDOW} ms (edge max ${MAX_WINDOW ?? 'default'}, send groups ${GROUPS ?? 'default'}), canvas ${canvasId}`,
   );
   log(
     `machine: ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load average at start`,
   );
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-fanout');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-fanout');
-  const edgeProc = await startEdgeProcess(
-    canvasId,
-    PORT,
-    WINDOW,
-    MAX_WINDOW ? { FLUSH_WINDOW_MAX_MS: MAX_WINDOW } : {},
-  );
+  const edgeProc = await startEdgeProcess(canvasId, PORT, WINDOW, {
+    ...(MAX_WINDOW ? { FLUSH_WINDOW_MAX_MS: MAX_WINDOW } : {}),
+    ...(GROUPS ? { SEND_GROUPS: GROUPS } : {}),
+  });
   children.push(edgeProc);
   const edgePid = edgeProc.pid ?? 0;
   const rssBefore = rssBytes(edgePid);
@@ -127,7 +147,9 @@ async function main() {
   const rssDuring = rssBytes(edgePid);
   const placedBefore = placer.stats.placed;
   const loadEdge = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  const metricsBefore = await edgeMetrics(PORT);
   const edgeResult = await measure(edgePid);
+  const metricsAfter = await edgeMetrics(PORT);
   const placedRate = (placer.stats.placed - placedBefore) / edgeResult.elapsed;
   const edgeRss = rssBytes(edgePid);
   placer.stop();
@@ -176,6 +198,13 @@ async function main() {
   );
   log(
     `edge RSS: ${(edgeRss / 2 ** 20).toFixed(0)} MiB with ${CLIENTS} clients (${(rssBefore / 2 ** 20).toFixed(0)} MiB before) = ${((rssDuring - rssBefore) / CLIENTS / 1024).toFixed(1)} KiB per connection`,
+  );
+  const cycles = metricsAfter.cycles - metricsBefore.cycles;
+  log(
+    `edge internals over the measured ${edgeResult.elapsed.toFixed(1)} s: flush window ${metricsAfter.windowMs} ms at the end; ` +
+      `${cycles} flush cycles (${(cycles / edgeResult.elapsed).toFixed(1)}/s), ${((metricsAfter.cycleSum - metricsBefore.cycleSum) / Math.max(1, cycles)).toFixed(2)} ms synchronous each; ` +
+      `event-loop delay p50 ${metricsAfter.loopP50Ms.toFixed(0)} / p99 ${metricsAfter.loopP99Ms.toFixed(0)} / max ${metricsAfter.loopMaxMs.toFixed(0)} ms; ` +
+      `frames per client per second: edge ${(edgeResult.frames / CLIENTS / edgeResult.elapsed).toFixed(1)}, bare ${(bareResult.frames / CLIENTS / bareResult.elapsed).toFixed(1)}`,
   );
   const ratio = edgeResult.cpuPerFrameUs / bareResult.cpuPerFrameUs;
   const ratioPerByte = edgeResult.cpu / edgeResult.bytes / (bareResult.cpu / bareResult.bytes);

@@ -159,6 +159,19 @@ const httpPendingResponses = new Gauge({
   registers: [registry],
 });
 
+const edgeFlushWindow = new Gauge({
+  name: 'rplace_edge_flush_window_ms',
+  help: "The edge's adaptive flush window after its last flush cycle (ms; src/domain/edge/flush-window.ts).",
+  registers: [registry],
+});
+
+const edgeFlushCycle = new Histogram({
+  name: 'rplace_edge_flush_cycle_ms',
+  help: 'Synchronous time of one flush cycle over the live send groups (ms: apply, encode, app.publish; uWS writes the sockets after it returns).',
+  buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250],
+  registers: [registry],
+});
+
 export const metrics = {
   eventsRejected,
   projectionHalted,
@@ -179,6 +192,8 @@ export const metrics = {
   historyStoreOutages,
   limitRefusals,
   httpPendingResponses,
+  edgeFlushWindow,
+  edgeFlushCycle,
 } as const;
 
 /** Convenience for the placement path: one call per answered placement. */

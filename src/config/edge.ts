@@ -24,6 +24,13 @@ export const edgeSchema = z.object({
    */
   FLUSH_WINDOW_MAX_MS: int(1, 1000).default(250),
   /**
+   * Live send groups: the whole-canvas sockets split into this many uWS topics, flushed one after another in
+   * each window, each group's frame cut just before it is written (src/domain/edge/send-groups.ts). 4: on a quiet
+   * machine (BENCHMARKS.md "fanout", 10,000 clients at 3,333/s) it held delivery p99 at 121 and 131 ms against 169
+   * and 179 ms with 1, at 1.07 and 1.10× bare uWS's CPU per frame. 1: one frame to every socket at once.
+   */
+  SEND_GROUPS: int(1, 64).default(4),
+  /**
    * The tile window (ms): a zoomed-in socket (`view`) gets at most one `tilePixels` frame per tile this often,
    * each holding every event since; 0: one per published frame. Its edge CPU follows its sends, not its bytes.
    */

@@ -82,6 +82,8 @@ describe.each([0, 200])('edge: viewport subscriptions, TILE_WINDOW_MS=%i', (tile
       CANVAS_WIDTH: String(W),
       CANVAS_HEIGHT: String(H),
       TILE_WINDOW_MS: String(tileWindowMs),
+      // Whole-canvas sockets (`whole`, the placers) in send groups: each still sees every event, in order.
+      SEND_GROUPS: '3',
     });
   }, 120_000);
   afterAll(async () => {

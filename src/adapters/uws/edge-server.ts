@@ -41,7 +41,8 @@ import { CanvasCache } from './canvas-cache.ts';
 import { LARGE_BODY_BYTES, mountHttpRoutes, statusLine } from './http-routes.ts';
 import type { UwsModule } from './load.ts';
 
-export const LIVE_TOPIC = 'pixels';
+/** The uWS topic of one live send group (src/domain/edge/send-groups.ts); group 0 alone with one group. */
+export const liveTopic = (group: number): string => `pixels${group}`;
 /** The uWS topic of one viewport tile's `tilePixels` frames. */
 export const tileTopic = (tile: number): string => `t${tile}`;
 /**
@@ -95,6 +96,8 @@ export interface EdgeServerDeps {
    * every frame published since (0: one per published frame). See `TileFramer`.
    */
   readonly tileWindowMs?: number;
+  /** Live send groups (default 1); a subscribing socket joins the one with the fewest sockets. See `SendGroups`. */
+  readonly sendGroups?: number;
 }
 
 /** How long past its window a tile flush waits for the next publish before a timer does it (ms). */
@@ -113,8 +116,10 @@ interface SocketData {
 export interface EdgeServer {
   readonly port: number;
   readonly connections: number;
-  /** Publishes one frame to every subscribed socket (one encoding, uWS fan-out). */
+  /** Follows one applied batch of `events` events (the frame of exactly them): viewport tiles, metrics. */
   publish(frame: Uint8Array, events: number): void;
+  /** Publishes one frame to every socket of a live send group (one encoding, uWS fan-out). */
+  send(group: number, frame: Uint8Array): void;
   /** Tells every socket the canvas grew at `seq` (after the state reflects it; proto/messages.ts `ResizedMessage`). */
   resized(seq: number, resize: Resize): void;
   /** Stops listening and closes every socket with 1001. */
@@ -130,9 +135,13 @@ export function buildEdgeLimits(maxBackpressure: number, idleTimeout: number): W
 /** A uWS WebSocket behind the session's port; one per connection, allocated at `open`. */
 class UwsSessionSocket implements SessionSocket {
   readonly #ws: WebSocket<SocketData>;
+  readonly #chooseGroup: () => number;
+  /** The live send group subscribed to; -1: none. */
+  #group = -1;
 
-  constructor(ws: WebSocket<SocketData>) {
+  constructor(ws: WebSocket<SocketData>, chooseGroup: () => number) {
     this.#ws = ws;
+    this.#chooseGroup = chooseGroup;
   }
 
   sendText(text: string): void {
@@ -148,11 +157,15 @@ class UwsSessionSocket implements SessionSocket {
   }
 
   subscribe(): void {
-    this.#ws.subscribe(LIVE_TOPIC);
+    if (this.#group !== -1) return;
+    this.#group = this.#chooseGroup();
+    this.#ws.subscribe(liveTopic(this.#group));
   }
 
   unsubscribe(): void {
-    this.#ws.unsubscribe(LIVE_TOPIC);
+    if (this.#group === -1) return;
+    this.#ws.unsubscribe(liveTopic(this.#group));
+    this.#group = -1;
   }
 
   subscribeTile(tile: number): void {
@@ -198,6 +211,17 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     tileTimer = undefined;
     tilesFlushedAt = Date.now();
     for (const { tile, frame } of tiles.flush(state.seq, watched)) app.publish(tileTopic(tile), frame, true, false);
+  };
+  const groupCount = Math.max(1, Math.floor(deps.sendGroups ?? 1));
+  /** The live send group with the fewest sockets (they join as they open: the groups stay about even). */
+  const chooseGroup = () => {
+    let best = 0;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let g = 0; g < groupCount; g++) {
+      const n = app.numSubscribers(liveTopic(g));
+      if (n < fewest) [best, fewest] = [g, n];
+    }
+    return best;
   };
   const clientLimits = deps.clientLimits ?? DEFAULT_CLIENT_LIMITS;
   const sessions = new EdgeSessions({
@@ -284,7 +308,9 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
           sessions.release(ticket);
           return;
         }
-        ws.cork(() => sessions.open(new UwsSessionSocket(ws), admitted, ticket, (session) => (data.session = session)));
+        ws.cork(() =>
+          sessions.open(new UwsSessionSocket(ws, chooseGroup), admitted, ticket, (session) => (data.session = session)),
+        );
       });
     },
     // The session decodes `message` before it returns: the buffer is only valid until then.
@@ -330,8 +356,10 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     get connections() {
       return sessions.size;
     },
+    send(group, frame) {
+      app.publish(liveTopic(group), frame, true, false);
+    },
     publish(frame, events) {
-      app.publish(LIVE_TOPIC, frame, true, false);
       tiles.add(frame);
       const wait = tilesFlushedAt + tileWindowMs - Date.now();
       if (wait <= 0 || tiles.pending >= TILE_WINDOW_MAX_RECORDS) flushTiles();
@@ -342,7 +370,8 @@ export async function startEdgeServer(deps: EdgeServerDeps, host: string, port: 
     },
     resized(seq, resize) {
       const message: ResizedMessage = { type: 'resized', seq, ...resize };
-      app.publish(LIVE_TOPIC, JSON.stringify(message), false, false);
+      const text = JSON.stringify(message);
+      for (let g = 0; g < groupCount; g++) app.publish(liveTopic(g), text, false, false);
       // Tile indices depend on the grid: viewport sockets reconnect to a new one (CloseCode.CanvasResized).
       tiles = new TileFramer(state.width, state.height, state.seq);
       sessions.closeViewers(CloseCode.CanvasResized, 'canvas resized: reconnect and send view again');

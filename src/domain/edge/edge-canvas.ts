@@ -2,10 +2,11 @@
  * The edge's state, pure and synchronous: its copy of the canvas, the events consumed but not yet
  * published, and a ring buffer of recently published events for resuming clients.
  *
- * Invariant: `canvas`, the ring buffer and the last published frame all reflect the same sequence `seq`.
+ * Invariant: `canvas`, the ring buffer and the last applied frame all reflect the same sequence `seq`.
  * Events are buffered by `push` and applied only in `flush`, which also encodes the one `pixels` frame
  * that carries them; so a socket opened at any moment between two flushes can be served a catch-up from
- * the ring that ends exactly where the next published frame begins.
+ * the ring that ends at `seq`, at or past where its next live frame begins (the live send groups may lag
+ * `seq`: src/domain/edge/send-groups.ts; `frameSince` builds their frames from the ring).
  */
 import { encodePixelsFrame, PIXEL_RECORD_BYTES, writePixelRecord } from '../../../proto/frames.ts';
 import { encodeTileFrame, VIEW_TILE_SIZE } from '../../../proto/tile-frames.ts';
@@ -187,6 +188,27 @@ export class EdgeCanvas {
     if (since + 1 < this.#ringFrom) return { kind: 'canvas' };
     const last = this.#lastCatchUp;
     if (last !== null && last.since === since && last.seq === this.seq) return { kind: 'pixels', frame: last.frame };
+    const frame = this.#encodeSince(since);
+    this.#lastCatchUp = { since, seq: this.seq, frame };
+    return { kind: 'pixels', frame };
+  }
+
+  /**
+   * One `pixels` frame of every event after `since` up to `seq`, from the ring, not cached (the live send groups'
+   * frames, src/domain/edge/send-groups.ts); null when the ring no longer reaches back to `since + 1` or when
+   * `since` is not below `seq`.
+   */
+  frameSince(since: number): Uint8Array | null {
+    if (since >= this.seq || since + 1 < this.#ringFrom) return null;
+    return this.#encodeSince(since);
+  }
+
+  /** Events the ring holds at most (what a send group may lag behind `seq`). */
+  get ringCapacity(): number {
+    return this.#ringSeqs.length;
+  }
+
+  #encodeSince(since: number): Uint8Array {
     const capacity = this.#ringSeqs.length;
     // First ring index with seq > since (seqs ascend along the ring).
     let lo = 0;
@@ -203,9 +225,7 @@ export class EdgeCanvas {
     records.set(this.#ringRecords.subarray(first * PIXEL_RECORD_BYTES, (first + tail) * PIXEL_RECORD_BYTES), 0);
     if (tail < count)
       records.set(this.#ringRecords.subarray(0, (count - tail) * PIXEL_RECORD_BYTES), tail * PIXEL_RECORD_BYTES);
-    const frame = encodePixelsFrame(since + 1, this.seq, records, count);
-    this.#lastCatchUp = { since, seq: this.seq, frame };
-    return { kind: 'pixels', frame };
+    return encodePixelsFrame(since + 1, this.seq, records, count);
   }
 
   /** A `tile` frame (proto/tile-frames.ts): tile (tx, ty) of the canvas at `seq`, clipped to the canvas. */

@@ -179,6 +179,7 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
             isReady: () => feedRef?.caughtUp ?? false,
             metrics: prometheusEdgeMetrics,
             tileWindowMs: config.TILE_WINDOW_MS,
+            sendGroups: config.SEND_GROUPS,
             // With METRICS_PORT the metrics live on that internal listener only, never on the public port.
             publicMetrics: config.METRICS_PORT === undefined,
           },
@@ -201,10 +202,16 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
           state,
           windowMs: config.FLUSH_WINDOW_MS,
           maxWindowMs: config.FLUSH_WINDOW_MAX_MS,
+          sendGroups: config.SEND_GROUPS,
           readyLagEvents: config.READY_LAG_EVENTS,
           publish: (frame, _firstSeq, lastSeq, events) => {
             server.publish(frame, events);
             metrics.projectionSeq.set({ projection: 'edge' }, lastSeq);
+          },
+          send: (group, frame) => server.send(group, frame),
+          onCycle: (flushMs, windowMs) => {
+            metrics.edgeFlushCycle.observe(flushMs);
+            metrics.edgeFlushWindow.set(windowMs);
           },
           resized: (seq, resize) => {
             server.resized(seq, resize);
