@@ -17,6 +17,7 @@ import { saltedUserKey } from '../../src/app/history/user-key.ts';
 import type { PlacementBatch } from '../../src/domain/history/placement-batch.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { UserInterner } from '../../src/domain/history/user-interner.ts';
+import { copyOutput } from '../helpers/copy-output.ts';
 
 function batchOf(
   rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
@@ -97,32 +98,6 @@ describe('CSV in the shape of r/place 2022', () => {
     });
   });
 });
-
-/** Binary COPY output of the export's SELECT for these rows (the layout in placement-export.ts). */
-function copyOutput(
-  rows: { seq: number; kind: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
-): Buffer {
-  const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)];
-  for (const r of rows) {
-    const user = Buffer.from(r.userId, 'utf8');
-    const row = Buffer.alloc(54 + user.length);
-    let at = 0;
-    at = row.writeInt16BE(7, at);
-    at = row.writeInt32BE(8, at);
-    at = row.writeBigInt64BE(BigInt(r.seq), at);
-    for (const v of [r.kind, r.x, r.y, r.color]) {
-      at = row.writeInt32BE(2, at);
-      at = row.writeInt16BE(v, at);
-    }
-    at = row.writeInt32BE(user.length, at);
-    at += user.copy(row, at);
-    at = row.writeInt32BE(8, at);
-    row.writeBigInt64BE(BigInt(r.placedAt - 946_684_800_000) * 1000n, at);
-    parts.push(row);
-  }
-  parts.push(Buffer.from([0xff, 0xff]));
-  return Buffer.concat(parts);
-}
 
 function parseAll(
   bytes: Buffer,
