@@ -133,6 +133,51 @@ function parseAll(
   return { rows, ended: parser.ended };
 }
 
+/** The NDJSON formatter as it was (a string per row, one encode per batch): the reference for the byte writer. */
+function ndjsonReference(userKey: (userId: string) => string, colorHex: readonly string[], b: PlacementBatch): string {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  let out = '';
+  for (let i = 0; i < b.count; i++) {
+    const ms = b.placedAt[i] as number;
+    out += `{"seq":${b.seq[i]},"timestamp":"${iso(ms)}","user_id":${JSON.stringify(userKey(b.userId[i] as string))},"pixel_color":"${colorHex[b.color[i] as number]}","x":${b.x[i]},"y":${b.y[i]},"kind":"${b.kind[i] === 2 ? 'restored' : 'placed'}"}\n`;
+  }
+  return out;
+}
+
+describe('NDJSON written as bytes', () => {
+  it('is the string-per-row NDJSON, from ids or interned indexes, raw or hashed, any ids and sequences', () => {
+    const hex = colorHexes(PALETTE_32);
+    const row = fc.record({
+      seq: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+      kind: fc.constantFrom(1, 2),
+      x: fc.integer({ min: 0, max: 32_767 }),
+      y: fc.integer({ min: 0, max: 32_767 }),
+      color: fc.integer({ min: 0, max: 255 }),
+      placedAt: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+      userId: fc.oneof(
+        fc.constantFrom('u1', 'mod"1', 'a\\b', 'ü'.repeat(32), '\u0001\n\t', 'x'.repeat(64)),
+        fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
+      ),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(row, { maxLength: 40 }),
+        fc.constantFrom(rawUserKey, saltedUserKey('s'.repeat(16))),
+        fc.array(fc.nat(3000), { maxLength: 4 }),
+        (rows, key, cuts) => {
+          const plain = batchOf(rows);
+          expect(text(ndjsonFormatter(key, hex).rows(plain))).toBe(ndjsonReference(key, hex, plain));
+          // The same rows through the COPY parser: interned indexes, across interner generations.
+          const indexed = ndjsonFormatter(key, hex);
+          let got = '';
+          parseAll(copyOutput(rows), cuts, 7, (b) => (got += text(indexed.rows(b))), new UserInterner(8, 8 * 1024));
+          expect(got).toBe(ndjsonReference(key, hex, plain));
+        },
+      ),
+    );
+  });
+});
+
 describe("the export's streaming binary COPY parser", () => {
   const row = fc.record({
     seq: fc.integer({ min: 1, max: 2 ** 40 }),
