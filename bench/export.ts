@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- export [--events N] [--users U] [--rounds R] [--only a,b] [--profile DIR]`: the dataset
+ * `npm run bench -- export [--events N] [--users U] [--rounds R] [--only a,b] [--profile DIR] [--workers W]`: the dataset
  * export's throughput from the history's Postgres `events` table (the store that holds user ids), in a throwaway schema on the shared Postgres.
  *
  * Loads N placements (default 2,000,000) by U distinct users (default N / 16, the 2022 event's ratio of
@@ -8,6 +8,8 @@
  *   raw        the same binary COPY, bytes counted and dropped (the floor: what Postgres can send)
  *   parse      the export's reader (src/adapters/pg/placement-export.ts): COPY parsed into column batches
  *   csv …      the whole export (bin/rplace export's path) into a sink that drops the bytes
+ *   …, W workers the text formats formatted by W worker threads (src/adapters/pg/export-workers.ts; default
+ *                2), the main thread only reading and cutting the COPY; its CPU figure counts every thread
  *   csv, … ids as strings   the CSV path as it was before the reader interned user ids (each row's id a
  *                           fresh string, keys cached in a Map by it): the same-run "before" of that change
  * Each line prints events/s, its ratio to `raw` measured in the same run, and the bench process's CPU
@@ -53,6 +55,7 @@ const N = arg('events', 2_000_000);
 const only = textArg('only')?.split(',');
 const profileDir = textArg('profile');
 const rounds = arg('rounds', 1);
+const WORKERS = arg('workers', 2);
 const USERS = arg('users', Math.max(1, Math.round(N / 16)));
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const names = namesFor(`b_exp_${randomBytes(4).toString('hex')}`);
@@ -85,6 +88,7 @@ try {
   );
 
   const log = createPgPlacementLog(pg, projection);
+  const workerLog = createPgPlacementLog(pg, projection, { workers: WORKERS });
   const store = createPgHistoryStore(pg, logger);
   const planned = await planExport(store, log, { width: 2000, height: 2000 }, {}, Date.now());
   if (!planned.ok) throw new Error(planned.problems.join('; '));
@@ -124,18 +128,21 @@ try {
   };
   async function exportTo(
     format: ExportFormat,
-    opts: { raw?: boolean; gzip?: number; strings?: boolean } = {},
+    opts: { raw?: boolean; gzip?: number; strings?: boolean; workers?: boolean } = {},
   ): Promise<number> {
     let bytes = 0,
       rows = 0;
-    const body = exportBytes(opts.strings ? stringsOnly : log, plan, {
+    const salt = 'bench-salt-0123456789';
+    const body = exportBytes(opts.workers ? workerLog : opts.strings ? stringsOnly : log, plan, {
       format,
       colorHex,
-      userKey: opts.raw ? rawUserKey : saltedUserKey('bench-salt'),
+      userKey: opts.raw ? rawUserKey : saltedUserKey(salt),
+      ...(opts.workers ? { userSalt: opts.raw ? null : salt } : {}),
+      ...(opts.gzip ? { gzip: { level: opts.gzip, stream: gzipChunks } } : {}),
       parquet: createParquetEncoder(),
       onBatch: (_seq, n) => (rows += n),
     });
-    for await (const chunk of opts.gzip ? gzipChunks(body, opts.gzip) : body) bytes += chunk.length;
+    for await (const chunk of body) bytes += chunk.length;
     if (rows !== N) throw new Error(`${format} exported ${rows} rows, expected ${N}`);
     return bytes;
   }
@@ -150,8 +157,25 @@ try {
     ['parquet, hashed user ids', () => exportTo('parquet')],
     ['csv + gzip 1, hashed user ids', () => exportTo('csv', { gzip: 1 })],
     ['csv + gzip 6 (before), hashed', () => exportTo('csv', { gzip: 6 })],
+    [`csv, hashed, ${WORKERS} workers`, () => exportTo('csv', { workers: true })],
+    [`csv, raw ids, ${WORKERS} workers`, () => exportTo('csv', { raw: true, workers: true })],
+    [`ndjson, hashed, ${WORKERS} workers`, () => exportTo('ndjson', { workers: true })],
+    [`csv + gzip 1, hashed, ${WORKERS} workers`, () => exportTo('csv', { gzip: 1, workers: true })],
   ];
   const selected = runs.filter(([label], i) => i === 0 || !only || only.some((word) => label.includes(word)));
+  if (selected.some(([label]) => label.includes('workers'))) {
+    // The worker threads are kept between exports (src/adapters/pg/export-workers.ts): start them before the
+    // timed lines, and say what the first export of a process pays for that.
+    const t = performance.now();
+    for await (const _ of exportBytes(
+      workerLog,
+      { ...plan, toSeq: 1 },
+      { format: 'csv', colorHex, userKey: rawUserKey, userSalt: null },
+    ));
+    process.stdout.write(
+      `${WORKERS} worker threads started (first export of the process) in ${Math.round(performance.now() - t)} ms\n`,
+    );
+  }
   const ratios = new Map<string, number[]>();
   const rates = new Map<string, number[]>();
   const perCpu = new Map<string, number[]>();

@@ -1,4 +1,5 @@
 /** The history role (projector + snapshotter) and the history API: the common settings plus their knobs. */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { HistoryProjectorOptions } from '../app/history/projector.ts';
 import type { Names } from '../domain/names.ts';
@@ -38,6 +39,11 @@ export const historySchema = z.object({
   EXPORT_MAX_PER_CLIENT: int(1, 16).default(1),
   /** Dataset exports this process runs at once (each holds one Postgres connection while it streams). */
   EXPORT_MAX_CONCURRENT: int(1, 64).default(2),
+  /**
+   * Worker threads that format one CSV/NDJSON export (src/adapters/pg/export-workers.ts; at most
+   * EXPORT_MAX_CONCURRENT × this many in all); 0: format on the main thread. Default min(2, cores).
+   */
+  EXPORT_WORKERS: int(0, 8).default(Math.min(2, availableParallelism())),
   /** Port for /metrics and /healthz of the standalone history role (unset: none). */
   METRICS_PORT: int(0, 65_535).optional(),
 });

@@ -15,6 +15,36 @@ export interface PlacementLog {
    * iteration early stops the read in the store at once. A store failure rejects with `StoreUnavailable`.
    */
   placements(afterSeq: number, untilSeq: number, region?: Region): AsyncIterable<PlacementBatch>;
+  /**
+   * Optional (a log with worker threads, src/adapters/pg/export-workers.ts): the same placements as
+   * `placements`, already formatted as `text.format`: byte for byte what `csvFormatter`/`ndjsonFormatter`
+   * (src/domain/history/export-format.ts) write, the head first, in sequence order, in runs of whole rows.
+   * With `gzipLevel`, each run is one gzip member (their concatenation is one gzip file of that text).
+   * Same backpressure and early end as `placements`; at least one run, even for no rows (the head alone).
+   */
+  formatted?(
+    afterSeq: number,
+    untilSeq: number,
+    region: Region | undefined,
+    text: TextExport,
+  ): AsyncIterable<FormattedRun>;
+}
+
+/** What a `formatted` export writes. */
+export interface TextExport {
+  readonly format: 'csv' | 'ndjson';
+  /** The salt of published user ids (`saltedUserKey`); `null`: raw ids. */
+  readonly userSalt: string | null;
+  readonly colorHex: readonly string[];
+  /** gzip level of each run; `null`: no compression. */
+  readonly gzipLevel: number | null;
+}
+
+/** One run of a `formatted` export: the bytes of `rows` placements, the last of sequence `lastSeq` (0 if none). */
+export interface FormattedRun {
+  readonly bytes: Uint8Array;
+  readonly rows: number;
+  readonly lastSeq: number;
 }
 
 /** Encodes placements as a Parquet file, streamed a row group at a time. */

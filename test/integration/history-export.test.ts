@@ -18,7 +18,11 @@ import { connectPg, type PgConnection } from '../../src/adapters/pg/connect.ts';
 import { migrateToLatest } from '../../src/adapters/pg/migrate.ts';
 import { loadUws } from '../../src/adapters/uws/load.ts';
 import { mountHttpRoutes } from '../../src/adapters/uws/http-routes.ts';
-import { seqAt } from '../../src/app/history/export.ts';
+import { exportBytes, seqAt } from '../../src/app/history/export.ts';
+import { saltedUserKey } from '../../src/app/history/user-key.ts';
+import { createPgPlacementLog } from '../../src/adapters/pg/placement-export.ts';
+import { idleExportWorkers, liveExportWorkers } from '../../src/adapters/pg/export-workers.ts';
+import { colorHexes } from '../../src/domain/history/export-format.ts';
 import { HEAT_PALETTE, heatIndices } from '../../src/app/history/heatmap.ts';
 import { canvasAt } from '../../src/app/history/point-in-time.ts';
 import type { HistoryStore } from '../../src/ports/history.ts';
@@ -48,6 +52,7 @@ const config = loadConfig(
     EXPORT_USER_SALT: SALT,
     EXPORT_MAX_PER_CLIENT: '1',
     EXPORT_MAX_CONCURRENT: '3',
+    EXPORT_WORKERS: '2',
   }),
 );
 const projection = names.consumers.history;
@@ -251,6 +256,41 @@ describe('GET /api/v1/history/export', () => {
     expect(whole).toHaveLength(events.length);
   });
 
+  it('formats on worker threads (the default here) byte for byte as one thread does, every format and region', async () => {
+    const oneThread = createPgPlacementLog(pg, projection, { workers: 0 });
+    const hex = colorHexes(PALETTE_32);
+    for (const format of ['csv', 'ndjson'] as const) {
+      const queries: Record<string, string>[] = [
+        {},
+        { x: '5', y: '7', w: '11', h: '9' },
+        { from: String(start + 9_000), to: String(start + 30_000) },
+      ];
+      for (const query of queries) {
+        for (const compress of ['none', 'gzip'] as const) {
+          const response = await get({ ...query, format, compress });
+          expect(response.status).toBe(200);
+          const got = await bytesOf(response);
+          const afterSeq = Number(response.headers?.['x-rplace-after-seq']);
+          const toSeq = Number(response.headers?.['x-rplace-to-seq']);
+          const region = 'x' in query ? { x: 5, y: 7, w: 11, h: 9 } : undefined;
+          const parts: Uint8Array[] = [];
+          for await (const part of exportBytes(
+            oneThread,
+            { fromSeq: afterSeq, startSeq: afterSeq, toSeq, ...(region ? { region } : {}) },
+            { format, userKey: saltedUserKey(SALT), colorHex: hex },
+          ))
+            parts.push(part);
+          const expected = Buffer.concat(parts);
+          expect(expected.length).toBeGreaterThan(100);
+          const text = compress === 'gzip' ? gunzipSync(got) : got;
+          expect(text.equals(expected), `${format} ${JSON.stringify(query)} ${compress}`).toBe(true);
+        }
+      }
+    }
+    // The route's exports ran on worker threads, which are kept for the next one.
+    expect(idleExportWorkers()).toBe(2);
+  });
+
   it('answers bad input with a clear 400, never a stream', async () => {
     const now = Date.now();
     const cases: [Record<string, string>, RegExp][] = [
@@ -406,7 +446,12 @@ describe('an export the client hangs up on', () => {
     bigApi = await startHistoryApi(
       loadConfig(
         historySchema,
-        testEnv(big, { CANVAS_WIDTH: String(BW), CANVAS_HEIGHT: String(BH), EXPORT_USER_SALT: SALT }),
+        testEnv(big, {
+          CANVAS_WIDTH: String(BW),
+          CANVAS_HEIGHT: String(BH),
+          EXPORT_USER_SALT: SALT,
+          EXPORT_WORKERS: '2',
+        }),
       ),
       logger,
     );
@@ -440,6 +485,7 @@ describe('an export the client hangs up on', () => {
               void copyRunning().then((n) => {
                 try {
                   expect(n, 'the COPY is running while the export streams').toBe(1);
+                  expect(liveExportWorkers() - idleExportWorkers(), 'its worker threads').toBe(2);
                   request.destroy();
                   resolve();
                 } catch (error) {
@@ -455,6 +501,10 @@ describe('an export the client hangs up on', () => {
       const gone = Date.now();
       await expect.poll(() => copyRunning(), { message: 'the COPY to stop', timeout: 5_000, interval: 20 }).toBe(0);
       expect(Date.now() - gone).toBeLessThan(2_000);
+      // Its worker threads were terminated, not handed back to the idle ones.
+      await expect
+        .poll(() => liveExportWorkers() - idleExportWorkers(), { message: 'the workers to stop', timeout: 2_000 })
+        .toBe(0);
       // The slot is free again (EXPORT_MAX_PER_CLIENT is 1).
       const again = await get({ x: '0', y: '0', w: '10', h: '10' }, '127.0.0.1', bigApi.routes);
       expect(again.status).toBe(200);

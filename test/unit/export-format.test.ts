@@ -17,6 +17,7 @@ import { saltedUserKey } from '../../src/app/history/user-key.ts';
 import type { PlacementBatch } from '../../src/domain/history/placement-batch.ts';
 import { PALETTE_32 } from '../../src/domain/palette.ts';
 import { UserInterner } from '../../src/domain/history/user-interner.ts';
+import { copyOutput } from '../helpers/copy-output.ts';
 
 function batchOf(
   rows: { seq: number; kind?: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
@@ -98,32 +99,6 @@ describe('CSV in the shape of r/place 2022', () => {
   });
 });
 
-/** Binary COPY output of the export's SELECT for these rows (the layout in placement-export.ts). */
-function copyOutput(
-  rows: { seq: number; kind: number; x: number; y: number; color: number; placedAt: number; userId: string }[],
-): Buffer {
-  const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)];
-  for (const r of rows) {
-    const user = Buffer.from(r.userId, 'utf8');
-    const row = Buffer.alloc(54 + user.length);
-    let at = 0;
-    at = row.writeInt16BE(7, at);
-    at = row.writeInt32BE(8, at);
-    at = row.writeBigInt64BE(BigInt(r.seq), at);
-    for (const v of [r.kind, r.x, r.y, r.color]) {
-      at = row.writeInt32BE(2, at);
-      at = row.writeInt16BE(v, at);
-    }
-    at = row.writeInt32BE(user.length, at);
-    at += user.copy(row, at);
-    at = row.writeInt32BE(8, at);
-    row.writeBigInt64BE(BigInt(r.placedAt - 946_684_800_000) * 1000n, at);
-    parts.push(row);
-  }
-  parts.push(Buffer.from([0xff, 0xff]));
-  return Buffer.concat(parts);
-}
-
 function parseAll(
   bytes: Buffer,
   cuts: number[],
@@ -157,6 +132,51 @@ function parseAll(
   drain();
   return { rows, ended: parser.ended };
 }
+
+/** The NDJSON formatter as it was (a string per row, one encode per batch): the reference for the byte writer. */
+function ndjsonReference(userKey: (userId: string) => string, colorHex: readonly string[], b: PlacementBatch): string {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  let out = '';
+  for (let i = 0; i < b.count; i++) {
+    const ms = b.placedAt[i] as number;
+    out += `{"seq":${b.seq[i]},"timestamp":"${iso(ms)}","user_id":${JSON.stringify(userKey(b.userId[i] as string))},"pixel_color":"${colorHex[b.color[i] as number]}","x":${b.x[i]},"y":${b.y[i]},"kind":"${b.kind[i] === 2 ? 'restored' : 'placed'}"}\n`;
+  }
+  return out;
+}
+
+describe('NDJSON written as bytes', () => {
+  it('is the string-per-row NDJSON, from ids or interned indexes, raw or hashed, any ids and sequences', () => {
+    const hex = colorHexes(PALETTE_32);
+    const row = fc.record({
+      seq: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+      kind: fc.constantFrom(1, 2),
+      x: fc.integer({ min: 0, max: 32_767 }),
+      y: fc.integer({ min: 0, max: 32_767 }),
+      color: fc.integer({ min: 0, max: 255 }),
+      placedAt: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+      userId: fc.oneof(
+        fc.constantFrom('u1', 'mod"1', 'a\\b', 'ü'.repeat(32), '\u0001\n\t', 'x'.repeat(64)),
+        fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
+      ),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(row, { maxLength: 40 }),
+        fc.constantFrom(rawUserKey, saltedUserKey('s'.repeat(16))),
+        fc.array(fc.nat(3000), { maxLength: 4 }),
+        (rows, key, cuts) => {
+          const plain = batchOf(rows);
+          expect(text(ndjsonFormatter(key, hex).rows(plain))).toBe(ndjsonReference(key, hex, plain));
+          // The same rows through the COPY parser: interned indexes, across interner generations.
+          const indexed = ndjsonFormatter(key, hex);
+          let got = '';
+          parseAll(copyOutput(rows), cuts, 7, (b) => (got += text(indexed.rows(b))), new UserInterner(8, 8 * 1024));
+          expect(got).toBe(ndjsonReference(key, hex, plain));
+        },
+      ),
+    );
+  });
+});
 
 describe("the export's streaming binary COPY parser", () => {
   const row = fc.record({

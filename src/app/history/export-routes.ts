@@ -9,7 +9,7 @@ import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { PaletteColor } from '../../domain/palette.ts';
 import { jsonError, type HttpRequest, type HttpResponse, type HttpRoute } from '../http.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { exportBytes, planExport, timeBoundsOf } from './export.ts';
+import { type ExportGzip, exportBytes, planExport, timeBoundsOf } from './export.ts';
 import { colorHexes, EXPORT_FORMATS, type ExportFormat } from '../../domain/history/export-format.ts';
 import { saltedUserKey } from './user-key.ts';
 import type { ParquetEncoder, PlacementLog } from '../../ports/export.ts';
@@ -20,8 +20,8 @@ export interface ExportRoutesOptions {
   readonly store: HistoryStore;
   readonly log: PlacementLog;
   readonly parquet: ParquetEncoder;
-  /** Gzips a body (src/adapters/gzip-stream.ts). */
-  readonly gzip: (body: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
+  /** Gzips a body (src/adapters/gzip-stream.ts), or each worker's run at that level. */
+  readonly gzip: ExportGzip;
   readonly width: number;
   readonly height: number;
   readonly palette: readonly PaletteColor[];
@@ -136,13 +136,20 @@ export function exportRoutes(options: ExportRoutesOptions): HttpRoute[] {
           if (!planned.ok) return jsonError(ErrorCode.bad_request, planned.problems.join('; '));
           const { plan } = planned;
           const gzip = q.compress === 'gzip';
-          const encoded = exportBytes(log, plan, { format: q.format, userKey, colorHex, parquet: options.parquet });
+          const encoded = exportBytes(log, plan, {
+            format: q.format,
+            userKey,
+            userSalt: options.userSalt,
+            colorHex,
+            parquet: options.parquet,
+            ...(gzip ? { gzip: options.gzip } : {}),
+          });
           const unstarted = setTimeout(release, UNSTARTED_SLOT_MS);
           unstarted.unref?.();
           async function* body(): AsyncGenerator<Uint8Array> {
             clearTimeout(unstarted);
             try {
-              yield* gzip ? options.gzip(encoded) : encoded;
+              yield* encoded;
             } catch (error) {
               options.onError?.(error as Error, 'export');
               throw error;

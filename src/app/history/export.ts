@@ -99,22 +99,58 @@ export async function planExport(
 export interface ExportEncoding {
   readonly format: ExportFormat;
   readonly userKey: (userId: string) => string;
+  /**
+   * The salt behind `userKey` (`saltedUserKey`; `null`: `rawUserKey`), so that a log's worker threads
+   * (`PlacementLog.formatted`) make the same keys. Absent: the text formats are formatted on this thread.
+   */
+  readonly userSalt?: string | null;
   readonly colorHex: readonly string[];
   /** Needed for `parquet`. */
   readonly parquet?: ParquetEncoder;
+  /**
+   * Gzip the output: `stream` wraps a body (src/adapters/gzip-stream.ts) at `level`; with worker threads each
+   * run is compressed there at `level` instead (one gzip member per run: the same text once gunzipped).
+   */
+  readonly gzip?: ExportGzip;
   /** Called after each batch was handed on, with the batch's last sequence and its row count. */
   readonly onBatch?: (lastSeq: number, rows: number) => void;
 }
 
+export interface ExportGzip {
+  readonly level: number;
+  readonly stream: (body: AsyncIterable<Uint8Array>, level: number) => AsyncIterable<Uint8Array>;
+}
+
 /**
  * The export's bytes, streamed: each batch is read from the log when the previous one was consumed, so
- * memory is one batch (Parquet: one row group) whatever the range. Ending the iteration early ends the read.
+ * memory is one batch (Parquet: one row group; worker threads: a bounded number of runs in flight) whatever
+ * the range. Ending the iteration early ends the read (and stops the log's workers).
  */
 export async function* exportBytes(
   log: PlacementLog,
   plan: ExportPlan,
   encoding: ExportEncoding,
 ): AsyncGenerator<Uint8Array> {
+  const { onBatch, gzip, format, userSalt } = encoding;
+  if (format !== 'parquet' && log.formatted && userSalt !== undefined) {
+    const runs = log.formatted(plan.startSeq, plan.toSeq, plan.region, {
+      format,
+      userSalt,
+      colorHex: encoding.colorHex,
+      gzipLevel: gzip ? gzip.level : null,
+    });
+    for await (const run of runs) {
+      yield run.bytes;
+      if (run.rows > 0) onBatch?.(run.lastSeq, run.rows);
+    }
+    return;
+  }
+  const body = oneThread(log, plan, encoding);
+  yield* gzip ? gzip.stream(body, gzip.level) : body;
+}
+
+/** Every format parsed and formatted on this thread (Parquet always; text without worker threads). */
+async function* oneThread(log: PlacementLog, plan: ExportPlan, encoding: ExportEncoding): AsyncGenerator<Uint8Array> {
   const { onBatch } = encoding;
   async function* batches(): AsyncGenerator<PlacementBatch> {
     for await (const batch of log.placements(plan.startSeq, plan.toSeq, plan.region)) {

@@ -3,10 +3,11 @@
  * of Reddit's r/place 2022 file, NDJSON or Parquet, optionally gzipped, to a file or stdout.
  *
  *   rplace export [--from T] [--to T] [--format csv|ndjson|parquet] [--gzip] [--region x,y,w,h]
- *                 [--after-seq N] [--raw-user-ids] [-o FILE]
+ *                 [--after-seq N] [--raw-user-ids] [--workers N] [-o FILE]
  *
  * User ids are salted hashes (EXPORT_USER_SALT) unless `--raw-user-ids`. Progress (by sequence) goes to
- * stderr. Ctrl-C stops after the batch in hand and still closes the file properly (a complete gzip stream, a
+ * stderr. CSV and NDJSON are formatted by `--workers` threads (default EXPORT_WORKERS: min(2, cores); 0: on
+ * the main thread), the same bytes either way (gzip: one member per run). Ctrl-C stops after the batch in hand and still closes the file properly (a complete gzip stream, a
  * Parquet footer), then prints the `--after-seq` that resumes it; the exit status is then 130.
  */
 import { createWriteStream } from 'node:fs';
@@ -15,7 +16,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
-import { gzipChunks } from '../../adapters/gzip-stream.ts';
+import { GZIP_LEVEL, gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
@@ -41,6 +42,7 @@ interface ExportOptions {
   region?: string;
   afterSeq?: string;
   rawUserIds?: boolean;
+  workers?: string;
   output?: string;
 }
 
@@ -69,7 +71,10 @@ async function runExport(opts: ExportOptions): Promise<void> {
   if (opts.afterSeq !== undefined && !/^\d{1,15}$/.test(opts.afterSeq))
     throw new UsageError('--after-seq must be a sequence number');
   const afterSeq = opts.afterSeq === undefined ? undefined : Number(opts.afterSeq);
+  if (opts.workers !== undefined && !/^\d$/.test(opts.workers)) throw new UsageError('--workers must be 0 to 8');
   const config = loadConfig(historySchema);
+  const workers = opts.workers === undefined ? config.EXPORT_WORKERS : Number(opts.workers);
+  if (workers > 8) throw new UsageError('--workers must be 0 to 8');
   if (!opts.rawUserIds && !config.EXPORT_USER_SALT)
     throw new UsageError(
       "user ids are published as salted hashes: set EXPORT_USER_SALT (the same secret as the API's), or pass --raw-user-ids",
@@ -82,7 +87,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
     const pg = await openPg(life, config.DATABASE_URL, names.pgSchema, logger, { statementTimeoutMs: 0 });
     await migrateToLatest(pg.pool, names.pgSchema);
     const store = createPgHistoryStore(pg, logger);
-    const pgLog = createPgPlacementLog(pg, names.consumers.history);
+    const pgLog = createPgPlacementLog(pg, names.consumers.history, { workers });
     const planned = await planExport(
       store,
       pgLog,
@@ -101,7 +106,9 @@ async function runExport(opts: ExportOptions): Promise<void> {
       interrupted = true;
     };
     process.on('SIGINT', onSigint);
-    // Stops between batches, so every format still ends properly (the file holds whole batches).
+    // Stops between batches (runs, with workers), so every format still ends properly (the file holds whole
+    // batches; with gzip, whole members).
+    const formatted = pgLog.formatted?.bind(pgLog);
     const log: PlacementLog = {
       lastSeq: () => pgLog.lastSeq(),
       async *placements(a, b, reg) {
@@ -110,6 +117,16 @@ async function runExport(opts: ExportOptions): Promise<void> {
           if (interrupted) return;
         }
       },
+      ...(formatted
+        ? {
+            async *formatted(a, b, reg, text) {
+              for await (const run of formatted(a, b, reg, text)) {
+                yield run;
+                if (interrupted) return;
+              }
+            },
+          }
+        : {}),
     };
     const out: Writable =
       opts.output === undefined || opts.output === '-' ? process.stdout : createWriteStream(opts.output);
@@ -132,6 +149,8 @@ async function runExport(opts: ExportOptions): Promise<void> {
     const encoded = exportBytes(log, plan, {
       format,
       userKey: opts.rawUserIds ? rawUserKey : saltedUserKey(config.EXPORT_USER_SALT as string),
+      userSalt: opts.rawUserIds ? null : (config.EXPORT_USER_SALT as string),
+      ...(gzip ? { gzip: { level: GZIP_LEVEL, stream: gzipChunks } } : {}),
       colorHex: colorHexes(spec.palette),
       parquet: createParquetEncoder(),
       onBatch: (seq, n) => {
@@ -145,7 +164,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
       },
     });
     try {
-      for await (const bytes of gzip ? gzipChunks(encoded) : encoded) {
+      for await (const bytes of encoded) {
         if (!out.write(bytes)) await once(out, 'drain');
         if (writeError) throw writeError;
       }
@@ -180,6 +199,7 @@ export function registerExport(program: Command): void {
     .option('--region <x,y,w,h>', 'only placements inside this region')
     .option('--after-seq <n>', 'resume: only placements after this sequence (printed by an interrupted export)')
     .option('--raw-user-ids', 'write user ids as stored instead of salted hashes (operators only)')
+    .option('--workers <n>', 'threads formatting CSV/NDJSON, 0-8 (default: EXPORT_WORKERS, min(2, cores))')
     .option('-o, --output <file>', 'output file (default: stdout)')
     .action(cliAction('export', runExport));
 }

@@ -213,18 +213,155 @@ export function csvFormatter(
   };
 }
 
+/** Writes `n` (a non-negative safe integer: a sequence) as decimal digits at `at`; returns the offset after them. */
+function writeUint(out: Uint8Array, at: number, n: number): number {
+  let end = at + 1;
+  for (let p = 10; p <= n; p *= 10) end++;
+  let v = n;
+  for (let k = end - 1; k >= at; k--) {
+    const q = Math.floor(v / 10);
+    out[k] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  return end;
+}
+
+/** The longest NDJSON row besides the user key: 16-digit seq, the fixed parts, two 5-digit coordinates. */
+const NDJSON_ROW_WITHOUT_KEY = 160;
+/** The longest possible NDJSON key: a raw id of MAX_USER_ID_BYTES control bytes, each `\u00XX`, in quotes. */
+const NDJSON_KEY_MAX = 6 * MAX_USER_ID_BYTES + 2;
+
+/**
+ * NDJSON written as bytes like the CSV: every part copied from a small table (the second's ISO prefix, the
+ * fraction, the colour with its keys, the kind) or written as digits, and each user's JSON-quoted key made
+ * once per user (by interned index when the batch has one), so no string is built per row. Measured: the
+ * string-per-row version (`JSON.stringify` of the key and a template per row, then one UTF-8 encode of the
+ * batch) cost ~1.7× the CSV per row (BENCHMARKS.md, export).
+ */
 export function ndjsonFormatter(userKey: (userId: string) => string, colorHex: readonly string[]): RowFormatter {
   const seconds = new SecondCache();
+  const isoFractions = ISO_FRACTIONS.map((f) => ascii(`${f}Z","user_id":`));
+  const colors = colorHex.map((c) => ascii(`,"pixel_color":"${c}","x":`));
+  const placed = ascii(',"kind":"placed"}\n');
+  const restored = ascii(',"kind":"restored"}\n');
+  const seqPart = ascii('{"seq":');
+  const timestampPart = ascii(',"timestamp":"');
+  const keys = new KeyCache((userId) => ascii(JSON.stringify(userKey(userId))));
+  let second = Number.NaN;
+  const secondBytes = new Uint8Array(19);
   return {
     head: '',
     rows(b) {
-      let out = '';
+      keys.begin(b);
+      let out = Buffer.allocUnsafe(
+        b.count * (NDJSON_ROW_WITHOUT_KEY + Math.max(keys.longest, 90)) + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX,
+      );
+      let at = 0;
       for (let i = 0; i < b.count; i++) {
         const ms = b.placedAt[i] as number;
-        // User ids are 1-64 bytes of UTF-8 from our own codec: JSON.stringify quotes whatever they hold.
-        out += `{"seq":${b.seq[i]},"timestamp":"${seconds.prefix(ms, true)}${ISO_FRACTIONS[((ms % 1000) + 1000) % 1000]}Z","user_id":${JSON.stringify(userKey(b.userId[i] as string))},"pixel_color":"${colorHex[b.color[i] as number]}","x":${b.x[i]},"y":${b.y[i]},"kind":"${b.kind[i] === 2 ? 'restored' : 'placed'}"}\n`;
+        const s = Math.floor(ms / 1000);
+        if (s !== second) {
+          second = s;
+          secondBytes.set(ascii(seconds.prefix(ms, true)));
+        }
+        if (at + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX > out.length) {
+          const grown = Buffer.allocUnsafe(out.length * 2 + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX);
+          grown.set(out.subarray(0, at));
+          out = grown;
+        }
+        at = put(out, at, seqPart);
+        at = writeUint(out, at, b.seq[i] as number);
+        at = put(out, at, timestampPart);
+        for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
+        at = put(out, at + 19, isoFractions[((ms % 1000) + 1000) % 1000] as Uint8Array);
+        at = keys.put(out, at, b, i);
+        at = put(out, at, colors[b.color[i] as number] as Uint8Array);
+        at = writeDigits(out, at, b.x[i] as number);
+        out[at++] = 0x2c; // ,
+        out[at++] = 0x22; // "
+        out[at++] = 0x79; // y
+        out[at++] = 0x22; // "
+        out[at++] = 0x3a; // :
+        at = writeDigits(out, at, b.y[i] as number);
+        at = put(out, at, b.kind[i] === 2 ? restored : placed);
       }
-      return utf8.encode(out);
+      return out.subarray(0, at);
     },
   };
+}
+
+/**
+ * Each user's key bytes, made once: by interned index (`PlacementBatch.userIndex`) in one flat arena bounded
+ * by KEY_ARENA_BYTES (forgotten when full or when the reader's generation changes), else in a Map by id.
+ */
+class KeyCache {
+  private readonly make: (userId: string) => Uint8Array;
+  private byId = new Map<string, Uint8Array>();
+  private readonly arena = Buffer.allocUnsafe(KEY_ARENA_BYTES);
+  private used = 0;
+  private places = new Int32Array(2048).fill(-1);
+  private generation = -1;
+  private indexes: Uint32Array | undefined;
+  longest = 0;
+
+  constructor(make: (userId: string) => Uint8Array) {
+    this.make = make;
+  }
+
+  /** Call at the start of each batch. */
+  begin(b: PlacementBatch): void {
+    this.indexes = b.userIndex;
+    if (this.indexes && b.userGeneration !== this.generation) {
+      this.generation = b.userGeneration ?? 0;
+      this.forget();
+    }
+  }
+
+  private forget(): void {
+    this.places.fill(-1);
+    this.used = 0;
+  }
+
+  private keyOf(userId: string): Uint8Array {
+    const key = this.make(userId);
+    if (key.length > this.longest) this.longest = key.length;
+    return key;
+  }
+
+  /** Copies row `i`'s user key to `out` at `at`; returns the offset after it. */
+  put(out: Buffer, at: number, b: PlacementBatch, i: number): number {
+    const userId = b.userId[i] as string;
+    const indexes = this.indexes;
+    if (!indexes) {
+      let key = this.byId.get(userId);
+      if (key === undefined) {
+        key = this.keyOf(userId);
+        if (this.byId.size >= 1_000_000) this.byId = new Map();
+        this.byId.set(userId, key);
+      }
+      return put(out, at, key);
+    }
+    const index = indexes[i] as number;
+    if (2 * index >= this.places.length) {
+      let size = this.places.length;
+      while (size <= 2 * index) size *= 2;
+      const grown = new Int32Array(size).fill(-1);
+      grown.set(this.places);
+      this.places = grown;
+    }
+    let start = this.places[2 * index] as number;
+    if (start < 0) {
+      const key = this.keyOf(userId);
+      if (this.used + key.length > this.arena.length) this.forget();
+      start = this.used;
+      this.arena.set(key, start);
+      this.used += key.length;
+      this.places[2 * index] = start;
+      this.places[2 * index + 1] = key.length;
+    }
+    const n = this.places[2 * index + 1] as number;
+    if (n > 32) return at + this.arena.copy(out, at, start, start + n);
+    for (let k = 0; k < n; k++) out[at + k] = this.arena[start + k] as number;
+    return at + n;
+  }
 }

@@ -3,10 +3,11 @@
  * canvas, pixel history, timelapse and its progress. Reads Postgres only; runs the migrations too so an edge
  * started before the history role finds its tables. `close()` ends the pool (../lifecycle.ts).
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { createFfmpegVideoEncoder, findFfmpeg } from '../../adapters/image/ffmpeg-video.ts';
 import { createApngWriter, encodePng } from '../../adapters/image/png.ts';
-import { gzipChunks } from '../../adapters/gzip-stream.ts';
+import { GZIP_LEVEL, gzipChunks } from '../../adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../../adapters/parquet/placements-parquet.ts';
 import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import type { SnapshotSource } from '../../app/recover-canvas.ts';
@@ -44,6 +45,7 @@ export type HistoryApiConfig = Pick<
       | 'EXPORT_USER_SALT'
       | 'EXPORT_MAX_PER_CLIENT'
       | 'EXPORT_MAX_CONCURRENT'
+      | 'EXPORT_WORKERS'
     >
   >;
 
@@ -79,7 +81,9 @@ export async function startHistoryApi(
   const ffmpegPath = options.ffmpegPath === undefined ? findFfmpeg() : options.ffmpegPath;
   if (!ffmpegPath) log.info('ffmpeg not found on PATH: timelapses are served as animated PNG only');
   const store = createPgHistoryStore(pg, log);
-  const placementLog = createPgPlacementLog(pg, names.consumers.history);
+  const placementLog = createPgPlacementLog(pg, names.consumers.history, {
+    workers: config.EXPORT_WORKERS ?? Math.min(2, availableParallelism()),
+  });
   const users = createPgUserStore(pg.pool, names.pgSchema);
   const routes = historyRoutes({
     store,
@@ -105,7 +109,7 @@ export async function startHistoryApi(
       store,
       log: placementLog,
       parquet: createParquetEncoder(),
-      gzip: (body) => gzipChunks(body),
+      gzip: { level: GZIP_LEVEL, stream: gzipChunks },
       width: spec.width,
       height: spec.height,
       palette: spec.palette,
