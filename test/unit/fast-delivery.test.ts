@@ -216,6 +216,39 @@ describe('deliverFast (the framer under nats.js 3.4 parser)', () => {
     expect(seen.at(-1)?.path).toBe('fast');
   });
 
+  it('starts clean on a reconnect whatever the old connection was cut inside, and replies interleave', () => {
+    // Cut points in the old stream: inside a registered message (carried), inside a large one and inside another
+    // subscription's (both handed to nats.js with a byte count), inside a control line.
+    const bigStart = ops.slice(0, 8).join('').length;
+    const cuts = [ops[0]!.length + 10, bigStart + 100, bigStart + 40_000, ops.slice(0, 4).join('').length + 15, 3];
+    expect(ops[8]).toContain(big);
+    const reply = msg('_INBOX.mux.1', 7, null, '{"type":"io.nats.jetstream.api.v1.consumer_create_response"}');
+    for (const cut of cuts) {
+      const seen: Seen[] = [];
+      const other: string[] = [];
+      const { nc, protocol, newParser } = fakeConnection(seen, other);
+      const handled: string[] = [];
+      deliverFast(nc, 1, (m) => {
+        handled.push(td.decode(m.frame.subarray(m.dataStart, m.dataEnd)));
+        return true;
+      });
+      protocol.parser.parse(stream.subarray(0, cut));
+      protocol.parser = newParser(); // nats.js assigns a new Parser on each reconnect
+      handled.length = 0;
+      seen.length = 0;
+      const fresh = te.encode(`${ops[0]}${ops[1]}${reply}${ops[2]}PING\r\n${reply}`);
+      // The new connection's first reads: its INFO, deliveries and request replies (sid 7), split mid-operation.
+      protocol.parser.parse(fresh.subarray(0, 37));
+      protocol.parser.parse(fresh.subarray(37, 250));
+      protocol.parser.parse(fresh.subarray(250));
+      expect(handled, `cut at ${cut}`).toEqual(['first', 'sécond']);
+      expect(
+        seen.map((s) => `${s.sid} ${s.subject}`),
+        `cut at ${cut}`,
+      ).toEqual(['7 _INBOX.mux.1', '7 _INBOX.mux.1']);
+    }
+  });
+
   it('installs nothing on a connection that is not nats.js 3.4 inside', () => {
     const stop = deliverFast({} as NatsConnection, 1, () => true);
     expect(() => stop()).not.toThrow();
