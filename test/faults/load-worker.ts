@@ -59,6 +59,8 @@ interface User {
   open: boolean;
   n: number;
   inFlight: InFlight | undefined;
+  /** A placement that timed out: sent again under its request id, as a client must (its outcome is unknown). */
+  timedOut: InFlight | undefined;
   timer: NodeJS.Timeout | undefined;
   backoffMs: number;
   welcomed: boolean;
@@ -82,6 +84,7 @@ function run(options: WorkerOptions): void {
     open: false,
     n: 0,
     inFlight: undefined,
+    timedOut: undefined,
     timer: undefined,
     backoffMs: 200,
     welcomed: false,
@@ -103,17 +106,23 @@ function run(options: WorkerOptions): void {
   const place = (user: User) => {
     user.timer = undefined;
     if (!running || !going || user.inFlight || !user.open) return;
-    const n = ++user.n;
+    // A new request id would be a second placement if the first landed unanswered (an edge killed after the
+    // append): its cooldown would refuse it, which no client should see. The same id is deduplicated instead.
+    const again = user.timedOut;
+    user.timedOut = undefined;
     const i = user.client;
-    const x = (i * 31 + n * 7) % options.areaWidth;
-    const y = (i * 17 + n * 13) % options.areaHeight;
-    const color = (i + n) % options.colors;
-    const message = JSON.stringify({ type: 'place', x, y, color, requestId: `${options.run}c${i}-${n}` });
+    const n = again?.n ?? ++user.n;
+    const x = again?.x ?? (i * 31 + n * 7) % options.areaWidth;
+    const y = again?.y ?? (i * 17 + n * 13) % options.areaHeight;
+    const color = again?.color ?? (i + n) % options.colors;
+    const message =
+      again?.message ?? JSON.stringify({ type: 'place', x, y, color, requestId: `${options.run}c${i}-${n}` });
     user.inFlight = { n, x, y, color, sentAt: Date.now(), message };
     user.ws!.send(message);
     user.timer = setTimeout(() => {
       user.timer = undefined;
       if (user.inFlight?.n !== n) return;
+      user.timedOut = user.inFlight;
       user.inFlight = undefined;
       count('timeout');
       schedule(user, Date.now() + RETRY_MS);
