@@ -1,12 +1,16 @@
 /**
- * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--max-window M] [--groups G] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
+ * `npm run bench -- fanout [--clients 10000] [--rate 3333] [--seconds 15] [--window 50] [--max-window M] [--groups G] [--bare-window W] [--harness c|node] [--per-process N] [--sampled 200] [--port P]`
  *
  * One edge (a child process running the real role) with N WebSocket clients held by harness processes
  * (`bench/_fanout-harness.ts`: `c` = the epoll client bench/_fanout-epoll.c, built with gcc, the default;
  * `node` = the reference bench/_fanout-client.ts), while this process places pixels at `rate`/s through the
  * real command path (createPlacePixel → Redis cooldown → JetStream append). Then, in the same run, the same
- * clients connect to a bare uWS server (`bench/_fanout-bare.ts`) publishing frames of the same size at the
- * same window, while the same placements keep loading the machine: the baseline. Prints latency p50/p99/max,
+ * clients connect to a bare uWS server (`bench/_fanout-bare.ts`) publishing frames of the same size, while
+ * the same placements keep loading the machine: the baseline. Same size means the same frames per client per
+ * second as the edge delivered: a starved edge runs its cycles late (14.6 a second for a 50 ms window at
+ * 10,000 clients), so its frames carry more pixels, and a bare server at the nominal window would be compared
+ * per frame against smaller frames. The bare window is therefore the edge's measured frame interval
+ * (`--bare-window W` fixes it instead, e.g. 50 for the nominal window). Prints latency p50/p99/max,
  * deliveries/s, CPU per delivered frame and per placement delivered to every client for both, their ratio,
  * the harness's own CPU per frame, sequence gaps and the edge's RSS per connection; and from the edge's own
  * /metrics over the measured seconds: its flush window, the synchronous cost of a flush cycle and its
@@ -37,6 +41,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '3333' },
     seconds: { type: 'string', default: '15' },
     window: { type: 'string', default: '50' },
+    // The bare baseline's window (ms); unset: the edge's measured interval between frames to one client.
+    'bare-window': { type: 'string' },
     // FLUSH_WINDOW_MAX_MS of the edge (unset: the role's default, adaptive up to 250 ms; = window: fixed).
     'max-window': { type: 'string' },
     // SEND_GROUPS of the edge (unset: the role's default).
@@ -161,7 +167,14 @@ async function main() {
 
   // Baseline: bare uWS, same clients, same frame sizes and window; the same placements keep running (into
   // the stream, now unread) so the machine carries the same load as in the edge phase.
-  const bare = await startBareProcess(PORT + 1, WINDOW, RATE);
+  const edgeFramesPerClientS = edgeResult.frames / CLIENTS / edgeResult.elapsed;
+  const bareWindow = values['bare-window']
+    ? Number(values['bare-window'])
+    : Math.max(WINDOW, Math.round(1000 / Math.max(1, edgeFramesPerClientS)));
+  log(
+    `bare window: ${bareWindow} ms (${values['bare-window'] ? 'from --bare-window' : `the edge's measured frame interval: ${edgeFramesPerClientS.toFixed(1)} frames a second per client`})`,
+  );
+  const bare = await startBareProcess(PORT + 1, bareWindow, RATE);
   children.push(bare);
   await connectClients(PORT + 1, 0);
   const barePlacer = startPlacer(place, RATE);
@@ -208,8 +221,10 @@ async function main() {
   );
   const ratio = edgeResult.cpuPerFrameUs / bareResult.cpuPerFrameUs;
   const ratioPerByte = edgeResult.cpu / edgeResult.bytes / (bareResult.cpu / bareResult.bytes);
+  const sizeRatio =
+    edgeResult.bytes / Math.max(1, edgeResult.frames) / (bareResult.bytes / Math.max(1, bareResult.frames));
   log(
-    `ratio edge/bare CPU per delivered KiB: ${ratioPerByte.toFixed(2)} (frames of different sizes when a starved server batches more)`,
+    `ratio edge/bare CPU per delivered KiB: ${ratioPerByte.toFixed(2)}; average frame size edge/bare: ${sizeRatio.toFixed(2)} (the per-frame ratio compares like with like near 1.00)`,
   );
   log(
     `ratio edge/bare CPU per delivered frame: ${ratio.toFixed(2)} (floor ≤ 1.1); p99 ${edgeResult.p99} ms (floor ≤ 150; bare ${bareResult.p99} ms)`,

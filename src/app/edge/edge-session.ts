@@ -94,6 +94,8 @@ const utf8 = new TextDecoder();
 export class EdgeSession {
   readonly account: AccountIdentity;
   readonly ip: string;
+  /** Owns one of its address's connection slots (moved here from the upgrade by `EdgeSessions`, released at close). */
+  holdsSlot = false;
   readonly #ctx: EdgeSessionContext;
   readonly #socket: SessionSocket;
   /** Messages and whole-canvas sends this socket has left (the per-address buckets live in `EdgeClientLimits`). */
@@ -116,7 +118,7 @@ export class EdgeSession {
     this.#socket = socket;
     this.account = admitted.account;
     this.ip = admitted.ip;
-    this.#budget = ctx.rates.socket(ctx.clock.now());
+    this.#budget = ctx.rates.socket();
     this.#grid = tileGrid(ctx.canvas.width, ctx.canvas.height); // a resize closes viewport sockets (edge-server.ts)
   }
 

@@ -91,8 +91,11 @@ export function parseVersion(text: string): number | null {
 export class EdgeSessions {
   readonly #deps: EdgeSessionsDeps;
   readonly #context: EdgeSessionContext;
-  /** Open sessions, each with the upgrade whose connection slot it now owns. */
-  readonly #open = new Map<EdgeSession, UpgradeTicket>();
+  /**
+   * Open sessions. The upgrade's connection slot moves onto its session (`holdsSlot`), so nothing of the
+   * upgrade stays behind per socket (a Set entry and a flag instead of a Map entry and the ticket: issue 14).
+   */
+  readonly #open = new Set<EdgeSession>();
   #closing = false;
 
   constructor(deps: EdgeSessionsDeps) {
@@ -181,7 +184,9 @@ export class EdgeSessions {
     attach: (session: EdgeSession) => void,
   ): EdgeSession {
     const session = new EdgeSession(this.#context, socket, admitted);
-    this.#open.set(session, ticket);
+    session.holdsSlot = ticket.holdsSlot;
+    ticket.holdsSlot = false;
+    this.#open.add(session);
     this.#deps.metrics.connections(this.#open.size);
     attach(session);
     session.open(admitted);
@@ -191,8 +196,10 @@ export class EdgeSessions {
   /** The session's socket closed: it stops, its slot is released, and an abnormal close counts its frames as dropped. */
   closed(session: EdgeSession, code: number, reason: string): void {
     session.closed(code, reason);
-    const ticket = this.#open.get(session);
-    if (ticket) this.release(ticket);
+    if (session.holdsSlot) {
+      session.holdsSlot = false;
+      this.#deps.access?.connections.release(session.ip);
+    }
     this.#open.delete(session);
     this.#deps.metrics.connections(this.#open.size);
     if (code === 1006) this.#deps.metrics.frameDropped('closed');
@@ -201,7 +208,7 @@ export class EdgeSessions {
   /** Closes every session whose identity matches (logout: by session; ban: by user); returns how many. */
   closeWhere(matches: (identity: AccountIdentity) => boolean, code: number, reason: string): number {
     let closed = 0;
-    for (const session of [...this.#open.keys()]) {
+    for (const session of [...this.#open]) {
       if (matches(session.account)) {
         session.end(code, reason);
         closed++;
@@ -213,7 +220,7 @@ export class EdgeSessions {
   /** Closes every session that shows a viewport (after a resize: their tile grid is gone); returns how many. */
   closeViewers(code: number, reason: string): number {
     let closed = 0;
-    for (const session of [...this.#open.keys()]) {
+    for (const session of [...this.#open]) {
       if (session.view !== null) {
         session.end(code, reason);
         closed++;
@@ -226,7 +233,7 @@ export class EdgeSessions {
   shutdown(): boolean {
     if (this.#closing) return false;
     this.#closing = true;
-    for (const session of [...this.#open.keys()]) session.end(CloseCode.GoingAway, 'edge shutting down');
+    for (const session of [...this.#open]) session.end(CloseCode.GoingAway, 'edge shutting down');
     return true;
   }
 

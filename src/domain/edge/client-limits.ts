@@ -1,7 +1,10 @@
 /**
  * The edge's per-client rates, as one pure object the uWS adapter asks (docs/SECURITY.md, "Bounded work per
  * client"): messages per socket, and whole-canvas sends per socket and per client address. A socket's
- * budget is two buckets in its user data, so the check per message allocates nothing; only a refusal does.
+ * budget is two buckets, so the check per message allocates nothing; only a refusal does. Each bucket is made
+ * on its first use: a bucket made full then holds what one made full at the open would (tokens stop at the
+ * burst), and most sockets are viewers that never send a message, so they never pay for one (issue 14: memory
+ * per connection).
  */
 import { fullBucket, KeyedBuckets, msUntil, perMinute, takeToken, type Bucket, type Rate } from '../limits.ts';
 
@@ -24,10 +27,10 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
   maxUnreadResponsesPerIp: 8,
 };
 
-/** What one socket has left. */
+/** What one socket has left; null: that bucket was never used (full). */
 export interface SocketBudget {
-  readonly messages: Bucket;
-  readonly resyncs: Bucket;
+  messages: Bucket | null;
+  resyncs: Bucket | null;
 }
 
 export interface ResyncRefusal {
@@ -44,17 +47,20 @@ export class EdgeClientLimits {
     this.#perIp = new KeyedBuckets(limits.resyncsPerIp);
   }
 
-  socket(now: number): SocketBudget {
-    return { messages: fullBucket(this.limits.messages, now), resyncs: fullBucket(this.limits.resyncsPerSocket, now) };
+  /** A new socket's budget: both buckets full. */
+  socket(): SocketBudget {
+    return { messages: null, resyncs: null };
   }
 
   /** Spends one message; false when the socket is past its rate. */
   message(budget: SocketBudget, now: number): boolean {
+    budget.messages ??= fullBucket(this.limits.messages, now);
     return takeToken(budget.messages, this.limits.messages, now);
   }
 
   /** Spends one whole-canvas send from the socket's and then the address's bucket (`ip` '' has none); null when allowed. */
   resync(budget: SocketBudget, ip: string, now: number): ResyncRefusal | null {
+    budget.resyncs ??= fullBucket(this.limits.resyncsPerSocket, now);
     if (!takeToken(budget.resyncs, this.limits.resyncsPerSocket, now)) {
       return {
         limit: 'ws_resyncs_per_socket',

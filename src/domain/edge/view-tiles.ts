@@ -17,8 +17,18 @@ export interface TileGrid {
   readonly rows: number;
 }
 
+let lastGrid: TileGrid | null = null;
+
+/** The grid of a canvas size; the same (frozen) object for the same size, so sessions share it. */
 export function tileGrid(width: number, height: number): TileGrid {
-  return { width, height, columns: Math.ceil(width / VIEW_TILE_SIZE), rows: Math.ceil(height / VIEW_TILE_SIZE) };
+  if (lastGrid?.width === width && lastGrid.height === height) return lastGrid;
+  lastGrid = Object.freeze({
+    width,
+    height,
+    columns: Math.ceil(width / VIEW_TILE_SIZE),
+    rows: Math.ceil(height / VIEW_TILE_SIZE),
+  });
+  return lastGrid;
 }
 
 /**
