@@ -580,4 +580,27 @@ describe('edge sessions: upgrade admission', () => {
       },
     });
   });
+
+  it("reads a returning identity's cooldown for welcome, and not a guest minted by this upgrade's identify", async () => {
+    const asked: string[] = [];
+    const cooldowns = { remainingMs: async (userId: string) => (asked.push(userId), 90_500) };
+    const returning = setup({ cooldowns }).sessions;
+    const first = returning.admit(request);
+    if (!first.ok) throw new Error('expected a ticket');
+    expect(await returning.identify(first.ticket, request.headers)).toMatchObject({
+      admitted: { cooldownRemaining: 91 },
+    });
+    const fresh = setup({
+      cooldowns,
+      identity: {
+        identify: async () => ({ identity: { userId: 'g_new', isGuest: true }, setCookie: 'c=1', minted: true }),
+      },
+    }).sessions;
+    const second = fresh.admit(request);
+    if (!second.ok) throw new Error('expected a ticket');
+    expect(await fresh.identify(second.ticket, request.headers)).toMatchObject({
+      admitted: { cooldownRemaining: 0 },
+    });
+    expect(asked).toEqual(['g_1']);
+  });
 });

@@ -32,6 +32,7 @@ describe('readCookie', () => {
     expect(cookie.startsWith(`${GUEST_COOKIE}=`)).toBe(true);
     const again = await guests.identify({ cookie });
     expect(again?.identity.userId).toBe(minted?.identity.userId);
+    expect([minted?.minted, again?.minted]).toEqual([true, undefined]); // only a new guest is new
     const oversized = await guests.identify({ cookie: `${cookie}; pad=${'p'.repeat(MAX_COOKIE_HEADER)}` });
     expect(oversized?.identity.userId).not.toBe(minted?.identity.userId);
     expect(oversized?.setCookie).toBeDefined();

@@ -40,7 +40,7 @@ export function createGuestIdentity(
       if (userId) return { identity: { userId, isGuest: true } };
       const minted = `g_${randomBytes(8).toString('hex')}`;
       const setCookie = `${GUEST_COOKIE}=${sign(minted)}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax${options.secure ? '; Secure' : ''}`;
-      return { identity: { userId: minted, isGuest: true }, setCookie };
+      return { identity: { userId: minted, isGuest: true }, setCookie, minted: true };
     },
   };
 }

@@ -151,7 +151,10 @@ export class EdgeSessions {
    */
   async identify(ticket: UpgradeTicket, headers: UpgradeRequest['headers']): Promise<Identified> {
     const who = await this.#deps.identity.identify(headers).catch(() => null);
-    const remainingMs = who ? await this.#deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
+    // A guest minted just now has no cooldown yet: no store round trip (one per new visitor, and per client of
+    // a storm that carries no cookie).
+    const remainingMs =
+      who && who.minted !== true ? await this.#deps.cooldowns.remainingMs(who.identity.userId).catch(() => 0) : 0;
     if (!who) return { ok: false, refusal: jsonError(ErrorCode.unauthorized, 'no identity') };
     const admitted: Admitted = {
       account: asAccountIdentity(who.identity),
