@@ -26,7 +26,7 @@ app.ws('/ws', {
   },
 });
 let seq = 0;
-let timer: ReturnType<typeof setInterval> | undefined;
+let timer: ReturnType<typeof setTimeout> | undefined;
 let carry = 0;
 app.listen('127.0.0.1', port, (socket) => {
   if (!socket) process.exit(1);
@@ -36,8 +36,15 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (message: { cmd: string }) => {
   if (message.cmd === 'start') {
     let last = Date.now();
-    timer = setInterval(() => {
+    // Frames on a fixed schedule (start + k × window), not `setInterval`, which reschedules from when it last
+    // ran, so every late run (the loop busy writing the last frame to the sockets) pushed all later ones back:
+    // one run at a 60 ms window sent 11 frames a second, not 16.6, and so bigger frames than the edge's it is
+    // compared with.
+    let due = last + windowMs;
+    const tick = () => {
       const now = Date.now();
+      due = Math.max(due + windowMs, now + 1);
+      timer = setTimeout(tick, due - now);
       // The time since the last frame: the window, or more when the loop was late (busy writing the last one).
       const spanMs = now - last;
       carry += (spanMs * rate) / 1000;
@@ -54,9 +61,10 @@ process.on('message', (message: { cmd: string }) => {
       }
       app.publish('pixels', encodePixelsFrame(seq + 1, seq + count, records, count), true, false);
       seq += count;
-    }, windowMs);
+    };
+    timer = setTimeout(tick, windowMs);
   } else if (message.cmd === 'stop') {
-    if (timer) clearInterval(timer);
+    if (timer) clearTimeout(timer);
     process.send?.({ cmd: 'stopped' });
   } else if (message.cmd === 'exit') {
     process.exit(0);
