@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--utilization 0.7] [--storm-share 1] [--frame-us 9.63]`
+ * `npm run bench -- sizing [--clients 1000000] [--rate 3333] [--zoomed 0.8] [--utilization 0.7] [--storm-share 1] [--frame-us 5.46]`
  *
  * Measures nothing: prints the edge sizing table of deploy/README.md from the measured inputs below (each cited
  * with its BENCHMARKS.md section and command) through the pure formula in src/domain/sizing.ts. Change an input
@@ -15,26 +15,26 @@ const { values } = parseArgs({
     zoomed: { type: 'string', default: '0.8' },
     utilization: { type: 'string', default: '0.7' },
     'storm-share': { type: 'string', default: '1' },
-    // CPU per frame to size with (µs): 9.63 is the issue-14 quiet run; other runs are cited in deploy/README.md.
-    'frame-us': { type: 'string', default: '9.63' },
+    // CPU per frame to size with (µs): 5.46 is the 2026-12-02 quiet run; other runs are cited in deploy/README.md.
+    'frame-us': { type: 'string', default: '5.46' },
   },
 });
 
 /** Each input with where it was measured (BENCHMARKS.md section, command) or that it is an assumption. */
 const SOURCES: Record<string, string> = {
   measured:
-    'fanout-viewport › 10,000 clients: `npm run bench -- fanout-viewport --port 14800` (load 23–28): µs of edge CPU per client read = per send: whole-canvas 7.01, zoomed-in 7.74 (TILE_WINDOW_MS 0) and 7.77 (200); bytes: `--clients 2000 --seconds 8 --port 14700` (load 23–31): 16.85, 1.12 and 0.75 KiB/s per client',
+    'fanout-viewport › 2026-12-02: `npm run bench -- fanout-viewport --port 14400` (10,000 clients a phase, load 2.5–4.2): µs of edge CPU per client read = per send: whole-canvas 5.45, zoomed-in 5.57 (TILE_WINDOW_MS 0) and 6.68 (200); bytes per client: 16.63, 1.12 and 0.77 KiB/s',
   cpuPerFrameUs:
-    'fanout › Issue 14: `npm run bench -- fanout --clients 10000 --seconds 10 --port 3652` (load 2.1): 9.63 µs per frame of 2,024 B (bare uWS 8.68)',
-  edgeFixedCores: 'fanout › Issue 14: same run, "fixed cost 10.5 % of a core" (tailing 3,333 events/s, no client)',
+    'fanout › 2026-12-02: `npm run bench -- fanout --groups 4 --port 14100` (10,000 clients, load 0.6–1.0): 5.46 µs per frame of 1,033 B at 16.6 frames a second per client',
+  edgeFixedCores: 'fanout › 2026-12-02: same run, "fixed cost 5.0 % of a core" (tailing 3,333 events/s, no client)',
   edgeBaseMiB:
-    'fanout › Issue 14: `npm run bench -- fanout-connections --clients 19000 --seconds 10 --port 3644`: RSS 158 MiB before the clients',
+    'fanout-connections › 2026-12-02: `npm run bench -- fanout-connections --port 14600` (19,000 clients, 30 s of live updates, load 1.4–2.2): RSS 152–155 MiB before the clients',
   rssPerConnectionKiB:
-    'same run: 1.20 KiB per connection with live updates (1.92 right after connecting; 2.0 in the 10,000-client fanout run)',
+    'same runs: 0.97 and 1.11 KiB per connection with live updates (median of 30 s; 0.75–0.87 right after connecting); the larger is used. Not in the model: zoomed-in viewers also leave transient RSS from their tile snapshots, the fanout-viewport edge reached 845–892 MiB with 10,000 of them (283 MiB with whole-canvas ones), ~60 KiB a client, the order of the storm headroom below',
   stormKiBPerClient:
-    'fanout › Issue 14: `npm run bench -- fanout-storm --clients 10000 --port 3650`: peak RSS +68 KiB per resuming client (823 MiB from 159)',
+    'fanout-storm › 2026-12-02: `npm run bench -- fanout-storm --port 14500` (10,000 clients, load 1.9–2.5): peak RSS +49.8 KiB per resuming client (652 MiB from 166)',
   cpuPerPlacementUs:
-    'placements: `npm run bench -- placements` (2026-11-28 05:41), open loop at 3,333/s: 76.2 + 102.3 + 24.9 = 203.4 µs (edge + nats-server + redis-server)',
+    'placements › 2026-12-02: `npm run bench -- placements --seconds 20 --rate-seconds 20` (load 3.6–4.1), open loop at 3,333/s: 115.2 + 60.5 + 46.8 = 222.5 µs (bench process with the command path and projector + nats-server + redis-server)',
   utilization:
     'assumption: a process may use this share of its core (the storm run took an idle edge to 74 % of a core)',
   stormShare: "assumption: share of a failed process's clients one process must absorb (1 = all, as in the storm run)",
@@ -48,13 +48,13 @@ const base = (windowMs: number): SizingInputs => ({
   placementsPerSecond: Number(values.rate),
   windowMs,
   cpuPerFrameUs: Number(values['frame-us']),
-  edgeFixedCores: 0.105,
+  edgeFixedCores: 0.05,
   utilization: Number(values.utilization),
-  edgeBaseMiB: 158,
-  rssPerConnectionKiB: 1.2,
-  stormKiBPerClient: 68,
+  edgeBaseMiB: 155,
+  rssPerConnectionKiB: 1.11,
+  stormKiBPerClient: 49.8,
   stormShare: Number(values['storm-share']),
-  cpuPerPlacementUs: 203.4,
+  cpuPerPlacementUs: 222.5,
   maxClientsPerProcess: 19_000,
   mss: 1448,
 });
@@ -62,14 +62,14 @@ const base = (windowMs: number): SizingInputs => ({
 /**
  * The viewer classes as `npm run bench -- fanout-viewport` measured them (3,333 uniformly random placements/s,
  * 200×150 views; SOURCES below): edge CPU per send above the fixed cost (a send = one socket write = one read by
- * the client; from the 10,000-client run) and WebSocket bytes per second per client (from the 2,000-client run,
- * the one closest to the full send rate: the 10,000-client run was starved by the machine's load).
+ * the client) and WebSocket bytes per second per client, both from the same 10,000-client run (2026-12-02, on a
+ * quiet machine it was sent close to the full rate: 16.63 KiB/s a whole-canvas client).
  */
 const MEASURED = {
-  whole: { cpuPerSendUs: 7.01, wsBytesPerSecond: 16.85 * 1024, minSendIntervalMs: 0 },
-  zoomedEveryFlush: { cpuPerSendUs: 7.74, wsBytesPerSecond: 1.12 * 1024, minSendIntervalMs: 0 },
+  whole: { cpuPerSendUs: 5.45, wsBytesPerSecond: 16.63 * 1024, minSendIntervalMs: 0 },
+  zoomedEveryFlush: { cpuPerSendUs: 5.57, wsBytesPerSecond: 1.12 * 1024, minSendIntervalMs: 0 },
   // The tiles go out with the first publish past the 200 ms window: every 200–250 ms (4.1–4.3 a second measured).
-  zoomedTileWindow: { cpuPerSendUs: 7.77, wsBytesPerSecond: 0.75 * 1024, minSendIntervalMs: 225 },
+  zoomedTileWindow: { cpuPerSendUs: 6.68, wsBytesPerSecond: 0.77 * 1024, minSendIntervalMs: 225 },
 } satisfies Record<string, MeasuredClass>;
 /** Share of all placements in the tiles a 200×150 view touches: 2.8 tiles of 64 (12.1 tile frames per 4.3 sends, measured). */
 const VIEW_TILES_SHARE = 2.8 / 64;
