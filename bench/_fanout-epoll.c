@@ -83,7 +83,9 @@ static uint64_t tileFrames, tileSnapshots, strayTiles, staleTiles;
 static int colorClock; /* see "clock color" */
 static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
 static struct rusage ruAtReset;
-static char request[256];
+static char request[512];
+/* FANOUT_COOKIE: a Cookie header value every client sends (a returning guest), or none (a new guest each). */
+static const char *cookie = NULL;
 
 static int64_t nowMs(void) {
   struct timespec ts;
@@ -328,8 +330,9 @@ static void onWritable(conn_t *c) {
   else if (c->lastSeq >= 0) snprintf(since, sizeof since, "&since=%.0f", c->lastSeq);
   int n = snprintf(request, sizeof request,
                    "GET /ws?v=1%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: cmZhbm91dC1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   since, c->port);
+                   "%s%s%sSec-WebSocket-Key: cmZhbm91dC1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   since, c->port, cookie ? "Cookie: " : "", cookie ? cookie : "", cookie ? "\r\n" : "");
+  if (n <= 0 || (size_t)n >= sizeof request) { lost(c); return; }
   if (write(c->fd, request, (size_t)n) != n) { lost(c); return; }
   c->state = HANDSHAKE;
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
@@ -502,6 +505,8 @@ int main(void) {
   rl.rlim_cur = rl.rlim_max; /* the soft limit up to the hard one (20,000 here) */
   setrlimit(RLIMIT_NOFILE, &rl);
   srand((unsigned)getpid());
+  cookie = getenv("FANOUT_COOKIE");
+  if (cookie && strlen(cookie) > 300) cookie = NULL;
   epfd = epoll_create1(0);
   struct epoll_event in = { .events = EPOLLIN, .data.ptr = NULL };
   epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fanout-connections [--clients 19000] [--rate 3333] [--seconds 30] [--window 50] [--port P]`
+ * `npm run bench -- fanout-connections [--clients 19000] [--rate 3333] [--seconds 30] [--window 50] [--returning] [--port P]`
  *
  * Connections: N clients of the C harness (bench/_fanout-epoll.c) on ONE real edge process (the
  * per-process descriptor limit here is 20,000) while placements flow at `rate`/s through the real command
@@ -8,12 +8,16 @@
  * publishing frames of the same kind: the same-run baseline of RSS per connection. The RSS with live updates
  * is sampled every 250 ms for `seconds` (30: several major collections of the edge's heap, whose timing
  * alone moved a 10 s median between 1.1 and 2.2 KiB a connection): the median is the figure, low and peak
- * are printed beside it.
+ * are printed beside it. Clients send no cookie by default, so each upgrade mints a guest (the edge then skips
+ * the cooldown lookup: nothing is stored under a new id); `--returning` gives every client one signed guest
+ * cookie, so each upgrade verifies it and reads that guest's cooldown from Redis, as reloading players do.
  * Floor (issue 14): 19,000 connections, ≤ 2 KiB RSS each.
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createGuestIdentity, GUEST_COOKIE } from '../src/adapters/identity/guest-cookie.ts';
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
 import { cpuSeconds, rssBytes } from './_process.ts';
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '50' },
     warm: { type: 'string', default: '25' },
     port: { type: 'string' },
+    returning: { type: 'boolean', default: false },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -122,8 +127,16 @@ async function main() {
   const nc = await connectNats('nats://127.0.0.1:4222', 'bench-conns');
   const redis = await connectRedis('redis://127.0.0.1:6379', 'bench-conns');
   const { place, cleanup } = benchPlace(nc, redis, names);
-  const edge = await startEdgeProcess(canvasId, PORT, WINDOW);
+  const secret = randomBytes(24).toString('hex');
+  const edge = await startEdgeProcess(canvasId, PORT, WINDOW, { SESSION_SECRET: secret });
   children.push(edge);
+  if (values.returning) {
+    const guest = createGuestIdentity({ secret }).sign(`g_${randomBytes(8).toString('hex')}`);
+    process.env.FANOUT_COOKIE = `${GUEST_COOKIE}=${guest}`; // read by the C harness (bench/_fanout-epoll.c)
+  }
+  log(
+    `clients: ${values.returning ? 'one returning guest (signed cookie: verified, cooldown read)' : 'new guests (no cookie)'}`,
+  );
   harnesses = await startHarnesses('c', CLIENTS);
   const warm = startPlacer(place, RATE);
   await sleep(WARM_S * 1000);
