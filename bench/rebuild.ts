@@ -9,10 +9,11 @@
  * 1. baseline: a bare ordered-consumer read of the whole stream (nats.js consume(), messages counted,
  *    nothing decoded), and the bare pixel-protocol read (`readPixels`, counted, nothing applied), both the
  *    previous way (nats.js's parser and `Msg`, one pull at a time) and the current one (socket bytes,
- *    fast-delivery.ts; two pulls open): the ceilings of the readers on this machine, in this run.
+ *    fast-delivery.ts; two pulls open; the CLI's default): the ceilings of the readers on this machine, in this run.
  * 2. before: the old full replay (`read` → decodeEvent → StoredEvent objects → replay), for comparison.
  * 3. full replay: `rebuildBitmap --full` (readPixels columns → canvas → one MULTI to Redis), with the previous
- *    reader and with the current one.
+ *    reader and with the current one, which is `rplace rebuild bitmap`'s default (src/cli/rebuild-read.ts: the
+ *    same settings, fast path on), so its figure, and phase 4's, are the command's as an operator runs it.
  * 4. snapshot + tail: `rebuildBitmap` from the Postgres snapshot (load + verify + tail → Redis).
  * 5. catch-up: the live projector (durable consumer → one Lua script per batch) from sequence 0 to the end.
  * Every rebuilt canvas is checked byte for byte against the full replay, and that against the canvas of the
@@ -38,6 +39,7 @@ import { createPgHistoryStore } from '../src/adapters/pg/history-store.ts';
 import { migrateToLatest } from '../src/adapters/pg/migrate.ts';
 import { rebuildBitmap, runBitmapProjection } from '../src/app/project-bitmap.ts';
 import { describeRecovery } from '../src/app/recover-canvas.ts';
+import { describeReader, explainReadFailures, rebuildReadOptions } from '../src/cli/rebuild-read.ts';
 import { namesFor } from '../src/domain/names.ts';
 import { createCanvas, replay } from '../src/domain/canvas.ts';
 import { applyStreams } from '../streams/apply.ts';
@@ -217,25 +219,28 @@ try {
     process.stdout.write(
       `  baseline:   ${fmt(rate(EVENTS, baselineMs))} events/s (bare ordered consumer read, ${(baselineMs / 1000).toFixed(2)} s, ${fmt(Math.round(EVENTS / cpuSince(cpu)))} events per CPU-second of this process)\n`,
     );
-  const stream = createNatsEventStream(nc, names, {
-    canvas: { ...spec, colors: 32 },
-    reader: 'bench',
-    logger,
-    maxBatch: 8192,
-    pullMessages: 16_384,
-    // Opt-in since the nats-node-kill stall (event-stream.ts): the bare read still measures the socket-bytes path.
-    fastDelivery: true,
-  });
+  // The reader exactly as `rplace rebuild bitmap` builds it by default (src/cli/rebuild-read.ts: the socket-bytes
+  // fast path, two pulls open, the 30 s stall limit), so the full replay and snapshot + tail figures are the CLI's.
+  const stream = explainReadFailures(
+    createNatsEventStream(nc, names, {
+      canvas: { ...spec, colors: 32 },
+      reader: 'bench',
+      logger,
+      ...rebuildReadOptions(true),
+    }),
+    true,
+  );
   // The same reader as before issue 16's third cut: through nats.js's parser and `Msg`, one pull at a time.
   const previousStream = createNatsEventStream(nc, names, {
     canvas: { ...spec, colors: 32 },
     reader: 'bench',
     logger,
-    maxBatch: 8192,
-    pullMessages: 16_384,
-    fastDelivery: false,
+    ...rebuildReadOptions(false),
     boundedPulls: 1,
   });
+  process.stdout.write(
+    `  current reader = rplace rebuild bitmap's default: ${describeReader(true)}, ${JSON.stringify(rebuildReadOptions(true))}\n`,
+  );
   const barePixelRead = async (name: string, label: string, reader: typeof stream) => {
     const started = performance.now();
     const cpuAt = process.cpuUsage();
@@ -256,7 +261,11 @@ try {
     'bare pixel read, previous (nats.js Msg, one pull)',
     previousStream,
   );
-  const pixels = await barePixelRead('baseline-pixels', 'bare pixel read (socket bytes, two pulls)', stream);
+  const pixels = await barePixelRead(
+    'baseline-pixels',
+    "bare pixel read, the CLI's default reader (socket bytes, two pulls)",
+    stream,
+  );
   const pixelsMs = pixels.ms;
   process.stdout.write(
     `  bare pixel read now / previous: ${(previousPixels.ms / pixels.ms).toFixed(2)}× wall, ${(pixels.perCpu / previousPixels.perCpu).toFixed(2)}× per CPU-second\n`,
@@ -300,7 +309,7 @@ try {
   const fullPerCpu = Math.round(EVENTS / cpuSince(cpu));
   const rebuiltCanvas = Buffer.from((await store.load())!.canvas);
   process.stdout.write(
-    `  full replay: ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(fullPerCpu)} events per CPU-second; ${oldPaths ? `${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ` : ''}${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`,
+    `  full replay (rplace rebuild bitmap --full, its default reader): ${fmt(rate(EVENTS, full.ms))} events/s — recovered ${fmt(EVENTS)} events in ${(full.ms / 1000).toFixed(2)} s (${fmt(fullPerCpu)} events per CPU-second; ${oldPaths ? `${(baselineMs / full.ms).toFixed(2)}× the consume baseline, ` : ''}${(pixelsMs / full.ms).toFixed(2)}× the bare pixel read; load ${load()})\n`,
   );
   process.stdout.write(`               ${describeRecovery(full)}\n`);
   process.stdout.write(
@@ -319,7 +328,7 @@ try {
   const fast = await phase('snapshot-tail', () => rebuildBitmap({ stream, store, spec, snapshots: history }));
   const fastCanvas = Buffer.from((await store.load())!.canvas);
   process.stdout.write(
-    `  snapshot + tail: recovered ${fmt(EVENTS)} events in ${(fast.ms / 1000).toFixed(2)} s (${(full.ms / fast.ms).toFixed(1)}× faster than the full replay; ${(cpuSince(cpu)).toFixed(2)} CPU-s; load ${load()})\n`,
+    `  snapshot + tail (rplace rebuild bitmap, its default reader): recovered ${fmt(EVENTS)} events in ${(fast.ms / 1000).toFixed(2)} s (${(full.ms / fast.ms).toFixed(1)}× faster than the full replay; ${(cpuSince(cpu)).toFixed(2)} CPU-s; load ${load()})\n`,
   );
   process.stdout.write(`               ${describeRecovery(fast)}\n`);
   process.stdout.write(`  snapshot + tail equals full replay byte for byte: ${fastCanvas.equals(rebuiltCanvas)}\n`);

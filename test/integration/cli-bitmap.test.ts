@@ -58,6 +58,19 @@ describe('rplace streams apply / rebuild bitmap / status', () => {
     expect(stored.seq).toBe(last);
     expect(Buffer.from(stored.canvas).equals(Buffer.from(replay(createCanvas(spec), spec.width, pixels)))).toBe(true);
     expect(await createNatsEventStream(nc, names, { canvas: { ...spec, colors: 32 } }).lastSeq()).toBe(last);
+    // It says which path and which reader it took: the socket bytes by default (src/cli/rebuild-read.ts).
+    expect(rebuilt.stdout).toMatch(new RegExp(`\\nfull replay: .*; ${last} events through seq ${last}\\n`));
+    expect(rebuilt.stdout).toContain('read from the socket bytes (fast path, the default; --no-fast-delivery');
+    // nats.js's reader on request, the same bytes.
+    await redis.del(names.canvasKey);
+    const viaNats = await rplace(['rebuild', 'bitmap', '--yes', '--full', '--no-fast-delivery']);
+    expect(viaNats.code).toBe(0);
+    expect(viaNats.stdout).toMatch(
+      new RegExp(`\\nfull replay: asked for \\(--full\\); ${last} events through seq ${last}\\n`),
+    );
+    expect(viaNats.stdout).toContain("read through nats.js's parser and Msg (--no-fast-delivery)");
+    const again = (await createRedisBitmapStore(redis, names, spec).load())!;
+    expect([again.seq, Buffer.from(again.canvas).equals(Buffer.from(stored.canvas))]).toEqual([last, true]);
 
     await appendPixels(nc, names, randomPixels(30, spec.width, spec.height, 32, 6));
     const status = await rplace(['status', '--json']);

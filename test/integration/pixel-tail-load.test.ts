@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent } from '../../proto/event-codec.ts';
 import { ReadBounds } from '../../src/adapters/nats/stored-event.ts';
 import { connectNats } from '../../src/adapters/nats/connect.ts';
-import { readPixelTail, watchReconnects } from '../../src/adapters/nats/pixel-tail.ts';
+import { BoundedReadStalled, readPixelTail, watchReconnects } from '../../src/adapters/nats/pixel-tail.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { pixelEvent } from '../helpers/append-events.ts';
 import { deleteStream, testNames, TEST_NATS_URL } from '../helpers/isolation.ts';
@@ -155,4 +155,53 @@ describe('the pixel tail under steady load on one server', () => {
     expect(seqs).toEqual(Array.from({ length: 2_000 }, (_, i) => first + i));
     expect(biggest).toBeLessThanOrEqual(64);
   }, 20_000);
+  it.each([
+    ['from the socket bytes (fast delivery)', true],
+    ["through nats.js's Msg", false],
+  ])(
+    'a bounded read with a stall limit that gets nothing new ends with an error saying where, read %s',
+    async (_label, fastDelivery) => {
+      const jsm = await jetstreamManager(nc);
+      const last = (await jsm.streams.info(names.stream)).state.last_seq;
+      // The stream's end as reported is 50 past what it holds: the read waits for events that never come, as a
+      // consumer that delivers nothing does, and the watchdog keeps replacing its consumer.
+      const claimed = last + 50;
+      const warnings: string[] = [];
+      const started = Date.now();
+      let delivered = 0;
+      const read = (async () => {
+        for await (const batch of readPixelTail(nc, names, last - 9, {
+          untilSeq: claimed,
+          check: { bounds: CANVAS, names, reader: 'test' },
+          bounds: new ReadBounds(CANVAS, CANVAS.colors),
+          pullMessages: 64,
+          fastDelivery,
+          boundedPulls: 2,
+          expiresMs: 1_000,
+          stallCheckMs: 100,
+          boundedStallLimitMs: 2_000,
+          logger: { warn: (_fields: object, message?: string) => void warnings.push(message ?? '') },
+          lastSeq: async () => claimed,
+          onReconnect: watchReconnects(nc),
+        }))
+          delivered += batch.count;
+      })();
+      const error = await read.then(
+        () => new Error('the read ended without an error'),
+        (e: unknown) => e,
+      );
+      expect(delivered).toBe(10); // what the stream holds is delivered first
+      expect(error).toBeInstanceOf(BoundedReadStalled);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `^read of ${names.stream} stalled: nothing after seq ${last} for [23] s, though the read runs to seq ${claimed}; consumers replaced since: stalled`,
+        ),
+      );
+      expect(warnings).toContain('pixel tail replaces its consumer');
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(2_000);
+      expect(took).toBeLessThan(5_000);
+    },
+    20_000,
+  );
 });

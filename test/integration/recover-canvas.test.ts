@@ -6,7 +6,8 @@
  * tail, one before it: rejected the same way on both paths), with a snapshot past the stream's end, and with
  * a stream that no longer holds the snapshot's next sequence, and with a snapshot row on the real Postgres whose
  * bytes were changed after it was written (checksum mismatch, a byte still inside the palette). On the real
- * NATS and Redis.
+ * NATS and Redis, each case read both ways: through nats.js's `Msg` (the roles' reader) and from the socket
+ * bytes with the settings of `rplace rebuild bitmap` (src/cli/rebuild-read.ts: its default, fast path on).
  */
 import { connectTestServices, releaseTestServices } from '../helpers/test-services.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import { createNatsProjectionSource } from '../../src/adapters/nats/projection-s
 import { rebuildBitmap, runBitmapProjection } from '../../src/app/project-bitmap.ts';
 import { describeRecovery, recoverCanvas, type SnapshotSource } from '../../src/app/recover-canvas.ts';
 import { loadEdgeCanvas } from '../../src/app/edge/load-edge-canvas.ts';
+import { explainReadFailures, rebuildReadOptions } from '../../src/cli/rebuild-read.ts';
 import { canvasSpecOf, eventBoundsOf } from '../../src/config/common.ts';
 import { createCanvas, replay } from '../../src/domain/canvas.ts';
 import type { EventStream } from '../../src/ports/event-log.ts';
@@ -38,7 +40,12 @@ const spec = canvasSpecOf({ CANVAS_WIDTH: W, CANVAS_HEIGHT: H, PALETTE: 'rplace2
 const logger = pino({ level: 'silent' });
 let nc: NatsConnection;
 let redis: Redis;
+/** The reader of the case running: one of the two below. */
 let stream: EventStream;
+/** nats.js's parser and `Msg` (every role's reader). */
+let msgStream: EventStream;
+/** `rplace rebuild bitmap`'s default reader (socket bytes, two pulls, the stall limit), with small batches. */
+let cliStream: EventStream;
 /** Sequences of the two snapshots the history projector would have taken. */
 let olderSeq = 0;
 let newerSeq = 0;
@@ -105,13 +112,25 @@ function memorySnapshots(
 beforeAll(async () => {
   ({ nc, redis } = await connectTestServices('test-h-recovery'));
   await applyStreams(nc, names);
-  stream = createNatsEventStream(nc, names, {
+  msgStream = createNatsEventStream(nc, names, {
     canvas: eventBoundsOf(spec),
     reader: 'test-recovery',
     logger,
     maxBatch: 64,
     pullMessages: 128,
   });
+  cliStream = explainReadFailures(
+    createNatsEventStream(nc, names, {
+      canvas: eventBoundsOf(spec),
+      reader: 'test-recovery',
+      logger,
+      ...rebuildReadOptions(true),
+      maxBatch: 64, // small, so the recoveries below span many batches and pulls
+      pullMessages: 128,
+    }),
+    true,
+  );
+  stream = msgStream;
   const valid = async (from: number, to: number) => {
     for (let i = from; i < to; i++) {
       accepted.push(placed(i));
@@ -131,7 +150,14 @@ beforeAll(async () => {
 
 afterAll(() => releaseTestServices({ nc, redis }, names));
 
-describe('recovery from a snapshot + tail equals a full replay', () => {
+describe.each([
+  ["through nats.js's Msg (the roles' reader)", false],
+  ['from the socket bytes (rplace rebuild bitmap, its default)', true],
+])('recovery from a snapshot + tail equals a full replay, read %s', (_label, fast) => {
+  beforeAll(() => {
+    stream = fast ? cliStream : msgStream;
+  });
+
   it('uses the newest verified snapshot, and equals the full replay byte for byte', async () => {
     const expected = await reference(lastSeq);
     const snapshots = memorySnapshots([
@@ -290,6 +316,12 @@ describe('recovery from a snapshot + tail equals a full replay', () => {
     const replayed = (await store.load())!;
     expect(replayed.seq).toBe(lastSeq);
     expect(Buffer.from(replayed.canvas).equals(expected)).toBe(true);
+  });
+});
+
+describe("the roles' recoveries (nats.js's Msg: the fast path stays off in the roles)", () => {
+  beforeAll(() => {
+    stream = msgStream;
   });
 
   it('the live projector, finding no bitmap, rebuilds from the snapshot + tail and says so', async () => {

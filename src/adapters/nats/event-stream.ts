@@ -54,9 +54,15 @@ export interface EventStreamOptions {
    * `readPixels` reads its inbox from the socket's bytes (fast-delivery.ts) when true. Default false, through
    * nats.js's parser and `Msg`: with it on, both edges' live tails stopped for good after a kill -9 of the
    * stream leader (fresh-clone CI, 2026-12-01 19:23: every consumer create on the reconnected connection timed
-   * out; two local runs with it on passed), so it stays opt-in (the rebuild bench measures it) until that is understood.
+   * out; two local runs with it on passed), so it stays opt-in for every live tail until that is understood. The
+   * operator's `rplace rebuild bitmap` turns it on (src/cli/rebuild-read.ts says why a bounded read differs).
    */
   readonly fastDelivery?: boolean;
+  /**
+   * A bounded `readPixels` that delivers nothing new for this long, across the consumers it replaces, ends with
+   * `BoundedReadStalled` rather than waiting for ever (pixel-tail.ts). Default: no limit.
+   */
+  readonly boundedStallLimitMs?: number;
   /** Pulls a bounded `readPixels` keeps open, each for `pullMessages / n` (default 2; pixel-tail.ts). */
   readonly boundedPulls?: number;
 }
@@ -198,6 +204,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       pullMessages,
       fastDelivery: options.fastDelivery ?? false,
       boundedPulls: options.boundedPulls ?? 2,
+      boundedStallLimitMs: options.boundedStallLimitMs,
       expiresMs: PULL_EXPIRES_MS,
       stallCheckMs: STALL_CHECK_MS,
       lastSeq,

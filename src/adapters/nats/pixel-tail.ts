@@ -55,6 +55,12 @@ export interface PixelTailOptions {
   readonly boundedPulls: number;
   /** How long a pull waits on the server; heartbeats come every half of it. */
   readonly expiresMs: number;
+  /**
+   * A bounded read that delivers no new sequence for this long while it waits on the server (the reader's own
+   * time with a batch not counted), across every consumer it replaces, ends with `BoundedReadStalled` instead
+   * of replacing consumers for ever. Unset: no limit (the live tail, and the roles' bounded reads, which retry).
+   */
+  readonly boundedStallLimitMs?: number;
   readonly stallCheckMs: number;
   readonly logger?: Pick<Logger, 'warn'>;
   /** The stream's last sequence (stall watchdog). */
@@ -147,11 +153,27 @@ function digits(b: Uint8Array, from: number, to: number): number {
   return Number.isSafeInteger(n) ? n : -1;
 }
 
+/** `stalled ×3, reconnected`: each reason once, with its count, in the order first seen. */
+function summarise(reasons: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => (n > 1 ? `${r} ×${n}` : r)).join(', ');
+}
+
 /** A pull request the server has not finished: what it still owes, when it was sent, its own deadline. */
 interface OpenPull {
   remaining: number;
   readonly sentAt: number;
   deadline: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * A bounded read gave up (`boundedStallLimitMs`): nothing new arrived for that long. Says where it stopped, the
+ * range it was asked for, and why each consumer it replaced was replaced (a consumer create that failed ends a
+ * read with that error instead, at once).
+ */
+export class BoundedReadStalled extends Error {
+  override readonly name = 'BoundedReadStalled';
 }
 
 let consumerSerial = 0;
@@ -191,9 +213,25 @@ export async function* readPixelTail(
   let filling = new PixelColumns();
   let held = new PixelColumns();
   const skips = new DecodeSkips(options.check.reader);
+  // The bounded stall limit: when a new sequence last arrived (or the reader last handed a batch back), and why
+  // each consumer since was replaced.
+  const stallLimitMs = bounded ? options.boundedStallLimitMs : undefined;
+  let progressAt = Date.now();
+  let replacedFor: { reason: string; at: number }[] = [];
+  const stalledFor = () => {
+    if (stallLimitMs === undefined || Date.now() - progressAt < stallLimitMs) return undefined;
+    const since = replacedFor.filter((r) => r.at >= progressAt).map((r) => r.reason);
+    const why = since.length > 0 ? `; consumers replaced since: ${summarise(since)}` : '';
+    return new BoundedReadStalled(
+      `read of ${names.stream} stalled: nothing after seq ${next - 1} for ${Math.round((Date.now() - progressAt) / 1000)} s, ` +
+        `though the read runs to seq ${until}${why}`,
+    );
+  };
 
   for (;;) {
     if (signal?.aborted) return;
+    const stalled = stalledFor();
+    if (stalled) throw stalled;
     jsm ??= await jetstreamManager(nc);
     const name = `edge_${process.pid}_${++consumerSerial}_${Date.now().toString(36)}`;
     const inbox = connectionInbox(nc);
@@ -282,6 +320,7 @@ export async function* readPixelTail(
             return true;
           }
           next = seq + 1;
+          progressAt = heardAt;
           if (until !== undefined && seq >= until) done = true;
         }
       }
@@ -365,13 +404,23 @@ export async function* readPixelTail(
         wakeReader();
       },
     });
-    const heartbeats = setInterval(() => {
-      // Only while a pull is open and the reader is not holding a batch: otherwise no heartbeat is due.
-      if (!suspended && outstanding > 0 && Date.now() - heardAt > 2 * heartbeatMs + 1_000) {
-        replace ??= 'missed heartbeats';
-        wakeReader();
-      }
-    }, heartbeatMs);
+    const heartbeats = setInterval(
+      () => {
+        // Only while a pull is open and the reader is not holding a batch: otherwise no heartbeat is due.
+        if (!suspended && outstanding > 0 && Date.now() - heardAt > 2 * heartbeatMs + 1_000) {
+          replace ??= 'missed heartbeats';
+          wakeReader();
+        }
+        if (!suspended && !failure && replace === undefined && !done) {
+          const stalled = stalledFor();
+          if (stalled) {
+            failure = stalled;
+            wakeReader();
+          }
+        }
+      },
+      stallLimitMs === undefined ? heartbeatMs : Math.min(heartbeatMs, Math.max(100, stallLimitMs / 10)),
+    );
     heartbeats.unref?.();
     const stopWatchingReconnects = options.onReconnect(() => {
       replace ??= 'reconnected';
@@ -407,6 +456,7 @@ export async function* readPixelTail(
           yield batch;
           suspended = false;
           heardAt = Date.now();
+          progressAt = heardAt;
           continue;
         }
         skips.flush(options.logger, names.stream);
@@ -415,6 +465,10 @@ export async function* readPixelTail(
         await new Promise<void>((resolve) => (wake = resolve));
       }
       if (done) return;
+      if (stallLimitMs !== undefined) {
+        replacedFor = replacedFor.filter((r) => r.at >= progressAt); // only those since the last progress count
+        replacedFor.push({ reason: replace ?? 'unknown', at: Date.now() });
+      }
       options.logger?.warn({ stream: names.stream, next, reason: replace }, 'pixel tail replaces its consumer');
     } finally {
       fruitless = expectedDelivery === 1;

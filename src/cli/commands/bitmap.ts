@@ -1,8 +1,11 @@
 /**
- * `rplace rebuild bitmap [--full]`: recovers the canvas from the newest verified history snapshot in Postgres
- * plus the tail of the stream (src/app/recover-canvas.ts), or with `--full` (or when no snapshot verifies,
- * or Postgres has none) by replaying the whole stream, and replaces the Redis bitmap and its sequence in one
- * step; it prints which path it took. Byte-identical to the live projection at the same sequence. It asks first, and is
+ * `rplace rebuild bitmap [--full] [--no-fast-delivery]`: recovers the canvas from the newest verified history
+ * snapshot in Postgres plus the tail of the stream (src/app/recover-canvas.ts), or with `--full` (or when no
+ * snapshot verifies, or Postgres has none) by replaying the whole stream, and replaces the Redis bitmap and its
+ * sequence in one step; it prints which path it took and which reader (the socket-bytes fast path by default,
+ * nats.js's with `--no-fast-delivery`: src/cli/rebuild-read.ts says why this default differs from the roles'). A
+ * read that fails or stalls ends the command with one line saying so, the bitmap unchanged. Byte-identical to
+ * the live projection at the same sequence. It asks first, and is
  * refused while the bitmap projector runs unless `--force` (src/cli/guard.ts); forced, it is still safe: if
  * the projector is ahead when the rebuild lands, it notices (next write or idle check) and replays the gap.
  */
@@ -22,6 +25,16 @@ import { cliAction } from '../action.ts';
 import { openNats, openPg, openRedis, withLifecycle } from '../../roles/lifecycle.ts';
 import { confirm, refuseWhileRunning } from '../guard.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
+import { describeReader, explainReadFailures, rebuildReadOptions } from '../rebuild-read.ts';
+
+interface RebuildBitmapOptions {
+  quiet?: boolean;
+  yes?: boolean;
+  force?: boolean;
+  full?: boolean;
+  /** false with `--no-fast-delivery` (commander's negated option: true unless given). */
+  fastDelivery?: boolean;
+}
 
 export function registerBitmap(program: Command): void {
   const rebuild =
@@ -33,11 +46,12 @@ export function registerBitmap(program: Command): void {
       'rebuild the live Redis bitmap from the newest verified snapshot + the stream tail (byte-identical to the live projection)',
     )
     .option('--full', 'replay the whole stream from sequence 1 instead of starting from a snapshot')
+    .option('--no-fast-delivery', "read through nats.js's parser and Msg (the roles' path), not the socket bytes")
     .option('--quiet', 'no progress bar')
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'rebuild even while the bitmap projector is running')
     .action(
-      cliAction('rebuild bitmap', async (opts: { quiet?: boolean; yes?: boolean; force?: boolean; full?: boolean }) => {
+      cliAction('rebuild bitmap', async (opts: RebuildBitmapOptions) => {
         const config = loadConfig(bitmapProjectorSchema);
         const names = namesFor(config.CANVAS_ID);
         const spec = canvasSpecOf(config);
@@ -60,13 +74,16 @@ export function registerBitmap(program: Command): void {
             return;
           }
           const redis = await openRedis(life, config.REDIS_URL, `rplace-cli-rebuild-${names.canvasId}`);
-          const stream = createNatsEventStream(nc, names, {
-            canvas: eventBoundsOf(spec),
-            reader: 'rebuild',
-            logger,
-            maxBatch: 8192,
-            pullMessages: 16_384,
-          });
+          const fastDelivery = opts.fastDelivery !== false;
+          const stream = explainReadFailures(
+            createNatsEventStream(nc, names, {
+              canvas: eventBoundsOf(spec),
+              reader: 'rebuild',
+              logger,
+              ...rebuildReadOptions(fastDelivery),
+            }),
+            fastDelivery,
+          );
           const store = createRedisBitmapStore(redis, names, spec);
           let snapshots: SnapshotSource | undefined;
           if (opts.full !== true) {
@@ -113,7 +130,8 @@ export function registerBitmap(program: Command): void {
               (result.events > 0
                 ? ` (${Math.round(result.events / seconds).toLocaleString('en-US')} events/s)\n`
                 : '\n') +
-              `${describeRecovery(result)}\n`,
+              `${describeRecovery(result)}\n` +
+              `${describeReader(fastDelivery)}\n`,
           );
         });
       }),
