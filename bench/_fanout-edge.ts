@@ -28,6 +28,12 @@ export function benchCanvas(prefix: string) {
 }
 
 /** Starts the real edge role on `port` and waits for /readyz. */
+/** `BENCH_PROFILE_DIR=DIR`: the edge and bare servers write a CPU profile there when they exit (Node refuses `--cpu-prof` in NODE_OPTIONS). */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export async function startEdgeProcess(
   canvasId: string,
   port: number,
@@ -50,7 +56,7 @@ export async function startEdgeProcess(
     ...extraEnv,
   };
   const edge = fork(here('../src/roles/edge/main.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...profileArgs()],
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -69,7 +75,7 @@ export async function startEdgeProcess(
 export async function startBareProcess(port: number, windowMs: number, rate: number): Promise<ChildProcess> {
   const env = { ...process.env, WINDOW_MS: String(windowMs), RATE: String(rate), PORT: String(port) };
   const bare = fork(here('./_fanout-bare.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...profileArgs()],
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
