@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../proto/close-codes.ts';
+import { ErrorCode } from '../../proto/error-codes.ts';
 import { CanvasEncoding, decodeFrame, encodeCanvasFrame, FrameType } from '../../proto/frames.ts';
 import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../proto/messages.ts';
 import { asAccountIdentity } from '../../src/app/auth/identity.ts';
@@ -135,7 +136,8 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
       resyncsPerIp: perMinute(30),
       maxUnreadResponsesPerIp: 8,
     },
-    identity: { identify: async () => ({ identity: { userId: 'g_1', isGuest: true } }) },
+    // A guest minted by this identify: the session is served at its open (no cooldown to read first).
+    identity: { identify: async () => ({ identity: { userId: 'g_1', isGuest: true }, minted: true }) },
     cooldowns: { remainingMs: async () => 0 },
     placePixel: placements.placePixel,
     onPlacementError: (error) => errors.push(error),
@@ -568,7 +570,8 @@ describe('edge sessions: upgrade admission', () => {
     }).sessions;
     const second = flaky.admit({ ...request, since: 'x', version: '99999' });
     if (!second.ok) throw new Error('expected a ticket');
-    expect(await flaky.identify(second.ticket, request.headers)).toEqual({
+    const identified = await flaky.identify(second.ticket, request.headers);
+    expect(identified).toEqual({
       ok: true,
       setCookie: 'c=1',
       admitted: {
@@ -576,31 +579,66 @@ describe('edge sessions: upgrade admission', () => {
         ip: '10.0.0.2',
         since: null,
         version: null,
-        cooldownRemaining: 0,
+        cooldownRemaining: null, // read at the open
       },
     });
+    if (!identified.ok) throw new Error('expected an identity');
+    const socket = new FakeSocket();
+    flaky.open(socket, { ...identified.admitted, version: null }, second.ticket, () => undefined);
+    await flushPromises();
+    expect(socket.texts[0]).toMatchObject({ type: 'welcome', cooldownRemaining: 0 }); // the store failed: no cooldown
   });
 
-  it("reads a returning identity's cooldown for welcome, and not a guest minted by this upgrade's identify", async () => {
+  it("reads a returning identity's cooldown after the upgrade, before welcome, and none for a guest minted by identify", async () => {
     const asked: string[] = [];
-    const cooldowns = { remainingMs: async (userId: string) => (asked.push(userId), 90_500) };
-    const returning = setup({ cooldowns }).sessions;
+    let answer: (ms: number) => void = () => undefined;
+    const cooldowns = {
+      remainingMs: (userId: string) => {
+        asked.push(userId);
+        return new Promise<number>((resolve) => (answer = resolve));
+      },
+    };
+    const returning = setup({
+      cooldowns,
+      identity: { identify: async () => ({ identity: { userId: 'g_back', isGuest: true } }) },
+    }).sessions;
     const first = returning.admit(request);
     if (!first.ok) throw new Error('expected a ticket');
-    expect(await returning.identify(first.ticket, request.headers)).toMatchObject({
-      admitted: { cooldownRemaining: 91 },
-    });
-    const fresh = setup({
-      cooldowns,
-      identity: {
-        identify: async () => ({ identity: { userId: 'g_new', isGuest: true }, setCookie: 'c=1', minted: true }),
-      },
-    }).sessions;
-    const second = fresh.admit(request);
+    const identified = await returning.identify(first.ticket, request.headers);
+    if (!identified.ok) throw new Error('expected an identity');
+    expect(identified.admitted.cooldownRemaining).toBeNull();
+    expect(asked).toEqual([]); // the upgrade itself waits on no store
+    const socket = new FakeSocket();
+    const session = returning.open(socket, { ...identified.admitted, version: null }, first.ticket, () => undefined);
+    expect(asked).toEqual(['g_back']);
+    session.receive(new TextEncoder().encode(JSON.stringify({ type: 'ping' })).buffer as ArrayBuffer, false);
+    expect(socket.texts).toEqual([
+      expect.objectContaining({
+        type: 'error',
+        code: ErrorCode.bad_request,
+        message: 'wait for welcome before sending',
+      }),
+    ]);
+    answer(90_500);
+    await flushPromises();
+    expect(socket.texts[1]).toMatchObject({ type: 'welcome', userId: 'g_back', cooldownRemaining: 91 });
+    expect(socket.corked).toBeGreaterThan(0); // served in the socket's cork
+
+    // Closed before the cooldown arrives: nothing is sent.
+    const second = returning.admit(request);
     if (!second.ok) throw new Error('expected a ticket');
-    expect(await fresh.identify(second.ticket, request.headers)).toMatchObject({
-      admitted: { cooldownRemaining: 0 },
-    });
-    expect(asked).toEqual(['g_1']);
+    const quiet = new FakeSocket();
+    const gone = returning.open(quiet, { ...identified.admitted, version: null }, second.ticket, () => undefined);
+    returning.closed(gone, 1001, '');
+    answer(0);
+    await flushPromises();
+    expect(quiet.texts).toEqual([]);
+
+    const fresh = setup({ cooldowns }).sessions; // its identity is minted by identify
+    const third = fresh.admit(request);
+    if (!third.ok) throw new Error('expected a ticket');
+    const minted = await fresh.identify(third.ticket, request.headers);
+    expect(minted).toMatchObject({ admitted: { cooldownRemaining: 0 } });
+    expect(asked).toEqual(['g_back', 'g_back']);
   });
 });

@@ -80,8 +80,11 @@ export interface Admitted {
   readonly since: number | null;
   /** `?v=`: the protocol version the client speaks; null: unstated. */
   readonly version: number | null;
-  /** Seconds until the user may place again, for `welcome`. */
-  readonly cooldownRemaining: number;
+  /**
+   * Seconds until the user may place again, for `welcome`; null: not read yet (`EdgeSessions.open` reads it
+   * before the session is served).
+   */
+  readonly cooldownRemaining: number | null;
   /** `?view=`: start in viewport mode (no whole canvas, no catch-up); absent or null: the whole canvas. */
   readonly view?: ViewRect | null;
 }
@@ -107,6 +110,8 @@ export class EdgeSession {
   #waitingFrom: number | null = null;
   /** Already refused and closing: later messages are dropped unanswered. */
   #limited = false;
+  /** `open` has run (welcome sent, or the socket refused): until then a message is answered `bad_request`. */
+  #opened = false;
   /** Viewport mode: the tiles shown (ascending); null: the whole canvas (`pixels` frames, the default). */
   #view: number[] | null = null;
   /** Tile snapshots left (`VIEW_TILE_RATE`); made on the first `view`. */
@@ -133,6 +138,7 @@ export class EdgeSession {
 
   /** The socket opened: refuse an unsupported protocol version, else `welcome` and bring it to the live topic. */
   open({ version, since, cooldownRemaining, view }: Admitted): void {
+    this.#opened = true;
     if (version !== null && version !== PROTOCOL_VERSION) {
       this.#send({
         type: 'error',
@@ -147,7 +153,7 @@ export class EdgeSession {
       protocol: PROTOCOL_VERSION,
       userId: this.account.userId,
       isGuest: this.account.isGuest,
-      cooldownRemaining,
+      cooldownRemaining: cooldownRemaining ?? 0,
       canvasInfo: {
         ...this.#ctx.info,
         width: this.#ctx.canvas.width,
@@ -192,6 +198,11 @@ export class EdgeSession {
     }
     if (isBinary) {
       this.#reject(ErrorCode.bad_request, 'client messages are JSON text frames');
+      return;
+    }
+    if (!this.#opened) {
+      // The edge is still reading this user's cooldown for `welcome` (proto/PROTOCOL.md: nothing before it).
+      this.#reject(ErrorCode.bad_request, 'wait for welcome before sending');
       return;
     }
     let parsed: unknown;
