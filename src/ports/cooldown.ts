@@ -51,4 +51,6 @@ export interface CooldownStore {
   release(userId: string, requestId: string): Promise<void>;
   /** Remaining cooldown in ms (0 when none). */
   remainingMs(userId: string): Promise<number>;
+  /** `remainingMs` of each user, in order, in one store call (the edge reads a loop turn's upgrades at once). */
+  remainingMsMany(userIds: readonly string[]): Promise<number[]>;
 }

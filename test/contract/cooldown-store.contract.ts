@@ -56,6 +56,19 @@ export function cooldownStoreContract(label: string, open: () => Promise<Cooldow
       expect(await s.store.remainingMs(user())).toBe(0);
     });
 
+    it('reads many users at once, in order: held, free, held, none asked', async () => {
+      const [a, b, c] = [user(), user(), user()];
+      await s.store.tryAcquire(a, 'r', 1, 60, pixel);
+      await s.store.tryAcquire(c, 'r', 1, 30, pixel);
+      const [ra, rb, rc] = await s.store.remainingMsMany([a, b, c]);
+      expect(ra).toBeGreaterThan(55_000);
+      expect(ra).toBeLessThanOrEqual(60_000);
+      expect(rb).toBe(0);
+      expect(rc).toBeGreaterThan(25_000);
+      expect(rc).toBeLessThanOrEqual(30_000);
+      expect(await s.store.remainingMsMany([])).toEqual([]);
+    });
+
     it('concurrent attempts for one user: exactly one takes it (NX is atomic)', async () => {
       const u = user();
       const results = await Promise.all(

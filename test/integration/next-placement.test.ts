@@ -36,6 +36,7 @@ function delayedStore(inner: CooldownStore, delayMs: (call: number) => number): 
     recordOutcome: (...args) => inner.recordOutcome(...args),
     release: (...args) => inner.release(...args),
     remainingMs: (userId) => inner.remainingMs(userId),
+    remainingMsMany: (userIds) => inner.remainingMsMany(userIds),
   };
 }
 

@@ -138,7 +138,7 @@ function setup(overrides: Partial<EdgeSessionsDeps> = {}, ringEvents = 8) {
     },
     // A guest minted by this identify: the session is served at its open (no cooldown to read first).
     identity: { identify: async () => ({ identity: { userId: 'g_1', isGuest: true }, minted: true }) },
-    cooldowns: { remainingMs: async () => 0 },
+    cooldowns: { remainingMsMany: async (userIds) => userIds.map(() => 0) },
     placePixel: placements.placePixel,
     onPlacementError: (error) => errors.push(error),
     ...overrides,
@@ -566,7 +566,7 @@ describe('edge sessions: upgrade admission', () => {
     });
     const flaky = setup({
       identity: { identify: async () => ({ identity: { userId: 'g_2', isGuest: true }, setCookie: 'c=1' }) },
-      cooldowns: { remainingMs: async () => Promise.reject(new Error('redis')) },
+      cooldowns: { remainingMsMany: async () => Promise.reject(new Error('redis')) },
     }).sessions;
     const second = flaky.admit({ ...request, since: 'x', version: '99999' });
     if (!second.ok) throw new Error('expected a ticket');
@@ -589,13 +589,13 @@ describe('edge sessions: upgrade admission', () => {
     expect(socket.texts[0]).toMatchObject({ type: 'welcome', cooldownRemaining: 0 }); // the store failed: no cooldown
   });
 
-  it("reads a returning identity's cooldown after the upgrade, before welcome, and none for a guest minted by identify", async () => {
-    const asked: string[] = [];
-    let answer: (ms: number) => void = () => undefined;
+  it("reads returning identities' cooldowns after the upgrade, one store call per loop turn, before welcome", async () => {
+    const calls: string[][] = [];
+    let answer: (ms: number[]) => void = () => undefined;
     const cooldowns = {
-      remainingMs: (userId: string) => {
-        asked.push(userId);
-        return new Promise<number>((resolve) => (answer = resolve));
+      remainingMsMany: (userIds: readonly string[]) => {
+        calls.push([...userIds]);
+        return new Promise<number[]>((resolve) => (answer = resolve));
       },
     };
     const returning = setup({
@@ -603,14 +603,18 @@ describe('edge sessions: upgrade admission', () => {
       identity: { identify: async () => ({ identity: { userId: 'g_back', isGuest: true } }) },
     }).sessions;
     const first = returning.admit(request);
-    if (!first.ok) throw new Error('expected a ticket');
+    const second = returning.admit(request);
+    if (!first.ok || !second.ok) throw new Error('expected tickets');
     const identified = await returning.identify(first.ticket, request.headers);
     if (!identified.ok) throw new Error('expected an identity');
     expect(identified.admitted.cooldownRemaining).toBeNull();
-    expect(asked).toEqual([]); // the upgrade itself waits on no store
+    expect(calls).toEqual([]); // the upgrade itself waits on no store
+    const admitted = { ...identified.admitted, version: null };
     const socket = new FakeSocket();
-    const session = returning.open(socket, { ...identified.admitted, version: null }, first.ticket, () => undefined);
-    expect(asked).toEqual(['g_back']);
+    const session = returning.open(socket, admitted, first.ticket, () => undefined);
+    const quiet = new FakeSocket();
+    const other = { ...admitted, account: asAccountIdentity({ userId: 'g_two', isGuest: true }) };
+    const gone = returning.open(quiet, other, second.ticket, () => undefined);
     session.receive(new TextEncoder().encode(JSON.stringify({ type: 'ping' })).buffer as ArrayBuffer, false);
     expect(socket.texts).toEqual([
       expect.objectContaining({
@@ -619,26 +623,19 @@ describe('edge sessions: upgrade admission', () => {
         message: 'wait for welcome before sending',
       }),
     ]);
-    answer(90_500);
+    await flushPromises();
+    expect(calls).toEqual([['g_back', 'g_two']]); // both opens of the turn in one read
+    returning.closed(gone, 1001, ''); // closed before its cooldown arrives: nothing is sent to it
+    answer([90_500, 0]);
     await flushPromises();
     expect(socket.texts[1]).toMatchObject({ type: 'welcome', userId: 'g_back', cooldownRemaining: 91 });
     expect(socket.corked).toBeGreaterThan(0); // served in the socket's cork
-
-    // Closed before the cooldown arrives: nothing is sent.
-    const second = returning.admit(request);
-    if (!second.ok) throw new Error('expected a ticket');
-    const quiet = new FakeSocket();
-    const gone = returning.open(quiet, { ...identified.admitted, version: null }, second.ticket, () => undefined);
-    returning.closed(gone, 1001, '');
-    answer(0);
-    await flushPromises();
     expect(quiet.texts).toEqual([]);
 
-    const fresh = setup({ cooldowns }).sessions; // its identity is minted by identify
+    const fresh = setup({ cooldowns }).sessions; // its identity is minted by identify: no read at all
     const third = fresh.admit(request);
     if (!third.ok) throw new Error('expected a ticket');
-    const minted = await fresh.identify(third.ticket, request.headers);
-    expect(minted).toMatchObject({ admitted: { cooldownRemaining: 0 } });
-    expect(asked).toEqual(['g_back', 'g_back']);
+    expect(await fresh.identify(third.ticket, request.headers)).toMatchObject({ admitted: { cooldownRemaining: 0 } });
+    expect(calls).toHaveLength(1);
   });
 });

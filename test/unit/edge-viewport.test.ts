@@ -110,7 +110,7 @@ function edge() {
       maxUnreadResponsesPerIp: 8,
     },
     identity: { identify: async () => ({ identity: { userId: 'g_1', isGuest: true } }) },
-    cooldowns: { remainingMs: async () => 0 },
+    cooldowns: { remainingMsMany: async (userIds) => userIds.map(() => 0) },
     placePixel: async () => ({ ok: false, code: 'internal', message: 'no' }) as never,
     onPlacementError: () => undefined,
   });

@@ -70,7 +70,7 @@ export interface EdgeServerDeps {
   readonly state: EdgeCanvas;
   readonly info: Omit<CanvasInfo, 'seq'>;
   readonly placePixel: PlacePixel;
-  readonly cooldowns: Pick<CooldownStore, 'remainingMs'>;
+  readonly cooldowns: Pick<CooldownStore, 'remainingMsMany'>;
   readonly identity: IdentityProvider;
   readonly limits: WsLimits;
   /** Cached compressed canvases are reused for this long (ms). */

@@ -28,7 +28,7 @@ import type { SessionSocket } from '../../ports/session-socket.ts';
 export interface EdgeSessionsDeps extends Omit<EdgeSessionContext, 'rates' | 'place'> {
   readonly clientLimits: ClientLimits;
   readonly identity: IdentityProvider;
-  readonly cooldowns: Pick<CooldownStore, 'remainingMs'>;
+  readonly cooldowns: Pick<CooldownStore, 'remainingMsMany'>;
   /** The placement command, used as is when there is no `access`. */
   readonly placePixel: PlacePixel;
   /** Accounts and abuse resistance (Origin allow-list, per-address caps, guarded placement); absent: guests place freely. */
@@ -65,6 +65,9 @@ export type Identified =
   | { readonly ok: true; readonly admitted: Admitted; readonly setCookie?: string }
   | { readonly ok: false; readonly refusal: HttpResponse };
 
+/** Cooldowns read in one store call at most (one Lua script's keys). */
+const MAX_COOLDOWN_READ = 1_000;
+
 const SINCE = /^\d{1,16}$/;
 const VERSION = /^\d{1,4}$/;
 
@@ -97,6 +100,11 @@ export class EdgeSessions {
    */
   readonly #open = new Set<EdgeSession>();
   #closing = false;
+  /**
+   * Sessions opened in this loop turn whose cooldown is still to be read: read for all of them in one store call
+   * in the next turn (`readCooldowns`), so no promise or command is held per socket across the round trip.
+   */
+  #awaitingCooldown: { session: EdgeSession; socket: SessionSocket; admitted: Admitted }[] = [];
 
   constructor(deps: EdgeSessionsDeps) {
     this.#deps = deps;
@@ -194,16 +202,30 @@ export class EdgeSessions {
     this.#deps.metrics.connections(this.#open.size);
     attach(session);
     if (admitted.cooldownRemaining !== null) session.open(admitted);
-    else
-      void this.#deps.cooldowns
-        .remainingMs(admitted.account.userId)
-        .catch(() => 0)
-        .then((remainingMs) => {
-          if (session.isClosed) return;
-          const cooldownRemaining = Math.ceil(remainingMs / 1000);
-          socket.cork(() => session.open({ ...admitted, cooldownRemaining }));
-        });
+    else {
+      if (this.#awaitingCooldown.length === 0) setImmediate(() => this.#readCooldowns());
+      this.#awaitingCooldown.push({ session, socket, admitted });
+    }
     return session;
+  }
+
+  /** Reads the cooldowns of the sessions waiting for one (0 each when the store fails), then serves them. */
+  #readCooldowns(): void {
+    const waiting = this.#awaitingCooldown;
+    this.#awaitingCooldown = [];
+    for (let from = 0; from < waiting.length; from += MAX_COOLDOWN_READ) {
+      const part = waiting.slice(from, from + MAX_COOLDOWN_READ);
+      void this.#deps.cooldowns
+        .remainingMsMany(part.map((w) => w.admitted.account.userId))
+        .catch(() => part.map(() => 0))
+        .then((remaining) => {
+          part.forEach(({ session, socket, admitted }, i) => {
+            if (session.isClosed) return;
+            const cooldownRemaining = Math.ceil((remaining[i] ?? 0) / 1000);
+            socket.cork(() => session.open({ ...admitted, cooldownRemaining }));
+          });
+        });
+    }
   }
 
   /** The session's socket closed: it stops, its slot is released, and an abnormal close counts its frames as dropped. */

@@ -79,6 +79,13 @@ export function createFakeCooldownStore(clock: Clock = { now: () => Date.now() }
       const h = live(userId);
       return h ? Math.max(0, h.expiresAt - clock.now()) : 0;
     },
+    async remainingMsMany(userIds) {
+      if (store.unavailable) throw down('read cooldowns');
+      return userIds.map((userId) => {
+        const h = live(userId);
+        return h ? Math.max(0, h.expiresAt - clock.now()) : 0;
+      });
+    },
   };
   return store;
 }
