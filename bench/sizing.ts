@@ -30,9 +30,9 @@ const SOURCES: Record<string, string> = {
   edgeBaseMiB:
     'fanout-connections › 2026-12-02: `npm run bench -- fanout-connections --port 14600` (19,000 clients, 30 s of live updates, load 1.4–2.2): RSS 152–155 MiB before the clients',
   rssPerConnectionKiB:
-    'same runs: 0.97 and 1.11 KiB per connection with live updates (median of 30 s; 0.75–0.87 right after connecting); the larger is used. Not in the model: zoomed-in viewers also leave transient RSS from their tile snapshots, the fanout-viewport edge reached 845–892 MiB with 10,000 of them (283 MiB with whole-canvas ones), ~60 KiB a client, the order of the storm headroom below',
+    'fanout-connections › 2026-12-02 06:03–06:07, after the batched cooldown read (f3ef400): 0.90 KiB per connection with live updates for new guests, 1.40 and 0.56 with `--returning` (median of 30 s); the largest is used. Not in the model: zoomed-in viewers also leave transient RSS from their tile snapshots, the fanout-viewport edge reached 845–892 MiB with 10,000 of them (283 MiB with whole-canvas ones), ~60 KiB a client, the order of the storm headroom below',
   stormKiBPerClient:
-    'fanout-storm › 2026-12-02: `npm run bench -- fanout-storm --port 14500` (10,000 clients, load 1.9–2.5): peak RSS +49.8 KiB per resuming client (652 MiB from 166)',
+    'fanout-storm › 2026-12-02 06:07: `npm run bench -- fanout-storm --port 14500` (10,000 clients, load 2.4): peak RSS +31.8 KiB per resuming client (480 MiB from 169; +49.8 at 05:07, before f3ef400)',
   cpuPerPlacementUs:
     'placements › 2026-12-02: `npm run bench -- placements --seconds 20 --rate-seconds 20` (load 3.6–4.1), open loop at 3,333/s: 115.2 + 60.5 + 46.8 = 222.5 µs (bench process with the command path and projector + nats-server + redis-server)',
   utilization:
@@ -51,8 +51,8 @@ const base = (windowMs: number): SizingInputs => ({
   edgeFixedCores: 0.05,
   utilization: Number(values.utilization),
   edgeBaseMiB: 155,
-  rssPerConnectionKiB: 1.11,
-  stormKiBPerClient: 49.8,
+  rssPerConnectionKiB: 1.4,
+  stormKiBPerClient: 31.8,
   stormShare: Number(values['storm-share']),
   cpuPerPlacementUs: 222.5,
   maxClientsPerProcess: 19_000,
