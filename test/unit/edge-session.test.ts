@@ -589,7 +589,7 @@ describe('edge sessions: upgrade admission', () => {
     expect(socket.texts[0]).toMatchObject({ type: 'welcome', cooldownRemaining: 0 }); // the store failed: no cooldown
   });
 
-  it("reads returning identities' cooldowns after the upgrade, one store call per loop turn, before welcome", async () => {
+  it("reads returning identities' cooldowns after the upgrade, one store call per loop turn, and answers early messages after welcome", async () => {
     const calls: string[][] = [];
     let answer: (ms: number[]) => void = () => undefined;
     const cooldowns = {
@@ -615,12 +615,13 @@ describe('edge sessions: upgrade admission', () => {
     const quiet = new FakeSocket();
     const other = { ...admitted, account: asAccountIdentity({ userId: 'g_two', isGuest: true }) };
     const gone = returning.open(quiet, other, second.ticket, () => undefined);
-    session.receive(new TextEncoder().encode(JSON.stringify({ type: 'ping' })).buffer as ArrayBuffer, false);
+    const ping = () => new TextEncoder().encode(JSON.stringify({ type: 'ping' })).buffer as ArrayBuffer;
+    for (let i = 0; i < 5; i++) session.receive(ping(), false); // before welcome: 4 kept, the fifth refused
     expect(socket.texts).toEqual([
       expect.objectContaining({
         type: 'error',
-        code: ErrorCode.bad_request,
-        message: 'wait for welcome before sending',
+        code: ErrorCode.rate_limited,
+        message: 'too many messages before welcome',
       }),
     ]);
     await flushPromises();
@@ -629,6 +630,7 @@ describe('edge sessions: upgrade admission', () => {
     answer([90_500, 0]);
     await flushPromises();
     expect(socket.texts[1]).toMatchObject({ type: 'welcome', userId: 'g_back', cooldownRemaining: 91 });
+    expect(socket.texts.slice(2).map((m) => m['type'])).toEqual(['pong', 'pong', 'pong', 'pong']); // after welcome
     expect(socket.corked).toBeGreaterThan(0); // served in the socket's cork
     expect(quiet.texts).toEqual([]);
 

@@ -39,6 +39,8 @@ import { fullBucket, msUntil, takeToken, type Bucket, type Rate } from '../../do
 
 /** `place` messages a socket may have in flight at once. */
 export const MAX_INFLIGHT_PLACES = 4;
+/** Messages kept while `welcome` waits for the user's cooldown read; past it: `rate_limited`. */
+export const MAX_EARLY_MESSAGES = MAX_INFLIGHT_PLACES;
 /** Malformed messages tolerated per connection before closing it with 1008. */
 export const MAX_BAD_MESSAGES = 20;
 /**
@@ -110,8 +112,10 @@ export class EdgeSession {
   #waitingFrom: number | null = null;
   /** Already refused and closing: later messages are dropped unanswered. */
   #limited = false;
-  /** `open` has run (welcome sent, or the socket refused): until then a message is answered `bad_request`. */
+  /** `open` has run (welcome sent, or the socket refused). */
   #opened = false;
+  /** Messages that came before `open` (welcome waits for the user's cooldown): handled right after it. */
+  #early: ArrayBuffer[] | null = null;
   /** Viewport mode: the tiles shown (ascending); null: the whole canvas (`pixels` frames, the default). */
   #view: number[] | null = null;
   /** Tile snapshots left (`VIEW_TILE_RATE`); made on the first `view`. */
@@ -164,6 +168,9 @@ export class EdgeSession {
     if (view) this.#setView({ type: 'view', ...view });
     // A view outside the canvas was answered `bad_request`: serve the whole canvas instead.
     if (this.#view === null && !this.#limited) this.#serveFrom(since);
+    const early = this.#early;
+    this.#early = null;
+    for (const message of early ?? []) if (!this.#limited && !this.#closed) this.#handle(message);
   }
 
   /**
@@ -201,10 +208,19 @@ export class EdgeSession {
       return;
     }
     if (!this.#opened) {
-      // The edge is still reading this user's cooldown for `welcome` (proto/PROTOCOL.md: nothing before it).
-      this.#reject(ErrorCode.bad_request, 'wait for welcome before sending');
+      // `welcome` is waiting for this user's cooldown read: keep a copy (bounded) and answer after it, so welcome
+      // still comes first (proto/PROTOCOL.md).
+      this.#early ??= [];
+      if (this.#early.length >= MAX_EARLY_MESSAGES)
+        this.#reject(ErrorCode.rate_limited, 'too many messages before welcome');
+      else this.#early.push(message.slice(0));
       return;
     }
+    this.#handle(message);
+  }
+
+  /** Parses and answers one checked text message. */
+  #handle(message: ArrayBuffer): void {
     let parsed: unknown;
     try {
       parsed = JSON.parse(utf8.decode(message));
