@@ -237,6 +237,14 @@ export function createRedisCooldownStore(
   // defineCommand just added these methods; ioredis's types cannot know them.
   const commands = redis as Redis & CooldownCommands;
 
+  /** One script of PTTLs for every user (0 for none): the edge's cooldown read for a loop turn's upgrades. */
+  const remainingMsMany = async (userIds: readonly string[]): Promise<number[]> => {
+    if (userIds.length === 0) return [];
+    const keys = userIds.map((id) => names.cooldownKey(id));
+    const ttls = await commands.rplaceCooldownTtls(keys.length, ...keys).catch(storeUnavailable('read cooldowns'));
+    return ttls.map((ms) => Math.max(0, ms));
+  };
+
   // Recorded outcomes ride with the next acquisitions (or go alone after RECORD_RIDE_MS) and nobody waits
   // for them: a lost or late record only means a retry falls back to the retry window (place-pixel.ts).
   const batch = createBatcher(
@@ -308,14 +316,9 @@ export function createRedisCooldownStore(
     },
 
     async remainingMs(userId): Promise<number> {
-      return Math.max(0, await redis.pttl(names.cooldownKey(userId)).catch(storeUnavailable('read a cooldown')));
+      return (await remainingMsMany([userId]))[0] ?? 0;
     },
 
-    async remainingMsMany(userIds): Promise<number[]> {
-      if (userIds.length === 0) return [];
-      const keys = userIds.map((id) => names.cooldownKey(id));
-      const ttls = await commands.rplaceCooldownTtls(keys.length, ...keys).catch(storeUnavailable('read cooldowns'));
-      return ttls.map((ms) => Math.max(0, ms));
-    },
+    remainingMsMany,
   };
 }

@@ -174,11 +174,14 @@ export class EdgeSessions {
     return { ok: true, admitted, ...(who.setCookie ? { setCookie: who.setCookie } : {}) };
   }
 
-  /** Gives back the ticket's connection slot, if it still holds one (refused, aborted or closed); idempotent. */
-  release(ticket: UpgradeTicket): void {
-    if (!ticket.holdsSlot) return;
-    ticket.holdsSlot = false;
-    this.#deps.access?.connections.release(ticket.ip);
+  /**
+   * Gives back the connection slot of an upgrade (refused, aborted) or of the session it moved to (closed), if it
+   * still holds one; idempotent.
+   */
+  release(holder: { holdsSlot: boolean; readonly ip: string }): void {
+    if (!holder.holdsSlot) return;
+    holder.holdsSlot = false;
+    this.#deps.access?.connections.release(holder.ip);
   }
 
   /**
@@ -231,10 +234,7 @@ export class EdgeSessions {
   /** The session's socket closed: it stops, its slot is released, and an abnormal close counts its frames as dropped. */
   closed(session: EdgeSession, code: number, reason: string): void {
     session.closed(code, reason);
-    if (session.holdsSlot) {
-      session.holdsSlot = false;
-      this.#deps.access?.connections.release(session.ip);
-    }
+    this.release(session);
     this.#open.delete(session);
     this.#deps.metrics.connections(this.#open.size);
     if (code === 1006) this.#deps.metrics.frameDropped('closed');

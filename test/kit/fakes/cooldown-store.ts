@@ -75,9 +75,7 @@ export function createFakeCooldownStore(clock: Clock = { now: () => Date.now() }
       if (live(userId)?.requestId === requestId) held.delete(userId);
     },
     async remainingMs(userId) {
-      if (store.unavailable) throw down('read a cooldown');
-      const h = live(userId);
-      return h ? Math.max(0, h.expiresAt - clock.now()) : 0;
+      return (await store.remainingMsMany([userId]))[0] ?? 0;
     },
     async remainingMsMany(userIds) {
       if (store.unavailable) throw down('read cooldowns');
