@@ -5,7 +5,8 @@
  * Loads N placements (default 2,000,000) by U distinct users (default N / 16, the 2022 event's ratio of
  * 160M placements to 10.4M users) with SQL, in daily partitions as the projector makes them, and packed
  * chunks, then times in one run:
- *   raw        the same binary COPY, bytes counted and dropped (the floor: what Postgres can send)
+ *   raw        the same binary COPY, bytes counted and dropped (the floor: what Postgres can send), through
+ *              pg-copy-streams; `framed here`: through src/adapters/pg/copy-to-stream.ts, the export's reader
  *   parse      the export's reader (src/adapters/pg/placement-export.ts): COPY parsed into column batches
  *   csv …      the whole export (bin/rplace export's path) into a sink that drops the bytes
  *   …, W workers the text formats formatted by W worker threads (src/adapters/pg/export-workers.ts; default
@@ -28,6 +29,7 @@ import type { PlacementBatch } from '../src/domain/history/placement-batch.ts';
 import type { PlacementLog } from '../src/ports/export.ts';
 import { pino } from 'pino';
 import { to as copyTo } from 'pg-copy-streams';
+import { copyToStream } from '../src/adapters/pg/copy-to-stream.ts';
 import { BACKFILL_CHUNKS_SQL } from '../migrations/0003_event_chunks.ts';
 import { gzipChunks } from '../src/adapters/gzip-stream.ts';
 import { createParquetEncoder } from '../src/adapters/parquet/placements-parquet.ts';
@@ -95,12 +97,12 @@ try {
   const plan = planned.plan;
   const colorHex = colorHexes(PALETTE_32);
 
-  async function raw(): Promise<number> {
+  async function raw(framed = false): Promise<number> {
     const client = await pg.pool.connect();
     let bytes = 0;
     try {
       const copy = client.query(
-        copyTo(
+        (framed ? copyToStream : copyTo)(
           `COPY (SELECT seq, kind, x, y, color, user_id, placed_at FROM events WHERE seq > 0 AND seq <= ${N} ORDER BY seq) TO STDOUT (FORMAT binary)`,
         ),
       );
@@ -147,7 +149,8 @@ try {
     return bytes;
   }
   const runs: [string, () => Promise<number>][] = [
-    ['raw COPY read (baseline)', raw],
+    ['raw COPY read (baseline)', () => raw()],
+    ['raw COPY read, framed here', () => raw(true)],
     ['parse into batches', parse],
     ['csv, hashed user ids', () => exportTo('csv')],
     ['csv, hashed, ids as strings', () => exportTo('csv', { strings: true })],

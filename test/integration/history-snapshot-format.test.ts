@@ -174,6 +174,11 @@ describe('binary COPY reads', () => {
 
   it('failed COPYs reject with the server error and leave the pool whole', async () => {
     for (let i = 0; i < 10; i++) await expect(copyRows(pg.pool, 'SELECT 1 / 0', 1)).rejects.toThrow(/division by zero/);
+    // An error after thousands of rows have been sent: the ErrorResponse arrives among CopyData messages.
+    for (let i = 0; i < 3; i++)
+      await expect(copyRows(pg.pool, 'SELECT 1 / (g - 50000) FROM generate_series(1, 60000) g', 1)).rejects.toThrow(
+        /division by zero/,
+      );
     for (let i = 0; i < 10; i++)
       expect((await copyRows(pg.pool, `SELECT ${i}::int4`, 1)).map((row) => row.map((f) => [...f!]))).toEqual([
         [[0, 0, 0, i]],

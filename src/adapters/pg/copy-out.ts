@@ -1,10 +1,10 @@
 /**
- * `COPY (SELECT …) TO STDOUT (FORMAT binary)` on a pool connection, through pg-copy-streams: the rows' raw
+ * `COPY (SELECT …) TO STDOUT (FORMAT binary)` on a pool connection, through ./copy-to-stream.ts: the rows' raw
  * bytes, parsed by ./copy-binary.ts. COPY takes no bind parameters, so statements are built with
  * `sqlInteger`/`sqlTimestamp`, which only ever emit digits or an ISO timestamp (never caller text).
  */
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyToStream } from './copy-to-stream.ts';
 import { parseCopyBinary, type CopyField } from '../../domain/codecs/copy-binary.ts';
 
 /** The rows of `query` (a SELECT), each `columns` fields of raw binary values. Rejects with the driver's error. */
@@ -23,7 +23,7 @@ export async function copyBytes(pool: pg.Pool, query: string): Promise<Buffer> {
     const parts: Buffer[] = [];
     let size = 0;
     for await (const part of client.query(
-      copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`),
+      copyToStream(`COPY (${query}) TO STDOUT (FORMAT binary)`),
     ) as AsyncIterable<Buffer>) {
       parts.push(part);
       size += part.length;

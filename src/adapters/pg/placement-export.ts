@@ -18,7 +18,7 @@
  *   | i32 L, L bytes user_id (UTF-8) | i32 8, i64 placed_at (µs since 2000-01-01 UTC, `timestamptz_send`)
  */
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyToStream } from './copy-to-stream.ts';
 import type { PlacementBatch } from '../../domain/history/placement-batch.ts';
 import type { PlacementLog } from '../../ports/export.ts';
 import { StoreUnavailable } from '../../ports/errors.ts';
@@ -95,7 +95,7 @@ export function createPgPlacementLog(
       client.release(true);
       throw new StoreUnavailable(`postgres starting the export failed: ${(cause as Error).message}`, { cause });
     }
-    const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`));
+    const stream = client.query(copyToStream(`COPY (${select}) TO STDOUT (FORMAT binary)`));
     let finished = false;
     try {
       try {
