@@ -239,6 +239,37 @@ describe('user ids interned by the parser', () => {
     expect(() => users.startBatch(5)).toThrow(RangeError);
   });
 
+  it('internRows gives each id the index of its first appearance, for ids of every length, short and long', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('', 'a', 'ab\u0000', 'ab', 'x'.repeat(21))), {
+          minLength: 1,
+          maxLength: 9000,
+        }),
+        (ids) => {
+          const users = new UserInterner(1 << 14, 64 << 20);
+          const bytes = Buffer.from(ids.join(''));
+          const starts = new Int32Array(ids.length);
+          const ends = new Int32Array(ids.length);
+          let at = 0;
+          ids.forEach((id, i) => {
+            starts[i] = at;
+            at += Buffer.byteLength(id);
+            ends[i] = at;
+          });
+          const got = new Uint32Array(ids.length);
+          users.startBatch(ids.length);
+          users.internRows(bytes, starts, ends, 0, ids.length, got);
+          const first = new Map<string, number>();
+          const expected = ids.map((id) => first.get(id) ?? (first.set(id, first.size), first.size - 1));
+          expect([...got]).toEqual(expected);
+          expect(users.ids).toEqual([...first.keys()]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('CSV from interned indexes is the CSV from the ids, across generations and any cuts', () => {
     const pool = ['u1', 'a,"b"', 'émile', 'x'.repeat(40), 'u5', 'u6', 'u7', 'u8', 'u9'];
     const row = fc.record({
@@ -276,6 +307,48 @@ describe('user ids interned by the parser', () => {
           expect(generations.has(-1)).toBe(false);
         },
       ),
+    );
+  });
+});
+
+describe("the formatters' key slots", () => {
+  it('give the same rows when indexes collide, slots widen for a long key, and generations change', () => {
+    const hex = colorHexes(PALETTE_32);
+    // 300 users; the smallest slot space holds ~20 hashed keys, so most rows evict another user's key.
+    const pool = Array.from({ length: 300 }, (_, i) => (i % 97 === 5 ? `long-${'z'.repeat(120)}-${i}` : `u${i}`));
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ user: fc.nat(299), x: fc.nat(1999), color: fc.nat(31) }), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        fc.constantFrom(rawUserKey, saltedUserKey('s'.repeat(16))),
+        fc.constantFrom(0, 4096, 20_000),
+        (picks, key, keyBytes) => {
+          const rows = picks.map((p, i) => ({
+            seq: i + 1,
+            x: p.x,
+            y: 7,
+            color: p.color,
+            placedAt: 1_648_000_000_000 + i * 333,
+            userId: pool[p.user] as string,
+          }));
+          for (const make of [csvFormatter, ndjsonFormatter]) {
+            const expected = text(make(key, hex).rows(batchOf(rows)));
+            const slotted = make(key, hex, { keyBytes });
+            let got = '';
+            // Two generations: the same index stands for another user in the second.
+            for (const generation of [0, 1]) {
+              const indexed = { ...batchOf(rows), userIndex: new Uint32Array(rows.length), userGeneration: generation };
+              const order = generation === 0 ? pool : [...pool].reverse();
+              rows.forEach((r, i) => (indexed.userIndex[i] = order.indexOf(r.userId)));
+              got += text(slotted.rows(indexed));
+            }
+            expect(got).toBe(expected + expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 });

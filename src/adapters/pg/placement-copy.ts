@@ -49,6 +49,9 @@ export class PlacementCopyParser {
     this.users = users;
   }
   private rest: Buffer = Buffer.alloc(0);
+  /** Where each row's user id lies in the input, for the batch being filled. */
+  private userStarts = new Int32Array(0);
+  private userEnds = new Int32Array(0);
 
   /** Appends `chunk`; call `parse` until it returns false before pushing again. */
   push(chunk: Buffer): void {
@@ -70,6 +73,12 @@ export class PlacementCopyParser {
       this.headerDone = true;
     }
     let full = false;
+    if (this.userStarts.length < batch.capacity) {
+      this.userStarts = new Int32Array(batch.capacity);
+      this.userEnds = new Int32Array(batch.capacity);
+    }
+    const { userStarts, userEnds } = this;
+    const firstRow = batch.count;
     while (at + 2 <= b.length) {
       const fields = b.readInt16BE(at);
       if (fields === -1) {
@@ -111,13 +120,16 @@ export class PlacementCopyParser {
       batch.x[i] = b.readInt16BE(at + 24);
       batch.y[i] = b.readInt16BE(at + 30);
       batch.color[i] = b.readInt16BE(at + 36);
-      const user = this.users.intern(b, at + FIXED_BEFORE_USER + 4, tsAt);
-      batch.userIndex[i] = user;
-      batch.userId[i] = this.users.ids[user] as string;
+      userStarts[i] = at + FIXED_BEFORE_USER + 4;
+      userEnds[i] = tsAt;
       const micros = b.readInt32BE(tsAt + 4) * 4_294_967_296 + b.readUInt32BE(tsAt + 8);
       batch.placedAt[i] = Math.round(micros / 1000) + PG_EPOCH_MS;
       at = end;
     }
+    // The ids of this call's rows, interned together (UserInterner.internRows says why).
+    this.users.internRows(b, userStarts, userEnds, firstRow, batch.count, batch.userIndex);
+    const ids = this.users.ids;
+    for (let i = firstRow; i < batch.count; i++) batch.userId[i] = ids[batch.userIndex[i] as number] as string;
     this.rest = at === b.length ? Buffer.alloc(0) : b.subarray(at);
     return full;
   }

@@ -99,116 +99,61 @@ function put(out: Uint8Array, at: number, part: Uint8Array): number {
   return at + n;
 }
 
-/** The longest row besides the user key: 19 (second) + 9 (".fff UTC,") + 9 ("#RRGGBB,\"") + 11 ("x,y") + 2. */
-const CSV_ROW_WITHOUT_KEY = 50;
+/** The longest row besides the user key: 19 (second) + 9 (".fff UTC,") + 9 ("#RRGGBB,\"") + 11 ("x,y") + 3. */
+const CSV_ROW_WITHOUT_KEY = 51;
 /** The longest possible row: a raw id of MAX_USER_ID_BYTES, every byte a quote (doubled), in quotes, a comma. */
 const CSV_ROW_MAX = CSV_ROW_WITHOUT_KEY + 2 * MAX_USER_ID_BYTES + 3;
-/** Bytes of user keys the CSV formatter keeps per interned index (~180,000 hashed keys). */
-const KEY_ARENA_BYTES = 16 << 20;
 
 /**
  * Writes CSV rows as bytes: every part of a row is copied from a small table (the second's prefix, the
- * millisecond fraction, the colour, each user's key, memoised per user) or written as digits (coordinates)
- * into one buffer per batch: no string per row, no UTF-8 encode of the whole batch. The hot path of a
- * dataset export (bench/export.ts): a sparse table of coordinate strings cost ~1 µs a row (a holey array
- * of 2,000 entries goes to dictionary mode); digits written directly cost a few ns.
+ * millisecond fraction, the colour, each user's key, memoised per user in a `RowWriter`) or written as digits
+ * (coordinates): no string per row, no UTF-8 encode of the whole batch. The hot path of a dataset export
+ * (bench/export.ts): a sparse table of coordinate strings cost ~1 µs a row (a holey array of 2,000 entries goes
+ * to dictionary mode); digits written directly cost a few ns.
  */
 export function csvFormatter(
   userKey: (userId: string) => string,
   colorHex: readonly string[],
-  cacheEntries = 1_000_000,
+  options: { keyBytes?: number } = {},
 ): RowFormatter {
   const fractions = FRACTIONS.map((f) => ascii(`${f} UTC,`));
   const colors = colorHex.map((c) => ascii(`${c},"`));
-  let keys = new Map<string, Uint8Array>();
-  let longestKey = 0;
-  const keyOf = (userId: string): Uint8Array => {
-    let key = keys.get(userId);
-    if (key === undefined) {
-      key = ascii(`${csvField(userKey(userId))},`);
-      if (keys.size >= cacheEntries) keys = new Map();
-      keys.set(userId, key);
-      if (key.length > longestKey) longestKey = key.length;
-    }
-    return key;
-  };
-  // Keys by interned user index (PlacementBatch.userIndex), in one flat arena: bounded by KEY_ARENA_BYTES,
-  // forgotten when full or when the reader's generation changes. `places` holds (start, length) pairs side
-  // by side, so a row's lookup touches one cache line there and one in the arena.
-  const arena = Buffer.allocUnsafe(KEY_ARENA_BYTES);
-  let arenaUsed = 0;
-  let places = new Int32Array(2048).fill(-1);
-  let generation = -1;
-  const forgetIndexes = () => {
-    places.fill(-1);
-    arenaUsed = 0;
-  };
-  /** Copies user `index`'s key to `out` at `at` (making it the first time); returns the offset after it. */
-  const putKeyOf = (out: Buffer, at: number, index: number, userId: string): number => {
-    if (2 * index >= places.length) {
-      let size = places.length;
-      while (size <= 2 * index) size *= 2;
-      const grown = new Int32Array(size).fill(-1);
-      grown.set(places);
-      places = grown;
-    }
-    let start = places[2 * index] as number;
-    if (start < 0) {
-      const key = ascii(`${csvField(userKey(userId))},`);
-      if (key.length > longestKey) longestKey = key.length;
-      if (arenaUsed + key.length > arena.length) forgetIndexes();
-      start = arenaUsed;
-      arena.set(key, start);
-      arenaUsed += key.length;
-      places[2 * index] = start;
-      places[2 * index + 1] = key.length;
-    }
-    const n = places[2 * index + 1] as number;
-    // Buffer#copy for a hashed key (89 bytes): a byte loop measured slower there, faster for short raw ids.
-    if (n > 32) return at + arena.copy(out, at, start, start + n);
-    for (let k = 0; k < n; k++) out[at + k] = arena[start + k] as number;
-    return at + n;
-  };
+  const w = new RowWriter((userId) => ascii(csvField(userKey(userId))), CSV_ROW_MAX, options.keyBytes);
   let second = Number.NaN;
   const secondBytes = new Uint8Array(19);
   const seconds = new SecondCache();
   return {
     head: CSV_HEADER,
     rows(b) {
+      const out = w.buf;
+      let at = w.begin(b, CSV_ROW_WITHOUT_KEY);
       const indexes = b.userIndex;
-      if (indexes && b.userGeneration !== generation) {
-        generation = b.userGeneration ?? 0;
-        forgetIndexes();
-      }
-      // Sized for the longest key seen so far (hashed keys are all 89 bytes) plus room for one row with the
-      // longest possible key (a raw id of 1 KB, quotes doubled); grown only if a new longer key shows up.
-      let out = Buffer.allocUnsafe(b.count * (CSV_ROW_WITHOUT_KEY + Math.max(longestKey, 90)) + CSV_ROW_MAX);
-      let at = 0;
-      for (let i = 0; i < b.count; i++) {
-        const ms = b.placedAt[i] as number;
-        const s = Math.floor(ms / 1000);
-        if (s !== second) {
-          second = s;
-          secondBytes.set(ascii(seconds.prefix(ms, false)));
+      for (let i0 = 0; i0 < b.count; i0 += PREFETCH_ROWS) {
+        const i1 = Math.min(b.count, i0 + PREFETCH_ROWS);
+        if (indexes) w.touch(indexes, i0, i1);
+        for (let i = i0; i < i1; i++) {
+          const ms = b.placedAt[i] as number;
+          const s = Math.floor(ms / 1000);
+          if (s !== second) {
+            second = s;
+            secondBytes.set(ascii(seconds.prefix(ms, false)));
+          }
+          if (at > w.scratchFull) at = w.flush(at);
+          for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
+          at = put(out, at + 19, fractions[ms - s * 1000] as Uint8Array);
+          at = indexes
+            ? w.putKey(at, indexes[i] as number, b.userId[i] as string)
+            : w.putKeyOf(at, b.userId[i] as string);
+          out[at++] = 0x2c;
+          at = put(out, at, colors[b.color[i] as number] as Uint8Array);
+          at = writeDigits(out, at, b.x[i] as number);
+          out[at++] = 0x2c;
+          at = writeDigits(out, at, b.y[i] as number);
+          out[at++] = 0x22;
+          out[at++] = 0x0a;
         }
-        if (at + CSV_ROW_MAX > out.length) {
-          const grown = Buffer.allocUnsafe(out.length * 2 + CSV_ROW_MAX);
-          grown.set(out.subarray(0, at));
-          out = grown;
-        }
-        for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
-        at = put(out, at + 19, fractions[ms - s * 1000] as Uint8Array);
-        at = indexes
-          ? putKeyOf(out, at, indexes[i] as number, b.userId[i] as string)
-          : put(out, at, keyOf(b.userId[i] as string));
-        at = put(out, at, colors[b.color[i] as number] as Uint8Array);
-        at = writeDigits(out, at, b.x[i] as number);
-        out[at++] = 0x2c;
-        at = writeDigits(out, at, b.y[i] as number);
-        out[at++] = 0x22;
-        out[at++] = 0x0a;
       }
-      return out.subarray(0, at);
+      return w.finish(at);
     },
   };
 }
@@ -234,11 +179,15 @@ const NDJSON_KEY_MAX = 6 * MAX_USER_ID_BYTES + 2;
 /**
  * NDJSON written as bytes like the CSV: every part copied from a small table (the second's ISO prefix, the
  * fraction, the colour with its keys, the kind) or written as digits, and each user's JSON-quoted key made
- * once per user (by interned index when the batch has one), so no string is built per row. Measured: the
- * string-per-row version (`JSON.stringify` of the key and a template per row, then one UTF-8 encode of the
- * batch) cost ~1.7× the CSV per row (BENCHMARKS.md, export).
+ * once per user (in a `RowWriter`), so no string is built per row. Measured: the string-per-row version
+ * (`JSON.stringify` of the key and a template per row, then one UTF-8 encode of the batch) cost ~1.7× the CSV
+ * per row (BENCHMARKS.md, export).
  */
-export function ndjsonFormatter(userKey: (userId: string) => string, colorHex: readonly string[]): RowFormatter {
+export function ndjsonFormatter(
+  userKey: (userId: string) => string,
+  colorHex: readonly string[],
+  options: { keyBytes?: number } = {},
+): RowFormatter {
   const seconds = new SecondCache();
   const isoFractions = ISO_FRACTIONS.map((f) => ascii(`${f}Z","user_id":`));
   const colors = colorHex.map((c) => ascii(`,"pixel_color":"${c}","x":`));
@@ -246,80 +195,173 @@ export function ndjsonFormatter(userKey: (userId: string) => string, colorHex: r
   const restored = ascii(',"kind":"restored"}\n');
   const seqPart = ascii('{"seq":');
   const timestampPart = ascii(',"timestamp":"');
-  const keys = new KeyCache((userId) => ascii(JSON.stringify(userKey(userId))));
+  const w = new RowWriter(
+    (userId) => ascii(JSON.stringify(userKey(userId))),
+    NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX,
+    options.keyBytes,
+  );
   let second = Number.NaN;
   const secondBytes = new Uint8Array(19);
   return {
     head: '',
     rows(b) {
-      keys.begin(b);
-      let out = Buffer.allocUnsafe(
-        b.count * (NDJSON_ROW_WITHOUT_KEY + Math.max(keys.longest, 90)) + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX,
-      );
-      let at = 0;
-      for (let i = 0; i < b.count; i++) {
-        const ms = b.placedAt[i] as number;
-        const s = Math.floor(ms / 1000);
-        if (s !== second) {
-          second = s;
-          secondBytes.set(ascii(seconds.prefix(ms, true)));
+      const out = w.buf;
+      let at = w.begin(b, NDJSON_ROW_WITHOUT_KEY);
+      const indexes = b.userIndex;
+      for (let i0 = 0; i0 < b.count; i0 += PREFETCH_ROWS) {
+        const i1 = Math.min(b.count, i0 + PREFETCH_ROWS);
+        if (indexes) w.touch(indexes, i0, i1);
+        for (let i = i0; i < i1; i++) {
+          const ms = b.placedAt[i] as number;
+          const s = Math.floor(ms / 1000);
+          if (s !== second) {
+            second = s;
+            secondBytes.set(ascii(seconds.prefix(ms, true)));
+          }
+          if (at > w.scratchFull) at = w.flush(at);
+          at = put(out, at, seqPart);
+          at = writeUint(out, at, b.seq[i] as number);
+          at = put(out, at, timestampPart);
+          for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
+          at = put(out, at + 19, isoFractions[((ms % 1000) + 1000) % 1000] as Uint8Array);
+          at = indexes
+            ? w.putKey(at, indexes[i] as number, b.userId[i] as string)
+            : w.putKeyOf(at, b.userId[i] as string);
+          at = put(out, at, colors[b.color[i] as number] as Uint8Array);
+          at = writeDigits(out, at, b.x[i] as number);
+          out[at++] = 0x2c; // ,
+          out[at++] = 0x22; // "
+          out[at++] = 0x79; // y
+          out[at++] = 0x22; // "
+          out[at++] = 0x3a; // :
+          at = writeDigits(out, at, b.y[i] as number);
+          at = put(out, at, b.kind[i] === 2 ? restored : placed);
         }
-        if (at + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX > out.length) {
-          const grown = Buffer.allocUnsafe(out.length * 2 + NDJSON_ROW_WITHOUT_KEY + NDJSON_KEY_MAX);
-          grown.set(out.subarray(0, at));
-          out = grown;
-        }
-        at = put(out, at, seqPart);
-        at = writeUint(out, at, b.seq[i] as number);
-        at = put(out, at, timestampPart);
-        for (let k = 0; k < 19; k++) out[at + k] = secondBytes[k] as number;
-        at = put(out, at + 19, isoFractions[((ms % 1000) + 1000) % 1000] as Uint8Array);
-        at = keys.put(out, at, b, i);
-        at = put(out, at, colors[b.color[i] as number] as Uint8Array);
-        at = writeDigits(out, at, b.x[i] as number);
-        out[at++] = 0x2c; // ,
-        out[at++] = 0x22; // "
-        out[at++] = 0x79; // y
-        out[at++] = 0x22; // "
-        out[at++] = 0x3a; // :
-        at = writeDigits(out, at, b.y[i] as number);
-        at = put(out, at, b.kind[i] === 2 ? restored : placed);
       }
-      return out.subarray(0, at);
+      return w.finish(at);
     },
   };
 }
 
+/** Bytes of key slots a formatter keeps by default (~174,000 hashed keys). */
+const KEY_SLOT_BYTES = 16 << 20;
+/** Bytes of rows written between copies into a batch's output. */
+const ROW_SCRATCH_BYTES = 2 << 20;
+/** A slot starts with the user index it holds, plus one (0: empty), and the key's length, as two int32s. */
+const SLOT_HEADER = 8;
+/** A hashed key's 88 characters with the header: every slot starts 8-aligned. */
+const FIRST_STRIDE = SLOT_HEADER + 88;
+/** Rows whose key slots are read ahead of writing them; see `RowWriter`. */
+const PREFETCH_ROWS = 16;
+
 /**
- * Each user's key bytes, made once: by interned index (`PlacementBatch.userIndex`) in one flat arena bounded
- * by KEY_ARENA_BYTES (forgotten when full or when the reader's generation changes), else in a Map by id.
+ * The buffer a formatter writes rows into, and each user's key bytes (made once per user by `make`) beside
+ * them in the same buffer: [key slots | row scratch]. Rows are written to the scratch and copied out per
+ * `ROW_SCRATCH_BYTES` into the batch's own output.
+ *
+ * Why this shape (measured, BENCHMARKS.md, export): over 125,000 users a row's key is a random access into
+ * megabytes of keys, and on this VM each such miss cost ~200 ns, more than the rest of the row. So:
+ * - a key sits at a fixed place for its interned index (direct-mapped, `index mod slots`, the header says
+ *   which index a slot holds), one access and no table of places to chase first;
+ * - `touch` reads the next PREFETCH_ROWS rows' slots in a loop with nothing depending on them, so the CPU has
+ *   those misses in flight at once (a copy loop over random keys: 230 ns a row, 75–90 ns with this);
+ * - keys and rows share one buffer so a key moves with `copyWithin` (Buffer#copy and `set(subarray)` make a
+ *   view per call: ~1.5× the time).
+ * Bounded: slots are overwritten by a colliding index (the key is made again when it comes back); a key longer
+ * than a slot widens every slot (and empties them), so the slot bytes stay fixed whatever the ids.
  */
-class KeyCache {
+class RowWriter {
+  readonly buf: Buffer;
+  /** Past this offset a row might not fit the scratch: flush first. */
+  readonly scratchFull: number;
   private readonly make: (userId: string) => Uint8Array;
-  private byId = new Map<string, Uint8Array>();
-  private readonly arena = Buffer.allocUnsafe(KEY_ARENA_BYTES);
-  private used = 0;
-  private places = new Int32Array(2048).fill(-1);
+  private readonly words: Int32Array;
+  private readonly slotBytes: number;
+  private readonly scratchStart: number;
+  private stride = FIRST_STRIDE;
+  private slots: number;
   private generation = -1;
-  private indexes: Uint32Array | undefined;
-  longest = 0;
+  private byId = new Map<string, Uint8Array>();
+  private longest = 88;
+  private output: Buffer = Buffer.alloc(0);
+  private outputAt = 0;
+  /** Where the touched bytes go, so reading them is not optimised away. */
+  private sink = 0;
 
-  constructor(make: (userId: string) => Uint8Array) {
+  constructor(make: (userId: string) => Uint8Array, rowMax: number, slotBytes = KEY_SLOT_BYTES) {
     this.make = make;
+    // Room for at least one slot of the longest key a row can hold.
+    const atLeast = Math.max(slotBytes, SLOT_HEADER + rowMax);
+    this.slotBytes = atLeast - (atLeast % 8);
+    this.scratchStart = this.slotBytes;
+    this.buf = Buffer.alloc(this.slotBytes + ROW_SCRATCH_BYTES + rowMax);
+    this.scratchFull = this.slotBytes + ROW_SCRATCH_BYTES;
+    this.words = new Int32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
+    this.slots = Math.floor(this.slotBytes / this.stride);
   }
 
-  /** Call at the start of each batch. */
-  begin(b: PlacementBatch): void {
-    this.indexes = b.userIndex;
-    if (this.indexes && b.userGeneration !== this.generation) {
+  /** Starts a batch of rows of `rowBytes` besides the key; returns the offset to write the first row at. */
+  begin(b: PlacementBatch, rowBytes: number): number {
+    if (b.userIndex && b.userGeneration !== this.generation) {
       this.generation = b.userGeneration ?? 0;
-      this.forget();
+      this.empty();
     }
+    this.output = Buffer.allocUnsafe(b.count * (rowBytes + this.longest));
+    this.outputAt = 0;
+    return this.scratchStart;
   }
 
-  private forget(): void {
-    this.places.fill(-1);
-    this.used = 0;
+  /** Moves the rows written so far into the batch's output; returns the offset to write on at. */
+  flush(at: number): number {
+    const n = at - this.scratchStart;
+    if (this.outputAt + n > this.output.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.output.length * 2, this.outputAt + n));
+      this.output.copy(grown, 0, 0, this.outputAt);
+      this.output = grown;
+    }
+    this.outputAt += this.buf.copy(this.output, this.outputAt, this.scratchStart, at);
+    return this.scratchStart;
+  }
+
+  /** The batch's rows, written up to `at`, in a fresh array the caller may keep. */
+  finish(at: number): Uint8Array {
+    this.flush(at);
+    return this.output.subarray(0, this.outputAt);
+  }
+
+  /** Reads the slots of rows [from, to) ahead of `putKey`, so their cache misses overlap. */
+  touch(indexes: Uint32Array, from: number, to: number): void {
+    const { words, buf, stride, slots } = this;
+    let sink = this.sink;
+    for (let i = from; i < to; i++) {
+      const index = indexes[i] as number;
+      const start = (index < slots ? index : index % slots) * stride;
+      sink ^= (words[start >> 2] as number) ^ (buf[start + stride - 1] as number);
+    }
+    this.sink = sink;
+  }
+
+  /** Writes user `index`'s key at `at` (making it if its slot holds another); returns the offset after it. */
+  putKey(at: number, index: number, userId: string): number {
+    let start = (index < this.slots ? index : index % this.slots) * this.stride;
+    if (this.words[start >> 2] !== index + 1) start = this.fill(index, userId);
+    const n = this.words[(start >> 2) + 1] as number;
+    const from = start + SLOT_HEADER;
+    const buf = this.buf;
+    if (n > 32) buf.copyWithin(at, from, from + n);
+    else for (let k = 0; k < n; k++) buf[at + k] = buf[from + k] as number;
+    return at + n;
+  }
+
+  /** Writes the key of `userId` at `at` (batches without interned indexes); returns the offset after it. */
+  putKeyOf(at: number, userId: string): number {
+    let key = this.byId.get(userId);
+    if (key === undefined) {
+      key = this.keyOf(userId);
+      if (this.byId.size >= 1_000_000) this.byId = new Map();
+      this.byId.set(userId, key);
+    }
+    return put(this.buf, at, key);
   }
 
   private keyOf(userId: string): Uint8Array {
@@ -328,40 +370,23 @@ class KeyCache {
     return key;
   }
 
-  /** Copies row `i`'s user key to `out` at `at`; returns the offset after it. */
-  put(out: Buffer, at: number, b: PlacementBatch, i: number): number {
-    const userId = b.userId[i] as string;
-    const indexes = this.indexes;
-    if (!indexes) {
-      let key = this.byId.get(userId);
-      if (key === undefined) {
-        key = this.keyOf(userId);
-        if (this.byId.size >= 1_000_000) this.byId = new Map();
-        this.byId.set(userId, key);
-      }
-      return put(out, at, key);
+  /** Makes user `index`'s key in its slot (widening every slot first if it does not fit); returns the slot. */
+  private fill(index: number, userId: string): number {
+    const key = this.keyOf(userId);
+    if (SLOT_HEADER + key.length > this.stride) {
+      this.stride = SLOT_HEADER + Math.ceil(key.length / 8) * 8;
+      this.slots = Math.floor(this.slotBytes / this.stride);
+      this.empty();
     }
-    const index = indexes[i] as number;
-    if (2 * index >= this.places.length) {
-      let size = this.places.length;
-      while (size <= 2 * index) size *= 2;
-      const grown = new Int32Array(size).fill(-1);
-      grown.set(this.places);
-      this.places = grown;
-    }
-    let start = this.places[2 * index] as number;
-    if (start < 0) {
-      const key = this.keyOf(userId);
-      if (this.used + key.length > this.arena.length) this.forget();
-      start = this.used;
-      this.arena.set(key, start);
-      this.used += key.length;
-      this.places[2 * index] = start;
-      this.places[2 * index + 1] = key.length;
-    }
-    const n = this.places[2 * index + 1] as number;
-    if (n > 32) return at + this.arena.copy(out, at, start, start + n);
-    for (let k = 0; k < n; k++) out[at + k] = this.arena[start + k] as number;
-    return at + n;
+    const start = (index % this.slots) * this.stride;
+    this.words[start >> 2] = index + 1;
+    this.words[(start >> 2) + 1] = key.length;
+    this.buf.set(key, start + SLOT_HEADER);
+    return start;
+  }
+
+  private empty(): void {
+    const step = this.stride >> 2;
+    for (let w = 0; w < this.slots * step; w += step) this.words[w] = 0;
   }
 }
