@@ -11,6 +11,15 @@ const PG_EPOCH_MS = 946_684_800_000;
 const FIXED_BEFORE_USER = 38;
 const ROW_OVERHEAD = 54;
 
+// Big-endian reads by hand: Buffer#readInt*BE validate their offset on every call, ~7 % of the parse's time
+// (a CPU profile of the export bench); every offset here is within the bytes already checked.
+const u32 = (b: Buffer, at: number): number =>
+  (b[at] as number) * 0x1000000 +
+  (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
+const i32 = (b: Buffer, at: number): number =>
+  ((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number);
+const i16 = (b: Buffer, at: number): number => (((b[at] as number) << 24) >> 16) | (b[at + 1] as number);
+
 /** A batch the reader fills (`count` rows of `capacity`), handed out as a `PlacementBatch`. */
 export type ParseBatch = { -readonly [K in keyof PlacementBatch]-?: PlacementBatch[K] } & { readonly capacity: number };
 
@@ -80,7 +89,7 @@ export class PlacementCopyParser {
     const { userStarts, userEnds } = this;
     const firstRow = batch.count;
     while (at + 2 <= b.length) {
-      const fields = b.readInt16BE(at);
+      const fields = i16(b, at);
       if (fields === -1) {
         if (at + 2 !== b.length)
           throw new CopyFormatError(`binary COPY output has ${b.length - at - 2} bytes after its trailer`);
@@ -99,30 +108,30 @@ export class PlacementCopyParser {
       if (at + FIXED_BEFORE_USER + 4 > b.length) break;
       if (
         fields !== 7 ||
-        b.readInt32BE(at + 2) !== 8 ||
-        b.readInt32BE(at + 14) !== 2 ||
-        b.readInt32BE(at + 20) !== 2 ||
-        b.readInt32BE(at + 26) !== 2 ||
-        b.readInt32BE(at + 32) !== 2
+        i32(b, at + 2) !== 8 ||
+        i32(b, at + 14) !== 2 ||
+        i32(b, at + 20) !== 2 ||
+        i32(b, at + 26) !== 2 ||
+        i32(b, at + 32) !== 2
       ) {
         throw new CopyFormatError(`unexpected export row layout at offset ${at}`);
       }
-      const userBytes = b.readInt32BE(at + FIXED_BEFORE_USER);
+      const userBytes = i32(b, at + FIXED_BEFORE_USER);
       if (userBytes < 0 || userBytes > MAX_USER_ID_BYTES)
         throw new CopyFormatError(`user_id field of ${userBytes} bytes`);
       const end = at + ROW_OVERHEAD + userBytes;
       if (end > b.length) break;
       const tsAt = at + FIXED_BEFORE_USER + 4 + userBytes;
-      if (b.readInt32BE(tsAt) !== 8) throw new CopyFormatError(`placed_at field is not 8 bytes at offset ${tsAt}`);
+      if (i32(b, tsAt) !== 8) throw new CopyFormatError(`placed_at field is not 8 bytes at offset ${tsAt}`);
       const i = batch.count++;
-      batch.seq[i] = b.readUInt32BE(at + 6) * 4_294_967_296 + b.readUInt32BE(at + 10);
-      batch.kind[i] = b.readInt16BE(at + 18);
-      batch.x[i] = b.readInt16BE(at + 24);
-      batch.y[i] = b.readInt16BE(at + 30);
-      batch.color[i] = b.readInt16BE(at + 36);
+      batch.seq[i] = u32(b, at + 6) * 4_294_967_296 + u32(b, at + 10);
+      batch.kind[i] = i16(b, at + 18);
+      batch.x[i] = i16(b, at + 24);
+      batch.y[i] = i16(b, at + 30);
+      batch.color[i] = i16(b, at + 36);
       userStarts[i] = at + FIXED_BEFORE_USER + 4;
       userEnds[i] = tsAt;
-      const micros = b.readInt32BE(tsAt + 4) * 4_294_967_296 + b.readUInt32BE(tsAt + 8);
+      const micros = i32(b, tsAt + 4) * 4_294_967_296 + u32(b, tsAt + 8);
       batch.placedAt[i] = Math.round(micros / 1000) + PG_EPOCH_MS;
       at = end;
     }
