@@ -40,8 +40,9 @@ export const historySchema = z.object({
   /** Dataset exports this process runs at once (each holds one Postgres connection while it streams). */
   EXPORT_MAX_CONCURRENT: int(1, 64).default(2),
   /**
-   * Worker threads that format one CSV/NDJSON export (src/adapters/pg/export-workers.ts; at most
-   * EXPORT_MAX_CONCURRENT × this many in all); 0: format on the main thread. Default min(2, cores).
+   * Worker threads that format and compress one gzip'd CSV/NDJSON export (src/adapters/pg/export-workers.ts;
+   * at most EXPORT_MAX_CONCURRENT × this many in all; plain text is formatted on the main thread, which is
+   * faster: src/app/history/export.ts); 0: on the main thread too. Default min(2, cores).
    */
   EXPORT_WORKERS: int(0, 8).default(Math.min(2, availableParallelism())),
   /** Port for /metrics and /healthz of the standalone history role (unset: none). */

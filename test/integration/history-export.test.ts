@@ -256,7 +256,7 @@ describe('GET /api/v1/history/export', () => {
     expect(whole).toHaveLength(events.length);
   });
 
-  it('formats on worker threads (the default here) byte for byte as one thread does, every format and region', async () => {
+  it('formats gzip on worker threads (plain text on this thread) byte for byte as one thread does, every format and region', async () => {
     const oneThread = createPgPlacementLog(pg, projection, { workers: 0 });
     const hex = colorHexes(PALETTE_32);
     for (const format of ['csv', 'ndjson'] as const) {
@@ -472,7 +472,8 @@ describe('an export the client hangs up on', () => {
     );
     try {
       const port = uws.us_socket_local_port(listen as never);
-      const url = `http://127.0.0.1:${port}/api/v1/history/export?x=0&y=0&w=${BW}&h=${BH}`;
+      // gzip: formatted on worker threads, which must stop too.
+      const url = `http://127.0.0.1:${port}/api/v1/history/export?x=0&y=0&w=${BW}&h=${BH}&compress=gzip`;
       let received = 0;
       await new Promise<void>((resolve, reject) => {
         const request = httpGet(url, (response) => {

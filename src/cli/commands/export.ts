@@ -6,8 +6,9 @@
  *                 [--after-seq N] [--raw-user-ids] [--workers N] [-o FILE]
  *
  * User ids are salted hashes (EXPORT_USER_SALT) unless `--raw-user-ids`. Progress (by sequence) goes to
- * stderr. CSV and NDJSON are formatted by `--workers` threads (default EXPORT_WORKERS: min(2, cores); 0: on
- * the main thread), the same bytes either way (gzip: one member per run). Ctrl-C stops after the batch in hand and still closes the file properly (a complete gzip stream, a
+ * stderr. Gzip'd CSV and NDJSON are formatted and compressed by `--workers` threads (default EXPORT_WORKERS:
+ * min(2, cores); 0: on the main thread; plain text is faster on the main thread: src/app/history/export.ts),
+ * the same bytes either way (one gzip member per run). Ctrl-C stops after the batch in hand and still closes the file properly (a complete gzip stream, a
  * Parquet footer), then prints the `--after-seq` that resumes it; the exit status is then 130.
  */
 import { createWriteStream } from 'node:fs';
@@ -199,7 +200,10 @@ export function registerExport(program: Command): void {
     .option('--region <x,y,w,h>', 'only placements inside this region')
     .option('--after-seq <n>', 'resume: only placements after this sequence (printed by an interrupted export)')
     .option('--raw-user-ids', 'write user ids as stored instead of salted hashes (operators only)')
-    .option('--workers <n>', 'threads formatting CSV/NDJSON, 0-8 (default: EXPORT_WORKERS, min(2, cores))')
+    .option(
+      '--workers <n>',
+      'threads formatting and compressing gzip CSV/NDJSON, 0-8 (default: EXPORT_WORKERS, min(2, cores))',
+    )
     .option('-o, --output <file>', 'output file (default: stdout)')
     .action(cliAction('export', runExport));
 }
