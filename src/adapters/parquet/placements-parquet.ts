@@ -81,11 +81,32 @@ export function createParquetEncoder(options: { readonly rowGroupRows?: number }
         group.n = 0;
       };
       yield take();
+      // Each user's key made once: by interned index while the reader's generation holds, else by id.
+      let keyByIndex: string[] = [];
+      let generation = -1;
+      let keyById = new Map<string, string>();
+      const keyOf = (userId: string): string => {
+        let key = keyById.get(userId);
+        if (key === undefined) {
+          key = userKey(userId);
+          if (keyById.size >= 1_000_000) keyById = new Map();
+          keyById.set(userId, key);
+        }
+        return key;
+      };
       for await (const b of batches) {
+        const indexes = b.userIndex;
+        if (indexes && b.userGeneration !== generation) {
+          generation = b.userGeneration ?? 0;
+          keyByIndex = [];
+        }
         for (let i = 0; i < b.count; i++) {
           const j = group.n++;
           group.timestamp[j] = BigInt(b.placedAt[i] as number);
-          group.userId[j] = userKey(b.userId[i] as string);
+          if (indexes) {
+            const index = indexes[i] as number;
+            group.userId[j] = keyByIndex[index] ??= userKey(b.userId[i] as string);
+          } else group.userId[j] = keyOf(b.userId[i] as string);
           group.color[j] = colorHex[b.color[i] as number] as string;
           group.x[j] = b.x[i] as number;
           group.y[j] = b.y[i] as number;
