@@ -287,7 +287,11 @@ const ROW_SCRATCH_BYTES = 2 << 20;
 const SLOT_HEADER = 8;
 /** A hashed key's 88 characters with the header: every slot starts 8-aligned. */
 const FIRST_STRIDE = SLOT_HEADER + 88;
-/** Rows whose key slots are read ahead of writing them; see `RowWriter`. */
+/**
+ * Rows whose key slots are read ahead of writing them; see `RowWriter`. The CSV and NDJSON formatters each
+ * spell out the batch loop (begin, read ahead, flush, finish) around their row: a shared loop calling the row
+ * as a function measured ~10 % more CPU per row (bench export, per CPU-second, alternating runs).
+ */
 const PREFETCH_ROWS = 16;
 
 /**
