@@ -65,7 +65,11 @@ describe('bitmap projector across service restarts', () => {
       CANVAS_HEIGHT: String(spec.height),
       BITMAP_WIPE_CHECK_MS: '200',
     });
-    const shutdown = await startBitmapProjector(config, pino({ level: 'silent' }));
+    // The projector's warnings and errors, kept in memory and printed only if the test fails: a rare CI failure
+    // ("the projector to resume after the NATS restart") left nothing to read.
+    const logLines: string[] = [];
+    const projectorLog = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line.trimEnd()) });
+    const shutdown = await startBitmapProjector(config, projectorLog);
     const store = createRedisBitmapStore(redis, names, spec);
     const all = randomPixels(3000, spec.width, spec.height, 32, 77);
     const expectedAfter = (count: number) => replay(createCanvas(spec), spec.width, all.slice(0, count));
@@ -141,6 +145,9 @@ describe('bitmap projector across service restarts', () => {
           interval: 100,
         })
         .toBe(true);
+    } catch (error) {
+      process.stderr.write(`bitmap projector log (${logLines.length} lines):\n${logLines.slice(-200).join('\n')}\n`);
+      throw error;
     } finally {
       await shutdown();
     }
