@@ -16,6 +16,7 @@
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import type { ParquetEncoder } from '../../ports/export.ts';
 import type { PlacementBatch } from '../../domain/history/placement-batch.ts';
+import { memoByUserId } from '../../domain/history/export-format.ts';
 
 const SCHEMA: SchemaElement[] = [
   { name: 'root', num_children: 7 },
@@ -84,16 +85,7 @@ export function createParquetEncoder(options: { readonly rowGroupRows?: number }
       // Each user's key made once: by interned index while the reader's generation holds, else by id.
       let keyByIndex: string[] = [];
       let generation = -1;
-      let keyById = new Map<string, string>();
-      const keyOf = (userId: string): string => {
-        let key = keyById.get(userId);
-        if (key === undefined) {
-          key = userKey(userId);
-          if (keyById.size >= 1_000_000) keyById = new Map();
-          keyById.set(userId, key);
-        }
-        return key;
-      };
+      const keyOf = memoByUserId(userKey);
       for await (const b of batches) {
         const indexes = b.userIndex;
         if (indexes && b.userGeneration !== generation) {

@@ -279,6 +279,23 @@ export function ndjsonFormatter(
   };
 }
 
+/**
+ * `make` memoised per user id, for batches without interned indexes (PlacementBatch.userIndex): at most
+ * 1,000,000 ids, then the memo starts afresh (users place many times; the bound keeps memory flat).
+ */
+export function memoByUserId<T>(make: (userId: string) => T): (userId: string) => T {
+  let memo = new Map<string, T>();
+  return (userId) => {
+    let value = memo.get(userId);
+    if (value === undefined) {
+      value = make(userId);
+      if (memo.size >= 1_000_000) memo = new Map();
+      memo.set(userId, value);
+    }
+    return value;
+  };
+}
+
 /** Bytes of key slots a formatter keeps by default (~174,000 hashed keys). */
 const KEY_SLOT_BYTES = 16 << 20;
 /** Bytes of rows written between copies into a batch's output. */
@@ -322,7 +339,7 @@ class RowWriter {
   private stride = FIRST_STRIDE;
   private slots: number;
   private generation = -1;
-  private byId = new Map<string, Uint8Array>();
+  private readonly byId: (userId: string) => Uint8Array;
   private longest = 88;
   private output: Buffer = Buffer.alloc(0);
   private outputAt = 0;
@@ -331,6 +348,7 @@ class RowWriter {
 
   constructor(make: (userId: string) => Uint8Array, rowMax: number, slotBytes = KEY_SLOT_BYTES) {
     this.make = make;
+    this.byId = memoByUserId((userId) => this.keyOf(userId));
     // Room for at least one slot of the longest key a row can hold.
     const atLeast = Math.max(slotBytes, SLOT_HEADER + rowMax);
     this.slotBytes = atLeast - (atLeast % 8);
@@ -397,13 +415,7 @@ class RowWriter {
 
   /** Writes the key of `userId` at `at` (batches without interned indexes); returns the offset after it. */
   putKeyOf(at: number, userId: string): number {
-    let key = this.byId.get(userId);
-    if (key === undefined) {
-      key = this.keyOf(userId);
-      if (this.byId.size >= 1_000_000) this.byId = new Map();
-      this.byId.set(userId, key);
-    }
-    return put(this.buf, at, key);
+    return put(this.buf, at, this.byId(userId));
   }
 
   private keyOf(userId: string): Uint8Array {
