@@ -14,6 +14,7 @@ import {
   usernamePasswordAuthenticator,
   type Authenticator,
 } from '@nats-io/nats-core';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ServiceUnreachable } from '../../ports/errors.ts';
 import { ConfigError } from '../../ports/errors.ts';
@@ -108,4 +109,22 @@ export function isPermissionViolation(error: unknown): boolean {
  */
 export function connectionInbox(nc: NatsConnection): string {
   return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+}
+
+/**
+ * The connection's JetStream manager, made on first use and kept once made; a creation that failed is
+ * forgotten, so the next call tries again. Why not `jsm ??= jetstreamManager(nc)`: creating one asks the
+ * account's JetStream info, which fails while the cluster elects a meta leader; a cached rejected promise
+ * then failed every later call for good (the fault suite caught an edge whose tail stopped at the kill of the
+ * NATS leader and never resumed: its resize timeline made its first manager mid-election, issue 13).
+ */
+export function jetStreamManagerOf(nc: NatsConnection): () => Promise<JetStreamManager> {
+  let made: Promise<JetStreamManager> | undefined;
+  return () => {
+    made ??= jetstreamManager(nc).catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    });
+    return made;
+  };
 }

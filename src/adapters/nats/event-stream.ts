@@ -12,8 +12,9 @@
  * `readPixels`, the edges' live tail, reads the same consumer protocol without nats.js's consumer layer and
  * with no object per event (pixel-tail.ts): that per-event cost is most of an edge's CPU with few clients.
  */
-import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
+import { jetStreamManagerOf } from './connect.ts';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventStream, PixelBatch, StoredEvent } from '../../ports/event-log.ts';
@@ -77,15 +78,13 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
   const maxBatch = options.maxBatch ?? 4096;
   const pullMessages = options.pullMessages ?? 8192;
   const js = jetstream(nc);
-  let jsm: Promise<JetStreamManager> | undefined;
+  const manager = jetStreamManagerOf(nc);
 
   async function lastSeq(): Promise<number> {
-    jsm ??= jetstreamManager(nc);
     try {
-      const info = await (await jsm).streams.info(names.stream);
+      const info = await (await manager()).streams.info(names.stream);
       return info.state.last_seq;
     } catch (cause) {
-      jsm = undefined;
       if (cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.StreamNotFound) {
         throw new LogUnavailable(`stream ${names.stream} does not exist (run: rplace streams apply)`, { cause });
       }
@@ -212,6 +211,6 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
     });
   }
 
-  const timeline = createResizeTimeline(nc, names, check.bounds, lastSeq);
+  const timeline = createResizeTimeline(manager, names, check.bounds, lastSeq);
   return { lastSeq, read, readPixels, sizeAt: (seq) => timeline.sizeAt(seq) };
 }

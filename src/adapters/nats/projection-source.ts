@@ -28,7 +28,8 @@
  *
  * One process per projection: two processes sharing one durable would each receive part of the stream.
  */
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetStreamManagerOf } from './connect.ts';
 import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -81,18 +82,15 @@ export function createNatsProjectionSource(
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
   const log = logger.child({ adapter: 'projection-source', consumer: consumerName });
   const js = jetstream(nc);
-  let jsmPromise: Promise<JetStreamManager> | undefined;
+  const manager = jetStreamManagerOf(nc);
+  const streamLastSeq = async () => (await (await manager()).streams.info(names.stream)).state.last_seq;
   /** Errors thrown by the projection's handler, as opposed to the delivery's. */
   const handlerErrors = new WeakSet<object>();
-  const timeline = createResizeTimeline(nc, names, check.bounds, async () => {
-    jsmPromise ??= jetstreamManager(nc);
-    return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
-  });
+  const timeline = createResizeTimeline(manager, names, check.bounds, streamLastSeq);
 
   /** Makes sure the durable exists and will deliver `fromSeq` next; returns its info. */
   async function ensure(fromSeq: number, replace: boolean): Promise<ConsumerInfo> {
-    jsmPromise ??= jetstreamManager(nc);
-    const jsm = await jsmPromise;
+    const jsm = await manager();
     const wanted = projectionConsumerConfig(consumerName, names, fromSeq);
     let current: ConsumerInfo | undefined;
     if (replace) {
@@ -160,10 +158,7 @@ export function createNatsProjectionSource(
     const watchdog = startStallWatchdog({
       periodMs: STALL_CHECK_MS,
       progress: () => ({ next, busy: handling }),
-      streamLastSeq: async () => {
-        jsmPromise ??= jetstreamManager(nc);
-        return (await (await jsmPromise).streams.info(names.stream)).state.last_seq;
-      },
+      streamLastSeq,
       onStall: (progress, lastSeq) => {
         log.warn(
           { next: progress.next, lastSeq },

@@ -7,8 +7,7 @@
  * Resizes are rare (two in r/place 2022), so they are fetched one by one with `STREAM.MSG.GET next_by_subj`
  * (nats-server ≥ 2.9) from the first sequence not yet known, and cached: the log never changes below its end.
  */
-import { jetstreamManager, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import {
   checkStoredEvent,
   EventDecodeError,
@@ -26,7 +25,8 @@ export interface ResizeTimeline {
 }
 
 export function createResizeTimeline(
-  nc: NatsConnection,
+  /** The connection's manager (`jetStreamManagerOf`: a failed creation is asked again, never cached). */
+  manager: () => Promise<JetStreamManager>,
   names: Names,
   bounds: EventBounds,
   lastSeq: () => Promise<number>,
@@ -34,22 +34,18 @@ export function createResizeTimeline(
   const timeline = new SizeTimeline(bounds);
   /** Every resize with a sequence ≤ this is in `timeline`. */
   let knownThrough = 0;
-  let jsm: Promise<JetStreamManager> | undefined;
   let loading: Promise<void> | null = null;
 
   async function load(): Promise<void> {
     const through = await lastSeq();
-    jsm ??= jetstreamManager(nc);
-    const manager = await jsm;
     let from = knownThrough + 1;
     while (from <= through) {
       let msg: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
       try {
         // nats.js 3.4 types `getMessage` without `next_by_subj`, which the server's STREAM.MSG.GET takes (≥ 2.9).
         const query = { seq: from, next_by_subj: names.resizeSubject } as unknown as MsgRequest;
-        msg = await manager.streams.getMessage(names.stream, query);
+        msg = await (await manager()).streams.getMessage(names.stream, query);
       } catch (cause) {
-        jsm = undefined;
         throw new LogUnavailable(`cannot read the resizes of ${names.stream}: ${(cause as Error).message}`, {
           cause,
         });
