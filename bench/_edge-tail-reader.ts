@@ -3,6 +3,7 @@
  * MODE=ordered: a bare nats.js ordered consumer `consume()` from START_SEQ, touching only `msg.seq`;
  * MODE=ordered-callback: the same consumer delivering through `consume({ callback })` (no async iterator);
  * MODE=adapter: the edge's own reader (`createNatsEventStream(...).readPixels`) with nothing behind it;
+ * MODE=adapter-fast: the same reader on the socket-bytes fast path (`fastDelivery`, fast-delivery.ts);
  * MODE=pull: the JetStream pull protocol by hand over a core subscription (an ephemeral AckNone consumer,
  *   pull requests, the stream sequence read from the reply subject): what an ordered consumer costs without
  *   nats.js's JsMsg and iterator layers (no gap recovery: a measurement, not a reader to use);
@@ -24,10 +25,11 @@ let batches = 0;
 process.on('message', (message: { cmd: string }) => {
   if (message.cmd === 'count') process.send?.({ cmd: 'count', received, bytes, batches });
 });
-if (mode === 'adapter') {
+if (mode === 'adapter' || mode === 'adapter-fast') {
   const stream = createNatsEventStream(nc, names, {
     canvas: { width: 2000, height: 2000, colors: 32 },
     reader: 'bench',
+    fastDelivery: mode === 'adapter-fast',
   });
   process.send?.({ cmd: 'ready' });
   for await (const batch of stream.readPixels(Number(process.env.START_SEQ ?? 1))) {

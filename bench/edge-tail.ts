@@ -130,7 +130,7 @@ async function main() {
   }
   const readers: { mode: string; child: ChildProcess }[] = [];
   if (!values['no-baseline']) {
-    for (const mode of ['adapter', 'ordered', 'ordered-callback', 'pull', 'core']) {
+    for (const mode of ['adapter', 'adapter-fast', 'ordered', 'ordered-callback', 'pull', 'core']) {
       const child = fork(here('./_edge-tail-reader.ts'), [], {
         execArgv: ['--import', 'tsx'],
         env: { ...process.env, MODE: mode, CANVAS_ID: canvasId, START_SEQ: '1' },
