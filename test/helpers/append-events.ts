@@ -4,7 +4,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeEvent, EventKind, type PixelPlaced } from '../../proto/event-codec.ts';
+import { encodeEvent, EventKind, type CanvasResized, type PixelPlaced } from '../../proto/event-codec.ts';
 import { createJetStreamEventLog } from '../../src/adapters/nats/event-log.ts';
 import type { Names } from '../../src/domain/names.ts';
 
@@ -26,6 +26,20 @@ export function pixelEvent(p: TestPixel, i: number): PixelPlaced {
     userId: `u${i % 5000}`,
     requestId: `r${i}-${p.x}-${p.y}`,
     placedAt: PLACED_FROM + i,
+  };
+}
+
+/** An operator's resize to `width`×`height`, the old area at the origin. */
+export function growEvent(width: number, height: number, requestId: string): CanvasResized {
+  return {
+    kind: EventKind.CanvasResized,
+    width,
+    height,
+    originX: 0,
+    originY: 0,
+    userId: 'operator',
+    requestId,
+    placedAt: Date.now(),
   };
 }
 

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decodeEvent, encodeEvent, EventKind } from '../../proto/event-codec.ts';
 import { connectNats, jetStreamManagerOf } from '../../src/adapters/nats/connect.ts';
 import { createNatsEventStream } from '../../src/adapters/nats/event-stream.ts';
 import { createNatsResizeLog } from '../../src/adapters/nats/resize-log.ts';
@@ -23,6 +22,7 @@ import { createResizeTimeline } from '../../src/adapters/nats/resize-timeline.ts
 import { findExecutable, startLocalNats, type LocalService } from '../../src/adapters/services/local.ts';
 import { applyStreams } from '../../streams/apply.ts';
 import { portFree } from '../../deploy/local/topology.ts';
+import { growEvent } from '../helpers/append-events.ts';
 import { testNames } from '../helpers/isolation.ts';
 
 const names = testNames('jsmretry');
@@ -84,17 +84,8 @@ describe('a JetStream manager whose first creation failed', () => {
     withJetStream = await startLocalNats({ port, storeDir: join(dir, 'store'), logFile: join(dir, 'nats.log') });
     await reconnected;
     await applyStreams(conn, names);
-    const grown = encodeEvent({
-      kind: EventKind.CanvasResized,
-      width: canvas.width * 2,
-      height: canvas.height,
-      originX: 0,
-      originY: 0,
-      userId: 'operator',
-      requestId: 'grow',
-      placedAt: Date.now(),
-    });
-    const stored = await createNatsResizeLog(conn, names).appendResize(decodeEvent(grown), 'grow', 0);
+    const grown = growEvent(canvas.width * 2, canvas.height, 'grow');
+    const stored = await createNatsResizeLog(conn, names).appendResize(grown, 'grow', 0);
     streamLast = () => stream.lastSeq();
 
     for (const reader of [timeline, stream]) {

@@ -33,6 +33,7 @@ import {
   type NatsRole,
 } from '../../streams/permissions.ts';
 import { portFree } from '../../deploy/local/topology.ts';
+import { growEvent } from '../helpers/append-events.ts';
 import { testNames } from '../helpers/isolation.ts';
 import { ConfigError } from '../../src/ports/errors.ts';
 
@@ -219,17 +220,7 @@ describe('permissions per role', () => {
   });
 
   it('only the operator may resize the canvas; every role reads the size under its permissions (STREAM.MSG.GET)', async () => {
-    const resize = (id: string) =>
-      encodeEvent({
-        kind: EventKind.CanvasResized,
-        width: canvas.width * 2,
-        height: canvas.height,
-        originX: 0,
-        originY: 0,
-        userId: 'operator',
-        requestId: id,
-        placedAt: Date.now(),
-      });
+    const resize = (id: string) => encodeEvent(growEvent(canvas.width * 2, canvas.height, id));
     for (const nc of [edge, bitmap, history])
       await expect(jetstream(nc).publish(names.resizeSubject, resize('nope'))).rejects.toSatisfy(isPermissionViolation);
     const stored = await createNatsResizeLog(operator, names).appendResize(decodeEvent(resize('grow')), 'grow', 0);
