@@ -115,6 +115,12 @@ export interface Fault {
   readonly privatePostgres?: PrivateService;
   readonly say: (line: string) => void;
   readonly edgeUrls: readonly string[];
+  /**
+   * The last `lines` warnings and errors (pino level ≥ 40) of one role's log (`edge1`, `bitmap-projector`, …), each
+   * cut to 400 characters: printed when a projection did not converge, since CI's clone and its
+   * test-artifacts are gone by the time anyone reads the failure.
+   */
+  logWarnings(role: string, lines?: number): string[];
   stop(): Promise<void>;
 }
 
@@ -248,6 +254,28 @@ export async function startFault(options: FaultOptions): Promise<Fault> {
     ...(pgService ? { privatePostgres: pgService } : {}),
     say,
     edgeUrls: topology.edgeUrls.map((u) => u.replace('localhost', '127.0.0.1')),
+    logWarnings(role, lines = 30) {
+      let text: string;
+      try {
+        text = readFileSync(join(dataDir, 'logs', `${role}.log`), 'utf8');
+      } catch {
+        return [];
+      }
+      return text
+        .split('\n')
+        .filter((line) => /"level":(4|5|6)0/.test(line))
+        .slice(-lines)
+        .map((line) => {
+          let short = line;
+          try {
+            // The message first, then the fields; an error's message without its stack.
+            const { msg, time, err, level: _level, role: _role, instance: _instance, ...fields } = JSON.parse(line);
+            const error = err ? { err: `${err.type}: ${err.message}` } : {};
+            short = `${new Date(time).toISOString().slice(11, 23)} ${msg} ${JSON.stringify({ ...error, ...fields })}`;
+          } catch {}
+          return short.length > 400 ? `${short.slice(0, 400)}…` : short;
+        });
+    },
     async stop() {
       await topology.stop();
       // Keep the role and NATS logs for a post-mortem.
@@ -681,6 +709,19 @@ export async function verify(
     say(
       `${s.projection}: seq ${s.seq} of ${lastSeq}, equal to the replay: ${s.equal}, ${s.ms} ms after the load stopped${s.detail ? ` (${s.detail})` : ''}`,
     );
+  // The roles behind a projection that did not converge: their warnings, for the post-mortem.
+  const behind = new Set<string>();
+  for (const s of states.filter((st) => st.seq !== lastSeq || !st.equal)) {
+    if (s.projection === 'bitmap') behind.add('bitmap-projector');
+    else if (s.projection === 'history') behind.add('history');
+    else if (s.projection.startsWith('edge')) behind.add(s.projection);
+    else fault.edgeUrls.forEach((_, i) => behind.add(`edge${i + 1}`)); // observers: one per edge, in turn
+  }
+  for (const role of behind) {
+    const warnings = fault.logWarnings(role);
+    say(`${role}: last ${warnings.length} warnings and errors of its log${warnings.length ? ':' : ''}`);
+    for (const line of warnings) say(`  ${line}`);
+  }
   const report: Report = {
     ...base,
     convergedMs: Object.fromEntries(states.map((s) => [s.projection, s.seq === lastSeq && s.equal ? s.ms : null])),
