@@ -12,11 +12,11 @@
  * `readPixels`, the edges' live tail, reads the same consumer protocol without nats.js's consumer layer and
  * with no object per event (pixel-tail.ts): that per-event cost is most of an edge's CPU with few clients.
  */
-import { jetStreamManagerOf } from './connect.ts';
 import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { jetStreamManagerOf } from './connect.ts';
 import type { EventStream, PixelBatch, StoredEvent } from '../../ports/event-log.ts';
 import { LogUnavailable } from '../../ports/errors.ts';
 import type { Names } from '../../domain/names.ts';

@@ -29,10 +29,10 @@
  * One process per projection: two processes sharing one durable would each receive part of the stream.
  */
 import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { jetStreamManagerOf } from './connect.ts';
 import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { jetStreamManagerOf } from './connect.ts';
 import type { ProjectionSource, StoredEvent } from '../../ports/event-log.ts';
 import type { Names } from '../../domain/names.ts';
 import { projectionConsumerConfig } from '../../../streams/definitions.ts';
