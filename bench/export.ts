@@ -16,7 +16,8 @@
  * Each line prints events/s, its ratio to `raw` measured in the same run, and the bench process's CPU
  * seconds per wall second with the events per CPU-second (the export's own cost, whatever share of the
  * cores a loaded machine leaves it; Postgres's side is not in it). Figures taken while other work shares the machine are noisy: compare the ratios.
- * `--only a,b` runs only the lines whose label contains one of the words (the raw read always runs);
+ * `--only a,b` runs only the lines whose label contains one of the words (the raw read always runs); labels hold
+ *   commas, so `--only 'csv, hashed user ids|parse'` splits on `|` instead when there is one;
  * `--rounds R` repeats the lines R times, interleaved, and prints each line's median (for a noisy machine);
  * `--profile DIR` writes one .cpuprofile per line there (node:inspector; keep DIR outside the repository).
  */
@@ -54,7 +55,8 @@ function textArg(name: string): string | undefined {
 }
 
 const N = arg('events', 2_000_000);
-const only = textArg('only')?.split(',');
+const onlyArg = textArg('only');
+const only = onlyArg?.split(onlyArg.includes('|') ? '|' : ',');
 const profileDir = textArg('profile');
 const rounds = arg('rounds', 1);
 const WORKERS = arg('workers', 2);
