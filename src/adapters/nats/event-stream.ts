@@ -207,6 +207,7 @@ export function createNatsEventStream(nc: NatsConnection, names: Names, options:
       expiresMs: PULL_EXPIRES_MS,
       stallCheckMs: STALL_CHECK_MS,
       lastSeq,
+      manager,
       onReconnect,
     });
   }

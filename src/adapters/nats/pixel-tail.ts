@@ -29,12 +29,12 @@
  * delivered; a bounded read (`untilSeq`) keeps `boundedPulls` (2) of that share of the size open, the next
  * asked for as the reader takes a batch, so the server is not idle while a request travels.
  */
-import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { PixelBatch } from '../../ports/event-log.ts';
 import type { Names } from '../../domain/names.ts';
-import { connectionInbox } from './connect.ts';
+import { connectionInbox, jetStreamManagerOf } from './connect.ts';
 import { sleep } from '../../app/sleep.ts';
 import { startStallWatchdog } from './stall-watchdog.ts';
 import { deliverFast, type FastMessage } from './fast-delivery.ts';
@@ -65,6 +65,8 @@ export interface PixelTailOptions {
   readonly logger?: Pick<Logger, 'warn'>;
   /** The stream's last sequence (stall watchdog). */
   lastSeq(): Promise<number>;
+  /** The connection's JetStream manager (the event stream's `jetStreamManagerOf`); default: one of its own. */
+  readonly manager?: () => Promise<JetStreamManager>;
   /** Registers a callback for the connection's reconnects; returns its removal (`watchReconnects`). */
   onReconnect(listener: () => void): () => void;
 }
@@ -207,7 +209,7 @@ export async function* readPixelTail(
   const openPulls = bounded ? Math.max(1, Math.floor(options.boundedPulls)) : 1;
   const pullSize = Math.max(1, Math.floor(options.pullMessages / openPulls));
   const check = options.check;
-  let jsm: JetStreamManager | undefined;
+  const manager = options.manager ?? jetStreamManagerOf(nc);
   let fruitless = false;
   // Two column sets: the reader holds one while the callback fills the other.
   let filling = new PixelColumns();
@@ -232,7 +234,7 @@ export async function* readPixelTail(
     if (signal?.aborted) return;
     const stalled = stalledFor();
     if (stalled) throw stalled;
-    jsm ??= await jetstreamManager(nc);
+    const jsm = await manager();
     const name = `edge_${process.pid}_${++consumerSerial}_${Date.now().toString(36)}`;
     const inbox = connectionInbox(nc);
     const heartbeatMs = Math.max(1, Math.floor(options.expiresMs / 2));
