@@ -62,6 +62,19 @@ export interface Placement {
   readonly placedAt: number;
 }
 
+/** One of a user's placements, as their history shows it (where, not who). */
+export interface UserPlacement {
+  readonly seq: number;
+  readonly kind: number;
+  readonly x: number;
+  readonly y: number;
+  readonly color: number;
+  readonly placedAt: number;
+}
+
+/** A user's placements with `seq < beforeSeq`, newest first, at most `limit`; `StoreUnavailable` when down. */
+export type UserPlacements = (userId: string, beforeSeq: number, limit: number) => Promise<UserPlacement[]>;
+
 /**
  * The history projection's storage. Real failures (store down) reject with `StoreUnavailable`;
  * a position that is not what the writer expected rejects with `SequenceConflict`.

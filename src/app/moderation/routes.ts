@@ -26,12 +26,12 @@ import { json, jsonError, type HttpRequest, type HttpResponse, type HttpRoute } 
 import { LogUnavailable, StoreUnavailable } from '../../ports/errors.ts';
 import { ConsoleBusy, PreviewTooLarge, type ModeratorConsole, type Selection } from './console.ts';
 import type { ModeratorRoles } from '../../ports/moderation.ts';
+import { userIdOf } from '../auth/user-ref.ts';
 
 export const MAX_MOD_BODY_BYTES = 4_096;
 /** 1024 × 1024: a preview is two PNGs of the region, and a survey's pixel set is bounded by it too. */
 export const MAX_REGION_PIXELS = 1 << 20;
 const MAX_AUDIT = 200;
-const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
 const Time = z.number().int().min(0).max(8.64e15);
 const SelectionBody = z.strictObject({
@@ -112,11 +112,7 @@ export function createModRoutes(deps: ModRoutesDeps): HttpRoute[] {
       : null;
   }
 
-  async function resolveUser(user: string): Promise<string | null> {
-    const account = await deps.users.findByUsername(user);
-    if (account !== null) return account.userId;
-    return USER_ID.test(user) ? user : null;
-  }
+  const resolveUser = (user: string) => userIdOf(deps.users, user);
 
   async function selectionOf(body: z.infer<typeof SelectionBody>): Promise<Selection | HttpResponse> {
     if (body.region === undefined && body.user === undefined)

@@ -16,7 +16,7 @@ import { createPgHistoryStore } from '../../adapters/pg/history-store.ts';
 import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
-import { userPlacements } from '../../adapters/pg/user-history.ts';
+import { createPgUserPlacements } from '../../adapters/pg/user-history.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { planExport, timeBoundsOf } from '../../app/history/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from '../../app/history/heatmap.ts';
@@ -90,8 +90,7 @@ async function userHistory(user: string, opts: { limit: string; before?: string;
       .findByUsername(user)
       .catch(() => null);
     const userId = account?.userId ?? user;
-    const rows = await userPlacements(
-      pg,
+    const rows = await createPgUserPlacements(pg.pool, names.pgSchema)(
       userId,
       opts.before === undefined ? Number.MAX_SAFE_INTEGER : Number(opts.before),
       limit + 1,

@@ -46,6 +46,9 @@ import { sessionCookies } from '../../app/auth/sessions.ts';
 import { canvasSpecOf, type CommonConfig } from '../../config/common.ts';
 import type { Names } from '../../domain/names.ts';
 import { edgeModerationRoutes } from './moderation.ts';
+import { createPgModeratorRoles } from '../../adapters/pg/moderators.ts';
+import { createPgUserPlacements } from '../../adapters/pg/user-history.ts';
+import { userHistoryRoutes } from '../../app/history/user-route.ts';
 
 export interface EdgeAccountsDeps {
   readonly logger: Logger;
@@ -164,6 +167,13 @@ export async function startEdgeAccounts(
       cookies,
       origins,
       clock: deps.place.clock,
+    }),
+    ...userHistoryRoutes({
+      identity,
+      roles: createPgModeratorRoles(pool, names.pgSchema),
+      users,
+      placements: createPgUserPlacements(pool, names.pgSchema),
+      onError: (error, what) => log.error({ err: error }, `${what} failed`),
     }),
     ...(builtInPow
       ? proofOfWorkRoutes({
