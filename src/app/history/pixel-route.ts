@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { userLabel } from '../../../proto/user-label.ts';
 import { json, type HttpRequest, type HttpRoute } from '../http.ts';
 import type { HistoryStore } from '../../ports/history.ts';
-import { int, parse, storeFailure } from './route-query.ts';
+import { cursorParam, int, parse, storeFailure } from './route-query.ts';
 import type { Usernames } from './usernames.ts';
 
 export interface PixelRouteOptions {
@@ -25,11 +25,7 @@ export function pixelRoutes(options: PixelRouteOptions): HttpRoute[] {
     x: int(0, width - 1),
     y: int(0, height - 1),
     limit: int(1, 100).default(50),
-    cursor: z
-      .string()
-      .regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page')
-      .transform(Number)
-      .optional(),
+    cursor: cursorParam.optional(),
   });
   return [
     {

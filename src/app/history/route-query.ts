@@ -36,6 +36,11 @@ export const int = (min: number, max: number) =>
     .regex(/^-?\d{1,10}$/, 'must be an integer')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** A page cursor: the `nextCursor` (a sequence) of the page before, as a number. */
+export const cursorParam = z
+  .string()
+  .regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page')
+  .transform(Number);
 /** A time query parameter (`parseTime`), as ms since the epoch. */
 export const timeParam = z
   .string()

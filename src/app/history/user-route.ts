@@ -8,12 +8,24 @@
 import { z } from 'zod';
 import { ErrorCode } from '../../../proto/error-codes.ts';
 import type { UserStore } from '../../ports/auth.ts';
-import type { UserPlacements } from '../../ports/history.ts';
+import type { UserPlacement, UserPlacements } from '../../ports/history.ts';
 import type { IdentityProvider } from '../../ports/identity.ts';
 import type { ModeratorRoles } from '../../ports/moderation.ts';
 import { userIdOf } from '../auth/user-ref.ts';
 import { json, jsonError, type HttpRoute } from '../http.ts';
-import { int, parse, storeFailure } from './route-query.ts';
+import { cursorParam, int, parse, storeFailure } from './route-query.ts';
+
+/** One placement as the route and `rplace user-history --json` write it. */
+export function userPlacementJson(p: UserPlacement) {
+  return {
+    seq: p.seq,
+    x: p.x,
+    y: p.y,
+    color: p.color,
+    placedAt: new Date(p.placedAt).toISOString(),
+    kind: p.kind === 2 ? 'restored' : 'placed',
+  };
+}
 
 export interface UserHistoryRouteDeps {
   readonly identity: IdentityProvider;
@@ -26,11 +38,7 @@ export interface UserHistoryRouteDeps {
 const query = z.strictObject({
   user: z.string().min(1).max(64).optional(),
   limit: int(1, 100).default(50),
-  cursor: z
-    .string()
-    .regex(/^\d{1,16}$/, 'must be the nextCursor of a previous page')
-    .transform(Number)
-    .optional(),
+  cursor: cursorParam.optional(),
 });
 
 export function userHistoryRoutes(deps: UserHistoryRouteDeps): HttpRoute[] {
@@ -71,14 +79,7 @@ export function userHistoryRoutes(deps: UserHistoryRouteDeps): HttpRoute[] {
             {
               userId,
               username,
-              placements: page.map((p) => ({
-                seq: p.seq,
-                x: p.x,
-                y: p.y,
-                color: p.color,
-                placedAt: new Date(p.placedAt).toISOString(),
-                kind: p.kind === 2 ? 'restored' : 'placed',
-              })),
+              placements: page.map(userPlacementJson),
               nextCursor: rows.length > limit && last ? String(last.seq) : null,
             },
             noStore,

@@ -17,6 +17,7 @@ import { migrateToLatest } from '../../adapters/pg/migrate.ts';
 import { createPgPixelActivity } from '../../adapters/pg/pixel-activity.ts';
 import { createPgPlacementLog } from '../../adapters/pg/placement-export.ts';
 import { createPgUserPlacements } from '../../adapters/pg/user-history.ts';
+import { userPlacementJson } from '../../app/history/user-route.ts';
 import { createPgUserStore } from '../../adapters/pg/user-store.ts';
 import { planExport, timeBoundsOf } from '../../app/history/export.ts';
 import { HEAT_PALETTE, heatIndices, maxCount, VIRGIN_PALETTE, virginIndices } from '../../app/history/heatmap.ts';
@@ -101,14 +102,7 @@ async function userHistory(user: string, opts: { limit: string; before?: string;
       process.stdout.write(
         `${JSON.stringify({
           userId,
-          placements: page.map((p) => ({
-            seq: p.seq,
-            x: p.x,
-            y: p.y,
-            color: p.color,
-            placedAt: new Date(p.placedAt).toISOString(),
-            kind: p.kind === 2 ? 'restored' : 'placed',
-          })),
+          placements: page.map(userPlacementJson),
           nextBefore: next,
         })}\n`,
       );

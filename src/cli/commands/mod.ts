@@ -36,9 +36,8 @@ import { UsageError } from '../../exit-codes.ts';
 import { cliAction, cliLogger } from '../action.ts';
 import { openNats, openPg, openRedis, withLifecycle, type Lifecycle } from '../../roles/lifecycle.ts';
 import { confirm } from '../guard.ts';
+import { userIdOf as userIdNamed } from '../../app/auth/user-ref.ts';
 import { natsInboxPrefix } from '../../../streams/permissions.ts';
-
-const USER_ID = /^[ug]_[A-Za-z0-9_-]{1,62}$/;
 
 /** A time option (the human grammar of src/domain/time.ts `parseTime`); a usage error when it is none. */
 export function parseTime(value: string, now = Date.now()): number {
@@ -64,12 +63,10 @@ export function parseRegion(value: string): Region {
 
 /** A username if an account has it, else a well-formed user id as given (guests have no account). */
 async function userIdOf(pg: PgConnection, names: Names, user: string): Promise<string> {
-  const account = await createPgUserStore(pg.pool, names.pgSchema)
-    .findByUsername(user)
-    .catch(() => null);
-  if (account) return account.userId;
-  if (USER_ID.test(user)) return user;
-  throw new UsageError(`no such user: ${user}`);
+  const store = createPgUserStore(pg.pool, names.pgSchema);
+  const userId = await userIdNamed({ findByUsername: (name) => store.findByUsername(name).catch(() => null) }, user);
+  if (userId === null) throw new UsageError(`no such user: ${user}`);
+  return userId;
 }
 
 /** Postgres (fails fast with ServiceUnreachable, exit 3; the canvas's search_path), closed by `life`. */
