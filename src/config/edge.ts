@@ -52,6 +52,11 @@ export const edgeSchema = z.object({
   COOLDOWN_REPLICA_ACKS: int(0, 16).default(0),
   /** Longest a cooldown acquisition waits for COOLDOWN_REPLICA_ACKS (ms); past it the placement goes on, logged. */
   COOLDOWN_REPLICA_WAIT_MS: int(1, 1000).default(50),
+  /**
+   * While placements flow, how long one may wait for others to share its Redis call and JetStream write (ms;
+   * src/adapters/redis/cooldown-store.ts, "the linger"). 0: every loop turn goes alone.
+   */
+  PLACEMENT_LINGER_MS: int(0, 50).default(2),
   /** How long a placement waits for the log's ack before answering `unavailable`. */
   APPEND_TIMEOUT_MS: int(100, 60_000).default(2000),
   /** Messages a second per socket (sustained; bursts up to WS_MESSAGE_BURST); past it: `rate_limited`, then close 1008. */

@@ -84,10 +84,8 @@ afterAll(async () => {
 describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a failover', () => {
   it('a replica that cannot ack in time: the cooldown is granted on the primary and reported unacked', async () => {
     const unacked: [number, number][] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
-      replicas: 1,
-      timeoutMs: 100,
-      onUnacked: (n, a) => unacked.push([n, a]),
+    const store = createRedisCooldownStore(primaryRedis, names, {
+      replicaAcks: { replicas: 1, timeoutMs: 100, onUnacked: (n, a) => unacked.push([n, a]) },
     });
     freeze(true);
     try {
@@ -102,10 +100,8 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
 
   it('a replica that does not answer: acquisitions of later turns wait together, one WAIT in flight at a time', async () => {
     const unacked: number[] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
-      replicas: 1,
-      timeoutMs: 300,
-      onUnacked: (n) => unacked.push(n),
+    const store = createRedisCooldownStore(primaryRedis, names, {
+      replicaAcks: { replicas: 1, timeoutMs: 300, onUnacked: (n) => unacked.push(n) },
     });
     await primaryRedis.config('RESETSTAT');
     freeze(true);
@@ -160,10 +156,8 @@ describe('COOLDOWN_REPLICA_ACKS: a cooldown acknowledged by a replica survives a
 
   it('answers only once the replica holds it; the promoted replica then refuses the same user', async () => {
     const unacked: number[] = [];
-    const store = createRedisCooldownStore(primaryRedis, names, undefined, {
-      replicas: 1,
-      timeoutMs: 20_000,
-      onUnacked: (n) => unacked.push(n),
+    const store = createRedisCooldownStore(primaryRedis, names, {
+      replicaAcks: { replicas: 1, timeoutMs: 20_000, onUnacked: (n) => unacked.push(n) },
     });
     freeze(true);
     let answer: CooldownResult | undefined;

@@ -128,6 +128,23 @@ interface Queued {
   readonly reject?: (error: unknown) => void;
 }
 
+/**
+ * The linger. With one placement in flight per player, a loop turn rarely holds two acquisitions, so each
+ * placement paid a Redis call, a JetStream flush and a PubAck wake-up of its own on both sides: at a steady
+ * 3,333/s that cost 5× the CPU per placement of the saturated rate (BENCHMARKS.md, "placements"). While
+ * acquisitions keep coming (the previous one less than `lingerMs` ago) a batch waits up to `lingerMs` for
+ * more, or until it holds LINGER_BATCH; its placements then also reach JetStream in one write and are
+ * acknowledged together. A lone acquisition after a pause goes in the next turn, as before: quiet canvases
+ * pay no latency for it. Nor does a fast flow (above LINGER_MAX_RATE, a moving mean of the gaps): there loop
+ * turns carry several acquisitions anyway, and with 32 closed-loop players at ~7,500/s a 2 ms linger cost 8 %
+ * of the rate and more CPU per placement, not less (BENCHMARKS.md, "players", session 12).
+ */
+export const LINGER_BATCH = 16;
+/** Acquisitions a second above which the store does not linger (their turns batch by themselves). */
+export const LINGER_MAX_RATE = 5_000;
+/** Default linger (ms), as the edge config's PLACEMENT_LINGER_MS: what an acquisition may wait for company (0: never). */
+export const DEFAULT_LINGER_MS = 2;
+
 /** Longest a record waits for an acquisition to ride with before it goes alone (ms). */
 export const RECORD_RIDE_MS = 20;
 
@@ -140,6 +157,7 @@ export const RECORD_RIDE_MS = 20;
 function createBatcher(
   commands: CooldownCommands,
   onLost: (error: StoreUnavailable) => void,
+  lingerMs: number,
   acked?: { acks: ReplicaAcks; pipeline: () => AckedPipeline },
 ) {
   let queue: Queued[] = [];
@@ -182,8 +200,13 @@ function createBatcher(
   // one flush waits the next turns' acquisitions queue up and go together once it is done: at most one WAIT in
   // flight, however many turns (otherwise, with no replica, every turn would add WAIT_MS to the connection's queue).
   let inFlight = 0;
+  // The linger (see LINGER_BATCH): the previous acquisition's time, and the timer of a batch that waits for more.
+  let lastSendAt = Number.NEGATIVE_INFINITY;
+  let meanGapMs = 1000;
+  let lingering: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
     immediate = false;
+    lingering = undefined;
     if (inFlight > 0) return;
     const all = queue;
     queue = [];
@@ -193,9 +216,23 @@ function createBatcher(
     send(op: 'a' | 'g', keys: readonly string[], args: readonly (string | number)[]): Promise<Reply> {
       return new Promise((resolve, reject) => {
         queue.push({ op, keys, args, resolve, reject });
-        if (!immediate) {
+        const now = lingerMs > 0 ? performance.now() : 0;
+        const gap = now - lastSendAt;
+        lastSendAt = now;
+        meanGapMs += (Math.min(gap, 1000) - meanGapMs) * 0.05;
+        // Flowing, but not so fast that loop turns already carry several (see LINGER_MAX_RATE).
+        const flowing = gap < lingerMs && meanGapMs > 1000 / LINGER_MAX_RATE;
+        if (lingering !== undefined) {
+          // Enough to share one call: waiting longer saves little (the fixed cost is already split this many ways).
+          if (queue.length >= LINGER_BATCH) {
+            clearTimeout(lingering);
+            lingering = undefined;
+            flush();
+          }
+        } else if (!immediate) {
           immediate = true;
-          setImmediate(flush);
+          if (flowing) lingering = setTimeout(flush, lingerMs);
+          else setImmediate(flush);
         }
       });
     },
@@ -215,15 +252,20 @@ function createBatcher(
   };
 }
 
-/**
- * `onLostRecord` hears about a batch of outcome records Redis refused (the placements themselves are fine).
- */
+export interface CooldownStoreOptions {
+  /** Hears about a batch of outcome records Redis refused (the placements themselves are fine). */
+  readonly onLostRecord?: (error: StoreUnavailable) => void;
+  readonly replicaAcks?: ReplicaAcks | undefined;
+  /** How long an acquisition may wait for others to share its call while placements flow (DEFAULT_LINGER_MS). */
+  readonly lingerMs?: number;
+}
+
 export function createRedisCooldownStore(
   redis: Redis,
   names: Names,
-  onLostRecord: (error: StoreUnavailable) => void = () => undefined,
-  replicaAcks?: ReplicaAcks,
+  options: CooldownStoreOptions = {},
 ): CooldownStore & PlacementAdmission {
+  const { onLostRecord = () => undefined, replicaAcks, lingerMs = DEFAULT_LINGER_MS } = options;
   // defineCommand runs EVALSHA and falls back to EVAL once after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand('rplaceCooldownBatch', { lua: BATCH_LUA });
   redis.defineCommand('rplaceCooldownRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
@@ -250,6 +292,7 @@ export function createRedisCooldownStore(
   const batch = createBatcher(
     commands,
     onLostRecord,
+    lingerMs,
     replicaAcks && replicaAcks.replicas > 0
       ? { acks: replicaAcks, pipeline: () => redis.pipeline() as unknown as AckedPipeline }
       : undefined,

@@ -94,18 +94,22 @@ export function startEdge(config: EdgeConfig, logger: Logger, options: EdgeOptio
         ? await openRedis(life, config.REDIS_URL, `rplace-edge-cooldowns-${names.canvasId}`)
         : redis,
       names,
-      (error) =>
-        log.warn(
-          { err: error.message },
-          'placement outcomes not recorded; their retries fall back to the retry window',
-        ),
-      config.COOLDOWN_REPLICA_ACKS > 0
-        ? {
-            replicas: config.COOLDOWN_REPLICA_ACKS,
-            timeoutMs: config.COOLDOWN_REPLICA_WAIT_MS,
-            onUnacked: unackedWarner(log),
-          }
-        : undefined,
+      {
+        onLostRecord: (error) =>
+          log.warn(
+            { err: error.message },
+            'placement outcomes not recorded; their retries fall back to the retry window',
+          ),
+        replicaAcks:
+          config.COOLDOWN_REPLICA_ACKS > 0
+            ? {
+                replicas: config.COOLDOWN_REPLICA_ACKS,
+                timeoutMs: config.COOLDOWN_REPLICA_WAIT_MS,
+                onUnacked: unackedWarner(log),
+              }
+            : undefined,
+        lingerMs: config.PLACEMENT_LINGER_MS,
+      },
     );
     // Placements are checked against the size the edge's canvas is at (it follows each resize at its sequence).
     const liveSpec = {
