@@ -29,7 +29,7 @@ import { encodeEvent, EventKind, type PixelPlaced } from '../proto/event-codec.t
 import { connectNats } from '../src/adapters/nats/connect.ts';
 import { createJetStreamEventLog } from '../src/adapters/nats/event-log.ts';
 import { connectRedis } from '../src/adapters/redis/connect.ts';
-import { createRedisCooldownStore } from '../src/adapters/redis/cooldown-store.ts';
+import { createRedisCooldownStore, DEFAULT_LINGER_MS } from '../src/adapters/redis/cooldown-store.ts';
 import { createPlacePixel, type PlaceOutcome } from '../src/app/place-pixel.ts';
 import { systemClock } from '../src/adapters/system-clock.ts';
 import { PALETTE_32 } from '../src/domain/palette.ts';
@@ -47,6 +47,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '3333' },
     window: { type: 'string', default: '2000' },
     cooldown: { type: 'string', default: '10' },
+    /** The cooldown store's linger (ms; PLACEMENT_LINGER_MS): 0 sends every loop turn's acquisitions alone. */
+    linger: { type: 'string', default: String(DEFAULT_LINGER_MS) },
     /** Diagnosis only: leave the projector out to see what it costs the command path in this process. */
     'no-projector': { type: 'boolean', default: false },
   },
@@ -66,6 +68,11 @@ const RATE = positive('rate');
 const WINDOW = Math.floor(positive('window'));
 /** Short, so the one-key-per-user cooldowns of a long run expire instead of piling up in the shared Redis. */
 const COOLDOWN_SECONDS = Math.floor(positive('cooldown'));
+const LINGER_MS = Number(args.linger);
+if (!(LINGER_MS >= 0 && LINGER_MS <= 50)) {
+  process.stderr.write(`--linger must be 0..50 ms, got ${JSON.stringify(args.linger)}\n`);
+  process.exit(2);
+}
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -145,7 +152,7 @@ try {
   const place = createPlacePixel({
     spec,
     cooldownSeconds: COOLDOWN_SECONDS,
-    cooldowns: createRedisCooldownStore(redis, names),
+    cooldowns: createRedisCooldownStore(redis, names, { lingerMs: LINGER_MS }),
     log,
     clock: systemClock,
   });
@@ -247,7 +254,7 @@ try {
   };
 
   say(
-    `${new Date().toISOString()} placements benchmark: canvas ${canvasId}, ${withProjector ? 'projector in-process' : 'NO projector'}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, load average ${loadavg()
+    `${new Date().toISOString()} placements benchmark: canvas ${canvasId}, ${withProjector ? 'projector in-process' : 'NO projector'}, window ${WINDOW}, cooldown ${COOLDOWN_SECONDS} s, linger ${LINGER_MS} ms, load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
