@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N]`
+ *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -13,20 +13,25 @@
  * The server runs as a child pinned to core 0 (`taskset -c 0`): `dev` is every role in one process, as
  * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
  * generator) pins itself to core 1. The shared NATS, Redis and Postgres are NOT re-pinned (not ours):
- * their CPU is read from /proc by pid, so their per-placement figures include whatever else uses them.
+ * their CPU is read from /proc by pid, so their per-placement figures include whatever else uses them;
+ * `--own-services` runs a nats-server and a redis-server of the run's own on core 1 instead (Postgres stays
+ * the shared one).
  * Prints accepted/s, place RTT and delivery percentiles, early closes of fresh viewer sockets, and CPU µs
  * per placement per process, with the issue's floors as the same-line reference.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { VIEW_TILE_SIZE } from '../proto/tile-frames.ts';
+import { startLocalNats, startLocalRedis } from '../src/adapters/services/local.ts';
 import { namesFor } from '../src/domain/names.ts';
-import { cleanupCanvas } from '../test/helpers/isolation.ts';
+import { cleanupCanvas, dropSchema } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
 import { Samples } from './_samples.ts';
 
@@ -46,6 +51,11 @@ const { values: args } = parseArgs({
     'count-async': { type: 'boolean', default: false },
     /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
     fresh: { type: 'string', default: '0' },
+    /**
+     * A nats-server (JetStream) and a redis-server of the run's own, pinned to core 1 beside the load generator, as
+     * the issue's load shape has them: the shared ones are not ours to re-pin, and their CPU includes others' work.
+     */
+    'own-services': { type: 'boolean', default: false },
   },
 });
 const count = (
@@ -203,13 +213,47 @@ function asyncCounts(placements: number): string {
 // Our own process only: the load generator on core 1 (the server child gets core 0 below).
 execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 
+const own = args['own-services'] ? await startOwnServices(PORT + 1) : null;
+const NATS_URL = own?.nats.url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = own?.redis.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** `--own-services`: JetStream and Redis in a temporary directory, on ports after the server's, on core 1. */
+async function startOwnServices(firstPort: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'rplace-players-'));
+  const onCore1 = ['taskset', '-c', '1'];
+  const nats = await startLocalNats({
+    port: firstPort,
+    storeDir: join(dir, 'nats'),
+    logFile: join(dir, 'nats.log'),
+    prefix: onCore1,
+  });
+  const redis = await startLocalRedis({
+    port: firstPort + 1,
+    dir: join(dir, 'redis'),
+    logFile: join(dir, 'redis.log'),
+    prefix: onCore1,
+  }).catch(async (error: unknown) => {
+    await nats.stop();
+    throw error;
+  });
+  say(`own services on core 1: ${nats.url}, ${redis.url} (${dir})`);
+  return {
+    nats,
+    redis,
+    stop: async () => {
+      await Promise.all([nats.stop(), redis.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const canvasId = `hperf_${randomBytes(4).toString('hex')}`;
 const names = namesFor(canvasId);
 const url = `http://127.0.0.1:${PORT}`;
 
 /** The stream's consumers, by kind: how many deliver each event (issue 13: one per role and process). */
 async function streamConsumers(): Promise<string> {
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+  const nc = await connect({ servers: NATS_URL });
   try {
     const jsm = await jetstreamManager(nc);
     const found: string[] = [];
@@ -251,8 +295,8 @@ const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], {
     WS_MAX_CONNECTIONS_PER_IP: '100000',
     PLACE_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
     PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
-    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    NATS_URL,
+    REDIS_URL,
     DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   },
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -266,7 +310,11 @@ const stop = async () => {
   if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
-  await cleanupCanvas(names).catch((e: unknown) => say(`cleanup failed: ${(e as Error).message}`));
+  // Own services go with their directory; on the shared ones the canvas's stream and keys are removed.
+  await (own ? dropSchema(names) : cleanupCanvas(names)).catch((e: unknown) =>
+    say(`cleanup failed: ${(e as Error).message}`),
+  );
+  await own?.stop();
 };
 
 try {
@@ -438,8 +486,8 @@ try {
   await sleep(WARMUP_MS);
   while (performance.now() - lastGrowth < SETTLED_MS && performance.now() - warmupStart < WARMUP_MAX_MS)
     await sleep(250);
-  const nats = serverPids('nats-server', portOf(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', 4222));
-  const redisServer = serverPids('redis-server', portOf(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 6379));
+  const nats = serverPids('nats-server', portOf(NATS_URL, 4222));
+  const redisServer = serverPids('redis-server', portOf(REDIS_URL, 6379));
   for (const [comm, found] of [
     ['nats-server', nats],
     ['redis-server', redisServer],

@@ -163,6 +163,8 @@ export interface LocalRedisOptions {
   readonly logFile: string;
   /** Keep an RDB snapshot in `dir` across restarts (dev); tests turn it off. */
   readonly persist?: boolean;
+  /** Command prefix the server runs under, e.g. `['taskset', '-c', '1']` (it execs: the pid stays the server's). */
+  readonly prefix?: readonly string[];
 }
 
 export async function startLocalRedis(options: LocalRedisOptions): Promise<LocalService> {
@@ -183,7 +185,15 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
     '--daemonize',
     'no',
   ];
-  return spawnService('redis', `redis://127.0.0.1:${options.port}`, binary, args, options.logFile, 10_000);
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), binary];
+  return spawnService(
+    'redis',
+    `redis://127.0.0.1:${options.port}`,
+    command!,
+    [...prefixArgs, ...args],
+    options.logFile,
+    10_000,
+  );
 }
 
 /** Where initdb and pg_ctl live: PATH first, else Debian's /usr/lib/postgresql/<newest>/bin. */
