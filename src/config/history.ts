@@ -16,6 +16,12 @@ export const historySchema = z.object({
   /** Largest batch written to Postgres in one transaction (events). */
   HISTORY_MAX_BATCH: int(1, 50_000).default(5_000),
   /**
+   * Least time between two batch commits (ms): events arriving meanwhile join the next one. At a steady rate a
+   * commit otherwise holds the few events that came while the last one ran, and Postgres pays per transaction.
+   * History (and what reads it) trails the stream by up to this much more; 0: commit as soon as events come.
+   */
+  HISTORY_COMMIT_INTERVAL_MS: int(0, 5_000).default(100),
+  /**
    * '1': the projector's batch transactions commit with `synchronous_commit = off` (src/adapters/pg/history-
    * writes.ts): a Postgres crash may lose the last few hundred ms of batches, which the projector then replays
    * from the stream (the source of truth); never part of a batch.
@@ -60,12 +66,16 @@ export function historyWriteSettings(config: HistoryConfig): { readonly asyncCom
 export function historyProjectorSettings(
   config: HistoryConfig,
   names: Names,
-): Pick<HistoryProjectorOptions, 'width' | 'height' | 'projection' | 'snapshotIntervalMs' | 'snapshotMaxEvents'> {
+): Pick<
+  HistoryProjectorOptions,
+  'width' | 'height' | 'projection' | 'snapshotIntervalMs' | 'snapshotMaxEvents' | 'minCommitIntervalMs'
+> {
   return {
     width: config.CANVAS_WIDTH,
     height: config.CANVAS_HEIGHT,
     projection: names.consumers.history,
     snapshotIntervalMs: config.SNAPSHOT_INTERVAL_MS,
     snapshotMaxEvents: config.SNAPSHOT_MAX_EVENTS,
+    minCommitIntervalMs: config.HISTORY_COMMIT_INTERVAL_MS,
   };
 }
