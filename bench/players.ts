@@ -14,14 +14,13 @@
  * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
  * generator) pins itself to core 1. The shared NATS, Redis and Postgres are NOT re-pinned (not ours):
  * their CPU is read from /proc by pid, so their per-placement figures include whatever else uses them;
- * `--own-services` runs a nats-server and a redis-server of the run's own on core 1 instead (Postgres stays
- * the shared one).
+ * `--own-services` runs a nats-server, a redis-server and a Postgres of the run's own on core 1 instead.
  * Prints accepted/s, place RTT and delivery percentiles, early closes of fresh viewer sockets, and CPU µs
  * per placement per process, with the issue's floors as the same-line reference.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,9 +28,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { VIEW_TILE_SIZE } from '../proto/tile-frames.ts';
-import { startLocalNats, startLocalRedis } from '../src/adapters/services/local.ts';
+import { startLocalNats, startLocalPostgres, startLocalRedis } from '../src/adapters/services/local.ts';
 import { namesFor } from '../src/domain/names.ts';
-import { cleanupCanvas, dropSchema } from '../test/helpers/isolation.ts';
+import { cleanupCanvas } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
 import { Samples } from './_samples.ts';
 
@@ -216,8 +215,9 @@ execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore
 const own = args['own-services'] ? await startOwnServices(PORT + 1) : null;
 const NATS_URL = own?.nats.url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS_URL = own?.redis.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DATABASE_URL = own?.postgres.url ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** `--own-services`: JetStream and Redis in a temporary directory, on ports after the server's, on core 1. */
+/** `--own-services`: JetStream, Redis and Postgres in a temporary directory, on ports after the server's, on core 1. */
 async function startOwnServices(firstPort: number) {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-players-'));
   const onCore1 = ['taskset', '-c', '1'];
@@ -236,12 +236,24 @@ async function startOwnServices(firstPort: number) {
     await nats.stop();
     throw error;
   });
-  say(`own services on core 1: ${nats.url}, ${redis.url} (${dir})`);
+  // initdb and the server run as the `postgres` user when we are root: it must reach its data directory.
+  chmodSync(dir, 0o755);
+  const postgres = await startLocalPostgres({
+    port: firstPort + 2,
+    dataDir: join(dir, 'postgres'),
+    database: 'test',
+    prefix: onCore1,
+  }).catch(async (error: unknown) => {
+    await Promise.all([nats.stop(), redis.stop()]);
+    throw error;
+  });
+  say(`own services on core 1: ${nats.url}, ${redis.url}, ${postgres.url} (${dir})`);
   return {
     nats,
     redis,
+    postgres,
     stop: async () => {
-      await Promise.all([nats.stop(), redis.stop()]);
+      await Promise.all([nats.stop(), redis.stop(), postgres.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -297,7 +309,7 @@ const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], {
     PLACE_ATTEMPTS_PER_USER_PER_10_MINUTES: '1000000',
     NATS_URL,
     REDIS_URL,
-    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    DATABASE_URL,
   },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
@@ -310,11 +322,9 @@ const stop = async () => {
   if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
-  // Own services go with their directory; on the shared ones the canvas's stream and keys are removed.
-  await (own ? dropSchema(names) : cleanupCanvas(names)).catch((e: unknown) =>
-    say(`cleanup failed: ${(e as Error).message}`),
-  );
-  await own?.stop();
+  // Own services go with their directory; on the shared ones the canvas's stream, keys and schema are removed.
+  if (own) await own.stop();
+  else await cleanupCanvas(names).catch((e: unknown) => say(`cleanup failed: ${(e as Error).message}`));
 };
 
 try {

@@ -225,6 +225,8 @@ export interface LocalPostgresOptions {
   readonly dataDir: string;
   /** Created if missing, owned by the `postgres` superuser, trust auth on loopback. */
   readonly database: string;
+  /** Command prefix pg_ctl starts the server under, e.g. `['taskset', '-c', '1']` (its processes inherit it). */
+  readonly prefix?: readonly string[];
 }
 
 /**
@@ -243,8 +245,13 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       'initdb refuses to run as root and there is no `postgres` user to run it as: install `postgresql` (it creates that user), or run npm start as a normal user',
     );
   }
-  const run = (command: string, args: readonly string[]) => {
-    const result = spawnSync(join(bin, command), args, { encoding: 'utf8', timeout: 60_000, ...(asUser ?? {}) });
+  const run = (command: string, args: readonly string[], prefix: readonly string[] = []) => {
+    const [executable, ...prefixArgs] = [...prefix, join(bin, command)];
+    const result = spawnSync(executable!, [...prefixArgs, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      ...(asUser ?? {}),
+    });
     if (result.error || result.status !== 0) {
       const output = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-6).join('\n');
       throw new ServiceStartFailed(
@@ -258,18 +265,22 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
   }
   // Socket in the data dir: never collides with a system cluster's /var/run/postgresql.
-  run('pg_ctl', [
-    '-D',
-    dataDir,
-    '-l',
-    logFile,
-    '-w',
-    '-t',
-    '60',
-    '-o',
-    `-p ${options.port} -k ${dataDir} -c listen_addresses=127.0.0.1`,
-    'start',
-  ]);
+  run(
+    'pg_ctl',
+    [
+      '-D',
+      dataDir,
+      '-l',
+      logFile,
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-p ${options.port} -k ${dataDir} -c listen_addresses=127.0.0.1`,
+      'start',
+    ],
+    options.prefix,
+  );
   const url = `postgres://postgres@127.0.0.1:${options.port}/${options.database}`;
   const stop = async () => {
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
