@@ -92,8 +92,13 @@ function dense(sparse: [number, number][]): number[] {
 
 /** Compiles the C harness when the binary is missing or older than its source; returns its path. */
 export function buildEpollClient(): string {
-  const source = here('./_fanout-epoll.c');
-  const binary = here('./.build/fanout-epoll');
+  return buildC('./_fanout-epoll.c', 'fanout-epoll');
+}
+
+/** Compiles a C harness of bench/ (`source`, relative to it) into bench/.build/`name` when stale; returns its path. */
+export function buildC(sourceFile: string, name: string): string {
+  const source = here(sourceFile);
+  const binary = here(`./.build/${name}`);
   if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(here('./.build'), { recursive: true });
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]`
+ *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]
+ *   [--harness c|node]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
@@ -32,6 +33,7 @@ import { startLocalNats, startLocalPostgres, startLocalRedis } from '../src/adap
 import { namesFor } from '../src/domain/names.ts';
 import { cleanupCanvas } from '../test/helpers/isolation.ts';
 import { startHarnesses, type Harness } from './_fanout-harness.ts';
+import { startCPlacers } from './_players-placers.ts';
 import { Samples } from './_samples.ts';
 
 const { values: args } = parseArgs({
@@ -55,6 +57,11 @@ const { values: args } = parseArgs({
      * the issue's load shape has them: the shared ones are not ours to re-pin, and their CPU includes others' work.
      */
     'own-services': { type: 'boolean', default: false },
+    /**
+     * The placers: `c` (bench/_players-epoll.c, a few µs a placement) or `node` (`ws` sockets in this process,
+     * ~50 µs a placement: on core 1 beside the services it, not the server, set the rate).
+     */
+    harness: { type: 'string', default: 'c' },
   },
 });
 const count = (
@@ -68,6 +75,10 @@ const count = (
   }
   return n;
 };
+if (args.harness !== 'c' && args.harness !== 'node') {
+  process.stderr.write(`--harness must be c or node, got ${JSON.stringify(args.harness)}\n`);
+  process.exit(2);
+}
 if (args.server !== 'dev' && args.server !== 'edge') {
   process.stderr.write(`--server must be dev or edge, got ${JSON.stringify(args.server)}\n`);
   process.exit(2);
@@ -351,6 +362,14 @@ try {
   /** sentAt by sequence, for delivery timing (index seq - 1; grown as needed). */
   let sentAt = new Float64Array(1 << 20);
   let measuring = false;
+  const recordSent = (seq: number, at: number) => {
+    while (seq > sentAt.length) {
+      const bigger = new Float64Array(sentAt.length * 2);
+      bigger.set(sentAt);
+      sentAt = bigger;
+    }
+    sentAt[seq - 1] = at;
+  };
   let accepted = 0;
   let refused = 0;
   let waited = 0;
@@ -392,7 +411,22 @@ try {
   const placerUrl = `${wsUrl}&view=${PLACER_VIEW}`;
   let identities = 0;
   let lastGrowth = performance.now();
-  const placers = Array.from({ length: PLACERS }, (_, p) => {
+  const cPlacers =
+    args.harness === 'c'
+      ? await startCPlacers(
+          {
+            port: PORT,
+            placers: PLACERS,
+            identities: IDENTITIES,
+            maxIdentities: MAX_IDENTITIES,
+            size: SIZE,
+            tile: VIEW_TILE_SIZE,
+            view: PLACER_VIEW,
+          },
+          recordSent,
+        )
+      : null;
+  const placers = Array.from({ length: cPlacers ? 0 : PLACERS }, (_, p) => {
     const guests: Guest[] = [];
     let inFlight: { requestId: string; at: number; guest: Guest } | null = null;
     let n = 0;
@@ -465,13 +499,7 @@ try {
         if (m.type === 'success') {
           if (measuring) accepted++;
           guest.readyAt = m.nextPlacement!;
-          const seq = m.seq!;
-          while (seq > sentAt.length) {
-            const bigger = new Float64Array(sentAt.length * 2);
-            bigger.set(sentAt);
-            sentAt = bigger;
-          }
-          sentAt[seq - 1] = performance.timeOrigin + inFlight.at;
+          recordSent(m.seq!, performance.timeOrigin + inFlight.at);
         } else {
           if (measuring) refused++;
           guest.readyAt = Date.now() + (m.remainingSeconds ?? 1) * 1000;
@@ -494,8 +522,10 @@ try {
 
   const warmupStart = performance.now();
   await sleep(WARMUP_MS);
-  while (performance.now() - lastGrowth < SETTLED_MS && performance.now() - warmupStart < WARMUP_MAX_MS)
-    await sleep(250);
+  const settled = async () =>
+    cPlacers ? (await cPlacers.status()).sinceGrowthMs >= SETTLED_MS : performance.now() - lastGrowth >= SETTLED_MS;
+  while (!(await settled()) && performance.now() - warmupStart < WARMUP_MAX_MS) await sleep(250);
+  if (cPlacers) identities = (await cPlacers.status()).identities;
   const nats = serverPids('nats-server', portOf(NATS_URL, 4222));
   const redisServer = serverPids('redis-server', portOf(REDIS_URL, 6379));
   for (const [comm, found] of [
@@ -505,12 +535,13 @@ try {
     if (!found.matched) say(`no ${comm} found by its port: counting every ${comm} (${found.pids.length})`);
   const consumers = await streamConsumers();
   say(`stream ${names.stream}: ${consumers}`);
-  const procs = {
+  const procs: Record<string, number[]> = {
     edge: [serverPid],
     'nats-server': nats.pids,
     'redis-server': redisServer.pids,
     postgres: pidsNamed('postgres'),
     'load generator': [process.pid],
+    ...(cPlacers ? { 'C placers': [cPlacers.pid] } : {}),
   };
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const callsBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, syscallsOf(pids)]));
@@ -521,6 +552,7 @@ try {
   const started = performance.now();
   const identitiesAtStart = identities;
   measuring = true;
+  await cPlacers?.measure();
   say(
     `measuring after ${fmt((started - warmupStart) / 1000, 1)} s of warm-up: ${fmt(identities)} guest sockets (${fmt(identities / PLACERS, 1)} a placer); load ${load()}`,
   );
@@ -541,6 +573,11 @@ try {
   }
   await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - started)));
   measuring = false;
+  const placed = await cPlacers?.report();
+  if (placed) {
+    ({ accepted, refused, waited } = placed);
+    identities = placed.identities;
+  }
   const wallUs = (performance.now() - started) * 1000;
   const cpuAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const callsAfter = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, syscallsOf(pids)]));
@@ -554,6 +591,7 @@ try {
   }
   closing = true;
   for (const guests of placers) for (const g of guests) g.ws.close();
+  await cPlacers?.close();
 
   for (const frames of timingFrames) {
     for (const f of frames)
@@ -576,7 +614,8 @@ try {
   say(
     `accepted/s ${fmt(rate)} (${fmt(accepted)} in ${fmt(wallUs / 1e6, 1)} s; refused ${refused}, placers waited for a guest ${waited} times, ${fmt(identities)} guest sockets at the end, ${fmt(identities - identitiesAtStart)} of them opened while measuring)`,
   );
-  say(`place RTT ms p50 ${fmt(rtt.percentile(50), 1)} p99 ${fmt(rtt.percentile(99), 1)}`);
+  const [rttP50, rttP99] = placed ? [placed.rttP50Ms, placed.rttP99Ms] : [rtt.percentile(50), rtt.percentile(99)];
+  say(`place RTT ms p50 ${fmt(rttP50, 1)} p99 ${fmt(rttP99, 1)} (${placed ? 'C placers' : 'Node placers'})`);
   if (TIMING > 0)
     say(
       `delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`,
@@ -584,8 +623,8 @@ try {
   let totalUs = 0;
   for (const k of Object.keys(procs)) {
     const used = cpuUsed(cpuBefore[k]!, cpuAfter[k]!);
-    if (k !== 'load generator') totalUs += used;
-    const pids = procs[k as keyof typeof procs];
+    if (k !== 'load generator' && k !== 'C placers') totalUs += used;
+    const pids = procs[k]!;
     const calls = cpuUsed(callsBefore[k]!, callsAfter[k]!);
     // Where its threads were seen running (sampled every 50 ms): share on core 1.
     let on1 = 0;
