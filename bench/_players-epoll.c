@@ -7,7 +7,7 @@
  * Built by bench/players.ts with the machine's gcc into bench/.build/ (gitignored); no dependencies.
  *
  *   players-epoll PORT PLACERS IDENTITIES MAX_IDENTITIES SIZE TILE VIEW
- *     IDENTITIES guests a placer opens first; it opens a quarter more (≥ 8) whenever under a fifth of its open
+ *     IDENTITIES guests a placer opens first; it opens a quarter more (≥ 8) whenever under a tenth of its open
  *     guests may place (MAX_IDENTITIES in all). Pixels land at (p·7919 + n·104729) mod SIZE², never inside the
  *     TILE×TILE tile at the origin, where every guest's view VIEW (`x,y,w,h`, viewport mode) lies.
  *
@@ -146,7 +146,7 @@ static void next(int p) {
     if (best < 0 || g->readyAt < conns[best].readyAt) best = pl->guests[i];
   }
   if (best < 0) return; /* a welcome wakes it */
-  if (pl->opening == 0 && ready * 5 < open) grow(p, open / 4 > 8 ? open / 4 : 8);
+  if (pl->opening == 0 && ready * 10 < open) grow(p, open / 4 > 8 ? open / 4 : 8);
   conn_t *g = &conns[best];
   if (g->readyAt > now) {
     if (pl->wakeAt == 0 && measuring) waited++;

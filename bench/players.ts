@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 320] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]
+ *   [--identities 400] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]
  *   [--harness c|node]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
@@ -43,9 +43,10 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '0' },
     timing: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '15' },
-    // 320: at 7,000/s a placer uses ~220 guests a second (1 s cooldown); with 160 it kept opening guests during
-    // the measured window, and every new socket's tile snapshot (64 KiB) cost the server ~18 % of its CPU.
-    identities: { type: 'string', default: '320' },
+    // 400: with the 1 s cooldown a placer needs a little more guests than its rate (it grows under a tenth ready):
+    // at 10,000/s that is ~350 each. Growing while measuring costs the server an upgrade and a tile snapshot
+    // (64 KiB) per new socket: with 160 it took ~18 % of the server's CPU at 7,000/s.
+    identities: { type: 'string', default: '400' },
     'max-identities': { type: 'string', default: '16000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
@@ -291,6 +292,33 @@ async function streamConsumers(): Promise<string> {
     await nc.close();
   }
 }
+/** The server's `rplace_append_latency_seconds{result="ok"}` buckets (le → count), or null without /metrics. */
+async function appendBuckets(): Promise<Map<number, number> | null> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const out = new Map<number, number>();
+    for (const m of text.matchAll(/^rplace_append_latency_seconds_bucket\{([^}]*)\} (\d+)$/gm)) {
+      const labels = m[1]!;
+      const le = /(?:^|,)le="([^"]+)"/.exec(labels)?.[1];
+      if (le === undefined || !/(?:^|,)result="ok"/.test(labels)) continue;
+      out.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), Number(m[2]));
+    }
+    return out.size > 0 ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The bucket bound (ms) under which `p` % of the appends between `before` and `after` acked. */
+function bucketPercentile(before: Map<number, number>, after: Map<number, number>, p: number): string {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const le of bounds)
+    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= (p / 100) * total)
+      return le === Number.POSITIVE_INFINITY ? '> max' : `≤ ${fmt(le * 1000, 1)}`;
+  return '–';
+}
+
 const entry = args.server === 'dev' ? 'bench/_players-server.ts' : 'src/roles/edge/main.ts';
 const nodeArgs = [
   '--import',
@@ -448,8 +476,8 @@ try {
           if (!best || g.readyAt < best.readyAt) best = g;
         }
       if (!best) return;
-      // Running low (under a fifth ready): open more before the placer has to wait.
-      if (opening === 0 && ready * 5 < guests.length) grow(Math.max(8, guests.length >> 2));
+      // Running low (under a tenth ready): open more before the placer has to wait.
+      if (opening === 0 && ready * 10 < guests.length) grow(Math.max(8, guests.length >> 2));
       if (best.readyAt > now) {
         if (timer) return;
         if (measuring) waited++;
@@ -543,6 +571,7 @@ try {
     'load generator': [process.pid],
     ...(cPlacers ? { 'C placers': [cPlacers.pid] } : {}),
   };
+  const appendBefore = await appendBuckets();
   const cpuBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, cpuOf(pids)]));
   const callsBefore = Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, syscallsOf(pids)]));
   const coresBefore = coreTimes();
@@ -574,6 +603,7 @@ try {
   await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - started)));
   measuring = false;
   const placed = await cPlacers?.report();
+  const appendAfter = await appendBuckets();
   if (placed) {
     ({ accepted, refused, waited } = placed);
     identities = placed.identities;
@@ -616,6 +646,11 @@ try {
   );
   const [rttP50, rttP99] = placed ? [placed.rttP50Ms, placed.rttP99Ms] : [rtt.percentile(50), rtt.percentile(99)];
   say(`place RTT ms p50 ${fmt(rttP50, 1)} p99 ${fmt(rttP99, 1)} (${placed ? 'C placers' : 'Node placers'})`);
+  // The server's part of it: from handing the event to JetStream until its ack (the edge's histogram).
+  if (appendBefore && appendAfter)
+    say(
+      `  of which the JetStream append (server's histogram) ms p50 ${bucketPercentile(appendBefore, appendAfter, 50)} p99 ${bucketPercentile(appendBefore, appendAfter, 99)}`,
+    );
   if (TIMING > 0)
     say(
       `delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`,
