@@ -30,6 +30,18 @@ describe('parseAckSubject (JetStream reply subjects, as nats.js parseInfo reads 
       storedAtMs: 1700000000000,
     });
   });
+  it('reads a subject longer than its scratch buffer, and a short one after it, alike', () => {
+    const stream = `RPLACE_${'s'.repeat(300)}`;
+    expect(parse(`$JS.ACK.${stream}.edge_1.1.77.8.1700000000000000000.3`)).toEqual({
+      streamSeq: 77,
+      deliverySeq: 8,
+      storedAtMs: 1700000000000,
+    });
+    expect(parse('$JS.ACK.RPLACE_x.edge_1.1.5.6.1764580000123999999.0')).toMatchObject({
+      streamSeq: 5,
+      deliverySeq: 6,
+    });
+  });
   it('refuses anything else', () => {
     for (const s of [
       '',

@@ -98,9 +98,17 @@ const encoder = new TextEncoder();
  * not one. (`parseAckBytes` on its UTF-8 bytes: the one reading of the layout.)
  */
 export function parseAckSubject(reply: string): boolean {
+  // Into one scratch buffer: a new array per message showed in the edge's profile (~1.5 % of its CPU).
+  if (reply.length <= ACK_SCRATCH.length) {
+    const { read, written } = encoder.encodeInto(reply, ACK_SCRATCH);
+    if (read === reply.length) return parseAckBytes(ACK_SCRATCH, 0, written);
+  }
   const bytes = encoder.encode(reply);
   return parseAckBytes(bytes, 0, bytes.length);
 }
+
+/** Reply subjects are ~100 bytes; one longer than this takes `encode`. */
+const ACK_SCRATCH = new Uint8Array(256);
 
 const DOT = 46;
 /** `$JS.ACK.` */
