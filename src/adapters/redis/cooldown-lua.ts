@@ -3,7 +3,7 @@
  * acquisitions, admissions and the outcome records waiting for a ride travel in ONE call (issue 13).
  */
 import { LOADED } from './ban-store.ts';
-import { GCRA_BODY, NOW_LUA } from './rate-limits.ts';
+import { GCRA_BODY, NOW_FN } from './rate-limits.ts';
 
 /** A cooldown value: `2:<placedAt>:<x>:<y>:<color>:<seq>:<requestId>`. */
 export const HOLDER = `'^2:(%d+):(%d+):(%d+):(%d+):(%d*):(.*)$'`;
@@ -43,6 +43,9 @@ local function acquire(key, value, seconds)
   if redis.call('SET', key, value, 'NX', 'EX', seconds) then return tonumber(seconds) * 1000 end
   return {redis.call('GET', key) or '', redis.call('PTTL', key)}
 end
+${NOW_FN}
+-- Redis's clock, read by the first admission of the call and shared by the rest (they run within microseconds).
+local now = nil
 local out = {}
 local k, j, i = 1, 1, 1
 while j <= #ARGV do
@@ -68,7 +71,7 @@ while j <= #ARGV do
     local mode = ban[1] or ''
     local loaded = 0
     if ban[2] then loaded = 1 end
-${NOW_LUA}
+    if now == nil then now = nowMs() end
     local ip = gcra(KEYS[k + 2], tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4]), now)
     local user = gcra(KEYS[k + 3], tonumber(ARGV[j + 5]), tonumber(ARGV[j + 6]), now)
     local addr, mine = false, false

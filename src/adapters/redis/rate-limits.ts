@@ -10,10 +10,17 @@ import type { Redis } from 'ioredis';
 import type { RateDecision, RateLimiter } from '../../ports/auth.ts';
 import { storeUnavailable } from './connect.ts';
 
-/** Lua: `now`, Redis's clock in ms. Read once per script op (the admission's two buckets share it). */
-export const NOW_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+/** Lua: `nowMs()`, Redis's clock in ms. */
+export const NOW_FN = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/** Lua: `now`, read once (the script's ops share it). */
+export const NOW_LUA = `${NOW_FN}
+local now = nowMs()
 `;
 
 /**
