@@ -6,10 +6,13 @@
  * set the rate. This one is a write and a read syscall and a few string scans a placement.
  * Built by bench/players.ts with the machine's gcc into bench/.build/ (gitignored); no dependencies.
  *
- *   players-epoll PORT PLACERS IDENTITIES MAX_IDENTITIES SIZE TILE VIEW
+ *   players-epoll PORT PLACERS IDENTITIES MAX_IDENTITIES SIZE TILE VIEW [VIEWERS TIMING]
  *     IDENTITIES guests a placer opens first; it opens a quarter more (≥ 8) whenever under a tenth of its open
  *     guests may place (MAX_IDENTITIES in all). Pixels land at (p·7919 + n·104729) mod SIZE², never inside the
  *     TILE×TILE tile at the origin, where every guest's view VIEW (`x,y,w,h`, viewport mode) lies.
+ *     VIEWERS whole-canvas viewers (from 127.0.1.1–250), opened before the placers; TIMING of them time every
+ *     pixel from its placement's send to the arrival of the `pixels` frame holding it (sequence → send time
+ *     from the placers' answers, in this process: nothing crosses a pipe per pixel).
  *
  * Line commands on stdin, one line answered on stdout:
  *   status   -> {"identities":N,"opening":N,"sinceGrowthMs":N}
@@ -42,13 +45,15 @@
 #define MAX_PLACERS 200
 #define MAX_TEXT 65536
 #define RTT_BUCKETS 200001 /* 10 µs each: up to 2 s, the last = more */
+#define DELIVERY_BUCKETS 30001 /* 1 ms each: up to 30 s */
+#define RING (1 << 21)         /* send times of the latest accepted sequences, by seq mod RING */
 
 enum { CONNECTING, HANDSHAKE, OPEN, CLOSED };
 
 typedef struct {
-  int fd, placer;
-  uint8_t state, welcomed, opcode, hlen;
-  uint8_t hdr[14];
+  int fd, placer; /* placer -1: a viewer */
+  uint8_t state, welcomed, opcode, hlen, timing, pfxlen;
+  uint8_t hdr[14], pfx[18];
   uint32_t crlf, hsread, textLen;
   uint64_t remaining;
   int64_t readyAt; /* ms since the epoch from which this guest may place */
@@ -77,6 +82,10 @@ static struct rusage ruAtMeasure;
 static uint8_t seqOut[64 * 1024];
 static size_t seqOutLen;
 static int seqFd = -1;
+static int nviewers, ntiming;
+static struct { double seq; int64_t sentWall; } ring[RING];
+static uint32_t deliveryHist[DELIVERY_BUCKETS];
+static uint64_t deliverySamples, untimed, viewerCloses, pixelsFrames;
 
 static int64_t wallMs(void) {
   struct timespec ts;
@@ -100,35 +109,44 @@ static void sendFrame(conn_t *c, uint8_t b0, const char *payload, size_t n) {
   if (write(c->fd, out, 6 + n) < 0) { /* a dead socket shows up as a read error next */ }
 }
 
-static void openGuest(int p) {
-  if (nconns >= MAX_CONNS || nconns >= maxIdentities) return;
+/* A socket of placer `p`, or a viewer (p < 0; `timing` 1 for a timing one). */
+static conn_t *openConn(int p, int timing) {
+  if (nconns >= MAX_CONNS) return NULL;
   conn_t *c = &conns[nconns];
   memset(c, 0, sizeof *c);
   c->placer = p;
+  c->timing = (uint8_t)timing;
   c->state = CLOSED;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
+  if (fd < 0) return NULL;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
-  src.sin_addr.s_addr = htonl(0x7f00000a + (uint32_t)p);
+  src.sin_addr.s_addr = p >= 0 ? htonl(0x7f00000a + (uint32_t)p) : htonl(0x7f000101 + (uint32_t)(nconns % 250));
   bind(fd, (struct sockaddr *)&src, sizeof src);
   struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
   dst.sin_addr.s_addr = htonl(0x7f000001);
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(fd); return; }
+  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(fd); return NULL; }
   c->fd = fd;
   c->state = CONNECTING;
   struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = (uint32_t)nconns };
   epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-  placer_t *pl = &placers[p];
-  pl->guests[pl->nguests++] = nconns;
-  pl->opening++;
   nconns++;
+  return c;
+}
+
+static void openGuest(int p) {
+  if (nconns - nviewers >= maxIdentities) return;
+  conn_t *c = openConn(p, 0);
+  if (!c) return;
+  placer_t *pl = &placers[p];
+  pl->guests[pl->nguests++] = (int)(c - conns);
+  pl->opening++;
 }
 
 static void grow(int p, int more) {
-  for (int i = 0; i < more && nconns < maxIdentities && nconns < MAX_CONNS; i++) openGuest(p);
+  for (int i = 0; i < more && nconns - nviewers < maxIdentities && nconns < MAX_CONNS; i++) openGuest(p);
   lastGrowthMono = (int64_t)monoMs();
 }
 
@@ -179,6 +197,7 @@ static double numberOf(const char *text, const char *key, double fallback) {
 }
 
 static void onText(conn_t *c) {
+  if (c->placer < 0) return; /* a viewer's welcome */
   c->text[c->textLen] = 0;
   const char *t = c->text;
   placer_t *pl = &placers[c->placer];
@@ -205,10 +224,15 @@ static void onText(conn_t *c) {
   }
   if (strstr(t, "\"type\":\"success\"")) {
     c->readyAt = (int64_t)numberOf(t, "\"nextPlacement\":", (double)(wallMs() + 1000));
+    double seq = numberOf(t, "\"seq\":", 0);
+    if (seq > 0) {
+      ring[(uint64_t)seq % RING].seq = seq;
+      ring[(uint64_t)seq % RING].sentWall = pl->sentWall;
+    }
     if (measuring) {
       accepted++;
       if (seqFd >= 0) {
-        double record[2] = { numberOf(t, "\"seq\":", 0), (double)pl->sentWall };
+        double record[2] = { seq, (double)pl->sentWall };
         if (seqOutLen + sizeof record > sizeof seqOut) dropped++;
         else {
           memcpy(seqOut + seqOutLen, record, sizeof record);
@@ -228,6 +252,11 @@ static void lost(conn_t *c) {
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   c->fd = -1;
+  if (c->placer < 0) {
+    viewerCloses++;
+    c->state = CLOSED;
+    return;
+  }
   placer_t *pl = &placers[c->placer];
   if (!c->welcomed) pl->opening--;
   c->welcomed = 1;
@@ -246,6 +275,24 @@ static int headerSize(uint8_t b1) {
   return 2 + (l == 126 ? 2 : l == 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
 }
 
+/* A timing viewer's `pixels` frame (proto/frames.ts: type 1, first seq f64 at 2, last at 10) has arrived. */
+static void onPixels(conn_t *c) {
+  pixelsFrames++;
+  if (!c->timing || !measuring) return;
+  double first, last;
+  memcpy(&first, c->pfx + 2, 8);
+  memcpy(&last, c->pfx + 10, 8);
+  if (last - first > 100000) return;
+  int64_t now = wallMs();
+  for (double s = first; s <= last; s++) {
+    if (ring[(uint64_t)s % RING].seq != s) { untimed++; continue; }
+    int64_t ms = now - ring[(uint64_t)s % RING].sentWall;
+    if (ms < 0) ms = 0;
+    deliveryHist[ms < DELIVERY_BUCKETS - 1 ? ms : DELIVERY_BUCKETS - 1]++;
+    deliverySamples++;
+  }
+}
+
 static void endFrame(conn_t *c) {
   if (c->opcode == 1 && c->text) onText(c);
   else if (c->opcode == 9) sendFrame(c, 0x8a, "", 0);
@@ -260,6 +307,7 @@ static void beginFrame(conn_t *c, const uint8_t *h) {
   c->opcode = h[0] & 15;
   c->remaining = len;
   c->textLen = 0;
+  c->pfxlen = 0;
   if (c->opcode == 1 && len < MAX_TEXT) c->text = malloc(len + 1);
   if (len == 0) endFrame(c);
 }
@@ -271,6 +319,12 @@ static void walk(conn_t *c, const uint8_t *p, size_t n) {
     if (c->remaining > 0) {
       size_t take = c->remaining < n - i ? (size_t)c->remaining : n - i;
       if (c->text) { memcpy(c->text + c->textLen, p + i, take); c->textLen += (uint32_t)take; }
+      if (c->placer < 0 && c->opcode == 2 && c->pfxlen < 18) {
+        size_t want = (size_t)(18 - c->pfxlen), k = want < take ? want : take;
+        memcpy(c->pfx + c->pfxlen, p + i, k);
+        c->pfxlen += (uint8_t)k;
+        if (c->pfxlen == 18 && c->pfx[1] == 1) onPixels(c);
+      }
       c->remaining -= take;
       i += take;
       if (c->remaining == 0) endFrame(c);
@@ -294,9 +348,9 @@ static void onWritable(conn_t *c) {
   if (err) { lost(c); return; }
   char request[512];
   int n = snprintf(request, sizeof request,
-                   "GET /ws?v=1&view=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "GET /ws?v=1%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: cGxheWVycy1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   view, port);
+                   c->placer >= 0 ? "&view=" : "", c->placer >= 0 ? view : "", port);
   if (n <= 0 || (size_t)n >= sizeof request || write(c->fd, request, (size_t)n) != n) { lost(c); return; }
   c->state = HANDSHAKE;
   struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) };
@@ -344,9 +398,22 @@ static void report(void) {
       if (seen > target) { p[k] = (b + 0.5) / 100.0; break; }
     }
   }
-  printf("{\"accepted\":%lu,\"refused\":%lu,\"waited\":%lu,\"rttP50Ms\":%.3f,\"rttP99Ms\":%.3f,\"identities\":%d,"
+  double d[2] = { -1, -1 };
+  for (int k = 0; k < 2; k++) {
+    uint64_t seen = 0, target = (uint64_t)(want[k] * (double)deliverySamples);
+    for (int b = 0; b < DELIVERY_BUCKETS && deliverySamples > 0; b++) {
+      seen += deliveryHist[b];
+      if (seen > target) { d[k] = b + 0.5; break; }
+    }
+  }
+  int viewersOpen = 0;
+  for (int i = 0; i < nconns; i++) viewersOpen += conns[i].placer < 0 && conns[i].state == OPEN;
+  printf("{\"deliveryP50Ms\":%.1f,\"deliveryP99Ms\":%.1f,\"deliverySamples\":%lu,\"untimed\":%lu,"
+         "\"viewersOpen\":%d,\"viewerCloses\":%lu,\"pixelsFrames\":%lu,",
+         d[0], d[1], deliverySamples, untimed, viewersOpen, viewerCloses, pixelsFrames);
+  printf("\"accepted\":%lu,\"refused\":%lu,\"waited\":%lu,\"rttP50Ms\":%.3f,\"rttP99Ms\":%.3f,\"identities\":%d,"
          "\"openedWhileMeasuring\":%d,\"closedGuests\":%lu,\"droppedSeqs\":%lu,\"cpuSeconds\":%.4f}\n",
-         accepted, refused, waited, p[0], p[1], nconns, nconns - identitiesAtMeasure, closedGuests, dropped, cpu);
+         accepted, refused, waited, p[0], p[1], nconns - nviewers, nconns - identitiesAtMeasure, closedGuests, dropped, cpu);
   fflush(stdout);
 }
 
@@ -356,11 +423,13 @@ static void onCommand(const char *cmd) {
   if (strcmp(cmd, "status") == 0) {
     int opening = 0;
     for (int p = 0; p < nplacers; p++) opening += placers[p].opening;
-    printf("{\"identities\":%d,\"opening\":%d,\"sinceGrowthMs\":%ld}\n", nconns, opening,
+    printf("{\"identities\":%d,\"opening\":%d,\"sinceGrowthMs\":%ld}\n", nconns - nviewers, opening,
            (int64_t)monoMs() - lastGrowthMono);
   } else if (strcmp(cmd, "measure") == 0) {
     accepted = refused = waited = rttCount = dropped = closedGuests = 0;
+    deliverySamples = untimed = viewerCloses = pixelsFrames = 0;
     memset(rttHist, 0, sizeof rttHist);
+    memset(deliveryHist, 0, sizeof deliveryHist);
     identitiesAtMeasure = nconns;
     getrusage(RUSAGE_SELF, &ruAtMeasure);
     measuring = 1;
@@ -380,8 +449,8 @@ static void onCommand(const char *cmd) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: %s PORT PLACERS IDENTITIES MAX_IDENTITIES SIZE TILE VIEW\n", argv[0]);
+  if (argc != 8 && argc != 10) {
+    fprintf(stderr, "usage: %s PORT PLACERS IDENTITIES MAX_IDENTITIES SIZE TILE VIEW [VIEWERS TIMING]\n", argv[0]);
     return 2;
   }
   port = atoi(argv[1]);
@@ -391,6 +460,9 @@ int main(int argc, char **argv) {
   size = atoi(argv[5]);
   tile = atoi(argv[6]);
   view = argv[7];
+  nviewers = argc == 10 ? atoi(argv[8]) : 0;
+  ntiming = argc == 10 ? atoi(argv[9]) : 0;
+  if (nviewers < 0 || nviewers > MAX_CONNS / 2) nviewers = 0;
   if (nplacers < 1 || nplacers > MAX_PLACERS || identities < 1 || size < 2 * tile || strlen(view) > 64) {
     fprintf(stderr, "players-epoll: bad arguments\n");
     return 2;
@@ -411,6 +483,7 @@ int main(int argc, char **argv) {
     placers[p].guests = malloc(sizeof(int) * MAX_CONNS);
     placers[p].inFlight = -1;
   }
+  for (int v = 0; v < nviewers; v++) openConn(-1, v < ntiming);
   for (int p = 0; p < nplacers; p++) grow(p, identities);
   printf("ready\n");
   fflush(stdout);

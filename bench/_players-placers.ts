@@ -1,7 +1,7 @@
 /**
- * The players benchmark's C placers (bench/_players-epoll.c) behind a small interface: started with the
- * load's shape, asked for their warm-up status, measured, reported. Each accepted placement's sequence and
- * send time arrive on fd 3 for the delivery timing of the bench's viewers.
+ * The players benchmark's C placers and viewers (bench/_players-epoll.c) behind a small interface: started with
+ * the load's shape, asked for their warm-up status, measured, reported (delivery timed in C too). Each accepted
+ * placement's sequence and send time also arrive on fd 3, for the `--fresh` viewers' bookkeeping.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,9 @@ export interface PlacersShape {
   readonly tile: number;
   /** The guests' viewport (`x,y,w,h`): inside the tile at the origin, where no placement lands. */
   readonly view: string;
+  /** Whole-canvas viewers in the same process, opened first; `timing` of them time every pixel's delivery. */
+  readonly viewers: number;
+  readonly timing: number;
 }
 
 export interface PlacersStatus {
@@ -37,6 +40,16 @@ export interface PlacersReport {
   /** Sequences not handed to fd 3 (its reader fell 64 KiB behind): their delivery is not timed. */
   readonly droppedSeqs: number;
   readonly cpuSeconds: number;
+  /** From a placement's send to its `pixels` frame's arrival at a timing viewer (1 ms buckets; -1: none). */
+  readonly deliveryP50Ms: number;
+  readonly deliveryP99Ms: number;
+  readonly deliverySamples: number;
+  /** Pixels whose send time had left the harness's ring (or never came: another client's placement). */
+  readonly untimed: number;
+  readonly viewersOpen: number;
+  /** Viewer sockets the server closed. */
+  readonly viewerCloses: number;
+  readonly pixelsFrames: number;
 }
 
 export interface CPlacers {
@@ -56,7 +69,17 @@ export async function startCPlacers(
   const binary = buildC('./_players-epoll.c', 'players-epoll');
   const child = spawn(
     binary,
-    [shape.port, shape.placers, shape.identities, shape.maxIdentities, shape.size, shape.tile, shape.view].map(String),
+    [
+      shape.port,
+      shape.placers,
+      shape.identities,
+      shape.maxIdentities,
+      shape.size,
+      shape.tile,
+      shape.view,
+      shape.viewers,
+      shape.timing,
+    ].map(String),
     { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] },
   );
   const waiting: ((line: string) => void)[] = [];

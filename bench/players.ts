@@ -11,6 +11,9 @@
  * A placer's sockets are in viewport mode on tile 0, where no placement lands: they receive no pixel
  * frames (a placer is not a viewer; the viewers are the N below).
  * N viewers on WebSockets; `--timing` of them time every pixel from the placement's send to its frame.
+ * Placers and viewers are the C harness (bench/_players-epoll.c, built with gcc; ~15-20 µs a placement) by
+ * default; `--harness node` runs them as `ws` sockets in this process (~50 µs a placement, ~20× more per
+ * viewer frame: on core 1 they, not the server, set the rate and the delivery times).
  * The server runs as a child pinned to core 0 (`taskset -c 0`): `dev` is every role in one process, as
  * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
  * generator) pins itself to core 1. The shared NATS, Redis and Postgres are NOT re-pinned (not ours):
@@ -407,7 +410,9 @@ try {
   // Viewers first, so their welcome is not mixed with the placers' start.
   const timingFrames: { first: number; last: number; at: number }[][] = [];
   const viewers: WebSocket[] = [];
-  for (let v = 0; v < VIEWERS; v++) {
+  // With the C harness its process holds the viewers too (a Node `ws` viewer costs ~20× more: at 1,000
+  // viewers they took half of core 1 and their own read latency showed in the delivery times).
+  for (let v = 0; v < (args.harness === 'c' ? 0 : VIEWERS); v++) {
     const frames: { first: number; last: number; at: number }[] = [];
     const timing = v < TIMING;
     if (timing) timingFrames.push(frames);
@@ -450,6 +455,8 @@ try {
             size: SIZE,
             tile: VIEW_TILE_SIZE,
             view: PLACER_VIEW,
+            viewers: VIEWERS,
+            timing: TIMING,
           },
           recordSent,
         )
@@ -651,7 +658,11 @@ try {
     say(
       `  of which the JetStream append (server's histogram) ms p50 ${bucketPercentile(appendBefore, appendAfter, 50)} p99 ${bucketPercentile(appendBefore, appendAfter, 99)}`,
     );
-  if (TIMING > 0)
+  if (TIMING > 0 && placed)
+    say(
+      `delivery ms p50 ${fmt(placed.deliveryP50Ms, 1)} p99 ${fmt(placed.deliveryP99Ms, 1)} (${fmt(placed.deliverySamples)} samples, ${fmt(placed.untimed)} untimed; C viewers: ${placed.viewersOpen} open, ${placed.viewerCloses} closed by the server, ${fmt(placed.pixelsFrames)} pixels frames)`,
+    );
+  else if (TIMING > 0)
     say(
       `delivery ms p50 ${fmt(delivery.percentile(50), 1)} p99 ${fmt(delivery.percentile(99), 1)} (${fmt(delivery.length)} samples), viewer sockets closed early: ${earlyCloses}`,
     );
