@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 400] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--own-services]
+ *   [--identities 400] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--shared-services]
  *   [--harness c|node]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
@@ -16,9 +16,10 @@
  * viewer frame: on core 1 they, not the server, set the rate and the delivery times).
  * The server runs as a child pinned to core 0 (`taskset -c 0`): `dev` is every role in one process, as
  * `npm start` (bench/_players-server.ts); `edge` is the production edge role alone. This process (the load
- * generator) pins itself to core 1. The shared NATS, Redis and Postgres are NOT re-pinned (not ours):
- * their CPU is read from /proc by pid, so their per-placement figures include whatever else uses them;
- * `--own-services` runs a nats-server, a redis-server and a Postgres of the run's own on core 1 instead.
+ * generator) pins itself to core 1, and so do the nats-server, redis-server and Postgres the run starts
+ * for itself in a temporary directory, as the issue's load shape has them. `--shared-services` uses the
+ * machine's (NATS_URL, REDIS_URL, DATABASE_URL) instead: not ours to re-pin, and their CPU, read from /proc
+ * by pid, includes whatever else uses them.
  * Prints accepted/s, place RTT and delivery percentiles, early closes of fresh viewer sockets, and CPU µs
  * per placement per process, with the issue's floors as the same-line reference.
  */
@@ -57,10 +58,11 @@ const { values: args } = parseArgs({
     /** Fresh viewers of the C harness (bench/_fanout-epoll.c) connected in batches of 200 during the measurement, `since` a recent sequence: counts the edge's unasked closes (issue 13, defect 1). */
     fresh: { type: 'string', default: '0' },
     /**
-     * A nats-server (JetStream) and a redis-server of the run's own, pinned to core 1 beside the load generator, as
-     * the issue's load shape has them: the shared ones are not ours to re-pin, and their CPU includes others' work.
+     * The machine's NATS, Redis and Postgres instead of a nats-server, a redis-server and a Postgres of the run's
+     * own pinned to core 1 beside the load generator (the issue's load shape; the shared ones are not ours to
+     * re-pin, and their CPU includes others' work).
      */
-    'own-services': { type: 'boolean', default: false },
+    'shared-services': { type: 'boolean', default: false },
     /**
      * The placers: `c` (bench/_players-epoll.c, a few µs a placement) or `node` (`ws` sockets in this process,
      * ~50 µs a placement: on core 1 beside the services it, not the server, set the rate).
@@ -227,12 +229,12 @@ function asyncCounts(placements: number): string {
 // Our own process only: the load generator on core 1 (the server child gets core 0 below).
 execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 
-const own = args['own-services'] ? await startOwnServices(PORT + 1) : null;
+const own = args['shared-services'] ? null : await startOwnServices(PORT + 1);
 const NATS_URL = own?.nats.url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS_URL = own?.redis.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = own?.postgres.url ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** `--own-services`: JetStream, Redis and Postgres in a temporary directory, on ports after the server's, on core 1. */
+/** Unless `--shared-services`: JetStream, Redis and Postgres in a temporary directory, on ports after the server's, on core 1. */
 async function startOwnServices(firstPort: number) {
   const dir = mkdtempSync(join(tmpdir(), 'rplace-players-'));
   const onCore1 = ['taskset', '-c', '1'];
