@@ -24,10 +24,6 @@
  * Clients bind to source addresses 127.0.0.10–127.0.0.209 so no single address runs out of ports.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
+#include "_ws-client.h"
 
 #define MOD 4000000
 #define HIST 30001
@@ -56,8 +50,7 @@ typedef struct {
   int fd;
   uint8_t state, sampled, opcode, collecting, hlen, pfxlen, ctllen, awaiting;
   uint8_t hdr[14], pfx[22], ctl[125];
-  uint32_t crlf; /* bytes of "\r\n\r\n" matched while reading the upgrade response */
-  uint32_t hsread;
+  ws_upgrade_t upgrade;
   uint64_t remaining, plen;
   uint8_t *payload;
   uint32_t collected;
@@ -83,7 +76,6 @@ static uint64_t tileFrames, tileSnapshots, strayTiles, staleTiles;
 static int colorClock; /* see "clock color" */
 static int reconnectPort, waitingCount, pendingConnects, connectTarget, connectDone;
 static struct rusage ruAtReset;
-static char request[512];
 /* FANOUT_COOKIE: a Cookie header value every client sends (a returning guest), or none (a new guest each). */
 static const char *cookie = NULL;
 
@@ -94,15 +86,6 @@ static int64_t nowMs(void) {
 }
 static double rd64(const uint8_t *p) { double d; memcpy(&d, p, 8); return d; } /* x86-64: little-endian */
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-
-static void sendFrame(conn_t *c, uint8_t b0, const uint8_t *payload, size_t n) {
-  uint8_t out[6 + 125];
-  out[0] = b0;
-  out[1] = 0x80 | (uint8_t)n; /* masked with key 0: payload unchanged */
-  memset(out + 2, 0, 4);
-  memcpy(out + 6, payload, n);
-  if (write(c->fd, out, 6 + n) < 0) { /* a dead socket shows up as a read error next */ }
-}
 
 static void scheduleRetry(conn_t *c, int64_t now) {
   uint32_t shift = c->attempt < 5 ? c->attempt : 5;
@@ -115,23 +98,14 @@ static void scheduleRetry(conn_t *c, int64_t now) {
 }
 
 static int openSocket(conn_t *c, int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int fd = wsConnect(0x7f00000a + (uint32_t)((c - conns) % SOURCES), port);
   if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
-  src.sin_addr.s_addr = htonl(0x7f00000a + (uint32_t)((c - conns) % SOURCES));
-  bind(fd, (struct sockaddr *)&src, sizeof src);
-  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-  dst.sin_addr.s_addr = htonl(0x7f000001);
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(fd); return -1; }
   c->fd = fd;
   c->port = (uint16_t)port;
   c->state = CONNECTING;
   c->hlen = c->pfxlen = 0;
   c->remaining = 0;
-  c->crlf = c->hsread = 0;
+  c->upgrade = (ws_upgrade_t){ 0, 0 };
   struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
   epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
   return 0;
@@ -252,19 +226,17 @@ static void endFrame(conn_t *c) {
       samples++;
     }
   } else if (c->opcode == 9) {
-    sendFrame(c, 0x8a, c->ctl, c->ctllen);
+    wsSendSmall(c->fd, 0x8a, c->ctl, c->ctllen);
   } else if (c->opcode == 8) {
     uint32_t code = c->ctllen >= 2 ? (uint32_t)(c->ctl[0] << 8 | c->ctl[1]) : 0;
     closeCodes[code < 5000 ? code : 0]++;
     gotClose[c - conns] = 1;
-    sendFrame(c, 0x88, c->ctl, c->ctllen < 2 ? c->ctllen : 2);
+    wsSendSmall(c->fd, 0x88, c->ctl, c->ctllen < 2 ? c->ctllen : 2);
   }
 }
 
 static void beginFrame(conn_t *c, const uint8_t *h) {
-  uint64_t len = h[1] & 127;
-  if (len == 126) len = ((uint64_t)h[2] << 8) | h[3];
-  else if (len == 127) { len = 0; for (int i = 2; i < 10; i++) len = (len << 8) | h[i]; }
+  uint64_t len = wsPayloadLength(h);
   c->opcode = h[0] & 15;
   c->remaining = c->plen = len;
   c->pfxlen = 0;
@@ -280,11 +252,6 @@ static void beginFrame(conn_t *c, const uint8_t *h) {
     }
   }
   if (len == 0) endFrame(c);
-}
-
-static int headerSize(uint8_t b1) {
-  int l = b1 & 127;
-  return 2 + (l == 126 ? 2 : l == 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
 }
 
 /* Walks frames in p[0…n): headers parsed, payloads skipped except the 22-byte prefix and sampled frames. */
@@ -309,31 +276,16 @@ static void walk(conn_t *c, const uint8_t *p, size_t n) {
       if (c->remaining == 0) endFrame(c);
       continue;
     }
-    if (c->hlen == 0 && n - i >= 2 && n - i >= (size_t)headerSize(p[i + 1])) {
-      int size = headerSize(p[i + 1]);
-      beginFrame(c, p + i);
-      i += size;
-      continue;
-    }
-    c->hdr[c->hlen++] = p[i++]; /* a header split over reads */
-    if (c->hlen >= 2 && c->hlen == headerSize(c->hdr[1])) { c->hlen = 0; beginFrame(c, c->hdr); }
+    const uint8_t *h = wsNextHeader(c->hdr, &c->hlen, p, n, &i);
+    if (h) beginFrame(c, h);
   }
 }
 
 static void onWritable(conn_t *c) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err) { lost(c); return; }
   char since[64] = "";
   if (c->vw) snprintf(since, sizeof since, "&view=%u,%u,%u,%u", c->vx, c->vy, c->vw, c->vh);
   else if (c->lastSeq >= 0) snprintf(since, sizeof since, "&since=%.0f", c->lastSeq);
-  int n = snprintf(request, sizeof request,
-                   "GET /ws?v=1%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "%s%s%sSec-WebSocket-Key: cmZhbm91dC1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   since, c->port, cookie ? "Cookie: " : "", cookie ? cookie : "", cookie ? "\r\n" : "");
-  if (n <= 0 || (size_t)n >= sizeof request) { lost(c); return; }
-  if (write(c->fd, request, (size_t)n) != n) { lost(c); return; }
+  if (wsSendUpgrade(c->fd, c->port, since, cookie) < 0) { lost(c); return; }
   c->state = HANDSHAKE;
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
   epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -348,12 +300,9 @@ static void onReadable(conn_t *c) {
     size_t from = 0;
     if (c->state == HANDSHAKE) {
       /* The upgrade response: check the status line, then skip to the blank line. */
-      for (; from < (size_t)n && c->crlf < 4; from++, c->hsread++) {
-        if (c->hsread < 12 && buf[from] != (uint8_t)"HTTP/1.1 101"[c->hsread]) { lost(c); return; }
-        uint8_t want = (c->crlf & 1) ? '\n' : '\r';
-        c->crlf = buf[from] == want ? c->crlf + 1 : (buf[from] == '\r' ? 1 : 0);
-      }
-      if (c->crlf < 4) { if (c->hsread > 8192) { lost(c); return; } continue; }
+      int scanned = wsUpgradeScan(&c->upgrade, buf, (size_t)n, &from);
+      if (scanned < 0) { lost(c); return; }
+      if (scanned == 0) continue;
       c->state = OPEN;
       pendingConnects--;
       if (c->downAt) { c->attempt = 0; c->downAt = c->awaiting ? c->downAt : 0; }

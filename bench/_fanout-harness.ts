@@ -95,11 +95,15 @@ export function buildEpollClient(): string {
   return buildC('./_fanout-epoll.c', 'fanout-epoll');
 }
 
-/** Compiles a C harness of bench/ (`source`, relative to it) into bench/.build/`name` when stale; returns its path. */
+/**
+ * Compiles a C harness of bench/ (`source`, relative to it) into bench/.build/`name` when the binary is older
+ * than it or than the header they share (bench/_ws-client.h); returns its path.
+ */
 export function buildC(sourceFile: string, name: string): string {
   const source = here(sourceFile);
   const binary = here(`./.build/${name}`);
-  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
+  const newest = Math.max(statSync(source).mtimeMs, statSync(here('./_ws-client.h')).mtimeMs);
+  if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
     mkdirSync(here('./.build'), { recursive: true });
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
   }

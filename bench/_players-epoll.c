@@ -22,11 +22,7 @@
  *   close | exit
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
+#include "_ws-client.h"
 
 #define MAX_CONNS 19500
 #define MAX_PLACERS 200
@@ -54,7 +48,8 @@ typedef struct {
   int fd, placer; /* placer -1: a viewer */
   uint8_t state, welcomed, opcode, hlen, timing, pfxlen;
   uint8_t hdr[14], pfx[18];
-  uint32_t crlf, hsread, textLen;
+  ws_upgrade_t upgrade;
+  uint32_t textLen;
   uint64_t remaining;
   int64_t readyAt; /* ms since the epoch from which this guest may place */
   char *text;      /* the text frame being read (NULL: not collecting) */
@@ -98,17 +93,6 @@ static double monoMs(void) {
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-/* A client frame: masked with key 0 (payload unchanged), at most 125 bytes. */
-static void sendFrame(conn_t *c, uint8_t b0, const char *payload, size_t n) {
-  uint8_t out[6 + 125];
-  if (n > 125) return;
-  out[0] = b0;
-  out[1] = 0x80 | (uint8_t)n;
-  memset(out + 2, 0, 4);
-  memcpy(out + 6, payload, n);
-  if (write(c->fd, out, 6 + n) < 0) { /* a dead socket shows up as a read error next */ }
-}
-
 /* A socket of placer `p`, or a viewer (p < 0; `timing` 1 for a timing one). */
 static conn_t *openConn(int p, int timing) {
   if (nconns >= MAX_CONNS) return NULL;
@@ -117,17 +101,9 @@ static conn_t *openConn(int p, int timing) {
   c->placer = p;
   c->timing = (uint8_t)timing;
   c->state = CLOSED;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  /* Placer p from 127.0.0.<10+p>, viewers from 127.0.1.1–250. */
+  int fd = wsConnect(p >= 0 ? 0x7f00000a + (uint32_t)p : 0x7f000101 + (uint32_t)(nconns % 250), port);
   if (fd < 0) return NULL;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
-  src.sin_addr.s_addr = p >= 0 ? htonl(0x7f00000a + (uint32_t)p) : htonl(0x7f000101 + (uint32_t)(nconns % 250));
-  bind(fd, (struct sockaddr *)&src, sizeof src);
-  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-  dst.sin_addr.s_addr = htonl(0x7f000001);
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(fd); return NULL; }
   c->fd = fd;
   c->state = CONNECTING;
   struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = (uint32_t)nconns };
@@ -183,7 +159,7 @@ static void next(int p) {
   pl->inFlight = best;
   pl->sentMono = monoMs();
   pl->sentWall = now;
-  sendFrame(g, 0x81, msg, (size_t)n);
+  wsSendSmall(g->fd, 0x81, msg, (size_t)n);
 }
 
 /* The number after `"key":` in a JSON text, or `fallback`. */
@@ -270,11 +246,6 @@ static void lost(conn_t *c) {
   }
 }
 
-static int headerSize(uint8_t b1) {
-  int l = b1 & 127;
-  return 2 + (l == 126 ? 2 : l == 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
-}
-
 /* A timing viewer's `pixels` frame (proto/frames.ts: type 1, first seq f64 at 2, last at 10) has arrived. */
 static void onPixels(conn_t *c) {
   pixelsFrames++;
@@ -295,15 +266,13 @@ static void onPixels(conn_t *c) {
 
 static void endFrame(conn_t *c) {
   if (c->opcode == 1 && c->text) onText(c);
-  else if (c->opcode == 9) sendFrame(c, 0x8a, "", 0);
+  else if (c->opcode == 9) wsSendSmall(c->fd, 0x8a, "", 0);
   free(c->text);
   c->text = NULL;
 }
 
 static void beginFrame(conn_t *c, const uint8_t *h) {
-  uint64_t len = h[1] & 127;
-  if (len == 126) len = ((uint64_t)h[2] << 8) | h[3];
-  else if (len == 127) { len = 0; for (int i = 2; i < 10; i++) len = (len << 8) | h[i]; }
+  uint64_t len = wsPayloadLength(h);
   c->opcode = h[0] & 15;
   c->remaining = len;
   c->textLen = 0;
@@ -330,28 +299,15 @@ static void walk(conn_t *c, const uint8_t *p, size_t n) {
       if (c->remaining == 0) endFrame(c);
       continue;
     }
-    if (c->hlen == 0 && n - i >= 2 && n - i >= (size_t)headerSize(p[i + 1])) {
-      int hs = headerSize(p[i + 1]);
-      beginFrame(c, p + i);
-      i += (size_t)hs;
-      continue;
-    }
-    c->hdr[c->hlen++] = p[i++]; /* a header split over reads */
-    if (c->hlen >= 2 && c->hlen == headerSize(c->hdr[1])) { c->hlen = 0; beginFrame(c, c->hdr); }
+    const uint8_t *h = wsNextHeader(c->hdr, &c->hlen, p, n, &i);
+    if (h) beginFrame(c, h);
   }
 }
 
 static void onWritable(conn_t *c) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err) { lost(c); return; }
-  char request[512];
-  int n = snprintf(request, sizeof request,
-                   "GET /ws?v=1%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: cGxheWVycy1iZW5jaC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   c->placer >= 0 ? "&view=" : "", c->placer >= 0 ? view : "", port);
-  if (n <= 0 || (size_t)n >= sizeof request || write(c->fd, request, (size_t)n) != n) { lost(c); return; }
+  char query[80] = "";
+  if (c->placer >= 0) snprintf(query, sizeof query, "&view=%s", view);
+  if (wsSendUpgrade(c->fd, port, query, NULL) < 0) { lost(c); return; }
   c->state = HANDSHAKE;
   struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) };
   epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -364,12 +320,9 @@ static void onReadable(conn_t *c) {
     if (n < 0) return;
     size_t from = 0;
     if (c->state == HANDSHAKE) {
-      for (; from < (size_t)n && c->crlf < 4; from++, c->hsread++) {
-        if (c->hsread < 12 && buf[from] != (uint8_t)"HTTP/1.1 101"[c->hsread]) { lost(c); return; }
-        uint8_t want = (c->crlf & 1) ? '\n' : '\r';
-        c->crlf = buf[from] == want ? c->crlf + 1 : (buf[from] == '\r' ? 1 : 0);
-      }
-      if (c->crlf < 4) { if (c->hsread > 8192) { lost(c); return; } continue; }
+      int scanned = wsUpgradeScan(&c->upgrade, buf, (size_t)n, &from);
+      if (scanned < 0) { lost(c); return; }
+      if (scanned == 0) continue;
       c->state = OPEN;
     }
     walk(c, buf + from, (size_t)n - from);
