@@ -105,7 +105,15 @@ export function buildC(sourceFile: string, name: string): string {
   const newest = Math.max(statSync(source).mtimeMs, statSync(here('./_ws-client.h')).mtimeMs);
   if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
     mkdirSync(here('./.build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
+    try {
+      execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      process.stderr.write(
+        `the C harness (${sourceFile}) is built with gcc, which is not installed: apt-get install gcc, or run with --harness node\n`,
+      );
+      process.exit(2);
+    }
   }
   return binary;
 }
