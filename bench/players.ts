@@ -1,13 +1,14 @@
 /**
  * `npm run bench -- players [--server dev|edge] [--placers 32] [--viewers 0] [--timing 50] [--seconds 15]
- *   [--identities 400] [--max-identities 16000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--shared-services]
+ *   [--identities 400] [--max-identities 18000] [--port 21500] [--cpu-prof DIR] [--fresh N] [--shared-services]
  *   [--harness c|node]`
  *
  * The load players produce (issue 13): K closed-loop placers, each from its own client address
  * (127.0.0.<10+i>) with one placement in flight, the next sent on the answer; each rotates over its own
  * guest identities (one socket each) so the 1 s cooldown never makes it wait. A placer starts with
- * `--identities` and opens more whenever it had to wait (up to `--max-identities` sockets in all: the
- * fd limit); the warm-up lasts until no placer grew for 2 s, so `waited` (measured window) is ~0.
+ * `--identities` and opens a quarter more whenever under a tenth of them may place (up to `--max-identities`
+ * sockets in all: the edge's 20,000 descriptors hold those, the viewers and its few service connections; 15,000/s
+ * needs ~16,700); the warm-up lasts until no placer grew for 2 s, so `waited` (measured window) is ~0.
  * A placer's sockets are in viewport mode on tile 0, where no placement lands: they receive no pixel
  * frames (a placer is not a viewer; the viewers are the N below).
  * N viewers on WebSockets; `--timing` of them time every pixel from the placement's send to its frame.
@@ -51,7 +52,7 @@ const { values: args } = parseArgs({
     // at 10,000/s that is ~350 each. Growing while measuring costs the server an upgrade and a tile snapshot
     // (64 KiB) per new socket: with 160 it took ~18 % of the server's CPU at 7,000/s.
     identities: { type: 'string', default: '400' },
-    'max-identities': { type: 'string', default: '16000' },
+    'max-identities': { type: 'string', default: '18000' },
     port: { type: 'string', default: '21500' },
     'cpu-prof': { type: 'string' },
     'count-async': { type: 'boolean', default: false },
