@@ -38,6 +38,16 @@ let user = 0;
 const acquire = (store: ReturnType<typeof countedStore>['store']) =>
   store.tryAcquire(`u${++user}`, `r${user}`, Date.now(), 60, pixel);
 
+/** `count` acquisitions of new users, one every ~1 ms (each alone in its loop turn); their answers. */
+async function trickle(store: ReturnType<typeof countedStore>['store'], count: number) {
+  const pending: Promise<{ acquired: boolean }>[] = [];
+  for (let i = 0; i < count; i++) {
+    pending.push(acquire(store));
+    await sleep(1);
+  }
+  return Promise.all(pending);
+}
+
 describe('the cooldown store lingers only while acquisitions flow', () => {
   it('a lone acquisition after a pause goes in the next loop turn, not after the linger', async () => {
     const { store, calls, close } = countedStore(2_000);
@@ -54,12 +64,7 @@ describe('the cooldown store lingers only while acquisitions flow', () => {
   it('a trickle of acquisitions, each in its own loop turn, shares calls; every one gets its own answer', async () => {
     const { store, calls, close } = countedStore(50);
     try {
-      const pending: Promise<{ acquired: boolean }>[] = [];
-      for (let i = 0; i < 40; i++) {
-        pending.push(acquire(store));
-        await sleep(1);
-      }
-      const results = await Promise.all(pending);
+      const results = await trickle(store, 40);
       expect(results.every((r) => r.acquired)).toBe(true);
       // Without the linger every acquisition here is a call of its own (each is alone in its turn).
       expect(calls.count).toBeLessThanOrEqual(10);
@@ -71,12 +76,7 @@ describe('the cooldown store lingers only while acquisitions flow', () => {
   it('without a linger the same trickle makes a call per loop turn', async () => {
     const { store, calls, close } = countedStore(0);
     try {
-      const pending: Promise<{ acquired: boolean }>[] = [];
-      for (let i = 0; i < 20; i++) {
-        pending.push(acquire(store));
-        await sleep(1);
-      }
-      await Promise.all(pending);
+      await trickle(store, 20);
       expect(calls.count).toBe(20);
     } finally {
       close();

@@ -106,38 +106,36 @@ const settings = (projection: string) => ({
   clock: { now: () => Date.now() },
 });
 
+/** The projector over `count` events arriving every 5 ms, to the end, with its batch commits counted. */
+async function projectTrickle(projection: string, count: number, minCommitIntervalMs: number) {
+  const { store: countingStore, commits } = counted();
+  const done = new AbortController();
+  const projector = createHistoryProjector({
+    ...settings(projection),
+    store: countingStore,
+    source: trickle(count, 5, done),
+    minCommitIntervalMs,
+  });
+  await projector.run(done.signal);
+  return { projector, commits: commits.count };
+}
+
 describe('history commits paced by time', () => {
   it('a trickle of events goes in few commits, and every event lands', async () => {
-    const { store: countingStore, commits } = counted();
-    const done = new AbortController();
     const first = nextSeq + 1;
-    const projector = createHistoryProjector({
-      ...settings('paced'),
-      store: countingStore,
-      source: trickle(120, 5, done),
-      minCommitIntervalMs: 200,
-    });
-    await projector.run(done.signal);
+    const { projector, commits } = await projectTrickle('paced', 120, 200);
     expect(projector.seq).toBe(nextSeq);
     expect(await store.position('paced')).toBe(nextSeq);
     const tail = await store.tail(first - 1, nextSeq, Number.POSITIVE_INFINITY);
     expect(tail.changes.length).toBe(120);
     // ~0.6-1 s of arrivals at one commit per 200 ms; unpaced, each of ~120 arrivals is a commit of its own.
-    expect(commits.count).toBeLessThanOrEqual(10);
+    expect(commits).toBeLessThanOrEqual(10);
   });
 
   it('unpaced, the same trickle commits about once per arrival', async () => {
-    const { store: countingStore, commits } = counted();
-    const done = new AbortController();
-    const projector = createHistoryProjector({
-      ...settings('unpaced'),
-      store: countingStore,
-      source: trickle(60, 5, done),
-      minCommitIntervalMs: 0,
-    });
-    await projector.run(done.signal);
+    const { projector, commits } = await projectTrickle('unpaced', 60, 0);
     expect(projector.seq).toBe(nextSeq);
-    expect(commits.count).toBeGreaterThan(20);
+    expect(commits).toBeGreaterThan(20);
   });
 
   it('large batches (a catch-up) are committed back to back', async () => {
