@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "_ws-client.h"
+#include "_harness.h"
 
 #define MOD 4000000
 #define HIST 30001
@@ -386,9 +386,10 @@ static void resetCounters(void) {
   for (int i = 0; i < nconns; i++) conns[i].frames = 0;
 }
 
-static char line[512];
-static size_t lineLen;
+/* 0 while a `connect` awaits its "connected" answer (the main loop writes it once every client is through). */
+static int replied = 1;
 static void onCommand(char *cmd) {
+  if (strncmp(cmd, "connect ", 8) == 0) replied = 0;
   int port, count, offset, every, vw = 0, vh = 0, side = 0;
   double since;
   int got = sscanf(cmd, "connect %d %d %lf %d %d %d %d %d", &port, &count, &since, &offset, &every, &vw, &vh, &side);
@@ -463,25 +464,12 @@ int main(void) {
   printf("ready\n");
   fflush(stdout);
   struct epoll_event events[512];
-  int replied = 1;
   for (;;) {
     int n = epoll_wait(epfd, events, 512, 10);
     for (int k = 0; k < n; k++) {
       conn_t *c = events[k].data.ptr;
       if (c == NULL) {
-        ssize_t r = read(0, line + lineLen, sizeof line - 1 - lineLen);
-        if (r <= 0) exit(0); /* the bench died: do not linger with thousands of sockets */
-        lineLen += (size_t)r;
-        char *nl;
-        while ((nl = memchr(line, '\n', lineLen)) != NULL) {
-          *nl = 0;
-          if (strncmp(line, "connect ", 8) == 0) replied = 0;
-          onCommand(line);
-          size_t used = (size_t)(nl - line) + 1;
-          memmove(line, line + used, lineLen - used);
-          lineLen -= used;
-        }
-        if (lineLen == sizeof line - 1) lineLen = 0;
+        readCommands(onCommand);
         continue;
       }
       if (c->fd < 0) continue;

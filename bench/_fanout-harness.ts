@@ -97,12 +97,12 @@ export function buildEpollClient(): string {
 
 /**
  * Compiles a C harness of bench/ (`source`, relative to it) into bench/.build/`name` when the binary is older
- * than it or than the header they share (bench/_ws-client.h); returns its path.
+ * than it or than the header they share (bench/_harness.h); returns its path.
  */
 export function buildC(sourceFile: string, name: string): string {
   const source = here(sourceFile);
   const binary = here(`./.build/${name}`);
-  const newest = Math.max(statSync(source).mtimeMs, statSync(here('./_ws-client.h')).mtimeMs);
+  const newest = Math.max(statSync(source).mtimeMs, statSync(here('./_harness.h')).mtimeMs);
   if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
     mkdirSync(here('./.build'), { recursive: true });
     try {

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "_ws-client.h"
+#include "_harness.h"
 
 #define MAX_CONNS 19500
 #define MAX_PLACERS 200
@@ -370,9 +370,7 @@ static void report(void) {
   fflush(stdout);
 }
 
-static char line[512];
-static size_t lineLen;
-static void onCommand(const char *cmd) {
+static void onCommand(char *cmd) {
   if (strcmp(cmd, "status") == 0) {
     int opening = 0;
     for (int p = 0; p < nplacers; p++) opening += placers[p].opening;
@@ -450,18 +448,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n; k++) {
       uint32_t id = events[k].data.u32;
       if (id == UINT32_MAX) {
-        ssize_t r = read(0, line + lineLen, sizeof line - 1 - lineLen);
-        if (r <= 0) exit(0); /* the bench died: do not linger with thousands of sockets */
-        lineLen += (size_t)r;
-        char *nl;
-        while ((nl = memchr(line, '\n', lineLen)) != NULL) {
-          *nl = 0;
-          onCommand(line);
-          size_t used = (size_t)(nl - line) + 1;
-          memmove(line, line + used, lineLen - used);
-          lineLen -= used;
-        }
-        if (lineLen == sizeof line - 1) lineLen = 0;
+        readCommands(onCommand);
         continue;
       }
       conn_t *c = &conns[id];

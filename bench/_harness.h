@@ -1,11 +1,12 @@
 /*
- * The WebSocket client pieces the C harnesses share (bench/_fanout-epoll.c, bench/_players-epoll.c): a
- * non-blocking loopback connect from a chosen source address, the upgrade response's scan, frame headers
- * (found in a socket read or assembled across reads), and small masked client frames. Header-only: each
- * harness is one translation unit, built by bench/_fanout-harness.ts (`buildC`).
+ * What the C harnesses share (bench/_fanout-epoll.c, bench/_players-epoll.c): the WebSocket client pieces (a
+ * non-blocking loopback connect from a chosen source address, the upgrade request and the response's scan,
+ * frame headers found in a socket read or assembled across reads, small masked client frames) and the line
+ * commands they read on stdin. Header-only: each harness is one translation unit, built by
+ * bench/_fanout-harness.ts (`buildC`).
  */
-#ifndef RPLACE_WS_CLIENT_H
-#define RPLACE_WS_CLIENT_H
+#ifndef RPLACE_HARNESS_H
+#define RPLACE_HARNESS_H
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -122,6 +124,27 @@ static void wsSendSmall(int fd, uint8_t b0, const void *payload, size_t n) {
   memset(out + 2, 0, 4);
   memcpy(out + 6, payload, n);
   if (write(fd, out, 6 + n) < 0) { /* see above */ }
+}
+
+/*
+ * Reads what stdin has (call it when epoll says fd 0 is readable) and hands each whole line to `onCommand`,
+ * without its newline. End of input exits: the bench died, do not linger with thousands of sockets.
+ */
+static void readCommands(void (*onCommand)(char *line)) {
+  static char line[512];
+  static size_t lineLen;
+  ssize_t r = read(0, line + lineLen, sizeof line - 1 - lineLen);
+  if (r <= 0) exit(0);
+  lineLen += (size_t)r;
+  char *nl;
+  while ((nl = memchr(line, '\n', lineLen)) != NULL) {
+    *nl = 0;
+    onCommand(line);
+    size_t used = (size_t)(nl - line) + 1;
+    memmove(line, line + used, lineLen - used);
+    lineLen -= used;
+  }
+  if (lineLen == sizeof line - 1) lineLen = 0; /* a line longer than any command: dropped */
 }
 
 #endif
